@@ -1,0 +1,171 @@
+/**
+ * The Fata device ABI: everything a unikernel can touch, in one file.
+ *
+ * Shaped after Solo5's `solo5.h`. Every target (node, spt, sim) implements
+ * these interfaces; protocol code receives them as constructor arguments and
+ * never learns which target it runs on.
+ *
+ * Error rules, stated once (as solo5.h does):
+ * - Calls return a result; they do not throw on I/O conditions. A call MAY
+ *   throw (the Solo5 "abort") only on a programmer error: a buffer of the
+ *   wrong size, an offset that is not a multiple of the block size, use of a
+ *   device after `close()`.
+ * - `'again'` means "nothing now, try after the next yield"; it is never an
+ *   error and is never logged.
+ * - Buffers passed in are borrowed for the duration of the call only. A
+ *   device never keeps a reference to a caller's buffer after it returns, and
+ *   a caller may reuse the buffer immediately.
+ * - Nanoseconds are `bigint` everywhere.
+ *
+ * This module imports nothing and has no runtime state.
+ */
+
+/** Result of a device call that may fail (Solo5: OK, AGAIN, EINVAL, EUNSPEC). */
+export type DeviceResult = 'ok' | 'again' | 'invalid' | 'unspecified';
+
+/** A 48-bit Ethernet address: exactly 6 bytes. */
+export type MacAddress = Uint8Array;
+
+/** The Ethernet II header length that `NetDevice.mtu` excludes. */
+export const ETHERNET_HEADER_LEN = 14;
+
+/**
+ * A network device moving whole Ethernet frames (Solo5 NET_BASIC).
+ *
+ * `mtu` is the largest payload after the 14-byte Ethernet header; a frame is
+ * therefore at most `mtu + 14` bytes (plus 4 when it carries an 802.1Q tag).
+ */
+export interface NetDevice {
+  /** The device's own address, 6 bytes. Callers must not mutate it. */
+  readonly mac: MacAddress;
+  /** Largest Ethernet payload in bytes (1500 on a standard link). */
+  readonly mtu: number;
+  /**
+   * Sends one frame, never blocking.
+   * - `'ok'`: the frame was handed to the link (it may still be lost there).
+   * - `'again'`: dropped on a transient condition (queue full); the caller
+   *   may count it; upper layers recover as they would from loss.
+   * - `'invalid'`: shorter than 14 bytes or longer than `mtu + 18`.
+   * - `'unspecified'`: the link is gone (host interface removed).
+   * `frame` is copied before the call returns.
+   */
+  write(frame: Uint8Array): DeviceResult;
+  /**
+   * Copies the next received frame into `into` and returns its length, or
+   * `'again'` when nothing is queued. `into` must hold at least `mtu + 18`
+   * bytes (so that a tagged frame fits); a shorter buffer throws.
+   * Never blocks.
+   */
+  read(into: Uint8Array): number | 'again';
+  /**
+   * Earliest monotonic time at which `read` may stop returning `'again'`
+   * without any outside event: a device that holds frames back (a delaying
+   * link) reports when the next one is due. `undefined` when nothing is held.
+   * `0n` means "now" (frames are queued).
+   */
+  readyAtNs(): bigint | undefined;
+}
+
+/** A block device (Solo5 BLOCK_BASIC). */
+export interface BlockDevice {
+  /** Size in bytes; a multiple of `blockSize`. */
+  readonly capacity: bigint;
+  /** The unit of I/O in bytes, a power of two (512 or 4096). */
+  readonly blockSize: number;
+  /**
+   * Reads `into.length` bytes at byte `offset`. Both must be multiples of
+   * `blockSize` and the range inside `capacity`, else `'invalid'`.
+   * Blocks the caller until the data is there (block I/O is local).
+   */
+  read(offset: bigint, into: Uint8Array): DeviceResult;
+  /** Writes `data` at `offset`, same rules as `read`. Durable when `'ok'`. */
+  write(offset: bigint, data: Uint8Array): DeviceResult;
+}
+
+/**
+ * The console: best effort, but a write always terminates. Implementations
+ * must finish (or drop) a write of any size in bounded time; a 1 MB line
+ * must neither loop nor block (MirageOS advisory 03 was that bug).
+ */
+export interface Console {
+  write(bytes: Uint8Array): void;
+}
+
+/** Time, in nanoseconds (Solo5 `clock_monotonic`/`clock_wall`). */
+export interface Clock {
+  /** Monotonic time since an arbitrary origin; never goes back. */
+  monotonicNs(): bigint;
+  /** Wall-clock time since the Unix epoch; may jump. */
+  wallNs(): bigint;
+}
+
+/**
+ * A source of randomness. Protocol code takes one of these and never calls
+ * `Math.random`; the simulator passes a seeded one so that runs reproduce.
+ */
+export interface Random {
+  /** Fills `into` with random bytes. */
+  fill(into: Uint8Array): void;
+  /** A uniformly distributed unsigned 32-bit integer. */
+  u32(): number;
+}
+
+/** Identifies devices in a ready set: the names given in the manifest. */
+export type ReadySet = ReadonlySet<string>;
+
+/**
+ * `yield(deadlineNs)`: wait until the monotonic clock reaches `deadlineNs`
+ * or a net device has input, whichever is first. Resolves with the names of
+ * the net devices that have input (possibly empty on timeout). A deadline in
+ * the past returns at once with the devices ready now.
+ */
+export type Yield = (deadlineNs: bigint) => Promise<ReadySet>;
+
+/** Device kinds a manifest can declare (Solo5 NET_BASIC / BLOCK_BASIC). */
+export type DeviceType = 'net' | 'block';
+
+/** One declared device. Names: [A-Za-z0-9]{1,67}, as in Solo5. */
+export interface DeviceDecl {
+  readonly name: string;
+  readonly type: DeviceType;
+}
+
+/** The manifest: what a unikernel may touch. At most 63 devices. */
+export interface Manifest {
+  readonly type: 'fata.manifest';
+  readonly version: 1;
+  readonly devices: readonly DeviceDecl[];
+}
+
+export const MANIFEST_MAX_DEVICES = 63;
+export const DEVICE_NAME_MAX = 67;
+
+/** Checks a manifest the way a tender must before starting anything. */
+export function checkManifest(m: Manifest): 'ok' | string {
+  if (m.devices.length > MANIFEST_MAX_DEVICES) {
+    return `manifest declares ${m.devices.length} devices; at most ${MANIFEST_MAX_DEVICES} are allowed`;
+  }
+  const seen = new Set<string>();
+  for (const d of m.devices) {
+    if (!/^[A-Za-z0-9]+$/.test(d.name) || d.name.length > DEVICE_NAME_MAX) {
+      return `device name '${d.name}' must be 1-${DEVICE_NAME_MAX} letters or digits`;
+    }
+    if (seen.has(d.name)) return `device '${d.name}' is declared twice; give each device its own name`;
+    seen.add(d.name);
+  }
+  return 'ok';
+}
+
+/** Formats a MAC as `02:00:00:00:00:01`. */
+export function formatMac(mac: MacAddress): string {
+  let s = '';
+  for (let i = 0; i < 6; i++) s += (i ? ':' : '') + (mac[i] ?? 0).toString(16).padStart(2, '0');
+  return s;
+}
+
+/** Parses `02:00:00:00:00:01` (or `-` separators); `undefined` if malformed. */
+export function parseMac(text: string): MacAddress | undefined {
+  const m = /^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$/.exec(text);
+  if (!m) return undefined;
+  return Uint8Array.from(m.slice(1, 7), (h) => parseInt(h, 16));
+}
