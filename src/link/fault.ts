@@ -1,0 +1,151 @@
+/**
+ * A fault-injecting device: wraps another `NetDevice` and, from a seeded
+ * `Random`, drops, duplicates, corrupts, delays and reorders frames in
+ * either direction. Held frames are released as the clock passes their due
+ * time; `readyAtNs` reports the next one, so a poll loop wakes for it.
+ * Egress frames that are held are sent on the next `read`/`write` call after
+ * they fall due, so impairment needs no timers of its own.
+ */
+import type { Clock, DeviceResult, NetDevice, Random } from '../devices/index.ts';
+
+export interface FaultOptions {
+  /** Probability a frame is dropped, 0..1. */
+  readonly loss?: number;
+  /** Probability a frame is delivered twice. */
+  readonly duplicate?: number;
+  /** Probability one random bit of the frame is flipped. */
+  readonly corrupt?: number;
+  /** Probability a frame is held back an extra `reorderDelayNs`, letting later ones pass it. */
+  readonly reorder?: number;
+  /** Fixed one-way delay. */
+  readonly delayNs?: bigint;
+  /** Extra uniformly random delay in [0, jitterNs). */
+  readonly jitterNs?: bigint;
+  /** Extra delay of a reordered frame (default 1 ms). */
+  readonly reorderDelayNs?: bigint;
+  /** Frames held at most (default 4096); beyond that they are dropped. */
+  readonly maxHeld?: number;
+}
+
+export interface FaultCounters {
+  dropped: number;
+  duplicated: number;
+  corrupted: number;
+  reordered: number;
+  overflow: number;
+}
+
+interface Held { dueNs: bigint; frame: Uint8Array }
+
+/** A time-ordered hold queue; equal due times keep arrival order. */
+class HoldQueue {
+  readonly items: Held[] = [];
+  insert(h: Held): void {
+    let lo = 0, hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.items[mid]!.dueNs <= h.dueNs) lo = mid + 1; else hi = mid;
+    }
+    this.items.splice(lo, 0, h);
+  }
+  popDue(now: bigint): Uint8Array | undefined {
+    const first = this.items[0];
+    if (!first || first.dueNs > now) return undefined;
+    this.items.shift();
+    return first.frame;
+  }
+  nextDue(): bigint | undefined { return this.items[0]?.dueNs; }
+}
+
+export class FaultInjector implements NetDevice {
+  private readonly inner: NetDevice;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly rx: FaultOptions;
+  private readonly tx: FaultOptions;
+  private readonly rxHeld = new HoldQueue();
+  private readonly txHeld = new HoldQueue();
+  private readonly scratch: Uint8Array;
+  readonly counters: FaultCounters = { dropped: 0, duplicated: 0, corrupted: 0, reordered: 0, overflow: 0 };
+
+  /** `rx` impairs frames arriving at this device, `tx` frames it sends. */
+  constructor(inner: NetDevice, clock: Clock, random: Random, rx: FaultOptions, tx: FaultOptions = {}) {
+    this.inner = inner;
+    this.clock = clock;
+    this.random = random;
+    this.rx = rx;
+    this.tx = tx;
+    this.scratch = new Uint8Array(inner.mtu + 18);
+  }
+
+  get mac(): Uint8Array { return this.inner.mac; }
+  get mtu(): number { return this.inner.mtu; }
+
+  private chance(p: number | undefined): boolean {
+    return p !== undefined && p > 0 && this.random.u32() / 0x1_0000_0000 < p;
+  }
+
+  /** Applies loss, duplication, corruption and delay; queues the survivors. */
+  private impair(frame: Uint8Array, o: FaultOptions, q: HoldQueue, now: bigint): void {
+    if (this.chance(o.loss)) {
+      this.counters.dropped++;
+      return;
+    }
+    const copies = this.chance(o.duplicate) ? 2 : 1;
+    if (copies === 2) this.counters.duplicated++;
+    for (let i = 0; i < copies; i++) {
+      const f = frame.slice();
+      if (this.chance(o.corrupt) && f.length > 0) {
+        const bit = this.random.u32() % (f.length * 8);
+        f[bit >>> 3]! ^= 1 << (bit & 7);
+        this.counters.corrupted++;
+      }
+      let due = now + (o.delayNs ?? 0n);
+      if (o.jitterNs && o.jitterNs > 0n) due += BigInt(this.random.u32()) % o.jitterNs;
+      if (this.chance(o.reorder)) {
+        due += o.reorderDelayNs ?? 1_000_000n;
+        this.counters.reordered++;
+      }
+      if (q.items.length >= (o.maxHeld ?? 4096)) {
+        this.counters.overflow++;
+        continue;
+      }
+      q.insert({ dueNs: due, frame: f });
+    }
+  }
+
+  private flushTx(now: bigint): void {
+    for (let f = this.txHeld.popDue(now); f; f = this.txHeld.popDue(now)) this.inner.write(f);
+  }
+
+  write(frame: Uint8Array): DeviceResult {
+    if (frame.length < 14 || frame.length > this.mtu + 18) return 'invalid';
+    const now = this.clock.monotonicNs();
+    this.impair(frame, this.tx, this.txHeld, now);
+    this.flushTx(now);
+    return 'ok';
+  }
+
+  read(into: Uint8Array): number | 'again' {
+    const now = this.clock.monotonicNs();
+    this.flushTx(now);
+    for (;;) {
+      const n = this.inner.read(this.scratch);
+      if (n === 'again') break;
+      this.impair(this.scratch.subarray(0, n), this.rx, this.rxHeld, now);
+    }
+    const f = this.rxHeld.popDue(now);
+    if (!f) return 'again';
+    if (into.length < f.length) throw new RangeError(`read buffer of ${into.length} bytes is too small: it needs mtu + 18`);
+    into.set(f);
+    return f.length;
+  }
+
+  readyAtNs(): bigint | undefined {
+    let t = this.inner.readyAtNs();
+    for (const d of [this.rxHeld.nextDue(), this.txHeld.nextDue()]) {
+      if (d !== undefined && (t === undefined || d < t)) t = d;
+    }
+    return t;
+  }
+}
