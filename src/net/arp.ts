@@ -18,9 +18,13 @@ export interface ArpOptions {
   readonly retryNs?: bigint;
   /** Requests sent before giving up on an address and dropping its queue (default 3). */
   readonly maxRequests?: number;
-  /** Frames queued per unresolved address (default 8) and in all (default 256). */
-  readonly queuePerAddress?: number;
-  readonly queueTotal?: number;
+  /**
+   * Bytes of frames queued per unresolved address (default 256 KiB, room for
+   * a few fragmented 64 KB datagrams, like Linux's unres_qlen_bytes) and in
+   * all (default 1 MiB).
+   */
+  readonly queueBytesPerAddress?: number;
+  readonly queueBytesTotal?: number;
   /** Cache entries at most (default 1024); the oldest is evicted. */
   readonly maxEntries?: number;
 }
@@ -32,6 +36,7 @@ interface Entry {
   nextRequestNs: bigint;
   requests: number;
   queue: { frame: Uint8Array; ethertype: number }[];
+  queuedBytes: number;
 }
 
 const DROPS = ['malformed', 'unsupported', 'not-for-us', 'conflict', 'queue-full', 'unresolved'] as const;
@@ -43,6 +48,7 @@ export class Arp implements EthernetHandler {
   private readonly view = new ArpView();
   private readonly tx = new Uint8Array(ETHERNET_HEADER_LEN + ARP_LEN);
   private readonly opts: Required<ArpOptions>;
+  /** Bytes of frames waiting for resolution. */
   private queued = 0;
   /** This host's IPv4 address; 0 while it has none. */
   address = 0;
@@ -57,8 +63,8 @@ export class Arp implements EthernetHandler {
       entryTtlNs: opts.entryTtlNs ?? 60_000_000_000n,
       retryNs: opts.retryNs ?? 1_000_000_000n,
       maxRequests: opts.maxRequests ?? 3,
-      queuePerAddress: opts.queuePerAddress ?? 8,
-      queueTotal: opts.queueTotal ?? 256,
+      queueBytesPerAddress: opts.queueBytesPerAddress ?? 256 * 1024,
+      queueBytesTotal: opts.queueBytesTotal ?? 1024 * 1024,
       maxEntries: opts.maxEntries ?? 1024,
     };
     eth.register(ETHERTYPE_ARP, this);
@@ -91,15 +97,17 @@ export class Arp implements EthernetHandler {
     const now = this.clock.monotonicNs();
     let e = this.entries.get(nextHop);
     if (!e) {
-      e = { mac: undefined, expiresNs: 0n, nextRequestNs: now, requests: 0, queue: [] };
+      e = { mac: undefined, expiresNs: 0n, nextRequestNs: now, requests: 0, queue: [], queuedBytes: 0 };
       this.insert(nextHop, e);
     }
-    if (e.queue.length >= this.opts.queuePerAddress || this.queued >= this.opts.queueTotal) {
+    if (e.queuedBytes + frame.length > this.opts.queueBytesPerAddress ||
+      this.queued + frame.length > this.opts.queueBytesTotal) {
       this.drops['queue-full']++;
       return false;
     }
     e.queue.push({ frame: frame.slice(), ethertype });
-    this.queued++;
+    e.queuedBytes += frame.length;
+    this.queued += frame.length;
     if (e.nextRequestNs <= now) this.request(nextHop, e, now);
     return true;
   }
@@ -115,7 +123,7 @@ export class Arp implements EthernetHandler {
     if (this.entries.size >= this.opts.maxEntries) {
       for (const [k, old] of this.entries) {
         // Evict the oldest entry; its waiting frames are lost.
-        this.queued -= old.queue.length;
+        this.queued -= old.queuedBytes;
         this.drops.unresolved += old.queue.length;
         this.entries.delete(k);
         break;
@@ -151,8 +159,8 @@ export class Arp implements EthernetHandler {
       // A probe (sender 0, RFC 5227) is answered like any request; the reply goes to the prober's MAC.
       this.send(ARP_REPLY, sha, sha, this.address, spa);
       this.repliesSent++;
-    } else if (!forUs && op === ARP_REQUEST) {
-      this.drops['not-for-us']++;
+    } else if (!forUs && op === ARP_REQUEST && spa !== tpa) {
+      this.drops['not-for-us']++; // A request for another host; announcements (spa = tpa) are not drops.
     }
   }
 
@@ -160,7 +168,7 @@ export class Arp implements EthernetHandler {
     const now = this.clock.monotonicNs();
     let e = this.entries.get(ip);
     if (!e) {
-      e = { mac: undefined, expiresNs: 0n, nextRequestNs: 0n, requests: 0, queue: [] };
+      e = { mac: undefined, expiresNs: 0n, nextRequestNs: 0n, requests: 0, queue: [], queuedBytes: 0 };
       this.insert(ip, e);
     }
     if (e.mac && e.mac.every((b, i) => b === mac[i])) {
@@ -172,7 +180,8 @@ export class Arp implements EthernetHandler {
     e.requests = 0;
     const waiting = e.queue;
     e.queue = [];
-    this.queued -= waiting.length;
+    this.queued -= e.queuedBytes;
+    e.queuedBytes = 0;
     for (const q of waiting) this.eth.transmit(q.frame, e.mac, q.ethertype);
   }
 
@@ -194,7 +203,7 @@ export class Arp implements EthernetHandler {
       did = true;
       if (e.requests >= this.opts.maxRequests) {
         this.drops.unresolved += e.queue.length;
-        this.queued -= e.queue.length;
+        this.queued -= e.queuedBytes;
         this.entries.delete(ip);
       } else {
         this.request(ip, e, now);
