@@ -10,6 +10,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { equalBytes, ip, pattern, simNet, type SimNet } from './sim-helpers.ts';
 import type { FaultOptions } from '../src/link/index.ts';
+import { UdpSocket } from '../src/net/index.ts';
+
+function bound(s: UdpSocket | string): UdpSocket {
+  if (!(s instanceof UdpSocket)) throw new Error(`bind failed: ${s}`);
+  return s;
+}
 
 const MS = 1_000_000n;
 const S = 1_000_000_000n;
@@ -83,8 +89,7 @@ test('ping survives 20% loss, duplication and reordering with retries', () => {
 /** UDP request/response with retries; the server echoes the datagram back. */
 function udpEcho(net: SimNet, sizes: number[]): void {
   const [a, b] = net.stacks;
-  const srv = b!.udp.bind(7, (d) => { srv.send(d.src, d.srcPort, d.data); });
-  assert.ok(typeof srv !== 'string');
+  const srv: UdpSocket = bound(b!.udp.bind(7, (d) => { srv.send(d.src, d.srcPort, d.data); }));
   const done = new Set<number>();
   const cli = a!.udp.bind(0, (d) => {
     const i = d.data[0]!;
@@ -122,12 +127,11 @@ test('a 60 KB datagram reassembles under 20% loss, duplication and reordering wh
     const digest = createHash('sha256').update(payload).digest('hex');
     let received = 0;
     let acked = false;
-    const srv = b!.udp.bind(9000, (d) => {
+    const srv: UdpSocket = bound(b!.udp.bind(9000, (d) => {
       const ok = createHash('sha256').update(d.data).digest('hex') === digest;
       if (ok) received++;
       srv.send(d.src, d.srcPort, new TextEncoder().encode(ok ? 'ok' : 'bad'));
-    });
-    assert.ok(typeof srv !== 'string');
+    }));
     const cli = a!.udp.bind(0, (d) => { if (new TextDecoder().decode(d.data) === 'ok') acked = true; });
     assert.ok(typeof cli !== 'string');
     // RFC 1122 §3.2.1.5: copies share the identification, so fragments of all copies combine.

@@ -1,0 +1,36 @@
+/**
+ * The few libc calls the node target needs, bound once through koffi.
+ * Pointer arguments take a `Uint8Array` that koffi passes without copying.
+ */
+import koffi from 'koffi';
+
+const lib = koffi.load('libc.so.6');
+
+export const libc = {
+  open: lib.func('int open(const char *path, int flags)'),
+  close: lib.func('int close(int fd)'),
+  read: lib.func('long read(int fd, _Out_ uint8_t *buf, unsigned long count)'),
+  write: lib.func('long write(int fd, const uint8_t *buf, unsigned long count)'),
+  ioctl: lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
+  socket: lib.func('int socket(int domain, int type, int protocol)'),
+  poll: lib.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
+  eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+  strerror: lib.func('const char *strerror(int errnum)'),
+};
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+export function describeErrno(e = koffi.errno()): string {
+  return `${libc.strerror(e) as string} (errno ${e})`;
+}
+
+export const O_RDWR = 0o2;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const EAGAIN = 11;
+export const EINTR = 4;
+export const POLLIN = 0x1;
+export const EFD_NONBLOCK = 0o4000;
+export const EFD_CLOEXEC = 0o2000000;

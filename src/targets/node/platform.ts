@@ -1,0 +1,48 @@
+/** Clock, randomness and `yield` for the node target, from the host's own. */
+import { getRandomValues } from 'node:crypto';
+import type { Clock, Random, ReadySet, Yield } from '../../devices/index.ts';
+import type { TapDevice } from './tap.ts';
+
+export const nodeClock: Clock = {
+  monotonicNs: () => process.hrtime.bigint(),
+  wallNs: () => BigInt(Date.now()) * 1_000_000n,
+};
+
+/** Cryptographically strong randomness, drawn from the host 1 KiB at a time. */
+export class NodeRandom implements Random {
+  private readonly pool = new Uint32Array(256);
+  private at = 256;
+
+  u32(): number {
+    if (this.at >= this.pool.length) {
+      getRandomValues(this.pool);
+      this.at = 0;
+    }
+    return this.pool[this.at++]!;
+  }
+
+  fill(into: Uint8Array): void {
+    getRandomValues(into);
+  }
+}
+
+/**
+ * `yield` over named tap devices: resolves when any has input or at the
+ * deadline. Always returns to the event loop at least once, so host
+ * timers and I/O run even when the stack is busy.
+ */
+export function tapYield(clock: Clock, devices: ReadonlyMap<string, TapDevice>): Yield {
+  return async (deadlineNs: bigint): Promise<ReadySet> => {
+    const now = clock.monotonicNs();
+    const ms = deadlineNs > now ? Number(deadlineNs - now) / 1e6 : 0;
+    const names = [...devices.keys()];
+    if (ms === 0 || names.length === 0) {
+      await new Promise<void>((r) => setImmediate(r));
+      if (names.length === 0 && ms > 0) await new Promise<void>((r) => setTimeout(r, ms));
+    } else {
+      await Promise.race(names.map((n) => devices.get(n)!.wait(ms)));
+    }
+    // Which devices have input is learnt by reading them; report all as candidates.
+    return new Set(names);
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * A tap `NetDevice` for the node target: frames move through a Linux tap
+ * with one non-blocking `read`/`write` system call each (through koffi, so
+ * an empty queue costs no exception). Waiting for input never blocks the
+ * event loop: `wait` runs `poll(2)` on a libuv worker thread and resolves
+ * when a frame is queued, the deadline passes, or `wake()` is called.
+ */
+import type { DeviceResult, MacAddress, NetDevice } from '../../devices/index.ts';
+import {
+  describeErrno, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, errno, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN,
+} from './libc.ts';
+
+const TUNSETIFF = 0x400454ca;
+const SIOCGIFMTU = 0x8921;
+const IFF_TAP = 0x0002;
+const IFF_NO_PI = 0x1000;
+const IFNAMSIZ = 16;
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+
+/** A failure to attach a device, with the sentence that says what to do. */
+export class DeviceError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'DeviceError';
+  }
+}
+
+function ifreq(name: string): Uint8Array {
+  const b = new Uint8Array(40);
+  const n = new TextEncoder().encode(name);
+  if (n.length === 0 || n.length >= IFNAMSIZ) {
+    throw new DeviceError('FATA_BAD_IFACE', `interface name '${name}' must be 1-15 bytes`);
+  }
+  b.set(n);
+  return b;
+}
+
+/** The MTU of interface `name` in the current network namespace. */
+function interfaceMtu(name: string): number {
+  const s = libc.socket(AF_INET, SOCK_DGRAM, 0) as number;
+  if (s < 0) return 1500;
+  try {
+    const req = ifreq(name);
+    if ((libc.ioctl(s, SIOCGIFMTU, req) as number) < 0) return 1500;
+    return new DataView(req.buffer).getInt32(16, true);
+  } finally {
+    libc.close(s);
+  }
+}
+
+export interface TapOptions {
+  /** The MAC this unikernel uses on the link (not the host side's). */
+  readonly mac: MacAddress;
+  /** Override the MTU read from the interface. */
+  readonly mtu?: number;
+}
+
+export class TapDevice implements NetDevice {
+  readonly name: string;
+  readonly mac: MacAddress;
+  readonly mtu: number;
+  private fd: number;
+  private readonly wakeFd: number;
+  private readonly pollFds = new Uint8Array(16);
+  private readonly wakeBuf = new Uint8Array(8);
+  private waiting: Promise<boolean> | undefined;
+  rxFrames = 0;
+  txFrames = 0;
+  txErrors = 0;
+
+  /** Attaches to the existing tap `name` (create it with `ip tuntap add dev NAME mode tap`). */
+  constructor(name: string, opts: TapOptions) {
+    if (opts.mac.length !== 6) throw new DeviceError('FATA_BAD_MAC', 'a MAC address has exactly 6 bytes');
+    const fd = libc.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC) as number;
+    if (fd < 0) {
+      throw new DeviceError('FATA_NO_TUN', `cannot open /dev/net/tun: ${describeErrno()}; ` +
+        'load the tun module and run as a user allowed to use it');
+    }
+    const req = ifreq(name);
+    new DataView(req.buffer).setUint16(IFNAMSIZ, IFF_TAP | IFF_NO_PI, true);
+    if ((libc.ioctl(fd, TUNSETIFF, req) as number) < 0) {
+      const why = describeErrno();
+      libc.close(fd);
+      throw new DeviceError('FATA_TAP_ATTACH', `cannot attach tap '${name}': ${why}; ` +
+        `create it first with 'ip tuntap add dev ${name} mode tap' and check that it is not in use`);
+    }
+    this.fd = fd;
+    this.name = name;
+    this.mac = opts.mac.slice();
+    this.mtu = opts.mtu ?? interfaceMtu(name);
+    this.wakeFd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number;
+    const v = new DataView(this.pollFds.buffer);
+    v.setInt32(0, fd, true);
+    v.setInt16(4, POLLIN, true);
+    v.setInt32(8, this.wakeFd, true);
+    v.setInt16(12, POLLIN, true);
+  }
+
+  write(frame: Uint8Array): DeviceResult {
+    if (this.fd < 0) return 'unspecified';
+    if (frame.length < 14 || frame.length > this.mtu + 18) return 'invalid';
+    const n = libc.write(this.fd, frame, frame.length) as number;
+    if (n === frame.length) {
+      this.txFrames++;
+      return 'ok';
+    }
+    this.txErrors++;
+    const e = errno();
+    return e === EAGAIN || e === EINTR || n >= 0 ? 'again' : 'unspecified';
+  }
+
+  read(into: Uint8Array): number | 'again' {
+    if (into.length < this.mtu + 18) throw new RangeError(`read buffer of ${into.length} bytes is too small: it needs mtu + 18`);
+    if (this.fd < 0) return 'again';
+    const n = libc.read(this.fd, into, into.length) as number;
+    if (n <= 0) return 'again';
+    this.rxFrames++;
+    return n;
+  }
+
+  /** A tap has no frames held back: readiness comes from `wait`. */
+  readyAtNs(): bigint | undefined {
+    return undefined;
+  }
+
+  /**
+   * Resolves true when a frame is readable, false on timeout or `wake()`.
+   * At most one poll is in flight; overlapping callers share it.
+   */
+  wait(timeoutMs: number): Promise<boolean> {
+    if (this.waiting) return this.waiting;
+    const ms = Math.max(0, Math.min(0x7fffffff, Math.ceil(timeoutMs)));
+    this.waiting = new Promise<boolean>((resolve) => {
+      libc.poll.async(this.pollFds, 2, ms, (err: unknown, n: number) => {
+        this.waiting = undefined;
+        if (this.pollFds[14] !== 0 || this.pollFds[15] !== 0) libc.read(this.wakeFd, this.wakeBuf, 8);
+        this.pollFds[6] = this.pollFds[7] = this.pollFds[14] = this.pollFds[15] = 0;
+        resolve(!err && n > 0 && (new DataView(this.pollFds.buffer).getInt16(6, true) & POLLIN) !== 0);
+      });
+    });
+    return this.waiting;
+  }
+
+  /** Ends a `wait` in flight early (new work arrived from outside the device). */
+  wake(): void {
+    const one = new Uint8Array(8);
+    one[0] = 1;
+    libc.write(this.wakeFd, one, 8);
+  }
+
+  /** Releases the tap; a wait in flight ends. */
+  async close(): Promise<void> {
+    if (this.fd < 0) return;
+    this.wake();
+    await this.waiting;
+    libc.close(this.fd);
+    libc.close(this.wakeFd);
+    this.fd = -1;
+  }
+}
