@@ -76,7 +76,10 @@ export class Scheduler {
     return t;
   }
 
-  /** Runs until a limit is hit or nothing is left to do. Returns why it stopped. */
+  /**
+   * Runs until `until` holds, virtual time reaches `untilNs` (the clock is
+   * left there), or — without `untilNs` — nothing is left to do.
+   */
   run(limits: RunLimits = {}): 'until' | 'time' | 'idle' {
     const maxSteps = limits.maxSteps ?? 10_000_000;
     for (;;) {
@@ -85,8 +88,12 @@ export class Scheduler {
       if (limits.until?.()) return 'until';
       if (this.steps > maxSteps) throw new Error(`simulation exceeded ${maxSteps} steps; raise maxSteps or look for a loop`);
       let next = this.nextDeadline();
-      if (next === undefined) return 'idle';
       const now = this.clock.monotonicNs();
+      if (next === undefined) {
+        // Nothing scheduled: time still passes up to the limit, if one was given.
+        if (limits.untilNs === undefined || limits.untilNs <= now) return 'idle';
+        next = limits.untilNs + 1n;
+      }
       if (next <= now) next = now + 1n; // A deadline already due that did no work: step past it.
       if (limits.untilNs !== undefined && next > limits.untilNs) {
         this.clock.advanceTo(limits.untilNs);

@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Scheduler } from './scheduler.ts';
+import { SeededRandom } from './random.ts';
+
+test('timers fire in time order, ties in insertion order', () => {
+  const s = new Scheduler();
+  const seen: string[] = [];
+  s.at(20n, () => seen.push('b'));
+  s.at(10n, () => seen.push('a'));
+  s.at(20n, () => seen.push('c'));
+  assert.equal(s.run(), 'idle');
+  assert.deepEqual(seen, ['a', 'b', 'c']);
+  assert.equal(s.clock.monotonicNs(), 20n);
+});
+
+test('untilNs advances the clock even when nothing is scheduled', () => {
+  const s = new Scheduler();
+  assert.equal(s.run({ untilNs: 5_000n }), 'time');
+  assert.equal(s.clock.monotonicNs(), 5_000n);
+  s.at(9_000n, () => {});
+  assert.equal(s.run({ untilNs: 7_000n }), 'time');
+  assert.equal(s.clock.monotonicNs(), 7_000n);
+});
+
+test('a node that keeps working without time passing is reported as a livelock', () => {
+  const s = new Scheduler();
+  s.add({ poll: () => true, pollAtNs: () => undefined });
+  assert.throws(() => s.run(), /livelock/);
+});
+
+test('seeded random is reproducible and spreads across the range', () => {
+  const a = new SeededRandom(7), b = new SeededRandom(7), c = new SeededRandom(8);
+  const xs = Array.from({ length: 1000 }, () => a.u32());
+  assert.deepEqual(xs, Array.from({ length: 1000 }, () => b.u32()));
+  assert.notDeepEqual(xs.slice(0, 10), Array.from({ length: 10 }, () => c.u32()));
+  const high = xs.filter((x) => x >= 0x80000000).length;
+  assert.ok(high > 400 && high < 600, `${high} of 1000 in the upper half`);
+});
