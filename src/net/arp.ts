@@ -6,7 +6,7 @@
  */
 import type { Clock, MacAddress } from '../devices/index.ts';
 import { ARP_LEN, ARP_REPLY, ARP_REQUEST, ArpView, emitArp } from '../wire/arp.ts';
-import { BROADCAST_MAC, ZERO_MAC } from '../wire/bytes.ts';
+import { BROADCAST_MAC, macEquals, ZERO_MAC } from '../wire/bytes.ts';
 import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP } from '../wire/ethernet.ts';
 import { counters } from './counters.ts';
 import type { Ethernet, EthernetHandler } from './ethernet.ts';
@@ -132,16 +132,16 @@ export class Arp implements EthernetHandler {
     this.entries.set(ip, e);
   }
 
-  receive(payload: Uint8Array): void {
+  receive(buf: Uint8Array, off: number, end: number): void {
     const v = this.view;
-    const r = v.check(payload);
+    const r = v.check(buf, off, end);
     if (r !== 'ok') {
       if (r === 'truncated') this.drops.malformed++; else this.drops.unsupported++;
       return;
     }
     const spa = v.senderIp, tpa = v.targetIp, op = v.operation;
-    const sha = v.senderMac();
-    if (sha[0]! & 1) {
+    const shaAt = v.senderMacAt;
+    if (buf[shaAt]! & 1) {
       this.drops.malformed++; // A group address cannot own an IP address.
       return;
     }
@@ -153,10 +153,11 @@ export class Arp implements EthernetHandler {
     // RFC 826 "merge": update an existing entry for the sender; add one if we are the target.
     if (spa !== 0) {
       const e = this.entries.get(spa);
-      if (e || forUs) this.learn(spa, sha);
+      if (e || forUs) this.learn(spa, buf, shaAt);
     }
     if (op === ARP_REQUEST && forUs) {
       // A probe (sender 0, RFC 5227) is answered like any request; the reply goes to the prober's MAC.
+      const sha = v.senderMac();
       this.send(ARP_REPLY, sha, sha, this.address, spa);
       this.repliesSent++;
     } else if (!forUs && op === ARP_REQUEST && spa !== tpa) {
@@ -164,19 +165,16 @@ export class Arp implements EthernetHandler {
     }
   }
 
-  private learn(ip: number, mac: Uint8Array): void {
+  /** Records that `ip` is at the MAC in `buf[at..at+6)`; sends what waited for it. */
+  private learn(ip: number, buf: Uint8Array, at: number): void {
     const now = this.clock.monotonicNs();
     let e = this.entries.get(ip);
     if (!e) {
       e = { mac: undefined, expiresNs: 0n, nextRequestNs: 0n, requests: 0, queue: [], queuedBytes: 0 };
       this.insert(ip, e);
     }
-    if (e.mac && e.mac.every((b, i) => b === mac[i])) {
-      e.expiresNs = now + this.opts.entryTtlNs;
-    } else {
-      e.mac = mac.slice();
-      e.expiresNs = now + this.opts.entryTtlNs;
-    }
+    if (!e.mac || !macEquals(buf, at, e.mac)) e.mac = buf.slice(at, at + 6);
+    e.expiresNs = now + this.opts.entryTtlNs;
     e.requests = 0;
     const waiting = e.queue;
     e.queue = [];

@@ -10,8 +10,11 @@ import { put16 } from '../wire/bytes.ts';
 import { counters } from './counters.ts';
 
 export interface EthernetHandler {
-  /** `payload` and `frame` are borrowed: valid only during the call. */
-  receive(payload: Uint8Array, frame: EthernetView): void;
+  /**
+   * The payload is `buf[off..end)`; `buf` and `frame` are borrowed, valid
+   * only during the call (the next frame overwrites them).
+   */
+  receive(buf: Uint8Array, off: number, end: number, frame: EthernetView): void;
 }
 
 const DROPS = ['truncated', 'not-for-us', 'vlan', 'unknown-ethertype', 'tx-again', 'tx-invalid', 'tx-gone'] as const;
@@ -45,16 +48,16 @@ export class Ethernet {
     for (; n < budget; n++) {
       const len = this.device.read(this.rxBuf);
       if (len === 'again') break;
-      this.input(this.rxBuf.subarray(0, len));
+      this.input(this.rxBuf, len);
     }
     return n;
   }
 
-  /** Processes one received frame (borrowed). */
-  input(frame: Uint8Array): void {
+  /** Processes one received frame, `frame[0..len)` (borrowed). Allocates nothing. */
+  input(frame: Uint8Array, len = frame.length): void {
     this.rxFrames++;
     const v = this.view;
-    if (v.check(frame) !== 'ok') {
+    if (v.check(frame, 0, len) !== 'ok') {
       this.drops.truncated++;
       return;
     }
@@ -71,7 +74,7 @@ export class Ethernet {
       this.drops['unknown-ethertype']++;
       return;
     }
-    h.receive(v.payload(), v);
+    h.receive(frame, v.payloadOff, len, v);
   }
 
   /**

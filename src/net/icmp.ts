@@ -67,7 +67,7 @@ export class Icmp implements Ipv4Handler, Ipv4ErrorSink {
 
   receive(p: Ipv4Packet): void {
     const v = this.view;
-    const r = v.check(p.payload());
+    const r = v.check(p.buf, true, p.payloadOff, p.payloadEnd);
     if (r !== 'ok') {
       this.drops[r]++;
       return;
@@ -117,19 +117,19 @@ export class Icmp implements Ipv4Handler, Ipv4ErrorSink {
     // The quote is the first fragment's header and data: its source is at byte 12.
     if (q.length < 20) return;
     const src = u32(q, 12), dst = u32(q, 16);
-    this.sendErrorTo(src, dst, q[9] === PROTO_ICMP ? q : undefined,
+    this.sendErrorTo(src, dst, q[9] === PROTO_ICMP ? q[(q[0]! & 0x0f) * 4] : undefined,
       { kind: 'time-exceeded', code: EXCEEDED_REASSEMBLY, data: q });
   }
 
   private sendError(p: Ipv4Packet, msg: Icmpv4Repr): void {
-    this.sendErrorTo(p.src, p.dst, p.protocol === PROTO_ICMP ? p.payload() : undefined, msg);
+    this.sendErrorTo(p.src, p.dst, p.protocol === PROTO_ICMP ? p.buf[p.payloadOff] : undefined, msg);
   }
 
   /** RFC 1122 §3.2.2: the rules for when an error must not be sent, then the rate limit. */
-  private sendErrorTo(src: number, dst: number, icmpPayload: Uint8Array | undefined, msg: Icmpv4Repr): void {
-    if (icmpPayload && icmpPayload.length > 0) {
-      const t = icmpPayload[0];
-      if (t !== ICMP_ECHO_REQUEST && t !== ICMP_ECHO_REPLY) return; // Never about an ICMP error.
+  /** `icmpType` is the offending datagram's ICMP type when it carried ICMP. */
+  private sendErrorTo(src: number, dst: number, icmpType: number | undefined, msg: Icmpv4Repr): void {
+    if (icmpType !== undefined && icmpType !== ICMP_ECHO_REQUEST && icmpType !== ICMP_ECHO_REPLY) {
+      return; // Never about an ICMP error (RFC 1122 §3.2.2).
     }
     if (this.ip.isBroadcast(dst) || (dst >>> 28) === 0xe) return;
     if (src === 0 || this.ip.isBroadcast(src) || (src >>> 28) === 0xe) return;
@@ -155,10 +155,11 @@ export class Icmp implements Ipv4Handler, Ipv4ErrorSink {
 
 /** The offending datagram's header and first 8 payload bytes (RFC 792). */
 function quote(p: Ipv4Packet): Uint8Array {
-  const h = p.header(), d = p.payload();
-  const q = new Uint8Array(h.length + Math.min(8, d.length));
+  const h = p.header();
+  const n = Math.min(8, p.payloadEnd - p.payloadOff);
+  const q = new Uint8Array(h.length + n);
   q.set(h);
-  q.set(d.subarray(0, 8), h.length);
+  q.set(p.buf.subarray(p.payloadOff, p.payloadOff + n), h.length);
   return q;
 }
 

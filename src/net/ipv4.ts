@@ -24,14 +24,21 @@ export interface Ipv4Config {
   readonly ttl?: number;
 }
 
-/** What an upper layer learns about a received datagram. Borrowed: valid during the call. */
+/**
+ * What an upper layer learns about a received datagram: its payload is
+ * `buf[payloadOff..payloadEnd)`. Borrowed: valid during the call only.
+ */
 export interface Ipv4Packet {
   readonly src: number;
   readonly dst: number;
   readonly protocol: number;
   readonly ttl: number;
-  /** The IP header (with options) of the datagram or of its first fragment. */
+  readonly buf: Uint8Array;
+  readonly payloadOff: number;
+  readonly payloadEnd: number;
+  /** The IP header (with options) of the datagram or of its first fragment, as a new view. */
   header(): Uint8Array;
+  /** The payload as a new view (allocates; hot paths use the offsets). */
   payload(): Uint8Array;
 }
 
@@ -68,9 +75,11 @@ export const IPV4_PAYLOAD_AT = ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN;
 class Reassembled implements Ipv4Packet {
   src = 0; dst = 0; protocol = 0; ttl = 0;
   hdr: Uint8Array = new Uint8Array(0);
-  data: Uint8Array = new Uint8Array(0);
+  buf: Uint8Array = new Uint8Array(0);
+  payloadOff = 0;
+  payloadEnd = 0;
   header(): Uint8Array { return this.hdr; }
-  payload(): Uint8Array { return this.data; }
+  payload(): Uint8Array { return this.buf.subarray(this.payloadOff, this.payloadEnd); }
 }
 
 export class Ipv4 implements EthernetHandler {
@@ -131,9 +140,9 @@ export class Ipv4 implements EthernetHandler {
       ((a & m) >>> 0) === ((this.config.address & m) >>> 0) && ((a | m) >>> 0) === 0xffffffff;
   }
 
-  receive(payload: Uint8Array): void {
+  receive(buf: Uint8Array, off: number, end: number): void {
     const v = this.view;
-    const r = v.check(payload);
+    const r = v.check(buf, true, off, end);
     if (r !== 'ok') {
       this.drops[r]++;
       return;
@@ -153,7 +162,7 @@ export class Ipv4 implements EthernetHandler {
       if (!whole) return;
       const p = this.reassembled;
       p.src = src; p.dst = dst; p.protocol = v.protocol; p.ttl = v.ttl;
-      p.hdr = whole.header; p.data = whole.payload;
+      p.hdr = whole.header; p.buf = whole.payload; p.payloadOff = 0; p.payloadEnd = whole.payload.length;
       this.deliver(p);
       return;
     }

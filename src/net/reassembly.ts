@@ -64,10 +64,10 @@ export class Reassembler {
   /** Adds one fragment; returns the whole datagram when this one completes it. */
   add(v: Ipv4View, now: bigint): Reassembled | undefined {
     const off = v.fragOffset;
-    const data = v.payload();
-    const end = off + data.length;
+    const dataLen = v.payloadLen;
+    const end = off + dataLen;
     const more = v.moreFragments;
-    if ((more && (data.length === 0 || data.length % 8 !== 0))) {
+    if ((more && (dataLen === 0 || dataLen % 8 !== 0))) {
       this.drops['frag-malformed']++;
       return undefined;
     }
@@ -119,12 +119,12 @@ export class Reassembler {
       this.heldBytes += cap - p.buf.length;
       p.buf = nb;
     }
-    p.buf.set(data, off);
+    p.buf.set(v.buf.subarray(v.payloadOff, v.payloadEnd), off);
     r.splice(i, 0, off, end);
-    p.received += data.length;
+    p.received += dataLen;
     if (off === 0) {
       p.firstHeader = v.header().slice();
-      p.firstQuote = v.buf.slice(0, v.headerLen + Math.min(8, data.length));
+      p.firstQuote = v.buf.slice(v.off, v.off + v.headerLen + Math.min(8, dataLen));
     }
     if (p.total >= 0 && p.received === p.total && p.firstHeader) {
       this.remove(p);

@@ -15,13 +15,27 @@ export const EPHEMERAL_LAST = 65535;
 /** Largest UDP payload over IPv4 with a minimal header. */
 export const UDP_MAX_PAYLOAD = 65535 - 20 - UDP_HEADER_LEN;
 
+/** A received datagram. Borrowed: valid during the callback; copy what you keep. */
 export interface UdpDatagram {
   readonly src: number;
   readonly srcPort: number;
   readonly dst: number;
   readonly dstPort: number;
-  /** Borrowed: valid during the call; copy it to keep it. */
+  /** The payload as a view (made on first access; the only allocation on the receive path). */
   readonly data: Uint8Array;
+  /** The payload without a view: `buf[off..end)`. */
+  readonly buf: Uint8Array;
+  readonly off: number;
+  readonly end: number;
+}
+
+/** One reused object per UDP layer: receiving allocates nothing until `data` is read. */
+class Received implements UdpDatagram {
+  src = 0; srcPort = 0; dst = 0; dstPort = 0;
+  buf: Uint8Array = new Uint8Array(0);
+  off = 0;
+  end = 0;
+  get data(): Uint8Array { return this.buf.subarray(this.off, this.end); }
 }
 
 /** Something that tells senders a port is closed (the ICMP layer). */
@@ -60,8 +74,7 @@ export class Udp implements Ipv4Handler {
   private readonly random: Random;
   private readonly sockets = new Map<number, UdpSocket>();
   private readonly view = new UdpView();
-  private readonly datagram: { -readonly [K in keyof UdpDatagram]: UdpDatagram[K] } =
-    { src: 0, srcPort: 0, dst: 0, dstPort: 0, data: new Uint8Array(0) };
+  private readonly datagram = new Received();
   unreachable: PortUnreachableSink | undefined;
   readonly drops = counters(DROPS);
   rxDatagrams = 0;
@@ -112,7 +125,7 @@ export class Udp implements Ipv4Handler {
 
   receive(p: Ipv4Packet): void {
     const v = this.view;
-    const r = v.check(p.payload(), p.src, p.dst);
+    const r = v.check(p.buf, p.src, p.dst, true, p.payloadOff, p.payloadEnd);
     if (r !== 'ok') {
       this.drops[r]++;
       return;
@@ -125,7 +138,8 @@ export class Udp implements Ipv4Handler {
     }
     this.rxDatagrams++;
     const d = this.datagram;
-    d.src = p.src; d.srcPort = v.srcPort; d.dst = p.dst; d.dstPort = v.dstPort; d.data = v.payload();
+    d.src = p.src; d.srcPort = v.srcPort; d.dst = p.dst; d.dstPort = v.dstPort;
+    d.buf = v.buf; d.off = v.payloadOff; d.end = v.payloadEnd;
     s.onDatagram(d);
   }
 }

@@ -22,8 +22,10 @@ export interface ArpRepr {
   readonly targetIp: number;
 }
 
+/** A checked view of an ARP packet at `buf[off..end)`. */
 export class ArpView {
   buf: Uint8Array = EMPTY;
+  off = 0;
 
   static checked(buf: Uint8Array): ArpView | ArpError {
     const v = new ArpView();
@@ -31,20 +33,23 @@ export class ArpView {
     return r === 'ok' ? v : r;
   }
 
-  check(buf: Uint8Array): 'ok' | ArpError {
+  check(buf: Uint8Array, off = 0, end = buf.length): 'ok' | ArpError {
     this.buf = buf;
-    if (buf.length < ARP_LEN) return 'truncated';
-    if (u16(buf, HTYPE) !== 1 || u16(buf, PTYPE) !== 0x0800 || buf[HLEN] !== 6 || buf[PLEN] !== 4) {
+    this.off = off;
+    if (end - off < ARP_LEN) return 'truncated';
+    if (u16(buf, off + HTYPE) !== 1 || u16(buf, off + PTYPE) !== 0x0800 || buf[off + HLEN] !== 6 || buf[off + PLEN] !== 4) {
       return 'unsupported';
     }
     return 'ok';
   }
 
-  get operation(): number { return u16(this.buf, OPER); }
-  get senderIp(): number { return u32(this.buf, SPA); }
-  get targetIp(): number { return u32(this.buf, TPA); }
-  senderMac(): Uint8Array { return this.buf.subarray(SHA, SHA + 6); }
-  targetMac(): Uint8Array { return this.buf.subarray(THA, THA + 6); }
+  get operation(): number { return u16(this.buf, this.off + OPER); }
+  get senderIp(): number { return u32(this.buf, this.off + SPA); }
+  get targetIp(): number { return u32(this.buf, this.off + TPA); }
+  /** Offset of the sender hardware address in `buf` (compare without allocating). */
+  get senderMacAt(): number { return this.off + SHA; }
+  senderMac(): Uint8Array { return this.buf.subarray(this.off + SHA, this.off + SHA + 6); }
+  targetMac(): Uint8Array { return this.buf.subarray(this.off + THA, this.off + THA + 6); }
 }
 
 export function parseArp(v: ArpView): ArpRepr {

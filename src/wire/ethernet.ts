@@ -38,10 +38,15 @@ export interface EthernetRepr {
   readonly vlan?: VlanTag;
 }
 
-/** A checked view of one frame. After `check` returns 'ok' no accessor can read out of bounds. */
+/**
+ * A checked view of one frame at `buf[off..end)`. After `check` returns 'ok'
+ * no accessor can read out of bounds.
+ */
 export class EthernetView {
   buf: Uint8Array = EMPTY;
-  /** Offset of the payload: 14, or 18 when tagged. */
+  off = 0;
+  end = 0;
+  /** Length of the header: 14, or 18 when tagged. */
   headerLen = ETHERNET_HEADER_LEN;
 
   static checked(buf: Uint8Array): EthernetView | EthernetError {
@@ -50,12 +55,15 @@ export class EthernetView {
     return r === 'ok' ? v : r;
   }
 
-  check(buf: Uint8Array): 'ok' | EthernetError {
+  check(buf: Uint8Array, off = 0, end = buf.length): 'ok' | EthernetError {
     this.buf = buf;
-    if (buf.length < ETHERNET_HEADER_LEN) return 'truncated';
-    const t = u16(buf, TYPE);
+    this.off = off;
+    this.end = end;
+    const len = end - off;
+    if (len < ETHERNET_HEADER_LEN) return 'truncated';
+    const t = u16(buf, off + TYPE);
     if (t === ETHERTYPE_VLAN || t === ETHERTYPE_QINQ) {
-      if (buf.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) return 'truncated';
+      if (len < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) return 'truncated';
       this.headerLen = ETHERNET_HEADER_LEN + VLAN_TAG_LEN;
     } else {
       this.headerLen = ETHERNET_HEADER_LEN;
@@ -64,28 +72,27 @@ export class EthernetView {
   }
 
   get tagged(): boolean { return this.headerLen !== ETHERNET_HEADER_LEN; }
-  get ethertype(): number { return u16(this.buf, this.headerLen - 2); }
+  get ethertype(): number { return u16(this.buf, this.off + this.headerLen - 2); }
   /** VLAN id, or -1 when untagged. */
-  get vid(): number { return this.tagged ? u16(this.buf, 14) & 0x0fff : -1; }
-  get pcp(): number { return this.tagged ? this.buf[14]! >>> 5 : 0; }
-  get dei(): boolean { return this.tagged && (this.buf[14]! & 0x10) !== 0; }
+  get vid(): number { return this.tagged ? u16(this.buf, this.off + 14) & 0x0fff : -1; }
+  get pcp(): number { return this.tagged ? this.buf[this.off + 14]! >>> 5 : 0; }
+  get dei(): boolean { return this.tagged && (this.buf[this.off + 14]! & 0x10) !== 0; }
 
-  dstEquals(mac: MacAddress): boolean { return macEquals(this.buf, DST, mac); }
+  dstEquals(mac: MacAddress): boolean { return macEquals(this.buf, this.off + DST, mac); }
   dstIsBroadcast(): boolean {
-    const b = this.buf;
-    return (b[0]! & b[1]! & b[2]! & b[3]! & b[4]! & b[5]!) === 0xff;
+    const b = this.buf, o = this.off;
+    return (b[o]! & b[o + 1]! & b[o + 2]! & b[o + 3]! & b[o + 4]! & b[o + 5]!) === 0xff;
   }
   /** Group bit set (multicast or broadcast). */
-  dstIsGroup(): boolean { return (this.buf[DST]! & 1) !== 0; }
-  srcIsGroup(): boolean { return (this.buf[SRC]! & 1) !== 0; }
-  /** Copies the source address into `into` at `at`. */
-  copySrc(into: Uint8Array, at = 0): void { into.set(this.buf.subarray(SRC, SRC + 6), at); }
-  copyDst(into: Uint8Array, at = 0): void { into.set(this.buf.subarray(DST, DST + 6), at); }
-  /** 48-bit source address as a number (for tables keyed by MAC without allocation). */
-  srcKey(): number { return macKey(this.buf, SRC); }
-  dstKey(): number { return macKey(this.buf, DST); }
-  /** The payload, borrowed from the frame. */
-  payload(): Uint8Array { return this.buf.subarray(this.headerLen); }
+  dstIsGroup(): boolean { return (this.buf[this.off + DST]! & 1) !== 0; }
+  srcIsGroup(): boolean { return (this.buf[this.off + SRC]! & 1) !== 0; }
+  /** 48-bit addresses as numbers (for tables keyed by MAC without allocation). */
+  srcKey(): number { return macKey(this.buf, this.off + SRC); }
+  dstKey(): number { return macKey(this.buf, this.off + DST); }
+  /** Where the payload starts in `buf`. */
+  get payloadOff(): number { return this.off + this.headerLen; }
+  /** The payload as a new view of the frame's bytes (allocates; the stack uses the offsets). */
+  payload(): Uint8Array { return this.buf.subarray(this.off + this.headerLen, this.end); }
 }
 
 /** A MAC as a 48-bit integer, exact in a double. */
@@ -95,8 +102,8 @@ export function macKey(b: Uint8Array, at = 0): number {
 }
 
 export function parseEthernet(v: EthernetView): EthernetRepr {
-  const dst = v.buf.slice(DST, DST + 6);
-  const src = v.buf.slice(SRC, SRC + 6);
+  const dst = v.buf.slice(v.off + DST, v.off + DST + 6);
+  const src = v.buf.slice(v.off + SRC, v.off + SRC + 6);
   if (!v.tagged) return { dst, src, ethertype: v.ethertype };
   return { dst, src, ethertype: v.ethertype, vlan: { pcp: v.pcp, dei: v.dei, vid: v.vid } };
 }

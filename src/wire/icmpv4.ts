@@ -27,8 +27,11 @@ export type Icmpv4Repr =
   | { readonly kind: 'time-exceeded'; readonly code: number; readonly data: Uint8Array }
   | { readonly kind: 'other'; readonly type: number; readonly code: number; readonly rest: number; readonly data: Uint8Array };
 
+/** A checked view of a message at `buf[off..end)`. */
 export class Icmpv4View {
   buf: Uint8Array = EMPTY;
+  off = 0;
+  end = 0;
 
   static checked(buf: Uint8Array, verifyChecksum = true): Icmpv4View | Icmpv4Error {
     const v = new Icmpv4View();
@@ -36,20 +39,23 @@ export class Icmpv4View {
     return r === 'ok' ? v : r;
   }
 
-  check(buf: Uint8Array, verifyChecksum = true): 'ok' | Icmpv4Error {
+  check(buf: Uint8Array, verifyChecksum = true, off = 0, end = buf.length): 'ok' | Icmpv4Error {
     this.buf = buf;
-    if (buf.length < ICMP_HEADER_LEN) return 'truncated';
-    if (verifyChecksum && checksum(buf) !== 0) return 'checksum';
+    this.off = off;
+    this.end = end;
+    if (end - off < ICMP_HEADER_LEN) return 'truncated';
+    if (verifyChecksum && checksum(buf, off, end) !== 0) return 'checksum';
     return 'ok';
   }
 
-  get type(): number { return this.buf[0]!; }
-  get code(): number { return this.buf[1]!; }
-  get ident(): number { return u16(this.buf, 4); }
-  get seq(): number { return u16(this.buf, 6); }
+  get type(): number { return this.buf[this.off]!; }
+  get code(): number { return this.buf[this.off + 1]!; }
+  get ident(): number { return u16(this.buf, this.off + 4); }
+  get seq(): number { return u16(this.buf, this.off + 6); }
   /** Bytes 4..8 as one number ("rest of header"). */
-  get rest(): number { return ((u16(this.buf, 4) << 16) | u16(this.buf, 6)) >>> 0; }
-  data(): Uint8Array { return this.buf.subarray(ICMP_HEADER_LEN); }
+  get rest(): number { return ((u16(this.buf, this.off + 4) << 16) | u16(this.buf, this.off + 6)) >>> 0; }
+  /** The data after the 8-byte header, as a new view. */
+  data(): Uint8Array { return this.buf.subarray(this.off + ICMP_HEADER_LEN, this.end); }
 }
 
 export function parseIcmpv4(v: Icmpv4View): Icmpv4Repr {

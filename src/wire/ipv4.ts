@@ -34,8 +34,10 @@ export interface Ipv4Repr {
   readonly payloadLen: number;
 }
 
+/** A checked view of a datagram at `buf[off..)`, ending at its total length. */
 export class Ipv4View {
   buf: Uint8Array = EMPTY;
+  off = 0;
   headerLen = IPV4_MIN_HEADER_LEN;
   totalLen = 0;
 
@@ -49,40 +51,44 @@ export class Ipv4View {
    * Points the view at `buf`. Link-layer padding after the datagram's total
    * length is allowed and ignored; a total length beyond the buffer is not.
    */
-  check(buf: Uint8Array, verifyChecksum = true): 'ok' | Ipv4Error {
+  check(buf: Uint8Array, verifyChecksum = true, off = 0, end = buf.length): 'ok' | Ipv4Error {
     this.buf = buf;
-    if (buf.length < IPV4_MIN_HEADER_LEN) return 'truncated';
-    const vi = buf[VER_IHL]!;
+    this.off = off;
+    if (end - off < IPV4_MIN_HEADER_LEN) return 'truncated';
+    const vi = buf[off + VER_IHL]!;
     if (vi >>> 4 !== 4) return 'version';
     const hl = (vi & 0x0f) * 4;
     if (hl < IPV4_MIN_HEADER_LEN) return 'header-length';
-    const tl = u16(buf, TOTAL_LEN);
+    const tl = u16(buf, off + TOTAL_LEN);
     if (tl < hl) return 'header-length';
-    if (tl > buf.length) return 'total-length';
-    if (verifyChecksum && checksum(buf, 0, hl) !== 0) return 'checksum';
+    if (tl > end - off) return 'total-length';
+    if (verifyChecksum && checksum(buf, off, off + hl) !== 0) return 'checksum';
     this.headerLen = hl;
     this.totalLen = tl;
     return 'ok';
   }
 
-  get tos(): number { return this.buf[TOS]!; }
-  get ident(): number { return u16(this.buf, IDENT); }
-  get dontFragment(): boolean { return (u16(this.buf, FLAGS_FRAG) & FLAG_DF) !== 0; }
-  get moreFragments(): boolean { return (u16(this.buf, FLAGS_FRAG) & FLAG_MF) !== 0; }
+  get tos(): number { return this.buf[this.off + TOS]!; }
+  get ident(): number { return u16(this.buf, this.off + IDENT); }
+  get dontFragment(): boolean { return (u16(this.buf, this.off + FLAGS_FRAG) & FLAG_DF) !== 0; }
+  get moreFragments(): boolean { return (u16(this.buf, this.off + FLAGS_FRAG) & FLAG_MF) !== 0; }
   /** Fragment offset in bytes. */
-  get fragOffset(): number { return (u16(this.buf, FLAGS_FRAG) & 0x1fff) * 8; }
+  get fragOffset(): number { return (u16(this.buf, this.off + FLAGS_FRAG) & 0x1fff) * 8; }
   /** True for any fragment (MF set or a non-zero offset). */
-  get isFragment(): boolean { return (u16(this.buf, FLAGS_FRAG) & (FLAG_MF | 0x1fff)) !== 0; }
-  get ttl(): number { return this.buf[TTL]!; }
-  get protocol(): number { return this.buf[PROTO]!; }
-  get headerChecksum(): number { return u16(this.buf, CSUM); }
-  get src(): number { return u32(this.buf, SRC); }
-  get dst(): number { return u32(this.buf, DST); }
+  get isFragment(): boolean { return (u16(this.buf, this.off + FLAGS_FRAG) & (FLAG_MF | 0x1fff)) !== 0; }
+  get ttl(): number { return this.buf[this.off + TTL]!; }
+  get protocol(): number { return this.buf[this.off + PROTO]!; }
+  get headerChecksum(): number { return u16(this.buf, this.off + CSUM); }
+  get src(): number { return u32(this.buf, this.off + SRC); }
+  get dst(): number { return u32(this.buf, this.off + DST); }
   get payloadLen(): number { return this.totalLen - this.headerLen; }
-  /** The payload, borrowed (padding excluded). */
-  payload(): Uint8Array { return this.buf.subarray(this.headerLen, this.totalLen); }
-  /** Header plus options, borrowed (what ICMP errors quote). */
-  header(): Uint8Array { return this.buf.subarray(0, this.headerLen); }
+  /** Where the payload starts and ends in `buf` (padding excluded). */
+  get payloadOff(): number { return this.off + this.headerLen; }
+  get payloadEnd(): number { return this.off + this.totalLen; }
+  /** The payload as a new view (allocates; the stack uses the offsets). */
+  payload(): Uint8Array { return this.buf.subarray(this.payloadOff, this.payloadEnd); }
+  /** Header plus options as a new view (what ICMP errors quote). */
+  header(): Uint8Array { return this.buf.subarray(this.off, this.off + this.headerLen); }
 }
 
 export function parseIpv4(v: Ipv4View): Ipv4Repr {

@@ -17,8 +17,10 @@ export interface UdpRepr {
   readonly payloadLen: number;
 }
 
+/** A checked view of a datagram at `buf[off..)`, ending at its length field. */
 export class UdpView {
   buf: Uint8Array = EMPTY;
+  off = 0;
   len = 0;
 
   static checked(buf: Uint8Array, src: number, dst: number, verifyChecksum = true): UdpView | UdpError {
@@ -28,23 +30,27 @@ export class UdpView {
   }
 
   /** `src`/`dst` are the IPv4 addresses of the carrying datagram (for the pseudo-header). */
-  check(buf: Uint8Array, src: number, dst: number, verifyChecksum = true): 'ok' | UdpError {
+  check(buf: Uint8Array, src: number, dst: number, verifyChecksum = true, off = 0, end = buf.length): 'ok' | UdpError {
     this.buf = buf;
-    if (buf.length < UDP_HEADER_LEN) return 'truncated';
-    const len = u16(buf, 4);
-    if (len < UDP_HEADER_LEN || len > buf.length) return 'length';
+    this.off = off;
+    if (end - off < UDP_HEADER_LEN) return 'truncated';
+    const len = u16(buf, off + 4);
+    if (len < UDP_HEADER_LEN || len > end - off) return 'length';
     this.len = len;
-    if (verifyChecksum && u16(buf, 6) !== 0) {
-      if (finish(onesSum(buf, 0, len, pseudoHeaderSum(src, dst, PROTO_UDP, len))) !== 0) return 'checksum';
+    if (verifyChecksum && u16(buf, off + 6) !== 0) {
+      if (finish(onesSum(buf, off, off + len, pseudoHeaderSum(src, dst, PROTO_UDP, len))) !== 0) return 'checksum';
     }
     return 'ok';
   }
 
-  get srcPort(): number { return u16(this.buf, 0); }
-  get dstPort(): number { return u16(this.buf, 2); }
+  get srcPort(): number { return u16(this.buf, this.off); }
+  get dstPort(): number { return u16(this.buf, this.off + 2); }
   get length(): number { return this.len; }
-  get checksum(): number { return u16(this.buf, 6); }
-  payload(): Uint8Array { return this.buf.subarray(UDP_HEADER_LEN, this.len); }
+  get checksum(): number { return u16(this.buf, this.off + 6); }
+  get payloadOff(): number { return this.off + UDP_HEADER_LEN; }
+  get payloadEnd(): number { return this.off + this.len; }
+  /** The payload as a new view. */
+  payload(): Uint8Array { return this.buf.subarray(this.payloadOff, this.payloadEnd); }
 }
 
 export function parseUdp(v: UdpView): UdpRepr {
