@@ -36,13 +36,15 @@ export function tapYield(clock: Clock, devices: ReadonlyMap<string, TapDevice>):
     const now = clock.monotonicNs();
     const ms = deadlineNs > now ? Number(deadlineNs - now) / 1e6 : 0;
     const names = [...devices.keys()];
+    const ready = new Set<string>();
     if (ms === 0 || names.length === 0) {
       await new Promise<void>((r) => setImmediate(r));
       if (names.length === 0 && ms > 0) await new Promise<void>((r) => setTimeout(r, ms));
+      // With no wait, every device is a candidate: the caller reads them all.
+      for (const n of names) ready.add(n);
     } else {
-      await Promise.race(names.map((n) => devices.get(n)!.wait(ms)));
+      await Promise.race(names.map((n) => devices.get(n)!.wait(ms).then((has) => { if (has) ready.add(n); })));
     }
-    // Which devices have input is learnt by reading them; report all as candidates.
-    return new Set(names);
+    return ready;
   };
 }

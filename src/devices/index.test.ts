@@ -1,0 +1,21 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkManifest, formatMac, parseMac, type DeviceDecl } from './index.ts';
+
+const manifest = (devices: DeviceDecl[]) => ({ type: 'fata.manifest' as const, version: 1 as const, devices });
+
+test('manifest rules follow Solo5: names alphanumeric, at most 67 chars, unique, at most 63 devices', () => {
+  assert.equal(checkManifest(manifest([{ name: 'service', type: 'net' }, { name: 'storage', type: 'block' }])), 'ok');
+  assert.match(checkManifest(manifest([{ name: 'my-net', type: 'net' }])) as string, /letters or digits/);
+  assert.match(checkManifest(manifest([{ name: 'a'.repeat(68), type: 'net' }])) as string, /1-67/);
+  assert.match(checkManifest(manifest([{ name: 'x', type: 'net' }, { name: 'x', type: 'block' }])) as string, /declared twice/);
+  const many = Array.from({ length: 64 }, (_, i) => ({ name: `n${i}`, type: 'net' as const }));
+  assert.match(checkManifest(manifest(many)) as string, /at most 63/);
+});
+
+test('MAC addresses parse and format', () => {
+  assert.deepEqual([...parseMac('02:00:5e:00:53:01')!], [2, 0, 0x5e, 0, 0x53, 1]);
+  assert.deepEqual([...parseMac('02-00-5E-00-53-01')!], [2, 0, 0x5e, 0, 0x53, 1]);
+  for (const bad of ['02:00:5e:00:53', '02:00:5e:00:53:01:02', 'zz:00:5e:00:53:01', '']) assert.equal(parseMac(bad), undefined, bad);
+  assert.equal(formatMac(Uint8Array.of(2, 0, 0x5e, 0, 0x53, 1)), '02:00:5e:00:53:01');
+});
