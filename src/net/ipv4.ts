@@ -207,6 +207,8 @@ export class Ipv4 implements EthernetHandler {
     if (IPV4_MIN_HEADER_LEN + payloadLen > mtu && df) return 'too-big';
     const ident = opts.ident ?? this.allocIdent();
     const ttl = opts.ttl ?? c.ttl ?? 64;
+    // RFC 1122 §3.2.1.7: a host must not send a datagram with TTL 0.
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw new RangeError(`TTL ${ttl} is not in 1-255`);
     const tos = opts.tos ?? 0;
     this.txDatagrams++;
     if (IPV4_MIN_HEADER_LEN + payloadLen <= mtu) {

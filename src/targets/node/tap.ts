@@ -66,6 +66,8 @@ export class TapDevice implements NetDevice {
   private readonly wakeFd: number;
   private readonly pollFds = new Uint8Array(16);
   private readonly wakeBuf = new Uint8Array(8);
+  /** An eventfd write of the counter value 1 (little-endian u64). */
+  private readonly one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
   private waiting: Promise<boolean> | undefined;
   rxFrames = 0;
   txFrames = 0;
@@ -146,9 +148,7 @@ export class TapDevice implements NetDevice {
 
   /** Ends a `wait` in flight early (new work arrived from outside the device). */
   wake(): void {
-    const one = new Uint8Array(8);
-    one[0] = 1;
-    libc.write(this.wakeFd, one, 8);
+    libc.write(this.wakeFd, this.one, 8);
   }
 
   /** Releases the tap; a wait in flight ends. */
