@@ -51,6 +51,28 @@ function interfaceMtu(name: string): number {
   }
 }
 
+/**
+ * Opens `/dev/net/tun` and attaches it to the existing tap `name` with
+ * TUNSETIFF (IFF_TAP | IFF_NO_PI); returns the non-blocking descriptor and
+ * the interface's MTU. Throws a `DeviceError` that says what to do.
+ */
+export function openTap(name: string): { fd: number; mtu: number } {
+  const fd = libc.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC) as number;
+  if (fd < 0) {
+    throw new DeviceError('FATA_NO_TUN', `cannot open /dev/net/tun: ${describeErrno()}; ` +
+      'load the tun module and run as a user allowed to use it (root, or CAP_NET_ADMIN)');
+  }
+  const req = ifreq(name);
+  new DataView(req.buffer).setUint16(IFNAMSIZ, IFF_TAP | IFF_NO_PI, true);
+  if ((libc.ioctl(fd, TUNSETIFF, req) as number) < 0) {
+    const why = describeErrno();
+    libc.close(fd);
+    throw new DeviceError('FATA_TAP_ATTACH', `cannot attach tap '${name}': ${why}; ` +
+      `create it first with 'ip tuntap add dev ${name} mode tap' and check that nothing else holds it`);
+  }
+  return { fd, mtu: interfaceMtu(name) };
+}
+
 export interface TapOptions {
   /** The MAC this unikernel uses on the link (not the host side's). */
   readonly mac: MacAddress;
@@ -73,33 +95,33 @@ export class TapDevice implements NetDevice {
   txFrames = 0;
   txErrors = 0;
 
-  /** Attaches to the existing tap `name` (create it with `ip tuntap add dev NAME mode tap`). */
-  constructor(name: string, opts: TapOptions) {
+  /**
+   * Adopts an open tap descriptor (see `openTap`). The spt bootstrap does
+   * this with the descriptors its tender passed down.
+   */
+  constructor(fd: number, name: string, opts: TapOptions & { readonly mtu: number }) {
     if (opts.mac.length !== 6) throw new DeviceError('FATA_BAD_MAC', 'a MAC address has exactly 6 bytes');
-    const fd = libc.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC) as number;
-    if (fd < 0) {
-      throw new DeviceError('FATA_NO_TUN', `cannot open /dev/net/tun: ${describeErrno()}; ` +
-        'load the tun module and run as a user allowed to use it');
-    }
-    const req = ifreq(name);
-    new DataView(req.buffer).setUint16(IFNAMSIZ, IFF_TAP | IFF_NO_PI, true);
-    if ((libc.ioctl(fd, TUNSETIFF, req) as number) < 0) {
-      const why = describeErrno();
-      libc.close(fd);
-      throw new DeviceError('FATA_TAP_ATTACH', `cannot attach tap '${name}': ${why}; ` +
-        `create it first with 'ip tuntap add dev ${name} mode tap' and check that it is not in use`);
-    }
     this.fd = fd;
     this.name = name;
     this.mac = opts.mac.slice();
-    this.mtu = opts.mtu ?? interfaceMtu(name);
+    this.mtu = opts.mtu;
     this.wakeFd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number;
+    if (this.wakeFd < 0) throw new DeviceError('FATA_EVENTFD', `cannot make an eventfd: ${describeErrno()}`);
     const v = new DataView(this.pollFds.buffer);
     v.setInt32(0, fd, true);
     v.setInt16(4, POLLIN, true);
     v.setInt32(8, this.wakeFd, true);
     v.setInt16(12, POLLIN, true);
   }
+
+  /** Opens and attaches the existing tap `name` (create it with `ip tuntap add dev NAME mode tap`). */
+  static open(name: string, opts: TapOptions): TapDevice {
+    const { fd, mtu } = openTap(name);
+    return new TapDevice(fd, name, { mac: opts.mac, mtu: opts.mtu ?? mtu });
+  }
+
+  /** The descriptor, for handing to a child process. */
+  get descriptor(): number { return this.fd; }
 
   write(frame: Uint8Array): DeviceResult {
     if (this.fd < 0) return 'unspecified';

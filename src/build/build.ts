@@ -1,0 +1,136 @@
+/**
+ * `fata build`: a service folder → one reproducible image. Loads
+ * `DIR/config.ts`, generates the entry that joins the service's `main` to
+ * the runtime and the chosen network provider, bundles it with esbuild
+ * (minified, tree-shaken: a socket-mode image carries no TCP/IP stack),
+ * crunches asset folders into sections, and writes `DIR/dist/NAME.fata`.
+ */
+import { build as esbuild, type Metafile } from 'esbuild';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ServiceConfig } from '../runtime/config.ts';
+import { writeImage, type ImageManifest } from './image.ts';
+
+const RUNTIME = resolve(dirname(fileURLToPath(import.meta.url)), '../runtime');
+
+export interface BuildOptions {
+  readonly target?: 'node' | 'spt';
+  readonly net?: 'socket' | 'direct';
+  /** Called with progress lines. */
+  readonly say?: (line: string) => void;
+}
+
+export interface BuildResult {
+  readonly path: string;
+  readonly bytes: Uint8Array;
+  readonly manifest: ImageManifest;
+  /** Size by part: `bundle:service`, `bundle:fata/net`, `assets:htdocs`, … */
+  readonly sizes: Record<string, number>;
+}
+
+export class BuildError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'BuildError';
+  }
+}
+
+export async function loadConfig(dir: string): Promise<ServiceConfig> {
+  const file = resolve(dir, 'config.ts');
+  if (!existsSync(file)) throw new BuildError('FATA_NO_CONFIG', `${dir} has no config.ts; a service folder needs one (see examples/hello)`);
+  let mod: { default?: ServiceConfig };
+  try {
+    mod = await import(pathToFileURL(file).href) as { default?: ServiceConfig };
+  } catch (e) {
+    throw new BuildError('FATA_BAD_CONFIG', `${file} failed to load: ${(e as Error).message}`);
+  }
+  if (!mod.default?.name) throw new BuildError('FATA_BAD_CONFIG', `${file} must 'export default service({...})'`);
+  return mod.default;
+}
+
+function walk(dir: string): string[] {
+  const out: string[] = [];
+  for (const n of readdirSync(dir).sort()) {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** Groups a bundle's bytes by where they came from. */
+function bundleSizes(meta: Metafile, root: string): Record<string, number> {
+  const sizes: Record<string, number> = {};
+  for (const out of Object.values(meta.outputs)) {
+    for (const [input, info] of Object.entries(out.inputs)) {
+      const abs = resolve(root, input);
+      const rel = relative(resolve(RUNTIME, '..'), abs);
+      const part = rel.startsWith('..') ? 'service' : `fata/${rel.split('/')[0]}`;
+      sizes[`bundle:${part}`] = (sizes[`bundle:${part}`] ?? 0) + info.bytesInOutput;
+    }
+  }
+  return sizes;
+}
+
+export async function buildService(dirArg: string, opts: BuildOptions = {}): Promise<BuildResult> {
+  const dir = resolve(dirArg);
+  const target = opts.target ?? 'node';
+  const net = opts.net ?? (target === 'spt' ? 'direct' : 'socket');
+  if (target === 'spt' && net === 'socket') {
+    throw new BuildError('FATA_BAD_FLAGS', 'the spt target has no host sockets: use --net=direct with -t spt');
+  }
+  const config = await loadConfig(dir);
+  const mainFile = resolve(dir, config.main);
+  if (!existsSync(mainFile)) throw new BuildError('FATA_NO_MAIN', `config.ts names main '${config.main}', which does not exist in ${dir}`);
+  const devices = Object.entries(config.devices).map(([name, d]) => ({ name, type: d.type }));
+  const hasNet = devices.some((d) => d.type === 'net');
+  const provider = !hasNet ? undefined : net === 'direct' ? ['directNet', 'net-direct.ts'] : ['socketNet', 'net-socket.ts'];
+  const entry = [
+    `import config from ${JSON.stringify('./' + relative(dir, resolve(dir, 'config.ts')))};`,
+    `import { main } from ${JSON.stringify('./' + relative(dir, mainFile))};`,
+    `import { boot } from ${JSON.stringify(join(RUNTIME, 'boot.ts'))};`,
+    provider ? `import { ${provider[0]} as net } from ${JSON.stringify(join(RUNTIME, provider[1]!))};` : 'const net = undefined;',
+    'export function start(platform, argv) { return boot(platform, config, main, argv, net); }',
+  ].join('\n');
+  opts.say?.(`build: ${config.name} (target ${target}, net ${hasNet ? net : 'none'}) from ${relative(process.cwd(), dir) || '.'}`);
+  const result = await esbuild({
+    stdin: { contents: entry, resolveDir: dir, loader: 'ts', sourcefile: 'fata-entry.ts' },
+    bundle: true, write: false, minify: true, treeShaking: true, format: 'cjs', platform: 'node', target: 'node24',
+    legalComments: 'none', metafile: true, logLevel: 'silent', absWorkingDir: dir, charset: 'utf8',
+    // Node built-ins come from the engine at run time; the sandbox decides what they may do.
+    external: ['node:*'],
+  }).catch((e: Error) => { throw new BuildError('FATA_BUNDLE', `bundling ${config.name} failed:\n${e.message}`); });
+  const bundle = result.outputFiles[0]!.contents;
+  const sizes = bundleSizes(result.metafile, dir);
+  const sections: [string, Uint8Array][] = [['bundle', bundle]];
+  for (const [name, d] of Object.entries(config.devices)) {
+    if (d.type !== 'assets') continue;
+    const root = resolve(dir, d.dir);
+    if (!existsSync(root)) throw new BuildError('FATA_NO_ASSETS', `assets device '${name}' names folder '${d.dir}', which does not exist in ${dir}`);
+    let total = 0;
+    for (const f of walk(root)) {
+      const b = readFileSync(f);
+      sections.push([`asset:${name}:/${relative(root, f).split('\\').join('/')}`, b]);
+      total += b.length;
+    }
+    sizes[`assets:${name}`] = total;
+  }
+  const manifest: ImageManifest = {
+    type: 'fata.manifest', version: 1, name: config.name, target, net: hasNet ? net : 'none', devices,
+    engine: `node ${process.version}`, params: config.params,
+  };
+  const bytes = writeImage(manifest, sections);
+  const outDir = join(dir, 'dist');
+  mkdirSync(outDir, { recursive: true });
+  const path = join(outDir, `${config.name}.fata`);
+  writeFileSync(path, bytes);
+  sizes.total = bytes.length;
+  if (opts.say) {
+    for (const [k, v] of Object.entries(sizes).sort()) opts.say(`  ${k.padEnd(22)} ${String(v).padStart(9)} bytes`);
+    opts.say(`build: wrote ${relative(process.cwd(), path)}`);
+  }
+  return { path, bytes, manifest, sizes };
+}

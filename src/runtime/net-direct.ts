@@ -1,0 +1,65 @@
+/**
+ * `--net=direct`: each net device gets a Fata IPv4 stack on its raw frames,
+ * driven by the yield loop. The address comes from `--ipv4` (default
+ * 10.0.0.2/24, as MirageOS) and `--ipv4-gateway`.
+ */
+import { Stack, UdpSocket } from '../net/index.ts';
+import { formatIpv4Address, parseIpv4Address } from '../wire/ipv4.ts';
+import type { NetProvider } from './boot.ts';
+import { runLoop, type Pollable } from './loop.ts';
+import type { NetStack, UdpEndpoint } from './types.ts';
+
+function adapt(stack: Stack, ipv4: string): NetStack {
+  return {
+    mode: 'direct',
+    ipv4,
+    udpBind: async (port, onMessage): Promise<UdpEndpoint> => {
+      const msg: { src: string; srcPort: number; data: Uint8Array } = { src: '', srcPort: 0, data: new Uint8Array(0) };
+      const s = stack.udp.bind(port, (d) => {
+        msg.src = formatIpv4Address(d.src); msg.srcPort = d.srcPort; msg.data = d.data;
+        onMessage(msg);
+      });
+      if (!(s instanceof UdpSocket)) throw new Error(`cannot bind UDP port ${port}: ${s}`);
+      return {
+        port: s.port,
+        send: (dst, dstPort, data) => {
+          const a = parseIpv4Address(dst);
+          if (a === undefined) throw new Error(`'${dst}' is not an IPv4 address`);
+          return s.send(a, dstPort, data) === 'ok';
+        },
+        close: () => s.close(),
+      };
+    },
+  };
+}
+
+export const directNet: NetProvider = {
+  mode: 'direct',
+  start(platform, names, args, log) {
+    const stacks = new Map<string, NetStack>();
+    const raw: Stack[] = [];
+    for (const name of names) {
+      const dev = platform.nets.get(name);
+      if (!dev) return { error: `net device '${name}' is not attached; attach it with --net:${name}=TAP` };
+      const cidr = args.ipv4 ?? { address: 0x0a000002, prefixLen: 24 };
+      const s = new Stack({
+        device: dev, clock: platform.clock, random: platform.random,
+        ipv4: { ...cidr, gateway: args.gateway },
+      });
+      s.start();
+      raw.push(s);
+      const text = args.ipv4Text ?? '10.0.0.2/24';
+      stacks.set(name, adapt(s, text));
+      log.info('net-up', { device: name, mode: 'direct', ipv4: text, gateway: args.gateway === undefined ? 'none' : formatIpv4Address(args.gateway), mtu: dev.mtu });
+    }
+    const all: Pollable = {
+      poll: (now) => { let did = false; for (const s of raw) if (s.poll(now)) did = true; return did; },
+      pollAtNs: () => {
+        let t: bigint | undefined;
+        for (const s of raw) { const d = s.pollAtNs(); if (d !== undefined && (t === undefined || d < t)) t = d; }
+        return t;
+      },
+    };
+    return { stacks, run: (stop) => runLoop(all, platform.clock, platform.yield, stop) };
+  },
+};

@@ -1,0 +1,57 @@
+/**
+ * The interfaces a service programs against, whatever the target: its
+ * network stack (Fata's or the host's), read-only assets, and the context
+ * (logging, time, randomness) that `main` receives.
+ */
+import type { Clock, Random } from '../devices/index.ts';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+/** Structured, levelled logging to the console device: one `key=value` line per event. */
+export interface Logger {
+  error(event: string, fields?: Record<string, unknown>): void;
+  warn(event: string, fields?: Record<string, unknown>): void;
+  info(event: string, fields?: Record<string, unknown>): void;
+  debug(event: string, fields?: Record<string, unknown>): void;
+}
+
+export interface Context {
+  readonly name: string;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly random: Random;
+  /** The boot arguments as given, after the image name. */
+  readonly argv: readonly string[];
+  /** Resolves after `ms` milliseconds of the platform's clock. */
+  sleep(ms: number): Promise<void>;
+}
+
+export interface UdpMessage {
+  readonly src: string;
+  readonly srcPort: number;
+  /** Borrowed: valid during the callback. */
+  readonly data: Uint8Array;
+}
+
+export interface UdpEndpoint {
+  readonly port: number;
+  /** Sends `data` (copied); false when it was dropped locally. */
+  send(dst: string, dstPort: number, data: Uint8Array): boolean;
+  close(): void;
+}
+
+/** A network device as a service sees it: an IP stack. */
+export interface NetStack {
+  /** `direct`: Fata's TCP/IP on raw frames; `socket`: the host's sockets. */
+  readonly mode: 'direct' | 'socket';
+  /** The configured address (`10.0.0.2/24`), if this stack has one of its own. */
+  readonly ipv4: string | undefined;
+  udpBind(port: number, onMessage: (m: UdpMessage) => void): Promise<UdpEndpoint>;
+}
+
+/** Files built into the image: path (`/index.html`) → bytes. */
+export interface Assets {
+  get(path: string): Uint8Array | undefined;
+  list(): readonly string[];
+}

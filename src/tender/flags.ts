@@ -1,0 +1,64 @@
+/**
+ * `fata run` flags, in Solo5's shapes: tender flags first, then the image
+ * (or a service folder, built first), then the unikernel's boot arguments.
+ *
+ *   fata run [--mem=MB] [--net:NAME=IFACE] [--net-mac:NAME=MAC]
+ *            [--block:NAME=FILE] [-t node|spt] [--net=socket|direct]
+ *            [--] IMAGE|DIR [BOOT ARGS]
+ */
+import { parseMac } from '../devices/index.ts';
+
+export interface RunFlags {
+  readonly memMb: number | undefined;
+  readonly nets: Map<string, string>;
+  readonly macs: Map<string, Uint8Array>;
+  readonly blocks: Map<string, string>;
+  /** For a folder: how to build it. */
+  readonly target: 'node' | 'spt' | undefined;
+  readonly netMode: 'socket' | 'direct' | undefined;
+  readonly image: string;
+  readonly bootArgs: string[];
+}
+
+export const RUN_USAGE = `usage: fata run [--mem=MB] [--net:NAME=IFACE] [--net-mac:NAME=MAC] [--block:NAME=FILE]
+                [-t node|spt] [--net=socket|direct] [--] IMAGE|DIR [BOOT ARGS]
+  IMAGE --help lists the boot arguments an image takes.`;
+
+export function parseRunFlags(argv: readonly string[]): RunFlags | { error: string } {
+  let memMb: number | undefined, target: RunFlags['target'], netMode: RunFlags['netMode'];
+  const nets = new Map<string, string>(), macs = new Map<string, Uint8Array>(), blocks = new Map<string, string>();
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { i++; break; }
+    if (!a.startsWith('-')) break;
+    let m: RegExpExecArray | null;
+    if ((m = /^--mem=(\d+)$/.exec(a))) {
+      memMb = Number(m[1]);
+      if (memMb < 16) return { error: `--mem=${m[1]}: a unikernel needs at least 16 MB` };
+    } else if ((m = /^--net:([A-Za-z0-9]{1,67})=(.+)$/.exec(a))) {
+      nets.set(m[1]!, m[2]!);
+    } else if ((m = /^--net-mac:([A-Za-z0-9]{1,67})=(.*)$/.exec(a))) {
+      const mac = parseMac(m[2]!);
+      if (!mac) return { error: `--net-mac:${m[1]}=${m[2]} is not a MAC address; write it like 02:00:00:00:00:01` };
+      if (mac[0]! & 1) return { error: `--net-mac:${m[1]}=${m[2]} is a group address; a unikernel needs a unicast MAC` };
+      macs.set(m[1]!, mac);
+    } else if ((m = /^--block:([A-Za-z0-9]{1,67})=(.+)$/.exec(a))) {
+      blocks.set(m[1]!, m[2]!);
+    } else if (a === '-t' || a.startsWith('--target=')) {
+      const v = a === '-t' ? argv[++i] : a.slice(9);
+      if (v !== 'node' && v !== 'spt') return { error: `target '${v}' is not one of node, spt` };
+      target = v;
+    } else if (a.startsWith('--net=')) {
+      const v = a.slice(6);
+      if (v !== 'socket' && v !== 'direct') return { error: `--net=${v} is not one of socket, direct` };
+      netMode = v;
+    } else {
+      return { error: `unknown flag '${a}'` };
+    }
+  }
+  const image = argv[i];
+  if (image === undefined) return { error: 'no image given' };
+  for (const n of macs.keys()) if (!nets.has(n)) return { error: `--net-mac:${n} given without --net:${n}` };
+  return { memMb, nets, macs, blocks, target, netMode, image, bootArgs: argv.slice(i + 1) };
+}

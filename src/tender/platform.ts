@@ -1,0 +1,62 @@
+/**
+ * Builds the `Platform` an image boots on from host resources: used in
+ * process by the node target and, after sealing, by the spt bootstrap.
+ */
+import type { BlockDevice, NetDevice } from '../devices/index.ts';
+import type { Platform } from '../runtime/boot.ts';
+import type { Assets, NetStack } from '../runtime/types.ts';
+import type { Image } from '../build/image.ts';
+import { FdConsole } from '../targets/node/console.ts';
+import { NodeRandom, nodeClock, tapYield } from '../targets/node/platform.ts';
+import type { TapDevice } from '../targets/node/tap.ts';
+
+export function imageAssets(image: Image): Map<string, Assets> {
+  const byDevice = new Map<string, Map<string, Uint8Array>>();
+  for (const [name, bytes] of image.sections) {
+    const m = /^asset:([^:]+):(\/.*)$/.exec(name);
+    if (!m) continue;
+    let files = byDevice.get(m[1]!);
+    if (!files) byDevice.set(m[1]!, files = new Map());
+    files.set(m[2]!, bytes);
+  }
+  const out = new Map<string, Assets>();
+  for (const d of image.manifest.devices) {
+    if (d.type !== 'assets') continue;
+    const files = byDevice.get(d.name) ?? new Map<string, Uint8Array>();
+    const list = [...files.keys()];
+    out.set(d.name, { get: (p) => files.get(p), list: () => list });
+  }
+  return out;
+}
+
+export interface HostDevices {
+  readonly target: string;
+  readonly taps: ReadonlyMap<string, TapDevice>;
+  readonly blocks: ReadonlyMap<string, BlockDevice>;
+  readonly socketStack?: (name: string) => NetStack;
+}
+
+export function makePlatform(image: Image, host: HostDevices): Platform {
+  let requestStop: () => void = () => {};
+  const stopRequested = new Promise<void>((r) => { requestStop = r; });
+  const onSignal = (): void => {
+    requestStop();
+    for (const t of host.taps.values()) t.wake();
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return {
+    target: host.target,
+    engine: `node ${process.version}`,
+    console: new FdConsole(1),
+    clock: nodeClock,
+    random: new NodeRandom(),
+    yield: tapYield(nodeClock, host.taps),
+    nets: host.taps as ReadonlyMap<string, NetDevice>,
+    socketStack: host.socketStack,
+    blocks: host.blocks,
+    assets: imageAssets(image),
+    stopRequested,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  };
+}

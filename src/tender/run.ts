@@ -1,0 +1,138 @@
+/**
+ * `fata run`: checks an image against the devices attached on the command
+ * line, then runs it — in this process on the node target, or sealed in a
+ * child process on the spt target (see ../targets/spt/bootstrap.ts). Returns
+ * the unikernel's exit code: 0, 1, or 255 for an abort.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatMac, type BlockDevice } from '../devices/index.ts';
+import { buildService } from '../build/build.ts';
+import { readImage, type Image } from '../build/image.ts';
+import { EXIT_ABORT, EXIT_FAIL } from '../runtime/boot.ts';
+import { FileBlock } from '../targets/node/block.ts';
+import { hostSocketStack } from '../targets/node/socket-stack.ts';
+import { openTap, TapDevice } from '../targets/node/tap.ts';
+import { parseRunFlags, RUN_USAGE, type RunFlags } from './flags.ts';
+import { compileImage } from './load.ts';
+import { makePlatform } from './platform.ts';
+
+const BOOTSTRAP = resolve(dirname(fileURLToPath(import.meta.url)), '../targets/spt/bootstrap.ts');
+
+/** A failure before the unikernel starts, with what to do about it. */
+export class TenderError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'TenderError';
+  }
+}
+
+function randomMac(): Uint8Array {
+  const m = randomBytes(6);
+  m[0] = (m[0]! & 0xfe) | 0x02; // Unicast, locally administered.
+  return new Uint8Array(m);
+}
+
+/** Every declared device attached, nothing attached that is not declared (Solo5's rule). */
+export function checkDevices(image: Image, flags: RunFlags): void {
+  const m = image.manifest;
+  const declared = new Map(m.devices.map((d) => [d.name, d.type]));
+  for (const [n] of flags.nets) {
+    if (declared.get(n) !== 'net') throw new TenderError('FATA_UNDECLARED', `--net:${n} attaches a device the image does not declare; it declares: ${[...declared].map(([a, t]) => `${a} (${t})`).join(', ') || 'none'}`);
+    if (m.net === 'socket') throw new TenderError('FATA_SOCKET_MODE', `--net:${n}: this image uses host sockets (--net=socket); drop the flag or rebuild with --net=direct`);
+  }
+  for (const [n] of flags.blocks) {
+    if (declared.get(n) !== 'block') throw new TenderError('FATA_UNDECLARED', `--block:${n} attaches a device the image does not declare; it declares: ${[...declared].map(([a, t]) => `${a} (${t})`).join(', ') || 'none'}`);
+  }
+  for (const d of m.devices) {
+    if (d.type === 'net' && m.net === 'direct' && !flags.nets.has(d.name)) {
+      throw new TenderError('FATA_NOT_ATTACHED', `net device '${d.name}' is declared but not attached; add --net:${d.name}=TAP (a tap made with 'ip tuntap add dev TAP mode tap')`);
+    }
+    if (d.type === 'block' && !flags.blocks.has(d.name)) {
+      throw new TenderError('FATA_NOT_ATTACHED', `block device '${d.name}' is declared but not attached; add --block:${d.name}=FILE`);
+    }
+  }
+}
+
+export async function loadImage(flags: RunFlags, say: (s: string) => void): Promise<{ image: Image; path: string }> {
+  let path = resolve(flags.image);
+  if (!existsSync(path)) throw new TenderError('FATA_NO_IMAGE', `no image or service folder at '${flags.image}'`);
+  if (statSync(path).isDirectory()) {
+    path = (await buildService(path, { target: flags.target, net: flags.netMode, say })).path;
+  } else if (flags.target || flags.netMode) {
+    throw new TenderError('FATA_BAD_FLAGS', '-t and --net= choose how a folder is built; an image is already built');
+  }
+  const image = readImage(readFileSync(path), path);
+  if ('error' in image) throw new TenderError('FATA_BAD_IMAGE', image.error);
+  return { image, path };
+}
+
+export async function runCommand(argv: readonly string[], say: (s: string) => void): Promise<number> {
+  const flags = parseRunFlags(argv);
+  if ('error' in flags) {
+    say(`fata run: ${flags.error}\n${RUN_USAGE}`);
+    return EXIT_FAIL;
+  }
+  const { image, path } = await loadImage(flags, say);
+  const m = image.manifest;
+  if (m.engine !== `node ${process.version}`) say(`fata run: warning: ${m.name} was built for ${m.engine}, this is node ${process.version}`);
+  const help = flags.bootArgs.includes('--help') || flags.bootArgs.includes('-h');
+  if (!help) checkDevices(image, flags);
+  if (m.target === 'spt' && !help) return runSpt(image, path, flags);
+  // The node target: the unikernel runs in this process.
+  const taps = new Map<string, TapDevice>();
+  const blocks = new Map<string, BlockDevice>();
+  if (!help) {
+    for (const [name, iface] of flags.nets) taps.set(name, TapDevice.open(iface, { mac: flags.macs.get(name) ?? randomMac() }));
+    for (const [name, file] of flags.blocks) blocks.set(name, FileBlock.open(file));
+  }
+  const platform = makePlatform(image, { target: 'node', taps, blocks, socketStack: m.net === 'socket' ? () => hostSocketStack() : undefined });
+  const start = compileImage(image)();
+  const code = await start(platform, flags.bootArgs);
+  for (const t of taps.values()) await t.close();
+  return code;
+}
+
+/** Opens the devices, then starts the engine sealed with exactly those descriptors. */
+async function runSpt(image: Image, path: string, flags: RunFlags): Promise<number> {
+  const fds: number[] = [];
+  const nets: { name: string; fd: number; mac: string; mtu: number }[] = [];
+  const blocks: { name: string; fd: number }[] = [];
+  try {
+    for (const [name, iface] of flags.nets) {
+      const t = openTap(iface);
+      nets.push({ name, fd: 3 + fds.length, mac: formatMac(flags.macs.get(name) ?? randomMac()), mtu: t.mtu });
+      fds.push(t.fd);
+    }
+    for (const [name, file] of flags.blocks) {
+      const b = FileBlock.open(file);
+      blocks.push({ name, fd: 3 + fds.length });
+      fds.push(b.fd);
+    }
+  } catch (e) {
+    for (const fd of fds) closeSync(fd);
+    throw e;
+  }
+  const spec = JSON.stringify({ image: path, nets, blocks, bootArgs: flags.bootArgs });
+  const engineFlags = flags.memMb ? [`--max-old-space-size=${flags.memMb}`] : [];
+  const child = spawn(process.execPath, [...engineFlags, BOOTSTRAP, spec], {
+    stdio: ['ignore', 'inherit', 'inherit', ...fds],
+    // The unikernel sees no host environment; io_uring stays off so that its syscalls stay few.
+    env: { UV_USE_IO_URING: '0' },
+  });
+  for (const fd of fds) closeSync(fd);
+  const forward = (sig: NodeJS.Signals) => (): void => { child.kill(sig); };
+  const onTerm = forward('SIGTERM'), onInt = forward('SIGINT');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  const code = await new Promise<number>((r) => child.on('exit', (c, sig) => r(c ?? (sig ? EXIT_ABORT : EXIT_FAIL))));
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onInt);
+  return code;
+}
+
