@@ -18,6 +18,7 @@ import { hostSocketStack } from '../targets/node/socket-stack.ts';
 import { openTap, TapDevice } from '../targets/node/tap.ts';
 import { parseRunFlags, RUN_USAGE, type RunFlags } from './flags.ts';
 import { compileImage } from './load.ts';
+import { denyIoUringForChildren } from '../targets/spt/seccomp.ts';
 import { makePlatform } from './platform.ts';
 
 const BOOTSTRAP = resolve(dirname(fileURLToPath(import.meta.url)), '../targets/spt/bootstrap.ts');
@@ -118,12 +119,17 @@ async function runSpt(image: Image, path: string, flags: RunFlags): Promise<numb
     for (const fd of fds) closeSync(fd);
     throw e;
   }
+  const pre = denyIoUringForChildren();
+  if (pre !== 'ok') {
+    for (const fd of fds) closeSync(fd);
+    throw new TenderError('FATA_SECCOMP', `cannot prepare the sandbox: ${pre}`);
+  }
   const spec = JSON.stringify({ image: path, nets, blocks, bootArgs: flags.bootArgs });
   const engineFlags = flags.memMb ? [`--max-old-space-size=${flags.memMb}`] : [];
   const child = spawn(process.execPath, [...engineFlags, BOOTSTRAP, spec], {
     stdio: ['ignore', 'inherit', 'inherit', ...fds],
     // The unikernel sees no host environment; io_uring stays off so that its syscalls stay few.
-    env: { UV_USE_IO_URING: '0' },
+    env: { UV_USE_IO_URING: '0', TZ: 'UTC' },
   });
   for (const fd of fds) closeSync(fd);
   const forward = (sig: NodeJS.Signals) => (): void => { child.kill(sig); };

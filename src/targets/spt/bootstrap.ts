@@ -1,0 +1,75 @@
+/**
+ * The spt bootstrap: the first code the sealed engine runs. In order:
+ *   1. read and verify the image, compile (not run) its bundle;
+ *   2. adopt the device descriptors the tender passed (3, 4, …);
+ *   3. start the libuv worker threads the tap's waits will use;
+ *   4. close every other descriptor that names a file, socket or device;
+ *   5. install the seccomp allow-list (default deny) on every thread;
+ *   6. only then evaluate the service and boot it.
+ * Exit codes: the service's (0, 1), 255 on an abort.
+ */
+import { readdirSync, readFileSync, readlinkSync, closeSync } from 'node:fs';
+import type { BlockDevice } from '../../devices/index.ts';
+import { parseMac } from '../../devices/index.ts';
+import { readImage } from '../../build/image.ts';
+import { compileImage } from '../../tender/load.ts';
+import { makePlatform } from '../../tender/platform.ts';
+import { FileBlock } from '../node/block.ts';
+import { libc } from '../node/libc.ts';
+import { TapDevice } from '../node/tap.ts';
+import { seal } from './seccomp.ts';
+
+interface Spec {
+  image: string;
+  nets: { name: string; fd: number; mac: string; mtu: number }[];
+  blocks: { name: string; fd: number }[];
+  bootArgs: string[];
+}
+
+function fail(message: string): never {
+  process.stderr.write(`fata spt: ${message}\n`);
+  process.exit(255);
+}
+
+const spec = JSON.parse(process.argv[2] ?? 'null') as Spec | null;
+if (!spec) fail('the bootstrap is started by `fata run`, not by hand');
+const image = readImage(readFileSync(spec.image), spec.image);
+if ('error' in image) fail(image.error);
+const instantiate = compileImage(image);
+
+const taps = new Map<string, TapDevice>();
+for (const n of spec.nets) taps.set(n.name, new TapDevice(n.fd, n.name, { mac: parseMac(n.mac)!, mtu: n.mtu }));
+const blocks = new Map<string, BlockDevice>();
+const blockFds: number[] = [];
+for (const b of spec.blocks) {
+  blocks.set(b.name, new FileBlock(b.fd));
+  blockFds.push(b.fd);
+}
+
+// libuv starts its worker threads on first use; thread creation is not allowed once sealed.
+await new Promise<void>((r) => libc.poll.async(new Uint8Array(8), 0, 0, () => r()));
+
+const keep = new Set<number>([0, 1, 2, ...spec.nets.map((n) => n.fd), ...blockFds]);
+for (const name of readdirSync('/proc/self/fd')) {
+  const fd = Number(name);
+  if (keep.has(fd)) continue;
+  let target: string;
+  try { target = readlinkSync(`/proc/self/fd/${name}`); } catch { continue; }
+  // Pipes and anonymous inodes (epoll, eventfd) are the engine's own plumbing; anything else goes.
+  if (!/^(pipe:|anon_inode:)/.test(target)) {
+    try { closeSync(fd); } catch { /* already gone (the directory listing's own fd) */ }
+  }
+}
+
+const platform = makePlatform(image, { target: 'spt', taps, blocks });
+const sealed = seal({ blockFds });
+if (sealed !== 'ok') fail(`cannot seal: ${sealed}`);
+
+let code: number;
+try {
+  code = await instantiate()(platform, spec.bootArgs);
+} catch (e) {
+  process.stderr.write(`fata spt: abort: ${(e as Error).stack ?? e}\n`);
+  code = 255;
+}
+process.exit(code);
