@@ -1,0 +1,126 @@
+/**
+ * `fata build` and `fata run` end to end, as a user runs them: reproducible
+ * images, the embedded hello without root, boot arguments and --help, and
+ * every start-up error saying what to do.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const FATA = new URL('../bin/fata.ts', import.meta.url).pathname;
+const ROOT = new URL('..', import.meta.url).pathname;
+
+function fata(args: string[], opts: { uid?: number; timeoutMs?: number } = {}): { status: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [FATA, ...args], {
+    cwd: ROOT, encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, uid: opts.uid, gid: opts.uid, maxBuffer: 64 << 20,
+  });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A copy of an example at the same depth (out/NAME-xxxx), so its relative imports still resolve. */
+function tempCopy(example: string): string {
+  mkdirSync(join(ROOT, 'out'), { recursive: true });
+  const dir = mkdtempSync(join(ROOT, 'out', 'hello-'));
+  cpSync(join(ROOT, example), dir, { recursive: true, filter: (p) => !p.includes('/dist') });
+  return dir;
+}
+
+test('two clean builds of each example are byte-identical, and the image records the engine', () => {
+  for (const ex of ['examples/hello', 'examples/ping-serve', 'examples/block-test']) {
+    for (const t of ['node', 'spt']) {
+      const images: Buffer[] = [];
+      for (let i = 0; i < 2; i++) {
+        rmSync(join(ROOT, ex, 'dist'), { recursive: true, force: true });
+        const r = fata(['build', '-t', t, ...(t === 'node' && ex.includes('ping') ? ['--net=direct'] : []), ex]);
+        assert.equal(r.status, 0, r.err);
+        const name = ex.split('/')[1]!;
+        images.push(readFileSync(join(ROOT, ex, 'dist', `${name}.fata`)));
+      }
+      assert.ok(images[0]!.equals(images[1]!), `${ex} -t ${t}: two builds differ`);
+      const header = images[0]!.toString('utf8', 0, 4000);
+      assert.match(header, new RegExp(`"engine":"node ${process.version}"`));
+      assert.match(header, new RegExp(`"target":"${t}"`));
+    }
+  }
+});
+
+test('fata run examples/hello (the bin npx runs) prints the greeting as an unprivileged user', () => {
+  const asUser = process.getuid?.() === 0 ? 65534 : undefined;
+  const dir = tempCopy('examples/hello');
+  try {
+    if (asUser !== undefined) spawnSync('chown', ['-R', `${asUser}:${asUser}`, dir]);
+    const r = fata(['run', dir, '--greeting=Hello from Fata', '--times=2'], { uid: asUser });
+    assert.equal(r.status, 0, r.err);
+    assert.equal(r.out.match(/event=hello greeting="Hello from Fata"/g)?.length, 2, r.out);
+    assert.match(r.out, /event=cmdline argv="--greeting=Hello from Fata --times=2"/);
+    assert.match(r.out, /event=boot target=node engine="node v24/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('IMAGE --help lists the boot arguments; bad ones are usage errors', () => {
+  const help = fata(['run', 'examples/hello', '--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.out, /--greeting=TEXT\s+what to print \(default "Hello, World"\)/);
+  assert.match(help.out, /--logs=LEVEL/);
+  const bad = fata(['run', 'examples/hello', '--times=0']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.out, /--times=0 must be a whole number from 1 to 100/);
+  const unknown = fata(['run', 'examples/hello', '--nope=1']);
+  assert.match(unknown.out, /unknown boot argument --nope; --help lists/);
+  const level = fata(['run', 'examples/hello', '-l', 'loud']);
+  assert.match(level.out, /--logs=loud is not a level/);
+});
+
+test('start-up errors name the device or flag and say what to do', () => {
+  fata(['build', '-t', 'spt', 'examples/ping-serve']);
+  fata(['build', '-t', 'spt', 'examples/block-test']);
+  const cases: [string[], RegExp][] = [
+    [['run', 'examples/ping-serve/dist/ping-serve.fata'], /net device 'service' is declared but not attached; add --net:service=TAP/],
+    [['run', 'examples/block-test/dist/block-test.fata'], /block device 'storage' is declared but not attached; add --block:storage=FILE/],
+    [['run', '--block:storage=/dev/null', '--block:extra=/dev/null', 'examples/block-test/dist/block-test.fata'], /--block:extra attaches a device the image does not declare/],
+    [['run', '--net:service=tap0', '--net-mac:service=zz:00:00:00:00:01', 'examples/ping-serve/dist/ping-serve.fata'], /is not a MAC address; write it like 02:00:00:00:00:01/],
+    [['run', '--net:service=tap0', '--net-mac:service=01:00:00:00:00:01', 'examples/ping-serve/dist/ping-serve.fata'], /group address/],
+    [['run', '--bogus', 'examples/hello'], /unknown flag '--bogus'/],
+    [['run', 'examples/ping-serve/dist/ping-serve.fata', '--ipv4=10.0.0.300/24'], /not attached|is not an address with a prefix/],
+    [['run', 'no/such/thing'], /no image or service folder at 'no\/such\/thing'/],
+    [['build', '-t', 'spt', '--net=socket', 'examples/hello'], /spt target has no host sockets/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ];
+  for (const [args, want] of cases) {
+    const r = fata(args);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.err}${r.out}`);
+    assert.match(r.err + r.out, want, args.join(' '));
+  }
+});
+
+test('a corrupted image is refused with its hash mismatch; a non-image says so', () => {
+  fata(['build', 'examples/hello']);
+  const dir = mkdtempSync(join(tmpdir(), 'fata-img-'));
+  try {
+    const img = join(dir, 'hello.fata');
+    copyFileSync(join(ROOT, 'examples/hello/dist/hello.fata'), img);
+    const b = readFileSync(img);
+    b[b.length - 10] ^= 0x20;
+    writeFileSync(img, b);
+    const r = fata(['run', img]);
+    assert.equal(r.status, 1);
+    assert.match(r.err, /FATA_BAD_IMAGE: .*hello\.fata is corrupted: its SHA-256 is [0-9a-f]{64}, the header says [0-9a-f]{64}; rebuild it/);
+    writeFileSync(img, 'not an image');
+    assert.match(fata(['run', img]).err, /is not a Fata image/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a 1 MiB log line is written whole, and the next line follows it', () => {
+  const r = fata(['run', 'test/fixtures/biglog', '--kib=1024']);
+  assert.equal(r.status, 0, r.err);
+  const line = r.out.split('\n').find((l) => l.includes('event=big'))!;
+  assert.ok(line.length > 1024 * 1024, `line of ${line.length} bytes`);
+  assert.match(r.out, /event=after-big/);
+});
