@@ -124,3 +124,13 @@ test('a 1 MiB log line is written whole, and the next line follows it', () => {
   assert.ok(line.length > 1024 * 1024, `line of ${line.length} bytes`);
   assert.match(r.out, /event=after-big/);
 });
+
+test('exit codes are Solo5\'s: 0, 1, and 255 for an abort, on both targets', { skip: process.arch !== 'x64' ? 'spt is x86_64 only' : false }, () => {
+  for (const t of ['node', 'spt']) {
+    const abort = fata(['run', '-t', t, 'test/fixtures/abort', '--how=throw']);
+    assert.equal(abort.status, 255, `${t}: ${abort.err}${abort.out}`);
+    assert.match(abort.out, /level=error src=abort event=abort error="deliberate failure"/);
+    assert.equal(fata(['run', '-t', t, 'test/fixtures/abort', '--how=fail']).status, 1);
+    assert.equal(fata(['run', '-t', t, 'test/fixtures/abort', '--how=ok']).status, 0);
+  }
+});
