@@ -10,7 +10,7 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const FATA = new URL('../bin/fata.ts', import.meta.url).pathname;
+const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 
 function fata(args: string[], opts: { uid?: number; timeoutMs?: number } = {}): { status: number | null; out: string; err: string } {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsSkipReason, waitForLine, withTapNamespace } from './netns.ts';
 
-const FATA = new URL('../bin/fata.ts', import.meta.url).pathname;
+const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 const sptSkip = process.arch !== 'x64' ? `the spt allow-list is for x86_64; this is ${process.arch}` : false;
 

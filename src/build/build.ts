@@ -5,14 +5,15 @@
  * (minified, tree-shaken: a socket-mode image carries no TCP/IP stack),
  * crunches asset folders into sections, and writes `DIR/dist/NAME.fata`.
  */
-import { build as esbuild, type Metafile } from 'esbuild';
+import type { Metafile } from 'esbuild';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { FATA_ROOT } from '../host/paths.ts';
 import type { ServiceConfig } from '../runtime/config.ts';
 import { writeImage, type ImageManifest } from './image.ts';
 
-const RUNTIME = resolve(dirname(fileURLToPath(import.meta.url)), '../runtime');
+const RUNTIME = join(FATA_ROOT, 'src/runtime');
 
 export interface BuildOptions {
   readonly target?: 'node' | 'spt';
@@ -96,6 +97,8 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
     'export function start(platform, argv) { return boot(platform, config, main, argv, net); }',
   ].join('\n');
   opts.say?.(`build: ${config.name} (target ${target}, net ${hasNet ? net : 'none'}) from ${relative(process.cwd(), dir) || '.'}`);
+  // Loaded here, not at the top: running an image should not pay for the bundler.
+  const { build: esbuild } = await import('esbuild');
   const result = await esbuild({
     stdin: { contents: entry, resolveDir: dir, loader: 'ts', sourcefile: 'fata-entry.ts' },
     bundle: true, write: false, minify: true, treeShaking: true, format: 'cjs', platform: 'node', target: 'node24',

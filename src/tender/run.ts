@@ -7,8 +7,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+// @ts-expect-error -- plain JavaScript on purpose (see the file); typed by its JSDoc.
+import { hostEntry } from '../host/bundle-cache.mjs';
 import { formatMac, type BlockDevice } from '../devices/index.ts';
 import { buildService } from '../build/build.ts';
 import { readImage, type Image } from '../build/image.ts';
@@ -21,7 +22,6 @@ import { compileImage } from './load.ts';
 import { denyIoUringForChildren } from '../targets/spt/seccomp.ts';
 import { makePlatform } from './platform.ts';
 
-const BOOTSTRAP = resolve(dirname(fileURLToPath(import.meta.url)), '../targets/spt/bootstrap.ts');
 
 /** A failure before the unikernel starts, with what to do about it. */
 export class TenderError extends Error {
@@ -126,7 +126,8 @@ async function runSpt(image: Image, path: string, flags: RunFlags): Promise<numb
   }
   const spec = JSON.stringify({ image: path, nets, blocks, bootArgs: flags.bootArgs });
   const engineFlags = flags.memMb ? [`--max-old-space-size=${flags.memMb}`] : [];
-  const child = spawn(process.execPath, [...engineFlags, BOOTSTRAP, spec], {
+  const bootstrap = await (hostEntry as (n: string) => Promise<string>)('bootstrap');
+  const child = spawn(process.execPath, [...engineFlags, bootstrap, spec], {
     stdio: ['ignore', 'inherit', 'inherit', ...fds],
     // The unikernel sees no host environment; io_uring stays off so that its syscalls stay few.
     env: { UV_USE_IO_URING: '0', TZ: 'UTC' },

@@ -1,0 +1,98 @@
+/**
+ * Boot time and memory of ping-serve on the spt target against a bare start
+ * of the same pinned engine, measured in the same run (medians of RUNS,
+ * default 10), plus the examples' image sizes. Needs root: it makes its own
+ * network namespace with a tap (and removes it), and pings only inside it.
+ *
+ *   node bench/boot.ts [RUNS] [-- ENGINE FLAGS…]
+ *
+ * boot:   from spawning `fata run` to the first echo reply seen by the
+ *         kernel's ping (sending every 2 ms; the kernel has a static
+ *         neighbour entry so ARP does not pace it)
+ * bare:   spawning `node -e 0` to its exit
+ * RSS:    the sealed engine's VmRSS after 1 s idle and its VmHWM after
+ *         2000 pings, against `node -e 0`'s peak (getrusage maxrss)
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const FATA = join(ROOT, 'bin/fata.mjs');
+const runs = Number(process.argv[2] ?? 10);
+const engineFlags = process.argv.includes('--') ? process.argv.slice(process.argv.indexOf('--') + 1) : [];
+const NS = `fata-bench-${process.pid}`;
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const sh = (argv: string[]): string => {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+const inNs = (argv: string[]): string[] => ['ip', 'netns', 'exec', NS, ...argv];
+const kib = (pid: number, field: string): number =>
+  Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+
+if (process.getuid?.() !== 0) {
+  process.stderr.write('bench/boot.ts needs root (it makes a network namespace and a tap); skipped\n');
+  process.exit(0);
+}
+const say = (s: string): void => { process.stdout.write(s + '\n'); };
+
+// Bare engine: start to exit, and its peak RSS.
+const bare: number[] = [], bareRss: number[] = [];
+for (let i = 0; i < runs; i++) {
+  const t0 = process.hrtime.bigint();
+  const out = sh([process.execPath, ...engineFlags, '-e', 'process.stdout.write(String(process.resourceUsage().maxRSS))']);
+  bare.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  bareRss.push(Number(out));
+}
+say(`bare engine (${process.version}${engineFlags.length ? ' ' + engineFlags.join(' ') : ''}): start→exit median ${median(bare).toFixed(1)} ms, peak RSS ${(median(bareRss) / 1024).toFixed(1)} MiB`);
+
+for (const ex of ['hello', 'ping-serve', 'block-test']) {
+  for (const t of ['node', 'spt']) sh([process.execPath, FATA, 'build', '-t', t, ...(ex === 'ping-serve' ? ['--net=direct'] : []), `examples/${ex}`]);
+}
+const sizes = ['hello', 'ping-serve', 'block-test'].map((ex) => `${ex} ${statSync(join(ROOT, `examples/${ex}/dist/${ex}.fata`)).size} B`);
+sh(['ip', 'netns', 'add', NS]);
+const boot: number[] = [], idle: number[] = [], peak: number[] = [], tender: number[] = [];
+try {
+  sh(inNs(['ip', 'link', 'set', 'lo', 'up']));
+  sh(inNs(['ip', 'tuntap', 'add', 'dev', 'tap0', 'mode', 'tap']));
+  sh(inNs(['ip', 'addr', 'add', '10.0.0.1/24', 'dev', 'tap0']));
+  sh(inNs(['ip', 'link', 'set', 'tap0', 'up']));
+  sh(inNs(['ip', 'neigh', 'replace', '10.0.0.2', 'lladdr', '02:00:00:00:00:02', 'dev', 'tap0', 'nud', 'permanent']));
+  for (let i = 0; i < runs; i++) {
+    const ping = spawn(inNs(['ping', '-D', '-n', '-i', '0.002', '-c', '5000', '-W', '1', '10.0.0.2'])[0]!,
+      inNs(['ping', '-D', '-n', '-i', '0.002', '-c', '5000', '-W', '1', '10.0.0.2']).slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now() / 1000;
+    const tenderProc = spawn('ip', inNs([process.execPath, ...engineFlags, FATA, 'run', '--net:service=tap0', '--net-mac:service=02:00:00:00:00:02',
+      join(ROOT, 'examples/ping-serve/dist/ping-serve.fata'), '--ipv4=10.0.0.2/24', '-l', 'warn']).slice(1), { stdio: 'ignore' });
+    const first = await new Promise<number>((resolve, reject) => {
+      let buf = '';
+      const timer = setTimeout(() => reject(new Error('no echo reply within 10 s')), 10_000);
+      ping.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const m = /^\[(\d+\.\d+)\] \d+ bytes from/m.exec(buf);
+        if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      });
+    });
+    boot.push((first - t0) * 1000);
+    ping.kill();
+    await new Promise((r) => setTimeout(r, 1000));
+    const child = Number(sh(['pgrep', '-P', String(tenderProc.pid)]).trim().split('\n')[0]);
+    idle.push(kib(child, 'VmRSS'));
+    tender.push(kib(tenderProc.pid!, 'VmRSS'));
+    spawnSync('ip', inNs(['ping', '-f', '-c', '2000', '-s', '1400', '10.0.0.2']).slice(1));
+    peak.push(kib(child, 'VmHWM'));
+    tenderProc.kill('SIGTERM');
+    await new Promise((r) => tenderProc.on('exit', r));
+  }
+} finally {
+  spawnSync('ip', inNs(['ip', 'tuntap', 'del', 'dev', 'tap0', 'mode', 'tap']).slice(1));
+  spawnSync('ip', ['netns', 'del', NS]);
+}
+const b = median(boot), rIdle = median(idle) / 1024, rPeak = median(peak) / 1024, bareMiB = median(bareRss) / 1024;
+say(`ping-serve on spt: fata run → first echo reply median ${b.toFixed(1)} ms (${(b / median(bare)).toFixed(2)}× the bare engine)`);
+say(`  sealed engine RSS: idle ${rIdle.toFixed(1)} MiB (${(rIdle / bareMiB).toFixed(2)}×), peak after 2000 pings ${rPeak.toFixed(1)} MiB (${(rPeak / bareMiB).toFixed(2)}×); tender ${(median(tender) / 1024).toFixed(1)} MiB`);
+say(`  runs: boot ms ${boot.map((x) => x.toFixed(0)).join(' ')}`);
+say(`image sizes (spt): ${sizes.join(', ')}`);
