@@ -4,7 +4,8 @@
  * default 10), plus the examples' image sizes. Needs root: it makes its own
  * network namespace with a tap (and removes it), and pings only inside it.
  *
- *   node bench/boot.ts [RUNS] [-- ENGINE FLAGS…]
+ *   node bench/boot.ts [RUNS]
+ *   FATA_ENGINE_FLAGS='--max-semi-space-size=1' node bench/boot.ts   (tuning for both engines)
  *
  * boot:   from spawning `fata run` to the first echo reply seen by the
  *         kernel's ping (sending every 2 ms; the kernel has a static
@@ -20,7 +21,7 @@ import { join } from 'node:path';
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA = join(ROOT, 'bin/fata.mjs');
 const runs = Number(process.argv[2] ?? 10);
-const engineFlags = process.argv.includes('--') ? process.argv.slice(process.argv.indexOf('--') + 1) : [];
+const engineFlags = (process.env.FATA_ENGINE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 const NS = `fata-bench-${process.pid}`;
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
 const sh = (argv: string[]): string => {
@@ -65,7 +66,7 @@ try {
       inNs(['ping', '-D', '-n', '-i', '0.002', '-c', '5000', '-W', '1', '10.0.0.2']).slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
     await new Promise((r) => setTimeout(r, 50));
     const t0 = Date.now() / 1000;
-    const tenderProc = spawn('ip', inNs([process.execPath, ...engineFlags, FATA, 'run', '--net:service=tap0', '--net-mac:service=02:00:00:00:00:02',
+    const tenderProc = spawn('ip', inNs([process.execPath, FATA, 'run', '--net:service=tap0', '--net-mac:service=02:00:00:00:00:02',
       join(ROOT, 'examples/ping-serve/dist/ping-serve.fata'), '--ipv4=10.0.0.2/24', '-l', 'warn']).slice(1), { stdio: 'ignore' });
     const first = await new Promise<number>((resolve, reject) => {
       let buf = '';

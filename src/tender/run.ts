@@ -99,6 +99,18 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
   return code;
 }
 
+/** V8 tuning flags an operator may pass to the sealed engine (memory and compiler knobs only). */
+const TUNING = /^--(max-semi-space-size=\d+|min-semi-space-size=\d+|jitless|lite-mode|v8-pool-size=\d+|single-threaded-gc|no-opt|max-lazy|stack-size=\d+)$/;
+
+/** `FATA_ENGINE_FLAGS="--max-semi-space-size=1 --jitless"`: checked against `TUNING`, refused otherwise. */
+export function engineTuning(text = process.env.FATA_ENGINE_FLAGS ?? ''): string[] {
+  const flags = text.split(/\s+/).filter(Boolean);
+  for (const f of flags) {
+    if (!TUNING.test(f)) throw new TenderError('FATA_ENGINE_FLAG', `FATA_ENGINE_FLAGS: '${f}' is not an allowed engine tuning flag (${TUNING.source})`);
+  }
+  return flags;
+}
+
 /** Opens the devices, then starts the engine sealed with exactly those descriptors. */
 async function runSpt(image: Image, path: string, flags: RunFlags): Promise<number> {
   const fds: number[] = [];
@@ -125,7 +137,7 @@ async function runSpt(image: Image, path: string, flags: RunFlags): Promise<numb
     throw new TenderError('FATA_SECCOMP', `cannot prepare the sandbox: ${pre}`);
   }
   const spec = JSON.stringify({ image: path, nets, blocks, bootArgs: flags.bootArgs });
-  const engineFlags = flags.memMb ? [`--max-old-space-size=${flags.memMb}`] : [];
+  const engineFlags = [...(flags.memMb ? [`--max-old-space-size=${flags.memMb}`] : []), ...engineTuning()];
   const bootstrap = await (hostEntry as (n: string) => Promise<string>)('bootstrap');
   const child = spawn(process.execPath, [...engineFlags, bootstrap, spec], {
     stdio: ['ignore', 'inherit', 'inherit', ...fds],
