@@ -4,4 +4,5 @@ import { pathToFileURL } from 'node:url';
 import { hostEntry } from '../src/host/bundle-cache.mjs';
 
 const { cli } = await import(pathToFileURL(await hostEntry('cli')).href);
-process.exitCode = await cli(process.argv.slice(2));
+// Exit with the unikernel's code even if host handles (a socket-mode UDP socket) are still open.
+process.exit(await cli(process.argv.slice(2)));
