@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FATA_ROOT } from '../host/paths.ts';
+import { FataError } from '../runtime/errors.ts';
 import type { ServiceConfig } from '../runtime/config.ts';
 import { writeImage, type ImageManifest } from './image.ts';
 
@@ -30,25 +31,17 @@ export interface BuildResult {
   readonly sizes: Record<string, number>;
 }
 
-export class BuildError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'BuildError';
-  }
-}
 
 export async function loadConfig(dir: string): Promise<ServiceConfig> {
   const file = resolve(dir, 'config.ts');
-  if (!existsSync(file)) throw new BuildError('FATA_NO_CONFIG', `${dir} has no config.ts; a service folder needs one (see examples/hello)`);
+  if (!existsSync(file)) throw new FataError('FATA_NO_CONFIG', `${dir} has no config.ts; a service folder needs one (see examples/hello)`);
   let mod: { default?: ServiceConfig };
   try {
     mod = await import(pathToFileURL(file).href) as { default?: ServiceConfig };
   } catch (e) {
-    throw new BuildError('FATA_BAD_CONFIG', `${file} failed to load: ${(e as Error).message}`);
+    throw new FataError('FATA_BAD_CONFIG', `${file} failed to load: ${(e as Error).message}`);
   }
-  if (!mod.default?.name) throw new BuildError('FATA_BAD_CONFIG', `${file} must 'export default service({...})'`);
+  if (!mod.default?.name) throw new FataError('FATA_BAD_CONFIG', `${file} must 'export default service({...})'`);
   return mod.default;
 }
 
@@ -81,11 +74,11 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
   const target = opts.target ?? 'node';
   const net = opts.net ?? (target === 'spt' ? 'direct' : 'socket');
   if (target === 'spt' && net === 'socket') {
-    throw new BuildError('FATA_BAD_FLAGS', 'the spt target has no host sockets: use --net=direct with -t spt');
+    throw new FataError('FATA_BAD_FLAGS', 'the spt target has no host sockets: use --net=direct with -t spt');
   }
   const config = await loadConfig(dir);
   const mainFile = resolve(dir, config.main);
-  if (!existsSync(mainFile)) throw new BuildError('FATA_NO_MAIN', `config.ts names main '${config.main}', which does not exist in ${dir}`);
+  if (!existsSync(mainFile)) throw new FataError('FATA_NO_MAIN', `config.ts names main '${config.main}', which does not exist in ${dir}`);
   const devices = Object.entries(config.devices).map(([name, d]) => ({ name, type: d.type }));
   const hasNet = devices.some((d) => d.type === 'net');
   const provider = !hasNet ? undefined : net === 'direct' ? ['directNet', 'net-direct.ts'] : ['socketNet', 'net-socket.ts'];
@@ -105,14 +98,14 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
     legalComments: 'none', metafile: true, logLevel: 'silent', absWorkingDir: dir, charset: 'utf8',
     // Node built-ins come from the engine at run time; the sandbox decides what they may do.
     external: ['node:*'],
-  }).catch((e: Error) => { throw new BuildError('FATA_BUNDLE', `bundling ${config.name} failed:\n${e.message}`); });
+  }).catch((e: Error) => { throw new FataError('FATA_BUNDLE', `bundling ${config.name} failed:\n${e.message}`); });
   const bundle = result.outputFiles[0]!.contents;
   const sizes = bundleSizes(result.metafile, dir);
   const sections: [string, Uint8Array][] = [['bundle', bundle]];
   for (const [name, d] of Object.entries(config.devices)) {
     if (d.type !== 'assets') continue;
     const root = resolve(dir, d.dir);
-    if (!existsSync(root)) throw new BuildError('FATA_NO_ASSETS', `assets device '${name}' names folder '${d.dir}', which does not exist in ${dir}`);
+    if (!existsSync(root)) throw new FataError('FATA_NO_ASSETS', `assets device '${name}' names folder '${d.dir}', which does not exist in ${dir}`);
     let total = 0;
     for (const f of walk(root)) {
       const b = readFileSync(f);

@@ -3,10 +3,10 @@
  * user carry a stable code and say what to do; exit codes follow Solo5's
  * tenders (0, 1, 255 for an abort).
  */
-import { buildService, BuildError } from '../build/build.ts';
-import { runCommand, TenderError } from '../tender/run.ts';
+import { buildService } from '../build/build.ts';
+import { runCommand } from '../tender/run.ts';
 import { RUN_USAGE } from '../tender/flags.ts';
-import { DeviceError } from '../targets/node/tap.ts';
+import { FataError } from '../runtime/errors.ts';
 
 const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] DIR
        fata run [TENDER FLAGS] [--] IMAGE|DIR [BOOT ARGS]
@@ -52,7 +52,7 @@ export async function cli(argv: string[]): Promise<number> {
     say(cmd ? `fata: unknown command '${cmd}'\n${USAGE}` : USAGE);
     return 1;
   } catch (e) {
-    if (e instanceof BuildError || e instanceof TenderError || e instanceof DeviceError) {
+    if (e instanceof FataError) {
       say(`fata: error ${e.code}: ${e.message}`);
       return 1;
     }

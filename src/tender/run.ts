@@ -14,6 +14,7 @@ import { formatMac, type BlockDevice } from '../devices/index.ts';
 import { buildService } from '../build/build.ts';
 import { readImage, type Image } from '../build/image.ts';
 import { EXIT_ABORT, EXIT_FAIL } from '../runtime/boot.ts';
+import { FataError } from '../runtime/errors.ts';
 import { FileBlock } from '../targets/node/block.ts';
 import { hostSocketStack } from '../targets/node/socket-stack.ts';
 import { openTap, TapDevice } from '../targets/node/tap.ts';
@@ -23,15 +24,6 @@ import { denyIoUringForChildren } from '../targets/spt/seccomp.ts';
 import { makePlatform } from './platform.ts';
 
 
-/** A failure before the unikernel starts, with what to do about it. */
-export class TenderError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'TenderError';
-  }
-}
 
 function randomMac(): Uint8Array {
   const m = randomBytes(6);
@@ -44,32 +36,32 @@ export function checkDevices(image: Image, flags: RunFlags): void {
   const m = image.manifest;
   const declared = new Map(m.devices.map((d) => [d.name, d.type]));
   for (const [n] of flags.nets) {
-    if (declared.get(n) !== 'net') throw new TenderError('FATA_UNDECLARED', `--net:${n} attaches a device the image does not declare; it declares: ${[...declared].map(([a, t]) => `${a} (${t})`).join(', ') || 'none'}`);
-    if (m.net === 'socket') throw new TenderError('FATA_SOCKET_MODE', `--net:${n}: this image uses host sockets (--net=socket); drop the flag or rebuild with --net=direct`);
+    if (declared.get(n) !== 'net') throw new FataError('FATA_UNDECLARED', `--net:${n} attaches a device the image does not declare; it declares: ${[...declared].map(([a, t]) => `${a} (${t})`).join(', ') || 'none'}`);
+    if (m.net === 'socket') throw new FataError('FATA_SOCKET_MODE', `--net:${n}: this image uses host sockets (--net=socket); drop the flag or rebuild with --net=direct`);
   }
   for (const [n] of flags.blocks) {
-    if (declared.get(n) !== 'block') throw new TenderError('FATA_UNDECLARED', `--block:${n} attaches a device the image does not declare; it declares: ${[...declared].map(([a, t]) => `${a} (${t})`).join(', ') || 'none'}`);
+    if (declared.get(n) !== 'block') throw new FataError('FATA_UNDECLARED', `--block:${n} attaches a device the image does not declare; it declares: ${[...declared].map(([a, t]) => `${a} (${t})`).join(', ') || 'none'}`);
   }
   for (const d of m.devices) {
     if (d.type === 'net' && m.net === 'direct' && !flags.nets.has(d.name)) {
-      throw new TenderError('FATA_NOT_ATTACHED', `net device '${d.name}' is declared but not attached; add --net:${d.name}=TAP (a tap made with 'ip tuntap add dev TAP mode tap')`);
+      throw new FataError('FATA_NOT_ATTACHED', `net device '${d.name}' is declared but not attached; add --net:${d.name}=TAP (a tap made with 'ip tuntap add dev TAP mode tap')`);
     }
     if (d.type === 'block' && !flags.blocks.has(d.name)) {
-      throw new TenderError('FATA_NOT_ATTACHED', `block device '${d.name}' is declared but not attached; add --block:${d.name}=FILE`);
+      throw new FataError('FATA_NOT_ATTACHED', `block device '${d.name}' is declared but not attached; add --block:${d.name}=FILE`);
     }
   }
 }
 
 export async function loadImage(flags: RunFlags, say: (s: string) => void): Promise<{ image: Image; path: string }> {
   let path = resolve(flags.image);
-  if (!existsSync(path)) throw new TenderError('FATA_NO_IMAGE', `no image or service folder at '${flags.image}'`);
+  if (!existsSync(path)) throw new FataError('FATA_NO_IMAGE', `no image or service folder at '${flags.image}'`);
   if (statSync(path).isDirectory()) {
     path = (await buildService(path, { target: flags.target, net: flags.netMode, say })).path;
   } else if (flags.target || flags.netMode) {
-    throw new TenderError('FATA_BAD_FLAGS', '-t and --net= choose how a folder is built; an image is already built');
+    throw new FataError('FATA_BAD_FLAGS', '-t and --net= choose how a folder is built; an image is already built');
   }
   const image = readImage(readFileSync(path), path);
-  if ('error' in image) throw new TenderError('FATA_BAD_IMAGE', image.error);
+  if ('error' in image) throw new FataError('FATA_BAD_IMAGE', image.error);
   return { image, path };
 }
 
@@ -106,7 +98,7 @@ const TUNING = /^--(max-semi-space-size=\d+|min-semi-space-size=\d+|jitless|lite
 export function engineTuning(text = process.env.FATA_ENGINE_FLAGS ?? ''): string[] {
   const flags = text.split(/\s+/).filter(Boolean);
   for (const f of flags) {
-    if (!TUNING.test(f)) throw new TenderError('FATA_ENGINE_FLAG', `FATA_ENGINE_FLAGS: '${f}' is not an allowed engine tuning flag (${TUNING.source})`);
+    if (!TUNING.test(f)) throw new FataError('FATA_ENGINE_FLAG', `FATA_ENGINE_FLAGS: '${f}' is not an allowed engine tuning flag (${TUNING.source})`);
   }
   return flags;
 }
@@ -134,7 +126,7 @@ async function runSpt(image: Image, path: string, flags: RunFlags): Promise<numb
   const pre = denyIoUringForChildren();
   if (pre !== 'ok') {
     for (const fd of fds) closeSync(fd);
-    throw new TenderError('FATA_SECCOMP', `cannot prepare the sandbox: ${pre}`);
+    throw new FataError('FATA_SECCOMP', `cannot prepare the sandbox: ${pre}`);
   }
   const spec = JSON.stringify({ image: path, nets, blocks, bootArgs: flags.bootArgs });
   const engineFlags = [...(flags.memMb ? [`--max-old-space-size=${flags.memMb}`] : []), ...engineTuning()];

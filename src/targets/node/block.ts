@@ -5,7 +5,7 @@
  */
 import { fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import type { BlockDevice, DeviceResult } from '../../devices/index.ts';
-import { DeviceError } from './tap.ts';
+import { FataError } from '../../runtime/errors.ts';
 
 export class FileBlock implements BlockDevice {
   readonly fd: number;
@@ -25,11 +25,11 @@ export class FileBlock implements BlockDevice {
     try {
       fd = openSync(path, 'r+');
     } catch (e) {
-      throw new DeviceError('FATA_BLOCK_OPEN', `cannot open block file '${path}': ${(e as Error).message}; ` +
+      throw new FataError('FATA_BLOCK_OPEN', `cannot open block file '${path}': ${(e as Error).message}; ` +
         `create it first, for example 'truncate -s 4M ${path}'`);
     }
     const b = new FileBlock(fd, blockSize);
-    if (b.capacity === 0n) throw new DeviceError('FATA_BLOCK_EMPTY', `block file '${path}' is smaller than one ${blockSize}-byte block; make it larger`);
+    if (b.capacity === 0n) throw new FataError('FATA_BLOCK_EMPTY', `block file '${path}' is smaller than one ${blockSize}-byte block; make it larger`);
     return b;
   }
 

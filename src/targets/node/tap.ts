@@ -6,6 +6,7 @@
  * when a frame is queued, the deadline passes, or `wake()` is called.
  */
 import type { DeviceResult, MacAddress, NetDevice } from '../../devices/index.ts';
+import { FataError } from '../../runtime/errors.ts';
 import {
   describeErrno, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, errno, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN,
 } from './libc.ts';
@@ -18,21 +19,12 @@ const IFNAMSIZ = 16;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
 
-/** A failure to attach a device, with the sentence that says what to do. */
-export class DeviceError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'DeviceError';
-  }
-}
 
 function ifreq(name: string): Uint8Array {
   const b = new Uint8Array(40);
   const n = new TextEncoder().encode(name);
   if (n.length === 0 || n.length >= IFNAMSIZ) {
-    throw new DeviceError('FATA_BAD_IFACE', `interface name '${name}' must be 1-15 bytes`);
+    throw new FataError('FATA_BAD_IFACE', `interface name '${name}' must be 1-15 bytes`);
   }
   b.set(n);
   return b;
@@ -54,12 +46,12 @@ function interfaceMtu(name: string): number {
 /**
  * Opens `/dev/net/tun` and attaches it to the existing tap `name` with
  * TUNSETIFF (IFF_TAP | IFF_NO_PI); returns the non-blocking descriptor and
- * the interface's MTU. Throws a `DeviceError` that says what to do.
+ * the interface's MTU. Throws a `FataError` that says what to do.
  */
 export function openTap(name: string): { fd: number; mtu: number } {
   const fd = libc.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC) as number;
   if (fd < 0) {
-    throw new DeviceError('FATA_NO_TUN', `cannot open /dev/net/tun: ${describeErrno()}; ` +
+    throw new FataError('FATA_NO_TUN', `cannot open /dev/net/tun: ${describeErrno()}; ` +
       'load the tun module and run as a user allowed to use it (root, or CAP_NET_ADMIN)');
   }
   const req = ifreq(name);
@@ -67,7 +59,7 @@ export function openTap(name: string): { fd: number; mtu: number } {
   if ((libc.ioctl(fd, TUNSETIFF, req) as number) < 0) {
     const why = describeErrno();
     libc.close(fd);
-    throw new DeviceError('FATA_TAP_ATTACH', `cannot attach tap '${name}': ${why}; ` +
+    throw new FataError('FATA_TAP_ATTACH', `cannot attach tap '${name}': ${why}; ` +
       `create it first with 'ip tuntap add dev ${name} mode tap' and check that nothing else holds it`);
   }
   return { fd, mtu: interfaceMtu(name) };
@@ -100,13 +92,13 @@ export class TapDevice implements NetDevice {
    * this with the descriptors its tender passed down.
    */
   constructor(fd: number, name: string, opts: TapOptions & { readonly mtu: number }) {
-    if (opts.mac.length !== 6) throw new DeviceError('FATA_BAD_MAC', 'a MAC address has exactly 6 bytes');
+    if (opts.mac.length !== 6) throw new FataError('FATA_BAD_MAC', 'a MAC address has exactly 6 bytes');
     this.fd = fd;
     this.name = name;
     this.mac = opts.mac.slice();
     this.mtu = opts.mtu;
     this.wakeFd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number;
-    if (this.wakeFd < 0) throw new DeviceError('FATA_EVENTFD', `cannot make an eventfd: ${describeErrno()}`);
+    if (this.wakeFd < 0) throw new FataError('FATA_EVENTFD', `cannot make an eventfd: ${describeErrno()}`);
     const v = new DataView(this.pollFds.buffer);
     v.setInt32(0, fd, true);
     v.setInt16(4, POLLIN, true);
