@@ -6,3 +6,4 @@ export * from './arp.ts';
 export * from './ipv4.ts';
 export * from './icmpv4.ts';
 export * from './udp.ts';
+export * from './tcp.ts';
