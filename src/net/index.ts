@@ -7,3 +7,4 @@ export * from './ipv4.ts';
 export * from './icmp.ts';
 export * from './udp.ts';
 export * from './stack.ts';
+export * from './tcp/index.ts';

@@ -12,6 +12,7 @@ import { Icmp, type IcmpOptions } from './icmp.ts';
 import { Ipv4, type Ipv4Config } from './ipv4.ts';
 import type { ReassemblyOptions } from './reassembly.ts';
 import { Udp } from './udp.ts';
+import { Tcp, type TcpConfig } from './tcp/index.ts';
 
 export interface StackOptions {
   readonly device: NetDevice;
@@ -21,6 +22,8 @@ export interface StackOptions {
   readonly arp?: ArpOptions;
   readonly icmp?: IcmpOptions;
   readonly reassembly?: ReassemblyOptions;
+  /** Defaults for every TCP connection of this stack. */
+  readonly tcp?: TcpConfig;
   /** Frames read per poll at most (default 256), so one busy device cannot starve timers. */
   readonly rxBudget?: number;
 }
@@ -33,6 +36,7 @@ export class Stack {
   readonly ipv4: Ipv4;
   readonly icmp: Icmp;
   readonly udp: Udp;
+  readonly tcp: Tcp;
   private readonly rxBudget: number;
 
   constructor(o: StackOptions) {
@@ -43,6 +47,7 @@ export class Stack {
     this.ipv4 = new Ipv4(this.ethernet, this.arp, o.clock, o.random, o.ipv4, o.reassembly);
     this.icmp = new Icmp(this.ipv4, o.clock, o.icmp);
     this.udp = new Udp(this.ipv4, o.random, this.icmp);
+    this.tcp = new Tcp(this.ipv4, o.clock, o.random, o.tcp);
     this.rxBudget = o.rxBudget ?? 256;
   }
 
@@ -55,12 +60,13 @@ export class Stack {
     let did = this.ethernet.poll(this.rxBudget) > 0;
     if (this.arp.poll(nowNs)) did = true;
     if (this.ipv4.poll(nowNs)) did = true;
+    if (this.tcp.poll(nowNs)) did = true;
     return did;
   }
 
   pollAtNs(): bigint | undefined {
     let t = this.device.readyAtNs();
-    for (const d of [this.arp.pollAtNs(), this.ipv4.pollAtNs()]) {
+    for (const d of [this.arp.pollAtNs(), this.ipv4.pollAtNs(), this.tcp.pollAtNs()]) {
       if (d !== undefined && (t === undefined || d < t)) t = d;
     }
     return t;
@@ -77,6 +83,7 @@ export class Stack {
     add('ipv4', this.ipv4.allDrops());
     add('icmp', this.icmp.drops);
     add('udp', this.udp.drops);
+    add('tcp', this.tcp.drops);
     return out;
   }
 }

@@ -1,0 +1,796 @@
+/**
+ * One TCP connection (RFC 9293): the state machine, send and receive
+ * sequence spaces, retransmission (RFC 6298), NewReno recovery (RFC 6582),
+ * window scaling and timestamps (RFC 7323), delayed ACKs, Nagle, the persist
+ * timer, and the RFC 5961 checks against blind resets and SYNs. Time comes
+ * in as `now`; timers are deadlines the TCP layer polls.
+ */
+import type { Clock } from '../../devices/index.ts';
+import { ACK, emitTcp, FIN, PSH, RST, SYN, tcpHeaderLen, type TcpOptions, type TcpRepr, type TcpView } from '../../wire/tcp.ts';
+import { PROTO_TCP } from '../../wire/ipv4.ts';
+import { IPV4_PAYLOAD_AT, type Ipv4 } from '../ipv4.ts';
+import { ByteQueue } from './bytes.ts';
+import { NewReno, type CongestionControl } from './congestion.ts';
+import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
+
+export type TcpState = 'CLOSED' | 'LISTEN' | 'SYN-SENT' | 'SYN-RECEIVED' | 'ESTABLISHED' | 'FIN-WAIT-1' | 'FIN-WAIT-2' |
+  'CLOSE-WAIT' | 'CLOSING' | 'LAST-ACK' | 'TIME-WAIT';
+
+export interface TcpConfig {
+  /** Bytes the application may queue for sending (default 256 KiB). */
+  readonly sendBuffer?: number;
+  /** Receive buffer, the most window ever offered (default 256 KiB). */
+  readonly receiveBuffer?: number;
+  /** TIME-WAIT length, 2×MSL (default 60 s, as Linux). */
+  readonly timeWaitNs?: bigint;
+  /** Longest an ACK waits for company (default 40 ms; RFC 9293 §3.8.6.3 allows up to 500, the issue 200). */
+  readonly delayedAckNs?: bigint;
+  readonly initialRtoNs?: bigint;
+  readonly minRtoNs?: bigint;
+  readonly maxRtoNs?: bigint;
+  /** Retransmissions of one segment before the connection is given up (default 15; SYNs 6). */
+  readonly maxRetries?: number;
+  readonly synRetries?: number;
+  /** Disable Nagle's algorithm (RFC 9293 §3.8.6.2.1). */
+  readonly noDelay?: boolean;
+  /** Offer timestamps and window scaling (default true). */
+  readonly timestamps?: boolean;
+  readonly windowScaling?: boolean;
+  /** Congestion control for new connections (default NewReno). */
+  readonly congestion?: (mss: number) => CongestionControl;
+}
+
+export interface TcpCounters {
+  segmentsOut: number;
+  segmentsIn: number;
+  retransmits: number;
+  bytesRetransmitted: number;
+  fastRetransmits: number;
+  timeouts: number;
+  dupAcks: number;
+  outOfOrder: number;
+  challengeAcks: number;
+  pawsDrops: number;
+}
+
+/** What the application hears; all optional. `data` is borrowed: copy what you keep. */
+export interface TcpEvents {
+  onConnect?: () => void;
+  onData?: (data: Uint8Array) => void;
+  /** The peer sent FIN: no more data will come. */
+  onEnd?: () => void;
+  /** The send buffer has room again after a short write. */
+  onDrain?: () => void;
+  /** The connection is gone: `undefined` after an orderly close, else why. */
+  onClose?: (error: 'reset' | 'refused' | 'timeout' | undefined) => void;
+}
+
+/** The layer a connection belongs to (see tcp.ts). */
+export interface TcpHost {
+  readonly ip: Ipv4;
+  readonly clock: Clock;
+  readonly counters: TcpCounters;
+  /** Forget this connection (CLOSED). */
+  remove(c: TcpConnection): void;
+  /** A passive connection became ESTABLISHED. */
+  established(c: TcpConnection): void;
+}
+
+const FLAG_TIMED_OUT = 'timeout' as const;
+
+export class TcpConnection {
+  state: TcpState;
+  readonly localAddr: number;
+  readonly localPort: number;
+  readonly remoteAddr: number;
+  readonly remotePort: number;
+  events: TcpEvents = {};
+  private readonly host: TcpHost;
+  private readonly cfg: TcpConfig;
+
+  // Send sequence space (RFC 9293 §3.3.1).
+  private iss: number;
+  private sndUna: number;
+  private sndNxt: number;
+  private sndMax: number;
+  private sndWnd = 0;
+  private sndWl1 = 0;
+  private sndWl2 = 0;
+  private readonly sendQ: ByteQueue;
+  private finQueued = false;
+  private needDrain = false;
+
+  // Receive sequence space.
+  private irs = 0;
+  private rcvNxt = 0;
+  private rcvAdvEdge = 0;
+  private readonly recvQ: ByteQueue;
+  private readonly ooo: { seq: number; data: Uint8Array }[] = [];
+  private oooBytes = 0;
+  private paused = false;
+  private appClosed = false;
+  private peerFin = false;
+
+  // Options.
+  mss = 536;
+  private readonly ourMss: number;
+  private sndShift = 0;
+  private rcvShift = 0;
+  private tsOk = false;
+  /** Whether the peer's SYN carried a window scale option (so a SYN-ACK may answer with ours). */
+  private peerOfferedWs = false;
+  private tsRecent = 0;
+  private lastAckSent = 0;
+
+  // Timers (absolute ns) and RTT.
+  private rtoAt: bigint | undefined;
+  private delAckAt: bigint | undefined;
+  private persistAt: bigint | undefined;
+  private timeWaitAt: bigint | undefined;
+  private rtoNs: number;
+  private srtt = 0;
+  private rttvar = 0;
+  private backoff = 0;
+  private retries = 0;
+  private rttSeq: number | undefined;
+  private rttStartNs = 0n;
+  private unackedSegs = 0;
+  private ackNow = false;
+  /** Timestamp (ms clock) of the last retransmission. */
+  private lastRetransmitTs = 0;
+
+  // Loss recovery.
+  readonly cc: CongestionControl;
+  private dupAcks = 0;
+  private limitedTransmit = 0;
+  private inRecovery = false;
+  private recover = 0;
+
+  constructor(host: TcpHost, cfg: TcpConfig, state: TcpState, local: [number, number], remote: [number, number], iss: number) {
+    this.host = host;
+    this.cfg = cfg;
+    this.state = state;
+    [this.localAddr, this.localPort] = local;
+    [this.remoteAddr, this.remotePort] = remote;
+    this.iss = iss;
+    this.sndUna = iss;
+    this.sndNxt = iss;
+    this.sndMax = iss;
+    this.sendQ = new ByteQueue(cfg.sendBuffer ?? 256 * 1024);
+    this.recvQ = new ByteQueue(cfg.receiveBuffer ?? 256 * 1024);
+    this.ourMss = host.ip.mtu - 40;
+    this.rtoNs = Number(cfg.initialRtoNs ?? 1_000_000_000n);
+    const buf = this.recvQ.capacity;
+    if (cfg.windowScaling !== false) while (this.rcvShift < 14 && (65535 << this.rcvShift) < buf) this.rcvShift++;
+    this.cc = (cfg.congestion ?? ((m) => new NewReno(m)))(this.mss);
+  }
+
+  get counters(): TcpCounters { return this.host.counters; }
+  /** Data bytes per segment: the MSS less the options every segment carries (RFC 9293 §3.7.1). */
+  get segmentData(): number { return this.mss - (this.tsOk ? 12 : 0); }
+  /** Bytes queued for sending and not yet acknowledged. */
+  get bufferedSend(): number { return this.sendQ.length; }
+  get sendBufferFree(): number { return this.sendQ.free; }
+  /** The smoothed RTT in ns (0 before the first sample). */
+  get srttNs(): number { return this.srtt; }
+
+  private now(): bigint { return this.host.clock.monotonicNs(); }
+  private tsNow(): number { return Number(this.now() / 1_000_000n) >>> 0; }
+
+  // ---------------------------------------------------------------- opening
+
+  /** Active open (RFC 9293 §3.10.1): send SYN. */
+  openActive(): void {
+    this.state = 'SYN-SENT';
+    this.sendSyn(false);
+  }
+
+  /** Passive open: a SYN arrived on a listener; answer SYN-ACK. */
+  openPassive(seg: TcpView, o: TcpOptions): void {
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.takeSynOptions(o, seg.window);
+    this.state = 'SYN-RECEIVED';
+    this.sendSyn(true);
+  }
+
+  private takeSynOptions(o: TcpOptions, window: number): void {
+    this.mss = Math.max(64, Math.min(o.mss || 536, this.ourMss)); // RFC 9293 §3.7.1: 536 without the option.
+    this.cc.cwnd = 10 * this.mss;
+    this.peerOfferedWs = o.wscale >= 0;
+    if (o.wscale >= 0 && this.cfg.windowScaling !== false) this.sndShift = o.wscale;
+    else this.rcvShift = 0; // RFC 7323 §2.2: both or neither.
+    this.tsOk = o.hasTimestamps && this.cfg.timestamps !== false;
+    if (this.tsOk) this.tsRecent = o.tsVal;
+    this.sndWnd = window; // The window in a SYN is never scaled.
+  }
+
+  private sendSyn(ack: boolean): void {
+    const r: TcpRepr = {
+      srcPort: this.localPort, dstPort: this.remotePort, seq: this.iss, ack: ack ? this.rcvNxt : 0,
+      flags: SYN | (ack ? ACK : 0), window: Math.min(65535, this.recvQ.capacity), mss: this.ourMss,
+    };
+    // A SYN offers window scaling and timestamps; a SYN-ACK only echoes what the peer offered (RFC 7323 §1.3).
+    if (this.cfg.windowScaling !== false && (!ack || this.peerOfferedWs)) r.wscale = this.rcvShift;
+    if (this.cfg.timestamps !== false && (!ack || this.tsOk)) r.timestamps = [this.tsNow(), ack ? this.tsRecent : 0];
+    this.transmit(r, 0, 0);
+    this.sndNxt = seqAdd(this.iss, 1);
+    if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+    this.armRto();
+  }
+
+
+  // ---------------------------------------------------------- application
+
+  /** Queues bytes to send; returns how many were taken (fewer means wait for onDrain). */
+  write(data: Uint8Array): number {
+    if (this.finQueued || this.appClosed || !['SYN-SENT', 'SYN-RECEIVED', 'ESTABLISHED', 'CLOSE-WAIT'].includes(this.state)) {
+      throw new Error(`cannot write: the connection is ${this.state}${this.finQueued ? ' and shut down for writing' : ''}`);
+    }
+    const n = this.sendQ.push(data);
+    if (n < data.length) this.needDrain = true;
+    if (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT') this.output(this.now());
+    return n;
+  }
+
+  /** Half-close: send FIN after the queued data (RFC 9293 §3.10.4). */
+  shutdown(): void {
+    if (this.finQueued) return;
+    switch (this.state) {
+      case 'SYN-SENT': this.destroy(undefined); return;
+      case 'SYN-RECEIVED': case 'ESTABLISHED': this.finQueued = true; this.state = 'FIN-WAIT-1'; break;
+      case 'CLOSE-WAIT': this.finQueued = true; this.state = 'LAST-ACK'; break;
+      default: return;
+    }
+    this.output(this.now());
+  }
+
+  /** Close for both directions: FIN after queued data; later data from the peer is discarded. */
+  close(): void {
+    this.appClosed = true;
+    this.shutdown();
+  }
+
+  /** Abort: send RST now and forget the connection (RFC 9293 §3.10.5). */
+  abort(): void {
+    if (this.state !== 'CLOSED' && this.state !== 'LISTEN' && this.state !== 'SYN-SENT' && this.state !== 'TIME-WAIT') {
+      this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: this.sndNxt, ack: 0, flags: RST, window: 0 }, 0, 0);
+    }
+    this.destroy('reset');
+  }
+
+  /** Stop delivering data; the window closes as the receive buffer fills. */
+  pause(): void { this.paused = true; }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const before = this.recvWindow();
+    this.deliverQueued();
+    // Tell the peer when the window opened by a useful amount (RFC 9293 §3.8.6.2.2).
+    if (this.recvWindow() - before >= Math.min(this.recvQ.capacity / 2, 2 * this.mss)) this.sendAck();
+  }
+
+  // ----------------------------------------------------------------- input
+
+  /** A segment for this connection (already checked and its options parsed). */
+  input(seg: TcpView, o: TcpOptions): void {
+    const now = this.now();
+    const flags = seg.flags;
+    this.counters.segmentsIn++;
+    if (this.state === 'SYN-SENT') {
+      this.inputSynSent(seg, o, now);
+      return;
+    }
+    const segLen = seg.payloadLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
+    // RFC 7323 §5.3 PAWS: an old timestamp means an old duplicate.
+    if (this.tsOk && o.hasTimestamps && !(flags & RST) && seqLt(o.tsVal, this.tsRecent)) {
+      this.counters.pawsDrops++;
+      this.sendAck();
+      return;
+    }
+    // RFC 9293 §3.10.7.4 first: is the segment in the receive window?
+    const wnd = this.recvWindow();
+    let ok: boolean;
+    if (segLen === 0) ok = wnd === 0 ? seg.seq === this.rcvNxt : seqInWindow(seg.seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd));
+    else ok = wnd > 0 && (seqInWindow(seg.seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd)) ||
+      seqInWindow(seqAdd(seg.seq, segLen - 1), this.rcvNxt, seqAdd(this.rcvNxt, wnd)));
+    if (!ok) {
+      if (!(flags & RST)) this.sendAck();
+      return;
+    }
+    // Second, RST (RFC 5961 §3.2): exact match resets, in-window gets a challenge ACK.
+    if (flags & RST) {
+      if (seg.seq === this.rcvNxt) {
+        this.destroy(this.state === 'SYN-RECEIVED' ? 'refused' : 'reset');
+      } else {
+        this.challengeAck();
+      }
+      return;
+    }
+    // Fourth, SYN in a synchronized state (RFC 5961 §4.2): challenge ACK, drop.
+    if (flags & SYN) {
+      this.challengeAck();
+      return;
+    }
+    // Fifth, ACK.
+    if (!(flags & ACK)) return;
+    if (this.tsOk && o.hasTimestamps && seqLe(seg.seq, this.lastAckSent)) this.tsRecent = o.tsVal; // RFC 7323 §4.3
+    if (this.state === 'SYN-RECEIVED') {
+      if (seqLt(this.sndUna, seg.ack) && seqLe(seg.ack, this.sndNxt)) {
+        this.state = 'ESTABLISHED';
+        this.sndWnd = seg.window << this.sndShift;
+        this.sndWl1 = seg.seq;
+        this.sndWl2 = seg.ack;
+        this.host.established(this);
+        this.events.onConnect?.();
+      } else {
+        this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: seg.ack, ack: 0, flags: RST, window: 0 }, 0, 0);
+        return;
+      }
+    }
+    if (!this.processAck(seg, o, now)) return;
+    // Sixth/seventh: data and FIN.
+    if (seg.payloadLen > 0 || flags & FIN) this.processData(seg, now);
+    this.output(now);
+  }
+
+  private inputSynSent(seg: TcpView, o: TcpOptions, now: bigint): void {
+    const flags = seg.flags;
+    if (flags & ACK && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndNxt))) {
+      if (!(flags & RST)) this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: seg.ack, ack: 0, flags: RST, window: 0 }, 0, 0);
+      return;
+    }
+    if (flags & RST) {
+      if (flags & ACK) this.destroy('refused');
+      return;
+    }
+    if (!(flags & SYN)) return;
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.takeSynOptions(o, seg.window);
+    if (flags & ACK) {
+      this.sndUna = seg.ack;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = seg.ack;
+      this.state = 'ESTABLISHED';
+      this.rtoAt = undefined;
+      if (this.backoff === 0) this.rttSample(Number(now - this.rttStartNs));
+      this.backoff = 0;
+      this.retries = 0;
+      this.sendAck();
+      this.events.onConnect?.();
+      this.output(now);
+    } else {
+      // Simultaneous open (RFC 9293 §3.5, figure 8).
+      this.state = 'SYN-RECEIVED';
+      this.sendSyn(true);
+    }
+  }
+
+  /** Returns false when the segment must be dropped. */
+  private processAck(seg: TcpView, o: TcpOptions, now: bigint): boolean {
+    const ack = seg.ack;
+    if (seqGt(ack, this.sndMax)) {
+      this.sendAck(); // Acknowledges something never sent (RFC 9293 §3.10.7.4).
+      return false;
+    }
+    // RFC 5961 §5.2: an ACK too far in the past is dropped.
+    if (seqLt(ack, seqAdd(this.sndUna, -Math.max(this.sndWnd, 65535)))) {
+      this.challengeAck();
+      return false;
+    }
+    const acked = seqDiff(ack, this.sndUna);
+    const finPos = seqAdd(this.sndUna, this.sendQ.length);
+    const window = seg.window << this.sndShift;
+    if (acked > 0) {
+      const finAcked = this.finQueued && seqGt(ack, finPos);
+      const dataAcked = acked - (finAcked ? 1 : 0);
+      this.sendQ.drop(dataAcked);
+      this.sndUna = ack;
+      if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
+      // RTT: from the echoed timestamp (RFC 7323 §4.1) or the one timed segment (Karn's rule).
+      // An echo older than our last retransmission may be the original's (RFC 7323 updates TS.Recent only
+      // for acceptable segments): Karn's rule applied to timestamps.
+      if (this.tsOk && o.hasTimestamps && o.tsEcr !== 0 && ((o.tsEcr - this.lastRetransmitTs) | 0) >= 0) {
+        this.rttSample(Math.max(1, ((this.tsNow() - o.tsEcr) >>> 0)) * 1e6);
+      } else if (this.rttSeq !== undefined && seqGe(ack, this.rttSeq)) {
+        this.rttSample(Number(now - this.rttStartNs));
+      }
+      if (this.rttSeq !== undefined && seqGe(ack, this.rttSeq)) this.rttSeq = undefined;
+      this.backoff = 0;
+      this.retries = 0;
+      const flight = seqDiff(this.sndMax, this.sndUna);
+      if (this.inRecovery) {
+        if (seqGe(ack, this.recover)) {
+          // Full ACK (RFC 6582 §3.2 step 3): deflate and leave recovery.
+          this.inRecovery = false;
+          this.cc.cwnd = Math.min(this.cc.ssthresh, Math.max(flight, 0) + this.mss);
+        } else {
+          // Partial ACK: retransmit the next hole, deflate by what was acked.
+          this.retransmitFirst();
+          this.cc.cwnd = Math.max(this.mss, this.cc.cwnd - dataAcked + this.mss);
+        }
+      } else {
+        this.cc.onAck(dataAcked, this.mss, now);
+      }
+      this.dupAcks = 0;
+      this.limitedTransmit = 0;
+      this.rtoAt = seqGt(this.sndMax, this.sndUna) ? now + BigInt(Math.round(this.rtoNs)) : undefined;
+      if (finAcked) this.ourFinAcked(now);
+      if (this.needDrain && this.sendQ.free > 0) {
+        this.needDrain = false;
+        this.events.onDrain?.();
+      }
+    } else if (acked === 0 && seg.payloadLen === 0 && !(seg.flags & FIN) && window === this.sndWnd &&
+      seqGt(this.sndMax, this.sndUna)) {
+      // A duplicate ACK (RFC 5681 §2).
+      this.counters.dupAcks++;
+      this.dupAcks++;
+      if (this.inRecovery) {
+        this.cc.cwnd += this.mss; // Inflate for each segment that left the network.
+      } else if (this.dupAcks < 3) {
+        this.limitedTransmit = this.dupAcks; // RFC 3042: one new segment per early duplicate ACK.
+      } else if (this.dupAcks === 3 && seqGt(ack, this.recover)) {
+        // Fast retransmit (RFC 6582 §3.2 step 2).
+        this.counters.fastRetransmits++;
+        this.cc.onFastRetransmit(seqDiff(this.sndMax, this.sndUna), this.mss);
+        this.recover = this.sndMax;
+        this.inRecovery = true;
+        this.retransmitFirst();
+        this.cc.cwnd = this.cc.ssthresh + 3 * this.mss;
+      }
+    }
+    // Window update (RFC 9293 §3.10.7.4: SND.WL1/WL2 rule).
+    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
+      this.sndWnd = window;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = ack;
+      if (window > 0) this.persistAt = undefined;
+    }
+    return this.state !== 'CLOSED';
+  }
+
+  private ourFinAcked(now: bigint): void {
+    switch (this.state) {
+      case 'FIN-WAIT-1': this.state = this.peerFin ? 'TIME-WAIT' : 'FIN-WAIT-2'; break;
+      case 'CLOSING': this.state = 'TIME-WAIT'; break;
+      case 'LAST-ACK': this.destroy(undefined); return;
+      default: break;
+    }
+    if (this.state === 'TIME-WAIT') this.enterTimeWait(now);
+  }
+
+  private enterTimeWait(now: bigint): void {
+    this.state = 'TIME-WAIT';
+    this.rtoAt = undefined;
+    this.persistAt = undefined;
+    this.timeWaitAt = now + (this.cfg.timeWaitNs ?? 60_000_000_000n);
+    this.events.onClose?.(undefined);
+    this.events = {};
+  }
+
+  private processData(seg: TcpView, now: bigint): void {
+    if (this.state === 'TIME-WAIT') {
+      // A retransmitted FIN: acknowledge it again and restart 2MSL (RFC 9293 §3.10.7.4).
+      if (seg.flags & FIN) {
+        this.sendAck();
+        this.timeWaitAt = now + (this.cfg.timeWaitNs ?? 60_000_000_000n);
+      }
+      return;
+    }
+    const receiving = this.state === 'ESTABLISHED' || this.state === 'FIN-WAIT-1' || this.state === 'FIN-WAIT-2';
+    let seq = seg.seq;
+    let off = seg.payloadOff;
+    let len = seg.payloadLen;
+    let fin = (seg.flags & FIN) !== 0;
+    if (!receiving) {
+      // CLOSE-WAIT, CLOSING, LAST-ACK: the peer already sent FIN; ignore its data.
+      if (len > 0 || fin) this.ackNow = true;
+      return;
+    }
+    // Trim what we already have and what the window does not cover.
+    const early = seqDiff(this.rcvNxt, seq);
+    if (early > 0) {
+      if (early >= len) {
+        fin = fin && early === len; // The FIN is new only if it sits exactly at RCV.NXT.
+        len = 0;
+      } else {
+        off += early;
+        len -= early;
+      }
+      seq = this.rcvNxt;
+    }
+    const room = this.recvWindow() - Math.max(0, seqDiff(seq, this.rcvNxt));
+    if (len > room) { len = Math.max(0, room); fin = false; }
+    if (seq !== this.rcvNxt) {
+      // Out of order: keep it (bounded by the window) and say so at once (RFC 5681 §4.2).
+      if (len > 0) this.storeOutOfOrder(seq, seg.buf.subarray(off, off + len), fin);
+      this.counters.outOfOrder++;
+      this.ackNow = true;
+      return;
+    }
+    if (len > 0) {
+      this.acceptInOrder(seg.buf, off, len);
+      this.drainOutOfOrder();
+    }
+    if (fin && seqAdd(seg.seq, seg.payloadLen) === this.rcvNxt) this.receiveFin(now);
+    else if (this.oooFin !== undefined && this.oooFin === this.rcvNxt) this.receiveFin(now);
+    // Delayed ACK (RFC 9293 §3.8.6.3): at once for every second segment, else within the delay.
+    if (len > 0) this.unackedSegs++;
+    if (this.unackedSegs >= 2) this.ackNow = true;
+    else if (!this.ackNow && this.delAckAt === undefined) this.delAckAt = now + (this.cfg.delayedAckNs ?? 40_000_000n);
+  }
+
+  private oooFin: number | undefined;
+
+  private storeOutOfOrder(seq: number, data: Uint8Array, fin: boolean): void {
+    if (fin) this.oooFin = seqAdd(seq, data.length);
+    if (this.oooBytes + data.length > this.recvQ.capacity) return;
+    let i = 0;
+    while (i < this.ooo.length && seqLt(this.ooo[i]!.seq, seq)) i++;
+    if (i < this.ooo.length && this.ooo[i]!.seq === seq && this.ooo[i]!.data.length >= data.length) return; // Duplicate.
+    this.ooo.splice(i, 0, { seq, data: data.slice() });
+    this.oooBytes += data.length;
+  }
+
+  private drainOutOfOrder(): void {
+    while (this.ooo.length > 0) {
+      const s = this.ooo[0]!;
+      const skip = seqDiff(this.rcvNxt, s.seq);
+      if (skip < 0) break;
+      this.ooo.shift();
+      this.oooBytes -= s.data.length;
+      if (skip < s.data.length) this.acceptInOrder(s.data, skip, s.data.length - skip);
+    }
+  }
+
+  private acceptInOrder(buf: Uint8Array, off: number, len: number): void {
+    this.rcvNxt = seqAdd(this.rcvNxt, len);
+    if (this.appClosed) return;
+    if (!this.paused && this.recvQ.length === 0 && this.events.onData) {
+      this.events.onData(buf.subarray(off, off + len)); // Straight from the frame: no copy.
+      return;
+    }
+    this.recvQ.push(buf, off, off + len);
+    if (!this.paused) this.deliverQueued();
+  }
+
+  private deliverQueued(): void {
+    const n = this.recvQ.length;
+    if (n === 0 || !this.events.onData) return;
+    const cb = this.events.onData;
+    this.recvQ.views(n, (v) => cb(v));
+    this.recvQ.drop(n);
+  }
+
+  private receiveFin(now: bigint): void {
+    if (this.peerFin) return;
+    this.peerFin = true;
+    this.oooFin = undefined;
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.ackNow = true;
+    switch (this.state) {
+      case 'ESTABLISHED': this.state = 'CLOSE-WAIT'; break;
+      case 'FIN-WAIT-1': this.state = 'CLOSING'; break;
+      case 'FIN-WAIT-2':
+        this.events.onEnd?.();
+        this.sendAck();
+        this.enterTimeWait(now);
+        return;
+      default: break;
+    }
+    this.events.onEnd?.();
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /**
+   * The receive window we can offer now: free space in the receive buffer
+   * from RCV.NXT on. Out-of-order data lies inside that space (and is
+   * bounded by it), so it does not shrink the window a second time.
+   */
+  private recvWindow(): number {
+    return this.recvQ.free;
+  }
+
+  /** Sends what the windows allow, then a pure ACK if one is owed. */
+  output(now: bigint): void {
+    const st = this.state;
+    const sending = st === 'ESTABLISHED' || st === 'CLOSE-WAIT' || st === 'FIN-WAIT-1' || st === 'CLOSING' || st === 'LAST-ACK';
+    let sent = false;
+    while (sending) {
+      const inFlight = seqDiff(this.sndNxt, this.sndUna);
+      const unsent = this.sendQ.length - inFlight; // Negative by one once FIN is out.
+      const finPos = seqAdd(this.sndUna, this.sendQ.length);
+      const finDue = this.finQueued && seqLe(this.sndNxt, finPos);
+      if (unsent <= 0 && !finDue) break;
+      const win = Math.min(this.cc.cwnd + (this.inRecovery ? 0 : this.limitedTransmit * this.segmentData), this.sndWnd);
+      const smss = this.segmentData;
+      let len = Math.max(0, Math.min(smss, unsent, win - inFlight));
+      if (unsent > 0 && len === 0) {
+        // Zero window with nothing in flight: the persist timer probes (RFC 9293 §3.8.6.1).
+        if (this.sndWnd === 0 && inFlight === 0 && this.persistAt === undefined && this.rtoAt === undefined) {
+          this.persistAt = now + BigInt(Math.round(this.rtoNs));
+        }
+        break;
+      }
+      // Nagle (RFC 9293 §3.8.6.2.1): no small segment while data is unacknowledged, unless it ends with our FIN.
+      if (len > 0 && len < smss && inFlight > 0 && !this.cfg.noDelay && !(this.finQueued && len === unsent)) break;
+      const fin = this.finQueued && len === unsent && finDue;
+      if (len === 0 && !fin) break;
+      this.sendData(this.sndNxt, inFlight, len, fin);
+      if (this.rttSeq === undefined && !this.tsOk) {
+        this.rttSeq = seqAdd(this.sndNxt, len);
+        this.rttStartNs = now;
+      }
+      this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
+      if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+      if (this.rtoAt === undefined) this.rtoAt = now + BigInt(Math.round(this.rtoNs));
+      sent = true;
+      if (fin) break;
+    }
+    if (!sent && this.ackNow) this.sendAck();
+  }
+
+  private sendData(seq: number, queueOffset: number, len: number, fin: boolean): void {
+    const r = this.segment(seq, ACK | (fin ? FIN : 0) | (len > 0 && queueOffset + len === this.sendQ.length ? PSH : 0));
+    this.transmit(r, queueOffset, len);
+  }
+
+  private segment(seq: number, flags: number): TcpRepr {
+    const wnd = this.recvWindow();
+    let w = Math.min(65535, wnd >>> this.rcvShift);
+    // Never shrink the window we offered (RFC 9293 §3.8.6.2.2).
+    const edge = seqAdd(this.rcvNxt, w << this.rcvShift);
+    if (seqLt(edge, this.rcvAdvEdge)) w = Math.min(65535, seqDiff(this.rcvAdvEdge, this.rcvNxt) >>> this.rcvShift);
+    else this.rcvAdvEdge = edge;
+    const r: TcpRepr = { srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, flags, window: w };
+    if (this.tsOk) r.timestamps = [this.tsNow(), this.tsRecent];
+    return r;
+  }
+
+  private sendAck(): void {
+    if (this.state === 'CLOSED' || this.state === 'LISTEN' || this.state === 'SYN-SENT') return;
+    this.transmit(this.segment(this.sndNxt, ACK), 0, 0);
+  }
+
+  /** RFC 5961 §7: at most a few challenge ACKs per second would go here; one per offending segment for now. */
+  private challengeAck(): void {
+    this.counters.challengeAcks++;
+    this.sendAck();
+  }
+
+  private transmit(r: TcpRepr, queueOffset: number, len: number): void {
+    const ip = this.host.ip;
+    const tx = ip.tx;
+    const hl = tcpHeaderLen(r);
+    if (len > 0) this.sendQ.peek(queueOffset, len, tx, IPV4_PAYLOAD_AT + hl);
+    emitTcp(r, this.localAddr, this.remoteAddr, tx, IPV4_PAYLOAD_AT, len);
+    ip.send(this.remoteAddr, PROTO_TCP, hl + len, { dontFragment: true });
+    this.counters.segmentsOut++;
+    if (r.flags & ACK) {
+      this.lastAckSent = this.rcvNxt;
+      this.ackNow = false;
+      this.unackedSegs = 0;
+      this.delAckAt = undefined;
+    }
+  }
+
+  /** Resends the segment at SND.UNA; returns the sequence space it covers (0 if none). */
+  private retransmitFirst(): number {
+    const inFlight = seqDiff(this.sndMax, this.sndUna);
+    const len = Math.min(this.segmentData, this.sendQ.length, inFlight);
+    const fin = this.finQueued && len === this.sendQ.length && seqGt(this.sndMax, seqAdd(this.sndUna, this.sendQ.length));
+    if (len === 0 && !fin) return 0;
+    this.counters.retransmits++;
+    this.counters.bytesRetransmitted += len;
+    this.lastRetransmitTs = this.tsNow();
+    this.sendData(this.sndUna, 0, len, fin);
+    this.rttSeq = undefined; // Karn: never time a retransmitted segment.
+    return len + (fin ? 1 : 0);
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  private armRto(): void {
+    this.rtoAt = this.now() + BigInt(Math.round(this.rtoNs));
+    this.rttStartNs = this.now();
+  }
+
+  /** RFC 6298 §2: SRTT, RTTVAR and RTO from one measurement (ns). */
+  private rttSample(r: number): void {
+    if (this.srtt === 0) {
+      this.srtt = r;
+      this.rttvar = r / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+    const min = Number(this.cfg.minRtoNs ?? 200_000_000n), max = Number(this.cfg.maxRtoNs ?? 60_000_000_000n);
+    this.rtoNs = Math.min(max, Math.max(min, this.srtt + Math.max(1_000_000, 4 * this.rttvar)));
+  }
+
+  nextTimerNs(): bigint | undefined {
+    let t: bigint | undefined;
+    for (const d of [this.rtoAt, this.delAckAt, this.persistAt, this.timeWaitAt]) if (d !== undefined && (t === undefined || d < t)) t = d;
+    return t;
+  }
+
+  onTimer(now: bigint): void {
+    if (this.timeWaitAt !== undefined && now >= this.timeWaitAt) {
+      this.destroy(undefined);
+      return;
+    }
+    if (this.delAckAt !== undefined && now >= this.delAckAt) {
+      this.delAckAt = undefined;
+      this.sendAck();
+    }
+    if (this.persistAt !== undefined && now >= this.persistAt) {
+      this.persistAt = undefined;
+      this.probeZeroWindow(now);
+    }
+    if (this.rtoAt !== undefined && now >= this.rtoAt) this.onRto(now);
+  }
+
+  private probeZeroWindow(now: bigint): void {
+    if (this.sndWnd > 0 || this.sendQ.length === 0) return;
+    // One byte beyond the window; the peer's ACK carries its window (RFC 9293 §3.8.6.1).
+    const inFlight = seqDiff(this.sndNxt, this.sndUna);
+    if (inFlight === 0) {
+      this.sendData(this.sndNxt, 0, 1, false);
+      this.sndNxt = seqAdd(this.sndNxt, 1);
+      if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+    }
+    this.backoff++;
+    this.rtoAt = now + BigInt(Math.round(Math.min(this.rtoNs * 2 ** this.backoff, Number(this.cfg.maxRtoNs ?? 60_000_000_000n))));
+  }
+
+  /** RFC 6298 §5: retransmit the earliest unacknowledged segment, back off, and shrink the window. */
+  private onRto(now: bigint): void {
+    this.rtoAt = undefined;
+    const limit = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED' ? (this.cfg.synRetries ?? 6) : (this.cfg.maxRetries ?? 15);
+    if (this.retries >= limit) {
+      this.abortQuietly(FLAG_TIMED_OUT);
+      return;
+    }
+    this.retries++;
+    this.backoff++;
+    this.counters.timeouts++;
+    const max = Number(this.cfg.maxRtoNs ?? 60_000_000_000n);
+    this.rtoNs = Math.min(max, this.rtoNs * 2);
+    this.rttSeq = undefined;
+    if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
+      this.counters.retransmits++;
+      this.sendSyn(this.state === 'SYN-RECEIVED');
+      return;
+    }
+    if (this.sndWnd === 0 && this.sendQ.length > 0 && seqDiff(this.sndMax, this.sndUna) <= 1) {
+      this.probeZeroWindow(now);
+      return;
+    }
+    this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), this.mss);
+    this.inRecovery = false;
+    this.recover = this.sndMax;
+    this.dupAcks = 0;
+    this.limitedTransmit = 0;
+    this.sndNxt = this.sndUna; // Go back: resend from the first unacknowledged byte.
+    this.sndNxt = seqAdd(this.sndUna, this.retransmitFirst());
+    this.rtoAt = now + BigInt(Math.round(this.rtoNs));
+  }
+
+  private abortQuietly(why: 'timeout'): void {
+    this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: this.sndNxt, ack: 0, flags: RST, window: 0 }, 0, 0);
+    this.destroy(why);
+  }
+
+  private destroy(error: 'reset' | 'refused' | 'timeout' | undefined): void {
+    if (this.state === 'CLOSED') return;
+    const wasTimeWait = this.state === 'TIME-WAIT';
+    this.state = 'CLOSED';
+    this.rtoAt = this.delAckAt = this.persistAt = this.timeWaitAt = undefined;
+    this.host.remove(this);
+    if (!wasTimeWait) this.events.onClose?.(error);
+    this.events = {};
+  }
+}

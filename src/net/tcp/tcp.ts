@@ -1,0 +1,205 @@
+/**
+ * The TCP layer over one IPv4 layer: demultiplexes segments to connections
+ * (keyed without allocation), runs listeners with a bounded backlog of
+ * half-open connections, answers segments for no connection with RST
+ * (RFC 9293 §3.10.7.1), and exposes connection timers to the stack's poll.
+ */
+import type { Clock, Random } from '../../devices/index.ts';
+import { PROTO_TCP } from '../../wire/ipv4.ts';
+import { ACK, emitTcp, emptyTcpOptions, FIN, parseTcpOptions, RST, SYN, TcpView, type TcpRepr } from '../../wire/tcp.ts';
+import { counters } from '../counters.ts';
+import { IPV4_PAYLOAD_AT, type Ipv4, type Ipv4Handler, type Ipv4Packet } from '../ipv4.ts';
+import { EPHEMERAL_FIRST, EPHEMERAL_LAST } from '../udp.ts';
+import { TcpConnection, type TcpConfig, type TcpCounters, type TcpHost } from './connection.ts';
+import { seqAdd } from './seq.ts';
+
+export interface TcpListenOptions extends TcpConfig {
+  /** Half-open (SYN-RECEIVED) connections at most (default 128); more SYNs are dropped and counted. */
+  readonly backlog?: number;
+}
+
+export class TcpListener {
+  readonly port: number;
+  readonly opts: TcpListenOptions;
+  readonly onConnection: (c: TcpConnection) => void;
+  halfOpen = 0;
+  constructor(port: number, opts: TcpListenOptions, onConnection: (c: TcpConnection) => void) {
+    this.port = port;
+    this.opts = opts;
+    this.onConnection = onConnection;
+  }
+}
+
+const DROPS = ['truncated', 'data-offset', 'checksum', 'bad-options', 'no-connection', 'backlog-full', 'broadcast'] as const;
+
+/** Key of a remote endpoint within one local port: address × 65536 + port (48 bits, exact in a double). */
+const remoteKey = (addr: number, port: number): number => addr * 65536 + port;
+
+export class Tcp implements Ipv4Handler, TcpHost {
+  readonly ip: Ipv4;
+  readonly clock: Clock;
+  private readonly random: Random;
+  private readonly defaults: TcpConfig;
+  private readonly conns = new Map<number, Map<number, TcpConnection>>();
+  private readonly listeners = new Map<number, TcpListener>();
+  private readonly parents = new WeakMap<TcpConnection, TcpListener>();
+  private readonly view = new TcpView();
+  private readonly opts = emptyTcpOptions();
+  readonly drops = counters(DROPS);
+  readonly counters: TcpCounters = {
+    segmentsOut: 0, segmentsIn: 0, retransmits: 0, bytesRetransmitted: 0, fastRetransmits: 0, timeouts: 0,
+    dupAcks: 0, outOfOrder: 0, challengeAcks: 0, pawsDrops: 0,
+  };
+  rstsSent = 0;
+
+  constructor(ip: Ipv4, clock: Clock, random: Random, defaults: TcpConfig = {}) {
+    this.ip = ip;
+    this.clock = clock;
+    this.random = random;
+    this.defaults = defaults;
+    ip.register(PROTO_TCP, this);
+  }
+
+  /** Listens on `port`; `onConnection` gets each connection once it is ESTABLISHED. */
+  listen(port: number, onConnection: (c: TcpConnection) => void, opts: TcpListenOptions = {}): TcpListener | 'in-use' {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`TCP port ${port} is not in 1-65535`);
+    if (this.listeners.has(port)) return 'in-use';
+    const l = new TcpListener(port, { ...this.defaults, ...opts }, onConnection);
+    this.listeners.set(port, l);
+    return l;
+  }
+
+  unlisten(l: TcpListener): void {
+    if (this.listeners.get(l.port) === l) this.listeners.delete(l.port);
+  }
+
+  /** Active open to `dst:dstPort` from an ephemeral port; events arrive on the returned connection. */
+  connect(dst: number, dstPort: number, opts: TcpConfig = {}): TcpConnection {
+    const span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+    const start = this.random.u32() % span;
+    const rk = remoteKey(dst, dstPort);
+    for (let i = 0; i < span; i++) {
+      const port = EPHEMERAL_FIRST + ((start + i) % span);
+      if (this.listeners.has(port) || this.conns.get(port)?.has(rk)) continue;
+      const c = new TcpConnection(this, { ...this.defaults, ...opts }, 'CLOSED', [this.ip.address, port], [dst, dstPort], this.random.u32());
+      this.table(port).set(rk, c);
+      c.openActive();
+      return c;
+    }
+    throw new Error(`no free local port to connect to ${dst}:${dstPort}`);
+  }
+
+  private table(port: number): Map<number, TcpConnection> {
+    let t = this.conns.get(port);
+    if (!t) this.conns.set(port, t = new Map());
+    return t;
+  }
+
+  remove(c: TcpConnection): void {
+    const t = this.conns.get(c.localPort);
+    if (t?.get(remoteKey(c.remoteAddr, c.remotePort)) === c) {
+      t.delete(remoteKey(c.remoteAddr, c.remotePort));
+      if (t.size === 0) this.conns.delete(c.localPort);
+    }
+    const l = this.parents.get(c);
+    if (l) {
+      l.halfOpen--;
+      this.parents.delete(c);
+    }
+  }
+
+  established(c: TcpConnection): void {
+    const l = this.parents.get(c);
+    if (!l) return;
+    l.halfOpen--;
+    this.parents.delete(c);
+    l.onConnection(c);
+  }
+
+  receive(p: Ipv4Packet): void {
+    const v = this.view;
+    const r = v.check(p.buf, p.src, p.dst, true, p.payloadOff, p.payloadEnd);
+    if (r !== 'ok') {
+      this.drops[r]++;
+      return;
+    }
+    if (this.ip.isBroadcast(p.dst) || (p.dst >>> 28) === 0xe) {
+      this.drops.broadcast++; // TCP is unicast only (RFC 1122 §4.2.3.10).
+      return;
+    }
+    if (parseTcpOptions(v, this.opts) !== 'ok') {
+      this.drops['bad-options']++;
+      return;
+    }
+    const c = this.conns.get(v.dstPort)?.get(remoteKey(p.src, v.srcPort));
+    if (c) {
+      c.input(v, this.opts);
+      return;
+    }
+    const l = this.listeners.get(v.dstPort);
+    const flags = v.flags;
+    if (l && !(flags & RST)) {
+      if (flags & ACK) {
+        this.reset(p.src, v, flags); // An ACK to a listener: RST (RFC 9293 §3.10.7.2).
+        return;
+      }
+      if (flags & SYN) {
+        if (l.halfOpen >= (l.opts.backlog ?? 128)) {
+          this.drops['backlog-full']++;
+          return;
+        }
+        const child = new TcpConnection(this, l.opts, 'LISTEN', [p.dst, v.dstPort], [p.src, v.srcPort], this.random.u32());
+        this.table(v.dstPort).set(remoteKey(p.src, v.srcPort), child);
+        this.parents.set(child, l);
+        l.halfOpen++;
+        child.openPassive(v, this.opts);
+      }
+      return;
+    }
+    this.drops['no-connection']++;
+    if (!(flags & RST)) this.reset(p.src, v, flags);
+  }
+
+  /** RST for a segment that has no connection (RFC 9293 §3.10.7.1). */
+  private reset(dst: number, v: TcpView, flags: number): void {
+    const len = v.payloadLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
+    const r: TcpRepr = flags & ACK
+      ? { srcPort: v.dstPort, dstPort: v.srcPort, seq: v.ack, ack: 0, flags: RST, window: 0 }
+      : { srcPort: v.dstPort, dstPort: v.srcPort, seq: 0, ack: seqAdd(v.seq, len), flags: RST | ACK, window: 0 };
+    emitTcp(r, this.ip.address, dst, this.ip.tx, IPV4_PAYLOAD_AT, 0);
+    this.ip.send(dst, PROTO_TCP, 20);
+    this.rstsSent++;
+  }
+
+  poll(now: bigint): boolean {
+    let did = false;
+    for (const t of this.conns.values()) {
+      for (const c of t.values()) {
+        const d = c.nextTimerNs();
+        if (d !== undefined && d <= now) {
+          c.onTimer(now);
+          did = true;
+        }
+      }
+    }
+    return did;
+  }
+
+  pollAtNs(): bigint | undefined {
+    let t: bigint | undefined;
+    for (const m of this.conns.values()) {
+      for (const c of m.values()) {
+        const d = c.nextTimerNs();
+        if (d !== undefined && (t === undefined || d < t)) t = d;
+      }
+    }
+    return t;
+  }
+
+  /** Connections in the table (every state but LISTEN and CLOSED). */
+  get connectionCount(): number {
+    let n = 0;
+    for (const t of this.conns.values()) n += t.size;
+    return n;
+  }
+}
