@@ -3,11 +3,24 @@
  * driven by the yield loop. The address comes from `--ipv4` (default
  * 10.0.0.2/24, as MirageOS) and `--ipv4-gateway`.
  */
-import { Stack, UdpSocket } from '../net/index.ts';
+import { Stack, TcpListener, UdpSocket, type TcpConnection } from '../net/index.ts';
 import { formatIpv4Address, parseIpv4Address } from '../wire/ipv4.ts';
 import type { NetProvider } from './boot.ts';
 import { runLoop, type Pollable } from './loop.ts';
-import type { NetStack, UdpEndpoint } from './types.ts';
+import type { NetStack, TcpServer, TcpStream, UdpEndpoint } from './types.ts';
+
+/** A Fata TCP connection behind the portable stream interface. */
+function stream(c: TcpConnection): TcpStream {
+  const s: TcpStream = {
+    remote: formatIpv4Address(c.remoteAddr), remotePort: c.remotePort,
+    onData: undefined, onEnd: undefined, onDrain: undefined, onClose: undefined,
+    write: (d) => c.write(d), end: () => c.shutdown(), destroy: () => c.abort(), pause: () => c.pause(), resume: () => c.resume(),
+  };
+  c.events = {
+    onData: (d) => s.onData?.(d), onEnd: () => s.onEnd?.(), onDrain: () => s.onDrain?.(), onClose: (e) => s.onClose?.(e),
+  };
+  return s;
+}
 
 function adapt(stack: Stack, ipv4: string): NetStack {
   return {
@@ -29,6 +42,11 @@ function adapt(stack: Stack, ipv4: string): NetStack {
         },
         close: () => s.close(),
       };
+    },
+    tcpListen: async (port, onConnection): Promise<TcpServer> => {
+      const l = stack.tcp.listen(port, (c) => onConnection(stream(c)));
+      if (!(l instanceof TcpListener)) throw new Error(`cannot listen on TCP port ${port}: ${l}`);
+      return { port, close: () => stack.tcp.unlisten(l) };
     },
   };
 }

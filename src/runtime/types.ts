@@ -41,6 +41,33 @@ export interface UdpEndpoint {
   close(): void;
 }
 
+/**
+ * A TCP connection as a service sees it, the same over Fata's stack and the
+ * host's. `write` takes what fits and returns how much; after a short write,
+ * wait for `onDrain`. Data passed to `onData` is borrowed: copy what you keep.
+ */
+export interface TcpStream {
+  readonly remote: string;
+  readonly remotePort: number;
+  onData: ((data: Uint8Array) => void) | undefined;
+  /** The peer finished sending (FIN). */
+  onEnd: (() => void) | undefined;
+  onDrain: (() => void) | undefined;
+  onClose: ((error: string | undefined) => void) | undefined;
+  write(data: Uint8Array): number;
+  /** Finish sending (FIN after what is queued); reading goes on. */
+  end(): void;
+  /** Abort (RST). */
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+}
+
+export interface TcpServer {
+  readonly port: number;
+  close(): void;
+}
+
 /** A network device as a service sees it: an IP stack. */
 export interface NetStack {
   /** `direct`: Fata's TCP/IP on raw frames; `socket`: the host's sockets. */
@@ -48,6 +75,7 @@ export interface NetStack {
   /** The configured address (`10.0.0.2/24`), if this stack has one of its own. */
   readonly ipv4: string | undefined;
   udpBind(port: number, onMessage: (m: UdpMessage) => void): Promise<UdpEndpoint>;
+  tcpListen(port: number, onConnection: (s: TcpStream) => void): Promise<TcpServer>;
 }
 
 /** Files built into the image: path (`/index.html`) → bytes. */

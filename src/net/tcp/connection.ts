@@ -265,10 +265,19 @@ export class TcpConnection {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    const before = this.recvWindow();
     this.deliverQueued();
-    // Tell the peer when the window opened by a useful amount (RFC 9293 §3.8.6.2.2).
-    if (this.recvWindow() - before >= Math.min(this.recvQ.capacity / 2, 2 * this.mss)) this.sendAck();
+    this.maybeWindowUpdate();
+  }
+
+  /**
+   * Receiver-side silly window avoidance (RFC 9293 §3.8.6.2.2): announce a
+   * larger window once its right edge can move by min(buffer/2, MSS) beyond
+   * the edge last advertised.
+   */
+  private maybeWindowUpdate(): void {
+    if (this.state !== 'ESTABLISHED' && this.state !== 'FIN-WAIT-1' && this.state !== 'FIN-WAIT-2') return;
+    const gain = seqDiff(seqAdd(this.rcvNxt, this.recvWindow()), this.rcvAdvEdge);
+    if (gain >= Math.min(this.recvQ.capacity / 2, this.segmentData)) this.sendAck();
   }
 
   // ----------------------------------------------------------------- input
@@ -296,7 +305,12 @@ export class TcpConnection {
     else ok = wnd > 0 && (seqInWindow(seg.seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd)) ||
       seqInWindow(seqAdd(seg.seq, segLen - 1), this.rcvNxt, seqAdd(this.rcvNxt, wnd)));
     if (!ok) {
-      if (!(flags & RST)) this.sendAck();
+      // RFC 9293 §3.10.7.4: with a zero window nothing is acceptable, "but special allowance should be made
+      // to accept valid ACKs" — or two paused peers never learn what the other received.
+      if (wnd === 0 && flags & ACK && !(flags & (RST | SYN)) && this.state !== 'SYN-RECEIVED') {
+        if (this.processAck(seg, o, now)) this.output(now);
+      }
+      if (!(flags & RST) && this.state !== 'CLOSED') this.sendAck();
       return;
     }
     // Second, RST (RFC 5961 §3.2): exact match resets, in-window gets a challenge ACK.
@@ -556,12 +570,15 @@ export class TcpConnection {
     if (!this.paused) this.deliverQueued();
   }
 
+  /** Hands queued data to the application until it pauses (it may, from inside onData). */
   private deliverQueued(): void {
-    const n = this.recvQ.length;
-    if (n === 0 || !this.events.onData) return;
-    const cb = this.events.onData;
-    this.recvQ.views(n, (v) => cb(v));
-    this.recvQ.drop(n);
+    while (!this.paused && this.recvQ.length > 0 && this.events.onData) {
+      let chunk: Uint8Array | undefined;
+      this.recvQ.views(this.recvQ.length, (v) => { chunk ??= v; });
+      const n = chunk!.length;
+      this.events.onData(chunk!);
+      this.recvQ.drop(n);
+    }
   }
 
   private receiveFin(now: bigint): void {
@@ -650,9 +667,10 @@ export class TcpConnection {
     return r;
   }
 
+  /** A pure ACK carries the highest sequence sent, so a rewound SND.NXT never makes it look old. */
   private sendAck(): void {
     if (this.state === 'CLOSED' || this.state === 'LISTEN' || this.state === 'SYN-SENT') return;
-    this.transmit(this.segment(this.sndNxt, ACK), 0, 0);
+    this.transmit(this.segment(this.sndMax, ACK), 0, 0);
   }
 
   /** RFC 5961 §7: at most a few challenge ACKs per second would go here; one per offending segment for now. */

@@ -35,7 +35,7 @@ export const ALLOWED: Record<string, number> = {
   read: 0, write: 1, close: 3, fstat: 5, poll: 7, mmap: 9, mprotect: 10, munmap: 11, brk: 12,
   rt_sigaction: 13, rt_sigprocmask: 14, rt_sigreturn: 15, readv: 19, writev: 20, sched_yield: 24,
   mremap: 25, madvise: 28, nanosleep: 35, getpid: 39, exit: 60, fsync: 74,
-  sigaltstack: 131, gettid: 186, futex: 202, sched_getaffinity: 204, clock_gettime: 228,
+  sigaltstack: 131, sched_getparam: 143, sched_getscheduler: 145, gettid: 186, futex: 202, sched_getaffinity: 204, clock_gettime: 228,
   clock_getres: 229, clock_nanosleep: 230, exit_group: 231, epoll_wait: 232, epoll_ctl: 233, tgkill: 234,
   ppoll: 271, epoll_pwait: 281, getrandom: 318, membarrier: 324, rseq: 334, epoll_pwait2: 441,
 };
