@@ -73,8 +73,12 @@ export async function withTapNamespace<T>(hostCidr: string, fn: (ns: TapNamespac
   } finally {
     for (const c of children) {
       if (c.exitCode === null && c.signalCode === null) {
-        c.kill('SIGKILL');
-        await once(c, 'exit');
+        // Politely first (a tender forwards SIGTERM to its sealed engine), then for sure.
+        const exited = once(c, 'exit');
+        c.kill('SIGTERM');
+        const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
       }
     }
     sh(['ip', 'netns', 'exec', name, 'ip', 'tuntap', 'del', 'dev', tap, 'mode', 'tap']);

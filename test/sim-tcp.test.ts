@@ -149,3 +149,14 @@ test('the same seed gives the same transfer, segment for segment', () => {
   };
   assert.equal(run(), run());
 });
+
+test('data written from onConnection on the passive side arrives whole (the SYN is not mistaken for data)', () => {
+  const net = simNet(2, 12);
+  const [a, b] = net.stacks;
+  b!.tcp.listen(19, (c) => { c.write(new TextEncoder().encode('first byte matters')); c.shutdown(); });
+  const c = a!.tcp.connect(ip('10.0.0.2'), 19);
+  let text = '';
+  c.events = { onData: (d) => { text += new TextDecoder().decode(d); } };
+  net.sched.run({ untilNs: 5n * S });
+  assert.equal(text, 'first byte matters');
+});

@@ -3,16 +3,19 @@
  * (or a service folder, built first), then the unikernel's boot arguments.
  *
  *   fata run [--mem=MB] [--net:NAME=IFACE] [--net-mac:NAME=MAC]
- *            [--block:NAME=FILE] [-t node|spt] [--net=socket|direct]
+ *            [--block:NAME=FILE] [--net-impair:NAME=SPEC] [-t node|spt] [--net=socket|direct]
  *            [--] IMAGE|DIR [BOOT ARGS]
  */
 import { parseMac } from '../devices/index.ts';
+import type { FaultOptions } from '../link/fault.ts';
 
 export interface RunFlags {
   readonly memMb: number | undefined;
   readonly nets: Map<string, string>;
   readonly macs: Map<string, Uint8Array>;
   readonly blocks: Map<string, string>;
+  /** Fata's fault injector around a net device: options and seed. */
+  readonly impair: Map<string, { faults: FaultOptions; seed: number }>;
   /** For a folder: how to build it. */
   readonly target: 'node' | 'spt' | undefined;
   readonly netMode: 'socket' | 'direct' | undefined;
@@ -21,12 +24,14 @@ export interface RunFlags {
 }
 
 export const RUN_USAGE = `usage: fata run [--mem=MB] [--net:NAME=IFACE] [--net-mac:NAME=MAC] [--block:NAME=FILE]
+                [--net-impair:NAME=loss=P,duplicate=P,reorder=P,corrupt=P,delay=MS,jitter=MS,seed=N]
                 [-t node|spt] [--net=socket|direct] [--] IMAGE|DIR [BOOT ARGS]
   IMAGE --help lists the boot arguments an image takes.`;
 
 export function parseRunFlags(argv: readonly string[]): RunFlags | { error: string } {
   let memMb: number | undefined, target: RunFlags['target'], netMode: RunFlags['netMode'];
   const nets = new Map<string, string>(), macs = new Map<string, Uint8Array>(), blocks = new Map<string, string>();
+  const impair = new Map<string, { faults: FaultOptions; seed: number }>();
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -43,6 +48,10 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
       if (!mac) return { error: `--net-mac:${m[1]}=${m[2]} is not a MAC address; write it like 02:00:00:00:00:01` };
       if (mac[0]! & 1) return { error: `--net-mac:${m[1]}=${m[2]} is a group address; a unikernel needs a unicast MAC` };
       macs.set(m[1]!, mac);
+    } else if ((m = /^--net-impair:([A-Za-z0-9]{1,67})=(.+)$/.exec(a))) {
+      const spec = parseImpair(m[2]!);
+      if ('error' in spec) return { error: `--net-impair:${m[1]}: ${spec.error}` };
+      impair.set(m[1]!, spec);
     } else if ((m = /^--block:([A-Za-z0-9]{1,67})=(.+)$/.exec(a))) {
       blocks.set(m[1]!, m[2]!);
     } else if (a === '-t' || a.startsWith('--target=')) {
@@ -60,5 +69,29 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
   const image = argv[i];
   if (image === undefined) return { error: 'no image given' };
   for (const n of macs.keys()) if (!nets.has(n)) return { error: `--net-mac:${n} given without --net:${n}` };
-  return { memMb, nets, macs, blocks, target, netMode, image, bootArgs: argv.slice(i + 1) };
+  for (const n of impair.keys()) if (!nets.has(n)) return { error: `--net-impair:${n} given without --net:${n}` };
+  return { memMb, nets, macs, blocks, impair, target, netMode, image, bootArgs: argv.slice(i + 1) };
+}
+
+/** `loss=0.01,delay=20,reorder=0.05,seed=7`: probabilities 0-1, times in ms; impairs both directions. */
+export function parseImpair(text: string): { faults: FaultOptions; seed: number } | { error: string } {
+  const f: { -readonly [K in keyof FaultOptions]: FaultOptions[K] } = {};
+  let seed = 1;
+  for (const part of text.split(',')) {
+    const [k, v] = part.split('=');
+    const x = Number(v);
+    if (v === undefined || v === '' || !Number.isFinite(x) || x < 0) return { error: `'${part}' should be NAME=NUMBER` };
+    switch (k) {
+      case 'loss': case 'duplicate': case 'reorder': case 'corrupt':
+        if (x > 1) return { error: `${k}=${v} is a probability from 0 to 1` };
+        f[k] = x;
+        break;
+      case 'delay': f.delayNs = BigInt(Math.round(x * 1e6)); break;
+      case 'jitter': f.jitterNs = BigInt(Math.round(x * 1e6)); break;
+      case 'seed': seed = Math.floor(x); break;
+      default: return { error: `unknown impairment '${k}'; use loss, duplicate, reorder, corrupt, delay, jitter or seed` };
+    }
+  }
+  if (f.reorder && !f.reorderDelayNs) f.reorderDelayNs = 2_000_000n;
+  return { faults: f, seed };
 }

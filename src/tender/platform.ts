@@ -9,6 +9,8 @@ import type { Image } from '../build/image.ts';
 import { FdConsole } from '../targets/node/console.ts';
 import { NodeRandom, nodeClock, tapYield } from '../targets/node/platform.ts';
 import type { TapDevice } from '../targets/node/tap.ts';
+import { FaultInjector, type FaultOptions } from '../link/fault.ts';
+import { SeededRandom } from '../sim/random.ts';
 
 export function imageAssets(image: Image): Map<string, Assets> {
   const byDevice = new Map<string, Map<string, Uint8Array>>();
@@ -34,6 +36,8 @@ export interface HostDevices {
   readonly taps: ReadonlyMap<string, TapDevice>;
   readonly blocks: ReadonlyMap<string, BlockDevice>;
   readonly socketStack?: (name: string) => NetStack;
+  /** Net devices to wrap in Fata's fault injector (both directions). */
+  readonly impair?: ReadonlyMap<string, { readonly faults: FaultOptions; readonly seed: number }>;
 }
 
 export function makePlatform(image: Image, host: HostDevices): Platform {
@@ -45,6 +49,11 @@ export function makePlatform(image: Image, host: HostDevices): Platform {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  const nets = new Map<string, NetDevice>();
+  for (const [name, tap] of host.taps) {
+    const im = host.impair?.get(name);
+    nets.set(name, im ? new FaultInjector(tap, nodeClock, new SeededRandom(im.seed), im.faults, im.faults) : tap);
+  }
   return {
     target: host.target,
     engine: `node ${process.version}`,
@@ -52,7 +61,7 @@ export function makePlatform(image: Image, host: HostDevices): Platform {
     clock: nodeClock,
     random: new NodeRandom(),
     yield: tapYield(nodeClock, host.taps),
-    nets: host.taps as ReadonlyMap<string, NetDevice>,
+    nets,
     socketStack: host.socketStack,
     blocks: host.blocks,
     assets: imageAssets(image),

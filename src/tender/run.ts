@@ -84,7 +84,7 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
     for (const [name, iface] of flags.nets) taps.set(name, TapDevice.open(iface, { mac: flags.macs.get(name) ?? randomMac() }));
     for (const [name, file] of flags.blocks) blocks.set(name, FileBlock.open(file));
   }
-  const platform = makePlatform(image, { target: 'node', taps, blocks, socketStack: m.net === 'socket' ? () => hostSocketStack() : undefined });
+  const platform = makePlatform(image, { target: 'node', taps, blocks, impair: flags.impair, socketStack: m.net === 'socket' ? () => hostSocketStack() : undefined });
   const start = compileImage(image)();
   const code = await start(platform, flags.bootArgs);
   for (const t of taps.values()) await t.close();
@@ -128,7 +128,8 @@ async function runSpt(image: Image, path: string, flags: RunFlags): Promise<numb
     for (const fd of fds) closeSync(fd);
     throw new FataError('FATA_SECCOMP', `cannot prepare the sandbox: ${pre}`);
   }
-  const spec = JSON.stringify({ image: path, nets, blocks, bootArgs: flags.bootArgs });
+  const impair = Object.fromEntries([...flags.impair].map(([n, v]) => [n, { seed: v.seed, faults: { ...v.faults, delayNs: v.faults.delayNs?.toString(), jitterNs: v.faults.jitterNs?.toString(), reorderDelayNs: v.faults.reorderDelayNs?.toString() } }]));
+  const spec = JSON.stringify({ image: path, nets, blocks, impair, bootArgs: flags.bootArgs, tenderPid: process.pid });
   const engineFlags = [...(flags.memMb ? [`--max-old-space-size=${flags.memMb}`] : []), ...engineTuning()];
   const bootstrap = await (hostEntry as (n: string) => Promise<string>)('bootstrap');
   const child = spawn(process.execPath, [...engineFlags, bootstrap, spec], {

@@ -332,6 +332,13 @@ export class TcpConnection {
     if (this.tsOk && o.hasTimestamps && seqLe(seg.seq, this.lastAckSent)) this.tsRecent = o.tsVal; // RFC 7323 §4.3
     if (this.state === 'SYN-RECEIVED') {
       if (seqLt(this.sndUna, seg.ack) && seqLe(seg.ack, this.sndNxt)) {
+        // The SYN is acknowledged before the application hears of the connection, so that data it
+        // writes from onConnection is never counted as acknowledged by this ACK.
+        this.sndUna = seqAdd(this.iss, 1);
+        this.rtoAt = undefined;
+        if (this.backoff === 0 && !this.tsOk) this.rttSample(Number(now - this.rttStartNs));
+        this.backoff = 0;
+        this.retries = 0;
         this.state = 'ESTABLISHED';
         this.sndWnd = seg.window << this.sndShift;
         this.sndWl1 = seg.seq;

@@ -17,13 +17,17 @@ import { makePlatform } from '../../tender/platform.ts';
 import { FileBlock } from '../node/block.ts';
 import { libc } from '../node/libc.ts';
 import { TapDevice } from '../node/tap.ts';
-import { seal } from './seccomp.ts';
+import { dieWithParent, seal } from './seccomp.ts';
 
 interface Spec {
   image: string;
   nets: { name: string; fd: number; mac: string; mtu: number }[];
   blocks: { name: string; fd: number }[];
   bootArgs: string[];
+  /** The tender's pid: if our parent is no longer it, the tender died before the guard was set. */
+  tenderPid: number;
+  /** Fault injection per net device, times as decimal strings of ns. */
+  impair: Record<string, { seed: number; faults: Record<string, number | string | undefined> }>;
 }
 
 function fail(message: string): never {
@@ -33,6 +37,10 @@ function fail(message: string): never {
 
 const spec = JSON.parse(process.argv[2] ?? 'null') as Spec | null;
 if (!spec) fail('the bootstrap is started by `fata run`, not by hand');
+const orphanGuard = dieWithParent();
+if (orphanGuard !== 'ok') fail(orphanGuard);
+// The tender may already be gone (killed between spawn and here): then so are we.
+if (process.ppid !== spec.tenderPid) fail('the tender exited before the engine started');
 const image = readImage(readFileSync(spec.image), spec.image);
 if ('error' in image) fail(image.error);
 const instantiate = compileImage(image);
@@ -61,7 +69,12 @@ for (const name of readdirSync('/proc/self/fd')) {
   }
 }
 
-const platform = makePlatform(image, { target: 'spt', taps, blocks });
+const impair = new Map(Object.entries(spec.impair ?? {}).map(([n, v]) => [n, {
+  seed: v.seed,
+  faults: Object.fromEntries(Object.entries(v.faults).filter(([, x]) => x !== undefined)
+    .map(([k, x]) => [k, k.endsWith('Ns') ? BigInt(x as string) : x])),
+}]));
+const platform = makePlatform(image, { target: 'spt', taps, blocks, impair });
 const sealed = seal({ blockFds });
 if (sealed !== 'ok') fail(`cannot seal: ${sealed}`);
 

@@ -102,6 +102,14 @@ export function denyIoUringForChildren(): 'ok' | string {
   return r === 0 ? 'ok' : `seccomp filter for the engine failed (errno ${koffi.errno()})`;
 }
 
+const PR_SET_PDEATHSIG = 1;
+const SIGKILL = 9;
+
+/** The engine dies with its tender, so that a killed `fata run` never leaves a sealed orphan holding a tap. */
+export function dieWithParent(): 'ok' | string {
+  return (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) as number) === 0 ? 'ok' : `prctl(PR_SET_PDEATHSIG) failed (errno ${koffi.errno()})`;
+}
+
 /** Seals this process and all its threads; returns 'ok' or why it could not. */
 export function seal(opts: { blockFds: readonly number[] }): 'ok' | string {
   if (process.arch !== 'x64') return `the spt seal has an allow-list for x86_64 only, not ${process.arch}`;
