@@ -9,8 +9,8 @@ import type { NetProvider } from './boot.ts';
 import { runLoop, type Pollable } from './loop.ts';
 import type { NetStack, TcpServer, TcpStream, UdpEndpoint } from './types.ts';
 
-/** A Fata TCP connection behind the portable stream interface. */
-function stream(c: TcpConnection): TcpStream {
+/** A Fata TCP connection behind the portable stream interface (both net modes give services this shape). */
+export function tcpStream(c: TcpConnection): TcpStream {
   const s: TcpStream = {
     remote: formatIpv4Address(c.remoteAddr), remotePort: c.remotePort,
     onData: undefined, onEnd: undefined, onDrain: undefined, onClose: undefined,
@@ -44,7 +44,7 @@ function adapt(stack: Stack, ipv4: string): NetStack {
       };
     },
     tcpListen: async (port, onConnection): Promise<TcpServer> => {
-      const l = stack.tcp.listen(port, (c) => onConnection(stream(c)));
+      const l = stack.tcp.listen(port, (c) => onConnection(tcpStream(c)));
       if (!(l instanceof TcpListener)) throw new Error(`cannot listen on TCP port ${port}: ${l}`);
       return { port, close: () => stack.tcp.unlisten(l) };
     },

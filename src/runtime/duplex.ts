@@ -1,0 +1,101 @@
+/**
+ * A `stream.Duplex` over a portable `TcpStream`, so Node libraries take
+ * Fata's TCP unchanged: `httpServer.emit('connection', new TcpDuplex(s))`,
+ * `new tls.TLSSocket(new TcpDuplex(s))`, or `http.request({ createConnection })`.
+ * Back-pressure runs both ways: a full Node buffer pauses the TCP reader
+ * (closing the window), a short TCP write holds the write callback until drain.
+ */
+import { Duplex } from 'node:stream';
+import type { TcpStream } from './types.ts';
+
+export class TcpDuplex extends Duplex {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly remoteFamily = 'IPv4';
+  private readonly tcp: TcpStream;
+  private pendingWrite: { data: Uint8Array; cb: (e?: Error | null) => void } | undefined;
+  private idleMs = 0;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private tcpClosed = false;
+
+  constructor(tcp: TcpStream) {
+    super({ allowHalfOpen: true });
+    this.tcp = tcp;
+    this.remoteAddress = tcp.remote;
+    this.remotePort = tcp.remotePort;
+    tcp.onData = (d) => {
+      this.touch();
+      if (!this.push(Buffer.from(d))) tcp.pause(); // Copy: the TCP layer's bytes are borrowed.
+    };
+    tcp.onEnd = () => { this.push(null); };
+    tcp.onDrain = () => this.flushWrite();
+    tcp.onClose = (error) => {
+      this.tcpClosed = true;
+      this.clearIdle();
+      if (error) this.destroy(Object.assign(new Error(`TCP connection ${error}`), { code: error === 'reset' ? 'ECONNRESET' : error === 'refused' ? 'ECONNREFUSED' : 'ETIMEDOUT' }));
+      else if (!this.destroyed) { this.push(null); this.destroy(); }
+    };
+  }
+
+  override _read(): void {
+    this.tcp.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    if (this.tcpClosed) { cb(new Error('write after the TCP connection closed')); return; }
+    this.touch();
+    this.pendingWrite = { data: chunk, cb };
+    this.flushWrite();
+  }
+
+  private flushWrite(): void {
+    const p = this.pendingWrite;
+    if (!p) return;
+    let n: number;
+    try {
+      n = this.tcp.write(p.data);
+    } catch (e) {
+      this.pendingWrite = undefined;
+      p.cb(e as Error);
+      return;
+    }
+    if (n < p.data.length) { p.data = p.data.subarray(n); return; } // The rest goes on drain.
+    this.pendingWrite = undefined;
+    p.cb();
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    if (!this.tcpClosed) this.tcp.end();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    this.clearIdle();
+    if (!this.tcpClosed) {
+      this.tcpClosed = true;
+      if (err) this.tcp.destroy(); else this.tcp.end();
+    }
+    cb(err);
+  }
+
+  /** net.Socket's idle timeout: emits 'timeout' after `ms` without traffic (0 turns it off). */
+  setTimeout(ms: number, cb?: () => void): this {
+    this.idleMs = ms;
+    if (cb) this.once('timeout', cb);
+    this.touch();
+    return this;
+  }
+
+  setNoDelay(): this { return this; }
+  setKeepAlive(): this { return this; }
+
+  private touch(): void {
+    this.clearIdle();
+    if (this.idleMs > 0 && !this.tcpClosed) this.idleTimer = setTimeout(() => this.emit('timeout'), this.idleMs);
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+}
