@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { FaultOptions } from '../src/link/index.ts';
 import type { TcpConfig, TcpConnection } from '../src/net/index.ts';
 import { ip, pattern, simNet, type SimNet } from './sim-helpers.ts';
@@ -138,7 +139,12 @@ test('1 MB bulk transfers arrive byte-exact under every condition (throughput ta
       `retransmitted ${String(r.retransmitted).padStart(7)} B  timeouts ${r.timeouts}  fast ${r.fast}`);
     assert.ok(r.ok, `${name}: ${JSON.stringify(r)}`);
   }
-  process.stdout.write(rows.map((r) => `# ${r}`).join('\n') + '\n');
+  // Snapshotted like smoltcp's netsim: virtual time makes the table exact, so any change to it is a
+  // change in behaviour to review. Regenerate with UPDATE_SNAPSHOTS=1 and read the diff.
+  const table = '1 MB bulk transfer, 10.0.0.1 → 10.0.0.2, seed 7, virtual time (test/sim-tcp.test.ts)\n' + rows.join('\n') + '\n';
+  const file = new URL('./snapshots/tcp-netsim.txt', import.meta.url);
+  if (process.env.UPDATE_SNAPSHOTS === '1') writeFileSync(file, table);
+  assert.equal(table, readFileSync(file, 'utf8'), 'the throughput table changed: review it, then UPDATE_SNAPSHOTS=1');
 });
 
 test('the same seed gives the same transfer, segment for segment', () => {
