@@ -14,10 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { chargenBlock } from '../examples/echo/main.ts';
+import { parseMac } from '../src/devices/index.ts';
+import { emitEthernet, emitIpv4, emitTcp, ETHERTYPE_IPV4, PROTO_TCP, SYN } from '../src/wire/index.ts';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
+const SENDER = new URL('./fixtures/send-frames.py', import.meta.url).pathname;
+const FATA_MAC = '02:00:00:00:00:02';
 const skip = netnsSkipReason(['nc', 'python3']);
 const target = process.arch === 'x64' ? 'spt' : 'node';
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -36,7 +40,7 @@ async function withEcho(impair: string | undefined, fn: (ns: TapNamespace, dir: 
   const dir = mkdtempSync(join(tmpdir(), 'fata-tcp-'));
   try {
     await withTapNamespace('10.0.0.1/24', async (ns) => {
-      const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, ...(impair ? [`--net-impair:service=${impair}`] : []),
+      const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, `--net-mac:service=${FATA_MAC}`, ...(impair ? [`--net-impair:service=${impair}`] : []),
         join(ROOT, 'examples/echo/dist/echo.fata'), '--ipv4=10.0.0.2/24']);
       let out = '';
       child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -81,5 +85,26 @@ test(`kernel ↔ Fata TCP on a clean tap (${target}): discard and chargen 100 MB
 test(`kernel ↔ Fata TCP through Fata's fault injector (1% loss, 20 ms delay, 5% reordering): byte-exact`, { skip }, async () => {
   await withEcho('loss=0.01,delay=20,reorder=0.05,seed=3', async (ns, dir, log) => {
     await transfers(ns, dir, log, { discard: 4, chargen: 2, echo: 1 });
+  });
+});
+
+test('a bounded SYN flood from the kernel side (2000 spoofed SYNs) leaves echo answering', { skip }, async () => {
+  await withEcho(undefined, async (ns) => {
+    const hostMac = parseMac(ns.run(['cat', `/sys/class/net/${ns.tap}/address`]).stdout.trim())!;
+    const fata = parseMac(FATA_MAC)!;
+    const lines: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const f = new Uint8Array(14 + 20 + 24);
+      emitEthernet({ dst: fata, src: hostMac, ethertype: ETHERTYPE_IPV4 }, f);
+      const src = (10 << 24 | 0 << 16 | 0 << 8 | (100 + (i % 150))) >>> 0; // 10.0.0.100-249: silent, nobody answers ARP
+      emitTcp({ srcPort: 20000 + i, dstPort: 7, seq: i * 104729, ack: 0, flags: SYN, window: 1000, mss: 1460 }, src, 0x0a000002, f, 34, 0);
+      emitIpv4({ src, dst: 0x0a000002, protocol: PROTO_TCP, ttl: 64, payloadLen: 24 }, f, 14);
+      lines.push(Buffer.from(f).toString('hex'));
+    }
+    const sent = ns.run(['python3', SENDER, ns.tap], { input: Buffer.from(lines.join('\n') + '\n') });
+    assert.match(sent.stdout, /sent 2000/, sent.stderr);
+    const text = Buffer.from('still answering after the flood\n');
+    const r = ns.run(['nc', '-N', '-w', '5', '10.0.0.2', '7'], { input: text, timeoutMs: 30_000 });
+    assert.ok(r.out.equals(text), `echo after the flood: ${JSON.stringify(r.stdout)}`);
   });
 });

@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { FaultOptions } from '../src/link/index.ts';
 import type { TcpConfig, TcpConnection } from '../src/net/index.ts';
 import { ip, pattern, simNet, type SimNet } from './sim-helpers.ts';
+import { emitEthernet, emitIpv4, emitTcp, ETHERTYPE_IPV4, PROTO_TCP, SYN } from '../src/wire/index.ts';
 
 const MS = 1_000_000n, S = 1_000_000_000n;
 
@@ -165,4 +166,28 @@ test('data written from onConnection on the passive side arrives whole (the SYN 
   c.events = { onData: (d) => { text += new TextDecoder().decode(d); } };
   net.sched.run({ untilNs: 5n * S });
   assert.equal(text, 'first byte matters');
+});
+
+test('a SYN flood fills the backlog; SYN cookies still let a real client in', () => {
+  const net = simNet(2, 13);
+  const [a, b] = net.stacks;
+  let served = 0;
+  b!.tcp.listen(7, (c) => { c.events = { onData: (d) => { c.write(d); }, onEnd: () => { served++; c.close(); } }; }, { backlog: 8 });
+  // 500 SYNs from spoofed, silent sources (nobody answers ARP for them).
+  for (let i = 0; i < 500; i++) {
+    const f = new Uint8Array(14 + 20 + 24); // TCP header with the MSS option.
+    emitEthernet({ dst: b!.ethernet.mac, src: Uint8Array.of(2, 0, 0, 0, 9, 9), ethertype: ETHERTYPE_IPV4 }, f);
+    const src = ip(`10.0.0.${100 + (i % 150)}`);
+    emitTcp({ srcPort: 10000 + i, dstPort: 7, seq: i * 7919, ack: 0, flags: SYN, window: 1000, mss: 1460 }, src, ip('10.0.0.2'), f, 34, 0);
+    emitIpv4({ src, dst: ip('10.0.0.2'), protocol: PROTO_TCP, ttl: 64, payloadLen: 24 }, f, 14);
+    b!.ethernet.input(f);
+  }
+  assert.equal(b!.tcp.cookiesSent, 492, `the first 8 SYNs took the backlog, the rest got cookies; drops ${JSON.stringify(b!.drops())}`);
+  const c = a!.tcp.connect(ip('10.0.0.2'), 7);
+  let echoed = '';
+  c.events = { onConnect: () => { c.write(new TextEncoder().encode('still here')); c.shutdown(); }, onData: (d) => { echoed += new TextDecoder().decode(d); } };
+  net.sched.run({ untilNs: 20n * S });
+  assert.equal(echoed, 'still here');
+  assert.equal(served, 1);
+  assert.equal(b!.tcp.cookiesAccepted, 1, 'the real client came in on a cookie');
 });

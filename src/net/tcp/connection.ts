@@ -194,6 +194,28 @@ export class TcpConnection {
     this.sendSyn(true);
   }
 
+  /**
+   * A connection rebuilt from a valid SYN cookie (see cookie.ts): the ACK
+   * completes the handshake we answered without state. No window scaling,
+   * timestamps or SACK: the cookie does not remember them.
+   */
+  openFromCookie(seg: TcpView, mss: number): void {
+    this.state = 'ESTABLISHED';
+    this.iss = seqAdd(seg.ack, -1);
+    this.sndUna = this.sndNxt = this.sndMax = seg.ack;
+    this.irs = seqAdd(seg.seq, -1);
+    this.rcvNxt = seg.seq;
+    this.mss = Math.min(mss, this.ourMss);
+    this.cc.cwnd = 10 * this.mss;
+    this.sndShift = 0;
+    this.rcvShift = 0;
+    this.tsOk = false;
+    this.sndWnd = seg.window;
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = seg.ack;
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(65535, this.recvQ.capacity));
+  }
+
   private takeSynOptions(o: TcpOptions, window: number): void {
     this.mss = Math.max(64, Math.min(o.mss || 536, this.ourMss)); // RFC 9293 §3.7.1: 536 without the option.
     this.cc.cwnd = 10 * this.mss;

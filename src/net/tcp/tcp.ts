@@ -12,10 +12,13 @@ import { IPV4_PAYLOAD_AT, type Ipv4, type Ipv4Handler, type Ipv4Packet } from '.
 import { EPHEMERAL_FIRST, EPHEMERAL_LAST } from '../udp.ts';
 import { TcpConnection, type TcpConfig, type TcpCounters, type TcpHost } from './connection.ts';
 import { seqAdd } from './seq.ts';
+import { SynCookies } from './cookie.ts';
 
 export interface TcpListenOptions extends TcpConfig {
-  /** Half-open (SYN-RECEIVED) connections at most (default 128); more SYNs are dropped and counted. */
+  /** Half-open (SYN-RECEIVED) connections at most (default 128); beyond it, SYN cookies answer. */
   readonly backlog?: number;
+  /** Answer SYNs with stateless cookies when the backlog is full (default true); else drop them. */
+  readonly synCookies?: boolean;
 }
 
 export class TcpListener {
@@ -30,7 +33,7 @@ export class TcpListener {
   }
 }
 
-const DROPS = ['truncated', 'data-offset', 'checksum', 'bad-options', 'no-connection', 'backlog-full', 'broadcast'] as const;
+const DROPS = ['truncated', 'data-offset', 'checksum', 'bad-options', 'no-connection', 'backlog-full', 'broadcast', 'bad-cookie'] as const;
 
 /** Key of a remote endpoint within one local port: address × 65536 + port (48 bits, exact in a double). */
 const remoteKey = (addr: number, port: number): number => addr * 65536 + port;
@@ -51,12 +54,16 @@ export class Tcp implements Ipv4Handler, TcpHost {
     dupAcks: 0, outOfOrder: 0, challengeAcks: 0, pawsDrops: 0,
   };
   rstsSent = 0;
+  cookiesSent = 0;
+  cookiesAccepted = 0;
+  private readonly cookies: SynCookies;
 
   constructor(ip: Ipv4, clock: Clock, random: Random, defaults: TcpConfig = {}) {
     this.ip = ip;
     this.clock = clock;
     this.random = random;
     this.defaults = defaults;
+    this.cookies = new SynCookies(random);
     ip.register(PROTO_TCP, this);
   }
 
@@ -140,12 +147,14 @@ export class Tcp implements Ipv4Handler, TcpHost {
     const flags = v.flags;
     if (l && !(flags & RST)) {
       if (flags & ACK) {
+        if (!(flags & SYN) && l.opts.synCookies !== false && this.acceptCookie(l, p, v)) return;
         this.reset(p.src, v, flags); // An ACK to a listener: RST (RFC 9293 §3.10.7.2).
         return;
       }
       if (flags & SYN) {
         if (l.halfOpen >= (l.opts.backlog ?? 128)) {
-          this.drops['backlog-full']++;
+          if (l.opts.synCookies !== false) this.sendCookie(l, p, v);
+          else this.drops['backlog-full']++;
           return;
         }
         const child = new TcpConnection(this, l.opts, 'LISTEN', [p.dst, v.dstPort], [p.src, v.srcPort], this.random.u32());
@@ -158,6 +167,34 @@ export class Tcp implements Ipv4Handler, TcpHost {
     }
     this.drops['no-connection']++;
     if (!(flags & RST)) this.reset(p.src, v, flags);
+  }
+
+  /** A stateless SYN-ACK whose ISS is a cookie (RFC 4987 §3.6); only MSS is offered. */
+  private sendCookie(l: TcpListener, p: Ipv4Packet, v: TcpView): void {
+    const iss = this.cookies.make(this.clock.monotonicNs(), p.dst, v.dstPort, p.src, v.srcPort, this.opts.mss);
+    const r: TcpRepr = {
+      srcPort: v.dstPort, dstPort: v.srcPort, seq: iss, ack: seqAdd(v.seq, 1), flags: SYN | ACK,
+      window: Math.min(65535, l.opts.receiveBuffer ?? 256 * 1024), mss: this.ip.mtu - 40,
+    };
+    emitTcp(r, this.ip.address, p.src, this.ip.tx, IPV4_PAYLOAD_AT, 0);
+    this.ip.send(p.src, PROTO_TCP, 24);
+    this.cookiesSent++;
+  }
+
+  /** An ACK for no connection: if it returns a valid cookie, the connection exists from now on. */
+  private acceptCookie(l: TcpListener, p: Ipv4Packet, v: TcpView): boolean {
+    const mss = this.cookies.check(this.clock.monotonicNs(), seqAdd(v.ack, -1), p.dst, v.dstPort, p.src, v.srcPort);
+    if (mss === undefined) {
+      if (this.cookiesSent > 0) this.drops['bad-cookie']++;
+      return false;
+    }
+    const c = new TcpConnection(this, l.opts, 'ESTABLISHED', [p.dst, v.dstPort], [p.src, v.srcPort], seqAdd(v.ack, -1));
+    c.openFromCookie(v, mss);
+    this.table(v.dstPort).set(remoteKey(p.src, v.srcPort), c);
+    this.cookiesAccepted++;
+    l.onConnection(c);
+    if (v.payloadLen > 0 || v.flags & FIN) c.input(v, this.opts); // The ACK may already carry data.
+    return true;
   }
 
   /** RST for a segment that has no connection (RFC 9293 §3.10.7.1). */
