@@ -14,7 +14,7 @@ function echoRun(size: number, faults: FaultOptions, seed: number): { got: numbe
       if (!pending) return;
       const n = c.write(pending);
       pending = n < pending.length ? pending.slice(n) : undefined;
-      if (!pending) { c.resume(); if (ended) c.shutdown(); }
+      if (!pending) { c.resume(); if (ended && !pending) c.shutdown(); } // resume() may deliver more, and refill pending.
     };
     let ended = false;
     c.events = {

@@ -36,6 +36,8 @@ export interface TcpConfig {
   /** Offer timestamps and window scaling (default true). */
   readonly timestamps?: boolean;
   readonly windowScaling?: boolean;
+  /** Offer and use selective acknowledgements, RFC 2018/6675 (default true). */
+  readonly sack?: boolean;
   /** Congestion control for new connections (default NewReno). */
   readonly congestion?: (mss: number) => CongestionControl;
 }
@@ -117,6 +119,14 @@ export class TcpConnection {
   private sndShift = 0;
   private rcvShift = 0;
   private tsOk = false;
+  /** SACK agreed by both ends. */
+  private sackOk = false;
+  /** Sender scoreboard: SACKed ranges above SND.UNA as [left, right, …], sorted and disjoint. */
+  private sacked: number[] = [];
+  /** Highest sequence retransmitted in this recovery (RFC 6675 HighRxt). */
+  private highRxt = 0;
+  /** Receiver: start of the most recent out-of-order segment (its block goes first, RFC 2018 §4). */
+  private lastOooSeq = 0;
   /** Whether the peer's SYN carried a window scale option (so a SYN-ACK may answer with ours). */
   private peerOfferedWs = false;
   private tsRecent = 0;
@@ -223,6 +233,7 @@ export class TcpConnection {
     if (o.wscale >= 0 && this.cfg.windowScaling !== false) this.sndShift = o.wscale;
     else this.rcvShift = 0; // RFC 7323 §2.2: both or neither.
     this.tsOk = o.hasTimestamps && this.cfg.timestamps !== false;
+    this.sackOk = o.sackPermitted && this.cfg.sack !== false;
     if (this.tsOk) this.tsRecent = o.tsVal;
     this.sndWnd = window; // The window in a SYN is never scaled.
   }
@@ -235,6 +246,7 @@ export class TcpConnection {
     // A SYN offers window scaling and timestamps; a SYN-ACK only echoes what the peer offered (RFC 7323 §1.3).
     if (this.cfg.windowScaling !== false && (!ack || this.peerOfferedWs)) r.wscale = this.rcvShift;
     if (this.cfg.timestamps !== false && (!ack || this.tsOk)) r.timestamps = [this.tsNow(), ack ? this.tsRecent : 0];
+    if (this.cfg.sack !== false && (!ack || this.sackOk)) r.sackPermitted = true;
     this.transmit(r, 0, 0);
     this.sndNxt = seqAdd(this.iss, 1);
     if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
@@ -426,11 +438,13 @@ export class TcpConnection {
     const acked = seqDiff(ack, this.sndUna);
     const finPos = seqAdd(this.sndUna, this.sendQ.length);
     const window = seg.window << this.sndShift;
+    const useSack = this.sackOk && (o.sackCount > 0 || this.sacked.length > 0);
     if (acked > 0) {
       const finAcked = this.finQueued && seqGt(ack, finPos);
       const dataAcked = acked - (finAcked ? 1 : 0);
       this.sendQ.drop(dataAcked);
       this.sndUna = ack;
+      if (this.sackOk) this.sackUpdate(o);
       if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
       // RTT: from the echoed timestamp (RFC 7323 §4.1) or the one timed segment (Karn's rule).
       // An echo older than our last retransmission may be the original's (RFC 7323 updates TS.Recent only
@@ -444,7 +458,14 @@ export class TcpConnection {
       this.backoff = 0;
       this.retries = 0;
       const flight = seqDiff(this.sndMax, this.sndUna);
-      if (this.inRecovery) {
+      if (this.inRecovery && useSack) {
+        if (seqGe(ack, this.recover)) {
+          this.inRecovery = false;
+          this.cc.cwnd = this.cc.ssthresh;
+        } else {
+          this.sackSend(); // A partial ACK: keep filling holes (no window inflation with SACK).
+        }
+      } else if (this.inRecovery) {
         if (seqGe(ack, this.recover)) {
           // Full ACK (RFC 6582 §3.2 step 3): deflate and leave recovery.
           this.inRecovery = false;
@@ -470,7 +491,19 @@ export class TcpConnection {
       // A duplicate ACK (RFC 5681 §2).
       this.counters.dupAcks++;
       this.dupAcks++;
-      if (this.inRecovery) {
+      if (this.sackOk) this.sackUpdate(o);
+      if (this.sackOk && (this.inRecovery || this.dupAcks >= 3 || this.sackedBytes() >= 3 * this.segmentData) && this.sacked.length > 0) {
+        if (!this.inRecovery && seqGt(ack, this.recover)) {
+          // Enter SACK recovery (RFC 6675 §5): halve, then resend holes as the pipe allows.
+          this.counters.fastRetransmits++;
+          this.cc.onFastRetransmit(seqDiff(this.sndMax, this.sndUna), this.mss);
+          this.cc.cwnd = this.cc.ssthresh;
+          this.recover = this.sndMax;
+          this.highRxt = this.sndUna;
+          this.inRecovery = true;
+        }
+        if (this.inRecovery) this.sackSend();
+      } else if (this.inRecovery) {
         this.cc.cwnd += this.mss; // Inflate for each segment that left the network.
       } else if (this.dupAcks < 3) {
         this.limitedTransmit = this.dupAcks; // RFC 3042: one new segment per early duplicate ACK.
@@ -572,6 +605,7 @@ export class TcpConnection {
     if (this.oooBytes + data.length > this.recvQ.capacity) return;
     let i = 0;
     while (i < this.ooo.length && seqLt(this.ooo[i]!.seq, seq)) i++;
+    this.lastOooSeq = seq;
     if (i < this.ooo.length && this.ooo[i]!.seq === seq && this.ooo[i]!.data.length >= data.length) return; // Duplicate.
     this.ooo.splice(i, 0, { seq, data: data.slice() });
     this.oooBytes += data.length;
@@ -653,7 +687,16 @@ export class TcpConnection {
       if (unsent <= 0 && !finDue) break;
       const win = Math.min(this.cc.cwnd + (this.inRecovery ? 0 : this.limitedTransmit * this.segmentData), this.sndWnd);
       const smss = this.segmentData;
+      // Resending after a timeout (SND.NXT below SND.MAX): skip what the receiver SACKed.
+      if (seqLt(this.sndNxt, this.sndMax) && this.sacked.length > 0) {
+        const skipTo = this.sackedEnd(this.sndNxt);
+        if (skipTo !== undefined) { this.sndNxt = skipTo; continue; }
+      }
       let len = Math.max(0, Math.min(smss, unsent, win - inFlight));
+      if (seqLt(this.sndNxt, this.sndMax)) {
+        const nextSacked = this.sackedStartAfter(this.sndNxt);
+        if (nextSacked !== undefined) len = Math.min(len, seqDiff(nextSacked, this.sndNxt));
+      }
       if (unsent > 0 && len === 0) {
         // Zero window with nothing in flight: the persist timer probes (RFC 9293 §3.8.6.1).
         if (this.sndWnd === 0 && inFlight === 0 && this.persistAt === undefined && this.rtoAt === undefined) {
@@ -665,8 +708,14 @@ export class TcpConnection {
       if (len > 0 && len < smss && inFlight > 0 && !this.cfg.noDelay && !(this.finQueued && len === unsent)) break;
       const fin = this.finQueued && len === unsent && finDue;
       if (len === 0 && !fin) break;
+      const resend = seqLt(this.sndNxt, this.sndMax);
+      if (resend) {
+        this.counters.retransmits++;
+        this.counters.bytesRetransmitted += len;
+        this.lastRetransmitTs = this.tsNow();
+      }
       this.sendData(this.sndNxt, inFlight, len, fin);
-      if (this.rttSeq === undefined && !this.tsOk) {
+      if (this.rttSeq === undefined && !this.tsOk && !resend) {
         this.rttSeq = seqAdd(this.sndNxt, len);
         this.rttStartNs = now;
       }
@@ -699,7 +748,25 @@ export class TcpConnection {
   /** A pure ACK carries the highest sequence sent, so a rewound SND.NXT never makes it look old. */
   private sendAck(): void {
     if (this.state === 'CLOSED' || this.state === 'LISTEN' || this.state === 'SYN-SENT') return;
-    this.transmit(this.segment(this.sndMax, ACK), 0, 0);
+    const r = this.segment(this.sndMax, ACK);
+    if (this.sackOk && this.ooo.length > 0) r.sack = this.sackBlocks(this.tsOk ? 3 : 4);
+    this.transmit(r, 0, 0);
+  }
+
+  /** RFC 2018 §4: the out-of-order data as blocks, the one holding the latest segment first. */
+  private sackBlocks(max: number): number[] {
+    const ranges: number[] = [];
+    for (const s of this.ooo) {
+      const l = s.seq, r = seqAdd(s.seq, s.data.length);
+      const n = ranges.length;
+      if (n > 0 && seqGe(ranges[n - 1]!, l)) { if (seqGt(r, ranges[n - 1]!)) ranges[n - 1] = r; } else ranges.push(l, r);
+    }
+    const out: number[] = [];
+    let first = -1;
+    for (let i = 0; i < ranges.length; i += 2) if (seqInWindow(this.lastOooSeq, ranges[i]!, ranges[i + 1]!)) first = i;
+    if (first >= 0) out.push(ranges[first]!, ranges[first + 1]!);
+    for (let i = ranges.length - 2; i >= 0 && out.length < 2 * max; i -= 2) if (i !== first) out.push(ranges[i]!, ranges[i + 1]!);
+    return out;
   }
 
   /** RFC 5961 §7: at most a few challenge ACKs per second would go here; one per offending segment for now. */
@@ -721,6 +788,97 @@ export class TcpConnection {
       this.ackNow = false;
       this.unackedSegs = 0;
       this.delAckAt = undefined;
+    }
+  }
+
+  /** Adds the ACK's SACK blocks to the scoreboard, clamped to (SND.UNA, SND.MAX]. */
+  private sackUpdate(o: TcpOptions): void {
+    const pairs: [number, number][] = [];
+    for (let i = 0; i + 1 < this.sacked.length; i += 2) {
+      if (seqGt(this.sacked[i + 1]!, this.sndUna)) pairs.push([seqGt(this.sacked[i]!, this.sndUna) ? this.sacked[i]! : this.sndUna, this.sacked[i + 1]!]);
+    }
+    for (let k = 0; k < o.sackCount; k++) {
+      let l = o.sack[2 * k]!, r = o.sack[2 * k + 1]!;
+      if (seqLt(l, this.sndUna)) l = this.sndUna;
+      if (seqGt(r, this.sndMax)) r = this.sndMax;
+      if (seqLt(l, r)) pairs.push([l, r]);
+    }
+    pairs.sort((a, b) => seqDiff(a[0], b[0]));
+    const merged: number[] = [];
+    for (const [l, r] of pairs) {
+      const n = merged.length;
+      if (n > 0 && seqGe(merged[n - 1]!, l)) { if (seqGt(r, merged[n - 1]!)) merged[n - 1] = r; } else merged.push(l, r);
+    }
+    this.sacked = merged;
+  }
+
+  private sackedBytes(below?: number): number {
+    let n = 0;
+    for (let i = 0; i < this.sacked.length; i += 2) {
+      const l = this.sacked[i]!, r = below !== undefined && seqLt(below, this.sacked[i + 1]!) ? below : this.sacked[i + 1]!;
+      if (seqLt(l, r)) n += seqDiff(r, l);
+    }
+    return n;
+  }
+
+  /** If `seq` lies in a SACKed range, that range's end. */
+  private sackedEnd(seq: number): number | undefined {
+    for (let i = 0; i < this.sacked.length; i += 2) if (seqInWindow(seq, this.sacked[i]!, this.sacked[i + 1]!)) return this.sacked[i + 1];
+    return undefined;
+  }
+
+  /** The start of the first SACKed range above `seq`. */
+  private sackedStartAfter(seq: number): number | undefined {
+    for (let i = 0; i < this.sacked.length; i += 2) if (seqGt(this.sacked[i]!, seq)) return this.sacked[i];
+    return undefined;
+  }
+
+  private highSacked(): number {
+    return this.sacked.length ? this.sacked[this.sacked.length - 1]! : this.sndUna;
+  }
+
+  /** RFC 6675 pipe, simplified: in flight, less what is SACKed or presumed lost, plus lost data resent. */
+  private pipe(): number {
+    const hs = this.highSacked();
+    const holes = seqDiff(hs, this.sndUna) - this.sackedBytes();
+    const upTo = seqLt(this.highRxt, hs) ? this.highRxt : hs;
+    const resent = seqGt(upTo, this.sndUna) ? seqDiff(upTo, this.sndUna) - this.sackedBytes(upTo) : 0;
+    return seqDiff(this.sndMax, this.sndUna) - this.sackedBytes() - holes + resent;
+  }
+
+  /** The first unSACKed hole at or above `from` and below the highest SACKed byte. */
+  private nextHole(from: number): [number, number] | undefined {
+    let start = seqGt(from, this.sndUna) ? from : this.sndUna;
+    for (let i = 0; i < this.sacked.length; i += 2) {
+      const l = this.sacked[i]!, r = this.sacked[i + 1]!;
+      if (seqLt(start, l)) return [start, Math.min(this.segmentData, seqDiff(l, start))];
+      if (seqLt(start, r)) start = r;
+    }
+    return undefined;
+  }
+
+  /** Loss recovery with SACK (RFC 6675 §5): resend holes while the pipe has room. */
+  private sackSend(): void {
+    for (let guard = 0; guard < 1000; guard++) {
+      if (this.pipe() + this.segmentData > this.cc.cwnd) return;
+      const hole = this.nextHole(this.highRxt);
+      if (!hole) {
+        // NextSeg rule 3 (RFC 6675 §4): no hole left to resend, so send new data the peer's window allows.
+        const off = seqDiff(this.sndMax, this.sndUna);
+        const len = Math.min(this.segmentData, this.sendQ.length - off, this.sndWnd - off);
+        if (len <= 0 || seqLt(this.sndNxt, this.sndMax)) return;
+        this.sendData(this.sndMax, off, len, false);
+        this.sndNxt = this.sndMax = seqAdd(this.sndMax, len);
+        if (this.rtoAt === undefined) this.rtoAt = this.now() + BigInt(Math.round(this.rtoNs));
+        continue;
+      }
+      const [seq, len] = hole;
+      this.counters.retransmits++;
+      this.counters.bytesRetransmitted += len;
+      this.lastRetransmitTs = this.tsNow();
+      this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
+      this.highRxt = seqAdd(seq, len);
+      this.rttSeq = undefined;
     }
   }
 
@@ -821,6 +979,10 @@ export class TcpConnection {
     this.recover = this.sndMax;
     this.dupAcks = 0;
     this.limitedTransmit = 0;
+    // The scoreboard is kept (RFC 6675 §5.1 allows it, as Linux does): the resend after a timeout skips
+    // what the receiver already holds. A receiver that reneges still gets everything: SND.UNA only moves
+    // on cumulative ACKs, and data it dropped is resent when the next timeout clears what it SACKed.
+    if (this.backoff > 2) this.sacked = [];
     this.sndNxt = this.sndUna; // Go back: resend from the first unacknowledged byte.
     this.sndNxt = seqAdd(this.sndUna, this.retransmitFirst());
     this.rtoAt = now + BigInt(Math.round(this.rtoNs));
