@@ -9,7 +9,7 @@ import {
   EXCEEDED_REASSEMBLY, emitIcmpv4, ICMP_DEST_UNREACHABLE, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST,
   ICMP_TIME_EXCEEDED, Icmpv4View, type Icmpv4Repr, UNREACH_PORT, UNREACH_PROTOCOL,
 } from '../wire/icmpv4.ts';
-import { PROTO_ICMP } from '../wire/ipv4.ts';
+import { isMulticast, PROTO_ICMP } from '../wire/ipv4.ts';
 import { u32 } from '../wire/bytes.ts';
 import { counters, type SendResult } from './counters.ts';
 import { IPV4_PAYLOAD_AT, type Ipv4, type Ipv4ErrorSink, type Ipv4Handler, type Ipv4Packet } from './ipv4.ts';
@@ -131,8 +131,8 @@ export class Icmp implements Ipv4Handler, Ipv4ErrorSink {
     if (icmpType !== undefined && icmpType !== ICMP_ECHO_REQUEST && icmpType !== ICMP_ECHO_REPLY) {
       return; // Never about an ICMP error (RFC 1122 §3.2.2).
     }
-    if (this.ip.isBroadcast(dst) || (dst >>> 28) === 0xe) return;
-    if (src === 0 || this.ip.isBroadcast(src) || (src >>> 28) === 0xe) return;
+    if (this.ip.isBroadcast(dst) || isMulticast(dst)) return;
+    if (src === 0 || this.ip.isBroadcast(src) || isMulticast(src)) return;
     if (!this.take()) {
       this.drops['rate-limited']++;
       return;

@@ -8,7 +8,7 @@
 import type { Clock, Random } from '../devices/index.ts';
 import { BROADCAST_MAC } from '../wire/bytes.ts';
 import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
-import { emitIpv4, IPV4_MIN_HEADER_LEN, Ipv4View, prefixMask } from '../wire/ipv4.ts';
+import { isMulticast, emitIpv4, IPV4_MIN_HEADER_LEN, Ipv4View, prefixMask } from '../wire/ipv4.ts';
 import type { Arp } from './arp.ts';
 import { counters, type SendResult } from './counters.ts';
 import type { Ethernet, EthernetHandler } from './ethernet.ts';
@@ -153,7 +153,7 @@ export class Ipv4 implements EthernetHandler {
       return;
     }
     // RFC 1122 §3.2.1.3: a source that is broadcast or multicast is discarded.
-    if (src === 0xffffffff || (src >>> 28) === 0xe || this.isBroadcast(src)) {
+    if (src === 0xffffffff || isMulticast(src) || this.isBroadcast(src)) {
       this.drops['bad-source']++;
       return;
     }

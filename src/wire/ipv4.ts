@@ -153,6 +153,11 @@ export function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
   return { address, prefixLen };
 }
 
+/** 224.0.0.0/4 (RFC 5771). */
+export function isMulticast(a: number): boolean {
+  return (a >>> 28) === 0xe;
+}
+
 export function prefixMask(prefixLen: number): number {
   return prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
 }

@@ -5,7 +5,7 @@
  * (RFC 9293 §3.10.7.1), and exposes connection timers to the stack's poll.
  */
 import type { Clock, Random } from '../../devices/index.ts';
-import { PROTO_TCP } from '../../wire/ipv4.ts';
+import { isMulticast, PROTO_TCP } from '../../wire/ipv4.ts';
 import { ACK, emitTcp, emptyTcpOptions, FIN, parseTcpOptions, RST, SYN, TcpView, type TcpRepr } from '../../wire/tcp.ts';
 import { counters } from '../counters.ts';
 import { IPV4_PAYLOAD_AT, type Ipv4, type Ipv4Handler, type Ipv4Packet } from '../ipv4.ts';
@@ -130,7 +130,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
       this.drops[r]++;
       return;
     }
-    if (this.ip.isBroadcast(p.dst) || (p.dst >>> 28) === 0xe) {
+    if (this.ip.isBroadcast(p.dst) || isMulticast(p.dst)) {
       this.drops.broadcast++; // TCP is unicast only (RFC 1122 §4.2.3.10).
       return;
     }
