@@ -108,3 +108,20 @@ test('a bounded SYN flood from the kernel side (2000 spoofed SYNs) leaves echo a
     assert.ok(r.out.equals(text), `echo after the flood: ${JSON.stringify(r.stdout)}`);
   });
 });
+
+test('a connection opened from the Fata side: the kernel\'s echo server returns 4 MiB byte-exact', { skip: skip || netnsSkipReason(['socat']) }, async () => {
+  const built = spawnSync(process.execPath, [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'test/fixtures/tcp-client'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(built.status, 0, built.stderr);
+  await withTapNamespace('10.0.0.1/24', async (ns) => {
+    ns.start(['socat', 'TCP-LISTEN:7000,reuseaddr,bind=10.0.0.1', 'EXEC:cat']);
+    await new Promise((r) => setTimeout(r, 300));
+    const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, join(ROOT, 'test/fixtures/tcp-client/dist/tcp-client.fata'),
+      '--ipv4=10.0.0.2/24', '--host=10.0.0.1', '--port=7000', '--kib=4096']);
+    const line = await waitForLine(child, /event=client-done/, 60_000);
+    const m = /sent=(\d+) received=(\d+) sentSha=(\w+) gotSha=(\w+)/.exec(line);
+    assert.ok(m, line);
+    assert.equal(m[1], String(4096 * 1024));
+    assert.equal(m[2], m[1]);
+    assert.equal(m[4], m[3], 'what came back is what went out');
+  });
+});

@@ -48,6 +48,15 @@ function adapt(stack: Stack, ipv4: string): NetStack {
       if (!(l instanceof TcpListener)) throw new Error(`cannot listen on TCP port ${port}: ${l}`);
       return { port, close: () => stack.tcp.unlisten(l) };
     },
+    tcpConnect: (dst, port) => new Promise<TcpStream>((resolve, reject) => {
+      const a = parseIpv4Address(dst);
+      if (a === undefined) { reject(new Error(`'${dst}' is not an IPv4 address`)); return; }
+      const c = stack.tcp.connect(a, port);
+      c.events = {
+        onConnect: () => resolve(tcpStream(c)),
+        onClose: (e) => reject(new Error(`TCP connection to ${dst}:${port} ${e ?? 'closed'}`)),
+      };
+    }),
   };
 }
 

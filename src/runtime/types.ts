@@ -76,6 +76,8 @@ export interface NetStack {
   readonly ipv4: string | undefined;
   udpBind(port: number, onMessage: (m: UdpMessage) => void): Promise<UdpEndpoint>;
   tcpListen(port: number, onConnection: (s: TcpStream) => void): Promise<TcpServer>;
+  /** Opens a connection; resolves once established, rejects if refused or timed out. */
+  tcpConnect(dst: string, port: number): Promise<TcpStream>;
 }
 
 /** Files built into the image: path (`/index.html`) → bytes. */

@@ -1,6 +1,6 @@
 /** `--net=socket` on the node target: a service's network device as the host's own UDP sockets. */
 import { createSocket } from 'node:dgram';
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import type { NetStack, TcpServer, TcpStream, UdpEndpoint, UdpMessage } from '../../runtime/types.ts';
 
 /** A host TCP socket behind the portable stream interface (Node buffers; back-pressure via 'drain'). */
@@ -53,6 +53,11 @@ export function hostSocketStack(): NetStack {
         const a = srv.address();
         resolve({ port: typeof a === 'object' && a ? a.port : port, close: () => srv.close() });
       });
+    }),
+    tcpConnect: (dst, port) => new Promise<TcpStream>((resolve, reject) => {
+      const sock = connect({ host: dst, port, allowHalfOpen: true });
+      sock.once('error', reject);
+      sock.once('connect', () => { sock.off('error', reject); resolve(stream(sock)); });
     }),
   };
 }
