@@ -125,3 +125,19 @@ test('a connection opened from the Fata side: the kernel\'s echo server returns 
     assert.equal(m[4], m[3], 'what came back is what went out');
   });
 });
+
+test('node:http over the TCP Duplex adapter, sealed, serves the kernel\'s curl', { skip: skip || netnsSkipReason(['curl']) }, async () => {
+  const built = spawnSync(process.execPath, [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'test/fixtures/http-hello'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(built.status, 0, built.stderr);
+  await withTapNamespace('10.0.0.1/24', async (ns) => {
+    const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, join(ROOT, 'test/fixtures/http-hello/dist/http-hello.fata'), '--ipv4=10.0.0.2/24']);
+    await waitForLine(child, /event=serving/);
+    const r = ns.run(['curl', '-sS', '--max-time', '20', 'http://10.0.0.2/']);
+    assert.equal(r.stdout, 'hello from node:http over Fata TCP\n', r.stderr);
+    const big = ns.run(['sh', '-c', 'curl -sS --max-time 30 http://10.0.0.2/big | sha256sum'], { timeoutMs: 40_000 });
+    const want = createHash('sha256').update(new Uint8Array(2 * 1024 * 1024).map((_, i) => (i * 13) & 0xff)).digest('hex');
+    assert.equal(big.stdout.slice(0, 64), want, '2 MiB body byte-exact');
+    const keepAlive = ns.run(['curl', '-sS', '--max-time', '20', 'http://10.0.0.2/a', 'http://10.0.0.2/b']);
+    assert.equal(keepAlive.stdout, 'hello from node:http over Fata TCP\n'.repeat(2), 'two requests on one kept-alive connection');
+  });
+});
