@@ -10,7 +10,7 @@ import { ACK, emitTcp, FIN, PSH, RST, SYN, tcpHeaderLen, type TcpOptions, type T
 import { PROTO_TCP } from '../../wire/ipv4.ts';
 import { IPV4_PAYLOAD_AT, type Ipv4 } from '../ipv4.ts';
 import { ByteQueue } from './bytes.ts';
-import { NewReno, type CongestionControl } from './congestion.ts';
+import { Cubic, type CongestionControl } from './congestion.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
 
 export type TcpState = 'CLOSED' | 'LISTEN' | 'SYN-SENT' | 'SYN-RECEIVED' | 'ESTABLISHED' | 'FIN-WAIT-1' | 'FIN-WAIT-2' |
@@ -38,7 +38,7 @@ export interface TcpConfig {
   readonly windowScaling?: boolean;
   /** Offer and use selective acknowledgements, RFC 2018/6675 (default true). */
   readonly sack?: boolean;
-  /** Congestion control for new connections (default NewReno). */
+  /** Congestion control for new connections (default CUBIC; `(mss) => new NewReno(mss)` for NewReno). */
   readonly congestion?: (mss: number) => CongestionControl;
 }
 
@@ -172,7 +172,7 @@ export class TcpConnection {
     this.rtoNs = Number(cfg.initialRtoNs ?? 1_000_000_000n);
     const buf = this.recvQ.capacity;
     if (cfg.windowScaling !== false) while (this.rcvShift < 14 && (65535 << this.rcvShift) < buf) this.rcvShift++;
-    this.cc = (cfg.congestion ?? ((m) => new NewReno(m)))(this.mss);
+    this.cc = (cfg.congestion ?? ((m) => new Cubic(m)))(this.mss);
   }
 
   get counters(): TcpCounters { return this.host.counters; }
@@ -476,7 +476,7 @@ export class TcpConnection {
           this.cc.cwnd = Math.max(this.mss, this.cc.cwnd - dataAcked + this.mss);
         }
       } else {
-        this.cc.onAck(dataAcked, this.mss, now);
+        this.cc.onAck(dataAcked, this.mss, now, this.srtt);
       }
       this.dupAcks = 0;
       this.limitedTransmit = 0;
