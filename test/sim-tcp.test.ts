@@ -205,3 +205,38 @@ test('with SACK, fewer bytes are retransmitted under loss than without (same see
   process.stdout.write(`# retransmitted at 2% loss, 40 ms RTT, 3 × 1 MB: SACK on ${withSack} B, off ${without} B\n`);
   assert.ok(withSack < 0.85 * without, `SACK on ${withSack} B vs off ${without} B`);
 });
+
+test('keepalive: an idle connection to a live peer stays up; to a vanished peer it times out', () => {
+  for (const vanish of [false, true]) {
+    const faults: { loss?: number } = {};
+    const net = simNet(2, 14, faults);
+    const [a, b] = net.stacks;
+    b!.tcp.listen(7, () => {});
+    const c = a!.tcp.connect(ip('10.0.0.2'), 7, { keepAliveNs: 10n * S, keepAliveIntervalNs: 1n * S, keepAliveProbes: 3 });
+    let closed: string | undefined = 'open';
+    c.events = { onClose: (e) => { closed = e; } };
+    net.sched.run({ untilNs: 1n * S });
+    if (vanish) faults.loss = 1; // The peer drops off the network without a word.
+    net.sched.run({ untilNs: 60n * S });
+    if (vanish) {
+      assert.equal(closed, 'timeout', 'three unanswered probes end it');
+      assert.ok(net.sched.clock.monotonicNs() >= 14n * S);
+    } else {
+      assert.equal(closed, 'open');
+      assert.equal(c.state, 'ESTABLISHED');
+    }
+  }
+});
+
+test('user timeout: unacknowledged data for too long ends the connection before the retries run out', () => {
+  const faults: { loss?: number } = {};
+  const net = simNet(2, 15, faults);
+  const [a, b] = net.stacks;
+  b!.tcp.listen(7, () => {});
+  const c = a!.tcp.connect(ip('10.0.0.2'), 7, { userTimeoutNs: 5n * S });
+  let closedAt: bigint | undefined;
+  c.events = { onConnect: () => { faults.loss = 1; c.write(pattern(1000)); }, onClose: (e) => { if (e === 'timeout') closedAt = net.sched.clock.monotonicNs(); } };
+  net.sched.run({ untilNs: 200n * S });
+  assert.ok(closedAt !== undefined, 'timed out');
+  assert.ok(closedAt >= 5n * S && closedAt < 20n * S, `closed at ${closedAt} ns`);
+});

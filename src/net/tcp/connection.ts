@@ -31,6 +31,13 @@ export interface TcpConfig {
   /** Retransmissions of one segment before the connection is given up (default 15; SYNs 6). */
   readonly maxRetries?: number;
   readonly synRetries?: number;
+  /** Probe an idle connection after this long (RFC 9293 §3.8.4; off by default, as for sockets). */
+  readonly keepAliveNs?: bigint;
+  /** Between unanswered probes (default 75 s) and how many before giving up (default 9). */
+  readonly keepAliveIntervalNs?: bigint;
+  readonly keepAliveProbes?: number;
+  /** Give up when data stays unacknowledged this long, whatever the retry count (RFC 9293 §3.8.3, RFC 5482). */
+  readonly userTimeoutNs?: bigint;
   /** Disable Nagle's algorithm (RFC 9293 §3.8.6.2.1). */
   readonly noDelay?: boolean;
   /** Offer timestamps and window scaling (default true). */
@@ -137,6 +144,10 @@ export class TcpConnection {
   private delAckAt: bigint | undefined;
   private persistAt: bigint | undefined;
   private timeWaitAt: bigint | undefined;
+  private keepAliveAt: bigint | undefined;
+  private keepAliveProbes = 0;
+  /** When the oldest unacknowledged data was first sent (for the user timeout). */
+  private unackedSinceNs: bigint | undefined;
   private rtoNs: number;
   private srtt = 0;
   private rttvar = 0;
@@ -321,6 +332,8 @@ export class TcpConnection {
     const now = this.now();
     const flags = seg.flags;
     this.counters.segmentsIn++;
+    this.keepAliveProbes = 0;
+    this.armKeepAlive(now);
     if (this.state === 'SYN-SENT') {
       this.inputSynSent(seg, o, now);
       return;
@@ -414,6 +427,7 @@ export class TcpConnection {
       this.backoff = 0;
       this.retries = 0;
       this.sendAck();
+      this.armKeepAlive(now);
       this.events.onConnect?.();
       this.output(now);
     } else {
@@ -457,6 +471,7 @@ export class TcpConnection {
       if (this.rttSeq !== undefined && seqGe(ack, this.rttSeq)) this.rttSeq = undefined;
       this.backoff = 0;
       this.retries = 0;
+      this.unackedSinceNs = seqGt(this.sndMax, this.sndUna) ? now : undefined;
       const flight = seqDiff(this.sndMax, this.sndUna);
       if (this.inRecovery && useSack) {
         if (seqGe(ack, this.recover)) {
@@ -542,6 +557,7 @@ export class TcpConnection {
     this.rtoAt = undefined;
     this.persistAt = undefined;
     this.timeWaitAt = now + (this.cfg.timeWaitNs ?? 60_000_000_000n);
+    this.keepAliveAt = undefined;
     this.events.onClose?.(undefined);
     this.events = {};
   }
@@ -722,6 +738,7 @@ export class TcpConnection {
       this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
       if (this.rtoAt === undefined) this.rtoAt = now + BigInt(Math.round(this.rtoNs));
+      this.unackedSinceNs ??= now;
       sent = true;
       if (fin) break;
     }
@@ -918,7 +935,7 @@ export class TcpConnection {
 
   nextTimerNs(): bigint | undefined {
     let t: bigint | undefined;
-    for (const d of [this.rtoAt, this.delAckAt, this.persistAt, this.timeWaitAt]) if (d !== undefined && (t === undefined || d < t)) t = d;
+    for (const d of [this.rtoAt, this.delAckAt, this.persistAt, this.timeWaitAt, this.keepAliveAt]) if (d !== undefined && (t === undefined || d < t)) t = d;
     return t;
   }
 
@@ -936,6 +953,28 @@ export class TcpConnection {
       this.probeZeroWindow(now);
     }
     if (this.rtoAt !== undefined && now >= this.rtoAt) this.onRto(now);
+    if (this.keepAliveAt !== undefined && now >= this.keepAliveAt) this.onKeepAlive(now);
+  }
+
+  private armKeepAlive(now: bigint): void {
+    this.keepAliveAt = this.cfg.keepAliveNs !== undefined ? now + this.cfg.keepAliveNs : undefined;
+  }
+
+  /** RFC 9293 §3.8.4: an ACK one below SND.NXT makes a live peer answer; silence for long enough ends it. */
+  private onKeepAlive(now: bigint): void {
+    this.keepAliveAt = undefined;
+    if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT') return;
+    if (seqGt(this.sndMax, this.sndUna)) {
+      this.armKeepAlive(now); // Data in flight: the retransmission timer watches the peer.
+      return;
+    }
+    if (this.keepAliveProbes >= (this.cfg.keepAliveProbes ?? 9)) {
+      this.abortQuietly('timeout');
+      return;
+    }
+    this.keepAliveProbes++;
+    this.transmit(this.segment(seqAdd(this.sndMax, -1), ACK), 0, 0);
+    this.keepAliveAt = now + (this.cfg.keepAliveIntervalNs ?? 75_000_000_000n);
   }
 
   private probeZeroWindow(now: bigint): void {
@@ -955,7 +994,9 @@ export class TcpConnection {
   private onRto(now: bigint): void {
     this.rtoAt = undefined;
     const limit = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED' ? (this.cfg.synRetries ?? 6) : (this.cfg.maxRetries ?? 15);
-    if (this.retries >= limit) {
+    const overdue = this.cfg.userTimeoutNs !== undefined && this.unackedSinceNs !== undefined &&
+      now - this.unackedSinceNs >= this.cfg.userTimeoutNs;
+    if (this.retries >= limit || overdue) {
       this.abortQuietly(FLAG_TIMED_OUT);
       return;
     }
@@ -988,7 +1029,7 @@ export class TcpConnection {
     this.rtoAt = now + BigInt(Math.round(this.rtoNs));
   }
 
-  private abortQuietly(why: 'timeout'): void {
+  private abortQuietly(why: typeof FLAG_TIMED_OUT): void {
     this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: this.sndNxt, ack: 0, flags: RST, window: 0 }, 0, 0);
     this.destroy(why);
   }
@@ -997,7 +1038,7 @@ export class TcpConnection {
     if (this.state === 'CLOSED') return;
     const wasTimeWait = this.state === 'TIME-WAIT';
     this.state = 'CLOSED';
-    this.rtoAt = this.delAckAt = this.persistAt = this.timeWaitAt = undefined;
+    this.rtoAt = this.delAckAt = this.persistAt = this.timeWaitAt = this.keepAliveAt = undefined;
     this.host.remove(this);
     if (!wasTimeWait) this.events.onClose?.(error);
     this.events = {};
