@@ -240,3 +240,23 @@ test('user timeout: unacknowledged data for too long ends the connection before 
   assert.ok(closedAt !== undefined, 'timed out');
   assert.ok(closedAt >= 5n * S && closedAt < 20n * S, `closed at ${closedAt} ns`);
 });
+
+test('a FIN that arrives while the reader is paused is reported after the queued data, not before', () => {
+  const net = simNet(2, 16);
+  const [a, b] = net.stacks;
+  let server: TcpConnection | undefined;
+  const seen: string[] = [];
+  let bytes = 0;
+  b!.tcp.listen(7, (c) => {
+    server = c;
+    c.pause();
+    c.events = { onData: (d) => { bytes += d.length; seen.push('data'); }, onEnd: () => seen.push(`end after ${bytes}`), onClose: () => seen.push('close') };
+  });
+  const c = a!.tcp.connect(ip('10.0.0.2'), 7);
+  c.events = { onConnect: () => { c.write(pattern(20_000)); c.shutdown(); } };
+  net.sched.run({ untilNs: 5n * S });
+  assert.deepEqual(seen, [], 'nothing while paused');
+  server!.resume();
+  net.sched.run({ untilNs: 10n * S });
+  assert.equal(seen.at(-1), 'end after 20000');
+});

@@ -119,6 +119,8 @@ export class TcpConnection {
   private paused = false;
   private appClosed = false;
   private peerFin = false;
+  /** The peer's FIN came while data still waited in the receive queue: `onEnd` follows that data. */
+  private endPending = false;
 
   // Options.
   mss = 536;
@@ -558,6 +560,7 @@ export class TcpConnection {
     this.persistAt = undefined;
     this.timeWaitAt = now + (this.cfg.timeWaitNs ?? 60_000_000_000n);
     this.keepAliveAt = undefined;
+    if (this.endPending) return; // onClose follows the data and onEnd still queued (deliverQueued).
     this.events.onClose?.(undefined);
     this.events = {};
   }
@@ -658,6 +661,14 @@ export class TcpConnection {
       this.events.onData(chunk!);
       this.recvQ.drop(n);
     }
+    if (this.endPending && this.recvQ.length === 0) {
+      this.endPending = false;
+      this.events.onEnd?.();
+      if (this.state === 'TIME-WAIT') {
+        this.events.onClose?.(undefined);
+        this.events = {};
+      }
+    }
   }
 
   private receiveFin(now: bigint): void {
@@ -670,13 +681,19 @@ export class TcpConnection {
       case 'ESTABLISHED': this.state = 'CLOSE-WAIT'; break;
       case 'FIN-WAIT-1': this.state = 'CLOSING'; break;
       case 'FIN-WAIT-2':
-        this.events.onEnd?.();
+        this.signalEnd();
         this.sendAck();
         this.enterTimeWait(now);
         return;
       default: break;
     }
-    this.events.onEnd?.();
+    this.signalEnd();
+  }
+
+  /** `onEnd` after every byte before the FIN has reached the application. */
+  private signalEnd(): void {
+    if (this.recvQ.length > 0 && !this.appClosed) this.endPending = true;
+    else this.events.onEnd?.();
   }
 
   // ---------------------------------------------------------------- output
