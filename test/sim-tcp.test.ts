@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { FaultOptions } from '../src/link/index.ts';
 import { NewReno, type TcpConfig, type TcpConnection } from '../src/net/index.ts';
 import { ip, pattern, simNet, type SimNet } from './sim-helpers.ts';
-import { emitEthernet, emitIpv4, emitTcp, ETHERTYPE_IPV4, PROTO_TCP, SYN } from '../src/wire/index.ts';
+import { emitEthernet, emitIpv4, emitTcp, ETHERTYPE_IPV4, PROTO_TCP, RST, SYN } from '../src/wire/index.ts';
 
 const MS = 1_000_000n, S = 1_000_000_000n;
 
@@ -259,4 +259,26 @@ test('a FIN that arrives while the reader is paused is reported after the queued
   server!.resume();
   net.sched.run({ untilNs: 10n * S });
   assert.equal(seen.at(-1), 'end after 20000');
+});
+
+test('RFC 5961: blind in-window RSTs get challenge ACKs, at most 1000 a second, and do not reset the connection', () => {
+  const net = simNet(2, 17);
+  const [a, b] = net.stacks;
+  let server: TcpConnection | undefined;
+  b!.tcp.listen(7, (c) => { server = c; });
+  const c = a!.tcp.connect(ip('10.0.0.2'), 7);
+  net.sched.run({ untilNs: 1n * S });
+  assert.equal(server?.state, 'ESTABLISHED');
+  // An attacker guesses sequence numbers near, but not at, RCV.NXT.
+  const rcvNxt = (server as unknown as { rcvNxt: number }).rcvNxt;
+  for (let i = 1; i <= 1500; i++) {
+    const f = new Uint8Array(14 + 20 + 20);
+    emitEthernet({ dst: b!.ethernet.mac, src: a!.ethernet.mac, ethertype: ETHERTYPE_IPV4 }, f);
+    emitTcp({ srcPort: c.localPort, dstPort: 7, seq: (rcvNxt + i * 10) >>> 0, ack: 0, flags: RST, window: 0 }, ip('10.0.0.1'), ip('10.0.0.2'), f, 34, 0);
+    emitIpv4({ src: ip('10.0.0.1'), dst: ip('10.0.0.2'), protocol: PROTO_TCP, ttl: 64, payloadLen: 20 }, f, 14);
+    b!.ethernet.input(f);
+  }
+  assert.equal(server!.state, 'ESTABLISHED', 'no blind reset');
+  assert.equal(b!.tcp.counters.challengeAcks, 1000);
+  assert.equal(b!.tcp.challengesLimited, 500);
 });

@@ -83,6 +83,8 @@ export interface TcpHost {
   remove(c: TcpConnection): void;
   /** A passive connection became ESTABLISHED. */
   established(c: TcpConnection): void;
+  /** Whether one more challenge ACK may go out now (RFC 5961 §7 rate limit, shared by all connections). */
+  challengeAllowed(): boolean;
 }
 
 const FLAG_TIMED_OUT = 'timeout' as const;
@@ -803,8 +805,9 @@ export class TcpConnection {
     return out;
   }
 
-  /** RFC 5961 §7: at most a few challenge ACKs per second would go here; one per offending segment for now. */
+  /** RFC 5961: answer a suspicious segment with an ACK, within the layer's rate limit (§7). */
   private challengeAck(): void {
+    if (!this.host.challengeAllowed()) return;
     this.counters.challengeAcks++;
     this.sendAck();
   }

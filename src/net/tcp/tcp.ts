@@ -35,6 +35,9 @@ export class TcpListener {
 
 const DROPS = ['truncated', 'data-offset', 'checksum', 'bad-options', 'no-connection', 'backlog-full', 'broadcast', 'bad-cookie'] as const;
 
+/** RFC 5961 §7: challenge ACKs a second at most, for the whole layer (Linux's default is 1000). */
+const CHALLENGE_ACKS_PER_SECOND = 1000;
+
 /** Key of a remote endpoint within one local port: address × 65536 + port (48 bits, exact in a double). */
 const remoteKey = (addr: number, port: number): number => addr * 65536 + port;
 
@@ -54,6 +57,9 @@ export class Tcp implements Ipv4Handler, TcpHost {
     dupAcks: 0, outOfOrder: 0, challengeAcks: 0, pawsDrops: 0,
   };
   rstsSent = 0;
+  challengesLimited = 0;
+  private challengeTokens = CHALLENGE_ACKS_PER_SECOND;
+  private challengeRefillNs = 0n;
   cookiesSent = 0;
   cookiesAccepted = 0;
   private readonly cookies: SynCookies;
@@ -113,6 +119,20 @@ export class Tcp implements Ipv4Handler, TcpHost {
       l.halfOpen--;
       this.parents.delete(c);
     }
+  }
+
+  challengeAllowed(): boolean {
+    const now = this.clock.monotonicNs();
+    if (now - this.challengeRefillNs >= 1_000_000_000n) {
+      this.challengeTokens = CHALLENGE_ACKS_PER_SECOND;
+      this.challengeRefillNs = now;
+    }
+    if (this.challengeTokens <= 0) {
+      this.challengesLimited++;
+      return false;
+    }
+    this.challengeTokens--;
+    return true;
   }
 
   established(c: TcpConnection): void {
