@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkManifest, formatMac, parseMac, type DeviceDecl } from './index.ts';
+import { checkManifest, earlier, formatMac, parseMac, type DeviceDecl } from './index.ts';
 
 const manifest = (devices: DeviceDecl[]) => ({ type: 'fata.manifest' as const, version: 1 as const, devices });
 
@@ -18,4 +18,12 @@ test('MAC addresses parse and format', () => {
   assert.deepEqual([...parseMac('02-00-5E-00-53-01')!], [2, 0, 0x5e, 0, 0x53, 1]);
   for (const bad of ['02:00:5e:00:53', '02:00:5e:00:53:01:02', 'zz:00:5e:00:53:01', '']) assert.equal(parseMac(bad), undefined, bad);
   assert.equal(formatMac(Uint8Array.of(2, 0, 0x5e, 0, 0x53, 1)), '02:00:5e:00:53:01');
+});
+
+test('earlier() picks the first of two optional deadlines', () => {
+  assert.equal(earlier(undefined, undefined), undefined);
+  assert.equal(earlier(5n, undefined), 5n);
+  assert.equal(earlier(undefined, 7n), 7n);
+  assert.equal(earlier(9n, 3n), 3n);
+  assert.equal(earlier(3n, 3n), 3n);
 });

@@ -6,7 +6,7 @@
  * Egress frames that are held are sent on the next `read`/`write` call after
  * they fall due, so impairment needs no timers of its own.
  */
-import type { Clock, DeviceResult, NetDevice, Random } from '../devices/index.ts';
+import { earlier, type Clock, type DeviceResult, type NetDevice, type Random } from '../devices/index.ts';
 
 export interface FaultOptions {
   /** Probability a frame is dropped, 0..1. */
@@ -142,10 +142,6 @@ export class FaultInjector implements NetDevice {
   }
 
   readyAtNs(): bigint | undefined {
-    let t = this.inner.readyAtNs();
-    for (const d of [this.rxHeld.nextDue(), this.txHeld.nextDue()]) {
-      if (d !== undefined && (t === undefined || d < t)) t = d;
-    }
-    return t;
+    return earlier(this.inner.readyAtNs(), earlier(this.rxHeld.nextDue(), this.txHeld.nextDue()));
   }
 }

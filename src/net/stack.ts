@@ -5,7 +5,7 @@
  * The stack is poll-driven: `poll(now)` does all due work, `pollAtNs()`
  * says when it next needs a poll without new input.
  */
-import type { Clock, NetDevice, Random } from '../devices/index.ts';
+import { earlier, type Clock, type NetDevice, type Random } from '../devices/index.ts';
 import { Arp, type ArpOptions } from './arp.ts';
 import { Ethernet } from './ethernet.ts';
 import { Icmp, type IcmpOptions } from './icmp.ts';
@@ -65,11 +65,7 @@ export class Stack {
   }
 
   pollAtNs(): bigint | undefined {
-    let t = this.device.readyAtNs();
-    for (const d of [this.arp.pollAtNs(), this.ipv4.pollAtNs(), this.tcp.pollAtNs()]) {
-      if (d !== undefined && (t === undefined || d < t)) t = d;
-    }
-    return t;
+    return earlier(earlier(this.device.readyAtNs(), this.arp.pollAtNs()), earlier(this.ipv4.pollAtNs(), this.tcp.pollAtNs()));
   }
 
   /** Every drop counter in the stack, as `layer.reason` → count (non-zero only). */

@@ -3,6 +3,7 @@
  * driven by the yield loop. The address comes from `--ipv4` (default
  * 10.0.0.2/24, as MirageOS) and `--ipv4-gateway`.
  */
+import { earlier } from '../devices/index.ts';
 import { Stack, TcpListener, UdpSocket, type TcpConnection } from '../net/index.ts';
 import { formatIpv4Address, parseIpv4Address } from '../wire/ipv4.ts';
 import type { NetProvider } from './boot.ts';
@@ -83,7 +84,7 @@ export const directNet: NetProvider = {
       poll: (now) => { let did = false; for (const s of raw) if (s.poll(now)) did = true; return did; },
       pollAtNs: () => {
         let t: bigint | undefined;
-        for (const s of raw) { const d = s.pollAtNs(); if (d !== undefined && (t === undefined || d < t)) t = d; }
+        for (const s of raw) t = earlier(t, s.pollAtNs());
         return t;
       },
     };

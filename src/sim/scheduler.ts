@@ -4,6 +4,7 @@
  * until nothing moves, then jumps the clock to the earliest deadline any of
  * them reports. Same seed, same order, same bytes on the wire.
  */
+import { earlier } from '../devices/index.ts';
 import { VirtualClock } from './clock.ts';
 
 /** Anything the scheduler drives: a stack, a link with timers, an app. */
@@ -68,11 +69,8 @@ export class Scheduler {
   }
 
   private nextDeadline(): bigint | undefined {
-    let t = this.timers[0]?.atNs;
-    for (const n of this.nodes) {
-      const d = n.pollAtNs();
-      if (d !== undefined && (t === undefined || d < t)) t = d;
-    }
+    let t: bigint | undefined = this.timers[0]?.atNs;
+    for (const n of this.nodes) t = earlier(t, n.pollAtNs());
     return t;
   }
 

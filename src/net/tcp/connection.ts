@@ -5,7 +5,7 @@
  * timer, and the RFC 5961 checks against blind resets and SYNs. Time comes
  * in as `now`; timers are deadlines the TCP layer polls.
  */
-import type { Clock } from '../../devices/index.ts';
+import { earlier, type Clock } from '../../devices/index.ts';
 import { ACK, emitTcp, FIN, PSH, RST, SYN, tcpHeaderLen, type TcpOptions, type TcpRepr, type TcpView } from '../../wire/tcp.ts';
 import { PROTO_TCP } from '../../wire/ipv4.ts';
 import { IPV4_PAYLOAD_AT, type Ipv4 } from '../ipv4.ts';
@@ -954,9 +954,7 @@ export class TcpConnection {
   }
 
   nextTimerNs(): bigint | undefined {
-    let t: bigint | undefined;
-    for (const d of [this.rtoAt, this.delAckAt, this.persistAt, this.timeWaitAt, this.keepAliveAt]) if (d !== undefined && (t === undefined || d < t)) t = d;
-    return t;
+    return earlier(earlier(earlier(this.rtoAt, this.delAckAt), earlier(this.persistAt, this.timeWaitAt)), this.keepAliveAt);
   }
 
   onTimer(now: bigint): void {

@@ -4,7 +4,7 @@
  * half-open connections, answers segments for no connection with RST
  * (RFC 9293 §3.10.7.1), and exposes connection timers to the stack's poll.
  */
-import type { Clock, Random } from '../../devices/index.ts';
+import { earlier, type Clock, type Random } from '../../devices/index.ts';
 import { isMulticast, PROTO_TCP } from '../../wire/ipv4.ts';
 import { ACK, emitTcp, emptyTcpOptions, FIN, parseTcpOptions, RST, SYN, TcpView, type TcpRepr } from '../../wire/tcp.ts';
 import { counters } from '../counters.ts';
@@ -246,8 +246,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
     let t: bigint | undefined;
     for (const m of this.conns.values()) {
       for (const c of m.values()) {
-        const d = c.nextTimerNs();
-        if (d !== undefined && (t === undefined || d < t)) t = d;
+        t = earlier(t, c.nextTimerNs());
       }
     }
     return t;
