@@ -87,7 +87,15 @@ export interface TcpHost {
   challengeAllowed(): boolean;
 }
 
-const FLAG_TIMED_OUT = 'timeout' as const;
+/** Appends [l, r) to flat sorted ranges [l0, r0, l1, r1, …], merging it with the last when they touch. */
+function pushMerged(ranges: number[], l: number, r: number): void {
+  const n = ranges.length;
+  if (n > 0 && seqGe(ranges[n - 1]!, l)) {
+    if (seqGt(r, ranges[n - 1]!)) ranges[n - 1] = r;
+  } else {
+    ranges.push(l, r);
+  }
+}
 
 export class TcpConnection {
   state: TcpState;
@@ -112,7 +120,6 @@ export class TcpConnection {
   private needDrain = false;
 
   // Receive sequence space.
-  private irs = 0;
   private rcvNxt = 0;
   private rcvAdvEdge = 0;
   private readonly recvQ: ByteQueue;
@@ -212,7 +219,6 @@ export class TcpConnection {
 
   /** Passive open: a SYN arrived on a listener; answer SYN-ACK. */
   openPassive(seg: TcpView, o: TcpOptions): void {
-    this.irs = seg.seq;
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.takeSynOptions(o, seg.window);
     this.state = 'SYN-RECEIVED';
@@ -228,7 +234,6 @@ export class TcpConnection {
     this.state = 'ESTABLISHED';
     this.iss = seqAdd(seg.ack, -1);
     this.sndUna = this.sndNxt = this.sndMax = seg.ack;
-    this.irs = seqAdd(seg.seq, -1);
     this.rcvNxt = seg.seq;
     this.mss = Math.min(mss, this.ourMss);
     this.cc.cwnd = 10 * this.mss;
@@ -418,7 +423,6 @@ export class TcpConnection {
       return;
     }
     if (!(flags & SYN)) return;
-    this.irs = seg.seq;
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.takeSynOptions(o, seg.window);
     if (flags & ACK) {
@@ -792,11 +796,7 @@ export class TcpConnection {
   /** RFC 2018 §4: the out-of-order data as blocks, the one holding the latest segment first. */
   private sackBlocks(max: number): number[] {
     const ranges: number[] = [];
-    for (const s of this.ooo) {
-      const l = s.seq, r = seqAdd(s.seq, s.data.length);
-      const n = ranges.length;
-      if (n > 0 && seqGe(ranges[n - 1]!, l)) { if (seqGt(r, ranges[n - 1]!)) ranges[n - 1] = r; } else ranges.push(l, r);
-    }
+    for (const s of this.ooo) pushMerged(ranges, s.seq, seqAdd(s.seq, s.data.length));
     const out: number[] = [];
     let first = -1;
     for (let i = 0; i < ranges.length; i += 2) if (seqInWindow(this.lastOooSeq, ranges[i]!, ranges[i + 1]!)) first = i;
@@ -842,10 +842,7 @@ export class TcpConnection {
     }
     pairs.sort((a, b) => seqDiff(a[0], b[0]));
     const merged: number[] = [];
-    for (const [l, r] of pairs) {
-      const n = merged.length;
-      if (n > 0 && seqGe(merged[n - 1]!, l)) { if (seqGt(r, merged[n - 1]!)) merged[n - 1] = r; } else merged.push(l, r);
-    }
+    for (const [l, r] of pairs) pushMerged(merged, l, r);
     this.sacked = merged;
   }
 
@@ -1015,7 +1012,7 @@ export class TcpConnection {
     const overdue = this.cfg.userTimeoutNs !== undefined && this.unackedSinceNs !== undefined &&
       now - this.unackedSinceNs >= this.cfg.userTimeoutNs;
     if (this.retries >= limit || overdue) {
-      this.abortQuietly(FLAG_TIMED_OUT);
+      this.abortQuietly('timeout');
       return;
     }
     this.retries++;
@@ -1047,7 +1044,7 @@ export class TcpConnection {
     this.rtoAt = now + BigInt(Math.round(this.rtoNs));
   }
 
-  private abortQuietly(why: typeof FLAG_TIMED_OUT): void {
+  private abortQuietly(why: 'timeout'): void {
     this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: this.sndNxt, ack: 0, flags: RST, window: 0 }, 0, 0);
     this.destroy(why);
   }
