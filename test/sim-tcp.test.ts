@@ -15,7 +15,7 @@ import { emitEthernet, emitIpv4, emitTcp, ETHERTYPE_IPV4, PROTO_TCP, RST, SYN } 
 
 const MS = 1_000_000n, S = 1_000_000_000n;
 
-interface BulkResult { ok: boolean; seconds: number; retransmitted: number; received: number; timeouts: number; fast: number }
+interface BulkResult { ok: boolean; seconds: number; retransmitted: number; received: number; timeouts: number; fast: number; probes: number; lost: number }
 
 /** Client 10.0.0.1 sends `size` bytes to a sink on 10.0.0.2:9, then closes; checks what arrived, byte for byte. */
 function bulk(net: SimNet, size: number, cfg: TcpConfig = {}, limitS = 600n): BulkResult {
@@ -48,7 +48,7 @@ function bulk(net: SimNet, size: number, cfg: TcpConfig = {}, limitS = 600n): Bu
   return {
     ok: serverDone && received === size && got.digest('hex') === want,
     seconds: Number(net.sched.clock.monotonicNs() - t0) / 1e9,
-    retransmitted: k.bytesRetransmitted, received, timeouts: k.timeouts, fast: k.fastRetransmits,
+    retransmitted: k.bytesRetransmitted, received, timeouts: k.timeouts, fast: k.fastRetransmits, probes: k.tailProbes, lost: k.lostRetransmits,
   };
 }
 
@@ -129,20 +129,25 @@ const CONDITIONS: [string, FaultOptions, TcpConfig?][] = [
   ['corruption 2%', { corrupt: 0.02, delayNs: 5n * MS }],
   ['tiny windows (4 KiB)', { delayNs: 5n * MS }, { receiveBuffer: 4096, sendBuffer: 4096 }],
   ['no window scaling, no timestamps', { loss: 0.02, delayNs: 5n * MS }, { windowScaling: false, timestamps: false }],
+  ['long path (100 ms RTT)', { delayNs: 50n * MS }],
+  ['long path, fixed 64 KiB window', { delayNs: 50n * MS }, { receiveBuffer: 65536 }],
 ];
 
-test('1 MB bulk transfers arrive byte-exact under every condition (throughput table)', () => {
+const BULK = 10_000_000;
+
+test('10 MB bulk transfers arrive byte-exact under every condition (throughput table)', () => {
   const rows: string[] = [];
   for (const [name, faults, cfg] of CONDITIONS) {
     const net = simNet(2, 7, faults);
-    const r = bulk(net, 1_000_000, cfg);
-    rows.push(`${name.padEnd(34)} ${r.ok ? 'ok ' : 'BAD'} ${(1_000_000 * 8 / r.seconds / 1e6).toFixed(2).padStart(8)} Mbit/s (virtual)  ` +
-      `retransmitted ${String(r.retransmitted).padStart(7)} B  timeouts ${r.timeouts}  fast ${r.fast}`);
+    const r = bulk(net, BULK, cfg, 3600n);
+    rows.push(`${name.padEnd(34)} ${r.ok ? 'ok ' : 'BAD'} ${(BULK * 8 / r.seconds / 1e6).toFixed(2).padStart(8)} Mbit/s  ` +
+      `retransmitted ${String(r.retransmitted).padStart(8)} B  timeouts ${String(r.timeouts).padStart(4)}  fast ${String(r.fast).padStart(4)}  ` +
+      `tail probes ${String(r.probes).padStart(4)}  lost resends ${r.lost}`);
     assert.ok(r.ok, `${name}: ${JSON.stringify(r)}`);
   }
   // Snapshotted like smoltcp's netsim: virtual time makes the table exact, so any change to it is a
   // change in behaviour to review. Regenerate with UPDATE_SNAPSHOTS=1 and read the diff.
-  const table = '1 MB bulk transfer, 10.0.0.1 → 10.0.0.2, seed 7, virtual time (test/sim-tcp.test.ts)\n' + rows.join('\n') + '\n';
+  const table = '10 MB bulk transfer, 10.0.0.1 → 10.0.0.2, 10 ms RTT, faults both ways, seed 7, virtual time (test/sim-tcp.test.ts)\n' + rows.join('\n') + '\n';
   const file = new URL('./snapshots/tcp-netsim.txt', import.meta.url);
   if (process.env.UPDATE_SNAPSHOTS === '1') writeFileSync(file, table);
   assert.equal(table, readFileSync(file, 'utf8'), 'the throughput table changed: review it, then UPDATE_SNAPSHOTS=1');
@@ -281,4 +286,24 @@ test('RFC 5961: blind in-window RSTs get challenge ACKs, at most 1000 a second, 
   assert.equal(server!.state, 'ESTABLISHED', 'no blind reset');
   assert.equal(b!.tcp.counters.challengeAcks, 1000);
   assert.equal(b!.tcp.challengesLimited, 500);
+});
+
+test('receive-window auto-tuning: on a 100 ms path the window grows past 64 KiB, and 10 MB moves faster than with a fixed 64 KiB', () => {
+  const net = simNet(2, 11, { delayNs: 50n * MS });
+  let sink: TcpConnection | undefined;
+  let got = 0;
+  net.stacks[1]!.tcp.listen(9, (c) => { sink = c; c.events = { onData: (d) => { got += d.length; } }; });
+  const c = net.stacks[0]!.tcp.connect(ip('10.0.0.2'), 9);
+  const data = pattern(8_000_000);
+  let sent = 0;
+  const pump = (): void => { while (sent < data.length) { const n = c.write(data.subarray(sent, sent + 65536)); sent += n; if (!n) return; } };
+  c.events = { onConnect: pump, onDrain: pump };
+  net.sched.run({ untilNs: 3n * S });
+  assert.ok(sink && got > 0, 'connected and receiving');
+  assert.ok(sink.receiveWindowLimit > 64 * 1024, `window grew: ${sink.receiveWindowLimit}`);
+  assert.ok(sink.receiveWindowLimit <= 4 * 1024 * 1024, 'within the default bound');
+  const tuned = bulk(simNet(2, 12, { delayNs: 50n * MS }), 10_000_000);
+  const fixed = bulk(simNet(2, 12, { delayNs: 50n * MS }), 10_000_000, { receiveBuffer: 65536 });
+  assert.ok(tuned.ok && fixed.ok);
+  assert.ok(tuned.seconds * 1.5 < fixed.seconds, `auto-tuned ${tuned.seconds} s, fixed ${fixed.seconds} s (virtual)`);
 });

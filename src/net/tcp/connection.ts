@@ -19,7 +19,11 @@ export type TcpState = 'CLOSED' | 'LISTEN' | 'SYN-SENT' | 'SYN-RECEIVED' | 'ESTA
 export interface TcpConfig {
   /** Bytes the application may queue for sending (default 256 KiB). */
   readonly sendBuffer?: number;
-  /** Receive buffer, the most window ever offered (default 256 KiB). */
+  /**
+   * Receive buffer, the most window ever offered (default 4 MiB). The window starts at 64 KiB and
+   * doubles, up to this bound, each round trip in which the peer fills half of it (auto-tuning, like
+   * Linux's tcp_rcv_space_adjust); memory is taken only as data waits for the application.
+   */
   readonly receiveBuffer?: number;
   /** TIME-WAIT length, 2×MSL (default 60 s, as Linux). */
   readonly timeWaitNs?: bigint;
@@ -56,6 +60,10 @@ export interface TcpCounters {
   bytesRetransmitted: number;
   fastRetransmits: number;
   timeouts: number;
+  /** Tail loss probes sent (RFC 8985 §7). */
+  tailProbes: number;
+  /** Resent holes found lost again during SACK recovery. */
+  lostRetransmits: number;
   dupAcks: number;
   outOfOrder: number;
   challengeAcks: number;
@@ -177,6 +185,11 @@ export class TcpConnection {
   private limitedTransmit = 0;
   private inRecovery = false;
   private recover = 0;
+  /** SND.MAX when the latest hole was resent: a SACK above it means that resend was itself lost. */
+  private rxtFence = 0;
+  /** Tail loss probe (RFC 8985 §7): when it fires, and whether a probe is out unanswered. */
+  private tlpAt: bigint | undefined;
+  private tlpOut = false;
 
   constructor(host: TcpHost, cfg: TcpConfig, state: TcpState, local: [number, number], remote: [number, number], iss: number) {
     this.host = host;
@@ -189,7 +202,8 @@ export class TcpConnection {
     this.sndNxt = iss;
     this.sndMax = iss;
     this.sendQ = new ByteQueue(cfg.sendBuffer ?? 256 * 1024);
-    this.recvQ = new ByteQueue(cfg.receiveBuffer ?? 256 * 1024);
+    this.recvQ = new ByteQueue(cfg.receiveBuffer ?? 4 * 1024 * 1024);
+    this.rcvTuned = Math.min(this.recvQ.capacity, 64 * 1024);
     this.ourMss = host.ip.mtu - 40;
     this.rtoNs = Number(cfg.initialRtoNs ?? 1_000_000_000n);
     const buf = this.recvQ.capacity;
@@ -504,6 +518,8 @@ export class TcpConnection {
       this.dupAcks = 0;
       this.limitedTransmit = 0;
       this.rtoAt = seqGt(this.sndMax, this.sndUna) ? now + BigInt(Math.round(this.rtoNs)) : undefined;
+      this.tlpOut = false;
+      this.armTlp(now);
       if (finAcked) this.ourFinAcked(now);
       if (this.needDrain && this.sendQ.free > 0) {
         this.needDrain = false;
@@ -515,7 +531,10 @@ export class TcpConnection {
       this.counters.dupAcks++;
       this.dupAcks++;
       if (this.sackOk) this.sackUpdate(o);
-      if (this.sackOk && (this.inRecovery || this.dupAcks >= 3 || this.sackedBytes() >= 3 * this.segmentData) && this.sacked.length > 0) {
+      // Early retransmit (RFC 5827): with fewer than four segments out, fewer duplicates can ever come.
+      const outSegs = Math.ceil(seqDiff(this.sndMax, this.sndUna) / this.segmentData);
+      const dupThresh = Math.max(1, Math.min(3, outSegs - 1));
+      if (this.sackOk && (this.inRecovery || this.dupAcks >= dupThresh || this.sackedBytes() >= dupThresh * this.segmentData) && this.sacked.length > 0) {
         if (!this.inRecovery && seqGt(ack, this.recover)) {
           // Enter SACK recovery (RFC 6675 §5): halve, then resend holes as the pipe allows.
           this.counters.fastRetransmits++;
@@ -523,7 +542,9 @@ export class TcpConnection {
           this.cc.cwnd = this.cc.ssthresh;
           this.recover = this.sndMax;
           this.highRxt = this.sndUna;
+          this.rxtFence = this.sndMax;
           this.inRecovery = true;
+          this.tlpAt = undefined;
         }
         if (this.inRecovery) this.sackSend();
       } else if (this.inRecovery) {
@@ -536,6 +557,7 @@ export class TcpConnection {
         this.cc.onFastRetransmit(seqDiff(this.sndMax, this.sndUna), this.mss);
         this.recover = this.sndMax;
         this.inRecovery = true;
+        this.tlpAt = undefined;
         this.retransmitFirst();
         this.cc.cwnd = this.cc.ssthresh + 3 * this.mss;
       }
@@ -612,6 +634,8 @@ export class TcpConnection {
       return;
     }
     if (len > 0) {
+      // A segment that fills (part of) a gap is ACKed at once (RFC 5681 §4.2), so recovery moves on.
+      if (this.ooo.length > 0) this.ackNow = true;
       this.acceptInOrder(seg.buf, off, len);
       this.drainOutOfOrder();
     }
@@ -624,6 +648,23 @@ export class TcpConnection {
   }
 
   private oooFin: number | undefined;
+  /** Auto-tuned receive window bound, and the bytes received in order since the last measurement. */
+  private rcvTuned: number;
+  private rcvMarkNs = 0n;
+  private rcvMarkBytes = 0;
+
+  /** The receive window the auto-tuning allows now (at most the receive buffer). */
+  get receiveWindowLimit(): number { return this.rcvTuned; }
+
+  /** Once per round trip: if the peer sent at least half the window, double it (up to the buffer). */
+  private tuneReceiveWindow(len: number): void {
+    this.rcvMarkBytes += len;
+    const now = this.now();
+    if (now - this.rcvMarkNs < BigInt(Math.round(this.srtt > 0 ? this.srtt : 100_000_000))) return;
+    if (this.rcvMarkBytes * 2 >= this.rcvTuned) this.rcvTuned = Math.min(this.recvQ.capacity, this.rcvTuned * 2);
+    this.rcvMarkNs = now;
+    this.rcvMarkBytes = 0;
+  }
 
   private storeOutOfOrder(seq: number, data: Uint8Array, fin: boolean): void {
     if (fin) this.oooFin = seqAdd(seq, data.length);
@@ -649,6 +690,7 @@ export class TcpConnection {
 
   private acceptInOrder(buf: Uint8Array, off: number, len: number): void {
     this.rcvNxt = seqAdd(this.rcvNxt, len);
+    if (this.rcvTuned < this.recvQ.capacity) this.tuneReceiveWindow(len);
     if (this.appClosed) return;
     if (!this.paused && this.recvQ.length === 0 && this.events.onData) {
       this.events.onData(buf.subarray(off, off + len)); // Straight from the frame: no copy.
@@ -705,12 +747,12 @@ export class TcpConnection {
   // ---------------------------------------------------------------- output
 
   /**
-   * The receive window we can offer now: free space in the receive buffer
-   * from RCV.NXT on. Out-of-order data lies inside that space (and is
-   * bounded by it), so it does not shrink the window a second time.
+   * The receive window we can offer now: free space in the (auto-tuned)
+   * receive buffer from RCV.NXT on. Out-of-order data lies inside that space
+   * (and is bounded by it), so it does not shrink the window a second time.
    */
   private recvWindow(): number {
-    return this.recvQ.free;
+    return Math.max(0, this.rcvTuned - this.recvQ.length);
   }
 
   /** Sends what the windows allow, then a pure ACK if one is owed. */
@@ -765,7 +807,48 @@ export class TcpConnection {
       sent = true;
       if (fin) break;
     }
+    if (sent) this.armTlp(now);
     if (!sent && this.ackNow) this.sendAck();
+  }
+
+  /**
+   * RFC 8985 §7.2: a probe two smoothed RTTs after the last send or ACK (plus the peer's worst delayed
+   * ACK when one segment is out), so a lost tail is found by SACK recovery instead of a timeout.
+   */
+  private armTlp(now: bigint): void {
+    if (this.inRecovery || this.tlpOut || this.srtt === 0 || !this.sackOk || this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT' ||
+      !seqGt(this.sndMax, this.sndUna)) {
+      this.tlpAt = undefined;
+      return;
+    }
+    let pto = Math.max(2 * this.srtt, 10_000_000);
+    if (seqDiff(this.sndMax, this.sndUna) <= this.segmentData) pto += 200_000_000;
+    const at = now + BigInt(Math.round(pto));
+    this.tlpAt = this.rtoAt !== undefined && at >= this.rtoAt ? undefined : at;
+  }
+
+  /** RFC 8985 §7.3: send one new segment if the windows allow, else resend the last one. */
+  private onTlp(now: bigint): void {
+    this.tlpAt = undefined;
+    if (this.inRecovery || !seqGt(this.sndMax, this.sndUna)) return;
+    this.tlpOut = true;
+    this.counters.tailProbes++;
+    const off = seqDiff(this.sndMax, this.sndUna);
+    const fresh = Math.min(this.segmentData, this.sendQ.length - off, this.sndWnd - off);
+    if (fresh > 0 && this.sndNxt === this.sndMax) {
+      this.sendData(this.sndMax, off, fresh, false);
+      this.sndNxt = this.sndMax = seqAdd(this.sndMax, fresh);
+    } else {
+      const dataEnd = seqAdd(this.sndUna, Math.min(this.sendQ.length, off));
+      const len = Math.min(this.segmentData, seqDiff(dataEnd, this.sndUna));
+      if (len <= 0) return;
+      this.counters.retransmits++;
+      this.counters.bytesRetransmitted += len;
+      this.lastRetransmitTs = this.tsNow();
+      const seq = seqAdd(dataEnd, -len);
+      this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
+    }
+    this.rtoAt = now + BigInt(Math.round(this.rtoNs));
   }
 
   private sendData(seq: number, queueOffset: number, len: number, fin: boolean): void {
@@ -891,8 +974,17 @@ export class TcpConnection {
     return undefined;
   }
 
-  /** Loss recovery with SACK (RFC 6675 §5): resend holes while the pipe has room. */
+  /**
+   * Loss recovery with SACK (RFC 6675 §5): resend holes while the pipe has room. A hole already resent
+   * that stays open while data sent after the resend is SACKed was lost again (the idea of RACK,
+   * RFC 8985, with sequence order standing in for send time): start over from SND.UNA.
+   */
   private sackSend(): void {
+    if (seqGt(this.highRxt, this.sndUna) && seqGt(this.highSacked(), this.rxtFence)) {
+      this.counters.lostRetransmits++;
+      this.highRxt = this.sndUna;
+      this.rxtFence = this.sndMax;
+    }
     for (let guard = 0; guard < 1000; guard++) {
       if (this.pipe() + this.segmentData > this.cc.cwnd) return;
       const hole = this.nextHole(this.highRxt);
@@ -912,6 +1004,7 @@ export class TcpConnection {
       this.lastRetransmitTs = this.tsNow();
       this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
       this.highRxt = seqAdd(seq, len);
+      this.rxtFence = this.sndMax;
       this.rttSeq = undefined;
     }
   }
@@ -951,7 +1044,7 @@ export class TcpConnection {
   }
 
   nextTimerNs(): bigint | undefined {
-    return earlier(earlier(earlier(this.rtoAt, this.delAckAt), earlier(this.persistAt, this.timeWaitAt)), this.keepAliveAt);
+    return earlier(earlier(earlier(this.rtoAt, this.delAckAt), earlier(this.persistAt, this.timeWaitAt)), earlier(this.keepAliveAt, this.tlpAt));
   }
 
   onTimer(now: bigint): void {
@@ -967,6 +1060,7 @@ export class TcpConnection {
       this.persistAt = undefined;
       this.probeZeroWindow(now);
     }
+    if (this.tlpAt !== undefined && now >= this.tlpAt) this.onTlp(now);
     if (this.rtoAt !== undefined && now >= this.rtoAt) this.onRto(now);
     if (this.keepAliveAt !== undefined && now >= this.keepAliveAt) this.onKeepAlive(now);
   }
@@ -1008,6 +1102,8 @@ export class TcpConnection {
   /** RFC 6298 §5: retransmit the earliest unacknowledged segment, back off, and shrink the window. */
   private onRto(now: bigint): void {
     this.rtoAt = undefined;
+    this.tlpAt = undefined;
+    this.tlpOut = false;
     const limit = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED' ? (this.cfg.synRetries ?? 6) : (this.cfg.maxRetries ?? 15);
     const overdue = this.cfg.userTimeoutNs !== undefined && this.unackedSinceNs !== undefined &&
       now - this.unackedSinceNs >= this.cfg.userTimeoutNs;
@@ -1053,7 +1149,7 @@ export class TcpConnection {
     if (this.state === 'CLOSED') return;
     const wasTimeWait = this.state === 'TIME-WAIT';
     this.state = 'CLOSED';
-    this.rtoAt = this.delAckAt = this.persistAt = this.timeWaitAt = this.keepAliveAt = undefined;
+    this.rtoAt = this.delAckAt = this.persistAt = this.timeWaitAt = this.keepAliveAt = this.tlpAt = undefined;
     this.host.remove(this);
     if (!wasTimeWait) this.events.onClose?.(error);
     this.events = {};
