@@ -7,6 +7,8 @@
  */
 import type { Metafile } from 'esbuild';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
+import { devCertFor } from './devcert.ts';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FATA_ROOT } from '../host/paths.ts';
@@ -15,6 +17,8 @@ import type { ServiceConfig } from '../runtime/config.ts';
 import { writeImage, type ImageManifest } from './image.ts';
 
 const RUNTIME = join(FATA_ROOT, 'src/runtime');
+/** Text that compresses: these get gzip and brotli variants in the image. */
+const COMPRESSIBLE = /\.(html?|css|m?js|json|svg|txt|xml|md|map|webmanifest|csv|ico|wasm)$/i;
 
 export interface BuildOptions {
   readonly target?: 'node' | 'spt';
@@ -79,7 +83,8 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
   const config = await loadConfig(dir);
   const mainFile = resolve(dir, config.main);
   if (!existsSync(mainFile)) throw new FataError('FATA_NO_MAIN', `config.ts names main '${config.main}', which does not exist in ${dir}`);
-  const devices = Object.entries(config.devices).map(([name, d]) => ({ name, type: d.type }));
+  const devices: { name: string; type: 'net' | 'block' | 'assets'; modifiedMs?: number }[] =
+    Object.entries(config.devices).map(([name, d]) => ({ name, type: d.type }));
   const hasNet = devices.some((d) => d.type === 'net');
   const provider = !hasNet ? undefined : net === 'direct' ? ['directNet', 'net-direct.ts'] : ['socketNet', 'net-socket.ts'];
   const entry = [
@@ -105,14 +110,34 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
   for (const [name, d] of Object.entries(config.devices)) {
     if (d.type !== 'assets') continue;
     const root = resolve(dir, d.dir);
-    if (!existsSync(root)) throw new FataError('FATA_NO_ASSETS', `assets device '${name}' names folder '${d.dir}', which does not exist in ${dir}`);
-    let total = 0;
-    for (const f of walk(root)) {
-      const b = readFileSync(f);
-      sections.push([`asset:${name}:/${relative(root, f).split('\\').join('/')}`, b]);
+    if (!existsSync(root) && !d.devCert) throw new FataError('FATA_NO_ASSETS', `assets device '${name}' names folder '${d.dir}', which does not exist in ${dir}`);
+    let total = 0, compressed = 0, newest = 0;
+    const files = existsSync(root) ? walk(root) : [];
+    const add = (path: string, b: Uint8Array): void => {
+      sections.push([`asset:${name}:${path}`, b]);
       total += b.length;
+      if (d.compress === false || !COMPRESSIBLE.test(path) || b.length < 256) return;
+      // Precompressed once here, so the service never compresses at run time (nginx's gzip_static).
+      const gz = gzipSync(b, { level: 9 });
+      if (gz.length < b.length * 0.9) { sections.push([`asset-gzip:${name}:${path}`, gz]); compressed += gz.length; }
+      const br = brotliCompressSync(b, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: b.length } });
+      if (br.length < b.length * 0.9) { sections.push([`asset-br:${name}:${path}`, br]); compressed += br.length; }
+    };
+    for (const f of files) {
+      add(`/${relative(root, f).split('\\').join('/')}`, readFileSync(f));
+      newest = Math.max(newest, statSync(f).mtimeMs);
     }
+    if (d.devCert && !(existsSync(join(root, 'cert.pem')) && existsSync(join(root, 'key.pem')))) {
+      const c = devCertFor(dir, opts.say);
+      add('/cert.pem', Buffer.from(c.cert));
+      add('/key.pem', Buffer.from(c.key));
+    }
+    // Last-Modified for what is served: the build's SOURCE_DATE_EPOCH if set, else the newest file's mtime (whole seconds).
+    const epoch = process.env.SOURCE_DATE_EPOCH;
+    const dev = devices.find((x) => x.name === name)!;
+    dev.modifiedMs = epoch && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : Math.floor(newest / 1000) * 1000;
     sizes[`assets:${name}`] = total;
+    if (compressed) sizes[`assets:${name}:compressed`] = compressed;
   }
   const manifest: ImageManifest = {
     type: 'fata.manifest', version: 1, name: config.name, target, net: hasNet ? net : 'none', devices,

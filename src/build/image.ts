@@ -22,7 +22,7 @@ export interface ImageManifest {
   readonly name: string;
   readonly target: 'node' | 'spt';
   readonly net: 'direct' | 'socket' | 'none';
-  readonly devices: readonly { readonly name: string; readonly type: 'net' | 'block' | 'assets' }[];
+  readonly devices: readonly { readonly name: string; readonly type: 'net' | 'block' | 'assets'; readonly modifiedMs?: number }[];
   /** The engine this image was built for (`node v24.21.0`); recorded, and checked at run time. */
   readonly engine: string;
   readonly params: Record<string, ParamSpec>;

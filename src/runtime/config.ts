@@ -11,7 +11,14 @@ import type { Assets, Context, NetStack } from './types.ts';
 export interface NetDecl { readonly type: 'net' }
 export interface BlockDecl { readonly type: 'block' }
 /** A folder crunched into the image at build time, read-only at run time. */
-export interface AssetsDecl { readonly type: 'assets'; readonly dir: string }
+export interface AssetsDecl {
+  readonly type: 'assets';
+  readonly dir: string;
+  /** Also store gzip and brotli variants of text files when they are smaller (default true). */
+  readonly compress?: boolean;
+  /** Without cert.pem and key.pem in the folder, add a self-signed development pair (default false). */
+  readonly devCert?: boolean;
+}
 export type DeviceDeclaration = NetDecl | BlockDecl | AssetsDecl;
 
 /** A network device: Fata's stack on a tap (`--net=direct`) or host sockets (`--net=socket`). */
@@ -19,7 +26,7 @@ export const net = (): NetDecl => ({ type: 'net' });
 /** A block device, attached with `--block:NAME=FILE`. */
 export const block = (): BlockDecl => ({ type: 'block' });
 /** The files under `dir` (relative to the service folder), built into the image. */
-export const assets = (dir: string): AssetsDecl => ({ type: 'assets', dir });
+export const assets = (dir: string, opts: { compress?: boolean; devCert?: boolean } = {}): AssetsDecl => ({ type: 'assets', dir, ...opts });
 
 export type ParamSpec =
   | { readonly kind: 'string'; readonly default: string; readonly help: string }

@@ -84,4 +84,8 @@ export interface NetStack {
 export interface Assets {
   get(path: string): Uint8Array | undefined;
   list(): readonly string[];
+  /** A variant compressed at build time, if one was smaller. */
+  variant(path: string, encoding: 'br' | 'gzip'): Uint8Array | undefined;
+  /** When the files last changed (ms since the epoch; SOURCE_DATE_EPOCH when the build had it). */
+  readonly modifiedMs: number;
 }

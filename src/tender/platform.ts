@@ -13,20 +13,27 @@ import { FaultInjector, type FaultOptions } from '../link/fault.ts';
 import { SeededRandom } from '../sim/random.ts';
 
 export function imageAssets(image: Image): Map<string, Assets> {
+  // Keyed by `asset`, `asset-gzip` or `asset-br`, then device, then path.
   const byDevice = new Map<string, Map<string, Uint8Array>>();
   for (const [name, bytes] of image.sections) {
-    const m = /^asset:([^:]+):(\/.*)$/.exec(name);
+    const m = /^(asset(?:-gzip|-br)?):([^:]+):(\/.*)$/.exec(name);
     if (!m) continue;
-    let files = byDevice.get(m[1]!);
-    if (!files) byDevice.set(m[1]!, files = new Map());
-    files.set(m[2]!, bytes);
+    const key = `${m[1]}:${m[2]}`;
+    let files = byDevice.get(key);
+    if (!files) byDevice.set(key, files = new Map());
+    files.set(m[3]!, bytes);
   }
   const out = new Map<string, Assets>();
+  const none = new Map<string, Uint8Array>();
   for (const d of image.manifest.devices) {
     if (d.type !== 'assets') continue;
-    const files = byDevice.get(d.name) ?? new Map<string, Uint8Array>();
+    const files = byDevice.get(`asset:${d.name}`) ?? none;
+    const gz = byDevice.get(`asset-gzip:${d.name}`) ?? none, br = byDevice.get(`asset-br:${d.name}`) ?? none;
     const list = [...files.keys()];
-    out.set(d.name, { get: (p) => files.get(p), list: () => list });
+    out.set(d.name, {
+      get: (p) => files.get(p), list: () => list, modifiedMs: d.modifiedMs ?? 0,
+      variant: (p, e) => (e === 'br' ? br : gz).get(p),
+    });
   }
   return out;
 }

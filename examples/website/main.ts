@@ -1,0 +1,66 @@
+/**
+ * The static website unikernel: htdocs/ built into the image, served over
+ * HTTP/1.1 and HTTPS (node:tls over Fata's TCP) by src/http's lean server,
+ * with an access log line per request on the console.
+ */
+import type { Main } from '../../src/runtime/config.ts';
+import { HttpServer, httpDate, staticSite, type HttpHandler, type HttpServerOptions } from '../../src/http/index.ts';
+import { tlsCertificate, tlsServerStream } from '../../src/runtime/tls.ts';
+import type config from './config.ts';
+
+const DAY_MS = 86_400_000;
+
+export const main: Main<typeof config> = async (devices, params, ctx) => {
+  const { htdocs, tls, service: net } = devices;
+  const httpPort = params['http-port'], httpsPort = params['https-port'];
+  if (!httpPort && !httpsPort) throw new Error('both --http-port and --https-port are 0: nothing to serve');
+  const hsts: [string, string][] = params.hsts > 0 ? [['Strict-Transport-Security', `max-age=${params.hsts}`]] : [];
+  const plain = staticSite(htdocs, { modifiedMs: htdocs.modifiedMs });
+  const secure = hsts.length ? staticSite(htdocs, { modifiedMs: htdocs.modifiedMs, headers: hsts }) : plain;
+
+  let dateS = -1n, dateText = '';
+  const opts: HttpServerOptions = {
+    now: () => ctx.clock.monotonicNs(),
+    date: () => {
+      const s = ctx.clock.wallNs() / 1_000_000_000n;
+      if (s !== dateS) { dateS = s; dateText = httpDate(Number(s) * 1000); }
+      return dateText;
+    },
+    server: 'fata',
+    onAccess: params['access-log'] ? (e) => ctx.log.info('access', { remote: e.remote, method: e.method, target: e.target, status: e.status, bytes: e.bytes, ua: e.userAgent }) : undefined,
+    onError: (e) => ctx.log.error('handler-failed', { error: (e as Error).message }),
+  };
+
+  const servers: HttpServer[] = [];
+  if (httpsPort) {
+    const unescape = (s: string): string => s.replace(/\\n/g, '\n');
+    const certPem = params['tls-cert'] ? unescape(params['tls-cert']) : new TextDecoder().decode(tls.get('/cert.pem'));
+    const keyPem = params['tls-key'] ? unescape(params['tls-key']) : new TextDecoder().decode(tls.get('/key.pem'));
+    const cert = tlsCertificate(certPem, keyPem);
+    const daysLeft = Math.floor((cert.validToMs - Number(ctx.clock.wallNs() / 1_000_000n)) / DAY_MS);
+    if (daysLeft < 30) ctx.log.warn('certificate-expiring', { subject: cert.subject, days_left: daysLeft, hint: 'renew it and rebuild, or pass --tls-cert/--tls-key' });
+    const https = new HttpServer(secure, opts);
+    servers.push(https);
+    await net.tcpListen(httpsPort, (s) => https.accept(tlsServerStream(s, cert, (e) => ctx.log.debug('tls-failed', { remote: s.remote, error: e.message }))));
+  }
+  if (httpPort) {
+    const toHttps: HttpHandler = (req) => {
+      const host = (req.headers.find(([k]) => k === 'host')?.[1] ?? net.ipv4?.split('/')[0] ?? 'localhost').replace(/:\d+$/, '');
+      const location = `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.target.startsWith('/') ? req.target : '/'}`;
+      return { status: 301, headers: [['Location', location], ['Content-Type', 'text/plain; charset=utf-8']], body: new TextEncoder().encode(`moved to ${location}\n`) };
+    };
+    const http = new HttpServer(params['redirect-https'] && httpsPort ? toHttps : plain, opts);
+    servers.push(http);
+    await net.tcpListen(httpPort, (s) => http.accept(s));
+  }
+  const where = net.ipv4?.split('/')[0] ?? '127.0.0.1';
+  ctx.log.info('serving', {
+    files: htdocs.list().length,
+    http: httpPort ? `http://${where}:${httpPort}/` : 'off',
+    https: httpsPort ? `https://${where}:${httpsPort}/` : 'off',
+  });
+  for (;;) {
+    await ctx.sleep(1000);
+    for (const s of servers) s.sweep();
+  }
+};

@@ -1,0 +1,299 @@
+/**
+ * An incremental HTTP/1.1 message parser (RFC 9112) for requests and
+ * responses, with hard limits on every part a peer controls. It never
+ * throws on input: a bad message becomes a `ParseError` carrying the status
+ * code a server should answer with (400, 413, 414, 431, 501, 505).
+ */
+
+export interface HttpLimits {
+  /** Longest request line (default 8 KiB; beyond it 414). */
+  readonly requestLine: number;
+  /** Bytes of all header lines together (default 16 KiB; beyond it 431). */
+  readonly headerBytes: number;
+  /** Header fields at most (default 100; beyond it 431). */
+  readonly headerCount: number;
+  /** Largest body (default 1 MiB; beyond it 413). */
+  readonly body: number;
+}
+
+export const DEFAULT_LIMITS: HttpLimits = { requestLine: 8192, headerBytes: 16384, headerCount: 100, body: 1 << 20 };
+
+export interface HttpHead {
+  /** Lower-cased names, values with surrounding whitespace removed, in arrival order. */
+  readonly headers: readonly (readonly [string, string])[];
+}
+
+export interface HttpRequest extends HttpHead {
+  readonly method: string;
+  /** The request target as sent (`/a%20b?x=1`). */
+  readonly target: string;
+  readonly version: '1.0' | '1.1';
+  readonly body: Uint8Array;
+  /** Whether the connection may carry another request after this one. */
+  readonly keepAlive: boolean;
+}
+
+export interface HttpResponseHead extends HttpHead {
+  readonly status: number;
+  readonly reason: string;
+  readonly version: '1.0' | '1.1';
+}
+
+export interface ParseError { readonly error: number; readonly reason: string }
+
+/** The first value of header `name` (lower case). */
+export function header(m: HttpHead, name: string): string | undefined {
+  for (const [k, v] of m.headers) if (k === name) return v;
+  return undefined;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const EMPTY = new Uint8Array(0);
+
+function latin1(b: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i += 4096) s += String.fromCharCode(...b.subarray(i, Math.min(end, i + 4096)));
+  return s;
+}
+
+/** Index just past the blank line ending a head (CRLF CRLF, or bare LF LF as RFC 9112 §2.2 tolerates), or -1. */
+function headEnd(b: Uint8Array, from: number, end: number): number {
+  for (let i = Math.max(0, from); i < end; i++) {
+    if (b[i] !== 0x0a) continue;
+    if (i + 1 < end && b[i + 1] === 0x0a) return i + 2;
+    if (i + 2 < end && b[i + 1] === 0x0d && b[i + 2] === 0x0a) return i + 3;
+  }
+  return -1;
+}
+
+type BodyMode = { kind: 'none' } | { kind: 'length'; left: number } | { kind: 'chunked' } | { kind: 'close' };
+
+/**
+ * Feeds bytes in with `push`, takes complete messages out with `next`.
+ * `mode` picks requests (server side) or responses (client side); a
+ * response parser needs the request method of each response (`expect`) for
+ * HEAD and 304, which have no body.
+ */
+export class HttpParser {
+  private buf = new Uint8Array(4096);
+  private start = 0;
+  private end = 0;
+  private scanned = 0;
+  private readonly limits: HttpLimits;
+  private readonly mode: 'request' | 'response';
+  /** A message whose head is parsed and whose body is still arriving. */
+  private pending: { head: HttpRequest | HttpResponseHead; body: BodyMode; parts: Uint8Array[]; size: number; chunkLeft: number; trailer: boolean } | undefined;
+  private failed: ParseError | undefined;
+  private eof = false;
+  /** Client side: the methods of requests whose responses are still to come. */
+  readonly expect: string[] = [];
+
+  constructor(mode: 'request' | 'response', limits: Partial<HttpLimits> = {}) {
+    this.mode = mode;
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  /** Bytes buffered and not yet part of a returned message. */
+  get buffered(): number { return this.end - this.start; }
+  /** Whether part of a message has arrived (for telling an idle connection from a slow one). */
+  get midMessage(): boolean { return this.pending !== undefined || this.end > this.start; }
+
+  push(data: Uint8Array): void {
+    if (this.failed) return;
+    const need = this.end - this.start + data.length;
+    if (this.end + data.length > this.buf.length) {
+      const nb = need > this.buf.length ? new Uint8Array(Math.max(need, this.buf.length * 2)) : this.buf;
+      nb.set(this.buf.subarray(this.start, this.end), 0);
+      this.scanned -= this.start;
+      this.end -= this.start;
+      this.start = 0;
+      this.buf = nb;
+    }
+    this.buf.set(data, this.end);
+    this.end += data.length;
+  }
+
+  /** The peer closed: a close-delimited response body ends here. */
+  finish(): void { this.eof = true; }
+
+  /** The next complete message, undefined if more bytes are needed, or an error (sticky). */
+  next(): HttpRequest | (HttpResponseHead & { body: Uint8Array }) | ParseError | undefined {
+    if (this.failed) return this.failed;
+    const r = this.step();
+    if (r && 'error' in r) this.failed = r;
+    return r;
+  }
+
+  private step(): HttpRequest | (HttpResponseHead & { body: Uint8Array }) | ParseError | undefined {
+    if (!this.pending) {
+      // RFC 9112 §2.2: empty lines before a request line are ignored.
+      while (this.mode === 'request' && this.start < this.end && (this.buf[this.start] === 0x0d || this.buf[this.start] === 0x0a)) this.start++;
+      const stop = headEnd(this.buf, Math.max(this.start, this.scanned - 3), this.end);
+      if (stop < 0) {
+        this.scanned = this.end;
+        const have = this.end - this.start;
+        const firstLine = this.buf.subarray(this.start, this.end).indexOf(0x0a);
+        if ((firstLine < 0 ? have : firstLine) > this.limits.requestLine) return { error: this.mode === 'request' ? 414 : 502, reason: 'start line too long' };
+        if (have > this.limits.requestLine + this.limits.headerBytes) return { error: 431, reason: 'header section too large' };
+        if (this.eof && have > 0) return { error: 400, reason: 'connection closed inside a message head' };
+        return undefined;
+      }
+      const head = this.parseHead(this.start, stop);
+      this.start = this.scanned = stop;
+      if ('error' in head) return head;
+      this.pending = { ...head, parts: [], size: 0, chunkLeft: -1, trailer: false };
+    }
+    return this.readBody();
+  }
+
+  private parseHead(from: number, to: number): { head: HttpRequest | HttpResponseHead; body: BodyMode } | ParseError {
+    const text = latin1(this.buf, from, to);
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
+    const first = lines[0]!;
+    if (first.length > this.limits.requestLine) return { error: 414, reason: 'request line too long' };
+    const headers: [string, string][] = [];
+    let headerBytes = 0;
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line === '') break;
+      headerBytes += line.length + 2;
+      if (headerBytes > this.limits.headerBytes) return { error: 431, reason: 'header section too large' };
+      if (headers.length >= this.limits.headerCount) return { error: 431, reason: 'too many header fields' };
+      if (line[0] === ' ' || line[0] === '\t') return { error: 400, reason: 'obsolete line folding' };
+      const colon = line.indexOf(':');
+      if (colon <= 0) return { error: 400, reason: 'header line without a name' };
+      const name = line.slice(0, colon);
+      if (!TOKEN.test(name)) return { error: 400, reason: 'bad header name' };
+      const value = line.slice(colon + 1).trim();
+      if (!FIELD_VALUE.test(value)) return { error: 400, reason: 'control character in a header value' };
+      headers.push([name.toLowerCase(), value]);
+    }
+    const framing = this.framing(headers);
+    if ('error' in framing) return framing;
+    if (this.mode === 'request') {
+      const m = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/.exec(first);
+      if (!m) return { error: 400, reason: 'malformed request line' };
+      if (m[3] !== '1') return { error: 505, reason: 'only HTTP/1.x is served' };
+      const version = m[4] === '0' ? '1.0' : '1.1';
+      if (version === '1.1' && header({ headers }, 'host') === undefined) return { error: 400, reason: 'HTTP/1.1 request without Host' };
+      if (headers.filter(([k]) => k === 'host').length > 1) return { error: 400, reason: 'more than one Host' };
+      const conn = (header({ headers }, 'connection') ?? '').toLowerCase();
+      const keepAlive = version === '1.1' ? !/\bclose\b/.test(conn) : /\bkeep-alive\b/.test(conn);
+      const body: BodyMode = framing.kind === 'close' ? { kind: 'none' } : framing;
+      return { head: { method: m[1]!, target: m[2]!, version, headers, body: EMPTY, keepAlive }, body };
+    }
+    const m = /^HTTP\/1\.(\d) (\d{3})(?: (.*))?$/.exec(first);
+    if (!m) return { error: 502, reason: 'malformed status line' };
+    const status = Number(m[2]);
+    const method = this.expect.shift() ?? 'GET';
+    const noBody = method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
+    return { head: { status, reason: m[3] ?? '', version: m[1] === '0' ? '1.0' : '1.1', headers }, body: noBody ? { kind: 'none' } : framing };
+  }
+
+  /** RFC 9112 §6.3: how the body is delimited. Both Content-Length and chunked is refused (request smuggling). */
+  private framing(headers: readonly (readonly [string, string])[]): BodyMode | ParseError {
+    let te: string | undefined, cl: string | undefined;
+    for (const [k, v] of headers) {
+      if (k === 'transfer-encoding') te = te === undefined ? v : `${te}, ${v}`;
+      else if (k === 'content-length') {
+        if (cl !== undefined && cl !== v) return { error: 400, reason: 'conflicting Content-Length' };
+        cl = v;
+      }
+    }
+    if (te !== undefined) {
+      if (cl !== undefined) return { error: 400, reason: 'both Transfer-Encoding and Content-Length' };
+      if (te.toLowerCase().trim() !== 'chunked') return { error: 501, reason: 'only chunked transfer coding is supported' };
+      return { kind: 'chunked' };
+    }
+    if (cl !== undefined) {
+      if (!/^\d{1,15}$/.test(cl)) return { error: 400, reason: 'bad Content-Length' };
+      const n = Number(cl);
+      if (n > this.limits.body) return { error: 413, reason: 'body too large' };
+      return n === 0 ? { kind: 'none' } : { kind: 'length', left: n };
+    }
+    return this.mode === 'request' ? { kind: 'none' } : { kind: 'close' };
+  }
+
+  private take(n: number): Uint8Array {
+    const out = this.buf.slice(this.start, this.start + n);
+    this.start += n;
+    if (this.start === this.end) this.start = this.end = this.scanned = 0;
+    else this.scanned = Math.max(this.scanned, this.start);
+    return out;
+  }
+
+  private complete(): HttpRequest | (HttpResponseHead & { body: Uint8Array }) {
+    const p = this.pending!;
+    this.pending = undefined;
+    let body: Uint8Array = EMPTY;
+    if (p.parts.length === 1) body = p.parts[0]!;
+    else if (p.parts.length > 1) {
+      body = new Uint8Array(p.size);
+      let at = 0;
+      for (const part of p.parts) { body.set(part, at); at += part.length; }
+    }
+    return { ...p.head, body } as HttpRequest | (HttpResponseHead & { body: Uint8Array });
+  }
+
+  private readBody(): HttpRequest | (HttpResponseHead & { body: Uint8Array }) | ParseError | undefined {
+    const p = this.pending!;
+    switch (p.body.kind) {
+      case 'none': return this.complete();
+      case 'length': {
+        const n = Math.min(p.body.left, this.end - this.start);
+        if (n > 0) { p.parts.push(this.take(n)); p.size += n; p.body.left -= n; }
+        if (p.body.left === 0) return this.complete();
+        if (this.eof) return { error: 400, reason: 'connection closed inside a body' };
+        return undefined;
+      }
+      case 'close': {
+        const n = this.end - this.start;
+        if (n > 0) {
+          if (p.size + n > this.limits.body) return { error: 413, reason: 'body too large' };
+          p.parts.push(this.take(n));
+          p.size += n;
+        }
+        return this.eof ? this.complete() : undefined;
+      }
+      case 'chunked': return this.readChunks(p);
+    }
+  }
+
+  private readChunks(p: NonNullable<HttpParser['pending']>): HttpRequest | (HttpResponseHead & { body: Uint8Array }) | ParseError | undefined {
+    for (;;) {
+      if (p.chunkLeft > 0) {
+        const n = Math.min(p.chunkLeft, this.end - this.start);
+        if (n === 0) return this.eof ? { error: 400, reason: 'connection closed inside a chunk' } : undefined;
+        p.parts.push(this.take(n));
+        p.size += n;
+        p.chunkLeft -= n;
+        if (p.chunkLeft > 0) return undefined;
+        p.chunkLeft = -2; // Now the CRLF after the data.
+      }
+      const nl = this.buf.subarray(this.start, this.end).indexOf(0x0a);
+      if (nl < 0) {
+        if (this.end - this.start > 1024) return { error: 400, reason: 'chunk line too long' };
+        return this.eof ? { error: 400, reason: 'connection closed inside a chunked body' } : undefined;
+      }
+      const line = latin1(this.buf, this.start, this.start + nl).replace(/\r$/, '');
+      this.take(nl + 1);
+      if (p.chunkLeft === -2) {
+        if (line !== '') return { error: 400, reason: 'chunk data not followed by CRLF' };
+        p.chunkLeft = -1;
+        continue;
+      }
+      if (p.trailer) {
+        if (line === '') return this.complete();
+        continue; // Trailer fields are read and dropped.
+      }
+      const m = /^([0-9A-Fa-f]{1,8})(?:[ \t]*;.*)?$/.exec(line);
+      if (!m) return { error: 400, reason: 'bad chunk size' };
+      const size = parseInt(m[1]!, 16);
+      if (p.size + size > this.limits.body) return { error: 413, reason: 'body too large' };
+      if (size === 0) { p.trailer = true; continue; }
+      p.chunkLeft = size;
+    }
+  }
+}

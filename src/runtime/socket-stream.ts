@@ -1,0 +1,27 @@
+/** A Node `net.Socket` (a host TCP socket, or a TLSSocket) behind the portable stream interface. */
+import type { Socket } from 'node:net';
+import type { TcpStream } from './types.ts';
+
+/** Node buffers the writes; back-pressure shows as a 0-byte write until 'drain'. */
+export function socketStream(sock: Socket, remote = sock.remoteAddress ?? '', remotePort = sock.remotePort ?? 0): TcpStream {
+  let closed = false;
+  const s: TcpStream = {
+    remote, remotePort,
+    onData: undefined, onEnd: undefined, onDrain: undefined, onClose: undefined,
+    write: (d) => {
+      if (closed) throw new Error('cannot write: the connection is closed');
+      if (sock.writableNeedDrain) return 0; // Back-pressure: wait for onDrain.
+      sock.write(d);
+      return d.length;
+    },
+    end: () => { sock.end(); },
+    destroy: () => { if (typeof sock.resetAndDestroy === 'function' && sock.constructor.name === 'Socket') sock.resetAndDestroy(); else sock.destroy(); },
+    pause: () => { sock.pause(); }, resume: () => { sock.resume(); },
+  };
+  sock.on('data', (d: Buffer) => s.onData?.(d));
+  sock.on('end', () => s.onEnd?.());
+  sock.on('drain', () => s.onDrain?.());
+  sock.on('error', () => {});
+  sock.on('close', (hadError: boolean) => { closed = true; s.onClose?.(hadError ? 'reset' : undefined); });
+  return s;
+}
