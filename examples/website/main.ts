@@ -27,6 +27,8 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
       return dateText;
     },
     server: 'fata',
+    headerTimeoutMs: params['header-timeout'] * 1000,
+    idleTimeoutMs: params['idle-timeout'] * 1000,
     onAccess: params['access-log'] ? (e) => ctx.log.info('access', { remote: e.remote, method: e.method, target: e.target, status: e.status, bytes: e.bytes, ua: e.userAgent }) : undefined,
     onError: (e) => ctx.log.error('handler-failed', { error: (e as Error).message }),
   };
