@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ function tempCopy(example: string): string {
 }
 
 test('two clean builds of each example are byte-identical, and the image records the engine', () => {
-  for (const ex of ['examples/hello', 'examples/ping-serve', 'examples/block-test']) {
+  for (const ex of ['examples/hello', 'examples/ping-serve', 'examples/block-test', 'examples/website']) {
     for (const t of ['node', 'spt']) {
       const images: Buffer[] = [];
       for (let i = 0; i < 2; i++) {
@@ -132,5 +133,42 @@ test('exit codes are Solo5\'s: 0, 1, and 255 for an abort, on both targets', { s
     assert.match(abort.out, /level=error src=abort event=abort error="deliberate failure"/);
     assert.equal(fata(['run', '-t', t, 'test/fixtures/abort', '--how=fail']).status, 1);
     assert.equal(fata(['run', '-t', t, 'test/fixtures/abort', '--how=ok']).status, 0);
+  }
+});
+
+test('the embedded default: fata run examples/website serves htdocs on 127.0.0.1 over HTTP and HTTPS, no root', async () => {
+  const asUser = process.getuid?.() === 0 ? 65534 : undefined;
+  const dir = tempCopy('examples/website');
+  const port = 20000 + (process.pid % 20000);
+  if (asUser !== undefined) spawnSync('chown', ['-R', `${asUser}:${asUser}`, dir]);
+  const child = spawn(process.execPath, [FATA, 'run', dir, `--http-port=${port}`, `--https-port=${port + 1}`], { cwd: ROOT, uid: asUser, gid: asUser, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const t0 = Date.now();
+    while (!out.includes('event=serving') && Date.now() - t0 < 60_000 && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /event=serving files=\d+ http=http:\/\/127\.0\.0\.1:/, out);
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(page.status, 200);
+    assert.equal(await page.text(), readFileSync(join(dir, 'htdocs/index.html'), 'utf8'));
+    const missing = await fetch(`http://127.0.0.1:${port}/nowhere`);
+    assert.equal(missing.status, 404);
+    assert.match(await missing.text(), /404/);
+    const tls = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: port + 1, path: '/hello.txt', rejectUnauthorized: false }, (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => { b += d.toString(); });
+        res.on('end', () => resolve(b));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(tls, readFileSync(join(dir, 'htdocs/hello.txt'), 'utf8'));
+    assert.match(out, /event=access remote=127\.0\.0\.1 method=GET target=\/ status=200/);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -57,6 +57,13 @@ for (const b of spec.blocks) {
 // libuv starts its worker threads on first use; thread creation is not allowed once sealed.
 await new Promise<void>((r) => libc.poll.async(new Uint8Array(8), 0, 0, () => r()));
 
+// Node loads its CA store on a thread of its own when TLS is first used; a service that uses TLS gets
+// that done now, while threads may still start (after the seal it would warn and fail).
+const bundle = image.sections.get('bundle');
+if (bundle && Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).includes('"node:tls"')) {
+  (await import('node:tls')).createSecureContext({});
+}
+
 const keep = new Set<number>([0, 1, 2, ...spec.nets.map((n) => n.fd), ...blockFds]);
 for (const name of readdirSync('/proc/self/fd')) {
   const fd = Number(name);
