@@ -17,6 +17,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { emit, needRoot } from './lib.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA = join(ROOT, 'bin/fata.mjs');
@@ -33,10 +34,7 @@ const inNs = (argv: string[]): string[] => ['ip', 'netns', 'exec', NS, ...argv];
 const kib = (pid: number, field: string): number =>
   Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 
-if (process.getuid?.() !== 0) {
-  process.stderr.write('bench/boot.ts needs root (it makes a network namespace and a tap); skipped\n');
-  process.exit(0);
-}
+needRoot('boot');
 const say = (s: string): void => { process.stdout.write(s + '\n'); };
 
 // Bare engine: start to exit, and its peak RSS.
@@ -97,3 +95,7 @@ say(`ping-serve on spt: fata run → first echo reply median ${b.toFixed(1)} ms 
 say(`  sealed engine RSS: idle ${rIdle.toFixed(1)} MiB (${(rIdle / bareMiB).toFixed(2)}×), peak after 2000 pings ${rPeak.toFixed(1)} MiB (${(rPeak / bareMiB).toFixed(2)}×); tender ${(median(tender) / 1024).toFixed(1)} MiB`);
 say(`  runs: boot ms ${boot.map((x) => x.toFixed(0)).join(' ')}`);
 say(`image sizes (spt): ${sizes.join(', ')}`);
+const bareMs = median(bare);
+emit({ bench: 'boot', metric: 'fata run → first ping reply (spt)', value: b, unit: 'ms', reference: bareMs, referenceName: 'bare node -e 0', lowerIsBetter: true, floor: 0.5 });
+emit({ bench: 'boot', metric: 'idle RSS (spt)', value: rIdle, unit: 'MiB', reference: bareMiB, referenceName: 'bare engine peak', lowerIsBetter: true, floor: 1 / 1.5 });
+emit({ bench: 'boot', metric: 'peak RSS after 2000 pings (spt)', value: rPeak, unit: 'MiB', reference: bareMiB, referenceName: 'bare engine peak', lowerIsBetter: true, floor: 1 / 1.5 });

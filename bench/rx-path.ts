@@ -13,6 +13,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { LinkEnd } from '../src/link/index.ts';
 import { Stack, UdpSocket } from '../src/net/index.ts';
 import { SeededRandom, VirtualClock } from '../src/sim/index.ts';
+import { emit } from './lib.ts';
 import {
   checksum, emitEthernet, emitIcmpv4, emitIpv4, emitUdp, EthernetView, ETHERTYPE_IPV4, Ipv4View, parseEthernet,
   parseIpv4, parseUdp, PROTO_ICMP, PROTO_UDP, UdpView,
@@ -103,4 +104,7 @@ const fast = await measure('checksum of 1500 B (Fata)', N, () => { sink ^= check
 const slow = await measure('checksum of 1500 B (byte loop with carries)', N, () => { sink ^= naiveSum(block); });
 process.stdout.write(`ratios: UDP 64 B ${(fata64 / ref64).toFixed(2)}x, UDP 1472 B ${(fata1472 / ref1472).toFixed(2)}x ` +
   `the allocating reference; checksum ${(fast / slow).toFixed(2)}x the byte loop (${(fast * 1500 / 1e9).toFixed(2)} GB/s)\n`);
+emit({ bench: 'rx-path', metric: 'UDP 64 B frames through the stack', value: fata64 / 1e6, unit: 'M frames/s', reference: ref64 / 1e6, referenceName: 'allocating parse' });
+emit({ bench: 'rx-path', metric: 'UDP 1472 B frames through the stack', value: fata1472 / 1e6, unit: 'M frames/s', reference: ref1472 / 1e6, referenceName: 'allocating parse' });
+emit({ bench: 'rx-path', metric: 'checksum of 1500 B', value: fast * 1500 / 1e9, unit: 'GB/s', reference: slow * 1500 / 1e9, referenceName: 'byte loop' });
 if (sink === 0.5 || bytes < 0) process.stdout.write('\n');

@@ -10,14 +10,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { emit, needRoot } from './lib.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA = join(ROOT, 'bin/fata.mjs');
 const MB = Number(process.argv[2] ?? 500);
-if (process.getuid?.() !== 0) {
-  process.stderr.write('bench/tcp.ts needs root (namespaces, veth, tap); skipped\n');
-  process.exit(0);
-}
+needRoot('tcp');
 const sh = (argv: string[]): string => {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
@@ -69,6 +67,11 @@ try {
   const chargenCpu = cpuSeconds(engine) - cpu0;
   tender.kill('SIGTERM');
   const gb = MB / 1000;
+  const kg = gbps(kernel);
+  emit({ bench: 'tcp', metric: 'discard, kernel → Fata', value: gbps(discard), unit: 'Gbit/s', reference: kg, referenceName: 'kernel TCP over veth', floor: 0.3 });
+  emit({ bench: 'tcp', metric: 'chargen, Fata → kernel', value: gbps(chargen), unit: 'Gbit/s', reference: kg, referenceName: 'kernel TCP over veth', floor: 0.3 });
+  emit({ bench: 'tcp', metric: 'discard, engine CPU per GB', value: discardCpu / gb, unit: 'CPU s/GB' });
+  emit({ bench: 'tcp', metric: 'chargen, engine CPU per GB', value: chargenCpu / gb, unit: 'CPU s/GB' });
   results.push(`Fata discard (kernel → Fata): ${gbps(discard).toFixed(2)} Gbit/s = ${(gbps(discard) / gbps(kernel)).toFixed(2)}× the kernel, ${(discardCpu / gb).toFixed(2)} CPU s/GB in the engine`);
   results.push(`Fata chargen (Fata → kernel): ${gbps(chargen).toFixed(2)} Gbit/s = ${(gbps(chargen) / gbps(kernel)).toFixed(2)}× the kernel, ${(chargenCpu / gb).toFixed(2)} CPU s/GB in the engine`);
 } finally {

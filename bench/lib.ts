@@ -1,0 +1,79 @@
+/**
+ * What the benchmarks share: running commands, namespaces they make and
+ * always remove, and one machine-readable line per measurement
+ * (`BENCH {json}`) that `bench/run.ts` collects into BENCHMARKS.md.
+ */
+import { spawnSync } from 'node:child_process';
+
+export interface Result {
+  /** Which benchmark and which measurement: `http`, `1 KB keep-alive HTTP req/s`. */
+  readonly bench: string;
+  readonly metric: string;
+  readonly value: number;
+  readonly unit: string;
+  /** The reference measured in the same run, and its name. */
+  readonly reference?: number;
+  readonly referenceName?: string;
+  /** value / reference (or reference / value when lower is better): above 1 means Fata does better. */
+  readonly ratio?: number;
+  readonly lowerIsBetter?: boolean;
+  /** The issue's floor for the ratio, where it names one. */
+  readonly floor?: number;
+}
+
+export function emit(r: Result): void {
+  const ratio = r.ratio ?? (r.reference ? (r.lowerIsBetter ? r.reference / r.value : r.value / r.reference) : undefined);
+  process.stdout.write(`BENCH ${JSON.stringify({ ...r, ratio })}\n`);
+}
+
+export function sh(argv: string[], opts: { timeoutMs?: number; allowFail?: boolean } = {}): string {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 16 << 20, timeout: opts.timeoutMs ?? 300_000 });
+  if (r.status !== 0 && !opts.allowFail) throw new Error(`${argv.join(' ')}: ${r.stderr || r.error?.message}`);
+  return r.stdout ?? '';
+}
+
+export const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+export function needRoot(name: string): void {
+  if (process.getuid?.() !== 0) {
+    process.stdout.write(`SKIP ${name}: needs root (namespaces, veth, tap)\n`);
+    process.exit(0);
+  }
+}
+
+/** Namespaces made through this are removed (taps first) at exit, whatever happens. */
+const made: string[] = [];
+export function netns(name: string): string {
+  sh(['ip', 'netns', 'add', name]);
+  made.push(name);
+  sh(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
+  return name;
+}
+export function cleanup(): void {
+  for (const ns of made.splice(0)) {
+    spawnSync('ip', ['netns', 'exec', ns, 'ip', 'tuntap', 'del', 'dev', 'tap0', 'mode', 'tap']);
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { cleanup(); process.exit(130); });
+
+/** A tap `tap0` in `ns` with `cidr` on the kernel side. */
+export function tapIn(ns: string, cidr: string): void {
+  sh(['ip', 'netns', 'exec', ns, 'ip', 'tuntap', 'add', 'dev', 'tap0', 'mode', 'tap']);
+  sh(['ip', '-n', ns, 'addr', 'add', cidr, 'dev', 'tap0']);
+  sh(['ip', '-n', ns, 'link', 'set', 'tap0', 'up']);
+}
+
+/** A veth pair between two namespaces with an address on each end. */
+export function veth(a: string, aCidr: string, b: string, bCidr: string): void {
+  const ea = `v${process.pid % 100000}a`, eb = `v${process.pid % 100000}b`;
+  sh(['ip', 'link', 'add', ea, 'netns', a, 'type', 'veth', 'peer', 'name', eb, 'netns', b]);
+  sh(['ip', '-n', a, 'addr', 'add', aCidr, 'dev', ea]);
+  sh(['ip', '-n', b, 'addr', 'add', bCidr, 'dev', eb]);
+  sh(['ip', '-n', a, 'link', 'set', ea, 'up']);
+  sh(['ip', '-n', b, 'link', 'set', eb, 'up']);
+}
+
+export const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]!; };
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
