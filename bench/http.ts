@@ -14,7 +14,7 @@
  *   node bench/http.ts [SECONDS]   (per run, default 8; 24 runs)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emit, has, needRoot, netns, sh, sleep, tapIn, veth } from './lib.ts';
 
@@ -30,6 +30,7 @@ const say = (s: string): void => { process.stdout.write(s + '\n'); };
 // A copy of examples/website at the same depth, with the two benchmark files in htdocs.
 mkdirSync(join(ROOT, 'out'), { recursive: true });
 const site = mkdtempSync(join(ROOT, 'out', 'bench-website-'));
+chmodSync(site, 0o755); // nginx's workers run as www-data and must read the files.
 const children: ChildProcess[] = [];
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); rmSync(site, { recursive: true, force: true }); });
 cpSync(join(ROOT, 'examples/website'), site, { recursive: true, filter: (p) => !p.includes('/dist') && !p.includes('/.fata') });
@@ -95,7 +96,7 @@ for (const proto of ['http', 'https'] as const) {
       const f = got.fata!, n = got.nginx!, p = got.node!;
       say(`  ${proto.padEnd(5)} ${label} ${mode.padEnd(19)} fata ${f.rps.toFixed(0).padStart(7)} req/s p99 ${f.p99.toFixed(2)} ms` +
         ` | nginx ${n.rps.toFixed(0).padStart(7)} p99 ${n.p99.toFixed(2)} | node ${p.rps.toFixed(0).padStart(7)} p99 ${p.p99.toFixed(2)}` +
-        ` | fata/nginx ${(f.rps / n.rps).toFixed(2)}×${f.errors ? `  (${f.errors} errors)` : ''}`);
+        ` | fata/nginx ${(f.rps / n.rps).toFixed(2)}×${f.errors + n.errors + p.errors ? `  (errors: fata ${f.errors}, nginx ${n.errors}, node ${p.errors})` : ''}`);
       const metric = `${label} ${mode} ${proto.toUpperCase()}`;
       emit({ bench: 'http', metric: `${metric} req/s`, value: f.rps, unit: 'req/s', reference: n.rps, referenceName: 'nginx (1 worker)',
         floor: proto === 'http' && label === '1 KB' && !close ? 0.5 : undefined });
@@ -104,3 +105,4 @@ for (const proto of ['http', 'https'] as const) {
     }
   }
 }
+process.exit(0); // The servers' child handles would keep the loop alive; exit runs the cleanup.
