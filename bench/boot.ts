@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { emit, needRoot } from './lib.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const FATA = join(ROOT, 'bin/fata.mjs');
+const FATA = join(ROOT, 'bin/fata'); // As users run it: the native tender's one-engine path where it is built.
 const runs = Number(process.argv[2] ?? 10);
 const engineFlags = (process.env.FATA_ENGINE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 const NS = `fata-bench-${process.pid}`;
@@ -48,7 +48,7 @@ for (let i = 0; i < runs; i++) {
 say(`bare engine (${process.version}${engineFlags.length ? ' ' + engineFlags.join(' ') : ''}): start→exit median ${median(bare).toFixed(1)} ms, peak RSS ${(median(bareRss) / 1024).toFixed(1)} MiB`);
 
 for (const ex of ['hello', 'ping-serve', 'block-test']) {
-  for (const t of ['node', 'spt']) sh([process.execPath, FATA, 'build', '-t', t, ...(ex === 'ping-serve' ? ['--net=direct'] : []), `examples/${ex}`]);
+  for (const t of ['node', 'spt']) sh([FATA, 'build', '-t', t, ...(ex === 'ping-serve' ? ['--net=direct'] : []), `examples/${ex}`]);
 }
 const sizes = ['hello', 'ping-serve', 'block-test'].map((ex) => `${ex} ${statSync(join(ROOT, `examples/${ex}/dist/${ex}.fata`)).size} B`);
 sh(['ip', 'netns', 'add', NS]);
@@ -64,7 +64,7 @@ try {
       inNs(['ping', '-D', '-n', '-i', '0.002', '-c', '5000', '-W', '1', '10.0.0.2']).slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
     await new Promise((r) => setTimeout(r, 50));
     const t0 = Date.now() / 1000;
-    const tenderProc = spawn('ip', inNs([process.execPath, FATA, 'run', '--net:service=tap0', '--net-mac:service=02:00:00:00:00:02',
+    const tenderProc = spawn('ip', inNs([FATA, 'run', '--net:service=tap0', '--net-mac:service=02:00:00:00:00:02',
       join(ROOT, 'examples/ping-serve/dist/ping-serve.fata'), '--ipv4=10.0.0.2/24', '-l', 'warn']).slice(1), { stdio: 'ignore' });
     const first = await new Promise<number>((resolve, reject) => {
       let buf = '';
@@ -78,9 +78,11 @@ try {
     boot.push((first - t0) * 1000);
     ping.kill();
     await new Promise((r) => setTimeout(r, 1000));
-    const child = Number(sh(['pgrep', '-P', String(tenderProc.pid)]).trim().split('\n')[0]);
+    // The JavaScript tender starts the engine as its child; the native one becomes the engine (exec).
+    const kids = spawnSync('pgrep', ['-P', String(tenderProc.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+    const child = kids[0] ?? tenderProc.pid!;
     idle.push(kib(child, 'VmRSS'));
-    tender.push(kib(tenderProc.pid!, 'VmRSS'));
+    tender.push(kids.length ? kib(tenderProc.pid!, 'VmRSS') : 0);
     spawnSync('ip', inNs(['ping', '-f', '-c', '2000', '-s', '1400', '10.0.0.2']).slice(1));
     peak.push(kib(child, 'VmHWM'));
     tenderProc.kill('SIGTERM');

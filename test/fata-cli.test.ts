@@ -11,11 +11,12 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
+/** The command npx runs (package.json's bin): a shell front door to the CLI and the native spt tender. */
+const FATA = new URL('../bin/fata', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 
 function fata(args: string[], opts: { uid?: number; timeoutMs?: number } = {}): { status: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [FATA, ...args], {
+  const r = spawnSync(FATA, args, {
     cwd: ROOT, encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, uid: opts.uid, gid: opts.uid, maxBuffer: 64 << 20,
   });
   return { status: r.status, out: r.stdout, err: r.stderr };
@@ -141,7 +142,7 @@ test('the embedded default: fata run examples/website serves htdocs on 127.0.0.1
   const dir = tempCopy('examples/website');
   const port = 20000 + (process.pid % 20000);
   if (asUser !== undefined) spawnSync('chown', ['-R', `${asUser}:${asUser}`, dir]);
-  const child = spawn(process.execPath, [FATA, 'run', dir, `--http-port=${port}`, `--https-port=${port + 1}`], { cwd: ROOT, uid: asUser, gid: asUser, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(FATA, ['run', dir, `--http-port=${port}`, `--https-port=${port + 1}`], { cwd: ROOT, uid: asUser, gid: asUser, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsSkipReason, waitForLine, withTapNamespace } from './netns.ts';
@@ -79,6 +79,70 @@ test('ping-serve under spt answers the kernel\'s ping on a tap, and stops on SIG
     }
     const neigh = ns.run(['ip', 'neigh', 'show', '10.0.0.2']).stdout;
     assert.match(neigh, /02:00:00:00:00:02/, 'the kernel learnt the MAC given with --net-mac');
+    const exited = waitForLine(child, /event=exit code=0/);
+    child.kill('SIGTERM');
+    await exited;
+  });
+});
+
+// The native tender (src/targets/spt/tender.c) behind bin/fata: one engine start, the same seal.
+const NATIVE_BIN = new URL('../bin/fata', import.meta.url).pathname;
+const TENDER = join(ROOT, 'node_modules/.cache/fata/spt-tender');
+function nativeSkip(): string | false {
+  if (sptSkip) return sptSkip;
+  const r = fata(['build', '-t', 'spt', 'test/fixtures/escape']); // Also builds the tender and the bootstrap bundle.
+  if (r.status !== 0) return `build failed: ${r.err}`;
+  if (!existsSync(TENDER)) return `the native tender was not built (${/note: (.*)/.exec(r.out)?.[1] ?? 'no reason given'})`;
+  return false;
+}
+
+test('native tender: every way out is denied', { skip: nativeSkip() }, async () => {
+  const srv = createServer((s) => s.end());
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  const child = spawn(NATIVE_BIN, ['run', 'test/fixtures/escape/dist/escape.fata', `--port=${port}`], { cwd: ROOT });
+  try {
+    const line = await waitForLine(child, /event=attempts/, 60_000);
+    const got: Record<string, string> = {};
+    for (const m of line.matchAll(/ (open|proc|spawn|connect|listen)=(\S+)/g)) got[m[1]!] = m[2]!;
+    assert.deepEqual(Object.keys(got).sort(), ['connect', 'listen', 'open', 'proc', 'spawn']);
+    for (const [what, result] of Object.entries(got)) assert.match(result, /^denied:/, `${what} was ${result}`);
+  } finally {
+    child.kill('SIGKILL');
+    srv.close();
+  }
+});
+
+test('native tender: device errors are the CLI\'s; --help and folders go to the CLI', { skip: nativeSkip() }, () => {
+  const run = (args: string[]): { status: number | null; out: string } => {
+    const r = spawnSync(NATIVE_BIN, ['run', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, out: r.stdout + r.stderr };
+  };
+  const undeclared = run(['--block:disk=/dev/null', 'test/fixtures/escape/dist/escape.fata']);
+  assert.equal(undeclared.status, 1, undeclared.out);
+  assert.match(undeclared.out, /--block:disk attaches a device the image does not declare/);
+  const help = run(['test/fixtures/escape/dist/escape.fata', '--help']);
+  assert.equal(help.status, 0, help.out);
+  assert.match(help.out, /--port/);
+  const badFlag = run(['--frobnicate', 'test/fixtures/escape/dist/escape.fata']);
+  assert.equal(badFlag.status, 1);
+  assert.match(badFlag.out, /usage: fata run/);
+});
+
+test('native tender: ping-serve on a tap answers the kernel\'s ping from one sealed process with no host environment', { skip: nsSkip || nativeSkip() }, async () => {
+  fata(['build', '-t', 'spt', 'examples/ping-serve']);
+  await withTapNamespace('10.0.0.1/24', async (ns) => {
+    const child = ns.start([NATIVE_BIN, 'run', `--net:service=${ns.tap}`, join(ROOT, 'examples/ping-serve/dist/ping-serve.fata'), '--ipv4=10.0.0.2/24']);
+    await waitForLine(child, /event=serving/);
+    // ns.start runs `ip netns exec`, which execs bin/fata, which execs the tender, which execs the engine: one process.
+    assert.match(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8'), /bootstrap\.mjs/, 'the process started is now the sealed engine');
+    assert.match(readFileSync(`/proc/${child.pid}/status`, 'utf8'), /Seccomp:\s+2/);
+    assert.equal(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim(), '', 'no second engine');
+    const env = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0').filter(Boolean).sort();
+    assert.deepEqual(env, ['TZ=UTC', 'UV_USE_IO_URING=0'], 'nothing of the host environment');
+    assert.match(readFileSync(`/proc/${child.pid}/fdinfo/3`, 'utf8'), /iff:\s+tap0/, 'fd 3 is the tap');
+    const r = ns.run(['ping', '-c', '10', '-i', '0.05', '-W', '2', '-s', '1400', '10.0.0.2']);
+    assert.match(r.stdout, /10 packets transmitted, 10 received, 0% packet loss/, r.stdout + r.stderr);
     const exited = waitForLine(child, /event=exit code=0/);
     child.kill('SIGTERM');
     await exited;

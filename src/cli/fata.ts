@@ -3,6 +3,9 @@
  * user carry a stable code and say what to do; exit codes follow Solo5's
  * tenders (0, 1, 255 for an abort).
  */
+// @ts-expect-error -- plain JavaScript on purpose (see the file); typed by its JSDoc.
+import { hostEntry } from '../host/bundle-cache.mjs';
+import { ensureNativeTender } from '../host/native.ts';
 import { buildService } from '../build/build.ts';
 import { runCommand } from '../tender/run.ts';
 import { RUN_USAGE } from '../tender/flags.ts';
@@ -40,6 +43,12 @@ async function build(argv: string[]): Promise<number> {
   }
   if (!dir) { say(`fata build: which service folder?\n${USAGE}`); return 1; }
   await buildService(dir, { target, net, say });
+  if (target === 'spt') {
+    // Ready the fast path now, so that the first `fata run` of this image already starts one engine.
+    await (hostEntry as (n: string) => Promise<string>)('bootstrap');
+    const t = ensureNativeTender();
+    if ('error' in t) say(`build: note: ${t.error}`);
+  }
   return 0;
 }
 

@@ -8,8 +8,7 @@
  * JavaScript on purpose: loading it must not need the stripper either.
  * Where the cache cannot be written, the TypeScript entry is used as is.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,9 +19,22 @@ const CACHE = join(ROOT, 'node_modules', '.cache', 'fata');
 /** @type {Record<string, string>} */
 const ENTRIES = { cli: 'src/cli/fata.ts', bootstrap: 'src/targets/spt/bootstrap.ts' };
 
+/** @type {typeof import('node:crypto').createHash | undefined} */
+let createHash;
 /** @param {string} file */
-function sha(file) {
+async function sha(file) {
+  createHash ??= (await import('node:crypto')).createHash; // Loaded only when a stamp differs.
   return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/**
+ * Size and mtime of a file: when both match what the cache recorded, the file is taken as unchanged
+ * without reading it (hashing every source on each start cost tens of milliseconds of boot time).
+ * @param {string} file
+ */
+function stamp(file) {
+  const st = statSync(file);
+  return `${st.size}:${st.mtimeMs}`;
 }
 
 /**
@@ -37,8 +49,25 @@ export async function hostEntry(name) {
   const manifest = join(CACHE, `${name}.json`);
   try {
     const m = JSON.parse(readFileSync(manifest, 'utf8'));
-    if (m.root === ROOT && m.engine === process.version &&
-      Object.entries(m.inputs).every(([f, h]) => sha(join(ROOT, f)) === h)) return out;
+    if (m.root === ROOT && m.engine === process.version) {
+      let fresh = true, restamp = false;
+      for (const [f, h] of Object.entries(m.inputs)) {
+        if (m.stamps?.[f] === stamp(join(ROOT, f))) continue;
+        if (await sha(join(ROOT, f)) !== h) { fresh = false; break; }
+        restamp = true;
+      }
+      if (fresh && restamp) {
+        // Touched but unchanged (a checkout): record the new stamps, and make the bundle newer than
+        // its sources again, which is how bin/fata's fast path judges it fresh.
+        for (const f of Object.keys(m.inputs)) m.stamps = { ...m.stamps, [f]: stamp(join(ROOT, f)) };
+        writeFileSync(manifest, JSON.stringify(m));
+        const now = new Date();
+        utimesSync(out, now, now);
+      }
+      const list = join(CACHE, `${name}.inputs`);
+      if (fresh && !existsSync(list)) writeFileSync(list, Object.keys(m.inputs).map((f) => join(ROOT, f)).join('\n') + '\n');
+      if (fresh) return out;
+    }
   } catch { /* no cache yet, or stale: build below */ }
   try {
     const esbuild = await import('esbuild');
@@ -48,12 +77,20 @@ export async function hostEntry(name) {
     });
     /** @type {Record<string, string>} */
     const inputs = {};
-    for (const f of Object.keys(r.metafile.inputs)) inputs[relative(ROOT, resolve(ROOT, f))] = sha(resolve(ROOT, f));
+    /** @type {Record<string, string>} */
+    const stamps = {};
+    for (const f of Object.keys(r.metafile.inputs)) {
+      const rel = relative(ROOT, resolve(ROOT, f));
+      inputs[rel] = await sha(resolve(ROOT, f));
+      stamps[rel] = stamp(resolve(ROOT, f));
+    }
     mkdirSync(CACHE, { recursive: true });
     const tmp = `${out}.${process.pid}.tmp`;
     writeFileSync(tmp, r.outputFiles[0].contents);
     renameSync(tmp, out);
-    writeFileSync(`${manifest}.${process.pid}.tmp`, JSON.stringify({ root: ROOT, engine: process.version, inputs }));
+    // The inputs as absolute paths, one per line: the native tender checks none is newer than the bundle.
+    writeFileSync(join(CACHE, `${name}.inputs`), Object.keys(inputs).map((f) => join(ROOT, f)).join('\n') + '\n');
+    writeFileSync(`${manifest}.${process.pid}.tmp`, JSON.stringify({ root: ROOT, engine: process.version, inputs, stamps }));
     renameSync(`${manifest}.${process.pid}.tmp`, manifest);
     return out;
   } catch {

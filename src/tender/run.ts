@@ -19,6 +19,8 @@ import { FileBlock } from '../targets/node/block.ts';
 import { hostSocketStack } from '../targets/node/socket-stack.ts';
 import { openTap, TapDevice } from '../targets/node/tap.ts';
 import { parseRunFlags, RUN_USAGE, type RunFlags } from './flags.ts';
+import { checkDevices } from './check.ts';
+import { ensureNativeTender } from '../host/native.ts';
 import { compileImage } from './load.ts';
 import { denyIoUringForChildren } from '../targets/spt/seccomp.ts';
 import { makePlatform } from './platform.ts';
@@ -29,27 +31,6 @@ function randomMac(): Uint8Array {
   const m = randomBytes(6);
   m[0] = (m[0]! & 0xfe) | 0x02; // Unicast, locally administered.
   return new Uint8Array(m);
-}
-
-/** Every declared device attached, nothing attached that is not declared (Solo5's rule). */
-export function checkDevices(image: Image, flags: RunFlags): void {
-  const m = image.manifest;
-  const declared = new Map(m.devices.map((d) => [d.name, d.type]));
-  for (const [n] of flags.nets) {
-    if (declared.get(n) !== 'net') throw new FataError('FATA_UNDECLARED', `--net:${n} attaches a device the image does not declare; it declares: ${[...declared].map(([a, t]) => `${a} (${t})`).join(', ') || 'none'}`);
-    if (m.net === 'socket') throw new FataError('FATA_SOCKET_MODE', `--net:${n}: this image uses host sockets (--net=socket); drop the flag or rebuild with --net=direct`);
-  }
-  for (const [n] of flags.blocks) {
-    if (declared.get(n) !== 'block') throw new FataError('FATA_UNDECLARED', `--block:${n} attaches a device the image does not declare; it declares: ${[...declared].map(([a, t]) => `${a} (${t})`).join(', ') || 'none'}`);
-  }
-  for (const d of m.devices) {
-    if (d.type === 'net' && m.net === 'direct' && !flags.nets.has(d.name)) {
-      throw new FataError('FATA_NOT_ATTACHED', `net device '${d.name}' is declared but not attached; add --net:${d.name}=TAP (a tap made with 'ip tuntap add dev TAP mode tap')`);
-    }
-    if (d.type === 'block' && !flags.blocks.has(d.name)) {
-      throw new FataError('FATA_NOT_ATTACHED', `block device '${d.name}' is declared but not attached; add --block:${d.name}=FILE`);
-    }
-  }
 }
 
 export async function loadImage(flags: RunFlags, say: (s: string) => void): Promise<{ image: Image; path: string }> {
@@ -136,6 +117,7 @@ async function runSpt(image: Image, path: string, flags: RunFlags): Promise<numb
   const semi = tuning.some((f) => f.startsWith('--max-semi-space-size=')) ? [] : ['--max-semi-space-size=4'];
   const engineFlags = [...(flags.memMb ? [`--max-old-space-size=${flags.memMb}`] : []), ...semi, ...tuning];
   const bootstrap = await (hostEntry as (n: string) => Promise<string>)('bootstrap');
+  ensureNativeTender(); // For the next run: bin/fata then seals with one engine start (see tender.c).
   const child = spawn(process.execPath, [...engineFlags, bootstrap, spec], {
     stdio: ['ignore', 'inherit', 'inherit', ...fds],
     // The unikernel sees no host environment; io_uring stays off so that its syscalls stay few.

@@ -18,6 +18,7 @@ import { FileBlock } from '../node/block.ts';
 import { libc } from '../node/libc.ts';
 import { TapDevice } from '../node/tap.ts';
 import { dieWithParent, seal } from './seccomp.ts';
+import { checkDevices } from '../../tender/check.ts';
 
 interface Spec {
   image: string;
@@ -26,6 +27,8 @@ interface Spec {
   bootArgs: string[];
   /** The tender's pid: if our parent is no longer it, the tender died before the guard was set. */
   tenderPid: number;
+  /** Started by the native tender, which became this engine (exec): no parent to watch; the devices are checked here. */
+  native?: boolean;
   /** Fault injection per net device, times as decimal strings of ns. */
   impair: Record<string, { seed: number; faults: Record<string, number | string | undefined> }>;
 }
@@ -37,12 +40,27 @@ function fail(message: string): never {
 
 const spec = JSON.parse(process.argv[2] ?? 'null') as Spec | null;
 if (!spec) fail('the bootstrap is started by `fata run`, not by hand');
-const orphanGuard = dieWithParent();
-if (orphanGuard !== 'ok') fail(orphanGuard);
-// The tender may already be gone (killed between spawn and here): then so are we.
-if (process.ppid !== spec.tenderPid) fail('the tender exited before the engine started');
+if (!spec.native) {
+  const orphanGuard = dieWithParent();
+  if (orphanGuard !== 'ok') fail(orphanGuard);
+  // The tender may already be gone (killed between spawn and here): then so are we.
+  if (process.ppid !== spec.tenderPid) fail('the tender exited before the engine started');
+}
 const image = readImage(readFileSync(spec.image), spec.image);
-if ('error' in image) fail(image.error);
+if ('error' in image) {
+  if (!spec.native) fail(image.error);
+  // As the CLI reports it: the native tender hands over no image it has not at least glanced at.
+  process.stderr.write(`fata: error FATA_BAD_IMAGE: ${image.error}\n`);
+  process.exit(1);
+}
+if (spec.native) {
+  try {
+    checkDevices(image, { nets: new Map(spec.nets.map((n) => [n.name, n])), blocks: new Map(spec.blocks.map((b) => [b.name, b])) });
+  } catch (e) {
+    process.stderr.write(`fata: error ${(e as { code?: string }).code ?? 'FATA_DEVICES'}: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+}
 const instantiate = compileImage(image);
 
 const taps = new Map<string, TapDevice>();
