@@ -43,6 +43,7 @@ const cert = join(site, '.fata/dev-tls/cert.pem'), key = join(site, '.fata/dev-t
 
 const C = netns(`fata-bh-c-${process.pid}`), S = netns(`fata-bh-s-${process.pid}`);
 tapIn(C, '10.0.0.1/24');
+tapIn(C, '10.0.2.1/24', 'tap1');
 veth(C, '10.0.1.1/24', S, '10.0.1.2/24');
 const inNs = (ns: string, argv: string[]): ChildProcess => {
   const c = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'ignore' });
@@ -52,6 +53,9 @@ const inNs = (ns: string, argv: string[]): ChildProcess => {
 
 inNs(C, [process.execPath, FATA, 'run', '--net:service=tap0', join(site, 'dist/website.fata'), '--ipv4=10.0.0.2/24',
   '--http-port=80', '--https-port=443', '--access-log=false', '-l', 'warn']);
+// The same image with node:http (over the TCP Duplex adapter) in place of src/http's server: the design choice, measured.
+inNs(C, [process.execPath, FATA, 'run', '--net:service=tap1', join(site, 'dist/website.fata'), '--ipv4=10.0.2.2/24',
+  '--http-port=80', '--https-port=0', '--access-log=false', '--http-server=node', '-l', 'warn']);
 const conf = join(site, 'nginx.conf');
 writeFileSync(conf, `daemon off; worker_processes 1; pid ${site}/nginx.pid; error_log ${site}/nginx-error.log;
 events { worker_connections 4096; }
@@ -94,6 +98,11 @@ for (const proto of ['http', 'https'] as const) {
       const got: Record<string, { rps: number; p99: number; errors: number }> = {};
       for (const [name, urls] of Object.entries(servers)) got[name] = wrk(urls[proto] + file, close);
       const f = got.fata!, n = got.nginx!, p = got.node!;
+      if (proto === 'http' && label === '1 KB') {
+        const viaNode = wrk(`http://10.0.2.2${file}`, close);
+        say(`  ${proto.padEnd(5)} ${label} ${mode.padEnd(19)} the same unikernel with node:http over the Duplex adapter: ${viaNode.rps.toFixed(0)} req/s p99 ${viaNode.p99.toFixed(2)} ms (src/http: ${f.rps.toFixed(0)})`);
+        emit({ bench: 'http', metric: `${label} ${mode} HTTP req/s, src/http vs node:http in the unikernel`, value: f.rps, unit: 'req/s', reference: viaNode.rps, referenceName: 'node:http over TcpDuplex' });
+      }
       say(`  ${proto.padEnd(5)} ${label} ${mode.padEnd(19)} fata ${f.rps.toFixed(0).padStart(7)} req/s p99 ${f.p99.toFixed(2)} ms` +
         ` | nginx ${n.rps.toFixed(0).padStart(7)} p99 ${n.p99.toFixed(2)} | node ${p.rps.toFixed(0).padStart(7)} p99 ${p.p99.toFixed(2)}` +
         ` | fata/nginx ${(f.rps / n.rps).toFixed(2)}×${f.errors + n.errors + p.errors ? `  (errors: fata ${f.errors}, nginx ${n.errors}, node ${p.errors})` : ''}`);

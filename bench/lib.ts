@@ -51,18 +51,18 @@ export function netns(name: string): string {
 }
 export function cleanup(): void {
   for (const ns of made.splice(0)) {
-    spawnSync('ip', ['netns', 'exec', ns, 'ip', 'tuntap', 'del', 'dev', 'tap0', 'mode', 'tap']);
+    for (const tap of ['tap0', 'tap1']) spawnSync('ip', ['netns', 'exec', ns, 'ip', 'tuntap', 'del', 'dev', tap, 'mode', 'tap']);
     spawnSync('ip', ['netns', 'del', ns]);
   }
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { cleanup(); process.exit(130); });
 
-/** A tap `tap0` in `ns` with `cidr` on the kernel side. */
-export function tapIn(ns: string, cidr: string): void {
-  sh(['ip', 'netns', 'exec', ns, 'ip', 'tuntap', 'add', 'dev', 'tap0', 'mode', 'tap']);
-  sh(['ip', '-n', ns, 'addr', 'add', cidr, 'dev', 'tap0']);
-  sh(['ip', '-n', ns, 'link', 'set', 'tap0', 'up']);
+/** A tap (`tap0` unless named) in `ns` with `cidr` on the kernel side. */
+export function tapIn(ns: string, cidr: string, tap = 'tap0'): void {
+  sh(['ip', 'netns', 'exec', ns, 'ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+  sh(['ip', '-n', ns, 'addr', 'add', cidr, 'dev', tap]);
+  sh(['ip', '-n', ns, 'link', 'set', tap, 'up']);
 }
 
 /** A veth pair between two namespaces with an address on each end. */

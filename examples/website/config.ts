@@ -17,6 +17,7 @@ export default service({
     'tls-cert': param.string('', 'PEM certificate, newlines as \\n (default: tls/cert.pem in the image)'),
     'tls-key': param.string('', 'PEM private key, newlines as \\n (default: tls/key.pem in the image)'),
     'access-log': param.bool(true, 'one log line per request'),
+    'http-server': param.string('fata', "'fata' (src/http's server) or 'node' (node:http over the TCP Duplex adapter, for comparison)"),
     'header-timeout': param.int(10, 'seconds a client has to send a whole request head (then 408)', { min: 1, max: 600 }),
     'idle-timeout': param.int(60, 'seconds an idle keep-alive connection stays open', { min: 1, max: 3600 }),
   },

@@ -4,8 +4,10 @@
  * with an access log line per request on the console.
  */
 import type { Main } from '../../src/runtime/config.ts';
-import { HttpServer, httpDate, staticSite, type HttpHandler, type HttpServerOptions } from '../../src/http/index.ts';
+import { HttpServer, httpDate, staticSite, type HttpHandler, type HttpResponse, type HttpServerOptions } from '../../src/http/index.ts';
 import { tlsCertificate, tlsServerStream } from '../../src/runtime/tls.ts';
+import { TcpDuplex } from '../../src/runtime/duplex.ts';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type config from './config.ts';
 
 const DAY_MS = 86_400_000;
@@ -51,9 +53,23 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
       const location = `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.target.startsWith('/') ? req.target : '/'}`;
       return { status: 301, headers: [['Location', location], ['Content-Type', 'text/plain; charset=utf-8']], body: new TextEncoder().encode(`moved to ${location}\n`) };
     };
-    const http = new HttpServer(params['redirect-https'] && httpsPort ? toHttps : plain, opts);
-    servers.push(http);
-    await net.tcpListen(httpPort, (s) => http.accept(s));
+    const handler = params['redirect-https'] && httpsPort ? toHttps : plain;
+    if (params['http-server'] === 'node') {
+      // The same handler behind node:http, over the Duplex adapter: what bench/http.ts compares the lean server with.
+      const nodeServer = createServer((req: IncomingMessage, res: ServerResponse) => {
+        const headers: [string, string][] = [];
+        for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
+        const r = handler({ method: req.method ?? 'GET', target: req.url ?? '/', version: req.httpVersion === '1.0' ? '1.0' : '1.1', headers, body: new Uint8Array(0), keepAlive: true },
+          { remote: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0 }) as HttpResponse;
+        res.writeHead(r.status, Object.fromEntries(r.headers ?? []));
+        res.end(req.method === 'HEAD' ? undefined : r.body);
+      });
+      await net.tcpListen(httpPort, (s) => nodeServer.emit('connection', new TcpDuplex(s)));
+    } else {
+      const http = new HttpServer(handler, opts);
+      servers.push(http);
+      await net.tcpListen(httpPort, (s) => http.accept(s));
+    }
   }
   const where = net.ipv4?.split('/')[0] ?? '127.0.0.1';
   ctx.log.info('serving', {

@@ -339,13 +339,13 @@ export class TcpConnection {
 
   /**
    * Receiver-side silly window avoidance (RFC 9293 §3.8.6.2.2): announce a
-   * larger window once its right edge can move by min(buffer/2, MSS) beyond
+   * larger window once its right edge can move by min(window/2, MSS) beyond
    * the edge last advertised.
    */
   private maybeWindowUpdate(): void {
     if (this.state !== 'ESTABLISHED' && this.state !== 'FIN-WAIT-1' && this.state !== 'FIN-WAIT-2') return;
     const gain = seqDiff(seqAdd(this.rcvNxt, this.recvWindow()), this.rcvAdvEdge);
-    if (gain >= Math.min(this.recvQ.capacity / 2, this.segmentData)) this.sendAck();
+    if (gain >= Math.min(this.rcvTuned / 2, this.segmentData)) this.sendAck();
   }
 
   // ----------------------------------------------------------------- input
