@@ -23,6 +23,9 @@ export class TcpDuplex extends Duplex {
     this.tcp = tcp;
     this.remoteAddress = tcp.remote;
     this.remotePort = tcp.remotePort;
+    // Nagle off, as node:http's server sets for the sockets it accepts itself (its noDelay default):
+    // a response written in two parts must not wait for the client's delayed ACK (40 ms a request).
+    tcp.setNoDelay?.(true);
     tcp.onData = (d) => {
       this.touch();
       if (!this.push(Buffer.from(d))) tcp.pause(); // Copy: the TCP layer's bytes are borrowed.
@@ -42,10 +45,19 @@ export class TcpDuplex extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.writeChunk(chunk, cb);
+  }
+
+  private writeChunk(chunk: Uint8Array, cb: (e?: Error | null) => void): void {
     if (this.tcpClosed) { cb(new Error('write after the TCP connection closed')); return; }
     this.touch();
     this.pendingWrite = { data: chunk, cb };
     this.flushWrite();
+  }
+
+  /** Corked writes (node:http's head and body) go out as one TCP write, so one segment where they fit. */
+  override _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
+    this.writeChunk(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
   }
 
   private flushWrite(): void {
@@ -86,7 +98,8 @@ export class TcpDuplex extends Duplex {
     return this;
   }
 
-  setNoDelay(): this { return this; }
+  /** node:http's server calls this with true (its default): small responses then leave without waiting for an ACK. */
+  setNoDelay(on = true): this { this.tcp.setNoDelay?.(on); return this; }
   setKeepAlive(): this { return this; }
 
   private touch(): void {

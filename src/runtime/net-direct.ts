@@ -16,6 +16,7 @@ export function tcpStream(c: TcpConnection): TcpStream {
     remote: formatIpv4Address(c.remoteAddr), remotePort: c.remotePort,
     onData: undefined, onEnd: undefined, onDrain: undefined, onClose: undefined,
     write: (d) => c.write(d), end: () => c.shutdown(), destroy: () => c.abort(), pause: () => c.pause(), resume: () => c.resume(),
+    setNoDelay: (on) => { c.noDelay = on; },
   };
   c.events = {
     onData: (d) => s.onData?.(d), onEnd: () => s.onEnd?.(), onDrain: () => s.onDrain?.(), onClose: (e) => s.onClose?.(e),

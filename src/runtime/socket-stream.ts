@@ -17,6 +17,7 @@ export function socketStream(sock: Socket, remote = sock.remoteAddress ?? '', re
     end: () => { sock.end(); },
     destroy: () => { if (typeof sock.resetAndDestroy === 'function' && sock.constructor.name === 'Socket') sock.resetAndDestroy(); else sock.destroy(); },
     pause: () => { sock.pause(); }, resume: () => { sock.resume(); },
+    setNoDelay: (on) => { sock.setNoDelay(on); },
   };
   sock.on('data', (d: Buffer) => s.onData?.(d));
   sock.on('end', () => s.onEnd?.());

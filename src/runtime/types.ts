@@ -61,6 +61,8 @@ export interface TcpStream {
   destroy(): void;
   pause(): void;
   resume(): void;
+  /** Turn Nagle's algorithm off (true) or on, as TCP_NODELAY does. */
+  setNoDelay?(on: boolean): void;
 }
 
 export interface TcpServer {

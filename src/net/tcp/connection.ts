@@ -185,6 +185,8 @@ export class TcpConnection {
   private limitedTransmit = 0;
   private inRecovery = false;
   private recover = 0;
+  /** Nagle's algorithm off (TCP_NODELAY); starts from the config, changeable at any time. */
+  noDelay: boolean;
   /** SND.MAX when the latest hole was resent: a SACK above it means that resend was itself lost. */
   private rxtFence = 0;
   /** Tail loss probe (RFC 8985 §7): when it fires, and whether a probe is out unanswered. */
@@ -209,6 +211,7 @@ export class TcpConnection {
     const buf = this.recvQ.capacity;
     if (cfg.windowScaling !== false) while (this.rcvShift < 14 && (65535 << this.rcvShift) < buf) this.rcvShift++;
     this.cc = (cfg.congestion ?? ((m) => new Cubic(m)))(this.mss);
+    this.noDelay = cfg.noDelay === true;
   }
 
   get counters(): TcpCounters { return this.host.counters; }
@@ -786,7 +789,7 @@ export class TcpConnection {
         break;
       }
       // Nagle (RFC 9293 §3.8.6.2.1): no small segment while data is unacknowledged, unless it ends with our FIN.
-      if (len > 0 && len < smss && inFlight > 0 && !this.cfg.noDelay && !(this.finQueued && len === unsent)) break;
+      if (len > 0 && len < smss && inFlight > 0 && !this.noDelay && !(this.finQueued && len === unsent)) break;
       const fin = this.finQueued && len === unsent && finDue;
       if (len === 0 && !fin) break;
       const resend = seqLt(this.sndNxt, this.sndMax);
