@@ -790,6 +790,10 @@ export class TcpConnection {
       }
       // Nagle (RFC 9293 §3.8.6.2.1): no small segment while data is unacknowledged, unless it ends with our FIN.
       if (len > 0 && len < smss && inFlight > 0 && !this.noDelay && !(this.finQueued && len === unsent)) break;
+      // Sender-side silly window avoidance (RFC 1122 §4.2.3.4), with or without Nagle: a segment cut
+      // short by the window, not by the data, waits for the window to open while anything is in flight.
+      // (Without this, TCP_NODELAY under load sent a sliver each time an ACK opened a few bytes.)
+      if (len > 0 && len < smss && len < unsent && inFlight > 0) break;
       const fin = this.finQueued && len === unsent && finDue;
       if (len === 0 && !fin) break;
       const resend = seqLt(this.sndNxt, this.sndMax);
