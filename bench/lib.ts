@@ -22,7 +22,8 @@ export interface Result {
 }
 
 export function emit(r: Result): void {
-  const ratio = r.ratio ?? (r.reference ? (r.lowerIsBetter ? r.reference / r.value : r.value / r.reference) : undefined);
+  let ratio = r.ratio ?? (r.reference ? (r.lowerIsBetter ? r.reference / r.value : r.value / r.reference) : undefined);
+  if (ratio !== undefined && !Number.isFinite(ratio)) ratio = undefined; // A run with no result (all errors) has no ratio.
   process.stdout.write(`BENCH ${JSON.stringify({ ...r, ratio })}\n`);
 }
 

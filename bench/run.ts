@@ -59,17 +59,17 @@ const warnings: string[] = [];
 if (before) {
   for (const r of results) {
     const old = before.results.find((o) => o.bench === r.bench && o.metric === r.metric);
-    if (old?.ratio && r.ratio && r.ratio < old.ratio * 0.85) {
+    if (typeof old?.ratio === 'number' && typeof r.ratio === 'number' && r.ratio < old.ratio * 0.85) {
       warnings.push(`${r.bench} · ${r.metric}: ratio ${r.ratio.toFixed(2)} vs ${old.ratio.toFixed(2)} on ${before.date} (−${((1 - r.ratio / old.ratio) * 100).toFixed(0)}%)`);
     }
   }
 }
 
-const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const fmt = (v: number | null | undefined): string => (typeof v !== 'number' || !Number.isFinite(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const rows = results.map((r) => {
-  const floor = r.floor !== undefined ? `${r.floor}× ${r.ratio !== undefined && r.ratio >= r.floor ? 'met' : 'MISSED'}` : '';
+  const floor = r.floor !== undefined ? `${+r.floor.toFixed(2)}× ${typeof r.ratio === 'number' && r.ratio >= r.floor ? 'met' : 'MISSED'}` : '';
   return [r.bench, r.metric, `${fmt(r.value)} ${r.unit}`, r.reference !== undefined ? `${fmt(r.reference)} ${r.unit} (${r.referenceName})` : '',
-    r.ratio !== undefined ? `${r.ratio.toFixed(2)}×` : '', floor];
+    typeof r.ratio === 'number' && Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : r.reference !== undefined ? 'n/a (no result)' : '', floor];
 });
 const header = ['bench', 'measurement', 'Fata', 'reference, same run', 'ratio', 'floor'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -111,7 +111,7 @@ say(`\nwrote BENCHMARKS.md, bench/chart.svg and bench/results.json (${Math.round
 
 /** A horizontal bar per ratio, a line at 1×, a tick at each floor. */
 function chart(rs: Result[], title: string): string {
-  const withRatio = rs.filter((r) => r.ratio !== undefined && Number.isFinite(r.ratio));
+  const withRatio = rs.filter((r) => typeof r.ratio === 'number' && Number.isFinite(r.ratio));
   const max = Math.max(2, ...withRatio.map((r) => r.ratio!));
   const W = 900, left = 360, barW = W - left - 60, rowH = 22, top = 40;
   const H = top + withRatio.length * rowH + 30;
