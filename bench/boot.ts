@@ -17,19 +17,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { emit, needRoot } from './lib.ts';
+import { emit, median, needRoot, sh } from './lib.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA = join(ROOT, 'bin/fata'); // As users run it: the native tender's one-engine path where it is built.
 const runs = Number(process.argv[2] ?? 10);
 const engineFlags = (process.env.FATA_ENGINE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 const NS = `fata-bench-${process.pid}`;
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
-const sh = (argv: string[]): string => {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
 const inNs = (argv: string[]): string[] => ['ip', 'netns', 'exec', NS, ...argv];
 const kib = (pid: number, field: string): number =>
   Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);

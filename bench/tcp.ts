@@ -10,17 +10,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { emit, needRoot } from './lib.ts';
+import { emit, needRoot, sh } from './lib.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA = join(ROOT, 'bin/fata.mjs');
 const MB = Number(process.argv[2] ?? 500);
 needRoot('tcp');
-const sh = (argv: string[]): string => {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
 const timed = (argv: string[]): number => {
   const t0 = process.hrtime.bigint();
   sh(argv);

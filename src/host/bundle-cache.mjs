@@ -59,7 +59,7 @@ export async function hostEntry(name) {
       if (fresh && restamp) {
         // Touched but unchanged (a checkout): record the new stamps, and make the bundle newer than
         // its sources again, which is how bin/fata's fast path judges it fresh.
-        for (const f of Object.keys(m.inputs)) m.stamps = { ...m.stamps, [f]: stamp(join(ROOT, f)) };
+        m.stamps = Object.fromEntries(Object.keys(m.inputs).map((f) => [f, stamp(join(ROOT, f))]));
         writeFileSync(manifest, JSON.stringify(m));
         const now = new Date();
         utimesSync(out, now, now);

@@ -21,6 +21,8 @@ export class HttpClient {
   private readonly parser: HttpParser;
   private readonly waiting: { resolve: (r: ClientResponse) => void; reject: (e: Error) => void }[] = [];
   private failed: Error | undefined;
+  /** Request bytes the stream has not taken yet; `onDrain` sends them on. */
+  private readonly pending: Uint8Array[] = [];
 
   constructor(stream: HttpStream, limits: Partial<HttpLimits> = {}) {
     this.stream = stream;
@@ -28,6 +30,14 @@ export class HttpClient {
     stream.onData = (d) => { this.parser.push(d); this.drain(); };
     stream.onEnd = () => { this.parser.finish(); this.drain(); this.fail(new Error('the server closed the connection')); };
     stream.onClose = (e) => this.fail(new Error(`connection closed${e ? ` (${e})` : ''}`));
+    stream.onDrain = () => {
+      while (this.pending.length) {
+        const c = this.pending[0]!;
+        const n = this.stream.write(c);
+        if (n < c.length) { this.pending[0] = c.subarray(n); return; }
+        this.pending.shift();
+      }
+    };
   }
 
   request(r: ClientRequest): Promise<ClientResponse> {
@@ -46,7 +56,6 @@ export class HttpClient {
     return p;
   }
 
-  private pending: Uint8Array[] = [];
   private write(b: Uint8Array): void {
     if (this.pending.length === 0) {
       const n = this.stream.write(b);
@@ -54,14 +63,6 @@ export class HttpClient {
       b = b.subarray(n);
     }
     this.pending.push(b);
-    this.stream.onDrain = () => {
-      while (this.pending.length) {
-        const c = this.pending[0]!;
-        const n = this.stream.write(c);
-        if (n < c.length) { this.pending[0] = c.subarray(n); return; }
-        this.pending.shift();
-      }
-    };
   }
 
   close(): void { this.stream.end(); }

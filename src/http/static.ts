@@ -140,13 +140,11 @@ export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpR
     const range = header(req, 'range');
     // Pick the representation: a precompressed variant unless a range was asked for (ranges address the file's own bytes).
     let encoding: 'br' | 'gzip' | undefined;
-    const ae = header(req, 'accept-encoding');
-    const hasVariants = files.variant !== undefined && (files.variant(file, 'br') !== undefined || files.variant(file, 'gzip') !== undefined);
-    if (range === undefined && files.variant) {
-      for (const enc of ['br', 'gzip'] as const) {
-        const v = files.variant(file, enc);
-        if (v && accepts(ae, enc)) { body = v; encoding = enc; break; }
-      }
+    const br = files.variant?.(file, 'br'), gz = files.variant?.(file, 'gzip');
+    const hasVariants = br !== undefined || gz !== undefined;
+    if (range === undefined && hasVariants) {
+      const ae = header(req, 'accept-encoding');
+      if (br && accepts(ae, 'br')) { body = br; encoding = 'br'; } else if (gz && accepts(ae, 'gzip')) { body = gz; encoding = 'gzip'; }
     }
     const etag = etagOf(body, encoding === 'br' ? '-br' : encoding === 'gzip' ? '-gz' : '');
     const headers: (readonly [string, string])[] = [['Content-Type', type], ['Last-Modified', lastModified], ['ETag', etag], ['Accept-Ranges', 'bytes']];

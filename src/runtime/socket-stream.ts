@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { TcpStream } from './types.ts';
 
 /** Node buffers the writes; back-pressure shows as a 0-byte write until 'drain'. */
-export function socketStream(sock: Socket, remote = sock.remoteAddress ?? '', remotePort = sock.remotePort ?? 0): TcpStream {
+export function socketStream(sock: Socket, remote = sock.remoteAddress ?? '', remotePort = sock.remotePort ?? 0, canReset = true): TcpStream {
   let closed = false;
   const s: TcpStream = {
     remote, remotePort,
@@ -15,7 +15,8 @@ export function socketStream(sock: Socket, remote = sock.remoteAddress ?? '', re
       return d.length;
     },
     end: () => { sock.end(); },
-    destroy: () => { if (typeof sock.resetAndDestroy === 'function' && sock.constructor.name === 'Socket') sock.resetAndDestroy(); else sock.destroy(); },
+    // A host TCP socket aborts with RST; a TLS socket over a Duplex has no TCP handle of its own to reset.
+    destroy: () => { if (canReset) sock.resetAndDestroy(); else sock.destroy(); },
     pause: () => { sock.pause(); }, resume: () => { sock.resume(); },
     setNoDelay: (on) => { sock.setNoDelay(on); },
   };

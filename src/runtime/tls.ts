@@ -32,5 +32,5 @@ export function tlsCertificate(certPem: string, keyPem: string): TlsCertificate 
 export function tlsServerStream(tcp: TcpStream, cert: TlsCertificate, onError?: (e: Error) => void): TcpStream {
   const sock = new TLSSocket(new TcpDuplex(tcp), { isServer: true, secureContext: cert.context, ALPNProtocols: ['http/1.1'] });
   sock.on('error', (e) => { onError?.(e); sock.destroy(); });
-  return socketStream(sock, tcp.remote, tcp.remotePort);
+  return socketStream(sock, tcp.remote, tcp.remotePort, false);
 }

@@ -4,6 +4,7 @@
  * (logging, time, randomness) that `main` receives.
  */
 import type { Clock, Random } from '../devices/index.ts';
+import type { HttpStream } from '../http/server.ts';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -46,21 +47,7 @@ export interface UdpEndpoint {
  * host's. `write` takes what fits and returns how much; after a short write,
  * wait for `onDrain`. Data passed to `onData` is borrowed: copy what you keep.
  */
-export interface TcpStream {
-  readonly remote: string;
-  readonly remotePort: number;
-  onData: ((data: Uint8Array) => void) | undefined;
-  /** The peer finished sending (FIN). */
-  onEnd: (() => void) | undefined;
-  onDrain: (() => void) | undefined;
-  onClose: ((error: string | undefined) => void) | undefined;
-  write(data: Uint8Array): number;
-  /** Finish sending (FIN after what is queued); reading goes on. */
-  end(): void;
-  /** Abort (RST). */
-  destroy(): void;
-  pause(): void;
-  resume(): void;
+export interface TcpStream extends HttpStream {
   /** Turn Nagle's algorithm off (true) or on, as TCP_NODELAY does. */
   setNoDelay?(on: boolean): void;
 }
