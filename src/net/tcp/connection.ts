@@ -639,8 +639,10 @@ export class TcpConnection {
     if (len > 0) {
       // A segment that fills (part of) a gap is ACKed at once (RFC 5681 §4.2), so recovery moves on.
       if (this.ooo.length > 0) this.ackNow = true;
+      const before = this.rcvNxt;
       this.acceptInOrder(seg.buf, off, len);
       this.drainOutOfOrder();
+      if (this.rcvTuned < this.recvQ.capacity) this.tuneReceiveWindow(seqDiff(this.rcvNxt, before), now);
     }
     if (fin && seqAdd(seg.seq, seg.payloadLen) === this.rcvNxt) this.receiveFin(now);
     else if (this.oooFin !== undefined && this.oooFin === this.rcvNxt) this.receiveFin(now);
@@ -660,9 +662,8 @@ export class TcpConnection {
   get receiveWindowLimit(): number { return this.rcvTuned; }
 
   /** Once per round trip: if the peer sent at least half the window, double it (up to the buffer). */
-  private tuneReceiveWindow(len: number): void {
+  private tuneReceiveWindow(len: number, now: bigint): void {
     this.rcvMarkBytes += len;
-    const now = this.now();
     if (now - this.rcvMarkNs < BigInt(Math.round(this.srtt > 0 ? this.srtt : 100_000_000))) return;
     if (this.rcvMarkBytes * 2 >= this.rcvTuned) this.rcvTuned = Math.min(this.recvQ.capacity, this.rcvTuned * 2);
     this.rcvMarkNs = now;
@@ -693,7 +694,6 @@ export class TcpConnection {
 
   private acceptInOrder(buf: Uint8Array, off: number, len: number): void {
     this.rcvNxt = seqAdd(this.rcvNxt, len);
-    if (this.rcvTuned < this.recvQ.capacity) this.tuneReceiveWindow(len);
     if (this.appClosed) return;
     if (!this.paused && this.recvQ.length === 0 && this.events.onData) {
       this.events.onData(buf.subarray(off, off + len)); // Straight from the frame: no copy.
