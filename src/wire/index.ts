@@ -7,3 +7,4 @@ export * from './ipv4.ts';
 export * from './icmpv4.ts';
 export * from './udp.ts';
 export * from './tcp.ts';
+export * from './dns.ts';

@@ -1,0 +1,56 @@
+/**
+ * An authoritative DNS server: the zones built into the image, answered
+ * over UDP (with TC when an answer does not fit) and TCP (pipelined, AXFR
+ * when `--axfr`). A zone with an error stops the boot with the line at
+ * fault, before any query is answered.
+ */
+import { Authority, Zone } from '../../src/net/dns/authority.ts';
+import { DnsTcpSession } from '../../src/net/dns/transport.ts';
+import type { Main } from '../../src/runtime/config.ts';
+import type config from './config.ts';
+
+export const main: Main<typeof config> = async (devices, params, ctx) => {
+  const zones: Zone[] = [];
+  let bad = 0;
+  for (const path of devices.zones.list()) {
+    if (!path.endsWith('.zone')) continue;
+    const apex = path.slice(path.lastIndexOf('/') + 1, -'.zone'.length) + '.';
+    const z = Zone.parse(apex, new TextDecoder().decode(devices.zones.get(path)!));
+    if ('errors' in z) {
+      for (const e of z.errors) ctx.log.error('zone-error', { zone: apex, file: path, error: e });
+      bad++;
+      continue;
+    }
+    zones.push(z);
+    ctx.log.info('zone-loaded', { zone: apex, records: z.records.length, serial: z.soa.data.kind === 'SOA' ? z.soa.data.serial : 0 });
+  }
+  if (bad) return 1;
+  if (zones.length === 0) {
+    ctx.log.error('no-zones', { hint: 'put NAME.zone master files in the zones/ folder and rebuild' });
+    return 1;
+  }
+  const authority = new Authority(zones);
+  const net = devices.service;
+  const udp = await net.udpBind(params.port, (m) => {
+    for (const r of authority.answer(m.data, { transport: 'udp' })) udp.send(m.src, m.srcPort, r);
+  });
+  const nowMs = (): number => Number(ctx.clock.monotonicNs() / 1_000_000n);
+  const sessions = new Set<DnsTcpSession>();
+  await net.tcpListen(params.port, (s) => {
+    const session: DnsTcpSession = new DnsTcpSession(s, (msg) => {
+      session.lastActive = nowMs();
+      return authority.answer(msg, { transport: 'tcp', allowAxfr: params.axfr });
+    });
+    session.lastActive = nowMs();
+    sessions.add(session);
+  });
+  ctx.log.info('serving', { mode: net.mode, ipv4: net.ipv4 ?? 'host', port: params.port, zones: zones.length, axfr: params.axfr });
+  for (;;) {
+    await ctx.sleep(1000);
+    const now = nowMs();
+    for (const s of sessions) {
+      if (s.closed) sessions.delete(s);
+      else if (now - s.lastActive > params['tcp-idle'] * 1000) { s.close(); sessions.delete(s); }
+    }
+  }
+};

@@ -1,0 +1,113 @@
+/**
+ * DNS over TCP (RFC 1035 §4.2.2, RFC 7766): each message behind a two-octet
+ * length. `DnsTcpSession` frames a byte stream into messages, answers them
+ * in order (several per connection, pipelined), honours back-pressure and
+ * closes after `maxQueries` or when the caller's idle sweep says so.
+ * Borrowing a stream shape (the one `src/http` and the runtime give) keeps
+ * this free of any one stack.
+ */
+
+export interface DnsStream {
+  onData: ((data: Uint8Array) => void) | undefined;
+  onEnd: (() => void) | undefined;
+  onDrain: (() => void) | undefined;
+  onClose: ((error: string | undefined) => void) | undefined;
+  write(data: Uint8Array): number;
+  end(): void;
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+}
+
+/** Appends a length prefix. */
+export function frameTcp(msg: Uint8Array): Uint8Array {
+  const out = new Uint8Array(msg.length + 2);
+  out[0] = msg.length >>> 8;
+  out[1] = msg.length & 0xff;
+  out.set(msg, 2);
+  return out;
+}
+
+/** Splits length-prefixed messages out of a byte stream. */
+export class TcpDeframer {
+  private buf = new Uint8Array(0);
+  push(data: Uint8Array): Uint8Array[] {
+    const joined = new Uint8Array(this.buf.length + data.length);
+    joined.set(this.buf);
+    joined.set(data, this.buf.length);
+    const out: Uint8Array[] = [];
+    let at = 0;
+    while (joined.length - at >= 2) {
+      const len = (joined[at]! << 8) | joined[at + 1]!;
+      if (joined.length - at - 2 < len) break;
+      out.push(joined.slice(at + 2, at + 2 + len));
+      at += 2 + len;
+    }
+    this.buf = joined.slice(at);
+    return out;
+  }
+  get pending(): number { return this.buf.length; }
+}
+
+export interface DnsTcpOptions {
+  /** Close after this many queries on one connection (default 100). */
+  readonly maxQueries?: number;
+  /** Pause reading while more than this much output waits (default 256 KiB). */
+  readonly highWater?: number;
+}
+
+export class DnsTcpSession {
+  private readonly s: DnsStream;
+  private readonly handle: (msg: Uint8Array) => Uint8Array[];
+  private readonly deframer = new TcpDeframer();
+  private readonly out: Uint8Array[] = [];
+  private outBytes = 0;
+  private queries = 0;
+  private ending = false;
+  private readonly maxQueries: number;
+  private readonly highWater: number;
+  closed = false;
+  /** Set by the owner on each activity; an idle sweep compares it. */
+  lastActive = 0;
+
+  constructor(s: DnsStream, handle: (msg: Uint8Array) => Uint8Array[], o: DnsTcpOptions = {}) {
+    this.s = s;
+    this.handle = handle;
+    this.maxQueries = o.maxQueries ?? 100;
+    this.highWater = o.highWater ?? 256 * 1024;
+    s.onData = (d) => this.data(d);
+    s.onEnd = () => { this.ending = true; this.flush(); };
+    s.onDrain = () => this.flush();
+    s.onClose = () => { this.closed = true; };
+  }
+
+  private data(d: Uint8Array): void {
+    if (this.ending) return;
+    for (const m of this.deframer.push(d)) {
+      for (const r of this.handle(m)) { this.out.push(frameTcp(r)); this.outBytes += r.length + 2; }
+      if (++this.queries >= this.maxQueries) { this.ending = true; break; }
+    }
+    // A length prefix says how much is coming; a message can be 65535 bytes at most, so nothing larger ever waits.
+    if (this.outBytes > this.highWater) this.s.pause();
+    this.flush();
+  }
+
+  private flush(): void {
+    while (this.out.length) {
+      const head = this.out[0]!;
+      const n = this.s.write(head);
+      this.outBytes -= n;
+      if (n < head.length) { this.out[0] = head.subarray(n); return; }
+      this.out.shift();
+    }
+    this.s.resume();
+    if (this.ending && !this.closed) { this.closed = true; this.s.end(); }
+  }
+
+  /** Closes an idle connection (RFC 7766 §6.2.3: servers may close idle ones). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.s.end();
+  }
+}
