@@ -1,0 +1,271 @@
+/**
+ * DNS wire format, zone files and authoritative answers, without a network:
+ * round trips by property, hostile compression, malformed queries, and the
+ * answer rules (CNAME chains, wildcards, empty non-terminals, referrals,
+ * negative answers, AXFR, truncation, EDNS).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import {
+  CLASS_IN, decodeDns, encodeDns, formatIpv6, isDecodeError, makeQuery, parseIpv6, RCODE, TYPE,
+  type DnsMessage, type DnsRecord, type RData,
+} from '../../wire/dns.ts';
+import { Authority, Zone } from './authority.ts';
+import { parseZone } from './zone.ts';
+import { frameTcp, TcpDeframer } from './transport.ts';
+
+const ZONE_TEXT = readFileSync(new URL('../../../examples/dns-server/zones/example.test.zone', import.meta.url), 'utf8');
+
+function decoded(b: Uint8Array): DnsMessage {
+  const m = decodeDns(b);
+  if (isDecodeError(m)) throw new Error(m.error);
+  return m;
+}
+
+// --- wire ---------------------------------------------------------------
+
+const label = fc.uint8Array({ minLength: 1, maxLength: 20 }).map((b) => Array.from(b, (c) =>
+  c === 0x2e || c === 0x5c ? '\\' + String.fromCharCode(c) : c > 0x20 && c < 0x7f ? String.fromCharCode(c) : '\\' + String(c).padStart(3, '0')).join(''));
+const name = fc.array(fc.oneof(label, fc.constantFrom('www', 'example', 'test', 'a')), { maxLength: 5 })
+  .map((ls) => (ls.length ? ls.join('.') + '.' : '.'));
+const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((a) => a.join('.'));
+const rdata: fc.Arbitrary<[number, RData]> = fc.oneof(
+  ipv4.map((address) => [TYPE.A, { kind: 'A', address }] as [number, RData]),
+  fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => [TYPE.AAAA, { kind: 'AAAA', address: formatIpv6(b) }] as [number, RData]),
+  fc.tuple(fc.constantFrom(TYPE.NS, TYPE.CNAME, TYPE.PTR), name).map(([t, target]) =>
+    [t, { kind: t === TYPE.NS ? 'NS' : t === TYPE.CNAME ? 'CNAME' : 'PTR', target }] as [number, RData]),
+  fc.tuple(fc.nat(65535), name).map(([preference, exchange]) => [TYPE.MX, { kind: 'MX', preference, exchange }] as [number, RData]),
+  fc.tuple(name, name, fc.array(fc.nat(0xffffffff), { minLength: 5, maxLength: 5 })).map(([mname, rname, n]) =>
+    [TYPE.SOA, { kind: 'SOA', mname, rname, serial: n[0]!, refresh: n[1]!, retry: n[2]!, expire: n[3]!, minimum: n[4]! }] as [number, RData]),
+  fc.array(fc.uint8Array({ maxLength: 255 }), { minLength: 1, maxLength: 4 }).map((strings) => [TYPE.TXT, { kind: 'TXT', strings }] as [number, RData]),
+  fc.tuple(fc.nat(65535), fc.nat(65535), fc.nat(65535), name).map(([priority, weight, port, target]) =>
+    [TYPE.SRV, { kind: 'SRV', priority, weight, port, target }] as [number, RData]),
+  fc.tuple(fc.nat(255), fc.stringMatching(/^[a-z0-9]{1,15}$/), fc.uint8Array({ maxLength: 40 })).map(([flags, tag, value]) =>
+    [TYPE.CAA, { kind: 'CAA', flags, tag, value }] as [number, RData]),
+  fc.tuple(fc.integer({ min: 65280, max: 65534 }), fc.uint8Array({ maxLength: 40 })).map(([t, bytes]) => [t, { kind: 'raw', bytes }] as [number, RData]),
+);
+const record: fc.Arbitrary<DnsRecord> = fc.tuple(name, rdata, fc.nat(0x7fffffff)).map(([n, [type, data], ttl]) => ({ name: n, type, class: CLASS_IN, ttl, data }));
+const message: fc.Arbitrary<DnsMessage> = fc.record({
+  id: fc.nat(65535), qr: fc.boolean(), opcode: fc.nat(15), aa: fc.boolean(), tc: fc.boolean(), rd: fc.boolean(), ra: fc.boolean(),
+  ad: fc.boolean(), cd: fc.boolean(), rcode: fc.nat(15),
+  questions: fc.array(fc.record({ name, type: fc.nat(65535).filter((t) => t !== TYPE.OPT), class: fc.constant(CLASS_IN) }), { maxLength: 2 }),
+  answers: fc.array(record, { maxLength: 4 }), authority: fc.array(record, { maxLength: 3 }), additional: fc.array(record, { maxLength: 3 }),
+  edns: fc.option(fc.record({
+    udpSize: fc.integer({ min: 512, max: 65535 }), version: fc.constant(0), dnssecOk: fc.boolean(),
+    options: fc.array(fc.record({ code: fc.nat(65535), data: fc.uint8Array({ maxLength: 20 }) }), { maxLength: 2 }),
+  }), { nil: undefined }),
+});
+
+/** Names compare case-insensitively, and the decoder spells them as the wire did (which is how we wrote them). */
+test('every message encodes and decodes to itself (property)', () => {
+  fc.assert(fc.property(message, (m) => {
+    const back = decoded(encodeDns(m));
+    assert.deepEqual(back, structuredClone(m)); // fast-check builds null-prototype records
+  }), { numRuns: 1500 });
+});
+
+test('arbitrary and mutated messages never make the decoder throw (property)', () => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (b) => { decodeDns(b); }), { numRuns: 3000 });
+  fc.assert(fc.property(message, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 6 }), fc.nat(), (m, flips, cut) => {
+    const b = encodeDns(m);
+    for (const [at, v] of flips) if (b.length) b[at % b.length] = v;
+    decodeDns(b.subarray(0, b.length ? cut % (b.length + 1) : 0));
+  }), { numRuns: 3000 });
+});
+
+test('compression pointers are bounded: loops, forward pointers and long names are errors', () => {
+  const head = [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+  // A pointer to itself.
+  assert.ok(isDecodeError(decodeDns(Uint8Array.from([...head, 0xc0, 12, 0, 1, 0, 1]))));
+  // A pointer forward, to a valid name after it.
+  assert.ok(isDecodeError(decodeDns(Uint8Array.from([...head, 0xc0, 18, 0, 1, 0, 1, 1, 0x61, 0]))));
+  // Two names pointing at each other: the second jump must go strictly backwards.
+  assert.ok(isDecodeError(decodeDns(Uint8Array.from([...head, 1, 0x61, 0xc0, 12, 0, 1, 0, 1]))));
+  // A 256-octet name built by pointers (each hop legal): refused on length.
+  const b: number[] = [...head.slice(0, 4), 0, 1, 0, 0, 0, 0, 0, 0];
+  const q: number[] = [];
+  for (let i = 0; i < 5; i++) q.push(63, ...new Array<number>(63).fill(0x61));
+  q.push(0, 0, 1, 0, 1);
+  assert.ok(isDecodeError(decodeDns(Uint8Array.from([...b, ...q]))));
+  // A good pointer decodes.
+  const ok = encodeDns({ ...makeQuery(7, 'www.example.test.', TYPE.A), answers: [{ name: 'www.example.test.', type: TYPE.A, class: CLASS_IN, ttl: 1, data: { kind: 'A', address: '1.2.3.4' } }] });
+  assert.equal(ok.length, 12 + (18 + 4) + (2 + 10 + 4), 'the answer owner is a 2-byte pointer');
+  assert.equal(decoded(ok).answers[0]!.name, 'www.example.test.');
+});
+
+test('unknown types round-trip as opaque RFC 3597 data; EDNS and its extended RCODE survive', () => {
+  const m: DnsMessage = {
+    ...makeQuery(9, 'x.test.', 65280, { udpSize: 4096 }), qr: true, rcode: RCODE.BADVERS,
+    answers: [{ name: 'x.test.', type: 65280, class: CLASS_IN, ttl: 5, data: { kind: 'raw', bytes: Uint8Array.of(0xde, 0xad) } }],
+  };
+  const back = decoded(encodeDns(m));
+  assert.equal(back.rcode, 16);
+  assert.equal(back.edns?.udpSize, 4096);
+  assert.deepEqual(back.answers[0]!.data, { kind: 'raw', bytes: Uint8Array.of(0xde, 0xad) });
+});
+
+test('IPv6 text: RFC 5952 form and the usual shapes', () => {
+  assert.equal(formatIpv6(parseIpv6('2001:DB8:0:0:0:0:0:1')!), '2001:db8::1');
+  assert.equal(formatIpv6(parseIpv6('::')!), '::');
+  assert.equal(formatIpv6(parseIpv6('::ffff:192.0.2.1')!), '::ffff:c000:201');
+  assert.equal(formatIpv6(parseIpv6('1:0:0:1:0:0:0:1')!), '1:0:0:1::1');
+  for (const bad of ['1::2::3', '12345::', '1:2:3:4:5:6:7', 'g::1']) assert.equal(parseIpv6(bad), undefined, bad);
+});
+
+// --- zone files -----------------------------------------------------------
+
+test('the master-file parser reads the example zone and names the line of each error', () => {
+  const z = parseZone(ZONE_TEXT, 'example.test.');
+  assert.deepEqual(z.errors, []);
+  const www2 = z.records.find((r) => r.name === 'www2.example.test.')!;
+  assert.equal(www2.ttl, 3600);
+  const soa = z.records[0]!;
+  assert.equal(soa.data.kind === 'SOA' && soa.data.minimum, 60);
+  const bad = parseZone('$TTL 1h\n@ SOA a b 1 2 3 4 5\nx IN A 300.1.1.1\ny IN FOO bar\n$INCLUDE other\nz MX ten mail\n( unclosed', 'z.test.');
+  const errs = [...bad.errors].sort((x, y) => x.line - y.line);
+  assert.deepEqual(errs.map((e) => e.line), [3, 4, 5, 6, 7, 7]);
+  assert.match(errs[0]!.message, /not an IPv4 address/);
+  assert.match(errs[2]!.message, /\$INCLUDE is not supported/);
+  assert.ok(errs.some((e) => /'\(' is not closed/.test(e.message)));
+});
+
+test('zone checks: one SOA, NS at the apex, CNAME alone, nothing outside', () => {
+  const e = Zone.parse('z.test.', '@ SOA a b 1 2 3 4 5\nx CNAME y\nx A 1.2.3.4\nout.other. A 1.1.1.1\n');
+  assert.ok('errors' in e);
+  assert.equal(e.errors.length, 3, e.errors.join('; '));
+});
+
+// --- answers ----------------------------------------------------------------
+
+function authority(): Authority {
+  const z = Zone.parse('example.test.', ZONE_TEXT);
+  if ('errors' in z) throw new Error(z.errors.join('\n'));
+  return new Authority([z]);
+}
+
+function ask(a: Authority, qname: string, qtype: number, o: { udpSize?: number; transport?: 'udp' | 'tcp'; axfr?: boolean } = {}): DnsMessage[] {
+  return a.answer(encodeDns(makeQuery(4242, qname, qtype, { udpSize: o.udpSize })), { transport: o.transport ?? 'udp', allowAxfr: o.axfr }).map(decoded);
+}
+
+const addrs = (m: DnsMessage): string[] => m.answers.map((r) => (r.data.kind === 'A' ? r.data.address : r.data.kind === 'CNAME' ? `->${r.data.target}` : r.data.kind));
+
+test('exact answers, CNAME chains, loops and chains leaving the zone', () => {
+  const a = authority();
+  let [r] = ask(a, 'WWW.Example.TEST.', TYPE.A);
+  assert.equal(r!.rcode, RCODE.NOERROR);
+  assert.ok(r!.aa);
+  assert.equal(r!.id, 4242);
+  assert.equal(r!.answers[0]!.name, 'WWW.Example.TEST.', 'the owner echoes the query spelling (0x20)');
+  assert.deepEqual(addrs(r!), ['192.0.2.80']);
+  [r] = ask(a, 'alias.example.test.', TYPE.A);
+  assert.deepEqual(addrs(r!), ['->www2.example.test.', '->www.example.test.', '192.0.2.80']);
+  [r] = ask(a, 'loop1.example.test.', TYPE.A);
+  assert.deepEqual(addrs(r!), ['->loop2.example.test.', '->loop1.example.test.']);
+  [r] = ask(a, 'outside.example.test.', TYPE.A);
+  assert.deepEqual(addrs(r!), ['->www.elsewhere.test.']);
+  [r] = ask(a, 'dangling.example.test.', TYPE.A);
+  assert.equal(r!.rcode, RCODE.NXDOMAIN, 'the rcode describes the end of the chain (RFC 6604)');
+  [r] = ask(a, 'alias.example.test.', TYPE.CNAME);
+  assert.deepEqual(addrs(r!), ['->www2.example.test.']);
+  [r] = ask(a, 'example.test.', TYPE.MX);
+  assert.deepEqual(r!.additional.map((x) => x.name), ['mail.example.test.'], 'MX targets get their addresses');
+});
+
+test('negative answers: NXDOMAIN and NODATA carry the SOA with the negative TTL', () => {
+  const a = authority();
+  let [r] = ask(a, 'nope.example.test.', TYPE.A);
+  assert.equal(r!.rcode, RCODE.NXDOMAIN);
+  assert.equal(r!.answers.length, 0);
+  assert.equal(r!.authority[0]!.type, TYPE.SOA);
+  assert.equal(r!.authority[0]!.ttl, 60);
+  [r] = ask(a, 'www.example.test.', TYPE.MX);
+  assert.equal(r!.rcode, RCODE.NOERROR);
+  assert.equal(r!.answers.length, 0);
+  assert.equal(r!.authority[0]!.type, TYPE.SOA);
+  [r] = ask(a, 'ent.example.test.', TYPE.A);
+  assert.equal(r!.rcode, RCODE.NOERROR, 'an empty non-terminal exists');
+  assert.equal(r!.authority[0]!.type, TYPE.SOA);
+});
+
+test('wildcards synthesise below their closest encloser only (RFC 4592)', () => {
+  const a = authority();
+  let [r] = ask(a, 'any.thing.wild.example.test.', TYPE.A);
+  assert.deepEqual(addrs(r!), ['192.0.2.99']);
+  assert.equal(r!.answers[0]!.name, 'any.thing.wild.example.test.');
+  [r] = ask(a, 'sub.wild.example.test.', TYPE.A);
+  assert.deepEqual(addrs(r!), ['192.0.2.98'], 'an existing name is not wildcard-matched');
+  [r] = ask(a, 'x.sub.wild.example.test.', TYPE.A);
+  assert.equal(r!.rcode, RCODE.NXDOMAIN, 'the closest encloser is sub.wild, which has no wildcard');
+  [r] = ask(a, 'x.b.ent.example.test.', TYPE.A);
+  assert.equal(r!.rcode, RCODE.NXDOMAIN);
+  [r] = ask(a, 'q.wild.example.test.', TYPE.MX);
+  assert.equal(r!.rcode, RCODE.NOERROR, 'a wildcard without the type is NODATA');
+  assert.equal(r!.answers.length, 0);
+});
+
+test('delegations give a referral with glue, not an authoritative answer', () => {
+  const [r] = ask(authority(), 'host.delegated.example.test.', TYPE.A);
+  assert.equal(r!.rcode, RCODE.NOERROR);
+  assert.equal(r!.aa, false);
+  assert.deepEqual(r!.authority.map((x) => x.type), [TYPE.NS]);
+  assert.deepEqual(r!.additional.map((x) => [x.name, x.data.kind === 'A' && x.data.address]), [['ns.delegated.example.test.', '10.53.0.9']]);
+});
+
+test('truncation: the TC bit over UDP, the whole answer over TCP and with a large EDNS size', () => {
+  const a = authority();
+  let [r] = ask(a, 'big.example.test.', TYPE.TXT);
+  assert.ok(r!.tc);
+  assert.equal(r!.answers.length, 0);
+  [r] = ask(a, 'big.example.test.', TYPE.TXT, { udpSize: 4096 });
+  assert.ok(r!.tc, '14 × 100 octets is over the 1232-byte UDP ceiling even with EDNS');
+  assert.equal(r!.edns?.udpSize, 1232);
+  [r] = ask(a, 'big.example.test.', TYPE.TXT, { transport: 'tcp' });
+  assert.ok(!r!.tc);
+  assert.equal(r!.answers.length, 14);
+  assert.equal(a.counters.truncated, 2);
+});
+
+test('errors: FORMERR for malformed queries, REFUSED outside the zone, NOTIMP, BADVERS', () => {
+  const a = authority();
+  const garbage = Uint8Array.from([0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c]);
+  const f = a.answer(garbage, { transport: 'udp' }).map(decoded);
+  assert.equal(f[0]!.rcode, RCODE.FORMERR);
+  assert.equal(f[0]!.id, 0xabcd);
+  assert.deepEqual(a.answer(Uint8Array.of(1, 2, 3), { transport: 'udp' }), [], 'no ID, no answer');
+  const resp = encodeDns({ ...makeQuery(1, 'www.example.test.', TYPE.A), qr: true });
+  assert.deepEqual(a.answer(resp, { transport: 'udp' }), [], 'responses are never answered (no reflection loops)');
+  assert.equal(ask(a, 'www.other.test.', TYPE.A)[0]!.rcode, RCODE.REFUSED);
+  const notify = encodeDns({ ...makeQuery(1, 'example.test.', TYPE.SOA), opcode: 4 });
+  assert.equal(decoded(a.answer(notify, { transport: 'udp' })[0]!).rcode, RCODE.NOTIMP);
+  const v1 = encodeDns({ ...makeQuery(1, 'example.test.', TYPE.SOA), edns: { udpSize: 1232, version: 1, dnssecOk: false, options: [] } });
+  assert.equal(decoded(a.answer(v1, { transport: 'udp' })[0]!).rcode, RCODE.BADVERS);
+  const two = encodeDns({ ...makeQuery(1, 'example.test.', TYPE.SOA), questions: [{ name: 'a.', type: 1, class: 1 }, { name: 'b.', type: 1, class: 1 }] });
+  assert.equal(decoded(a.answer(two, { transport: 'udp' })[0]!).rcode, RCODE.FORMERR);
+  assert.equal(ask(a, 'www.example.test.', TYPE.A)[0]!.rcode, RCODE.NOERROR, 'still answering');
+});
+
+test('AXFR: refused unless allowed, never over UDP, SOA first and last over TCP', () => {
+  const a = authority();
+  assert.equal(ask(a, 'example.test.', TYPE.AXFR, { transport: 'tcp' })[0]!.rcode, RCODE.REFUSED);
+  assert.equal(ask(a, 'example.test.', TYPE.AXFR, { axfr: true })[0]!.rcode, RCODE.FORMERR);
+  const msgs = ask(a, 'example.test.', TYPE.AXFR, { transport: 'tcp', axfr: true });
+  const rrs = msgs.flatMap((m) => m.answers);
+  assert.equal(rrs[0]!.type, TYPE.SOA);
+  assert.equal(rrs.at(-1)!.type, TYPE.SOA);
+  assert.equal(rrs.length, parseZone(ZONE_TEXT, 'example.test.').records.length + 1);
+});
+
+test('TCP framing: messages split anywhere and pipelined come out whole and in order', () => {
+  const msgs = [Uint8Array.of(1, 2, 3), new Uint8Array(300).fill(7), Uint8Array.of(9)];
+  const stream = Uint8Array.from(msgs.flatMap((m) => [...frameTcp(m)]));
+  fc.assert(fc.property(fc.array(fc.nat(stream.length), { maxLength: 6 }), (cuts) => {
+    const d = new TcpDeframer();
+    const out: Uint8Array[] = [];
+    let at = 0;
+    for (const c of [...cuts].sort((x, y) => x - y).concat(stream.length)) { out.push(...d.push(stream.subarray(at, c))); at = c; }
+    assert.deepEqual(out, msgs);
+    assert.equal(d.pending, 0);
+  }), { numRuns: 300 });
+});
