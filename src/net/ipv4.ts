@@ -148,7 +148,9 @@ export class Ipv4 implements EthernetHandler {
       return;
     }
     const dst = v.dst, src = v.src;
-    if (dst !== this.config.address && !this.isBroadcast(dst)) {
+    // Unconfigured (DHCP under way), a host takes datagrams for any address: the
+    // server may unicast its offer to the address it offers (RFC 2131 §4.1).
+    if (dst !== this.config.address && !this.isBroadcast(dst) && this.config.address !== 0) {
       this.drops['not-for-us']++;
       return;
     }

@@ -13,6 +13,8 @@ export interface BootArgs {
   readonly ipv4: { address: number; prefixLen: number } | undefined;
   readonly ipv4Text: string | undefined;
   readonly gateway: number | undefined;
+  /** Resolvers from --dns (they replace what DHCP offers). */
+  readonly dns: readonly number[] | undefined;
   readonly logs: LogLevel;
   readonly help: boolean;
 }
@@ -20,7 +22,7 @@ export interface BootArgs {
 export function parseBootArgs(argv: readonly string[], schema: Record<string, ParamSpec>): BootArgs | { error: string } {
   const params: Record<string, string | number | boolean> = {};
   for (const [k, s] of Object.entries(schema)) params[k] = s.default;
-  let ipv4: BootArgs['ipv4'], ipv4Text: string | undefined, gateway: number | undefined;
+  let ipv4: BootArgs['ipv4'], ipv4Text: string | undefined, gateway: number | undefined, dns: number[] | undefined;
   let logs: LogLevel = 'info', help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -50,6 +52,10 @@ export function parseBootArgs(argv: readonly string[], schema: Record<string, Pa
       const v = needValue(); if (typeof v !== 'string') return v;
       gateway = parseIpv4Address(v);
       if (gateway === undefined) return { error: `--ipv4-gateway=${v} is not an IPv4 address; write it like --ipv4-gateway=10.0.0.1` };
+    } else if (name === 'dns') {
+      const v = needValue(); if (typeof v !== 'string') return v;
+      dns = v.split(',').map((x) => parseIpv4Address(x.trim())).filter((x): x is number => x !== undefined);
+      if (dns.length !== v.split(',').length) return { error: `--dns=${v} must be IPv4 addresses separated by commas, like --dns=10.0.0.1` };
     } else if (name === 'logs') {
       const v = needValue(); if (typeof v !== 'string') return v;
       if (!(LOG_LEVELS as readonly string[]).includes(v)) return { error: `--logs=${v} is not a level; use one of ${LOG_LEVELS.join(', ')}` };
@@ -76,15 +82,16 @@ export function parseBootArgs(argv: readonly string[], schema: Record<string, Pa
       }
     }
   }
-  return { params, ipv4, ipv4Text, gateway, logs, help };
+  return { params, ipv4, ipv4Text, gateway, dns, logs, help };
 }
 
 /** The text `IMAGE --help` prints. */
 export function helpText(name: string, schema: Record<string, ParamSpec>, hasNet: boolean): string {
   const rows: [string, string][] = [];
   if (hasNet) {
-    rows.push(['--ipv4=ADDRESS/PREFIX', 'this unikernel\'s IPv4 address (default 10.0.0.2/24 with --net=direct)']);
+    rows.push(['--ipv4=ADDRESS/PREFIX', 'this unikernel\'s IPv4 address (default: ask DHCP, with --net=direct)']);
     rows.push(['--ipv4-gateway=ADDRESS', 'the router for off-link destinations']);
+    rows.push(['--dns=ADDRESS[,ADDRESS]', 'DNS resolvers for name lookups (default: those DHCP gives)']);
   }
   rows.push(['-l, --logs=LEVEL', `log level: ${LOG_LEVELS.join(', ')} (default info)`]);
   for (const [k, s] of Object.entries(schema)) {

@@ -39,8 +39,8 @@ export interface Platform {
 export interface NetProvider {
   readonly mode: 'direct' | 'socket';
   /** Makes the stacks; `run` drives them until `stop` says so. */
-  start(platform: Platform, names: readonly string[], args: BootArgs, log: Logger):
-    { stacks: Map<string, NetStack>; run(stop: () => boolean): Promise<void> } | { error: string };
+  start(platform: Platform, names: readonly string[], args: BootArgs, log: Logger, staticOnly?: ReadonlySet<string>):
+    { stacks: Map<string, NetStack>; run(stop: () => boolean): Promise<void>; ready?: Promise<void> } | { error: string };
 }
 
 export type AnyMain = (devices: Record<string, unknown>, params: Record<string, unknown>, ctx: Context) =>
@@ -80,13 +80,24 @@ export async function boot(platform: Platform, config: ServiceConfig, main: AnyM
       log.error('no-network', { fix: 'rebuild with --net=socket or --net=direct' });
       return EXIT_FAIL;
     }
-    const up = net.start(platform, netNames, args, log);
+    const staticOnly = new Set(decls.filter(([, d]) => d.type === 'net' && d.dhcp === false).map(([n]) => n));
+    const up = net.start(platform, netNames, args, log, staticOnly);
     if ('error' in up) {
       log.error('net-failed', { reason: up.error });
       return EXIT_FAIL;
     }
     for (const [n, s] of up.stacks) devices[n] = s;
     loop = up.run(() => stopped);
+    if (up.ready) {
+      // DHCP: main starts once every device has an address (MirageOS waits the same way).
+      const r = await Promise.race([up.ready.then(() => 'up' as const), platform.stopRequested.then(() => 'stop' as const)]);
+      if (r === 'stop') {
+        stopped = true;
+        await loop;
+        log.info('stop', { reason: 'requested before the network was configured' });
+        return EXIT_OK;
+      }
+    }
   }
   const ctx: Context = {
     name: config.name, log, clock: platform.clock, random: platform.random, argv,

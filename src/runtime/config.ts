@@ -8,7 +8,11 @@
 import type { BlockDevice } from '../devices/index.ts';
 import type { Assets, Context, NetStack } from './types.ts';
 
-export interface NetDecl { readonly type: 'net' }
+export interface NetDecl {
+  readonly type: 'net';
+  /** Without --ipv4, configure by DHCP (default true); false makes --ipv4 required (a DHCP server, say). */
+  readonly dhcp?: boolean;
+}
 export interface BlockDecl { readonly type: 'block' }
 /** A folder crunched into the image at build time, read-only at run time. */
 export interface AssetsDecl {
@@ -22,7 +26,7 @@ export interface AssetsDecl {
 export type DeviceDeclaration = NetDecl | BlockDecl | AssetsDecl;
 
 /** A network device: Fata's stack on a tap (`--net=direct`) or host sockets (`--net=socket`). */
-export const net = (): NetDecl => ({ type: 'net' });
+export const net = (opts: { dhcp?: boolean } = {}): NetDecl => ({ type: 'net', ...opts });
 /** A block device, attached with `--block:NAME=FILE`. */
 export const block = (): BlockDecl => ({ type: 'block' });
 /** The files under `dir` (relative to the service folder), built into the image. */
@@ -70,7 +74,7 @@ export function service<const D extends Record<string, DeviceDeclaration>, const
 }
 
 /** Boot parameters every image understands (MirageOS's names). */
-export const RESERVED_PARAMS = ['ipv4', 'ipv4-gateway', 'logs', 'help'];
+export const RESERVED_PARAMS = ['ipv4', 'ipv4-gateway', 'dns', 'logs', 'help'];
 
 type DeviceOf<T> = T extends NetDecl ? NetStack : T extends BlockDecl ? BlockDevice : T extends AssetsDecl ? Assets : never;
 type ParamOf<T> = T extends { kind: 'string' } ? string : T extends { kind: 'int' } ? number : T extends { kind: 'bool' } ? boolean : never;

@@ -1,12 +1,17 @@
 /**
  * `--net=direct`: each net device gets a Fata IPv4 stack on its raw frames,
- * driven by the yield loop. The address comes from `--ipv4` (default
- * 10.0.0.2/24, as MirageOS) and `--ipv4-gateway`.
+ * driven by the yield loop. The address comes from `--ipv4` and
+ * `--ipv4-gateway`, or, without `--ipv4`, from DHCP (as MirageOS): `main`
+ * starts once the first lease is bound. Name lookups go through a stub
+ * resolver asking the `--dns` servers or the ones the lease names.
  */
-import { earlier } from '../devices/index.ts';
+import { earlier, formatMac } from '../devices/index.ts';
 import { Stack, TcpListener, UdpSocket, type TcpConnection } from '../net/index.ts';
+import { DhcpClient } from '../net/dhcp/client.ts';
+import { DnsQuerier } from '../net/dns/query.ts';
+import { StubResolver } from '../net/dns/stub.ts';
 import { formatIpv4Address, parseIpv4Address } from '../wire/ipv4.ts';
-import type { NetProvider } from './boot.ts';
+import type { Platform, NetProvider } from './boot.ts';
 import { runLoop, type Pollable } from './loop.ts';
 import type { NetStack, TcpServer, TcpStream, UdpEndpoint } from './types.ts';
 
@@ -24,10 +29,20 @@ export function tcpStream(c: TcpConnection): TcpStream {
   return s;
 }
 
-function adapt(stack: Stack, ipv4: string): NetStack {
-  return {
+function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly string[], platform: Platform): NetStack {
+  const timer = (ms: number, fn: () => void): (() => void) => {
+    let cancelled = false;
+    void platform.sleep(ms).then(() => { if (!cancelled) fn(); });
+    return () => { cancelled = true; };
+  };
+  let resolver: StubResolver | undefined;
+  const net: NetStack = {
     mode: 'direct',
-    ipv4,
+    get ipv4() { return ipv4(); },
+    lookup: (host, o) => {
+      resolver ??= new StubResolver({ querier: new DnsQuerier(net, platform.random, timer), clock: platform.clock, servers: dns });
+      return resolver.lookup(host, o);
+    },
     udpBind: async (port, onMessage): Promise<UdpEndpoint> => {
       const msg: { src: string; srcPort: number; data: Uint8Array } = { src: '', srcPort: 0, data: new Uint8Array(0) };
       const s = stack.udp.bind(port, (d) => {
@@ -60,35 +75,75 @@ function adapt(stack: Stack, ipv4: string): NetStack {
       };
     }),
   };
+  return net;
 }
 
 export const directNet: NetProvider = {
   mode: 'direct',
-  start(platform, names, args, log) {
+  start(platform, names, args, log, staticOnly) {
     const stacks = new Map<string, NetStack>();
     const raw: Stack[] = [];
+    const clients: DhcpClient[] = [];
+    const waiting: Promise<void>[] = [];
     for (const name of names) {
       const dev = platform.nets.get(name);
       if (!dev) return { error: `net device '${name}' is not attached; attach it with --net:${name}=TAP` };
-      const cidr = args.ipv4 ?? { address: 0x0a000002, prefixLen: 24 };
+      if (!args.ipv4 && staticOnly?.has(name)) return { error: `net device '${name}' needs a static address: give --ipv4=ADDRESS/PREFIX` };
       const s = new Stack({
         device: dev, clock: platform.clock, random: platform.random,
-        ipv4: { ...cidr, gateway: args.gateway },
+        ipv4: args.ipv4 ? { ...args.ipv4, gateway: args.gateway } : { address: 0, prefixLen: 0 },
       });
-      s.start();
       raw.push(s);
-      const text = args.ipv4Text ?? '10.0.0.2/24';
-      stacks.set(name, adapt(s, text));
-      log.info('net-up', { device: name, mode: 'direct', ipv4: text, gateway: args.gateway === undefined ? 'none' : formatIpv4Address(args.gateway), mtu: dev.mtu });
+      let text = args.ipv4Text;
+      let leaseDns: string[] = [];
+      const dns = args.dns?.map(formatIpv4Address);
+      stacks.set(name, adapt(s, () => text, () => dns ?? leaseDns, platform));
+      if (args.ipv4) {
+        s.start();
+        log.info('net-up', { device: name, mode: 'direct', ipv4: text, gateway: args.gateway === undefined ? 'none' : formatIpv4Address(args.gateway), mtu: dev.mtu });
+        continue;
+      }
+      let bound: () => void = () => {};
+      waiting.push(new Promise<void>((r) => { bound = r; }));
+      const c = new DhcpClient({
+        udp: s.udp, ipv4: s.ipv4, clock: platform.clock, random: platform.random, mac: dev.mac,
+        log: (event, fields) => log.debug(event, { device: name, ...fields }),
+        onBound: (l, renewed) => {
+          text = `${formatIpv4Address(l.address)}/${l.prefixLen}`;
+          leaseDns = l.dns.map(formatIpv4Address);
+          if (!renewed) s.start();
+          log.info(renewed ? 'dhcp-renewed' : 'net-up', {
+            device: name, mode: 'direct', ipv4: text, gateway: l.gateway === undefined ? 'none' : formatIpv4Address(l.gateway),
+            dns: leaseDns.join(',') || 'none', lease: l.leaseSeconds, server: formatIpv4Address(l.server), mtu: dev.mtu,
+          });
+          bound();
+        },
+        onLost: (reason) => {
+          log.warn('dhcp-lost', { device: name, ipv4: text, reason, next: 'asking again' });
+          text = undefined;
+        },
+      });
+      log.info('dhcp-start', { device: name, mac: formatMac(dev.mac) });
+      c.start();
+      clients.push(c);
     }
     const all: Pollable = {
-      poll: (now) => { let did = false; for (const s of raw) if (s.poll(now)) did = true; return did; },
+      poll: (now) => {
+        let did = false;
+        for (const s of raw) if (s.poll(now)) did = true;
+        for (const c of clients) if (c.poll(now)) did = true;
+        return did;
+      },
       pollAtNs: () => {
         let t: bigint | undefined;
         for (const s of raw) t = earlier(t, s.pollAtNs());
+        for (const c of clients) t = earlier(t, c.pollAtNs());
         return t;
       },
     };
-    return { stacks, run: (stop) => runLoop(all, platform.clock, platform.yield, stop) };
+    return {
+      stacks, run: (stop) => runLoop(all, platform.clock, platform.yield, stop),
+      ready: waiting.length ? Promise.all(waiting).then(() => {}) : undefined,
+    };
   },
 };

@@ -61,12 +61,19 @@ export interface TcpServer {
 export interface NetStack {
   /** `direct`: Fata's TCP/IP on raw frames; `socket`: the host's sockets. */
   readonly mode: 'direct' | 'socket';
-  /** The configured address (`10.0.0.2/24`), if this stack has one of its own. */
+  /** The configured address (`10.0.0.2/24`, static or from DHCP), if this stack has one of its own. */
   readonly ipv4: string | undefined;
   udpBind(port: number, onMessage: (m: UdpMessage) => void): Promise<UdpEndpoint>;
   tcpListen(port: number, onConnection: (s: TcpStream) => void): Promise<TcpServer>;
   /** Opens a connection; resolves once established, rejects if refused or timed out. */
   tcpConnect(dst: string, port: number): Promise<TcpStream>;
+  /**
+   * Addresses for a host name, like getaddrinfo: Fata's stub resolver
+   * asking the DHCP-given or `--dns` servers (direct), or the host's
+   * resolver (socket). Rejects with an error whose `code` is ENOTFOUND,
+   * ENODATA, ETIMEOUT, ESERVFAIL or ENOSERVERS.
+   */
+  lookup(host: string, opts?: { family?: 0 | 4 | 6 }): Promise<string[]>;
 }
 
 /** Files built into the image: path (`/index.html`) → bytes. */

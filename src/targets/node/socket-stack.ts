@@ -1,5 +1,6 @@
 /** `--net=socket` on the node target: a service's network device as the host's own sockets, bound to loopback. */
 import { createSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
 import { connect, createServer } from 'node:net';
 import { socketStream as stream } from '../../runtime/socket-stream.ts';
 import type { NetStack, TcpServer, TcpStream, UdpEndpoint, UdpMessage } from '../../runtime/types.ts';
@@ -38,5 +39,6 @@ export function hostSocketStack(): NetStack {
       sock.once('error', reject);
       sock.once('connect', () => { sock.off('error', reject); resolve(stream(sock)); });
     }),
+    lookup: async (host, o = {}) => (await lookup(host, { all: true, family: o.family ?? 4 })).map((a) => a.address),
   };
 }
