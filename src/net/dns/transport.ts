@@ -58,7 +58,10 @@ export interface DnsTcpOptions {
 
 export class DnsTcpSession {
   private readonly s: DnsStream;
-  private readonly handle: (msg: Uint8Array) => Uint8Array[];
+  private readonly handle: (msg: Uint8Array) => Uint8Array[] | Promise<Uint8Array[]>;
+  /** Answers still being worked out (a resolver's); they go out in query order. */
+  private inflight = 0;
+  private chain: Promise<void> = Promise.resolve();
   private readonly deframer = new TcpDeframer();
   private readonly out: Uint8Array[] = [];
   private outBytes = 0;
@@ -70,7 +73,7 @@ export class DnsTcpSession {
   /** Set by the owner on each activity; an idle sweep compares it. */
   lastActive = 0;
 
-  constructor(s: DnsStream, handle: (msg: Uint8Array) => Uint8Array[], o: DnsTcpOptions = {}) {
+  constructor(s: DnsStream, handle: (msg: Uint8Array) => Uint8Array[] | Promise<Uint8Array[]>, o: DnsTcpOptions = {}) {
     this.s = s;
     this.handle = handle;
     this.maxQueries = o.maxQueries ?? 100;
@@ -84,12 +87,26 @@ export class DnsTcpSession {
   private data(d: Uint8Array): void {
     if (this.ending) return;
     for (const m of this.deframer.push(d)) {
-      for (const r of this.handle(m)) { this.out.push(frameTcp(r)); this.outBytes += r.length + 2; }
+      const r = this.handle(m);
+      if (Array.isArray(r) && this.inflight === 0) {
+        this.enqueue(r);
+      } else {
+        this.inflight++;
+        this.chain = this.chain.then(async () => {
+          const got = await r;
+          this.inflight--;
+          if (!this.closed) { this.enqueue(got); this.flush(); }
+        });
+      }
       if (++this.queries >= this.maxQueries) { this.ending = true; break; }
     }
     // A length prefix says how much is coming; a message can be 65535 bytes at most, so nothing larger ever waits.
     if (this.outBytes > this.highWater) this.s.pause();
     this.flush();
+  }
+
+  private enqueue(rs: readonly Uint8Array[]): void {
+    for (const r of rs) { this.out.push(frameTcp(r)); this.outBytes += r.length + 2; }
   }
 
   private flush(): void {
@@ -101,7 +118,7 @@ export class DnsTcpSession {
       this.out.shift();
     }
     this.s.resume();
-    if (this.ending && !this.closed) { this.closed = true; this.s.end(); }
+    if (this.ending && this.inflight === 0 && !this.closed) { this.closed = true; this.s.end(); }
   }
 
   /** Closes an idle connection (RFC 7766 §6.2.3: servers may close idle ones). */

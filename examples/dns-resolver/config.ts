@@ -1,0 +1,16 @@
+import { net, param, service } from '../../src/runtime/config.ts';
+
+export default service({
+  name: 'dns-resolver',
+  main: './main.ts',
+  devices: { service: net() },
+  params: {
+    port: param.int(53, 'UDP and TCP port to answer on', { min: 1, max: 65535 }),
+    forwarders: param.string('', 'comma-separated recursive servers to forward to; empty resolves iteratively from the root hints'),
+    'root-hints': param.string('', 'NAME=ADDRESS pairs, comma-separated, to start from (default: the IANA root servers)'),
+    'upstream-port': param.int(53, 'port the root hints or forwarders answer on', { min: 1, max: 65535 }),
+    allow: param.string('', 'client networks answered, comma-separated CIDRs (default: this unikernel\'s own subnet); others get REFUSED'),
+    'max-ttl': param.int(86400, 'longest time anything stays cached, in seconds', { min: 0, max: 604800 }),
+    'cache-size': param.int(10000, 'cached RRsets at most', { min: 0, max: 1000000 }),
+  },
+});

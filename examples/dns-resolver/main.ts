@@ -1,0 +1,107 @@
+/**
+ * A caching DNS resolver: answers recursive queries over UDP and TCP,
+ * resolving iteratively from root hints (or through forwarders), with
+ * bailiwick checks, random source ports and IDs, and a TTL-capped cache.
+ * Only the networks in `--allow` are served: an open resolver is an
+ * amplifier for anyone's attack.
+ */
+import { DnsCache } from '../../src/net/dns/cache.ts';
+import { DnsQuerier } from '../../src/net/dns/query.ts';
+import { RecursiveResolver, type RootHint } from '../../src/net/dns/recursive.ts';
+import { DnsTcpSession } from '../../src/net/dns/transport.ts';
+import {
+  CLASS_IN, decodeDns, DNS_UDP_LIMIT, encodeDns, isDecodeError, OPCODE_QUERY, RCODE, TYPE, type DnsMessage,
+} from '../../src/wire/dns.ts';
+import { parseIpv4Address, parseIpv4Cidr, prefixMask } from '../../src/wire/ipv4.ts';
+import type { Main } from '../../src/runtime/config.ts';
+import type config from './config.ts';
+
+/** IANA's root servers (root-hints file, named.root), IPv4 only. */
+const IANA_ROOTS: readonly RootHint[] = [
+  ['a', '198.41.0.4'], ['b', '170.247.170.2'], ['c', '192.33.4.12'], ['d', '199.7.91.13'], ['e', '192.203.230.10'],
+  ['f', '192.5.5.241'], ['g', '192.112.36.4'], ['h', '198.97.190.53'], ['i', '192.36.148.17'], ['j', '192.58.128.30'],
+  ['k', '193.0.14.129'], ['l', '199.7.83.42'], ['m', '202.12.27.33'],
+].map(([l, address]) => ({ name: `${l}.root-servers.net.`, address: address! }));
+
+export const main: Main<typeof config> = async (devices, params, ctx) => {
+  const net = devices.service;
+  const fail = (param: string, value: string, fix: string): number => { ctx.log.error('bad-param', { param, value, fix }); return 1; };
+  let hints: RootHint[] = [...IANA_ROOTS];
+  if (params['root-hints']) {
+    hints = [];
+    for (const h of params['root-hints'].split(',')) {
+      const [name, address] = h.trim().split('=');
+      if (!name || !address || parseIpv4Address(address) === undefined) return fail('root-hints', h, 'write NAME=ADDRESS, like a.root-servers.net=198.41.0.4');
+      hints.push({ name: name.endsWith('.') ? name : `${name}.`, address });
+    }
+  }
+  const forwarders = params.forwarders.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const f of forwarders) if (parseIpv4Address(f) === undefined) return fail('forwarders', f, 'write IPv4 addresses, like 10.0.0.1');
+  const allow: { net: number; mask: number }[] = [];
+  const own = net.ipv4 ? parseIpv4Cidr(net.ipv4) : undefined;
+  for (const c of (params.allow || (own ? net.ipv4! : '127.0.0.0/8')).split(',')) {
+    const p = parseIpv4Cidr(c.trim());
+    if (!p) return fail('allow', c, 'write networks like 10.0.0.0/24');
+    allow.push({ net: (p.address & prefixMask(p.prefixLen)) >>> 0, mask: prefixMask(p.prefixLen) });
+  }
+  const allowed = (src: string): boolean => {
+    const a = parseIpv4Address(src);
+    return a !== undefined && allow.some((n) => ((a & n.mask) >>> 0) === n.net);
+  };
+
+  const timer = (ms: number, fn: () => void): (() => void) => {
+    let off = false;
+    void ctx.sleep(ms).then(() => { if (!off) fn(); });
+    return () => { off = true; };
+  };
+  const resolver = new RecursiveResolver({
+    querier: new DnsQuerier(net, ctx.random, timer), clock: ctx.clock,
+    rootHints: forwarders.length ? undefined : hints, forwarders: forwarders.length ? forwarders : undefined,
+    cache: new DnsCache({ maxTtl: params['max-ttl'], maxEntries: params['cache-size'] }),
+    port: params['upstream-port'], timeoutMs: 1000,
+  });
+
+  const respond = async (data: Uint8Array, src: string, transport: 'udp' | 'tcp'): Promise<Uint8Array | undefined> => {
+    const q = decodeDns(data);
+    if (isDecodeError(q)) {
+      if (q.id === undefined || (data[2]! & 0x80) !== 0) return undefined;
+      return encodeDns(reply({ id: q.id, opcode: (data[2]! >>> 3) & 0xf, rd: (data[2]! & 1) !== 0, questions: [] }, RCODE.FORMERR));
+    }
+    if (q.qr) return undefined;
+    const max = transport === 'tcp' ? 65535 : q.edns ? Math.min(1232, Math.max(DNS_UDP_LIMIT, q.edns.udpSize)) : DNS_UDP_LIMIT;
+    const out = (m: DnsMessage): Uint8Array => encodeDns({ ...m, edns: q.edns ? { udpSize: 1232, version: 0, dnssecOk: false, options: [] } : undefined }, { maxSize: max });
+    if (!allowed(src)) return out(reply(q, RCODE.REFUSED));
+    if (q.opcode !== OPCODE_QUERY) return out(reply(q, RCODE.NOTIMP));
+    const question = q.questions[0];
+    if (q.questions.length !== 1 || !question) return out(reply(q, RCODE.FORMERR));
+    if (question.class !== CLASS_IN || question.type === TYPE.AXFR || question.type === TYPE.IXFR) return out(reply(q, RCODE.REFUSED));
+    const r = await resolver.resolve(question.name, question.type);
+    ctx.log.debug('resolved', { name: question.name, type: question.type, rcode: r.rcode, answers: r.answers.length, cached: r.fromCache });
+    return out({ ...reply(q, r.rcode), answers: r.answers.map((a, i) => (i === 0 && a.name.toLowerCase() === question.name.toLowerCase() ? { ...a, name: question.name } : a)), authority: r.authority });
+  };
+
+  const udp = await net.udpBind(params.port, (m) => {
+    const data = m.data.slice(), src = m.src, srcPort = m.srcPort;
+    void respond(data, src, 'udp').then((r) => { if (r) udp.send(src, srcPort, r); });
+  });
+  await net.tcpListen(params.port, (s) => {
+    // Pipelined queries are answered in order (RFC 7766 §6.2.1.1 would allow any order).
+    new DnsTcpSession(s, async (msg) => { const r = await respond(msg, s.remote, 'tcp'); return r ? [r] : []; });
+  });
+  ctx.log.info('serving', {
+    mode: forwarders.length ? 'forward' : 'iterative', port: params.port, ipv4: net.ipv4 ?? 'host',
+    upstream: forwarders.length ? forwarders.join(',') : hints.map((h) => h.address).join(','), allow: params.allow || net.ipv4 || '127.0.0.0/8',
+  });
+  for (;;) {
+    await ctx.sleep(60_000);
+    resolver.cache.sweep(ctx.clock.monotonicNs());
+    ctx.log.info('stats', { ...resolver.counters, cached: resolver.cache.size });
+  }
+};
+
+function reply(q: { id: number; opcode: number; rd: boolean; questions: DnsMessage['questions'] }, rcode: number): DnsMessage {
+  return {
+    id: q.id, qr: true, opcode: q.opcode, aa: false, tc: false, rd: q.rd, ra: true, ad: false, cd: false, rcode,
+    questions: q.questions, answers: [], authority: [], additional: [],
+  };
+}
