@@ -21,11 +21,12 @@ const BENCHES: { name: string; args: string[]; quickArgs: string[]; what: string
   { name: 'boot', args: ['10'], quickArgs: ['5'], what: 'spt boot and RSS vs a bare engine start' },
   { name: 'tcp', args: ['500'], quickArgs: ['100'], what: 'bulk TCP vs the kernel over veth' },
   { name: 'http', args: ['8'], quickArgs: ['2'], what: 'website vs nginx and plain Node http' },
+  { name: 'dns', args: ['8'], quickArgs: ['2'], what: 'authoritative DNS server vs NSD' },
 ];
 
 // Debian peers, installed when we are root and they are missing.
 if (process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v apt-get']).status === 0) {
-  const need = ['nginx-light', 'wrk', 'netcat-openbsd', 'iproute2', 'procps', 'openssl'].filter((p) => spawnSync('dpkg', ['-s', p], { stdio: 'ignore' }).status !== 0);
+  const need = ['nginx-light', 'wrk', 'netcat-openbsd', 'iproute2', 'procps', 'openssl', 'dnsperf', 'nsd', 'knot-dnsutils'].filter((p) => spawnSync('dpkg', ['-s', p], { stdio: 'ignore' }).status !== 0);
   if (need.length) {
     say(`bench: installing ${need.join(' ')} from Debian`);
     spawnSync('apt-get', ['install', '-y', '-qq', ...need], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
