@@ -269,3 +269,20 @@ test('TCP framing: messages split anywhere and pipelined come out whole and in o
     assert.equal(d.pending, 0);
   }), { numRuns: 300 });
 });
+
+test('the authority never throws on hostile queries, and answers each with the query\'s ID (property)', () => {
+  const a = authority();
+  const base = encodeDns(makeQuery(77, 'www.example.test.', TYPE.A, { udpSize: 1232 }));
+  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 8 }), fc.nat(), fc.constantFrom('udp' as const, 'tcp' as const), (flips, cut, transport) => {
+    const b = base.slice();
+    for (const [at, v] of flips) b[at % b.length] = v;
+    const q = b.subarray(0, 12 + (cut % (b.length - 11)));
+    for (const r of a.answer(q, { transport, allowAxfr: true })) {
+      const m = decodeDns(r);
+      assert.ok(!isDecodeError(m), 'every answer decodes');
+      assert.equal(m.id, (q[0]! << 8) | q[1]!);
+      assert.ok(transport === 'tcp' || r.length <= 1232);
+    }
+  }), { numRuns: 3000 });
+  fc.assert(fc.property(message, (m) => { a.answer(encodeDns({ ...m, qr: false }), { transport: 'udp' }); }), { numRuns: 1000 });
+});
