@@ -46,9 +46,10 @@ function setup(leaseSeconds = 60, pool: readonly [string, string] = ['10.0.0.100
   }, [], { save: (l) => { saved.push([...l]); return true; } });
   const state = serve(srv, server, clockMs);
   const events: string[] = [];
-  const client = (s: Stack, i: number): DhcpClient => {
+  const client = (s: Stack, i: number, probe = false): DhcpClient => {
     const c = new DhcpClient({
       udp: s.udp, ipv4: s.ipv4, clock: net.sched.clock, random: new SeededRandom(100 + i), mac: s.device.mac,
+      arp: probe ? s.arp : undefined, hostname: `host${i}`,
       onBound: (l, renewed) => events.push(`${i}:${renewed ? 'renewed' : 'bound'}:${formatIpv4Address(l.address)}`),
       onLost: (r) => events.push(`${i}:lost:${r}`),
     });
@@ -74,6 +75,22 @@ test('a client gets a lease, configures it, renews at T1, and the server persist
   t.net.sched.run({ untilNs: 70n * S });
   assert.deepEqual(t.events, ['1:bound:10.0.0.100', '1:renewed:10.0.0.100', '1:renewed:10.0.0.100']);
   assert.equal(c.counters.renewals, 2);
+});
+
+test('an address someone already uses is probed, declined, and another one taken (RFC 5227, RFC 2131 §3.1.5)', () => {
+  const t = setup(60);
+  // Host 3 squats on the pool's first address without a lease.
+  t.c2.ipv4.configure({ address: ip('10.0.0.100'), prefixLen: 24 });
+  const c = t.client(t.c1, 1, true);
+  c.start();
+  t.net.sched.run({ untilNs: 5n * S });
+  assert.equal(c.counters.declines, 1);
+  assert.equal(t.c1.ipv4.address, 0, 'the conflicting address was never configured');
+  assert.equal(t.server.counters.declines, 1);
+  t.net.sched.run({ untilNs: 30n * S });
+  assert.equal(c.state, 'bound');
+  assert.equal(formatIpv4Address(t.c1.ipv4.address), '10.0.0.101', 'the declined address is held out of the pool');
+  assert.equal(t.server.leases().find((l) => l.mac === '02:00:00:00:00:02')?.hostname, 'host1', 'the client named itself');
 });
 
 test('a silent server: the client rebinds at T2, then loses the address at expiry and starts over', () => {

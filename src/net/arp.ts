@@ -52,6 +52,8 @@ export class Arp implements EthernetHandler {
   private queued = 0;
   /** This host's IPv4 address; 0 while it has none. */
   address = 0;
+  /** Told the sender address of every ARP packet from another host (address conflict detection, RFC 5227). */
+  onSender: ((ip: number) => void) | undefined;
   readonly drops = counters(DROPS);
   requestsSent = 0;
   repliesSent = 0;
@@ -73,6 +75,11 @@ export class Arp implements EthernetHandler {
   /** Announces the address (gratuitous ARP), so neighbours update their caches. */
   announce(): void {
     if (this.address !== 0) this.send(ARP_REQUEST, BROADCAST_MAC, ZERO_MAC, this.address, this.address);
+  }
+
+  /** Sends an ARP probe for `ip` (sender address 0, RFC 5227 §2.1.1): asks whether anyone has it, without claiming it. */
+  probe(ip: number): void {
+    this.send(ARP_REQUEST, BROADCAST_MAC, ZERO_MAC, 0, ip);
   }
 
   /** The MAC for `ip` if known and fresh. */
@@ -145,6 +152,7 @@ export class Arp implements EthernetHandler {
       this.drops.malformed++; // A group address cannot own an IP address.
       return;
     }
+    if (spa !== 0 && !macEquals(buf, shaAt, this.eth.mac)) this.onSender?.(spa);
     if (spa !== 0 && spa === this.address) {
       this.drops.conflict++; // Someone else claims our address (RFC 5227 §2.4): count it, do not learn it.
       return;

@@ -35,11 +35,18 @@ export interface Platform {
   sleep(ms: number): Promise<void>;
 }
 
+export interface NetStartOptions {
+  /** Devices declared `net({ dhcp: false })`: they need --ipv4. */
+  readonly staticOnly?: ReadonlySet<string>;
+  /** The name a DHCP client gives for itself (option 12): the service's. */
+  readonly hostname?: string;
+}
+
 /** How an image brings up its network devices: `direct` or `socket`, chosen at build time. */
 export interface NetProvider {
   readonly mode: 'direct' | 'socket';
   /** Makes the stacks; `run` drives them until `stop` says so. */
-  start(platform: Platform, names: readonly string[], args: BootArgs, log: Logger, staticOnly?: ReadonlySet<string>):
+  start(platform: Platform, names: readonly string[], args: BootArgs, log: Logger, opts?: NetStartOptions):
     { stacks: Map<string, NetStack>; run(stop: () => boolean): Promise<void>; ready?: Promise<void> } | { error: string };
 }
 
@@ -81,7 +88,7 @@ export async function boot(platform: Platform, config: ServiceConfig, main: AnyM
       return EXIT_FAIL;
     }
     const staticOnly = new Set(decls.filter(([, d]) => d.type === 'net' && d.dhcp === false).map(([n]) => n));
-    const up = net.start(platform, netNames, args, log, staticOnly);
+    const up = net.start(platform, netNames, args, log, { staticOnly, hostname: config.name });
     if ('error' in up) {
       log.error('net-failed', { reason: up.error });
       return EXIT_FAIL;

@@ -80,7 +80,7 @@ function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly
 
 export const directNet: NetProvider = {
   mode: 'direct',
-  start(platform, names, args, log, staticOnly) {
+  start(platform, names, args, log, opts = {}) {
     const stacks = new Map<string, NetStack>();
     const raw: Stack[] = [];
     const clients: DhcpClient[] = [];
@@ -88,7 +88,7 @@ export const directNet: NetProvider = {
     for (const name of names) {
       const dev = platform.nets.get(name);
       if (!dev) return { error: `net device '${name}' is not attached; attach it with --net:${name}=TAP` };
-      if (!args.ipv4 && staticOnly?.has(name)) return { error: `net device '${name}' needs a static address: give --ipv4=ADDRESS/PREFIX` };
+      if (!args.ipv4 && opts.staticOnly?.has(name)) return { error: `net device '${name}' needs a static address: give --ipv4=ADDRESS/PREFIX` };
       const s = new Stack({
         device: dev, clock: platform.clock, random: platform.random,
         ipv4: args.ipv4 ? { ...args.ipv4, gateway: args.gateway } : { address: 0, prefixLen: 0 },
@@ -107,6 +107,7 @@ export const directNet: NetProvider = {
       waiting.push(new Promise<void>((r) => { bound = r; }));
       const c = new DhcpClient({
         udp: s.udp, ipv4: s.ipv4, clock: platform.clock, random: platform.random, mac: dev.mac,
+        arp: s.arp, hostname: opts.hostname,
         log: (event, fields) => log.debug(event, { device: name, ...fields }),
         onBound: (l, renewed) => {
           text = `${formatIpv4Address(l.address)}/${l.prefixLen}`;

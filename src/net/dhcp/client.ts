@@ -23,13 +23,21 @@ export interface DhcpLease {
   /** Seconds; 0xffffffff is infinite. */
   readonly leaseSeconds: number;
   readonly domain: string | undefined;
+  /** The host name the server gave (option 12), if any. */
+  readonly hostname: string | undefined;
   readonly boundAtNs: bigint;
   readonly renewAtNs: bigint;
   readonly rebindAtNs: bigint;
   readonly expiresAtNs: bigint;
 }
 
-export type DhcpState = 'init' | 'selecting' | 'requesting' | 'bound' | 'renewing' | 'rebinding';
+export type DhcpState = 'init' | 'selecting' | 'requesting' | 'checking' | 'bound' | 'renewing' | 'rebinding';
+
+/** What the client needs from ARP to check that an offered address is free (RFC 5227 §2.1). */
+export interface ArpProber {
+  probe(ip: number): void;
+  onSender: ((ip: number) => void) | undefined;
+}
 
 export interface DhcpClientOptions {
   readonly udp: Udp;
@@ -38,6 +46,10 @@ export interface DhcpClientOptions {
   readonly random: Random;
   readonly mac: Uint8Array;
   readonly hostname?: string;
+  /** Probe an acknowledged address before using it, and DECLINE it when someone answers. */
+  readonly arp?: ArpProber;
+  /** How long to listen for an answer to the probes, in ms (default 1000). */
+  readonly probeWaitMs?: number;
   /** First retransmission delay in ms (default 4000, RFC 2131 §4.1). */
   readonly firstRetryMs?: number;
   /** Least wait between renewal attempts in ms (default 60000). */
@@ -72,13 +84,17 @@ export class DhcpClient {
   private nextAtNs: bigint | undefined;
   private attempt = 0;
   private offer: DhcpMessage | undefined;
-  readonly counters = { sent: 0, received: 0, ignored: 0, naks: 0, renewals: 0 };
+  /** The ACK being checked for conflicts, and whether a probe was answered. */
+  private pendingAck: DhcpMessage | undefined;
+  private conflict = false;
+  readonly counters = { sent: 0, received: 0, ignored: 0, naks: 0, renewals: 0, declines: 0 };
 
   constructor(o: DhcpClientOptions) {
     this.o = o;
     const s = o.udp.bind(DHCP_CLIENT_PORT, (d) => this.receive(d));
     if (typeof s === 'string') throw new Error(`DHCP client cannot bind UDP port ${DHCP_CLIENT_PORT}: ${s}`);
     this.socket = s;
+    if (o.arp) o.arp.onSender = (ip) => { if (this.state === 'checking' && ip === this.pendingAck?.yiaddr) this.conflict = true; };
   }
 
   /** Begins acquiring a lease (INIT → SELECTING). */
@@ -156,6 +172,14 @@ export class DhcpClient {
       this.state = 'requesting';
       this.attempt = 0;
       this.transmit(now);
+    } else if (t === DHCP.ACK && this.state === 'requesting' && this.o.arp) {
+      // RFC 2131 §4.4.1: check the address is not in use before taking it.
+      this.state = 'checking';
+      this.pendingAck = m;
+      this.conflict = false;
+      this.o.arp.probe(m.yiaddr);
+      this.o.log?.('dhcp-probe', { address: m.yiaddr });
+      this.nextAtNs = now + BigInt(this.o.probeWaitMs ?? 1000) * MS;
     } else if (t === DHCP.ACK && (this.state === 'requesting' || this.state === 'renewing' || this.state === 'rebinding')) {
       this.bind(m, now);
     } else if (t === DHCP.NAK && (this.state === 'requesting' || this.state === 'renewing' || this.state === 'rebinding')) {
@@ -176,10 +200,11 @@ export class DhcpClient {
     const at = (s: number): bigint => (leaseS === INFINITE ? now + 100n * 365n * 86400n * S : now + BigInt(s) * S);
     const t1 = optU32(m, OPT.RENEWAL) ?? Math.floor(leaseS * 0.5);
     const t2 = optU32(m, OPT.REBINDING) ?? Math.floor(leaseS * 0.875);
-    const renewed = this.state !== 'requesting';
+    const renewed = this.state !== 'requesting' && this.state !== 'checking';
     const lease: DhcpLease = {
       address: m.yiaddr, prefixLen, gateway: optAddresses(m, OPT.ROUTER)[0], dns: optAddresses(m, OPT.DNS),
       server: optAddress(m, OPT.SERVER_ID) ?? this.lease?.server ?? 0, leaseSeconds: leaseS, domain: optText(m, OPT.DOMAIN),
+      hostname: optText(m, OPT.HOSTNAME),
       boundAtNs: now, renewAtNs: at(Math.min(t1, leaseS)), rebindAtNs: at(Math.min(Math.max(t2, t1), leaseS)), expiresAtNs: at(leaseS),
     };
     this.lease = lease;
@@ -189,6 +214,24 @@ export class DhcpClient {
     if (renewed) this.counters.renewals++;
     this.o.ipv4.configure({ ...this.o.ipv4.config, address: lease.address, prefixLen, gateway: lease.gateway });
     this.o.onBound?.(lease, renewed);
+  }
+
+  /** Someone answered the probe: tell the server (DHCPDECLINE) and start over after 10 s (RFC 2131 §3.1.5). */
+  private decline(ack: DhcpMessage, now: bigint): void {
+    this.counters.declines++;
+    const o = new Map<number, Uint8Array>([
+      [OPT.MESSAGE_TYPE, encodeOpt.u8(DHCP.DECLINE)],
+      [OPT.REQUESTED_IP, encodeOpt.u32(ack.yiaddr)],
+      [OPT.SERVER_ID, encodeOpt.u32(optAddress(ack, OPT.SERVER_ID) ?? 0)],
+      [OPT.CLIENT_ID, Uint8Array.of(1, ...this.o.mac)],
+    ]);
+    this.socket.send(0xffffffff, DHCP_SERVER_PORT, encodeDhcp({
+      op: 1, xid: this.xid, secs: 0, broadcast: true, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: this.o.mac, options: o,
+    }));
+    this.counters.sent++;
+    this.o.log?.('dhcp-decline', { address: ack.yiaddr, reason: 'another host answered the ARP probe' });
+    this.state = 'init';
+    this.nextAtNs = now + 10n * S;
   }
 
   private drop(reason: 'expired' | 'nak'): void {
@@ -211,6 +254,13 @@ export class DhcpClient {
       case 'requesting':
         if (this.attempt >= MAX_REQUESTS) this.restart(now); else this.transmit(now);
         return true;
+      case 'checking': {
+        const ack = this.pendingAck!;
+        this.pendingAck = undefined;
+        if (!this.conflict) { this.bind(ack, now); return true; }
+        this.decline(ack, now);
+        return true;
+      }
       case 'bound':
       case 'renewing':
       case 'rebinding': {
