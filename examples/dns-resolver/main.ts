@@ -8,7 +8,7 @@
 import { DnsCache } from '../../src/net/dns/cache.ts';
 import { DnsQuerier } from '../../src/net/dns/query.ts';
 import { RecursiveResolver, type RootHint } from '../../src/net/dns/recursive.ts';
-import { DnsTcpSession } from '../../src/net/dns/transport.ts';
+import { DnsTcpSessions } from '../../src/net/dns/transport.ts';
 import {
   CLASS_IN, decodeDns, DNS_UDP_LIMIT, encodeDns, isDecodeError, OPCODE_QUERY, RCODE, TYPE, type DnsMessage,
 } from '../../src/wire/dns.ts';
@@ -84,18 +84,22 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     const data = m.data.slice(), src = m.src, srcPort = m.srcPort;
     void respond(data, src, 'udp').then((r) => { if (r) udp.send(src, srcPort, r); });
   });
+  const sessions = new DnsTcpSessions({ idleMs: 10_000, now: () => Number(ctx.clock.monotonicNs() / 1_000_000n) });
   await net.tcpListen(params.port, (s) => {
     // Pipelined queries are answered in order (RFC 7766 §6.2.1.1 would allow any order).
-    new DnsTcpSession(s, async (msg) => { const r = await respond(msg, s.remote, 'tcp'); return r ? [r] : []; });
+    sessions.open(s, async (msg) => { const r = await respond(msg, s.remote, 'tcp'); return r ? [r] : []; });
   });
   ctx.log.info('serving', {
     mode: forwarders.length ? 'forward' : 'iterative', port: params.port, ipv4: net.ipv4 ?? 'host',
     upstream: forwarders.length ? forwarders.join(',') : hints.map((h) => h.address).join(','), allow: params.allow || net.ipv4 || '127.0.0.0/8',
   });
-  for (;;) {
-    await ctx.sleep(60_000);
-    resolver.cache.sweep(ctx.clock.monotonicNs());
-    ctx.log.info('stats', { ...resolver.counters, cached: resolver.cache.size });
+  for (let tick = 1; ; tick++) {
+    await ctx.sleep(1000);
+    sessions.sweep();
+    if (tick % 60 === 0) {
+      resolver.cache.sweep(ctx.clock.monotonicNs());
+      ctx.log.info('stats', { ...resolver.counters, cached: resolver.cache.size, tcp: sessions.size });
+    }
   }
 };
 

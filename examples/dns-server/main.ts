@@ -5,7 +5,7 @@
  * fault, before any query is answered.
  */
 import { Authority, Zone } from '../../src/net/dns/authority.ts';
-import { DnsTcpSession } from '../../src/net/dns/transport.ts';
+import { DnsTcpSessions } from '../../src/net/dns/transport.ts';
 import type { Main } from '../../src/runtime/config.ts';
 import type config from './config.ts';
 
@@ -34,23 +34,13 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   const udp = await net.udpBind(params.port, (m) => {
     for (const r of authority.answer(m.data, { transport: 'udp' })) udp.send(m.src, m.srcPort, r);
   });
-  const nowMs = (): number => Number(ctx.clock.monotonicNs() / 1_000_000n);
-  const sessions = new Set<DnsTcpSession>();
+  const sessions = new DnsTcpSessions({ idleMs: params['tcp-idle'] * 1000, now: () => Number(ctx.clock.monotonicNs() / 1_000_000n) });
   await net.tcpListen(params.port, (s) => {
-    const session: DnsTcpSession = new DnsTcpSession(s, (msg) => {
-      session.lastActive = nowMs();
-      return authority.answer(msg, { transport: 'tcp', allowAxfr: params.axfr });
-    });
-    session.lastActive = nowMs();
-    sessions.add(session);
+    sessions.open(s, (msg) => authority.answer(msg, { transport: 'tcp', allowAxfr: params.axfr }));
   });
   ctx.log.info('serving', { mode: net.mode, ipv4: net.ipv4 ?? 'host', port: params.port, zones: zones.length, axfr: params.axfr });
   for (;;) {
     await ctx.sleep(1000);
-    const now = nowMs();
-    for (const s of sessions) {
-      if (s.closed) sessions.delete(s);
-      else if (now - s.lastActive > params['tcp-idle'] * 1000) { s.close(); sessions.delete(s); }
-    }
+    sessions.sweep();
   }
 };

@@ -395,7 +395,7 @@ export function isDecodeError(m: DnsMessage | DnsDecodeError): m is DnsDecodeErr
 class Writer {
   b: Uint8Array;
   at = 0;
-  /** Lower-cased suffix name → offset of its first label (only offsets < 0x4000 are usable). */
+  /** Suffix name, as spelled → offset of its first label (only offsets < 0x4000 are usable). */
   readonly names = new Map<string, number>();
   constructor(size: number) { this.b = new Uint8Array(size); }
   room(n: number): void {
@@ -414,7 +414,8 @@ class Writer {
     const labels = nameToLabels(name);
     if (!labels) throw new RangeError(`'${name}' is not a valid domain name (labels of 1-63 octets, 255 in all)`);
     for (let i = 0; i < labels.length; i++) {
-      const key = canonicalName(labelsToName(labels.slice(i)));
+      // Exact spelling: matching case-insensitively would rewrite later names' case (RFC 4343 §4.1 asks to preserve it).
+      const key = labelsToName(labels.slice(i));
       const at = compress ? this.names.get(key) : undefined;
       if (at !== undefined) {
         this.u16(0xc000 | at);

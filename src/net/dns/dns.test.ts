@@ -14,7 +14,7 @@ import {
 } from '../../wire/dns.ts';
 import { Authority, Zone } from './authority.ts';
 import { parseZone } from './zone.ts';
-import { frameTcp, TcpDeframer } from './transport.ts';
+import { DnsTcpSessions, frameTcp, TcpDeframer } from './transport.ts';
 
 const ZONE_TEXT = readFileSync(new URL('../../../examples/dns-server/zones/example.test.zone', import.meta.url), 'utf8');
 
@@ -285,4 +285,32 @@ test('the authority never throws on hostile queries, and answers each with the q
     }
   }), { numRuns: 3000 });
   fc.assert(fc.property(message, (m) => { a.answer(encodeDns({ ...m, qr: false }), { transport: 'udp' }); }), { numRuns: 1000 });
+});
+
+test('TCP sessions: pipelined answers in order (async ones too), back-pressure, idle close', async () => {
+  let now = 0;
+  const sent: Uint8Array[] = [];
+  let ended = 0, room = 5;
+  const stream = {
+    onData: undefined as ((d: Uint8Array) => void) | undefined, onEnd: undefined as (() => void) | undefined,
+    onDrain: undefined as (() => void) | undefined, onClose: undefined,
+    write: (d: Uint8Array) => { const n = Math.min(room, d.length); sent.push(d.slice(0, n)); room -= n; return n; },
+    end: () => { ended++; }, destroy: () => {}, pause: () => {}, resume: () => {},
+  };
+  const sessions = new DnsTcpSessions({ idleMs: 1000, now: () => now });
+  let slow: (v: Uint8Array[]) => void = () => {};
+  sessions.open(stream, (m) => (m[0] === 1 ? new Promise<Uint8Array[]>((r) => { slow = r; }) : [Uint8Array.of(m[0]! * 10)]));
+  stream.onData!(Uint8Array.from([...frameTcp(Uint8Array.of(2)), ...frameTcp(Uint8Array.of(1)), ...frameTcp(Uint8Array.of(3))]));
+  slow([Uint8Array.of(10)]);
+  await new Promise((r) => setImmediate(r));
+  room = 100;
+  stream.onDrain!();
+  const bytes = Uint8Array.from(sent.flatMap((x) => [...x]));
+  assert.deepEqual([...bytes], [0, 1, 20, 0, 1, 10, 0, 1, 30], 'in query order, though the second was slow, across a short write');
+  now = 500;
+  assert.equal(sessions.sweep(), 0);
+  now = 1600;
+  assert.equal(sessions.sweep(), 1);
+  assert.equal(ended, 1);
+  assert.equal(sessions.size, 0);
 });

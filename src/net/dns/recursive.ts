@@ -51,7 +51,8 @@ const MAX_DEPTH = 6;
 export class RecursiveResolver {
   private readonly o: RecursiveOptions;
   readonly cache: DnsCache;
-  readonly counters = { resolutions: 0, upstreamQueries: 0, outOfBailiwick: 0, servfail: 0, cacheAnswers: 0 };
+  readonly counters = { resolutions: 0, coalesced: 0, upstreamQueries: 0, outOfBailiwick: 0, servfail: 0, cacheAnswers: 0 };
+  private readonly inflight = new Map<string, Promise<RecursiveAnswer>>();
 
   constructor(o: RecursiveOptions) {
     if (!o.rootHints?.length && !o.forwarders?.length) throw new Error('a resolver needs root hints or forwarders');
@@ -61,12 +62,23 @@ export class RecursiveResolver {
 
   private now(): bigint { return this.o.clock.monotonicNs(); }
 
-  /** Resolves `name`/`type`; SERVFAIL when every server failed or a bound was hit. */
-  async resolve(name: string, type: number): Promise<RecursiveAnswer> {
+  /**
+   * Resolves `name`/`type`; SERVFAIL when every server failed or a bound was
+   * hit. Identical questions in flight share one resolution, so a flood of
+   * them cannot multiply upstream queries (nor the chances of a spoofed
+   * answer landing, RFC 5452 §5).
+   */
+  resolve(name: string, type: number): Promise<RecursiveAnswer> {
+    const key = `${canonicalName(absolute(name))}|${type}`;
+    const pending = this.inflight.get(key);
+    if (pending) { this.counters.coalesced++; return pending; }
     this.counters.resolutions++;
-    const r = await this.resolveIn(absolute(name), type, { queries: this.o.maxQueries ?? 40 }, 0);
-    if (r.rcode === RCODE.SERVFAIL) this.counters.servfail++;
-    return r;
+    const p = this.resolveIn(absolute(name), type, { queries: this.o.maxQueries ?? 40 }, 0).then((r) => {
+      if (r.rcode === RCODE.SERVFAIL) this.counters.servfail++;
+      return r;
+    }).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
   }
 
   private async resolveIn(name: string, type: number, budget: Budget, depth: number): Promise<RecursiveAnswer> {

@@ -186,6 +186,11 @@ test('recursive: forwarding mode asks the forwarder with RD and caches; a dead f
   assert.equal((await r.resolve('www.example.test', TYPE.A)).answers.length, 1);
   assert.equal((await r.resolve('www.example.test', TYPE.A)).fromCache, true);
   assert.equal(log.length, 1);
+  log.length = 0;
+  const same = await Promise.all([1, 2, 3, 4, 5].map(() => r.resolve('alias.example.test', TYPE.A)));
+  assert.equal(log.length, 1, 'five identical questions in flight, one upstream query');
+  assert.ok(same.every((x) => x.answers.length === 2));
+  assert.equal(r.counters.coalesced, 4);
   const dead = new RecursiveResolver({ querier: new DnsQuerier(net, random, timer), clock, forwarders: ['10.0.0.99'], timeoutMs: 20 });
   assert.equal((await dead.resolve('www.example.test', TYPE.A)).rcode, RCODE.SERVFAIL);
 });

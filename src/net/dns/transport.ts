@@ -54,6 +54,33 @@ export interface DnsTcpOptions {
   readonly maxQueries?: number;
   /** Pause reading while more than this much output waits (default 256 KiB). */
   readonly highWater?: number;
+  /** A clock in ms, for idle tracking. */
+  readonly now?: () => number;
+}
+
+/** The TCP sessions of one server, closed when idle longer than `idleMs` (RFC 7766 §6.2.3). */
+export class DnsTcpSessions {
+  private readonly all = new Set<DnsTcpSession>();
+  private readonly o: DnsTcpOptions & { readonly idleMs: number; readonly now: () => number };
+  constructor(o: DnsTcpOptions & { readonly idleMs: number; readonly now: () => number }) {
+    this.o = o;
+  }
+  open(s: DnsStream, handle: (msg: Uint8Array) => Uint8Array[] | Promise<Uint8Array[]>): DnsTcpSession {
+    const t = new DnsTcpSession(s, handle, this.o);
+    this.all.add(t);
+    return t;
+  }
+  get size(): number { return this.all.size; }
+  /** Forgets closed sessions and closes idle ones; returns how many it closed. */
+  sweep(): number {
+    const now = this.o.now();
+    let n = 0;
+    for (const t of this.all) {
+      if (t.closed) { this.all.delete(t); continue; }
+      if (now - t.lastActive > this.o.idleMs) { t.close(); this.all.delete(t); n++; }
+    }
+    return n;
+  }
 }
 
 export class DnsTcpSession {
@@ -70,14 +97,17 @@ export class DnsTcpSession {
   private readonly maxQueries: number;
   private readonly highWater: number;
   closed = false;
-  /** Set by the owner on each activity; an idle sweep compares it. */
+  /** When a query last arrived (the owner's clock, ms); an idle sweep compares it. */
   lastActive = 0;
+  private readonly now: (() => number) | undefined;
 
   constructor(s: DnsStream, handle: (msg: Uint8Array) => Uint8Array[] | Promise<Uint8Array[]>, o: DnsTcpOptions = {}) {
     this.s = s;
     this.handle = handle;
     this.maxQueries = o.maxQueries ?? 100;
     this.highWater = o.highWater ?? 256 * 1024;
+    this.now = o.now;
+    this.lastActive = o.now?.() ?? 0;
     s.onData = (d) => this.data(d);
     s.onEnd = () => { this.ending = true; this.flush(); };
     s.onDrain = () => this.flush();
@@ -86,6 +116,7 @@ export class DnsTcpSession {
 
   private data(d: Uint8Array): void {
     if (this.ending) return;
+    if (this.now) this.lastActive = this.now();
     for (const m of this.deframer.push(d)) {
       const r = this.handle(m);
       if (Array.isArray(r) && this.inflight === 0) {

@@ -1,0 +1,47 @@
+/**
+ * The DNS examples without root, on loopback host sockets (`--net=socket`):
+ * examples/dns-resolver forwarding to examples/dns-server, and refusing
+ * clients outside `--allow`. What a newcomer can try on any machine.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { waitForLine } from './netns.ts';
+
+const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
+const ROOT = new URL('..', import.meta.url).pathname;
+const hasKdig = spawnSync('sh', ['-c', 'command -v kdig']).status === 0;
+const base = 20000 + (process.pid % 10000) * 3;
+
+function run(dir: string, args: string[], children: ChildProcess[]): ChildProcess {
+  const c = spawn(process.execPath, [FATA, 'run', dir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(c);
+  return c;
+}
+
+function kdig(port: number, args: string[]): string {
+  const r = spawnSync('kdig', ['@127.0.0.1', '-p', String(port), '+timeout=3', '+retry=0', ...args], { encoding: 'utf8', timeout: 20_000 });
+  return r.stdout + r.stderr;
+}
+
+test('dns-resolver forwards to dns-server over loopback, and refuses clients outside --allow',
+  { skip: hasKdig ? false : "needs 'kdig' (apt-get install knot-dnsutils; .ci/run does)" }, async () => {
+    const children: ChildProcess[] = [];
+    try {
+      const server = run('examples/dns-server', [`--port=${base}`], children);
+      await waitForLine(server, /event=serving/, 60_000);
+      const resolver = run('examples/dns-resolver', [`--port=${base + 1}`, '--forwarders=127.0.0.1', `--upstream-port=${base}`], children);
+      await waitForLine(resolver, /event=serving mode=forward/, 60_000);
+      let o = kdig(base + 1, ['alias.example.test', 'A']);
+      assert.match(o, /status: NOERROR/, o);
+      assert.match(o, /Flags: qr rd ra;/);
+      assert.match(o, /www\.example\.test\.\s+\d+\s+IN\s+A\s+192\.0\.2\.80/);
+      o = kdig(base + 1, ['nope.example.test', 'A']);
+      assert.match(o, /status: NXDOMAIN/);
+      const closed = run('examples/dns-resolver', [`--port=${base + 2}`, '--forwarders=127.0.0.1', `--upstream-port=${base}`, '--allow=10.0.0.0/8'], children);
+      await waitForLine(closed, /event=serving/, 60_000);
+      assert.match(kdig(base + 2, ['www.example.test', 'A']), /status: REFUSED/);
+    } finally {
+      for (const c of children) c.kill('SIGTERM');
+    }
+  });
