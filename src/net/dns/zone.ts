@@ -194,6 +194,9 @@ export function parseZone(text: string, origin: string, defaultTtl = 3600): Pars
       if (up === 'CH' || up === 'HS' || up === 'CS') { errors.push({ line, message: `class ${t} is not served; only IN` }); type = -1; break; }
       type = typeFromName(t);
       if (type === undefined) { errors.push({ line, message: `unknown record type '${t}'; use a type name or TYPEnnn with \\# RDATA (RFC 3597)` }); type = -1; }
+      else if (type === TYPE.OPT || type === TYPE.AXFR || type === TYPE.IXFR || type === TYPE.ANY) {
+        errors.push({ line, message: `${t} is a query type or a pseudo-record, not something a zone holds` }); type = -1;
+      }
     }
     if (type === -1) continue;
     if (type === undefined) { errors.push({ line, message: `record for ${owner} has no type` }); continue; }
