@@ -227,6 +227,10 @@ test('examples/dns-resolver resolves through NSD root, TLD and leaf, caches, and
         assert.equal(status(o), 'NXDOMAIN');
         o = kdig(ns, R, ['short.example.test', 'A']);
         assert.match(o, /short\.example\.test\.\s+[0-2]\s+IN\s+A\s+192\.0\.2\.2/);
+        // Too big for UDP both ways: the resolver retries NSD over TCP, and kdig retries the resolver over TCP.
+        o = kdig(ns, R, ['big.example.test', 'TXT']);
+        assert.match(o, /retrying over TCP/);
+        assert.match(o, /ANSWER: 14;/, o);
         // The leaf goes away: cached answers still come back, with TTLs counting down…
         nsd[2]!.kill('SIGTERM');
         await sleep(500);
