@@ -234,7 +234,7 @@ function lookup(zone: Zone, question: DnsQuestion): Lookup {
     }
     if (!node) {
       if (zone.has(name)) return negative(res, zone, RCODE.NOERROR);
-      return negative(res, zone, step === 0 ? RCODE.NXDOMAIN : RCODE.NXDOMAIN);
+      return negative(res, zone, RCODE.NXDOMAIN);
     }
     const cname = node.get(TYPE.CNAME);
     if (cname && question.type !== TYPE.CNAME && question.type !== TYPE.ANY) {

@@ -115,7 +115,7 @@ export class DnsTcpSession {
   }
 
   private data(d: Uint8Array): void {
-    if (this.ending) return;
+    if (this.ending || this.closed) return;
     if (this.now) this.lastActive = this.now();
     for (const m of this.deframer.push(d)) {
       const r = this.handle(m);
