@@ -96,7 +96,8 @@ export function helpText(name: string, schema: Record<string, ParamSpec>, hasNet
   rows.push(['-l, --logs=LEVEL', `log level: ${LOG_LEVELS.join(', ')} (default info)`]);
   for (const [k, s] of Object.entries(schema)) {
     const shape = s.kind === 'bool' ? `--${k}, --no-${k}` : `--${k}=${s.kind === 'int' ? 'N' : 'TEXT'}`;
-    rows.push([shape, `${s.help} (default ${JSON.stringify(s.default)})`]);
+    // An empty default says nothing; the help text says what empty means.
+    rows.push([shape, s.default === '' ? s.help : `${s.help} (default ${JSON.stringify(s.default)})`]);
   }
   const w = Math.max(...rows.map((r) => r[0].length));
   return `usage: fata run [TENDER FLAGS] [--] ${name}.fata [BOOT ARGUMENTS]\n\nboot arguments:\n` +
