@@ -192,3 +192,21 @@ test('DHCP messages round-trip and hostile bytes never throw (property)', () => 
     decodeDhcp(b);
   }), { numRuns: 2000 });
 });
+
+test('a DISCOVER flood: each offer holds a distinct address, the pool runs dry, and held offers lapse after a minute', () => {
+  const server = new DhcpServer({ address: ip('10.0.0.1'), prefixLen: 22, poolFirst: ip('10.0.0.100'), poolLast: ip('10.0.3.199') });
+  const size = ip('10.0.3.199') - ip('10.0.0.100') + 1;
+  const discover = (n: number): DhcpMessage => ({
+    op: 1, xid: n, secs: 0, broadcast: true, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0,
+    chaddr: Uint8Array.of(2, 0xaa, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff, 1), options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(DHCP.DISCOVER)]]),
+  });
+  const given = new Set<number>();
+  let none = 0;
+  for (let n = 0; n < size + 50; n++) {
+    const r = server.handle(discover(n), 1000);
+    if (r) given.add(r.message.yiaddr); else none++;
+  }
+  assert.equal(given.size, size, 'every address offered once');
+  assert.equal(none, 50);
+  assert.ok(server.handle(discover(1_000_000), 1000 + 61_000), 'offers lapse after OFFER_HOLD');
+});

@@ -69,6 +69,8 @@ export class DhcpServer {
   private readonly byMac = new Map<string, LeaseRecord>();
   private readonly byAddress = new Map<number, LeaseRecord>();
   private readonly offers = new Map<string, { address: number; untilMs: number }>();
+  /** The same offers by address, so checking an address is one lookup, not a scan. */
+  private readonly offered = new Map<number, { mac: string; untilMs: number }>();
   private readonly statics = new Map<string, StaticLease>();
   private readonly staticAddresses = new Set<number>();
   readonly counters = { discovers: 0, offers: 0, requests: 0, acks: 0, naks: 0, declines: 0, releases: 0, informs: 0, ignored: 0, storeFailures: 0 };
@@ -124,8 +126,8 @@ export class DhcpServer {
     if (a < this.c.poolFirst || a > this.c.poolLast) return false;
     const l = this.byAddress.get(a);
     if (l && l.expiresMs > now && (l.declined || l.mac !== mac)) return false;
-    for (const [m, o] of this.offers) if (m !== mac && o.address === a && o.untilMs > now) return false;
-    return true;
+    const o = this.offered.get(a);
+    return !(o && o.mac !== mac && o.untilMs > now);
   }
 
   private choose(mac: string, requested: number | undefined, now: number): number | undefined {
@@ -175,6 +177,13 @@ export class DhcpServer {
     return { message, dst: 0xffffffff, dstPort: 68 };
   }
 
+  private unoffer(mac: string): void {
+    const o = this.offers.get(mac);
+    if (!o) return;
+    this.offers.delete(mac);
+    if (this.offered.get(o.address)?.mac === mac) this.offered.delete(o.address);
+  }
+
   private ignore(why: string): undefined {
     this.counters.ignored++;
     this.lastIgnored = why;
@@ -195,13 +204,15 @@ export class DhcpServer {
     const type = messageType(q);
     const server = optAddress(q, OPT.SERVER_ID);
     const hostname = optText(q, OPT.HOSTNAME);
-    for (const [m, o] of this.offers) if (o.untilMs <= nowMs) this.offers.delete(m);
+    for (const [m, o] of this.offers) if (o.untilMs <= nowMs) this.unoffer(m);
     switch (type) {
       case DHCP.DISCOVER: {
         this.counters.discovers++;
         const a = this.choose(mac, optAddress(q, OPT.REQUESTED_IP), nowMs);
         if (a === undefined) return this.ignore(`pool exhausted; no address for ${mac}`);
+        this.unoffer(mac);
         this.offers.set(mac, { address: a, untilMs: nowMs + OFFER_HOLD_MS });
+        this.offered.set(a, { mac, untilMs: nowMs + OFFER_HOLD_MS });
         this.counters.offers++;
         return this.reply(q, DHCP.OFFER, a, this.options(DHCP.OFFER, true, this.statics.get(mac)?.hostname));
       }
@@ -210,7 +221,7 @@ export class DhcpServer {
         const requested = optAddress(q, OPT.REQUESTED_IP);
         if (server !== undefined) {
           // SELECTING: the client chose a server; if not us, our offer is void.
-          if (server !== this.c.address) { this.offers.delete(mac); return this.ignore(`${mac} chose server ${formatIpv4Address(server)}`); }
+          if (server !== this.c.address) { this.unoffer(mac); return this.ignore(`${mac} chose server ${formatIpv4Address(server)}`); }
           if (requested === undefined) return this.nak(q, 'REQUEST without a requested address');
         }
         const want = requested ?? q.ciaddr;
@@ -233,7 +244,7 @@ export class DhcpServer {
           this.counters.storeFailures++;
           return this.nak(q, 'server cannot record the lease');
         }
-        this.offers.delete(mac);
+        this.unoffer(mac);
         this.counters.acks++;
         return this.reply(q, DHCP.ACK, want, this.options(DHCP.ACK, true, this.statics.get(mac)?.hostname));
       }
