@@ -12,5 +12,6 @@ export default service({
     allow: param.string('', 'client networks answered, comma-separated CIDRs (default: this unikernel\'s own subnet); others get REFUSED'),
     'max-ttl': param.int(86400, 'longest time anything stays cached, in seconds', { min: 0, max: 604800 }),
     'cache-size': param.int(10000, 'cached RRsets at most', { min: 0, max: 1000000 }),
+    'max-pending': param.int(1000, 'resolutions under way at most; past it, new questions get SERVFAIL at once', { min: 1, max: 100000 }),
   },
 });

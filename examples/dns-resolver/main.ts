@@ -61,6 +61,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     port: params['upstream-port'], timeoutMs: 1000,
   });
 
+  let overloaded = 0;
   const respond = async (data: Uint8Array, src: string, transport: 'udp' | 'tcp'): Promise<Uint8Array | undefined> => {
     const q = decodeDns(data);
     if (isDecodeError(q)) {
@@ -75,6 +76,10 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     const question = q.questions[0];
     if (q.questions.length !== 1 || !question) return out(reply(q, RCODE.FORMERR));
     if (question.class !== CLASS_IN || question.type === TYPE.AXFR || question.type === TYPE.IXFR) return out(reply(q, RCODE.REFUSED));
+    if (resolver.pending >= params['max-pending'] && !resolver.cache.get(question.name, question.type, ctx.clock.monotonicNs())) {
+      overloaded++;
+      return out(reply(q, RCODE.SERVFAIL));
+    }
     const r = await resolver.resolve(question.name, question.type);
     ctx.log.debug('resolved', { name: question.name, type: question.type, rcode: r.rcode, answers: r.answers.length, cached: r.fromCache });
     return out({ ...reply(q, r.rcode), answers: r.answers.map((a, i) => (i === 0 && a.name.toLowerCase() === question.name.toLowerCase() ? { ...a, name: question.name } : a)), authority: r.authority });
@@ -98,7 +103,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     sessions.sweep();
     if (tick % 60 === 0) {
       resolver.cache.sweep(ctx.clock.monotonicNs());
-      ctx.log.info('stats', { ...resolver.counters, cached: resolver.cache.size, tcp: sessions.size });
+      ctx.log.info('stats', { ...resolver.counters, cached: resolver.cache.size, tcp: sessions.size, overloaded });
     }
   }
 };

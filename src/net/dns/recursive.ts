@@ -62,6 +62,9 @@ export class RecursiveResolver {
 
   private now(): bigint { return this.o.clock.monotonicNs(); }
 
+  /** Resolutions under way (identical questions count once). */
+  get pending(): number { return this.inflight.size; }
+
   /**
    * Resolves `name`/`type`; SERVFAIL when every server failed or a bound was
    * hit. Identical questions in flight share one resolution, so a flood of
