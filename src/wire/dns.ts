@@ -411,6 +411,7 @@ class Writer {
   u32(v: number): void { this.room(4); put32(this.b, this.at, v >>> 0); this.at += 4; }
   bytes(v: Uint8Array): void { this.room(v.length); this.b.set(v, this.at); this.at += v.length; }
   name(name: string, compress: boolean): void {
+    if (this.plainName(name, compress)) return;
     const labels = nameToLabels(name);
     if (!labels) throw new RangeError(`'${name}' is not a valid domain name (labels of 1-63 octets, 255 in all)`);
     for (let i = 0; i < labels.length; i++) {
@@ -426,6 +427,44 @@ class Writer {
       this.bytes(labels[i]!);
     }
     this.u8(0);
+  }
+
+  /**
+   * The common case without building label arrays: printable ASCII and no
+   * escapes, so each suffix's text is its own compression key (the same
+   * key `labelsToName` gives). False when the name needs the general path.
+   */
+  private plainName(name: string, compress: boolean): boolean {
+    const n = name.length;
+    if (n === 0 || n > 254) return false;
+    for (let i = 0; i < n; i++) {
+      const c = name.charCodeAt(i);
+      if (c < 0x21 || c > 0x7e || c === 0x5c) return false;
+    }
+    if (name === '.') { this.u8(0); return true; }
+    const full = name.charCodeAt(n - 1) === 0x2e ? name : name + '.';
+    if (full.length > NAME_MAX - 1) return false;
+    for (let i = 0, start = 0; i < full.length; i++) {
+      if (full.charCodeAt(i) !== 0x2e) continue;
+      if (i === start || i - start > LABEL_MAX) return false;
+      start = i + 1;
+    }
+    for (let start = 0; start < full.length;) {
+      const key = start === 0 ? full : full.slice(start);
+      const at = compress ? this.names.get(key) : undefined;
+      if (at !== undefined) {
+        this.u16(0xc000 | at);
+        return true;
+      }
+      if (this.at < 0x4000) this.names.set(key, this.at);
+      const dot = full.indexOf('.', start);
+      this.room(dot - start + 1);
+      this.b[this.at++] = dot - start;
+      for (let i = start; i < dot; i++) this.b[this.at++] = full.charCodeAt(i);
+      start = dot + 1;
+    }
+    this.u8(0);
+    return true;
   }
 }
 
