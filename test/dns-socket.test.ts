@@ -45,3 +45,16 @@ test('dns-resolver forwards to dns-server over loopback, and refuses clients out
       for (const c of children) c.kill('SIGTERM');
     }
   });
+
+test('a port already taken is a clear error and exit 1, not an abort', async () => {
+  const children: ChildProcess[] = [];
+  try {
+    const first = run('examples/dns-server', [`--port=${base + 3}`], children);
+    await waitForLine(first, /event=serving/, 60_000);
+    const r = spawnSync(process.execPath, [FATA, 'run', 'examples/dns-server', `--port=${base + 3}`], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /event=bind-failed error="cannot bind UDP port \d+ on 127.0.0.1: another program is using it; stop it or choose another port/);
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+  }
+});

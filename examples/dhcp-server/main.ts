@@ -17,6 +17,10 @@ const TYPES = ['', 'DISCOVER', 'OFFER', 'REQUEST', 'DECLINE', 'ACK', 'NAK', 'REL
 
 export const main: Main<typeof config> = async (devices, params, ctx) => {
   const net = devices.service;
+  if (net.mode === 'socket') {
+    ctx.log.error('needs-a-link', { fix: 'DHCP is broadcast on a link of its own: build with -t spt (or --net=direct) and attach a tap with --net:service=TAP' });
+    return 1;
+  }
   const cidr = net.ipv4 ? parseIpv4Cidr(net.ipv4) : undefined;
   if (!cidr) { ctx.log.error('no-address', { fix: 'give the server its address: --ipv4=10.0.0.1/24' }); return 1; }
   const base = (cidr.address & prefixMask(cidr.prefixLen)) >>> 0;

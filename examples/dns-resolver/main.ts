@@ -85,15 +85,20 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     return out({ ...reply(q, r.rcode), answers: r.answers.map((a, i) => (i === 0 && a.name.toLowerCase() === question.name.toLowerCase() ? { ...a, name: question.name } : a)), authority: r.authority });
   };
 
-  const udp = await net.udpBind(params.port, (m) => {
-    const data = m.data.slice(), src = m.src, srcPort = m.srcPort;
-    void respond(data, src, 'udp').then((r) => { if (r) udp.send(src, srcPort, r); });
-  });
   const sessions = new DnsTcpSessions({ idleMs: 10_000, now: () => Number(ctx.clock.monotonicNs() / 1_000_000n) });
-  await net.tcpListen(params.port, (s) => {
-    // Pipelined queries are answered in order (RFC 7766 §6.2.1.1 would allow any order).
-    sessions.open(s, async (msg) => { const r = await respond(msg, s.remote, 'tcp'); return r ? [r] : []; });
-  });
+  try {
+    const udp = await net.udpBind(params.port, (m) => {
+      const data = m.data.slice(), src = m.src, srcPort = m.srcPort;
+      void respond(data, src, 'udp').then((r) => { if (r) udp.send(src, srcPort, r); });
+    });
+    await net.tcpListen(params.port, (s) => {
+      // Pipelined queries are answered in order (RFC 7766 §6.2.1.1 would allow any order).
+      sessions.open(s, async (msg) => { const r = await respond(msg, s.remote, 'tcp'); return r ? [r] : []; });
+    });
+  } catch (e) {
+    ctx.log.error('bind-failed', { error: e instanceof Error ? e.message : String(e) });
+    return 1;
+  }
   ctx.log.info('serving', {
     mode: forwarders.length ? 'forward' : 'iterative', port: params.port, ipv4: net.ipv4 ?? 'host',
     upstream: forwarders.length ? forwarders.join(',') : hints.map((h) => h.address).join(','), allow: params.allow || net.ipv4 || '127.0.0.0/8',

@@ -31,13 +31,18 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   }
   const authority = new Authority(zones);
   const net = devices.service;
-  const udp = await net.udpBind(params.port, (m) => {
-    for (const r of authority.answer(m.data, { transport: 'udp' })) udp.send(m.src, m.srcPort, r);
-  });
   const sessions = new DnsTcpSessions({ idleMs: params['tcp-idle'] * 1000, now: () => Number(ctx.clock.monotonicNs() / 1_000_000n) });
-  await net.tcpListen(params.port, (s) => {
-    sessions.open(s, (msg) => authority.answer(msg, { transport: 'tcp', allowAxfr: params.axfr }));
-  });
+  try {
+    const udp = await net.udpBind(params.port, (m) => {
+      for (const r of authority.answer(m.data, { transport: 'udp' })) udp.send(m.src, m.srcPort, r);
+    });
+    await net.tcpListen(params.port, (s) => {
+      sessions.open(s, (msg) => authority.answer(msg, { transport: 'tcp', allowAxfr: params.axfr }));
+    });
+  } catch (e) {
+    ctx.log.error('bind-failed', { error: e instanceof Error ? e.message : String(e) });
+    return 1;
+  }
   ctx.log.info('serving', { mode: net.mode, ipv4: net.ipv4 ?? 'host', port: params.port, zones: zones.length, axfr: params.axfr });
   for (;;) {
     await ctx.sleep(1000);
