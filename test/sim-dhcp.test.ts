@@ -210,3 +210,25 @@ test('a DISCOVER flood: each offer holds a distinct address, the pool runs dry, 
   assert.equal(none, 50);
   assert.ok(server.handle(discover(1_000_000), 1000 + 61_000), 'offers lapse after OFFER_HOLD');
 });
+
+test('INFORM gets options without a lease; RELEASE frees the address; relayed requests are answered to the relay', () => {
+  const server = new DhcpServer({ address: ip('10.0.0.1'), prefixLen: 24, poolFirst: ip('10.0.0.100'), poolLast: ip('10.0.0.101'), dns: [ip('10.0.0.53')] });
+  const msg = (type: number, o: Partial<DhcpMessage> = {}, extra: [number, Uint8Array][] = []): DhcpMessage => ({
+    op: 1, xid: 5, secs: 0, broadcast: false, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: Uint8Array.of(2, 0, 0, 0, 0, 0x31),
+    options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(type)], ...extra]), ...o,
+  });
+  const inform = server.handle(msg(DHCP.INFORM, { ciaddr: ip('10.0.0.77') }), 0)!;
+  assert.equal(messageType(inform.message), DHCP.ACK);
+  assert.equal(inform.dst, ip('10.0.0.77'));
+  assert.equal(inform.message.options.has(OPT.LEASE_TIME), false, 'INFORM carries no lease (RFC 2131 §3.4)');
+  assert.deepEqual([...inform.message.options.get(OPT.DNS)!], [10, 0, 0, 53]);
+  const sid: [number, Uint8Array] = [OPT.SERVER_ID, Uint8Array.of(10, 0, 0, 1)];
+  const ack = server.handle(msg(DHCP.REQUEST, {}, [sid, [OPT.REQUESTED_IP, Uint8Array.of(10, 0, 0, 100)]]), 0)!;
+  assert.equal(messageType(ack.message), DHCP.ACK);
+  assert.equal(server.leases().length, 1);
+  server.handle(msg(DHCP.RELEASE, { ciaddr: ip('10.0.0.100') }, [sid]), 0);
+  assert.equal(server.leases().length, 0);
+  const relayed = server.handle(msg(DHCP.DISCOVER, { giaddr: ip('10.0.0.254') }), 0)!;
+  assert.equal(relayed.dst, ip('10.0.0.254'));
+  assert.equal(relayed.dstPort, 67);
+});
