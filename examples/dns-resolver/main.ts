@@ -57,7 +57,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   const resolver = new RecursiveResolver({
     querier: new DnsQuerier(net, ctx.random, timer), clock: ctx.clock,
     rootHints: forwarders.length ? undefined : hints, forwarders: forwarders.length ? forwarders : undefined,
-    cache: new DnsCache({ maxTtl: params['max-ttl'], maxEntries: params['cache-size'] }),
+    cache: new DnsCache({ maxTtl: params['max-ttl'], maxEntries: params['cache-size'], staleSeconds: params['serve-stale'] }),
     port: params['upstream-port'], timeoutMs: 1000,
   });
 

@@ -32,13 +32,22 @@ export interface DnsCacheOptions {
   /** Cap for negative answers (default 3 h, RFC 2308 §5's suggestion). */
   readonly maxNegativeTtl?: number;
   readonly maxEntries?: number;
+  /**
+   * Keep entries this many seconds past expiry for `getStale` (RFC 8767,
+   * serve-stale; default 0: expired entries go at once).
+   */
+  readonly staleSeconds?: number;
 }
+
+/** The TTL a stale answer is given (RFC 8767 §4 suggests 30 s). */
+export const STALE_TTL = 30;
 
 export class DnsCache {
   private readonly map = new Map<string, Entry>();
   private readonly maxTtl: number;
   private readonly maxNegTtl: number;
   private readonly maxEntries: number;
+  private readonly staleNs: bigint;
   hits = 0;
   misses = 0;
 
@@ -46,6 +55,7 @@ export class DnsCache {
     this.maxTtl = o.maxTtl ?? 86400;
     this.maxNegTtl = o.maxNegativeTtl ?? 10800;
     this.maxEntries = o.maxEntries ?? 10000;
+    this.staleNs = BigInt(o.staleSeconds ?? 0) * S;
   }
 
   get size(): number { return this.map.size; }
@@ -83,13 +93,27 @@ export class DnsCache {
       const k = this.key(name, t);
       const e = this.map.get(k);
       if (!e) continue;
-      if (e.expiresNs <= nowNs) { this.map.delete(k); continue; }
+      if (e.expiresNs <= nowNs) {
+        if (e.expiresNs + this.staleNs <= nowNs) this.map.delete(k);
+        continue;
+      }
       this.hits++;
       const age = Number((nowNs - e.storedNs) / S);
       const left = (r: DnsRecord): DnsRecord => ({ ...r, ttl: Math.max(0, Math.min(r.ttl, this.maxTtl) - age) });
       return { rcode: e.rcode, records: e.records.map(left), soa: e.soa && left(e.soa) };
     }
     this.misses++;
+    return undefined;
+  }
+
+  /** An expired answer still inside the stale window, with TTLs of `STALE_TTL`; for when resolution fails. */
+  getStale(name: string, type: number, nowNs: bigint): CacheHit | undefined {
+    for (const t of [ANY_TYPE, type]) {
+      const e = this.map.get(this.key(name, t));
+      if (!e || e.expiresNs > nowNs || e.expiresNs + this.staleNs <= nowNs) continue;
+      const stale = (r: DnsRecord): DnsRecord => ({ ...r, ttl: STALE_TTL });
+      return { rcode: e.rcode, records: e.records.map(stale), soa: e.soa && stale(e.soa) };
+    }
     return undefined;
   }
 
@@ -103,7 +127,7 @@ export class DnsCache {
   /** Drops expired entries; returns how many. */
   sweep(nowNs: bigint): number {
     let n = 0;
-    for (const [k, e] of this.map) if (e.expiresNs <= nowNs) { this.map.delete(k); n++; }
+    for (const [k, e] of this.map) if (e.expiresNs + this.staleNs <= nowNs) { this.map.delete(k); n++; }
     return n;
   }
 }

@@ -51,7 +51,7 @@ const MAX_DEPTH = 6;
 export class RecursiveResolver {
   private readonly o: RecursiveOptions;
   readonly cache: DnsCache;
-  readonly counters = { resolutions: 0, coalesced: 0, upstreamQueries: 0, outOfBailiwick: 0, servfail: 0, cacheAnswers: 0 };
+  readonly counters = { resolutions: 0, coalesced: 0, upstreamQueries: 0, outOfBailiwick: 0, servfail: 0, stale: 0, cacheAnswers: 0 };
   private readonly inflight = new Map<string, Promise<RecursiveAnswer>>();
 
   constructor(o: RecursiveOptions) {
@@ -77,7 +77,14 @@ export class RecursiveResolver {
     if (pending) { this.counters.coalesced++; return pending; }
     this.counters.resolutions++;
     const p = this.resolveIn(absolute(name), type, { queries: this.o.maxQueries ?? 40 }, 0).then((r) => {
-      if (r.rcode === RCODE.SERVFAIL) this.counters.servfail++;
+      if (r.rcode !== RCODE.SERVFAIL) return r;
+      // Serve-stale (RFC 8767): an expired answer beats none when the servers cannot be reached.
+      const stale = this.cache.getStale(absolute(name), type, this.now());
+      if (stale) {
+        this.counters.stale++;
+        return { rcode: stale.rcode, answers: stale.records, authority: stale.soa ? [stale.soa] : [], fromCache: true };
+      }
+      this.counters.servfail++;
       return r;
     }).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);

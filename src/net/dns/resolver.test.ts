@@ -11,6 +11,7 @@ import type { Clock, Random } from '../../devices/index.ts';
 import { decodeDns, encodeDns, isDecodeError, RCODE, TYPE } from '../../wire/dns.ts';
 import { Authority, Zone } from './authority.ts';
 import { DnsQuerier, type DnsNet } from './query.ts';
+import { DnsCache } from './cache.ts';
 import { RecursiveResolver } from './recursive.ts';
 import { DnsLookupError, StubResolver } from './stub.ts';
 import { TcpDeframer, frameTcp, type DnsStream } from './transport.ts';
@@ -193,4 +194,22 @@ test('recursive: forwarding mode asks the forwarder with RD and caches; a dead f
   assert.equal(r.counters.coalesced, 4);
   const dead = new RecursiveResolver({ querier: new DnsQuerier(net, random, timer), clock, forwarders: ['10.0.0.99'], timeoutMs: 20 });
   assert.equal((await dead.resolve('www.example.test', TYPE.A)).rcode, RCODE.SERVFAIL);
+});
+
+test('serve-stale (RFC 8767): an expired answer with a 30 s TTL when the forwarder is gone, only inside the window', async () => {
+  const clock = new ManualClock();
+  const servers = new Map<string, Handler>([['10.0.0.53', auth(zone('example.test.', LEAF))]]);
+  const net = memoryNet(servers);
+  const withStale = new RecursiveResolver({ querier: new DnsQuerier(net, random, timer), clock, forwarders: ['10.0.0.53'], timeoutMs: 20, cache: new DnsCache({ staleSeconds: 3600 }) });
+  const without = new RecursiveResolver({ querier: new DnsQuerier(net, random, timer), clock, forwarders: ['10.0.0.53'], timeoutMs: 20 });
+  for (const r of [withStale, without]) assert.equal((await r.resolve('www.example.test', TYPE.A)).rcode, RCODE.NOERROR);
+  servers.delete('10.0.0.53');
+  clock.advance(101); // past the 100 s TTL
+  const s = await withStale.resolve('www.example.test', TYPE.A);
+  assert.equal(s.rcode, RCODE.NOERROR);
+  assert.equal(s.answers[0]!.ttl, 30);
+  assert.equal(withStale.counters.stale, 1);
+  assert.equal((await without.resolve('www.example.test', TYPE.A)).rcode, RCODE.SERVFAIL);
+  clock.advance(3600);
+  assert.equal((await withStale.resolve('www.example.test', TYPE.A)).rcode, RCODE.SERVFAIL, 'past the stale window');
 });
