@@ -11,6 +11,7 @@ export default service({
     'upstream-port': param.int(53, 'port the root hints or forwarders answer on', { min: 1, max: 65535 }),
     allow: param.string('', 'client networks answered, comma-separated CIDRs (default: this unikernel\'s own subnet); others get REFUSED'),
     'max-ttl': param.int(86400, 'longest time anything stays cached, in seconds', { min: 0, max: 604800 }),
+    'qname-minimisation': param.bool(true, 'ask each server only about the next label of the name (RFC 9156)'),
     'serve-stale': param.int(0, 'seconds past expiry an answer may still be served when resolution fails (RFC 8767; 0 is off)', { min: 0, max: 604800 }),
     'cache-size': param.int(10000, 'cached RRsets at most', { min: 0, max: 1000000 }),
     'max-pending': param.int(1000, 'resolutions under way at most; past it, new questions get SERVFAIL at once', { min: 1, max: 100000 }),

@@ -58,7 +58,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     querier: new DnsQuerier(net, ctx.random, timer), clock: ctx.clock,
     rootHints: forwarders.length ? undefined : hints, forwarders: forwarders.length ? forwarders : undefined,
     cache: new DnsCache({ maxTtl: params['max-ttl'], maxEntries: params['cache-size'], staleSeconds: params['serve-stale'] }),
-    port: params['upstream-port'], timeoutMs: 1000,
+    port: params['upstream-port'], timeoutMs: 1000, qnameMinimisation: params['qname-minimisation'],
   });
 
   let overloaded = 0;

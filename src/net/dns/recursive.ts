@@ -34,6 +34,8 @@ export interface RecursiveOptions {
   readonly maxQueries?: number;
   /** Ask `forwarders`/servers on this port (default 53; tests use others). */
   readonly port?: number;
+  /** Ask each server only about the next label (RFC 9156, default true): the root learns `com.`, not the whole name. */
+  readonly qnameMinimisation?: boolean;
 }
 
 export interface RecursiveAnswer {
@@ -46,6 +48,8 @@ export interface RecursiveAnswer {
 interface Budget { queries: number }
 
 const MAX_CNAME = 8;
+/** Minimised questions per zone before asking the whole name (RFC 9156 §2.3's MAX_MINIMISE_COUNT). */
+const MAX_MINIMISE_STEPS = 10;
 const MAX_DEPTH = 6;
 
 export class RecursiveResolver {
@@ -168,7 +172,13 @@ export class RecursiveResolver {
 
   private async iterate(name: string, type: number, budget: Budget, depth: number): Promise<RecursiveAnswer> {
     let { zone, servers } = this.closestServers(name);
-    for (let referrals = 0; referrals < 16; referrals++) {
+    const minimise = this.o.qnameMinimisation ?? true;
+    // RFC 9156: each server is asked about one label more than the zone it serves, until the name is reached.
+    let ask = minimise ? oneLabelBelow(name, zone) : name;
+    let steps = 0;
+    for (let rounds = 0; rounds < 32; rounds++) {
+      const full = canonicalName(ask) === canonicalName(name);
+      const qtype = full ? type : TYPE.A;
       let progressed = false;
       for (const s of servers) {
         let address = s.address;
@@ -184,7 +194,7 @@ export class RecursiveResolver {
         this.counters.upstreamQueries++;
         let r: DnsMessage;
         try {
-          r = await this.o.querier.query(address, name, type, { rd: false, timeoutMs: this.o.timeoutMs, tries: 1, port: this.o.port });
+          r = await this.o.querier.query(address, ask, qtype, { rd: false, timeoutMs: this.o.timeoutMs, tries: 1, port: this.o.port });
         } catch {
           continue; // Try the next server of this zone.
         }
@@ -194,31 +204,42 @@ export class RecursiveResolver {
           if (!ok) this.counters.outOfBailiwick++;
           return ok;
         };
-        const answers = keepChain(r.answers, name).filter(inZone);
-        const soa = r.authority.filter((x) => x.type === TYPE.SOA && inZone(x));
-        if (r.rcode === RCODE.NXDOMAIN || answers.length || r.aa) {
-          this.cacheAnswer(name, type, r.rcode, answers, soa);
-          return { rcode: r.rcode, answers, authority: soa, fromCache: false };
-        }
         // A referral: NS for a zone below the one we asked, on the way to the name.
         const ns = r.authority.filter((x) => x.type === TYPE.NS && x.data.kind === 'NS');
         const cut = ns[0]?.name;
-        if (!cut || !isSubdomain(name, cut) || !isSubdomain(cut, zone) || canonicalName(cut) === canonicalName(zone)) {
+        const referral = !r.aa && r.rcode === RCODE.NOERROR && cut !== undefined && isSubdomain(ask, cut) &&
+          isSubdomain(cut, zone) && canonicalName(cut) !== canonicalName(zone);
+        if (!full && !referral) {
+          // A minimised question answered without a referral: no zone cut here. Go one label
+          // further; on NXDOMAIN or anything odd, ask the whole name (the relaxed mode of RFC 9156 §3).
+          ask = r.rcode === RCODE.NOERROR && ++steps < MAX_MINIMISE_STEPS ? oneLabelBelow(name, ask) : name;
+          progressed = true;
+          break;
+        }
+        if (full && !referral) {
+          const answers = keepChain(r.answers, name).filter(inZone);
+          const soa = r.authority.filter((x) => x.type === TYPE.SOA && inZone(x));
+          if (r.rcode === RCODE.NXDOMAIN || answers.length || r.aa) {
+            this.cacheAnswer(name, type, r.rcode, answers, soa);
+            return { rcode: r.rcode, answers, authority: soa, fromCache: false };
+          }
           this.counters.outOfBailiwick += ns.length ? 1 : 0;
           continue; // Lame or upward referral: not progress.
         }
-        const nsSet = ns.filter((x) => canonicalName(x.name) === canonicalName(cut));
+        const nsSet = ns.filter((x) => canonicalName(x.name) === canonicalName(cut!));
         const now = this.now();
-        this.cache.putRRset(cut, TYPE.NS, nsSet, now);
+        this.cache.putRRset(cut!, TYPE.NS, nsSet, now);
         // Glue is believed only for names inside the zone that was asked (the referring server's bailiwick).
-        for (const set of rrsets(r.additional.filter((x) => (x.type === TYPE.A || x.type === TYPE.AAAA)))) {
-          if (isSubdomain(set[1].name, zone) && nsSet.some((n) => n.data.kind === 'NS' && canonicalName(n.data.target) === canonicalName(set[1].name))) {
-            this.cache.putRRset(set[1].name, set[1].type, set[1].records, now);
+        for (const set of rrsets(r.additional.filter((x) => (x.type === TYPE.A || x.type === TYPE.AAAA))).values()) {
+          if (isSubdomain(set.name, zone) && nsSet.some((n) => n.data.kind === 'NS' && canonicalName(n.data.target) === canonicalName(set.name))) {
+            this.cache.putRRset(set.name, set.type, set.records, now);
           } else {
             this.counters.outOfBailiwick++;
           }
         }
         ({ zone, servers } = this.closestServers(name));
+        ask = minimise ? oneLabelBelow(name, zone) : name;
+        steps = 0;
         progressed = true;
         break;
       }
@@ -243,6 +264,13 @@ export class RecursiveResolver {
       this.cache.putNegative(end.name, type, RCODE.NOERROR, soa, now);
     }
   }
+}
+
+/** `name` cut to one label more than `above` (or `name` itself when that is all there is). */
+function oneLabelBelow(name: string, above: string): string {
+  const n = nameToLabels(name) ?? [];
+  const a = nameToLabels(above)?.length ?? 0;
+  return n.length <= a + 1 ? name : labelsToName(n.slice(n.length - a - 1));
 }
 
 /** Only the records on the CNAME chain from `name` (anything else in the answer section is unasked-for). */

@@ -76,6 +76,7 @@ const LEAF = `@ 300 SOA ns hostmaster 1 3600 600 86400 30
 ns A 10.0.0.3
 www 100 A 192.0.2.1
 alias CNAME www
+a.b.deep A 192.0.2.9
 big TXT "${'x'.repeat(200)}" "${'y'.repeat(200)}" "${'z'.repeat(200)}"
 big TXT "${'a'.repeat(200)}" "${'b'.repeat(200)}" "${'c'.repeat(200)}"
 `;
@@ -144,7 +145,8 @@ test('recursive: iterates from the root hints through referrals and caches along
   const a = await r.resolve('www.example.test', TYPE.A);
   assert.equal(a.rcode, RCODE.NOERROR);
   assert.deepEqual(a.answers.map((x) => x.data.kind === 'A' && x.data.address), ['192.0.2.1']);
-  assert.deepEqual(log, ['udp 10.0.0.1 www.example.test.', 'udp 10.0.0.2 www.example.test.', 'udp 10.0.0.3 www.example.test.']);
+  // QNAME minimisation (RFC 9156): the root hears only `test.`, the TLD only `example.test.`.
+  assert.deepEqual(log, ['udp 10.0.0.1 test.', 'udp 10.0.0.2 example.test.', 'udp 10.0.0.3 www.example.test.']);
   log.length = 0;
   const b = await r.resolve('alias.example.test', TYPE.A);
   assert.deepEqual(b.answers.map((x) => x.type), [TYPE.CNAME, TYPE.A]);
@@ -152,6 +154,16 @@ test('recursive: iterates from the root hints through referrals and caches along
   const nx = await r.resolve('nope.example.test', TYPE.A);
   assert.equal(nx.rcode, RCODE.NXDOMAIN);
   assert.equal(nx.authority[0]!.type, TYPE.SOA);
+  log.length = 0;
+  const deep = await r.resolve('a.b.deep.example.test', TYPE.A);
+  assert.deepEqual(deep.answers.map((x) => x.data.kind === 'A' && x.data.address), ['192.0.2.9'], 'empty non-terminals on the way are walked through');
+  assert.deepEqual(log, ['udp 10.0.0.3 deep.example.test.', 'udp 10.0.0.3 b.deep.example.test.', 'udp 10.0.0.3 a.b.deep.example.test.']);
+  assert.equal((await r.resolve('x.y.missing.example.test', TYPE.A)).rcode, RCODE.NXDOMAIN, 'NXDOMAIN on the way: the whole name is asked, and is NXDOMAIN');
+
+  log.length = 0;
+  const plain = new RecursiveResolver({ querier: new DnsQuerier(net, random, timer), clock, rootHints: [{ name: 'a.root.', address: '10.0.0.1' }], qnameMinimisation: false });
+  await plain.resolve('www.example.test', TYPE.A);
+  assert.deepEqual(log, ['udp 10.0.0.1 www.example.test.', 'udp 10.0.0.2 www.example.test.', 'udp 10.0.0.3 www.example.test.']);
 });
 
 test('recursive: records outside the answering server\'s bailiwick are not believed', async () => {
