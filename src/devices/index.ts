@@ -41,6 +41,11 @@ export interface NetDevice {
   /** Largest Ethernet payload in bytes (1500 on a standard link). */
   readonly mtu: number;
   /**
+   * Segmentation offload (TSO), when the device has it: the largest frame
+   * `write` takes with a `gsoSize`. Undefined: no offload; never pass one.
+   */
+  readonly gsoMax?: number;
+  /**
    * Sends one frame, never blocking.
    * - `'ok'`: the frame was handed to the link (it may still be lost there).
    * - `'again'`: dropped on a transient condition (queue full); the caller
@@ -48,8 +53,14 @@ export interface NetDevice {
    * - `'invalid'`: shorter than 14 bytes or longer than `mtu + 18`.
    * - `'unspecified'`: the link is gone (host interface removed).
    * `frame` is copied before the call returns.
+   *
+   * With `gsoSize` (only on a device with `gsoMax`): `frame` is one
+   * Ethernet/IPv4/TCP packet of up to `gsoMax` bytes whose TCP checksum
+   * field holds the pseudo-header sum for its whole length; the device cuts
+   * it into segments of `gsoSize` payload bytes and completes the checksums
+   * (virtio-net's GSO_TCPV4 with NEEDS_CSUM).
    */
-  write(frame: Uint8Array): DeviceResult;
+  write(frame: Uint8Array, gsoSize?: number): DeviceResult;
   /**
    * Copies the next received frame into `into` and returns its length, or
    * `'again'` when nothing is queued. `into` must hold at least `mtu + 18`
