@@ -35,7 +35,7 @@ interface Entry {
   /** Unresolved: when the next request is due, and how many were sent. */
   nextRequestNs: bigint;
   requests: number;
-  queue: { frame: Uint8Array; ethertype: number }[];
+  queue: { frame: Uint8Array; ethertype: number; gsoSize: number | undefined }[];
   queuedBytes: number;
 }
 
@@ -98,9 +98,9 @@ export class Arp implements EthernetHandler {
    * host `nextHop`, resolving it first if need be; the frame is copied when it
    * has to wait. Returns false when it was dropped.
    */
-  output(nextHop: number, frame: Uint8Array, ethertype: number): boolean {
+  output(nextHop: number, frame: Uint8Array, ethertype: number, gsoSize?: number): boolean {
     const mac = this.lookup(nextHop);
-    if (mac) return this.eth.transmit(frame, mac, ethertype) === 'ok';
+    if (mac) return this.eth.transmit(frame, mac, ethertype, gsoSize) === 'ok';
     const now = this.clock.monotonicNs();
     let e = this.entries.get(nextHop);
     if (!e) {
@@ -112,7 +112,7 @@ export class Arp implements EthernetHandler {
       this.drops['queue-full']++;
       return false;
     }
-    e.queue.push({ frame: frame.slice(), ethertype });
+    e.queue.push({ frame: frame.slice(), ethertype, gsoSize });
     e.queuedBytes += frame.length;
     this.queued += frame.length;
     if (e.nextRequestNs <= now) this.request(nextHop, e, now);
@@ -188,7 +188,7 @@ export class Arp implements EthernetHandler {
     e.queue = [];
     this.queued -= e.queuedBytes;
     e.queuedBytes = 0;
-    for (const q of waiting) this.eth.transmit(q.frame, e.mac, q.ethertype);
+    for (const q of waiting) this.eth.transmit(q.frame, e.mac, q.ethertype, q.gsoSize);
   }
 
   private send(op: number, dstMac: MacAddress, tha: MacAddress, spa: number, tpa: number): void {

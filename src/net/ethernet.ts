@@ -81,11 +81,14 @@ export class Ethernet {
    * Sends `frame` (whole, header included) after writing its header: `dst`,
    * this host's MAC and `ethertype` into `frame[0..14)`.
    */
-  transmit(frame: Uint8Array, dst: MacAddress, ethertype: number): DeviceResult {
+  /** The device's segmentation offload limit (a frame size), if it has one. */
+  get gsoMax(): number | undefined { return this.device.gsoMax; }
+
+  transmit(frame: Uint8Array, dst: MacAddress, ethertype: number, gsoSize?: number): DeviceResult {
     frame.set(dst, 0);
     frame.set(this.mac, 6);
     put16(frame, 12, ethertype);
-    const r = this.device.write(frame);
+    const r = gsoSize ? this.device.write(frame, gsoSize) : this.device.write(frame);
     if (r === 'ok') this.txFrames++;
     else if (r === 'again') this.drops['tx-again']++;
     else if (r === 'invalid') this.drops['tx-invalid']++;

@@ -62,6 +62,12 @@ export interface SendOptions {
    * copies (RFC 1122 §3.2.1.5). Default: the next from a per-host counter.
    */
   readonly ident?: number;
+  /**
+   * Segmentation offload: the payload may exceed the MTU (up to the device's
+   * `gsoMax`) and the device cuts it into TCP segments of this many data
+   * bytes. Only for TCP, only with `dontFragment`, only where `gsoMax` is set.
+   */
+  readonly gsoSize?: number;
 }
 
 const DROPS = [
@@ -120,6 +126,8 @@ export class Ipv4 implements EthernetHandler {
 
   get address(): number { return this.config.address; }
   get mtu(): number { return this.eth.mtu; }
+  /** The largest IPv4 packet the device segments itself, or undefined. */
+  get gsoMaxPacket(): number | undefined { const g = this.eth.gsoMax; return g === undefined ? undefined : g - ETHERNET_HEADER_LEN; }
   get reassembly(): Reassembler { return this.reassembler; }
 
   /** Changes the address (a DHCP lease, say). */
@@ -206,16 +214,20 @@ export class Ipv4 implements EthernetHandler {
     if (nextHop === undefined) return 'no-route';
     const mtu = this.eth.mtu;
     const df = opts.dontFragment ?? false;
-    if (IPV4_MIN_HEADER_LEN + payloadLen > mtu && df) return 'too-big';
+    const gso = opts.gsoSize !== undefined && IPV4_MIN_HEADER_LEN + payloadLen > mtu ? opts.gsoSize : undefined;
+    if (gso !== undefined) {
+      const max = this.gsoMaxPacket;
+      if (max === undefined || !df || protocol !== 6 || IPV4_MIN_HEADER_LEN + payloadLen > max) return 'too-big';
+    } else if (IPV4_MIN_HEADER_LEN + payloadLen > mtu && df) return 'too-big';
     const ident = opts.ident ?? this.allocIdent();
     const ttl = opts.ttl ?? c.ttl ?? 64;
     // RFC 1122 §3.2.1.7: a host must not send a datagram with TTL 0.
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw new RangeError(`TTL ${ttl} is not in 1-255`);
     const tos = opts.tos ?? 0;
     this.txDatagrams++;
-    if (IPV4_MIN_HEADER_LEN + payloadLen <= mtu) {
+    if (IPV4_MIN_HEADER_LEN + payloadLen <= mtu || gso !== undefined) {
       emitIpv4({ src: c.address, dst, protocol, ttl, tos, ident, dontFragment: df, payloadLen }, this.tx, ETHERNET_HEADER_LEN);
-      return this.output(bcast, nextHop, this.tx.subarray(0, IPV4_PAYLOAD_AT + payloadLen));
+      return this.output(bcast, nextHop, this.tx.subarray(0, IPV4_PAYLOAD_AT + payloadLen), gso);
     }
     // Every fragment but the last carries a multiple of 8 bytes.
     const chunk = (mtu - IPV4_MIN_HEADER_LEN) & ~7;
@@ -234,9 +246,9 @@ export class Ipv4 implements EthernetHandler {
     return result;
   }
 
-  private output(bcast: boolean, nextHop: number, frame: Uint8Array): SendResult {
-    if (bcast) return this.eth.transmit(frame, BROADCAST_MAC, ETHERTYPE_IPV4) === 'ok' ? 'ok' : 'dropped';
-    return this.arp.output(nextHop, frame, ETHERTYPE_IPV4) ? 'ok' : 'dropped';
+  private output(bcast: boolean, nextHop: number, frame: Uint8Array, gsoSize?: number): SendResult {
+    if (bcast) return gsoSize ? 'too-big' : this.eth.transmit(frame, BROADCAST_MAC, ETHERTYPE_IPV4) === 'ok' ? 'ok' : 'dropped';
+    return this.arp.output(nextHop, frame, ETHERTYPE_IPV4, gsoSize) ? 'ok' : 'dropped';
   }
 
   private allocIdent(): number {

@@ -6,7 +6,7 @@
  * result, never an exception.
  */
 import { EMPTY, put16, put32, u16, u32 } from './bytes.ts';
-import { finish, onesSum, pseudoHeaderSum } from './checksum.ts';
+import { finish, fold, onesSum, pseudoHeaderSum } from './checksum.ts';
 import { PROTO_TCP } from './ipv4.ts';
 
 export const TCP_HEADER_LEN = 20;
@@ -139,7 +139,12 @@ export function tcpHeaderLen(r: TcpRepr): number {
  * Writes the header at `into[at..)` and the checksum over it and the
  * `payloadLen` bytes the caller has placed after it; returns the header length.
  */
-export function emitTcp(r: TcpRepr, src: number, dst: number, into: Uint8Array, at: number, payloadLen: number): number {
+/**
+ * Writes `r`'s header before the `payloadLen` bytes already at `into[at + header..)`
+ * and its checksum. With `partialChecksum` the checksum field gets only the
+ * pseudo-header sum, for a device that finishes it (segmentation offload).
+ */
+export function emitTcp(r: TcpRepr, src: number, dst: number, into: Uint8Array, at: number, payloadLen: number, partialChecksum = false): number {
   const hl = tcpHeaderLen(r);
   if (hl > 60) throw new RangeError(`TCP options need ${hl - 20} bytes; at most 40 fit (SYN options and SACK blocks never travel together)`);
   put16(into, at, r.srcPort);
@@ -165,6 +170,7 @@ export function emitTcp(r: TcpRepr, src: number, dst: number, into: Uint8Array, 
     for (const edge of r.sack) { put32(into, i, edge >>> 0); i += 4; }
   }
   const len = hl + payloadLen;
-  put16(into, at + 16, finish(onesSum(into, at, at + len, pseudoHeaderSum(src, dst, PROTO_TCP, len))));
+  if (partialChecksum) put16(into, at + 16, fold(pseudoHeaderSum(src, dst, PROTO_TCP, len)));
+  else put16(into, at + 16, finish(onesSum(into, at, at + len, pseudoHeaderSum(src, dst, PROTO_TCP, len))));
   return hl;
 }

@@ -55,6 +55,8 @@ export interface TcpConfig {
 
 export interface TcpCounters {
   segmentsOut: number;
+  /** Packets handed to the device for segmentation offload (each counts its segments in segmentsOut). */
+  offloadSends: number;
   segmentsIn: number;
   retransmits: number;
   bytesRetransmitted: number;
@@ -777,6 +779,15 @@ export class TcpConnection {
         if (skipTo !== undefined) { this.sndNxt = skipTo; continue; }
       }
       let len = Math.max(0, Math.min(smss, unsent, win - inFlight));
+      // Segmentation offload: new data in whole segments, up to what the device takes in one
+      // packet, never with the FIN (so every segment the device cuts is full and alike).
+      const gsoMax = this.host.ip.gsoMaxPacket;
+      if (gsoMax !== undefined && len === smss && !seqLt(this.sndNxt, this.sndMax)) {
+        let big = Math.min(unsent, win - inFlight, Math.floor((gsoMax - 20 - 60) / smss) * smss);
+        big -= big % smss;
+        if (this.finQueued && big === unsent) big -= smss;
+        if (big > smss) len = big;
+      }
       if (seqLt(this.sndNxt, this.sndMax)) {
         const nextSacked = this.sackedStartAfter(this.sndNxt);
         if (nextSacked !== undefined) len = Math.min(len, seqDiff(nextSacked, this.sndNxt));
@@ -907,9 +918,18 @@ export class TcpConnection {
     const tx = ip.tx;
     const hl = tcpHeaderLen(r);
     if (len > 0) this.sendQ.peek(queueOffset, len, tx, IPV4_PAYLOAD_AT + hl);
-    emitTcp(r, this.localAddr, this.remoteAddr, tx, IPV4_PAYLOAD_AT, len);
-    ip.send(this.remoteAddr, PROTO_TCP, hl + len, { dontFragment: true });
-    this.counters.segmentsOut++;
+    const smss = this.segmentData;
+    if (len > smss) {
+      // One packet the device cuts into len / smss segments, checksums finished by it.
+      emitTcp(r, this.localAddr, this.remoteAddr, tx, IPV4_PAYLOAD_AT, len, true);
+      ip.send(this.remoteAddr, PROTO_TCP, hl + len, { dontFragment: true, gsoSize: smss });
+      this.counters.segmentsOut += Math.ceil(len / smss);
+      this.counters.offloadSends++;
+    } else {
+      emitTcp(r, this.localAddr, this.remoteAddr, tx, IPV4_PAYLOAD_AT, len);
+      ip.send(this.remoteAddr, PROTO_TCP, hl + len, { dontFragment: true });
+      this.counters.segmentsOut++;
+    }
     if (r.flags & ACK) {
       this.lastAckSent = this.rcvNxt;
       this.ackNow = false;

@@ -53,7 +53,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
   private readonly opts = emptyTcpOptions();
   readonly drops = counters(DROPS);
   readonly counters: TcpCounters = {
-    segmentsOut: 0, segmentsIn: 0, retransmits: 0, bytesRetransmitted: 0, fastRetransmits: 0, timeouts: 0, tailProbes: 0, lostRetransmits: 0,
+    segmentsOut: 0, offloadSends: 0, segmentsIn: 0, retransmits: 0, bytesRetransmitted: 0, fastRetransmits: 0, timeouts: 0, tailProbes: 0, lostRetransmits: 0,
     dupAcks: 0, outOfOrder: 0, challengeAcks: 0, pawsDrops: 0,
   };
   rstsSent = 0;
