@@ -4,3 +4,4 @@ export * from './pipe.ts';
 export * from './switch.ts';
 export * from './pcap.ts';
 export * from './fault.ts';
+export * from './gso.ts';
