@@ -5,7 +5,7 @@
  * mid-write); the architecture is checked first and a foreign one kills.
  * See docs/spt.md for the list beside solo5-spt's and why each entry is there.
  */
-import koffi from 'koffi';
+import { koffi } from '../node/libc.ts';
 
 const lib = koffi.load('libc.so.6');
 const prctl = lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
