@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 import { createPipe, FaultInjector, SoftGso, type FaultOptions } from '../src/link/index.ts';
 import { Stack } from '../src/net/index.ts';
 import { Scheduler, SeededRandom } from '../src/sim/index.ts';
+import { emitIpv4 } from '../src/wire/ipv4.ts';
+import { emitUdp } from '../src/wire/udp.ts';
 import { ip, pattern } from './sim-helpers.ts';
 
 function transfer(size: number, faults: FaultOptions, seed: number, offload: boolean) {
@@ -57,4 +59,49 @@ test('without an offload device the stack sends plain segments', () => {
   assert.ok(r.same);
   assert.equal(r.tcp.offloadSends, 0);
   assert.equal(r.gso.offloaded, 0);
+});
+
+test('receive offload: a device that vouches for a checksum is believed for that frame only, and never for reassembled datagrams', () => {
+  const sched = new Scheduler();
+  const frames: Uint8Array[] = [];
+  let trusted = false;
+  const dev = {
+    mac: Uint8Array.of(2, 0, 0, 0, 0, 2), mtu: 1500, gsoMax: 14 + 65535,
+    get rxChecksumTrusted() { return trusted; },
+    write: () => 'ok' as const,
+    read: (into: Uint8Array) => { const f = frames.shift(); if (!f) return 'again' as const; into.set(f); return f.length; },
+    readyAtNs: () => undefined,
+  };
+  const s = new Stack({ device: dev, clock: sched.clock, random: new SeededRandom(1), ipv4: { address: ip('10.0.0.2'), prefixLen: 24 } });
+  const got: number[] = [];
+  const sock = s.udp.bind(7, (d) => got.push(d.data.length));
+  assert.ok(typeof sock !== 'string');
+  // A UDP datagram from 10.0.0.1 whose checksum field is a local sender's partial sum, not a finished checksum.
+  const udp = (len: number, badChecksum: boolean): Uint8Array => {
+    const f = new Uint8Array(14 + 20 + 8 + len);
+    f.set(dev.mac, 0); f.set([2, 0, 0, 0, 0, 1], 6); f[12] = 0x08;
+    emitIpv4({ src: ip('10.0.0.1'), dst: ip('10.0.0.2'), protocol: 17, ttl: 64, tos: 0, ident: 1, dontFragment: true, payloadLen: 8 + len }, f, 14);
+    emitUdp({ srcPort: 9999, dstPort: 7, payloadLen: len }, ip('10.0.0.1'), ip('10.0.0.2'), f, 34);
+    if (badChecksum) { f[40] = f[40]! ^ 0xff; }
+    return f;
+  };
+  frames.push(udp(100, true)); trusted = true; s.poll(0n);
+  assert.deepEqual(got, [100], 'vouched for: taken without a check');
+  frames.push(udp(100, true)); trusted = false; s.poll(0n);
+  assert.deepEqual(got, [100], 'not vouched for: the bad checksum is caught');
+  assert.equal(s.drops()['udp.checksum'], 1);
+  frames.push(udp(100, false)); s.poll(0n);
+  assert.deepEqual(got, [100, 100]);
+  // The same bad checksum in a datagram that came in two fragments, each vouched for: reassembly drops the word.
+  const whole = udp(2000, true).subarray(34);
+  const frag = (off: number, end: number, more: boolean): Uint8Array => {
+    const f = new Uint8Array(34 + end - off);
+    f.set(dev.mac, 0); f.set([2, 0, 0, 0, 0, 1], 6); f[12] = 0x08;
+    emitIpv4({ src: ip('10.0.0.1'), dst: ip('10.0.0.2'), protocol: 17, ttl: 64, tos: 0, ident: 2, moreFragments: more, fragOffset: off, payloadLen: end - off }, f, 14);
+    f.set(whole.subarray(off, end), 34);
+    return f;
+  };
+  frames.push(frag(0, 1480, true), frag(1480, whole.length, false)); trusted = true; s.poll(0n);
+  assert.deepEqual(got, [100, 100], 'the reassembled datagram was checked, and its checksum is bad');
+  assert.equal(s.drops()['udp.checksum'], 2);
 });

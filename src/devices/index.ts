@@ -75,6 +75,15 @@ export interface NetDevice {
    * `0n` means "now" (frames are queued).
    */
   readyAtNs(): bigint | undefined;
+  /**
+   * Receive offload, on a device with `gsoMax`: `read` may return frames of
+   * up to `gsoMax` bytes (TCP segments the host joined), and `into` must
+   * hold that many. After each `read`, true when the frame's TCP/UDP
+   * checksum was already verified by the host or was never filled in (a
+   * local sender's partial checksum, virtio-net's DATA_VALID/NEEDS_CSUM):
+   * the stack does not verify it. Undefined or false: verify as usual.
+   */
+  readonly rxChecksumTrusted?: boolean;
 }
 
 /** A block device (Solo5 BLOCK_BASIC). */

@@ -30,12 +30,14 @@ export class Ethernet {
   readonly drops = counters(DROPS);
   rxFrames = 0;
   txFrames = 0;
+  /** While a frame is dispatched: its device said its transport checksum needs no check. */
+  rxChecksumTrusted = false;
 
   constructor(device: NetDevice) {
     this.device = device;
     this.mac = device.mac.slice();
     this.mtu = device.mtu;
-    this.rxBuf = new Uint8Array(device.mtu + ETHERNET_HEADER_LEN + 4);
+    this.rxBuf = new Uint8Array(Math.max(device.mtu + ETHERNET_HEADER_LEN + 4, device.gsoMax ?? 0));
   }
 
   register(ethertype: number, handler: EthernetHandler): void {
@@ -48,7 +50,9 @@ export class Ethernet {
     for (; n < budget; n++) {
       const len = this.device.read(this.rxBuf);
       if (len === 'again') break;
+      this.rxChecksumTrusted = this.device.rxChecksumTrusted === true;
       this.input(this.rxBuf, len);
+      this.rxChecksumTrusted = false;
     }
     return n;
   }

@@ -104,6 +104,8 @@ export class Ipv4 implements EthernetHandler {
   rxDatagrams = 0;
   txDatagrams = 0;
   txFragments = 0;
+  /** While a datagram is delivered: its transport checksum needs no check (see `NetDevice.rxChecksumTrusted`). */
+  rxChecksumTrusted = false;
   /**
    * The transmit buffer: Ethernet header room, IP header room, then up to
    * 65515 bytes of payload at `IPV4_PAYLOAD_AT`. An upper layer writes its
@@ -176,7 +178,10 @@ export class Ipv4 implements EthernetHandler {
       this.deliver(p);
       return;
     }
+    // Only a whole datagram inherits the device's word on its checksum; reassembled ones are checked.
+    this.rxChecksumTrusted = this.eth.rxChecksumTrusted;
     this.deliver(v);
+    this.rxChecksumTrusted = false;
   }
 
   private deliver(p: Ipv4Packet): void {

@@ -31,6 +31,8 @@ export const libc = {
   read: lib.func('long read(int fd, _Out_ uint8_t *buf, unsigned long count)'),
   write: lib.func('long write(int fd, const uint8_t *buf, unsigned long count)'),
   ioctl: lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
+  /** ioctl whose argument is a value, not a pointer (TUNSETOFFLOAD). */
+  ioctlValue: lib.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']),
   socket: lib.func('int socket(int domain, int type, int protocol)'),
   poll: lib.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
   eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),

@@ -20,6 +20,9 @@ const IFF_VNET_HDR = 0x4000;
 const TUNSETOFFLOAD = 0x400454d0;
 const VNET_HDR_LEN = 10;
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+const VIRTIO_NET_HDR_F_DATA_VALID = 2;
+/** Receive offloads: the kernel may hand us joined TCP segments with checksums it vouches for. */
+const TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02;
 const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 /** The largest frame written with segmentation offload: a 64 KiB IPv4 packet behind its Ethernet header. */
 const GSO_MAX = 14 + 65535;
@@ -53,8 +56,8 @@ function interfaceMtu(name: string): number {
 
 /**
  * Opens `/dev/net/tun` and attaches it to the existing tap `name` with
- * TUNSETIFF (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, and no receive offloads,
- * so what we read is whole, checksummed frames); returns the non-blocking descriptor and
+ * TUNSETIFF (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) with checksum and TSO
+ * offload both ways; returns the non-blocking descriptor and
  * the interface's MTU. Throws a `FataError` that says what to do.
  */
 export function openTap(name: string): { fd: number; mtu: number } {
@@ -65,7 +68,7 @@ export function openTap(name: string): { fd: number; mtu: number } {
   }
   const req = ifreq(name);
   new DataView(req.buffer).setUint16(IFNAMSIZ, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, true);
-  if ((libc.ioctl(fd, TUNSETIFF, req) as number) < 0 || (libc.ioctl(fd, TUNSETOFFLOAD, 0) as number) < 0) {
+  if ((libc.ioctl(fd, TUNSETIFF, req) as number) < 0 || (libc.ioctlValue(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) as number) < 0) {
     const why = describeErrno();
     libc.close(fd);
     throw new FataError('FATA_TAP_ATTACH', `cannot attach tap '${name}': ${why}; ` +
@@ -106,7 +109,7 @@ export class TapDevice implements NetDevice {
     this.name = name;
     this.mac = opts.mac.slice();
     this.mtu = opts.mtu;
-    this.rxBuf = new Uint8Array(VNET_HDR_LEN + opts.mtu + 18);
+    this.rxBuf = new Uint8Array(VNET_HDR_LEN + GSO_MAX);
     this.wakeFd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number;
     if (this.wakeFd < 0) throw new FataError('FATA_EVENTFD', `cannot make an eventfd: ${describeErrno()}`);
     const v = new DataView(this.pollFds.buffer);
@@ -160,14 +163,18 @@ export class TapDevice implements NetDevice {
     return e === EAGAIN || e === EINTR || n >= 0 ? 'again' : 'unspecified';
   }
 
+  /** See `NetDevice.rxChecksumTrusted`: set by each `read` from the virtio-net header's flags. */
+  rxChecksumTrusted = false;
+
   read(into: Uint8Array): number | 'again' {
-    if (into.length < this.mtu + 18) throw new RangeError(`read buffer of ${into.length} bytes is too small: it needs mtu + 18`);
+    if (into.length < GSO_MAX) throw new RangeError(`read buffer of ${into.length} bytes is too small: with receive offload it needs gsoMax (${GSO_MAX})`);
     if (this.fd < 0) return 'again';
     const n = libc.read(this.fd, this.rxBuf, this.rxBuf.length) as number;
     if (n <= VNET_HDR_LEN) return 'again';
-    // Receive offloads are off, so the header says nothing we need: the frame follows it, whole.
-    const len = Math.min(n - VNET_HDR_LEN, into.length);
-    into.set(this.rxBuf.subarray(VNET_HDR_LEN, VNET_HDR_LEN + len));
+    // The kernel vouches for (or never filled in) the checksum of what it flags; gso fields need nothing from us.
+    this.rxChecksumTrusted = (this.rxBuf[0]! & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) !== 0;
+    const len = n - VNET_HDR_LEN;
+    into.set(this.rxBuf.subarray(VNET_HDR_LEN, n));
     this.rxFrames++;
     return len;
   }
