@@ -59,6 +59,8 @@ export function makePlatform(image: Image, host: HostDevices): Platform {
   const nets = new Map<string, NetDevice>();
   for (const [name, tap] of host.taps) {
     const im = host.impair?.get(name);
+    // The fault injector works frame by frame: the kernel must not join segments for it.
+    if (im) tap.setReceiveOffload(false);
     nets.set(name, im ? new FaultInjector(tap, nodeClock, new SeededRandom(im.seed), im.faults, im.faults) : tap);
   }
   return {
