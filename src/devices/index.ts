@@ -64,7 +64,8 @@ export interface NetDevice {
   /**
    * Copies the next received frame into `into` and returns its length, or
    * `'again'` when nothing is queued. `into` must hold at least `mtu + 18`
-   * bytes (so that a tagged frame fits); a shorter buffer throws.
+   * bytes (so that a tagged frame fits), or `gsoMax` on a device that has
+   * it (receive offload, see `rxChecksumTrusted`); a shorter buffer throws.
    * Never blocks.
    */
   read(into: Uint8Array): number | 'again';
