@@ -8,29 +8,16 @@
  * dropped after the same). Time comes from the caller: `sweep()` enforces
  * the deadlines against the `now` it was given.
  */
+import type { ByteStream } from '../net/stream.ts';
 import { DEFAULT_LIMITS, HttpParser, type HttpLimits, type HttpRequest } from './parser.ts';
 
 /**
- * A byte stream with back-pressure, as the server and client run on it: the
- * base of the runtime's `TcpStream` (Fata's TCP, the host's, or TLS on
- * either). Data passed to `onData` is borrowed: copy what you keep.
+ * The byte stream the server and client run on, with its peer's address:
+ * the base of the runtime's `TcpStream`.
  */
-export interface HttpStream {
+export interface HttpStream extends ByteStream {
   readonly remote: string;
   readonly remotePort: number;
-  onData: ((data: Uint8Array) => void) | undefined;
-  /** The peer finished sending (FIN). */
-  onEnd: (() => void) | undefined;
-  onDrain: (() => void) | undefined;
-  onClose: ((error: string | undefined) => void) | undefined;
-  /** Takes what fits, returns how much; after a short write, `onDrain` says when to go on. */
-  write(data: Uint8Array): number;
-  /** Finish sending (FIN after what is queued); reading goes on. */
-  end(): void;
-  /** Abort (RST). */
-  destroy(): void;
-  pause(): void;
-  resume(): void;
 }
 
 export interface HttpResponse {

@@ -8,3 +8,4 @@ export * from './icmp.ts';
 export * from './udp.ts';
 export * from './stack.ts';
 export * from './tcp/index.ts';
+export type { ByteStream } from './stream.ts';

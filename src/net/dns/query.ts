@@ -10,12 +10,13 @@ import type { Random } from '../../devices/index.ts';
 import {
   canonicalName, decodeDns, encodeDns, isDecodeError, makeQuery, type DnsMessage,
 } from '../../wire/dns.ts';
-import { TcpDeframer, frameTcp, type DnsStream } from './transport.ts';
+import type { ByteStream } from '../stream.ts';
+import { TcpDeframer, frameTcp } from './transport.ts';
 
 export interface DnsNet {
   udpBind(port: number, onMessage: (m: { readonly src: string; readonly srcPort: number; readonly data: Uint8Array }) => void):
     Promise<{ readonly port: number; send(dst: string, dstPort: number, data: Uint8Array): boolean; close(): void }>;
-  tcpConnect(dst: string, port: number): Promise<DnsStream>;
+  tcpConnect(dst: string, port: number): Promise<ByteStream>;
 }
 
 /** Schedules `fn` after `ms`; returns a cancel function. */
@@ -105,7 +106,7 @@ export class DnsQuerier {
   private async tcpOnce(server: string, port: number, name: string, type: number, o: QueryOptions): Promise<DnsMessage | DnsQueryError> {
     const id = this.random.u32() & 0xffff;
     const q = makeQuery(id, name, type, { rd: o.rd ?? true, udpSize: 1232 });
-    let s: DnsStream;
+    let s: ByteStream;
     try {
       s = await this.net.tcpConnect(server, port);
     } catch (e) {

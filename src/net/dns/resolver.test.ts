@@ -14,7 +14,8 @@ import { DnsQuerier, type DnsNet } from './query.ts';
 import { DnsCache } from './cache.ts';
 import { RecursiveResolver } from './recursive.ts';
 import { DnsLookupError, StubResolver } from './stub.ts';
-import { TcpDeframer, frameTcp, type DnsStream } from './transport.ts';
+import type { ByteStream } from '../stream.ts';
+import { TcpDeframer, frameTcp } from './transport.ts';
 
 class ManualClock implements Clock {
   ns = 1_000_000_000n;
@@ -45,7 +46,7 @@ function memoryNet(servers: Map<string, Handler>, log: string[] = []): DnsNet {
       const h = servers.get(dst);
       if (!h) throw new Error('connection refused');
       const d = new TcpDeframer();
-      const s: DnsStream = {
+      const s: ByteStream = {
         onData: undefined, onEnd: undefined, onDrain: undefined, onClose: undefined,
         write: (data) => {
           for (const m of d.push(data)) {

@@ -3,21 +3,9 @@
  * length. `DnsTcpSession` frames a byte stream into messages, answers them
  * in order (several per connection, pipelined), honours back-pressure and
  * closes after `maxQueries` or when the caller's idle sweep says so.
- * Borrowing a stream shape (the one `src/http` and the runtime give) keeps
- * this free of any one stack.
+ * It runs on any `ByteStream`, so it is free of any one stack.
  */
-
-export interface DnsStream {
-  onData: ((data: Uint8Array) => void) | undefined;
-  onEnd: (() => void) | undefined;
-  onDrain: (() => void) | undefined;
-  onClose: ((error: string | undefined) => void) | undefined;
-  write(data: Uint8Array): number;
-  end(): void;
-  destroy(): void;
-  pause(): void;
-  resume(): void;
-}
+import type { ByteStream } from '../stream.ts';
 
 /** Appends a length prefix. */
 export function frameTcp(msg: Uint8Array): Uint8Array {
@@ -65,7 +53,7 @@ export class DnsTcpSessions {
   constructor(o: DnsTcpOptions & { readonly idleMs: number; readonly now: () => number }) {
     this.o = o;
   }
-  open(s: DnsStream, handle: (msg: Uint8Array) => Uint8Array[] | Promise<Uint8Array[]>): DnsTcpSession {
+  open(s: ByteStream, handle: (msg: Uint8Array) => Uint8Array[] | Promise<Uint8Array[]>): DnsTcpSession {
     const t = new DnsTcpSession(s, handle, this.o);
     this.all.add(t);
     return t;
@@ -84,7 +72,7 @@ export class DnsTcpSessions {
 }
 
 export class DnsTcpSession {
-  private readonly s: DnsStream;
+  private readonly s: ByteStream;
   private readonly handle: (msg: Uint8Array) => Uint8Array[] | Promise<Uint8Array[]>;
   /** Answers still being worked out (a resolver's); they go out in query order. */
   private inflight = 0;
@@ -101,7 +89,7 @@ export class DnsTcpSession {
   lastActive = 0;
   private readonly now: (() => number) | undefined;
 
-  constructor(s: DnsStream, handle: (msg: Uint8Array) => Uint8Array[] | Promise<Uint8Array[]>, o: DnsTcpOptions = {}) {
+  constructor(s: ByteStream, handle: (msg: Uint8Array) => Uint8Array[] | Promise<Uint8Array[]>, o: DnsTcpOptions = {}) {
     this.s = s;
     this.handle = handle;
     this.maxQueries = o.maxQueries ?? 100;
