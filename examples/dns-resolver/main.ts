@@ -6,11 +6,11 @@
  * amplifier for anyone's attack.
  */
 import { DnsCache } from '../../src/net/dns/cache.ts';
-import { DnsQuerier } from '../../src/net/dns/query.ts';
+import { DnsQuerier, sleepTimer } from '../../src/net/dns/query.ts';
 import { RecursiveResolver, type RootHint } from '../../src/net/dns/recursive.ts';
 import { DnsTcpSessions } from '../../src/net/dns/transport.ts';
 import {
-  CLASS_IN, decodeDns, DNS_UDP_LIMIT, encodeDns, isDecodeError, OPCODE_QUERY, RCODE, TYPE, type DnsMessage,
+  CLASS_IN, decodeDns, encodeDns, formErrFor, isDecodeError, OPCODE_QUERY, RCODE, replyTo, responseLimit, TYPE, type DnsMessage,
 } from '../../src/wire/dns.ts';
 import { parseIpv4Address, parseIpv4Cidr, prefixMask } from '../../src/wire/ipv4.ts';
 import type { Main } from '../../src/runtime/config.ts';
@@ -49,13 +49,8 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     return a !== undefined && allow.some((n) => ((a & n.mask) >>> 0) === n.net);
   };
 
-  const timer = (ms: number, fn: () => void): (() => void) => {
-    let off = false;
-    void ctx.sleep(ms).then(() => { if (!off) fn(); });
-    return () => { off = true; };
-  };
   const resolver = new RecursiveResolver({
-    querier: new DnsQuerier(net, ctx.random, timer), clock: ctx.clock,
+    querier: new DnsQuerier(net, ctx.random, sleepTimer(ctx.sleep)), clock: ctx.clock,
     rootHints: forwarders.length ? undefined : hints, forwarders: forwarders.length ? forwarders : undefined,
     cache: new DnsCache({ maxTtl: params['max-ttl'], maxEntries: params['cache-size'], staleSeconds: params['serve-stale'] }),
     port: params['upstream-port'], timeoutMs: 1000, qnameMinimisation: params['qname-minimisation'],
@@ -64,25 +59,22 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   let overloaded = 0;
   const respond = async (data: Uint8Array, src: string, transport: 'udp' | 'tcp'): Promise<Uint8Array | undefined> => {
     const q = decodeDns(data);
-    if (isDecodeError(q)) {
-      if (q.id === undefined || (data[2]! & 0x80) !== 0) return undefined;
-      return encodeDns(reply({ id: q.id, opcode: (data[2]! >>> 3) & 0xf, rd: (data[2]! & 1) !== 0, questions: [] }, RCODE.FORMERR));
-    }
+    if (isDecodeError(q)) return formErrFor(data, q, { ra: true });
     if (q.qr) return undefined;
-    const max = transport === 'tcp' ? 65535 : q.edns ? Math.min(1232, Math.max(DNS_UDP_LIMIT, q.edns.udpSize)) : DNS_UDP_LIMIT;
-    const out = (m: DnsMessage): Uint8Array => encodeDns({ ...m, edns: q.edns ? { udpSize: 1232, version: 0, dnssecOk: false, options: [] } : undefined }, { maxSize: max });
-    if (!allowed(src)) return out(reply(q, RCODE.REFUSED));
-    if (q.opcode !== OPCODE_QUERY) return out(reply(q, RCODE.NOTIMP));
+    const reply = (rcode: number): DnsMessage => replyTo(q, rcode, { ra: true, edns: q.edns !== undefined });
+    const out = (m: DnsMessage): Uint8Array => encodeDns(m, { maxSize: responseLimit(q, transport) });
+    if (!allowed(src)) return out(reply(RCODE.REFUSED));
+    if (q.opcode !== OPCODE_QUERY) return out(reply(RCODE.NOTIMP));
     const question = q.questions[0];
-    if (q.questions.length !== 1 || !question) return out(reply(q, RCODE.FORMERR));
-    if (question.class !== CLASS_IN || question.type === TYPE.AXFR || question.type === TYPE.IXFR) return out(reply(q, RCODE.REFUSED));
+    if (q.questions.length !== 1 || !question) return out(reply(RCODE.FORMERR));
+    if (question.class !== CLASS_IN || question.type === TYPE.AXFR || question.type === TYPE.IXFR) return out(reply(RCODE.REFUSED));
     if (resolver.pending >= params['max-pending'] && !resolver.cache.get(question.name, question.type, ctx.clock.monotonicNs())) {
       overloaded++;
-      return out(reply(q, RCODE.SERVFAIL));
+      return out(reply(RCODE.SERVFAIL));
     }
     const r = await resolver.resolve(question.name, question.type);
     ctx.log.debug('resolved', { name: question.name, type: question.type, rcode: r.rcode, answers: r.answers.length, cached: r.fromCache });
-    return out({ ...reply(q, r.rcode), answers: r.answers.map((a, i) => (i === 0 && a.name.toLowerCase() === question.name.toLowerCase() ? { ...a, name: question.name } : a)), authority: r.authority });
+    return out({ ...reply(r.rcode), answers: r.answers.map((a, i) => (i === 0 && a.name.toLowerCase() === question.name.toLowerCase() ? { ...a, name: question.name } : a)), authority: r.authority });
   };
 
   const sessions = new DnsTcpSessions({ idleMs: 10_000, now: () => Number(ctx.clock.monotonicNs() / 1_000_000n) });
@@ -113,9 +105,3 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   }
 };
 
-function reply(q: { id: number; opcode: number; rd: boolean; questions: DnsMessage['questions'] }, rcode: number): DnsMessage {
-  return {
-    id: q.id, qr: true, opcode: q.opcode, aa: false, tc: false, rd: q.rd, ra: true, ad: false, cd: false, rcode,
-    questions: q.questions, answers: [], authority: [], additional: [],
-  };
-}

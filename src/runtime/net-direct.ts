@@ -8,7 +8,7 @@
 import { earlier, formatMac } from '../devices/index.ts';
 import { Stack, TcpListener, UdpSocket, type TcpConnection } from '../net/index.ts';
 import { DhcpClient } from '../net/dhcp/client.ts';
-import { DnsQuerier } from '../net/dns/query.ts';
+import { DnsQuerier, sleepTimer } from '../net/dns/query.ts';
 import { StubResolver } from '../net/dns/stub.ts';
 import { formatIpv4Address, parseIpv4Address } from '../wire/ipv4.ts';
 import type { Platform, NetProvider } from './boot.ts';
@@ -30,11 +30,7 @@ export function tcpStream(c: TcpConnection): TcpStream {
 }
 
 function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly string[], platform: Platform): NetStack {
-  const timer = (ms: number, fn: () => void): (() => void) => {
-    let cancelled = false;
-    void platform.sleep(ms).then(() => { if (!cancelled) fn(); });
-    return () => { cancelled = true; };
-  };
+  const timer = sleepTimer((ms) => platform.sleep(ms));
   let resolver: StubResolver | undefined;
   const net: NetStack = {
     mode: 'direct',

@@ -11,6 +11,7 @@
  * written `\.`, `\\` and `\DDD` (RFC 1035 §5.1), so any wire name round-trips.
  */
 import { put16, put32, u16, u32 } from './bytes.ts';
+import { formatIpv4Address, parseIpv4Address } from './ipv4.ts';
 
 export const TYPE = {
   A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41,
@@ -255,7 +256,7 @@ function readRData(r: Reader, type: number, len: number): RData | undefined {
   switch (type) {
     case TYPE.A:
       if (len !== 4) return undefined;
-      d = { kind: 'A', address: `${b[start]}.${b[start + 1]}.${b[start + 2]}.${b[start + 3]}` };
+      d = { kind: 'A', address: formatIpv4Address(u32(b, start)) };
       r.at = end;
       break;
     case TYPE.AAAA:
@@ -471,9 +472,9 @@ class Writer {
 function writeRData(w: Writer, d: RData): void {
   switch (d.kind) {
     case 'A': {
-      const a = parseIpv4Text(d.address);
-      if (!a) throw new RangeError(`A record address '${d.address}' is not an IPv4 address`);
-      w.bytes(a);
+      const a = parseIpv4Address(d.address);
+      if (a === undefined) throw new RangeError(`A record address '${d.address}' is not an IPv4 address`);
+      w.u32(a);
       return;
     }
     case 'AAAA': {
@@ -567,6 +568,38 @@ export function encodeDns(m: DnsMessage, opts: EncodeOptions = {}): Uint8Array {
   return t.b.slice(0, t.at);
 }
 
+/** Largest UDP answer we send whatever the client's EDNS size (RFC 9715's advice: avoid fragmentation). */
+export const EDNS_UDP_SIZE = 1232;
+
+/**
+ * A response to `q` with `rcode` and no records: its ID, opcode, RD and
+ * questions echoed (RFC 1035 §4.1.1); with our EDNS record when `edns`.
+ */
+export function replyTo(q: { readonly id: number; readonly opcode: number; readonly rd: boolean; readonly questions?: readonly DnsQuestion[] },
+  rcode: number, o: { readonly ra?: boolean; readonly edns?: boolean } = {}): DnsMessage {
+  return {
+    id: q.id, qr: true, opcode: q.opcode, aa: false, tc: false, rd: q.rd, ra: o.ra ?? false, ad: false, cd: false, rcode,
+    questions: q.questions ?? [], answers: [], authority: [], additional: [],
+    edns: o.edns ? { udpSize: EDNS_UDP_SIZE, version: 0, dnssecOk: false, options: [] } : undefined,
+  };
+}
+
+/**
+ * The FORMERR for bytes that did not decode: the header's ID, opcode and RD
+ * echoed, no sections. Undefined when nothing may be sent back (no ID, or
+ * the bytes claim to be a response: answering those invites loops).
+ */
+export function formErrFor(bytes: Uint8Array, e: DnsDecodeError, o: { readonly ra?: boolean } = {}): Uint8Array | undefined {
+  if (e.id === undefined || bytes.length < 12 || (bytes[2]! & 0x80) !== 0) return undefined;
+  return encodeDns(replyTo({ id: e.id, opcode: (bytes[2]! >>> 3) & 0xf, rd: (bytes[2]! & 1) !== 0 }, RCODE.FORMERR, o));
+}
+
+/** The largest response `q` may get: 65535 over TCP; over UDP its EDNS size within 512–1232, or 512 without EDNS. */
+export function responseLimit(q: DnsMessage, transport: 'udp' | 'tcp'): number {
+  if (transport === 'tcp') return 65535;
+  return q.edns ? Math.min(EDNS_UDP_SIZE, Math.max(DNS_UDP_LIMIT, q.edns.udpSize)) : DNS_UDP_LIMIT;
+}
+
 /** A query for `name`/`type`, with EDNS when `udpSize` is given. */
 export function makeQuery(id: number, name: string, type: number, o: { rd?: boolean; udpSize?: number } = {}): DnsMessage {
   return {
@@ -578,24 +611,15 @@ export function makeQuery(id: number, name: string, type: number, o: { rd?: bool
 
 // --- addresses -----------------------------------------------------------
 
-function parseIpv4Text(s: string): Uint8Array | undefined {
-  const p = s.split('.');
-  if (p.length !== 4) return undefined;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    if (!/^\d{1,3}$/.test(p[i]!) || Number(p[i]) > 255) return undefined;
-    out[i] = Number(p[i]);
-  }
-  return out;
-}
-
 /** Parses IPv6 text (RFC 4291 §2.2, with `::` and a dotted IPv4 tail). */
 export function parseIpv6(s: string): Uint8Array | undefined {
   let tail: Uint8Array | undefined;
   const lastColon = s.lastIndexOf(':');
   if (s.indexOf('.', lastColon) > 0) {
-    tail = parseIpv4Text(s.slice(lastColon + 1));
-    if (!tail) return undefined;
+    const v4 = parseIpv4Address(s.slice(lastColon + 1));
+    if (v4 === undefined) return undefined;
+    tail = new Uint8Array(4);
+    put32(tail, 0, v4);
     s = s.slice(0, lastColon + 1) + '0:0';
   }
   const halves = s.split('::');

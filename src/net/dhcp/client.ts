@@ -7,6 +7,7 @@
  * time left, at least 60 s (§4.4.5). Time and randomness are parameters.
  */
 import type { Clock, Random } from '../../devices/index.ts';
+import { macEquals } from '../../wire/bytes.ts';
 import {
   decodeDhcp, DHCP, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, encodeDhcp, encodeOpt, messageType, OPT, optAddress,
   optAddresses, optText, optU32, type DhcpMessage,
@@ -162,7 +163,7 @@ export class DhcpClient {
   private receive(d: UdpDatagram): void {
     if (d.srcPort !== DHCP_SERVER_PORT) { this.counters.ignored++; return; }
     const m = decodeDhcp(d.data);
-    if (typeof m === 'string' || m.op !== 2 || m.xid !== this.xid || !sameMac(m.chaddr, this.o.mac)) { this.counters.ignored++; return; }
+    if (typeof m === 'string' || m.op !== 2 || m.xid !== this.xid || !macEquals(m.chaddr, 0, this.o.mac)) { this.counters.ignored++; return; }
     this.counters.received++;
     const t = messageType(m);
     const now = this.o.clock.monotonicNs();
@@ -295,9 +296,4 @@ export class DhcpClient {
   close(): void {
     this.socket.close();
   }
-}
-
-function sameMac(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

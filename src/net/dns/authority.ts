@@ -10,14 +10,13 @@
  * `answer` is pure: bytes in, bytes out, no clock and no I/O.
  */
 import {
-  canonicalName, CLASS_ANY, CLASS_IN, decodeDns, DNS_UDP_LIMIT, encodeDns, isDecodeError, isSubdomain,
-  labelsToName, nameToLabels, OPCODE_QUERY, RCODE, TYPE,
-  type DnsMessage, type DnsQuestion, type DnsRecord, type Edns,
+  canonicalName, CLASS_ANY, CLASS_IN, decodeDns, encodeDns, formErrFor, isDecodeError, isSubdomain,
+  labelsToName, nameToLabels, OPCODE_QUERY, RCODE, replyTo, responseLimit, TYPE,
+  type DnsMessage, type DnsQuestion, type DnsRecord,
 } from '../../wire/dns.ts';
 import { parseZone, type ZoneError } from './zone.ts';
 
-/** Largest UDP answer we send whatever the client's EDNS size (RFC 9715's advice: avoid fragmentation). */
-export const EDNS_UDP_SIZE = 1232;
+export { EDNS_UDP_SIZE } from '../../wire/dns.ts';
 const MAX_CNAME_CHAIN = 16;
 /** Per AXFR message, below the 65535 TCP limit with room for one large record. */
 const AXFR_CHUNK = 16000;
@@ -160,43 +159,36 @@ export class Authority {
     this.counters.queries++;
     const q = decodeDns(query);
     if (isDecodeError(q)) {
-      if (q.id === undefined || query.length < 12 || (query[2]! & 0x80) !== 0) return [];
+      const f = formErrFor(query, q);
+      if (!f) return [];
       this.counters.formerr++;
-      // Echo the header's ID and opcode, no sections (RFC 1035 §4.1.1).
-      return [encodeDns(reply({ id: q.id, opcode: (query[2]! >>> 3) & 0xf, rd: (query[2]! & 1) !== 0 }, RCODE.FORMERR, [], undefined))];
+      return [f];
     }
     if (q.qr) return [];
-    const edns: Edns | undefined = q.edns ? { udpSize: EDNS_UDP_SIZE, version: 0, dnssecOk: false, options: [] } : undefined;
-    const limit = o.transport === 'tcp' ? 65535 : q.edns ? Math.min(EDNS_UDP_SIZE, Math.max(DNS_UDP_LIMIT, q.edns.udpSize)) : DNS_UDP_LIMIT;
+    const reply = (rcode: number): DnsMessage => replyTo(q, rcode, { edns: q.edns !== undefined });
+    const limit = responseLimit(q, o.transport);
     const out = (m: DnsMessage): Uint8Array[] => {
       const b = encodeDns(m, { maxSize: limit });
       if (b.length >= 3 && (b[2]! & 0x02) !== 0 && !m.tc) this.counters.truncated++;
       return [b];
     };
-    if (q.edns && q.edns.version > 0) return out(reply(q, RCODE.BADVERS, q.questions, edns));
-    if (q.opcode !== OPCODE_QUERY) return out(reply(q, RCODE.NOTIMP, q.questions, edns));
-    if (q.questions.length !== 1) { this.counters.formerr++; return out(reply(q, RCODE.FORMERR, q.questions, edns)); }
+    if (q.edns && q.edns.version > 0) return out(reply(RCODE.BADVERS));
+    if (q.opcode !== OPCODE_QUERY) return out(reply(RCODE.NOTIMP));
+    if (q.questions.length !== 1) { this.counters.formerr++; return out(reply(RCODE.FORMERR)); }
     const question = q.questions[0]!;
-    if (question.class !== CLASS_IN && question.class !== CLASS_ANY) { this.counters.refused++; return out(reply(q, RCODE.REFUSED, q.questions, edns)); }
+    if (question.class !== CLASS_IN && question.class !== CLASS_ANY) { this.counters.refused++; return out(reply(RCODE.REFUSED)); }
     const zone = this.zoneFor(question.name);
-    if (!zone) { this.counters.refused++; return out(reply(q, RCODE.REFUSED, q.questions, edns)); }
+    if (!zone) { this.counters.refused++; return out(reply(RCODE.REFUSED)); }
     if (question.type === TYPE.AXFR || question.type === TYPE.IXFR) {
-      if (o.transport !== 'tcp') { this.counters.formerr++; return out(reply(q, RCODE.FORMERR, q.questions, edns)); }
-      if (!o.allowAxfr || canonicalName(question.name) !== zone.apex) { this.counters.refused++; return out(reply(q, RCODE.REFUSED, q.questions, edns)); }
+      if (o.transport !== 'tcp') { this.counters.formerr++; return out(reply(RCODE.FORMERR)); }
+      if (!o.allowAxfr || canonicalName(question.name) !== zone.apex) { this.counters.refused++; return out(reply(RCODE.REFUSED)); }
       this.counters.axfr++;
       return axfr(q, question, zone);
     }
     const r = lookup(zone, question);
     if (r.rcode === RCODE.NXDOMAIN) this.counters.nxdomain++;
-    return out({ ...reply(q, r.rcode, q.questions, edns), aa: r.aa, answers: r.answers, authority: r.authority, additional: r.additional });
+    return out({ ...reply(r.rcode), aa: r.aa, answers: r.answers, authority: r.authority, additional: r.additional });
   }
-}
-
-function reply(q: { id: number; opcode: number; rd: boolean }, rcode: number, questions: readonly DnsQuestion[], edns: Edns | undefined): DnsMessage {
-  return {
-    id: q.id, qr: true, opcode: q.opcode, aa: false, tc: false, rd: q.rd, ra: false, ad: false, cd: false, rcode,
-    questions, answers: [], authority: [], additional: [], edns,
-  };
 }
 
 interface Lookup {
@@ -304,7 +296,7 @@ function axfr(q: DnsMessage, question: DnsQuestion, zone: Zone): Uint8Array[] {
   let batch: DnsRecord[] = [];
   let size = 0;
   const flush = (first: boolean): void => {
-    const m: DnsMessage = { ...reply(q, RCODE.NOERROR, first ? [question] : [], undefined), aa: true, answers: batch };
+    const m: DnsMessage = { ...replyTo({ ...q, questions: first ? [question] : [] }, RCODE.NOERROR), aa: true, answers: batch };
     out.push(encodeDns(m));
     batch = [];
     size = 0;

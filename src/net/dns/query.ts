@@ -22,6 +22,15 @@ export interface DnsNet {
 /** Schedules `fn` after `ms`; returns a cancel function. */
 export type Timer = (ms: number, fn: () => void) => () => void;
 
+/** A `Timer` from a platform's `sleep` (a cancelled timer's sleep still runs out, then does nothing). */
+export function sleepTimer(sleep: (ms: number) => Promise<void>): Timer {
+  return (ms, fn) => {
+    let cancelled = false;
+    void sleep(ms).then(() => { if (!cancelled) fn(); });
+    return () => { cancelled = true; };
+  };
+}
+
 export interface QueryOptions {
   /** Recursion desired (default true: a stub asks a recursive server). */
   readonly rd?: boolean;

@@ -6,6 +6,7 @@
  * `ETIMEOUT`, `ESERVFAIL`).
  */
 import type { Clock } from '../../devices/index.ts';
+import { parseIpv4Address } from '../../wire/ipv4.ts';
 import { canonicalName, RCODE, rcodeName, TYPE, type DnsMessage, type DnsRecord } from '../../wire/dns.ts';
 import { DnsCache } from './cache.ts';
 import { DnsQuerier, DnsQueryError } from './query.ts';
@@ -117,7 +118,7 @@ export class StubResolver {
    * as itself; a name is resolved (A, then AAAA when `family` allows).
    */
   async lookup(host: string, o: { family?: 0 | 4 | 6 } = {}): Promise<string[]> {
-    if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) return [host];
+    if (parseIpv4Address(host) !== undefined) return [host];
     const family = o.family ?? 4;
     const out: string[] = [];
     let nx = false;

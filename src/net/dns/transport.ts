@@ -20,9 +20,12 @@ export function frameTcp(msg: Uint8Array): Uint8Array {
 export class TcpDeframer {
   private buf = new Uint8Array(0);
   push(data: Uint8Array): Uint8Array[] {
-    const joined = new Uint8Array(this.buf.length + data.length);
-    joined.set(this.buf);
-    joined.set(data, this.buf.length);
+    let joined = data;
+    if (this.buf.length) {
+      joined = new Uint8Array(this.buf.length + data.length);
+      joined.set(this.buf);
+      joined.set(data, this.buf.length);
+    }
     const out: Uint8Array[] = [];
     let at = 0;
     while (joined.length - at >= 2) {

@@ -10,6 +10,8 @@ import {
   CLASS_IN, formatIpv6, labelsToName, nameToLabels, parseIpv6, TYPE, typeFromName, typeName,
   type DnsRecord, type RData,
 } from '../../wire/dns.ts';
+import { u32 } from '../../wire/bytes.ts';
+import { formatIpv4Address, parseIpv4Address } from '../../wire/ipv4.ts';
 
 export interface ZoneError {
   readonly line: number;
@@ -234,16 +236,15 @@ function rdata(type: number, t: Token[], name: (s: string) => string | undefined
     }
     const bytes = new Uint8Array(len);
     for (let i = 0; i < len; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-    if (type === TYPE.A && len === 4) return { kind: 'A', address: Array.from(bytes).join('.') };
+    if (type === TYPE.A && len === 4) return { kind: 'A', address: formatIpv4Address(u32(bytes, 0)) };
     return { kind: 'raw', bytes };
   }
   switch (type) {
     case TYPE.A: {
       if (!need(1, 'an IPv4 address')) return undefined;
-      if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(texts[0]!) || texts[0]!.split('.').some((x) => Number(x) > 255)) {
-        err(`'${texts[0]}' is not an IPv4 address`); return undefined;
-      }
-      return { kind: 'A', address: texts[0]!.split('.').map(Number).join('.') };
+      const a = parseIpv4Address(texts[0]!);
+      if (a === undefined) { err(`'${texts[0]}' is not an IPv4 address`); return undefined; }
+      return { kind: 'A', address: formatIpv4Address(a) };
     }
     case TYPE.AAAA: {
       if (!need(1, 'an IPv6 address')) return undefined;
