@@ -1,123 +1,147 @@
 /**
- * The spt seal: `prctl(PR_SET_NO_NEW_PRIVS)` then a seccomp BPF filter on
- * every thread (SECCOMP_FILTER_FLAG_TSYNC). Default deny: a system call not
- * on the list fails with EPERM (so the engine reports it, rather than dying
- * mid-write); the architecture is checked first and a foreign one kills.
- * See docs/spt.md for the list beside solo5-spt's and why each entry is there.
+ * The spt seal, applied by the bootstrap to its own process before any
+ * service code exists: resource limits, the drop to an unprivileged user,
+ * then `prctl(PR_SET_NO_NEW_PRIVS)` and the seccomp program of ./filter.ts
+ * on every thread (SECCOMP_FILTER_FLAG_TSYNC). Every function returns 'ok'
+ * or a sentence saying what failed; see docs/spt.md for the whole order.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { koffi } from '../node/libc.ts';
+import { buildFilter, type Insn, type SealPlan } from './filter.ts';
 
 const lib = koffi.load('libc.so.6');
 const prctl = lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
 const SockFilter = koffi.struct('fata_sock_filter', { code: 'uint16_t', jt: 'uint8_t', jf: 'uint8_t', k: 'uint32_t' });
-const SockFprog = koffi.struct('fata_sock_fprog', { len: 'uint16_t', filter: koffi.pointer(SockFilter) });
+koffi.struct('fata_sock_fprog', { len: 'uint16_t', filter: koffi.pointer(SockFilter) });
 const seccompCall = lib.func('long syscall(long nr, unsigned int op, unsigned int flags, _In_ fata_sock_fprog *prog)');
+const setrlimit = lib.func('int setrlimit(int resource, _In_ uint8_t *rlim)');
+const setgroups = lib.func('int setgroups(unsigned long size, void *list)');
+// glibc applies these to every thread of the process (its setxid broadcast), as the kernel alone would not.
+const setresgid = lib.func('int setresgid(unsigned int r, unsigned int e, unsigned int s)');
+const setresuid = lib.func('int setresuid(unsigned int r, unsigned int e, unsigned int s)');
+const unshareCall = lib.func('int unshare(int flags)');
 
-const PR_SET_NO_NEW_PRIVS = 38;
+const PR_SET_PDEATHSIG = 1, PR_SET_DUMPABLE = 4, PR_SET_NO_NEW_PRIVS = 38;
+const SIGKILL = 9;
 const SYS_SECCOMP = 317;
 const SECCOMP_SET_MODE_FILTER = 1;
 const SECCOMP_FILTER_FLAG_TSYNC = 1;
-const AUDIT_ARCH_X86_64 = 0xc000003e;
-const RET_KILL_PROCESS = 0x80000000;
-const RET_ERRNO_EPERM = 0x00050000 | 1;
-const RET_ALLOW = 0x7fff0000;
-const LD_ABS_W = 0x20, JEQ_K = 0x15, RET_K = 0x06;
-/** Offsets in struct seccomp_data. */
-const NR = 0, ARCH = 4, ARG0_LO = 16;
+export const RLIMIT_FSIZE = 1, RLIMIT_DATA = 2, RLIMIT_CORE = 4, RLIMIT_NOFILE = 7;
+
+const fail = (what: string): string => `${what} failed (errno ${koffi.errno()})`;
+
+/** setrlimit(resource, {limit, limit}). */
+export function limit(resource: number, value: bigint): 'ok' | string {
+  const r = new Uint8Array(16);
+  const v = new DataView(r.buffer);
+  v.setBigUint64(0, value, true);
+  v.setBigUint64(8, value, true);
+  return (setrlimit(resource, r) as number) === 0 ? 'ok' : fail(`setrlimit(${resource}, ${value})`);
+}
+
+/** No core dumps, and no /proc/PID/mem or ptrace by the same user: the service's memory stays its own. */
+export function noCoreDumps(): 'ok' | string {
+  const c = limit(RLIMIT_CORE, 0n);
+  if (c !== 'ok') return c;
+  return (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) as number) === 0 ? 'ok' : fail('prctl(PR_SET_DUMPABLE, 0)');
+}
+
+/** The engine dies with whoever started it (re-armed after the drop: a change of uid clears it). */
+export function dieWithParent(): 'ok' | string {
+  return (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) as number) === 0 ? 'ok' : fail('prctl(PR_SET_PDEATHSIG)');
+}
+
+export interface Account { readonly uid: number; readonly gid: number; readonly name: string }
 
 /**
- * x86_64 system calls the sealed engine may make, whatever their arguments:
- * memory, threads already running, signals, time, waiting on the event
- * loop, and I/O on descriptors it already holds (it cannot make new ones:
- * open, socket, pipe, dup, eventfd, epoll_create, io_uring_* are absent).
+ * `NAME`, `UID` or `UID:GID`; empty means the default: the dedicated `fata`
+ * account when the host has one, else `nobody`. Read from /etc/passwd.
  */
-export const ALLOWED: Record<string, number> = {
-  read: 0, write: 1, close: 3, fstat: 5, poll: 7, mmap: 9, mprotect: 10, munmap: 11, brk: 12,
-  rt_sigaction: 13, rt_sigprocmask: 14, rt_sigreturn: 15, readv: 19, writev: 20, sched_yield: 24,
-  mremap: 25, madvise: 28, nanosleep: 35, getpid: 39, exit: 60, fsync: 74,
-  sigaltstack: 131, sched_getparam: 143, sched_getscheduler: 145, gettid: 186, futex: 202, sched_getaffinity: 204, clock_gettime: 228,
-  clock_getres: 229, clock_nanosleep: 230, exit_group: 231, epoll_wait: 232, epoll_ctl: 233, tgkill: 234,
-  ppoll: 271, epoll_pwait: 281, getrandom: 318, membarrier: 324, rseq: 334, epoll_pwait2: 441,
-};
-
-/** Calls allowed only when one argument takes one of a few values. */
-export interface ArgRule { readonly nr: number; readonly arg: number; readonly values: readonly number[]; readonly why: string }
-
-const F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, TCGETS = 0x5401;
-
-export function argRules(blockFds: readonly number[]): ArgRule[] {
-  return [
-    { nr: 17, arg: 0, values: blockFds, why: 'pread64 on block devices only (as solo5-spt)' },
-    { nr: 18, arg: 0, values: blockFds, why: 'pwrite64 on block devices only (as solo5-spt)' },
-    { nr: 72, arg: 1, values: [F_GETFD, F_SETFD, F_GETFL, F_SETFL], why: 'fcntl flags only; F_DUPFD would make descriptors' },
-    { nr: 16, arg: 1, values: [TCGETS], why: 'ioctl TCGETS only (is stdout a terminal?); TIOCSTI and the rest stay out' },
-  ];
-}
-
-interface Insn { code: number; jt: number; jf: number; k: number }
-const stmt = (code: number, k: number): Insn => ({ code, jt: 0, jf: 0, k });
-const jump = (k: number, jt: number, jf: number): Insn => ({ code: JEQ_K, jt, jf, k });
-
-export function buildFilter(opts: { blockFds: readonly number[] }): Insn[] {
-  const p: Insn[] = [
-    stmt(LD_ABS_W, ARCH),
-    jump(AUDIT_ARCH_X86_64, 1, 0),
-    stmt(RET_K, RET_KILL_PROCESS),
-    stmt(LD_ABS_W, NR),
-  ];
-  for (const nr of Object.values(ALLOWED)) p.push(jump(nr, 0, 1), stmt(RET_K, RET_ALLOW));
-  for (const r of argRules(opts.blockFds)) {
-    // if (nr == N) { A = arg; if (A == v1) allow; …; deny } else skip the block (A still holds nr).
-    p.push(jump(r.nr, 0, r.values.length * 2 + 2), stmt(LD_ABS_W, ARG0_LO + 8 * r.arg));
-    for (const v of r.values) p.push(jump(v, 0, 1), stmt(RET_K, RET_ALLOW));
-    p.push(stmt(RET_K, RET_ERRNO_EPERM), stmt(LD_ABS_W, NR));
+export function resolveAccount(spec: string, passwd = safeRead('/etc/passwd')): Account | { error: string } {
+  const users = new Map<string, { uid: number; gid: number }>();
+  for (const line of passwd.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 4 && /^\d+$/.test(f[2]!) && /^\d+$/.test(f[3]!)) users.set(f[0]!, { uid: Number(f[2]), gid: Number(f[3]) });
   }
-  p.push(stmt(RET_K, RET_ERRNO_EPERM));
-  return p;
+  const numeric = /^(\d+)(?::(\d+))?$/.exec(spec);
+  if (numeric) {
+    const uid = Number(numeric[1]), gid = numeric[2] !== undefined ? Number(numeric[2]) : uid;
+    if (uid === 0 || gid === 0 || uid > 0xfffffffe || gid > 0xfffffffe) return { error: `--user=${spec}: the engine never runs as uid or gid 0; name an unprivileged account` };
+    return { uid, gid, name: spec };
+  }
+  const name = spec || (users.has('fata') ? 'fata' : 'nobody');
+  const u = users.get(name);
+  if (!u) return spec ? { error: `--user=${spec}: no such account in /etc/passwd; create it (useradd --system --no-create-home fata) or give UID:GID` } : { uid: 65534, gid: 65534, name: '65534' };
+  if (u.uid === 0 || u.gid === 0) return { error: `--user=${name}: that account is root's; the engine must drop to an unprivileged one` };
+  return { ...u, name };
 }
 
-const SYS_IO_URING_SETUP = 425;
-const RET_ERRNO_ENOSYS = 0x00050000 | 38;
+function safeRead(path: string): string {
+  try { return readFileSync(path, 'utf8'); } catch { return ''; }
+}
 
 /**
- * For the tender, on the thread about to spawn the engine: make
- * io_uring_setup fail with ENOSYS (inherited across fork and exec under
+ * As root: no supplementary groups, then gid and uid (real, effective and
+ * saved) to the account's, which empties every capability set of every
+ * thread. As another user: nothing to drop, but no capability may remain.
+ * Checked afterwards on every thread from /proc/self/task.
+ */
+export function dropPrivileges(account: Account): 'ok' | string {
+  if (process.geteuid!() === 0) {
+    if ((setgroups(0, null) as number) !== 0) return fail('setgroups(0)');
+    if ((setresgid(account.gid, account.gid, account.gid) as number) !== 0) return fail(`setresgid(${account.gid})`);
+    if ((setresuid(account.uid, account.uid, account.uid) as number) !== 0) return fail(`setresuid(${account.uid})`);
+  }
+  for (const tid of readdirSync('/proc/self/task')) {
+    const status = safeRead(`/proc/self/task/${tid}/status`);
+    const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+    const caps = /^CapEff:\s+([0-9a-f]+)/m.exec(status);
+    if (!uids || !caps) continue; // The thread ended meanwhile.
+    if (uids.slice(1).some((u) => u === '0')) return `thread ${tid} still runs as root after the drop`;
+    if (/[1-9a-f]/.test(caps[1]!)) return `thread ${tid} still holds capabilities (${caps[1]}); run fata as root (it drops to --user) or as a user with none`;
+  }
+  return 'ok';
+}
+
+const CLONE_NEWNS = 0x00020000, CLONE_NEWUTS = 0x04000000, CLONE_NEWIPC = 0x08000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
+/** The namespaces the engine gets, as the native tender gives them: no other process visible, no host network. */
+export const ENGINE_NAMESPACES = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET;
+export { CLONE_NEWNS };
+
+/** unshare(2) on the calling thread: the JavaScript tender's walls for the engine it is about to spawn. */
+export function unshare(flags: number): 'ok' | string {
+  return (unshareCall(flags) as number) === 0 ? 'ok' : fail(`unshare(0x${flags.toString(16)})`);
+}
+
+function install(filter: Insn[], flags: number): 'ok' | string {
+  if (process.arch !== 'x64') return `the spt seal has an allow-list for x86_64 only, not ${process.arch}`;
+  if ((prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as number) !== 0) return fail('prctl(PR_SET_NO_NEW_PRIVS)');
+  const r = seccompCall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, flags, { len: filter.length, filter }) as number;
+  if (r !== 0) return `seccomp(SET_MODE_FILTER) returned ${r} (errno ${koffi.errno()}); is seccomp enabled in this kernel?`;
+  return 'ok';
+}
+
+/** Seals this process and all its threads with the program for `plan`. */
+export function seal(plan: SealPlan): 'ok' | string {
+  return install(buildFilter(plan), SECCOMP_FILTER_FLAG_TSYNC);
+}
+
+/**
+ * For the JavaScript tender, on the thread about to spawn the engine:
+ * io_uring_setup fails with ENOSYS (inherited across fork and exec under
  * no_new_privs). libuv then keeps to epoll and never holds a ring, and a
  * ring would let a sealed process open files behind seccomp's back. Only
  * this thread of the tender is affected, and only new rings.
  */
 export function denyIoUringForChildren(): 'ok' | string {
-  if (process.arch !== 'x64') return `the spt seal has an allow-list for x86_64 only, not ${process.arch}`;
-  if ((prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as number) !== 0) return `prctl(PR_SET_NO_NEW_PRIVS) failed (errno ${koffi.errno()})`;
-  const filter = [
-    stmt(LD_ABS_W, ARCH),
-    jump(AUDIT_ARCH_X86_64, 1, 0),
-    stmt(RET_K, RET_KILL_PROCESS),
-    stmt(LD_ABS_W, NR),
-    jump(SYS_IO_URING_SETUP, 0, 1),
-    stmt(RET_K, RET_ERRNO_ENOSYS),
-    stmt(RET_K, RET_ALLOW),
-  ];
-  const r = seccompCall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, 0, { len: filter.length, filter }) as number;
-  return r === 0 ? 'ok' : `seccomp filter for the engine failed (errno ${koffi.errno()})`;
+  const LD = 0x20, JEQ = 0x15, RET = 0x06;
+  return install([
+    { code: LD, jt: 0, jf: 0, k: 4 },
+    { code: JEQ, jt: 1, jf: 0, k: 0xc000003e },
+    { code: RET, jt: 0, jf: 0, k: 0x80000000 },
+    { code: LD, jt: 0, jf: 0, k: 0 },
+    { code: JEQ, jt: 0, jf: 1, k: 425 /* io_uring_setup */ },
+    { code: RET, jt: 0, jf: 0, k: 0x00050000 | 38 /* ENOSYS */ },
+    { code: RET, jt: 0, jf: 0, k: 0x7fff0000 },
+  ], 0);
 }
-
-const PR_SET_PDEATHSIG = 1;
-const SIGKILL = 9;
-
-/** The engine dies with its tender, so that a killed `fata run` never leaves a sealed orphan holding a tap. */
-export function dieWithParent(): 'ok' | string {
-  return (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) as number) === 0 ? 'ok' : `prctl(PR_SET_PDEATHSIG) failed (errno ${koffi.errno()})`;
-}
-
-/** Seals this process and all its threads; returns 'ok' or why it could not. */
-export function seal(opts: { blockFds: readonly number[] }): 'ok' | string {
-  if (process.arch !== 'x64') return `the spt seal has an allow-list for x86_64 only, not ${process.arch}`;
-  if ((prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as number) !== 0) return `prctl(PR_SET_NO_NEW_PRIVS) failed (errno ${koffi.errno()})`;
-  const filter = buildFilter(opts);
-  const r = seccompCall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, { len: filter.length, filter }) as number;
-  if (r !== 0) return `seccomp(SET_MODE_FILTER, TSYNC) returned ${r} (errno ${koffi.errno()}); is seccomp enabled in this kernel?`;
-  return 'ok';
-}
-
-export { SockFprog };
