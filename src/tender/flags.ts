@@ -2,7 +2,7 @@
  * `fata run` flags, in Solo5's shapes: tender flags first, then the image
  * (or a service folder, built first), then the unikernel's boot arguments.
  *
- *   fata run [--mem=MB] [--net:NAME=IFACE] [--net-mac:NAME=MAC]
+ *   fata run [--mem=MB] [--user=ACCOUNT] [--net:NAME=IFACE] [--net-mac:NAME=MAC]
  *            [--block:NAME=FILE] [--net-impair:NAME=SPEC] [-t node|spt] [--net=socket|direct]
  *            [--] IMAGE|DIR [BOOT ARGS]
  */
@@ -11,6 +11,8 @@ import type { FaultOptions } from '../link/fault.ts';
 
 export interface RunFlags {
   readonly memMb: number | undefined;
+  /** spt: the unprivileged account the engine drops to (NAME, UID or UID:GID); default `fata`, else `nobody`. */
+  readonly user: string | undefined;
   readonly nets: Map<string, string>;
   readonly macs: Map<string, Uint8Array>;
   readonly blocks: Map<string, string>;
@@ -23,13 +25,16 @@ export interface RunFlags {
   readonly bootArgs: string[];
 }
 
-export const RUN_USAGE = `usage: fata run [--mem=MB] [--net:NAME=IFACE] [--net-mac:NAME=MAC] [--block:NAME=FILE]
+export const RUN_USAGE = `usage: fata run [--mem=MB] [--user=ACCOUNT] [--net:NAME=IFACE] [--net-mac:NAME=MAC] [--block:NAME=FILE]
                 [--net-impair:NAME=loss=P,duplicate=P,reorder=P,corrupt=P,delay=MS,jitter=MS,seed=N]
                 [-t node|spt] [--net=socket|direct] [--] IMAGE|DIR [BOOT ARGS]
   IMAGE --help lists the boot arguments an image takes.`;
 
+/** The least --mem a sealed engine boots in: Node alone is about 45 MB resident. */
+export const MIN_MEM_MB = 64;
+
 export function parseRunFlags(argv: readonly string[]): RunFlags | { error: string } {
-  let memMb: number | undefined, target: RunFlags['target'], netMode: RunFlags['netMode'];
+  let memMb: number | undefined, user: string | undefined, target: RunFlags['target'], netMode: RunFlags['netMode'];
   const nets = new Map<string, string>(), macs = new Map<string, Uint8Array>(), blocks = new Map<string, string>();
   const impair = new Map<string, { faults: FaultOptions; seed: number }>();
   let i = 0;
@@ -40,7 +45,9 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
     let m: RegExpExecArray | null;
     if ((m = /^--mem=(\d+)$/.exec(a))) {
       memMb = Number(m[1]);
-      if (memMb < 16) return { error: `--mem=${m[1]}: a unikernel needs at least 16 MB` };
+      if (memMb < MIN_MEM_MB) return { error: `--mem=${m[1]}: a unikernel needs at least ${MIN_MEM_MB} MB (its engine alone holds about 45)` };
+    } else if ((m = /^--user=(.+)$/.exec(a))) {
+      user = m[1]!;
     } else if ((m = /^--net:([A-Za-z0-9]{1,67})=(.+)$/.exec(a))) {
       nets.set(m[1]!, m[2]!);
     } else if ((m = /^--net-mac:([A-Za-z0-9]{1,67})=(.*)$/.exec(a))) {
@@ -70,7 +77,7 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
   if (image === undefined) return { error: 'no image given' };
   for (const n of macs.keys()) if (!nets.has(n)) return { error: `--net-mac:${n} given without --net:${n}` };
   for (const n of impair.keys()) if (!nets.has(n)) return { error: `--net-impair:${n} given without --net:${n}` };
-  return { memMb, nets, macs, blocks, impair, target, netMode, image, bootArgs: argv.slice(i + 1) };
+  return { memMb, user, nets, macs, blocks, impair, target, netMode, image, bootArgs: argv.slice(i + 1) };
 }
 
 /** `loss=0.01,delay=20,reorder=0.05,seed=7`: probabilities 0-1, times in ms; impairs both directions. */

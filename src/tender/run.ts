@@ -5,7 +5,7 @@
  * the unikernel's exit code: 0, 1, or 255 for an abort.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 // @ts-expect-error -- plain JavaScript on purpose (see the file); typed by its JSDoc.
@@ -22,7 +22,11 @@ import { parseRunFlags, RUN_USAGE, type RunFlags } from './flags.ts';
 import { checkDevices } from './check.ts';
 import { ensureNativeTender } from '../host/native.ts';
 import { compileImage } from './load.ts';
-import { denyIoUringForChildren } from '../targets/spt/seccomp.ts';
+import { denyIoUringForChildren, ENGINE_NAMESPACES, unshare } from '../targets/spt/seccomp.ts';
+import { DEFAULT_MEM_MB, type LaunchSpec } from '../targets/spt/launch.ts';
+import { libc } from '../targets/node/libc.ts';
+import { makeMemoryCgroup } from './cgroup.ts';
+import { relayConsole } from './console-relay.ts';
 import { makePlatform } from './platform.ts';
 
 
@@ -57,7 +61,7 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
   if (m.engine !== `node ${process.version}`) say(`fata run: warning: ${m.name} was built for ${m.engine}, this is node ${process.version}`);
   const help = flags.bootArgs.includes('--help') || flags.bootArgs.includes('-h');
   if (!help) checkDevices(image, flags);
-  if (m.target === 'spt' && !help) return runSpt(image, path, flags);
+  if (m.target === 'spt' && !help) return runSpt(image, path, flags, say);
   // The node target: the unikernel runs in this process.
   const taps = new Map<string, TapDevice>();
   const blocks = new Map<string, BlockDevice>();
@@ -84,8 +88,36 @@ export function engineTuning(text = process.env.FATA_ENGINE_FLAGS ?? ''): string
   return flags;
 }
 
-/** Opens the devices, then starts the engine sealed with exactly those descriptors. */
-async function runSpt(image: Image, path: string, flags: RunFlags): Promise<number> {
+/**
+ * Marks every descriptor this process holds above 2 close-on-exec, except
+ * `keep`: whatever our own caller leaked to us (a pipe, an inotify
+ * descriptor, a file) must not reach the engine we are about to spawn.
+ */
+function closeOnExecAll(keep: readonly number[]): void {
+  for (const name of readdirSync('/proc/self/fd')) {
+    const fd = Number(name);
+    if (fd > 2 && !keep.includes(fd)) libc.fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+}
+const F_SETFD = 2, FD_CLOEXEC = 1;
+
+/** What the tender says when the engine ends on a signal: why, and what to do. */
+export function exitReason(signal: string, memMb: number, oomKilled: boolean, saidOutOfMemory: boolean): string {
+  if (oomKilled || saidOutOfMemory) {
+    return `fata: error FATA_OUT_OF_MEMORY: the unikernel exceeded its memory limit (--mem=${memMb} MB) and was stopped; give it more with --mem=MB`;
+  }
+  if (signal === 'SIGSYS') return 'fata: error FATA_SEALED: the unikernel made a system call of a foreign architecture and the seal stopped it';
+  if (signal === 'SIGXFSZ') return 'fata: error FATA_FILE_SIZE: the unikernel wrote past the size of its block device and was stopped';
+  return `fata: error FATA_KILLED: the unikernel was stopped by ${signal}`;
+}
+
+/**
+ * Opens the devices, then starts the engine as a child with exactly those
+ * descriptors, /dev/null for input and a pipe for its console, in new PID,
+ * IPC, UTS and network namespaces and a memory cgroup where root can make
+ * them; the bootstrap drops privileges and seals (docs/spt.md).
+ */
+async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: string) => void): Promise<number> {
   const fds: number[] = [];
   const nets: { name: string; fd: number; mac: string; mtu: number }[] = [];
   const blocks: { name: string; fd: number }[] = [];
@@ -104,33 +136,57 @@ async function runSpt(image: Image, path: string, flags: RunFlags): Promise<numb
     for (const fd of fds) closeSync(fd);
     throw e;
   }
+  const memMb = flags.memMb ?? DEFAULT_MEM_MB;
   const pre = denyIoUringForChildren();
   if (pre !== 'ok') {
     for (const fd of fds) closeSync(fd);
     throw new FataError('FATA_SECCOMP', `cannot prepare the sandbox: ${pre}`);
   }
+  const cgroup = makeMemoryCgroup(image.manifest.name, memMb);
   const impair = Object.fromEntries([...flags.impair].map(([n, v]) => [n, { seed: v.seed, faults: { ...v.faults, delayNs: v.faults.delayNs?.toString(), jitterNs: v.faults.jitterNs?.toString(), reorderDelayNs: v.faults.reorderDelayNs?.toString() } }]));
-  const spec = JSON.stringify({ image: path, nets, blocks, impair, bootArgs: flags.bootArgs, tenderPid: process.pid });
+  const spec: LaunchSpec = {
+    image: path, nets, blocks, impair, bootArgs: flags.bootArgs, user: flags.user ?? '', memMb,
+    ...('path' in cgroup ? { cgroup: cgroup.path } : {}),
+  };
   const tuning = engineTuning();
   // A young generation of 4 MB semispaces (V8's default grows to 16, and RSS with it, under load and
   // stays there): the website under wrk plateaus at ~90 MB instead of ~150 at the same request rate.
   const semi = tuning.some((f) => f.startsWith('--max-semi-space-size=')) ? [] : ['--max-semi-space-size=4'];
-  const engineFlags = [...(flags.memMb ? [`--max-old-space-size=${flags.memMb}`] : []), ...semi, ...tuning];
+  const engineFlags = [`--max-old-space-size=${memMb}`, ...semi, ...tuning];
   const bootstrap = await (hostEntry as (n: string) => Promise<string>)('bootstrap');
   ensureNativeTender(); // For the next run: bin/fata then seals with one engine start (see tender.c).
-  const child = spawn(process.execPath, [...engineFlags, bootstrap, spec], {
-    stdio: ['ignore', 'inherit', 'inherit', ...fds],
+  closeOnExecAll(fds);
+  // The second wall, for root: the engine sees no other process, no host network, IPC or hostname.
+  // unshare() moves this thread's next child (and, for IPC/UTS/net, this thread, which needs them no more);
+  // nothing else may be spawned after it: the first child is the new PID namespace's init.
+  if (process.geteuid?.() === 0) {
+    const ns = unshare(ENGINE_NAMESPACES);
+    if (ns !== 'ok') say(`fata run: note: no namespaces for the engine (${ns}); the seal still holds`);
+  }
+  const child = spawn(process.execPath, [...engineFlags, bootstrap, JSON.stringify(spec)], {
+    stdio: ['ignore', 'pipe', 'pipe', ...fds],
+    // Its own session: no controlling terminal to inject input into, and the operator's ^C reaches us, not it.
+    detached: true,
     // The unikernel sees no host environment; io_uring stays off so that its syscalls stay few.
     env: { UV_USE_IO_URING: '0', TZ: 'UTC' },
   });
   for (const fd of fds) closeSync(fd);
+  let saidOutOfMemory = false;
+  const relayed = Promise.all([
+    relayConsole(child.stdout!, 1),
+    relayConsole(child.stderr!, 2, (t) => { saidOutOfMemory ||= /out of memory/i.test(t); }),
+  ]);
   const forward = (sig: NodeJS.Signals) => (): void => { child.kill(sig); };
   const onTerm = forward('SIGTERM'), onInt = forward('SIGINT');
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
-  const code = await new Promise<number>((r) => child.on('exit', (c, sig) => r(c ?? (sig ? EXIT_ABORT : EXIT_FAIL))));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (c, sig) => r([c, sig])));
+  await relayed;
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
-  return code;
+  const oom = 'path' in cgroup ? cgroup.oomKills() > 0 : false;
+  if ('path' in cgroup) try { cgroup.remove(); } catch { /* the next tender sweeps it */ }
+  if (code !== null) return code;
+  say(exitReason(signal ?? 'an unknown signal', memMb, oom, saidOutOfMemory));
+  return signal ? EXIT_ABORT : EXIT_FAIL;
 }
-

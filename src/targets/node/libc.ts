@@ -37,6 +37,8 @@ export const libc = {
   poll: lib.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
   eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
   strerror: lib.func('const char *strerror(int errnum)'),
+  /** fcntl with an integer argument (F_GETFD, F_SETFD, F_GETFL, F_SETFL). */
+  fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
 };
 
 export function errno(): number {

@@ -1,14 +1,19 @@
 /**
- * The spt bootstrap: the first code the sealed engine runs. In order:
- *   1. read and verify the image, compile (not run) its bundle;
- *   2. adopt the device descriptors the tender passed (3, 4, …);
- *   3. start the libuv worker threads the tap's waits will use;
- *   4. close every other descriptor that names a file, socket or device;
- *   5. install the seccomp allow-list (default deny) on every thread;
- *   6. only then evaluate the service and boot it.
+ * The spt bootstrap: the first code the sealed engine runs, as root when
+ * root started it. In order:
+ *   1. no core dumps, ever; join the memory cgroup the tender made, if any;
+ *   2. read and verify the image, compile (not run) its bundle;
+ *   3. adopt the device descriptors the tender passed (3, 4, …);
+ *   4. start the libuv worker threads the tap's waits will use;
+ *   5. record the descriptors that are the engine's own and close the rest;
+ *   6. resource limits; drop to the unprivileged account; re-arm the
+ *      parent-death signal and check that the tender is still there;
+ *   7. install the seccomp program (./filter.ts) on every thread;
+ *   8. only then evaluate the service and boot it.
  * Exit codes: the service's (0, 1), 255 on an abort.
  */
-import { readdirSync, readFileSync, readlinkSync, closeSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, closeSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BlockDevice } from '../../devices/index.ts';
 import { parseMac } from '../../devices/index.ts';
 import { readImage } from '../../build/image.ts';
@@ -17,34 +22,35 @@ import { makePlatform } from '../../tender/platform.ts';
 import { FileBlock } from '../node/block.ts';
 import { libc } from '../node/libc.ts';
 import { TapDevice } from '../node/tap.ts';
-import { dieWithParent, seal } from './seccomp.ts';
+import { parseLaunchSpec } from './launch.ts';
+import {
+  dieWithParent, dropPrivileges, limit, noCoreDumps, resolveAccount, seal, RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_NOFILE,
+} from './seccomp.ts';
 import { checkDevices } from '../../tender/check.ts';
-
-interface Spec {
-  image: string;
-  nets: { name: string; fd: number; mac: string; mtu: number }[];
-  blocks: { name: string; fd: number }[];
-  bootArgs: string[];
-  /** The tender's pid: if our parent is no longer it, the tender died before the guard was set. */
-  tenderPid: number;
-  /** Started by the native tender, which became this engine (exec): no parent to watch; the devices are checked here. */
-  native?: boolean;
-  /** Fault injection per net device, times as decimal strings of ns. */
-  impair: Record<string, { seed: number; faults: Record<string, number | string | undefined> }>;
-}
 
 function fail(message: string): never {
   process.stderr.write(`fata spt: ${message}\n`);
   process.exit(255);
 }
+const must = (r: 'ok' | string): void => { if (r !== 'ok') fail(`cannot seal: ${r}`); };
 
-const spec = JSON.parse(process.argv[2] ?? 'null') as Spec | null;
-if (!spec) fail('the bootstrap is started by `fata run`, not by hand');
-if (!spec.native) {
-  const orphanGuard = dieWithParent();
-  if (orphanGuard !== 'ok') fail(orphanGuard);
-  // The tender may already be gone (killed between spawn and here): then so are we.
-  if (process.ppid !== spec.tenderPid) fail('the tender exited before the engine started');
+must(noCoreDumps());
+const parsed = parseLaunchSpec(process.argv[2]);
+if (typeof parsed === 'string') fail(parsed);
+const spec = parsed;
+// Whoever started us may die before the seal; then so do we (the native tender armed this before exec).
+must(dieWithParent());
+if (spec.cgroup) {
+  try {
+    writeFileSync(join(spec.cgroup, 'cgroup.procs'), '0');
+  } catch (e) {
+    fail(`cannot join the memory cgroup ${spec.cgroup}: ${(e as Error).message}`);
+  }
+}
+const account = resolveAccount(spec.user);
+if ('error' in account) {
+  process.stderr.write(`fata: error FATA_BAD_USER: ${account.error}\n`);
+  process.exit(1);
 }
 const image = readImage(readFileSync(spec.image), spec.image);
 if ('error' in image) {
@@ -66,10 +72,11 @@ const instantiate = compileImage(image);
 const taps = new Map<string, TapDevice>();
 for (const n of spec.nets) taps.set(n.name, new TapDevice(n.fd, n.name, { mac: parseMac(n.mac)!, mtu: n.mtu }));
 const blocks = new Map<string, BlockDevice>();
-const blockFds: number[] = [];
+const blockPlan: { fd: number; capacity: bigint }[] = [];
 for (const b of spec.blocks) {
-  blocks.set(b.name, new FileBlock(b.fd));
-  blockFds.push(b.fd);
+  const dev = new FileBlock(b.fd);
+  blocks.set(b.name, dev);
+  blockPlan.push({ fd: b.fd, capacity: dev.capacity });
 }
 
 // libuv starts its worker threads on first use; thread creation is not allowed once sealed.
@@ -82,26 +89,57 @@ if (bundle && Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).i
   (await import('node:tls')).createSecureContext({});
 }
 
-const keep = new Set<number>([0, 1, 2, ...spec.nets.map((n) => n.fd), ...blockFds]);
-for (const name of readdirSync('/proc/self/fd')) {
-  const fd = Number(name);
-  if (keep.has(fd)) continue;
-  let target: string;
-  try { target = readlinkSync(`/proc/self/fd/${name}`); } catch { continue; }
-  // Pipes and anonymous inodes (epoll, eventfd) are the engine's own plumbing; anything else goes.
-  if (!/^(pipe:|anon_inode:)/.test(target)) {
-    try { closeSync(fd); } catch { /* already gone (the directory listing's own fd) */ }
-  }
-}
-
-const impair = new Map(Object.entries(spec.impair ?? {}).map(([n, v]) => [n, {
+const impair = new Map(Object.entries(spec.impair).map(([n, v]) => [n, {
   seed: v.seed,
   faults: Object.fromEntries(Object.entries(v.faults).filter(([, x]) => x !== undefined)
     .map(([k, x]) => [k, k.endsWith('Ns') ? BigInt(x as string) : x])),
 }]));
 const platform = makePlatform(image, { target: 'spt', taps, blocks, impair });
-const sealed = seal({ blockFds });
-if (sealed !== 'ok') fail(`cannot seal: ${sealed}`);
+
+/**
+ * The engine's own descriptors. Both tenders hand over only 0, 1, 2 and the
+ * devices (everything else is closed before exec), and every descriptor
+ * Node and libuv make is close-on-exec: so a descriptor without FD_CLOEXEC
+ * came from outside and is closed, and one with it was made by this engine
+ * since exec, before any service code existed. Of those, files are closed
+ * too (nothing reads them after the seal); pipes, eventfds and the epoll
+ * instance are the event loop's and stay, each named in the filter.
+ */
+const devices = new Set<number>([...spec.nets.map((n) => n.fd), ...spec.blocks.map((b) => b.fd)]);
+const ownFds: number[] = [];
+for (const name of readdirSync('/proc/self/fd')) {
+  const fd = Number(name);
+  if (fd <= 2 || devices.has(fd)) continue;
+  let flags = 0, target = '';
+  try {
+    flags = parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${name}`, 'utf8'))?.[1] ?? '0', 8);
+    target = readlinkSync(`/proc/self/fd/${name}`);
+  } catch { continue; /* the directory listing's own descriptor, closed by now */ }
+  const cloexec = (flags & 0o2000000) !== 0;
+  if (cloexec && /^(pipe:|anon_inode:)/.test(target)) ownFds.push(fd);
+  else try { closeSync(fd); } catch { /* already gone */ }
+}
+
+// Thread ids as the engine sees them (the last NSpid field: /proc is the host's, and its names are host ids).
+const tids = readdirSync('/proc/self/task').map((t) => Number(/^NSpid:.*?(\d+)\s*$/m.exec(readFileSync(`/proc/self/task/${t}/status`, 'utf8'))?.[1]))
+  .filter((t) => t > 0);
+
+// Limits: nothing written to a file beyond the largest block device (the console is a pipe to the tender),
+// no descriptor beyond those held, and --mem of growth in writable memory from here on.
+const vmData = BigInt(/^VmData:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0') * 1024n;
+must(limit(RLIMIT_FSIZE, blockPlan.reduce((m, b) => (b.capacity > m ? b.capacity : m), 0n)));
+must(limit(RLIMIT_DATA, vmData + BigInt(spec.memMb) * 1024n * 1024n));
+
+must(dropPrivileges(account));
+must(limit(RLIMIT_NOFILE, BigInt(Math.max(2, ...devices, ...ownFds) + 1)));
+// A change of uid clears the parent-death signal: arm it again, then make sure the tender did not
+// die in between (its end of our stdout pipe would be gone: POLLERR).
+must(dieWithParent());
+const stdout = new Uint8Array(8);
+new DataView(stdout.buffer).setInt32(0, 1, true);
+if ((libc.poll(stdout, 1, 0) as number) > 0 && (stdout[6]! & 0x8) !== 0) process.exit(255);
+
+must(seal({ pid: process.pid, tids, ownFds, consoleFds: [1, 2], netFds: spec.nets.map((n) => n.fd), blocks: blockPlan }));
 
 let code: number;
 try {
