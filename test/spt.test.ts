@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsSkipReason, waitForLine, withTapNamespace } from './netns.ts';
@@ -129,22 +129,48 @@ test('native tender: device errors are the CLI\'s; --help and folders go to the 
   assert.match(badFlag.out, /usage: fata run/);
 });
 
-test('native tender: ping-serve on a tap answers the kernel\'s ping from one sealed process with no host environment', { skip: nsSkip || nativeSkip() }, async () => {
+test('native tender: ping-serve on a tap answers the kernel\'s ping from one sealed engine with no host environment', { skip: nsSkip || nativeSkip() }, async () => {
   fata(['build', '-t', 'spt', 'examples/ping-serve']);
   await withTapNamespace('10.0.0.1/24', async (ns) => {
     const child = ns.start([NATIVE_BIN, 'run', `--net:service=${ns.tap}`, join(ROOT, 'examples/ping-serve/dist/ping-serve.fata'), '--ipv4=10.0.0.2/24']);
     await waitForLine(child, /event=serving/);
-    // ns.start runs `ip netns exec`, which execs bin/fata, which execs the tender, which execs the engine: one process.
-    assert.match(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8'), /bootstrap\.mjs/, 'the process started is now the sealed engine');
-    assert.match(readFileSync(`/proc/${child.pid}/status`, 'utf8'), /Seccomp:\s+2/);
-    assert.equal(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim(), '', 'no second engine');
-    const env = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0').filter(Boolean).sort();
+    // ns.start runs `ip netns exec`, which execs bin/fata, which execs the tender: it stays as the supervisor
+    // (console relay, signals, exit reason), and its one child is the sealed engine.
+    assert.match(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8'), /^[^\0]*spt-tender\0/, 'the process started is now the supervisor');
+    const kids = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    assert.equal(kids.length, 1, 'one engine, no second one');
+    const engine = kids[0]!;
+    assert.match(readFileSync(`/proc/${engine}/cmdline`, 'utf8'), /bootstrap\.mjs/);
+    const status = readFileSync(`/proc/${engine}/status`, 'utf8');
+    assert.match(status, /Seccomp:\s+2/);
+    assert.match(status, /^NSpid:\s+\d+\s+1$/m, 'pid 1 of a PID namespace of its own');
+    const env = readFileSync(`/proc/${engine}/environ`, 'utf8').split('\0').filter(Boolean).sort();
     assert.deepEqual(env, ['TZ=UTC', 'UV_USE_IO_URING=0'], 'nothing of the host environment');
-    assert.match(readFileSync(`/proc/${child.pid}/fdinfo/3`, 'utf8'), /iff:\s+tap0/, 'fd 3 is the tap');
+    assert.match(readFileSync(`/proc/${engine}/fdinfo/3`, 'utf8'), /iff:\s+tap0/, 'fd 3 is the tap');
+    assert.equal(readlinkSync(`/proc/${engine}/fd/0`), '/dev/null', 'no input from the caller');
     const r = ns.run(['ping', '-c', '10', '-i', '0.05', '-W', '2', '-s', '1400', '10.0.0.2']);
     assert.match(r.stdout, /10 packets transmitted, 10 received, 0% packet loss/, r.stdout + r.stderr);
     const exited = waitForLine(child, /event=exit code=0/);
     child.kill('SIGTERM');
     await exited;
   });
+});
+
+test('native tender: when the supervisor is killed, the sealed engine dies with it', { skip: nativeSkip() }, async () => {
+  const child = spawn(NATIVE_BIN, ['run', 'test/fixtures/escape/dist/escape.fata', '--port=1', '--linger=60000'], { cwd: ROOT });
+  try {
+    await waitForLine(child, /event=attempts/, 60_000);
+    const engine = Number(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim());
+    assert.ok(engine > 0, 'the engine runs below the supervisor');
+    const exited = new Promise((r) => child.on('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    for (let i = 0; i < 100 && existsSync(`/proc/${engine}/status`) && !/State:\s+Z/.test(readFileSync(`/proc/${engine}/status`, 'utf8')); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const gone = !existsSync(`/proc/${engine}/status`) || /State:\s+Z/.test(readFileSync(`/proc/${engine}/status`, 'utf8'));
+    assert.ok(gone, `engine ${engine} outlived its supervisor`);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });
