@@ -72,7 +72,7 @@ try {
     boot.push((first - t0) * 1000);
     ping.kill();
     await new Promise((r) => setTimeout(r, 1000));
-    // The JavaScript tender starts the engine as its child; the native one becomes the engine (exec).
+    // Either tender starts the engine as its one child (the native one stays as a small supervisor).
     const kids = spawnSync('pgrep', ['-P', String(tenderProc.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
     const child = kids[0] ?? tenderProc.pid!;
     idle.push(kib(child, 'VmRSS'));
