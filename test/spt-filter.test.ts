@@ -60,6 +60,16 @@ test('unchecked calls pass, unlisted ones get EPERM, a foreign architecture is k
   assert.equal(run(p, 0, [3], 0x40000003), KILL);
 });
 
+test('close, fstat, fsync and fcntl reads only on descriptors it holds; membarrier only on itself', () => {
+  for (const nr of [3, 5, 74]) {
+    for (const fd of [0, 1, 2, 3, 4, 5, 8]) assert.equal(run(p, nr, [fd]), ALLOW, `${nr}(${fd})`);
+    assert.equal(run(p, nr, [40]), EPERM, `${nr}(40)`);
+  }
+  assert.equal(run(p, 72, [40, 3]), EPERM, 'F_GETFL on a descriptor it does not hold');
+  for (const cmd of [0, 8, 16, 32, 64, 128, 256]) assert.equal(run(p, 324, [cmd]), ALLOW, `membarrier ${cmd}`);
+  for (const cmd of [1, 2, 4]) assert.equal(run(p, 324, [cmd]), EPERM, `membarrier global ${cmd}`);
+});
+
 test('read and write only on the descriptors they belong to', () => {
   for (const fd of [3, 5, 6, 7]) {
     assert.equal(run(p, 0, [fd]), ALLOW, `read ${fd}`);

@@ -28,16 +28,19 @@ export interface SealPlan {
 
 /** x86_64 system calls the sealed engine may make whatever their arguments. */
 export const UNCHECKED: Readonly<Record<string, number>> = {
-  close: 3, fstat: 5, poll: 7, mprotect: 10, munmap: 11, brk: 12,
+  poll: 7, mprotect: 10, munmap: 11, brk: 12,
   rt_sigaction: 13, rt_sigprocmask: 14, rt_sigreturn: 15, sched_yield: 24,
-  mremap: 25, madvise: 28, nanosleep: 35, getpid: 39, exit: 60, fsync: 74,
+  mremap: 25, madvise: 28, nanosleep: 35, getpid: 39, exit: 60,
   sigaltstack: 131, gettid: 186, futex: 202, clock_gettime: 228,
   clock_getres: 229, clock_nanosleep: 230, exit_group: 231,
-  ppoll: 271, getrandom: 318, membarrier: 324, rseq: 334,
+  ppoll: 271, getrandom: 318, rseq: 334,
 };
 
 /** x86_64 system calls allowed only with the arguments checked below, and what is checked. */
 export const CHECKED: Readonly<Record<string, { readonly nr: number; readonly rule: string }>> = {
+  close: { nr: 3, rule: 'descriptors it holds' },
+  fstat: { nr: 5, rule: 'descriptors it holds' },
+  fsync: { nr: 74, rule: 'descriptors it holds' },
   read: { nr: 0, rule: 'taps and own descriptors' },
   readv: { nr: 19, rule: 'taps and own descriptors' },
   write: { nr: 1, rule: 'console (1, 2), taps and own descriptors' },
@@ -53,8 +56,9 @@ export const CHECKED: Readonly<Record<string, { readonly nr: number; readonly ru
   epoll_ctl: { nr: 233, rule: 'own descriptors' },
   epoll_pwait: { nr: 281, rule: 'own descriptors' },
   epoll_pwait2: { nr: 441, rule: 'own descriptors' },
-  fcntl: { nr: 72, rule: 'F_GETFD, F_SETFD, F_GETFL on any; F_SETFL on taps and own descriptors' },
+  fcntl: { nr: 72, rule: 'F_GETFD, F_SETFD, F_GETFL on descriptors it holds; F_SETFL on taps and own descriptors' },
   ioctl: { nr: 16, rule: 'TCGETS only' },
+  membarrier: { nr: 324, rule: 'its own process (the private commands), never the global ones' },
 };
 
 export const AUDIT_ARCH_X86_64 = 0xc000003e;
@@ -78,6 +82,8 @@ const argLo = (i: number): number => 16 + 8 * i;
 const argHi = (i: number): number => 20 + 8 * i;
 
 const F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, TCGETS = 0x5401, MAP_ANONYMOUS = 0x20;
+/** membarrier commands that act on this process only: QUERY, and the PRIVATE_EXPEDITED family (plain, SYNC_CORE, RSEQ) with their REGISTERs. */
+const MEMBARRIER_PRIVATE = [0, 8, 16, 32, 64, 128, 256];
 
 /** A tiny assembler: jumps name labels, resolved (and range-checked) at the end. */
 class Asm {
@@ -124,6 +130,7 @@ export function buildFilter(plan: SealPlan): Insn[] {
   const own = unique(plan.ownFds), nets = unique(plan.netFds);
   const readable = unique([...nets, ...own]);
   const writable = unique([...plan.consoleFds, ...nets, ...own]);
+  const held = unique([0, ...plan.consoleFds, ...nets, ...own, ...plan.blocks.map((b) => b.fd)]);
   /**
    * One block per checked call: `if (nr ∈ nrs) { …check(allow, deny)… }`, with its own two
    * return instructions so that every jump stays short; A holds nr again after the block.
@@ -145,11 +152,13 @@ export function buildFilter(plan: SealPlan): Insn[] {
     values.forEach((v, i) => a.jump(OP.JEQ_K, v >>> 0, allow, i === values.length - 1 ? deny : 0));
     if (values.length === 0) a.stmt(OP.JA, deny);
   };
+  block([3, 5, 74], lowArgIn(0, held));
   block([0, 19], lowArgIn(0, readable));
   block([1, 20], lowArgIn(0, writable));
   block([232, 233, 281, 441], lowArgIn(0, own));
   block([234], lowArgIn(0, [plan.pid]));
   block([143, 145, 204], lowArgIn(0, unique([0, plan.pid, ...plan.tids])));
+  block([324], lowArgIn(0, MEMBARRIER_PRIVATE));
   // mmap: anonymous memory only; a file mapping would write a block file behind pwrite64's checks.
   block([9], (allow, deny) => {
     a.ld(argLo(3));
@@ -158,14 +167,16 @@ export function buildFilter(plan: SealPlan): Insn[] {
   // fcntl: reading flags anywhere; FD_CLOEXEC (descriptor-local); O_NONBLOCK and the rest only on
   // descriptions no other process shares (a caller's terminal must not turn non-blocking under it).
   block([72], (allow, deny) => {
-    const setfl = a.fresh('setfl');
+    const setfl = a.fresh('setfl'), get = a.fresh('get');
     a.ld(argLo(1));
-    a.jump(OP.JEQ_K, F_GETFD, allow, 0);
-    a.jump(OP.JEQ_K, F_SETFD, allow, 0);
-    a.jump(OP.JEQ_K, F_GETFL, allow, 0);
+    a.jump(OP.JEQ_K, F_GETFD, get, 0);
+    a.jump(OP.JEQ_K, F_SETFD, get, 0);
+    a.jump(OP.JEQ_K, F_GETFL, get, 0);
     a.jump(OP.JEQ_K, F_SETFL, setfl, deny);
     a.label(setfl);
     lowArgIn(0, readable)(allow, deny);
+    a.label(get);
+    lowArgIn(0, held)(allow, deny);
   });
   // ioctl: "is this a terminal?" and nothing else (TIOCSTI, FIONBIO, TUNSETIFF … stay out).
   block([16], (allow, deny) => {
