@@ -174,3 +174,36 @@ test('native tender: when the supervisor is killed, the sealed engine dies with 
     child.kill('SIGKILL');
   }
 });
+
+/** Every process below `pid`, breadth first. */
+function descendants(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    try {
+      all.push(...readFileSync(`/proc/${all[i]}/task/${all[i]}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+    } catch { /* gone */ }
+  }
+  return all.slice(1);
+}
+const running = (pid: number): boolean => {
+  try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; }
+};
+
+for (const tender of ['native', 'js'] as const) {
+  test(`${tender} tender: a unikernel dies with whatever started it, even a parent that does not pass SIGTERM on (npx)`, { skip: tender === 'native' ? nativeSkip() : sptSkip }, async () => {
+    // An intermediary that, like npx, starts `fata run` and ignores what becomes of it.
+    const env = tender === 'js' ? { ...process.env, FATA_SPT_SPAWN: '1' } : { ...process.env };
+    const npx = spawn(process.execPath, ['-e', `require('child_process').spawn(${JSON.stringify(NATIVE_BIN)}, ['run', 'test/fixtures/escape/dist/escape.fata', '--port=1', '--linger=60000'], { stdio: 'inherit' }); setInterval(() => {}, 1000);`],
+      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await waitForLine(npx, /event=attempts/, 60_000);
+      const below = descendants(npx.pid!);
+      assert.ok(below.length >= 2, 'a tender and an engine run below the intermediary');
+      npx.kill('SIGTERM');
+      for (let i = 0; i < 200 && below.some(running); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(below.filter(running), [], 'the tender and the engine outlived what started them');
+    } finally {
+      npx.kill('SIGKILL');
+    }
+  });
+}

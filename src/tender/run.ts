@@ -22,7 +22,7 @@ import { parseRunFlags, RUN_USAGE, type RunFlags } from './flags.ts';
 import { checkDevices } from './check.ts';
 import { ensureNativeTender } from '../host/native.ts';
 import { compileImage } from './load.ts';
-import { denyIoUringForChildren, ENGINE_NAMESPACES, unshare } from '../targets/spt/seccomp.ts';
+import { denyIoUringForChildren, ENGINE_NAMESPACES, onParentDeath, unshare } from '../targets/spt/seccomp.ts';
 import { DEFAULT_MEM_MB, type LaunchSpec } from '../targets/spt/launch.ts';
 import { libc } from '../targets/node/libc.ts';
 import { makeMemoryCgroup } from './cgroup.ts';
@@ -118,6 +118,7 @@ export function exitReason(signal: string, memMb: number, oomKilled: boolean, sa
  * them; the bootstrap drops privileges and seals (docs/spt.md).
  */
 async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: string) => void): Promise<number> {
+  const parent = process.ppid;
   const fds: number[] = [];
   const nets: { name: string; fd: number; mac: string; mtu: number }[] = [];
   const blocks: { name: string; fd: number }[] = [];
@@ -180,7 +181,16 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
   const onTerm = forward('SIGTERM'), onInt = forward('SIGINT');
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
+  // A unikernel dies with whatever started us (npx, a script, a test runner), even one that does not pass its
+  // SIGTERM on: SIGTERM to us when our parent goes, forwarded; a service that ignores it gets 5 s, then SIGKILL.
+  onParentDeath(15);
+  let orphanedAt = 0;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    if (!orphanedAt) { orphanedAt = Date.now(); child.kill('SIGTERM'); } else if (Date.now() - orphanedAt >= 5000) child.kill('SIGKILL');
+  }, 500);
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (c, sig) => r([c, sig])));
+  clearInterval(watch);
   await relayed;
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);

@@ -48,7 +48,12 @@ export function noCoreDumps(): 'ok' | string {
 
 /** The engine dies with whoever started it (re-armed after the drop: a change of uid clears it). */
 export function dieWithParent(): 'ok' | string {
-  return (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) as number) === 0 ? 'ok' : fail('prctl(PR_SET_PDEATHSIG)');
+  return onParentDeath(SIGKILL);
+}
+
+/** prctl(PR_SET_PDEATHSIG): `signal` when the parent goes (the tender asks for SIGTERM, to stop its engine first). */
+export function onParentDeath(signal: number): 'ok' | string {
+  return (prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0) as number) === 0 ? 'ok' : fail('prctl(PR_SET_PDEATHSIG)');
 }
 
 export interface Account { readonly uid: number; readonly gid: number; readonly name: string }

@@ -48,6 +48,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_DEV 16
@@ -317,6 +318,11 @@ int main(int argc, char **argv) {
   fallback_argv = calloc((size_t)argc, sizeof(char *));
   fallback_argv[0] = argv[1];
   for (int i = 3; i < argc; i++) fallback_argv[i - 2] = argv[i];
+  /* A unikernel dies with whatever started it (npx, a shell script, a test runner), even one that does not
+     pass its own SIGTERM on: SIGTERM when our parent goes; the supervisor below stops the engine. */
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+  if (getppid() != parent) return 255;
   if (getenv("FATA_ENGINE_FLAGS") || getenv("FATA_SPT_SPAWN")) fallback();
   if (!bundle_fresh(bootstrap)) fallback(); /* The CLI rebuilds the bootstrap from its sources first. */
 
@@ -494,8 +500,19 @@ int main(int argc, char **argv) {
   int dest[2] = { 1, 2 }, pending[2] = { 0, 0 }, open_pipes = 2, said_oom = 0;
   static unsigned char in[65536];
   static char clean[6 * 65536 + 8];
-  while (open_pipes > 0) {
-    if (poll(pfd, 2, -1) < 0) { if (errno == EINTR) continue; break; }
+  int status = 0, reaped = 0;
+  struct timespec orphaned = { 0, 0 };
+  while (open_pipes > 0 || !reaped) {
+    int ready = poll(pfd, 2, 500);
+    if (!reaped && waitpid(child, &status, WNOHANG) == child) reaped = 1;
+    /* Our parent went (its SIGTERM is already forwarded): a service that ignores SIGTERM gets 5 s, then SIGKILL. */
+    if (getppid() != parent && !reaped) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (!orphaned.tv_sec) { orphaned = now; kill(child, SIGTERM); }
+      else if (now.tv_sec - orphaned.tv_sec >= 5) kill(child, SIGKILL);
+    }
+    if (ready <= 0) { if (ready < 0 && errno != EINTR) break; continue; }
     for (int k = 0; k < 2; k++) {
       if (pfd[k].fd < 0 || !(pfd[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t r = read(pfd[k].fd, in, sizeof in);
@@ -513,8 +530,7 @@ int main(int argc, char **argv) {
       write_all(dest[k], clean, m);
     }
   }
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+  if (!reaped) while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
   long ooms = oom_kills();
   if (cg_path[0]) rmdir(cg_path);
   if (WIFEXITED(status)) return WEXITSTATUS(status);
