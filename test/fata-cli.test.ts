@@ -10,24 +10,37 @@ import { request as httpsRequest } from 'node:https';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bigValue } from './fixtures/biglog/main.ts';
+import { runnableCheckout } from './unprivileged.ts';
 
-/** The command npx runs (package.json's bin): a shell front door to the CLI and the native spt tender. */
-const FATA = new URL('../bin/fata', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 
-function fata(args: string[], opts: { uid?: number; timeoutMs?: number } = {}): { status: number | null; out: string; err: string } {
-  const r = spawnSync(FATA, args, {
-    cwd: ROOT, encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, uid: opts.uid, gid: opts.uid, maxBuffer: 64 << 20,
+/** Runs the command npx runs (package.json's bin, a shell front door to the CLI and the native spt tender) of checkout `root`. */
+function fata(args: string[], opts: { uid?: number; timeoutMs?: number; root?: string } = {}): { status: number | null; out: string; err: string } {
+  const root = opts.root ?? ROOT;
+  const r = spawnSync(join(root, 'bin', 'fata'), args, {
+    cwd: root, encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, uid: opts.uid, gid: opts.uid, maxBuffer: 64 << 20,
   });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
 
-/** A copy of an example at the same depth (out/NAME-xxxx), so its relative imports still resolve. */
-function tempCopy(example: string): string {
-  mkdirSync(join(ROOT, 'out'), { recursive: true });
-  const dir = mkdtempSync(join(ROOT, 'out', 'hello-'));
-  cpSync(join(ROOT, example), dir, { recursive: true, filter: (p) => !p.includes('/dist') });
+/** A copy of an example of checkout `root` at the same depth (out/NAME-xxxx), so its relative imports still resolve. */
+function tempCopy(example: string, root = ROOT): string {
+  mkdirSync(join(root, 'out'), { recursive: true });
+  const dir = mkdtempSync(join(root, 'out', 'hello-'));
+  cpSync(join(root, example), dir, { recursive: true, filter: (p) => !p.includes('/dist') });
   return dir;
+}
+
+/**
+ * Who runs `fata` "as an unprivileged user", and from which checkout: under root, nobody (65534)
+ * from a copy it can reach (this checkout may be in a home only its owner can enter); otherwise
+ * the test's own account from this checkout.
+ */
+function unprivileged(): { uid?: number; root: string; remove(): void } {
+  if (process.getuid?.() !== 0) return { root: ROOT, remove: () => {} };
+  const copy = runnableCheckout(65534);
+  return { uid: 65534, root: copy.root, remove: copy.remove };
 }
 
 test('two clean builds of each example are byte-identical, and the image records the engine', () => {
@@ -50,17 +63,18 @@ test('two clean builds of each example are byte-identical, and the image records
 });
 
 test('fata run examples/hello (the bin npx runs) prints the greeting as an unprivileged user', () => {
-  const asUser = process.getuid?.() === 0 ? 65534 : undefined;
-  const dir = tempCopy('examples/hello');
+  const { uid: asUser, root, remove } = unprivileged();
+  const dir = tempCopy('examples/hello', root);
   try {
     if (asUser !== undefined) spawnSync('chown', ['-R', `${asUser}:${asUser}`, dir]);
-    const r = fata(['run', dir, '--greeting=Hello from Fata', '--times=2'], { uid: asUser });
+    const r = fata(['run', dir, '--greeting=Hello from Fata', '--times=2'], { uid: asUser, root });
     assert.equal(r.status, 0, r.err);
     assert.equal(r.out.match(/event=hello greeting="Hello from Fata"/g)?.length, 2, r.out);
     assert.match(r.out, /event=cmdline argv="--greeting=Hello from Fata --times=2"/);
     assert.match(r.out, /event=boot target=node engine="node v24/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 });
 
@@ -119,12 +133,24 @@ test('a corrupted image is refused with its hash mismatch; a non-image says so',
   }
 });
 
-test('a 1 MiB log line is written whole, and the next line follows it', () => {
-  const r = fata(['run', 'test/fixtures/biglog', '--kib=1024']);
-  assert.equal(r.status, 0, r.err);
-  const line = r.out.split('\n').find((l) => l.includes('event=big'))!;
-  assert.ok(line.length > 1024 * 1024, `line of ${line.length} bytes`);
-  assert.match(r.out, /event=after-big/);
+test('a 1 MiB log line is written whole, in order, and the next line follows it, on both targets', () => {
+  // Every 8 bytes of the value name their own position, so a console that repeats, drops or reorders a chunk
+  // fails here, not only one that cuts the line short.
+  const want = bigValue(1024);
+  for (const t of process.arch === 'x64' ? ['node', 'spt'] : ['node']) {
+    const r = fata(['run', '-t', t, 'test/fixtures/biglog', '--kib=1024']);
+    assert.equal(r.status, 0, `${t}: ${r.err}`);
+    const lines = r.out.split('\n');
+    const at = lines.findIndex((l) => l.includes('event=big '));
+    assert.ok(at >= 0, `${t}: no event=big line`);
+    assert.match(lines[at]!, /^ts=\S+ level=info src=biglog event=big line=[0-9a-f]/, `${t}: the line's head`);
+    const got = lines[at]!.slice(lines[at]!.indexOf(' line=') + 6);
+    let diff = 0;
+    while (diff < got.length && diff < want.length && got.charCodeAt(diff) === want.charCodeAt(diff)) diff++;
+    assert.ok(got.length === want.length && diff === want.length,
+      `${t}: ${got.length} of ${want.length} bytes; first difference at byte ${diff}: got ${JSON.stringify(got.slice(diff, diff + 24))}, want ${JSON.stringify(want.slice(diff, diff + 24))}`);
+    assert.match(lines[at + 1] ?? '', /^ts=\S+ level=info src=biglog event=after-big$/, `${t}: the next line follows it`);
+  }
 });
 
 test('exit codes are Solo5\'s: 0, 1, and 255 for an abort, on both targets', { skip: process.arch !== 'x64' ? 'spt is x86_64 only' : false }, () => {
@@ -138,11 +164,11 @@ test('exit codes are Solo5\'s: 0, 1, and 255 for an abort, on both targets', { s
 });
 
 test('the embedded default: fata run examples/website serves htdocs on 127.0.0.1 over HTTP and HTTPS, no root', async () => {
-  const asUser = process.getuid?.() === 0 ? 65534 : undefined;
-  const dir = tempCopy('examples/website');
+  const { uid: asUser, root, remove } = unprivileged();
+  const dir = tempCopy('examples/website', root);
   const port = 20000 + (process.pid % 20000);
   if (asUser !== undefined) spawnSync('chown', ['-R', `${asUser}:${asUser}`, dir]);
-  const child = spawn(FATA, ['run', dir, `--http-port=${port}`, `--https-port=${port + 1}`], { cwd: ROOT, uid: asUser, gid: asUser, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(join(root, 'bin', 'fata'), ['run', dir, `--http-port=${port}`, `--https-port=${port + 1}`], { cwd: root, uid: asUser, gid: asUser, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
@@ -168,8 +194,11 @@ test('the embedded default: fata run examples/website serves htdocs on 127.0.0.1
     assert.equal(tls, readFileSync(join(dir, 'htdocs/hello.txt'), 'utf8'));
     assert.match(out, /event=access remote=127\.0\.0\.1 method=GET target=\/ status=200/);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
     rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 });
