@@ -10,11 +10,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
+import { readableCopy, readableTempDir } from './unprivileged.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -154,12 +154,16 @@ print("closed", len(ontime), "answered", len(fate), "never", len(socks)-len(fate
 });
 
 test('website: ranges and conditional requests behave as nginx does on the same files', { skip: skip || netnsSkipReason(['nginx']) }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fata-nginx-'));
+  // nginx's workers run as an unprivileged account, which may not be able to enter the checkout (a clone in a
+  // mode-700 home): they serve a world-readable copy of htdocs, same bytes and modification times, from a
+  // mode-755 directory.
+  const dir = readableTempDir('fata-nginx-');
   try {
+    readableCopy(HTDOCS, join(dir, 'htdocs'));
     writeFileSync(join(dir, 'nginx.conf'), `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 64; }
 http { access_log off; types { text/html html; text/plain txt; text/css css; image/svg+xml svg; }
-  server { listen 127.0.0.1:8081; root ${HTDOCS}; etag on; } }`);
+  server { listen 127.0.0.1:8081; root ${join(dir, 'htdocs')}; etag on; } }`);
     await withWebsite([], async (ns) => {
       ns.start(['nginx', '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
       await new Promise((r) => setTimeout(r, 500));
