@@ -648,10 +648,13 @@ export class TcpConnection {
     }
     if (fin && seqAdd(seg.seq, seg.payloadLen) === this.rcvNxt) this.receiveFin(now);
     else if (this.oooFin !== undefined && this.oooFin === this.rcvNxt) this.receiveFin(now);
-    // Delayed ACK (RFC 9293 §3.8.6.3): at once for every second segment, else within the delay.
+    // Delayed ACK (RFC 9293 §3.8.6.3): at once for every second segment, else within the delay, and
+    // only while one is owed (the FIN that ends FIN-WAIT-2 was ACKed already).
     if (len > 0) this.unackedSegs++;
     if (this.unackedSegs >= 2) this.ackNow = true;
-    else if (!this.ackNow && this.delAckAt === undefined) this.delAckAt = now + (this.cfg.delayedAckNs ?? 40_000_000n);
+    else if (!this.ackNow && this.delAckAt === undefined && this.lastAckSent !== this.rcvNxt) {
+      this.delAckAt = now + (this.cfg.delayedAckNs ?? 40_000_000n);
+    }
   }
 
   private oooFin: number | undefined;

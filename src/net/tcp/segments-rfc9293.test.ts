@@ -881,6 +881,20 @@ test('LAST-ACK: RST at RCV.NXT closes', () => {
 
 // ------------------------------------------------------------- TIME-WAIT
 
+test('TIME-WAIT: lasts 2 MSL (60 s), then the connection is gone and its segments get RST', () => {
+  const h = new SegmentHarness();
+  const c = h.timeWait();
+  h.advance(60n * S - 1n);
+  assert.equal(c.state, 'TIME-WAIT');
+  assert.equal(h.tcp.connectionCount, 1);
+  h.advance(1n);
+  assert.equal(c.state, 'CLOSED');
+  assert.equal(h.tcp.connectionCount, 0);
+  assert.deepEqual(h.recv(), []);
+  h.send({ seq: R + 1, ack: L + 1, flags: '.' });
+  assert.deepEqual(h.recv(), [{ flags: 'R', seq: L + 1, ack: 0, window: 0, len: 0 }]);
+});
+
 test('TIME-WAIT: its length is configurable', () => {
   const h = new SegmentHarness();
   const c = h.timeWait({ timeWaitNs: 2n * S });
