@@ -386,6 +386,11 @@ export class TcpConnection {
         if (this.processAck(seg, o, now)) this.output(now);
       }
       if (!(flags & RST) && this.state !== 'CLOSED') this.sendAck();
+      // RFC 9293 §3.10.7.4 TIME-WAIT: a retransmission of the remote FIN (it ends at RCV.NXT, so it fails
+      // the test above) is acknowledged and restarts the 2 MSL timeout.
+      if (this.state === 'TIME-WAIT' && flags & FIN && !(flags & RST) && seqAdd(seg.seq, segLen) === this.rcvNxt) {
+        this.timeWaitAt = now + (this.cfg.timeWaitNs ?? 60_000_000_000n);
+      }
       return;
     }
     // Second, RST (RFC 5961 §3.2): exact match resets, in-window gets a challenge ACK.

@@ -881,6 +881,19 @@ test('LAST-ACK: RST at RCV.NXT closes', () => {
 
 // ------------------------------------------------------------- TIME-WAIT
 
+test('TIME-WAIT: a retransmitted FIN is ACKed again and restarts the 2 MSL timer (§3.10.7.4)', () => {
+  const h = new SegmentHarness();
+  const c = h.timeWait();
+  h.advance(30n * S);
+  h.send({ seq: R, ack: L + 1, flags: 'F.' });
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L + 1, ack: R + 1, window: W, len: 0 }]);
+  h.advance(59n * S);
+  assert.equal(c.state, 'TIME-WAIT', 'restarted');
+  h.advance(1n * S);
+  assert.equal(c.state, 'CLOSED');
+  assert.deepEqual(h.recv(), []);
+});
+
 test('TIME-WAIT: lasts 2 MSL (60 s), then the connection is gone and its segments get RST', () => {
   const h = new SegmentHarness();
   const c = h.timeWait();
