@@ -7,10 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bigValue } from './fixtures/biglog/main.ts';
+import { readImage } from '../src/build/image.ts';
 import { runnableCheckout } from './unprivileged.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -59,6 +60,43 @@ test('two clean builds of each example are byte-identical, and the image records
       assert.match(header, new RegExp(`"engine":"node ${process.version}"`));
       assert.match(header, new RegExp(`"target":"${t}"`));
     }
+  }
+});
+
+test('two copies of the website made at different times build to the same bytes; Last-Modified comes from SOURCE_DATE_EPOCH, else from the content', () => {
+  // Not the environment's SOURCE_DATE_EPOCH: the point is what happens without it.
+  const env = { ...process.env };
+  delete env.SOURCE_DATE_EPOCH;
+  const build = (dir: string, epoch?: string): { bytes: Buffer; modified: Record<string, number | undefined> } => {
+    const r = spawnSync(join(ROOT, 'bin', 'fata'), ['build', '-t', 'node', dir], { cwd: ROOT, encoding: 'utf8', env: epoch ? { ...env, SOURCE_DATE_EPOCH: epoch } : env });
+    assert.equal(r.status, 0, r.stderr);
+    const bytes = readFileSync(join(dir, 'dist', 'website.fata'));
+    const image = readImage(bytes);
+    assert.ok(!('error' in image), 'error' in image ? image.error : '');
+    return { bytes, modified: Object.fromEntries(image.manifest.devices.filter((d) => d.type === 'assets').map((d) => [d.name, d.modifiedMs])) };
+  };
+  const a = tempCopy('examples/website');
+  const b = mkdtempSync(join(ROOT, 'out', 'website-'));
+  try {
+    const first = build(a); // Also makes a's development certificate, which the second copy then carries.
+    // The second copy is made later, and every file in it carries another time (a checkout or a copy made a day earlier).
+    cpSync(a, b, { recursive: true, filter: (p) => !p.includes('/dist') });
+    const dayBefore = new Date(Date.now() - 86_400_000);
+    for (const f of readdirSync(b, { recursive: true, withFileTypes: true })) if (f.isFile()) utimesSync(join(f.parentPath, f.name), dayBefore, dayBefore);
+    const second = build(b);
+    assert.deepEqual(second.modified, first.modified);
+    assert.ok(second.bytes.equals(first.bytes), 'two copies of one folder give two different images');
+    // The content date is a past date (2000 to 2019), in whole seconds, and moves when the content does.
+    for (const ms of Object.values(first.modified)) assert.ok(ms! % 1000 === 0 && ms! >= Date.UTC(2000, 0, 1) && ms! < Date.UTC(2020, 0, 1), `modifiedMs ${ms}`);
+    writeFileSync(join(b, 'htdocs', 'hello.txt'), readFileSync(join(b, 'htdocs', 'hello.txt'), 'utf8') + 'changed\n');
+    const changed = build(b);
+    assert.notEqual(changed.modified.htdocs, first.modified.htdocs, 'a changed file changes Last-Modified');
+    assert.equal(changed.modified.tls, first.modified.tls, 'another device keeps its own');
+    // SOURCE_DATE_EPOCH, when set, is the date of every assets device.
+    assert.deepEqual(build(b, '1700000000').modified, { htdocs: 1_700_000_000_000, tls: 1_700_000_000_000 });
+  } finally {
+    rmSync(a, { recursive: true, force: true });
+    rmSync(b, { recursive: true, force: true });
   }
 });
 

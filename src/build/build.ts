@@ -8,6 +8,7 @@
 import type { Metafile } from 'esbuild';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { devCertFor } from './devcert.ts';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -35,6 +36,29 @@ export interface BuildResult {
   readonly sizes: Record<string, number>;
 }
 
+
+/** 2000-01-01T00:00:00Z and 20 years in seconds: the window a content-derived Last-Modified falls in. */
+const CONTENT_EPOCH_S = 946_684_800;
+const CONTENT_SPAN_S = 631_152_000;
+
+/**
+ * When an assets device "last changed", in whole-second ms. SOURCE_DATE_EPOCH
+ * when the build has it (the reproducible-builds convention: a real date,
+ * e.g. the last commit's). Otherwise a date derived from the device's
+ * content (paths and bytes): never from file mtimes, which record when a
+ * folder was copied or checked out, not what it holds, so two copies of one
+ * folder would give two images. The content date is a past date (2000-2019,
+ * so never later than the Date header) that changes whenever any file does;
+ * it only says "same content or not", which is all the server needs:
+ * static.ts answers If-Modified-Since with 304 only for this exact date
+ * (nginx's `if_modified_since exact`), as "earlier than" means nothing for a
+ * date taken from a hash; ETags come from each file's bytes anyway.
+ */
+export function assetsModifiedMs(contentSha256: Uint8Array, sourceDateEpoch: string | undefined): number {
+  if (sourceDateEpoch && /^\d+$/.test(sourceDateEpoch)) return Number(sourceDateEpoch) * 1000;
+  const n = ((contentSha256[0]! << 24) | (contentSha256[1]! << 16) | (contentSha256[2]! << 8) | contentSha256[3]!) >>> 0;
+  return (CONTENT_EPOCH_S + (n % CONTENT_SPAN_S)) * 1000;
+}
 
 export async function loadConfig(dir: string): Promise<ServiceConfig> {
   const file = resolve(dir, 'config.ts');
@@ -111,10 +135,12 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
     if (d.type !== 'assets') continue;
     const root = resolve(dir, d.dir);
     if (!existsSync(root) && !d.devCert) throw new FataError('FATA_NO_ASSETS', `assets device '${name}' names folder '${d.dir}', which does not exist in ${dir}`);
-    let total = 0, compressed = 0, newest = 0;
+    let total = 0, compressed = 0;
+    const content = createHash('sha256');
     const files = existsSync(root) ? walk(root) : [];
     const add = (path: string, b: Uint8Array): void => {
       sections.push([`asset:${name}:${path}`, b]);
+      content.update(`${path}\0${b.length}\0`).update(b);
       total += b.length;
       if (d.compress === false || !COMPRESSIBLE.test(path) || b.length < 256) return;
       // Precompressed once here, so the service never compresses at run time (nginx's gzip_static).
@@ -123,19 +149,14 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
       const br = brotliCompressSync(b, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: b.length } });
       if (br.length < b.length * 0.9) { sections.push([`asset-br:${name}:${path}`, br]); compressed += br.length; }
     };
-    for (const f of files) {
-      add(`/${relative(root, f).split('\\').join('/')}`, readFileSync(f));
-      newest = Math.max(newest, statSync(f).mtimeMs);
-    }
+    for (const f of files) add(`/${relative(root, f).split('\\').join('/')}`, readFileSync(f));
     if (d.devCert && !(existsSync(join(root, 'cert.pem')) && existsSync(join(root, 'key.pem')))) {
       const c = devCertFor(dir, opts.say);
       add('/cert.pem', Buffer.from(c.cert));
       add('/key.pem', Buffer.from(c.key));
     }
-    // Last-Modified for what is served: the build's SOURCE_DATE_EPOCH if set, else the newest file's mtime (whole seconds).
-    const epoch = process.env.SOURCE_DATE_EPOCH;
-    const dev = devices.find((x) => x.name === name)!;
-    dev.modifiedMs = epoch && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : Math.floor(newest / 1000) * 1000;
+    // Last-Modified for what is served: SOURCE_DATE_EPOCH, else a date derived from the content (see assetsModifiedMs).
+    devices.find((x) => x.name === name)!.modifiedMs = assetsModifiedMs(content.digest(), process.env.SOURCE_DATE_EPOCH);
     sizes[`assets:${name}`] = total;
     if (compressed) sizes[`assets:${name}:compressed`] = compressed;
   }

@@ -16,7 +16,7 @@ export interface StaticFiles {
 }
 
 export interface StaticOptions {
-  /** Last-Modified of every file (ms since the epoch; the build's time, so builds stay reproducible). */
+  /** Last-Modified of every file (ms since the epoch; from the build, so builds stay reproducible: SOURCE_DATE_EPOCH or a content-derived date). */
   readonly modifiedMs: number;
   /** Served with status 404 when a path is missing (default `/404.html` if present). */
   readonly notFound?: string;
@@ -151,14 +151,17 @@ export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpR
     if (hasVariants) headers.push(['Vary', 'Accept-Encoding']);
     if (encoding) headers.push(['Content-Encoding', encoding]);
     headers.push(...extra);
-    // Conditional requests (RFC 9110 §13.2.2): If-None-Match wins over If-Modified-Since.
+    // Conditional requests (RFC 9110 §13.2.2): If-None-Match wins over If-Modified-Since. If-Modified-Since
+    // matches only this exact date, as nginx does by default (`if_modified_since exact`): the build's date may be
+    // derived from the content (src/build/build.ts), and then a later date proves nothing; a client sends back the
+    // Last-Modified it was given, and any other date just gets the file.
     const inm = header(req, 'if-none-match');
     if (inm !== undefined) {
       if (etagMatches(inm, etag)) return { status: 304, headers };
     } else {
       const ims = header(req, 'if-modified-since');
       const t = ims !== undefined ? Date.parse(ims) : NaN;
-      if (!Number.isNaN(t) && modifiedS <= Math.floor(t / 1000)) return { status: 304, headers };
+      if (!Number.isNaN(t) && modifiedS === Math.floor(t / 1000)) return { status: 304, headers };
     }
     if (range !== undefined && body !== undefined) {
       const ifRange = header(req, 'if-range');
