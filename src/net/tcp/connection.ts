@@ -97,6 +97,9 @@ export interface TcpHost {
   challengeAllowed(): boolean;
 }
 
+/** An application callback waiting for the end of a segment's processing: data for onData, or which event. */
+type Deferred = Uint8Array | 'connect' | 'end' | 'drain' | 'close' | 'reset' | 'refused' | 'timeout';
+
 /** Appends [l, r) to flat sorted ranges [l0, r0, l1, r1, …], merging it with the last when they touch. */
 function pushMerged(ranges: number[], l: number, r: number): void {
   const n = ranges.length;
@@ -355,23 +358,33 @@ export class TcpConnection {
 
   // ----------------------------------------------------------------- input
 
-  /** A segment for this connection (already checked and its options parsed). */
+  /**
+   * A segment for this connection (already checked and its options parsed). The segment is processed
+   * in full first; the application hears of it after (its callbacks were held back meanwhile), so what
+   * it sends from them carries the ACK of everything the segment held; a pure ACK still owed goes last.
+   */
   input(seg: TcpView, o: TcpOptions): void {
     const now = this.now();
+    this.deferring = true;
+    const respond = this.process(seg, o, now);
+    this.deferring = false;
+    if (this.deferred.length > 0 || this.recvQ.length > 0) this.runDeferred();
+    if (respond) this.output(now);
+  }
+
+  /** RFC 9293 §3.10.7; returns whether to send what the windows allow (and an ACK owed) after. */
+  private process(seg: TcpView, o: TcpOptions, now: bigint): boolean {
     const flags = seg.flags;
     this.counters.segmentsIn++;
     this.keepAliveProbes = 0;
     this.armKeepAlive(now);
-    if (this.state === 'SYN-SENT') {
-      this.inputSynSent(seg, o, now);
-      return;
-    }
+    if (this.state === 'SYN-SENT') return this.inputSynSent(seg, o, now);
     const segLen = seg.payloadLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
     // RFC 7323 §5.3 PAWS: an old timestamp means an old duplicate.
     if (this.tsOk && o.hasTimestamps && !(flags & RST) && seqLt(o.tsVal, this.tsRecent)) {
       this.counters.pawsDrops++;
       this.sendAck();
-      return;
+      return false;
     }
     // RFC 9293 §3.10.7.4 first: is the segment in the receive window?
     const wnd = this.recvWindow();
@@ -391,7 +404,7 @@ export class TcpConnection {
       if (this.state === 'TIME-WAIT' && flags & FIN && !(flags & RST) && seqAdd(seg.seq, segLen) === this.rcvNxt) {
         this.timeWaitAt = now + (this.cfg.timeWaitNs ?? 60_000_000_000n);
       }
-      return;
+      return false;
     }
     // Second, RST (RFC 5961 §3.2): exact match resets, in-window gets a challenge ACK.
     if (flags & RST) {
@@ -400,15 +413,15 @@ export class TcpConnection {
       } else {
         this.challengeAck();
       }
-      return;
+      return false;
     }
     // Fourth, SYN in a synchronized state (RFC 5961 §4.2): challenge ACK, drop.
     if (flags & SYN) {
       this.challengeAck();
-      return;
+      return false;
     }
     // Fifth, ACK.
-    if (!(flags & ACK)) return;
+    if (!(flags & ACK)) return false;
     if (this.tsOk && o.hasTimestamps && seqLe(seg.seq, this.lastAckSent)) this.tsRecent = o.tsVal; // RFC 7323 §4.3
     if (this.state === 'SYN-RECEIVED') {
       if (seqLt(this.sndUna, seg.ack) && seqLe(seg.ack, this.sndNxt)) {
@@ -423,30 +436,29 @@ export class TcpConnection {
         this.sndWnd = seg.window << this.sndShift;
         this.sndWl1 = seg.seq;
         this.sndWl2 = seg.ack;
-        this.host.established(this);
-        this.events.onConnect?.();
+        this.defer('connect'); // The listener's onConnection, then onConnect.
       } else {
         this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: seg.ack, ack: 0, flags: RST, window: 0 }, 0, 0);
-        return;
+        return false;
       }
     }
-    if (!this.processAck(seg, o, now)) return;
+    if (!this.processAck(seg, o, now)) return false;
     // Sixth/seventh: data and FIN.
     if (seg.payloadLen > 0 || flags & FIN) this.processData(seg, now);
-    this.output(now);
+    return true;
   }
 
-  private inputSynSent(seg: TcpView, o: TcpOptions, now: bigint): void {
+  private inputSynSent(seg: TcpView, o: TcpOptions, now: bigint): boolean {
     const flags = seg.flags;
     if (flags & ACK && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndNxt))) {
       if (!(flags & RST)) this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: seg.ack, ack: 0, flags: RST, window: 0 }, 0, 0);
-      return;
+      return false;
     }
     if (flags & RST) {
       if (flags & ACK) this.destroy('refused');
-      return;
+      return false;
     }
-    if (!(flags & SYN)) return;
+    if (!(flags & SYN)) return false;
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.takeSynOptions(o, seg.window);
     if (flags & ACK) {
@@ -460,13 +472,13 @@ export class TcpConnection {
       this.retries = 0;
       this.sendAck();
       this.armKeepAlive(now);
-      this.events.onConnect?.();
-      this.output(now);
-    } else {
-      // Simultaneous open (RFC 9293 §3.5, figure 8).
-      this.state = 'SYN-RECEIVED';
-      this.sendSyn(true);
+      this.defer('connect');
+      return true;
     }
+    // Simultaneous open (RFC 9293 §3.5, figure 8).
+    this.state = 'SYN-RECEIVED';
+    this.sendSyn(true);
+    return false;
   }
 
   /** Returns false when the segment must be dropped. */
@@ -533,7 +545,7 @@ export class TcpConnection {
       if (finAcked) this.ourFinAcked(now);
       if (this.needDrain && this.sendQ.free > 0) {
         this.needDrain = false;
-        this.events.onDrain?.();
+        this.defer('drain');
       }
     } else if (acked === 0 && seg.payloadLen === 0 && !(seg.flags & FIN) && window === this.sndWnd &&
       seqGt(this.sndMax, this.sndUna)) {
@@ -598,9 +610,7 @@ export class TcpConnection {
     this.persistAt = undefined;
     this.timeWaitAt = now + (this.cfg.timeWaitNs ?? 60_000_000_000n);
     this.keepAliveAt = undefined;
-    if (this.endPending) return; // onClose follows the data and onEnd still queued (deliverQueued).
-    this.events.onClose?.(undefined);
-    this.events = {};
+    this.defer('close');
   }
 
   private processData(seg: TcpView, now: bigint): void {
@@ -663,6 +673,10 @@ export class TcpConnection {
   }
 
   private oooFin: number | undefined;
+  /** Application events held while a segment is processed (`input`), and whether they are being run. */
+  private deferring = false;
+  private delivering = false;
+  private deferred: Deferred[] = [];
   /** Auto-tuned receive window bound, and the bytes received in order since the last measurement. */
   private rcvTuned: number;
   private rcvMarkNs = 0n;
@@ -705,12 +719,13 @@ export class TcpConnection {
   private acceptInOrder(buf: Uint8Array, off: number, len: number): void {
     this.rcvNxt = seqAdd(this.rcvNxt, len);
     if (this.appClosed) return;
-    if (!this.paused && this.recvQ.length === 0 && this.events.onData) {
-      this.events.onData(buf.subarray(off, off + len)); // Straight from the frame: no copy.
+    if (!this.paused && this.recvQ.length === 0) {
+      // Straight from the frame, no copy: held until the segment is processed, then delivered (or queued
+      // if the application pauses first). The frame outlives `input`, so the view stays valid till then.
+      this.defer(buf.subarray(off, off + len));
       return;
     }
     this.recvQ.push(buf, off, off + len);
-    if (!this.paused) this.deliverQueued();
   }
 
   /** Hands queued data to the application until it pauses (it may, from inside onData). */
@@ -753,8 +768,52 @@ export class TcpConnection {
 
   /** `onEnd` after every byte before the FIN has reached the application. */
   private signalEnd(): void {
-    if (this.recvQ.length > 0 && !this.appClosed) this.endPending = true;
-    else this.events.onEnd?.();
+    this.defer('end');
+  }
+
+  /** An application event, run by `runDeferred` once the segment is processed (at once outside `input`). */
+  private defer(e: Deferred): void {
+    this.deferred.push(e);
+    if (!this.deferring) this.runDeferred();
+  }
+
+  /**
+   * Runs the application's callbacks for what the segment just processed brought, in order. Events a
+   * callback raises (an abort from onData, say) join the end of the queue instead of running inside it.
+   */
+  private runDeferred(): void {
+    if (this.delivering) return;
+    this.delivering = true;
+    const q = this.deferred;
+    try {
+      for (let i = 0; i < q.length; i++) {
+        const e = q[i]!;
+        if (typeof e !== 'string') {
+          if (this.appClosed || this.state === 'CLOSED') continue;
+          if (!this.paused && this.recvQ.length === 0 && this.events.onData) this.events.onData(e);
+          else this.recvQ.push(e);
+        } else if (e === 'connect') {
+          if (this.state === 'CLOSED') continue;
+          this.host.established(this);
+          this.events.onConnect?.();
+        } else if (e === 'end') {
+          if (this.recvQ.length > 0 && !this.appClosed) this.endPending = true;
+          else this.events.onEnd?.();
+        } else if (e === 'drain') {
+          this.events.onDrain?.();
+        } else {
+          // onClose. An orderly one in TIME-WAIT waits for the data and onEnd still queued (deliverQueued).
+          if (e === 'close' && this.state === 'TIME-WAIT' && this.endPending) continue;
+          const ev = this.events;
+          this.events = {};
+          ev.onClose?.(e === 'close' ? undefined : e);
+        }
+      }
+    } finally {
+      q.length = 0;
+      this.delivering = false;
+    }
+    if (!this.paused && this.recvQ.length > 0) this.deliverQueued();
   }
 
   // ---------------------------------------------------------------- output
@@ -1186,7 +1245,10 @@ export class TcpConnection {
     this.state = 'CLOSED';
     this.rtoAt = this.delAckAt = this.persistAt = this.timeWaitAt = this.keepAliveAt = this.tlpAt = undefined;
     this.host.remove(this);
-    if (!wasTimeWait) this.events.onClose?.(error);
-    this.events = {};
+    if (wasTimeWait) {
+      this.events = {};
+      return;
+    }
+    this.defer(error ?? 'close');
   }
 }
