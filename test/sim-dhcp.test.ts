@@ -25,7 +25,7 @@ function serve(stack: Stack, server: DhcpServer, clockMs: () => number): { silen
   const bound = stack.udp.bind(67, (d) => {
     const q = decodeDhcp(d.data);
     if (typeof q === 'string') return;
-    state.seen.push(String(messageType(q)));
+    state.seen.push(`${messageType(q) === DHCP.REQUEST ? 'REQUEST' : messageType(q) === DHCP.DISCOVER ? 'DISCOVER' : messageType(q)} to ${formatIpv4Address(d.dst)}`);
     if (state.silent) return;
     const r = server.handle(q, clockMs());
     if (r && typeof bound !== 'string') bound.send(r.dst, r.dstPort, encodeDhcp(r.message));
@@ -72,8 +72,10 @@ test('a client gets a lease, configures it, renews at T1, and the server persist
   assert.deepEqual(t.events, ['1:bound:10.0.0.100']);
   assert.equal(t.saved.at(-1)![0]!.address, ip('10.0.0.100'));
   // T1 is 30 s: renewed (unicast), twice by 70 s.
+  const before = t.state.seen.length;
   t.net.sched.run({ untilNs: 70n * S });
   assert.deepEqual(t.events, ['1:bound:10.0.0.100', '1:renewed:10.0.0.100', '1:renewed:10.0.0.100']);
+  assert.deepEqual(t.state.seen.slice(before), ['REQUEST to 10.0.0.1', 'REQUEST to 10.0.0.1'], 'each renewal is one REQUEST, unicast to the server');
   assert.equal(c.counters.renewals, 2);
 });
 

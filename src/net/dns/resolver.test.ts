@@ -106,7 +106,14 @@ test('stub: answers, CNAMEs, TCP retry on truncation, and a TTL-respecting cache
   await assert.rejects(stub.lookup('nope.example.test'), (e: DnsLookupError) => e.code === 'ENOTFOUND');
   const n = log.length;
   await assert.rejects(stub.lookup('nope.example.test'), (e: DnsLookupError) => e.code === 'ENOTFOUND');
-  assert.equal(log.length, n, 'NXDOMAIN cached for the SOA minimum');
+  assert.equal(log.length, n, 'NXDOMAIN cached');
+  // …for the SOA minimum (30 s; the SOA's own TTL is 300), RFC 2308 §5.
+  clock.advance(29);
+  await assert.rejects(stub.lookup('nope.example.test'), (e: DnsLookupError) => e.code === 'ENOTFOUND');
+  assert.equal(log.length, n, 'still cached after 29 s');
+  clock.advance(2);
+  await assert.rejects(stub.lookup('nope.example.test'), (e: DnsLookupError) => e.code === 'ENOTFOUND');
+  assert.equal(log.length, n + 1, 'asked again after 31 s');
   await assert.rejects(stub.lookup('ns.example.test', { family: 6 }), (e: DnsLookupError) => e.code === 'ENODATA');
 });
 
