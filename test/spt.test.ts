@@ -85,7 +85,7 @@ test('ping-serve under spt answers the kernel\'s ping on a tap, and stops on SIG
   });
 });
 
-// The native tender (src/targets/spt/tender.c) behind bin/fata: one engine start, the same seal.
+// The native tender (src/tender/spt-tender.c) behind bin/fata: one engine start, the same seal.
 const NATIVE_BIN = new URL('../bin/fata', import.meta.url).pathname;
 const TENDER = join(ROOT, 'node_modules/.cache/fata/spt-tender');
 function nativeSkip(): string | false {

@@ -13,7 +13,7 @@ import { devCertFor } from './devcert.ts';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FATA_ROOT } from '../host/paths.ts';
-import { FataError } from '../runtime/errors.ts';
+import { FataError } from '../host/errors.ts';
 import type { ServiceConfig } from '../runtime/config.ts';
 import { writeImage, type ImageManifest } from './image.ts';
 

@@ -9,7 +9,7 @@ import { ensureNativeTender } from '../host/native.ts';
 import { buildService } from '../build/build.ts';
 import { runCommand } from '../tender/run.ts';
 import { RUN_USAGE } from '../tender/flags.ts';
-import { FataError } from '../runtime/errors.ts';
+import { FataError } from '../host/errors.ts';
 
 const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] DIR
        fata run [TENDER FLAGS] [--] IMAGE|DIR [BOOT ARGS]

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = typeof __FATA_ROOT__ === 'string' ? __FATA_ROOT__ : resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'fata');
 /** @type {Record<string, string>} */
-const ENTRIES = { cli: 'src/cli/fata.ts', bootstrap: 'src/targets/spt/bootstrap.ts' };
+const ENTRIES = { cli: 'src/cli/fata.ts', bootstrap: 'src/tender/bootstrap.ts' };
 
 /** @type {typeof import('node:crypto').createHash | undefined} */
 let createHash;

@@ -1,5 +1,5 @@
 /**
- * The native spt tender (src/targets/spt/tender.c), compiled on first use
+ * The native spt tender (src/tender/spt-tender.c), compiled on first use
  * with the system C compiler into node_modules/.cache/fata/spt-tender.
  * With it, `fata run IMAGE` for an spt image starts one engine instead of
  * two (bin/fata takes that path); without a compiler everything still
@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FATA_ROOT } from './paths.ts';
 
-const SOURCE = join(FATA_ROOT, 'src/targets/spt/tender.c');
+const SOURCE = join(FATA_ROOT, 'src/tender/spt-tender.c');
 const OUT = join(FATA_ROOT, 'node_modules', '.cache', 'fata', 'spt-tender');
 
 /** Builds the tender if it is missing or older than its source; returns its path, or a reason it cannot be built. */

@@ -8,17 +8,11 @@
  * dropped after the same). Time comes from the caller: `sweep()` enforces
  * the deadlines against the `now` it was given.
  */
-import type { ByteStream } from '../net/stream.ts';
+import type { PeerStream } from '../net/stream.ts';
 import { DEFAULT_LIMITS, HttpParser, type HttpLimits, type HttpRequest } from './parser.ts';
 
-/**
- * The byte stream the server and client run on, with its peer's address:
- * the base of the runtime's `TcpStream`.
- */
-export interface HttpStream extends ByteStream {
-  readonly remote: string;
-  readonly remotePort: number;
-}
+/** The byte stream the server and client run on, with its peer's address. */
+export type HttpStream = PeerStream;
 
 export interface HttpResponse {
   readonly status: number;

@@ -18,3 +18,9 @@ export interface ByteStream {
   pause(): void;
   resume(): void;
 }
+
+/** A byte stream with its peer's address: what a TCP connection (Fata's or the host's) is to HTTP and to a service. */
+export interface PeerStream extends ByteStream {
+  readonly remote: string;
+  readonly remotePort: number;
+}

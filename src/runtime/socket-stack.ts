@@ -2,8 +2,8 @@
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { connect, createServer } from 'node:net';
-import { socketStream as stream } from '../../runtime/socket-stream.ts';
-import type { NetStack, TcpServer, TcpStream, UdpEndpoint, UdpMessage } from '../../runtime/types.ts';
+import { socketStream as stream } from './socket-stream.ts';
+import type { NetStack, TcpServer, TcpStream, UdpEndpoint, UdpMessage } from './types.ts';
 
 /** A bind failure as something to act on: which port, and what to do about it. */
 function bindError(kind: 'UDP' | 'TCP', port: number, e: unknown): Error {

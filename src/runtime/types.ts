@@ -4,7 +4,7 @@
  * (logging, time, randomness) that `main` receives.
  */
 import type { Clock, Random } from '../devices/index.ts';
-import type { HttpStream } from '../http/server.ts';
+import type { PeerStream } from '../net/stream.ts';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -47,7 +47,7 @@ export interface UdpEndpoint {
  * host's. `write` takes what fits and returns how much; after a short write,
  * wait for `onDrain`. Data passed to `onData` is borrowed: copy what you keep.
  */
-export interface TcpStream extends HttpStream {
+export interface TcpStream extends PeerStream {
   /** Turn Nagle's algorithm off (true) or on, as TCP_NODELAY does. */
   setNoDelay?(on: boolean): void;
 }

@@ -14,19 +14,19 @@
  */
 import { readdirSync, readFileSync, readlinkSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BlockDevice } from '../../devices/index.ts';
-import { parseMac } from '../../devices/index.ts';
-import { readImage } from '../../build/image.ts';
-import { compileImage } from '../../tender/load.ts';
-import { makePlatform } from '../../tender/platform.ts';
-import { FileBlock } from '../node/block.ts';
-import { libc } from '../node/libc.ts';
-import { TapDevice } from '../node/tap.ts';
+import type { BlockDevice } from '../devices/index.ts';
+import { parseMac } from '../devices/index.ts';
+import { readImage } from '../build/image.ts';
+import { compileImage } from './load.ts';
+import { makePlatform } from './platform.ts';
+import { FileBlock } from '../targets/node/block.ts';
+import { libc } from '../targets/node/libc.ts';
+import { TapDevice } from '../targets/node/tap.ts';
 import { parseLaunchSpec } from './launch.ts';
 import {
   dieWithParent, dropPrivileges, limit, noCoreDumps, resolveAccount, seal, RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_NOFILE,
-} from './seccomp.ts';
-import { checkDevices } from '../../tender/check.ts';
+} from '../targets/spt/seccomp.ts';
+import { checkDevices } from './check.ts';
 
 function fail(message: string): never {
   process.stderr.write(`fata spt: ${message}\n`);
@@ -89,12 +89,7 @@ if (bundle && Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).i
   (await import('node:tls')).createSecureContext({});
 }
 
-const impair = new Map(Object.entries(spec.impair).map(([n, v]) => [n, {
-  seed: v.seed,
-  faults: Object.fromEntries(Object.entries(v.faults).filter(([, x]) => x !== undefined)
-    .map(([k, x]) => [k, k.endsWith('Ns') ? BigInt(x as string) : x])),
-}]));
-const platform = makePlatform(image, { target: 'spt', taps, blocks, impair });
+const platform = makePlatform(image, { target: 'spt', taps, blocks, impair: spec.impair });
 
 /**
  * The engine's own descriptors. Both tenders hand over only 0, 1, 2 and the

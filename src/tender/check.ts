@@ -1,6 +1,6 @@
 /** The device rule both tenders apply before anything runs. */
 import type { Image } from '../build/image.ts';
-import { FataError } from '../runtime/errors.ts';
+import { FataError } from '../host/errors.ts';
 
 /** Every declared device attached, nothing attached that is not declared (Solo5's rule). */
 export function checkDevices(image: Image, flags: { readonly nets: ReadonlyMap<string, unknown>; readonly blocks: ReadonlyMap<string, unknown> }): void {

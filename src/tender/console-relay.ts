@@ -4,7 +4,7 @@
  * stdout and stderr with every control character made visible, so that a
  * service cannot drive the operator's terminal (titles, clears, colours,
  * OSC 52 clipboard writes) or rewrite earlier lines. The native tender
- * (src/targets/spt/tender.c, `sanitize`) applies the same rule, byte for byte.
+ * (src/tender/spt-tender.c, `sanitize`) applies the same rule, byte for byte.
  *
  * Rule: tab and newline pass; every other C0 control, DEL and the UTF-8 form
  * of every C1 control (U+0080–U+009F, `C2 80`–`C2 9F`) becomes `\xNN`

@@ -1,7 +1,7 @@
 /**
  * `fata run`: checks an image against the devices attached on the command
  * line, then runs it — in this process on the node target, or sealed in a
- * child process on the spt target (see ../targets/spt/bootstrap.ts). Returns
+ * child process on the spt target (see ./bootstrap.ts). Returns
  * the unikernel's exit code: 0, 1, or 255 for an abort.
  */
 import { spawn } from 'node:child_process';
@@ -14,16 +14,16 @@ import { formatMac, type BlockDevice } from '../devices/index.ts';
 import { buildService } from '../build/build.ts';
 import { readImage, type Image } from '../build/image.ts';
 import { EXIT_ABORT, EXIT_FAIL } from '../runtime/boot.ts';
-import { FataError } from '../runtime/errors.ts';
+import { FataError } from '../host/errors.ts';
 import { FileBlock } from '../targets/node/block.ts';
-import { hostSocketStack } from '../targets/node/socket-stack.ts';
+import { hostSocketStack } from '../runtime/socket-stack.ts';
 import { openTap, TapDevice } from '../targets/node/tap.ts';
 import { parseRunFlags, RUN_USAGE, type RunFlags } from './flags.ts';
 import { checkDevices } from './check.ts';
 import { ensureNativeTender } from '../host/native.ts';
 import { compileImage } from './load.ts';
 import { denyIoUringForChildren, ENGINE_NAMESPACES, onParentDeath, unshare } from '../targets/spt/seccomp.ts';
-import { DEFAULT_MEM_MB, type LaunchSpec } from '../targets/spt/launch.ts';
+import { DEFAULT_MEM_MB, encodeLaunchSpec, type LaunchSpec } from './launch.ts';
 import { libc } from '../targets/node/libc.ts';
 import { makeMemoryCgroup } from './cgroup.ts';
 import { relayConsole } from './console-relay.ts';
@@ -144,10 +144,9 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
     throw new FataError('FATA_SECCOMP', `cannot prepare the sandbox: ${pre}`);
   }
   const cgroup = makeMemoryCgroup(image.manifest.name, memMb);
-  const impair = Object.fromEntries([...flags.impair].map(([n, v]) => [n, { seed: v.seed, faults: { ...v.faults, delayNs: v.faults.delayNs?.toString(), jitterNs: v.faults.jitterNs?.toString(), reorderDelayNs: v.faults.reorderDelayNs?.toString() } }]));
   const spec: LaunchSpec = {
-    image: path, nets, blocks, impair, bootArgs: flags.bootArgs, user: flags.user ?? '', memMb,
-    ...('path' in cgroup ? { cgroup: cgroup.path } : {}),
+    image: path, nets, blocks, impair: flags.impair, bootArgs: flags.bootArgs, native: false, user: flags.user ?? '', memMb,
+    cgroup: 'path' in cgroup ? cgroup.path : undefined,
   };
   const tuning = engineTuning();
   // A young generation of 4 MB semispaces (V8's default grows to 16, and RSS with it, under load and
@@ -164,7 +163,7 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
     const ns = unshare(ENGINE_NAMESPACES);
     if (ns !== 'ok') say(`fata run: note: no namespaces for the engine (${ns}); the seal still holds`);
   }
-  const child = spawn(process.execPath, [...engineFlags, bootstrap, JSON.stringify(spec)], {
+  const child = spawn(process.execPath, [...engineFlags, bootstrap, encodeLaunchSpec(spec)], {
     stdio: ['ignore', 'pipe', 'pipe', ...fds],
     // Its own session: no controlling terminal to inject input into, and the operator's ^C reaches us, not it.
     detached: true,

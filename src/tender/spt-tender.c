@@ -331,7 +331,7 @@ int main(int argc, char **argv) {
   const char *macs_name[MAX_DEV], *macs_val[MAX_DEV];
   int nmacs = 0;
   char mem_flag[64] = "";
-  long mem_mb = 512; /* DEFAULT_MEM_MB in src/targets/spt/launch.ts, as solo5-hvt's */
+  long mem_mb = 512; /* DEFAULT_MEM_MB in src/tender/launch.ts, as solo5-hvt's */
   const char *user = "";
   int i = 5;
   for (; i < argc; i++) {
@@ -422,7 +422,7 @@ int main(int argc, char **argv) {
   char mem_json[64];
   snprintf(mem_json, sizeof mem_json, "],\"memMb\":%ld,\"user\":", mem_mb);
   put(mem_json); put_json(user);
-  put(",\"native\":true}");
+  put(",\"cgroup\":null,\"native\":true}");
   snprintf(mem_flag, sizeof mem_flag, "--max-old-space-size=%ld", mem_mb);
 
   /* The cgroup's name: the image file's, without the folder and the extension. */

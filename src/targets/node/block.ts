@@ -5,7 +5,7 @@
  */
 import { fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import type { BlockDevice, DeviceResult } from '../../devices/index.ts';
-import { FataError } from '../../runtime/errors.ts';
+import { FataError } from '../../host/errors.ts';
 
 export class FileBlock implements BlockDevice {
   readonly fd: number;

@@ -6,7 +6,7 @@
  * when a frame is queued, the deadline passes, or `wake()` is called.
  */
 import type { DeviceResult, MacAddress, NetDevice } from '../../devices/index.ts';
-import { FataError } from '../../runtime/errors.ts';
+import { FataError } from '../../host/errors.ts';
 import {
   describeErrno, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, errno, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN,
 } from './libc.ts';
