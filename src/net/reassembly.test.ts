@@ -76,3 +76,40 @@ test('memory stays bounded under a flood of distinct incomplete datagrams', () =
   r.add(frag(5000, 0, 8, true), 0n);
   assert.ok(r.add(frag(5000, 8, 8, false), 0n));
 });
+
+// The defaults the README states: "Reassembly is bounded: 64 datagrams, 4 MiB and 30 s by default".
+
+test('default bound: 64 datagrams under reassembly; the 65th evicts the oldest', () => {
+  const r = new Reassembler();
+  for (let id = 0; id < 64; id++) r.add(frag(id, 0, 8, true), 0n);
+  assert.equal(r.datagramsHeld, 64);
+  assert.equal(r.drops['frag-evicted'], 0);
+  r.add(frag(64, 0, 8, true), 0n);
+  assert.equal(r.datagramsHeld, 64);
+  assert.equal(r.drops['frag-evicted'], 1);
+  assert.ok(r.add(frag(1, 8, 8, false), 0n), 'datagram 1 was kept: its end completes it');
+  assert.equal(r.add(frag(0, 8, 8, false), 0n), undefined, 'datagram 0 was the one evicted: its end completes nothing');
+});
+
+test('default bound: 4 MiB of buffers, whatever the datagram count allows', () => {
+  // Each datagram's buffer is as large as its furthest byte: one 8-byte fragment at 64000 holds 64008 bytes.
+  const r = new Reassembler({ maxDatagrams: 1000 });
+  for (let id = 0; id < 200; id++) r.add(frag(id, 64000, 8, true), 0n);
+  const fit = Math.floor(4 * 1024 * 1024 / 64008); // 65
+  assert.equal(r.datagramsHeld, fit);
+  assert.equal(r.bytesHeld, fit * 64008);
+  assert.ok(r.bytesHeld <= 4 * 1024 * 1024 && r.bytesHeld + 64008 > 4 * 1024 * 1024, 'full to within one datagram');
+  assert.equal(r.drops['frag-evicted'], 200 - fit);
+});
+
+test('default bound: 30 s after the first fragment, an incomplete datagram is dropped', () => {
+  const r = new Reassembler();
+  r.add(frag(9, 0, 8, true), 5_000_000_000n);
+  r.add(frag(9, 16, 8, true), 20_000_000_000n); // Later fragments do not extend it.
+  assert.equal(r.nextDeadlineNs(), 35_000_000_000n);
+  assert.equal(r.expire(34_999_999_999n, () => {}), false);
+  assert.equal(r.datagramsHeld, 1);
+  assert.equal(r.expire(35_000_000_000n, () => {}), true);
+  assert.equal(r.datagramsHeld, 0);
+  assert.equal(r.drops['frag-timeout'], 1);
+});
