@@ -167,6 +167,9 @@ export class TcpConnection {
   private rtoAt: bigint | undefined;
   private delAckAt: bigint | undefined;
   private persistAt: bigint | undefined;
+  /** Zero-window probes sent since the window closed (the persist backoff), and how many went unanswered. */
+  private persistBackoff = 0;
+  private persistProbes = 0;
   private timeWaitAt: bigint | undefined;
   private keepAliveAt: bigint | undefined;
   private keepAliveProbes = 0;
@@ -496,6 +499,7 @@ export class TcpConnection {
     const acked = seqDiff(ack, this.sndUna);
     const finPos = seqAdd(this.sndUna, this.sendQ.length);
     const window = seg.window << this.sndShift;
+    this.persistProbes = 0; // The peer answers (RFC 1122 §4.2.2.17: then the connection stays open).
     const useSack = this.sackOk && (o.sackCount > 0 || this.sacked.length > 0);
     if (acked > 0) {
       const finAcked = this.finQueued && seqGt(ack, finPos);
@@ -547,9 +551,9 @@ export class TcpConnection {
         this.needDrain = false;
         this.defer('drain');
       }
-    } else if (acked === 0 && seg.payloadLen === 0 && !(seg.flags & FIN) && window === this.sndWnd &&
+    } else if (acked === 0 && seg.payloadLen === 0 && !(seg.flags & FIN) && window === this.sndWnd && window > 0 &&
       seqGt(this.sndMax, this.sndUna)) {
-      // A duplicate ACK (RFC 5681 §2).
+      // A duplicate ACK (RFC 5681 §2). One with a zero window answers a zero-window probe: no sign of loss.
       this.counters.dupAcks++;
       this.dupAcks++;
       if (this.sackOk) this.sackUpdate(o);
@@ -589,6 +593,11 @@ export class TcpConnection {
       this.sndWnd = window;
       this.sndWl1 = seg.seq;
       this.sndWl2 = ack;
+      if (window > 0 && this.persistBackoff > 0) {
+        // The window opened while probing. A probe octet the peer refused goes again first, with what follows it.
+        if (seqDiff(this.sndMax, this.sndUna) === 1 && this.sndNxt === this.sndMax) this.sndNxt = this.sndUna;
+        this.persistBackoff = 0;
+      }
       if (window > 0) this.persistAt = undefined;
     }
     return this.state !== 'CLOSED';
@@ -861,9 +870,7 @@ export class TcpConnection {
       }
       if (unsent > 0 && len === 0) {
         // Zero window with nothing in flight: the persist timer probes (RFC 9293 §3.8.6.1).
-        if (this.sndWnd === 0 && inFlight === 0 && this.persistAt === undefined && this.rtoAt === undefined) {
-          this.persistAt = now + BigInt(Math.round(this.rtoNs));
-        }
+        if (this.sndWnd === 0 && inFlight === 0 && this.persistAt === undefined && this.rtoAt === undefined) this.armPersist(now);
         break;
       }
       // Nagle (RFC 9293 §3.8.6.2.1): no small segment while data is unacknowledged, unless it ends with our FIN.
@@ -1180,17 +1187,39 @@ export class TcpConnection {
     this.keepAliveAt = now + (this.cfg.keepAliveIntervalNs ?? 75_000_000_000n);
   }
 
+  /**
+   * The persist timer (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17): the first probe one RTO after the window
+   * closed, each later one twice as late as the one before, up to the largest RTO. Answers with the
+   * window still zero do not restart it; the window opening stops it.
+   */
+  private armPersist(now: bigint): void {
+    const max = Number(this.cfg.maxRtoNs ?? 60_000_000_000n);
+    this.persistAt = now + BigInt(Math.round(Math.min(this.rtoNs * 2 ** this.persistBackoff, max)));
+  }
+
   private probeZeroWindow(now: bigint): void {
-    if (this.sndWnd > 0 || this.sendQ.length === 0) return;
-    // One byte beyond the window; the peer's ACK carries its window (RFC 9293 §3.8.6.1).
-    const inFlight = seqDiff(this.sndNxt, this.sndUna);
-    if (inFlight === 0) {
-      this.sendData(this.sndNxt, 0, 1, false);
-      this.sndNxt = seqAdd(this.sndNxt, 1);
-      if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+    const st = this.state;
+    const inFlight = seqDiff(this.sndMax, this.sndUna);
+    if (this.sndWnd > 0 || this.sendQ.length === 0 || inFlight > 1 ||
+      (st !== 'ESTABLISHED' && st !== 'CLOSE-WAIT' && st !== 'FIN-WAIT-1' && st !== 'CLOSING' && st !== 'LAST-ACK')) {
+      this.persistBackoff = 0;
+      return;
     }
-    this.backoff++;
-    this.rtoAt = now + BigInt(Math.round(Math.min(this.rtoNs * 2 ** this.backoff, Number(this.cfg.maxRtoNs ?? 60_000_000_000n))));
+    // A peer that answers probes keeps the connection forever; one that stays silent is given up on.
+    if (this.persistProbes >= (this.cfg.maxRetries ?? 15)) {
+      this.abortQuietly('timeout');
+      return;
+    }
+    // One octet beyond the window, new or the last probe's again; the peer's ACK carries its window (§3.8.6.1).
+    if (inFlight === 1) {
+      this.counters.retransmits++;
+      this.counters.bytesRetransmitted++;
+    }
+    this.sendData(this.sndUna, 0, 1, false);
+    this.sndNxt = this.sndMax = seqAdd(this.sndUna, 1);
+    this.persistProbes++;
+    this.persistBackoff++;
+    this.armPersist(now);
   }
 
   /** RFC 6298 §5: retransmit the earliest unacknowledged segment, back off, and shrink the window. */
@@ -1198,6 +1227,12 @@ export class TcpConnection {
     this.rtoAt = undefined;
     this.tlpAt = undefined;
     this.tlpOut = false;
+    if (this.sndWnd === 0 && this.sendQ.length > 0 && seqDiff(this.sndMax, this.sndUna) <= 1 &&
+      this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
+      // Nothing out but a probe octet: the persist timer's work, without retries or the RTO's backoff.
+      if (this.persistAt === undefined) this.armPersist(now);
+      return;
+    }
     const limit = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED' ? (this.cfg.synRetries ?? 6) : (this.cfg.maxRetries ?? 15);
     const overdue = this.cfg.userTimeoutNs !== undefined && this.unackedSinceNs !== undefined &&
       now - this.unackedSinceNs >= this.cfg.userTimeoutNs;
@@ -1214,10 +1249,6 @@ export class TcpConnection {
     if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
       this.counters.retransmits++;
       this.sendSyn(this.state === 'SYN-RECEIVED');
-      return;
-    }
-    if (this.sndWnd === 0 && this.sendQ.length > 0 && seqDiff(this.sndMax, this.sndUna) <= 1) {
-      this.probeZeroWindow(now);
       return;
     }
     this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), this.mss);
