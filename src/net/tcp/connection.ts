@@ -1145,7 +1145,14 @@ export class TcpConnection {
   }
 
   nextTimerNs(): bigint | undefined {
-    return earlier(earlier(earlier(this.rtoAt, this.delAckAt), earlier(this.persistAt, this.timeWaitAt)), earlier(this.keepAliveAt, this.tlpAt));
+    return earlier(earlier(earlier(this.rtoDeadline(), this.delAckAt), earlier(this.persistAt, this.timeWaitAt)), earlier(this.keepAliveAt, this.tlpAt));
+  }
+
+  /** The retransmission timer, brought forward to the user timeout when that comes first (RFC 9293 §3.8.3, as Linux clamps it). */
+  private rtoDeadline(): bigint | undefined {
+    const uto = this.cfg.userTimeoutNs;
+    if (this.rtoAt === undefined || uto === undefined || this.unackedSinceNs === undefined) return this.rtoAt;
+    return earlier(this.rtoAt, this.unackedSinceNs + uto);
   }
 
   onTimer(now: bigint): void {
@@ -1162,7 +1169,8 @@ export class TcpConnection {
       this.probeZeroWindow(now);
     }
     if (this.tlpAt !== undefined && now >= this.tlpAt) this.onTlp(now);
-    if (this.rtoAt !== undefined && now >= this.rtoAt) this.onRto(now);
+    const rto = this.rtoDeadline();
+    if (rto !== undefined && now >= rto) this.onRto(now);
     if (this.keepAliveAt !== undefined && now >= this.keepAliveAt) this.onKeepAlive(now);
   }
 

@@ -290,6 +290,22 @@ test('keepalive: the active opener probes too', () => {
 
 // -------------------------------------------------------------- user timeout
 
+test('user timeout (RFC 9293 §3.8.3, RFC 5482): data unacknowledged for that long ends the connection then, not at the next RTO after', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ userTimeoutNs: 1n * S });
+  const t0 = h.now;
+  c.write(new Uint8Array(10));
+  h.recv();
+  h.nextTimer(); // 200 ms
+  h.nextTimer(); // 600 ms
+  assert.deepEqual(h.recv().map((s) => s.len), [10, 10]);
+  h.nextTimer();
+  assert.equal(ms(h.now - t0), 1000);
+  assert.deepEqual(h.recv(), [{ flags: 'R', seq: L + 10, ack: 0, window: 0, len: 0 }]);
+  assert.equal(c.state, 'CLOSED');
+  assert.deepEqual(h.events, ['close timeout']);
+});
+
 test('user timeout: the clock starts over when the peer acknowledges something', () => {
   const h = new SegmentHarness();
   const c = h.established({ userTimeoutNs: 1n * S, noDelay: true });
