@@ -133,6 +133,8 @@ function kdig(ns: TapNamespace, server: string, args: string[]): string {
   return r.stdout + r.stderr;
 }
 const status = (out: string): string | undefined => /status: (\w+)/.exec(out)?.[1];
+/** The size of the reply kdig got (its "Received N B" line), NaN when there was none. */
+const received = (out: string): number => Number(/Received (\d+) B/.exec(out)?.[1] ?? NaN);
 
 test('kdig against examples/dns-server: wildcards, CNAMEs, NXDOMAIN, NODATA, AXFR, EDNS, truncation, FORMERR',
   { skip: netnsSkipReason(['kdig', 'python3']) }, async () => {
@@ -163,8 +165,12 @@ test('kdig against examples/dns-server: wildcards, CNAMEs, NXDOMAIN, NODATA, AXF
       assert.match(o, /2001:db8::80/);
       o = kdig(ns, S, ['+edns=1', 'www.example.test', 'A']);
       assert.equal(status(o), 'BADVERS');
-      o = kdig(ns, S, ['+notcp', '+ignore', 'big.example.test', 'TXT']);
+      o = kdig(ns, S, ['+noedns', '+notcp', '+ignore', 'big.example.test', 'TXT']);
       assert.match(o, /Flags: qr aa tc rd;/, 'over UDP the big RRset is truncated');
+      assert.ok(received(o) <= 512, `without EDNS, at most 512 bytes: ${o}`);
+      o = kdig(ns, S, ['+edns=0', '+bufsize=4096', '+notcp', '+ignore', 'big.example.test', 'TXT']);
+      assert.match(o, /Flags: qr aa tc rd;/, 'over 1232 bytes: truncated with EDNS too');
+      assert.ok(received(o) <= 1232, o);
       o = kdig(ns, S, ['big.example.test', 'TXT']);
       assert.match(o, /retrying over TCP/);
       assert.match(o, /ANSWER: 14;/);
@@ -204,7 +210,9 @@ test('examples/dns-resolver resolves through NSD root, TLD and leaf, caches, and
   { skip: netnsSkipReason(['nsd', 'kdig']) }, async () => {
     const image = build('examples/dns-resolver');
     const dir = mkdtempSync(join(tmpdir(), 'fata-nsd-'));
-    const leaf = readFileSync(join(ROOT, 'examples/dns-server/zones/example.test.zone'), 'utf8') + 'short 2 IN A 192.0.2.2\n';
+    // `mid`: eight 100-byte TXT records, about 900 bytes: over 512, under 1232.
+    const leaf = readFileSync(join(ROOT, 'examples/dns-server/zones/example.test.zone'), 'utf8') + 'short 2 IN A 192.0.2.2\n' +
+      Array.from({ length: 8 }, (_, i) => `mid IN TXT "${String(i).repeat(100)}"\n`).join('');
     try {
       await withTapNamespace('10.53.0.1/24', async (ns) => {
         ns.run(['ip', 'addr', 'add', '10.53.0.2/24', 'dev', ns.tap]);
@@ -239,6 +247,14 @@ test('examples/dns-resolver resolves through NSD root, TLD and leaf, caches, and
         o = kdig(ns, R, ['big.example.test', 'TXT']);
         assert.match(o, /retrying over TCP/);
         assert.match(o, /ANSWER: 14;/, o);
+        // A client without EDNS gets at most 512 bytes over UDP, with TC (RFC 1035 §4.2.1); with EDNS 1232, all of it.
+        o = kdig(ns, R, ['+noedns', '+notcp', '+ignore', 'mid.example.test', 'TXT']);
+        assert.match(o, /Flags: qr tc rd ra;/, o);
+        assert.ok(received(o) <= 512, o);
+        o = kdig(ns, R, ['+edns=0', '+bufsize=1232', '+notcp', '+ignore', 'mid.example.test', 'TXT']);
+        assert.match(o, /Flags: qr rd ra;/, o);
+        assert.match(o, /ANSWER: 8;/, o);
+        assert.ok(received(o) > 512 && received(o) <= 1232, o);
         // The leaf goes away: cached answers still come back, with TTLs counting down…
         nsd[2]!.kill('SIGTERM');
         await sleep(Math.max(500, lastAskedAt + 2500 - Date.now()));

@@ -227,6 +227,54 @@ test('truncation: the TC bit over UDP, the whole answer over TCP and with a larg
   assert.equal(a.counters.truncated, 2);
 });
 
+test('without EDNS a UDP answer is at most 512 bytes, with TC exactly when the whole answer does not fit (RFC 1035 §4.2.1)', () => {
+  // Beside the example zone, RRsets that grow by one 52-byte TXT record at a time, across 512 and 1232.
+  let text = '@ 300 SOA ns h 1 3600 600 86400 60\n@ NS ns\nns A 10.0.0.1\n';
+  for (let k = 1; k <= 30; k++) for (let j = 0; j < k; j++) text += `t${k} TXT "${String(j).padStart(2, '0')}${'x'.repeat(48)}"\n`;
+  const grow = Zone.parse('grow.test.', text);
+  const example = Zone.parse('example.test.', ZONE_TEXT);
+  if ('errors' in grow || 'errors' in example) throw new Error('zones');
+  const a = new Authority([example, grow]);
+  const names = new Set<string>(['nope.example.test.', 'x.y.wild.example.test.', 'host.delegated.example.test.', 'nope.grow.test.']);
+  for (const r of [...parseZone(ZONE_TEXT, 'example.test.').records, ...parseZone(text, 'grow.test.').records]) names.add(r.name);
+  const types = [TYPE.A, TYPE.AAAA, TYPE.TXT, TYPE.MX, TYPE.NS, TYPE.SOA, TYPE.CNAME, TYPE.SRV, TYPE.CAA, 255];
+  let fitted = 0, truncated = 0, nearLimit = 0;
+  for (const name of names) for (const type of types) for (const udpSize of [undefined, 512, 1232, 4096]) {
+    const q = encodeDns(makeQuery(99, name, type, { udpSize }));
+    const [u] = a.answer(q, { transport: 'udp' });
+    const [t] = a.answer(q, { transport: 'tcp' });
+    const limit = udpSize === undefined ? 512 : Math.min(1232, udpSize);
+    const what = `${name} ${type} ${udpSize ?? 'no EDNS'}: ${u!.length} bytes over UDP, ${t!.length} over TCP`;
+    assert.ok(u!.length <= limit, what);
+    const um = decoded(u!);
+    if (t!.length <= limit) {
+      assert.deepEqual(u, t, `${what}: fits, so sent whole and without TC`);
+      fitted++;
+      if (udpSize === undefined && t!.length > 450) nearLimit++;
+    } else {
+      assert.ok(um.tc, `${what}: TC`);
+      assert.deepEqual([um.answers.length, um.authority.length, um.additional.length], [0, 0, 0], what);
+      assert.deepEqual(um.questions, decoded(t!).questions, what);
+      assert.equal(um.id, 99);
+      truncated++;
+    }
+  }
+  assert.ok(fitted > 100 && truncated > 10 && nearLimit > 0, `fitted ${fitted}, truncated ${truncated}, within 62 bytes of 512: ${nearLimit}`);
+});
+
+test('encodeDns never exceeds maxSize when the question fits, whatever the message (property)', () => {
+  fc.assert(fc.property(message, fc.nat(300), (m, under) => {
+    // What a server sends back: at most one question, its own EDNS record without options. The limit is a little
+    // under the message's whole size (within 512-1232), where an off-by-some check would let it through.
+    const reply = { ...m, questions: m.questions.slice(0, 1), edns: m.edns && { ...m.edns, options: [] } };
+    const maxSize = Math.min(1232, Math.max(512, encodeDns(reply).length - 1 - under));
+    const b = encodeDns(reply, { maxSize });
+    assert.ok(b.length <= maxSize, `${b.length} > ${maxSize}`);
+    const back = decoded(b);
+    if (back.tc && !reply.tc) assert.equal(back.answers.length + back.authority.length + back.additional.length, 0);
+  }), { numRuns: 1000 });
+});
+
 test('errors: FORMERR for malformed queries, REFUSED outside the zone, NOTIMP, BADVERS', () => {
   const a = authority();
   const garbage = Uint8Array.from([0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c]);
@@ -277,11 +325,14 @@ test('the authority never throws on hostile queries, and answers each with the q
     const b = base.slice();
     for (const [at, v] of flips) b[at % b.length] = v;
     const q = b.subarray(0, 12 + (cut % (b.length - 11)));
+    // Over UDP: 512 bytes without EDNS (or when the query did not decode), else the EDNS size within 512-1232.
+    const dq = decodeDns(q);
+    const limit = transport === 'tcp' ? 65535 : isDecodeError(dq) || !dq.edns ? 512 : Math.min(1232, Math.max(512, dq.edns.udpSize));
     for (const r of a.answer(q, { transport, allowAxfr: true })) {
       const m = decodeDns(r);
       assert.ok(!isDecodeError(m), 'every answer decodes');
       assert.equal(m.id, (q[0]! << 8) | q[1]!);
-      assert.ok(transport === 'tcp' || r.length <= 1232);
+      assert.ok(r.length <= limit, `${r.length} bytes over ${transport}, limit ${limit}`);
     }
   }), { numRuns: 3000 });
   fc.assert(fc.property(message, (m) => { a.answer(encodeDns({ ...m, qr: false }), { transport: 'udp' }); }), { numRuns: 1000 });
