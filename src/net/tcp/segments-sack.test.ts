@@ -1,0 +1,213 @@
+/**
+ * Selective acknowledgements segment by segment: negotiation (RFC 2018 §2),
+ * the blocks a receiver reports for out-of-order data (RFC 2018 §4), and a
+ * sender's loss recovery driven by its scoreboard (RFC 6675). See
+ * segment-harness.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LOCAL_ISS, MS, REMOTE_ISS, S, SegmentHarness } from './segment-harness.ts';
+
+const L = LOCAL_ISS + 1, R = REMOTE_ISS + 1, W = 65535, M = 1460;
+const SACK = { sackPermitted: true };
+
+// --------------------------------------------------------------- negotiation
+
+test('RFC 2018 §2: SACK-permitted in the SYN is answered in the SYN-ACK', () => {
+  const h = new SegmentHarness();
+  h.listen();
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460, sackPermitted: true });
+  assert.deepEqual(h.recv(), [{ flags: 'S.', seq: LOCAL_ISS, ack: R, window: W, len: 0, mss: 1460, sackPermitted: true }]);
+});
+
+test('RFC 2018 §2: with SACK off here, the offer is not answered and no blocks are ever sent', () => {
+  const h = new SegmentHarness();
+  h.listen({ sack: false });
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460, sackPermitted: true });
+  assert.deepEqual(h.recv(), [{ flags: 'S.', seq: LOCAL_ISS, ack: R, window: W, len: 0, mss: 1460 }]);
+  h.send({ seq: R, ack: L, flags: '.' });
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R, window: W, len: 0 }]);
+});
+
+test('RFC 2018 §2: a peer that did not permit SACK gets no blocks for out-of-order data', () => {
+  const h = new SegmentHarness();
+  h.established();
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R, window: W, len: 0 }]);
+});
+
+test('RFC 2018 §2: our SYN permits SACK; a SYN-ACK without it means none', () => {
+  const h = new SegmentHarness();
+  h.activeEstablished();
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R, window: W, len: 0 }]);
+});
+
+// ------------------------------------------------------------------ receiver
+
+test('RFC 2018 §4: an out-of-order segment is reported in a SACK block on the duplicate ACK', () => {
+  const h = new SegmentHarness();
+  h.established({}, SACK);
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R, window: W, len: 0, sack: [R + 100, R + 200] }]);
+});
+
+test('RFC 2018 §4: the block of the latest segment comes first, then the others, most recent first', () => {
+  const h = new SegmentHarness();
+  h.established({}, SACK);
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  h.send({ seq: R + 300, ack: L, flags: '.', payload: 100 });
+  h.send({ seq: R + 500, ack: L, flags: '.', payload: 100 });
+  assert.deepEqual(h.recv().map((s) => s.sack), [
+    [R + 100, R + 200],
+    [R + 300, R + 400, R + 100, R + 200],
+    [R + 500, R + 600, R + 300, R + 400, R + 100, R + 200],
+  ]);
+});
+
+test('RFC 2018 §4: a segment that extends a block is reported as the merged block, first', () => {
+  const h = new SegmentHarness();
+  h.established({}, SACK);
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  h.send({ seq: R + 500, ack: L, flags: '.', payload: 100 });
+  h.send({ seq: R + 200, ack: L, flags: '.', payload: 100 });
+  assert.deepEqual(h.recv().at(-1)?.sack, [R + 100, R + 300, R + 500, R + 600]);
+});
+
+test('RFC 2018 §3: at most four blocks without timestamps', () => {
+  const h = new SegmentHarness();
+  h.established({}, SACK);
+  for (const k of [1, 3, 5, 7, 9]) h.send({ seq: R + k * 100, ack: L, flags: '.', payload: 100 });
+  assert.deepEqual(h.recv().at(-1)?.sack, [R + 900, R + 1000, R + 700, R + 800, R + 500, R + 600, R + 300, R + 400]);
+});
+
+test('RFC 2018 §3: at most three blocks beside timestamps', () => {
+  const h = new SegmentHarness();
+  h.established({}, { ...SACK, ts: [5, 0] }, { ts: [6, 0] });
+  for (const k of [1, 3, 5, 7]) h.send({ seq: R + k * 100, ack: L, flags: '.', payload: 100, ts: [7, 0] });
+  assert.deepEqual(h.recv().at(-1), {
+    flags: '.', seq: L, ack: R, window: W, len: 0, ts: [h.tsNow, 6], sack: [R + 700, R + 800, R + 500, R + 600, R + 300, R + 400],
+  });
+});
+
+test('RFC 2018 §4: filling the first hole moves the ACK and drops that block; the others stay', () => {
+  const h = new SegmentHarness();
+  h.established({}, SACK);
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  h.send({ seq: R + 300, ack: L, flags: '.', payload: 100 });
+  h.recv();
+  h.send({ seq: R, ack: L, flags: '.', payload: 100 });
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R + 200, window: W, len: 0, sack: [R + 300, R + 400] }]);
+});
+
+test('RFC 2018 §4: once every hole is filled the ACK carries no SACK option', () => {
+  const h = new SegmentHarness();
+  h.established({}, SACK);
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  h.recv();
+  h.send({ seq: R, ack: L, flags: '.', payload: 100 });
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R + 200, window: W, len: 0 }]);
+  assert.equal(h.received.length, 200);
+});
+
+test('RFC 2018 §4: a duplicate of out-of-order data already held is reported again, once', () => {
+  const h = new SegmentHarness();
+  h.established({}, SACK);
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  assert.deepEqual(h.recv().map((s) => s.sack), [[R + 100, R + 200], [R + 100, R + 200]]);
+});
+
+// -------------------------------------------------------------------- sender
+
+/** ESTABLISHED with SACK, NewReno-free defaults, Nagle off; `n` full segments sent and none acknowledged. */
+function flight(n: number): SegmentHarness {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true }, SACK);
+  c.write(new Uint8Array(n * M));
+  assert.equal(h.recv().length, n);
+  return h;
+}
+const seg = (i: number, flags = '.') => ({ flags, seq: L + i * M, ack: R, window: W, len: M });
+
+test('RFC 6675 §5: one duplicate ACK SACKing three segments beyond a hole (IsLost) resends the hole, only it', () => {
+  const h = flight(5);
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 5 * M] });
+  assert.deepEqual(h.recv(), [seg(0)]);
+  assert.equal(h.tcp.counters.fastRetransmits, 1);
+  h.send({ seq: R, ack: L + 5 * M, flags: '.' });
+  h.advance(10n * S);
+  assert.deepEqual(h.recv(), [], 'nothing SACKed is ever resent');
+});
+
+test('RFC 6675 §5: below the duplicate threshold nothing is resent', () => {
+  const h = flight(6);
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 2 * M] });
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + 3 * M, L + 4 * M, L + M, L + 2 * M] });
+  assert.deepEqual(h.recv(), []);
+});
+
+test('RFC 6675 §5: the third duplicate ACK resends every hole below the highest SACKed byte, in order', () => {
+  const h = flight(6);
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 2 * M] });
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + 3 * M, L + 4 * M, L + M, L + 2 * M] });
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + 3 * M, L + 6 * M, L + M, L + 2 * M] });
+  assert.deepEqual(h.recv(), [seg(0), seg(2)]);
+  h.send({ seq: R, ack: L + M, flags: '.', sack: [L + 3 * M, L + 6 * M] });
+  h.send({ seq: R, ack: L + 6 * M, flags: '.' });
+  h.advance(10n * S);
+  assert.deepEqual(h.recv(), []);
+});
+
+test('RFC 6675 §5: entering recovery halves the window (CUBIC: × 0.7), resends the hole, then new data as the pipe allows (NextSeg rule 3)', () => {
+  const h = flight(10); // the initial window, all of it
+  h.conn!.write(new Uint8Array(10 * M)); // waits for room in the congestion window
+  assert.deepEqual(h.recv(), []);
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 10 * M] });
+  // cwnd = 7 segments; pipe = 0 (nine SACKed, one lost): the hole, then six new segments.
+  assert.deepEqual(h.recv(), [seg(0), ...[10, 11, 12, 13, 14, 15].map((i) => seg(i))]);
+});
+
+test('RFC 6675 §5.1: after a timeout the resend skips what the receiver SACKed', () => {
+  const h = flight(4);
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + 2 * M, L + 3 * M] });
+  assert.deepEqual(h.recv(), []);
+  h.advance(10n * MS); // the tail loss probe (RFC 8985 §7.3): the last segment again
+  assert.deepEqual(h.recv(), [seg(3, 'P.')]);
+  h.nextTimer();
+  assert.deepEqual(h.recv(), [seg(0)], 'the RTO resends the first segment');
+  h.send({ seq: R, ack: L + M, flags: '.', sack: [L + 2 * M, L + 3 * M] });
+  assert.deepEqual(h.recv(), [seg(1)]);
+  h.send({ seq: R, ack: L + 3 * M, flags: '.' });
+  assert.deepEqual(h.recv(), [seg(3, 'P.')], 'segment 2 was SACKed: not resent');
+});
+
+test('RFC 2018 §5: SACK blocks at or below SND.UNA (D-SACK) and beyond SND.MAX are ignored', () => {
+  const h = flight(2);
+  h.send({ seq: R, ack: L + M, flags: '.', sack: [L - 500, L, L + 5 * M, L + 6 * M] });
+  h.advance(100n * MS);
+  assert.deepEqual(h.recv(), []);
+  h.send({ seq: R, ack: L + 2 * M, flags: '.' });
+  h.advance(10n * S);
+  assert.deepEqual(h.recv(), []);
+});
+
+test('RFC 8985 §7: with SACK, an unanswered tail is probed (its last segment again) after 2 SRTT, floored at 10 ms, before the RTO', () => {
+  const h = flight(3);
+  assert.equal(Number(h.nextTimer() / MS), 10);
+  assert.deepEqual(h.recv(), [seg(2, 'P.')]);
+  assert.equal(h.tcp.counters.tailProbes, 1);
+  h.send({ seq: R, ack: L + 3 * M, flags: '.' });
+  h.advance(10n * S);
+  assert.deepEqual(h.recv(), []);
+});
+
+test('RFC 8985 §7.2: one segment out: the probe would come after the RTO (2 SRTT + 200 ms), so the RTO resends it', () => {
+  const h = flight(3);
+  h.send({ seq: R, ack: L + 2 * M, flags: '.' });
+  assert.equal(Number(h.nextTimer() / MS), 200);
+  assert.deepEqual(h.recv(), [seg(2, 'P.')]);
+  assert.equal(h.tcp.counters.tailProbes, 0);
+  assert.equal(h.tcp.counters.timeouts, 1);
+});
