@@ -50,6 +50,7 @@ export function header(m: HttpHead, name: string): string | undefined {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const EMPTY = new Uint8Array(0);
+const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
 
 function latin1(b: Uint8Array, start: number, end: number): string {
   let s = '';
@@ -166,7 +167,9 @@ export class HttpParser {
       if (colon <= 0) return { error: 400, reason: 'header line without a name' };
       const name = line.slice(0, colon);
       if (!TOKEN.test(name)) return { error: 400, reason: 'bad header name' };
-      const value = line.slice(colon + 1).trim();
+      // OWS is spaces and tabs only (RFC 9110 §5.6.3): trim() would also take \v, \f and NBSP, so that
+      // "chunked\v" became "chunked" here while a proxy in front saw another coding (request smuggling).
+      const value = line.slice(colon + 1).replace(OWS_EDGES, '');
       if (!FIELD_VALUE.test(value)) return { error: 400, reason: 'control character in a header value' };
       headers.push([name.toLowerCase(), value]);
     }
@@ -177,6 +180,8 @@ export class HttpParser {
       if (!m) return { error: 400, reason: 'malformed request line' };
       if (m[3] !== '1') return { error: 505, reason: 'only HTTP/1.x is served' };
       const version = m[4] === '0' ? '1.0' : '1.1';
+      // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (1.0 has no chunked coding).
+      if (version === '1.0' && framing.kind === 'chunked') return { error: 400, reason: 'Transfer-Encoding in an HTTP/1.0 request' };
       if (version === '1.1' && header({ headers }, 'host') === undefined) return { error: 400, reason: 'HTTP/1.1 request without Host' };
       if (headers.filter(([k]) => k === 'host').length > 1) return { error: 400, reason: 'more than one Host' };
       const conn = (header({ headers }, 'connection') ?? '').toLowerCase();
@@ -204,7 +209,14 @@ export class HttpParser {
     }
     if (te !== undefined) {
       if (cl !== undefined) return { error: 400, reason: 'both Transfer-Encoding and Content-Length' };
-      if (te.toLowerCase().trim() !== 'chunked') return { error: 501, reason: 'only chunked transfer coding is supported' };
+      // RFC 9112 §6.1, §6.3: a list of codings (case-insensitive, empty elements ignored) whose last must be chunked,
+      // applied once; otherwise the length cannot be known: 400 and close. A value that merely contains "chunked"
+      // (xchunked, chunked;x=1, "chunked, gzip") is not chunked. Chunked after other codings is well framed, but
+      // those codings are not implemented here: 501.
+      const codings = te.split(',').map((c) => c.replace(OWS_EDGES, '').toLowerCase()).filter((c) => c !== '');
+      if (codings.at(-1) !== 'chunked') return { error: 400, reason: 'Transfer-Encoding does not end with chunked' };
+      if (codings.indexOf('chunked') !== codings.length - 1) return { error: 400, reason: 'chunked applied more than once' };
+      if (codings.length > 1) return { error: 501, reason: 'only chunked transfer coding is supported' };
       return { kind: 'chunked' };
     }
     if (cl !== undefined) {
