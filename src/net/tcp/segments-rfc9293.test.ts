@@ -953,3 +953,64 @@ test('active close: the port of an active open is its ephemeral port', () => {
   assert.equal(c.localPort, LOCAL_EPHEMERAL);
   assert.equal(c.remotePort, REMOTE_PORT);
 });
+
+// ------------------------------------------------------------ more of ESTABLISHED
+
+test('ESTABLISHED (§3.10.7.4, SND.WL1/SND.WL2): a reordered older ACK does not shrink the window a newer one opened', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true }, {}, { window: 300 });
+  c.write(new Uint8Array(300));
+  assert.deepEqual(h.recv(), [{ flags: 'P.', seq: L, ack: R, window: W, len: 300 }]);
+  h.send({ seq: R, ack: L + 200, flags: '.', window: 5000 }); // the newer ACK arrives first
+  h.send({ seq: R, ack: L + 100, flags: '.', window: 0 }); // then the older one: its window is stale
+  c.write(new Uint8Array(100));
+  assert.deepEqual(h.recv(), [{ flags: 'P.', seq: L + 300, ack: R, window: W, len: 100 }]);
+});
+
+test('ESTABLISHED (§3.10.7.4): a window update on a pure ACK with the same SEG.ACK is taken', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true }, {}, { window: 0 });
+  c.write(new Uint8Array(100));
+  assert.deepEqual(h.recv(), []);
+  h.send({ seq: R, ack: L, flags: '.', window: 100 });
+  assert.deepEqual(h.recv(), [{ flags: 'P.', seq: L, ack: R, window: W, len: 100 }]);
+});
+
+test('SYN-SENT: data written before the handshake completes goes out right after the ACK of the SYN-ACK', () => {
+  const h = new SegmentHarness();
+  const c = h.synSent();
+  c.write(new Uint8Array(20));
+  assert.deepEqual(h.recv(), []);
+  h.send({ seq: REMOTE_ISS, ack: L, flags: 'S.', mss: 1460 });
+  assert.deepEqual(h.recv(), [
+    { flags: '.', seq: L, ack: R, window: W, len: 0 },
+    { flags: 'P.', seq: L, ack: R, window: W, len: 20 },
+  ]);
+});
+
+test('FIN-WAIT-1: a timeout resends the last data and the FIN together', () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  c.write(new Uint8Array(10));
+  c.shutdown();
+  assert.equal(h.recv().length, 2);
+  h.nextTimer();
+  assert.deepEqual(h.recv(), [{ flags: 'FP.', seq: L, ack: R, window: W, len: 10 }]);
+  h.send({ seq: R, ack: L + 11, flags: '.' });
+  assert.equal(c.state, 'FIN-WAIT-2');
+});
+
+test('TIME-WAIT: a new SYN from the same port is challenged; the peer\'s RST at its ACK number clears TIME-WAIT and the SYN after it opens a connection', () => {
+  const h = new SegmentHarness();
+  const c = h.timeWait();
+  h.advance(1n * S);
+  const NEW_ISS = REMOTE_ISS + 1_000_000;
+  h.send({ seq: NEW_ISS, flags: 'S', mss: 1460 });
+  const [challenge, ...rest] = h.recv();
+  assert.deepEqual(rest, []);
+  assert.deepEqual(challenge, { flags: '.', seq: L + 1, ack: R + 1, window: W, len: 0 });
+  h.send({ seq: challenge!.ack, flags: 'R' }); // what a SYN-SENT peer answers an unacceptable ACK with
+  assert.equal(c.state, 'CLOSED');
+  h.send({ seq: NEW_ISS, flags: 'S', mss: 1460 });
+  assert.deepEqual(h.recv(), [{ flags: 'S.', seq: LOCAL_ISS, ack: NEW_ISS + 1, window: W, len: 0, mss: 1460 }]);
+});
