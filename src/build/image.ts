@@ -12,17 +12,16 @@
  * or tampered image is refused with a clear message.
  */
 import { createHash } from 'node:crypto';
+import { checkManifest, type Manifest } from '../devices/index.ts';
 import type { ParamSpec } from '../runtime/config.ts';
 
 export const IMAGE_MAGIC = 'FATA1';
 
-export interface ImageManifest {
-  readonly type: 'fata.manifest';
-  readonly version: 1;
+/** An image's manifest: the devices' manifest (src/devices, checked by `checkManifest`) and what the image is. */
+export interface ImageManifest extends Manifest {
   readonly name: string;
   readonly target: 'node' | 'spt';
   readonly net: 'direct' | 'socket' | 'none';
-  readonly devices: readonly { readonly name: string; readonly type: 'net' | 'block' | 'assets'; readonly modifiedMs?: number }[];
   /** The engine this image was built for (`node v24.21.0`); recorded, and checked at run time. */
   readonly engine: string;
   readonly params: Record<string, ParamSpec>;
@@ -45,6 +44,8 @@ function sortKeys(v: unknown): unknown {
 }
 
 export function writeImage(manifest: ImageManifest, sections: readonly [string, Uint8Array][]): Uint8Array {
+  const ok = checkManifest(manifest);
+  if (ok !== 'ok') throw new Error(`writeImage: ${ok}`); // The build checked the config first; this is a programmer error.
   let offset = 0;
   const table: Section[] = sections.map(([name, b]) => {
     const s = { name, offset, length: b.length };
@@ -87,5 +88,12 @@ export function readImage(bytes: Uint8Array, what = 'image'): Image | { error: s
     sections.set(s.name, body.subarray(s.offset, s.offset + s.length));
   }
   if (parsed.manifest?.type !== 'fata.manifest' || !sections.has('bundle')) return { error: `${what} has no manifest or bundle; rebuild it` };
+  const mf = parsed.manifest;
+  const devices = checkManifest(mf);
+  if (devices !== 'ok') return { error: `${what} has a bad manifest: ${devices}; rebuild it` };
+  if (typeof mf.name !== 'string' || (mf.target !== 'node' && mf.target !== 'spt') || !['direct', 'socket', 'none'].includes(mf.net) ||
+    typeof mf.engine !== 'string' || typeof mf.params !== 'object' || mf.params === null) {
+    return { error: `${what} has a bad manifest (name, target, net, engine or params); rebuild it` };
+  }
   return { manifest: parsed.manifest, sha256: hash, sections };
 }

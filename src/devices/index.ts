@@ -142,13 +142,18 @@ export type ReadySet = ReadonlySet<string>;
  */
 export type Yield = (deadlineNs: bigint) => Promise<ReadySet>;
 
-/** Device kinds a manifest can declare (Solo5 NET_BASIC / BLOCK_BASIC). */
-export type DeviceType = 'net' | 'block';
+/**
+ * Device kinds a manifest can declare: Solo5's NET_BASIC and BLOCK_BASIC,
+ * and `assets`, files built into the image and read-only at run time.
+ */
+export type DeviceType = 'net' | 'block' | 'assets';
 
 /** One declared device. Names: [A-Za-z0-9]{1,67}, as in Solo5. */
 export interface DeviceDecl {
   readonly name: string;
   readonly type: DeviceType;
+  /** assets: the modification time their files are served with (Last-Modified). */
+  readonly modifiedMs?: number;
 }
 
 /** The manifest: what a unikernel may touch. At most 63 devices. */
@@ -160,17 +165,29 @@ export interface Manifest {
 
 export const MANIFEST_MAX_DEVICES = 63;
 export const DEVICE_NAME_MAX = 67;
+/** Solo5's device name rule, for flags and configs that name a device. */
+export const DEVICE_NAME = /^[A-Za-z0-9]{1,67}$/;
 
-/** Checks a manifest the way a tender must before starting anything. */
+/** What is wrong with a device name, or undefined: the one statement of the rule. */
+export function deviceNameProblem(name: string): string | undefined {
+  return DEVICE_NAME.test(name) ? undefined : `device name '${name}' must be 1-${DEVICE_NAME_MAX} letters or digits (Solo5's rule)`;
+}
+
+/**
+ * Checks a manifest the way build, tender and bootstrap must before using it:
+ * the count, every name, no name twice, known types only (a manifest read
+ * from an image is untrusted input: this never throws).
+ */
 export function checkManifest(m: Manifest): 'ok' | string {
+  if (m?.type !== 'fata.manifest' || m.version !== 1 || !Array.isArray(m.devices)) return 'not a version 1 fata.manifest';
   if (m.devices.length > MANIFEST_MAX_DEVICES) {
     return `manifest declares ${m.devices.length} devices; at most ${MANIFEST_MAX_DEVICES} are allowed`;
   }
   const seen = new Set<string>();
   for (const d of m.devices) {
-    if (!/^[A-Za-z0-9]+$/.test(d.name) || d.name.length > DEVICE_NAME_MAX) {
-      return `device name '${d.name}' must be 1-${DEVICE_NAME_MAX} letters or digits`;
-    }
+    const bad = typeof d?.name === 'string' ? deviceNameProblem(d.name) : 'a device has no name';
+    if (bad) return bad;
+    if (d.type !== 'net' && d.type !== 'block' && d.type !== 'assets') return `device '${d.name}' has an unknown type '${String(d.type)}'`;
     if (seen.has(d.name)) return `device '${d.name}' is declared twice; give each device its own name`;
     seen.add(d.name);
   }

@@ -5,7 +5,7 @@
  * types follow the declared devices (a typo in a device name does not
  * compile) and boot arguments are checked against the declared parameters.
  */
-import type { BlockDevice } from '../devices/index.ts';
+import { deviceNameProblem, type BlockDevice } from '../devices/index.ts';
 import type { Assets, Context, NetStack } from './types.ts';
 
 export interface NetDecl {
@@ -63,7 +63,8 @@ export function service<const D extends Record<string, DeviceDeclaration>, const
     throw new Error(`service name '${c.name}' must be 1-63 letters, digits, '-' or '_'`);
   }
   for (const d of Object.keys(c.devices)) {
-    if (!/^[A-Za-z0-9]{1,67}$/.test(d)) throw new Error(`device name '${d}' must be 1-67 letters or digits (Solo5's rule)`);
+    const bad = deviceNameProblem(d);
+    if (bad) throw new Error(bad);
   }
   for (const p of Object.keys(c.params)) {
     if (!/^[a-z][a-z0-9-]*$/.test(p) || RESERVED_PARAMS.includes(p)) {

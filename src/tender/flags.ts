@@ -6,7 +6,7 @@
  *            [--block:NAME=FILE] [--net-impair:NAME=SPEC] [-t node|spt] [--net=socket|direct]
  *            [--] IMAGE|DIR [BOOT ARGS]
  */
-import { parseMac } from '../devices/index.ts';
+import { deviceNameProblem, parseMac } from '../devices/index.ts';
 import type { FaultOptions } from '../link/fault.ts';
 
 export interface RunFlags {
@@ -48,18 +48,18 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
       if (memMb < MIN_MEM_MB) return { error: `--mem=${m[1]}: a unikernel needs at least ${MIN_MEM_MB} MB (its engine alone holds about 45)` };
     } else if ((m = /^--user=(.+)$/.exec(a))) {
       user = m[1]!;
-    } else if ((m = /^--net:([A-Za-z0-9]{1,67})=(.+)$/.exec(a))) {
+    } else if ((m = /^--net:([^=]+)=(.+)$/.exec(a))) {
       nets.set(m[1]!, m[2]!);
-    } else if ((m = /^--net-mac:([A-Za-z0-9]{1,67})=(.*)$/.exec(a))) {
+    } else if ((m = /^--net-mac:([^=]+)=(.*)$/.exec(a))) {
       const mac = parseMac(m[2]!);
       if (!mac) return { error: `--net-mac:${m[1]}=${m[2]} is not a MAC address; write it like 02:00:00:00:00:01` };
       if (mac[0]! & 1) return { error: `--net-mac:${m[1]}=${m[2]} is a group address; a unikernel needs a unicast MAC` };
       macs.set(m[1]!, mac);
-    } else if ((m = /^--net-impair:([A-Za-z0-9]{1,67})=(.+)$/.exec(a))) {
+    } else if ((m = /^--net-impair:([^=]+)=(.+)$/.exec(a))) {
       const spec = parseImpair(m[2]!);
       if ('error' in spec) return { error: `--net-impair:${m[1]}: ${spec.error}` };
       impair.set(m[1]!, spec);
-    } else if ((m = /^--block:([A-Za-z0-9]{1,67})=(.+)$/.exec(a))) {
+    } else if ((m = /^--block:([^=]+)=(.+)$/.exec(a))) {
       blocks.set(m[1]!, m[2]!);
     } else if (a === '-t' || a.startsWith('--target=')) {
       const v = a === '-t' ? argv[++i] : a.slice(9);
@@ -71,6 +71,12 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
       netMode = v;
     } else {
       return { error: `unknown flag '${a}'` };
+    }
+  }
+  for (const [flag, names] of [['--net', nets], ['--net-mac', macs], ['--net-impair', impair], ['--block', blocks]] as const) {
+    for (const n of names.keys()) {
+      const bad = deviceNameProblem(n);
+      if (bad) return { error: `${flag}:${n}: ${bad}` };
     }
   }
   const image = argv[i];
