@@ -118,7 +118,7 @@ test('a connection opened from the Fata side: the kernel\'s echo server returns 
   assert.equal(built.status, 0, built.stderr);
   await withTapNamespace('10.0.0.1/24', async (ns) => {
     ns.start(['socat', 'TCP-LISTEN:7000,reuseaddr,bind=10.0.0.1', 'EXEC:cat']);
-    await new Promise((r) => setTimeout(r, 300));
+    await ns.listening(7000);
     const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, join(ROOT, 'test/fixtures/tcp-client/dist/tcp-client.fata'),
       '--ipv4=10.0.0.2/24', '--host=10.0.0.1', '--port=7000', '--kib=4096']);
     const line = await waitForLine(child, /event=client-done/, 60_000);

@@ -29,6 +29,8 @@ export interface TapNamespace {
   run(argv: string[], opts?: { timeoutMs?: number; input?: Uint8Array }): { status: number | null; stdout: string; stderr: string; out: Buffer };
   /** Starts a long-running command inside the namespace; it is killed at cleanup. */
   start(argv: string[]): ChildProcess;
+  /** Resolves once something listens on TCP `port` inside the namespace (or rejects after `timeoutMs`). */
+  listening(port: number, timeoutMs?: number): Promise<void>;
 }
 
 function sh(argv: string[], opts: { timeoutMs?: number; input?: Uint8Array } = {}):
@@ -67,6 +69,14 @@ export async function withTapNamespace<T>(hostCidr: string, fn: (ns: TapNamespac
         const c = spawn(inNs(argv)[0]!, inNs(argv).slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
         children.push(c);
         return c;
+      },
+      listening: async (port, timeoutMs = 20_000) => {
+        const deadline = Date.now() + timeoutMs;
+        // Readiness as the kernel sees it, asked again until true: not a guess at how long a start takes.
+        while (!sh(inNs(['ss', '-Hltn', `sport = :${port}`])).stdout.trim()) {
+          if (Date.now() > deadline) throw new Error(`nothing listens on TCP port ${port} after ${timeoutMs} ms`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
       },
     };
     return await fn(ns);

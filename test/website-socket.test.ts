@@ -9,6 +9,8 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import { makeDevCert } from '../src/build/devcert.ts';
+import { waitForLine } from './netns.ts';
+import { freePorts } from './ports.ts';
 
 const FATA = new URL('../bin/fata', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -19,9 +21,7 @@ async function withSite(args: string[], fn: (out: () => string) => Promise<void>
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
   try {
-    const t0 = Date.now();
-    while (!out.includes('event=serving') && child.exitCode === null && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 50));
-    assert.match(out, /event=serving/, out);
+    await waitForLine(child, /event=serving/, 60_000);
     await fn(() => out);
   } finally {
     child.kill('SIGTERM');
@@ -41,24 +41,24 @@ const get = (port: number, path: string): Promise<{ status: number; headers: Rec
   });
 
 test('website: --redirect-https answers HTTP with a 301 to HTTPS, --hsts adds Strict-Transport-Security', async () => {
-  const port = 21000 + (process.pid % 10000);
-  await withSite([`--http-port=${port}`, `--https-port=${port + 1}`, '--redirect-https', '--hsts=31536000', '--access-log=false'], async () => {
+  const [port, tlsPort] = await freePorts(2);
+  await withSite([`--http-port=${port}`, `--https-port=${tlsPort}`, '--redirect-https', '--hsts=31536000', '--access-log=false'], async () => {
     const plain = await fetch(`http://127.0.0.1:${port}/docs/?q=1`, { redirect: 'manual' });
     assert.equal(plain.status, 301);
-    assert.equal(plain.headers.get('location'), `https://127.0.0.1:${port + 1}/docs/?q=1`, 'same host (from Host, port dropped), the HTTPS port, the same target');
-    const secure = await get(port + 1, '/');
+    assert.equal(plain.headers.get('location'), `https://127.0.0.1:${tlsPort}/docs/?q=1`, 'same host (from Host, port dropped), the HTTPS port, the same target');
+    const secure = await get(tlsPort, '/');
     assert.equal(secure.status, 200);
     assert.equal(secure.headers['strict-transport-security'], 'max-age=31536000');
   });
 });
 
 test('website: a certificate given as boot parameters is served, and one expiring within 30 days is warned about', async () => {
-  const port = 31000 + (process.pid % 10000);
+  const [port, tlsPort] = await freePorts(2);
   const short = makeDevCert(new Date(), 10);
   const esc = (pem: string): string => pem.trim().replace(/\n/g, '\\n');
-  await withSite([`--http-port=${port}`, `--https-port=${port + 1}`, `--tls-cert=${esc(short.cert)}`, `--tls-key=${esc(short.key)}`], async (out) => {
+  await withSite([`--http-port=${port}`, `--https-port=${tlsPort}`, `--tls-cert=${esc(short.cert)}`, `--tls-key=${esc(short.key)}`], async (out) => {
     assert.match(out(), /level=warn src=website event=certificate-expiring .*days_left=(9|10)/, out());
-    const r = await get(port + 1, '/hello.txt');
+    const r = await get(tlsPort, '/hello.txt');
     assert.equal(r.status, 200);
     assert.equal(r.cert?.fingerprint256, new X509Certificate(short.cert).fingerprint256, 'the parameter certificate, not the built-in one');
   });

@@ -173,7 +173,7 @@ http { access_log off; types { text/html html; text/plain txt; text/css css; ima
   server { listen 127.0.0.1:8081; root ${join(dir, 'htdocs')}; etag on; } }`);
     await withWebsite([], async (ns) => {
       ns.start(['nginx', '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
-      await new Promise((r) => setTimeout(r, 500));
+      await ns.listening(8081);
       const lm = (base: string): string => /last-modified: (.*)\r/i.exec(ns.run(['curl', '-sSI', `${base}/index.html`]).stdout)?.[1] ?? '';
       const etag = (base: string): string => /etag: (.*)\r/i.exec(ns.run(['curl', '-sSI', `${base}/index.html`]).stdout)?.[1] ?? '';
       const ask = (base: string, headers: string[], path = '/index.html'): string => {
