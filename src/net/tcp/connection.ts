@@ -10,7 +10,13 @@ import { ACK, emitTcp, FIN, PSH, RST, SYN, tcpHeaderLen, type TcpOptions, type T
 import { PROTO_TCP } from '../../wire/ipv4.ts';
 import { IPV4_PAYLOAD_AT, type Ipv4 } from '../ipv4.ts';
 import { ByteQueue } from './bytes.ts';
-import { Cubic, type CongestionControl } from './congestion.ts';
+import { Cubic, initialWindow, type CongestionControl } from './congestion.ts';
+import {
+  CLOCK_GRANULARITY_NS, DEFAULT_MSS, DEFAULT_RECEIVE_BUFFER, DEFAULT_SEND_BUFFER, DELAYED_ACK_NS, DUP_THRESH, INITIAL_RECEIVE_WINDOW,
+  INITIAL_RTO_NS, KEEPALIVE_INTERVAL_NS, KEEPALIVE_PROBES, MAX_HEADERS, MAX_RETRIES, MAX_RTO_NS, MAX_WINDOW, MAX_WINDOW_SHIFT, MIN_MSS,
+  MIN_RTO_NS, mssForMtu, SYN_RETRIES, TIME_WAIT_NS, TLP_MIN_PTO_NS, TLP_WORST_DELAYED_ACK_NS, TUNING_INTERVAL_NS,
+} from './constants.ts';
+import { resetRepr, resetReplyTo } from './reset.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
 
 export type TcpState = 'CLOSED' | 'LISTEN' | 'SYN-SENT' | 'SYN-RECEIVED' | 'ESTABLISHED' | 'FIN-WAIT-1' | 'FIN-WAIT-2' |
@@ -145,7 +151,7 @@ export class TcpConnection {
   private endPending = false;
 
   // Options.
-  mss = 536;
+  mss = DEFAULT_MSS;
   private readonly ourMss: number;
   private sndShift = 0;
   private rcvShift = 0;
@@ -211,13 +217,14 @@ export class TcpConnection {
     this.sndUna = iss;
     this.sndNxt = iss;
     this.sndMax = iss;
-    this.sendQ = new ByteQueue(cfg.sendBuffer ?? 256 * 1024);
-    this.recvQ = new ByteQueue(cfg.receiveBuffer ?? 4 * 1024 * 1024);
-    this.rcvTuned = Math.min(this.recvQ.capacity, 64 * 1024);
-    this.ourMss = host.ip.mtu - 40;
-    this.rtoNs = Number(cfg.initialRtoNs ?? 1_000_000_000n);
+    this.sendQ = new ByteQueue(cfg.sendBuffer ?? DEFAULT_SEND_BUFFER);
+    this.recvQ = new ByteQueue(cfg.receiveBuffer ?? DEFAULT_RECEIVE_BUFFER);
+    this.rcvTuned = Math.min(this.recvQ.capacity, INITIAL_RECEIVE_WINDOW);
+    this.ourMss = mssForMtu(host.ip.mtu);
+    this.rtoNs = Number(cfg.initialRtoNs ?? INITIAL_RTO_NS);
     const buf = this.recvQ.capacity;
-    if (cfg.windowScaling !== false) while (this.rcvShift < 14 && (65535 << this.rcvShift) < buf) this.rcvShift++;
+    // RFC 7323 §2.3: the least shift that lets the window cover the whole buffer, at most 14.
+    if (cfg.windowScaling !== false) while (this.rcvShift < MAX_WINDOW_SHIFT && (MAX_WINDOW << this.rcvShift) < buf) this.rcvShift++;
     this.cc = (cfg.congestion ?? ((m) => new Cubic(m)))(this.mss);
     this.noDelay = cfg.noDelay === true;
   }
@@ -261,19 +268,19 @@ export class TcpConnection {
     this.sndUna = this.sndNxt = this.sndMax = seg.ack;
     this.rcvNxt = seg.seq;
     this.mss = Math.min(mss, this.ourMss);
-    this.cc.cwnd = 10 * this.mss;
+    this.cc.cwnd = initialWindow(this.mss);
     this.sndShift = 0;
     this.rcvShift = 0;
     this.tsOk = false;
     this.sndWnd = seg.window;
     this.sndWl1 = seg.seq;
     this.sndWl2 = seg.ack;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(65535, this.recvQ.capacity));
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(MAX_WINDOW, this.recvQ.capacity));
   }
 
   private takeSynOptions(o: TcpOptions, window: number): void {
-    this.mss = Math.max(64, Math.min(o.mss || 536, this.ourMss)); // RFC 9293 §3.7.1: 536 without the option.
-    this.cc.cwnd = 10 * this.mss;
+    this.mss = Math.max(MIN_MSS, Math.min(o.mss || DEFAULT_MSS, this.ourMss)); // RFC 9293 §3.7.1: 536 without the option.
+    this.cc.cwnd = initialWindow(this.mss);
     this.peerOfferedWs = o.wscale >= 0;
     if (o.wscale >= 0 && this.cfg.windowScaling !== false) this.sndShift = o.wscale;
     else this.rcvShift = 0; // RFC 7323 §2.2: both or neither.
@@ -286,7 +293,7 @@ export class TcpConnection {
   private sendSyn(ack: boolean): void {
     const r: TcpRepr = {
       srcPort: this.localPort, dstPort: this.remotePort, seq: this.iss, ack: ack ? this.rcvNxt : 0,
-      flags: SYN | (ack ? ACK : 0), window: Math.min(65535, this.recvQ.capacity), mss: this.ourMss,
+      flags: SYN | (ack ? ACK : 0), window: Math.min(MAX_WINDOW, this.recvQ.capacity), mss: this.ourMss,
     };
     // A SYN offers window scaling and timestamps; a SYN-ACK only echoes what the peer offered (RFC 7323 §1.3).
     if (this.cfg.windowScaling !== false && (!ack || this.peerOfferedWs)) r.wscale = this.rcvShift;
@@ -333,7 +340,7 @@ export class TcpConnection {
   /** Abort: send RST now and forget the connection (RFC 9293 §3.10.5). */
   abort(): void {
     if (this.state !== 'CLOSED' && this.state !== 'LISTEN' && this.state !== 'SYN-SENT' && this.state !== 'TIME-WAIT') {
-      this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: this.sndNxt, ack: 0, flags: RST, window: 0 }, 0, 0);
+      this.transmit(resetRepr(this.localPort, this.remotePort, this.sndNxt), 0, 0);
     }
     this.destroy('reset');
   }
@@ -405,7 +412,7 @@ export class TcpConnection {
       // RFC 9293 §3.10.7.4 TIME-WAIT: a retransmission of the remote FIN (it ends at RCV.NXT, so it fails
       // the test above) is acknowledged and restarts the 2 MSL timeout.
       if (this.state === 'TIME-WAIT' && flags & FIN && !(flags & RST) && seqAdd(seg.seq, segLen) === this.rcvNxt) {
-        this.timeWaitAt = now + (this.cfg.timeWaitNs ?? 60_000_000_000n);
+        this.timeWaitAt = now + (this.cfg.timeWaitNs ?? TIME_WAIT_NS);
       }
       return false;
     }
@@ -441,7 +448,7 @@ export class TcpConnection {
         this.sndWl2 = seg.ack;
         this.defer('connect'); // The listener's onConnection, then onConnect.
       } else {
-        this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: seg.ack, ack: 0, flags: RST, window: 0 }, 0, 0);
+        this.transmit(resetReplyTo(seg), 0, 0); // RFC 9293 §3.10.7.4: an unacceptable ACK in SYN-RECEIVED.
         return false;
       }
     }
@@ -454,7 +461,7 @@ export class TcpConnection {
   private inputSynSent(seg: TcpView, o: TcpOptions, now: bigint): boolean {
     const flags = seg.flags;
     if (flags & ACK && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndNxt))) {
-      if (!(flags & RST)) this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: seg.ack, ack: 0, flags: RST, window: 0 }, 0, 0);
+      if (!(flags & RST)) this.transmit(resetReplyTo(seg), 0, 0); // RFC 9293 §3.10.7.3: <SEQ=SEG.ACK><CTL=RST>.
       return false;
     }
     if (flags & RST) {
@@ -492,7 +499,7 @@ export class TcpConnection {
       return false;
     }
     // RFC 5961 §5.2: an ACK too far in the past is dropped.
-    if (seqLt(ack, seqAdd(this.sndUna, -Math.max(this.sndWnd, 65535)))) {
+    if (seqLt(ack, seqAdd(this.sndUna, -Math.max(this.sndWnd, MAX_WINDOW)))) {
       this.challengeAck();
       return false;
     }
@@ -559,7 +566,7 @@ export class TcpConnection {
       if (this.sackOk) this.sackUpdate(o);
       // Early retransmit (RFC 5827): with fewer than four segments out, fewer duplicates can ever come.
       const outSegs = Math.ceil(seqDiff(this.sndMax, this.sndUna) / this.segmentData);
-      const dupThresh = Math.max(1, Math.min(3, outSegs - 1));
+      const dupThresh = Math.max(1, Math.min(DUP_THRESH, outSegs - 1));
       if (this.sackOk && (this.inRecovery || this.dupAcks >= dupThresh || this.sackedBytes() >= dupThresh * this.segmentData) && this.sacked.length > 0) {
         if (!this.inRecovery && seqGt(ack, this.recover)) {
           // Enter SACK recovery (RFC 6675 §5): halve, then resend holes as the pipe allows.
@@ -575,9 +582,9 @@ export class TcpConnection {
         if (this.inRecovery) this.sackSend();
       } else if (this.inRecovery) {
         this.cc.cwnd += this.mss; // Inflate for each segment that left the network.
-      } else if (this.dupAcks < 3) {
+      } else if (this.dupAcks < DUP_THRESH) {
         this.limitedTransmit = this.dupAcks; // RFC 3042: one new segment per early duplicate ACK.
-      } else if (this.dupAcks === 3 && seqGt(ack, this.recover)) {
+      } else if (this.dupAcks === DUP_THRESH && seqGt(ack, this.recover)) {
         // Fast retransmit (RFC 6582 §3.2 step 2).
         this.counters.fastRetransmits++;
         this.cc.onFastRetransmit(seqDiff(this.sndMax, this.sndUna), this.mss);
@@ -585,7 +592,7 @@ export class TcpConnection {
         this.inRecovery = true;
         this.tlpAt = undefined;
         this.retransmitFirst();
-        this.cc.cwnd = this.cc.ssthresh + 3 * this.mss;
+        this.cc.cwnd = this.cc.ssthresh + DUP_THRESH * this.mss;
       }
     }
     // Window update (RFC 9293 §3.10.7.4: SND.WL1/WL2 rule).
@@ -617,7 +624,7 @@ export class TcpConnection {
     this.state = 'TIME-WAIT';
     this.rtoAt = undefined;
     this.persistAt = undefined;
-    this.timeWaitAt = now + (this.cfg.timeWaitNs ?? 60_000_000_000n);
+    this.timeWaitAt = now + (this.cfg.timeWaitNs ?? TIME_WAIT_NS);
     this.keepAliveAt = undefined;
     this.defer('close');
   }
@@ -627,7 +634,7 @@ export class TcpConnection {
       // A retransmitted FIN: acknowledge it again and restart 2MSL (RFC 9293 §3.10.7.4).
       if (seg.flags & FIN) {
         this.sendAck();
-        this.timeWaitAt = now + (this.cfg.timeWaitNs ?? 60_000_000_000n);
+        this.timeWaitAt = now + (this.cfg.timeWaitNs ?? TIME_WAIT_NS);
       }
       return;
     }
@@ -677,7 +684,7 @@ export class TcpConnection {
     if (len > 0) this.unackedSegs++;
     if (this.unackedSegs >= 2) this.ackNow = true;
     else if (!this.ackNow && this.delAckAt === undefined && this.lastAckSent !== this.rcvNxt) {
-      this.delAckAt = now + (this.cfg.delayedAckNs ?? 40_000_000n);
+      this.delAckAt = now + (this.cfg.delayedAckNs ?? DELAYED_ACK_NS);
     }
   }
 
@@ -697,7 +704,7 @@ export class TcpConnection {
   /** Once per round trip: if the peer sent at least half the window, double it (up to the buffer). */
   private tuneReceiveWindow(len: number, now: bigint): void {
     this.rcvMarkBytes += len;
-    if (now - this.rcvMarkNs < BigInt(Math.round(this.srtt > 0 ? this.srtt : 100_000_000))) return;
+    if (now - this.rcvMarkNs < BigInt(Math.round(this.srtt > 0 ? this.srtt : TUNING_INTERVAL_NS))) return;
     if (this.rcvMarkBytes * 2 >= this.rcvTuned) this.rcvTuned = Math.min(this.recvQ.capacity, this.rcvTuned * 2);
     this.rcvMarkNs = now;
     this.rcvMarkBytes = 0;
@@ -859,7 +866,7 @@ export class TcpConnection {
       // packet, never with the FIN (so every segment the device cuts is full and alike).
       const gsoMax = this.host.ip.gsoMaxPacket;
       if (gsoMax !== undefined && len === smss && !seqLt(this.sndNxt, this.sndMax)) {
-        let big = Math.min(unsent, win - inFlight, Math.floor((gsoMax - 20 - 60) / smss) * smss);
+        let big = Math.min(unsent, win - inFlight, Math.floor((gsoMax - MAX_HEADERS) / smss) * smss);
         big -= big % smss;
         if (this.finQueued && big === unsent) big -= smss;
         if (big > smss) len = big;
@@ -913,8 +920,8 @@ export class TcpConnection {
       this.tlpAt = undefined;
       return;
     }
-    let pto = Math.max(2 * this.srtt, 10_000_000);
-    if (seqDiff(this.sndMax, this.sndUna) <= this.segmentData) pto += 200_000_000;
+    let pto = Math.max(2 * this.srtt, TLP_MIN_PTO_NS);
+    if (seqDiff(this.sndMax, this.sndUna) <= this.segmentData) pto += TLP_WORST_DELAYED_ACK_NS;
     const at = now + BigInt(Math.round(pto));
     this.tlpAt = this.rtoAt !== undefined && at >= this.rtoAt ? undefined : at;
   }
@@ -950,10 +957,10 @@ export class TcpConnection {
 
   private segment(seq: number, flags: number): TcpRepr {
     const wnd = this.recvWindow();
-    let w = Math.min(65535, wnd >>> this.rcvShift);
+    let w = Math.min(MAX_WINDOW, wnd >>> this.rcvShift);
     // Never shrink the window we offered (RFC 9293 §3.8.6.2.2).
     const edge = seqAdd(this.rcvNxt, w << this.rcvShift);
-    if (seqLt(edge, this.rcvAdvEdge)) w = Math.min(65535, seqDiff(this.rcvAdvEdge, this.rcvNxt) >>> this.rcvShift);
+    if (seqLt(edge, this.rcvAdvEdge)) w = Math.min(MAX_WINDOW, seqDiff(this.rcvAdvEdge, this.rcvNxt) >>> this.rcvShift);
     else this.rcvAdvEdge = edge;
     const r: TcpRepr = { srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, flags, window: w };
     if (this.tsOk) r.timestamps = [this.tsNow(), this.tsRecent];
@@ -1140,8 +1147,8 @@ export class TcpConnection {
       this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
       this.srtt = 0.875 * this.srtt + 0.125 * r;
     }
-    const min = Number(this.cfg.minRtoNs ?? 200_000_000n), max = Number(this.cfg.maxRtoNs ?? 60_000_000_000n);
-    this.rtoNs = Math.min(max, Math.max(min, this.srtt + Math.max(1_000_000, 4 * this.rttvar)));
+    const min = Number(this.cfg.minRtoNs ?? MIN_RTO_NS), max = Number(this.cfg.maxRtoNs ?? MAX_RTO_NS);
+    this.rtoNs = Math.min(max, Math.max(min, this.srtt + Math.max(CLOCK_GRANULARITY_NS, 4 * this.rttvar)));
   }
 
   nextTimerNs(): bigint | undefined {
@@ -1186,13 +1193,13 @@ export class TcpConnection {
       this.armKeepAlive(now); // Data in flight: the retransmission timer watches the peer.
       return;
     }
-    if (this.keepAliveProbes >= (this.cfg.keepAliveProbes ?? 9)) {
+    if (this.keepAliveProbes >= (this.cfg.keepAliveProbes ?? KEEPALIVE_PROBES)) {
       this.abortQuietly('timeout');
       return;
     }
     this.keepAliveProbes++;
     this.transmit(this.segment(seqAdd(this.sndMax, -1), ACK), 0, 0);
-    this.keepAliveAt = now + (this.cfg.keepAliveIntervalNs ?? 75_000_000_000n);
+    this.keepAliveAt = now + (this.cfg.keepAliveIntervalNs ?? KEEPALIVE_INTERVAL_NS);
   }
 
   /**
@@ -1201,7 +1208,7 @@ export class TcpConnection {
    * window still zero do not restart it; the window opening stops it.
    */
   private armPersist(now: bigint): void {
-    const max = Number(this.cfg.maxRtoNs ?? 60_000_000_000n);
+    const max = Number(this.cfg.maxRtoNs ?? MAX_RTO_NS);
     this.persistAt = now + BigInt(Math.round(Math.min(this.rtoNs * 2 ** this.persistBackoff, max)));
   }
 
@@ -1214,7 +1221,7 @@ export class TcpConnection {
       return;
     }
     // A peer that answers probes keeps the connection forever; one that stays silent is given up on.
-    if (this.persistProbes >= (this.cfg.maxRetries ?? 15)) {
+    if (this.persistProbes >= (this.cfg.maxRetries ?? MAX_RETRIES)) {
       this.abortQuietly('timeout');
       return;
     }
@@ -1241,7 +1248,7 @@ export class TcpConnection {
       if (this.persistAt === undefined) this.armPersist(now);
       return;
     }
-    const limit = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED' ? (this.cfg.synRetries ?? 6) : (this.cfg.maxRetries ?? 15);
+    const limit = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED' ? (this.cfg.synRetries ?? SYN_RETRIES) : (this.cfg.maxRetries ?? MAX_RETRIES);
     const overdue = this.cfg.userTimeoutNs !== undefined && this.unackedSinceNs !== undefined &&
       now - this.unackedSinceNs >= this.cfg.userTimeoutNs;
     if (this.retries >= limit || overdue) {
@@ -1251,7 +1258,7 @@ export class TcpConnection {
     this.retries++;
     this.backoff++;
     this.counters.timeouts++;
-    const max = Number(this.cfg.maxRtoNs ?? 60_000_000_000n);
+    const max = Number(this.cfg.maxRtoNs ?? MAX_RTO_NS);
     this.rtoNs = Math.min(max, this.rtoNs * 2);
     this.rttSeq = undefined;
     if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
@@ -1274,7 +1281,7 @@ export class TcpConnection {
   }
 
   private abortQuietly(why: 'timeout'): void {
-    this.transmit({ srcPort: this.localPort, dstPort: this.remotePort, seq: this.sndNxt, ack: 0, flags: RST, window: 0 }, 0, 0);
+    this.transmit(resetRepr(this.localPort, this.remotePort, this.sndNxt), 0, 0);
     this.destroy(why);
   }
 

@@ -13,6 +13,7 @@
  * without timestamp-encoded cookies.
  */
 import type { Random } from '../../devices/index.ts';
+import { DEFAULT_MSS } from './constants.ts';
 
 export const COOKIE_MSS = [536, 1220, 1440, 1460] as const;
 const SLOT_NS = 64_000_000_000n;
@@ -55,7 +56,7 @@ export class SynCookies {
   /** The ISS for a SYN from ra:rp to la:lp advertising `peerMss` (0 when absent). */
   make(nowNs: bigint, la: number, lp: number, ra: number, rp: number, peerMss: number): number {
     let idx = 0;
-    for (let i = COOKIE_MSS.length - 1; i >= 0; i--) if (COOKIE_MSS[i]! <= (peerMss || 536)) { idx = i; break; }
+    for (let i = COOKIE_MSS.length - 1; i >= 0; i--) if (COOKIE_MSS[i]! <= (peerMss || DEFAULT_MSS)) { idx = i; break; }
     const t = this.slot(nowNs);
     return ((t << 27) | (idx << 25) | this.hash(t, la, lp, ra, rp)) >>> 0;
   }

@@ -13,6 +13,8 @@ import { EPHEMERAL_FIRST, EPHEMERAL_LAST } from '../udp.ts';
 import { TcpConnection, type TcpConfig, type TcpCounters, type TcpHost } from './connection.ts';
 import { seqAdd } from './seq.ts';
 import { SynCookies } from './cookie.ts';
+import { CHALLENGE_ACKS_PER_SECOND, DEFAULT_RECEIVE_BUFFER, MAX_WINDOW, mssForMtu } from './constants.ts';
+import { resetReplyTo } from './reset.ts';
 
 export interface TcpListenOptions extends TcpConfig {
   /** Half-open (SYN-RECEIVED) connections at most (default 128); beyond it, SYN cookies answer. */
@@ -34,9 +36,6 @@ export class TcpListener {
 }
 
 const DROPS = ['truncated', 'data-offset', 'checksum', 'bad-options', 'no-connection', 'backlog-full', 'broadcast', 'bad-cookie'] as const;
-
-/** RFC 5961 §7: challenge ACKs a second at most, for the whole layer (Linux's default is 1000). */
-const CHALLENGE_ACKS_PER_SECOND = 1000;
 
 /** Key of a remote endpoint within one local port: address × 65536 + port (48 bits, exact in a double). */
 const remoteKey = (addr: number, port: number): number => addr * 65536 + port;
@@ -168,7 +167,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
     if (l && !(flags & RST)) {
       if (flags & ACK) {
         if (!(flags & SYN) && l.opts.synCookies !== false && this.acceptCookie(l, p, v)) return;
-        this.reset(p.src, v, flags); // An ACK to a listener: RST (RFC 9293 §3.10.7.2).
+        this.reset(p.src, v); // An ACK to a listener: RST (RFC 9293 §3.10.7.2).
         return;
       }
       if (flags & SYN) {
@@ -186,7 +185,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
       return;
     }
     this.drops['no-connection']++;
-    if (!(flags & RST)) this.reset(p.src, v, flags);
+    if (!(flags & RST)) this.reset(p.src, v);
   }
 
   /** A stateless SYN-ACK whose ISS is a cookie (RFC 4987 §3.6); only MSS is offered. */
@@ -194,7 +193,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
     const iss = this.cookies.make(this.clock.monotonicNs(), p.dst, v.dstPort, p.src, v.srcPort, this.opts.mss);
     const r: TcpRepr = {
       srcPort: v.dstPort, dstPort: v.srcPort, seq: iss, ack: seqAdd(v.seq, 1), flags: SYN | ACK,
-      window: Math.min(65535, l.opts.receiveBuffer ?? 256 * 1024), mss: this.ip.mtu - 40,
+      window: Math.min(MAX_WINDOW, l.opts.receiveBuffer ?? DEFAULT_RECEIVE_BUFFER), mss: mssForMtu(this.ip.mtu),
     };
     emitTcp(r, this.ip.address, p.src, this.ip.tx, IPV4_PAYLOAD_AT, 0);
     this.ip.send(p.src, PROTO_TCP, 24);
@@ -218,12 +217,8 @@ export class Tcp implements Ipv4Handler, TcpHost {
   }
 
   /** RST for a segment that has no connection (RFC 9293 §3.10.7.1). */
-  private reset(dst: number, v: TcpView, flags: number): void {
-    const len = v.payloadLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
-    const r: TcpRepr = flags & ACK
-      ? { srcPort: v.dstPort, dstPort: v.srcPort, seq: v.ack, ack: 0, flags: RST, window: 0 }
-      : { srcPort: v.dstPort, dstPort: v.srcPort, seq: 0, ack: seqAdd(v.seq, len), flags: RST | ACK, window: 0 };
-    emitTcp(r, this.ip.address, dst, this.ip.tx, IPV4_PAYLOAD_AT, 0);
+  private reset(dst: number, v: TcpView): void {
+    emitTcp(resetReplyTo(v), this.ip.address, dst, this.ip.tx, IPV4_PAYLOAD_AT, 0);
     this.ip.send(dst, PROTO_TCP, 20);
     this.rstsSent++;
   }
