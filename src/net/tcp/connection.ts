@@ -12,11 +12,12 @@ import { IPV4_PAYLOAD_AT, type Ipv4 } from '../ipv4.ts';
 import { ByteQueue } from './bytes.ts';
 import { Cubic, initialWindow, type CongestionControl } from './congestion.ts';
 import {
-  CLOCK_GRANULARITY_NS, DEFAULT_MSS, DEFAULT_RECEIVE_BUFFER, DEFAULT_SEND_BUFFER, DELAYED_ACK_NS, DUP_THRESH, INITIAL_RECEIVE_WINDOW,
-  INITIAL_RTO_NS, KEEPALIVE_INTERVAL_NS, KEEPALIVE_PROBES, MAX_HEADERS, MAX_RETRIES, MAX_RTO_NS, MAX_WINDOW, MAX_WINDOW_SHIFT, MIN_MSS,
-  MIN_RTO_NS, mssForMtu, SYN_RETRIES, TIME_WAIT_NS, TLP_MIN_PTO_NS, TLP_WORST_DELAYED_ACK_NS, TUNING_INTERVAL_NS,
+  DEFAULT_MSS, DEFAULT_RECEIVE_BUFFER, DEFAULT_SEND_BUFFER, DELAYED_ACK_NS, DUP_THRESH, INITIAL_RECEIVE_WINDOW, KEEPALIVE_INTERVAL_NS,
+  KEEPALIVE_PROBES, MAX_HEADERS, MAX_RETRIES, MAX_WINDOW, MAX_WINDOW_SHIFT, MIN_MSS, mssForMtu, SYN_RETRIES, TIME_WAIT_NS, TLP_MIN_PTO_NS,
+  TLP_WORST_DELAYED_ACK_NS, TUNING_INTERVAL_NS,
 } from './constants.ts';
 import { resetRepr, resetReplyTo } from './reset.ts';
+import { RttEstimator } from './rtt.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
 
 export type TcpState = 'CLOSED' | 'LISTEN' | 'SYN-SENT' | 'SYN-RECEIVED' | 'ESTABLISHED' | 'FIN-WAIT-1' | 'FIN-WAIT-2' |
@@ -181,17 +182,9 @@ export class TcpConnection {
   private keepAliveProbes = 0;
   /** When the oldest unacknowledged data was first sent (for the user timeout). */
   private unackedSinceNs: bigint | undefined;
-  private rtoNs: number;
-  private srtt = 0;
-  private rttvar = 0;
-  private backoff = 0;
-  private retries = 0;
-  private rttSeq: number | undefined;
-  private rttStartNs = 0n;
+  private readonly rtt: RttEstimator;
   private unackedSegs = 0;
   private ackNow = false;
-  /** Timestamp (ms clock) of the last retransmission. */
-  private lastRetransmitTs = 0;
 
   // Loss recovery.
   readonly cc: CongestionControl;
@@ -221,7 +214,7 @@ export class TcpConnection {
     this.recvQ = new ByteQueue(cfg.receiveBuffer ?? DEFAULT_RECEIVE_BUFFER);
     this.rcvTuned = Math.min(this.recvQ.capacity, INITIAL_RECEIVE_WINDOW);
     this.ourMss = mssForMtu(host.ip.mtu);
-    this.rtoNs = Number(cfg.initialRtoNs ?? INITIAL_RTO_NS);
+    this.rtt = new RttEstimator(cfg);
     const buf = this.recvQ.capacity;
     // RFC 7323 §2.3: the least shift that lets the window cover the whole buffer, at most 14.
     if (cfg.windowScaling !== false) while (this.rcvShift < MAX_WINDOW_SHIFT && (MAX_WINDOW << this.rcvShift) < buf) this.rcvShift++;
@@ -236,7 +229,7 @@ export class TcpConnection {
   get bufferedSend(): number { return this.sendQ.length; }
   get sendBufferFree(): number { return this.sendQ.free; }
   /** The smoothed RTT in ns (0 before the first sample). */
-  get srttNs(): number { return this.srtt; }
+  get srttNs(): number { return this.rtt.srtt; }
 
   private now(): bigint { return this.host.clock.monotonicNs(); }
   private tsNow(): number { return Number(this.now() / 1_000_000n) >>> 0; }
@@ -439,9 +432,7 @@ export class TcpConnection {
         // writes from onConnection is never counted as acknowledged by this ACK.
         this.sndUna = seqAdd(this.iss, 1);
         this.rtoAt = undefined;
-        if (this.backoff === 0 && !this.tsOk) this.rttSample(Number(now - this.rttStartNs));
-        this.backoff = 0;
-        this.retries = 0;
+        this.rtt.handshakeDone(now, !this.tsOk);
         this.state = 'ESTABLISHED';
         this.sndWnd = seg.window << this.sndShift;
         this.sndWl1 = seg.seq;
@@ -477,9 +468,7 @@ export class TcpConnection {
       this.sndWl2 = seg.ack;
       this.state = 'ESTABLISHED';
       this.rtoAt = undefined;
-      if (this.backoff === 0) this.rttSample(Number(now - this.rttStartNs));
-      this.backoff = 0;
-      this.retries = 0;
+      this.rtt.handshakeDone(now, true);
       this.sendAck();
       this.armKeepAlive(now);
       this.defer('connect');
@@ -515,17 +504,7 @@ export class TcpConnection {
       this.sndUna = ack;
       if (this.sackOk) this.sackUpdate(o);
       if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
-      // RTT: from the echoed timestamp (RFC 7323 §4.1) or the one timed segment (Karn's rule).
-      // An echo older than our last retransmission may be the original's (RFC 7323 updates TS.Recent only
-      // for acceptable segments): Karn's rule applied to timestamps.
-      if (this.tsOk && o.hasTimestamps && o.tsEcr !== 0 && ((o.tsEcr - this.lastRetransmitTs) | 0) >= 0) {
-        this.rttSample(Math.max(1, ((this.tsNow() - o.tsEcr) >>> 0)) * 1e6);
-      } else if (this.rttSeq !== undefined && seqGe(ack, this.rttSeq)) {
-        this.rttSample(Number(now - this.rttStartNs));
-      }
-      if (this.rttSeq !== undefined && seqGe(ack, this.rttSeq)) this.rttSeq = undefined;
-      this.backoff = 0;
-      this.retries = 0;
+      this.rtt.newAck(ack, o, this.tsOk, this.tsOk && o.hasTimestamps ? this.tsNow() : 0, now);
       this.unackedSinceNs = seqGt(this.sndMax, this.sndUna) ? now : undefined;
       const flight = seqDiff(this.sndMax, this.sndUna);
       if (this.inRecovery && useSack) {
@@ -546,11 +525,11 @@ export class TcpConnection {
           this.cc.cwnd = Math.max(this.mss, this.cc.cwnd - dataAcked + this.mss);
         }
       } else {
-        this.cc.onAck(dataAcked, this.mss, now, this.srtt);
+        this.cc.onAck(dataAcked, this.mss, now, this.rtt.srtt);
       }
       this.dupAcks = 0;
       this.limitedTransmit = 0;
-      this.rtoAt = seqGt(this.sndMax, this.sndUna) ? now + BigInt(Math.round(this.rtoNs)) : undefined;
+      this.rtoAt = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : undefined;
       this.tlpOut = false;
       this.armTlp(now);
       if (finAcked) this.ourFinAcked(now);
@@ -704,7 +683,7 @@ export class TcpConnection {
   /** Once per round trip: if the peer sent at least half the window, double it (up to the buffer). */
   private tuneReceiveWindow(len: number, now: bigint): void {
     this.rcvMarkBytes += len;
-    if (now - this.rcvMarkNs < BigInt(Math.round(this.srtt > 0 ? this.srtt : TUNING_INTERVAL_NS))) return;
+    if (now - this.rcvMarkNs < BigInt(Math.round(this.rtt.srtt > 0 ? this.rtt.srtt : TUNING_INTERVAL_NS))) return;
     if (this.rcvMarkBytes * 2 >= this.rcvTuned) this.rcvTuned = Math.min(this.recvQ.capacity, this.rcvTuned * 2);
     this.rcvMarkNs = now;
     this.rcvMarkBytes = 0;
@@ -889,19 +868,12 @@ export class TcpConnection {
       const fin = this.finQueued && len === unsent && finDue;
       if (len === 0 && !fin) break;
       const resend = seqLt(this.sndNxt, this.sndMax);
-      if (resend) {
-        this.counters.retransmits++;
-        this.counters.bytesRetransmitted += len;
-        this.lastRetransmitTs = this.tsNow();
-      }
+      if (resend) this.countRetransmit(len);
       this.sendData(this.sndNxt, inFlight, len, fin);
-      if (this.rttSeq === undefined && !this.tsOk && !resend) {
-        this.rttSeq = seqAdd(this.sndNxt, len);
-        this.rttStartNs = now;
-      }
+      if (!resend) this.rtt.timeSegment(seqAdd(this.sndNxt, len), now, this.tsOk);
       this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-      if (this.rtoAt === undefined) this.rtoAt = now + BigInt(Math.round(this.rtoNs));
+      if (this.rtoAt === undefined) this.rtoAt = now + this.rtt.rto;
       this.unackedSinceNs ??= now;
       sent = true;
       if (fin) break;
@@ -915,12 +887,12 @@ export class TcpConnection {
    * ACK when one segment is out), so a lost tail is found by SACK recovery instead of a timeout.
    */
   private armTlp(now: bigint): void {
-    if (this.inRecovery || this.tlpOut || this.srtt === 0 || !this.sackOk || this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT' ||
+    if (this.inRecovery || this.tlpOut || this.rtt.srtt === 0 || !this.sackOk || this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT' ||
       !seqGt(this.sndMax, this.sndUna)) {
       this.tlpAt = undefined;
       return;
     }
-    let pto = Math.max(2 * this.srtt, TLP_MIN_PTO_NS);
+    let pto = Math.max(2 * this.rtt.srtt, TLP_MIN_PTO_NS);
     if (seqDiff(this.sndMax, this.sndUna) <= this.segmentData) pto += TLP_WORST_DELAYED_ACK_NS;
     const at = now + BigInt(Math.round(pto));
     this.tlpAt = this.rtoAt !== undefined && at >= this.rtoAt ? undefined : at;
@@ -941,13 +913,11 @@ export class TcpConnection {
       const dataEnd = seqAdd(this.sndUna, Math.min(this.sendQ.length, off));
       const len = Math.min(this.segmentData, seqDiff(dataEnd, this.sndUna));
       if (len <= 0) return;
-      this.counters.retransmits++;
-      this.counters.bytesRetransmitted += len;
-      this.lastRetransmitTs = this.tsNow();
+      this.countRetransmit(len);
       const seq = seqAdd(dataEnd, -len);
       this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
     }
-    this.rtoAt = now + BigInt(Math.round(this.rtoNs));
+    this.rtoAt = now + this.rtt.rto;
   }
 
   private sendData(seq: number, queueOffset: number, len: number, fin: boolean): void {
@@ -1103,17 +1073,15 @@ export class TcpConnection {
         if (len <= 0 || seqLt(this.sndNxt, this.sndMax)) return;
         this.sendData(this.sndMax, off, len, false);
         this.sndNxt = this.sndMax = seqAdd(this.sndMax, len);
-        if (this.rtoAt === undefined) this.rtoAt = this.now() + BigInt(Math.round(this.rtoNs));
+        if (this.rtoAt === undefined) this.rtoAt = this.now() + this.rtt.rto;
         continue;
       }
       const [seq, len] = hole;
-      this.counters.retransmits++;
-      this.counters.bytesRetransmitted += len;
-      this.lastRetransmitTs = this.tsNow();
+      this.countRetransmit(len);
       this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
       this.highRxt = seqAdd(seq, len);
       this.rxtFence = this.sndMax;
-      this.rttSeq = undefined;
+      this.rtt.stopTiming();
     }
   }
 
@@ -1123,32 +1091,24 @@ export class TcpConnection {
     const len = Math.min(this.segmentData, this.sendQ.length, inFlight);
     const fin = this.finQueued && len === this.sendQ.length && seqGt(this.sndMax, seqAdd(this.sndUna, this.sendQ.length));
     if (len === 0 && !fin) return 0;
+    this.countRetransmit(len);
+    this.sendData(this.sndUna, 0, len, fin);
+    this.rtt.stopTiming(); // Karn: never time a retransmitted segment.
+    return len + (fin ? 1 : 0);
+  }
+
+  /** Counts `len` octets resent, and notes when for RTTM's version of Karn's rule (see RttEstimator.newAck). */
+  private countRetransmit(len: number): void {
     this.counters.retransmits++;
     this.counters.bytesRetransmitted += len;
-    this.lastRetransmitTs = this.tsNow();
-    this.sendData(this.sndUna, 0, len, fin);
-    this.rttSeq = undefined; // Karn: never time a retransmitted segment.
-    return len + (fin ? 1 : 0);
+    this.rtt.lastRetransmitTs = this.tsNow();
   }
 
   // ---------------------------------------------------------------- timers
 
   private armRto(): void {
-    this.rtoAt = this.now() + BigInt(Math.round(this.rtoNs));
-    this.rttStartNs = this.now();
-  }
-
-  /** RFC 6298 §2: SRTT, RTTVAR and RTO from one measurement (ns). */
-  private rttSample(r: number): void {
-    if (this.srtt === 0) {
-      this.srtt = r;
-      this.rttvar = r / 2;
-    } else {
-      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
-      this.srtt = 0.875 * this.srtt + 0.125 * r;
-    }
-    const min = Number(this.cfg.minRtoNs ?? MIN_RTO_NS), max = Number(this.cfg.maxRtoNs ?? MAX_RTO_NS);
-    this.rtoNs = Math.min(max, Math.max(min, this.srtt + Math.max(CLOCK_GRANULARITY_NS, 4 * this.rttvar)));
+    this.rtoAt = this.now() + this.rtt.rto;
+    this.rtt.timeSyn(this.now());
   }
 
   nextTimerNs(): bigint | undefined {
@@ -1208,8 +1168,7 @@ export class TcpConnection {
    * window still zero do not restart it; the window opening stops it.
    */
   private armPersist(now: bigint): void {
-    const max = Number(this.cfg.maxRtoNs ?? MAX_RTO_NS);
-    this.persistAt = now + BigInt(Math.round(Math.min(this.rtoNs * 2 ** this.persistBackoff, max)));
+    this.persistAt = now + BigInt(Math.round(Math.min(this.rtt.rtoNs * 2 ** this.persistBackoff, this.rtt.maxRtoNs)));
   }
 
   private probeZeroWindow(now: bigint): void {
@@ -1251,16 +1210,12 @@ export class TcpConnection {
     const limit = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED' ? (this.cfg.synRetries ?? SYN_RETRIES) : (this.cfg.maxRetries ?? MAX_RETRIES);
     const overdue = this.cfg.userTimeoutNs !== undefined && this.unackedSinceNs !== undefined &&
       now - this.unackedSinceNs >= this.cfg.userTimeoutNs;
-    if (this.retries >= limit || overdue) {
+    if (this.rtt.backoff >= limit || overdue) {
       this.abortQuietly('timeout');
       return;
     }
-    this.retries++;
-    this.backoff++;
+    this.rtt.backOff();
     this.counters.timeouts++;
-    const max = Number(this.cfg.maxRtoNs ?? MAX_RTO_NS);
-    this.rtoNs = Math.min(max, this.rtoNs * 2);
-    this.rttSeq = undefined;
     if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
       this.counters.retransmits++;
       this.sendSyn(this.state === 'SYN-RECEIVED');
@@ -1274,10 +1229,10 @@ export class TcpConnection {
     // The scoreboard is kept (RFC 6675 §5.1 allows it, as Linux does): the resend after a timeout skips
     // what the receiver already holds. A receiver that reneges still gets everything: SND.UNA only moves
     // on cumulative ACKs, and data it dropped is resent when the next timeout clears what it SACKed.
-    if (this.backoff > 2) this.sacked = [];
+    if (this.rtt.backoff > 2) this.sacked = [];
     this.sndNxt = this.sndUna; // Go back: resend from the first unacknowledged byte.
     this.sndNxt = seqAdd(this.sndUna, this.retransmitFirst());
-    this.rtoAt = now + BigInt(Math.round(this.rtoNs));
+    this.rtoAt = now + this.rtt.rto;
   }
 
   private abortQuietly(why: 'timeout'): void {
