@@ -18,6 +18,7 @@ import {
 } from './constants.ts';
 import { resetRepr, resetReplyTo } from './reset.ts';
 import { RttEstimator } from './rtt.ts';
+import { Scoreboard } from './sack.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
 
 export type TcpState = 'CLOSED' | 'LISTEN' | 'SYN-SENT' | 'SYN-RECEIVED' | 'ESTABLISHED' | 'FIN-WAIT-1' | 'FIN-WAIT-2' |
@@ -159,10 +160,8 @@ export class TcpConnection {
   private tsOk = false;
   /** SACK agreed by both ends. */
   private sackOk = false;
-  /** Sender scoreboard: SACKed ranges above SND.UNA as [left, right, …], sorted and disjoint. */
-  private sacked: number[] = [];
-  /** Highest sequence retransmitted in this recovery (RFC 6675 HighRxt). */
-  private highRxt = 0;
+  /** What the peer SACKed of what we sent (RFC 6675 scoreboard). */
+  private readonly scoreboard = new Scoreboard();
   /** Receiver: start of the most recent out-of-order segment (its block goes first, RFC 2018 §4). */
   private lastOooSeq = 0;
   /** Whether the peer's SYN carried a window scale option (so a SYN-ACK may answer with ours). */
@@ -496,13 +495,13 @@ export class TcpConnection {
     const finPos = seqAdd(this.sndUna, this.sendQ.length);
     const window = seg.window << this.sndShift;
     this.persistProbes = 0; // The peer answers (RFC 1122 §4.2.2.17: then the connection stays open).
-    const useSack = this.sackOk && (o.sackCount > 0 || this.sacked.length > 0);
+    const useSack = this.sackOk && (o.sackCount > 0 || !this.scoreboard.empty);
     if (acked > 0) {
       const finAcked = this.finQueued && seqGt(ack, finPos);
       const dataAcked = acked - (finAcked ? 1 : 0);
       this.sendQ.drop(dataAcked);
       this.sndUna = ack;
-      if (this.sackOk) this.sackUpdate(o);
+      if (this.sackOk) this.scoreboard.update(o, this.sndUna, this.sndMax);
       if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
       this.rtt.newAck(ack, o, this.tsOk, this.tsOk && o.hasTimestamps ? this.tsNow() : 0, now);
       this.unackedSinceNs = seqGt(this.sndMax, this.sndUna) ? now : undefined;
@@ -542,18 +541,18 @@ export class TcpConnection {
       // A duplicate ACK (RFC 5681 §2). One with a zero window answers a zero-window probe: no sign of loss.
       this.counters.dupAcks++;
       this.dupAcks++;
-      if (this.sackOk) this.sackUpdate(o);
+      if (this.sackOk) this.scoreboard.update(o, this.sndUna, this.sndMax);
       // Early retransmit (RFC 5827): with fewer than four segments out, fewer duplicates can ever come.
       const outSegs = Math.ceil(seqDiff(this.sndMax, this.sndUna) / this.segmentData);
       const dupThresh = Math.max(1, Math.min(DUP_THRESH, outSegs - 1));
-      if (this.sackOk && (this.inRecovery || this.dupAcks >= dupThresh || this.sackedBytes() >= dupThresh * this.segmentData) && this.sacked.length > 0) {
+      if (this.sackOk && (this.inRecovery || this.dupAcks >= dupThresh || this.scoreboard.sackedBytes() >= dupThresh * this.segmentData) && !this.scoreboard.empty) {
         if (!this.inRecovery && seqGt(ack, this.recover)) {
           // Enter SACK recovery (RFC 6675 §5): halve, then resend holes as the pipe allows.
           this.counters.fastRetransmits++;
           this.cc.onFastRetransmit(seqDiff(this.sndMax, this.sndUna), this.mss);
           this.cc.cwnd = this.cc.ssthresh;
           this.recover = this.sndMax;
-          this.highRxt = this.sndUna;
+          this.scoreboard.highRxt = this.sndUna;
           this.rxtFence = this.sndMax;
           this.inRecovery = true;
           this.tlpAt = undefined;
@@ -836,8 +835,8 @@ export class TcpConnection {
       const win = Math.min(this.cc.cwnd + (this.inRecovery ? 0 : this.limitedTransmit * this.segmentData), this.sndWnd);
       const smss = this.segmentData;
       // Resending after a timeout (SND.NXT below SND.MAX): skip what the receiver SACKed.
-      if (seqLt(this.sndNxt, this.sndMax) && this.sacked.length > 0) {
-        const skipTo = this.sackedEnd(this.sndNxt);
+      if (seqLt(this.sndNxt, this.sndMax) && !this.scoreboard.empty) {
+        const skipTo = this.scoreboard.sackedEnd(this.sndNxt);
         if (skipTo !== undefined) { this.sndNxt = skipTo; continue; }
       }
       let len = Math.max(0, Math.min(smss, unsent, win - inFlight));
@@ -851,7 +850,7 @@ export class TcpConnection {
         if (big > smss) len = big;
       }
       if (seqLt(this.sndNxt, this.sndMax)) {
-        const nextSacked = this.sackedStartAfter(this.sndNxt);
+        const nextSacked = this.scoreboard.sackedStartAfter(this.sndNxt);
         if (nextSacked !== undefined) len = Math.min(len, seqDiff(nextSacked, this.sndNxt));
       }
       if (unsent > 0 && len === 0) {
@@ -989,84 +988,21 @@ export class TcpConnection {
     }
   }
 
-  /** Adds the ACK's SACK blocks to the scoreboard, clamped to (SND.UNA, SND.MAX]. */
-  private sackUpdate(o: TcpOptions): void {
-    const pairs: [number, number][] = [];
-    for (let i = 0; i + 1 < this.sacked.length; i += 2) {
-      if (seqGt(this.sacked[i + 1]!, this.sndUna)) pairs.push([seqGt(this.sacked[i]!, this.sndUna) ? this.sacked[i]! : this.sndUna, this.sacked[i + 1]!]);
-    }
-    for (let k = 0; k < o.sackCount; k++) {
-      let l = o.sack[2 * k]!, r = o.sack[2 * k + 1]!;
-      if (seqLt(l, this.sndUna)) l = this.sndUna;
-      if (seqGt(r, this.sndMax)) r = this.sndMax;
-      if (seqLt(l, r)) pairs.push([l, r]);
-    }
-    pairs.sort((a, b) => seqDiff(a[0], b[0]));
-    const merged: number[] = [];
-    for (const [l, r] of pairs) pushMerged(merged, l, r);
-    this.sacked = merged;
-  }
-
-  private sackedBytes(below?: number): number {
-    let n = 0;
-    for (let i = 0; i < this.sacked.length; i += 2) {
-      const l = this.sacked[i]!, r = below !== undefined && seqLt(below, this.sacked[i + 1]!) ? below : this.sacked[i + 1]!;
-      if (seqLt(l, r)) n += seqDiff(r, l);
-    }
-    return n;
-  }
-
-  /** If `seq` lies in a SACKed range, that range's end. */
-  private sackedEnd(seq: number): number | undefined {
-    for (let i = 0; i < this.sacked.length; i += 2) if (seqInWindow(seq, this.sacked[i]!, this.sacked[i + 1]!)) return this.sacked[i + 1];
-    return undefined;
-  }
-
-  /** The start of the first SACKed range above `seq`. */
-  private sackedStartAfter(seq: number): number | undefined {
-    for (let i = 0; i < this.sacked.length; i += 2) if (seqGt(this.sacked[i]!, seq)) return this.sacked[i];
-    return undefined;
-  }
-
-  private highSacked(): number {
-    return this.sacked.length ? this.sacked[this.sacked.length - 1]! : this.sndUna;
-  }
-
-  /** RFC 6675 pipe, simplified: in flight, less what is SACKed or presumed lost, plus lost data resent. */
-  private pipe(): number {
-    const hs = this.highSacked();
-    const holes = seqDiff(hs, this.sndUna) - this.sackedBytes();
-    const upTo = seqLt(this.highRxt, hs) ? this.highRxt : hs;
-    const resent = seqGt(upTo, this.sndUna) ? seqDiff(upTo, this.sndUna) - this.sackedBytes(upTo) : 0;
-    return seqDiff(this.sndMax, this.sndUna) - this.sackedBytes() - holes + resent;
-  }
-
-  /** The first unSACKed hole at or above `from` and below the highest SACKed byte. */
-  private nextHole(from: number): [number, number] | undefined {
-    let start = seqGt(from, this.sndUna) ? from : this.sndUna;
-    for (let i = 0; i < this.sacked.length; i += 2) {
-      const l = this.sacked[i]!, r = this.sacked[i + 1]!;
-      if (seqLt(start, l)) return [start, Math.min(this.segmentData, seqDiff(l, start))];
-      if (seqLt(start, r)) start = r;
-    }
-    return undefined;
-  }
-
   /**
    * Loss recovery with SACK (RFC 6675 §5): resend holes while the pipe has room. A hole already resent
    * that stays open while data sent after the resend is SACKed was lost again (the idea of RACK,
    * RFC 8985, with sequence order standing in for send time): start over from SND.UNA.
    */
   private sackSend(): void {
-    if (seqGt(this.highRxt, this.sndUna) && seqGt(this.highSacked(), this.rxtFence)) {
+    const sb = this.scoreboard;
+    if (seqGt(sb.highRxt, this.sndUna) && seqGt(sb.highSacked(this.sndUna), this.rxtFence)) {
       this.counters.lostRetransmits++;
-      this.highRxt = this.sndUna;
+      sb.highRxt = this.sndUna;
       this.rxtFence = this.sndMax;
     }
     for (let guard = 0; guard < 1000; guard++) {
-      if (this.pipe() + this.segmentData > this.cc.cwnd) return;
-      const hole = this.nextHole(this.highRxt);
-      if (!hole) {
+      if (sb.pipe(this.sndUna, this.sndMax) + this.segmentData > this.cc.cwnd) return;
+      if (!sb.nextHole(sb.highRxt, this.sndUna, this.segmentData)) {
         // NextSeg rule 3 (RFC 6675 §4): no hole left to resend, so send new data the peer's window allows.
         const off = seqDiff(this.sndMax, this.sndUna);
         const len = Math.min(this.segmentData, this.sendQ.length - off, this.sndWnd - off);
@@ -1076,10 +1012,10 @@ export class TcpConnection {
         if (this.rtoAt === undefined) this.rtoAt = this.now() + this.rtt.rto;
         continue;
       }
-      const [seq, len] = hole;
+      const seq = sb.holeSeq, len = sb.holeLen;
       this.countRetransmit(len);
       this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
-      this.highRxt = seqAdd(seq, len);
+      sb.highRxt = seqAdd(seq, len);
       this.rxtFence = this.sndMax;
       this.rtt.stopTiming();
     }
@@ -1229,7 +1165,7 @@ export class TcpConnection {
     // The scoreboard is kept (RFC 6675 §5.1 allows it, as Linux does): the resend after a timeout skips
     // what the receiver already holds. A receiver that reneges still gets everything: SND.UNA only moves
     // on cumulative ACKs, and data it dropped is resent when the next timeout clears what it SACKed.
-    if (this.rtt.backoff > 2) this.sacked = [];
+    if (this.rtt.backoff > 2) this.scoreboard.clear();
     this.sndNxt = this.sndUna; // Go back: resend from the first unacknowledged byte.
     this.sndNxt = seqAdd(this.sndUna, this.retransmitFirst());
     this.rtoAt = now + this.rtt.rto;
