@@ -5,20 +5,20 @@
  * timer, and the RFC 5961 checks against blind resets and SYNs. Time comes
  * in as `now`; timers are deadlines the TCP layer polls.
  */
-import { earlier, type Clock } from '../../devices/index.ts';
+import type { Clock } from '../../devices/index.ts';
 import { ACK, emitTcp, FIN, PSH, RST, SYN, tcpHeaderLen, type TcpOptions, type TcpRepr, type TcpView } from '../../wire/tcp.ts';
 import { PROTO_TCP } from '../../wire/ipv4.ts';
 import { IPV4_PAYLOAD_AT, type Ipv4 } from '../ipv4.ts';
 import { ByteQueue } from './bytes.ts';
 import { Cubic, initialWindow, type CongestionControl } from './congestion.ts';
 import {
-  DEFAULT_MSS, DEFAULT_RECEIVE_BUFFER, DEFAULT_SEND_BUFFER, DELAYED_ACK_NS, DUP_THRESH, INITIAL_RECEIVE_WINDOW, KEEPALIVE_INTERVAL_NS,
-  KEEPALIVE_PROBES, MAX_HEADERS, MAX_RETRIES, MAX_WINDOW, MAX_WINDOW_SHIFT, MIN_MSS, mssForMtu, SYN_RETRIES, TIME_WAIT_NS, TLP_MIN_PTO_NS,
-  TLP_WORST_DELAYED_ACK_NS, TUNING_INTERVAL_NS,
+  DEFAULT_MSS, DEFAULT_RECEIVE_BUFFER, DEFAULT_SEND_BUFFER, DUP_THRESH, INITIAL_RECEIVE_WINDOW, KEEPALIVE_PROBES, MAX_HEADERS, MAX_RETRIES,
+  MAX_WINDOW, MAX_WINDOW_SHIFT, MIN_MSS, mssForMtu, SYN_RETRIES, TLP_MIN_PTO_NS, TLP_WORST_DELAYED_ACK_NS, TUNING_INTERVAL_NS,
 } from './constants.ts';
 import { resetRepr, resetReplyTo } from './reset.ts';
 import { RttEstimator } from './rtt.ts';
 import { Scoreboard } from './sack.ts';
+import { due, Timers } from './timers.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
 
 export type TcpState = 'CLOSED' | 'LISTEN' | 'SYN-SENT' | 'SYN-RECEIVED' | 'ESTABLISHED' | 'FIN-WAIT-1' | 'FIN-WAIT-2' |
@@ -169,18 +169,8 @@ export class TcpConnection {
   private tsRecent = 0;
   private lastAckSent = 0;
 
-  // Timers (absolute ns) and RTT.
-  private rtoAt: bigint | undefined;
-  private delAckAt: bigint | undefined;
-  private persistAt: bigint | undefined;
-  /** Zero-window probes sent since the window closed (the persist backoff), and how many went unanswered. */
-  private persistBackoff = 0;
-  private persistProbes = 0;
-  private timeWaitAt: bigint | undefined;
-  private keepAliveAt: bigint | undefined;
-  private keepAliveProbes = 0;
-  /** When the oldest unacknowledged data was first sent (for the user timeout). */
-  private unackedSinceNs: bigint | undefined;
+  // Timers and RTT.
+  private readonly timers: Timers;
   private readonly rtt: RttEstimator;
   private unackedSegs = 0;
   private ackNow = false;
@@ -195,8 +185,7 @@ export class TcpConnection {
   noDelay: boolean;
   /** SND.MAX when the latest hole was resent: a SACK above it means that resend was itself lost. */
   private rxtFence = 0;
-  /** Tail loss probe (RFC 8985 §7): when it fires, and whether a probe is out unanswered. */
-  private tlpAt: bigint | undefined;
+  /** Whether a tail loss probe (RFC 8985 §7) is out unanswered. */
   private tlpOut = false;
 
   constructor(host: TcpHost, cfg: TcpConfig, state: TcpState, local: [number, number], remote: [number, number], iss: number) {
@@ -214,6 +203,7 @@ export class TcpConnection {
     this.rcvTuned = Math.min(this.recvQ.capacity, INITIAL_RECEIVE_WINDOW);
     this.ourMss = mssForMtu(host.ip.mtu);
     this.rtt = new RttEstimator(cfg);
+    this.timers = new Timers(cfg);
     const buf = this.recvQ.capacity;
     // RFC 7323 §2.3: the least shift that lets the window cover the whole buffer, at most 14.
     if (cfg.windowScaling !== false) while (this.rcvShift < MAX_WINDOW_SHIFT && (MAX_WINDOW << this.rcvShift) < buf) this.rcvShift++;
@@ -378,8 +368,8 @@ export class TcpConnection {
   private process(seg: TcpView, o: TcpOptions, now: bigint): boolean {
     const flags = seg.flags;
     this.counters.segmentsIn++;
-    this.keepAliveProbes = 0;
-    this.armKeepAlive(now);
+    this.timers.keepAliveProbes = 0;
+    this.timers.armKeepAlive(now);
     if (this.state === 'SYN-SENT') return this.inputSynSent(seg, o, now);
     const segLen = seg.payloadLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
     // RFC 7323 §5.3 PAWS: an old timestamp means an old duplicate.
@@ -404,7 +394,7 @@ export class TcpConnection {
       // RFC 9293 §3.10.7.4 TIME-WAIT: a retransmission of the remote FIN (it ends at RCV.NXT, so it fails
       // the test above) is acknowledged and restarts the 2 MSL timeout.
       if (this.state === 'TIME-WAIT' && flags & FIN && !(flags & RST) && seqAdd(seg.seq, segLen) === this.rcvNxt) {
-        this.timeWaitAt = now + (this.cfg.timeWaitNs ?? TIME_WAIT_NS);
+        this.timers.armTimeWait(now);
       }
       return false;
     }
@@ -430,7 +420,7 @@ export class TcpConnection {
         // The SYN is acknowledged before the application hears of the connection, so that data it
         // writes from onConnection is never counted as acknowledged by this ACK.
         this.sndUna = seqAdd(this.iss, 1);
-        this.rtoAt = undefined;
+        this.timers.rto = undefined;
         this.rtt.handshakeDone(now, !this.tsOk);
         this.state = 'ESTABLISHED';
         this.sndWnd = seg.window << this.sndShift;
@@ -466,10 +456,10 @@ export class TcpConnection {
       this.sndWl1 = seg.seq;
       this.sndWl2 = seg.ack;
       this.state = 'ESTABLISHED';
-      this.rtoAt = undefined;
+      this.timers.rto = undefined;
       this.rtt.handshakeDone(now, true);
       this.sendAck();
-      this.armKeepAlive(now);
+      this.timers.armKeepAlive(now);
       this.defer('connect');
       return true;
     }
@@ -494,7 +484,7 @@ export class TcpConnection {
     const acked = seqDiff(ack, this.sndUna);
     const finPos = seqAdd(this.sndUna, this.sendQ.length);
     const window = seg.window << this.sndShift;
-    this.persistProbes = 0; // The peer answers (RFC 1122 §4.2.2.17: then the connection stays open).
+    this.timers.persistProbes = 0; // The peer answers (RFC 1122 §4.2.2.17: then the connection stays open).
     const useSack = this.sackOk && (o.sackCount > 0 || !this.scoreboard.empty);
     if (acked > 0) {
       const finAcked = this.finQueued && seqGt(ack, finPos);
@@ -504,7 +494,7 @@ export class TcpConnection {
       if (this.sackOk) this.scoreboard.update(o, this.sndUna, this.sndMax);
       if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
       this.rtt.newAck(ack, o, this.tsOk, this.tsOk && o.hasTimestamps ? this.tsNow() : 0, now);
-      this.unackedSinceNs = seqGt(this.sndMax, this.sndUna) ? now : undefined;
+      this.timers.unackedSince = seqGt(this.sndMax, this.sndUna) ? now : undefined;
       const flight = seqDiff(this.sndMax, this.sndUna);
       if (this.inRecovery && useSack) {
         if (seqGe(ack, this.recover)) {
@@ -528,7 +518,7 @@ export class TcpConnection {
       }
       this.dupAcks = 0;
       this.limitedTransmit = 0;
-      this.rtoAt = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : undefined;
+      this.timers.rto = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : undefined;
       this.tlpOut = false;
       this.armTlp(now);
       if (finAcked) this.ourFinAcked(now);
@@ -555,7 +545,7 @@ export class TcpConnection {
           this.scoreboard.highRxt = this.sndUna;
           this.rxtFence = this.sndMax;
           this.inRecovery = true;
-          this.tlpAt = undefined;
+          this.timers.tlp = undefined;
         }
         if (this.inRecovery) this.sackSend();
       } else if (this.inRecovery) {
@@ -568,7 +558,7 @@ export class TcpConnection {
         this.cc.onFastRetransmit(seqDiff(this.sndMax, this.sndUna), this.mss);
         this.recover = this.sndMax;
         this.inRecovery = true;
-        this.tlpAt = undefined;
+        this.timers.tlp = undefined;
         this.retransmitFirst();
         this.cc.cwnd = this.cc.ssthresh + DUP_THRESH * this.mss;
       }
@@ -578,12 +568,12 @@ export class TcpConnection {
       this.sndWnd = window;
       this.sndWl1 = seg.seq;
       this.sndWl2 = ack;
-      if (window > 0 && this.persistBackoff > 0) {
+      if (window > 0 && this.timers.persistBackoff > 0) {
         // The window opened while probing. A probe octet the peer refused goes again first, with what follows it.
         if (seqDiff(this.sndMax, this.sndUna) === 1 && this.sndNxt === this.sndMax) this.sndNxt = this.sndUna;
-        this.persistBackoff = 0;
+        this.timers.persistBackoff = 0;
       }
-      if (window > 0) this.persistAt = undefined;
+      if (window > 0) this.timers.persist = undefined;
     }
     return this.state !== 'CLOSED';
   }
@@ -600,10 +590,10 @@ export class TcpConnection {
 
   private enterTimeWait(now: bigint): void {
     this.state = 'TIME-WAIT';
-    this.rtoAt = undefined;
-    this.persistAt = undefined;
-    this.timeWaitAt = now + (this.cfg.timeWaitNs ?? TIME_WAIT_NS);
-    this.keepAliveAt = undefined;
+    this.timers.rto = undefined;
+    this.timers.persist = undefined;
+    this.timers.armTimeWait(now);
+    this.timers.keepAlive = undefined;
     this.defer('close');
   }
 
@@ -612,7 +602,7 @@ export class TcpConnection {
       // A retransmitted FIN: acknowledge it again and restart 2MSL (RFC 9293 §3.10.7.4).
       if (seg.flags & FIN) {
         this.sendAck();
-        this.timeWaitAt = now + (this.cfg.timeWaitNs ?? TIME_WAIT_NS);
+        this.timers.armTimeWait(now);
       }
       return;
     }
@@ -661,9 +651,7 @@ export class TcpConnection {
     // only while one is owed (the FIN that ends FIN-WAIT-2 was ACKed already).
     if (len > 0) this.unackedSegs++;
     if (this.unackedSegs >= 2) this.ackNow = true;
-    else if (!this.ackNow && this.delAckAt === undefined && this.lastAckSent !== this.rcvNxt) {
-      this.delAckAt = now + (this.cfg.delayedAckNs ?? DELAYED_ACK_NS);
-    }
+    else if (!this.ackNow && this.timers.delAck === undefined && this.lastAckSent !== this.rcvNxt) this.timers.armDelAck(now);
   }
 
   private oooFin: number | undefined;
@@ -855,7 +843,7 @@ export class TcpConnection {
       }
       if (unsent > 0 && len === 0) {
         // Zero window with nothing in flight: the persist timer probes (RFC 9293 §3.8.6.1).
-        if (this.sndWnd === 0 && inFlight === 0 && this.persistAt === undefined && this.rtoAt === undefined) this.armPersist(now);
+        if (this.sndWnd === 0 && inFlight === 0 && this.timers.persist === undefined && this.timers.rto === undefined) this.armPersist(now);
         break;
       }
       // Nagle (RFC 9293 §3.8.6.2.1): no small segment while data is unacknowledged, unless it ends with our FIN.
@@ -872,8 +860,8 @@ export class TcpConnection {
       if (!resend) this.rtt.timeSegment(seqAdd(this.sndNxt, len), now, this.tsOk);
       this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-      if (this.rtoAt === undefined) this.rtoAt = now + this.rtt.rto;
-      this.unackedSinceNs ??= now;
+      if (this.timers.rto === undefined) this.timers.rto = now + this.rtt.rto;
+      this.timers.unackedSince ??= now;
       sent = true;
       if (fin) break;
     }
@@ -888,18 +876,18 @@ export class TcpConnection {
   private armTlp(now: bigint): void {
     if (this.inRecovery || this.tlpOut || this.rtt.srtt === 0 || !this.sackOk || this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT' ||
       !seqGt(this.sndMax, this.sndUna)) {
-      this.tlpAt = undefined;
+      this.timers.tlp = undefined;
       return;
     }
     let pto = Math.max(2 * this.rtt.srtt, TLP_MIN_PTO_NS);
     if (seqDiff(this.sndMax, this.sndUna) <= this.segmentData) pto += TLP_WORST_DELAYED_ACK_NS;
     const at = now + BigInt(Math.round(pto));
-    this.tlpAt = this.rtoAt !== undefined && at >= this.rtoAt ? undefined : at;
+    this.timers.tlp = this.timers.rto !== undefined && at >= this.timers.rto ? undefined : at;
   }
 
   /** RFC 8985 §7.3: send one new segment if the windows allow, else resend the last one. */
   private onTlp(now: bigint): void {
-    this.tlpAt = undefined;
+    this.timers.tlp = undefined;
     if (this.inRecovery || !seqGt(this.sndMax, this.sndUna)) return;
     this.tlpOut = true;
     this.counters.tailProbes++;
@@ -916,7 +904,7 @@ export class TcpConnection {
       const seq = seqAdd(dataEnd, -len);
       this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
     }
-    this.rtoAt = now + this.rtt.rto;
+    this.timers.rto = now + this.rtt.rto;
   }
 
   private sendData(seq: number, queueOffset: number, len: number, fin: boolean): void {
@@ -984,7 +972,7 @@ export class TcpConnection {
       this.lastAckSent = this.rcvNxt;
       this.ackNow = false;
       this.unackedSegs = 0;
-      this.delAckAt = undefined;
+      this.timers.delAck = undefined;
     }
   }
 
@@ -1009,7 +997,7 @@ export class TcpConnection {
         if (len <= 0 || seqLt(this.sndNxt, this.sndMax)) return;
         this.sendData(this.sndMax, off, len, false);
         this.sndNxt = this.sndMax = seqAdd(this.sndMax, len);
-        if (this.rtoAt === undefined) this.rtoAt = this.now() + this.rtt.rto;
+        if (this.timers.rto === undefined) this.timers.rto = this.now() + this.rtt.rto;
         continue;
       }
       const seq = sb.holeSeq, len = sb.holeLen;
@@ -1043,68 +1031,56 @@ export class TcpConnection {
   // ---------------------------------------------------------------- timers
 
   private armRto(): void {
-    this.rtoAt = this.now() + this.rtt.rto;
+    this.timers.rto = this.now() + this.rtt.rto;
     this.rtt.timeSyn(this.now());
   }
 
+  /** When `onTimer` is next due (the TCP layer polls it). */
   nextTimerNs(): bigint | undefined {
-    return earlier(earlier(earlier(this.rtoDeadline(), this.delAckAt), earlier(this.persistAt, this.timeWaitAt)), earlier(this.keepAliveAt, this.tlpAt));
+    return this.timers.next();
   }
 
-  /** The retransmission timer, brought forward to the user timeout when that comes first (RFC 9293 §3.8.3, as Linux clamps it). */
-  private rtoDeadline(): bigint | undefined {
-    const uto = this.cfg.userTimeoutNs;
-    if (this.rtoAt === undefined || uto === undefined || this.unackedSinceNs === undefined) return this.rtoAt;
-    return earlier(this.rtoAt, this.unackedSinceNs + uto);
-  }
-
+  /** Runs the timers that expired, in this order; each sees what the ones before it did. */
   onTimer(now: bigint): void {
-    if (this.timeWaitAt !== undefined && now >= this.timeWaitAt) {
+    const t = this.timers;
+    if (due(t.timeWait, now)) {
       this.destroy(undefined);
       return;
     }
-    if (this.delAckAt !== undefined && now >= this.delAckAt) {
-      this.delAckAt = undefined;
+    if (due(t.delAck, now)) {
+      t.delAck = undefined;
       this.sendAck();
     }
-    if (this.persistAt !== undefined && now >= this.persistAt) {
-      this.persistAt = undefined;
+    if (due(t.persist, now)) {
+      t.persist = undefined;
       this.probeZeroWindow(now);
     }
-    if (this.tlpAt !== undefined && now >= this.tlpAt) this.onTlp(now);
-    const rto = this.rtoDeadline();
-    if (rto !== undefined && now >= rto) this.onRto(now);
-    if (this.keepAliveAt !== undefined && now >= this.keepAliveAt) this.onKeepAlive(now);
-  }
-
-  private armKeepAlive(now: bigint): void {
-    this.keepAliveAt = this.cfg.keepAliveNs !== undefined ? now + this.cfg.keepAliveNs : undefined;
+    if (due(t.tlp, now)) this.onTlp(now);
+    if (due(t.rtoDeadline(), now)) this.onRto(now);
+    if (due(t.keepAlive, now)) this.onKeepAlive(now);
   }
 
   /** RFC 9293 §3.8.4: an ACK one below SND.NXT makes a live peer answer; silence for long enough ends it. */
   private onKeepAlive(now: bigint): void {
-    this.keepAliveAt = undefined;
+    const t = this.timers;
+    t.keepAlive = undefined;
     if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT') return;
     if (seqGt(this.sndMax, this.sndUna)) {
-      this.armKeepAlive(now); // Data in flight: the retransmission timer watches the peer.
+      t.armKeepAlive(now); // Data in flight: the retransmission timer watches the peer.
       return;
     }
-    if (this.keepAliveProbes >= (this.cfg.keepAliveProbes ?? KEEPALIVE_PROBES)) {
+    if (t.keepAliveProbes >= (this.cfg.keepAliveProbes ?? KEEPALIVE_PROBES)) {
       this.abortQuietly('timeout');
       return;
     }
-    this.keepAliveProbes++;
+    t.keepAliveProbes++;
     this.transmit(this.segment(seqAdd(this.sndMax, -1), ACK), 0, 0);
-    this.keepAliveAt = now + (this.cfg.keepAliveIntervalNs ?? KEEPALIVE_INTERVAL_NS);
+    t.armKeepAliveProbe(now);
   }
 
-  /**
-   * The persist timer (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17): the first probe one RTO after the window
-   * closed, each later one twice as late as the one before, up to the largest RTO. Answers with the
-   * window still zero do not restart it; the window opening stops it.
-   */
+  /** The persist timer (see Timers.armPersist). Answers with the window still zero do not restart it; the window opening stops it. */
   private armPersist(now: bigint): void {
-    this.persistAt = now + BigInt(Math.round(Math.min(this.rtt.rtoNs * 2 ** this.persistBackoff, this.rtt.maxRtoNs)));
+    this.timers.armPersist(now, this.rtt.rtoNs, this.rtt.maxRtoNs);
   }
 
   private probeZeroWindow(now: bigint): void {
@@ -1112,11 +1088,11 @@ export class TcpConnection {
     const inFlight = seqDiff(this.sndMax, this.sndUna);
     if (this.sndWnd > 0 || this.sendQ.length === 0 || inFlight > 1 ||
       (st !== 'ESTABLISHED' && st !== 'CLOSE-WAIT' && st !== 'FIN-WAIT-1' && st !== 'CLOSING' && st !== 'LAST-ACK')) {
-      this.persistBackoff = 0;
+      this.timers.persistBackoff = 0;
       return;
     }
     // A peer that answers probes keeps the connection forever; one that stays silent is given up on.
-    if (this.persistProbes >= (this.cfg.maxRetries ?? MAX_RETRIES)) {
+    if (this.timers.persistProbes >= (this.cfg.maxRetries ?? MAX_RETRIES)) {
       this.abortQuietly('timeout');
       return;
     }
@@ -1127,26 +1103,24 @@ export class TcpConnection {
     }
     this.sendData(this.sndUna, 0, 1, false);
     this.sndNxt = this.sndMax = seqAdd(this.sndUna, 1);
-    this.persistProbes++;
-    this.persistBackoff++;
+    this.timers.persistProbes++;
+    this.timers.persistBackoff++;
     this.armPersist(now);
   }
 
   /** RFC 6298 §5: retransmit the earliest unacknowledged segment, back off, and shrink the window. */
   private onRto(now: bigint): void {
-    this.rtoAt = undefined;
-    this.tlpAt = undefined;
+    this.timers.rto = undefined;
+    this.timers.tlp = undefined;
     this.tlpOut = false;
     if (this.sndWnd === 0 && this.sendQ.length > 0 && seqDiff(this.sndMax, this.sndUna) <= 1 &&
       this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
       // Nothing out but a probe octet: the persist timer's work, without retries or the RTO's backoff.
-      if (this.persistAt === undefined) this.armPersist(now);
+      if (this.timers.persist === undefined) this.armPersist(now);
       return;
     }
     const limit = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED' ? (this.cfg.synRetries ?? SYN_RETRIES) : (this.cfg.maxRetries ?? MAX_RETRIES);
-    const overdue = this.cfg.userTimeoutNs !== undefined && this.unackedSinceNs !== undefined &&
-      now - this.unackedSinceNs >= this.cfg.userTimeoutNs;
-    if (this.rtt.backoff >= limit || overdue) {
+    if (this.rtt.backoff >= limit || this.timers.userTimedOut(now)) {
       this.abortQuietly('timeout');
       return;
     }
@@ -1168,7 +1142,7 @@ export class TcpConnection {
     if (this.rtt.backoff > 2) this.scoreboard.clear();
     this.sndNxt = this.sndUna; // Go back: resend from the first unacknowledged byte.
     this.sndNxt = seqAdd(this.sndUna, this.retransmitFirst());
-    this.rtoAt = now + this.rtt.rto;
+    this.timers.rto = now + this.rtt.rto;
   }
 
   private abortQuietly(why: 'timeout'): void {
@@ -1180,7 +1154,7 @@ export class TcpConnection {
     if (this.state === 'CLOSED') return;
     const wasTimeWait = this.state === 'TIME-WAIT';
     this.state = 'CLOSED';
-    this.rtoAt = this.delAckAt = this.persistAt = this.timeWaitAt = this.keepAliveAt = this.tlpAt = undefined;
+    this.timers.stopAll();
     this.host.remove(this);
     if (wasTimeWait) {
       this.events = {};
