@@ -21,8 +21,14 @@ export interface Result {
   readonly floor?: number;
 }
 
+/** The ratio from the reference, oriented so that above 1 means Fata does better; none without a reference. */
+function ratioOf(r: Result): number | undefined {
+  if (!r.reference) return undefined;
+  return r.lowerIsBetter ? r.reference / r.value : r.value / r.reference;
+}
+
 export function emit(r: Result): void {
-  let ratio = r.ratio ?? (r.reference ? (r.lowerIsBetter ? r.reference / r.value : r.value / r.reference) : undefined);
+  let ratio = r.ratio ?? ratioOf(r);
   if (ratio !== undefined && !Number.isFinite(ratio)) ratio = undefined; // A run with no result (all errors) has no ratio.
   process.stdout.write(`BENCH ${JSON.stringify({ ...r, ratio })}\n`);
 }

@@ -55,6 +55,12 @@ const W = 1400, rowH = 17;
 const rects: string[] = [];
 let depthMax = 0;
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+/** Green for Fata's own code, blue for Node's internals, orange for the rest. */
+const hueOf = (url: string): number => {
+  if (url.includes('/src/')) return 130;
+  if (url.startsWith('node:')) return 210;
+  return 30;
+};
 const draw = (id: number, x: number, depth: number): void => {
   const t = totals.get(id)!;
   const w = (t / total) * W;
@@ -62,7 +68,7 @@ const draw = (id: number, x: number, depth: number): void => {
   depthMax = Math.max(depthMax, depth);
   const n = byId.get(id)!;
   const name = label(n);
-  const hue = n.callFrame.url.includes('/src/') ? 130 : n.callFrame.url.startsWith('node:') ? 210 : 30;
+  const hue = hueOf(n.callFrame.url);
   rects.push(`<g><title>${esc(name)} (${pct(t).trim()})</title><rect x="${x.toFixed(1)}" y="${depth * rowH}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="hsl(${hue},55%,${60 + (name.length % 20)}%)"/>` +
     (w > 60 ? `<text x="${(x + 3).toFixed(1)}" y="${depth * rowH + 12}">${esc(name.slice(0, Math.floor(w / 6.5)))}</text>` : '') + '</g>');
   let cx = x;

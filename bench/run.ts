@@ -66,11 +66,21 @@ if (before) {
   }
 }
 
-const fmt = (v: number | null | undefined): string => (typeof v !== 'number' || !Number.isFinite(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const fmt = (v: number | null | undefined): string => {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return 'n/a';
+  if (v >= 100) return v.toFixed(0);
+  if (v >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+};
+/** The ratio, or why there is none: a reference with no result, or no reference at all (blank). */
+const ratioCell = (r: Result): string => {
+  if (typeof r.ratio === 'number' && Number.isFinite(r.ratio)) return `${r.ratio.toFixed(2)}×`;
+  return r.reference !== undefined ? 'n/a (no result)' : '';
+};
 const rows = results.map((r) => {
   const floor = r.floor !== undefined ? `${+r.floor.toFixed(2)}× ${typeof r.ratio === 'number' && r.ratio >= r.floor ? 'met' : 'MISSED'}` : '';
   return [r.bench, r.metric, `${fmt(r.value)} ${r.unit}`, r.reference !== undefined ? `${fmt(r.reference)} ${r.unit} (${r.referenceName})` : '',
-    typeof r.ratio === 'number' && Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : r.reference !== undefined ? 'n/a (no result)' : '', floor];
+    ratioCell(r), floor];
 });
 const header = ['bench', 'measurement', 'Fata', 'reference, same run', 'ratio', 'floor'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -15,7 +15,7 @@ function run(prog: Insn[], nr: number, args: (number | bigint)[] = [], arch = 0x
   const data = new DataView(new ArrayBuffer(64));
   data.setUint32(0, nr, true);
   data.setUint32(4, arch, true);
-  args.forEach((a, i) => data.setBigUint64(16 + 8 * i, BigInt.asUintN(64, BigInt(a)), true));
+  args.forEach((a, i) => { data.setBigUint64(16 + 8 * i, BigInt.asUintN(64, BigInt(a)), true); });
   let A = 0, X = 0;
   const M = new Uint32Array(16);
   for (let pc = 0; pc < prog.length; pc++) {

@@ -37,9 +37,9 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
 
   const servers: HttpServer[] = [];
   if (httpsPort) {
-    const unescape = (s: string): string => s.replace(/\\n/g, '\n');
-    const certPem = params['tls-cert'] ? unescape(params['tls-cert']) : new TextDecoder().decode(tls.get('/cert.pem'));
-    const keyPem = params['tls-key'] ? unescape(params['tls-key']) : new TextDecoder().decode(tls.get('/key.pem'));
+    const unescapeNewlines = (s: string): string => s.replace(/\\n/g, '\n');
+    const certPem = params['tls-cert'] ? unescapeNewlines(params['tls-cert']) : new TextDecoder().decode(tls.get('/cert.pem'));
+    const keyPem = params['tls-key'] ? unescapeNewlines(params['tls-key']) : new TextDecoder().decode(tls.get('/key.pem'));
     const cert = tlsCertificate(certPem, keyPem);
     const daysLeft = Math.floor((cert.validToMs - Number(ctx.clock.wallNs() / 1_000_000n)) / DAY_MS);
     if (daysLeft < 30) ctx.log.warn('certificate-expiring', { subject: cert.subject, days_left: daysLeft, hint: 'renew it and rebuild, or pass --tls-cert/--tls-key' });

@@ -97,6 +97,20 @@ function bundleSizes(meta: Metafile, root: string): Record<string, number> {
   return sizes;
 }
 
+/** The runtime module that gives a service its net devices, by how the image reaches the network. */
+const NET_PROVIDER = { direct: ['directNet', 'net-direct.ts'], socket: ['socketNet', 'net-socket.ts'] } as const;
+
+/** The bundle's entry: the service's config and main, the runtime's boot and, when the service has a net device, its provider. */
+function entrySource(dir: string, mainFile: string, provider: readonly [string, string] | undefined): string {
+  return [
+    `import config from ${JSON.stringify('./' + relative(dir, resolve(dir, 'config.ts')))};`,
+    `import { main } from ${JSON.stringify('./' + relative(dir, mainFile))};`,
+    `import { boot } from ${JSON.stringify(join(RUNTIME, 'boot.ts'))};`,
+    provider ? `import { ${provider[0]} as net } from ${JSON.stringify(join(RUNTIME, provider[1]))};` : 'const net = undefined;',
+    'export function start(platform, argv) { return boot(platform, config, main, argv, net); }',
+  ].join('\n');
+}
+
 export async function buildService(dirArg: string, opts: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(dirArg);
   const target = opts.target ?? 'node';
@@ -110,14 +124,7 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
   const devices: { name: string; type: 'net' | 'block' | 'assets'; modifiedMs?: number }[] =
     Object.entries(config.devices).map(([name, d]) => ({ name, type: d.type }));
   const hasNet = devices.some((d) => d.type === 'net');
-  const provider = !hasNet ? undefined : net === 'direct' ? ['directNet', 'net-direct.ts'] : ['socketNet', 'net-socket.ts'];
-  const entry = [
-    `import config from ${JSON.stringify('./' + relative(dir, resolve(dir, 'config.ts')))};`,
-    `import { main } from ${JSON.stringify('./' + relative(dir, mainFile))};`,
-    `import { boot } from ${JSON.stringify(join(RUNTIME, 'boot.ts'))};`,
-    provider ? `import { ${provider[0]} as net } from ${JSON.stringify(join(RUNTIME, provider[1]!))};` : 'const net = undefined;',
-    'export function start(platform, argv) { return boot(platform, config, main, argv, net); }',
-  ].join('\n');
+  const entry = entrySource(dir, mainFile, hasNet ? NET_PROVIDER[net] : undefined);
   opts.say?.(`build: ${config.name} (target ${target}, net ${hasNet ? net : 'none'}) from ${relative(process.cwd(), dir) || '.'}`);
   // Loaded here, not at the top: running an image should not pay for the bundler.
   const { build: esbuild } = await import('esbuild');

@@ -196,7 +196,9 @@ export function checkManifest(m: Manifest): 'ok' | string {
 
 /** The earlier of two optional deadlines (`undefined` means none): how every layer combines its timers. */
 export function earlier(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
-  return a === undefined ? b : b === undefined || a <= b ? a : b;
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a <= b ? a : b;
 }
 
 /** Formats a MAC as `02:00:00:00:00:01`. */

@@ -181,7 +181,7 @@ class Connection {
     this.srv.count('responses');
     o.onAccess?.({
       remote: this.stream.remote, method: req?.method ?? '-', target: req?.target ?? '-', status: res.status,
-      bytes: sendBody?.length ?? 0, userAgent: (req && req.headers.find(([k]) => k === 'user-agent')?.[1]) ?? '-',
+      bytes: sendBody?.length ?? 0, userAgent: req?.headers.find(([k]) => k === 'user-agent')?.[1] ?? '-',
     });
     if (last) this.close();
   }

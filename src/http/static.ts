@@ -107,6 +107,9 @@ function etagMatches(list: string, etag: string): boolean {
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
+/** A compressed variant's ETag differs from the file's: the same tag must mean the same bytes. */
+const ETAG_SUFFIX = { br: '-br', gzip: '-gz' } as const;
+
 /** A handler that serves `files`. */
 export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpRequest) => HttpResponse {
   const lastModified = httpDate(Math.floor(opts.modifiedMs / 1000) * 1000);
@@ -114,7 +117,10 @@ export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpR
   const etags = new Map<Uint8Array, string>();
   const etagOf = (b: Uint8Array, suffix: string): string => {
     let t = etags.get(b);
-    if (t === undefined) etags.set(b, t = `"${fnv64(b)}${suffix}"`);
+    if (t === undefined) {
+      t = `"${fnv64(b)}${suffix}"`;
+      etags.set(b, t);
+    }
     return t;
   };
   const extra = opts.headers ?? [];
@@ -146,7 +152,7 @@ export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpR
       const ae = header(req, 'accept-encoding');
       if (br && accepts(ae, 'br')) { body = br; encoding = 'br'; } else if (gz && accepts(ae, 'gzip')) { body = gz; encoding = 'gzip'; }
     }
-    const etag = etagOf(body, encoding === 'br' ? '-br' : encoding === 'gzip' ? '-gz' : '');
+    const etag = etagOf(body, encoding ? ETAG_SUFFIX[encoding] : '');
     const headers: (readonly [string, string])[] = [['Content-Type', type], ['Last-Modified', lastModified], ['ETag', etag], ['Accept-Ranges', 'bytes']];
     if (hasVariants) headers.push(['Vary', 'Accept-Encoding']);
     if (encoding) headers.push(['Content-Encoding', encoding]);

@@ -85,7 +85,7 @@ export class Arp implements EthernetHandler {
   /** The MAC for `ip` if known and fresh. */
   lookup(ip: number): MacAddress | undefined {
     const e = this.entries.get(ip);
-    if (!e || !e.mac) return undefined;
+    if (!e?.mac) return undefined;
     if (e.expiresNs <= this.clock.monotonicNs()) {
       this.entries.delete(ip);
       return undefined;

@@ -252,7 +252,11 @@ export class Ipv4 implements EthernetHandler {
   }
 
   private output(bcast: boolean, nextHop: number, frame: Uint8Array, gsoSize?: number): SendResult {
-    if (bcast) return gsoSize ? 'too-big' : this.eth.transmit(frame, BROADCAST_MAC, ETHERTYPE_IPV4) === 'ok' ? 'ok' : 'dropped';
+    if (bcast) {
+      // A broadcast has no ARP entry to carry a GSO size: it must already fit the link.
+      if (gsoSize) return 'too-big';
+      return this.eth.transmit(frame, BROADCAST_MAC, ETHERTYPE_IPV4) === 'ok' ? 'ok' : 'dropped';
+    }
     return this.arp.output(nextHop, frame, ETHERTYPE_IPV4, gsoSize) ? 'ok' : 'dropped';
   }
 

@@ -7,7 +7,7 @@
  */
 import type { BlockDevice, Clock, Console, NetDevice, Random, Yield } from '../devices/index.ts';
 import { helpText, parseBootArgs, type BootArgs } from './args.ts';
-import type { ServiceConfig } from './config.ts';
+import type { MainResult, ServiceConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import type { Assets, Context, Logger, NetStack } from './types.ts';
 
@@ -50,8 +50,7 @@ export interface NetProvider {
     { stacks: Map<string, NetStack>; run(stop: () => boolean): Promise<void>; ready?: Promise<void> } | { error: string };
 }
 
-export type AnyMain = (devices: Record<string, unknown>, params: Record<string, unknown>, ctx: Context) =>
-  Promise<number | void> | number | void;
+export type AnyMain = (devices: Record<string, unknown>, params: Record<string, unknown>, ctx: Context) => MainResult;
 
 export async function boot(platform: Platform, config: ServiceConfig, main: AnyMain, argv: readonly string[],
   net: NetProvider | undefined): Promise<number> {
@@ -116,7 +115,8 @@ export async function boot(platform: Platform, config: ServiceConfig, main: AnyM
       Promise.resolve(main(devices, args.params, ctx)),
       platform.stopRequested.then(() => 'stop' as const),
     ]);
-    code = result === 'stop' ? EXIT_OK : typeof result === 'number' ? result : EXIT_OK;
+    // main's number is the exit status; a stop request, or a main that returns nothing, exits OK.
+    code = typeof result === 'number' ? result : EXIT_OK;
     if (result === 'stop') log.info('stop', { reason: 'requested' });
   } catch (e) {
     log.error('abort', { error: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack?.split('\n')[1]?.trim() : undefined });

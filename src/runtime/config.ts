@@ -85,8 +85,12 @@ export type DevicesOf<C> = C extends ServiceConfig<infer D, infer _P> ? { readon
 /** The parameters `main` receives for a config. */
 export type ParamsOf<C> = C extends ServiceConfig<infer _D, infer P> ? { readonly [K in keyof P]: ParamOf<P[K]> } : never;
 
+/** What a main returns: an exit code, now or later, or nothing. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a main with no code to return is `async () => { … }`, whose type is Promise<void>
+export type MainResult = Promise<number | void> | number | void;
+
 /**
  * A service's entry point. Resolve with an exit code (0 success, 1 failure)
  * to stop; a server simply never resolves.
  */
-export type Main<C> = (devices: DevicesOf<C>, params: ParamsOf<C>, ctx: Context) => Promise<number | void> | number | void;
+export type Main<C> = (devices: DevicesOf<C>, params: ParamsOf<C>, ctx: Context) => MainResult;

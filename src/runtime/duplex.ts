@@ -8,6 +8,13 @@
 import { Duplex } from 'node:stream';
 import type { TcpStream } from './types.ts';
 
+/** Node's error code for how a TCP connection failed: reset, refused, else it timed out. */
+function errorCode(error: string): string {
+  if (error === 'reset') return 'ECONNRESET';
+  if (error === 'refused') return 'ECONNREFUSED';
+  return 'ETIMEDOUT';
+}
+
 export class TcpDuplex extends Duplex {
   readonly remoteAddress: string;
   readonly remotePort: number;
@@ -35,7 +42,7 @@ export class TcpDuplex extends Duplex {
     tcp.onClose = (error) => {
       this.tcpClosed = true;
       this.clearIdle();
-      if (error) this.destroy(Object.assign(new Error(`TCP connection ${error}`), { code: error === 'reset' ? 'ECONNRESET' : error === 'refused' ? 'ECONNREFUSED' : 'ETIMEDOUT' }));
+      if (error) this.destroy(Object.assign(new Error(`TCP connection ${error}`), { code: errorCode(error) }));
       else if (!this.destroyed) { this.push(null); this.destroy(); }
     };
   }

@@ -7,8 +7,16 @@
 import type { Clock, Console } from '../devices/index.ts';
 import { LOG_LEVELS, type Logger, type LogLevel } from './types.ts';
 
+/** A field's value as text: strings as they are, bigints in decimal, errors by their message, the rest as JSON. */
+function asText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Error) return v.message;
+  return JSON.stringify(v) ?? 'undefined';
+}
+
 function fmt(v: unknown): string {
-  const s = typeof v === 'string' ? v : typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : JSON.stringify(v) ?? 'undefined';
+  const s = asText(v);
   return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
 }
 

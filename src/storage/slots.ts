@@ -29,6 +29,13 @@ export function crc32(b: Uint8Array): number {
 
 export type SaveResult = 'ok' | 'full' | 'io-error';
 
+/** The newer of two copies, either of which may be missing (a tie goes to the first). */
+function newer<T extends { gen: number }>(a: T | undefined, b: T | undefined): T | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return a.gen >= b.gen ? a : b;
+}
+
 export class SlotStore {
   private readonly dev: BlockDevice;
   private readonly slotBytes: number;
@@ -66,7 +73,7 @@ export class SlotStore {
   /** The newest good copy, or undefined when there is none. */
   load(): Uint8Array | undefined {
     const a = this.readSlot(0), b = this.readSlot(1);
-    const best = a && b ? (a.gen >= b.gen ? a : b) : a ?? b;
+    const best = newer(a, b);
     if (!best) {
       // A device of zeros is new; anything else that fails both checks is damage.
       this.state = this.looksBlank() ? 'empty' : 'corrupt';

@@ -42,26 +42,44 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
     const a = argv[i]!;
     if (a === '--') { i++; break; }
     if (!a.startsWith('-')) break;
-    let m: RegExpExecArray | null;
-    if ((m = /^--mem=(\d+)$/.exec(a))) {
+    // Each flag that matches is taken whole, and the loop goes on to the next argument.
+    let m = /^--mem=(\d+)$/.exec(a);
+    if (m) {
       memMb = Number(m[1]);
       if (memMb < MIN_MEM_MB) return { error: `--mem=${m[1]}: a unikernel needs at least ${MIN_MEM_MB} MB (its engine alone holds about 45)` };
-    } else if ((m = /^--user=(.+)$/.exec(a))) {
+      continue;
+    }
+    m = /^--user=(.+)$/.exec(a);
+    if (m) {
       user = m[1]!;
-    } else if ((m = /^--net:([^=]+)=(.+)$/.exec(a))) {
+      continue;
+    }
+    m = /^--net:([^=]+)=(.+)$/.exec(a);
+    if (m) {
       nets.set(m[1]!, m[2]!);
-    } else if ((m = /^--net-mac:([^=]+)=(.*)$/.exec(a))) {
+      continue;
+    }
+    m = /^--net-mac:([^=]+)=(.*)$/.exec(a);
+    if (m) {
       const mac = parseMac(m[2]!);
       if (!mac) return { error: `--net-mac:${m[1]}=${m[2]} is not a MAC address; write it like 02:00:00:00:00:01` };
       if (mac[0]! & 1) return { error: `--net-mac:${m[1]}=${m[2]} is a group address; a unikernel needs a unicast MAC` };
       macs.set(m[1]!, mac);
-    } else if ((m = /^--net-impair:([^=]+)=(.+)$/.exec(a))) {
+      continue;
+    }
+    m = /^--net-impair:([^=]+)=(.+)$/.exec(a);
+    if (m) {
       const spec = parseImpair(m[2]!);
       if ('error' in spec) return { error: `--net-impair:${m[1]}: ${spec.error}` };
       impair.set(m[1]!, spec);
-    } else if ((m = /^--block:([^=]+)=(.+)$/.exec(a))) {
+      continue;
+    }
+    m = /^--block:([^=]+)=(.+)$/.exec(a);
+    if (m) {
       blocks.set(m[1]!, m[2]!);
-    } else if (a === '-t' || a.startsWith('--target=')) {
+      continue;
+    }
+    if (a === '-t' || a.startsWith('--target=')) {
       const v = a === '-t' ? argv[++i] : a.slice(9);
       if (v !== 'node' && v !== 'spt') return { error: `target '${v}' is not one of node, spt` };
       target = v;

@@ -20,7 +20,10 @@ export function imageAssets(image: Image): Map<string, Assets> {
     if (!m) continue;
     const key = `${m[1]}:${m[2]}`;
     let files = byDevice.get(key);
-    if (!files) byDevice.set(key, files = new Map());
+    if (!files) {
+      files = new Map();
+      byDevice.set(key, files);
+    }
     files.set(m[3]!, bytes);
   }
   const out = new Map<string, Assets>();

@@ -70,7 +70,7 @@ export function optText(m: DhcpMessage, code: number): string | undefined {
 export const encodeOpt = {
   u8: (v: number): Uint8Array => Uint8Array.of(v),
   u32: (v: number): Uint8Array => { const b = new Uint8Array(4); put32(b, 0, v >>> 0); return b; },
-  addrs: (vs: readonly number[]): Uint8Array => { const b = new Uint8Array(vs.length * 4); vs.forEach((v, i) => put32(b, i * 4, v >>> 0)); return b; },
+  addrs: (vs: readonly number[]): Uint8Array => { const b = new Uint8Array(vs.length * 4); vs.forEach((v, i) => { put32(b, i * 4, v >>> 0); }); return b; },
   text: (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff),
 };
 

@@ -638,7 +638,7 @@ export function parseIpv6(s: string): Uint8Array | undefined {
   const groups = halves.length === 2 ? [...a, ...new Array<number>(8 - a.length - b.length).fill(0), ...b] : a;
   if (groups.length !== 8 || (halves.length === 2 && a.length + b.length > 7)) return undefined;
   const out = new Uint8Array(16);
-  groups.forEach((g, i) => put16(out, i * 2, g));
+  groups.forEach((g, i) => { put16(out, i * 2, g); });
   if (tail) out.set(tail, 12);
   return out;
 }

@@ -131,7 +131,7 @@ export function tcpHeaderLen(r: TcpRepr): number {
   if (r.wscale !== undefined) n += 4;         // NOP + WS
   if (r.sackPermitted) n += r.timestamps ? 2 : 4; // shares a word with TS, else NOP NOP SACKP
   if (r.timestamps) n += r.sackPermitted ? 10 : 12;
-  if (r.sack && r.sack.length) n += 4 + 4 * r.sack.length; // NOP NOP + kind len + 8 per block
+  if (r.sack?.length) n += 4 + 4 * r.sack.length; // NOP NOP + kind len + 8 per block
   return TCP_HEADER_LEN + n;
 }
 
@@ -165,7 +165,7 @@ export function emitTcp(r: TcpRepr, src: number, dst: number, into: Uint8Array, 
     if (!r.sackPermitted) { into[i] = OPT_NOP; into[i + 1] = OPT_NOP; i += 2; }
     into[i] = OPT_TS; into[i + 1] = 10; put32(into, i + 2, r.timestamps[0] >>> 0); put32(into, i + 6, r.timestamps[1] >>> 0); i += 10;
   }
-  if (r.sack && r.sack.length) {
+  if (r.sack?.length) {
     into[i] = OPT_NOP; into[i + 1] = OPT_NOP; into[i + 2] = OPT_SACK; into[i + 3] = 2 + 4 * r.sack.length; i += 4;
     for (const edge of r.sack) { put32(into, i, edge >>> 0); i += 4; }
   }

@@ -118,7 +118,7 @@ export class Zone {
 
 function parent(name: string): string | undefined {
   const l = nameToLabels(name);
-  return l && l.length ? labelsToName(l.slice(1)) : undefined;
+  return l?.length ? labelsToName(l.slice(1)) : undefined;
 }
 
 export interface AnswerOptions {

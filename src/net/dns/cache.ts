@@ -81,7 +81,7 @@ export class DnsCache {
   /** Caches NXDOMAIN (every type) or NODATA (this type) for min(SOA TTL, SOA MINIMUM). */
   putNegative(name: string, type: number, rcode: number, soa: DnsRecord | undefined, nowNs: bigint): void {
     // Without an SOA there is no negative TTL: not cached (RFC 2308 §5).
-    if (!soa || soa.data.kind !== 'SOA') return;
+    if (soa?.data.kind !== 'SOA') return;
     const ttl = Math.min(soa.ttl, soa.data.minimum, this.maxNegTtl);
     if (ttl <= 0) return;
     const t = rcode === RCODE.NXDOMAIN ? ANY_TYPE : type;

@@ -26,8 +26,19 @@ function decoded(b: Uint8Array): DnsMessage {
 
 // --- wire ---------------------------------------------------------------
 
-const label = fc.uint8Array({ minLength: 1, maxLength: 20 }).map((b) => Array.from(b, (c) =>
-  c === 0x2e || c === 0x5c ? '\\' + String.fromCharCode(c) : c > 0x20 && c < 0x7f ? String.fromCharCode(c) : '\\' + String(c).padStart(3, '0')).join(''));
+/** One byte of a label in presentation form: '.' and '\\' escaped, other printables as they are, the rest as \DDD. */
+const labelChar = (c: number): string => {
+  if (c === 0x2e || c === 0x5c) return '\\' + String.fromCharCode(c);
+  if (c > 0x20 && c < 0x7f) return String.fromCharCode(c);
+  return '\\' + String(c).padStart(3, '0');
+};
+const label = fc.uint8Array({ minLength: 1, maxLength: 20 }).map((b) => Array.from(b, labelChar).join(''));
+/** The record kind of a type whose data is one name. */
+const nameKind = (t: number): 'NS' | 'CNAME' | 'PTR' => {
+  if (t === TYPE.NS) return 'NS';
+  if (t === TYPE.CNAME) return 'CNAME';
+  return 'PTR';
+};
 const name = fc.array(fc.oneof(label, fc.constantFrom('www', 'example', 'test', 'a')), { maxLength: 5 })
   .map((ls) => (ls.length ? ls.join('.') + '.' : '.'));
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((a) => a.join('.'));
@@ -35,7 +46,7 @@ const rdata: fc.Arbitrary<[number, RData]> = fc.oneof(
   ipv4.map((address) => [TYPE.A, { kind: 'A', address }] as [number, RData]),
   fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => [TYPE.AAAA, { kind: 'AAAA', address: formatIpv6(b) }] as [number, RData]),
   fc.tuple(fc.constantFrom(TYPE.NS, TYPE.CNAME, TYPE.PTR), name).map(([t, target]) =>
-    [t, { kind: t === TYPE.NS ? 'NS' : t === TYPE.CNAME ? 'CNAME' : 'PTR', target }] as [number, RData]),
+    [t, { kind: nameKind(t), target }] as [number, RData]),
   fc.tuple(fc.nat(65535), name).map(([preference, exchange]) => [TYPE.MX, { kind: 'MX', preference, exchange }] as [number, RData]),
   fc.tuple(name, name, fc.array(fc.nat(0xffffffff), { minLength: 5, maxLength: 5 })).map(([mname, rname, n]) =>
     [TYPE.SOA, { kind: 'SOA', mname, rname, serial: n[0]!, refresh: n[1]!, retry: n[2]!, expire: n[3]!, minimum: n[4]! }] as [number, RData]),
@@ -149,7 +160,12 @@ function ask(a: Authority, qname: string, qtype: number, o: { udpSize?: number; 
   return a.answer(encodeDns(makeQuery(4242, qname, qtype, { udpSize: o.udpSize })), { transport: o.transport ?? 'udp', allowAxfr: o.axfr }).map(decoded);
 }
 
-const addrs = (m: DnsMessage): string[] => m.answers.map((r) => (r.data.kind === 'A' ? r.data.address : r.data.kind === 'CNAME' ? `->${r.data.target}` : r.data.kind));
+/** Each answer as its address, `->target` for a CNAME, or its kind for anything else. */
+const addrs = (m: DnsMessage): string[] => m.answers.map((r) => {
+  if (r.data.kind === 'A') return r.data.address;
+  if (r.data.kind === 'CNAME') return `->${r.data.target}`;
+  return r.data.kind;
+});
 
 test('exact answers, CNAME chains, loops and chains leaving the zone', () => {
   const a = authority();
@@ -318,6 +334,14 @@ test('TCP framing: messages split anywhere and pipelined come out whole and in o
   }), { numRuns: 300 });
 });
 
+/** The largest answer allowed: 65535 bytes over TCP; over UDP 512 without EDNS (or when the query did not decode),
+ * else the EDNS size within 512-1232. */
+function answerLimit(transport: 'udp' | 'tcp', q: ReturnType<typeof decodeDns>): number {
+  if (transport === 'tcp') return 65535;
+  if (isDecodeError(q) || !q.edns) return 512;
+  return Math.min(1232, Math.max(512, q.edns.udpSize));
+}
+
 test('the authority never throws on hostile queries, and answers each with the query\'s ID (property)', () => {
   const a = authority();
   const base = encodeDns(makeQuery(77, 'www.example.test.', TYPE.A, { udpSize: 1232 }));
@@ -325,9 +349,7 @@ test('the authority never throws on hostile queries, and answers each with the q
     const b = base.slice();
     for (const [at, v] of flips) b[at % b.length] = v;
     const q = b.subarray(0, 12 + (cut % (b.length - 11)));
-    // Over UDP: 512 bytes without EDNS (or when the query did not decode), else the EDNS size within 512-1232.
-    const dq = decodeDns(q);
-    const limit = transport === 'tcp' ? 65535 : isDecodeError(dq) || !dq.edns ? 512 : Math.min(1232, Math.max(512, dq.edns.udpSize));
+    const limit = answerLimit(transport, decodeDns(q));
     for (const r of a.answer(q, { transport, allowAxfr: true })) {
       const m = decodeDns(r);
       assert.ok(!isDecodeError(m), 'every answer decodes');

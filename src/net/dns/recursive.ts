@@ -13,7 +13,7 @@ import {
   canonicalName, isSubdomain, nameToLabels, labelsToName, RCODE, TYPE, type DnsMessage, type DnsRecord,
 } from '../../wire/dns.ts';
 import { DnsCache, rrsets } from './cache.ts';
-import { DnsQuerier } from './query.ts';
+import type { DnsQuerier } from './query.ts';
 import { absolute, chase } from './stub.ts';
 
 export interface RootHint {
@@ -187,7 +187,7 @@ export class RecursiveResolver {
           if (depth >= MAX_DEPTH || isSubdomain(s.name, zone)) continue;
           const a = await this.resolveIn(absolute(s.name), TYPE.A, budget, depth + 1);
           const got = chase(a.answers, s.name, TYPE.A).records.find((x) => x.data.kind === 'A');
-          if (!got || got.data.kind !== 'A') continue;
+          if (got?.data.kind !== 'A') continue;
           address = got.data.address;
         }
         if (budget.queries-- <= 0) return { rcode: RCODE.SERVFAIL, answers: [], authority: [], fromCache: false };

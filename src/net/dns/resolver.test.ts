@@ -13,7 +13,7 @@ import { Authority, Zone } from './authority.ts';
 import { DnsQuerier, type DnsNet } from './query.ts';
 import { DnsCache } from './cache.ts';
 import { RecursiveResolver } from './recursive.ts';
-import { DnsLookupError, StubResolver } from './stub.ts';
+import { type DnsLookupError, StubResolver } from './stub.ts';
 import type { ByteStream } from '../stream.ts';
 import { TcpDeframer, frameTcp } from './transport.ts';
 

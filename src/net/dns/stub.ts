@@ -9,7 +9,7 @@ import type { Clock } from '../../devices/index.ts';
 import { parseIpv4Address } from '../../wire/ipv4.ts';
 import { canonicalName, RCODE, rcodeName, TYPE, type DnsMessage, type DnsRecord } from '../../wire/dns.ts';
 import { DnsCache } from './cache.ts';
-import { DnsQuerier, DnsQueryError } from './query.ts';
+import { type DnsQuerier, DnsQueryError } from './query.ts';
 
 export type LookupCode = 'ENOTFOUND' | 'ENODATA' | 'ETIMEOUT' | 'ESERVFAIL' | 'ENOSERVERS';
 
@@ -45,10 +45,17 @@ export function chase(answers: readonly DnsRecord[], name: string, type: number)
     const want = here.filter((r) => r.type === type);
     if (want.length) return { name: cur, records: want };
     const c = here.find((r) => r.type === TYPE.CNAME);
-    if (!c || c.data.kind !== 'CNAME') break;
+    if (c?.data.kind !== 'CNAME') break;
     cur = canonicalName(c.data.target);
   }
   return { name: cur, records: [] };
+}
+
+/** The record types `lookup` asks for, in order: AAAA for family 6, A then AAAA for 0, else A. */
+function lookupTypes(family: number): number[] {
+  if (family === 6) return [TYPE.AAAA];
+  if (family === 0) return [TYPE.A, TYPE.AAAA];
+  return [TYPE.A];
 }
 
 export interface StubResolverOptions {
@@ -122,7 +129,7 @@ export class StubResolver {
     const family = o.family ?? 4;
     const out: string[] = [];
     let nx = false;
-    for (const type of family === 6 ? [TYPE.AAAA] : family === 0 ? [TYPE.A, TYPE.AAAA] : [TYPE.A]) {
+    for (const type of lookupTypes(family)) {
       const r = await this.resolve(host, type);
       if (r.rcode === RCODE.NXDOMAIN) { nx = true; break; }
       for (const rr of chase(r.answers, absolute(host), type).records) {

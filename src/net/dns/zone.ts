@@ -101,8 +101,7 @@ export function parseTtl(s: string): number | undefined {
   if (/^\d+$/.test(s)) return Number(s) <= 0x7fffffff ? Number(s) : undefined;
   const re = /(\d+)([smhdw])/giy;
   let total = 0, seen = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s)) !== null) {
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
     total += Number(m[1]) * TTL_UNITS[m[2]!.toLowerCase()]!;
     seen += m[0].length;
   }

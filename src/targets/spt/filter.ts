@@ -149,7 +149,7 @@ export function buildFilter(plan: SealPlan): Insn[] {
   };
   const lowArgIn = (arg: number, values: readonly number[]) => (allow: string, deny: string): void => {
     a.ld(argLo(arg));
-    values.forEach((v, i) => a.jump(OP.JEQ_K, v >>> 0, allow, i === values.length - 1 ? deny : 0));
+    values.forEach((v, i) => { a.jump(OP.JEQ_K, v >>> 0, allow, i === values.length - 1 ? deny : 0); });
     if (values.length === 0) a.stmt(OP.JA, deny);
   };
   block([3, 5, 74], lowArgIn(0, held));
