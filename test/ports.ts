@@ -6,7 +6,10 @@
 import { createServer, type Server } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
 
-export async function freePorts(count: number): Promise<number[]> {
+/** `N` port numbers, as a tuple a caller can take apart: `const [a, b] = await freePorts(2)`. */
+type Ports<N extends number, T extends number[] = []> = number extends N ? number[] : T['length'] extends N ? T : Ports<N, [...T, number]>;
+
+export async function freePorts<N extends number>(count: N): Promise<Ports<N>> {
   const held: (Server | Socket)[] = [];
   const ports: number[] = [];
   try {
@@ -23,5 +26,5 @@ export async function freePorts(count: number): Promise<number[]> {
     for (const h of held) h.close();
   }
   if (ports.length < count) throw new Error(`could not find ${count} free loopback ports`);
-  return ports;
+  return ports as Ports<N>; // count of them: the loop stops there, and fewer threw.
 }

@@ -28,7 +28,7 @@ test('HTTP client and server over simulated TCP with 2% loss: pipelining, 1 MB b
     client.request({ path: '/big.bin', host: 'x' }),
     client.request({ method: 'HEAD', path: '/big.bin', host: 'x' }),
     client.request({ path: '/missing', host: 'x' }),
-  ];
+  ] as const;
   let done = false;
   void Promise.all(ps).then(() => { done = true; });
   for (let i = 0; i < 200 && !done; i++) { net.sched.run({ untilNs: net.sched.clock.monotonicNs() + 1_000_000_000n }); await new Promise((r) => setImmediate(r)); }
