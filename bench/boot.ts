@@ -29,15 +29,21 @@ const kib = (pid: number, field: string): number =>
   Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 
 needRoot('boot');
-const say = (s: string): void => { process.stdout.write(s + '\n'); };
+const say = (s: string): void => {
+  process.stdout.write(s + '\n');
+};
 
 for (const ex of ['hello', 'ping-serve', 'block-test']) {
   for (const t of ['node', 'spt']) sh([FATA, 'build', '-t', t, ...(ex === 'ping-serve' ? ['--net=direct'] : []), `examples/${ex}`]);
 }
 const sizes = ['hello', 'ping-serve', 'block-test'].map((ex) => `${ex} ${statSync(join(ROOT, `examples/${ex}/dist/${ex}.fata`)).size} B`);
 sh(['ip', 'netns', 'add', NS]);
-const boot: number[] = [], idle: number[] = [], peak: number[] = [], tender: number[] = [];
-const bare: number[] = [], bareRss: number[] = [];
+const boot: number[] = [],
+  idle: number[] = [],
+  peak: number[] = [],
+  tender: number[] = [];
+const bare: number[] = [],
+  bareRss: number[] = [];
 try {
   sh(inNs(['ip', 'link', 'set', 'lo', 'up']));
   sh(inNs(['ip', 'tuntap', 'add', 'dev', 'tap0', 'mode', 'tap']));
@@ -51,29 +57,53 @@ try {
     bare.push(Number(process.hrtime.bigint() - t0) / 1e6);
     bareRss.push(Number(out));
   }
-  say(`bare engine (${process.version}${engineFlags.length ? ' ' + engineFlags.join(' ') : ''}): start→exit median ${median(bare).toFixed(1)} ms, peak RSS ${(median(bareRss) / 1024).toFixed(1)} MiB`);
+  say(
+    `bare engine (${process.version}${engineFlags.length ? ' ' + engineFlags.join(' ') : ''}): start→exit median ${median(bare).toFixed(1)} ms, peak RSS ${(median(bareRss) / 1024).toFixed(1)} MiB`,
+  );
 
   for (let i = 0; i < runs; i++) {
-    const ping = spawn(inNs(['ping', '-D', '-n', '-i', '0.002', '-c', '5000', '-W', '1', '10.0.0.2'])[0]!,
-      inNs(['ping', '-D', '-n', '-i', '0.002', '-c', '5000', '-W', '1', '10.0.0.2']).slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+    const ping = spawn(
+      inNs(['ping', '-D', '-n', '-i', '0.002', '-c', '5000', '-W', '1', '10.0.0.2'])[0]!,
+      inNs(['ping', '-D', '-n', '-i', '0.002', '-c', '5000', '-W', '1', '10.0.0.2']).slice(1),
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     await new Promise((r) => setTimeout(r, 50));
     const t0 = Date.now() / 1000;
-    const tenderProc = spawn('ip', inNs([FATA, 'run', '--net:service=tap0', '--net-mac:service=02:00:00:00:00:02',
-      join(ROOT, 'examples/ping-serve/dist/ping-serve.fata'), '--ipv4=10.0.0.2/24', '-l', 'warn']).slice(1), { stdio: 'ignore' });
+    const tenderProc = spawn(
+      'ip',
+      inNs([
+        FATA,
+        'run',
+        '--net:service=tap0',
+        '--net-mac:service=02:00:00:00:00:02',
+        join(ROOT, 'examples/ping-serve/dist/ping-serve.fata'),
+        '--ipv4=10.0.0.2/24',
+        '-l',
+        'warn',
+      ]).slice(1),
+      { stdio: 'ignore' },
+    );
     const first = await new Promise<number>((resolve, reject) => {
       let buf = '';
       const timer = setTimeout(() => reject(new Error('no echo reply within 10 s')), 10_000);
       ping.stdout.on('data', (d: Buffer) => {
         buf += d.toString();
         const m = /^\[(\d+\.\d+)\] \d+ bytes from/m.exec(buf);
-        if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
       });
     });
     boot.push((first - t0) * 1000);
     ping.kill();
     await new Promise((r) => setTimeout(r, 1000));
     // Either tender starts the engine as its one child (the native one stays as a small supervisor).
-    const kids = spawnSync('pgrep', ['-P', String(tenderProc.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+    const kids = spawnSync('pgrep', ['-P', String(tenderProc.pid)], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
     const child = kids[0] ?? tenderProc.pid!;
     idle.push(kib(child, 'VmRSS'));
     tender.push(kids.length ? kib(tenderProc.pid!, 'VmRSS') : 0);
@@ -86,12 +116,44 @@ try {
   spawnSync('ip', inNs(['ip', 'tuntap', 'del', 'dev', 'tap0', 'mode', 'tap']).slice(1));
   spawnSync('ip', ['netns', 'del', NS]);
 }
-const b = median(boot), rIdle = median(idle) / 1024, rPeak = median(peak) / 1024, bareMiB = median(bareRss) / 1024;
+const b = median(boot),
+  rIdle = median(idle) / 1024,
+  rPeak = median(peak) / 1024,
+  bareMiB = median(bareRss) / 1024;
 say(`ping-serve on spt: fata run → first echo reply median ${b.toFixed(1)} ms (${(b / median(bare)).toFixed(2)}× the bare engine)`);
-say(`  sealed engine RSS: idle ${rIdle.toFixed(1)} MiB (${(rIdle / bareMiB).toFixed(2)}×), peak after 2000 pings ${rPeak.toFixed(1)} MiB (${(rPeak / bareMiB).toFixed(2)}×); tender ${(median(tender) / 1024).toFixed(1)} MiB`);
+say(
+  `  sealed engine RSS: idle ${rIdle.toFixed(1)} MiB (${(rIdle / bareMiB).toFixed(2)}×), peak after 2000 pings ${rPeak.toFixed(1)} MiB (${(rPeak / bareMiB).toFixed(2)}×); tender ${(median(tender) / 1024).toFixed(1)} MiB`,
+);
 say(`  runs: boot ms ${boot.map((x) => x.toFixed(0)).join(' ')}`);
 say(`image sizes (spt): ${sizes.join(', ')}`);
 const bareMs = median(bare);
-emit({ bench: 'boot', metric: 'fata run → first ping reply (spt)', value: b, unit: 'ms', reference: bareMs, referenceName: 'bare node -e 0', lowerIsBetter: true, floor: 0.5 });
-emit({ bench: 'boot', metric: 'idle RSS (spt)', value: rIdle, unit: 'MiB', reference: bareMiB, referenceName: 'bare engine peak', lowerIsBetter: true, floor: 1 / 1.5 });
-emit({ bench: 'boot', metric: 'peak RSS after 2000 pings (spt)', value: rPeak, unit: 'MiB', reference: bareMiB, referenceName: 'bare engine peak', lowerIsBetter: true, floor: 1 / 1.5 });
+emit({
+  bench: 'boot',
+  metric: 'fata run → first ping reply (spt)',
+  value: b,
+  unit: 'ms',
+  reference: bareMs,
+  referenceName: 'bare node -e 0',
+  lowerIsBetter: true,
+  floor: 0.5,
+});
+emit({
+  bench: 'boot',
+  metric: 'idle RSS (spt)',
+  value: rIdle,
+  unit: 'MiB',
+  reference: bareMiB,
+  referenceName: 'bare engine peak',
+  lowerIsBetter: true,
+  floor: 1 / 1.5,
+});
+emit({
+  bench: 'boot',
+  metric: 'peak RSS after 2000 pings (spt)',
+  value: rPeak,
+  unit: 'MiB',
+  reference: bareMiB,
+  referenceName: 'bare engine peak',
+  lowerIsBetter: true,
+  floor: 1 / 1.5,
+});

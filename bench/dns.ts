@@ -19,21 +19,30 @@ import { emit, has, median, needRoot, netns, sh, sleep, tapIn, veth } from './li
 
 needRoot('dns');
 for (const c of ['dnsperf', 'nsd']) {
-  if (!has(c)) { process.stdout.write(`SKIP dns: needs '${c}' (apt-get install dnsperf nsd)\n`); process.exit(0); }
+  if (!has(c)) {
+    process.stdout.write(`SKIP dns: needs '${c}' (apt-get install dnsperf nsd)\n`);
+    process.exit(0);
+  }
 }
 const SECONDS = Number(process.argv[2] ?? 8);
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA = join(ROOT, 'bin/fata.mjs');
-const say = (s: string): void => { process.stdout.write(s + '\n'); };
+const say = (s: string): void => {
+  process.stdout.write(s + '\n');
+};
 
 mkdirSync(join(ROOT, 'out'), { recursive: true });
 const dir = mkdtempSync(join(ROOT, 'out', 'bench-dns-'));
 const children: ChildProcess[] = [];
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); });
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
 
 say('dns: building the dns-server image (spt)');
 sh([process.execPath, FATA, 'build', '-t', 'spt', 'examples/dns-server']);
-const C = netns(`fata-bd-c-${process.pid}`), S = netns(`fata-bd-s-${process.pid}`);
+const C = netns(`fata-bd-c-${process.pid}`),
+  S = netns(`fata-bd-s-${process.pid}`);
 tapIn(C, '10.0.0.1/24');
 veth(C, '10.0.1.1/24', S, '10.0.1.2/24');
 const inNs = (ns: string, argv: string[]): ChildProcess => {
@@ -41,18 +50,45 @@ const inNs = (ns: string, argv: string[]): ChildProcess => {
   children.push(c);
   return c;
 };
-inNs(C, [process.execPath, FATA, 'run', '--net:service=tap0', join(ROOT, 'examples/dns-server/dist/dns-server.fata'), '--ipv4=10.0.0.2/24', '-l', 'warn']);
-startNsd({ start: (argv) => inNs(S, argv) }, dir, '10.0.1.2', 'example.test.', readFileSync(join(ROOT, 'examples/dns-server/zones/example.test.zone'), 'utf8'));
+inNs(C, [
+  process.execPath,
+  FATA,
+  'run',
+  '--net:service=tap0',
+  join(ROOT, 'examples/dns-server/dist/dns-server.fata'),
+  '--ipv4=10.0.0.2/24',
+  '-l',
+  'warn',
+]);
+startNsd(
+  { start: (argv) => inNs(S, argv) },
+  dir,
+  '10.0.1.2',
+  'example.test.',
+  readFileSync(join(ROOT, 'examples/dns-server/zones/example.test.zone'), 'utf8'),
+);
 await sleep(3000);
 
 const queries = join(dir, 'queries');
-writeFileSync(queries, ['www.example.test A', 'alias.example.test A', 'x.wild.example.test TXT', 'nope.example.test A',
-  'www.example.test MX', 'example.test MX', 'www.example.test AAAA'].join('\n') + '\n');
+writeFileSync(
+  queries,
+  [
+    'www.example.test A',
+    'alias.example.test A',
+    'x.wild.example.test TXT',
+    'nope.example.test A',
+    'www.example.test MX',
+    'example.test MX',
+    'www.example.test AAAA',
+  ].join('\n') + '\n',
+);
 
 function dnsperf(server: string): { qps: number; p99: number; lost: number } {
   // -v prints one line per query with its latency (p99 comes from those): too much for a pipe, so to a file.
   const file = join(dir, 'dnsperf.out');
-  sh(['sh', '-c', `ip netns exec ${C} dnsperf -s ${server} -d ${queries} -l ${SECONDS} -c 4 -q 64 -t 2 -v > ${file}`], { timeoutMs: (SECONDS + 30) * 1000 });
+  sh(['sh', '-c', `ip netns exec ${C} dnsperf -s ${server} -d ${queries} -l ${SECONDS} -c 4 -q 64 -t 2 -v > ${file}`], {
+    timeoutMs: (SECONDS + 30) * 1000,
+  });
   const out = readFileSync(file, 'utf8');
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const lost = Number(/Queries lost:\s+(\d+)/.exec(out)?.[1] ?? 0);
@@ -66,18 +102,45 @@ function dnsperf(server: string): { qps: number; p99: number; lost: number } {
 // Both answer correctly before anything is timed.
 for (const s of ['10.0.0.2', '10.0.1.2']) {
   const o = sh(['ip', 'netns', 'exec', C, 'kdig', `@${s}`, '+short', 'alias.example.test', 'A'], { allowFail: true });
-  if (!o.includes('192.0.2.80')) { say(`dns: ${s} does not answer correctly: ${o}`); process.exit(1); }
+  if (!o.includes('192.0.2.80')) {
+    say(`dns: ${s} does not answer correctly: ${o}`);
+    process.exit(1);
+  }
 }
-say(`dns: dnsperf -c4 -q64 -l${SECONDS} against each server, alternating, 2 runs (Fata on spt, NSD 1 process, RRL off), engine ${process.version}`);
+say(
+  `dns: dnsperf -c4 -q64 -l${SECONDS} against each server, alternating, 2 runs (Fata on spt, NSD 1 process, RRL off), engine ${process.version}`,
+);
 const runs: Record<'fata' | 'nsd', { qps: number; p99: number; lost: number }[]> = { fata: [], nsd: [] };
 for (let i = 0; i < 2; i++) {
   runs.fata.push(dnsperf('10.0.0.2'));
   runs.nsd.push(dnsperf('10.0.1.2'));
 }
-const pick = (xs: { qps: number; p99: number; lost: number }[]): { qps: number; p99: number; lost: number } =>
-  ({ qps: median(xs.map((x) => x.qps)), p99: median(xs.map((x) => x.p99)), lost: xs.reduce((a, x) => a + x.lost, 0) });
-const f = pick(runs.fata), n = pick(runs.nsd);
-say(`  fata ${f.qps.toFixed(0)} q/s p99 ${f.p99.toFixed(2)} ms (lost ${f.lost}) | nsd ${n.qps.toFixed(0)} q/s p99 ${n.p99.toFixed(2)} ms (lost ${n.lost}) | fata/nsd ${(f.qps / n.qps).toFixed(2)}×`);
-emit({ bench: 'dns', metric: 'authoritative UDP queries/s', value: f.qps, unit: 'q/s', reference: n.qps, referenceName: 'NSD (1 process, RRL off)', floor: 0.3 });
-emit({ bench: 'dns', metric: 'authoritative UDP p99 latency', value: f.p99, unit: 'ms', reference: n.p99, referenceName: 'NSD (1 process, RRL off)', lowerIsBetter: true });
+const pick = (xs: { qps: number; p99: number; lost: number }[]): { qps: number; p99: number; lost: number } => ({
+  qps: median(xs.map((x) => x.qps)),
+  p99: median(xs.map((x) => x.p99)),
+  lost: xs.reduce((a, x) => a + x.lost, 0),
+});
+const f = pick(runs.fata),
+  n = pick(runs.nsd);
+say(
+  `  fata ${f.qps.toFixed(0)} q/s p99 ${f.p99.toFixed(2)} ms (lost ${f.lost}) | nsd ${n.qps.toFixed(0)} q/s p99 ${n.p99.toFixed(2)} ms (lost ${n.lost}) | fata/nsd ${(f.qps / n.qps).toFixed(2)}×`,
+);
+emit({
+  bench: 'dns',
+  metric: 'authoritative UDP queries/s',
+  value: f.qps,
+  unit: 'q/s',
+  reference: n.qps,
+  referenceName: 'NSD (1 process, RRL off)',
+  floor: 0.3,
+});
+emit({
+  bench: 'dns',
+  metric: 'authoritative UDP p99 latency',
+  value: f.p99,
+  unit: 'ms',
+  reference: n.p99,
+  referenceName: 'NSD (1 process, RRL off)',
+  lowerIsBetter: true,
+});
 process.exit(0);

@@ -15,17 +15,34 @@ if (!Number.isInteger(runs) || runs <= 0) {
 const seed = Date.now() >>> 0;
 process.stdout.write(`fuzz: ${runs} runs per property, seed ${seed} (pass it to fc.assert to replay a failure)\n`);
 let done = 0;
-const progress = (): void => { if (++done % 10_000 === 0) process.stdout.write(`  ${done} / ${runs * 3}\n`); };
-fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), (b) => { parseAll(b); progress(); }), { numRuns: runs, seed });
-fc.assert(fc.property(mutatedFrame, (f) => { parseAll(f); progress(); }), { numRuns: runs, seed });
+const progress = (): void => {
+  if (++done % 10_000 === 0) process.stdout.write(`  ${done} / ${runs * 3}\n`);
+};
+fc.assert(
+  fc.property(fc.uint8Array({ maxLength: 2000 }), (b) => {
+    parseAll(b);
+    progress();
+  }),
+  { numRuns: runs, seed },
+);
+fc.assert(
+  fc.property(mutatedFrame, (f) => {
+    parseAll(f);
+    progress();
+  }),
+  { numRuns: runs, seed },
+);
 const net = simNet(2, seed);
 const b = net.stacks[1]!;
 let t = 0n;
-fc.assert(fc.property(fc.oneof(mutatedFrame, fc.uint8Array({ maxLength: 1600 })), (f) => {
-  if (f.length >= 6 && (f[0]! & 1) === 0) f.set(b.ethernet.mac, 0);
-  b.ethernet.input(f);
-  t += 1_000_000n;
-  net.sched.run({ untilNs: t, maxSteps: 1_000_000 });
-  progress();
-}), { numRuns: runs, seed });
+fc.assert(
+  fc.property(fc.oneof(mutatedFrame, fc.uint8Array({ maxLength: 1600 })), (f) => {
+    if (f.length >= 6 && (f[0]! & 1) === 0) f.set(b.ethernet.mac, 0);
+    b.ethernet.input(f);
+    t += 1_000_000n;
+    net.sched.run({ untilNs: t, maxSteps: 1_000_000 });
+    progress();
+  }),
+  { numRuns: runs, seed },
+);
 process.stdout.write(`fuzz: ok, ${done} inputs, stack drops ${JSON.stringify(b.drops())}\n`);

@@ -20,28 +20,38 @@ import { emit, has, needRoot, netns, sh, sleep, tapIn, veth } from './lib.ts';
 
 needRoot('http');
 for (const c of ['wrk', 'nginx']) {
-  if (!has(c)) { process.stdout.write(`SKIP http: needs '${c}' (apt-get install wrk nginx-light)\n`); process.exit(0); }
+  if (!has(c)) {
+    process.stdout.write(`SKIP http: needs '${c}' (apt-get install wrk nginx-light)\n`);
+    process.exit(0);
+  }
 }
 const SECONDS = Number(process.argv[2] ?? 8);
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA = join(ROOT, 'bin/fata.mjs');
-const say = (s: string): void => { process.stdout.write(s + '\n'); };
+const say = (s: string): void => {
+  process.stdout.write(s + '\n');
+};
 
 // A copy of examples/website at the same depth, with the two benchmark files in htdocs.
 mkdirSync(join(ROOT, 'out'), { recursive: true });
 const site = mkdtempSync(join(ROOT, 'out', 'bench-website-'));
 chmodSync(site, 0o755); // nginx's workers run as www-data and must read the files.
 const children: ChildProcess[] = [];
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); rmSync(site, { recursive: true, force: true }); });
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(site, { recursive: true, force: true });
+});
 cpSync(join(ROOT, 'examples/website'), site, { recursive: true, filter: (p) => !p.includes('/dist') && !p.includes('/.fata') });
 const htdocs = join(site, 'htdocs');
 writeFileSync(join(htdocs, '1k.html'), Buffer.from('<p>' + 'x'.repeat(1024 - 8) + '</p>\n\n').subarray(0, 1024));
 writeFileSync(join(htdocs, '1m.bin'), Buffer.alloc(1 << 20, 7));
 say('http: building the website image (spt)');
 sh([process.execPath, FATA, 'build', '-t', 'spt', site]);
-const cert = join(site, '.fata/dev-tls/cert.pem'), key = join(site, '.fata/dev-tls/key.pem');
+const cert = join(site, '.fata/dev-tls/cert.pem'),
+  key = join(site, '.fata/dev-tls/key.pem');
 
-const C = netns(`fata-bh-c-${process.pid}`), S = netns(`fata-bh-s-${process.pid}`);
+const C = netns(`fata-bh-c-${process.pid}`),
+  S = netns(`fata-bh-s-${process.pid}`);
 tapIn(C, '10.0.0.1/24');
 tapIn(C, '10.0.2.1/24', 'tap1');
 veth(C, '10.0.1.1/24', S, '10.0.1.2/24');
@@ -51,18 +61,44 @@ const inNs = (ns: string, argv: string[]): ChildProcess => {
   return c;
 };
 
-inNs(C, [process.execPath, FATA, 'run', '--net:service=tap0', join(site, 'dist/website.fata'), '--ipv4=10.0.0.2/24',
-  '--http-port=80', '--https-port=443', '--access-log=false', '-l', 'warn']);
+inNs(C, [
+  process.execPath,
+  FATA,
+  'run',
+  '--net:service=tap0',
+  join(site, 'dist/website.fata'),
+  '--ipv4=10.0.0.2/24',
+  '--http-port=80',
+  '--https-port=443',
+  '--access-log=false',
+  '-l',
+  'warn',
+]);
 // The same image with node:http (over the TCP Duplex adapter) in place of src/http's server: the design choice, measured.
-inNs(C, [process.execPath, FATA, 'run', '--net:service=tap1', join(site, 'dist/website.fata'), '--ipv4=10.0.2.2/24',
-  '--http-port=80', '--https-port=0', '--access-log=false', '--http-server=node', '-l', 'warn']);
+inNs(C, [
+  process.execPath,
+  FATA,
+  'run',
+  '--net:service=tap1',
+  join(site, 'dist/website.fata'),
+  '--ipv4=10.0.2.2/24',
+  '--http-port=80',
+  '--https-port=0',
+  '--access-log=false',
+  '--http-server=node',
+  '-l',
+  'warn',
+]);
 const conf = join(site, 'nginx.conf');
-writeFileSync(conf, `daemon off; worker_processes 1; pid ${site}/nginx.pid; error_log ${site}/nginx-error.log;
+writeFileSync(
+  conf,
+  `daemon off; worker_processes 1; pid ${site}/nginx.pid; error_log ${site}/nginx-error.log;
 events { worker_connections 4096; }
 http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000; keepalive_timeout 60s;
   types { text/html html; application/octet-stream bin; }
   server { listen 10.0.1.2:80; listen 10.0.1.2:443 ssl; ssl_certificate ${cert}; ssl_certificate_key ${key};
-    ssl_protocols TLSv1.2 TLSv1.3; root ${htdocs}; } }`);
+    ssl_protocols TLSv1.2 TLSv1.3; root ${htdocs}; } }`,
+);
 inNs(S, ['nginx', '-c', conf, '-e', join(site, 'nginx-error.log')]);
 // Plain Node: the files in memory, node:http and node:https on the kernel's TCP.
 const nodeServer = `const fs=require('fs'),http=require('http'),https=require('https');
@@ -75,8 +111,24 @@ await sleep(3000);
 
 const UNIT: Record<string, number> = { us: 1e-3, ms: 1, s: 1000 };
 function wrk(url: string, close: boolean): { rps: number; p99: number; errors: number } {
-  const out = sh(['ip', 'netns', 'exec', C, 'wrk', '-t1', '-c50', `-d${SECONDS}s`, '--timeout', '5s', '--latency',
-    ...(close ? ['-H', 'Connection: close'] : []), url], { timeoutMs: (SECONDS + 30) * 1000 });
+  const out = sh(
+    [
+      'ip',
+      'netns',
+      'exec',
+      C,
+      'wrk',
+      '-t1',
+      '-c50',
+      `-d${SECONDS}s`,
+      '--timeout',
+      '5s',
+      '--latency',
+      ...(close ? ['-H', 'Connection: close'] : []),
+      url,
+    ],
+    { timeoutMs: (SECONDS + 30) * 1000 },
+  );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const m = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const p99 = m ? Number(m[1]) * UNIT[m[2]!]! : NaN;
@@ -92,25 +144,63 @@ const servers = {
 };
 say(`http: wrk -t1 -c50 -d${SECONDS}s against each server (Fata on spt, nginx 1 worker, Node http), engine ${process.version}`);
 for (const proto of ['http', 'https'] as const) {
-  for (const [file, label] of [['/1k.html', '1 KB'], ['/1m.bin', '1 MB']] as const) {
+  for (const [file, label] of [
+    ['/1k.html', '1 KB'],
+    ['/1m.bin', '1 MB'],
+  ] as const) {
     for (const close of [false, true]) {
       const mode = close ? 'new connection each' : 'keep-alive';
       const got: Record<string, { rps: number; p99: number; errors: number }> = {};
       for (const [name, urls] of Object.entries(servers)) got[name] = wrk(urls[proto] + file, close);
-      const f = got.fata!, n = got.nginx!, p = got.node!;
+      const f = got.fata!,
+        n = got.nginx!,
+        p = got.node!;
       if (proto === 'http' && label === '1 KB') {
         const viaNode = wrk(`http://10.0.2.2${file}`, close);
-        say(`  ${proto.padEnd(5)} ${label} ${mode.padEnd(19)} the same unikernel with node:http over the Duplex adapter: ${viaNode.rps.toFixed(0)} req/s p99 ${viaNode.p99.toFixed(2)} ms (src/http: ${f.rps.toFixed(0)})`);
-        emit({ bench: 'http', metric: `${label} ${mode} HTTP req/s, src/http vs node:http in the unikernel`, value: f.rps, unit: 'req/s', reference: viaNode.rps, referenceName: 'node:http over TcpDuplex' });
+        say(
+          `  ${proto.padEnd(5)} ${label} ${mode.padEnd(19)} the same unikernel with node:http over the Duplex adapter: ${viaNode.rps.toFixed(0)} req/s p99 ${viaNode.p99.toFixed(2)} ms (src/http: ${f.rps.toFixed(0)})`,
+        );
+        emit({
+          bench: 'http',
+          metric: `${label} ${mode} HTTP req/s, src/http vs node:http in the unikernel`,
+          value: f.rps,
+          unit: 'req/s',
+          reference: viaNode.rps,
+          referenceName: 'node:http over TcpDuplex',
+        });
       }
-      say(`  ${proto.padEnd(5)} ${label} ${mode.padEnd(19)} fata ${f.rps.toFixed(0).padStart(7)} req/s p99 ${f.p99.toFixed(2)} ms` +
-        ` | nginx ${n.rps.toFixed(0).padStart(7)} p99 ${n.p99.toFixed(2)} | node ${p.rps.toFixed(0).padStart(7)} p99 ${p.p99.toFixed(2)}` +
-        ` | fata/nginx ${(f.rps / n.rps).toFixed(2)}×${f.errors + n.errors + p.errors ? `  (errors: fata ${f.errors}, nginx ${n.errors}, node ${p.errors})` : ''}`);
+      say(
+        `  ${proto.padEnd(5)} ${label} ${mode.padEnd(19)} fata ${f.rps.toFixed(0).padStart(7)} req/s p99 ${f.p99.toFixed(2)} ms` +
+          ` | nginx ${n.rps.toFixed(0).padStart(7)} p99 ${n.p99.toFixed(2)} | node ${p.rps.toFixed(0).padStart(7)} p99 ${p.p99.toFixed(2)}` +
+          ` | fata/nginx ${(f.rps / n.rps).toFixed(2)}×${f.errors + n.errors + p.errors ? `  (errors: fata ${f.errors}, nginx ${n.errors}, node ${p.errors})` : ''}`,
+      );
       const metric = `${label} ${mode} ${proto.toUpperCase()}`;
-      emit({ bench: 'http', metric: `${metric} req/s`, value: f.rps, unit: 'req/s', reference: n.rps, referenceName: 'nginx (1 worker)',
-        floor: proto === 'http' && label === '1 KB' && !close ? 0.5 : undefined });
-      emit({ bench: 'http', metric: `${metric} p99`, value: f.p99, unit: 'ms', reference: n.p99, referenceName: 'nginx (1 worker)', lowerIsBetter: true });
-      emit({ bench: 'http', metric: `${metric} req/s, plain Node http`, value: p.rps, unit: 'req/s', reference: n.rps, referenceName: 'nginx (1 worker)' });
+      emit({
+        bench: 'http',
+        metric: `${metric} req/s`,
+        value: f.rps,
+        unit: 'req/s',
+        reference: n.rps,
+        referenceName: 'nginx (1 worker)',
+        floor: proto === 'http' && label === '1 KB' && !close ? 0.5 : undefined,
+      });
+      emit({
+        bench: 'http',
+        metric: `${metric} p99`,
+        value: f.p99,
+        unit: 'ms',
+        reference: n.p99,
+        referenceName: 'nginx (1 worker)',
+        lowerIsBetter: true,
+      });
+      emit({
+        bench: 'http',
+        metric: `${metric} req/s, plain Node http`,
+        value: p.rps,
+        unit: 'req/s',
+        reference: n.rps,
+        referenceName: 'nginx (1 worker)',
+      });
     }
   }
 }

@@ -63,7 +63,11 @@ export function cleanup(): void {
   }
 }
 process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { cleanup(); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
 
 /** A tap (`tap0` unless named) in `ns` with `cidr` on the kernel side. */
 export function tapIn(ns: string, cidr: string, tap = 'tap0'): void {
@@ -74,7 +78,8 @@ export function tapIn(ns: string, cidr: string, tap = 'tap0'): void {
 
 /** A veth pair between two namespaces with an address on each end. */
 export function veth(a: string, aCidr: string, b: string, bCidr: string): void {
-  const ea = `v${process.pid % 100000}a`, eb = `v${process.pid % 100000}b`;
+  const ea = `v${process.pid % 100000}a`,
+    eb = `v${process.pid % 100000}b`;
   sh(['ip', 'link', 'add', ea, 'netns', a, 'type', 'veth', 'peer', 'name', eb, 'netns', b]);
   sh(['ip', '-n', a, 'addr', 'add', aCidr, 'dev', ea]);
   sh(['ip', '-n', b, 'addr', 'add', bCidr, 'dev', eb]);
@@ -82,5 +87,8 @@ export function veth(a: string, aCidr: string, b: string, bCidr: string): void {
   sh(['ip', '-n', b, 'link', 'set', eb, 'up']);
 }
 
-export const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]!; };
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)]!;
+};
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -15,18 +15,30 @@ interface ProfileNode {
   hitCount?: number;
   children?: number[];
 }
-interface Profile { nodes: ProfileNode[]; samples?: number[] }
+interface Profile {
+  nodes: ProfileNode[];
+  samples?: number[];
+}
 
 const file = process.argv[2];
-if (!file) { process.stderr.write('usage: node bench/profile.ts PROFILE.cpuprofile [TOP]\n'); process.exit(2); }
+if (!file) {
+  process.stderr.write('usage: node bench/profile.ts PROFILE.cpuprofile [TOP]\n');
+  process.exit(2);
+}
 const top = Number(process.argv[3] ?? 20);
 const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const total = prof.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0) || 1;
-const short = (url: string): string => url.replace(/^file:\/\//, '').replace(/.*\/(src|node_modules|examples|bench)\//, '$1/').replace(/^node:/, 'node:') || '(engine)';
-const label = (n: ProfileNode): string => `${n.callFrame.functionName || '(anonymous)'} ${short(n.callFrame.url)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
+const short = (url: string): string =>
+  url
+    .replace(/^file:\/\//, '')
+    .replace(/.*\/(src|node_modules|examples|bench)\//, '$1/')
+    .replace(/^node:/, 'node:') || '(engine)';
+const label = (n: ProfileNode): string =>
+  `${n.callFrame.functionName || '(anonymous)'} ${short(n.callFrame.url)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
 
-const selfBy = new Map<string, number>(), fileBy = new Map<string, number>();
+const selfBy = new Map<string, number>(),
+  fileBy = new Map<string, number>();
 for (const n of prof.nodes) {
   const h = n.hitCount ?? 0;
   if (!h) continue;
@@ -51,7 +63,8 @@ const sum = (id: number): number => {
 };
 const root = prof.nodes[0]!;
 sum(root.id);
-const W = 1400, rowH = 17;
+const W = 1400,
+  rowH = 17;
 const rects: string[] = [];
 let depthMax = 0;
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
@@ -69,10 +82,16 @@ const draw = (id: number, x: number, depth: number): void => {
   const n = byId.get(id)!;
   const name = label(n);
   const hue = hueOf(n.callFrame.url);
-  rects.push(`<g><title>${esc(name)} (${pct(t).trim()})</title><rect x="${x.toFixed(1)}" y="${depth * rowH}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="hsl(${hue},55%,${60 + (name.length % 20)}%)"/>` +
-    (w > 60 ? `<text x="${(x + 3).toFixed(1)}" y="${depth * rowH + 12}">${esc(name.slice(0, Math.floor(w / 6.5)))}</text>` : '') + '</g>');
+  rects.push(
+    `<g><title>${esc(name)} (${pct(t).trim()})</title><rect x="${x.toFixed(1)}" y="${depth * rowH}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="hsl(${hue},55%,${60 + (name.length % 20)}%)"/>` +
+      (w > 60 ? `<text x="${(x + 3).toFixed(1)}" y="${depth * rowH + 12}">${esc(name.slice(0, Math.floor(w / 6.5)))}</text>` : '') +
+      '</g>',
+  );
   let cx = x;
-  for (const c of n.children ?? []) { draw(c, cx, depth + 1); cx += ((totals.get(c) ?? 0) / total) * W; }
+  for (const c of n.children ?? []) {
+    draw(c, cx, depth + 1);
+    cx += ((totals.get(c) ?? 0) / total) * W;
+  }
 };
 draw(root.id, 0, 0);
 const H = (depthMax + 1) * rowH;

@@ -14,7 +14,9 @@ import type { Result } from './lib.ts';
 const ROOT = new URL('..', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
 const mode = quick ? 'quick' : 'full';
-const say = (s: string): void => { process.stdout.write(s + '\n'); };
+const say = (s: string): void => {
+  process.stdout.write(s + '\n');
+};
 
 const BENCHES: { name: string; args: string[]; quickArgs: string[]; what: string }[] = [
   { name: 'rx-path', args: ['1000000'], quickArgs: ['200000'], what: 'in-process receive path vs an allocating parse' },
@@ -26,10 +28,15 @@ const BENCHES: { name: string; args: string[]; quickArgs: string[]; what: string
 
 // Debian peers, installed when we are root and they are missing.
 if (process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v apt-get']).status === 0) {
-  const need = ['nginx-light', 'wrk', 'netcat-openbsd', 'iproute2', 'procps', 'openssl', 'dnsperf', 'nsd', 'knot-dnsutils'].filter((p) => spawnSync('dpkg', ['-s', p], { stdio: 'ignore' }).status !== 0);
+  const need = ['nginx-light', 'wrk', 'netcat-openbsd', 'iproute2', 'procps', 'openssl', 'dnsperf', 'nsd', 'knot-dnsutils'].filter(
+    (p) => spawnSync('dpkg', ['-s', p], { stdio: 'ignore' }).status !== 0,
+  );
   if (need.length) {
     say(`bench: installing ${need.join(' ')} from Debian`);
-    spawnSync('apt-get', ['install', '-y', '-qq', ...need], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    spawnSync('apt-get', ['install', '-y', '-qq', ...need], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   }
 }
 
@@ -43,25 +50,38 @@ for (const [i, b] of BENCHES.entries()) {
   let buf = '';
   const line = (l: string): void => {
     if (l.startsWith('BENCH ')) results.push(JSON.parse(l.slice(6)) as Result);
-    else if (l.startsWith('SKIP ')) { skipped.push(l.slice(5)); say(`  skipped: ${l.slice(5)}`); } else if (l.trim()) say(`  ${l}`);
+    else if (l.startsWith('SKIP ')) {
+      skipped.push(l.slice(5));
+      say(`  skipped: ${l.slice(5)}`);
+    } else if (l.trim()) say(`  ${l}`);
   };
-  child.stdout.on('data', (d: Buffer) => { buf += d.toString(); const ls = buf.split('\n'); buf = ls.pop()!; ls.forEach(line); });
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const ls = buf.split('\n');
+    buf = ls.pop()!;
+    ls.forEach(line);
+  });
   child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
   const code = await new Promise<number | null>((r) => child.on('exit', r));
   if (buf) line(buf);
-  if (code !== 0) { skipped.push(`${b.name}: exited with ${code}`); say(`  ${b.name} failed (exit ${code}); going on`); }
+  if (code !== 0) {
+    skipped.push(`${b.name}: exited with ${code}`);
+    say(`  ${b.name} failed (exit ${code}); going on`);
+  }
 }
 
 // Compare with the last run of the same kind.
 const store = join(ROOT, 'bench/results.json');
-const history = existsSync(store) ? JSON.parse(readFileSync(store, 'utf8')) as Record<string, { date: string; results: Result[] }> : {};
+const history = existsSync(store) ? (JSON.parse(readFileSync(store, 'utf8')) as Record<string, { date: string; results: Result[] }>) : {};
 const before = history[mode] ?? history.full;
 const warnings: string[] = [];
 if (before) {
   for (const r of results) {
     const old = before.results.find((o) => o.bench === r.bench && o.metric === r.metric);
     if (typeof old?.ratio === 'number' && typeof r.ratio === 'number' && r.ratio < old.ratio * 0.85) {
-      warnings.push(`${r.bench} · ${r.metric}: ratio ${r.ratio.toFixed(2)} vs ${old.ratio.toFixed(2)} on ${before.date} (−${((1 - r.ratio / old.ratio) * 100).toFixed(0)}%)`);
+      warnings.push(
+        `${r.bench} · ${r.metric}: ratio ${r.ratio.toFixed(2)} vs ${old.ratio.toFixed(2)} on ${before.date} (−${((1 - r.ratio / old.ratio) * 100).toFixed(0)}%)`,
+      );
     }
   }
 }
@@ -78,9 +98,16 @@ const ratioCell = (r: Result): string => {
   return r.reference !== undefined ? 'n/a (no result)' : '';
 };
 const rows = results.map((r) => {
-  const floor = r.floor !== undefined ? `${+r.floor.toFixed(2)}× ${typeof r.ratio === 'number' && r.ratio >= r.floor ? 'met' : 'MISSED'}` : '';
-  return [r.bench, r.metric, `${fmt(r.value)} ${r.unit}`, r.reference !== undefined ? `${fmt(r.reference)} ${r.unit} (${r.referenceName})` : '',
-    ratioCell(r), floor];
+  const floor =
+    r.floor !== undefined ? `${+r.floor.toFixed(2)}× ${typeof r.ratio === 'number' && r.ratio >= r.floor ? 'met' : 'MISSED'}` : '';
+  return [
+    r.bench,
+    r.metric,
+    `${fmt(r.value)} ${r.unit}`,
+    r.reference !== undefined ? `${fmt(r.reference)} ${r.unit} (${r.referenceName})` : '',
+    ratioCell(r),
+    floor,
+  ];
 });
 const header = ['bench', 'measurement', 'Fata', 'reference, same run', 'ratio', 'floor'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -124,18 +151,28 @@ say(`\nwrote BENCHMARKS.md, bench/chart.svg and bench/results.json (${Math.round
 function chart(rs: Result[], title: string): string {
   const withRatio = rs.filter((r) => typeof r.ratio === 'number' && Number.isFinite(r.ratio));
   const max = Math.max(2, ...withRatio.map((r) => r.ratio!));
-  const W = 900, left = 360, barW = W - left - 60, rowH = 22, top = 40;
+  const W = 900,
+    left = 360,
+    barW = W - left - 60,
+    rowH = 22,
+    top = 40;
   const H = top + withRatio.length * rowH + 30;
   const x = (v: number): number => left + (Math.min(v, max) / max) * barW;
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  const bars = withRatio.map((r, i) => {
-    const y = top + i * rowH;
-    const good = r.floor !== undefined ? r.ratio! >= r.floor : r.ratio! >= 1;
-    return `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(`${r.bench}: ${r.metric}`)}</text>` +
-      `<rect x="${left}" y="${y + 4}" width="${(x(r.ratio!) - left).toFixed(1)}" height="${rowH - 8}" fill="${good ? '#2f6f4e' : '#b5533c'}"/>` +
-      `<text x="${(x(r.ratio!) + 4).toFixed(1)}" y="${y + 15}">${r.ratio!.toFixed(2)}×</text>` +
-      (r.floor !== undefined ? `<line x1="${x(r.floor)}" x2="${x(r.floor)}" y1="${y + 2}" y2="${y + rowH - 2}" stroke="#000" stroke-width="2"/>` : '');
-  }).join('\n');
+  const bars = withRatio
+    .map((r, i) => {
+      const y = top + i * rowH;
+      const good = r.floor !== undefined ? r.ratio! >= r.floor : r.ratio! >= 1;
+      return (
+        `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(`${r.bench}: ${r.metric}`)}</text>` +
+        `<rect x="${left}" y="${y + 4}" width="${(x(r.ratio!) - left).toFixed(1)}" height="${rowH - 8}" fill="${good ? '#2f6f4e' : '#b5533c'}"/>` +
+        `<text x="${(x(r.ratio!) + 4).toFixed(1)}" y="${y + 15}">${r.ratio!.toFixed(2)}×</text>` +
+        (r.floor !== undefined
+          ? `<line x1="${x(r.floor)}" x2="${x(r.floor)}" y1="${y + 2}" y2="${y + rowH - 2}" stroke="#000" stroke-width="2"/>`
+          : '')
+      );
+    })
+    .join('\n');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="system-ui, sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="${left}" y="22" font-size="15" font-weight="600">${esc(title)}</text>

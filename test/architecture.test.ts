@@ -61,7 +61,9 @@ export function specifiers(text: string): string[] {
 
 /** The rule's folder that holds a file (the longest matching key of MAY_IMPORT), if any. */
 function folderOf(file: string): string | undefined {
-  return Object.keys(MAY_IMPORT).filter((d) => file === d || file.startsWith(d + '/')).sort((a, b) => b.length - a.length)[0];
+  return Object.keys(MAY_IMPORT)
+    .filter((d) => file === d || file.startsWith(d + '/'))
+    .sort((a, b) => b.length - a.length)[0];
 }
 
 export function layerViolations(file: string, text: string): string[] {
@@ -78,8 +80,20 @@ export function layerViolations(file: string, text: string): string[] {
   return bad;
 }
 
-const AMBIENT = [/Date\.now\(/, /new Date\(\s*\)/, /(?<!new )\bDate\(\s*\)/, /setTimeout\(/, /setInterval\(/, /setImmediate\(/, /Math\.random\(/,
-  /performance\.now\(/, /crypto\.getRandomValues\(/, /crypto\.randomUUID\(/, /\bprocess\./, /\bglobalThis\./];
+const AMBIENT = [
+  /Date\.now\(/,
+  /new Date\(\s*\)/,
+  /(?<!new )\bDate\(\s*\)/,
+  /setTimeout\(/,
+  /setInterval\(/,
+  /setImmediate\(/,
+  /Math\.random\(/,
+  /performance\.now\(/,
+  /crypto\.getRandomValues\(/,
+  /crypto\.randomUUID\(/,
+  /\bprocess\./,
+  /\bglobalThis\./,
+];
 
 export function coreViolations(file: string, text: string): string[] {
   const bad: string[] = [];
@@ -90,10 +104,14 @@ export function coreViolations(file: string, text: string): string[] {
 }
 
 test('every folder the rules name exists and has sources; every source is in a folder the rules name', () => {
-  for (const d of Object.keys(MAY_IMPORT)) assert.ok(existsSync(join(ROOT, d)) && sources(d).length > 0, `${d} is gone or empty: update MAY_IMPORT`);
+  for (const d of Object.keys(MAY_IMPORT))
+    assert.ok(existsSync(join(ROOT, d)) && sources(d).length > 0, `${d} is gone or empty: update MAY_IMPORT`);
   const everything = sources('src');
   assert.ok(everything.length > 50, 'the scan saw the sources');
-  assert.deepEqual(everything.filter((f) => !folderOf(f)), []);
+  assert.deepEqual(
+    everything.filter((f) => !folderOf(f)),
+    [],
+  );
 });
 
 test('the portable core imports nothing from node:* or any package, and reads no clock, timer or randomness of its own', () => {
@@ -109,16 +127,33 @@ test('imports go one way, folder by folder', () => {
 test('the rules see what they forbid (planted violations)', () => {
   const core = 'src/net/x.ts';
   for (const planted of [
-    "import { x } from 'node:fs';", "import 'node:fs';", "const fs = await import('node:fs');", "const f = require('fs');",
-    "export { y } from 'koffi';", 'const t = new Date();', 'const n = Date.now();', 'crypto.getRandomValues(b);',
-    'setTimeout(f, 1);', 'const r = Math.random();', 'const e = process.env;',
-  ]) assert.equal(coreViolations(core, planted).length, 1, planted);
+    "import { x } from 'node:fs';",
+    "import 'node:fs';",
+    "const fs = await import('node:fs');",
+    "const f = require('fs');",
+    "export { y } from 'koffi';",
+    'const t = new Date();',
+    'const n = Date.now();',
+    'crypto.getRandomValues(b);',
+    'setTimeout(f, 1);',
+    'const r = Math.random();',
+    'const e = process.env;',
+  ])
+    assert.equal(coreViolations(core, planted).length, 1, planted);
   assert.deepEqual(coreViolations(core, "// Date.now() is not called here\nimport { a } from './a.ts';"), []);
   assert.deepEqual(coreViolations(core, 'const s = new Date(ms).toUTCString();'), [], 'formatting a given time reads no clock');
   assert.equal(layerViolations('src/wire/x.ts', "import { Stack } from '../net/stack.ts';").length, 1, 'wire → net');
   assert.equal(layerViolations('src/targets/spt/x.ts', "import { run } from '../../tender/run.ts';").length, 1, 'targets → tender');
-  assert.equal(layerViolations('src/targets/node/x.ts', "import type { T } from '../../runtime/types.ts';").length, 1, 'targets → runtime (types too)');
-  assert.equal(layerViolations('src/runtime/x.ts', "const m = await import('../tender/run.ts');").length, 1, 'runtime → tender, dynamically');
+  assert.equal(
+    layerViolations('src/targets/node/x.ts', "import type { T } from '../../runtime/types.ts';").length,
+    1,
+    'targets → runtime (types too)',
+  );
+  assert.equal(
+    layerViolations('src/runtime/x.ts', "const m = await import('../tender/run.ts');").length,
+    1,
+    'runtime → tender, dynamically',
+  );
   assert.equal(layerViolations('src/devices/x.ts', "import '../wire/ipv4.ts';").length, 1, 'devices → anything');
   assert.equal(layerViolations('src/newfolder/x.ts', '').length, 1, 'a folder outside the rules');
   assert.deepEqual(layerViolations('src/tender/x.ts', "import { seal } from '../targets/spt/seccomp.ts';"), []);

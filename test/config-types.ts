@@ -26,5 +26,6 @@ export const paramTypes: Main<typeof hello> = (_d, params) => {
   const g: number = params.greeting;
   // @ts-expect-error — 'greting' is not a declared parameter.
   void params.greting;
-  void n; void g;
+  void n;
+  void g;
 };

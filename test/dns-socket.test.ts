@@ -24,28 +24,33 @@ function kdig(port: number, args: string[]): string {
   return r.stdout + r.stderr;
 }
 
-test('dns-resolver forwards to dns-server over loopback, and refuses clients outside --allow',
-  { skip: hasKdig ? false : "needs 'kdig' (apt-get install knot-dnsutils; .ci/run does)" }, async () => {
-    const [base, b1, b2] = await freePorts(3);
-    const children: ChildProcess[] = [];
-    try {
-      const server = run('examples/dns-server', [`--port=${base}`], children);
-      await waitForLine(server, /event=serving/, 60_000);
-      const resolver = run('examples/dns-resolver', [`--port=${b1}`, '--forwarders=127.0.0.1', `--upstream-port=${base}`], children);
-      await waitForLine(resolver, /event=serving mode=forward/, 60_000);
-      let o = kdig(b1, ['alias.example.test', 'A']);
-      assert.match(o, /status: NOERROR/, o);
-      assert.match(o, /Flags: qr rd ra;/);
-      assert.match(o, /www\.example\.test\.\s+\d+\s+IN\s+A\s+192\.0\.2\.80/);
-      o = kdig(b1, ['nope.example.test', 'A']);
-      assert.match(o, /status: NXDOMAIN/);
-      const closed = run('examples/dns-resolver', [`--port=${b2}`, '--forwarders=127.0.0.1', `--upstream-port=${base}`, '--allow=10.0.0.0/8'], children);
-      await waitForLine(closed, /event=serving/, 60_000);
-      assert.match(kdig(b2, ['www.example.test', 'A']), /status: REFUSED/);
-    } finally {
-      for (const c of children) c.kill('SIGTERM');
-    }
-  });
+test('dns-resolver forwards to dns-server over loopback, and refuses clients outside --allow', {
+  skip: hasKdig ? false : "needs 'kdig' (apt-get install knot-dnsutils; .ci/run does)",
+}, async () => {
+  const [base, b1, b2] = await freePorts(3);
+  const children: ChildProcess[] = [];
+  try {
+    const server = run('examples/dns-server', [`--port=${base}`], children);
+    await waitForLine(server, /event=serving/, 60_000);
+    const resolver = run('examples/dns-resolver', [`--port=${b1}`, '--forwarders=127.0.0.1', `--upstream-port=${base}`], children);
+    await waitForLine(resolver, /event=serving mode=forward/, 60_000);
+    let o = kdig(b1, ['alias.example.test', 'A']);
+    assert.match(o, /status: NOERROR/, o);
+    assert.match(o, /Flags: qr rd ra;/);
+    assert.match(o, /www\.example\.test\.\s+\d+\s+IN\s+A\s+192\.0\.2\.80/);
+    o = kdig(b1, ['nope.example.test', 'A']);
+    assert.match(o, /status: NXDOMAIN/);
+    const closed = run(
+      'examples/dns-resolver',
+      [`--port=${b2}`, '--forwarders=127.0.0.1', `--upstream-port=${base}`, '--allow=10.0.0.0/8'],
+      children,
+    );
+    await waitForLine(closed, /event=serving/, 60_000);
+    assert.match(kdig(b2, ['www.example.test', 'A']), /status: REFUSED/);
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+  }
+});
 
 test('a port already taken is a clear error and exit 1, not an abort', async () => {
   const [b3] = await freePorts(1);
@@ -53,9 +58,16 @@ test('a port already taken is a clear error and exit 1, not an abort', async () 
   try {
     const first = run('examples/dns-server', [`--port=${b3}`], children);
     await waitForLine(first, /event=serving/, 60_000);
-    const r = spawnSync(process.execPath, [FATA, 'run', 'examples/dns-server', `--port=${b3}`], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [FATA, 'run', 'examples/dns-server', `--port=${b3}`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(r.status, 1, r.stdout + r.stderr);
-    assert.match(r.stdout, /event=bind-failed error="cannot bind UDP port \d+ on 127.0.0.1: another program is using it; stop it or choose another port/);
+    assert.match(
+      r.stdout,
+      /event=bind-failed error="cannot bind UDP port \d+ on 127.0.0.1: another program is using it; stop it or choose another port/,
+    );
   } finally {
     for (const c of children) c.kill('SIGTERM');
   }

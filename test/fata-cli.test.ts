@@ -19,10 +19,18 @@ import { freePorts } from './ports.ts';
 const ROOT = new URL('..', import.meta.url).pathname;
 
 /** Runs the command npx runs (package.json's bin, a shell front door to the CLI and the native spt tender) of checkout `root`. */
-function fata(args: string[], opts: { uid?: number; timeoutMs?: number; root?: string } = {}): { status: number | null; out: string; err: string } {
+function fata(
+  args: string[],
+  opts: { uid?: number; timeoutMs?: number; root?: string } = {},
+): { status: number | null; out: string; err: string } {
   const root = opts.root ?? ROOT;
   const r = spawnSync(join(root, 'bin', 'fata'), args, {
-    cwd: root, encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, uid: opts.uid, gid: opts.uid, maxBuffer: 64 << 20,
+    cwd: root,
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 120_000,
+    uid: opts.uid,
+    gid: opts.uid,
+    maxBuffer: 64 << 20,
   });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
@@ -70,12 +78,19 @@ test('two copies of the website made at different times build to the same bytes;
   const env = { ...process.env };
   delete env.SOURCE_DATE_EPOCH;
   const build = (dir: string, epoch?: string): { bytes: Buffer; modified: Record<string, number | undefined> } => {
-    const r = spawnSync(join(ROOT, 'bin', 'fata'), ['build', '-t', 'node', dir], { cwd: ROOT, encoding: 'utf8', env: epoch ? { ...env, SOURCE_DATE_EPOCH: epoch } : env });
+    const r = spawnSync(join(ROOT, 'bin', 'fata'), ['build', '-t', 'node', dir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: epoch ? { ...env, SOURCE_DATE_EPOCH: epoch } : env,
+    });
     assert.equal(r.status, 0, r.stderr);
     const bytes = readFileSync(join(dir, 'dist', 'website.fata'));
     const image = readImage(bytes);
     assert.ok(!('error' in image), 'error' in image ? image.error : '');
-    return { bytes, modified: Object.fromEntries(image.manifest.devices.filter((d) => d.type === 'assets').map((d) => [d.name, d.modifiedMs])) };
+    return {
+      bytes,
+      modified: Object.fromEntries(image.manifest.devices.filter((d) => d.type === 'assets').map((d) => [d.name, d.modifiedMs])),
+    };
   };
   const a = tempCopy('examples/website');
   const b = mkdtempSync(join(ROOT, 'out', 'website-'));
@@ -84,12 +99,14 @@ test('two copies of the website made at different times build to the same bytes;
     // The second copy is made later, and every file in it carries another time (a checkout or a copy made a day earlier).
     cpSync(a, b, { recursive: true, filter: (p) => !p.includes('/dist') });
     const dayBefore = new Date(Date.now() - 86_400_000);
-    for (const f of readdirSync(b, { recursive: true, withFileTypes: true })) if (f.isFile()) utimesSync(join(f.parentPath, f.name), dayBefore, dayBefore);
+    for (const f of readdirSync(b, { recursive: true, withFileTypes: true }))
+      if (f.isFile()) utimesSync(join(f.parentPath, f.name), dayBefore, dayBefore);
     const second = build(b);
     assert.deepEqual(second.modified, first.modified);
     assert.ok(second.bytes.equals(first.bytes), 'two copies of one folder give two different images');
     // The content date is a past date (2000 to 2019), in whole seconds, and moves when the content does.
-    for (const ms of Object.values(first.modified)) assert.ok(ms! % 1000 === 0 && ms! >= Date.UTC(2000, 0, 1) && ms! < Date.UTC(2020, 0, 1), `modifiedMs ${ms}`);
+    for (const ms of Object.values(first.modified))
+      assert.ok(ms! % 1000 === 0 && ms! >= Date.UTC(2000, 0, 1) && ms! < Date.UTC(2020, 0, 1), `modifiedMs ${ms}`);
     writeFileSync(join(b, 'htdocs', 'hello.txt'), readFileSync(join(b, 'htdocs', 'hello.txt'), 'utf8') + 'changed\n');
     const changed = build(b);
     assert.notEqual(changed.modified.htdocs, first.modified.htdocs, 'a changed file changes Last-Modified');
@@ -138,8 +155,14 @@ test('start-up errors name the device or flag and say what to do', () => {
   const cases: [string[], RegExp][] = [
     [['run', 'examples/ping-serve/dist/ping-serve.fata'], /net device 'service' is declared but not attached; add --net:service=TAP/],
     [['run', 'examples/block-test/dist/block-test.fata'], /block device 'storage' is declared but not attached; add --block:storage=FILE/],
-    [['run', '--block:storage=/dev/null', '--block:extra=/dev/null', 'examples/block-test/dist/block-test.fata'], /--block:extra attaches a device the image does not declare/],
-    [['run', '--net:service=tap0', '--net-mac:service=zz:00:00:00:00:01', 'examples/ping-serve/dist/ping-serve.fata'], /is not a MAC address; write it like 02:00:00:00:00:01/],
+    [
+      ['run', '--block:storage=/dev/null', '--block:extra=/dev/null', 'examples/block-test/dist/block-test.fata'],
+      /--block:extra attaches a device the image does not declare/,
+    ],
+    [
+      ['run', '--net:service=tap0', '--net-mac:service=zz:00:00:00:00:01', 'examples/ping-serve/dist/ping-serve.fata'],
+      /is not a MAC address; write it like 02:00:00:00:00:01/,
+    ],
     [['run', '--net:service=tap0', '--net-mac:service=01:00:00:00:00:01', 'examples/ping-serve/dist/ping-serve.fata'], /group address/],
     [['run', '--bogus', 'examples/hello'], /unknown flag '--bogus'/],
     [['run', 'examples/ping-serve/dist/ping-serve.fata', '--ipv4=10.0.0.300/24'], /not attached|is not an address with a prefix/],
@@ -165,7 +188,10 @@ test('a corrupted image is refused with its hash mismatch; a non-image says so',
     writeFileSync(img, b);
     const r = fata(['run', img]);
     assert.equal(r.status, 1);
-    assert.match(r.err, /FATA_BAD_IMAGE: .*hello\.fata is corrupted: its SHA-256 is [0-9a-f]{64}, the header says [0-9a-f]{64}; rebuild it/);
+    assert.match(
+      r.err,
+      /FATA_BAD_IMAGE: .*hello\.fata is corrupted: its SHA-256 is [0-9a-f]{64}, the header says [0-9a-f]{64}; rebuild it/,
+    );
     writeFileSync(img, 'not an image');
     assert.match(fata(['run', img]).err, /is not a Fata image/);
   } finally {
@@ -187,13 +213,17 @@ test('a 1 MiB log line is written whole, in order, and the next line follows it,
     const got = lines[at]!.slice(lines[at]!.indexOf(' line=') + 6);
     let diff = 0;
     while (diff < got.length && diff < want.length && got.charCodeAt(diff) === want.charCodeAt(diff)) diff++;
-    assert.ok(got.length === want.length && diff === want.length,
-      `${t}: ${got.length} of ${want.length} bytes; first difference at byte ${diff}: got ${JSON.stringify(got.slice(diff, diff + 24))}, want ${JSON.stringify(want.slice(diff, diff + 24))}`);
+    assert.ok(
+      got.length === want.length && diff === want.length,
+      `${t}: ${got.length} of ${want.length} bytes; first difference at byte ${diff}: got ${JSON.stringify(got.slice(diff, diff + 24))}, want ${JSON.stringify(want.slice(diff, diff + 24))}`,
+    );
     assert.match(lines[at + 1] ?? '', /^ts=\S+ level=info src=biglog event=after-big$/, `${t}: the next line follows it`);
   }
 });
 
-test('exit codes are Solo5\'s: 0, 1, and 255 for an abort, on both targets', { skip: process.arch !== 'x64' ? 'spt is x86_64 only' : false }, () => {
+test("exit codes are Solo5's: 0, 1, and 255 for an abort, on both targets", {
+  skip: process.arch !== 'x64' ? 'spt is x86_64 only' : false,
+}, () => {
   for (const t of ['node', 'spt']) {
     const abort = fata(['run', '-t', t, 'test/fixtures/abort', '--how=throw']);
     assert.equal(abort.status, 255, `${t}: ${abort.err}${abort.out}`);
@@ -208,11 +238,20 @@ test('the embedded default: fata run examples/website serves htdocs on 127.0.0.1
   const dir = tempCopy('examples/website', root);
   const [port, tlsPort] = await freePorts(2);
   if (asUser !== undefined) spawnSync('chown', ['-R', `${asUser}:${asUser}`, dir]);
-  const child = spawn(join(root, 'bin', 'fata'), ['run', dir, `--http-port=${port}`, `--https-port=${tlsPort}`], { cwd: root, uid: asUser, gid: asUser, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(join(root, 'bin', 'fata'), ['run', dir, `--http-port=${port}`, `--https-port=${tlsPort}`], {
+    cwd: root,
+    uid: asUser,
+    gid: asUser,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   try {
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     await waitForLine(child, /event=serving/, 60_000).catch(() => {}); // The assertion below shows what it printed instead.
     assert.match(out, /event=serving files=\d+ http=http:\/\/127\.0\.0\.1:/, out);
     const page = await fetch(`http://127.0.0.1:${port}/`);
@@ -224,7 +263,9 @@ test('the embedded default: fata run examples/website serves htdocs on 127.0.0.1
     const tls = await new Promise<string>((resolve, reject) => {
       const req = httpsRequest({ host: '127.0.0.1', port: tlsPort, path: '/hello.txt', rejectUnauthorized: false }, (res) => {
         let b = '';
-        res.on('data', (d: Buffer) => { b += d.toString(); });
+        res.on('data', (d: Buffer) => {
+          b += d.toString();
+        });
         res.on('end', () => resolve(b));
       });
       req.on('error', reject);

@@ -8,7 +8,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 import {
-  checksum, emitEthernet, emitIcmpv4, emitIpv4, emitUdp, ETHERTYPE_ARP, ETHERTYPE_IPV4, PROTO_ICMP, PROTO_UDP, put16,
+  checksum,
+  emitEthernet,
+  emitIcmpv4,
+  emitIpv4,
+  emitUdp,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  PROTO_ICMP,
+  PROTO_UDP,
+  put16,
 } from '../src/wire/index.ts';
 import { parseMac } from '../src/devices/index.ts';
 import { ip } from './sim-helpers.ts';
@@ -18,7 +27,12 @@ const FATA_MAC = '02:00:00:00:00:02';
 const FIXTURE = new URL('./fixtures/tap-stack.ts', import.meta.url).pathname;
 const SENDER = new URL('./fixtures/send-frames.py', import.meta.url).pathname;
 
-interface Report { drops: Record<string, number>; echoReplies: number; udpRx: number; reassembled: number }
+interface Report {
+  drops: Record<string, number>;
+  echoReplies: number;
+  udpRx: number;
+  reassembled: number;
+}
 
 /** Runs `fn` with a Fata stack at 10.0.0.2 on the namespace's tap; returns the stack's final counters. */
 async function withFata(fn: (ns: TapNamespace) => Promise<void>): Promise<Report> {
@@ -65,7 +79,8 @@ test('UDP echo answers socat and nc from the kernel byte-exact', { skip }, async
 /** Frames that must each be counted and dropped, by the counter they must raise. */
 function malformedFrames(hostMac: Uint8Array): { counter: string; frame: Uint8Array }[] {
   const fata = parseMac(FATA_MAC)!;
-  const src = ip('10.0.0.1'), dst = ip('10.0.0.2');
+  const src = ip('10.0.0.1'),
+    dst = ip('10.0.0.2');
   const eth = (type: number, payload: Uint8Array): Uint8Array => {
     const f = new Uint8Array(14 + payload.length);
     emitEthernet({ dst: fata, src: hostMac, ethertype: type }, f);
@@ -79,16 +94,44 @@ function malformedFrames(hostMac: Uint8Array): { counter: string; frame: Uint8Ar
     emitIpv4({ src, dst, protocol: PROTO_UDP, ttl: 64, payloadLen: 8 + data.length, ident: opts.ident ?? 1 }, b);
     return b;
   };
-  const fixIpChecksum = (b: Uint8Array): Uint8Array => { put16(b, 10, 0); put16(b, 10, checksum(b, 0, 20)); return b; };
+  const fixIpChecksum = (b: Uint8Array): Uint8Array => {
+    put16(b, 10, 0);
+    put16(b, 10, checksum(b, 0, 20));
+    return b;
+  };
   const out: { counter: string; frame: Uint8Array }[] = [];
   const good = udp(new Uint8Array(32));
   out.push({ counter: 'ipv4.truncated', frame: eth(ETHERTYPE_IPV4, good.subarray(0, 12)) });
-  { const b = good.slice(); b[10]! ^= 0xff; out.push({ counter: 'ipv4.checksum', frame: eth(ETHERTYPE_IPV4, b) }); }
-  { const b = good.slice(); put16(b, 2, 1400); out.push({ counter: 'ipv4.total-length', frame: eth(ETHERTYPE_IPV4, fixIpChecksum(b)) }); }
-  { const b = good.slice(); b[0] = 0x44; out.push({ counter: 'ipv4.header-length', frame: eth(ETHERTYPE_IPV4, fixIpChecksum(b)) }); }
-  { const b = good.slice(); b[0] = 0x65; out.push({ counter: 'ipv4.version', frame: eth(ETHERTYPE_IPV4, fixIpChecksum(b)) }); }
-  { const b = good.slice(); b[40]! ^= 0x55; out.push({ counter: 'udp.checksum', frame: eth(ETHERTYPE_IPV4, b) }); }
-  { const b = good.slice(); put16(b, 24, 2000); out.push({ counter: 'udp.length', frame: eth(ETHERTYPE_IPV4, b) }); }
+  {
+    const b = good.slice();
+    b[10]! ^= 0xff;
+    out.push({ counter: 'ipv4.checksum', frame: eth(ETHERTYPE_IPV4, b) });
+  }
+  {
+    const b = good.slice();
+    put16(b, 2, 1400);
+    out.push({ counter: 'ipv4.total-length', frame: eth(ETHERTYPE_IPV4, fixIpChecksum(b)) });
+  }
+  {
+    const b = good.slice();
+    b[0] = 0x44;
+    out.push({ counter: 'ipv4.header-length', frame: eth(ETHERTYPE_IPV4, fixIpChecksum(b)) });
+  }
+  {
+    const b = good.slice();
+    b[0] = 0x65;
+    out.push({ counter: 'ipv4.version', frame: eth(ETHERTYPE_IPV4, fixIpChecksum(b)) });
+  }
+  {
+    const b = good.slice();
+    b[40]! ^= 0x55;
+    out.push({ counter: 'udp.checksum', frame: eth(ETHERTYPE_IPV4, b) });
+  }
+  {
+    const b = good.slice();
+    put16(b, 24, 2000);
+    out.push({ counter: 'udp.length', frame: eth(ETHERTYPE_IPV4, b) });
+  }
   {
     const b = new Uint8Array(20 + 16);
     emitIcmpv4({ kind: 'echo-request', ident: 1, seq: 1, data: new Uint8Array(8) }, b, 20);

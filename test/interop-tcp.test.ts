@@ -34,16 +34,33 @@ function chargenPrefixSha(n: number): string {
   return h.digest('hex');
 }
 
-async function withEcho(impair: string | undefined, fn: (ns: TapNamespace, dir: string, log: () => string) => Promise<void>): Promise<void> {
-  const built = spawnSync(process.execPath, [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/echo'], { cwd: ROOT, encoding: 'utf8' });
+async function withEcho(
+  impair: string | undefined,
+  fn: (ns: TapNamespace, dir: string, log: () => string) => Promise<void>,
+): Promise<void> {
+  const built = spawnSync(
+    process.execPath,
+    [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/echo'],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   assert.equal(built.status, 0, built.stderr);
   const dir = mkdtempSync(join(tmpdir(), 'fata-tcp-'));
   try {
     await withTapNamespace('10.0.0.1/24', async (ns) => {
-      const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, `--net-mac:service=${FATA_MAC}`, ...(impair ? [`--net-impair:service=${impair}`] : []),
-        join(ROOT, 'examples/echo/dist/echo.fata'), '--ipv4=10.0.0.2/24']);
+      const child = ns.start([
+        process.execPath,
+        FATA,
+        'run',
+        `--net:service=${ns.tap}`,
+        `--net-mac:service=${FATA_MAC}`,
+        ...(impair ? [`--net-impair:service=${impair}`] : []),
+        join(ROOT, 'examples/echo/dist/echo.fata'),
+        '--ipv4=10.0.0.2/24',
+      ]);
       let out = '';
-      child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
       await waitForLine(child, /event=serving/);
       await fn(ns, dir, () => out);
     });
@@ -52,7 +69,12 @@ async function withEcho(impair: string | undefined, fn: (ns: TapNamespace, dir: 
   }
 }
 
-async function transfers(ns: TapNamespace, dir: string, log: () => string, mb: { discard: number; chargen: number; echo: number }): Promise<void> {
+async function transfers(
+  ns: TapNamespace,
+  dir: string,
+  log: () => string,
+  mb: { discard: number; chargen: number; echo: number },
+): Promise<void> {
   const input = randomBytes(mb.discard * 1_000_000);
   const file = join(dir, 'in.bin');
   writeFileSync(file, input);
@@ -77,7 +99,11 @@ test(`kernel ↔ Fata TCP on a clean tap (${target}): discard and chargen 100 MB
   await withEcho(undefined, async (ns, dir, log) => {
     await transfers(ns, dir, log, { discard: 100, chargen: 100, echo: 10 });
     // A closed port answers RST: the kernel reports "refused" at once, not a timeout.
-    const r = ns.run(['python3', '-c', 'import socket\ntry:\n socket.create_connection(("10.0.0.2", 1234), timeout=5)\nexcept ConnectionRefusedError:\n print("refused")']);
+    const r = ns.run([
+      'python3',
+      '-c',
+      'import socket\ntry:\n socket.create_connection(("10.0.0.2", 1234), timeout=5)\nexcept ConnectionRefusedError:\n print("refused")',
+    ]);
     assert.equal(r.stdout.trim(), 'refused', r.stderr);
   });
 });
@@ -86,7 +112,9 @@ test(`kernel ↔ Fata TCP on a clean tap (${target}): discard and chargen 100 MB
 // `npm run test:full` (FATA_FULL=1) moves the issue's 100/100/10 MB.
 const IMPAIRED = process.env.FATA_FULL === '1' ? { discard: 100, chargen: 100, echo: 10 } : { discard: 4, chargen: 2, echo: 1 };
 
-test(`kernel ↔ Fata TCP through Fata's fault injector (1% loss, 20 ms delay, 5% reordering): discard ${IMPAIRED.discard} MB, chargen ${IMPAIRED.chargen} MB, echo ${IMPAIRED.echo} MB, byte-exact`, { skip }, async () => {
+test(`kernel ↔ Fata TCP through Fata's fault injector (1% loss, 20 ms delay, 5% reordering): discard ${IMPAIRED.discard} MB, chargen ${IMPAIRED.chargen} MB, echo ${IMPAIRED.echo} MB, byte-exact`, {
+  skip,
+}, async () => {
   await withEcho('loss=0.01,delay=20,reorder=0.05,seed=3', async (ns, dir, log) => {
     await transfers(ns, dir, log, IMPAIRED);
   });
@@ -100,7 +128,7 @@ test('a bounded SYN flood from the kernel side (2000 spoofed SYNs) leaves echo a
     for (let i = 0; i < 2000; i++) {
       const f = new Uint8Array(14 + 20 + 24);
       emitEthernet({ dst: fata, src: hostMac, ethertype: ETHERTYPE_IPV4 }, f);
-      const src = (10 << 24 | 0 << 16 | 0 << 8 | (100 + (i % 150))) >>> 0; // 10.0.0.100-249: silent, nobody answers ARP
+      const src = ((10 << 24) | (0 << 16) | (0 << 8) | (100 + (i % 150))) >>> 0; // 10.0.0.100-249: silent, nobody answers ARP
       emitTcp({ srcPort: 20000 + i, dstPort: 7, seq: i * 104729, ack: 0, flags: SYN, window: 1000, mss: 1460 }, src, 0x0a000002, f, 34, 0);
       emitIpv4({ src, dst: 0x0a000002, protocol: PROTO_TCP, ttl: 64, payloadLen: 24 }, f, 14);
       lines.push(Buffer.from(f).toString('hex'));
@@ -113,14 +141,29 @@ test('a bounded SYN flood from the kernel side (2000 spoofed SYNs) leaves echo a
   });
 });
 
-test('a connection opened from the Fata side: the kernel\'s echo server returns 4 MiB byte-exact', { skip: skip || netnsSkipReason(['socat']) }, async () => {
-  const built = spawnSync(process.execPath, [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'test/fixtures/tcp-client'], { cwd: ROOT, encoding: 'utf8' });
+test("a connection opened from the Fata side: the kernel's echo server returns 4 MiB byte-exact", {
+  skip: skip || netnsSkipReason(['socat']),
+}, async () => {
+  const built = spawnSync(
+    process.execPath,
+    [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'test/fixtures/tcp-client'],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   assert.equal(built.status, 0, built.stderr);
   await withTapNamespace('10.0.0.1/24', async (ns) => {
     ns.start(['socat', 'TCP-LISTEN:7000,reuseaddr,bind=10.0.0.1', 'EXEC:cat']);
     await ns.listening(7000);
-    const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, join(ROOT, 'test/fixtures/tcp-client/dist/tcp-client.fata'),
-      '--ipv4=10.0.0.2/24', '--host=10.0.0.1', '--port=7000', '--kib=4096']);
+    const child = ns.start([
+      process.execPath,
+      FATA,
+      'run',
+      `--net:service=${ns.tap}`,
+      join(ROOT, 'test/fixtures/tcp-client/dist/tcp-client.fata'),
+      '--ipv4=10.0.0.2/24',
+      '--host=10.0.0.1',
+      '--port=7000',
+      '--kib=4096',
+    ]);
     const line = await waitForLine(child, /event=client-done/, 60_000);
     const m = /sent=(\d+) received=(\d+) sentSha=(\w+) gotSha=(\w+)/.exec(line);
     assert.ok(m, line);
@@ -130,16 +173,29 @@ test('a connection opened from the Fata side: the kernel\'s echo server returns 
   });
 });
 
-test('node:http over the TCP Duplex adapter, sealed, serves the kernel\'s curl', { skip: skip || netnsSkipReason(['curl']) }, async () => {
-  const built = spawnSync(process.execPath, [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'test/fixtures/http-hello'], { cwd: ROOT, encoding: 'utf8' });
+test("node:http over the TCP Duplex adapter, sealed, serves the kernel's curl", { skip: skip || netnsSkipReason(['curl']) }, async () => {
+  const built = spawnSync(
+    process.execPath,
+    [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'test/fixtures/http-hello'],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   assert.equal(built.status, 0, built.stderr);
   await withTapNamespace('10.0.0.1/24', async (ns) => {
-    const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, join(ROOT, 'test/fixtures/http-hello/dist/http-hello.fata'), '--ipv4=10.0.0.2/24']);
+    const child = ns.start([
+      process.execPath,
+      FATA,
+      'run',
+      `--net:service=${ns.tap}`,
+      join(ROOT, 'test/fixtures/http-hello/dist/http-hello.fata'),
+      '--ipv4=10.0.0.2/24',
+    ]);
     await waitForLine(child, /event=serving/);
     const r = ns.run(['curl', '-sS', '--max-time', '20', 'http://10.0.0.2/']);
     assert.equal(r.stdout, 'hello from node:http over Fata TCP\n', r.stderr);
     const big = ns.run(['sh', '-c', 'curl -sS --max-time 30 http://10.0.0.2/big | sha256sum'], { timeoutMs: 40_000 });
-    const want = createHash('sha256').update(new Uint8Array(2 * 1024 * 1024).map((_, i) => (i * 13) & 0xff)).digest('hex');
+    const want = createHash('sha256')
+      .update(new Uint8Array(2 * 1024 * 1024).map((_, i) => (i * 13) & 0xff))
+      .digest('hex');
     assert.equal(big.stdout.slice(0, 64), want, '2 MiB body byte-exact');
     const keepAlive = ns.run(['curl', '-sS', '--max-time', '20', 'http://10.0.0.2/a', 'http://10.0.0.2/b']);
     assert.equal(keepAlive.stdout, 'hello from node:http over Fata TCP\n'.repeat(2), 'two requests on one kept-alive connection');

@@ -26,15 +26,20 @@ export interface TapNamespace {
   readonly name: string;
   readonly tap: string;
   /** Runs a command inside the namespace and waits for it. */
-  run(argv: string[], opts?: { timeoutMs?: number; input?: Uint8Array }): { status: number | null; stdout: string; stderr: string; out: Buffer };
+  run(
+    argv: string[],
+    opts?: { timeoutMs?: number; input?: Uint8Array },
+  ): { status: number | null; stdout: string; stderr: string; out: Buffer };
   /** Starts a long-running command inside the namespace; it is killed at cleanup. */
   start(argv: string[]): ChildProcess;
   /** Resolves once something listens on TCP `port` inside the namespace (or rejects after `timeoutMs`). */
   listening(port: number, timeoutMs?: number): Promise<void>;
 }
 
-function sh(argv: string[], opts: { timeoutMs?: number; input?: Uint8Array } = {}):
-  { status: number | null; stdout: string; stderr: string; out: Buffer } {
+function sh(
+  argv: string[],
+  opts: { timeoutMs?: number; input?: Uint8Array } = {},
+): { status: number | null; stdout: string; stderr: string; out: Buffer } {
   const r = spawnSync(argv[0]!, argv.slice(1), { timeout: opts.timeoutMs ?? 60_000, input: opts.input, maxBuffer: 64 << 20 });
   const out = r.stdout ?? Buffer.alloc(0);
   return { status: r.status, stdout: out.toString('utf8'), stderr: (r.stderr ?? Buffer.alloc(0)).toString('utf8'), out };
@@ -63,7 +68,8 @@ export async function withTapNamespace<T>(hostCidr: string, fn: (ns: TapNamespac
     must(inNs(['ip', 'addr', 'add', hostCidr, 'dev', tap]));
     must(inNs(['ip', 'link', 'set', tap, 'up']));
     const ns: TapNamespace = {
-      name, tap,
+      name,
+      tap,
       run: (argv, opts) => sh(inNs(argv), opts),
       start: (argv) => {
         const c = spawn(inNs(argv)[0]!, inNs(argv).slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -102,7 +108,9 @@ export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs = 20_000)
     let buf = '';
     let err = '';
     const timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms; stderr: ${err}`)), timeoutMs);
-    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     child.stdout?.on('data', (d: Buffer) => {
       buf += d.toString();
       for (const line of buf.split('\n')) {

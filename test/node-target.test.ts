@@ -22,7 +22,7 @@ async function freeUdpPort(): Promise<number> {
   return p;
 }
 
-test('--net=socket: the service echoes UDP through the host\'s sockets, without root', async () => {
+test("--net=socket: the service echoes UDP through the host's sockets, without root", async () => {
   const port = await freeUdpPort();
   const child = spawn(process.execPath, [FATA, 'run', '--net=socket', 'test/fixtures/udp-echo', `--port=${port}`], { cwd: ROOT });
   try {
@@ -31,7 +31,7 @@ test('--net=socket: the service echoes UDP through the host\'s sockets, without 
     const data = randomBytes(1200);
     const got = once(s, 'message');
     s.send(data, port, '127.0.0.1');
-    const [msg] = await got as [Buffer];
+    const [msg] = (await got) as [Buffer];
     assert.ok(msg.equals(data));
     s.close();
   } finally {
@@ -43,10 +43,20 @@ test('--net=socket: the service echoes UDP through the host\'s sockets, without 
   }
 });
 
-test('--net=direct on the node target: the same source answers ping and UDP on a tap', { skip: netnsSkipReason(['ping', 'socat']) }, async () => {
+test('--net=direct on the node target: the same source answers ping and UDP on a tap', {
+  skip: netnsSkipReason(['ping', 'socat']),
+}, async () => {
   await withTapNamespace('10.0.0.1/24', async (ns) => {
-    const child = ns.start([process.execPath, FATA, 'run', '--net=direct', `--net:service=${ns.tap}`, `${ROOT}test/fixtures/udp-echo`,
-      '--ipv4=10.0.0.2/24', '--port=9']);
+    const child = ns.start([
+      process.execPath,
+      FATA,
+      'run',
+      '--net=direct',
+      `--net:service=${ns.tap}`,
+      `${ROOT}test/fixtures/udp-echo`,
+      '--ipv4=10.0.0.2/24',
+      '--port=9',
+    ]);
     await waitForLine(child, /event=listening mode=direct/, 60_000);
     const p = ns.run(['ping', '-c', '5', '-i', '0.05', '-W', '2', '10.0.0.2']);
     assert.match(p.stdout, /5 received, 0% packet loss/, p.stdout);

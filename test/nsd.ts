@@ -7,7 +7,9 @@ import type { TapNamespace } from './netns.ts';
 /** Starts NSD on `address` serving `zone` from `text` (RRL off, no privileges dropped, all files in `dir`). */
 export function startNsd(ns: Pick<TapNamespace, 'start'>, dir: string, address: string, zone: string, text: string): ChildProcess {
   writeFileSync(join(dir, 'zone'), text);
-  writeFileSync(join(dir, 'nsd.conf'), `server:
+  writeFileSync(
+    join(dir, 'nsd.conf'),
+    `server:
   ip-address: ${address}
   port: 53
   username: ""
@@ -26,7 +28,7 @@ remote-control:
 zone:
   name: "${zone}"
   zonefile: "zone"
-`);
+`,
+  );
   return ns.start(['nsd', '-d', '-c', join(dir, 'nsd.conf')]);
 }
-

@@ -15,12 +15,21 @@ export async function freePorts<N extends number>(count: N): Promise<Ports<N>> {
   try {
     for (let tries = 0; ports.length < count && tries < count * 20; tries++) {
       const tcp = createServer();
-      await new Promise<void>((resolve, reject) => { tcp.once('error', reject); tcp.listen(0, '127.0.0.1', resolve); });
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(0, '127.0.0.1', resolve);
+      });
       held.push(tcp);
       const port = (tcp.address() as { port: number }).port;
       const udp = createSocket('udp4');
-      const ok = await new Promise<boolean>((resolve) => { udp.once('error', () => resolve(false)); udp.bind(port, '127.0.0.1', () => resolve(true)); });
-      if (ok) { held.push(udp); ports.push(port); } else udp.close();
+      const ok = await new Promise<boolean>((resolve) => {
+        udp.once('error', () => resolve(false));
+        udp.bind(port, '127.0.0.1', () => resolve(true));
+      });
+      if (ok) {
+        held.push(udp);
+        ports.push(port);
+      } else udp.close();
     }
   } finally {
     for (const h of held) h.close();

@@ -11,7 +11,21 @@ import { test, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +35,10 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const FATA_MJS = join(ROOT, 'bin/fata.mjs');
 const FATA_BIN = join(ROOT, 'bin/fata');
 const TENDER = join(ROOT, 'node_modules/.cache/fata/spt-tender');
-const skip = process.getuid?.() === 0 && process.arch === 'x64' ? false : 'needs root on x86_64 (the attacks need privilege to succeed unsealed; the seal is x86_64-only)';
+const skip =
+  process.getuid?.() === 0 && process.arch === 'x64'
+    ? false
+    : 'needs root on x86_64 (the attacks need privilege to succeed unsealed; the seal is x86_64-only)';
 
 type Leg = 'node' | 'spt-js' | 'spt-native';
 type Service = 'attack' | 'attack-block';
@@ -35,7 +52,11 @@ function images(): Record<Service, string> {
   if (!imageDir) {
     const dir = mkdtempSync(join(tmpdir(), 'fata-seal-img-'));
     for (const s of ['attack', 'attack-block'] as const) {
-      const r = spawnSync(process.execPath, [FATA_MJS, 'build', '-t', 'spt', `test/fixtures/${s}`], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync(process.execPath, [FATA_MJS, 'build', '-t', 'spt', `test/fixtures/${s}`], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       assert.equal(r.status, 0, `building ${s} for spt failed: ${r.stderr}${r.stdout}`);
       copyFileSync(join(ROOT, `test/fixtures/${s}/dist/${s}.fata`), join(dir, `${s}.fata`));
     }
@@ -43,15 +64,23 @@ function images(): Record<Service, string> {
   }
   return { attack: join(imageDir, 'attack.fata'), 'attack-block': join(imageDir, 'attack-block.fata') };
 }
-after(() => { if (imageDir) rmSync(imageDir, { recursive: true, force: true }); });
+after(() => {
+  if (imageDir) rmSync(imageDir, { recursive: true, force: true });
+});
 
 /** The command line for one leg: tender flags, then the image (or folder), then boot arguments. */
-function legCommand(leg: Leg, service: Service, tender: readonly string[], args: readonly string[]): { argv: string[]; env: NodeJS.ProcessEnv } {
+function legCommand(
+  leg: Leg,
+  service: Service,
+  tender: readonly string[],
+  args: readonly string[],
+): { argv: string[]; env: NodeJS.ProcessEnv } {
   const boot = [...args, `--root=${ROOT}`];
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.FATA_SPT_SPAWN;
   delete env.FATA_ENGINE_FLAGS;
-  if (leg === 'node') return { argv: [process.execPath, FATA_MJS, 'run', '-t', 'node', ...tender, join(ROOT, 'test/fixtures', service), ...boot], env };
+  if (leg === 'node')
+    return { argv: [process.execPath, FATA_MJS, 'run', '-t', 'node', ...tender, join(ROOT, 'test/fixtures', service), ...boot], env };
   if (leg === 'spt-js') env.FATA_SPT_SPAWN = '1';
   return { argv: [FATA_BIN, 'run', ...tender, images()[service], ...boot], env };
 }
@@ -87,7 +116,8 @@ interface LegOptions {
 
 function parseFields(line: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of line.matchAll(/ ([\w-]+)=("(?:[^"\\]|\\.)*"|\S+)/g)) out[m[1]!] = m[2]!.startsWith('"') ? JSON.parse(m[2]!) as string : m[2]!;
+  for (const m of line.matchAll(/ ([\w-]+)=("(?:[^"\\]|\\.)*"|\S+)/g))
+    out[m[1]!] = m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!;
   return out;
 }
 
@@ -96,16 +126,28 @@ async function runLeg(leg: Leg, o: LegOptions): Promise<LegResult> {
   const { argv, env } = legCommand(leg, o.service ?? 'attack', o.tender ?? [], o.args);
   const full = [...(o.wrap ?? []), ...argv];
   const child = spawn(full[0]!, full.slice(1), {
-    cwd: o.cwd ?? ROOT, env, detached: true,
+    cwd: o.cwd ?? ROOT,
+    env,
+    detached: true,
     stdio: [o.stdin ?? 'ignore', 'pipe', 'pipe', ...(o.extraStdio ?? [])],
   });
   const killAll = (): void => {
-    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   };
-  const out: Buffer[] = [], err: Buffer[] = [];
-  let timedOut = false, probed = false, probeError: unknown;
+  const out: Buffer[] = [],
+    err: Buffer[] = [];
+  let timedOut = false,
+    probed = false,
+    probeError: unknown;
   const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
-  const timer = setTimeout(() => { timedOut = true; killAll(); }, o.timeoutMs ?? 60_000);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killAll();
+  }, o.timeoutMs ?? 60_000);
   try {
     o.onSpawn?.(child);
     child.stderr!.on('data', (d: Buffer) => err.push(d));
@@ -113,7 +155,13 @@ async function runLeg(leg: Leg, o: LegOptions): Promise<LegResult> {
       out.push(d);
       if (o.onAttack && !probed && /event=attack /.test(Buffer.concat(out).toString('latin1'))) {
         probed = true;
-        try { o.onAttack(child.pid!); } catch (e) { probeError = e; } finally { killAll(); }
+        try {
+          o.onAttack(child.pid!);
+        } catch (e) {
+          probeError = e;
+        } finally {
+          killAll();
+        }
       }
     });
     const [code, signal] = await exited;
@@ -137,7 +185,8 @@ async function eachLeg(t: TestContext, fn: (leg: Leg) => Promise<void>, legs: re
   }
 }
 
-const show = (r: LegResult): string => `\n--- line: ${r.line}\n--- exit ${r.code ?? r.signal}\n--- stdout:\n${r.stdout}--- stderr:\n${r.stderr}`;
+const show = (r: LegResult): string =>
+  `\n--- line: ${r.line}\n--- exit ${r.code ?? r.signal}\n--- stdout:\n${r.stdout}--- stderr:\n${r.stderr}`;
 
 // --- victims
 
@@ -165,7 +214,12 @@ function alive(v: ChildProcess): boolean {
 async function settle(v: ChildProcess, ms: number): Promise<void> {
   if (v.exitCode !== null || v.signalCode !== null) return;
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([once(v, 'exit'), new Promise((r) => { timer = setTimeout(r, ms); })]);
+  await Promise.race([
+    once(v, 'exit'),
+    new Promise((r) => {
+      timer = setTimeout(r, ms);
+    }),
+  ]);
   clearTimeout(timer);
 }
 
@@ -193,7 +247,7 @@ for (const name of ['tgkill', 'kill'] as const) {
   });
 }
 
-test('sched: a sealed service cannot ask about another process\'s scheduling', { skip }, async (t) => {
+test("sched: a sealed service cannot ask about another process's scheduling", { skip }, async (t) => {
   await eachLeg(t, async (leg) => {
     const victim = await startVictim();
     try {
@@ -232,7 +286,9 @@ const koffi = (() => {
   const m = createRequire(import.meta.url)('koffi') as typeof koffiModule & { default?: typeof koffiModule };
   return m.default ?? m;
 })();
-const O_NONBLOCK = 0o4000, O_APPEND = 0o2000, O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000,
+  O_APPEND = 0o2000,
+  O_CLOEXEC = 0o2000000;
 /** An anonymous pipe (what a shell's `3>&1 |` gives a process), not Node's socketpair: [read, write]. */
 function pipe(): [number, number] {
   const fds = new Int32Array(2);
@@ -246,7 +302,11 @@ function drain(fd: number): string {
   let text = '';
   for (;;) {
     let n: number;
-    try { n = readSync(fd, buf); } catch { break; } // EAGAIN: empty.
+    try {
+      n = readSync(fd, buf);
+    } catch {
+      break;
+    } // EAGAIN: empty.
     if (n <= 0) break;
     text += buf.toString('utf8', 0, n);
   }
@@ -262,11 +322,16 @@ test('fds: a sealed service cannot use descriptors its caller left open', { skip
     try {
       const stdio: ('ignore' | 'pipe' | number)[] = [...Array.from({ length: 37 }, () => 'ignore' as const), outW, inR, 'pipe'];
       const r = await runLeg(leg, {
-        args: ['--attack=fds', '--fds=40,41,42'], extraStdio: stdio,
-        onSpawn: (c) => { ((c.stdio as unknown[])[42] as NodeJS.ReadableStream).on('data', (d: Buffer) => sock.push(d)); },
+        args: ['--attack=fds', '--fds=40,41,42'],
+        extraStdio: stdio,
+        onSpawn: (c) => {
+          ((c.stdio as unknown[])[42] as NodeJS.ReadableStream).on('data', (d: Buffer) => sock.push(d));
+        },
       });
       assert.equal(r.fields.name, 'fds', show(r));
-      const from40 = drain(outR), from42 = Buffer.concat(sock).toString(), left41 = drain(inR);
+      const from40 = drain(outR),
+        from42 = Buffer.concat(sock).toString(),
+        left41 = drain(inR);
       if (leg === 'node') {
         assert.equal(from40, 'x', `control: the pipe at 40 must get 'x'${show(r)}`);
         assert.equal(from42, 'x', `control: the socket at 42 must get 'x'${show(r)}`);
@@ -286,8 +351,12 @@ test('fds: a sealed service cannot use descriptors its caller left open', { skip
 test('stdin: a sealed service cannot read what is typed at its caller', { skip }, async (t) => {
   await eachLeg(t, async (leg) => {
     const r = await runLeg(leg, {
-      args: ['--attack=stdin'], stdin: 'pipe',
-      onSpawn: (c) => { c.stdin!.on('error', () => {}); c.stdin!.write('secret-keystroke\n'); },
+      args: ['--attack=stdin'],
+      stdin: 'pipe',
+      onSpawn: (c) => {
+        c.stdin!.on('error', () => {});
+        c.stdin!.write('secret-keystroke\n');
+      },
     });
     assert.equal(r.fields.name, 'stdin', show(r));
     if (leg === 'node') assert.match(r.stdout, /secret-keystroke/, `control: it must read stdin${show(r)}`);
@@ -312,7 +381,8 @@ test('memory: --mem bounds what a sealed service can take, off the JavaScript he
 });
 
 const corePattern = existsSync('/proc/sys/kernel/core_pattern') ? readFileSync('/proc/sys/kernel/core_pattern', 'utf8').trim() : '';
-const coreSkip = skip || (/^[^|/]+$/.test(corePattern) ? false : `core_pattern is '${corePattern}', not a plain file name in the working directory`);
+const coreSkip =
+  skip || (/^[^|/]+$/.test(corePattern) ? false : `core_pattern is '${corePattern}', not a plain file name in the working directory`);
 
 test('core: a sealed service that aborts leaves no core file', { skip: coreSkip }, async (t) => {
   await eachLeg(t, async (leg) => {
@@ -335,15 +405,30 @@ function fdFlags(pid: number, fd: number): number {
   return parseInt(m[1]!, 8);
 }
 
-test('fcntl: a sealed service cannot change the flags of its caller\'s stdout', { skip }, async (t) => {
+test("fcntl: a sealed service cannot change the flags of its caller's stdout", { skip }, async (t) => {
   await eachLeg(t, async (leg) => {
     let flags = -1;
-    const r = await runLeg(leg, { args: ['--attack=fcntl', '--linger=30000'], onAttack: (pid) => { flags = fdFlags(pid, 1); } });
+    const r = await runLeg(leg, {
+      args: ['--attack=fcntl', '--linger=30000'],
+      onAttack: (pid) => {
+        flags = fdFlags(pid, 1);
+      },
+    });
     assert.equal(r.fields.name, 'fcntl', show(r));
     assert.notEqual(flags, -1, `stdout's flags were not read${show(r)}`);
     const set = (flags & (O_NONBLOCK | O_APPEND)).toString(8);
-    if (leg === 'node') assert.equal(flags & (O_NONBLOCK | O_APPEND), O_NONBLOCK | O_APPEND, `control: it must set O_NONBLOCK|O_APPEND (flags ${flags.toString(8)})${show(r)}`);
-    else assert.equal(flags & (O_NONBLOCK | O_APPEND), 0, `sealed, it set ${set} on the caller's stdout (flags ${flags.toString(8)})${show(r)}`);
+    if (leg === 'node')
+      assert.equal(
+        flags & (O_NONBLOCK | O_APPEND),
+        O_NONBLOCK | O_APPEND,
+        `control: it must set O_NONBLOCK|O_APPEND (flags ${flags.toString(8)})${show(r)}`,
+      );
+    else
+      assert.equal(
+        flags & (O_NONBLOCK | O_APPEND),
+        0,
+        `sealed, it set ${set} on the caller's stdout (flags ${flags.toString(8)})${show(r)}`,
+      );
   });
 });
 
@@ -368,13 +453,15 @@ sys.stdout.flush()
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)
 `;
-const ttySkip = skip || (spawnSync('python3', ['-c', 'import pty']).status === 0 ? false : 'needs python3 (with its pty module) to make a terminal');
+const ttySkip =
+  skip || (spawnSync('python3', ['-c', 'import pty']).status === 0 ? false : 'needs python3 (with its pty module) to make a terminal');
 
-test('tty: a sealed service cannot send escape sequences to its caller\'s terminal', { skip: ttySkip }, async (t) => {
+test("tty: a sealed service cannot send escape sequences to its caller's terminal", { skip: ttySkip }, async (t) => {
   await eachLeg(t, async (leg) => {
     const r = await runLeg(leg, { args: ['--attack=tty'], wrap: ['python3', '-c', PTY] });
     assert.equal(r.fields.name, 'tty', show(r));
-    const esc = r.raw.includes(0x1b), bel = r.raw.includes(0x07);
+    const esc = r.raw.includes(0x1b),
+      bel = r.raw.includes(0x07);
     if (leg === 'node') assert.ok(esc && bel, `control: the terminal must get ESC and BEL${show(r)}`);
     else assert.ok(!esc && !bel, `sealed, the terminal got ${esc ? 'ESC ' : ''}${bel ? 'BEL' : ''}: ${JSON.stringify(r.stdout)}`);
   });
@@ -382,7 +469,9 @@ test('tty: a sealed service cannot send escape sequences to its caller\'s termin
 
 /** An address in a writable mapping of `pid` (its stack) and the byte there. */
 function victimByte(pid: number): { addr: bigint; byte: number } {
-  const stack = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').find((l) => /\brw-p\b.*\[stack\]/.test(l));
+  const stack = readFileSync(`/proc/${pid}/maps`, 'utf8')
+    .split('\n')
+    .find((l) => /\brw-p\b.*\[stack\]/.test(l));
   assert.ok(stack, `no writable stack in /proc/${pid}/maps`);
   const addr = BigInt('0x' + stack.split('-')[1]!.split(' ')[0]!) - 64n;
   const fd = openSync(`/proc/${pid}/mem`, 'r');
@@ -396,20 +485,27 @@ function victimByte(pid: number): { addr: bigint; byte: number } {
 }
 
 function mounted(dir: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === dir);
 }
 
-test('raw: sealed, no ptrace, no writes into another process, no io_uring, raw sockets, namespaces, mounts, files or processes', { skip }, async (t) => {
-  const ringOff = Number(existsSync('/proc/sys/kernel/io_uring_disabled') ? readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8') : '0') !== 0;
+test('raw: sealed, no ptrace, no writes into another process, no io_uring, raw sockets, namespaces, mounts, files or processes', {
+  skip,
+}, async (t) => {
+  const ringOff =
+    Number(existsSync('/proc/sys/kernel/io_uring_disabled') ? readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8') : '0') !== 0;
   const fields = ['ptrace', 'vmwrite', 'io_uring', 'packet', 'rawip', 'unshare', 'mount', 'openat', 'spawn'];
   await eachLeg(t, async (leg) => {
     const victim = await startVictim();
     const dir = mkdtempSync(join(tmpdir(), 'fata-seal-mnt-'));
     try {
       const { addr, byte } = victimByte(victim.pid!);
-      const r = await runLeg(leg, { args: ['--attack=raw', `--victim=${victim.pid}`, `--addr=0x${addr.toString(16)}`, `--byte=${byte}`, `--dir=${dir}`] });
+      const r = await runLeg(leg, {
+        args: ['--attack=raw', `--victim=${victim.pid}`, `--addr=0x${addr.toString(16)}`, `--byte=${byte}`, `--dir=${dir}`],
+      });
       assert.equal(r.fields.name, 'raw', show(r));
-      assert.equal(victimByte(victim.pid!).byte, byte, 'the victim\'s memory changed');
+      assert.equal(victimByte(victim.pid!).byte, byte, "the victim's memory changed");
       for (const f of fields) {
         const result = r.fields[f];
         assert.ok(result, `no ${f} result${show(r)}`);
@@ -430,43 +526,60 @@ function descendants(pid: number): number[] {
   const all = [pid];
   for (let i = 0; i < all.length; i++) {
     let tasks: string[] = [];
-    try { tasks = readdirSync(`/proc/${all[i]}/task`); } catch { continue; }
+    try {
+      tasks = readdirSync(`/proc/${all[i]}/task`);
+    } catch {
+      continue;
+    }
     for (const task of tasks) {
       try {
         all.push(...readFileSync(`/proc/${all[i]}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
     }
   }
   return all;
 }
 
 test('the sealed engine runs unprivileged: non-root, no capabilities, no_new_privs, seccomp filter', { skip }, async (t) => {
-  await eachLeg(t, async (leg) => {
-    let status = '', engine = 0;
-    const r = await runLeg(leg, {
-      args: ['--attack=fcntl', '--linger=30000'],
-      onAttack: (pid) => {
-        // The engine is the node process running the bootstrap (the native supervisor names it too, as an argument).
-        engine = descendants(pid).find((p) => {
-          try {
-            const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-            return /\/node$/.test(argv[0]!) && argv.some((a) => a.endsWith('bootstrap.mjs'));
-          } catch { return false; }
-        }) ?? 0;
-        if (engine) status = readFileSync(`/proc/${engine}/status`, 'utf8');
-      },
-    });
-    assert.ok(engine, `no engine process (cmdline with bootstrap.mjs) found below the tender${show(r)}`);
-    const uid = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(status);
-    assert.ok(uid, status);
-    assert.ok(uid.slice(1).every((u) => u !== '0'), `the engine runs as root (${uid[0]})`);
-    assert.match(status, /^CapEff:\t0000000000000000$/m, 'the engine has capabilities');
-    assert.match(status, /^NoNewPrivs:\t1$/m);
-    assert.match(status, /^Seccomp:\t2$/m);
-  }, SEALED);
+  await eachLeg(
+    t,
+    async (leg) => {
+      let status = '',
+        engine = 0;
+      const r = await runLeg(leg, {
+        args: ['--attack=fcntl', '--linger=30000'],
+        onAttack: (pid) => {
+          // The engine is the node process running the bootstrap (the native supervisor names it too, as an argument).
+          engine =
+            descendants(pid).find((p) => {
+              try {
+                const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+                return /\/node$/.test(argv[0]!) && argv.some((a) => a.endsWith('bootstrap.mjs'));
+              } catch {
+                return false;
+              }
+            }) ?? 0;
+          if (engine) status = readFileSync(`/proc/${engine}/status`, 'utf8');
+        },
+      });
+      assert.ok(engine, `no engine process (cmdline with bootstrap.mjs) found below the tender${show(r)}`);
+      const uid = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(status);
+      assert.ok(uid, status);
+      assert.ok(
+        uid.slice(1).every((u) => u !== '0'),
+        `the engine runs as root (${uid[0]})`,
+      );
+      assert.match(status, /^CapEff:\t0000000000000000$/m, 'the engine has capabilities');
+      assert.match(status, /^NoNewPrivs:\t1$/m);
+      assert.match(status, /^Seccomp:\t2$/m);
+    },
+    SEALED,
+  );
 });
 
-test('sweep: every system call outside the filter\'s list gets exactly EPERM in the sealed engine', { skip }, async (t) => {
+test("sweep: every system call outside the filter's list gets exactly EPERM in the sealed engine", { skip }, async (t) => {
   // The allowed set comes from the filter itself; everything else on x86_64 (and the x32 forms of the
   // allowed ones) is made with zero arguments inside the sealed engine and must be refused by the filter.
   const { CHECKED, UNCHECKED } = await import('../src/targets/spt/filter.ts');
@@ -476,10 +589,14 @@ test('sweep: every system call outside the filter\'s list gets exactly EPERM in 
   // answers 335 with SIGILL and 336 with ENXIO before seccomp sees them, filter or not).
   const linux = [...Array.from({ length: 335 }, (_, nr) => nr), ...Array.from({ length: 39 }, (_, i) => 424 + i)];
   const nrs = [...linux.filter((nr) => !allowed.has(nr)), ...[...allowed].map((nr) => X32 + nr)];
-  await eachLeg(t, async (leg) => {
-    const r = await runLeg(leg, { args: ['--attack=sweep', `--nrs=${nrs.join(',')}`] });
-    assert.equal(r.fields.result, 'ok', show(r));
-    assert.equal(Number(r.fields.tried), nrs.length, show(r));
-    assert.equal(r.fields.other, 'none', `calls that did not fail with EPERM: ${r.fields.other}`);
-  }, SEALED);
+  await eachLeg(
+    t,
+    async (leg) => {
+      const r = await runLeg(leg, { args: ['--attack=sweep', `--nrs=${nrs.join(',')}`] });
+      assert.equal(r.fields.result, 'ok', show(r));
+      assert.equal(Number(r.fields.tried), nrs.length, show(r));
+      assert.equal(r.fields.other, 'none', `calls that did not fail with EPERM: ${r.fields.other}`);
+    },
+    SEALED,
+  );
 });

@@ -47,16 +47,36 @@ function setup(leaseSeconds = 60, pool: readonly [string, string] = ['10.0.0.100
   for (const c of [c1, c2]) c.ipv4.configure({ address: 0, prefixLen: 0 });
   const clockMs = (): number => Number(net.sched.clock.wallNs() / 1_000_000n);
   const saved: LeaseRecord[][] = [];
-  const server = new DhcpServer({
-    address: ip('10.0.0.1'), prefixLen: 24, poolFirst: ip(pool[0]), poolLast: ip(pool[1]), router: ip('10.0.0.1'),
-    dns: [ip('10.0.0.53')], leaseSeconds, statics: [{ mac: '02:00:00:00:00:03', address: ip('10.0.0.50') }],
-  }, [], { save: (l) => { saved.push([...l]); return true; } });
+  const server = new DhcpServer(
+    {
+      address: ip('10.0.0.1'),
+      prefixLen: 24,
+      poolFirst: ip(pool[0]),
+      poolLast: ip(pool[1]),
+      router: ip('10.0.0.1'),
+      dns: [ip('10.0.0.53')],
+      leaseSeconds,
+      statics: [{ mac: '02:00:00:00:00:03', address: ip('10.0.0.50') }],
+    },
+    [],
+    {
+      save: (l) => {
+        saved.push([...l]);
+        return true;
+      },
+    },
+  );
   const state = serve(srv, server, clockMs);
   const events: string[] = [];
   const client = (s: Stack, i: number, probe = false): DhcpClient => {
     const c = new DhcpClient({
-      udp: s.udp, ipv4: s.ipv4, clock: net.sched.clock, random: new SeededRandom(100 + i), mac: s.device.mac,
-      arp: probe ? s.arp : undefined, hostname: `host${i}`,
+      udp: s.udp,
+      ipv4: s.ipv4,
+      clock: net.sched.clock,
+      random: new SeededRandom(100 + i),
+      mac: s.device.mac,
+      arp: probe ? s.arp : undefined,
+      hostname: `host${i}`,
       onBound: (l, renewed) => events.push(`${i}:${renewed ? 'renewed' : 'bound'}:${formatIpv4Address(l.address)}`),
       onLost: (r) => events.push(`${i}:lost:${r}`),
     });
@@ -82,7 +102,11 @@ test('a client gets a lease, configures it, renews at T1, and the server persist
   const before = t.state.seen.length;
   t.net.sched.run({ untilNs: 70n * S });
   assert.deepEqual(t.events, ['1:bound:10.0.0.100', '1:renewed:10.0.0.100', '1:renewed:10.0.0.100']);
-  assert.deepEqual(t.state.seen.slice(before), ['REQUEST to 10.0.0.1', 'REQUEST to 10.0.0.1'], 'each renewal is one REQUEST, unicast to the server');
+  assert.deepEqual(
+    t.state.seen.slice(before),
+    ['REQUEST to 10.0.0.1', 'REQUEST to 10.0.0.1'],
+    'each renewal is one REQUEST, unicast to the server',
+  );
   assert.equal(c.counters.renewals, 2);
 });
 
@@ -125,19 +149,34 @@ test('static lease by MAC, pool exhaustion, and a NAK when the address went else
   const t = setup(60, ['10.0.0.100', '10.0.0.100']);
   const a = t.client(t.c1, 1);
   const b = t.client(t.c2, 2); // MAC 02:00:00:00:00:03 has the static 10.0.0.50
-  a.start(); b.start();
+  a.start();
+  b.start();
   t.net.sched.run({ untilNs: 10n * S });
   assert.equal(formatIpv4Address(t.c1.ipv4.address), '10.0.0.100');
   assert.equal(formatIpv4Address(t.c2.ipv4.address), '10.0.0.50');
   // Pool of one, taken: a third MAC gets nothing (and the server says why).
   const q: DhcpMessage = {
-    op: 1, xid: 9, secs: 0, broadcast: true, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0,
-    chaddr: Uint8Array.of(2, 0, 0, 0, 0, 9), options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(DHCP.DISCOVER)]]),
+    op: 1,
+    xid: 9,
+    secs: 0,
+    broadcast: true,
+    ciaddr: 0,
+    yiaddr: 0,
+    siaddr: 0,
+    giaddr: 0,
+    chaddr: Uint8Array.of(2, 0, 0, 0, 0, 9),
+    options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(DHCP.DISCOVER)]]),
   };
   assert.equal(t.server.handle(q, Number(t.net.sched.clock.wallNs() / 1_000_000n)), undefined);
   assert.match(t.server.lastIgnored, /pool exhausted/);
   // A request for an address held by another client is NAKed.
-  const req: DhcpMessage = { ...q, options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(DHCP.REQUEST)], [OPT.REQUESTED_IP, Uint8Array.of(10, 0, 0, 100)]]) };
+  const req: DhcpMessage = {
+    ...q,
+    options: new Map([
+      [OPT.MESSAGE_TYPE, Uint8Array.of(DHCP.REQUEST)],
+      [OPT.REQUESTED_IP, Uint8Array.of(10, 0, 0, 100)],
+    ]),
+  };
   const nak = t.server.handle(req, Number(t.net.sched.clock.wallNs() / 1_000_000n));
   assert.equal(messageType(nak!.message), DHCP.NAK);
   assert.equal(nak!.dst, 0xffffffff);
@@ -147,8 +186,12 @@ test('leases survive a restart through the slot store, and a torn write keeps th
   const blocks = new Uint8Array(16 * 512);
   let failAfter = Infinity;
   const dev: BlockDevice = {
-    capacity: BigInt(blocks.length), blockSize: 512,
-    read: (off, into) => { into.set(blocks.subarray(Number(off), Number(off) + into.length)); return 'ok'; },
+    capacity: BigInt(blocks.length),
+    blockSize: 512,
+    read: (off, into) => {
+      into.set(blocks.subarray(Number(off), Number(off) + into.length));
+      return 'ok';
+    },
     write: (off, data) => {
       // A torn write: only the first `failAfter` bytes land.
       const n = Math.min(data.length, failAfter);
@@ -167,15 +210,31 @@ test('leases survive a restart through the slot store, and a torn write keeps th
   assert.equal(store.save(encodeLeases([...two, { mac: '02:00:00:00:00:13', address: ip('10.0.0.102'), expiresMs: 1e12 }])), 'ok');
   const fresh = new SlotStore(dev);
   const got = decodeLeases(fresh.load()!);
-  assert.deepEqual(got, two.map((l) => ({ ...l, hostname: undefined, declined: false })), 'the torn third copy is ignored');
-  const server = new DhcpServer({ address: ip('10.0.0.1'), prefixLen: 24, poolFirst: ip('10.0.0.100'), poolLast: ip('10.0.0.110') }, got as LeaseRecord[]);
+  assert.deepEqual(
+    got,
+    two.map((l) => ({ ...l, hostname: undefined, declined: false })),
+    'the torn third copy is ignored',
+  );
+  const server = new DhcpServer(
+    { address: ip('10.0.0.1'), prefixLen: 24, poolFirst: ip('10.0.0.100'), poolLast: ip('10.0.0.110') },
+    got as LeaseRecord[],
+  );
   const d: DhcpMessage = {
-    op: 1, xid: 1, secs: 0, broadcast: true, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0,
-    chaddr: Uint8Array.of(2, 0, 0, 0, 0, 0x20), options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(DHCP.DISCOVER)]]),
+    op: 1,
+    xid: 1,
+    secs: 0,
+    broadcast: true,
+    ciaddr: 0,
+    yiaddr: 0,
+    siaddr: 0,
+    giaddr: 0,
+    chaddr: Uint8Array.of(2, 0, 0, 0, 0, 0x20),
+    options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(DHCP.DISCOVER)]]),
   };
   assert.equal(formatIpv4Address(server.handle(d, 0)!.message.yiaddr), '10.0.0.102', 'restored leases are not handed out again');
   assert.equal(store.save(new Uint8Array(store.capacity + 1)), 'full');
-  blocks.fill(0xee, 0, 512); blocks.fill(0xee, 8 * 512, 9 * 512);
+  blocks.fill(0xee, 0, 512);
+  blocks.fill(0xee, 8 * 512, 9 * 512);
   const junk = new SlotStore(dev);
   assert.equal(junk.load(), undefined);
   assert.equal(junk.state, 'corrupt', 'a device of something else is not mistaken for an empty one');
@@ -183,10 +242,17 @@ test('leases survive a restart through the slot store, and a torn write keeps th
 
 test('DHCP messages round-trip and hostile bytes never throw (property)', () => {
   const msg = fc.record({
-    op: fc.constantFrom(1 as const, 2 as const), xid: fc.nat(0xffffffff), secs: fc.nat(0xffff), broadcast: fc.boolean(),
-    ciaddr: fc.nat(0xffffffff), yiaddr: fc.nat(0xffffffff), siaddr: fc.nat(0xffffffff), giaddr: fc.nat(0xffffffff),
+    op: fc.constantFrom(1 as const, 2 as const),
+    xid: fc.nat(0xffffffff),
+    secs: fc.nat(0xffff),
+    broadcast: fc.boolean(),
+    ciaddr: fc.nat(0xffffffff),
+    yiaddr: fc.nat(0xffffffff),
+    siaddr: fc.nat(0xffffffff),
+    giaddr: fc.nat(0xffffffff),
     chaddr: fc.uint8Array({ minLength: 6, maxLength: 6 }),
-    options: fc.array(fc.tuple(fc.integer({ min: 1, max: 254 }), fc.uint8Array({ minLength: 1, maxLength: 600 })), { maxLength: 5 })
+    options: fc
+      .array(fc.tuple(fc.integer({ min: 1, max: 254 }), fc.uint8Array({ minLength: 1, maxLength: 600 })), { maxLength: 5 })
       .map((kv) => new Map(kv.filter(([k]) => k !== OPT.OVERLOAD))),
   });
   /** The encoder writes the message type option first, and the others in their order. */
@@ -195,31 +261,51 @@ test('DHCP messages round-trip and hostile bytes never throw (property)', () => 
     if (b[0] === OPT.MESSAGE_TYPE) return 1;
     return 0;
   };
-  fc.assert(fc.property(msg, (m) => {
-    const back = decodeDhcp(encodeDhcp(m));
-    assert.ok(typeof back !== 'string', back as string);
-    assert.deepEqual({ ...back, options: [...back.options] }, { ...m, chaddr: m.chaddr, options: [...m.options].sort(messageTypeFirst) });
-  }), { numRuns: 500 });
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 700 }), (b) => { decodeDhcp(b); }), { numRuns: 2000 });
-  fc.assert(fc.property(msg, fc.nat(), fc.nat(255), (m, at, v) => {
-    const b = encodeDhcp(m);
-    b[240 + (at % (b.length - 240))] = v;
-    decodeDhcp(b);
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(msg, (m) => {
+      const back = decodeDhcp(encodeDhcp(m));
+      assert.ok(typeof back !== 'string', back as string);
+      assert.deepEqual({ ...back, options: [...back.options] }, { ...m, chaddr: m.chaddr, options: [...m.options].sort(messageTypeFirst) });
+    }),
+    { numRuns: 500 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 700 }), (b) => {
+      decodeDhcp(b);
+    }),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(msg, fc.nat(), fc.nat(255), (m, at, v) => {
+      const b = encodeDhcp(m);
+      b[240 + (at % (b.length - 240))] = v;
+      decodeDhcp(b);
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('a DISCOVER flood: each offer holds a distinct address, the pool runs dry, and held offers lapse after a minute', () => {
   const server = new DhcpServer({ address: ip('10.0.0.1'), prefixLen: 22, poolFirst: ip('10.0.0.100'), poolLast: ip('10.0.3.199') });
   const size = ip('10.0.3.199') - ip('10.0.0.100') + 1;
   const discover = (n: number): DhcpMessage => ({
-    op: 1, xid: n, secs: 0, broadcast: true, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0,
-    chaddr: Uint8Array.of(2, 0xaa, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff, 1), options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(DHCP.DISCOVER)]]),
+    op: 1,
+    xid: n,
+    secs: 0,
+    broadcast: true,
+    ciaddr: 0,
+    yiaddr: 0,
+    siaddr: 0,
+    giaddr: 0,
+    chaddr: Uint8Array.of(2, 0xaa, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff, 1),
+    options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(DHCP.DISCOVER)]]),
   });
   const given = new Set<number>();
   let none = 0;
   for (let n = 0; n < size + 50; n++) {
     const r = server.handle(discover(n), 1000);
-    if (r) given.add(r.message.yiaddr); else none++;
+    if (r) given.add(r.message.yiaddr);
+    else none++;
   }
   assert.equal(given.size, size, 'every address offered once');
   assert.equal(none, 50);
@@ -227,10 +313,25 @@ test('a DISCOVER flood: each offer holds a distinct address, the pool runs dry, 
 });
 
 test('INFORM gets options without a lease; RELEASE frees the address; relayed requests are answered to the relay', () => {
-  const server = new DhcpServer({ address: ip('10.0.0.1'), prefixLen: 24, poolFirst: ip('10.0.0.100'), poolLast: ip('10.0.0.101'), dns: [ip('10.0.0.53')] });
+  const server = new DhcpServer({
+    address: ip('10.0.0.1'),
+    prefixLen: 24,
+    poolFirst: ip('10.0.0.100'),
+    poolLast: ip('10.0.0.101'),
+    dns: [ip('10.0.0.53')],
+  });
   const msg = (type: number, o: Partial<DhcpMessage> = {}, extra: [number, Uint8Array][] = []): DhcpMessage => ({
-    op: 1, xid: 5, secs: 0, broadcast: false, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: Uint8Array.of(2, 0, 0, 0, 0, 0x31),
-    options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(type)], ...extra]), ...o,
+    op: 1,
+    xid: 5,
+    secs: 0,
+    broadcast: false,
+    ciaddr: 0,
+    yiaddr: 0,
+    siaddr: 0,
+    giaddr: 0,
+    chaddr: Uint8Array.of(2, 0, 0, 0, 0, 0x31),
+    options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(type)], ...extra]),
+    ...o,
   });
   const inform = server.handle(msg(DHCP.INFORM, { ciaddr: ip('10.0.0.77') }), 0)!;
   assert.equal(messageType(inform.message), DHCP.ACK);

@@ -37,7 +37,9 @@ export function simNet(n: number, seed: number, faults: FaultOptions = {}, mtu =
     const dev = new FaultInjector(port, clock, rnd.fork(), faults, faults);
     injectors.push(dev);
     const s = new Stack({
-      device: dev, clock, random: rnd.fork(),
+      device: dev,
+      clock,
+      random: rnd.fork(),
       ipv4: { address: ip(`10.0.0.${i + 1}`), prefixLen: 24 },
     });
     stacks.push(s);

@@ -15,13 +15,20 @@ test('HTTP client and server over simulated TCP with 2% loss: pipelining, 1 MB b
   const net = simNet(2, 21, { loss: 0.02, delayNs: 2_000_000n });
   const [a, b] = net.stacks;
   const big = pattern(1 << 20, 9);
-  const files = new Map<string, Uint8Array>([['/index.html', enc('<p>hi</p>')], ['/big.bin', big]]);
+  const files = new Map<string, Uint8Array>([
+    ['/index.html', enc('<p>hi</p>')],
+    ['/big.bin', big],
+  ]);
   const server = new HttpServer(staticSite({ get: (p) => files.get(p) }, { modifiedMs: Date.UTC(2026, 0, 1) }), {
-    now: () => net.sched.clock.monotonicNs(), date: () => 'Thu, 01 Jan 2026 00:00:00 GMT',
+    now: () => net.sched.clock.monotonicNs(),
+    date: () => 'Thu, 01 Jan 2026 00:00:00 GMT',
   });
   b!.tcp.listen(80, (c) => server.accept(tcpStream(c)));
   const conn = a!.tcp.connect(ip('10.0.0.2'), 80);
-  const client = await new Promise<HttpClient>((resolve) => { conn.events = { onConnect: () => resolve(new HttpClient(tcpStream(conn))) }; net.sched.run({ until: () => conn.state === 'ESTABLISHED', untilNs: 10_000_000_000n }); });
+  const client = await new Promise<HttpClient>((resolve) => {
+    conn.events = { onConnect: () => resolve(new HttpClient(tcpStream(conn))) };
+    net.sched.run({ until: () => conn.state === 'ESTABLISHED', untilNs: 10_000_000_000n });
+  });
   // Three requests at once, on one connection: answered in order.
   const ps = [
     client.request({ path: '/index.html', host: 'x' }),
@@ -30,8 +37,13 @@ test('HTTP client and server over simulated TCP with 2% loss: pipelining, 1 MB b
     client.request({ path: '/missing', host: 'x' }),
   ] as const;
   let done = false;
-  void Promise.all(ps).then(() => { done = true; });
-  for (let i = 0; i < 200 && !done; i++) { net.sched.run({ untilNs: net.sched.clock.monotonicNs() + 1_000_000_000n }); await new Promise((r) => setImmediate(r)); }
+  void Promise.all(ps).then(() => {
+    done = true;
+  });
+  for (let i = 0; i < 200 && !done; i++) {
+    net.sched.run({ untilNs: net.sched.clock.monotonicNs() + 1_000_000_000n });
+    await new Promise((r) => setImmediate(r));
+  }
   const [index, body, head, missing] = await Promise.all(ps);
   assert.equal(index.status, 200);
   assert.equal(new TextDecoder().decode(index.body), '<p>hi</p>');
@@ -45,8 +57,13 @@ test('HTTP client and server over simulated TCP with 2% loss: pipelining, 1 MB b
   const etag = index.headers.find(([k]) => k === 'etag')![1];
   const again = client.request({ path: '/index.html', host: 'x', headers: [['If-None-Match', etag]] });
   let got: Awaited<typeof again> | undefined;
-  void again.then((r) => { got = r; });
-  for (let i = 0; i < 50 && !got; i++) { net.sched.run({ untilNs: net.sched.clock.monotonicNs() + 100_000_000n }); await new Promise((r) => setImmediate(r)); }
+  void again.then((r) => {
+    got = r;
+  });
+  for (let i = 0; i < 50 && !got; i++) {
+    net.sched.run({ untilNs: net.sched.clock.monotonicNs() + 100_000_000n });
+    await new Promise((r) => setImmediate(r));
+  }
   assert.equal(got?.status, 304);
   assert.equal(got?.body.length, 0);
 });
@@ -54,8 +71,20 @@ test('HTTP client and server over simulated TCP with 2% loss: pipelining, 1 MB b
 test('HTTP client: chunked and close-delimited responses', async () => {
   let sent: string[] = [];
   const s: HttpStream = {
-    remote: 'x', remotePort: 1, onData: undefined, onEnd: undefined, onDrain: undefined, onClose: undefined,
-    write: (d) => { sent.push(new TextDecoder().decode(d)); return d.length; }, end: () => {}, destroy: () => {}, pause: () => {}, resume: () => {},
+    remote: 'x',
+    remotePort: 1,
+    onData: undefined,
+    onEnd: undefined,
+    onDrain: undefined,
+    onClose: undefined,
+    write: (d) => {
+      sent.push(new TextDecoder().decode(d));
+      return d.length;
+    },
+    end: () => {},
+    destroy: () => {},
+    pause: () => {},
+    resume: () => {},
   };
   const c = new HttpClient(s);
   const p1 = c.request({ path: '/a', host: 'h' });

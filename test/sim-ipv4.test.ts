@@ -89,14 +89,22 @@ test('ping survives 20% loss, duplication and reordering with retries', () => {
 /** UDP request/response with retries; the server echoes the datagram back. */
 function udpEcho(net: SimNet, sizes: number[]): void {
   const [a, b] = net.stacks;
-  const srv: UdpSocket = bound(b!.udp.bind(7, (d) => { srv.send(d.src, d.srcPort, d.data); }));
+  const srv: UdpSocket = bound(
+    b!.udp.bind(7, (d) => {
+      srv.send(d.src, d.srcPort, d.data);
+    }),
+  );
   const done = new Set<number>();
   const cli = a!.udp.bind(0, (d) => {
     const i = d.data[0]!;
     if (d.src === ip('10.0.0.2') && d.srcPort === 7 && equalBytes(d.data, msg(i))) done.add(i);
   });
   assert.ok(typeof cli !== 'string');
-  const msg = (i: number): Uint8Array => { const m = pattern(sizes[i]!, i); m[0] = i; return m; };
+  const msg = (i: number): Uint8Array => {
+    const m = pattern(sizes[i]!, i);
+    m[0] = i;
+    return m;
+  };
   const tick = (): void => {
     for (let i = 0; i < sizes.length; i++) if (!done.has(i)) cli.send(ip('10.0.0.2'), 7, msg(i));
     if (done.size < sizes.length) net.sched.after(300n * MS, tick);
@@ -116,7 +124,12 @@ test('UDP echo of small and 60 KB datagrams on a clean switch', () => {
 
 test('UDP echo of small datagrams under 20% loss, duplication and reordering', () => {
   const net = simNet(2, 5, IMPAIRED);
-  keepPcapOnFailure('udp-impaired', net, () => udpEcho(net, Array.from({ length: 30 }, (_, i) => 20 + i * 40)));
+  keepPcapOnFailure('udp-impaired', net, () =>
+    udpEcho(
+      net,
+      Array.from({ length: 30 }, (_, i) => 20 + i * 40),
+    ),
+  );
 });
 
 test('a 60 KB datagram reassembles under 20% loss, duplication and reordering when retransmitted with the same identification', () => {
@@ -127,12 +140,16 @@ test('a 60 KB datagram reassembles under 20% loss, duplication and reordering wh
     const digest = createHash('sha256').update(payload).digest('hex');
     let received = 0;
     let acked = false;
-    const srv: UdpSocket = bound(b!.udp.bind(9000, (d) => {
-      const ok = createHash('sha256').update(d.data).digest('hex') === digest;
-      if (ok) received++;
-      srv.send(d.src, d.srcPort, new TextEncoder().encode(ok ? 'ok' : 'bad'));
-    }));
-    const cli = a!.udp.bind(0, (d) => { if (new TextDecoder().decode(d.data) === 'ok') acked = true; });
+    const srv: UdpSocket = bound(
+      b!.udp.bind(9000, (d) => {
+        const ok = createHash('sha256').update(d.data).digest('hex') === digest;
+        if (ok) received++;
+        srv.send(d.src, d.srcPort, new TextEncoder().encode(ok ? 'ok' : 'bad'));
+      }),
+    );
+    const cli = a!.udp.bind(0, (d) => {
+      if (new TextDecoder().decode(d.data) === 'ok') acked = true;
+    });
     assert.ok(typeof cli !== 'string');
     // RFC 1122 §3.2.1.5: copies share the identification, so fragments of all copies combine.
     const ident = 0x4242;
@@ -194,7 +211,9 @@ function runTranscript(seed: number): string {
 }
 
 test('the same seed gives the same pcap bytes; another seed does not', () => {
-  const a = runTranscript(42), b = runTranscript(42), c = runTranscript(43);
+  const a = runTranscript(42),
+    b = runTranscript(42),
+    c = runTranscript(43);
   assert.equal(a, b);
   assert.notEqual(a, c);
 });

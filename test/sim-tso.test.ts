@@ -23,15 +23,34 @@ function transfer(size: number, faults: FaultOptions, seed: number, offload: boo
   const gso = new SoftGso(lossy);
   const a = new Stack({ device: offload ? gso : lossy, clock, random: rnd.fork(), ipv4: { address: ip('10.0.0.1'), prefixLen: 24 } });
   const b = new Stack({ device: pb, clock, random: rnd.fork(), ipv4: { address: ip('10.0.0.2'), prefixLen: 24 } });
-  for (const s of [a, b]) { sched.add(s); s.start(); }
+  for (const s of [a, b]) {
+    sched.add(s);
+    s.start();
+  }
   const data = pattern(size, 3);
   const h = createHash('sha256');
-  let got = 0, done = false;
-  b.tcp.listen(9, (c) => { c.events = { onData: (d) => { h.update(d); got += d.length; }, onEnd: () => { done = true; c.shutdown(); } }; });
+  let got = 0,
+    done = false;
+  b.tcp.listen(9, (c) => {
+    c.events = {
+      onData: (d) => {
+        h.update(d);
+        got += d.length;
+      },
+      onEnd: () => {
+        done = true;
+        c.shutdown();
+      },
+    };
+  });
   const c = a.tcp.connect(ip('10.0.0.2'), 9);
   let sent = 0;
   const pump = (): void => {
-    while (sent < size) { const n = c.write(data.subarray(sent, Math.min(size, sent + 262144))); sent += n; if (!n) return; }
+    while (sent < size) {
+      const n = c.write(data.subarray(sent, Math.min(size, sent + 262144)));
+      sent += n;
+      if (!n) return;
+    }
     c.shutdown();
   };
   c.events = { onConnect: pump, onDrain: pump };
@@ -66,10 +85,19 @@ test('receive offload: a device that vouches for a checksum is believed for that
   const frames: Uint8Array[] = [];
   let trusted = false;
   const dev = {
-    mac: Uint8Array.of(2, 0, 0, 0, 0, 2), mtu: 1500, gsoMax: 14 + 65535,
-    get rxChecksumTrusted() { return trusted; },
+    mac: Uint8Array.of(2, 0, 0, 0, 0, 2),
+    mtu: 1500,
+    gsoMax: 14 + 65535,
+    get rxChecksumTrusted() {
+      return trusted;
+    },
     write: () => 'ok' as const,
-    read: (into: Uint8Array) => { const f = frames.shift(); if (!f) return 'again' as const; into.set(f); return f.length; },
+    read: (into: Uint8Array) => {
+      const f = frames.shift();
+      if (!f) return 'again' as const;
+      into.set(f);
+      return f.length;
+    },
     readyAtNs: () => undefined,
   };
   const s = new Stack({ device: dev, clock: sched.clock, random: new SeededRandom(1), ipv4: { address: ip('10.0.0.2'), prefixLen: 24 } });
@@ -79,29 +107,60 @@ test('receive offload: a device that vouches for a checksum is believed for that
   // A UDP datagram from 10.0.0.1 whose checksum field is a local sender's partial sum, not a finished checksum.
   const udp = (len: number, badChecksum: boolean): Uint8Array => {
     const f = new Uint8Array(14 + 20 + 8 + len);
-    f.set(dev.mac, 0); f.set([2, 0, 0, 0, 0, 1], 6); f[12] = 0x08;
-    emitIpv4({ src: ip('10.0.0.1'), dst: ip('10.0.0.2'), protocol: 17, ttl: 64, tos: 0, ident: 1, dontFragment: true, payloadLen: 8 + len }, f, 14);
+    f.set(dev.mac, 0);
+    f.set([2, 0, 0, 0, 0, 1], 6);
+    f[12] = 0x08;
+    emitIpv4(
+      { src: ip('10.0.0.1'), dst: ip('10.0.0.2'), protocol: 17, ttl: 64, tos: 0, ident: 1, dontFragment: true, payloadLen: 8 + len },
+      f,
+      14,
+    );
     emitUdp({ srcPort: 9999, dstPort: 7, payloadLen: len }, ip('10.0.0.1'), ip('10.0.0.2'), f, 34);
-    if (badChecksum) { f[40] = f[40]! ^ 0xff; }
+    if (badChecksum) {
+      f[40] = f[40]! ^ 0xff;
+    }
     return f;
   };
-  frames.push(udp(100, true)); trusted = true; s.poll(0n);
+  frames.push(udp(100, true));
+  trusted = true;
+  s.poll(0n);
   assert.deepEqual(got, [100], 'vouched for: taken without a check');
-  frames.push(udp(100, true)); trusted = false; s.poll(0n);
+  frames.push(udp(100, true));
+  trusted = false;
+  s.poll(0n);
   assert.deepEqual(got, [100], 'not vouched for: the bad checksum is caught');
   assert.equal(s.drops()['udp.checksum'], 1);
-  frames.push(udp(100, false)); s.poll(0n);
+  frames.push(udp(100, false));
+  s.poll(0n);
   assert.deepEqual(got, [100, 100]);
   // The same bad checksum in a datagram that came in two fragments, each vouched for: reassembly drops the word.
   const whole = udp(2000, true).subarray(34);
   const frag = (off: number, end: number, more: boolean): Uint8Array => {
     const f = new Uint8Array(34 + end - off);
-    f.set(dev.mac, 0); f.set([2, 0, 0, 0, 0, 1], 6); f[12] = 0x08;
-    emitIpv4({ src: ip('10.0.0.1'), dst: ip('10.0.0.2'), protocol: 17, ttl: 64, tos: 0, ident: 2, moreFragments: more, fragOffset: off, payloadLen: end - off }, f, 14);
+    f.set(dev.mac, 0);
+    f.set([2, 0, 0, 0, 0, 1], 6);
+    f[12] = 0x08;
+    emitIpv4(
+      {
+        src: ip('10.0.0.1'),
+        dst: ip('10.0.0.2'),
+        protocol: 17,
+        ttl: 64,
+        tos: 0,
+        ident: 2,
+        moreFragments: more,
+        fragOffset: off,
+        payloadLen: end - off,
+      },
+      f,
+      14,
+    );
     f.set(whole.subarray(off, end), 34);
     return f;
   };
-  frames.push(frag(0, 1480, true), frag(1480, whole.length, false)); trusted = true; s.poll(0n);
+  frames.push(frag(0, 1480, true), frag(1480, whole.length, false));
+  trusted = true;
+  s.poll(0n);
   assert.deepEqual(got, [100, 100], 'the reassembled datagram was checked, and its checksum is bad');
   assert.equal(s.drops()['udp.checksum'], 2);
 });

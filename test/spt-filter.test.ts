@@ -15,46 +15,111 @@ function run(prog: Insn[], nr: number, args: (number | bigint)[] = [], arch = 0x
   const data = new DataView(new ArrayBuffer(64));
   data.setUint32(0, nr, true);
   data.setUint32(4, arch, true);
-  args.forEach((a, i) => { data.setBigUint64(16 + 8 * i, BigInt.asUintN(64, BigInt(a)), true); });
-  let A = 0, X = 0;
+  args.forEach((a, i) => {
+    data.setBigUint64(16 + 8 * i, BigInt.asUintN(64, BigInt(a)), true);
+  });
+  let A = 0,
+    X = 0;
   const M = new Uint32Array(16);
   for (let pc = 0; pc < prog.length; pc++) {
     const i = prog[pc]!;
     switch (i.code) {
-      case OP.LD_W_ABS: A = data.getUint32(i.k, true); break;
-      case OP.LD_MEM: A = M[i.k]!; break;
-      case OP.LDX_MEM: X = M[i.k]!; break;
-      case OP.ST: M[i.k] = A; break;
-      case OP.TAX: X = A; break;
-      case OP.ADD_X: A = (A + X) >>> 0; break;
-      case OP.ADD_K: A = (A + i.k) >>> 0; break;
-      case OP.JA: pc += i.k; break;
-      case OP.JEQ_K: pc += A === i.k ? i.jt : i.jf; break;
-      case OP.JGT_K: pc += A > i.k ? i.jt : i.jf; break;
-      case OP.JGE_X: pc += A >= X ? i.jt : i.jf; break;
-      case OP.JSET_K: pc += (A & i.k) !== 0 ? i.jt : i.jf; break;
-      case OP.RET_K: return i.k;
-      default: throw new Error(`unexpected opcode ${i.code}`);
+      case OP.LD_W_ABS:
+        A = data.getUint32(i.k, true);
+        break;
+      case OP.LD_MEM:
+        A = M[i.k]!;
+        break;
+      case OP.LDX_MEM:
+        X = M[i.k]!;
+        break;
+      case OP.ST:
+        M[i.k] = A;
+        break;
+      case OP.TAX:
+        X = A;
+        break;
+      case OP.ADD_X:
+        A = (A + X) >>> 0;
+        break;
+      case OP.ADD_K:
+        A = (A + i.k) >>> 0;
+        break;
+      case OP.JA:
+        pc += i.k;
+        break;
+      case OP.JEQ_K:
+        pc += A === i.k ? i.jt : i.jf;
+        break;
+      case OP.JGT_K:
+        pc += A > i.k ? i.jt : i.jf;
+        break;
+      case OP.JGE_X:
+        pc += A >= X ? i.jt : i.jf;
+        break;
+      case OP.JSET_K:
+        pc += (A & i.k) !== 0 ? i.jt : i.jf;
+        break;
+      case OP.RET_K:
+        return i.k;
+      default:
+        throw new Error(`unexpected opcode ${i.code}`);
     }
   }
   throw new Error('fell off the end');
 }
 
-const ALLOW = 0x7fff0000, EPERM = 0x00050001, KILL = 0x80000000;
+const ALLOW = 0x7fff0000,
+  EPERM = 0x00050001,
+  KILL = 0x80000000;
 const MiB = 1024n * 1024n;
 const plan: SealPlan = {
-  pid: 1, tids: [2, 3, 4], ownFds: [5, 6, 7], consoleFds: [1, 2], netFds: [3],
-  blocks: [{ fd: 4, capacity: 4n * MiB }, { fd: 8, capacity: 6n * 1024n * MiB }],
+  pid: 1,
+  tids: [2, 3, 4],
+  ownFds: [5, 6, 7],
+  consoleFds: [1, 2],
+  netFds: [3],
+  blocks: [
+    { fd: 4, capacity: 4n * MiB },
+    { fd: 8, capacity: 6n * 1024n * MiB },
+  ],
 };
 const p = buildFilter(plan);
 
 test('unchecked calls pass, unlisted ones get EPERM, a foreign architecture is killed', () => {
   for (const nr of Object.values(UNCHECKED)) assert.equal(run(p, nr), ALLOW, `nr ${nr}`);
-  for (const [name, nr] of [['open', 2], ['openat', 257], ['socket', 41], ['connect', 42], ['bind', 49], ['listen', 50],
-    ['accept', 43], ['execve', 59], ['fork', 57], ['vfork', 58], ['clone', 56], ['clone3', 435], ['kill', 62], ['mount', 165],
-    ['unshare', 272], ['io_uring_setup', 425], ['io_uring_enter', 426], ['ptrace', 101], ['process_vm_writev', 311],
-    ['dup', 32], ['pipe2', 293], ['ftruncate', 77], ['fallocate', 285], ['lseek', 8], ['setuid', 105], ['prctl', 157],
-    ['seccomp', 317], ['eventfd2', 290], ['memfd_create', 319], ['inotify_init1', 294]] as const) {
+  for (const [name, nr] of [
+    ['open', 2],
+    ['openat', 257],
+    ['socket', 41],
+    ['connect', 42],
+    ['bind', 49],
+    ['listen', 50],
+    ['accept', 43],
+    ['execve', 59],
+    ['fork', 57],
+    ['vfork', 58],
+    ['clone', 56],
+    ['clone3', 435],
+    ['kill', 62],
+    ['mount', 165],
+    ['unshare', 272],
+    ['io_uring_setup', 425],
+    ['io_uring_enter', 426],
+    ['ptrace', 101],
+    ['process_vm_writev', 311],
+    ['dup', 32],
+    ['pipe2', 293],
+    ['ftruncate', 77],
+    ['fallocate', 285],
+    ['lseek', 8],
+    ['setuid', 105],
+    ['prctl', 157],
+    ['seccomp', 317],
+    ['eventfd2', 290],
+    ['memfd_create', 319],
+    ['inotify_init1', 294],
+  ] as const) {
     assert.equal(run(p, nr, [0, 0, 0, 0, 0, 0]), EPERM, name);
   }
   assert.equal(run(p, 0, [3], 0x40000003), KILL);
@@ -136,22 +201,39 @@ test('pread64/pwrite64: block descriptors only, offset + length inside the capac
 
 test('the block range check agrees with 64-bit arithmetic on random arguments', () => {
   const caps = [4n * MiB, 6n * 1024n * MiB, (1n << 40n) + 512n];
-  fc.assert(fc.property(fc.constantFrom(...caps), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.constantFrom(0, 1, 2),
-    (capacity, offset, count, shape) => {
-      // Most random 64-bit values are far out; bring some near the edges.
-      if (shape === 1) { count %= 1n << 20n; offset = capacity - count + (offset % 4096n) - 2048n; }
-      if (shape === 2) { count %= 1n << 31n; offset %= capacity; }
-      offset = BigInt.asUintN(64, offset);
-      const prog = buildFilter({ ...plan, blocks: [{ fd: 4, capacity }] });
-      const want = count < 1n << 31n && offset <= capacity && offset + count <= capacity ? ALLOW : EPERM;
-      assert.equal(run(prog, 18, [4, 0, count, offset]), want, `capacity ${capacity} offset ${offset} count ${count}`);
-    }), { numRuns: 3000 });
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...caps),
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      fc.constantFrom(0, 1, 2),
+      (capacity, offset, count, shape) => {
+        // Most random 64-bit values are far out; bring some near the edges.
+        if (shape === 1) {
+          count %= 1n << 20n;
+          offset = capacity - count + (offset % 4096n) - 2048n;
+        }
+        if (shape === 2) {
+          count %= 1n << 31n;
+          offset %= capacity;
+        }
+        offset = BigInt.asUintN(64, offset);
+        const prog = buildFilter({ ...plan, blocks: [{ fd: 4, capacity }] });
+        const want = count < 1n << 31n && offset <= capacity && offset + count <= capacity ? ALLOW : EPERM;
+        assert.equal(run(prog, 18, [4, 0, count, offset]), want, `capacity ${capacity} offset ${offset} count ${count}`);
+      },
+    ),
+    { numRuns: 3000 },
+  );
 });
 
 test('a large plan still assembles (every jump in range)', () => {
   const many: SealPlan = {
-    pid: 1, tids: Array.from({ length: 64 }, (_, i) => i + 2), ownFds: Array.from({ length: 40 }, (_, i) => i + 40),
-    consoleFds: [1, 2], netFds: Array.from({ length: 16 }, (_, i) => i + 3),
+    pid: 1,
+    tids: Array.from({ length: 64 }, (_, i) => i + 2),
+    ownFds: Array.from({ length: 40 }, (_, i) => i + 40),
+    consoleFds: [1, 2],
+    netFds: Array.from({ length: 16 }, (_, i) => i + 3),
     blocks: Array.from({ length: 16 }, (_, i) => ({ fd: i + 19, capacity: BigInt(i + 1) * MiB })),
   };
   const prog = buildFilter(many);

@@ -38,8 +38,11 @@ test('sealed, every way out is denied; unsealed, the same service gets out', { s
   const port = (srv.address() as AddressInfo).port;
   try {
     const open = await escapeAttempts('node', port);
-    assert.deepEqual(open, { open: 'allowed', proc: 'allowed', spawn: 'allowed', connect: 'allowed', listen: 'allowed' },
-      'the unsealed control must succeed, or the sealed run proves nothing');
+    assert.deepEqual(
+      open,
+      { open: 'allowed', proc: 'allowed', spawn: 'allowed', connect: 'allowed', listen: 'allowed' },
+      'the unsealed control must succeed, or the sealed run proves nothing',
+    );
     const sealed = await escapeAttempts('spt', port);
     assert.deepEqual(Object.keys(sealed).sort(), ['connect', 'listen', 'open', 'proc', 'spawn']);
     for (const [what, result] of Object.entries(sealed)) assert.match(result, /^denied:/, `${what} was ${result}`);
@@ -67,11 +70,18 @@ test('block-test passes on a 4 MiB file under spt, and its writes reach the file
 
 const nsSkip = sptSkip || netnsSkipReason(['ping']);
 
-test('ping-serve under spt answers the kernel\'s ping on a tap, and stops on SIGTERM', { skip: nsSkip }, async () => {
+test("ping-serve under spt answers the kernel's ping on a tap, and stops on SIGTERM", { skip: nsSkip }, async () => {
   fata(['build', '-t', 'spt', 'examples/ping-serve']);
   await withTapNamespace('10.0.0.1/24', async (ns) => {
-    const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, '--net-mac:service=02:00:00:00:00:02',
-      join(ROOT, 'examples/ping-serve/dist/ping-serve.fata'), '--ipv4=10.0.0.2/24']);
+    const child = ns.start([
+      process.execPath,
+      FATA,
+      'run',
+      `--net:service=${ns.tap}`,
+      '--net-mac:service=02:00:00:00:00:02',
+      join(ROOT, 'examples/ping-serve/dist/ping-serve.fata'),
+      '--ipv4=10.0.0.2/24',
+    ]);
     await waitForLine(child, /event=serving/);
     for (const size of ['56', '4000']) {
       const r = ns.run(['ping', '-c', '10', '-i', '0.05', '-W', '2', '-s', size, '10.0.0.2']);
@@ -113,7 +123,7 @@ test('native tender: every way out is denied', { skip: nativeSkip() }, async () 
   }
 });
 
-test('native tender: device errors are the CLI\'s; --help and folders go to the CLI', { skip: nativeSkip() }, () => {
+test("native tender: device errors are the CLI's; --help and folders go to the CLI", { skip: nativeSkip() }, () => {
   const run = (args: string[]): { status: number | null; out: string } => {
     const r = spawnSync(NATIVE_BIN, ['run', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     return { status: r.status, out: r.stdout + r.stderr };
@@ -129,15 +139,26 @@ test('native tender: device errors are the CLI\'s; --help and folders go to the 
   assert.match(badFlag.out, /usage: fata run/);
 });
 
-test('native tender: ping-serve on a tap answers the kernel\'s ping from one sealed engine with no host environment', { skip: nsSkip || nativeSkip() }, async () => {
+test("native tender: ping-serve on a tap answers the kernel's ping from one sealed engine with no host environment", {
+  skip: nsSkip || nativeSkip(),
+}, async () => {
   fata(['build', '-t', 'spt', 'examples/ping-serve']);
   await withTapNamespace('10.0.0.1/24', async (ns) => {
-    const child = ns.start([NATIVE_BIN, 'run', `--net:service=${ns.tap}`, join(ROOT, 'examples/ping-serve/dist/ping-serve.fata'), '--ipv4=10.0.0.2/24']);
+    const child = ns.start([
+      NATIVE_BIN,
+      'run',
+      `--net:service=${ns.tap}`,
+      join(ROOT, 'examples/ping-serve/dist/ping-serve.fata'),
+      '--ipv4=10.0.0.2/24',
+    ]);
     await waitForLine(child, /event=serving/);
     // ns.start runs `ip netns exec`, which execs bin/fata, which execs the tender: it stays as the supervisor
     // (console relay, signals, exit reason), and its one child is the sealed engine.
     assert.match(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8'), /^[^\0]*spt-tender\0/, 'the process started is now the supervisor');
-    const kids = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    const kids = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')
+      .filter(Boolean);
     assert.equal(kids.length, 1, 'one engine, no second one');
     const engine = kids[0]!;
     assert.match(readFileSync(`/proc/${engine}/cmdline`, 'utf8'), /bootstrap\.mjs/);
@@ -165,7 +186,11 @@ test('native tender: when the supervisor is killed, the sealed engine dies with 
     const exited = new Promise((r) => child.on('exit', r));
     child.kill('SIGKILL');
     await exited;
-    for (let i = 0; i < 100 && existsSync(`/proc/${engine}/status`) && !/State:\s+Z/.test(readFileSync(`/proc/${engine}/status`, 'utf8')); i++) {
+    for (
+      let i = 0;
+      i < 100 && existsSync(`/proc/${engine}/status`) && !/State:\s+Z/.test(readFileSync(`/proc/${engine}/status`, 'utf8'));
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
     const gone = !existsSync(`/proc/${engine}/status`) || /State:\s+Z/.test(readFileSync(`/proc/${engine}/status`, 'utf8'));
@@ -181,20 +206,34 @@ function descendants(pid: number): number[] {
   for (let i = 0; i < all.length; i++) {
     try {
       all.push(...readFileSync(`/proc/${all[i]}/task/${all[i]}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return all.slice(1);
 }
 const running = (pid: number): boolean => {
-  try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; }
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
 };
 
 for (const tender of ['native', 'js'] as const) {
-  test(`${tender} tender: a unikernel dies with whatever started it, even a parent that does not pass SIGTERM on (npx)`, { skip: tender === 'native' ? nativeSkip() : sptSkip }, async () => {
+  test(`${tender} tender: a unikernel dies with whatever started it, even a parent that does not pass SIGTERM on (npx)`, {
+    skip: tender === 'native' ? nativeSkip() : sptSkip,
+  }, async () => {
     // An intermediary that, like npx, starts `fata run` and ignores what becomes of it.
     const env = tender === 'js' ? { ...process.env, FATA_SPT_SPAWN: '1' } : { ...process.env };
-    const npx = spawn(process.execPath, ['-e', `require('child_process').spawn(${JSON.stringify(NATIVE_BIN)}, ['run', 'test/fixtures/escape/dist/escape.fata', '--port=1', '--linger=60000'], { stdio: 'inherit' }); setInterval(() => {}, 1000);`],
-      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const npx = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('child_process').spawn(${JSON.stringify(NATIVE_BIN)}, ['run', 'test/fixtures/escape/dist/escape.fata', '--port=1', '--linger=60000'], { stdio: 'inherit' }); setInterval(() => {}, 1000);`,
+      ],
+      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     try {
       await waitForLine(npx, /event=attempts/, 60_000);
       const below = descendants(npx.pid!);

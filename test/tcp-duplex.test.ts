@@ -19,13 +19,16 @@ import { ip, pattern } from './sim-helpers.ts';
 
 test('node:http serves and requests over the TCP Duplex adapter', async () => {
   const [da, db] = createPipe(Uint8Array.of(2, 0, 0, 0, 0, 1), Uint8Array.of(2, 0, 0, 0, 0, 2));
-  const mk = (dev: typeof da, addr: string): Stack => new Stack({ device: dev, clock: nodeClock, random: new NodeRandom(), ipv4: { address: ip(addr), prefixLen: 24 } });
-  const a = mk(da, '10.0.0.1'), b = mk(db, '10.0.0.2');
+  const mk = (dev: typeof da, addr: string): Stack =>
+    new Stack({ device: dev, clock: nodeClock, random: new NodeRandom(), ipv4: { address: ip(addr), prefixLen: 24 } });
+  const a = mk(da, '10.0.0.1'),
+    b = mk(db, '10.0.0.2');
   let running = true;
   const drive = (): void => {
     if (!running) return;
     const now = nodeClock.monotonicNs();
-    a.poll(now); b.poll(now);
+    a.poll(now);
+    b.poll(now);
     setImmediate(drive);
   };
   drive();
@@ -40,21 +43,30 @@ test('node:http serves and requests over the TCP Duplex adapter', async () => {
   });
   const l = b.tcp.listen(80, (c) => server.emit('connection', new TcpDuplex(tcpStream(c))));
   assert.ok(l instanceof TcpListener);
-  const get = (path: string, body?: Uint8Array): Promise<{ status: number; body: Buffer; sha: string }> => new Promise((resolve, reject) => {
-    const req = request({
-      // No `agent` at all: only then does node:http use createConnection (agent: false would make a
-      // one-off Agent that dials the host's network). The .invalid name (RFC 6761) only fills the
-      // Host header, and would fail to resolve rather than reach anything if the socket came from elsewhere.
-      host: 'fata.invalid', port: 80, path, method: body ? 'POST' : 'GET',
-      createConnection: () => new TcpDuplex(tcpStream(a.tcp.connect(ip('10.0.0.2'), 80))) as unknown as Socket,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), sha: String(res.headers['x-request-sha256']) }));
+  const get = (path: string, body?: Uint8Array): Promise<{ status: number; body: Buffer; sha: string }> =>
+    new Promise((resolve, reject) => {
+      const req = request(
+        {
+          // No `agent` at all: only then does node:http use createConnection (agent: false would make a
+          // one-off Agent that dials the host's network). The .invalid name (RFC 6761) only fills the
+          // Host header, and would fail to resolve rather than reach anything if the socket came from elsewhere.
+          host: 'fata.invalid',
+          port: 80,
+          path,
+          method: body ? 'POST' : 'GET',
+          createConnection: () => new TcpDuplex(tcpStream(a.tcp.connect(ip('10.0.0.2'), 80))) as unknown as Socket,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('end', () =>
+            resolve({ status: res.statusCode!, body: Buffer.concat(chunks), sha: String(res.headers['x-request-sha256']) }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
     });
-    req.on('error', reject);
-    req.end(body);
-  });
   try {
     const small = await get('/');
     assert.equal(small.status, 200);
@@ -69,15 +81,29 @@ test('node:http serves and requests over the TCP Duplex adapter', async () => {
   }
 });
 
-test('the Duplex adapter turns Nagle off and sends corked writes as one TCP write (node:http\'s head and body)', async () => {
+test("the Duplex adapter turns Nagle off and sends corked writes as one TCP write (node:http's head and body)", async () => {
   // Found by bench/http.ts: node:http over the adapter took 43 ms per keep-alive request, each response's
   // second write held by Nagle until the client's delayed ACK. node:http's own server sets TCP_NODELAY.
   const writes: string[] = [];
   const noDelay: boolean[] = [];
   const fake: TcpStream = {
-    remote: '10.0.0.1', remotePort: 1, onData: undefined, onEnd: undefined, onDrain: undefined, onClose: undefined,
-    write: (d) => { writes.push(Buffer.from(d).toString()); return d.length; },
-    end: () => {}, destroy: () => {}, pause: () => {}, resume: () => {}, setNoDelay: (on) => { noDelay.push(on); },
+    remote: '10.0.0.1',
+    remotePort: 1,
+    onData: undefined,
+    onEnd: undefined,
+    onDrain: undefined,
+    onClose: undefined,
+    write: (d) => {
+      writes.push(Buffer.from(d).toString());
+      return d.length;
+    },
+    end: () => {},
+    destroy: () => {},
+    pause: () => {},
+    resume: () => {},
+    setNoDelay: (on) => {
+      noDelay.push(on);
+    },
   };
   const d = new TcpDuplex(fake);
   assert.deepEqual(noDelay, [true]);

@@ -14,12 +14,23 @@ import { equalBytes, ip, pattern } from './sim-helpers.ts';
 
 test('an echo made of pipeTo returns 1 MB byte-exact through Web Streams on both ends', async () => {
   const [da, db] = createPipe(Uint8Array.of(2, 0, 0, 0, 0, 1), Uint8Array.of(2, 0, 0, 0, 0, 2));
-  const mk = (dev: typeof da, addr: string): Stack => new Stack({ device: dev, clock: nodeClock, random: new NodeRandom(), ipv4: { address: ip(addr), prefixLen: 24 } });
-  const a = mk(da, '10.0.0.1'), b = mk(db, '10.0.0.2');
+  const mk = (dev: typeof da, addr: string): Stack =>
+    new Stack({ device: dev, clock: nodeClock, random: new NodeRandom(), ipv4: { address: ip(addr), prefixLen: 24 } });
+  const a = mk(da, '10.0.0.1'),
+    b = mk(db, '10.0.0.2');
   let running = true;
-  const drive = (): void => { if (!running) return; const now = nodeClock.monotonicNs(); a.poll(now); b.poll(now); setImmediate(drive); };
+  const drive = (): void => {
+    if (!running) return;
+    const now = nodeClock.monotonicNs();
+    a.poll(now);
+    b.poll(now);
+    setImmediate(drive);
+  };
   drive();
-  b.tcp.listen(7, (c) => { const { readable, writable } = tcpWebStreams(tcpStream(c)); void readable.pipeTo(writable); });
+  b.tcp.listen(7, (c) => {
+    const { readable, writable } = tcpWebStreams(tcpStream(c));
+    void readable.pipeTo(writable);
+  });
   const client = await new Promise<ReturnType<typeof tcpWebStreams>>((resolve) => {
     const c = a.tcp.connect(ip('10.0.0.2'), 7);
     c.events = { onConnect: () => resolve(tcpWebStreams(tcpStream(c))) };
@@ -36,7 +47,10 @@ test('an echo made of pipeTo returns 1 MB byte-exact through Web Streams on both
     await writing;
     const got = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
     let at = 0;
-    for (const c of chunks) { got.set(c, at); at += c.length; }
+    for (const c of chunks) {
+      got.set(c, at);
+      at += c.length;
+    }
     assert.ok(equalBytes(got, data), `got ${got.length} bytes`);
   } finally {
     running = false;

@@ -11,7 +11,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import {
-  chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync,
+  chmodSync,
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -27,11 +37,16 @@ const readableMode = (mode: number): number => (mode & 0o777) | 0o444 | (mode & 
  * modification times (servers derive Last-Modified and ETag from them). `link` says which files may be
  * hard-linked instead of copied (only ones already world-readable are); `skip` leaves entries out.
  */
-export function readableCopy(src: string, dst: string, opts: { link?: (path: string) => boolean; skip?: (path: string) => boolean } = {}): void {
+export function readableCopy(
+  src: string,
+  dst: string,
+  opts: { link?: (path: string) => boolean; skip?: (path: string) => boolean } = {},
+): void {
   mkdirSync(dst);
   chmodSync(dst, 0o755);
   for (const e of readdirSync(src, { withFileTypes: true })) {
-    const s = join(src, e.name), d = join(dst, e.name);
+    const s = join(src, e.name),
+      d = join(dst, e.name);
     if (opts.skip?.(s)) continue;
     if (e.isDirectory()) {
       readableCopy(s, d, opts);
@@ -44,7 +59,9 @@ export function readableCopy(src: string, dst: string, opts: { link?: (path: str
         try {
           linkSync(s, d);
           continue;
-        } catch { /* another file system, or links refused: copy */ }
+        } catch {
+          /* another file system, or links refused: copy */
+        }
       }
       copyFileSync(s, d);
       chmodSync(d, mode);
@@ -83,15 +100,18 @@ export function runnableCheckout(uid: number): RunnableCheckout {
     const root = join(base, 'fata');
     const under = (p: string, dir: string): boolean => !relative(join(ROOT, dir), p).startsWith('..');
     readableCopy(ROOT, root, {
-      skip: (p) => under(p, '.git') || under(p, 'out') || under(p, 'node_modules/.cache')
-        || (!under(p, 'node_modules') && /\/(dist|\.fata)$/.test(p)),
+      skip: (p) =>
+        under(p, '.git') || under(p, 'out') || under(p, 'node_modules/.cache') || (!under(p, 'node_modules') && /\/(dist|\.fata)$/.test(p)),
       link: (p) => under(p, 'node_modules'),
     });
     const fata = join(root, 'bin', 'fata');
     const warm = spawnSync(fata, ['--help'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
     if (warm.status !== 0) throw new Error(`'fata --help' in the copy failed (${warm.status}): ${warm.stderr}`);
     const reach = spawnSync(fata, ['--help'], { cwd: root, encoding: 'utf8', timeout: 120_000, uid, gid: uid });
-    if (reach.status !== 0) throw new Error(`uid ${uid} cannot run the copy of the checkout in ${base} (is TMPDIR reachable by it?): ${reach.stderr ?? reach.error}`);
+    if (reach.status !== 0)
+      throw new Error(
+        `uid ${uid} cannot run the copy of the checkout in ${base} (is TMPDIR reachable by it?): ${reach.stderr ?? reach.error}`,
+      );
     return { root, fata, remove };
   } catch (e) {
     remove();

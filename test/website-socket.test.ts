@@ -18,8 +18,12 @@ const ROOT = new URL('..', import.meta.url).pathname;
 async function withSite(args: string[], fn: (out: () => string) => Promise<void>): Promise<void> {
   const child = spawn(FATA, ['run', 'examples/website', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   try {
     await waitForLine(child, /event=serving/, 60_000);
     await fn(() => out);
@@ -29,7 +33,10 @@ async function withSite(args: string[], fn: (out: () => string) => Promise<void>
   }
 }
 
-const get = (port: number, path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; cert: X509Certificate | undefined }> =>
+const get = (
+  port: number,
+  path: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; cert: X509Certificate | undefined }> =>
   new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, rejectUnauthorized: false, agent: undefined }, (res) => {
       const peer = (res.socket as import('node:tls').TLSSocket).getPeerX509Certificate?.();
@@ -42,24 +49,38 @@ const get = (port: number, path: string): Promise<{ status: number; headers: Rec
 
 test('website: --redirect-https answers HTTP with a 301 to HTTPS, --hsts adds Strict-Transport-Security', async () => {
   const [port, tlsPort] = await freePorts(2);
-  await withSite([`--http-port=${port}`, `--https-port=${tlsPort}`, '--redirect-https', '--hsts=31536000', '--access-log=false'], async () => {
-    const plain = await fetch(`http://127.0.0.1:${port}/docs/?q=1`, { redirect: 'manual' });
-    assert.equal(plain.status, 301);
-    assert.equal(plain.headers.get('location'), `https://127.0.0.1:${tlsPort}/docs/?q=1`, 'same host (from Host, port dropped), the HTTPS port, the same target');
-    const secure = await get(tlsPort, '/');
-    assert.equal(secure.status, 200);
-    assert.equal(secure.headers['strict-transport-security'], 'max-age=31536000');
-  });
+  await withSite(
+    [`--http-port=${port}`, `--https-port=${tlsPort}`, '--redirect-https', '--hsts=31536000', '--access-log=false'],
+    async () => {
+      const plain = await fetch(`http://127.0.0.1:${port}/docs/?q=1`, { redirect: 'manual' });
+      assert.equal(plain.status, 301);
+      assert.equal(
+        plain.headers.get('location'),
+        `https://127.0.0.1:${tlsPort}/docs/?q=1`,
+        'same host (from Host, port dropped), the HTTPS port, the same target',
+      );
+      const secure = await get(tlsPort, '/');
+      assert.equal(secure.status, 200);
+      assert.equal(secure.headers['strict-transport-security'], 'max-age=31536000');
+    },
+  );
 });
 
 test('website: a certificate given as boot parameters is served, and one expiring within 30 days is warned about', async () => {
   const [port, tlsPort] = await freePorts(2);
   const short = makeDevCert(new Date(), 10);
   const esc = (pem: string): string => pem.trim().replace(/\n/g, '\\n');
-  await withSite([`--http-port=${port}`, `--https-port=${tlsPort}`, `--tls-cert=${esc(short.cert)}`, `--tls-key=${esc(short.key)}`], async (out) => {
-    assert.match(out(), /level=warn src=website event=certificate-expiring .*days_left=(9|10)/, out());
-    const r = await get(tlsPort, '/hello.txt');
-    assert.equal(r.status, 200);
-    assert.equal(r.cert?.fingerprint256, new X509Certificate(short.cert).fingerprint256, 'the parameter certificate, not the built-in one');
-  });
+  await withSite(
+    [`--http-port=${port}`, `--https-port=${tlsPort}`, `--tls-cert=${esc(short.cert)}`, `--tls-key=${esc(short.key)}`],
+    async (out) => {
+      assert.match(out(), /level=warn src=website event=certificate-expiring .*days_left=(9|10)/, out());
+      const r = await get(tlsPort, '/hello.txt');
+      assert.equal(r.status, 200);
+      assert.equal(
+        r.cert?.fingerprint256,
+        new X509Certificate(short.cert).fingerprint256,
+        'the parameter certificate, not the built-in one',
+      );
+    },
+  );
 });

@@ -24,20 +24,39 @@ const target = process.arch === 'x64' ? 'spt' : 'node';
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 function files(dir: string): string[] {
-  return readdirSync(dir).sort().flatMap((n) => statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : [join(dir, n)]);
+  return readdirSync(dir)
+    .sort()
+    .flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : [join(dir, n)]));
 }
 
 async function withWebsite(args: string[], fn: (ns: TapNamespace, pid: () => number) => Promise<void>): Promise<void> {
-  const built = spawnSync(process.execPath, [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website'], { cwd: ROOT, encoding: 'utf8' });
+  const built = spawnSync(
+    process.execPath,
+    [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website'],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   assert.equal(built.status, 0, built.stderr);
   await withTapNamespace('10.0.0.1/24', async (ns) => {
-    const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, join(ROOT, 'examples/website/dist/website.fata'),
-      '--ipv4=10.0.0.2/24', '--http-port=80', '--https-port=443', ...args]);
+    const child = ns.start([
+      process.execPath,
+      FATA,
+      'run',
+      `--net:service=${ns.tap}`,
+      join(ROOT, 'examples/website/dist/website.fata'),
+      '--ipv4=10.0.0.2/24',
+      '--http-port=80',
+      '--https-port=443',
+      ...args,
+    ]);
     child.stdout!.resume();
     await waitForLine(child, /event=serving/, 30_000);
     // The process holding the service: the sealed engine the tender started (spt), or the tender itself (node).
     const enginePid = (): number => {
-      const kids = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+      const kids = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
       return kids.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('bootstrap')) ?? child.pid!;
     };
     await fn(ns, enginePid);
@@ -83,7 +102,9 @@ function handshake(r: { status: number | null; stdout: string }): { protocol: st
 const S_CLIENT = (version: string): string =>
   `printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | openssl s_client -connect 10.0.0.2:443 ${version} -servername localhost -ign_eof 2>&1`;
 
-test(`website (${target}): every htdocs file byte-exact over HTTP and HTTPS; TLS 1.3; hostile clients answered, others served`, { skip }, async () => {
+test(`website (${target}): every htdocs file byte-exact over HTTP and HTTPS; TLS 1.3; hostile clients answered, others served`, {
+  skip,
+}, async () => {
   await withWebsite(['--header-timeout=2'], async (ns) => {
     for (const f of files(HTDOCS)) {
       const path = '/' + relative(HTDOCS, f);
@@ -114,7 +135,10 @@ test(`website (${target}): every htdocs file byte-exact over HTTP and HTTPS; TLS
     // trickling; a client-side timeout or a late answer (a server whose deadline moves with each trickled byte
     // answers about 2 s after the trickle stops) is not a close.
     const LORIS_LIMIT_S = 4.5;
-    const loris = ns.start(['python3', '-c', `import socket,time,select
+    const loris = ns.start([
+      'python3',
+      '-c',
+      `import socket,time,select
 LIMIT=${LORIS_LIMIT_S}
 socks=[]; start={}; fate={}
 for i in range(60):
@@ -142,10 +166,13 @@ ontime=[f for f in fate.values() if f[0] in ("408","eof","reset") and f[1]<=LIMI
 kinds={}
 for f in fate.values(): kinds[f[0]]=kinds.get(f[0],0)+1
 latest=max([f[1] for f in fate.values()] or [0])
-print("closed", len(ontime), "answered", len(fate), "never", len(socks)-len(fate), "kinds", sorted(kinds.items()), "latest %.2f s" % latest, flush=True)`]);
+print("closed", len(ontime), "answered", len(fate), "never", len(socks)-len(fate), "kinds", sorted(kinds.items()), "latest %.2f s" % latest, flush=True)`,
+    ]);
     const lorisDone = new Promise((r) => loris.on('exit', r));
     let lorisOut = '';
-    loris.stdout!.on('data', (d: Buffer) => { lorisOut += d.toString(); });
+    loris.stdout!.on('data', (d: Buffer) => {
+      lorisOut += d.toString();
+    });
     const t0 = Date.now();
     let served = 0;
     while (Date.now() - t0 < 5000) {
@@ -156,21 +183,30 @@ print("closed", len(ontime), "answered", len(fate), "never", len(socks)-len(fate
     await lorisDone;
     process.stdout.write(`# slowloris: ${lorisOut}`);
     assert.ok(served >= 5, `served others during the slowloris: ${served}`);
-    assert.match(lorisOut, /^closed 60 /, `every slow connection got 408 or a close from the server within ${LORIS_LIMIT_S} s of its first byte: ${lorisOut}`);
+    assert.match(
+      lorisOut,
+      /^closed 60 /,
+      `every slow connection got 408 or a close from the server within ${LORIS_LIMIT_S} s of its first byte: ${lorisOut}`,
+    );
   });
 });
 
-test('website: ranges and conditional requests behave as nginx does on the same files', { skip: skip || netnsSkipReason(['nginx']) }, async () => {
+test('website: ranges and conditional requests behave as nginx does on the same files', {
+  skip: skip || netnsSkipReason(['nginx']),
+}, async () => {
   // nginx's workers run as an unprivileged account, which may not be able to enter the checkout (a clone in a
   // mode-700 home): they serve a world-readable copy of htdocs, same bytes and modification times, from a
   // mode-755 directory.
   const dir = readableTempDir('fata-nginx-');
   try {
     readableCopy(HTDOCS, join(dir, 'htdocs'));
-    writeFileSync(join(dir, 'nginx.conf'), `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 64; }
 http { access_log off; types { text/html html; text/plain txt; text/css css; image/svg+xml svg; }
-  server { listen 127.0.0.1:8081; root ${join(dir, 'htdocs')}; etag on; } }`);
+  server { listen 127.0.0.1:8081; root ${join(dir, 'htdocs')}; etag on; } }`,
+    );
     await withWebsite([], async (ns) => {
       ns.start(['nginx', '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
       await ns.listening(8081);
@@ -181,9 +217,16 @@ http { access_log off; types { text/html html; text/plain txt; text/css css; ima
         return r.stdout;
       };
       const cases: ((base: string) => string[])[] = [
-        () => ['Range: bytes=0-9'], () => ['Range: bytes=-7'], () => ['Range: bytes=100-'], () => ['Range: bytes=999999-'],
-        (b) => [`If-None-Match: ${etag(b)}`], () => ['If-None-Match: "nope"'], (b) => [`If-Modified-Since: ${lm(b)}`],
-        () => ['If-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT'], (b) => ['Range: bytes=0-4', `If-Range: ${etag(b)}`], () => ['Range: bytes=0-4', 'If-Range: "stale"'],
+        () => ['Range: bytes=0-9'],
+        () => ['Range: bytes=-7'],
+        () => ['Range: bytes=100-'],
+        () => ['Range: bytes=999999-'],
+        (b) => [`If-None-Match: ${etag(b)}`],
+        () => ['If-None-Match: "nope"'],
+        (b) => [`If-Modified-Since: ${lm(b)}`],
+        () => ['If-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT'],
+        (b) => ['Range: bytes=0-4', `If-Range: ${etag(b)}`],
+        () => ['Range: bytes=0-4', 'If-Range: "stale"'],
       ];
       for (const c of cases) {
         const ours = ask('http://10.0.0.2', c('http://10.0.0.2'));
@@ -200,7 +243,9 @@ http { access_log off; types { text/html html; text/plain txt; text/css css; ima
 });
 const status404 = (s: string): string => s.slice(s.lastIndexOf('\n') + 1);
 
-test('website: 30 s of wrk with 100 connections: no errors, and RSS returns to within 10% of its level before', { skip: skip || netnsSkipReason(['wrk']) }, async () => {
+test('website: 30 s of wrk with 100 connections: no errors, and RSS returns to within 10% of its level before', {
+  skip: skip || netnsSkipReason(['wrk']),
+}, async () => {
   await withWebsite(['--access-log=false'], async (ns, pid) => {
     const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid()}/status`, 'utf8'))![1]);
     if (target === 'spt') assert.match(readFileSync(`/proc/${pid()}/cmdline`, 'utf8'), /bootstrap/, 'measuring the sealed engine');

@@ -18,11 +18,16 @@ const TYPES = ['', 'DISCOVER', 'OFFER', 'REQUEST', 'DECLINE', 'ACK', 'NAK', 'REL
 export const main: Main<typeof config> = async (devices, params, ctx) => {
   const net = devices.service;
   if (net.mode === 'socket') {
-    ctx.log.error('needs-a-link', { fix: 'DHCP is broadcast on a link of its own: build with -t spt (or --net=direct) and attach a tap with --net:service=TAP' });
+    ctx.log.error('needs-a-link', {
+      fix: 'DHCP is broadcast on a link of its own: build with -t spt (or --net=direct) and attach a tap with --net:service=TAP',
+    });
     return 1;
   }
   const cidr = net.ipv4 ? parseIpv4Cidr(net.ipv4) : undefined;
-  if (!cidr) { ctx.log.error('no-address', { fix: 'give the server its address: --ipv4=10.0.0.1/24' }); return 1; }
+  if (!cidr) {
+    ctx.log.error('no-address', { fix: 'give the server its address: --ipv4=10.0.0.1/24' });
+    return 1;
+  }
   const base = (cidr.address & prefixMask(cidr.prefixLen)) >>> 0;
   const addr = (text: string, what: string, fallback?: number): number | undefined => {
     if (text === '') return fallback;
@@ -44,34 +49,59 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   for (const s of params.static.split(',').filter((x) => x.trim())) {
     const [mac, ip, hostname] = s.trim().split('=');
     const a = ip === undefined ? undefined : parseIpv4Address(ip);
-    if (!mac || a === undefined) { ctx.log.error('bad-param', { param: 'static', value: s, fix: 'write MAC=ADDRESS, like 02:00:00:00:00:10=10.0.0.10' }); return 1; }
+    if (!mac || a === undefined) {
+      ctx.log.error('bad-param', { param: 'static', value: s, fix: 'write MAC=ADDRESS, like 02:00:00:00:00:10=10.0.0.10' });
+      return 1;
+    }
     statics.push({ mac, address: a, hostname });
   }
 
   const store = new SlotStore(devices.leases);
   const saved = store.load();
   if (store.state === 'corrupt') {
-    ctx.log.error('lease-store-corrupt', { fix: 'the leases device holds something else; attach a zeroed file (truncate -s 1M leases.img) or the right one' });
+    ctx.log.error('lease-store-corrupt', {
+      fix: 'the leases device holds something else; attach a zeroed file (truncate -s 1M leases.img) or the right one',
+    });
     return 1;
   }
   let restored = saved ? decodeLeases(saved) : [];
-  if (typeof restored === 'string') { ctx.log.error('lease-store-unreadable', { reason: restored }); return 1; }
+  if (typeof restored === 'string') {
+    ctx.log.error('lease-store-unreadable', { reason: restored });
+    return 1;
+  }
   const wallMs = (): number => Number(ctx.clock.wallNs() / 1_000_000n);
   restored = restored.filter((l) => l.expiresMs > wallMs());
   ctx.log.info('leases-restored', { count: restored.length, capacity: store.capacity });
 
   let server: DhcpServer;
   try {
-    server = new DhcpServer({
-      address: cidr.address, prefixLen: cidr.prefixLen, poolFirst, poolLast, router, dns,
-      domain: params.domain || undefined, leaseSeconds: params['lease-time'], statics,
-    }, restored, {
-      save: (leases) => {
-        const r = store.save(encodeLeases(leases));
-        if (r !== 'ok') ctx.log.error('lease-store-failed', { result: r, leases: leases.length, capacity: store.capacity, fix: 'attach a larger leases device' });
-        return r === 'ok';
+    server = new DhcpServer(
+      {
+        address: cidr.address,
+        prefixLen: cidr.prefixLen,
+        poolFirst,
+        poolLast,
+        router,
+        dns,
+        domain: params.domain || undefined,
+        leaseSeconds: params['lease-time'],
+        statics,
       },
-    });
+      restored,
+      {
+        save: (leases) => {
+          const r = store.save(encodeLeases(leases));
+          if (r !== 'ok')
+            ctx.log.error('lease-store-failed', {
+              result: r,
+              leases: leases.length,
+              capacity: store.capacity,
+              fix: 'attach a larger leases device',
+            });
+          return r === 'ok';
+        },
+      },
+    );
   } catch (e) {
     ctx.log.error('bad-config', { error: e instanceof Error ? e.message : String(e) });
     return 1;
@@ -79,7 +109,10 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
 
   const udp = await net.udpBind(DHCP_SERVER_PORT, (m) => {
     const q = decodeDhcp(m.data);
-    if (typeof q === 'string') { ctx.log.debug('dhcp-malformed', { from: m.src, reason: q }); return; }
+    if (typeof q === 'string') {
+      ctx.log.debug('dhcp-malformed', { from: m.src, reason: q });
+      return;
+    }
     const r = server.handle(q, wallMs());
     const mac = formatMac(q.chaddr);
     if (!r) {
@@ -91,7 +124,9 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     udp.send(formatIpv4Address(r.dst), r.dstPort, encodeDhcp(r.message));
   });
   ctx.log.info('serving', {
-    ipv4: net.ipv4, pool: `${formatIpv4Address(poolFirst)}-${formatIpv4Address(poolLast)}`, statics: statics.length,
+    ipv4: net.ipv4,
+    pool: `${formatIpv4Address(poolFirst)}-${formatIpv4Address(poolLast)}`,
+    statics: statics.length,
     lease: params['lease-time'],
   });
   for (;;) {

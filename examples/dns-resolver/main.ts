@@ -10,7 +10,17 @@ import { DnsQuerier, sleepTimer } from '../../src/net/dns/query.ts';
 import { RecursiveResolver, type RootHint } from '../../src/net/dns/recursive.ts';
 import { DnsTcpSessions } from '../../src/net/dns/transport.ts';
 import {
-  CLASS_IN, decodeDns, encodeDns, formErrFor, isDecodeError, OPCODE_QUERY, RCODE, replyTo, responseLimit, TYPE, type DnsMessage,
+  CLASS_IN,
+  decodeDns,
+  encodeDns,
+  formErrFor,
+  isDecodeError,
+  OPCODE_QUERY,
+  RCODE,
+  replyTo,
+  responseLimit,
+  TYPE,
+  type DnsMessage,
 } from '../../src/wire/dns.ts';
 import { parseIpv4Address, parseIpv4Cidr, prefixMask } from '../../src/wire/ipv4.ts';
 import type { Main } from '../../src/runtime/config.ts';
@@ -18,24 +28,41 @@ import type config from './config.ts';
 
 /** IANA's root servers (root-hints file, named.root), IPv4 only. */
 const IANA_ROOTS: readonly RootHint[] = [
-  ['a', '198.41.0.4'], ['b', '170.247.170.2'], ['c', '192.33.4.12'], ['d', '199.7.91.13'], ['e', '192.203.230.10'],
-  ['f', '192.5.5.241'], ['g', '192.112.36.4'], ['h', '198.97.190.53'], ['i', '192.36.148.17'], ['j', '192.58.128.30'],
-  ['k', '193.0.14.129'], ['l', '199.7.83.42'], ['m', '202.12.27.33'],
+  ['a', '198.41.0.4'],
+  ['b', '170.247.170.2'],
+  ['c', '192.33.4.12'],
+  ['d', '199.7.91.13'],
+  ['e', '192.203.230.10'],
+  ['f', '192.5.5.241'],
+  ['g', '192.112.36.4'],
+  ['h', '198.97.190.53'],
+  ['i', '192.36.148.17'],
+  ['j', '192.58.128.30'],
+  ['k', '193.0.14.129'],
+  ['l', '199.7.83.42'],
+  ['m', '202.12.27.33'],
 ].map(([l, address]) => ({ name: `${l}.root-servers.net.`, address: address! }));
 
 export const main: Main<typeof config> = async (devices, params, ctx) => {
   const net = devices.service;
-  const fail = (param: string, value: string, fix: string): number => { ctx.log.error('bad-param', { param, value, fix }); return 1; };
+  const fail = (param: string, value: string, fix: string): number => {
+    ctx.log.error('bad-param', { param, value, fix });
+    return 1;
+  };
   let hints: RootHint[] = [...IANA_ROOTS];
   if (params['root-hints']) {
     hints = [];
     for (const h of params['root-hints'].split(',')) {
       const [name, address] = h.trim().split('=');
-      if (!name || !address || parseIpv4Address(address) === undefined) return fail('root-hints', h, 'write NAME=ADDRESS, like a.root-servers.net=198.41.0.4');
+      if (!name || !address || parseIpv4Address(address) === undefined)
+        return fail('root-hints', h, 'write NAME=ADDRESS, like a.root-servers.net=198.41.0.4');
       hints.push({ name: name.endsWith('.') ? name : `${name}.`, address });
     }
   }
-  const forwarders = params.forwarders.split(',').map((x) => x.trim()).filter(Boolean);
+  const forwarders = params.forwarders
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   for (const f of forwarders) if (parseIpv4Address(f) === undefined) return fail('forwarders', f, 'write IPv4 addresses, like 10.0.0.1');
   const allow: { net: number; mask: number }[] = [];
   const own = net.ipv4 ? parseIpv4Cidr(net.ipv4) : undefined;
@@ -46,14 +73,18 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   }
   const allowed = (src: string): boolean => {
     const a = parseIpv4Address(src);
-    return a !== undefined && allow.some((n) => ((a & n.mask) >>> 0) === n.net);
+    return a !== undefined && allow.some((n) => (a & n.mask) >>> 0 === n.net);
   };
 
   const resolver = new RecursiveResolver({
-    querier: new DnsQuerier(net, ctx.random, sleepTimer(ctx.sleep)), clock: ctx.clock,
-    rootHints: forwarders.length ? undefined : hints, forwarders: forwarders.length ? forwarders : undefined,
+    querier: new DnsQuerier(net, ctx.random, sleepTimer(ctx.sleep)),
+    clock: ctx.clock,
+    rootHints: forwarders.length ? undefined : hints,
+    forwarders: forwarders.length ? forwarders : undefined,
     cache: new DnsCache({ maxTtl: params['max-ttl'], maxEntries: params['cache-size'], staleSeconds: params['serve-stale'] }),
-    port: params['upstream-port'], timeoutMs: 1000, qnameMinimisation: params['qname-minimisation'],
+    port: params['upstream-port'],
+    timeoutMs: 1000,
+    qnameMinimisation: params['qname-minimisation'],
   });
 
   let overloaded = 0;
@@ -74,26 +105,42 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     }
     const r = await resolver.resolve(question.name, question.type);
     ctx.log.debug('resolved', { name: question.name, type: question.type, rcode: r.rcode, answers: r.answers.length, cached: r.fromCache });
-    return out({ ...reply(r.rcode), answers: r.answers.map((a, i) => (i === 0 && a.name.toLowerCase() === question.name.toLowerCase() ? { ...a, name: question.name } : a)), authority: r.authority });
+    return out({
+      ...reply(r.rcode),
+      answers: r.answers.map((a, i) =>
+        i === 0 && a.name.toLowerCase() === question.name.toLowerCase() ? { ...a, name: question.name } : a,
+      ),
+      authority: r.authority,
+    });
   };
 
   const sessions = new DnsTcpSessions({ idleMs: 10_000, now: () => Number(ctx.clock.monotonicNs() / 1_000_000n) });
   try {
     const udp = await net.udpBind(params.port, (m) => {
-      const data = m.data.slice(), src = m.src, srcPort = m.srcPort;
-      void respond(data, src, 'udp').then((r) => { if (r) udp.send(src, srcPort, r); });
+      const data = m.data.slice(),
+        src = m.src,
+        srcPort = m.srcPort;
+      void respond(data, src, 'udp').then((r) => {
+        if (r) udp.send(src, srcPort, r);
+      });
     });
     await net.tcpListen(params.port, (s) => {
       // Pipelined queries are answered in order (RFC 7766 §6.2.1.1 would allow any order).
-      sessions.open(s, async (msg) => { const r = await respond(msg, s.remote, 'tcp'); return r ? [r] : []; });
+      sessions.open(s, async (msg) => {
+        const r = await respond(msg, s.remote, 'tcp');
+        return r ? [r] : [];
+      });
     });
   } catch (e) {
     ctx.log.error('bind-failed', { error: e instanceof Error ? e.message : String(e) });
     return 1;
   }
   ctx.log.info('serving', {
-    mode: forwarders.length ? 'forward' : 'iterative', port: params.port, ipv4: net.ipv4 ?? 'host',
-    upstream: forwarders.length ? forwarders.join(',') : hints.map((h) => h.address).join(','), allow: params.allow || net.ipv4 || '127.0.0.0/8',
+    mode: forwarders.length ? 'forward' : 'iterative',
+    port: params.port,
+    ipv4: net.ipv4 ?? 'host',
+    upstream: forwarders.length ? forwarders.join(',') : hints.map((h) => h.address).join(','),
+    allow: params.allow || net.ipv4 || '127.0.0.0/8',
   });
   for (let tick = 1; ; tick++) {
     await ctx.sleep(1000);
@@ -104,4 +151,3 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     }
   }
 };
-

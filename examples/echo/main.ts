@@ -29,7 +29,8 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
       if (!pending) return;
       const n = s.write(pending);
       pending = n < pending.length ? pending.slice(n) : undefined;
-      if (pending) s.pause(); else s.resume();
+      if (pending) s.pause();
+      else s.resume();
     };
     s.onData = (d) => {
       if (pending) {
@@ -41,21 +42,38 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
         return;
       }
       const n = s.write(d);
-      if (n < d.length) { pending = d.slice(n); s.pause(); }
+      if (n < d.length) {
+        pending = d.slice(n);
+        s.pause();
+      }
     };
     s.onDrain = flush;
-    s.onEnd = () => { if (!pending) s.end(); else s.onDrain = () => { flush(); if (!pending) s.end(); }; };
+    s.onEnd = () => {
+      if (!pending) s.end();
+      else
+        s.onDrain = () => {
+          flush();
+          if (!pending) s.end();
+        };
+    };
   });
   await net.tcpListen(params['discard-port'], (s) => {
     const hash = createHash('sha256');
     let bytes = 0;
-    s.onData = (d) => { hash.update(d); bytes += d.length; };
-    s.onEnd = () => { ctx.log.info('discarded', { remote: `${s.remote}:${s.remotePort}`, bytes, sha256: hash.digest('hex') }); s.end(); };
+    s.onData = (d) => {
+      hash.update(d);
+      bytes += d.length;
+    };
+    s.onEnd = () => {
+      ctx.log.info('discarded', { remote: `${s.remote}:${s.remotePort}`, bytes, sha256: hash.digest('hex') });
+      s.end();
+    };
   });
   // 95 lines is one full rotation: the stream repeats this block forever.
   const block = chargenBlock(95);
   await net.tcpListen(params['chargen-port'], (s: TcpStream) => {
-    let at = 0, open = true;
+    let at = 0,
+      open = true;
     const pump = (): void => {
       while (open) {
         const n = s.write(block.subarray(at));
@@ -64,10 +82,21 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
       }
     };
     s.onDrain = pump;
-    s.onEnd = () => { open = false; s.end(); };
-    s.onClose = () => { open = false; };
+    s.onEnd = () => {
+      open = false;
+      s.end();
+    };
+    s.onClose = () => {
+      open = false;
+    };
     pump();
   });
-  ctx.log.info('serving', { mode: net.mode, ipv4: net.ipv4 ?? 'host', echo: params['echo-port'], discard: params['discard-port'], chargen: params['chargen-port'] });
+  ctx.log.info('serving', {
+    mode: net.mode,
+    ipv4: net.ipv4 ?? 'host',
+    echo: params['echo-port'],
+    discard: params['discard-port'],
+    chargen: params['chargen-port'],
+  });
   await new Promise<never>(() => {});
 };

@@ -7,7 +7,8 @@ import type config from './config.ts';
 
 export const main: Main<typeof config> = async (devices, _params, ctx) => {
   const s = devices.service;
-  if (s.mode === 'socket') ctx.log.warn('socket-mode', { note: 'the host answers pings here; build with --net=direct to answer them with Fata' });
+  if (s.mode === 'socket')
+    ctx.log.warn('socket-mode', { note: 'the host answers pings here; build with --net=direct to answer them with Fata' });
   ctx.log.info('serving', { ipv4: s.ipv4 ?? 'host' });
   await new Promise<never>(() => {});
 };

@@ -39,7 +39,11 @@ const hosts = [1, 2].map((i) => {
 const [a, b] = hosts as [Stack, Stack];
 const log = (event: string, fields: Record<string, unknown>): void => {
   const t = (Number(clock.monotonicNs()) / 1e6).toFixed(3);
-  process.stdout.write(`t=${t}ms ${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+  process.stdout.write(
+    `t=${t}ms ${event} ${Object.entries(fields)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}\n`,
+  );
 };
 
 // Ping 10.0.0.2 from 10.0.0.1: 5 small, 3 fragmented; retry what is lost.
@@ -50,7 +54,9 @@ a.icmp.onEchoReply((r) => {
   answered.add(r.seq);
 });
 // UDP echo server on 10.0.0.2:7, client on an ephemeral port.
-const echo = b.udp.bind(7, (d) => { (echo as UdpSocket).send(d.src, d.srcPort, d.data); });
+const echo = b.udp.bind(7, (d) => {
+  (echo as UdpSocket).send(d.src, d.srcPort, d.data);
+});
 const echoed = new Set<string>();
 const client = a.udp.bind(0, (d) => {
   const text = new TextDecoder().decode(d.data);
@@ -62,7 +68,9 @@ const messages = ['hello', 'from', 'a', 'simulated', 'network'];
 let rounds = 0;
 const tick = (): void => {
   rounds++;
-  want.forEach((size, seq) => { if (!answered.has(seq)) a.icmp.ping(b.ipv4.address, 1, seq, new Uint8Array(size).fill(seq)); });
+  want.forEach((size, seq) => {
+    if (!answered.has(seq)) a.icmp.ping(b.ipv4.address, 1, seq, new Uint8Array(size).fill(seq));
+  });
   for (const m of messages) if (!echoed.has(m)) client.send(b.ipv4.address, 7, new TextEncoder().encode(m));
   if (answered.size < want.length || echoed.size < messages.length) sched.after(250_000_000n, tick);
 };
@@ -73,8 +81,13 @@ mkdirSync('out', { recursive: true });
 const bytes = pcap.bytes();
 writeFileSync('out/sim-demo.pcap', bytes);
 log('done', {
-  seed, rounds, pings: `${answered.size}/${want.length}`, udp: `${echoed.size}/${messages.length}`,
-  frames: pcap.frames, pcap: 'out/sim-demo.pcap', sha256: createHash('sha256').update(bytes).digest('hex').slice(0, 16),
+  seed,
+  rounds,
+  pings: `${answered.size}/${want.length}`,
+  udp: `${echoed.size}/${messages.length}`,
+  frames: pcap.frames,
+  pcap: 'out/sim-demo.pcap',
+  sha256: createHash('sha256').update(bytes).digest('hex').slice(0, 16),
 });
 const faults: Record<string, number> = {};
 for (const h of hosts) for (const [k, v] of Object.entries((h.device as FaultInjector).counters)) faults[k] = (faults[k] ?? 0) + v;

@@ -13,7 +13,7 @@ export default service({
     'http-port': param.int(8080, 'HTTP port (0: no plain HTTP)', { min: 0, max: 65535 }),
     'https-port': param.int(8443, 'HTTPS port (0: no TLS)', { min: 0, max: 65535 }),
     'redirect-https': param.bool(false, 'answer plain HTTP with a redirect to HTTPS'),
-    'hsts': param.int(0, 'Strict-Transport-Security max-age in seconds on HTTPS (0: none)', { min: 0 }),
+    hsts: param.int(0, 'Strict-Transport-Security max-age in seconds on HTTPS (0: none)', { min: 0 }),
     'tls-cert': param.string('', 'PEM certificate, newlines as \\n (default: tls/cert.pem in the image)'),
     'tls-key': param.string('', 'PEM private key, newlines as \\n (default: tls/key.pem in the image)'),
     'access-log': param.bool(true, 'one log line per request'),

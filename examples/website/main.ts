@@ -14,24 +14,39 @@ const DAY_MS = 86_400_000;
 
 export const main: Main<typeof config> = async (devices, params, ctx) => {
   const { htdocs, tls, service: net } = devices;
-  const httpPort = params['http-port'], httpsPort = params['https-port'];
+  const httpPort = params['http-port'],
+    httpsPort = params['https-port'];
   if (!httpPort && !httpsPort) throw new Error('both --http-port and --https-port are 0: nothing to serve');
   const hsts: [string, string][] = params.hsts > 0 ? [['Strict-Transport-Security', `max-age=${params.hsts}`]] : [];
   const plain = staticSite(htdocs, { modifiedMs: htdocs.modifiedMs });
   const secure = hsts.length ? staticSite(htdocs, { modifiedMs: htdocs.modifiedMs, headers: hsts }) : plain;
 
-  let dateS = -1n, dateText = '';
+  let dateS = -1n,
+    dateText = '';
   const opts: HttpServerOptions = {
     now: () => ctx.clock.monotonicNs(),
     date: () => {
       const s = ctx.clock.wallNs() / 1_000_000_000n;
-      if (s !== dateS) { dateS = s; dateText = httpDate(Number(s) * 1000); }
+      if (s !== dateS) {
+        dateS = s;
+        dateText = httpDate(Number(s) * 1000);
+      }
       return dateText;
     },
     server: 'fata',
     headerTimeoutMs: params['header-timeout'] * 1000,
     idleTimeoutMs: params['idle-timeout'] * 1000,
-    onAccess: params['access-log'] ? (e) => ctx.log.info('access', { remote: e.remote, method: e.method, target: e.target, status: e.status, bytes: e.bytes, ua: e.userAgent }) : undefined,
+    onAccess: params['access-log']
+      ? (e) =>
+          ctx.log.info('access', {
+            remote: e.remote,
+            method: e.method,
+            target: e.target,
+            status: e.status,
+            bytes: e.bytes,
+            ua: e.userAgent,
+          })
+      : undefined,
     onError: (e) => ctx.log.error('handler-failed', { error: (e as Error).message }),
   };
 
@@ -42,16 +57,30 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     const keyPem = params['tls-key'] ? unescapeNewlines(params['tls-key']) : new TextDecoder().decode(tls.get('/key.pem'));
     const cert = tlsCertificate(certPem, keyPem);
     const daysLeft = Math.floor((cert.validToMs - Number(ctx.clock.wallNs() / 1_000_000n)) / DAY_MS);
-    if (daysLeft < 30) ctx.log.warn('certificate-expiring', { subject: cert.subject, days_left: daysLeft, hint: 'renew it and rebuild, or pass --tls-cert/--tls-key' });
+    if (daysLeft < 30)
+      ctx.log.warn('certificate-expiring', {
+        subject: cert.subject,
+        days_left: daysLeft,
+        hint: 'renew it and rebuild, or pass --tls-cert/--tls-key',
+      });
     const https = new HttpServer(secure, opts);
     servers.push(https);
-    await net.tcpListen(httpsPort, (s) => https.accept(tlsServerStream(s, cert, (e) => ctx.log.debug('tls-failed', { remote: s.remote, error: e.message }))));
+    await net.tcpListen(httpsPort, (s) =>
+      https.accept(tlsServerStream(s, cert, (e) => ctx.log.debug('tls-failed', { remote: s.remote, error: e.message }))),
+    );
   }
   if (httpPort) {
     const toHttps: HttpHandler = (req) => {
       const host = (req.headers.find(([k]) => k === 'host')?.[1] ?? net.ipv4?.split('/')[0] ?? 'localhost').replace(/:\d+$/, '');
       const location = `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.target.startsWith('/') ? req.target : '/'}`;
-      return { status: 301, headers: [['Location', location], ['Content-Type', 'text/plain; charset=utf-8']], body: new TextEncoder().encode(`moved to ${location}\n`) };
+      return {
+        status: 301,
+        headers: [
+          ['Location', location],
+          ['Content-Type', 'text/plain; charset=utf-8'],
+        ],
+        body: new TextEncoder().encode(`moved to ${location}\n`),
+      };
     };
     const handler = params['redirect-https'] && httpsPort ? toHttps : plain;
     if (params['http-server'] === 'node') {
@@ -59,8 +88,17 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
       const nodeServer = createServer((req: IncomingMessage, res: ServerResponse) => {
         const headers: [string, string][] = [];
         for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
-        const r = handler({ method: req.method ?? 'GET', target: req.url ?? '/', version: req.httpVersion === '1.0' ? '1.0' : '1.1', headers, body: new Uint8Array(0), keepAlive: true },
-          { remote: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0 }) as HttpResponse;
+        const r = handler(
+          {
+            method: req.method ?? 'GET',
+            target: req.url ?? '/',
+            version: req.httpVersion === '1.0' ? '1.0' : '1.1',
+            headers,
+            body: new Uint8Array(0),
+            keepAlive: true,
+          },
+          { remote: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0 },
+        ) as HttpResponse;
         res.writeHead(r.status, Object.fromEntries(r.headers ?? []));
         res.end(req.method === 'HEAD' ? undefined : r.body);
       });

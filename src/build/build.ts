@@ -36,7 +36,6 @@ export interface BuildResult {
   readonly sizes: Record<string, number>;
 }
 
-
 /** 2000-01-01T00:00:00Z and 20 years in seconds: the window a content-derived Last-Modified falls in. */
 const CONTENT_EPOCH_S = 946_684_800;
 const CONTENT_SPAN_S = 631_152_000;
@@ -65,7 +64,7 @@ export async function loadConfig(dir: string): Promise<ServiceConfig> {
   if (!existsSync(file)) throw new FataError('FATA_NO_CONFIG', `${dir} has no config.ts; a service folder needs one (see examples/hello)`);
   let mod: { default?: ServiceConfig };
   try {
-    mod = await import(pathToFileURL(file).href) as { default?: ServiceConfig };
+    mod = (await import(pathToFileURL(file).href)) as { default?: ServiceConfig };
   } catch (e) {
     throw new FataError('FATA_BAD_CONFIG', `${file} failed to load: ${(e as Error).message}`);
   }
@@ -121,8 +120,9 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
   const config = await loadConfig(dir);
   const mainFile = resolve(dir, config.main);
   if (!existsSync(mainFile)) throw new FataError('FATA_NO_MAIN', `config.ts names main '${config.main}', which does not exist in ${dir}`);
-  const devices: { name: string; type: 'net' | 'block' | 'assets'; modifiedMs?: number }[] =
-    Object.entries(config.devices).map(([name, d]) => ({ name, type: d.type }));
+  const devices: { name: string; type: 'net' | 'block' | 'assets'; modifiedMs?: number }[] = Object.entries(config.devices).map(
+    ([name, d]) => ({ name, type: d.type }),
+  );
   const hasNet = devices.some((d) => d.type === 'net');
   const entry = entrySource(dir, mainFile, hasNet ? NET_PROVIDER[net] : undefined);
   opts.say?.(`build: ${config.name} (target ${target}, net ${hasNet ? net : 'none'}) from ${relative(process.cwd(), dir) || '.'}`);
@@ -130,19 +130,33 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
   const { build: esbuild } = await import('esbuild');
   const result = await esbuild({
     stdin: { contents: entry, resolveDir: dir, loader: 'ts', sourcefile: 'fata-entry.ts' },
-    bundle: true, write: false, minify: true, treeShaking: true, format: 'cjs', platform: 'node', target: 'node24',
-    legalComments: 'none', metafile: true, logLevel: 'silent', absWorkingDir: dir, charset: 'utf8',
+    bundle: true,
+    write: false,
+    minify: true,
+    treeShaking: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node24',
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'silent',
+    absWorkingDir: dir,
+    charset: 'utf8',
     // Node built-ins come from the engine at run time; the sandbox decides what they may do.
     external: ['node:*'],
-  }).catch((e: Error) => { throw new FataError('FATA_BUNDLE', `bundling ${config.name} failed:\n${e.message}`); });
+  }).catch((e: Error) => {
+    throw new FataError('FATA_BUNDLE', `bundling ${config.name} failed:\n${e.message}`);
+  });
   const bundle = result.outputFiles[0]!.contents;
   const sizes = bundleSizes(result.metafile, dir);
   const sections: [string, Uint8Array][] = [['bundle', bundle]];
   for (const [name, d] of Object.entries(config.devices)) {
     if (d.type !== 'assets') continue;
     const root = resolve(dir, d.dir);
-    if (!existsSync(root) && !d.devCert) throw new FataError('FATA_NO_ASSETS', `assets device '${name}' names folder '${d.dir}', which does not exist in ${dir}`);
-    let total = 0, compressed = 0;
+    if (!existsSync(root) && !d.devCert)
+      throw new FataError('FATA_NO_ASSETS', `assets device '${name}' names folder '${d.dir}', which does not exist in ${dir}`);
+    let total = 0,
+      compressed = 0;
     const content = createHash('sha256');
     const files = existsSync(root) ? walk(root) : [];
     const add = (path: string, b: Uint8Array): void => {
@@ -152,9 +166,15 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
       if (d.compress === false || !COMPRESSIBLE.test(path) || b.length < 256) return;
       // Precompressed once here, so the service never compresses at run time (nginx's gzip_static).
       const gz = gzipSync(b, { level: 9 });
-      if (gz.length < b.length * 0.9) { sections.push([`asset-gzip:${name}:${path}`, gz]); compressed += gz.length; }
+      if (gz.length < b.length * 0.9) {
+        sections.push([`asset-gzip:${name}:${path}`, gz]);
+        compressed += gz.length;
+      }
       const br = brotliCompressSync(b, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: b.length } });
-      if (br.length < b.length * 0.9) { sections.push([`asset-br:${name}:${path}`, br]); compressed += br.length; }
+      if (br.length < b.length * 0.9) {
+        sections.push([`asset-br:${name}:${path}`, br]);
+        compressed += br.length;
+      }
     };
     for (const f of files) add(`/${relative(root, f).split('\\').join('/')}`, readFileSync(f));
     if (d.devCert && !(existsSync(join(root, 'cert.pem')) && existsSync(join(root, 'key.pem')))) {
@@ -168,8 +188,14 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
     if (compressed) sizes[`assets:${name}:compressed`] = compressed;
   }
   const manifest: ImageManifest = {
-    type: 'fata.manifest', version: 1, name: config.name, target, net: hasNet ? net : 'none', devices,
-    engine: `node ${process.version}`, params: config.params,
+    type: 'fata.manifest',
+    version: 1,
+    name: config.name,
+    target,
+    net: hasNet ? net : 'none',
+    devices,
+    engine: `node ${process.version}`,
+    params: config.params,
   };
   const bytes = writeImage(manifest, sections);
   const outDir = join(dir, 'dist');

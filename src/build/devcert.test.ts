@@ -23,7 +23,12 @@ const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 const spki = keys.publicKey.export({ type: 'spki', format: 'der' });
 const noOpenssl = spawnSync('sh', ['-c', 'command -v openssl']).status !== 0 ? 'needs openssl (apt-get install openssl)' : undefined;
 
-interface Tlv { tag: number; header: number[]; body: Buffer; children?: Tlv[] }
+interface Tlv {
+  tag: number;
+  header: number[];
+  body: Buffer;
+  children?: Tlv[];
+}
 
 /**
  * Reads one DER element at `at` strictly: a length must be in its shortest form. Throws on BER
@@ -50,7 +55,7 @@ function readTlv(b: Buffer, at: number): { t: Tlv; next: number } {
 
 function readAll(body: Buffer): Tlv[] {
   const out: Tlv[] = [];
-  for (let at = 0; at < body.length;) {
+  for (let at = 0; at < body.length; ) {
     const { t, next } = readTlv(body, at);
     out.push(t);
     at = next;
@@ -91,7 +96,10 @@ function checkDer(t: Tlv, ints: Buffer[] = []): Buffer[] {
 
 /** The serial number's hex as node:crypto reports it: the magnitude without leading zero octets, uppercase. */
 function serialHex(serial: Uint8Array): string {
-  const hex = Buffer.from(serial).toString('hex').replace(/^(00)+/, '').toUpperCase();
+  const hex = Buffer.from(serial)
+    .toString('hex')
+    .replace(/^(00)+/, '')
+    .toUpperCase();
   return hex === '' ? '00' : hex;
 }
 
@@ -159,14 +167,27 @@ test('DER INTEGERs are minimal and positive, never empty', () => {
   assert.equal(hex(derUnsignedInteger(new Uint8Array(200).fill(1))), '0281c8' + '01'.repeat(200));
 });
 
-test('serials 00 00 .., 00 80 .., 80 .., ff .. and others that need or lose a sign octet make valid certificates', { skip: noOpenssl }, () => {
+test('serials 00 00 .., 00 80 .., 80 .., ff .. and others that need or lose a sign octet make valid certificates', {
+  skip: noOpenssl,
+}, () => {
   const dir = mkdtempSync(join(tmpdir(), 'fata-devcert-'));
   try {
     const tail = randomBytes(15);
     const serials = [
-      [0x00, 0x00, ...tail], [0x00, 0x80, ...tail], [0x80, ...tail], [0xff, ...tail], [0x00, 0x7f, ...tail], [0x7f, ...tail],
-      [0x00, 0x00, 0x00, 0x01], [0x01], [0x80], [0xff], new Array<number>(16).fill(0xff), [0, ...new Array<number>(16).fill(0xff)],
-      new Array<number>(20).fill(0x7f), [0, 0, 0, ...new Array<number>(19).fill(0xff)], // 20 octets encoded: the most RFC 5280 allows
+      [0x00, 0x00, ...tail],
+      [0x00, 0x80, ...tail],
+      [0x80, ...tail],
+      [0xff, ...tail],
+      [0x00, 0x7f, ...tail],
+      [0x7f, ...tail],
+      [0x00, 0x00, 0x00, 0x01],
+      [0x01],
+      [0x80],
+      [0xff],
+      new Array<number>(16).fill(0xff),
+      [0, ...new Array<number>(16).fill(0xff)],
+      new Array<number>(20).fill(0x7f),
+      [0, 0, 0, ...new Array<number>(19).fill(0xff)], // 20 octets encoded: the most RFC 5280 allows
     ].map((s) => Uint8Array.from(s));
     const now = new Date();
     for (const serial of serials) {
@@ -197,14 +218,20 @@ test('the default: a fresh key and a random 16-byte serial, 365 days', () => {
   }
 });
 
-test('property: 2000 certificates with arbitrary serials and validity parse, match their key and are strict DER; openssl accepts a sample', { skip: noOpenssl }, () => {
+test('property: 2000 certificates with arbitrary serials and validity parse, match their key and are strict DER; openssl accepts a sample', {
+  skip: noOpenssl,
+}, () => {
   const dir = mkdtempSync(join(tmpdir(), 'fata-devcert-'));
   // Serials: up to 4 leading zero octets before 1 to 19 random ones (so at most 20 octets with a sign
   // octet), or 16 random octets as a build draws them; not all zero.
-  const serial = fc.oneof(
-    fc.tuple(fc.integer({ min: 0, max: 4 }), fc.uint8Array({ minLength: 1, maxLength: 19 })).map(([z, b]) => Uint8Array.from([...new Array<number>(z).fill(0), ...b])),
-    fc.uint8Array({ minLength: 16, maxLength: 16 }),
-  ).filter((s) => s.some((b) => b !== 0));
+  const serial = fc
+    .oneof(
+      fc
+        .tuple(fc.integer({ min: 0, max: 4 }), fc.uint8Array({ minLength: 1, maxLength: 19 }))
+        .map(([z, b]) => Uint8Array.from([...new Array<number>(z).fill(0), ...b])),
+      fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    )
+    .filter((s) => s.some((b) => b !== 0));
   // Validity from the 1900s to the 9000s, across 1950 and 2050 where the time type changes.
   const now = fc.oneof(
     fc.date({ min: new Date('1900-01-01T01:00:00Z'), max: new Date('9000-01-01T00:00:00Z'), noInvalidDate: true }),
@@ -213,16 +240,20 @@ test('property: 2000 certificates with arbitrary serials and validity parse, mat
     fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }),
   );
   const days = fc.oneof(fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: 36_500 }));
-  let runs = 0, sampled = 0;
+  let runs = 0,
+    sampled = 0;
   try {
-    fc.assert(fc.property(serial, now, days, (s, n, d) => {
-      const c = build(s, n, d);
-      check(c.cert, c.key, { serial: s, ...c });
-      if (runs++ % 100 === 0) {
-        opensslAccepts(c.cert, c.notBefore, c.notAfter, dir);
-        sampled++;
-      }
-    }), { numRuns: 2000, seed: SEED });
+    fc.assert(
+      fc.property(serial, now, days, (s, n, d) => {
+        const c = build(s, n, d);
+        check(c.cert, c.key, { serial: s, ...c });
+        if (runs++ % 100 === 0) {
+          opensslAccepts(c.cert, c.notBefore, c.notAfter, dir);
+          sampled++;
+        }
+      }),
+      { numRuns: 2000, seed: SEED },
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -66,7 +66,10 @@ function time(d: Date): Uint8Array {
     : tlv(0x18, Buffer.from(String(year).padStart(4, '0') + rest, 'ascii'));
 }
 
-export interface DevCert { readonly cert: string; readonly key: string }
+export interface DevCert {
+  readonly cert: string;
+  readonly key: string;
+}
 
 export interface DevCertOptions {
   /**
@@ -98,15 +101,29 @@ export function makeDevCert(now = new Date(), days = 365, opts: DevCertOptions =
   const serial = tlv(0x02, serialOctets);
   const san = seq(
     tlv(0x82, Buffer.from('localhost')),
-    tlv(0x87, [127, 0, 0, 1]), tlv(0x87, [10, 0, 0, 2]), tlv(0x87, [...new Array<number>(15).fill(0), 1]),
+    tlv(0x87, [127, 0, 0, 1]),
+    tlv(0x87, [10, 0, 0, 2]),
+    tlv(0x87, [...new Array<number>(15).fill(0), 1]),
   );
-  const extensions = tlv(0xa3, seq(
-    seq(oid('2.5.29.17'), tlv(0x04, san)),
-    seq(oid('2.5.29.19'), tlv(0x01, [0xff]), tlv(0x04, seq())), // basicConstraints, critical, CA:FALSE
-  ));
+  const extensions = tlv(
+    0xa3,
+    seq(
+      seq(oid('2.5.29.17'), tlv(0x04, san)),
+      seq(oid('2.5.29.19'), tlv(0x01, [0xff]), tlv(0x04, seq())), // basicConstraints, critical, CA:FALSE
+    ),
+  );
   const notBefore = new Date(now.getTime() - 3600_000);
   const notAfter = new Date(now.getTime() + days * 86400_000);
-  const tbs = seq(tlv(0xa0, derUnsignedInteger([2])), serial, ecdsaSha256, name, seq(time(notBefore), time(notAfter)), name, spki, extensions);
+  const tbs = seq(
+    tlv(0xa0, derUnsignedInteger([2])),
+    serial,
+    ecdsaSha256,
+    name,
+    seq(time(notBefore), time(notAfter)),
+    name,
+    spki,
+    extensions,
+  );
   const sig = sign('sha256', tbs, privateKey);
   const der = seq(tbs, ecdsaSha256, tlv(0x03, [0], sig));
   const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
@@ -122,14 +139,18 @@ export function makeDevCert(now = new Date(), days = 365, opts: DevCertOptions =
  */
 export function devCertFor(dir: string, say?: (line: string) => void): DevCert {
   const at = join(dir, '.fata', 'dev-tls');
-  const certFile = join(at, 'cert.pem'), keyFile = join(at, 'key.pem');
+  const certFile = join(at, 'cert.pem'),
+    keyFile = join(at, 'key.pem');
   if (existsSync(certFile) && existsSync(keyFile)) {
-    const cert = readFileSync(certFile, 'utf8'), key = readFileSync(keyFile, 'utf8');
+    const cert = readFileSync(certFile, 'utf8'),
+      key = readFileSync(keyFile, 'utf8');
     try {
       const x = new X509Certificate(cert);
       createPrivateKey(key);
       if (Date.parse(x.validTo) - Date.now() > 30 * 86400_000) return { cert, key };
-    } catch { /* unreadable: make a new one */ }
+    } catch {
+      /* unreadable: make a new one */
+    }
   }
   const c = makeDevCert();
   mkdirSync(at, { recursive: true });

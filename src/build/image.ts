@@ -27,7 +27,11 @@ export interface ImageManifest extends Manifest {
   readonly params: Record<string, ParamSpec>;
 }
 
-export interface Section { readonly name: string; readonly offset: number; readonly length: number }
+export interface Section {
+  readonly name: string;
+  readonly offset: number;
+  readonly length: number;
+}
 
 export interface Image {
   readonly manifest: ImageManifest;
@@ -38,7 +42,11 @@ export interface Image {
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   }
   return v;
 }
@@ -56,7 +64,10 @@ export function writeImage(manifest: ImageManifest, sections: readonly [string, 
   const rest = new Uint8Array(header.length + offset);
   rest.set(header);
   let at = header.length;
-  for (const [, b] of sections) { rest.set(b, at); at += b.length; }
+  for (const [, b] of sections) {
+    rest.set(b, at);
+    at += b.length;
+  }
   const hash = createHash('sha256').update(rest).digest('hex');
   const first = new TextEncoder().encode(`${IMAGE_MAGIC} ${hash} ${header.length}\n`);
   const out = new Uint8Array(first.length + rest.length);
@@ -73,7 +84,8 @@ export function readImage(bytes: Uint8Array, what = 'image'): Image | { error: s
   if (nl < 0 || !m) return { error: `${what} is not a Fata image (no FATA1 header); build one with 'fata build DIR'` };
   const rest = bytes.subarray(nl + 1);
   const hash = createHash('sha256').update(rest).digest('hex');
-  if (hash !== m[1]) return { error: `${what} is corrupted: its SHA-256 is ${hash}, the header says ${m[1]}; rebuild it with 'fata build'` };
+  if (hash !== m[1])
+    return { error: `${what} is corrupted: its SHA-256 is ${hash}, the header says ${m[1]}; rebuild it with 'fata build'` };
   const hlen = Number(m[2]);
   let parsed: { manifest: ImageManifest; sections: Section[] };
   try {
@@ -87,12 +99,19 @@ export function readImage(bytes: Uint8Array, what = 'image'): Image | { error: s
     if (s.offset + s.length > body.length) return { error: `${what} is truncated (section ${s.name}); rebuild it` };
     sections.set(s.name, body.subarray(s.offset, s.offset + s.length));
   }
-  if (parsed.manifest?.type !== 'fata.manifest' || !sections.has('bundle')) return { error: `${what} has no manifest or bundle; rebuild it` };
+  if (parsed.manifest?.type !== 'fata.manifest' || !sections.has('bundle'))
+    return { error: `${what} has no manifest or bundle; rebuild it` };
   const mf = parsed.manifest;
   const devices = checkManifest(mf);
   if (devices !== 'ok') return { error: `${what} has a bad manifest: ${devices}; rebuild it` };
-  if (typeof mf.name !== 'string' || (mf.target !== 'node' && mf.target !== 'spt') || !['direct', 'socket', 'none'].includes(mf.net) ||
-    typeof mf.engine !== 'string' || typeof mf.params !== 'object' || mf.params === null) {
+  if (
+    typeof mf.name !== 'string' ||
+    (mf.target !== 'node' && mf.target !== 'spt') ||
+    !['direct', 'socket', 'none'].includes(mf.net) ||
+    typeof mf.engine !== 'string' ||
+    typeof mf.params !== 'object' ||
+    mf.params === null
+  ) {
     return { error: `${what} has a bad manifest (name, target, net, engine or params); rebuild it` };
   }
   return { manifest: parsed.manifest, sha256: hash, sections };

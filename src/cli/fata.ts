@@ -17,7 +17,9 @@ const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] DIR
 
 ${RUN_USAGE}`;
 
-const say = (s: string): void => { process.stderr.write(s.endsWith('\n') ? s : s + '\n'); };
+const say = (s: string): void => {
+  process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+};
 
 async function build(argv: string[]): Promise<number> {
   let target: 'node' | 'spt' | undefined, net: 'socket' | 'direct' | undefined, dir: string | undefined;
@@ -25,11 +27,17 @@ async function build(argv: string[]): Promise<number> {
     const a = argv[i]!;
     if (a === '-t' || a.startsWith('--target=')) {
       const v = a === '-t' ? argv[++i] : a.slice(9);
-      if (v !== 'node' && v !== 'spt') { say(`fata build: target '${v}' is not one of node, spt\n${USAGE}`); return 1; }
+      if (v !== 'node' && v !== 'spt') {
+        say(`fata build: target '${v}' is not one of node, spt\n${USAGE}`);
+        return 1;
+      }
       target = v;
     } else if (a.startsWith('--net=')) {
       const v = a.slice(6);
-      if (v !== 'socket' && v !== 'direct') { say(`fata build: --net=${v} is not one of socket, direct`); return 1; }
+      if (v !== 'socket' && v !== 'direct') {
+        say(`fata build: --net=${v} is not one of socket, direct`);
+        return 1;
+      }
       net = v;
     } else if (a.startsWith('-')) {
       say(`fata build: unknown flag '${a}'\n${USAGE}`);
@@ -41,7 +49,10 @@ async function build(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  if (!dir) { say(`fata build: which service folder?\n${USAGE}`); return 1; }
+  if (!dir) {
+    say(`fata build: which service folder?\n${USAGE}`);
+    return 1;
+  }
   await buildService(dir, { target, net, say });
   if (target === 'spt') {
     // Ready the fast path now, so that the first `fata run` of this image already starts one engine.
@@ -57,7 +68,10 @@ export async function cli(argv: string[]): Promise<number> {
   try {
     if (cmd === 'build') return await build(rest);
     if (cmd === 'run') return await runCommand(rest, say);
-    if (cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(USAGE + '\n'); return 0; }
+    if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
     say(cmd ? `fata: unknown command '${cmd}'\n${USAGE}` : USAGE);
     return 1;
   } catch (e) {

@@ -5,10 +5,26 @@ import { checkManifest, earlier, formatMac, parseMac, type DeviceDecl } from './
 const manifest = (devices: DeviceDecl[]) => ({ type: 'fata.manifest' as const, version: 1 as const, devices });
 
 test('manifest rules follow Solo5: names alphanumeric, at most 67 chars, unique, at most 63 devices', () => {
-  assert.equal(checkManifest(manifest([{ name: 'service', type: 'net' }, { name: 'storage', type: 'block' }])), 'ok');
+  assert.equal(
+    checkManifest(
+      manifest([
+        { name: 'service', type: 'net' },
+        { name: 'storage', type: 'block' },
+      ]),
+    ),
+    'ok',
+  );
   assert.match(checkManifest(manifest([{ name: 'my-net', type: 'net' }])) as string, /letters or digits/);
   assert.match(checkManifest(manifest([{ name: 'a'.repeat(68), type: 'net' }])) as string, /1-67/);
-  assert.match(checkManifest(manifest([{ name: 'x', type: 'net' }, { name: 'x', type: 'block' }])) as string, /declared twice/);
+  assert.match(
+    checkManifest(
+      manifest([
+        { name: 'x', type: 'net' },
+        { name: 'x', type: 'block' },
+      ]),
+    ) as string,
+    /declared twice/,
+  );
   const many = Array.from({ length: 64 }, (_, i) => ({ name: `n${i}`, type: 'net' as const }));
   assert.match(checkManifest(manifest(many)) as string, /at most 63/);
 });

@@ -210,7 +210,9 @@ export function formatMac(mac: MacAddress): string {
 
 /** Parses `02:00:00:00:00:01` (or `-` separators); `undefined` if malformed. */
 export function parseMac(text: string): MacAddress | undefined {
-  const m = /^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$/.exec(text);
+  const m = /^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$/.exec(
+    text,
+  );
   if (!m) return undefined;
   return Uint8Array.from(m.slice(1, 7), (h) => parseInt(h, 16));
 }

@@ -50,10 +50,14 @@ export async function hostEntry(name) {
   try {
     const m = JSON.parse(readFileSync(manifest, 'utf8'));
     if (m.root === ROOT && m.engine === process.version) {
-      let fresh = true, restamp = false;
+      let fresh = true,
+        restamp = false;
       for (const [f, h] of Object.entries(m.inputs)) {
         if (m.stamps?.[f] === stamp(join(ROOT, f))) continue;
-        if (await sha(join(ROOT, f)) !== h) { fresh = false; break; }
+        if ((await sha(join(ROOT, f))) !== h) {
+          fresh = false;
+          break;
+        }
         restamp = true;
       }
       if (fresh && restamp) {
@@ -65,15 +69,32 @@ export async function hostEntry(name) {
         utimesSync(out, now, now);
       }
       const list = join(CACHE, `${name}.inputs`);
-      if (fresh && !existsSync(list)) writeFileSync(list, Object.keys(m.inputs).map((f) => join(ROOT, f)).join('\n') + '\n');
+      if (fresh && !existsSync(list))
+        writeFileSync(
+          list,
+          Object.keys(m.inputs)
+            .map((f) => join(ROOT, f))
+            .join('\n') + '\n',
+        );
       if (fresh) return out;
     }
-  } catch { /* no cache yet, or stale: build below */ }
+  } catch {
+    /* no cache yet, or stale: build below */
+  }
   try {
     const esbuild = await import('esbuild');
     const r = await esbuild.build({
-      entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node24', packages: 'external',
-      define: { __FATA_ROOT__: JSON.stringify(ROOT) }, metafile: true, write: false, logLevel: 'silent', absWorkingDir: ROOT,
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node24',
+      packages: 'external',
+      define: { __FATA_ROOT__: JSON.stringify(ROOT) },
+      metafile: true,
+      write: false,
+      logLevel: 'silent',
+      absWorkingDir: ROOT,
     });
     /** @type {Record<string, string>} */
     const inputs = {};
@@ -89,7 +110,12 @@ export async function hostEntry(name) {
     writeFileSync(tmp, r.outputFiles[0].contents);
     renameSync(tmp, out);
     // The inputs as absolute paths, one per line: the native tender checks none is newer than the bundle.
-    writeFileSync(join(CACHE, `${name}.inputs`), Object.keys(inputs).map((f) => join(ROOT, f)).join('\n') + '\n');
+    writeFileSync(
+      join(CACHE, `${name}.inputs`),
+      Object.keys(inputs)
+        .map((f) => join(ROOT, f))
+        .join('\n') + '\n',
+    );
     writeFileSync(`${manifest}.${process.pid}.tmp`, JSON.stringify({ root: ROOT, engine: process.version, inputs, stamps }));
     renameSync(`${manifest}.${process.pid}.tmp`, manifest);
     return out;

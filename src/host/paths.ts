@@ -7,6 +7,5 @@ import { fileURLToPath } from 'node:url';
 
 declare const __FATA_ROOT__: string | undefined;
 
-export const FATA_ROOT: string = typeof __FATA_ROOT__ === 'string'
-  ? __FATA_ROOT__
-  : resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const FATA_ROOT: string =
+  typeof __FATA_ROOT__ === 'string' ? __FATA_ROOT__ : resolve(dirname(fileURLToPath(import.meta.url)), '../..');

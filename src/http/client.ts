@@ -27,14 +27,24 @@ export class HttpClient {
   constructor(stream: HttpStream, limits: Partial<HttpLimits> = {}) {
     this.stream = stream;
     this.parser = new HttpParser('response', { body: 64 << 20, ...limits });
-    stream.onData = (d) => { this.parser.push(d); this.drain(); };
-    stream.onEnd = () => { this.parser.finish(); this.drain(); this.fail(new Error('the server closed the connection')); };
+    stream.onData = (d) => {
+      this.parser.push(d);
+      this.drain();
+    };
+    stream.onEnd = () => {
+      this.parser.finish();
+      this.drain();
+      this.fail(new Error('the server closed the connection'));
+    };
     stream.onClose = (e) => this.fail(new Error(`connection closed${e ? ` (${e})` : ''}`));
     stream.onDrain = () => {
       while (this.pending.length) {
         const c = this.pending[0]!;
         const n = this.stream.write(c);
-        if (n < c.length) { this.pending[0] = c.subarray(n); return; }
+        if (n < c.length) {
+          this.pending[0] = c.subarray(n);
+          return;
+        }
         this.pending.shift();
       }
     };
@@ -65,14 +75,19 @@ export class HttpClient {
     this.pending.push(b);
   }
 
-  close(): void { this.stream.end(); }
+  close(): void {
+    this.stream.end();
+  }
 
   private drain(): void {
     for (;;) {
       if (this.waiting.length === 0) return;
       const r = this.parser.next();
       if (r === undefined) return;
-      if ('error' in r) { this.fail(new Error(`bad response: ${r.reason}`)); return; }
+      if ('error' in r) {
+        this.fail(new Error(`bad response: ${r.reason}`));
+        return;
+      }
       this.waiting.shift()!.resolve(r as ClientResponse);
     }
   }

@@ -24,18 +24,28 @@ function parseAll(text: string | Uint8Array, limits = {}): (HttpRequest | ParseE
 }
 
 test('parser: pipelined requests, a Content-Length body and a chunked body, fed a byte at a time', () => {
-  const wire = 'GET / HTTP/1.1\r\nHost: a\r\n\r\nPOST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello' +
+  const wire =
+    'GET / HTTP/1.1\r\nHost: a\r\n\r\nPOST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello' +
     'PUT /y HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n' +
     'GET /old HTTP/1.0\r\n\r\n';
   const p = new HttpParser('request');
   const got: HttpRequest[] = [];
   for (const b of enc(wire)) {
     p.push(Uint8Array.of(b));
-    for (let r = p.next(); r; r = p.next()) { assert.ok(!('error' in r), JSON.stringify(r)); got.push(r as HttpRequest); }
+    for (let r = p.next(); r; r = p.next()) {
+      assert.ok(!('error' in r), JSON.stringify(r));
+      got.push(r as HttpRequest);
+    }
   }
-  assert.deepEqual(got.map((r) => [r.method, r.target, dec(r.body), r.keepAlive]), [
-    ['GET', '/', '', true], ['POST', '/x', 'hello', true], ['PUT', '/y', 'abcde', true], ['GET', '/old', '', false],
-  ]);
+  assert.deepEqual(
+    got.map((r) => [r.method, r.target, dec(r.body), r.keepAlive]),
+    [
+      ['GET', '/', '', true],
+      ['POST', '/x', 'hello', true],
+      ['PUT', '/y', 'abcde', true],
+      ['GET', '/old', '', false],
+    ],
+  );
   assert.equal(header(got[0]!, 'host'), 'a');
 });
 
@@ -71,15 +81,31 @@ process.stdout.write(`# fast-check seed ${SEED} (FC_SEED=${SEED} to replay)\n`);
 test('parser: Transfer-Encoding is chunked only when chunked is the final coding, once (RFC 9112 §6.1, §6.3)', () => {
   const body = '3\r\nabc\r\n0\r\n\r\n';
   const cases: [string[], number | 'chunked'][] = [
-    [['chunked'], 'chunked'], [['Chunked'], 'chunked'], [['CHUNKED'], 'chunked'], [['  chunked\t'], 'chunked'],
+    [['chunked'], 'chunked'],
+    [['Chunked'], 'chunked'],
+    [['CHUNKED'], 'chunked'],
+    [['  chunked\t'], 'chunked'],
     [['chunked, '], 'chunked'], // an empty list element is ignored (RFC 9110 §5.6.1.2)
     // Values that merely contain "chunked" are not chunked: the length cannot be known, 400 (and close).
-    [['xchunked'], 400], [['chunkedx'], 400], [['chunked, gzip'], 400], [['chunked;q=1'], 400], [['"chunked"'], 400],
-    [['gzip'], 400], [[''], 400], [['chunked, chunked'], 400], [['chunked', 'gzip'], 400], [['chunked', 'chunked'], 400],
+    [['xchunked'], 400],
+    [['chunkedx'], 400],
+    [['chunked, gzip'], 400],
+    [['chunked;q=1'], 400],
+    [['"chunked"'], 400],
+    [['gzip'], 400],
+    [[''], 400],
+    [['chunked, chunked'], 400],
+    [['chunked', 'gzip'], 400],
+    [['chunked', 'chunked'], 400],
     // Whitespace other than SP and HTAB is not OWS: a proxy in front may read "chunked\v" as another coding.
-    [['chunked\x0b'], 400], [['chunked\x0c'], 400], [['chunked\xa0'], 400], [['\xa0chunked'], 400],
+    [['chunked\x0b'], 400],
+    [['chunked\x0c'], 400],
+    [['chunked\xa0'], 400],
+    [['\xa0chunked'], 400],
     // Chunked last after another coding is well framed, but gzip is not implemented: 501.
-    [['gzip, chunked'], 501], [['gzip', 'chunked'], 501], [['deflate,chunked'], 501],
+    [['gzip, chunked'], 501],
+    [['gzip', 'chunked'], 501],
+    [['deflate,chunked'], 501],
   ];
   for (const [values, want] of cases) {
     const wire = `POST /t HTTP/1.1\r\nHost: a\r\n${values.map((v) => `Transfer-Encoding: ${v}\r\n`).join('')}\r\n${body}`;
@@ -105,35 +131,58 @@ test('parser: arbitrary bytes never throw, and the buffer stays bounded by the l
   const limits = { requestLine: 128, headerBytes: 1024, headerCount: 10, body: 1024 };
   const bound = limits.requestLine + limits.headerBytes;
   let peak = 0;
-  const mixed = fc.array(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.constantFrom(
-    enc('GET / HTTP/1.1\r\n'), enc('Host: x\r\n'), enc('\r\n'), enc('Transfer-Encoding: chunked\r\n'), enc('Content-Length: 4\r\n'), enc('5\r\nab'),
-  )), { maxLength: 40 });
+  const mixed = fc.array(
+    fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.constantFrom(
+        enc('GET / HTTP/1.1\r\n'),
+        enc('Host: x\r\n'),
+        enc('\r\n'),
+        enc('Transfer-Encoding: chunked\r\n'),
+        enc('Content-Length: 4\r\n'),
+        enc('5\r\nab'),
+      ),
+    ),
+    { maxLength: 40 },
+  );
   // A head that never ends (a slowloris), or a chunked body whose size line never ends, in pieces of any size.
-  const endless = fc.tuple(fc.constantFrom('GET / HTTP/1.1\r\n', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'),
-    fc.array(fc.constantFrom('X-Pad: 0123456789abcdef0123456789abcdef\r\n', 'Host: x\r\n', '0000000000', 'ff;ext=1'), { maxLength: 80, size: 'max' }),
-    fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 20 }))
+  const endless = fc
+    .tuple(
+      fc.constantFrom('GET / HTTP/1.1\r\n', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      fc.array(fc.constantFrom('X-Pad: 0123456789abcdef0123456789abcdef\r\n', 'Host: x\r\n', '0000000000', 'ff;ext=1'), {
+        maxLength: 80,
+        size: 'max',
+      }),
+      fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 20 }),
+    )
     .map(([first, rest, cuts]) => {
       const all = enc(first + rest.join(''));
       const out: Uint8Array[] = [];
       for (let at = 0, i = 0; at < all.length; at += cuts[i++ % cuts.length]!) out.push(all.subarray(at, at + cuts[i % cuts.length]!));
       return out;
     });
-  fc.assert(fc.property(fc.oneof(mixed, endless), (chunks) => {
-    const p = new HttpParser('request', limits);
-    let failedAt: number | undefined;
-    for (const c of chunks) {
-      p.push(c);
-      let last: ReturnType<HttpParser['next']>;
-      for (let i = 0; i < 50; i++) { last = p.next(); if (!last || 'error' in last) break; }
-      if (last && 'error' in last) {
-        failedAt ??= p.buffered;
-        assert.equal(p.buffered, failedAt, 'a failed parser buffers nothing more');
-      } else {
-        assert.ok(p.buffered <= bound, `${p.buffered} bytes buffered, bound ${bound}`);
-        peak = Math.max(peak, p.buffered);
+  fc.assert(
+    fc.property(fc.oneof(mixed, endless), (chunks) => {
+      const p = new HttpParser('request', limits);
+      let failedAt: number | undefined;
+      for (const c of chunks) {
+        p.push(c);
+        let last: ReturnType<HttpParser['next']>;
+        for (let i = 0; i < 50; i++) {
+          last = p.next();
+          if (!last || 'error' in last) break;
+        }
+        if (last && 'error' in last) {
+          failedAt ??= p.buffered;
+          assert.equal(p.buffered, failedAt, 'a failed parser buffers nothing more');
+        } else {
+          assert.ok(p.buffered <= bound, `${p.buffered} bytes buffered, bound ${bound}`);
+          peak = Math.max(peak, p.buffered);
+        }
       }
-    }
-  }), { numRuns: 500, seed: SEED });
+    }),
+    { numRuns: 500, seed: SEED },
+  );
   process.stdout.write(`# parser buffer peak ${peak} of ${bound}\n`);
   assert.ok(peak > bound / 2, `the inputs came near the bound (peak ${peak} of ${bound})`);
 });
@@ -150,31 +199,71 @@ test('safePath: decodes, normalises and refuses escapes', () => {
 });
 
 /** Two ends of an in-memory stream; `take` caps what one write accepts, to exercise back-pressure. */
-function pair(take = Infinity): { server: HttpStream; toServer(b: string | Uint8Array): void; fromServer(): string; end(): void; ended: () => boolean; drain(): void } {
+function pair(take = Infinity): {
+  server: HttpStream;
+  toServer(b: string | Uint8Array): void;
+  fromServer(): string;
+  end(): void;
+  ended: () => boolean;
+  drain(): void;
+} {
   let out = '';
   let ended = false;
   const s: HttpStream = {
-    remote: '10.0.0.1', remotePort: 1234, onData: undefined, onEnd: undefined, onDrain: undefined, onClose: undefined,
-    write: (d) => { const n = Math.min(d.length, take); out += dec(d.subarray(0, n)); return n; },
-    end: () => { ended = true; }, destroy: () => { ended = true; s.onClose?.('reset'); }, pause: () => {}, resume: () => {},
+    remote: '10.0.0.1',
+    remotePort: 1234,
+    onData: undefined,
+    onEnd: undefined,
+    onDrain: undefined,
+    onClose: undefined,
+    write: (d) => {
+      const n = Math.min(d.length, take);
+      out += dec(d.subarray(0, n));
+      return n;
+    },
+    end: () => {
+      ended = true;
+    },
+    destroy: () => {
+      ended = true;
+      s.onClose?.('reset');
+    },
+    pause: () => {},
+    resume: () => {},
   };
   return {
     server: s,
     toServer: (b) => s.onData?.(typeof b === 'string' ? enc(b) : b),
-    fromServer: () => { const o = out; out = ''; return o; },
-    end: () => s.onEnd?.(), ended: () => ended, drain: () => s.onDrain?.(),
+    fromServer: () => {
+      const o = out;
+      out = '';
+      return o;
+    },
+    end: () => s.onEnd?.(),
+    ended: () => ended,
+    drain: () => s.onDrain?.(),
   };
 }
 
 const files = new Map<string, Uint8Array>([
-  ['/index.html', enc('<h1>home</h1>')], ['/docs/index.html', enc('<h1>docs</h1>')], ['/404.html', enc('<h1>nope</h1>')],
+  ['/index.html', enc('<h1>home</h1>')],
+  ['/docs/index.html', enc('<h1>docs</h1>')],
+  ['/404.html', enc('<h1>nope</h1>')],
   ['/big.txt', enc('0123456789'.repeat(100))],
 ]);
 const gz = enc('GZIPPED');
-const site = staticSite({ get: (p) => files.get(p), variant: (p, e) => (p === '/big.txt' && e === 'gzip' ? gz : undefined) }, { modifiedMs: Date.UTC(2026, 0, 1) });
+const site = staticSite(
+  { get: (p) => files.get(p), variant: (p, e) => (p === '/big.txt' && e === 'gzip' ? gz : undefined) },
+  { modifiedMs: Date.UTC(2026, 0, 1) },
+);
 
 function server(now = { t: 0n }): HttpServer {
-  return new HttpServer(site, { now: () => now.t, date: () => 'Thu, 01 Jan 2026 00:00:00 GMT', headerTimeoutMs: 10_000, idleTimeoutMs: 60_000 });
+  return new HttpServer(site, {
+    now: () => now.t,
+    date: () => 'Thu, 01 Jan 2026 00:00:00 GMT',
+    headerTimeoutMs: 10_000,
+    idleTimeoutMs: 60_000,
+  });
 }
 
 const status = (res: string): number[] => [...res.matchAll(/HTTP\/1\.1 (\d{3}) [A-Z]/g)].map((m) => Number(m[1]));
@@ -182,8 +271,10 @@ const status = (res: string): number[] => [...res.matchAll(/HTTP\/1\.1 (\d{3}) [
 test('static: index for directories, slash redirect, 404 page, HEAD, 405, content types', () => {
   const c = pair();
   server().accept(c.server);
-  c.toServer('GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /docs HTTP/1.1\r\nHost: a\r\n\r\nGET /docs/ HTTP/1.1\r\nHost: a\r\n\r\n' +
-    'GET /missing HTTP/1.1\r\nHost: a\r\n\r\nHEAD /big.txt HTTP/1.1\r\nHost: a\r\n\r\nDELETE / HTTP/1.1\r\nHost: a\r\n\r\n');
+  c.toServer(
+    'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /docs HTTP/1.1\r\nHost: a\r\n\r\nGET /docs/ HTTP/1.1\r\nHost: a\r\n\r\n' +
+      'GET /missing HTTP/1.1\r\nHost: a\r\n\r\nHEAD /big.txt HTTP/1.1\r\nHost: a\r\n\r\nDELETE / HTTP/1.1\r\nHost: a\r\n\r\n',
+  );
   const res = c.fromServer();
   assert.deepEqual(status(res), [200, 301, 200, 404, 200, 405]);
   assert.match(res, /Location: \/docs\//);
@@ -239,7 +330,8 @@ test('static: conditional GET, ranges, If-Range, precompressed variants', () => 
 
 test('server: a bad request gets its status and the connection closes; others are unaffected', () => {
   const srv = server();
-  const bad = pair(), good = pair();
+  const bad = pair(),
+    good = pair();
   srv.accept(bad.server);
   srv.accept(good.server);
   bad.toServer(`GET / HTTP/1.1\r\nHost: a\r\n${'X: y\r\n'.repeat(200)}\r\n`);
@@ -268,7 +360,8 @@ test('server: an obfuscated Transfer-Encoding gets 400 and a close, and what fol
 test('server: a slow request head gets 408 after the header timeout; an idle keep-alive connection is closed', () => {
   const now = { t: 0n };
   const srv = server(now);
-  const slow = pair(), idle = pair();
+  const slow = pair(),
+    idle = pair();
   srv.accept(slow.server);
   srv.accept(idle.server);
   idle.toServer('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
@@ -293,7 +386,10 @@ test('server: a client that takes only a few bytes per write still gets whole re
   server().accept(c.server);
   c.toServer('GET /big.txt HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
   let res = '';
-  for (let i = 0; i < 1000 && !c.ended(); i++) { res += c.fromServer(); c.drain(); }
+  for (let i = 0; i < 1000 && !c.ended(); i++) {
+    res += c.fromServer();
+    c.drain();
+  }
   res += c.fromServer();
   assert.deepEqual(status(res), [200, 200]);
   assert.ok(res.includes('0123456789'.repeat(100)));

@@ -39,7 +39,10 @@ export interface HttpResponseHead extends HttpHead {
   readonly version: '1.0' | '1.1';
 }
 
-export interface ParseError { readonly error: number; readonly reason: string }
+export interface ParseError {
+  readonly error: number;
+  readonly reason: string;
+}
 
 /** The first value of header `name` (lower case). */
 export function header(m: HttpHead, name: string): string | undefined {
@@ -84,7 +87,9 @@ export class HttpParser {
   private readonly limits: HttpLimits;
   private readonly mode: 'request' | 'response';
   /** A message whose head is parsed and whose body is still arriving. */
-  private pending: { head: HttpRequest | HttpResponseHead; body: BodyMode; parts: Uint8Array[]; size: number; chunkLeft: number; trailer: boolean } | undefined;
+  private pending:
+    | { head: HttpRequest | HttpResponseHead; body: BodyMode; parts: Uint8Array[]; size: number; chunkLeft: number; trailer: boolean }
+    | undefined;
   private failed: ParseError | undefined;
   private eof = false;
   /** Client side: the methods of requests whose responses are still to come. */
@@ -96,9 +101,13 @@ export class HttpParser {
   }
 
   /** Bytes buffered and not yet part of a returned message. */
-  get buffered(): number { return this.end - this.start; }
+  get buffered(): number {
+    return this.end - this.start;
+  }
   /** Whether part of a message has arrived (for telling an idle connection from a slow one). */
-  get midMessage(): boolean { return this.pending !== undefined || this.end > this.start; }
+  get midMessage(): boolean {
+    return this.pending !== undefined || this.end > this.start;
+  }
 
   push(data: Uint8Array): void {
     if (this.failed) return;
@@ -116,7 +125,9 @@ export class HttpParser {
   }
 
   /** The peer closed: a close-delimited response body ends here. */
-  finish(): void { this.eof = true; }
+  finish(): void {
+    this.eof = true;
+  }
 
   /** The next complete message, undefined if more bytes are needed, or an error (sticky). */
   next(): HttpRequest | (HttpResponseHead & { body: Uint8Array }) | ParseError | undefined {
@@ -129,13 +140,15 @@ export class HttpParser {
   private step(): HttpRequest | (HttpResponseHead & { body: Uint8Array }) | ParseError | undefined {
     if (!this.pending) {
       // RFC 9112 §2.2: empty lines before a request line are ignored.
-      while (this.mode === 'request' && this.start < this.end && (this.buf[this.start] === 0x0d || this.buf[this.start] === 0x0a)) this.start++;
+      while (this.mode === 'request' && this.start < this.end && (this.buf[this.start] === 0x0d || this.buf[this.start] === 0x0a))
+        this.start++;
       const stop = headEnd(this.buf, Math.max(this.start, this.scanned - 3), this.end);
       if (stop < 0) {
         this.scanned = this.end;
         const have = this.end - this.start;
         const firstLine = this.buf.subarray(this.start, this.end).indexOf(0x0a);
-        if ((firstLine < 0 ? have : firstLine) > this.limits.requestLine) return { error: this.mode === 'request' ? 414 : 502, reason: 'start line too long' };
+        if ((firstLine < 0 ? have : firstLine) > this.limits.requestLine)
+          return { error: this.mode === 'request' ? 414 : 502, reason: 'start line too long' };
         if (have > this.limits.requestLine + this.limits.headerBytes) return { error: 431, reason: 'header section too large' };
         if (this.eof && have > 0) return { error: 400, reason: 'connection closed inside a message head' };
         return undefined;
@@ -194,7 +207,10 @@ export class HttpParser {
     const status = Number(m[2]);
     const method = this.expect.shift() ?? 'GET';
     const noBody = method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
-    return { head: { status, reason: m[3] ?? '', version: m[1] === '0' ? '1.0' : '1.1', headers }, body: noBody ? { kind: 'none' } : framing };
+    return {
+      head: { status, reason: m[3] ?? '', version: m[1] === '0' ? '1.0' : '1.1', headers },
+      body: noBody ? { kind: 'none' } : framing,
+    };
   }
 
   /** RFC 9112 §6.3: how the body is delimited. Both Content-Length and chunked is refused (request smuggling). */
@@ -213,7 +229,10 @@ export class HttpParser {
       // applied once; otherwise the length cannot be known: 400 and close. A value that merely contains "chunked"
       // (xchunked, chunked;x=1, "chunked, gzip") is not chunked. Chunked after other codings is well framed, but
       // those codings are not implemented here: 501.
-      const codings = te.split(',').map((c) => c.replace(OWS_EDGES, '').toLowerCase()).filter((c) => c !== '');
+      const codings = te
+        .split(',')
+        .map((c) => c.replace(OWS_EDGES, '').toLowerCase())
+        .filter((c) => c !== '');
       if (codings.at(-1) !== 'chunked') return { error: 400, reason: 'Transfer-Encoding does not end with chunked' };
       if (codings.indexOf('chunked') !== codings.length - 1) return { error: 400, reason: 'chunked applied more than once' };
       if (codings.length > 1) return { error: 501, reason: 'only chunked transfer coding is supported' };
@@ -244,7 +263,10 @@ export class HttpParser {
     else if (p.parts.length > 1) {
       body = new Uint8Array(p.size);
       let at = 0;
-      for (const part of p.parts) { body.set(part, at); at += part.length; }
+      for (const part of p.parts) {
+        body.set(part, at);
+        at += part.length;
+      }
     }
     return { ...p.head, body } as HttpRequest | (HttpResponseHead & { body: Uint8Array });
   }
@@ -252,10 +274,15 @@ export class HttpParser {
   private readBody(): HttpRequest | (HttpResponseHead & { body: Uint8Array }) | ParseError | undefined {
     const p = this.pending!;
     switch (p.body.kind) {
-      case 'none': return this.complete();
+      case 'none':
+        return this.complete();
       case 'length': {
         const n = Math.min(p.body.left, this.end - this.start);
-        if (n > 0) { p.parts.push(this.take(n)); p.size += n; p.body.left -= n; }
+        if (n > 0) {
+          p.parts.push(this.take(n));
+          p.size += n;
+          p.body.left -= n;
+        }
         if (p.body.left === 0) return this.complete();
         if (this.eof) return { error: 400, reason: 'connection closed inside a body' };
         return undefined;
@@ -269,11 +296,14 @@ export class HttpParser {
         }
         return this.eof ? this.complete() : undefined;
       }
-      case 'chunked': return this.readChunks(p);
+      case 'chunked':
+        return this.readChunks(p);
     }
   }
 
-  private readChunks(p: NonNullable<HttpParser['pending']>): HttpRequest | (HttpResponseHead & { body: Uint8Array }) | ParseError | undefined {
+  private readChunks(
+    p: NonNullable<HttpParser['pending']>,
+  ): HttpRequest | (HttpResponseHead & { body: Uint8Array }) | ParseError | undefined {
     for (;;) {
       if (p.chunkLeft > 0) {
         const n = Math.min(p.chunkLeft, this.end - this.start);
@@ -304,7 +334,10 @@ export class HttpParser {
       if (!m) return { error: 400, reason: 'bad chunk size' };
       const size = parseInt(m[1]!, 16);
       if (p.size + size > this.limits.body) return { error: 413, reason: 'body too large' };
-      if (size === 0) { p.trailer = true; continue; }
+      if (size === 0) {
+        p.trailer = true;
+        continue;
+      }
       p.chunkLeft = size;
     }
   }

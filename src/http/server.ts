@@ -49,10 +49,26 @@ export interface HttpServerOptions {
 }
 
 const REASONS: Record<number, string> = {
-  200: 'OK', 204: 'No Content', 206: 'Partial Content', 301: 'Moved Permanently', 302: 'Found', 304: 'Not Modified',
-  308: 'Permanent Redirect', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  408: 'Request Timeout', 412: 'Precondition Failed', 413: 'Content Too Large', 414: 'URI Too Long', 416: 'Range Not Satisfiable',
-  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable',
+  200: 'OK',
+  204: 'No Content',
+  206: 'Partial Content',
+  301: 'Moved Permanently',
+  302: 'Found',
+  304: 'Not Modified',
+  308: 'Permanent Redirect',
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  416: 'Range Not Satisfiable',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
   505: 'HTTP Version Not Supported',
 };
 
@@ -86,8 +102,15 @@ class Connection {
     this.srv = srv;
     this.stream = stream;
     this.parser = new HttpParser('request', srv.limits);
-    stream.onData = (d) => { this.parser.push(d); this.pump(); };
-    stream.onEnd = () => { this.peerEnded = true; this.parser.finish(); this.pump(); };
+    stream.onData = (d) => {
+      this.parser.push(d);
+      this.pump();
+    };
+    stream.onEnd = () => {
+      this.peerEnded = true;
+      this.parser.finish();
+      this.pump();
+    };
     stream.onDrain = () => this.flush();
     stream.onClose = () => this.gone();
     this.arm();
@@ -103,10 +126,18 @@ class Connection {
   /** Picks the deadline that matters now. */
   private arm(): void {
     const now = this.srv.opts.now();
-    if (this.outBytes > 0) { this.waiting = 'send'; this.deadline = now + this.srv.idleNs; }
-    else if (this.parser.midMessage && !this.busy) {
-      if (this.waiting !== 'head') { this.waiting = 'head'; this.deadline = now + this.srv.headerNs; }
-    } else { this.waiting = 'idle'; this.deadline = now + this.srv.idleNs; }
+    if (this.outBytes > 0) {
+      this.waiting = 'send';
+      this.deadline = now + this.srv.idleNs;
+    } else if (this.parser.midMessage && !this.busy) {
+      if (this.waiting !== 'head') {
+        this.waiting = 'head';
+        this.deadline = now + this.srv.headerNs;
+      }
+    } else {
+      this.waiting = 'idle';
+      this.deadline = now + this.srv.idleNs;
+    }
   }
 
   expire(): void {
@@ -121,7 +152,10 @@ class Connection {
 
   private pump(): void {
     while (!this.busy && !this.closing && !this.closed) {
-      if (this.outBytes > HIGH_WATER) { this.pauseReading(); break; }
+      if (this.outBytes > HIGH_WATER) {
+        this.pauseReading();
+        break;
+      }
       const r = this.parser.next();
       if (r === undefined) break;
       if ('error' in r) {
@@ -145,7 +179,13 @@ class Connection {
       res = { status: 500, body: ascii('internal error\n') };
     }
     if ('then' in res) {
-      res.then((r) => this.done(req, r), (e: unknown) => { this.srv.opts.onError?.(e); this.done(req, { status: 500, body: ascii('internal error\n') }); });
+      res.then(
+        (r) => this.done(req, r),
+        (e: unknown) => {
+          this.srv.opts.onError?.(e);
+          this.done(req, { status: 500, body: ascii('internal error\n') });
+        },
+      );
     } else this.done(req, res);
   }
 
@@ -180,8 +220,12 @@ class Connection {
     }
     this.srv.count('responses');
     o.onAccess?.({
-      remote: this.stream.remote, method: req?.method ?? '-', target: req?.target ?? '-', status: res.status,
-      bytes: sendBody?.length ?? 0, userAgent: req?.headers.find(([k]) => k === 'user-agent')?.[1] ?? '-',
+      remote: this.stream.remote,
+      method: req?.method ?? '-',
+      target: req?.target ?? '-',
+      status: res.status,
+      bytes: sendBody?.length ?? 0,
+      userAgent: req?.headers.find(([k]) => k === 'user-agent')?.[1] ?? '-',
     });
     if (last) this.close();
   }
@@ -202,11 +246,21 @@ class Connection {
       const b = this.out[0]!;
       const n = this.stream.write(b);
       this.outBytes -= n;
-      if (n < b.length) { this.out[0] = b.subarray(n); this.arm(); return; }
+      if (n < b.length) {
+        this.out[0] = b.subarray(n);
+        this.arm();
+        return;
+      }
       this.out.shift();
     }
-    if (this.closing && this.outBytes === 0) { this.stream.end(); return; }
-    if (this.paused && this.outBytes <= HIGH_WATER / 2) { this.paused = false; this.stream.resume(); }
+    if (this.closing && this.outBytes === 0) {
+      this.stream.end();
+      return;
+    }
+    if (this.paused && this.outBytes <= HIGH_WATER / 2) {
+      this.paused = false;
+      this.stream.resume();
+    }
     this.pump();
   }
 
@@ -248,7 +302,9 @@ export class HttpServer {
   }
 
   /** Open connections. */
-  get size(): number { return this.conns.size; }
+  get size(): number {
+    return this.conns.size;
+  }
 
   /** Enforces the deadlines: 408 for a slow request head, close for idle or stalled connections. Call every second or so. */
   sweep(): void {
@@ -264,7 +320,11 @@ export class HttpServer {
   }
 
   /** @internal */
-  forget(c: Connection): void { this.conns.delete(c); }
+  forget(c: Connection): void {
+    this.conns.delete(c);
+  }
   /** @internal */
-  count(k: 'responses' | 'badRequests' | 'timeouts'): void { this.counters[k]++; }
+  count(k: 'responses' | 'badRequests' | 'timeouts'): void {
+    this.counters[k]++;
+  }
 }

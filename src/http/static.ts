@@ -25,12 +25,30 @@ export interface StaticOptions {
 }
 
 export const CONTENT_TYPES: Record<string, string> = {
-  html: 'text/html; charset=utf-8', htm: 'text/html; charset=utf-8', css: 'text/css; charset=utf-8',
-  js: 'text/javascript; charset=utf-8', mjs: 'text/javascript; charset=utf-8', json: 'application/json',
-  txt: 'text/plain; charset=utf-8', md: 'text/markdown; charset=utf-8', xml: 'application/xml', svg: 'image/svg+xml',
-  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', avif: 'image/avif',
-  ico: 'image/x-icon', woff: 'font/woff', woff2: 'font/woff2', pdf: 'application/pdf', wasm: 'application/wasm',
-  webmanifest: 'application/manifest+json', map: 'application/json', csv: 'text/csv; charset=utf-8',
+  html: 'text/html; charset=utf-8',
+  htm: 'text/html; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  mjs: 'text/javascript; charset=utf-8',
+  json: 'application/json',
+  txt: 'text/plain; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  xml: 'application/xml',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  avif: 'image/avif',
+  ico: 'image/x-icon',
+  woff: 'font/woff',
+  woff2: 'font/woff2',
+  pdf: 'application/pdf',
+  wasm: 'application/wasm',
+  webmanifest: 'application/manifest+json',
+  map: 'application/json',
+  csv: 'text/csv; charset=utf-8',
 };
 
 export function contentType(path: string): string {
@@ -40,7 +58,8 @@ export function contentType(path: string): string {
 
 /** 64-bit FNV-1a of the bytes as 16 hex digits: an ETag that changes when the content does. */
 function fnv64(b: Uint8Array): string {
-  let h1 = 0x811c9dc5 | 0, h2 = 0xcbf29ce4 | 0;
+  let h1 = 0x811c9dc5 | 0,
+    h2 = 0xcbf29ce4 | 0;
   for (let i = 0; i < b.length; i++) {
     h1 = Math.imul(h1 ^ b[i]!, 0x01000193);
     h2 = Math.imul(h2 ^ b[i]! ^ (h1 >>> 24), 0x01000193);
@@ -60,11 +79,18 @@ export function safePath(target: string): string | undefined {
   if (/^https?:\/\//i.test(raw)) raw = raw.replace(/^https?:\/\/[^/]*/i, '') || '/';
   if (!raw.startsWith('/')) return undefined;
   let path: string;
-  try { path = decodeURIComponent(raw); } catch { return undefined; }
+  try {
+    path = decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
   if (path.includes('\0') || path.includes('\\')) return undefined;
   const out: string[] = [];
   for (const seg of path.split('/').slice(1)) {
-    if (seg === '..') { if (out.length === 0) return undefined; out.pop(); } else if (seg !== '.') out.push(seg);
+    if (seg === '..') {
+      if (out.length === 0) return undefined;
+      out.pop();
+    } else if (seg !== '.') out.push(seg);
   }
   return '/' + out.join('/');
 }
@@ -128,7 +154,14 @@ export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpR
 
   return (req) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return { status: 405, headers: [['Allow', 'GET, HEAD'], ['Content-Type', 'text/plain; charset=utf-8']], body: text('method not allowed\n') };
+      return {
+        status: 405,
+        headers: [
+          ['Allow', 'GET, HEAD'],
+          ['Content-Type', 'text/plain; charset=utf-8'],
+        ],
+        body: text('method not allowed\n'),
+      };
     }
     const path = safePath(req.target);
     if (path === undefined) return { status: 400, headers: [['Content-Type', 'text/plain; charset=utf-8']], body: text('bad path\n') };
@@ -136,24 +169,47 @@ export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpR
     let body = files.get(file);
     if (body === undefined && !path.endsWith('/') && files.get(`${path}/index.html`)) {
       const q = req.target.indexOf('?');
-      return { status: 301, headers: [['Location', `${path}/${q < 0 ? '' : req.target.slice(q)}`], ['Content-Type', 'text/plain; charset=utf-8']], body: text('moved\n') };
+      return {
+        status: 301,
+        headers: [
+          ['Location', `${path}/${q < 0 ? '' : req.target.slice(q)}`],
+          ['Content-Type', 'text/plain; charset=utf-8'],
+        ],
+        body: text('moved\n'),
+      };
     }
     if (body === undefined) {
       const page = files.get(notFoundPath);
-      return { status: 404, headers: [['Content-Type', page ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8']], body: page ?? text('not found\n') };
+      return {
+        status: 404,
+        headers: [['Content-Type', page ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8']],
+        body: page ?? text('not found\n'),
+      };
     }
     const type = contentType(file);
     const range = header(req, 'range');
     // Pick the representation: a precompressed variant unless a range was asked for (ranges address the file's own bytes).
     let encoding: 'br' | 'gzip' | undefined;
-    const br = files.variant?.(file, 'br'), gz = files.variant?.(file, 'gzip');
+    const br = files.variant?.(file, 'br'),
+      gz = files.variant?.(file, 'gzip');
     const hasVariants = br !== undefined || gz !== undefined;
     if (range === undefined && hasVariants) {
       const ae = header(req, 'accept-encoding');
-      if (br && accepts(ae, 'br')) { body = br; encoding = 'br'; } else if (gz && accepts(ae, 'gzip')) { body = gz; encoding = 'gzip'; }
+      if (br && accepts(ae, 'br')) {
+        body = br;
+        encoding = 'br';
+      } else if (gz && accepts(ae, 'gzip')) {
+        body = gz;
+        encoding = 'gzip';
+      }
     }
     const etag = etagOf(body, encoding ? ETAG_SUFFIX[encoding] : '');
-    const headers: (readonly [string, string])[] = [['Content-Type', type], ['Last-Modified', lastModified], ['ETag', etag], ['Accept-Ranges', 'bytes']];
+    const headers: (readonly [string, string])[] = [
+      ['Content-Type', type],
+      ['Last-Modified', lastModified],
+      ['ETag', etag],
+      ['Accept-Ranges', 'bytes'],
+    ];
     if (hasVariants) headers.push(['Vary', 'Accept-Encoding']);
     if (encoding) headers.push(['Content-Encoding', encoding]);
     headers.push(...extra);
@@ -171,10 +227,18 @@ export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpR
     }
     if (range !== undefined && body !== undefined) {
       const ifRange = header(req, 'if-range');
-      const rangeOk = ifRange === undefined || (ifRange.startsWith('"') || ifRange.startsWith('W/') ? ifRange === etag : ifRange === lastModified);
+      const rangeOk =
+        ifRange === undefined || (ifRange.startsWith('"') || ifRange.startsWith('W/') ? ifRange === etag : ifRange === lastModified);
       const r = rangeOk ? parseRange(range, body.length) : undefined;
       if (r === 'unsatisfiable') {
-        return { status: 416, headers: [['Content-Range', `bytes */${body.length}`], ['Content-Type', 'text/plain; charset=utf-8']], body: text('range not satisfiable\n') };
+        return {
+          status: 416,
+          headers: [
+            ['Content-Range', `bytes */${body.length}`],
+            ['Content-Type', 'text/plain; charset=utf-8'],
+          ],
+          body: text('range not satisfiable\n'),
+        };
       }
       if (r) {
         headers.push(['Content-Range', `bytes ${r.start}-${r.end}/${body.length}`]);

@@ -35,16 +35,21 @@ export interface FaultCounters {
   overflow: number;
 }
 
-interface Held { dueNs: bigint; frame: Uint8Array }
+interface Held {
+  dueNs: bigint;
+  frame: Uint8Array;
+}
 
 /** A time-ordered hold queue; equal due times keep arrival order. */
 class HoldQueue {
   readonly items: Held[] = [];
   insert(h: Held): void {
-    let lo = 0, hi = this.items.length;
+    let lo = 0,
+      hi = this.items.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.items[mid]!.dueNs <= h.dueNs) lo = mid + 1; else hi = mid;
+      if (this.items[mid]!.dueNs <= h.dueNs) lo = mid + 1;
+      else hi = mid;
     }
     this.items.splice(lo, 0, h);
   }
@@ -54,7 +59,9 @@ class HoldQueue {
     this.items.shift();
     return first.frame;
   }
-  nextDue(): bigint | undefined { return this.items[0]?.dueNs; }
+  nextDue(): bigint | undefined {
+    return this.items[0]?.dueNs;
+  }
 }
 
 export class FaultInjector implements NetDevice {
@@ -78,8 +85,12 @@ export class FaultInjector implements NetDevice {
     this.scratch = new Uint8Array(inner.mtu + 18);
   }
 
-  get mac(): Uint8Array { return this.inner.mac; }
-  get mtu(): number { return this.inner.mtu; }
+  get mac(): Uint8Array {
+    return this.inner.mac;
+  }
+  get mtu(): number {
+    return this.inner.mtu;
+  }
 
   private chance(p: number | undefined): boolean {
     return p !== undefined && p > 0 && this.random.u32() / 0x1_0000_0000 < p;

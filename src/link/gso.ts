@@ -12,7 +12,8 @@ import type { DeviceResult, MacAddress, NetDevice } from '../devices/index.ts';
 import { put16, put32, u16, u32 } from '../wire/bytes.ts';
 import { finish, fold, onesSum, pseudoHeaderSum } from '../wire/checksum.ts';
 
-const PSH = 0x08, FIN = 0x01;
+const PSH = 0x08,
+  FIN = 0x01;
 
 export class SoftGso implements NetDevice {
   private readonly inner: NetDevice;
@@ -25,21 +26,38 @@ export class SoftGso implements NetDevice {
     this.seg = new Uint8Array(inner.mtu + 18);
   }
 
-  get mac(): MacAddress { return this.inner.mac; }
-  get mtu(): number { return this.inner.mtu; }
-  read(into: Uint8Array): number | 'again' { return this.inner.read(into); }
-  readyAtNs(): bigint | undefined { return this.inner.readyAtNs(); }
+  get mac(): MacAddress {
+    return this.inner.mac;
+  }
+  get mtu(): number {
+    return this.inner.mtu;
+  }
+  read(into: Uint8Array): number | 'again' {
+    return this.inner.read(into);
+  }
+  readyAtNs(): bigint | undefined {
+    return this.inner.readyAtNs();
+  }
 
   write(frame: Uint8Array, gsoSize?: number): DeviceResult {
     if (!gsoSize) return this.inner.write(frame);
     if (frame.length > this.gsoMax || frame.length < 14 + 20 + 20 || u16(frame, 12) !== 0x0800 || frame[14 + 9] !== 6) return 'invalid';
-    const ip = 14, ihl = (frame[ip]! & 0x0f) * 4, tcp = ip + ihl;
-    const thl = (frame[tcp + 12]! >>> 4) * 4, data = tcp + thl;
+    const ip = 14,
+      ihl = (frame[ip]! & 0x0f) * 4,
+      tcp = ip + ihl;
+    const thl = (frame[tcp + 12]! >>> 4) * 4,
+      data = tcp + thl;
     const payload = frame.length - data;
-    const src = u32(frame, ip + 12), dst = u32(frame, ip + 16);
-    const seq0 = u32(frame, tcp + 4), id0 = u16(frame, ip + 4), flags = frame[tcp + 13]!;
+    const src = u32(frame, ip + 12),
+      dst = u32(frame, ip + 16);
+    const seq0 = u32(frame, tcp + 4),
+      id0 = u16(frame, ip + 4),
+      flags = frame[tcp + 13]!;
     // The contract: the sender left the pseudo-header sum for the whole TCP length in the checksum field.
-    if (u16(frame, tcp + 16) !== fold(pseudoHeaderSum(src, dst, 6, thl + payload))) { this.counters.badPartialChecksum++; return 'invalid'; }
+    if (u16(frame, tcp + 16) !== fold(pseudoHeaderSum(src, dst, 6, thl + payload))) {
+      this.counters.badPartialChecksum++;
+      return 'invalid';
+    }
     this.counters.offloaded++;
     this.counters.largest = Math.max(this.counters.largest, Math.ceil(payload / gsoSize));
     let result: DeviceResult = 'ok';

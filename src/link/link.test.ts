@@ -16,7 +16,11 @@ import type { NetDevice } from '../devices/index.ts';
 const mac = (n: number): Uint8Array => Uint8Array.of(2, 0, 0, 0, 0, n);
 const frameTo = (dst: Uint8Array, src: Uint8Array, tag = 0): Uint8Array => {
   const f = new Uint8Array(60);
-  f.set(dst, 0); f.set(src, 6); f[12] = 0x88; f[13] = 0xb5; f[14] = tag;
+  f.set(dst, 0);
+  f.set(src, 6);
+  f[12] = 0x88;
+  f[13] = 0xb5;
+  f[14] = tag;
   return f;
 };
 const drain = (d: NetDevice): Uint8Array[] => {
@@ -31,7 +35,10 @@ test('loopback returns what it sends; the writer may reuse its buffer', () => {
   const f = frameTo(mac(1), mac(1), 7);
   assert.equal(lo.write(f), 'ok');
   f[14] = 9;
-  assert.deepEqual(drain(lo).map((x) => x[14]), [7]);
+  assert.deepEqual(
+    drain(lo).map((x) => x[14]),
+    [7],
+  );
   assert.equal(lo.read(new Uint8Array(1518)), 'again');
 });
 
@@ -39,8 +46,14 @@ test('pipe: each end reads what the other wrote; sizes are checked', () => {
   const [a, b] = createPipe(mac(1), mac(2));
   a.write(frameTo(mac(2), mac(1), 1));
   b.write(frameTo(mac(1), mac(2), 2));
-  assert.deepEqual(drain(b).map((x) => x[14]), [1]);
-  assert.deepEqual(drain(a).map((x) => x[14]), [2]);
+  assert.deepEqual(
+    drain(b).map((x) => x[14]),
+    [1],
+  );
+  assert.deepEqual(
+    drain(a).map((x) => x[14]),
+    [2],
+  );
   assert.equal(a.write(new Uint8Array(13)), 'invalid');
   assert.equal(a.write(new Uint8Array(1519)), 'invalid');
   assert.throws(() => a.read(new Uint8Array(100)), /too small/);
@@ -48,7 +61,10 @@ test('pipe: each end reads what the other wrote; sizes are checked', () => {
 
 test('a full queue drops and says again', () => {
   const [a, b] = createPipe(mac(1), mac(2), 1500, 2);
-  assert.deepEqual([1, 2, 3].map((i) => a.write(frameTo(mac(2), mac(1), i))), ['ok', 'ok', 'again']);
+  assert.deepEqual(
+    [1, 2, 3].map((i) => a.write(frameTo(mac(2), mac(1), i))),
+    ['ok', 'ok', 'again'],
+  );
   assert.equal(drain(b).length, 2);
 });
 
@@ -70,7 +86,8 @@ test('switch table is bounded and ages out', () => {
   const sw = new Switch({ tableSize: 2, clock, agingNs: 1000n });
   const [h1, h2, h3] = [sw.attach(mac(1)), sw.attach(mac(2)), sw.attach(mac(3))];
   h2!.write(frameTo(mac(9), mac(2)));
-  drain(h1!); drain(h3!);
+  drain(h1!);
+  drain(h3!);
   h1!.write(frameTo(mac(2), mac(1)));
   assert.equal(drain(h3!).length, 0);
   clock.advanceTo(5000n);
@@ -82,11 +99,19 @@ test('fault injector: same seed, same impairment; rates roughly as asked', () =>
   const run = (seed: number): string => {
     const clock = new VirtualClock();
     const [a, b] = createPipe(mac(1), mac(2));
-    const f = new FaultInjector(b, clock, new SeededRandom(seed), { loss: 0.2, duplicate: 0.1, corrupt: 0.05, reorder: 0.1, delayNs: 100n, jitterNs: 50n });
+    const f = new FaultInjector(b, clock, new SeededRandom(seed), {
+      loss: 0.2,
+      duplicate: 0.1,
+      corrupt: 0.05,
+      reorder: 0.1,
+      delayNs: 100n,
+      jitterNs: 50n,
+    });
     const got: number[] = [];
     for (let i = 0; i < 1000; i++) {
       const fr = frameTo(mac(2), mac(1));
-      fr[15] = i & 0xff; fr[16] = i >> 8;
+      fr[15] = i & 0xff;
+      fr[16] = i >> 8;
       a.write(fr);
       clock.advanceTo(clock.monotonicNs() + 10n);
       for (const x of drain(f)) got.push(x[15]! | (x[16]! << 8));
@@ -123,7 +148,9 @@ test('fault injector holds delayed frames and reports when they fall due', () =>
   assert.equal(drain(b).length, 1);
 });
 
-test('pcap: a file tshark reads back frame for frame, with valid checksums', { skip: spawnSync('sh', ['-c', 'command -v tshark']).status !== 0 ? 'needs tshark (apt-get install tshark; .ci/run does)' : false }, () => {
+test('pcap: a file tshark reads back frame for frame, with valid checksums', {
+  skip: spawnSync('sh', ['-c', 'command -v tshark']).status !== 0 ? 'needs tshark (apt-get install tshark; .ci/run does)' : false,
+}, () => {
   const clock = new VirtualClock();
   const pcap = new PcapWriter();
   const [a, b] = createPipe(mac(1), mac(2));
@@ -138,11 +165,33 @@ test('pcap: a file tshark reads back frame for frame, with valid checksums', { s
   try {
     const file = join(dir, 't.pcap');
     writeFileSync(file, pcap.bytes());
-    const r = spawnSync('tshark', ['-n', '-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE',
-      '-T', 'fields', '-e', 'frame.len', '-e', 'frame.time_relative', '-e', '_ws.expert'], { encoding: 'utf8' });
+    const r = spawnSync(
+      'tshark',
+      [
+        '-n',
+        '-r',
+        file,
+        '-o',
+        'ip.check_checksum:TRUE',
+        '-o',
+        'udp.check_checksum:TRUE',
+        '-T',
+        'fields',
+        '-e',
+        'frame.len',
+        '-e',
+        'frame.time_relative',
+        '-e',
+        '_ws.expert',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
-    assert.deepEqual(lines.map((l) => Number(l.split('\t')[0])), frames.map((f) => f.length));
+    assert.deepEqual(
+      lines.map((l) => Number(l.split('\t')[0])),
+      frames.map((f) => f.length),
+    );
     assert.equal(lines[1]!.split('\t')[1], '0.001500000');
     assert.ok(!/[Bb]ad checksum|[Mm]alformed/.test(r.stdout), r.stdout);
   } finally {

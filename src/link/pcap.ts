@@ -68,8 +68,12 @@ export class PcapDevice implements NetDevice {
     this.clock = clock;
   }
 
-  get mac(): Uint8Array { return this.inner.mac; }
-  get mtu(): number { return this.inner.mtu; }
+  get mac(): Uint8Array {
+    return this.inner.mac;
+  }
+  get mtu(): number {
+    return this.inner.mtu;
+  }
 
   write(frame: Uint8Array): DeviceResult {
     const r = this.inner.write(frame);
@@ -83,5 +87,7 @@ export class PcapDevice implements NetDevice {
     return n;
   }
 
-  readyAtNs(): bigint | undefined { return this.inner.readyAtNs(); }
+  readyAtNs(): bigint | undefined {
+    return this.inner.readyAtNs();
+  }
 }

@@ -13,8 +13,7 @@ export function createLoopback(mac: MacAddress, mtu = 1500, queueFrames = DEFAUL
 }
 
 /** Two devices joined back to back: what `a` writes, `b` reads, and the other way. */
-export function createPipe(macA: MacAddress, macB: MacAddress, mtu = 1500,
-  queueFrames = DEFAULT_QUEUE_FRAMES): [LinkEnd, LinkEnd] {
+export function createPipe(macA: MacAddress, macB: MacAddress, mtu = 1500, queueFrames = DEFAULT_QUEUE_FRAMES): [LinkEnd, LinkEnd] {
   const a = new LinkEnd(macA, mtu, queueFrames);
   const b = new LinkEnd(macB, mtu, queueFrames);
   a.peer = (f) => b.inbox.push(f);

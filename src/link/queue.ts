@@ -18,7 +18,9 @@ export class FrameQueue {
     this.limit = limit;
   }
 
-  get length(): number { return this.frames.length - this.head; }
+  get length(): number {
+    return this.frames.length - this.head;
+  }
 
   push(frame: Uint8Array): boolean {
     if (this.length >= this.limit) {

@@ -18,7 +18,10 @@ export interface SwitchOptions {
   readonly onFrame?: (frame: Uint8Array, port: number) => void;
 }
 
-interface Learned { port: number; seenNs: bigint }
+interface Learned {
+  port: number;
+  seenNs: bigint;
+}
 
 export class Switch {
   private readonly ports: LinkEnd[] = [];
@@ -40,7 +43,9 @@ export class Switch {
     return dev;
   }
 
-  get portCount(): number { return this.ports.length; }
+  get portCount(): number {
+    return this.ports.length;
+  }
 
   private ingress(frame: Uint8Array, port: number): boolean {
     this.opts.onFrame?.(frame, port);

@@ -13,7 +13,8 @@ import { emitEthernet, ETHERTYPE_ARP, EthernetView } from '../wire/ethernet.ts';
 import { Stack } from './stack.ts';
 
 const S = 1_000_000_000n;
-const ME = 0x0a000001, PEER = 0x0a000009;
+const ME = 0x0a000001,
+  PEER = 0x0a000009;
 const PEER_MAC = Uint8Array.of(2, 0, 0, 0, 0, 9);
 
 function stackOnPipe(): { s: Stack; sched: Scheduler; peer: ReturnType<typeof createPipe>[1] } {
@@ -55,7 +56,7 @@ test('ARP by default: a learned address lives 60 s', () => {
   sched.run({ untilNs: 1n * S });
   peer.write(arpFrame(ARP_REQUEST, PEER, ME)); // A request for us teaches the sender (RFC 826 merge).
   sched.run({ untilNs: 1n * S }); // Learned at 1 s.
-  assert.deepEqual([...s.arp.lookup(PEER) ?? []], [...PEER_MAC]);
+  assert.deepEqual([...(s.arp.lookup(PEER) ?? [])], [...PEER_MAC]);
   sched.run({ untilNs: 61n * S - 1n });
   assert.ok(s.arp.lookup(PEER), 'still known just before 60 s');
   sched.run({ untilNs: 61n * S });
@@ -67,10 +68,15 @@ test('ARP by default: one request per second for an unresolved address, three in
   const sock = s.udp.bind(0, () => {});
   assert.ok(typeof sock !== 'string');
   const at: number[] = [];
-  sched.at(1n, () => { for (let i = 0; i < 5; i++) sock.send(0x0a000077, 9, new Uint8Array(10)); });
+  sched.at(1n, () => {
+    for (let i = 0; i < 5; i++) sock.send(0x0a000077, 9, new Uint8Array(10));
+  });
   for (let ms = 0; ms <= 10_000; ms += 100) {
     sched.run({ untilNs: BigInt(ms) * 1_000_000n + 1n });
-    for (const t of requestsFor(readAll(peer))) { assert.equal(t, 0x0a000077); at.push(ms); }
+    for (const t of requestsFor(readAll(peer))) {
+      assert.equal(t, 0x0a000077);
+      at.push(ms);
+    }
   }
   assert.deepEqual(at, [0, 1000, 2000], 'requests at 0, 1 and 2 s, none after');
   assert.equal(s.arp.drops.unresolved, 5, 'the waiting frames are dropped when it gives up');
@@ -95,12 +101,12 @@ test('ARP by default: frames waiting for one address are bounded at 256 KiB, for
   assert.equal(frames.length, accepted);
   const len = frames[0]!.length;
   assert.ok(frames.every((f) => f.length === len));
-  assert.equal(accepted, Math.floor(256 * 1024 / len), `per address: ${accepted} frames of ${len} bytes`);
+  assert.equal(accepted, Math.floor((256 * 1024) / len), `per address: ${accepted} frames of ${len} bytes`);
 
   // Five more unresolved addresses, 300 frames each: the first four take 256 KiB each, the last what is left of 1 MiB.
   let total = 0;
   for (let h = 0; h < 5; h++) for (let i = 0; i < 300; i++) if (sock.send(0x0a000020 + h, 9, payload) === 'ok') total++;
-  const perAddress = Math.floor(256 * 1024 / len);
+  const perAddress = Math.floor((256 * 1024) / len);
   const expected = 4 * perAddress + Math.floor((1024 * 1024 - 4 * perAddress * len) / len);
   assert.equal(total, expected, `in all: ${total} frames of ${len} bytes`);
   assert.ok(total * len <= 1024 * 1024 && (total + 1) * len > 1024 * 1024);

@@ -107,8 +107,7 @@ export class Arp implements EthernetHandler {
       e = { mac: undefined, expiresNs: 0n, nextRequestNs: now, requests: 0, queue: [], queuedBytes: 0 };
       this.insert(nextHop, e);
     }
-    if (e.queuedBytes + frame.length > this.opts.queueBytesPerAddress ||
-      this.queued + frame.length > this.opts.queueBytesTotal) {
+    if (e.queuedBytes + frame.length > this.opts.queueBytesPerAddress || this.queued + frame.length > this.opts.queueBytesTotal) {
       this.drops['queue-full']++;
       return false;
     }
@@ -143,10 +142,13 @@ export class Arp implements EthernetHandler {
     const v = this.view;
     const r = v.check(buf, off, end);
     if (r !== 'ok') {
-      if (r === 'truncated') this.drops.malformed++; else this.drops.unsupported++;
+      if (r === 'truncated') this.drops.malformed++;
+      else this.drops.unsupported++;
       return;
     }
-    const spa = v.senderIp, tpa = v.targetIp, op = v.operation;
+    const spa = v.senderIp,
+      tpa = v.targetIp,
+      op = v.operation;
     const shaAt = v.senderMacAt;
     if (buf[shaAt]! & 1) {
       this.drops.malformed++; // A group address cannot own an IP address.
@@ -192,8 +194,10 @@ export class Arp implements EthernetHandler {
   }
 
   private send(op: number, dstMac: MacAddress, tha: MacAddress, spa: number, tpa: number): void {
-    emitArp({ operation: op, senderMac: this.eth.mac, senderIp: spa, targetMac: tha, targetIp: tpa },
-      this.tx.subarray(ETHERNET_HEADER_LEN));
+    emitArp(
+      { operation: op, senderMac: this.eth.mac, senderIp: spa, targetMac: tha, targetIp: tpa },
+      this.tx.subarray(ETHERNET_HEADER_LEN),
+    );
     this.eth.transmit(this.tx, dstMac, ETHERTYPE_ARP);
   }
 
@@ -228,5 +232,7 @@ export class Arp implements EthernetHandler {
   }
 
   /** Number of cache entries (resolved or not). */
-  get size(): number { return this.entries.size; }
+  get size(): number {
+    return this.entries.size;
+  }
 }

@@ -86,7 +86,9 @@ export class Ethernet {
    * this host's MAC and `ethertype` into `frame[0..14)`.
    */
   /** The device's segmentation offload limit (a frame size), if it has one. */
-  get gsoMax(): number | undefined { return this.device.gsoMax; }
+  get gsoMax(): number | undefined {
+    return this.device.gsoMax;
+  }
 
   transmit(frame: Uint8Array, dst: MacAddress, ethertype: number, gsoSize?: number): DeviceResult {
     frame.set(dst, 0);

@@ -9,8 +9,10 @@ import { createPipe } from '../link/index.ts';
 import { Scheduler, SeededRandom } from '../sim/index.ts';
 import { Stack } from './stack.ts';
 
-const S = 1_000_000_000n, MS = 1_000_000n;
-const A = 0x0a000001, B = 0x0a000002;
+const S = 1_000_000_000n,
+  MS = 1_000_000n;
+const A = 0x0a000001,
+  B = 0x0a000002;
 
 function twoHosts(): { sched: Scheduler; b: Stack; send: (n: number) => void } {
   const sched = new Scheduler();
@@ -22,7 +24,13 @@ function twoHosts(): { sched: Scheduler; b: Stack; send: (n: number) => void } {
   const sock = a.udp.bind(0, () => {});
   assert.ok(typeof sock !== 'string');
   const payload = new Uint8Array(10);
-  return { sched, b, send: (n) => { for (let i = 0; i < n; i++) assert.equal(sock.send(B, 4444, payload), 'ok'); } };
+  return {
+    sched,
+    b,
+    send: (n) => {
+      for (let i = 0; i < n; i++) assert.equal(sock.send(B, 4444, payload), 'ok');
+    },
+  };
 }
 
 test('ICMP errors by default: a burst of 20, then 100 per second, and never more than 20 at once after a pause', () => {

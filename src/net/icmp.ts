@@ -6,8 +6,16 @@
  */
 import type { Clock } from '../devices/index.ts';
 import {
-  EXCEEDED_REASSEMBLY, emitIcmpv4, ICMP_DEST_UNREACHABLE, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST,
-  ICMP_TIME_EXCEEDED, Icmpv4View, type Icmpv4Repr, UNREACH_PORT, UNREACH_PROTOCOL,
+  EXCEEDED_REASSEMBLY,
+  emitIcmpv4,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMP_TIME_EXCEEDED,
+  Icmpv4View,
+  type Icmpv4Repr,
+  UNREACH_PORT,
+  UNREACH_PROTOCOL,
 } from '../wire/icmpv4.ts';
 import { isMulticast, PROTO_ICMP } from '../wire/ipv4.ts';
 import { u32 } from '../wire/bytes.ts';
@@ -89,7 +97,11 @@ export class Icmp implements Ipv4Handler, Ipv4ErrorSink {
         for (const fn of this.echoListeners) fn(reply);
         return;
       }
-      case ICMP_DEST_UNREACHABLE: case ICMP_TIME_EXCEEDED: case 4: case 5: case 12: {
+      case ICMP_DEST_UNREACHABLE:
+      case ICMP_TIME_EXCEEDED:
+      case 4:
+      case 5:
+      case 12: {
         const k = `${v.type}/${v.code}`;
         this.errorsReceived.set(k, (this.errorsReceived.get(k) ?? 0) + 1);
         return;
@@ -116,9 +128,13 @@ export class Icmp implements Ipv4Handler, Ipv4ErrorSink {
   reassemblyTimeout(q: Uint8Array): void {
     // The quote is the first fragment's header and data: its source is at byte 12.
     if (q.length < 20) return;
-    const src = u32(q, 12), dst = u32(q, 16);
-    this.sendErrorTo(src, dst, q[9] === PROTO_ICMP ? q[(q[0]! & 0x0f) * 4] : undefined,
-      { kind: 'time-exceeded', code: EXCEEDED_REASSEMBLY, data: q });
+    const src = u32(q, 12),
+      dst = u32(q, 16);
+    this.sendErrorTo(src, dst, q[9] === PROTO_ICMP ? q[(q[0]! & 0x0f) * 4] : undefined, {
+      kind: 'time-exceeded',
+      code: EXCEEDED_REASSEMBLY,
+      data: q,
+    });
   }
 
   private sendError(p: Ipv4Packet, msg: Icmpv4Repr): void {
@@ -162,4 +178,3 @@ function quote(p: Ipv4Packet): Uint8Array {
   q.set(p.buf.subarray(p.payloadOff, p.payloadOff + n), h.length);
   return q;
 }
-

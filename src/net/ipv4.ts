@@ -71,21 +71,36 @@ export interface SendOptions {
 }
 
 const DROPS = [
-  'truncated', 'version', 'header-length', 'total-length', 'checksum',
-  'not-for-us', 'bad-source', 'unknown-protocol', 'frag-failed', 'no-address',
+  'truncated',
+  'version',
+  'header-length',
+  'total-length',
+  'checksum',
+  'not-for-us',
+  'bad-source',
+  'unknown-protocol',
+  'frag-failed',
+  'no-address',
 ] as const;
 
 /** Offset in `Ipv4.tx` where upper layers write their payload. */
 export const IPV4_PAYLOAD_AT = ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN;
 
 class Reassembled implements Ipv4Packet {
-  src = 0; dst = 0; protocol = 0; ttl = 0;
+  src = 0;
+  dst = 0;
+  protocol = 0;
+  ttl = 0;
   hdr: Uint8Array = new Uint8Array(0);
   buf: Uint8Array = new Uint8Array(0);
   payloadOff = 0;
   payloadEnd = 0;
-  header(): Uint8Array { return this.hdr; }
-  payload(): Uint8Array { return this.buf.subarray(this.payloadOff, this.payloadEnd); }
+  header(): Uint8Array {
+    return this.hdr;
+  }
+  payload(): Uint8Array {
+    return this.buf.subarray(this.payloadOff, this.payloadEnd);
+  }
 }
 
 export class Ipv4 implements EthernetHandler {
@@ -113,8 +128,7 @@ export class Ipv4 implements EthernetHandler {
    */
   readonly tx = new Uint8Array(ETHERNET_HEADER_LEN + 65535);
 
-  constructor(eth: Ethernet, arp: Arp, clock: Clock, random: Random, config: Ipv4Config,
-    reassembly: ReassemblyOptions = {}) {
+  constructor(eth: Ethernet, arp: Arp, clock: Clock, random: Random, config: Ipv4Config, reassembly: ReassemblyOptions = {}) {
     this.eth = eth;
     this.arp = arp;
     this.clock = clock;
@@ -126,11 +140,20 @@ export class Ipv4 implements EthernetHandler {
     eth.register(ETHERTYPE_IPV4, this);
   }
 
-  get address(): number { return this.config.address; }
-  get mtu(): number { return this.eth.mtu; }
+  get address(): number {
+    return this.config.address;
+  }
+  get mtu(): number {
+    return this.eth.mtu;
+  }
   /** The largest IPv4 packet the device segments itself, or undefined. */
-  get gsoMaxPacket(): number | undefined { const g = this.eth.gsoMax; return g === undefined ? undefined : g - ETHERNET_HEADER_LEN; }
-  get reassembly(): Reassembler { return this.reassembler; }
+  get gsoMaxPacket(): number | undefined {
+    const g = this.eth.gsoMax;
+    return g === undefined ? undefined : g - ETHERNET_HEADER_LEN;
+  }
+  get reassembly(): Reassembler {
+    return this.reassembler;
+  }
 
   /** Changes the address (a DHCP lease, say). */
   configure(config: Ipv4Config): void {
@@ -146,8 +169,12 @@ export class Ipv4 implements EthernetHandler {
   isBroadcast(a: number): boolean {
     if (a === 0xffffffff) return true;
     const m = prefixMask(this.config.prefixLen);
-    return this.config.prefixLen < 31 && this.config.address !== 0 &&
-      ((a & m) >>> 0) === ((this.config.address & m) >>> 0) && ((a | m) >>> 0) === 0xffffffff;
+    return (
+      this.config.prefixLen < 31 &&
+      this.config.address !== 0 &&
+      (a & m) >>> 0 === (this.config.address & m) >>> 0 &&
+      (a | m) >>> 0 === 0xffffffff
+    );
   }
 
   receive(buf: Uint8Array, off: number, end: number): void {
@@ -157,7 +184,8 @@ export class Ipv4 implements EthernetHandler {
       this.drops[r]++;
       return;
     }
-    const dst = v.dst, src = v.src;
+    const dst = v.dst,
+      src = v.src;
     // Unconfigured (DHCP under way), a host takes datagrams for any address: the
     // server may unicast its offer to the address it offers (RFC 2131 §4.1).
     if (dst !== this.config.address && !this.isBroadcast(dst) && this.config.address !== 0) {
@@ -173,8 +201,14 @@ export class Ipv4 implements EthernetHandler {
       const whole = this.reassembler.add(v, this.clock.monotonicNs());
       if (!whole) return;
       const p = this.reassembled;
-      p.src = src; p.dst = dst; p.protocol = v.protocol; p.ttl = v.ttl;
-      p.hdr = whole.header; p.buf = whole.payload; p.payloadOff = 0; p.payloadEnd = whole.payload.length;
+      p.src = src;
+      p.dst = dst;
+      p.protocol = v.protocol;
+      p.ttl = v.ttl;
+      p.hdr = whole.header;
+      p.buf = whole.payload;
+      p.payloadOff = 0;
+      p.payloadEnd = whole.payload.length;
       this.deliver(p);
       return;
     }
@@ -199,7 +233,7 @@ export class Ipv4 implements EthernetHandler {
   route(dst: number): number | undefined {
     const c = this.config;
     const m = prefixMask(c.prefixLen);
-    if (((dst & m) >>> 0) === ((c.address & m) >>> 0)) return dst;
+    if ((dst & m) >>> 0 === (c.address & m) >>> 0) return dst;
     return c.gateway;
   }
 
@@ -241,8 +275,11 @@ export class Ipv4 implements EthernetHandler {
     for (let off = 0; off < payloadLen; off += chunk) {
       const len = Math.min(chunk, payloadLen - off);
       const more = off + len < payloadLen;
-      emitIpv4({ src: c.address, dst, protocol, ttl, tos, ident, moreFragments: more, fragOffset: off, payloadLen: len },
-        f, ETHERNET_HEADER_LEN);
+      emitIpv4(
+        { src: c.address, dst, protocol, ttl, tos, ident, moreFragments: more, fragOffset: off, payloadLen: len },
+        f,
+        ETHERNET_HEADER_LEN,
+      );
       f.set(this.tx.subarray(IPV4_PAYLOAD_AT + off, IPV4_PAYLOAD_AT + off + len), IPV4_PAYLOAD_AT);
       this.txFragments++;
       const r = this.output(bcast, nextHop, f.subarray(0, IPV4_PAYLOAD_AT + len));

@@ -59,8 +59,14 @@ test('incomplete datagrams time out; the quote goes back only when fragment zero
   r.add(frag(8, 8, 8, false), 0n);
   assert.equal(r.nextDeadlineNs(), 1000n);
   const quotes: Uint8Array[] = [];
-  assert.equal(r.expire(999n, (q) => quotes.push(q)), false);
-  assert.equal(r.expire(1000n, (q) => quotes.push(q)), true);
+  assert.equal(
+    r.expire(999n, (q) => quotes.push(q)),
+    false,
+  );
+  assert.equal(
+    r.expire(1000n, (q) => quotes.push(q)),
+    true,
+  );
   assert.equal(r.drops['frag-timeout'], 2);
   assert.equal(quotes.length, 1);
   assert.equal(quotes[0]!.length, 28, 'header and the first 8 data bytes');
@@ -95,7 +101,7 @@ test('default bound: 4 MiB of buffers, whatever the datagram count allows', () =
   // Each datagram's buffer is as large as its furthest byte: one 8-byte fragment at 64000 holds 64008 bytes.
   const r = new Reassembler({ maxDatagrams: 1000 });
   for (let id = 0; id < 200; id++) r.add(frag(id, 64000, 8, true), 0n);
-  const fit = Math.floor(4 * 1024 * 1024 / 64008); // 65
+  const fit = Math.floor((4 * 1024 * 1024) / 64008); // 65
   assert.equal(r.datagramsHeld, fit);
   assert.equal(r.bytesHeld, fit * 64008);
   assert.ok(r.bytesHeld <= 4 * 1024 * 1024 && r.bytesHeld + 64008 > 4 * 1024 * 1024, 'full to within one datagram');
@@ -107,9 +113,15 @@ test('default bound: 30 s after the first fragment, an incomplete datagram is dr
   r.add(frag(9, 0, 8, true), 5_000_000_000n);
   r.add(frag(9, 16, 8, true), 20_000_000_000n); // Later fragments do not extend it.
   assert.equal(r.nextDeadlineNs(), 35_000_000_000n);
-  assert.equal(r.expire(34_999_999_999n, () => {}), false);
+  assert.equal(
+    r.expire(34_999_999_999n, () => {}),
+    false,
+  );
   assert.equal(r.datagramsHeld, 1);
-  assert.equal(r.expire(35_000_000_000n, () => {}), true);
+  assert.equal(
+    r.expire(35_000_000_000n, () => {}),
+    true,
+  );
   assert.equal(r.datagramsHeld, 0);
   assert.equal(r.drops['frag-timeout'], 1);
 });

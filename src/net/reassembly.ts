@@ -58,8 +58,12 @@ export class Reassembler {
     };
   }
 
-  get bytesHeld(): number { return this.heldBytes; }
-  get datagramsHeld(): number { return this.pending.size; }
+  get bytesHeld(): number {
+    return this.heldBytes;
+  }
+  get datagramsHeld(): number {
+    return this.pending.size;
+  }
 
   /** Adds one fragment; returns the whole datagram when this one completes it. */
   add(v: Ipv4View, now: bigint): Reassembled | undefined {
@@ -67,7 +71,7 @@ export class Reassembler {
     const dataLen = v.payloadLen;
     const end = off + dataLen;
     const more = v.moreFragments;
-    if ((more && (dataLen === 0 || dataLen % 8 !== 0))) {
+    if (more && (dataLen === 0 || dataLen % 8 !== 0)) {
       this.drops['frag-malformed']++;
       return undefined;
     }
@@ -79,8 +83,14 @@ export class Reassembler {
     let p = this.pending.get(key);
     if (!p) {
       p = {
-        key, deadlineNs: now + this.opts.timeoutNs, buf: new Uint8Array(0), ranges: [], received: 0,
-        total: -1, firstQuote: undefined, firstHeader: undefined,
+        key,
+        deadlineNs: now + this.opts.timeoutNs,
+        buf: new Uint8Array(0),
+        ranges: [],
+        received: 0,
+        total: -1,
+        firstQuote: undefined,
+        firstHeader: undefined,
       };
       if (!this.makeRoom(0)) return undefined;
       this.pending.set(key, p);

@@ -31,11 +31,16 @@ export interface UdpDatagram {
 
 /** One reused object per UDP layer: receiving allocates nothing until `data` is read. */
 class Received implements UdpDatagram {
-  src = 0; srcPort = 0; dst = 0; dstPort = 0;
+  src = 0;
+  srcPort = 0;
+  dst = 0;
+  dstPort = 0;
   buf: Uint8Array = new Uint8Array(0);
   off = 0;
   end = 0;
-  get data(): Uint8Array { return this.buf.subarray(this.off, this.end); }
+  get data(): Uint8Array {
+    return this.buf.subarray(this.off, this.end);
+  }
 }
 
 /** Something that tells senders a port is closed (the ICMP layer). */
@@ -138,8 +143,13 @@ export class Udp implements Ipv4Handler {
     }
     this.rxDatagrams++;
     const d = this.datagram;
-    d.src = p.src; d.srcPort = v.srcPort; d.dst = p.dst; d.dstPort = v.dstPort;
-    d.buf = v.buf; d.off = v.payloadOff; d.end = v.payloadEnd;
+    d.src = p.src;
+    d.srcPort = v.srcPort;
+    d.dst = p.dst;
+    d.dstPort = v.dstPort;
+    d.buf = v.buf;
+    d.off = v.payloadOff;
+    d.end = v.payloadEnd;
     s.onDatagram(d);
   }
 }

@@ -18,7 +18,10 @@ test('no --ipv4 means DHCP (no address), and --dns takes a list', () => {
 });
 
 test('bad values get a message that says what to write', () => {
-  const bad = (argv: string[]): string => { const r = parseBootArgs(argv, schema); return 'error' in r ? r.error : 'no error'; };
+  const bad = (argv: string[]): string => {
+    const r = parseBootArgs(argv, schema);
+    return 'error' in r ? r.error : 'no error';
+  };
   assert.match(bad(['--dns=10.0.0.1,nope']), /like --dns=10\.0\.0\.1/);
   assert.match(bad(['--ipv4=10.0.0.2']), /like --ipv4=10\.0\.0\.2\/24/);
   assert.match(bad(['--port=0']), /from 1 to 65535/);

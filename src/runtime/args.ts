@@ -23,13 +23,19 @@ export function parseBootArgs(argv: readonly string[], schema: Record<string, Pa
   const params: Record<string, string | number | boolean> = {};
   for (const [k, s] of Object.entries(schema)) params[k] = s.default;
   let ipv4: BootArgs['ipv4'], ipv4Text: string | undefined, gateway: number | undefined, dns: number[] | undefined;
-  let logs: LogLevel = 'info', help = false;
+  let logs: LogLevel = 'info',
+    help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--help' || a === '-h') { help = true; continue; }
+    if (a === '--help' || a === '-h') {
+      help = true;
+      continue;
+    }
     let name: string, value: string | undefined;
-    if (a === '-l') { name = 'logs'; value = argv[++i]; }
-    else if (a.startsWith('--')) {
+    if (a === '-l') {
+      name = 'logs';
+      value = argv[++i];
+    } else if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       name = eq < 0 ? a.slice(2) : a.slice(2, eq);
       value = eq < 0 ? undefined : a.slice(eq + 1);
@@ -44,21 +50,31 @@ export function parseBootArgs(argv: readonly string[], schema: Record<string, Pa
       return next;
     };
     if (name === 'ipv4') {
-      const v = needValue(); if (typeof v !== 'string') return v;
+      const v = needValue();
+      if (typeof v !== 'string') return v;
       const c = parseIpv4Cidr(v);
       if (!c) return { error: `--ipv4=${v} is not an address with a prefix; write it like --ipv4=10.0.0.2/24` };
-      ipv4 = c; ipv4Text = v;
+      ipv4 = c;
+      ipv4Text = v;
     } else if (name === 'ipv4-gateway') {
-      const v = needValue(); if (typeof v !== 'string') return v;
+      const v = needValue();
+      if (typeof v !== 'string') return v;
       gateway = parseIpv4Address(v);
       if (gateway === undefined) return { error: `--ipv4-gateway=${v} is not an IPv4 address; write it like --ipv4-gateway=10.0.0.1` };
     } else if (name === 'dns') {
-      const v = needValue(); if (typeof v !== 'string') return v;
-      dns = v.split(',').map((x) => parseIpv4Address(x.trim())).filter((x): x is number => x !== undefined);
-      if (dns.length !== v.split(',').length) return { error: `--dns=${v} must be IPv4 addresses separated by commas, like --dns=10.0.0.1` };
+      const v = needValue();
+      if (typeof v !== 'string') return v;
+      dns = v
+        .split(',')
+        .map((x) => parseIpv4Address(x.trim()))
+        .filter((x): x is number => x !== undefined);
+      if (dns.length !== v.split(',').length)
+        return { error: `--dns=${v} must be IPv4 addresses separated by commas, like --dns=10.0.0.1` };
     } else if (name === 'logs') {
-      const v = needValue(); if (typeof v !== 'string') return v;
-      if (!(LOG_LEVELS as readonly string[]).includes(v)) return { error: `--logs=${v} is not a level; use one of ${LOG_LEVELS.join(', ')}` };
+      const v = needValue();
+      if (typeof v !== 'string') return v;
+      if (!(LOG_LEVELS as readonly string[]).includes(v))
+        return { error: `--logs=${v} is not a level; use one of ${LOG_LEVELS.join(', ')}` };
       logs = v as LogLevel;
     } else {
       const bare = name.startsWith('no-') && schema[name.slice(3)]?.kind === 'bool' ? name.slice(3) : name;
@@ -69,11 +85,14 @@ export function parseBootArgs(argv: readonly string[], schema: Record<string, Pa
         else if (value === 'true' || value === 'false') params[bare] = value === 'true';
         else return { error: `--${name}=${value}: a switch is true or false` };
       } else {
-        const v = needValue(); if (typeof v !== 'string') return v;
+        const v = needValue();
+        if (typeof v !== 'string') return v;
         if (spec.kind === 'int') {
           const n = Number(v);
           if (!Number.isInteger(n) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
-            return { error: `--${name}=${v} must be a whole number${spec.min !== undefined ? ` from ${spec.min}` : ''}${spec.max !== undefined ? ` to ${spec.max}` : ''}` };
+            return {
+              error: `--${name}=${v} must be a whole number${spec.min !== undefined ? ` from ${spec.min}` : ''}${spec.max !== undefined ? ` to ${spec.max}` : ''}`,
+            };
           }
           params[bare] = n;
         } else {
@@ -89,7 +108,7 @@ export function parseBootArgs(argv: readonly string[], schema: Record<string, Pa
 export function helpText(name: string, schema: Record<string, ParamSpec>, hasNet: boolean): string {
   const rows: [string, string][] = [];
   if (hasNet) {
-    rows.push(['--ipv4=ADDRESS/PREFIX', 'this unikernel\'s IPv4 address (default: ask DHCP, with --net=direct)']);
+    rows.push(['--ipv4=ADDRESS/PREFIX', "this unikernel's IPv4 address (default: ask DHCP, with --net=direct)"]);
     rows.push(['--ipv4-gateway=ADDRESS', 'the router for off-link destinations']);
     rows.push(['--dns=ADDRESS[,ADDRESS]', 'DNS resolvers for name lookups (default: those DHCP gives)']);
   }
@@ -100,6 +119,9 @@ export function helpText(name: string, schema: Record<string, ParamSpec>, hasNet
     rows.push([shape, s.default === '' ? s.help : `${s.help} (default ${JSON.stringify(s.default)})`]);
   }
   const w = Math.max(...rows.map((r) => r[0].length));
-  return `usage: fata run [TENDER FLAGS] [--] ${name}.fata [BOOT ARGUMENTS]\n\nboot arguments:\n` +
-    rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`).join('\n') + '\n';
+  return (
+    `usage: fata run [TENDER FLAGS] [--] ${name}.fata [BOOT ARGUMENTS]\n\nboot arguments:\n` +
+    rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`).join('\n') +
+    '\n'
+  );
 }

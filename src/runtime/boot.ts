@@ -46,14 +46,24 @@ export interface NetStartOptions {
 export interface NetProvider {
   readonly mode: 'direct' | 'socket';
   /** Makes the stacks; `run` drives them until `stop` says so. */
-  start(platform: Platform, names: readonly string[], args: BootArgs, log: Logger, opts?: NetStartOptions):
-    { stacks: Map<string, NetStack>; run(stop: () => boolean): Promise<void>; ready?: Promise<void> } | { error: string };
+  start(
+    platform: Platform,
+    names: readonly string[],
+    args: BootArgs,
+    log: Logger,
+    opts?: NetStartOptions,
+  ): { stacks: Map<string, NetStack>; run(stop: () => boolean): Promise<void>; ready?: Promise<void> } | { error: string };
 }
 
 export type AnyMain = (devices: Record<string, unknown>, params: Record<string, unknown>, ctx: Context) => MainResult;
 
-export async function boot(platform: Platform, config: ServiceConfig, main: AnyMain, argv: readonly string[],
-  net: NetProvider | undefined): Promise<number> {
+export async function boot(
+  platform: Platform,
+  config: ServiceConfig,
+  main: AnyMain,
+  argv: readonly string[],
+  net: NetProvider | undefined,
+): Promise<number> {
   const enc = new TextEncoder();
   const say = (text: string): void => platform.console.write(enc.encode(text));
   const decls = Object.entries(config.devices);
@@ -68,7 +78,12 @@ export async function boot(platform: Platform, config: ServiceConfig, main: AnyM
     return EXIT_OK;
   }
   const log = createLogger(platform.console, platform.clock, config.name, args.logs);
-  log.info('boot', { target: platform.target, engine: platform.engine, net: net?.mode ?? 'none', devices: decls.map(([n, d]) => `${n}:${d.type}`).join(',') || 'none' });
+  log.info('boot', {
+    target: platform.target,
+    engine: platform.engine,
+    net: net?.mode ?? 'none',
+    devices: decls.map(([n, d]) => `${n}:${d.type}`).join(',') || 'none',
+  });
 
   const devices: Record<string, unknown> = {};
   for (const [name, d] of decls) {
@@ -106,7 +121,11 @@ export async function boot(platform: Platform, config: ServiceConfig, main: AnyM
     }
   }
   const ctx: Context = {
-    name: config.name, log, clock: platform.clock, random: platform.random, argv,
+    name: config.name,
+    log,
+    clock: platform.clock,
+    random: platform.random,
+    argv,
     sleep: (ms) => platform.sleep(ms),
   };
   let code: number;
@@ -119,7 +138,10 @@ export async function boot(platform: Platform, config: ServiceConfig, main: AnyM
     code = typeof result === 'number' ? result : EXIT_OK;
     if (result === 'stop') log.info('stop', { reason: 'requested' });
   } catch (e) {
-    log.error('abort', { error: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack?.split('\n')[1]?.trim() : undefined });
+    log.error('abort', {
+      error: e instanceof Error ? e.message : String(e),
+      stack: e instanceof Error ? e.stack?.split('\n')[1]?.trim() : undefined,
+    });
     code = EXIT_ABORT;
   }
   stopped = true;

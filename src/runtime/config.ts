@@ -13,7 +13,9 @@ export interface NetDecl {
   /** Without --ipv4, configure by DHCP (default true); false makes --ipv4 required (a DHCP server, say). */
   readonly dhcp?: boolean;
 }
-export interface BlockDecl { readonly type: 'block' }
+export interface BlockDecl {
+  readonly type: 'block';
+}
 /** A folder crunched into the image at build time, read-only at run time. */
 export interface AssetsDecl {
   readonly type: 'assets';
@@ -39,8 +41,7 @@ export type ParamSpec =
 
 export const param = {
   string: (def: string, help: string) => ({ kind: 'string', default: def, help }) as const,
-  int: (def: number, help: string, range: { min?: number; max?: number } = {}) =>
-    ({ kind: 'int', default: def, help, ...range }) as const,
+  int: (def: number, help: string, range: { min?: number; max?: number } = {}) => ({ kind: 'int', default: def, help, ...range }) as const,
   bool: (def: boolean, help: string) => ({ kind: 'bool', default: def, help }) as const,
 };
 
@@ -58,7 +59,8 @@ export interface ServiceConfig<
 
 /** Declares a service; checks what can be checked before any build. */
 export function service<const D extends Record<string, DeviceDeclaration>, const P extends Record<string, ParamSpec>>(
-  c: ServiceConfig<D, P>): ServiceConfig<D, P> {
+  c: ServiceConfig<D, P>,
+): ServiceConfig<D, P> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(c.name)) {
     throw new Error(`service name '${c.name}' must be 1-63 letters, digits, '-' or '_'`);
   }

@@ -37,13 +37,18 @@ export class TcpDuplex extends Duplex {
       this.touch();
       if (!this.push(Buffer.from(d))) tcp.pause(); // Copy: the TCP layer's bytes are borrowed.
     };
-    tcp.onEnd = () => { this.push(null); };
+    tcp.onEnd = () => {
+      this.push(null);
+    };
     tcp.onDrain = () => this.flushWrite();
     tcp.onClose = (error) => {
       this.tcpClosed = true;
       this.clearIdle();
       if (error) this.destroy(Object.assign(new Error(`TCP connection ${error}`), { code: errorCode(error) }));
-      else if (!this.destroyed) { this.push(null); this.destroy(); }
+      else if (!this.destroyed) {
+        this.push(null);
+        this.destroy();
+      }
     };
   }
 
@@ -56,7 +61,10 @@ export class TcpDuplex extends Duplex {
   }
 
   private writeChunk(chunk: Uint8Array, cb: (e?: Error | null) => void): void {
-    if (this.tcpClosed) { cb(new Error('write after the TCP connection closed')); return; }
+    if (this.tcpClosed) {
+      cb(new Error('write after the TCP connection closed'));
+      return;
+    }
     this.touch();
     this.pendingWrite = { data: chunk, cb };
     this.flushWrite();
@@ -78,7 +86,10 @@ export class TcpDuplex extends Duplex {
       p.cb(e as Error);
       return;
     }
-    if (n < p.data.length) { p.data = p.data.subarray(n); return; } // The rest goes on drain.
+    if (n < p.data.length) {
+      p.data = p.data.subarray(n);
+      return;
+    } // The rest goes on drain.
     this.pendingWrite = undefined;
     p.cb();
   }
@@ -92,7 +103,8 @@ export class TcpDuplex extends Duplex {
     this.clearIdle();
     if (!this.tcpClosed) {
       this.tcpClosed = true;
-      if (err) this.tcp.destroy(); else this.tcp.end();
+      if (err) this.tcp.destroy();
+      else this.tcp.end();
     }
     cb(err);
   }
@@ -106,8 +118,13 @@ export class TcpDuplex extends Duplex {
   }
 
   /** node:http's server calls this with true (its default): small responses then leave without waiting for an ACK. */
-  setNoDelay(on = true): this { this.tcp.setNoDelay?.(on); return this; }
-  setKeepAlive(): this { return this; }
+  setNoDelay(on = true): this {
+    this.tcp.setNoDelay?.(on);
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
 
   private touch(): void {
     this.clearIdle();

@@ -30,8 +30,10 @@ export function formatLine(wallNs: bigint, level: LogLevel, src: string, event: 
 export function createLogger(console: Console, clock: Clock, src: string, level: LogLevel): Logger {
   const max = LOG_LEVELS.indexOf(level);
   const enc = new TextEncoder();
-  const at = (l: LogLevel) => (event: string, fields?: Record<string, unknown>): void => {
-    if (LOG_LEVELS.indexOf(l) <= max) console.write(enc.encode(formatLine(clock.wallNs(), l, src, event, fields)));
-  };
+  const at =
+    (l: LogLevel) =>
+    (event: string, fields?: Record<string, unknown>): void => {
+      if (LOG_LEVELS.indexOf(l) <= max) console.write(enc.encode(formatLine(clock.wallNs(), l, src, event, fields)));
+    };
   return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }

@@ -18,13 +18,26 @@ import type { NetStack, TcpServer, TcpStream, UdpEndpoint } from './types.ts';
 /** A Fata TCP connection behind the portable stream interface (both net modes give services this shape). */
 export function tcpStream(c: TcpConnection): TcpStream {
   const s: TcpStream = {
-    remote: formatIpv4Address(c.remoteAddr), remotePort: c.remotePort,
-    onData: undefined, onEnd: undefined, onDrain: undefined, onClose: undefined,
-    write: (d) => c.write(d), end: () => c.shutdown(), destroy: () => c.abort(), pause: () => c.pause(), resume: () => c.resume(),
-    setNoDelay: (on) => { c.noDelay = on; },
+    remote: formatIpv4Address(c.remoteAddr),
+    remotePort: c.remotePort,
+    onData: undefined,
+    onEnd: undefined,
+    onDrain: undefined,
+    onClose: undefined,
+    write: (d) => c.write(d),
+    end: () => c.shutdown(),
+    destroy: () => c.abort(),
+    pause: () => c.pause(),
+    resume: () => c.resume(),
+    setNoDelay: (on) => {
+      c.noDelay = on;
+    },
   };
   c.events = {
-    onData: (d) => s.onData?.(d), onEnd: () => s.onEnd?.(), onDrain: () => s.onDrain?.(), onClose: (e) => s.onClose?.(e),
+    onData: (d) => s.onData?.(d),
+    onEnd: () => s.onEnd?.(),
+    onDrain: () => s.onDrain?.(),
+    onClose: (e) => s.onClose?.(e),
   };
   return s;
 }
@@ -34,7 +47,9 @@ function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly
   let resolver: StubResolver | undefined;
   const net: NetStack = {
     mode: 'direct',
-    get ipv4() { return ipv4(); },
+    get ipv4() {
+      return ipv4();
+    },
     lookup: (host, o) => {
       resolver ??= new StubResolver({ querier: new DnsQuerier(net, platform.random, timer), clock: platform.clock, servers: dns });
       return resolver.lookup(host, o);
@@ -42,7 +57,9 @@ function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly
     udpBind: async (port, onMessage): Promise<UdpEndpoint> => {
       const msg: { src: string; srcPort: number; data: Uint8Array } = { src: '', srcPort: 0, data: new Uint8Array(0) };
       const s = stack.udp.bind(port, (d) => {
-        msg.src = formatIpv4Address(d.src); msg.srcPort = d.srcPort; msg.data = d.data;
+        msg.src = formatIpv4Address(d.src);
+        msg.srcPort = d.srcPort;
+        msg.data = d.data;
         onMessage(msg);
       });
       if (!(s instanceof UdpSocket)) throw new Error(`cannot bind UDP port ${port}: ${s}`);
@@ -61,15 +78,19 @@ function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly
       if (!(l instanceof TcpListener)) throw new Error(`cannot listen on TCP port ${port}: ${l}`);
       return { port, close: () => stack.tcp.unlisten(l) };
     },
-    tcpConnect: (dst, port) => new Promise<TcpStream>((resolve, reject) => {
-      const a = parseIpv4Address(dst);
-      if (a === undefined) { reject(new Error(`'${dst}' is not an IPv4 address`)); return; }
-      const c = stack.tcp.connect(a, port);
-      c.events = {
-        onConnect: () => resolve(tcpStream(c)),
-        onClose: (e) => reject(new Error(`TCP connection to ${dst}:${port} ${e ?? 'closed'}`)),
-      };
-    }),
+    tcpConnect: (dst, port) =>
+      new Promise<TcpStream>((resolve, reject) => {
+        const a = parseIpv4Address(dst);
+        if (a === undefined) {
+          reject(new Error(`'${dst}' is not an IPv4 address`));
+          return;
+        }
+        const c = stack.tcp.connect(a, port);
+        c.events = {
+          onConnect: () => resolve(tcpStream(c)),
+          onClose: (e) => reject(new Error(`TCP connection to ${dst}:${port} ${e ?? 'closed'}`)),
+        };
+      }),
   };
   return net;
 }
@@ -84,34 +105,66 @@ export const directNet: NetProvider = {
     for (const name of names) {
       const dev = platform.nets.get(name);
       if (!dev) return { error: `net device '${name}' is not attached; attach it with --net:${name}=TAP` };
-      if (!args.ipv4 && opts.staticOnly?.has(name)) return { error: `net device '${name}' needs a static address: give --ipv4=ADDRESS/PREFIX` };
+      if (!args.ipv4 && opts.staticOnly?.has(name))
+        return { error: `net device '${name}' needs a static address: give --ipv4=ADDRESS/PREFIX` };
       const s = new Stack({
-        device: dev, clock: platform.clock, random: platform.random,
+        device: dev,
+        clock: platform.clock,
+        random: platform.random,
         ipv4: args.ipv4 ? { ...args.ipv4, gateway: args.gateway } : { address: 0, prefixLen: 0 },
       });
       raw.push(s);
       let text = args.ipv4Text;
       let leaseDns: string[] = [];
       const dns = args.dns?.map(formatIpv4Address);
-      stacks.set(name, adapt(s, () => text, () => dns ?? leaseDns, platform));
+      stacks.set(
+        name,
+        adapt(
+          s,
+          () => text,
+          () => dns ?? leaseDns,
+          platform,
+        ),
+      );
       if (args.ipv4) {
         s.start();
-        log.info('net-up', { device: name, mode: 'direct', ipv4: text, gateway: args.gateway === undefined ? 'none' : formatIpv4Address(args.gateway), mtu: dev.mtu });
+        log.info('net-up', {
+          device: name,
+          mode: 'direct',
+          ipv4: text,
+          gateway: args.gateway === undefined ? 'none' : formatIpv4Address(args.gateway),
+          mtu: dev.mtu,
+        });
         continue;
       }
       let bound: () => void = () => {};
-      waiting.push(new Promise<void>((r) => { bound = r; }));
+      waiting.push(
+        new Promise<void>((r) => {
+          bound = r;
+        }),
+      );
       const c = new DhcpClient({
-        udp: s.udp, ipv4: s.ipv4, clock: platform.clock, random: platform.random, mac: dev.mac,
-        arp: s.arp, hostname: opts.hostname,
+        udp: s.udp,
+        ipv4: s.ipv4,
+        clock: platform.clock,
+        random: platform.random,
+        mac: dev.mac,
+        arp: s.arp,
+        hostname: opts.hostname,
         log: (event, fields) => log.debug(event, { device: name, ...fields }),
         onBound: (l, renewed) => {
           text = `${formatIpv4Address(l.address)}/${l.prefixLen}`;
           leaseDns = l.dns.map(formatIpv4Address);
           if (!renewed) s.start();
           log.info(renewed ? 'dhcp-renewed' : 'net-up', {
-            device: name, mode: 'direct', ipv4: text, gateway: l.gateway === undefined ? 'none' : formatIpv4Address(l.gateway),
-            dns: leaseDns.join(',') || 'none', lease: l.leaseSeconds, server: formatIpv4Address(l.server), mtu: dev.mtu,
+            device: name,
+            mode: 'direct',
+            ipv4: text,
+            gateway: l.gateway === undefined ? 'none' : formatIpv4Address(l.gateway),
+            dns: leaseDns.join(',') || 'none',
+            lease: l.leaseSeconds,
+            server: formatIpv4Address(l.server),
+            mtu: dev.mtu,
           });
           bound();
         },
@@ -139,7 +192,8 @@ export const directNet: NetProvider = {
       },
     };
     return {
-      stacks, run: (stop) => runLoop(all, platform.clock, platform.yield, stop),
+      stacks,
+      run: (stop) => runLoop(all, platform.clock, platform.yield, stop),
       ready: waiting.length ? Promise.all(waiting).then(() => {}) : undefined,
     };
   },

@@ -20,17 +20,26 @@ export interface TlsCertificate {
 /** TLS 1.2 and 1.3 only; the certificate and key as PEM. Throws a clear error for a bad pair. */
 export function tlsCertificate(certPem: string, keyPem: string): TlsCertificate {
   let x: X509Certificate;
-  try { x = new X509Certificate(certPem); } catch (e) { throw new Error(`the TLS certificate is not valid PEM X.509: ${(e as Error).message}`); }
+  try {
+    x = new X509Certificate(certPem);
+  } catch (e) {
+    throw new Error(`the TLS certificate is not valid PEM X.509: ${(e as Error).message}`);
+  }
   let context: SecureContext;
   try {
     context = createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' });
-  } catch (e) { throw new Error(`the TLS key does not fit the certificate or is unreadable: ${(e as Error).message}`); }
+  } catch (e) {
+    throw new Error(`the TLS key does not fit the certificate or is unreadable: ${(e as Error).message}`);
+  }
   return { context, validToMs: Date.parse(x.validTo), subject: x.subject.replace(/\n/g, ', ') };
 }
 
 /** Server-side TLS on `tcp`; `onError` hears failed handshakes (the connection is closed). */
 export function tlsServerStream(tcp: TcpStream, cert: TlsCertificate, onError?: (e: Error) => void): TcpStream {
   const sock = new TLSSocket(new TcpDuplex(tcp), { isServer: true, secureContext: cert.context, ALPNProtocols: ['http/1.1'] });
-  sock.on('error', (e) => { onError?.(e); sock.destroy(); });
+  sock.on('error', (e) => {
+    onError?.(e);
+    sock.destroy();
+  });
   return socketStream(sock, tcp.remote, tcp.remotePort, false);
 }

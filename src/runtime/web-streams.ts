@@ -13,18 +13,39 @@ export interface TcpWebStreams {
 }
 
 export function tcpWebStreams(s: TcpStream, highWaterMark = 65536): TcpWebStreams {
-  const readable = new ReadableStream<Uint8Array>({
-    start(ctrl) {
-      s.onData = (d) => {
-        ctrl.enqueue(d.slice()); // Copy: the TCP layer's bytes are borrowed.
-        if ((ctrl.desiredSize ?? 1) <= 0) s.pause();
-      };
-      s.onEnd = () => { try { ctrl.close(); } catch { /* already closed */ } };
-      s.onClose = (e) => { if (e) { try { ctrl.error(new Error(`TCP connection ${e}`)); } catch { /* already done */ } } };
+  const readable = new ReadableStream<Uint8Array>(
+    {
+      start(ctrl) {
+        s.onData = (d) => {
+          ctrl.enqueue(d.slice()); // Copy: the TCP layer's bytes are borrowed.
+          if ((ctrl.desiredSize ?? 1) <= 0) s.pause();
+        };
+        s.onEnd = () => {
+          try {
+            ctrl.close();
+          } catch {
+            /* already closed */
+          }
+        };
+        s.onClose = (e) => {
+          if (e) {
+            try {
+              ctrl.error(new Error(`TCP connection ${e}`));
+            } catch {
+              /* already done */
+            }
+          }
+        };
+      },
+      pull() {
+        s.resume();
+      },
+      cancel() {
+        s.destroy();
+      },
     },
-    pull() { s.resume(); },
-    cancel() { s.destroy(); },
-  }, new ByteLengthQueuingStrategy({ highWaterMark }));
+    new ByteLengthQueuingStrategy({ highWaterMark }),
+  );
   const writable = new WritableStream<Uint8Array>({
     write(chunk) {
       return new Promise<void>((resolve, reject) => {
@@ -32,7 +53,10 @@ export function tcpWebStreams(s: TcpStream, highWaterMark = 65536): TcpWebStream
         const go = (): void => {
           try {
             off += s.write(chunk.subarray(off));
-            if (off >= chunk.length) { s.onDrain = undefined; resolve(); } else s.onDrain = go;
+            if (off >= chunk.length) {
+              s.onDrain = undefined;
+              resolve();
+            } else s.onDrain = go;
           } catch (e) {
             reject(e as Error);
           }
@@ -40,8 +64,12 @@ export function tcpWebStreams(s: TcpStream, highWaterMark = 65536): TcpWebStream
         go();
       });
     },
-    close() { s.end(); },
-    abort() { s.destroy(); },
+    close() {
+      s.end();
+    },
+    abort() {
+      s.destroy();
+    },
   });
   return { readable, writable };
 }

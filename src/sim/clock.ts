@@ -10,8 +10,12 @@ export class VirtualClock implements Clock {
     this.epochNs = epochNs;
   }
 
-  monotonicNs(): bigint { return this.now; }
-  wallNs(): bigint { return this.epochNs + this.now; }
+  monotonicNs(): bigint {
+    return this.now;
+  }
+  wallNs(): bigint {
+    return this.epochNs + this.now;
+  }
 
   /** Moves time forward to `t`; going back is a programmer error. */
   advanceTo(t: bigint): void {

@@ -30,10 +30,18 @@ test('a node that keeps working without time passing is reported as a livelock',
 });
 
 test('seeded random is reproducible and spreads across the range', () => {
-  const a = new SeededRandom(7), b = new SeededRandom(7), c = new SeededRandom(8);
+  const a = new SeededRandom(7),
+    b = new SeededRandom(7),
+    c = new SeededRandom(8);
   const xs = Array.from({ length: 1000 }, () => a.u32());
-  assert.deepEqual(xs, Array.from({ length: 1000 }, () => b.u32()));
-  assert.notDeepEqual(xs.slice(0, 10), Array.from({ length: 10 }, () => c.u32()));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 1000 }, () => b.u32()),
+  );
+  assert.notDeepEqual(
+    xs.slice(0, 10),
+    Array.from({ length: 10 }, () => c.u32()),
+  );
   const high = xs.filter((x) => x >= 0x80000000).length;
   assert.ok(high > 400 && high < 600, `${high} of 1000 in the upper half`);
 });

@@ -15,7 +15,11 @@ export interface Pollable {
   pollAtNs(): bigint | undefined;
 }
 
-interface Timer { atNs: bigint; seq: number; fn: () => void }
+interface Timer {
+  atNs: bigint;
+  seq: number;
+  fn: () => void;
+}
 
 export interface RunLimits {
   /** Stop when virtual time would pass this. */
@@ -45,7 +49,7 @@ export class Scheduler {
   at(atNs: bigint, fn: () => void): void {
     const t = { atNs, seq: this.seq++, fn };
     let i = this.timers.length;
-    while (i > 0 && (this.timers[i - 1]!.atNs > atNs)) i--;
+    while (i > 0 && this.timers[i - 1]!.atNs > atNs) i--;
     this.timers.splice(i, 0, t);
   }
 

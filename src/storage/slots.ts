@@ -61,7 +61,9 @@ export class SlotStore {
     if (this.dev.read(BigInt(i * this.slotBytes), head) !== 'ok') return undefined;
     for (let k = 0; k < 8; k++) if (head[k] !== MAGIC[k]) return undefined;
     const dv = new DataView(head.buffer);
-    const gen = dv.getUint32(8), len = dv.getUint32(12), crc = dv.getUint32(16);
+    const gen = dv.getUint32(8),
+      len = dv.getUint32(12),
+      crc = dv.getUint32(16);
     if (len > this.capacity) return undefined;
     const total = Math.ceil((HEADER + len) / bs) * bs;
     const all = new Uint8Array(total);
@@ -72,7 +74,8 @@ export class SlotStore {
 
   /** The newest good copy, or undefined when there is none. */
   load(): Uint8Array | undefined {
-    const a = this.readSlot(0), b = this.readSlot(1);
+    const a = this.readSlot(0),
+      b = this.readSlot(1);
     const best = newer(a, b);
     if (!best) {
       // A device of zeros is new; anything else that fails both checks is damage.
@@ -101,7 +104,9 @@ export class SlotStore {
     const buf = new Uint8Array(Math.ceil((HEADER + data.length) / bs) * bs);
     buf.set(MAGIC, 0);
     const dv = new DataView(buf.buffer);
-    dv.setUint32(8, gen); dv.setUint32(12, data.length); dv.setUint32(16, crc32(data));
+    dv.setUint32(8, gen);
+    dv.setUint32(12, data.length);
+    dv.setUint32(16, crc32(data));
     buf.set(data, HEADER);
     const slot = gen % 2;
     if (this.dev.write(BigInt(slot * this.slotBytes), buf) !== 'ok') return 'io-error';

@@ -24,7 +24,15 @@ import { libc } from '../targets/node/libc.ts';
 import { TapDevice } from '../targets/node/tap.ts';
 import { parseLaunchSpec } from './launch.ts';
 import {
-  dieWithParent, dropPrivileges, limit, noCoreDumps, resolveAccount, seal, RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_NOFILE,
+  dieWithParent,
+  dropPrivileges,
+  limit,
+  noCoreDumps,
+  resolveAccount,
+  seal,
+  RLIMIT_DATA,
+  RLIMIT_FSIZE,
+  RLIMIT_NOFILE,
 } from '../targets/spt/seccomp.ts';
 import { checkDevices } from './check.ts';
 
@@ -32,7 +40,9 @@ function fail(message: string): never {
   process.stderr.write(`fata spt: ${message}\n`);
   process.exit(255);
 }
-const must = (r: 'ok' | string): void => { if (r !== 'ok') fail(`cannot seal: ${r}`); };
+const must = (r: 'ok' | string): void => {
+  if (r !== 'ok') fail(`cannot seal: ${r}`);
+};
 
 must(noCoreDumps());
 const parsed = parseLaunchSpec(process.argv[2]);
@@ -105,24 +115,38 @@ const ownFds: number[] = [];
 for (const name of readdirSync('/proc/self/fd')) {
   const fd = Number(name);
   if (fd <= 2 || devices.has(fd)) continue;
-  let flags = 0, target = '';
+  let flags = 0,
+    target = '';
   try {
     flags = parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${name}`, 'utf8'))?.[1] ?? '0', 8);
     target = readlinkSync(`/proc/self/fd/${name}`);
-  } catch { continue; /* the directory listing's own descriptor, closed by now */ }
+  } catch {
+    continue; /* the directory listing's own descriptor, closed by now */
+  }
   const cloexec = (flags & 0o2000000) !== 0;
   if (cloexec && /^(pipe:|anon_inode:)/.test(target)) ownFds.push(fd);
-  else try { closeSync(fd); } catch { /* already gone */ }
+  else
+    try {
+      closeSync(fd);
+    } catch {
+      /* already gone */
+    }
 }
 
 // Thread ids as the engine sees them (the last NSpid field: /proc is the host's, and its names are host ids).
-const tids = readdirSync('/proc/self/task').map((t) => Number(/^NSpid:.*?(\d+)\s*$/m.exec(readFileSync(`/proc/self/task/${t}/status`, 'utf8'))?.[1]))
+const tids = readdirSync('/proc/self/task')
+  .map((t) => Number(/^NSpid:.*?(\d+)\s*$/m.exec(readFileSync(`/proc/self/task/${t}/status`, 'utf8'))?.[1]))
   .filter((t) => t > 0);
 
 // Limits: nothing written to a file beyond the largest block device (the console is a pipe to the tender),
 // no descriptor beyond those held, and --mem of growth in writable memory from here on.
 const vmData = BigInt(/^VmData:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0') * 1024n;
-must(limit(RLIMIT_FSIZE, blockPlan.reduce((m, b) => (b.capacity > m ? b.capacity : m), 0n)));
+must(
+  limit(
+    RLIMIT_FSIZE,
+    blockPlan.reduce((m, b) => (b.capacity > m ? b.capacity : m), 0n),
+  ),
+);
 must(limit(RLIMIT_DATA, vmData + BigInt(spec.memMb) * 1024n * 1024n));
 
 must(dropPrivileges(account));

@@ -26,16 +26,29 @@ const V2 = '/sys/fs/cgroup';
 const V1 = '/sys/fs/cgroup/memory';
 
 function read(p: string): string {
-  try { return readFileSync(p, 'utf8'); } catch { return ''; }
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** Removes cgroups named after a tender that no longer runs (its pid ends the name). */
 function sweep(dir: string, re: RegExp): void {
   let names: string[] = [];
-  try { names = readdirSync(dir); } catch { return; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
   for (const n of names) {
     const pid = re.exec(n)?.[1];
-    if (pid && !existsSync(`/proc/${pid}`)) try { rmdirSync(join(dir, n)); } catch { /* still in use */ }
+    if (pid && !existsSync(`/proc/${pid}`))
+      try {
+        rmdirSync(join(dir, n));
+      } catch {
+        /* still in use */
+      }
   }
 }
 

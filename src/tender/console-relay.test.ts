@@ -29,12 +29,14 @@ test('console relay: a C1 control split across two reads is still caught; a lone
 });
 
 test('console relay: whatever the bytes and however they are split, no control but tab and newline gets through', () => {
-  fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), (chunks) => {
-    const out = Buffer.from(clean(...chunks.map((c) => [...c])), 'latin1');
-    for (let i = 0; i < out.length; i++) {
-      const b = out[i]!;
-      assert.ok(b === 9 || b === 10 || (b >= 0x20 && b !== 0x7f), `byte ${b} at ${i}`);
-      if (b === 0xc2 && i + 1 < out.length) assert.ok(out[i + 1]! < 0x80 || out[i + 1]! > 0x9f, 'C1 control');
-    }
-  }));
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), (chunks) => {
+      const out = Buffer.from(clean(...chunks.map((c) => [...c])), 'latin1');
+      for (let i = 0; i < out.length; i++) {
+        const b = out[i]!;
+        assert.ok(b === 9 || b === 10 || (b >= 0x20 && b !== 0x7f), `byte ${b} at ${i}`);
+        if (b === 0xc2 && i + 1 < out.length) assert.ok(out[i + 1]! < 0x80 || out[i + 1]! > 0x9f, 'C1 control');
+      }
+    }),
+  );
 });

@@ -31,14 +31,20 @@ export class ConsoleSanitizer {
     let i = 0;
     if (this.pendingC2) {
       this.pendingC2 = false;
-      if (chunk.length > 0 && chunk[0]! >= 0x80 && chunk[0]! <= 0x9f) { esc('\\u00', chunk[0]!); i = 1; } else out.push(0xc2);
+      if (chunk.length > 0 && chunk[0]! >= 0x80 && chunk[0]! <= 0x9f) {
+        esc('\\u00', chunk[0]!);
+        i = 1;
+      } else out.push(0xc2);
     }
     for (; i < chunk.length; i++) {
       const b = chunk[i]!;
       if (plain(b)) out.push(b);
       else if (b === 0xc2) {
         if (i + 1 === chunk.length) this.pendingC2 = true;
-        else if (chunk[i + 1]! >= 0x80 && chunk[i + 1]! <= 0x9f) { esc('\\u00', chunk[i + 1]!); i++; } else out.push(b);
+        else if (chunk[i + 1]! >= 0x80 && chunk[i + 1]! <= 0x9f) {
+          esc('\\u00', chunk[i + 1]!);
+          i++;
+        } else out.push(b);
       } else esc('\\x', b);
     }
     return Uint8Array.from(out);
@@ -83,7 +89,10 @@ export function relayConsole(from: NodeJS.ReadableStream, to: number, seen?: (te
       seen?.(Buffer.from(clean.buffer, clean.byteOffset, clean.byteLength).toString('latin1'));
       writeAll(to, clean);
     });
-    from.on('end', () => { writeAll(to, s.flush()); resolve(); });
+    from.on('end', () => {
+      writeAll(to, s.flush());
+      resolve();
+    });
     from.on('error', () => resolve());
   });
 }

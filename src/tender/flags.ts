@@ -35,18 +35,24 @@ export const MIN_MEM_MB = 64;
 
 export function parseRunFlags(argv: readonly string[]): RunFlags | { error: string } {
   let memMb: number | undefined, user: string | undefined, target: RunFlags['target'], netMode: RunFlags['netMode'];
-  const nets = new Map<string, string>(), macs = new Map<string, Uint8Array>(), blocks = new Map<string, string>();
+  const nets = new Map<string, string>(),
+    macs = new Map<string, Uint8Array>(),
+    blocks = new Map<string, string>();
   const impair = new Map<string, { faults: FaultOptions; seed: number }>();
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--') { i++; break; }
+    if (a === '--') {
+      i++;
+      break;
+    }
     if (!a.startsWith('-')) break;
     // Each flag that matches is taken whole, and the loop goes on to the next argument.
     let m = /^--mem=(\d+)$/.exec(a);
     if (m) {
       memMb = Number(m[1]);
-      if (memMb < MIN_MEM_MB) return { error: `--mem=${m[1]}: a unikernel needs at least ${MIN_MEM_MB} MB (its engine alone holds about 45)` };
+      if (memMb < MIN_MEM_MB)
+        return { error: `--mem=${m[1]}: a unikernel needs at least ${MIN_MEM_MB} MB (its engine alone holds about 45)` };
       continue;
     }
     m = /^--user=(.+)$/.exec(a);
@@ -91,7 +97,12 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
       return { error: `unknown flag '${a}'` };
     }
   }
-  for (const [flag, names] of [['--net', nets], ['--net-mac', macs], ['--net-impair', impair], ['--block', blocks]] as const) {
+  for (const [flag, names] of [
+    ['--net', nets],
+    ['--net-mac', macs],
+    ['--net-impair', impair],
+    ['--block', blocks],
+  ] as const) {
     for (const n of names.keys()) {
       const bad = deviceNameProblem(n);
       if (bad) return { error: `${flag}:${n}: ${bad}` };
@@ -113,14 +124,24 @@ export function parseImpair(text: string): { faults: FaultOptions; seed: number 
     const x = Number(v);
     if (v === undefined || v === '' || !Number.isFinite(x) || x < 0) return { error: `'${part}' should be NAME=NUMBER` };
     switch (k) {
-      case 'loss': case 'duplicate': case 'reorder': case 'corrupt':
+      case 'loss':
+      case 'duplicate':
+      case 'reorder':
+      case 'corrupt':
         if (x > 1) return { error: `${k}=${v} is a probability from 0 to 1` };
         f[k] = x;
         break;
-      case 'delay': f.delayNs = BigInt(Math.round(x * 1e6)); break;
-      case 'jitter': f.jitterNs = BigInt(Math.round(x * 1e6)); break;
-      case 'seed': seed = Math.floor(x); break;
-      default: return { error: `unknown impairment '${k}'; use loss, duplicate, reorder, corrupt, delay, jitter or seed` };
+      case 'delay':
+        f.delayNs = BigInt(Math.round(x * 1e6));
+        break;
+      case 'jitter':
+        f.jitterNs = BigInt(Math.round(x * 1e6));
+        break;
+      case 'seed':
+        seed = Math.floor(x);
+        break;
+      default:
+        return { error: `unknown impairment '${k}'; use loss, duplicate, reorder, corrupt, delay, jitter or seed` };
     }
   }
   if (f.reorder && !f.reorderDelayNs) f.reorderDelayNs = 2_000_000n;

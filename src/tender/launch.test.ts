@@ -12,23 +12,39 @@ import { buildService } from '../build/build.ts';
 import { encodeLaunchSpec, parseLaunchSpec, type LaunchSpec } from './launch.ts';
 
 const spec: LaunchSpec = {
-  image: '/srv/x.fata', nets: [{ name: 'service', fd: 3, mac: '02:00:00:00:00:02', mtu: 1500 }], blocks: [{ name: 'storage', fd: 4 }],
-  bootArgs: ['--ipv4=10.0.0.2/24', 'a "quoted" \\ arg', 'ünï'], native: false, user: 'fata', memMb: 96, cgroup: '/sys/fs/cgroup/fata/x-1',
+  image: '/srv/x.fata',
+  nets: [{ name: 'service', fd: 3, mac: '02:00:00:00:00:02', mtu: 1500 }],
+  blocks: [{ name: 'storage', fd: 4 }],
+  bootArgs: ['--ipv4=10.0.0.2/24', 'a "quoted" \\ arg', 'ünï'],
+  native: false,
+  user: 'fata',
+  memMb: 96,
+  cgroup: '/sys/fs/cgroup/fata/x-1',
   impair: new Map([['service', { seed: 7, faults: { loss: 0.01, delayNs: 20_000_000n, jitterNs: 123n } }]]),
 };
 
 test('launch spec: what the JavaScript tender encodes, the bootstrap decodes, bigints included', () => {
   assert.deepEqual(parseLaunchSpec(encodeLaunchSpec(spec)), spec);
-  assert.deepEqual(parseLaunchSpec(encodeLaunchSpec({ ...spec, cgroup: undefined, impair: new Map() })), { ...spec, cgroup: undefined, impair: new Map() });
+  assert.deepEqual(parseLaunchSpec(encodeLaunchSpec({ ...spec, cgroup: undefined, impair: new Map() })), {
+    ...spec,
+    cgroup: undefined,
+    impair: new Map(),
+  });
 });
 
 test('launch spec: every field is checked before anything trusts it', () => {
   const base = JSON.parse(encodeLaunchSpec(spec)) as Record<string, unknown>;
   const broken: [string, Record<string, unknown>][] = [
-    ['image', { image: 'relative.fata' }], ['nets', { nets: [{ name: 'service', fd: 1, mac: 'x', mtu: 1500 }] }],
-    ['nets', { nets: [{ name: 'no-dash', fd: 3, mac: 'x', mtu: 1500 }] }], ['blocks', { blocks: [{ name: 'storage', fd: 'four' }] }],
-    ['bootArgs', { bootArgs: [1] }], ['native', { native: 'yes' }], ['user', { user: 0 }], ['memMb', { memMb: 8 }],
-    ['cgroup', { cgroup: '/etc' }], ['impair.service.delayNs', { impair: { service: { seed: 1, faults: { delayNs: 5 } } } }],
+    ['image', { image: 'relative.fata' }],
+    ['nets', { nets: [{ name: 'service', fd: 1, mac: 'x', mtu: 1500 }] }],
+    ['nets', { nets: [{ name: 'no-dash', fd: 3, mac: 'x', mtu: 1500 }] }],
+    ['blocks', { blocks: [{ name: 'storage', fd: 'four' }] }],
+    ['bootArgs', { bootArgs: [1] }],
+    ['native', { native: 'yes' }],
+    ['user', { user: 0 }],
+    ['memMb', { memMb: 8 }],
+    ['cgroup', { cgroup: '/etc' }],
+    ['impair.service.delayNs', { impair: { service: { seed: 1, faults: { delayNs: 5 } } } }],
     ['impair.service.loss', { impair: { service: { seed: 1, faults: { loss: -1 } } } }],
   ];
   for (const [what, patch] of broken) {
@@ -42,7 +58,9 @@ test('launch spec: every field is checked before anything trusts it', () => {
 
 const nativeSkip = process.arch !== 'x64' ? 'the native tender is x86_64 only' : false;
 
-test('launch spec: what the native tender (spt-tender.c) actually writes decodes to what its flags said', { skip: nativeSkip }, async () => {
+test('launch spec: what the native tender (spt-tender.c) actually writes decodes to what its flags said', {
+  skip: nativeSkip,
+}, async () => {
   const tender = ensureNativeTender();
   assert.ok('path' in tender, `the native tender was not built: ${'error' in tender ? tender.error : ''}`);
   const bootstrap = await (hostEntry as (n: string) => Promise<string>)('bootstrap');
@@ -58,14 +76,24 @@ test('launch spec: what the native tender (spt-tender.c) actually writes decodes
     writeFileSync(engine, `#!/bin/sh\nfor a; do last=$a; done\nprintf '%s' "$last" > '${out}'\n`);
     chmodSync(engine, 0o755);
     const args = ['--', 'a "quoted" \\ arg', 'ünï', 'tab\there', '\u0001ctl'];
-    const r = spawnSync(tender.path, [engine, bootstrap, join(FATA_ROOT, 'bin/fata.mjs'), 'run', '--mem=100', '--user=nobody',
-      `--block:storage=${disk}`, image, ...args], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(
+      tender.path,
+      [engine, bootstrap, join(FATA_ROOT, 'bin/fata.mjs'), 'run', '--mem=100', '--user=nobody', `--block:storage=${disk}`, image, ...args],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     assert.equal(r.status, 0, r.stderr);
     const got = parseLaunchSpec(readFileSync(out, 'utf8'));
     assert.notEqual(typeof got, 'string', got as string);
     assert.deepEqual(got, {
-      image, nets: [], blocks: [{ name: 'storage', fd: 3 }], bootArgs: args, native: true, user: 'nobody', memMb: 100,
-      cgroup: undefined, impair: new Map(),
+      image,
+      nets: [],
+      blocks: [{ name: 'storage', fd: 3 }],
+      bootArgs: args,
+      native: true,
+      user: 'nobody',
+      memMb: 100,
+      cgroup: undefined,
+      impair: new Map(),
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -76,23 +76,48 @@ function parseImpair(v: unknown): LaunchSpec['impair'] | string {
 /** Parses and checks a launch spec; a string says what is wrong. */
 export function parseLaunchSpec(text: string | undefined): LaunchSpec | string {
   let v: unknown;
-  try { v = JSON.parse(text ?? ''); } catch { return 'the bootstrap is started by `fata run`, not by hand'; }
-  const bad = (what: string): string => `malformed launch spec (${what}): the tender and the bootstrap disagree; rebuild with \`fata build -t spt\``;
+  try {
+    v = JSON.parse(text ?? '');
+  } catch {
+    return 'the bootstrap is started by `fata run`, not by hand';
+  }
+  const bad = (what: string): string =>
+    `malformed launch spec (${what}): the tender and the bootstrap disagree; rebuild with \`fata build -t spt\``;
   if (!record(v)) return bad('not an object');
   const { image, nets, blocks, bootArgs, native, user, memMb, cgroup } = v;
   if (typeof image !== 'string' || !image.startsWith('/')) return bad('image');
-  if (!Array.isArray(nets) || !nets.every((n) => record(n) && isName(n.name) && isFd(n.fd) && typeof n.mac === 'string' &&
-    Number.isInteger(n.mtu) && (n.mtu as number) >= 68 && (n.mtu as number) <= 65535)) return bad('nets');
+  if (
+    !Array.isArray(nets) ||
+    !nets.every(
+      (n) =>
+        record(n) &&
+        isName(n.name) &&
+        isFd(n.fd) &&
+        typeof n.mac === 'string' &&
+        Number.isInteger(n.mtu) &&
+        (n.mtu as number) >= 68 &&
+        (n.mtu as number) <= 65535,
+    )
+  )
+    return bad('nets');
   if (!Array.isArray(blocks) || !blocks.every((b) => record(b) && isName(b.name) && isFd(b.fd))) return bad('blocks');
   if (!Array.isArray(bootArgs) || !bootArgs.every((a) => typeof a === 'string')) return bad('bootArgs');
   if (typeof native !== 'boolean') return bad('native');
   if (typeof user !== 'string') return bad('user');
   if (!Number.isInteger(memMb) || (memMb as number) < 16) return bad('memMb');
-  if (cgroup !== null && cgroup !== undefined && (typeof cgroup !== 'string' || !cgroup.startsWith('/sys/fs/cgroup/'))) return bad('cgroup');
+  if (cgroup !== null && cgroup !== undefined && (typeof cgroup !== 'string' || !cgroup.startsWith('/sys/fs/cgroup/')))
+    return bad('cgroup');
   const impair = parseImpair(v.impair ?? {});
   if (typeof impair === 'string') return bad(impair);
   return {
-    image, nets: nets as LaunchSpec['nets'], blocks: blocks as LaunchSpec['blocks'], bootArgs: bootArgs as string[],
-    native, user, memMb: memMb as number, cgroup: cgroup ?? undefined, impair,
+    image,
+    nets: nets as LaunchSpec['nets'],
+    blocks: blocks as LaunchSpec['blocks'],
+    bootArgs: bootArgs as string[],
+    native,
+    user,
+    memMb: memMb as number,
+    cgroup: cgroup ?? undefined,
+    impair,
   };
 }

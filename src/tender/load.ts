@@ -12,8 +12,11 @@ export type StartFn = (platform: Platform, argv: readonly string[]) => Promise<n
 
 export function compileImage(image: Image): () => StartFn {
   const code = new TextDecoder().decode(image.sections.get('bundle')!);
-  const wrapper = runInThisContext(`(function (exports, require, module) {${code}\n})`,
-    { filename: `${image.manifest.name}.fata` }) as (e: object, r: (id: string) => unknown, m: { exports: object }) => void;
+  const wrapper = runInThisContext(`(function (exports, require, module) {${code}\n})`, { filename: `${image.manifest.name}.fata` }) as (
+    e: object,
+    r: (id: string) => unknown,
+    m: { exports: object },
+  ) => void;
   const requireBuiltin = (id: string): unknown => {
     if (!id.startsWith('node:')) throw new Error(`an image may only require Node built-ins, not '${id}'`);
     return process.getBuiltinModule(id);

@@ -31,10 +31,13 @@ export function imageAssets(image: Image): Map<string, Assets> {
   for (const d of image.manifest.devices) {
     if (d.type !== 'assets') continue;
     const files = byDevice.get(`asset:${d.name}`) ?? none;
-    const gz = byDevice.get(`asset-gzip:${d.name}`) ?? none, br = byDevice.get(`asset-br:${d.name}`) ?? none;
+    const gz = byDevice.get(`asset-gzip:${d.name}`) ?? none,
+      br = byDevice.get(`asset-br:${d.name}`) ?? none;
     const list = [...files.keys()];
     out.set(d.name, {
-      get: (p) => files.get(p), list: () => list, modifiedMs: d.modifiedMs ?? 0,
+      get: (p) => files.get(p),
+      list: () => list,
+      modifiedMs: d.modifiedMs ?? 0,
       variant: (p, e) => (e === 'br' ? br : gz).get(p),
     });
   }
@@ -52,7 +55,9 @@ export interface HostDevices {
 
 export function makePlatform(image: Image, host: HostDevices): Platform {
   let requestStop: () => void = () => {};
-  const stopRequested = new Promise<void>((r) => { requestStop = r; });
+  const stopRequested = new Promise<void>((r) => {
+    requestStop = r;
+  });
   const onSignal = (): void => {
     requestStop();
     for (const t of host.taps.values()) t.wake();

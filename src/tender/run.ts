@@ -29,8 +29,6 @@ import { makeMemoryCgroup } from './cgroup.ts';
 import { relayConsole } from './console-relay.ts';
 import { makePlatform } from './platform.ts';
 
-
-
 function randomMac(): Uint8Array {
   const m = randomBytes(6);
   m[0] = (m[0]! & 0xfe) | 0x02; // Unicast, locally administered.
@@ -58,7 +56,8 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
   }
   const { image, path } = await loadImage(flags, say);
   const m = image.manifest;
-  if (m.engine !== `node ${process.version}`) say(`fata run: warning: ${m.name} was built for ${m.engine}, this is node ${process.version}`);
+  if (m.engine !== `node ${process.version}`)
+    say(`fata run: warning: ${m.name} was built for ${m.engine}, this is node ${process.version}`);
   const help = flags.bootArgs.includes('--help') || flags.bootArgs.includes('-h');
   if (!help) checkDevices(image, flags);
   if (m.target === 'spt' && !help) return runSpt(image, path, flags, say);
@@ -69,7 +68,13 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
     for (const [name, iface] of flags.nets) taps.set(name, TapDevice.open(iface, { mac: flags.macs.get(name) ?? randomMac() }));
     for (const [name, file] of flags.blocks) blocks.set(name, FileBlock.open(file));
   }
-  const platform = makePlatform(image, { target: 'node', taps, blocks, impair: flags.impair, socketStack: m.net === 'socket' ? () => hostSocketStack() : undefined });
+  const platform = makePlatform(image, {
+    target: 'node',
+    taps,
+    blocks,
+    impair: flags.impair,
+    socketStack: m.net === 'socket' ? () => hostSocketStack() : undefined,
+  });
   const start = compileImage(image)();
   const code = await start(platform, flags.bootArgs);
   for (const t of taps.values()) await t.close();
@@ -77,13 +82,15 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
 }
 
 /** V8 tuning flags an operator may pass to the sealed engine (memory and compiler knobs only). */
-const TUNING = /^--(max-semi-space-size=\d+|min-semi-space-size=\d+|jitless|lite-mode|v8-pool-size=\d+|single-threaded-gc|no-opt|max-lazy|stack-size=\d+)$/;
+const TUNING =
+  /^--(max-semi-space-size=\d+|min-semi-space-size=\d+|jitless|lite-mode|v8-pool-size=\d+|single-threaded-gc|no-opt|max-lazy|stack-size=\d+)$/;
 
 /** `FATA_ENGINE_FLAGS="--max-semi-space-size=1 --jitless"`: checked against `TUNING`, refused otherwise. */
 export function engineTuning(text = process.env.FATA_ENGINE_FLAGS ?? ''): string[] {
   const flags = text.split(/\s+/).filter(Boolean);
   for (const f of flags) {
-    if (!TUNING.test(f)) throw new FataError('FATA_ENGINE_FLAG', `FATA_ENGINE_FLAGS: '${f}' is not an allowed engine tuning flag (${TUNING.source})`);
+    if (!TUNING.test(f))
+      throw new FataError('FATA_ENGINE_FLAG', `FATA_ENGINE_FLAGS: '${f}' is not an allowed engine tuning flag (${TUNING.source})`);
   }
   return flags;
 }
@@ -99,14 +106,16 @@ function closeOnExecAll(keep: readonly number[]): void {
     if (fd > 2 && !keep.includes(fd)) libc.fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
 }
-const F_SETFD = 2, FD_CLOEXEC = 1;
+const F_SETFD = 2,
+  FD_CLOEXEC = 1;
 
 /** What the tender says when the engine ends on a signal: why, and what to do. */
 export function exitReason(signal: string, memMb: number, oomKilled: boolean, saidOutOfMemory: boolean): string {
   if (oomKilled || saidOutOfMemory) {
     return `fata: error FATA_OUT_OF_MEMORY: the unikernel exceeded its memory limit (--mem=${memMb} MB) and was stopped; give it more with --mem=MB`;
   }
-  if (signal === 'SIGSYS') return 'fata: error FATA_SEALED: the unikernel made a system call of a foreign architecture and the seal stopped it';
+  if (signal === 'SIGSYS')
+    return 'fata: error FATA_SEALED: the unikernel made a system call of a foreign architecture and the seal stopped it';
   if (signal === 'SIGXFSZ') return 'fata: error FATA_FILE_SIZE: the unikernel wrote past the size of its block device and was stopped';
   return `fata: error FATA_KILLED: the unikernel was stopped by ${signal}`;
 }
@@ -145,7 +154,14 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
   }
   const cgroup = makeMemoryCgroup(image.manifest.name, memMb);
   const spec: LaunchSpec = {
-    image: path, nets, blocks, impair: flags.impair, bootArgs: flags.bootArgs, native: false, user: flags.user ?? '', memMb,
+    image: path,
+    nets,
+    blocks,
+    impair: flags.impair,
+    bootArgs: flags.bootArgs,
+    native: false,
+    user: flags.user ?? '',
+    memMb,
     cgroup: 'path' in cgroup ? cgroup.path : undefined,
   };
   const tuning = engineTuning();
@@ -174,10 +190,15 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
   let saidOutOfMemory = false;
   const relayed = Promise.all([
     relayConsole(child.stdout!, 1),
-    relayConsole(child.stderr!, 2, (t) => { saidOutOfMemory ||= /out of memory/i.test(t); }),
+    relayConsole(child.stderr!, 2, (t) => {
+      saidOutOfMemory ||= /out of memory/i.test(t);
+    }),
   ]);
-  const forward = (sig: NodeJS.Signals) => (): void => { child.kill(sig); };
-  const onTerm = forward('SIGTERM'), onInt = forward('SIGINT');
+  const forward = (sig: NodeJS.Signals) => (): void => {
+    child.kill(sig);
+  };
+  const onTerm = forward('SIGTERM'),
+    onInt = forward('SIGINT');
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
   // A unikernel dies with whatever started us (npx, a script, a test runner), even one that does not pass its
@@ -186,7 +207,10 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
   let orphanedAt = 0;
   const watch = setInterval(() => {
     if (process.ppid === parent) return;
-    if (!orphanedAt) { orphanedAt = Date.now(); child.kill('SIGTERM'); } else if (Date.now() - orphanedAt >= 5000) child.kill('SIGKILL');
+    if (!orphanedAt) {
+      orphanedAt = Date.now();
+      child.kill('SIGTERM');
+    } else if (Date.now() - orphanedAt >= 5000) child.kill('SIGKILL');
   }, 500);
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (c, sig) => r([c, sig])));
   clearInterval(watch);
@@ -194,7 +218,12 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
   const oom = 'path' in cgroup ? cgroup.oomKills() > 0 : false;
-  if ('path' in cgroup) try { cgroup.remove(); } catch { /* the next tender sweeps it */ }
+  if ('path' in cgroup)
+    try {
+      cgroup.remove();
+    } catch {
+      /* the next tender sweeps it */
+    }
   if (code !== null) return code;
   say(exitReason(signal ?? 'an unknown signal', memMb, oom, saidOutOfMemory));
   return signal ? EXIT_ABORT : EXIT_FAIL;

@@ -10,7 +10,15 @@ export const ARP_LEN = 28;
 export const ARP_REQUEST = 1;
 export const ARP_REPLY = 2;
 
-const HTYPE = 0, PTYPE = 2, HLEN = 4, PLEN = 5, OPER = 6, SHA = 8, SPA = 14, THA = 18, TPA = 24;
+const HTYPE = 0,
+  PTYPE = 2,
+  HLEN = 4,
+  PLEN = 5,
+  OPER = 6,
+  SHA = 8,
+  SPA = 14,
+  THA = 18,
+  TPA = 24;
 
 export type ArpError = 'truncated' | 'unsupported';
 
@@ -43,13 +51,25 @@ export class ArpView {
     return 'ok';
   }
 
-  get operation(): number { return u16(this.buf, this.off + OPER); }
-  get senderIp(): number { return u32(this.buf, this.off + SPA); }
-  get targetIp(): number { return u32(this.buf, this.off + TPA); }
+  get operation(): number {
+    return u16(this.buf, this.off + OPER);
+  }
+  get senderIp(): number {
+    return u32(this.buf, this.off + SPA);
+  }
+  get targetIp(): number {
+    return u32(this.buf, this.off + TPA);
+  }
   /** Offset of the sender hardware address in `buf` (compare without allocating). */
-  get senderMacAt(): number { return this.off + SHA; }
-  senderMac(): Uint8Array { return this.buf.subarray(this.off + SHA, this.off + SHA + 6); }
-  targetMac(): Uint8Array { return this.buf.subarray(this.off + THA, this.off + THA + 6); }
+  get senderMacAt(): number {
+    return this.off + SHA;
+  }
+  senderMac(): Uint8Array {
+    return this.buf.subarray(this.off + SHA, this.off + SHA + 6);
+  }
+  targetMac(): Uint8Array {
+    return this.buf.subarray(this.off + THA, this.off + THA + 6);
+  }
 }
 
 export function parseArp(v: ArpView): ArpRepr {

@@ -26,8 +26,9 @@ export function put32(b: Uint8Array, at: number, v: number): void {
 
 /** True when `b[at..at+6)` equals `mac`. */
 export function macEquals(b: Uint8Array, at: number, mac: Uint8Array): boolean {
-  return b[at] === mac[0] && b[at + 1] === mac[1] && b[at + 2] === mac[2] &&
-    b[at + 3] === mac[3] && b[at + 4] === mac[4] && b[at + 5] === mac[5];
+  return (
+    b[at] === mac[0] && b[at + 1] === mac[1] && b[at + 2] === mac[2] && b[at + 3] === mac[3] && b[at + 4] === mac[4] && b[at + 5] === mac[5]
+  );
 }
 
 export const EMPTY: Uint8Array = new Uint8Array(0);

@@ -17,8 +17,11 @@ export function onesSum(buf: Uint8Array, start = 0, end = buf.length, initial = 
   // Eight bytes a turn: four 16-bit words, no carry handling in the loop.
   const end8 = end - ((end - start) & 7);
   for (; i < end8; i += 8) {
-    sum += ((buf[i]! << 8) | buf[i + 1]!) + ((buf[i + 2]! << 8) | buf[i + 3]!) +
-      ((buf[i + 4]! << 8) | buf[i + 5]!) + ((buf[i + 6]! << 8) | buf[i + 7]!);
+    sum +=
+      ((buf[i]! << 8) | buf[i + 1]!) +
+      ((buf[i + 2]! << 8) | buf[i + 3]!) +
+      ((buf[i + 4]! << 8) | buf[i + 5]!) +
+      ((buf[i + 6]! << 8) | buf[i + 7]!);
   }
   for (; i + 1 < end; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
   if (i < end) sum += buf[i]! << 8;
@@ -60,7 +63,7 @@ export function updateChecksum(oldChecksum: number, oldWord: number, newWord: nu
 
 /** Same as `updateChecksum` for a 32-bit field (an IPv4 address): two words. */
 export function updateChecksum32(oldChecksum: number, oldValue: number, newValue: number): number {
-  return finish((~oldChecksum & 0xffff) +
-    (~(oldValue >>> 16) & 0xffff) + (~oldValue & 0xffff) +
-    ((newValue >>> 16) & 0xffff) + (newValue & 0xffff));
+  return finish(
+    (~oldChecksum & 0xffff) + (~(oldValue >>> 16) & 0xffff) + (~oldValue & 0xffff) + ((newValue >>> 16) & 0xffff) + (newValue & 0xffff),
+  );
 }

@@ -14,13 +14,36 @@ const FIXED_LEN = 236;
 const MIN_LEN = 300;
 
 export const DHCP = {
-  DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK: 6, RELEASE: 7, INFORM: 8,
+  DISCOVER: 1,
+  OFFER: 2,
+  REQUEST: 3,
+  DECLINE: 4,
+  ACK: 5,
+  NAK: 6,
+  RELEASE: 7,
+  INFORM: 8,
 } as const;
 
 export const OPT = {
-  PAD: 0, SUBNET_MASK: 1, ROUTER: 3, DNS: 6, HOSTNAME: 12, DOMAIN: 15, BROADCAST: 28,
-  REQUESTED_IP: 50, LEASE_TIME: 51, OVERLOAD: 52, MESSAGE_TYPE: 53, SERVER_ID: 54, PARAMS: 55,
-  MESSAGE: 56, MAX_SIZE: 57, RENEWAL: 58, REBINDING: 59, CLIENT_ID: 61, END: 255,
+  PAD: 0,
+  SUBNET_MASK: 1,
+  ROUTER: 3,
+  DNS: 6,
+  HOSTNAME: 12,
+  DOMAIN: 15,
+  BROADCAST: 28,
+  REQUESTED_IP: 50,
+  LEASE_TIME: 51,
+  OVERLOAD: 52,
+  MESSAGE_TYPE: 53,
+  SERVER_ID: 54,
+  PARAMS: 55,
+  MESSAGE: 56,
+  MAX_SIZE: 57,
+  RENEWAL: 58,
+  REBINDING: 59,
+  CLIENT_ID: 61,
+  END: 255,
 } as const;
 
 export interface DhcpMessage {
@@ -69,8 +92,18 @@ export function optText(m: DhcpMessage, code: number): string | undefined {
 /** Option payload helpers for building messages. */
 export const encodeOpt = {
   u8: (v: number): Uint8Array => Uint8Array.of(v),
-  u32: (v: number): Uint8Array => { const b = new Uint8Array(4); put32(b, 0, v >>> 0); return b; },
-  addrs: (vs: readonly number[]): Uint8Array => { const b = new Uint8Array(vs.length * 4); vs.forEach((v, i) => { put32(b, i * 4, v >>> 0); }); return b; },
+  u32: (v: number): Uint8Array => {
+    const b = new Uint8Array(4);
+    put32(b, 0, v >>> 0);
+    return b;
+  },
+  addrs: (vs: readonly number[]): Uint8Array => {
+    const b = new Uint8Array(vs.length * 4);
+    vs.forEach((v, i) => {
+      put32(b, i * 4, v >>> 0);
+    });
+    return b;
+  },
   text: (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff),
 };
 
@@ -78,7 +111,10 @@ function readOptions(b: Uint8Array, from: number, to: number, into: Map<number, 
   let at = from;
   while (at < to) {
     const code = b[at]!;
-    if (code === OPT.PAD) { at++; continue; }
+    if (code === OPT.PAD) {
+      at++;
+      continue;
+    }
     if (code === OPT.END) return 'ok';
     if (at + 2 > to) return 'bad';
     const len = b[at + 1]!;
@@ -86,7 +122,12 @@ function readOptions(b: Uint8Array, from: number, to: number, into: Map<number, 
     // RFC 3396: a repeated option is one long option, concatenated.
     const prev = into.get(code);
     const part = b.slice(at + 2, at + 2 + len);
-    if (prev) { const j = new Uint8Array(prev.length + len); j.set(prev); j.set(part, prev.length); into.set(code, j); } else into.set(code, part);
+    if (prev) {
+      const j = new Uint8Array(prev.length + len);
+      j.set(prev);
+      j.set(part, prev.length);
+      into.set(code, j);
+    } else into.set(code, part);
     at += 2 + len;
   }
   return 'ok';
@@ -105,9 +146,16 @@ export function decodeDhcp(b: Uint8Array): DhcpMessage | string {
   if (overload & 1 && readOptions(b, 108, 236, options) !== 'ok') return 'an option in the file field runs past it';
   if (overload & 2 && readOptions(b, 44, 108, options) !== 'ok') return 'an option in the sname field runs past it';
   return {
-    op, xid: u32(b, 4), secs: u16(b, 8), broadcast: (u16(b, 10) & 0x8000) !== 0,
-    ciaddr: u32(b, 12), yiaddr: u32(b, 16), siaddr: u32(b, 20), giaddr: u32(b, 24),
-    chaddr: b.slice(28, 34), options,
+    op,
+    xid: u32(b, 4),
+    secs: u16(b, 8),
+    broadcast: (u16(b, 10) & 0x8000) !== 0,
+    ciaddr: u32(b, 12),
+    yiaddr: u32(b, 16),
+    siaddr: u32(b, 20),
+    giaddr: u32(b, 24),
+    chaddr: b.slice(28, 34),
+    options,
   };
 }
 
@@ -116,9 +164,17 @@ export function encodeDhcp(m: DhcpMessage): Uint8Array {
   let len = FIXED_LEN + 4 + 1;
   for (const v of m.options.values()) len += Math.ceil(v.length / 255) * 2 + v.length;
   const b = new Uint8Array(Math.max(MIN_LEN, len));
-  b[0] = m.op; b[1] = 1; b[2] = 6; b[3] = 0;
-  put32(b, 4, m.xid); put16(b, 8, m.secs); put16(b, 10, m.broadcast ? 0x8000 : 0);
-  put32(b, 12, m.ciaddr); put32(b, 16, m.yiaddr); put32(b, 20, m.siaddr); put32(b, 24, m.giaddr);
+  b[0] = m.op;
+  b[1] = 1;
+  b[2] = 6;
+  b[3] = 0;
+  put32(b, 4, m.xid);
+  put16(b, 8, m.secs);
+  put16(b, 10, m.broadcast ? 0x8000 : 0);
+  put32(b, 12, m.ciaddr);
+  put32(b, 16, m.yiaddr);
+  put32(b, 20, m.siaddr);
+  put32(b, 24, m.giaddr);
   b.set(m.chaddr.subarray(0, 16), 28);
   put32(b, FIXED_LEN, MAGIC);
   let at = FIXED_LEN + 4;
@@ -127,8 +183,11 @@ export function encodeDhcp(m: DhcpMessage): Uint8Array {
     let off = 0;
     do {
       const n = Math.min(255, v.length - off);
-      b[at] = code; b[at + 1] = n; b.set(v.subarray(off, off + n), at + 2);
-      at += 2 + n; off += n;
+      b[at] = code;
+      b[at + 1] = n;
+      b.set(v.subarray(off, off + n), at + 2);
+      at += 2 + n;
+      off += n;
     } while (off < v.length);
   };
   const t = m.options.get(OPT.MESSAGE_TYPE);

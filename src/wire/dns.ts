@@ -14,14 +14,32 @@ import { put16, put32, u16, u32 } from './bytes.ts';
 import { formatIpv4Address, parseIpv4Address } from './ipv4.ts';
 
 export const TYPE = {
-  A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41,
-  IXFR: 251, AXFR: 252, ANY: 255, CAA: 257,
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  PTR: 12,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  SRV: 33,
+  OPT: 41,
+  IXFR: 251,
+  AXFR: 252,
+  ANY: 255,
+  CAA: 257,
 } as const;
 export const CLASS_IN = 1;
 export const CLASS_ANY = 255;
 
 export const RCODE = {
-  NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16,
+  NOERROR: 0,
+  FORMERR: 1,
+  SERVFAIL: 2,
+  NXDOMAIN: 3,
+  NOTIMP: 4,
+  REFUSED: 5,
+  BADVERS: 16,
 } as const;
 export const OPCODE_QUERY = 0;
 
@@ -37,9 +55,15 @@ export type RData =
   | { readonly kind: 'NS' | 'CNAME' | 'PTR'; readonly target: string }
   | { readonly kind: 'MX'; readonly preference: number; readonly exchange: string }
   | {
-    readonly kind: 'SOA'; readonly mname: string; readonly rname: string; readonly serial: number;
-    readonly refresh: number; readonly retry: number; readonly expire: number; readonly minimum: number;
-  }
+      readonly kind: 'SOA';
+      readonly mname: string;
+      readonly rname: string;
+      readonly serial: number;
+      readonly refresh: number;
+      readonly retry: number;
+      readonly expire: number;
+      readonly minimum: number;
+    }
   | { readonly kind: 'TXT'; readonly strings: readonly Uint8Array[] }
   | { readonly kind: 'SRV'; readonly priority: number; readonly weight: number; readonly port: number; readonly target: string }
   | { readonly kind: 'CAA'; readonly flags: number; readonly tag: string; readonly value: Uint8Array }
@@ -137,14 +161,16 @@ export function nameToLabels(name: string): Uint8Array[] | undefined {
   let total = 1;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c === 0x2e) { // '.'
+    if (c === 0x2e) {
+      // '.'
       if (cur.length === 0) return undefined;
       labels.push(Uint8Array.from(cur));
       total += cur.length + 1;
       cur = [];
       continue;
     }
-    if (c === 0x5c) { // '\'
+    if (c === 0x5c) {
+      // '\'
       const d = /^\d{3}/.exec(name.slice(i + 1, i + 4));
       if (d) {
         const v = Number(d[0]);
@@ -162,7 +188,10 @@ export function nameToLabels(name: string): Uint8Array[] | undefined {
     }
     if (cur.length > LABEL_MAX) return undefined;
   }
-  if (cur.length > 0) { labels.push(Uint8Array.from(cur)); total += cur.length + 1; }
+  if (cur.length > 0) {
+    labels.push(Uint8Array.from(cur));
+    total += cur.length + 1;
+  }
   return total > NAME_MAX ? undefined : labels;
 }
 
@@ -179,7 +208,8 @@ function labelText(b: Uint8Array, from: number, to: number): string {
 
 /** True when `name` is `zone` or below it (both presentation text). */
 export function isSubdomain(name: string, zone: string): boolean {
-  const n = canonicalName(name), z = canonicalName(zone);
+  const n = canonicalName(name),
+    z = canonicalName(zone);
   if (z === '.') return true;
   return n === z || (n.endsWith(z) && n.charCodeAt(n.length - z.length - 1) === 0x2e && n.charCodeAt(n.length - z.length - 2) !== 0x5c);
 }
@@ -206,8 +236,13 @@ export function labelsToName(labels: readonly Uint8Array[]): string {
 class Reader {
   readonly b: Uint8Array;
   at: number;
-  constructor(b: Uint8Array, at = 0) { this.b = b; this.at = at; }
-  left(): number { return this.b.length - this.at; }
+  constructor(b: Uint8Array, at = 0) {
+    this.b = b;
+    this.at = at;
+  }
+  left(): number {
+    return this.b.length - this.at;
+  }
 }
 
 /** Reads a possibly compressed name at `r.at`; advances past it. */
@@ -249,7 +284,8 @@ function readName(r: Reader, end = r.b.length): string | undefined {
 
 function readRData(r: Reader, type: number, len: number): RData | undefined {
   const b = r.b;
-  const start = r.at, end = start + len;
+  const start = r.at,
+    end = start + len;
   if (end > b.length) return undefined;
   const name = (): string | undefined => readName(r, end);
   let d: RData | undefined;
@@ -264,7 +300,9 @@ function readRData(r: Reader, type: number, len: number): RData | undefined {
       d = { kind: 'AAAA', address: formatIpv6(b.subarray(start, end)) };
       r.at = end;
       break;
-    case TYPE.NS: case TYPE.CNAME: case TYPE.PTR: {
+    case TYPE.NS:
+    case TYPE.CNAME:
+    case TYPE.PTR: {
       const t = name();
       if (t === undefined) return undefined;
       d = { kind: typeName(type) as 'NS' | 'CNAME' | 'PTR', target: t };
@@ -284,7 +322,16 @@ function readRData(r: Reader, type: number, len: number): RData | undefined {
       const rname = mname === undefined ? undefined : name();
       if (rname === undefined || mname === undefined || end - r.at !== 20) return undefined;
       const a = r.at;
-      d = { kind: 'SOA', mname, rname, serial: u32(b, a), refresh: u32(b, a + 4), retry: u32(b, a + 8), expire: u32(b, a + 12), minimum: u32(b, a + 16) };
+      d = {
+        kind: 'SOA',
+        mname,
+        rname,
+        serial: u32(b, a),
+        refresh: u32(b, a + 4),
+        retry: u32(b, a + 8),
+        expire: u32(b, a + 12),
+        minimum: u32(b, a + 16),
+      };
       r.at = end;
       break;
     }
@@ -304,7 +351,9 @@ function readRData(r: Reader, type: number, len: number): RData | undefined {
     }
     case TYPE.SRV: {
       if (len < 7) return undefined;
-      const priority = u16(b, start), weight = u16(b, start + 2), port = u16(b, start + 4);
+      const priority = u16(b, start),
+        weight = u16(b, start + 2),
+        port = u16(b, start + 4);
       r.at += 6;
       const target = name();
       if (target === undefined) return undefined;
@@ -315,7 +364,12 @@ function readRData(r: Reader, type: number, len: number): RData | undefined {
       if (len < 2) return undefined;
       const tl = b[start + 1]!;
       if (tl === 0 || 2 + tl > len) return undefined;
-      d = { kind: 'CAA', flags: b[start]!, tag: String.fromCharCode(...b.subarray(start + 2, start + 2 + tl)), value: b.slice(start + 2 + tl, end) };
+      d = {
+        kind: 'CAA',
+        flags: b[start]!,
+        tag: String.fromCharCode(...b.subarray(start + 2, start + 2 + tl)),
+        value: b.slice(start + 2 + tl, end),
+      };
       r.at = end;
       break;
     }
@@ -332,8 +386,10 @@ function fail(error: string, id: number | undefined, rcode: number = RCODE.FORME
 
 /** Decodes one DNS message; never throws. */
 export function decodeDns(buf: Uint8Array): DnsMessage | DnsDecodeError {
-  if (buf.length < 12) return fail(`message of ${buf.length} bytes is shorter than the 12-byte header`, buf.length >= 2 ? u16(buf, 0) : undefined);
-  const id = u16(buf, 0), flags = u16(buf, 2);
+  if (buf.length < 12)
+    return fail(`message of ${buf.length} bytes is shorter than the 12-byte header`, buf.length >= 2 ? u16(buf, 0) : undefined);
+  const id = u16(buf, 0),
+    flags = u16(buf, 2);
   const counts = [u16(buf, 4), u16(buf, 6), u16(buf, 8), u16(buf, 10)] as const;
   const r = new Reader(buf, 12);
   const questions: DnsQuestion[] = [];
@@ -352,7 +408,10 @@ export function decodeDns(buf: Uint8Array): DnsMessage | DnsDecodeError {
       const name = readName(r);
       if (name === undefined) return fail(`record ${i + 1} of section ${s + 2}: bad name`, id);
       if (r.left() < 10) return fail(`record ${name}: truncated header`, id);
-      const type = u16(buf, r.at), cls = u16(buf, r.at + 2), ttl = u32(buf, r.at + 4), len = u16(buf, r.at + 8);
+      const type = u16(buf, r.at),
+        cls = u16(buf, r.at + 2),
+        ttl = u32(buf, r.at + 4),
+        len = u16(buf, r.at + 8);
       r.at += 10;
       if (r.left() < len) return fail(`record ${name} ${typeName(type)}: RDATA runs past the message`, id);
       if (type === TYPE.OPT) {
@@ -380,10 +439,21 @@ export function decodeDns(buf: Uint8Array): DnsMessage | DnsDecodeError {
   }
   if (r.at !== buf.length) return fail(`${buf.length - r.at} bytes after the last record`, id);
   return {
-    id, qr: (flags & 0x8000) !== 0, opcode: (flags >>> 11) & 0xf, aa: (flags & 0x400) !== 0, tc: (flags & 0x200) !== 0,
-    rd: (flags & 0x100) !== 0, ra: (flags & 0x80) !== 0, ad: (flags & 0x20) !== 0, cd: (flags & 0x10) !== 0,
+    id,
+    qr: (flags & 0x8000) !== 0,
+    opcode: (flags >>> 11) & 0xf,
+    aa: (flags & 0x400) !== 0,
+    tc: (flags & 0x200) !== 0,
+    rd: (flags & 0x100) !== 0,
+    ra: (flags & 0x80) !== 0,
+    ad: (flags & 0x20) !== 0,
+    cd: (flags & 0x10) !== 0,
     rcode: (rcodeHigh << 4) | (flags & 0xf),
-    questions, answers: sections[0]!, authority: sections[1]!, additional: sections[2]!, edns,
+    questions,
+    answers: sections[0]!,
+    authority: sections[1]!,
+    additional: sections[2]!,
+    edns,
   };
 }
 
@@ -398,7 +468,9 @@ class Writer {
   at = 0;
   /** Suffix name, as spelled → offset of its first label (only offsets < 0x4000 are usable). */
   readonly names = new Map<string, number>();
-  constructor(size: number) { this.b = new Uint8Array(size); }
+  constructor(size: number) {
+    this.b = new Uint8Array(size);
+  }
   room(n: number): void {
     if (this.at + n <= this.b.length) return;
     let size = this.b.length * 2;
@@ -407,10 +479,25 @@ class Writer {
     nb.set(this.b.subarray(0, this.at));
     this.b = nb;
   }
-  u8(v: number): void { this.room(1); this.b[this.at++] = v; }
-  u16(v: number): void { this.room(2); put16(this.b, this.at, v); this.at += 2; }
-  u32(v: number): void { this.room(4); put32(this.b, this.at, v >>> 0); this.at += 4; }
-  bytes(v: Uint8Array): void { this.room(v.length); this.b.set(v, this.at); this.at += v.length; }
+  u8(v: number): void {
+    this.room(1);
+    this.b[this.at++] = v;
+  }
+  u16(v: number): void {
+    this.room(2);
+    put16(this.b, this.at, v);
+    this.at += 2;
+  }
+  u32(v: number): void {
+    this.room(4);
+    put32(this.b, this.at, v >>> 0);
+    this.at += 4;
+  }
+  bytes(v: Uint8Array): void {
+    this.room(v.length);
+    this.b.set(v, this.at);
+    this.at += v.length;
+  }
   name(name: string, compress: boolean): void {
     if (this.plainName(name, compress)) return;
     const labels = nameToLabels(name);
@@ -442,7 +529,10 @@ class Writer {
       const c = name.charCodeAt(i);
       if (c < 0x21 || c > 0x7e || c === 0x5c) return false;
     }
-    if (name === '.') { this.u8(0); return true; }
+    if (name === '.') {
+      this.u8(0);
+      return true;
+    }
     const full = name.charCodeAt(n - 1) === 0x2e ? name : name + '.';
     if (full.length > NAME_MAX - 1) return false;
     for (let i = 0, start = 0; i < full.length; i++) {
@@ -450,7 +540,7 @@ class Writer {
       if (i === start || i - start > LABEL_MAX) return false;
       start = i + 1;
     }
-    for (let start = 0; start < full.length;) {
+    for (let start = 0; start < full.length; ) {
       const key = start === 0 ? full : full.slice(start);
       const at = compress ? this.names.get(key) : undefined;
       if (at !== undefined) {
@@ -484,33 +574,58 @@ function writeRData(w: Writer, d: RData): void {
       return;
     }
     // RFC 3597 §4: only the well-known types of RFC 1035 may be compressed inside RDATA.
-    case 'NS': case 'CNAME': case 'PTR': w.name(d.target, true); return;
-    case 'MX': w.u16(d.preference); w.name(d.exchange, true); return;
+    case 'NS':
+    case 'CNAME':
+    case 'PTR':
+      w.name(d.target, true);
+      return;
+    case 'MX':
+      w.u16(d.preference);
+      w.name(d.exchange, true);
+      return;
     case 'SOA':
-      w.name(d.mname, true); w.name(d.rname, true);
-      w.u32(d.serial); w.u32(d.refresh); w.u32(d.retry); w.u32(d.expire); w.u32(d.minimum);
+      w.name(d.mname, true);
+      w.name(d.rname, true);
+      w.u32(d.serial);
+      w.u32(d.refresh);
+      w.u32(d.retry);
+      w.u32(d.expire);
+      w.u32(d.minimum);
       return;
     case 'TXT':
       if (d.strings.length === 0) throw new RangeError('a TXT record needs at least one string');
       for (const s of d.strings) {
         if (s.length > 255) throw new RangeError('a TXT string is at most 255 octets');
-        w.u8(s.length); w.bytes(s);
+        w.u8(s.length);
+        w.bytes(s);
       }
       return;
-    case 'SRV': w.u16(d.priority); w.u16(d.weight); w.u16(d.port); w.name(d.target, false); return;
+    case 'SRV':
+      w.u16(d.priority);
+      w.u16(d.weight);
+      w.u16(d.port);
+      w.name(d.target, false);
+      return;
     case 'CAA': {
       const tag = new TextEncoder().encode(d.tag);
       if (tag.length === 0 || tag.length > 255) throw new RangeError('a CAA tag is 1-255 octets');
-      w.u8(d.flags); w.u8(tag.length); w.bytes(tag); w.bytes(d.value);
+      w.u8(d.flags);
+      w.u8(tag.length);
+      w.bytes(tag);
+      w.bytes(d.value);
       return;
     }
-    case 'raw': w.bytes(d.bytes); return;
+    case 'raw':
+      w.bytes(d.bytes);
+      return;
   }
 }
 
 function writeRecord(w: Writer, rr: DnsRecord): void {
   w.name(rr.name, true);
-  w.u16(rr.type); w.u16(rr.class); w.u32(rr.ttl);
+  w.u16(rr.type);
+  w.u16(rr.class);
+  w.u32(rr.ttl);
   const lenAt = w.at;
   w.u16(0);
   writeRData(w, rr.data);
@@ -520,12 +635,18 @@ function writeRecord(w: Writer, rr: DnsRecord): void {
 }
 
 function writeOpt(w: Writer, e: Edns, rcode: number): void {
-  w.u8(0); w.u16(TYPE.OPT); w.u16(Math.max(512, e.udpSize));
-  w.u32(((rcode >>> 4) & 0xff) << 24 | (e.version & 0xff) << 16 | (e.dnssecOk ? 0x8000 : 0));
+  w.u8(0);
+  w.u16(TYPE.OPT);
+  w.u16(Math.max(512, e.udpSize));
+  w.u32((((rcode >>> 4) & 0xff) << 24) | ((e.version & 0xff) << 16) | (e.dnssecOk ? 0x8000 : 0));
   let len = 0;
   for (const o of e.options) len += 4 + o.data.length;
   w.u16(len);
-  for (const o of e.options) { w.u16(o.code); w.u16(o.data.length); w.bytes(o.data); }
+  for (const o of e.options) {
+    w.u16(o.code);
+    w.u16(o.data.length);
+    w.bytes(o.data);
+  }
 }
 
 export interface EncodeOptions {
@@ -539,8 +660,17 @@ export interface EncodeOptions {
 
 function header(w: Writer, m: DnsMessage, tc: boolean, counts: readonly number[]): void {
   w.u16(m.id);
-  w.u16((m.qr ? 0x8000 : 0) | (m.opcode & 0xf) << 11 | (m.aa ? 0x400 : 0) | (tc ? 0x200 : 0) | (m.rd ? 0x100 : 0) |
-    (m.ra ? 0x80 : 0) | (m.ad ? 0x20 : 0) | (m.cd ? 0x10 : 0) | (m.rcode & 0xf));
+  w.u16(
+    (m.qr ? 0x8000 : 0) |
+      ((m.opcode & 0xf) << 11) |
+      (m.aa ? 0x400 : 0) |
+      (tc ? 0x200 : 0) |
+      (m.rd ? 0x100 : 0) |
+      (m.ra ? 0x80 : 0) |
+      (m.ad ? 0x20 : 0) |
+      (m.cd ? 0x10 : 0) |
+      (m.rcode & 0xf),
+  );
   for (const c of counts) w.u16(c);
 }
 
@@ -552,7 +682,11 @@ export function encodeDns(m: DnsMessage, opts: EncodeOptions = {}): Uint8Array {
   const w = new Writer(512);
   const addl = m.additional.length + (m.edns ? 1 : 0);
   header(w, m, m.tc, [m.questions.length, m.answers.length, m.authority.length, addl]);
-  for (const q of m.questions) { w.name(q.name, true); w.u16(q.type); w.u16(q.class); }
+  for (const q of m.questions) {
+    w.name(q.name, true);
+    w.u16(q.type);
+    w.u16(q.class);
+  }
   const afterQuestions = w.at;
   for (const rr of m.answers) writeRecord(w, rr);
   for (const rr of m.authority) writeRecord(w, rr);
@@ -563,7 +697,11 @@ export function encodeDns(m: DnsMessage, opts: EncodeOptions = {}): Uint8Array {
   // Truncate: header with TC, the question, and the OPT record only.
   const t = new Writer(afterQuestions + 64);
   header(t, m, true, [m.questions.length, 0, 0, m.edns ? 1 : 0]);
-  for (const q of m.questions) { t.name(q.name, true); t.u16(q.type); t.u16(q.class); }
+  for (const q of m.questions) {
+    t.name(q.name, true);
+    t.u16(q.type);
+    t.u16(q.class);
+  }
   if (m.edns) writeOpt(t, m.edns, m.rcode);
   return t.b.slice(0, t.at);
 }
@@ -575,11 +713,26 @@ export const EDNS_UDP_SIZE = 1232;
  * A response to `q` with `rcode` and no records: its ID, opcode, RD and
  * questions echoed (RFC 1035 §4.1.1); with our EDNS record when `edns`.
  */
-export function replyTo(q: { readonly id: number; readonly opcode: number; readonly rd: boolean; readonly questions?: readonly DnsQuestion[] },
-  rcode: number, o: { readonly ra?: boolean; readonly edns?: boolean } = {}): DnsMessage {
+export function replyTo(
+  q: { readonly id: number; readonly opcode: number; readonly rd: boolean; readonly questions?: readonly DnsQuestion[] },
+  rcode: number,
+  o: { readonly ra?: boolean; readonly edns?: boolean } = {},
+): DnsMessage {
   return {
-    id: q.id, qr: true, opcode: q.opcode, aa: false, tc: false, rd: q.rd, ra: o.ra ?? false, ad: false, cd: false, rcode,
-    questions: q.questions ?? [], answers: [], authority: [], additional: [],
+    id: q.id,
+    qr: true,
+    opcode: q.opcode,
+    aa: false,
+    tc: false,
+    rd: q.rd,
+    ra: o.ra ?? false,
+    ad: false,
+    cd: false,
+    rcode,
+    questions: q.questions ?? [],
+    answers: [],
+    authority: [],
+    additional: [],
     edns: o.edns ? { udpSize: EDNS_UDP_SIZE, version: 0, dnssecOk: false, options: [] } : undefined,
   };
 }
@@ -603,8 +756,20 @@ export function responseLimit(q: DnsMessage, transport: 'udp' | 'tcp'): number {
 /** A query for `name`/`type`, with EDNS when `udpSize` is given. */
 export function makeQuery(id: number, name: string, type: number, o: { rd?: boolean; udpSize?: number } = {}): DnsMessage {
   return {
-    id, qr: false, opcode: OPCODE_QUERY, aa: false, tc: false, rd: o.rd ?? true, ra: false, ad: false, cd: false, rcode: 0,
-    questions: [{ name, type, class: CLASS_IN }], answers: [], authority: [], additional: [],
+    id,
+    qr: false,
+    opcode: OPCODE_QUERY,
+    aa: false,
+    tc: false,
+    rd: o.rd ?? true,
+    ra: false,
+    ad: false,
+    cd: false,
+    rcode: 0,
+    questions: [{ name, type, class: CLASS_IN }],
+    answers: [],
+    authority: [],
+    additional: [],
     edns: o.udpSize === undefined ? undefined : { udpSize: o.udpSize, version: 0, dnssecOk: false, options: [] },
   };
 }
@@ -633,12 +798,15 @@ export function parseIpv6(s: string): Uint8Array | undefined {
     }
     return out;
   };
-  const a = parse(halves[0]!), b = halves.length === 2 ? parse(halves[1]!) : [];
+  const a = parse(halves[0]!),
+    b = halves.length === 2 ? parse(halves[1]!) : [];
   if (!a || !b) return undefined;
   const groups = halves.length === 2 ? [...a, ...new Array<number>(8 - a.length - b.length).fill(0), ...b] : a;
   if (groups.length !== 8 || (halves.length === 2 && a.length + b.length > 7)) return undefined;
   const out = new Uint8Array(16);
-  groups.forEach((g, i) => { put16(out, i * 2, g); });
+  groups.forEach((g, i) => {
+    put16(out, i * 2, g);
+  });
   if (tail) out.set(tail, 12);
   return out;
 }
@@ -647,12 +815,19 @@ export function parseIpv6(s: string): Uint8Array | undefined {
 export function formatIpv6(b: Uint8Array): string {
   const g: number[] = [];
   for (let i = 0; i < 8; i++) g.push(u16(b, i * 2));
-  let best = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) { i++; continue; }
+  let best = -1,
+    bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');

@@ -71,34 +71,60 @@ export class EthernetView {
     return 'ok';
   }
 
-  get tagged(): boolean { return this.headerLen !== ETHERNET_HEADER_LEN; }
-  get ethertype(): number { return u16(this.buf, this.off + this.headerLen - 2); }
+  get tagged(): boolean {
+    return this.headerLen !== ETHERNET_HEADER_LEN;
+  }
+  get ethertype(): number {
+    return u16(this.buf, this.off + this.headerLen - 2);
+  }
   /** VLAN id, or -1 when untagged. */
-  get vid(): number { return this.tagged ? u16(this.buf, this.off + 14) & 0x0fff : -1; }
-  get pcp(): number { return this.tagged ? this.buf[this.off + 14]! >>> 5 : 0; }
-  get dei(): boolean { return this.tagged && (this.buf[this.off + 14]! & 0x10) !== 0; }
+  get vid(): number {
+    return this.tagged ? u16(this.buf, this.off + 14) & 0x0fff : -1;
+  }
+  get pcp(): number {
+    return this.tagged ? this.buf[this.off + 14]! >>> 5 : 0;
+  }
+  get dei(): boolean {
+    return this.tagged && (this.buf[this.off + 14]! & 0x10) !== 0;
+  }
 
-  dstEquals(mac: MacAddress): boolean { return macEquals(this.buf, this.off + DST, mac); }
+  dstEquals(mac: MacAddress): boolean {
+    return macEquals(this.buf, this.off + DST, mac);
+  }
   dstIsBroadcast(): boolean {
-    const b = this.buf, o = this.off;
+    const b = this.buf,
+      o = this.off;
     return (b[o]! & b[o + 1]! & b[o + 2]! & b[o + 3]! & b[o + 4]! & b[o + 5]!) === 0xff;
   }
   /** Group bit set (multicast or broadcast). */
-  dstIsGroup(): boolean { return (this.buf[this.off + DST]! & 1) !== 0; }
-  srcIsGroup(): boolean { return (this.buf[this.off + SRC]! & 1) !== 0; }
+  dstIsGroup(): boolean {
+    return (this.buf[this.off + DST]! & 1) !== 0;
+  }
+  srcIsGroup(): boolean {
+    return (this.buf[this.off + SRC]! & 1) !== 0;
+  }
   /** 48-bit addresses as numbers (for tables keyed by MAC without allocation). */
-  srcKey(): number { return macKey(this.buf, this.off + SRC); }
-  dstKey(): number { return macKey(this.buf, this.off + DST); }
+  srcKey(): number {
+    return macKey(this.buf, this.off + SRC);
+  }
+  dstKey(): number {
+    return macKey(this.buf, this.off + DST);
+  }
   /** Where the payload starts in `buf`. */
-  get payloadOff(): number { return this.off + this.headerLen; }
+  get payloadOff(): number {
+    return this.off + this.headerLen;
+  }
   /** The payload as a new view of the frame's bytes (allocates; the stack uses the offsets). */
-  payload(): Uint8Array { return this.buf.subarray(this.off + this.headerLen, this.end); }
+  payload(): Uint8Array {
+    return this.buf.subarray(this.off + this.headerLen, this.end);
+  }
 }
 
 /** A MAC as a 48-bit integer, exact in a double. */
 export function macKey(b: Uint8Array, at = 0): number {
-  return (b[at]! * 0x10000000000) + (b[at + 1]! * 0x100000000) +
-    (((b[at + 2]! << 24) | (b[at + 3]! << 16) | (b[at + 4]! << 8) | b[at + 5]!) >>> 0);
+  return (
+    b[at]! * 0x10000000000 + b[at + 1]! * 0x100000000 + (((b[at + 2]! << 24) | (b[at + 3]! << 16) | (b[at + 4]! << 8) | b[at + 5]!) >>> 0)
+  );
 }
 
 export function parseEthernet(v: EthernetView): EthernetRepr {

@@ -9,9 +9,19 @@ import fc from 'fast-check';
 import { mutatedFrame, parseAll } from '../../test/fixtures/mutate.ts';
 
 test('arbitrary bytes never make a parser throw', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), (b) => { parseAll(b); }), { numRuns: 3000 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 2000 }), (b) => {
+      parseAll(b);
+    }),
+    { numRuns: 3000 },
+  );
 });
 
 test('mutated captured frames never make a parser throw', () => {
-  fc.assert(fc.property(mutatedFrame, (f) => { parseAll(f); }), { numRuns: 3000 });
+  fc.assert(
+    fc.property(mutatedFrame, (f) => {
+      parseAll(f);
+    }),
+    { numRuns: 3000 },
+  );
 });

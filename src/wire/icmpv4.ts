@@ -48,24 +48,41 @@ export class Icmpv4View {
     return 'ok';
   }
 
-  get type(): number { return this.buf[this.off]!; }
-  get code(): number { return this.buf[this.off + 1]!; }
-  get ident(): number { return u16(this.buf, this.off + 4); }
-  get seq(): number { return u16(this.buf, this.off + 6); }
+  get type(): number {
+    return this.buf[this.off]!;
+  }
+  get code(): number {
+    return this.buf[this.off + 1]!;
+  }
+  get ident(): number {
+    return u16(this.buf, this.off + 4);
+  }
+  get seq(): number {
+    return u16(this.buf, this.off + 6);
+  }
   /** Bytes 4..8 as one number ("rest of header"). */
-  get rest(): number { return ((u16(this.buf, this.off + 4) << 16) | u16(this.buf, this.off + 6)) >>> 0; }
+  get rest(): number {
+    return ((u16(this.buf, this.off + 4) << 16) | u16(this.buf, this.off + 6)) >>> 0;
+  }
   /** The data after the 8-byte header, as a new view. */
-  data(): Uint8Array { return this.buf.subarray(this.off + ICMP_HEADER_LEN, this.end); }
+  data(): Uint8Array {
+    return this.buf.subarray(this.off + ICMP_HEADER_LEN, this.end);
+  }
 }
 
 export function parseIcmpv4(v: Icmpv4View): Icmpv4Repr {
   const data = v.data().slice();
   switch (v.type) {
-    case ICMP_ECHO_REQUEST: return { kind: 'echo-request', ident: v.ident, seq: v.seq, data };
-    case ICMP_ECHO_REPLY: return { kind: 'echo-reply', ident: v.ident, seq: v.seq, data };
-    case ICMP_DEST_UNREACHABLE: return { kind: 'dest-unreachable', code: v.code, nextHopMtu: v.seq, data };
-    case ICMP_TIME_EXCEEDED: return { kind: 'time-exceeded', code: v.code, data };
-    default: return { kind: 'other', type: v.type, code: v.code, rest: v.rest, data };
+    case ICMP_ECHO_REQUEST:
+      return { kind: 'echo-request', ident: v.ident, seq: v.seq, data };
+    case ICMP_ECHO_REPLY:
+      return { kind: 'echo-reply', ident: v.ident, seq: v.seq, data };
+    case ICMP_DEST_UNREACHABLE:
+      return { kind: 'dest-unreachable', code: v.code, nextHopMtu: v.seq, data };
+    case ICMP_TIME_EXCEEDED:
+      return { kind: 'time-exceeded', code: v.code, data };
+    default:
+      return { kind: 'other', type: v.type, code: v.code, rest: v.rest, data };
   }
 }
 
@@ -77,12 +94,27 @@ export function icmpv4Len(r: Icmpv4Repr): number {
 export function emitIcmpv4(r: Icmpv4Repr, into: Uint8Array, at = 0): number {
   let type: number, code: number, rest: number;
   switch (r.kind) {
-    case 'echo-request': case 'echo-reply':
-      type = r.kind === 'echo-request' ? ICMP_ECHO_REQUEST : ICMP_ECHO_REPLY; code = 0;
-      rest = ((r.ident << 16) | r.seq) >>> 0; break;
-    case 'dest-unreachable': type = ICMP_DEST_UNREACHABLE; code = r.code; rest = r.nextHopMtu & 0xffff; break;
-    case 'time-exceeded': type = ICMP_TIME_EXCEEDED; code = r.code; rest = 0; break;
-    default: type = r.type; code = r.code; rest = r.rest; break;
+    case 'echo-request':
+    case 'echo-reply':
+      type = r.kind === 'echo-request' ? ICMP_ECHO_REQUEST : ICMP_ECHO_REPLY;
+      code = 0;
+      rest = ((r.ident << 16) | r.seq) >>> 0;
+      break;
+    case 'dest-unreachable':
+      type = ICMP_DEST_UNREACHABLE;
+      code = r.code;
+      rest = r.nextHopMtu & 0xffff;
+      break;
+    case 'time-exceeded':
+      type = ICMP_TIME_EXCEEDED;
+      code = r.code;
+      rest = 0;
+      break;
+    default:
+      type = r.type;
+      code = r.code;
+      rest = r.rest;
+      break;
   }
   into[at] = type;
   into[at + 1] = code;

@@ -12,7 +12,16 @@ export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
 
-const VER_IHL = 0, TOS = 1, TOTAL_LEN = 2, IDENT = 4, FLAGS_FRAG = 6, TTL = 8, PROTO = 9, CSUM = 10, SRC = 12, DST = 16;
+const VER_IHL = 0,
+  TOS = 1,
+  TOTAL_LEN = 2,
+  IDENT = 4,
+  FLAGS_FRAG = 6,
+  TTL = 8,
+  PROTO = 9,
+  CSUM = 10,
+  SRC = 12,
+  DST = 16;
 const FLAG_DF = 0x4000;
 const FLAG_MF = 0x2000;
 
@@ -68,33 +77,72 @@ export class Ipv4View {
     return 'ok';
   }
 
-  get tos(): number { return this.buf[this.off + TOS]!; }
-  get ident(): number { return u16(this.buf, this.off + IDENT); }
-  get dontFragment(): boolean { return (u16(this.buf, this.off + FLAGS_FRAG) & FLAG_DF) !== 0; }
-  get moreFragments(): boolean { return (u16(this.buf, this.off + FLAGS_FRAG) & FLAG_MF) !== 0; }
+  get tos(): number {
+    return this.buf[this.off + TOS]!;
+  }
+  get ident(): number {
+    return u16(this.buf, this.off + IDENT);
+  }
+  get dontFragment(): boolean {
+    return (u16(this.buf, this.off + FLAGS_FRAG) & FLAG_DF) !== 0;
+  }
+  get moreFragments(): boolean {
+    return (u16(this.buf, this.off + FLAGS_FRAG) & FLAG_MF) !== 0;
+  }
   /** Fragment offset in bytes. */
-  get fragOffset(): number { return (u16(this.buf, this.off + FLAGS_FRAG) & 0x1fff) * 8; }
+  get fragOffset(): number {
+    return (u16(this.buf, this.off + FLAGS_FRAG) & 0x1fff) * 8;
+  }
   /** True for any fragment (MF set or a non-zero offset). */
-  get isFragment(): boolean { return (u16(this.buf, this.off + FLAGS_FRAG) & (FLAG_MF | 0x1fff)) !== 0; }
-  get ttl(): number { return this.buf[this.off + TTL]!; }
-  get protocol(): number { return this.buf[this.off + PROTO]!; }
-  get headerChecksum(): number { return u16(this.buf, this.off + CSUM); }
-  get src(): number { return u32(this.buf, this.off + SRC); }
-  get dst(): number { return u32(this.buf, this.off + DST); }
-  get payloadLen(): number { return this.totalLen - this.headerLen; }
+  get isFragment(): boolean {
+    return (u16(this.buf, this.off + FLAGS_FRAG) & (FLAG_MF | 0x1fff)) !== 0;
+  }
+  get ttl(): number {
+    return this.buf[this.off + TTL]!;
+  }
+  get protocol(): number {
+    return this.buf[this.off + PROTO]!;
+  }
+  get headerChecksum(): number {
+    return u16(this.buf, this.off + CSUM);
+  }
+  get src(): number {
+    return u32(this.buf, this.off + SRC);
+  }
+  get dst(): number {
+    return u32(this.buf, this.off + DST);
+  }
+  get payloadLen(): number {
+    return this.totalLen - this.headerLen;
+  }
   /** Where the payload starts and ends in `buf` (padding excluded). */
-  get payloadOff(): number { return this.off + this.headerLen; }
-  get payloadEnd(): number { return this.off + this.totalLen; }
+  get payloadOff(): number {
+    return this.off + this.headerLen;
+  }
+  get payloadEnd(): number {
+    return this.off + this.totalLen;
+  }
   /** The payload as a new view (allocates; the stack uses the offsets). */
-  payload(): Uint8Array { return this.buf.subarray(this.payloadOff, this.payloadEnd); }
+  payload(): Uint8Array {
+    return this.buf.subarray(this.payloadOff, this.payloadEnd);
+  }
   /** Header plus options as a new view (what ICMP errors quote). */
-  header(): Uint8Array { return this.buf.subarray(this.off, this.off + this.headerLen); }
+  header(): Uint8Array {
+    return this.buf.subarray(this.off, this.off + this.headerLen);
+  }
 }
 
 export function parseIpv4(v: Ipv4View): Ipv4Repr {
   return {
-    src: v.src, dst: v.dst, protocol: v.protocol, ttl: v.ttl, tos: v.tos, ident: v.ident,
-    dontFragment: v.dontFragment, moreFragments: v.moreFragments, fragOffset: v.fragOffset,
+    src: v.src,
+    dst: v.dst,
+    protocol: v.protocol,
+    ttl: v.ttl,
+    tos: v.tos,
+    ident: v.ident,
+    dontFragment: v.dontFragment,
+    moreFragments: v.moreFragments,
+    fragOffset: v.fragOffset,
     payloadLen: v.payloadLen,
   };
 }
@@ -105,8 +153,7 @@ export function emitIpv4(r: Ipv4Repr, into: Uint8Array, at = 0): number {
   into[at + TOS] = r.tos ?? 0;
   put16(into, at + TOTAL_LEN, IPV4_MIN_HEADER_LEN + r.payloadLen);
   put16(into, at + IDENT, r.ident ?? 0);
-  put16(into, at + FLAGS_FRAG, (r.dontFragment ? FLAG_DF : 0) | (r.moreFragments ? FLAG_MF : 0) |
-    (((r.fragOffset ?? 0) >>> 3) & 0x1fff));
+  put16(into, at + FLAGS_FRAG, (r.dontFragment ? FLAG_DF : 0) | (r.moreFragments ? FLAG_MF : 0) | (((r.fragOffset ?? 0) >>> 3) & 0x1fff));
   into[at + TTL] = r.ttl;
   into[at + PROTO] = r.protocol;
   put16(into, at + CSUM, 0);
@@ -155,7 +202,7 @@ export function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
 
 /** 224.0.0.0/4 (RFC 5771). */
 export function isMulticast(a: number): boolean {
-  return (a >>> 28) === 0xe;
+  return a >>> 28 === 0xe;
 }
 
 export function prefixMask(prefixLen: number): number {
@@ -164,5 +211,5 @@ export function prefixMask(prefixLen: number): number {
 
 export function sameSubnet(a: number, b: number, prefixLen: number): boolean {
   const m = prefixMask(prefixLen);
-  return ((a & m) >>> 0) === ((b & m) >>> 0);
+  return (a & m) >>> 0 === (b & m) >>> 0;
 }

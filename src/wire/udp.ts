@@ -43,14 +43,28 @@ export class UdpView {
     return 'ok';
   }
 
-  get srcPort(): number { return u16(this.buf, this.off); }
-  get dstPort(): number { return u16(this.buf, this.off + 2); }
-  get length(): number { return this.len; }
-  get checksum(): number { return u16(this.buf, this.off + 6); }
-  get payloadOff(): number { return this.off + UDP_HEADER_LEN; }
-  get payloadEnd(): number { return this.off + this.len; }
+  get srcPort(): number {
+    return u16(this.buf, this.off);
+  }
+  get dstPort(): number {
+    return u16(this.buf, this.off + 2);
+  }
+  get length(): number {
+    return this.len;
+  }
+  get checksum(): number {
+    return u16(this.buf, this.off + 6);
+  }
+  get payloadOff(): number {
+    return this.off + UDP_HEADER_LEN;
+  }
+  get payloadEnd(): number {
+    return this.off + this.len;
+  }
   /** The payload as a new view. */
-  payload(): Uint8Array { return this.buf.subarray(this.payloadOff, this.payloadEnd); }
+  payload(): Uint8Array {
+    return this.buf.subarray(this.payloadOff, this.payloadEnd);
+  }
 }
 
 export function parseUdp(v: UdpView): UdpRepr {

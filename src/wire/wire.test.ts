@@ -10,9 +10,7 @@ import { formatMac } from '../devices/index.ts';
 import { ArpView, emitArp, parseArp, ARP_REQUEST, ARP_REPLY } from './arp.ts';
 import { emitEthernet, EthernetView, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, parseEthernet } from './ethernet.ts';
 import { emitIcmpv4, Icmpv4View, parseIcmpv4 } from './icmpv4.ts';
-import {
-  emitIpv4, formatIpv4Address, Ipv4View, parseIpv4, parseIpv4Address, parseIpv4Cidr, PROTO_ICMP, PROTO_UDP,
-} from './ipv4.ts';
+import { emitIpv4, formatIpv4Address, Ipv4View, parseIpv4, parseIpv4Address, parseIpv4Cidr, PROTO_ICMP, PROTO_UDP } from './ipv4.ts';
 import { emitUdp, parseUdp, UdpView } from './udp.ts';
 import { put16 } from './bytes.ts';
 import { checksum } from './checksum.ts';
@@ -42,7 +40,15 @@ test('Ethernet: parse and re-emit captured headers; an IPv6 frame keeps its type
 
 test('Ethernet: an 802.1Q tag is parsed and emitted', () => {
   const f = new Uint8Array(64);
-  const n = emitEthernet({ dst: Uint8Array.of(2, 0, 0, 0, 0, 2), src: Uint8Array.of(2, 0, 0, 0, 0, 1), ethertype: ETHERTYPE_IPV4, vlan: { pcp: 5, dei: true, vid: 100 } }, f);
+  const n = emitEthernet(
+    {
+      dst: Uint8Array.of(2, 0, 0, 0, 0, 2),
+      src: Uint8Array.of(2, 0, 0, 0, 0, 1),
+      ethertype: ETHERTYPE_IPV4,
+      vlan: { pcp: 5, dei: true, vid: 100 },
+    },
+    f,
+  );
   assert.equal(n, 18);
   const v = eth(f);
   assert.deepEqual([v.tagged, v.pcp, v.dei, v.vid, v.ethertype, v.headerLen], [true, 5, true, 100, ETHERTYPE_IPV4, 18]);
@@ -97,11 +103,13 @@ test('IPv4 + ICMP: the kernel echo request and Fata reply round-trip; checksums 
 });
 
 test('IPv4 fragments: offsets, MF, identification as captured', () => {
-  const a = ipv4Of(CAPTURED.kernelEchoFragment0), b = ipv4Of(CAPTURED.kernelEchoFragment1);
+  const a = ipv4Of(CAPTURED.kernelEchoFragment0),
+    b = ipv4Of(CAPTURED.kernelEchoFragment1);
   assert.deepEqual([a.fragOffset, a.moreFragments, a.isFragment], [0, true, true]);
   assert.deepEqual([b.fragOffset, b.moreFragments, b.isFragment], [1480, false, true]);
   assert.equal(a.ident, b.ident);
-  const c = ipv4Of(CAPTURED.fataReplyFragment0), d = ipv4Of(CAPTURED.fataReplyFragment1);
+  const c = ipv4Of(CAPTURED.fataReplyFragment0),
+    d = ipv4Of(CAPTURED.fataReplyFragment1);
   assert.equal(a.payloadLen + b.payloadLen, c.payloadLen + d.payloadLen);
   for (const v of [a, b, c, d]) {
     const hdr = new Uint8Array(20);
@@ -133,11 +141,14 @@ test('IPv4 checks: version, IHL, total length, checksum, padding allowed', () =>
   assert.ok(Ipv4View.checked(padded) instanceof Ipv4View, 'Ethernet padding after the datagram is ignored');
   assert.equal(Ipv4View.checked(f.subarray(0, 19)), 'truncated');
   assert.equal(Ipv4View.checked(f.subarray(0, f.length - 1)), 'total-length');
-  const bad = f.slice(); bad[8]! ^= 1;
+  const bad = f.slice();
+  bad[8]! ^= 1;
   assert.equal(Ipv4View.checked(bad), 'checksum');
-  const v6 = f.slice(); v6[0] = 0x65;
+  const v6 = f.slice();
+  v6[0] = 0x65;
   assert.equal(Ipv4View.checked(v6), 'version');
-  const ihl = f.slice(); ihl[0] = 0x44;
+  const ihl = f.slice();
+  ihl[0] = 0x44;
   assert.equal(Ipv4View.checked(ihl), 'header-length');
 });
 

@@ -9,8 +9,19 @@
 import type { Clock, Random } from '../../devices/index.ts';
 import { macEquals } from '../../wire/bytes.ts';
 import {
-  decodeDhcp, DHCP, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, encodeDhcp, encodeOpt, messageType, OPT, optAddress,
-  optAddresses, optText, optU32, type DhcpMessage,
+  decodeDhcp,
+  DHCP,
+  DHCP_CLIENT_PORT,
+  DHCP_SERVER_PORT,
+  encodeDhcp,
+  encodeOpt,
+  messageType,
+  OPT,
+  optAddress,
+  optAddresses,
+  optText,
+  optU32,
+  type DhcpMessage,
 } from '../../wire/dhcp.ts';
 import type { Ipv4 } from '../ipv4.ts';
 import type { Udp, UdpDatagram, UdpSocket } from '../udp.ts';
@@ -72,7 +83,7 @@ const MAX_REQUESTS = 4;
 function prefixFromMask(mask: number): number | undefined {
   let n = 0;
   while (n < 32 && (mask & (0x80000000 >>> n)) !== 0) n++;
-  return ((mask << n) >>> 0) === 0 || n === 32 ? n : undefined;
+  return (mask << n) >>> 0 === 0 || n === 32 ? n : undefined;
 }
 
 export class DhcpClient {
@@ -95,7 +106,10 @@ export class DhcpClient {
     const s = o.udp.bind(DHCP_CLIENT_PORT, (d) => this.receive(d));
     if (typeof s === 'string') throw new Error(`DHCP client cannot bind UDP port ${DHCP_CLIENT_PORT}: ${s}`);
     this.socket = s;
-    if (o.arp) o.arp.onSender = (ip) => { if (this.state === 'checking' && ip === this.pendingAck?.yiaddr) this.conflict = true; };
+    if (o.arp)
+      o.arp.onSender = (ip) => {
+        if (this.state === 'checking' && ip === this.pendingAck?.yiaddr) this.conflict = true;
+      };
   }
 
   /** Begins acquiring a lease (INIT → SELECTING). */
@@ -139,16 +153,41 @@ export class DhcpClient {
     o.set(OPT.MESSAGE_TYPE, encodeOpt.u8(type));
     o.set(OPT.CLIENT_ID, Uint8Array.of(1, ...this.o.mac));
     o.set(OPT.MAX_SIZE, Uint8Array.of(0x05, 0xdc));
-    o.set(OPT.PARAMS, Uint8Array.of(OPT.SUBNET_MASK, OPT.ROUTER, OPT.DNS, OPT.HOSTNAME, OPT.DOMAIN, OPT.BROADCAST, OPT.LEASE_TIME, OPT.RENEWAL, OPT.REBINDING));
+    o.set(
+      OPT.PARAMS,
+      Uint8Array.of(
+        OPT.SUBNET_MASK,
+        OPT.ROUTER,
+        OPT.DNS,
+        OPT.HOSTNAME,
+        OPT.DOMAIN,
+        OPT.BROADCAST,
+        OPT.LEASE_TIME,
+        OPT.RENEWAL,
+        OPT.REBINDING,
+      ),
+    );
     if (this.o.hostname) o.set(OPT.HOSTNAME, encodeOpt.text(this.o.hostname));
     const secs = Number((now - this.startedNs) / S);
     const m: DhcpMessage = {
-      op: 1, xid: this.xid, secs: Math.min(secs, 0xffff), broadcast: ciaddr === 0, ciaddr, yiaddr: 0, siaddr: 0, giaddr: 0,
-      chaddr: this.o.mac, options: o,
+      op: 1,
+      xid: this.xid,
+      secs: Math.min(secs, 0xffff),
+      broadcast: ciaddr === 0,
+      ciaddr,
+      yiaddr: 0,
+      siaddr: 0,
+      giaddr: 0,
+      chaddr: this.o.mac,
+      options: o,
     };
     this.socket.send(dst, DHCP_SERVER_PORT, encodeDhcp(m));
     this.counters.sent++;
-    this.o.log?.(type === DHCP.DISCOVER ? 'dhcp-discover' : 'dhcp-request', { state: this.state, attempt: this.attempt, xid: this.xid.toString(16) });
+    this.o.log?.(type === DHCP.DISCOVER ? 'dhcp-discover' : 'dhcp-request', {
+      state: this.state,
+      attempt: this.attempt,
+      xid: this.xid.toString(16),
+    });
     if (this.state === 'renewing' || this.state === 'rebinding') {
       const until = this.state === 'renewing' ? l!.rebindAtNs : l!.expiresAtNs;
       let wait = (until - now) / 2n;
@@ -161,14 +200,23 @@ export class DhcpClient {
   }
 
   private receive(d: UdpDatagram): void {
-    if (d.srcPort !== DHCP_SERVER_PORT) { this.counters.ignored++; return; }
+    if (d.srcPort !== DHCP_SERVER_PORT) {
+      this.counters.ignored++;
+      return;
+    }
     const m = decodeDhcp(d.data);
-    if (typeof m === 'string' || m.op !== 2 || m.xid !== this.xid || !macEquals(m.chaddr, 0, this.o.mac)) { this.counters.ignored++; return; }
+    if (typeof m === 'string' || m.op !== 2 || m.xid !== this.xid || !macEquals(m.chaddr, 0, this.o.mac)) {
+      this.counters.ignored++;
+      return;
+    }
     this.counters.received++;
     const t = messageType(m);
     const now = this.o.clock.monotonicNs();
     if (t === DHCP.OFFER && this.state === 'selecting') {
-      if (m.yiaddr === 0 || optAddress(m, OPT.SERVER_ID) === undefined) { this.counters.ignored++; return; }
+      if (m.yiaddr === 0 || optAddress(m, OPT.SERVER_ID) === undefined) {
+        this.counters.ignored++;
+        return;
+      }
       this.offer = m;
       this.state = 'requesting';
       this.attempt = 0;
@@ -203,10 +251,18 @@ export class DhcpClient {
     const t2 = optU32(m, OPT.REBINDING) ?? Math.floor(leaseS * 0.875);
     const renewed = this.state !== 'requesting' && this.state !== 'checking';
     const lease: DhcpLease = {
-      address: m.yiaddr, prefixLen, gateway: optAddresses(m, OPT.ROUTER)[0], dns: optAddresses(m, OPT.DNS),
-      server: optAddress(m, OPT.SERVER_ID) ?? this.lease?.server ?? 0, leaseSeconds: leaseS, domain: optText(m, OPT.DOMAIN),
+      address: m.yiaddr,
+      prefixLen,
+      gateway: optAddresses(m, OPT.ROUTER)[0],
+      dns: optAddresses(m, OPT.DNS),
+      server: optAddress(m, OPT.SERVER_ID) ?? this.lease?.server ?? 0,
+      leaseSeconds: leaseS,
+      domain: optText(m, OPT.DOMAIN),
       hostname: optText(m, OPT.HOSTNAME),
-      boundAtNs: now, renewAtNs: at(Math.min(t1, leaseS)), rebindAtNs: at(Math.min(Math.max(t2, t1), leaseS)), expiresAtNs: at(leaseS),
+      boundAtNs: now,
+      renewAtNs: at(Math.min(t1, leaseS)),
+      rebindAtNs: at(Math.min(Math.max(t2, t1), leaseS)),
+      expiresAtNs: at(leaseS),
     };
     this.lease = lease;
     this.state = 'bound';
@@ -226,9 +282,22 @@ export class DhcpClient {
       [OPT.SERVER_ID, encodeOpt.u32(optAddress(ack, OPT.SERVER_ID) ?? 0)],
       [OPT.CLIENT_ID, Uint8Array.of(1, ...this.o.mac)],
     ]);
-    this.socket.send(0xffffffff, DHCP_SERVER_PORT, encodeDhcp({
-      op: 1, xid: this.xid, secs: 0, broadcast: true, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: this.o.mac, options: o,
-    }));
+    this.socket.send(
+      0xffffffff,
+      DHCP_SERVER_PORT,
+      encodeDhcp({
+        op: 1,
+        xid: this.xid,
+        secs: 0,
+        broadcast: true,
+        ciaddr: 0,
+        yiaddr: 0,
+        siaddr: 0,
+        giaddr: 0,
+        chaddr: this.o.mac,
+        options: o,
+      }),
+    );
     this.counters.sent++;
     this.o.log?.('dhcp-decline', { address: ack.yiaddr, reason: 'another host answered the ARP probe' });
     this.state = 'init';
@@ -253,12 +322,16 @@ export class DhcpClient {
         this.transmit(now);
         return true;
       case 'requesting':
-        if (this.attempt >= MAX_REQUESTS) this.restart(now); else this.transmit(now);
+        if (this.attempt >= MAX_REQUESTS) this.restart(now);
+        else this.transmit(now);
         return true;
       case 'checking': {
         const ack = this.pendingAck!;
         this.pendingAck = undefined;
-        if (!this.conflict) { this.bind(ack, now); return true; }
+        if (!this.conflict) {
+          this.bind(ack, now);
+          return true;
+        }
         this.decline(ack, now);
         return true;
       }

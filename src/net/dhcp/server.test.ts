@@ -13,15 +13,20 @@ import { DHCP, messageType, OPT, optText, type DhcpMessage } from '../../wire/dh
 import { decodeLeases, DhcpServer, encodeLeases } from './server.ts';
 
 const ip = (a: number, b: number, c: number, d: number): number => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-const SERVER = ip(10, 0, 0, 1), ADDR = ip(10, 0, 0, 100);
+const SERVER = ip(10, 0, 0, 1),
+  ADDR = ip(10, 0, 0, 100);
 const MAC = Uint8Array.of(2, 0, 0, 0, 0, 0x11);
 
 function disk(bytes: number): { dev: BlockDevice; failing: { on: boolean } } {
   const blocks = new Uint8Array(bytes);
   const failing = { on: false };
   const dev: BlockDevice = {
-    capacity: BigInt(bytes), blockSize: 512,
-    read: (off, into) => { into.set(blocks.subarray(Number(off), Number(off) + into.length)); return 'ok'; },
+    capacity: BigInt(bytes),
+    blockSize: 512,
+    read: (off, into) => {
+      into.set(blocks.subarray(Number(off), Number(off) + into.length));
+      return 'ok';
+    },
     write: (off, data) => {
       if (failing.on) return 'unspecified';
       blocks.set(data, Number(off));
@@ -33,16 +38,35 @@ function disk(bytes: number): { dev: BlockDevice; failing: { on: boolean } } {
 
 function serverOn(dev: BlockDevice): { server: DhcpServer; store: SlotStore } {
   const store = new SlotStore(dev);
-  const server = new DhcpServer({ address: SERVER, prefixLen: 24, poolFirst: ADDR, poolLast: ip(10, 0, 0, 199), leaseSeconds: 600 }, [],
-    { save: (leases) => store.save(encodeLeases(leases)) === 'ok' });
+  const server = new DhcpServer({ address: SERVER, prefixLen: 24, poolFirst: ADDR, poolLast: ip(10, 0, 0, 199), leaseSeconds: 600 }, [], {
+    save: (leases) => store.save(encodeLeases(leases)) === 'ok',
+  });
   return { server, store };
 }
 
 const msg = (type: number, o: Partial<DhcpMessage> = {}, extra: [number, Uint8Array][] = [], chaddr = MAC): DhcpMessage => ({
-  op: 1, xid: 7, secs: 0, broadcast: false, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr,
-  options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(type)], ...extra]), ...o,
+  op: 1,
+  xid: 7,
+  secs: 0,
+  broadcast: false,
+  ciaddr: 0,
+  yiaddr: 0,
+  siaddr: 0,
+  giaddr: 0,
+  chaddr,
+  options: new Map([[OPT.MESSAGE_TYPE, Uint8Array.of(type)], ...extra]),
+  ...o,
 });
-const selecting = (chaddr = MAC): DhcpMessage => msg(DHCP.REQUEST, {}, [[OPT.SERVER_ID, Uint8Array.of(10, 0, 0, 1)], [OPT.REQUESTED_IP, Uint8Array.of(10, 0, 0, 100)]], chaddr);
+const selecting = (chaddr = MAC): DhcpMessage =>
+  msg(
+    DHCP.REQUEST,
+    {},
+    [
+      [OPT.SERVER_ID, Uint8Array.of(10, 0, 0, 1)],
+      [OPT.REQUESTED_IP, Uint8Array.of(10, 0, 0, 100)],
+    ],
+    chaddr,
+  );
 
 test('a lease the store cannot write is NAKed, not ACKed, and not held; once the store works it is ACKed and on disk', () => {
   const { dev, failing } = disk(16 * 512);
@@ -67,7 +91,9 @@ test('a lease the store cannot write is NAKed, not ACKed, and not held; once the
   const ack = server.handle(selecting(), 3000)!;
   assert.equal(messageType(ack.message), DHCP.ACK);
   assert.equal(ack.message.yiaddr, ADDR);
-  assert.deepEqual(decodeLeases(new SlotStore(dev).load()!), [{ mac: '02:00:00:00:00:11', address: ADDR, expiresMs: 3000 + 600_000, hostname: undefined, declined: false }]);
+  assert.deepEqual(decodeLeases(new SlotStore(dev).load()!), [
+    { mac: '02:00:00:00:00:11', address: ADDR, expiresMs: 3000 + 600_000, hostname: undefined, declined: false },
+  ]);
 });
 
 test('a renewal the store cannot write is NAKed, and the lease as it was stays, in memory and on disk', () => {
@@ -80,7 +106,10 @@ test('a renewal the store cannot write is NAKed, and the lease as it was stays, 
   const renew = server.handle(msg(DHCP.REQUEST, { ciaddr: ADDR }), 300_000)!;
   assert.equal(messageType(renew.message), DHCP.NAK);
   assert.deepEqual(server.leases(), granted, 'the old expiry, not a renewed one');
-  assert.deepEqual(decodeLeases(new SlotStore(dev).load()!), granted.map((l) => ({ ...l, hostname: undefined, declined: false })));
+  assert.deepEqual(
+    decodeLeases(new SlotStore(dev).load()!),
+    granted.map((l) => ({ ...l, hostname: undefined, declined: false })),
+  );
 });
 
 test('a store too small for one more lease: the next client is NAKed, the others keep theirs', () => {
@@ -92,7 +121,18 @@ test('a store too small for one more lease: the next client is NAKed, the others
     const mac = Uint8Array.of(2, 0, 0, 0, 1, i);
     const offer = server.handle(msg(DHCP.DISCOVER, {}, [], mac), 0)!;
     const a = offer.message.yiaddr;
-    const r = server.handle(msg(DHCP.REQUEST, {}, [[OPT.SERVER_ID, Uint8Array.of(10, 0, 0, 1)], [OPT.REQUESTED_IP, Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255)]], mac), 0)!;
+    const r = server.handle(
+      msg(
+        DHCP.REQUEST,
+        {},
+        [
+          [OPT.SERVER_ID, Uint8Array.of(10, 0, 0, 1)],
+          [OPT.REQUESTED_IP, Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255)],
+        ],
+        mac,
+      ),
+      0,
+    )!;
     if (messageType(r.message) !== DHCP.ACK) {
       assert.equal(messageType(r.message), DHCP.NAK);
       break;
@@ -100,9 +140,15 @@ test('a store too small for one more lease: the next client is NAKed, the others
     acked.push(a);
   }
   assert.ok(acked.length > 0 && acked.length < 100, `${acked.length} leases fit in ${store.capacity} bytes`);
-  assert.deepEqual(server.leases().map((l) => l.address), acked);
+  assert.deepEqual(
+    server.leases().map((l) => l.address),
+    acked,
+  );
   assert.ok(encodeLeases(server.leases()).length <= store.capacity);
   const stored = decodeLeases(new SlotStore(dev).load()!);
   assert.ok(typeof stored !== 'string', String(stored));
-  assert.deepEqual(stored.map((l) => l.address), acked);
+  assert.deepEqual(
+    stored.map((l) => l.address),
+    acked,
+  );
 });

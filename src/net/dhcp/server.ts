@@ -10,9 +10,7 @@
  * send it; the caller owns the socket and the clock.
  */
 import { formatMac, parseMac } from '../../devices/index.ts';
-import {
-  DHCP, encodeOpt, messageType, OPT, optAddress, optText, type DhcpMessage,
-} from '../../wire/dhcp.ts';
+import { DHCP, encodeOpt, messageType, OPT, optAddress, optText, type DhcpMessage } from '../../wire/dhcp.ts';
 import { formatIpv4Address, prefixMask } from '../../wire/ipv4.ts';
 
 export interface StaticLease {
@@ -73,7 +71,18 @@ export class DhcpServer {
   private readonly offered = new Map<number, { mac: string; untilMs: number }>();
   private readonly statics = new Map<string, StaticLease>();
   private readonly staticAddresses = new Set<number>();
-  readonly counters = { discovers: 0, offers: 0, requests: 0, acks: 0, naks: 0, declines: 0, releases: 0, informs: 0, ignored: 0, storeFailures: 0 };
+  readonly counters = {
+    discovers: 0,
+    offers: 0,
+    requests: 0,
+    acks: 0,
+    naks: 0,
+    declines: 0,
+    releases: 0,
+    informs: 0,
+    ignored: 0,
+    storeFailures: 0,
+  };
   /** Why the last message got no answer, for the log. */
   lastIgnored = '';
 
@@ -81,21 +90,26 @@ export class DhcpServer {
     this.c = c;
     this.store = store;
     const m = prefixMask(c.prefixLen);
-    const inNet = (a: number): boolean => ((a & m) >>> 0) === ((c.address & m) >>> 0);
+    const inNet = (a: number): boolean => (a & m) >>> 0 === (c.address & m) >>> 0;
     if (!inNet(c.poolFirst) || !inNet(c.poolLast) || c.poolFirst > c.poolLast) {
-      throw new RangeError(`pool ${formatIpv4Address(c.poolFirst)}-${formatIpv4Address(c.poolLast)} is not a range inside ${formatIpv4Address(c.address)}/${c.prefixLen}`);
+      throw new RangeError(
+        `pool ${formatIpv4Address(c.poolFirst)}-${formatIpv4Address(c.poolLast)} is not a range inside ${formatIpv4Address(c.address)}/${c.prefixLen}`,
+      );
     }
     for (const s of c.statics ?? []) {
       const mac = parseMac(s.mac);
       if (!mac) throw new RangeError(`static lease MAC '${s.mac}' is not a MAC address`);
-      if (!inNet(s.address)) throw new RangeError(`static lease ${formatIpv4Address(s.address)} is outside ${formatIpv4Address(c.address)}/${c.prefixLen}`);
+      if (!inNet(s.address))
+        throw new RangeError(`static lease ${formatIpv4Address(s.address)} is outside ${formatIpv4Address(c.address)}/${c.prefixLen}`);
       this.statics.set(formatMac(mac), s);
       this.staticAddresses.add(s.address);
     }
     for (const l of restored) this.put(l);
   }
 
-  get leaseSeconds(): number { return this.c.leaseSeconds ?? 3600; }
+  get leaseSeconds(): number {
+    return this.c.leaseSeconds ?? 3600;
+  }
 
   /** The current leases (live and declined), for inspection and persistence. */
   leases(): LeaseRecord[] {
@@ -155,7 +169,7 @@ export class DhcpServer {
       const t = this.leaseSeconds;
       o.set(OPT.LEASE_TIME, encodeOpt.u32(t));
       o.set(OPT.RENEWAL, encodeOpt.u32(Math.floor(t / 2)));
-      o.set(OPT.REBINDING, encodeOpt.u32(Math.floor(t * 7 / 8)));
+      o.set(OPT.REBINDING, encodeOpt.u32(Math.floor((t * 7) / 8)));
     }
     o.set(OPT.SUBNET_MASK, encodeOpt.u32(prefixMask(this.c.prefixLen)));
     if (this.c.router !== undefined) o.set(OPT.ROUTER, encodeOpt.addrs([this.c.router]));
@@ -167,8 +181,16 @@ export class DhcpServer {
 
   private reply(q: DhcpMessage, type: number, yiaddr: number, opts: Map<number, Uint8Array>): DhcpReply {
     const message: DhcpMessage = {
-      op: 2, xid: q.xid, secs: 0, broadcast: q.broadcast, ciaddr: type === DHCP.NAK ? 0 : q.ciaddr, yiaddr, siaddr: 0,
-      giaddr: q.giaddr, chaddr: q.chaddr, options: opts,
+      op: 2,
+      xid: q.xid,
+      secs: 0,
+      broadcast: q.broadcast,
+      ciaddr: type === DHCP.NAK ? 0 : q.ciaddr,
+      yiaddr,
+      siaddr: 0,
+      giaddr: q.giaddr,
+      chaddr: q.chaddr,
+      options: opts,
     };
     // RFC 2131 §4.1, "If the 'giaddr' field …": relay, NAK broadcast, ciaddr, else broadcast
     // (unicasting to a client without an address needs an ARP entry we cannot make).
@@ -221,20 +243,28 @@ export class DhcpServer {
         const requested = optAddress(q, OPT.REQUESTED_IP);
         if (server !== undefined) {
           // SELECTING: the client chose a server; if not us, our offer is void.
-          if (server !== this.c.address) { this.unoffer(mac); return this.ignore(`${mac} chose server ${formatIpv4Address(server)}`); }
+          if (server !== this.c.address) {
+            this.unoffer(mac);
+            return this.ignore(`${mac} chose server ${formatIpv4Address(server)}`);
+          }
           if (requested === undefined) return this.nak(q, 'REQUEST without a requested address');
         }
         const want = requested ?? q.ciaddr;
         if (want === 0) return this.nak(q, 'REQUEST names no address');
         const m = prefixMask(this.c.prefixLen);
-        if (((want & m) >>> 0) !== ((this.c.address & m) >>> 0)) return this.nak(q, 'address is on the wrong network');
+        if ((want & m) >>> 0 !== (this.c.address & m) >>> 0) return this.nak(q, 'address is on the wrong network');
         if (server === undefined && q.ciaddr === 0 && !this.byMac.has(mac) && !this.statics.has(mac) && !this.offers.has(mac)) {
           // INIT-REBOOT for a binding we never made: stay silent (RFC 2131 §4.3.2).
           if (!this.available(want, mac, nowMs)) return this.nak(q, 'address belongs to another client');
           return this.ignore(`INIT-REBOOT from unknown ${mac}`);
         }
         if (!this.available(want, mac, nowMs)) return this.nak(q, 'address not available');
-        const lease: LeaseRecord = { mac, address: want, expiresMs: nowMs + this.leaseSeconds * 1000, hostname: hostname ?? this.statics.get(mac)?.hostname };
+        const lease: LeaseRecord = {
+          mac,
+          address: want,
+          expiresMs: nowMs + this.leaseSeconds * 1000,
+          hostname: hostname ?? this.statics.get(mac)?.hostname,
+        };
         const before = this.byMac.get(mac);
         this.put(lease);
         if (this.store && !this.store.save(this.leases())) {
@@ -279,8 +309,16 @@ export class DhcpServer {
   /** Drops expired leases (not persisted until the next change). */
   expire(nowMs: number): number {
     let n = 0;
-    for (const [mac, l] of this.byMac) if (l.expiresMs <= nowMs) { this.remove(mac); n++; }
-    for (const [a, l] of this.byAddress) if (l.declined && l.expiresMs <= nowMs) { this.byAddress.delete(a); n++; }
+    for (const [mac, l] of this.byMac)
+      if (l.expiresMs <= nowMs) {
+        this.remove(mac);
+        n++;
+      }
+    for (const [a, l] of this.byAddress)
+      if (l.declined && l.expiresMs <= nowMs) {
+        this.byAddress.delete(a);
+        n++;
+      }
     return n;
   }
 }
@@ -296,8 +334,15 @@ export function decodeLeases(b: Uint8Array): LeaseRecord[] | string {
     if (j.version !== 1 || !Array.isArray(j.leases)) return 'lease file has an unknown version';
     const out: LeaseRecord[] = [];
     for (const l of j.leases as Record<string, unknown>[]) {
-      if (typeof l.mac !== 'string' || typeof l.address !== 'number' || typeof l.expiresMs !== 'number') return 'a lease record is malformed';
-      out.push({ mac: l.mac, address: l.address >>> 0, expiresMs: l.expiresMs, hostname: typeof l.hostname === 'string' ? l.hostname : undefined, declined: l.declined === true });
+      if (typeof l.mac !== 'string' || typeof l.address !== 'number' || typeof l.expiresMs !== 'number')
+        return 'a lease record is malformed';
+      out.push({
+        mac: l.mac,
+        address: l.address >>> 0,
+        expiresMs: l.expiresMs,
+        hostname: typeof l.hostname === 'string' ? l.hostname : undefined,
+        declined: l.declined === true,
+      });
     }
     return out;
   } catch {

@@ -10,9 +10,24 @@
  * `answer` is pure: bytes in, bytes out, no clock and no I/O.
  */
 import {
-  canonicalName, CLASS_ANY, CLASS_IN, decodeDns, encodeDns, formErrFor, isDecodeError, isSubdomain,
-  labelsToName, nameToLabels, OPCODE_QUERY, RCODE, replyTo, responseLimit, TYPE,
-  type DnsMessage, type DnsQuestion, type DnsRecord,
+  canonicalName,
+  CLASS_ANY,
+  CLASS_IN,
+  decodeDns,
+  encodeDns,
+  formErrFor,
+  isDecodeError,
+  isSubdomain,
+  labelsToName,
+  nameToLabels,
+  OPCODE_QUERY,
+  RCODE,
+  replyTo,
+  responseLimit,
+  TYPE,
+  type DnsMessage,
+  type DnsQuestion,
+  type DnsRecord,
 } from '../../wire/dns.ts';
 import { parseZone, type ZoneError } from './zone.ts';
 
@@ -39,9 +54,15 @@ export class Zone {
     for (const rr of records) {
       const key = canonicalName(rr.name);
       let n = this.nodes.get(key);
-      if (!n) { n = new Map(); this.nodes.set(key, n); }
+      if (!n) {
+        n = new Map();
+        this.nodes.set(key, n);
+      }
       let set = n.get(rr.type);
-      if (!set) { set = []; n.set(rr.type, set); }
+      if (!set) {
+        set = [];
+        n.set(rr.type, set);
+      }
       set.push(rr);
       for (let name: string | undefined = key; name !== undefined && isSubdomain(name, apex); name = parent(name)) {
         if (this.exists.has(name)) break;
@@ -63,11 +84,20 @@ export class Zone {
     const kept: DnsRecord[] = [];
     const types = new Map<string, Set<number>>();
     for (const rr of records) {
-      if (!isSubdomain(rr.name, a)) { errors.push(`${rr.name} is outside zone ${apex}`); continue; }
-      if (rr.class !== CLASS_IN) { errors.push(`${rr.name}: only class IN is served`); continue; }
+      if (!isSubdomain(rr.name, a)) {
+        errors.push(`${rr.name} is outside zone ${apex}`);
+        continue;
+      }
+      if (rr.class !== CLASS_IN) {
+        errors.push(`${rr.name}: only class IN is served`);
+        continue;
+      }
       const k = canonicalName(rr.name);
       let t = types.get(k);
-      if (!t) { t = new Set(); types.set(k, t); }
+      if (!t) {
+        t = new Set();
+        types.set(k, t);
+      }
       t.add(rr.type);
       kept.push(rr);
     }
@@ -174,14 +204,29 @@ export class Authority {
     };
     if (q.edns && q.edns.version > 0) return out(reply(RCODE.BADVERS));
     if (q.opcode !== OPCODE_QUERY) return out(reply(RCODE.NOTIMP));
-    if (q.questions.length !== 1) { this.counters.formerr++; return out(reply(RCODE.FORMERR)); }
+    if (q.questions.length !== 1) {
+      this.counters.formerr++;
+      return out(reply(RCODE.FORMERR));
+    }
     const question = q.questions[0]!;
-    if (question.class !== CLASS_IN && question.class !== CLASS_ANY) { this.counters.refused++; return out(reply(RCODE.REFUSED)); }
+    if (question.class !== CLASS_IN && question.class !== CLASS_ANY) {
+      this.counters.refused++;
+      return out(reply(RCODE.REFUSED));
+    }
     const zone = this.zoneFor(question.name);
-    if (!zone) { this.counters.refused++; return out(reply(RCODE.REFUSED)); }
+    if (!zone) {
+      this.counters.refused++;
+      return out(reply(RCODE.REFUSED));
+    }
     if (question.type === TYPE.AXFR || question.type === TYPE.IXFR) {
-      if (o.transport !== 'tcp') { this.counters.formerr++; return out(reply(RCODE.FORMERR)); }
-      if (!o.allowAxfr || canonicalName(question.name) !== zone.apex) { this.counters.refused++; return out(reply(RCODE.REFUSED)); }
+      if (o.transport !== 'tcp') {
+        this.counters.formerr++;
+        return out(reply(RCODE.FORMERR));
+      }
+      if (!o.allowAxfr || canonicalName(question.name) !== zone.apex) {
+        this.counters.refused++;
+        return out(reply(RCODE.REFUSED));
+      }
       this.counters.axfr++;
       return axfr(q, question, zone);
     }
@@ -216,7 +261,12 @@ function lookup(zone: Zone, question: DnsQuestion): Lookup {
       if (step === 0) res.aa = false;
       const ns = zone.get(cut, TYPE.NS)!;
       res.authority.push(...ns);
-      addGlue(zone, ns.map((r) => (r.data.kind === 'NS' ? r.data.target : '')), res.additional, true);
+      addGlue(
+        zone,
+        ns.map((r) => (r.data.kind === 'NS' ? r.data.target : '')),
+        res.additional,
+        true,
+      );
       return res;
     }
     let node = zone.node(name);
@@ -283,7 +333,8 @@ function addGlue(zone: Zone, targets: readonly string[], into: DnsRecord[], glue
     seen.add(key);
     // For a referral, glue below the cut is needed; for answers, any address in the zone helps.
     if (!glueOnly && zone.delegation(t) !== undefined) continue;
-    const a = zone.get(t, TYPE.A), aaaa = zone.get(t, TYPE.AAAA);
+    const a = zone.get(t, TYPE.A),
+      aaaa = zone.get(t, TYPE.AAAA);
     if (a) into.push(...a);
     if (aaaa) into.push(...aaaa);
   }
@@ -313,9 +364,13 @@ function axfr(q: DnsMessage, question: DnsQuestion, zone: Zone): Uint8Array[] {
 function approxRDataSize(rr: DnsRecord): number {
   const d = rr.data;
   switch (d.kind) {
-    case 'TXT': return d.strings.reduce((n, s) => n + s.length + 1, 0);
-    case 'raw': return d.bytes.length;
-    case 'CAA': return d.value.length + d.tag.length + 2;
-    default: return 64;
+    case 'TXT':
+      return d.strings.reduce((n, s) => n + s.length + 1, 0);
+    case 'raw':
+      return d.bytes.length;
+    case 'CAA':
+      return d.value.length + d.tag.length + 2;
+    default:
+      return 64;
   }
 }

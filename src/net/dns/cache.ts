@@ -58,7 +58,9 @@ export class DnsCache {
     this.staleNs = BigInt(o.staleSeconds ?? 0) * S;
   }
 
-  get size(): number { return this.map.size; }
+  get size(): number {
+    return this.map.size;
+  }
 
   private key(name: string, type: number): string {
     return `${canonicalName(name)}|${type}`;
@@ -75,7 +77,13 @@ export class DnsCache {
     if (records.length === 0) return;
     const ttl = Math.min(this.maxTtl, ...records.map((r) => r.ttl));
     if (ttl <= 0) return;
-    this.store(this.key(name, type), { rcode: RCODE.NOERROR, records, soa: undefined, storedNs: nowNs, expiresNs: nowNs + BigInt(ttl) * S });
+    this.store(this.key(name, type), {
+      rcode: RCODE.NOERROR,
+      records,
+      soa: undefined,
+      storedNs: nowNs,
+      expiresNs: nowNs + BigInt(ttl) * S,
+    });
   }
 
   /** Caches NXDOMAIN (every type) or NODATA (this type) for min(SOA TTL, SOA MINIMUM). */
@@ -127,7 +135,11 @@ export class DnsCache {
   /** Drops expired entries; returns how many. */
   sweep(nowNs: bigint): number {
     let n = 0;
-    for (const [k, e] of this.map) if (e.expiresNs + this.staleNs <= nowNs) { this.map.delete(k); n++; }
+    for (const [k, e] of this.map)
+      if (e.expiresNs + this.staleNs <= nowNs) {
+        this.map.delete(k);
+        n++;
+      }
     return n;
   }
 }
@@ -138,7 +150,10 @@ export function rrsets(records: readonly DnsRecord[]): Map<string, { name: strin
   for (const r of records) {
     const k = `${canonicalName(r.name)}|${r.type}`;
     let s = out.get(k);
-    if (!s) { s = { name: r.name, type: r.type, records: [] }; out.set(k, s); }
+    if (!s) {
+      s = { name: r.name, type: r.type, records: [] };
+      out.set(k, s);
+    }
     s.records.push(r);
   }
   return out;

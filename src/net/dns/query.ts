@@ -7,15 +7,15 @@
  * `DnsNet` shape (Fata's and the host's both have it); timers are given.
  */
 import type { Random } from '../../devices/index.ts';
-import {
-  canonicalName, decodeDns, encodeDns, isDecodeError, makeQuery, type DnsMessage,
-} from '../../wire/dns.ts';
+import { canonicalName, decodeDns, encodeDns, isDecodeError, makeQuery, type DnsMessage } from '../../wire/dns.ts';
 import type { ByteStream } from '../stream.ts';
 import { TcpDeframer, frameTcp } from './transport.ts';
 
 export interface DnsNet {
-  udpBind(port: number, onMessage: (m: { readonly src: string; readonly srcPort: number; readonly data: Uint8Array }) => void):
-    Promise<{ readonly port: number; send(dst: string, dstPort: number, data: Uint8Array): boolean; close(): void }>;
+  udpBind(
+    port: number,
+    onMessage: (m: { readonly src: string; readonly srcPort: number; readonly data: Uint8Array }) => void,
+  ): Promise<{ readonly port: number; send(dst: string, dstPort: number, data: Uint8Array): boolean; close(): void }>;
   tcpConnect(dst: string, port: number): Promise<ByteStream>;
 }
 
@@ -26,8 +26,12 @@ export type Timer = (ms: number, fn: () => void) => () => void;
 export function sleepTimer(sleep: (ms: number) => Promise<void>): Timer {
   return (ms, fn) => {
     let cancelled = false;
-    void sleep(ms).then(() => { if (!cancelled) fn(); });
-    return () => { cancelled = true; };
+    void sleep(ms).then(() => {
+      if (!cancelled) fn();
+    });
+    return () => {
+      cancelled = true;
+    };
   };
 }
 
@@ -67,7 +71,11 @@ export class DnsQuerier {
     let last: DnsQueryError = new DnsQueryError('timeout', `no answer from ${server} for ${name}`);
     for (let i = 0; i < tries; i++) {
       const r = await this.udpOnce(server, o.port ?? 53, name, type, o);
-      if (r instanceof DnsQueryError) { last = r; if (r.reason !== 'timeout') break; continue; }
+      if (r instanceof DnsQueryError) {
+        last = r;
+        if (r.reason !== 'timeout') break;
+        continue;
+      }
       if (!r.tc) return r;
       this.counters.tcpFallbacks++;
       const t = await this.tcpOnce(server, o.port ?? 53, name, type, o);
@@ -79,27 +87,44 @@ export class DnsQuerier {
 
   private matches(q: DnsMessage, reply: DnsMessage, id: number, name: string, type: number): boolean {
     const rq = reply.questions[0];
-    return reply.qr && reply.id === id && q.questions.length === 1 && rq !== undefined &&
-      canonicalName(rq.name) === canonicalName(name) && rq.type === type;
+    return (
+      reply.qr &&
+      reply.id === id &&
+      q.questions.length === 1 &&
+      rq !== undefined &&
+      canonicalName(rq.name) === canonicalName(name) &&
+      rq.type === type
+    );
   }
 
   private async udpOnce(server: string, port: number, name: string, type: number, o: QueryOptions): Promise<DnsMessage | DnsQueryError> {
     const id = this.random.u32() & 0xffff;
     const q = makeQuery(id, name, type, { rd: o.rd ?? true, udpSize: 1232 });
     let done: (r: DnsMessage | DnsQueryError) => void = () => {};
-    const result = new Promise<DnsMessage | DnsQueryError>((res) => { done = res; });
+    const result = new Promise<DnsMessage | DnsQueryError>((res) => {
+      done = res;
+    });
     let sock: Awaited<ReturnType<DnsNet['udpBind']>>;
     try {
       sock = await this.net.udpBind(0, (m) => {
-        if (m.src !== server || m.srcPort !== port) { this.counters.mismatched++; return; }
+        if (m.src !== server || m.srcPort !== port) {
+          this.counters.mismatched++;
+          return;
+        }
         const r = decodeDns(m.data);
-        if (isDecodeError(r) || !this.matches(q, r, id, name, type)) { this.counters.mismatched++; return; }
+        if (isDecodeError(r) || !this.matches(q, r, id, name, type)) {
+          this.counters.mismatched++;
+          return;
+        }
         done(r);
       });
     } catch (e) {
       return new DnsQueryError('network', `cannot open a UDP port: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const cancel = this.timer(o.timeoutMs ?? 1500, () => { this.counters.timeouts++; done(new DnsQueryError('timeout', `no answer from ${server} for ${name} in ${o.timeoutMs ?? 1500} ms`)); });
+    const cancel = this.timer(o.timeoutMs ?? 1500, () => {
+      this.counters.timeouts++;
+      done(new DnsQueryError('timeout', `no answer from ${server} for ${name} in ${o.timeoutMs ?? 1500} ms`));
+    });
     this.counters.sent++;
     if (!sock.send(server, port, encodeDns(q))) {
       cancel();
@@ -131,19 +156,30 @@ export class DnsQuerier {
         s.end();
         resolve(r);
       };
-      const cancel = this.timer((o.timeoutMs ?? 1500) * 2, () => finish(new DnsQueryError('timeout', `no TCP answer from ${server} for ${name}`)));
+      const cancel = this.timer((o.timeoutMs ?? 1500) * 2, () =>
+        finish(new DnsQueryError('timeout', `no TCP answer from ${server} for ${name}`)),
+      );
       s.onData = (d) => {
         for (const m of deframer.push(d)) {
           const r = decodeDns(m);
-          if (isDecodeError(r)) { finish(new DnsQueryError('malformed', `malformed TCP answer from ${server}: ${r.error}`)); return; }
-          if (this.matches(q, r, id, name, type)) { finish(r); return; }
+          if (isDecodeError(r)) {
+            finish(new DnsQueryError('malformed', `malformed TCP answer from ${server}: ${r.error}`));
+            return;
+          }
+          if (this.matches(q, r, id, name, type)) {
+            finish(r);
+            return;
+          }
         }
       };
       s.onEnd = () => finish(new DnsQueryError('network', `${server} closed the TCP connection before answering`));
       s.onClose = (e) => finish(new DnsQueryError('network', `TCP to ${server}: ${e ?? 'closed'}`));
       const framed = frameTcp(encodeDns(q));
       let at = s.write(framed);
-      if (at < framed.length) s.onDrain = () => { at += s.write(framed.subarray(at)); };
+      if (at < framed.length)
+        s.onDrain = () => {
+          at += s.write(framed.subarray(at));
+        };
     });
   }
 }

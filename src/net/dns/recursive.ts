@@ -9,9 +9,7 @@
  * depth, CNAME hops and nested name-server lookups.
  */
 import type { Clock } from '../../devices/index.ts';
-import {
-  canonicalName, isSubdomain, nameToLabels, labelsToName, RCODE, TYPE, type DnsMessage, type DnsRecord,
-} from '../../wire/dns.ts';
+import { canonicalName, isSubdomain, nameToLabels, labelsToName, RCODE, TYPE, type DnsMessage, type DnsRecord } from '../../wire/dns.ts';
 import { DnsCache, rrsets } from './cache.ts';
 import type { DnsQuerier } from './query.ts';
 import { absolute, chase } from './stub.ts';
@@ -45,7 +43,9 @@ export interface RecursiveAnswer {
   readonly fromCache: boolean;
 }
 
-interface Budget { queries: number }
+interface Budget {
+  queries: number;
+}
 
 const MAX_CNAME = 8;
 /** Minimised questions per zone before asking the whole name (RFC 9156 §2.3's MAX_MINIMISE_COUNT). */
@@ -64,10 +64,14 @@ export class RecursiveResolver {
     this.cache = o.cache ?? new DnsCache();
   }
 
-  private now(): bigint { return this.o.clock.monotonicNs(); }
+  private now(): bigint {
+    return this.o.clock.monotonicNs();
+  }
 
   /** Resolutions under way (identical questions count once). */
-  get pending(): number { return this.inflight.size; }
+  get pending(): number {
+    return this.inflight.size;
+  }
 
   /**
    * Resolves `name`/`type`; SERVFAIL when every server failed or a bound was
@@ -78,19 +82,24 @@ export class RecursiveResolver {
   resolve(name: string, type: number): Promise<RecursiveAnswer> {
     const key = `${canonicalName(absolute(name))}|${type}`;
     const pending = this.inflight.get(key);
-    if (pending) { this.counters.coalesced++; return pending; }
+    if (pending) {
+      this.counters.coalesced++;
+      return pending;
+    }
     this.counters.resolutions++;
-    const p = this.resolveIn(absolute(name), type, { queries: this.o.maxQueries ?? 40 }, 0).then((r) => {
-      if (r.rcode !== RCODE.SERVFAIL) return r;
-      // Serve-stale (RFC 8767): an expired answer beats none when the servers cannot be reached.
-      const stale = this.cache.getStale(absolute(name), type, this.now());
-      if (stale) {
-        this.counters.stale++;
-        return { rcode: stale.rcode, answers: stale.records, authority: stale.soa ? [stale.soa] : [], fromCache: true };
-      }
-      this.counters.servfail++;
-      return r;
-    }).finally(() => this.inflight.delete(key));
+    const p = this.resolveIn(absolute(name), type, { queries: this.o.maxQueries ?? 40 }, 0)
+      .then((r) => {
+        if (r.rcode !== RCODE.SERVFAIL) return r;
+        // Serve-stale (RFC 8767): an expired answer beats none when the servers cannot be reached.
+        const stale = this.cache.getStale(absolute(name), type, this.now());
+        if (stale) {
+          this.counters.stale++;
+          return { rcode: stale.rcode, answers: stale.records, authority: stale.soa ? [stale.soa] : [], fromCache: true };
+        }
+        this.counters.servfail++;
+        return r;
+      })
+      .finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
   }
@@ -119,7 +128,10 @@ export class RecursiveResolver {
   private async resolveOne(name: string, type: number, budget: Budget, depth: number): Promise<RecursiveAnswer> {
     const now = this.now();
     const hit = this.cache.get(name, type, now);
-    if (hit) { this.counters.cacheAnswers++; return { rcode: hit.rcode, answers: hit.records, authority: hit.soa ? [hit.soa] : [], fromCache: true }; }
+    if (hit) {
+      this.counters.cacheAnswers++;
+      return { rcode: hit.rcode, answers: hit.records, authority: hit.soa ? [hit.soa] : [], fromCache: true };
+    }
     if (type !== TYPE.CNAME) {
       const c = this.cache.cname(name, now);
       if (c) return { rcode: RCODE.NOERROR, answers: [c], authority: [], fromCache: true };
@@ -207,8 +219,13 @@ export class RecursiveResolver {
         // A referral: NS for a zone below the one we asked, on the way to the name.
         const ns = r.authority.filter((x) => x.type === TYPE.NS && x.data.kind === 'NS');
         const cut = ns[0]?.name;
-        const referral = !r.aa && r.rcode === RCODE.NOERROR && cut !== undefined && isSubdomain(ask, cut) &&
-          isSubdomain(cut, zone) && canonicalName(cut) !== canonicalName(zone);
+        const referral =
+          !r.aa &&
+          r.rcode === RCODE.NOERROR &&
+          cut !== undefined &&
+          isSubdomain(ask, cut) &&
+          isSubdomain(cut, zone) &&
+          canonicalName(cut) !== canonicalName(zone);
         if (!full && !referral) {
           // A minimised question answered without a referral: no zone cut here. Go one label
           // further; on NXDOMAIN or anything odd, ask the whole name (the relaxed mode of RFC 9156 §3).
@@ -230,8 +247,11 @@ export class RecursiveResolver {
         const now = this.now();
         this.cache.putRRset(cut!, TYPE.NS, nsSet, now);
         // Glue is believed only for names inside the zone that was asked (the referring server's bailiwick).
-        for (const set of rrsets(r.additional.filter((x) => (x.type === TYPE.A || x.type === TYPE.AAAA))).values()) {
-          if (isSubdomain(set.name, zone) && nsSet.some((n) => n.data.kind === 'NS' && canonicalName(n.data.target) === canonicalName(set.name))) {
+        for (const set of rrsets(r.additional.filter((x) => x.type === TYPE.A || x.type === TYPE.AAAA)).values()) {
+          if (
+            isSubdomain(set.name, zone) &&
+            nsSet.some((n) => n.data.kind === 'NS' && canonicalName(n.data.target) === canonicalName(set.name))
+          ) {
             this.cache.putRRset(set.name, set.type, set.records, now);
           } else {
             this.counters.outOfBailiwick++;

@@ -19,12 +19,26 @@ import { TcpDeframer, frameTcp } from './transport.ts';
 
 class ManualClock implements Clock {
   ns = 1_000_000_000n;
-  monotonicNs(): bigint { return this.ns; }
-  wallNs(): bigint { return this.ns; }
-  advance(s: number): void { this.ns += BigInt(s) * 1_000_000_000n; }
+  monotonicNs(): bigint {
+    return this.ns;
+  }
+  wallNs(): bigint {
+    return this.ns;
+  }
+  advance(s: number): void {
+    this.ns += BigInt(s) * 1_000_000_000n;
+  }
 }
-const random: Random = { u32: () => (Math.random() * 2 ** 32) >>> 0, fill: (b: Uint8Array) => { for (let i = 0; i < b.length; i++) b[i] = (Math.random() * 256) | 0; } };
-const timer = (ms: number, fn: () => void): (() => void) => { const t = setTimeout(fn, ms); return () => clearTimeout(t); };
+const random: Random = {
+  u32: () => (Math.random() * 2 ** 32) >>> 0,
+  fill: (b: Uint8Array) => {
+    for (let i = 0; i < b.length; i++) b[i] = (Math.random() * 256) | 0;
+  },
+};
+const timer = (ms: number, fn: () => void): (() => void) => {
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+};
 
 type Handler = (q: Uint8Array, transport: 'udp' | 'tcp') => Uint8Array[];
 
@@ -37,7 +51,10 @@ function memoryNet(servers: Map<string, Handler>, log: string[] = []): DnsNet {
         const h = servers.get(dst);
         const q = decodeDns(data);
         log.push(`udp ${dst} ${isDecodeError(q) ? '?' : q.questions[0]!.name}`);
-        if (h) setImmediate(() => { for (const r of h(data.slice(), 'udp')) onMessage({ src: dst, srcPort: dstPort, data: r }); });
+        if (h)
+          setImmediate(() => {
+            for (const r of h(data.slice(), 'udp')) onMessage({ src: dst, srcPort: dstPort, data: r });
+          });
         return true;
       },
       close: () => {},
@@ -47,15 +64,23 @@ function memoryNet(servers: Map<string, Handler>, log: string[] = []): DnsNet {
       if (!h) throw new Error('connection refused');
       const d = new TcpDeframer();
       const s: ByteStream = {
-        onData: undefined, onEnd: undefined, onDrain: undefined, onClose: undefined,
+        onData: undefined,
+        onEnd: undefined,
+        onDrain: undefined,
+        onClose: undefined,
         write: (data) => {
           for (const m of d.push(data)) {
             log.push(`tcp ${dst}`);
-            setImmediate(() => { for (const r of h(m, 'tcp')) s.onData?.(frameTcp(r)); });
+            setImmediate(() => {
+              for (const r of h(m, 'tcp')) s.onData?.(frameTcp(r));
+            });
           }
           return data.length;
         },
-        end: () => {}, destroy: () => {}, pause: () => {}, resume: () => {},
+        end: () => {},
+        destroy: () => {},
+        pause: () => {},
+        resume: () => {},
       };
       return s;
     },
@@ -120,7 +145,12 @@ test('stub: answers, CNAMEs, TCP retry on truncation, and a TTL-respecting cache
 test('stub: a dead server is skipped after its timeout; none configured is a clear error', async () => {
   const clock = new ManualClock();
   const net = memoryNet(new Map([['10.0.0.53', auth(zone('example.test.', LEAF))]]));
-  const stub = new StubResolver({ querier: new DnsQuerier(net, random, timer), clock, servers: () => ['10.0.0.99', '10.0.0.53'], timeoutMs: 30 });
+  const stub = new StubResolver({
+    querier: new DnsQuerier(net, random, timer),
+    clock,
+    servers: () => ['10.0.0.99', '10.0.0.53'],
+    timeoutMs: 30,
+  });
   assert.deepEqual(await stub.lookup('www.example.test'), ['192.0.2.1']);
   const none = new StubResolver({ querier: new DnsQuerier(net, random, timer), clock, servers: () => [] });
   await assert.rejects(none.lookup('www.example.test'), (e: DnsLookupError) => e.code === 'ENOSERVERS' && /--dns/.test(e.message));
@@ -146,57 +176,106 @@ ns.evil A 10.0.0.4
 test('recursive: iterates from the root hints through referrals and caches along the way', async () => {
   const clock = new ManualClock();
   const log: string[] = [];
-  const net = memoryNet(new Map([
-    ['10.0.0.1', auth(zone('.', ROOT))], ['10.0.0.2', auth(zone('test.', TLD))], ['10.0.0.3', auth(zone('example.test.', LEAF))],
-  ]), log);
-  const r = new RecursiveResolver({ querier: new DnsQuerier(net, random, timer), clock, rootHints: [{ name: 'a.root.', address: '10.0.0.1' }] });
+  const net = memoryNet(
+    new Map([
+      ['10.0.0.1', auth(zone('.', ROOT))],
+      ['10.0.0.2', auth(zone('test.', TLD))],
+      ['10.0.0.3', auth(zone('example.test.', LEAF))],
+    ]),
+    log,
+  );
+  const r = new RecursiveResolver({
+    querier: new DnsQuerier(net, random, timer),
+    clock,
+    rootHints: [{ name: 'a.root.', address: '10.0.0.1' }],
+  });
   const a = await r.resolve('www.example.test', TYPE.A);
   assert.equal(a.rcode, RCODE.NOERROR);
-  assert.deepEqual(a.answers.map((x) => x.data.kind === 'A' && x.data.address), ['192.0.2.1']);
+  assert.deepEqual(
+    a.answers.map((x) => x.data.kind === 'A' && x.data.address),
+    ['192.0.2.1'],
+  );
   // QNAME minimisation (RFC 9156): the root hears only `test.`, the TLD only `example.test.`.
   assert.deepEqual(log, ['udp 10.0.0.1 test.', 'udp 10.0.0.2 example.test.', 'udp 10.0.0.3 www.example.test.']);
   log.length = 0;
   const b = await r.resolve('alias.example.test', TYPE.A);
-  assert.deepEqual(b.answers.map((x) => x.type), [TYPE.CNAME, TYPE.A]);
+  assert.deepEqual(
+    b.answers.map((x) => x.type),
+    [TYPE.CNAME, TYPE.A],
+  );
   assert.deepEqual(log, ['udp 10.0.0.3 alias.example.test.'], 'the delegation to example.test. was cached');
   const nx = await r.resolve('nope.example.test', TYPE.A);
   assert.equal(nx.rcode, RCODE.NXDOMAIN);
   assert.equal(nx.authority[0]!.type, TYPE.SOA);
   log.length = 0;
   const deep = await r.resolve('a.b.deep.example.test', TYPE.A);
-  assert.deepEqual(deep.answers.map((x) => x.data.kind === 'A' && x.data.address), ['192.0.2.9'], 'empty non-terminals on the way are walked through');
+  assert.deepEqual(
+    deep.answers.map((x) => x.data.kind === 'A' && x.data.address),
+    ['192.0.2.9'],
+    'empty non-terminals on the way are walked through',
+  );
   assert.deepEqual(log, ['udp 10.0.0.3 deep.example.test.', 'udp 10.0.0.3 b.deep.example.test.', 'udp 10.0.0.3 a.b.deep.example.test.']);
-  assert.equal((await r.resolve('x.y.missing.example.test', TYPE.A)).rcode, RCODE.NXDOMAIN, 'NXDOMAIN on the way: the whole name is asked, and is NXDOMAIN');
+  assert.equal(
+    (await r.resolve('x.y.missing.example.test', TYPE.A)).rcode,
+    RCODE.NXDOMAIN,
+    'NXDOMAIN on the way: the whole name is asked, and is NXDOMAIN',
+  );
 
   log.length = 0;
-  const plain = new RecursiveResolver({ querier: new DnsQuerier(net, random, timer), clock, rootHints: [{ name: 'a.root.', address: '10.0.0.1' }], qnameMinimisation: false });
+  const plain = new RecursiveResolver({
+    querier: new DnsQuerier(net, random, timer),
+    clock,
+    rootHints: [{ name: 'a.root.', address: '10.0.0.1' }],
+    qnameMinimisation: false,
+  });
   await plain.resolve('www.example.test', TYPE.A);
   assert.deepEqual(log, ['udp 10.0.0.1 www.example.test.', 'udp 10.0.0.2 www.example.test.', 'udp 10.0.0.3 www.example.test.']);
 });
 
-test('recursive: records outside the answering server\'s bailiwick are not believed', async () => {
+test("recursive: records outside the answering server's bailiwick are not believed", async () => {
   const clock = new ManualClock();
   // evil.test.'s server answers with its own record plus a forged one for www.example.test. and forged glue.
   const evil: Handler = (q) => {
     const m = decodeDns(q);
     if (isDecodeError(m)) return [];
-    return [encodeDns({
-      ...m, qr: true, aa: true,
-      answers: [
-        { name: m.questions[0]!.name, type: TYPE.A, class: 1, ttl: 300, data: { kind: 'A', address: '192.0.2.66' } },
-        { name: 'www.example.test.', type: TYPE.A, class: 1, ttl: 300, data: { kind: 'A', address: '6.6.6.6' } },
-      ],
-      additional: [{ name: 'ns.example.test.', type: TYPE.A, class: 1, ttl: 300, data: { kind: 'A', address: '10.0.0.4' } }],
-    })];
+    return [
+      encodeDns({
+        ...m,
+        qr: true,
+        aa: true,
+        answers: [
+          { name: m.questions[0]!.name, type: TYPE.A, class: 1, ttl: 300, data: { kind: 'A', address: '192.0.2.66' } },
+          { name: 'www.example.test.', type: TYPE.A, class: 1, ttl: 300, data: { kind: 'A', address: '6.6.6.6' } },
+        ],
+        additional: [{ name: 'ns.example.test.', type: TYPE.A, class: 1, ttl: 300, data: { kind: 'A', address: '10.0.0.4' } }],
+      }),
+    ];
   };
-  const net = memoryNet(new Map([
-    ['10.0.0.1', auth(zone('.', ROOT))], ['10.0.0.2', auth(zone('test.', TLD))], ['10.0.0.3', auth(zone('example.test.', LEAF))], ['10.0.0.4', evil],
-  ]));
-  const r = new RecursiveResolver({ querier: new DnsQuerier(net, random, timer), clock, rootHints: [{ name: 'a.root.', address: '10.0.0.1' }] });
+  const net = memoryNet(
+    new Map([
+      ['10.0.0.1', auth(zone('.', ROOT))],
+      ['10.0.0.2', auth(zone('test.', TLD))],
+      ['10.0.0.3', auth(zone('example.test.', LEAF))],
+      ['10.0.0.4', evil],
+    ]),
+  );
+  const r = new RecursiveResolver({
+    querier: new DnsQuerier(net, random, timer),
+    clock,
+    rootHints: [{ name: 'a.root.', address: '10.0.0.1' }],
+  });
   const e = await r.resolve('host.evil.test', TYPE.A);
-  assert.deepEqual(e.answers.map((x) => x.data.kind === 'A' && x.data.address), ['192.0.2.66'], 'only the record that was asked for');
+  assert.deepEqual(
+    e.answers.map((x) => x.data.kind === 'A' && x.data.address),
+    ['192.0.2.66'],
+    'only the record that was asked for',
+  );
   const w = await r.resolve('www.example.test', TYPE.A);
-  assert.deepEqual(w.answers.map((x) => x.data.kind === 'A' && x.data.address), ['192.0.2.1'], 'the forged record did not stick');
+  assert.deepEqual(
+    w.answers.map((x) => x.data.kind === 'A' && x.data.address),
+    ['192.0.2.1'],
+    'the forged record did not stick',
+  );
 });
 
 test('recursive: forwarding mode asks the forwarder with RD and caches; a dead forwarder is SERVFAIL', async () => {
@@ -220,7 +299,13 @@ test('serve-stale (RFC 8767): an expired answer with a 30 s TTL when the forward
   const clock = new ManualClock();
   const servers = new Map<string, Handler>([['10.0.0.53', auth(zone('example.test.', LEAF))]]);
   const net = memoryNet(servers);
-  const withStale = new RecursiveResolver({ querier: new DnsQuerier(net, random, timer), clock, forwarders: ['10.0.0.53'], timeoutMs: 20, cache: new DnsCache({ staleSeconds: 3600 }) });
+  const withStale = new RecursiveResolver({
+    querier: new DnsQuerier(net, random, timer),
+    clock,
+    forwarders: ['10.0.0.53'],
+    timeoutMs: 20,
+    cache: new DnsCache({ staleSeconds: 3600 }),
+  });
   const without = new RecursiveResolver({ querier: new DnsQuerier(net, random, timer), clock, forwarders: ['10.0.0.53'], timeoutMs: 20 });
   for (const r of [withStale, without]) assert.equal((await r.resolve('www.example.test', TYPE.A)).rcode, RCODE.NOERROR);
   servers.delete('10.0.0.53');

@@ -117,7 +117,12 @@ export class StubResolver {
     }
     // Cache the whole chain under the question, so a hit replays it, and each RRset by itself.
     const ttlFloor = Math.min(...r.answers.map((x) => x.ttl));
-    this.cache.putRRset(name, type, r.answers.map((x) => ({ ...x, ttl: Math.min(x.ttl, ttlFloor) })), now);
+    this.cache.putRRset(
+      name,
+      type,
+      r.answers.map((x) => ({ ...x, ttl: Math.min(x.ttl, ttlFloor) })),
+      now,
+    );
   }
 
   /**
@@ -131,7 +136,10 @@ export class StubResolver {
     let nx = false;
     for (const type of lookupTypes(family)) {
       const r = await this.resolve(host, type);
-      if (r.rcode === RCODE.NXDOMAIN) { nx = true; break; }
+      if (r.rcode === RCODE.NXDOMAIN) {
+        nx = true;
+        break;
+      }
       for (const rr of chase(r.answers, absolute(host), type).records) {
         if (rr.data.kind === 'A' || rr.data.kind === 'AAAA') out.push(rr.data.address);
       }

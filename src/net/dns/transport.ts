@@ -37,7 +37,9 @@ export class TcpDeframer {
     this.buf = joined.slice(at);
     return out;
   }
-  get pending(): number { return this.buf.length; }
+  get pending(): number {
+    return this.buf.length;
+  }
 }
 
 export interface DnsTcpOptions {
@@ -61,14 +63,23 @@ export class DnsTcpSessions {
     this.all.add(t);
     return t;
   }
-  get size(): number { return this.all.size; }
+  get size(): number {
+    return this.all.size;
+  }
   /** Forgets closed sessions and closes idle ones; returns how many it closed. */
   sweep(): number {
     const now = this.o.now();
     let n = 0;
     for (const t of this.all) {
-      if (t.closed) { this.all.delete(t); continue; }
-      if (now - t.lastActive > this.o.idleMs) { t.close(); this.all.delete(t); n++; }
+      if (t.closed) {
+        this.all.delete(t);
+        continue;
+      }
+      if (now - t.lastActive > this.o.idleMs) {
+        t.close();
+        this.all.delete(t);
+        n++;
+      }
     }
     return n;
   }
@@ -100,9 +111,14 @@ export class DnsTcpSession {
     this.now = o.now;
     this.lastActive = o.now?.() ?? 0;
     s.onData = (d) => this.data(d);
-    s.onEnd = () => { this.ending = true; this.flush(); };
+    s.onEnd = () => {
+      this.ending = true;
+      this.flush();
+    };
     s.onDrain = () => this.flush();
-    s.onClose = () => { this.closed = true; };
+    s.onClose = () => {
+      this.closed = true;
+    };
   }
 
   private data(d: Uint8Array): void {
@@ -117,10 +133,16 @@ export class DnsTcpSession {
         this.chain = this.chain.then(async () => {
           const got = await r;
           this.inflight--;
-          if (!this.closed) { this.enqueue(got); this.flush(); }
+          if (!this.closed) {
+            this.enqueue(got);
+            this.flush();
+          }
         });
       }
-      if (++this.queries >= this.maxQueries) { this.ending = true; break; }
+      if (++this.queries >= this.maxQueries) {
+        this.ending = true;
+        break;
+      }
     }
     // A length prefix says how much is coming; a message can be 65535 bytes at most, so nothing larger ever waits.
     if (this.outBytes > this.highWater) this.s.pause();
@@ -128,7 +150,10 @@ export class DnsTcpSession {
   }
 
   private enqueue(rs: readonly Uint8Array[]): void {
-    for (const r of rs) { this.out.push(frameTcp(r)); this.outBytes += r.length + 2; }
+    for (const r of rs) {
+      this.out.push(frameTcp(r));
+      this.outBytes += r.length + 2;
+    }
   }
 
   private flush(): void {
@@ -136,11 +161,17 @@ export class DnsTcpSession {
       const head = this.out[0]!;
       const n = this.s.write(head);
       this.outBytes -= n;
-      if (n < head.length) { this.out[0] = head.subarray(n); return; }
+      if (n < head.length) {
+        this.out[0] = head.subarray(n);
+        return;
+      }
       this.out.shift();
     }
     this.s.resume();
-    if (this.ending && this.inflight === 0 && !this.closed) { this.closed = true; this.s.end(); }
+    if (this.ending && this.inflight === 0 && !this.closed) {
+      this.closed = true;
+      this.s.end();
+    }
   }
 
   /** Closes an idle connection (RFC 7766 §6.2.3: servers may close idle ones). */

@@ -7,8 +7,16 @@
  * has no file system). Errors name the line and say what was expected.
  */
 import {
-  CLASS_IN, formatIpv6, labelsToName, nameToLabels, parseIpv6, TYPE, typeFromName, typeName,
-  type DnsRecord, type RData,
+  CLASS_IN,
+  formatIpv6,
+  labelsToName,
+  nameToLabels,
+  parseIpv6,
+  TYPE,
+  typeFromName,
+  typeName,
+  type DnsRecord,
+  type RData,
 } from '../../wire/dns.ts';
 import { u32 } from '../../wire/bytes.ts';
 import { formatIpv4Address, parseIpv4Address } from '../../wire/ipv4.ts';
@@ -48,7 +56,10 @@ function entries(text: string, errors: ZoneError[]): Token[][] {
     if (c === '\n') {
       line++;
       i++;
-      if (depth === 0) { endEntry(); startOfLine = true; }
+      if (depth === 0) {
+        endEntry();
+        startOfLine = true;
+      }
       continue;
     }
     if (c === ' ' || c === '\t' || c === '\r') {
@@ -62,7 +73,11 @@ function entries(text: string, errors: ZoneError[]): Token[][] {
       while (i < n && text[i] !== '\n') i++;
       continue;
     }
-    if (c === '(') { depth++; i++; continue; }
+    if (c === '(') {
+      depth++;
+      i++;
+      continue;
+    }
     if (c === ')') {
       if (depth === 0) errors.push({ line, message: "')' without a matching '('" });
       else depth--;
@@ -73,7 +88,11 @@ function entries(text: string, errors: ZoneError[]): Token[][] {
       let s = '';
       i++;
       while (i < n && text[i] !== '"') {
-        if (text[i] === '\\' && i + 1 < n) { s += text[i]! + text[i + 1]!; i += 2; continue; }
+        if (text[i] === '\\' && i + 1 < n) {
+          s += text[i]! + text[i + 1]!;
+          i += 2;
+          continue;
+        }
         if (text[i] === '\n') line++;
         s += text[i++]!;
       }
@@ -84,7 +103,11 @@ function entries(text: string, errors: ZoneError[]): Token[][] {
     }
     let s = '';
     while (i < n && !' \t\r\n;()"'.includes(text[i]!)) {
-      if (text[i] === '\\' && i + 1 < n) { s += text[i]! + text[i + 1]!; i += 2; continue; }
+      if (text[i] === '\\' && i + 1 < n) {
+        s += text[i]! + text[i + 1]!;
+        i += 2;
+        continue;
+      }
       s += text[i++]!;
     }
     cur.push({ text: s, quoted: false, line });
@@ -100,7 +123,8 @@ const TTL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 6
 export function parseTtl(s: string): number | undefined {
   if (/^\d+$/.test(s)) return Number(s) <= 0x7fffffff ? Number(s) : undefined;
   const re = /(\d+)([smhdw])/giy;
-  let total = 0, seen = 0;
+  let total = 0,
+    seen = 0;
   for (let m = re.exec(s); m !== null; m = re.exec(s)) {
     total += Number(m[1]) * TTL_UNITS[m[2]!.toLowerCase()]!;
     seen += m[0].length;
@@ -115,7 +139,12 @@ function octets(s: string): Uint8Array {
     const c = s.charCodeAt(i);
     if (c === 0x5c && i + 1 < s.length) {
       const d = /^\d{3}/.exec(s.slice(i + 1, i + 4));
-      if (d) { out.push(Number(d[0]) & 0xff); i += 3; } else { out.push(s.charCodeAt(++i) & 0xff); }
+      if (d) {
+        out.push(Number(d[0]) & 0xff);
+        i += 3;
+      } else {
+        out.push(s.charCodeAt(++i) & 0xff);
+      }
     } else if (c < 0x80) {
       out.push(c);
     } else {
@@ -148,7 +177,10 @@ export function parseZone(text: string, origin: string, defaultTtl = 3600): Pars
     else if (name.endsWith('.') && !name.endsWith('\\.')) full = name;
     else full = origin === '.' ? `${name}.` : `${name}.${origin}`;
     const labels = nameToLabels(full);
-    if (!labels) { errors.push({ line, message: `'${name}' is not a valid domain name (labels of 1-63 octets, 255 in all)` }); return undefined; }
+    if (!labels) {
+      errors.push({ line, message: `'${name}' is not a valid domain name (labels of 1-63 octets, 255 in all)` });
+      return undefined;
+    }
     return labelsToName(labels);
   };
   for (const e of entries(text, errors)) {
@@ -176,7 +208,10 @@ export function parseZone(text: string, origin: string, defaultTtl = 3600): Pars
     if (first.text === '' && !first.quoted) {
       owner = lastOwner;
       i = 1;
-      if (owner === undefined) { errors.push({ line, message: 'the first record has no owner name; start the line with a name or @' }); continue; }
+      if (owner === undefined) {
+        errors.push({ line, message: 'the first record has no owner name; start the line with a name or @' });
+        continue;
+      }
     } else {
       owner = absolute(first.text, line);
       i = 1;
@@ -189,20 +224,41 @@ export function parseZone(text: string, origin: string, defaultTtl = 3600): Pars
     for (; i < e.length && type === undefined; i++) {
       const t = e[i]!.text;
       const asTtl = e[i]!.quoted ? undefined : parseTtl(t);
-      if (asTtl !== undefined && rrTtl === undefined) { rrTtl = asTtl; continue; }
+      if (asTtl !== undefined && rrTtl === undefined) {
+        rrTtl = asTtl;
+        continue;
+      }
       const up = t.toUpperCase();
-      if (up === 'IN') { cls = CLASS_IN; continue; }
-      if (up === 'CH' || up === 'HS' || up === 'CS') { errors.push({ line, message: `class ${t} is not served; only IN` }); type = -1; break; }
+      if (up === 'IN') {
+        cls = CLASS_IN;
+        continue;
+      }
+      if (up === 'CH' || up === 'HS' || up === 'CS') {
+        errors.push({ line, message: `class ${t} is not served; only IN` });
+        type = -1;
+        break;
+      }
       type = typeFromName(t);
-      if (type === undefined) { errors.push({ line, message: `unknown record type '${t}'; use a type name or TYPEnnn with \\# RDATA (RFC 3597)` }); type = -1; }
-      else if (type === TYPE.OPT || type === TYPE.AXFR || type === TYPE.IXFR || type === TYPE.ANY) {
-        errors.push({ line, message: `${t} is a query type or a pseudo-record, not something a zone holds` }); type = -1;
+      if (type === undefined) {
+        errors.push({ line, message: `unknown record type '${t}'; use a type name or TYPEnnn with \\# RDATA (RFC 3597)` });
+        type = -1;
+      } else if (type === TYPE.OPT || type === TYPE.AXFR || type === TYPE.IXFR || type === TYPE.ANY) {
+        errors.push({ line, message: `${t} is a query type or a pseudo-record, not something a zone holds` });
+        type = -1;
       }
     }
     if (type === -1) continue;
-    if (type === undefined) { errors.push({ line, message: `record for ${owner} has no type` }); continue; }
+    if (type === undefined) {
+      errors.push({ line, message: `record for ${owner} has no type` });
+      continue;
+    }
     const rest = e.slice(i);
-    const data = rdata(type, rest, (n) => absolute(n, line), (m) => errors.push({ line, message: `${owner} ${typeName(type)}: ${m}` }));
+    const data = rdata(
+      type,
+      rest,
+      (n) => absolute(n, line),
+      (m) => errors.push({ line, message: `${owner} ${typeName(type)}: ${m}` }),
+    );
     if (!data) continue;
     let finalTtl = rrTtl ?? ttl;
     if (finalTtl === undefined && type === TYPE.SOA && data.kind === 'SOA') finalTtl = data.minimum;
@@ -242,16 +298,24 @@ function rdata(type: number, t: Token[], name: (s: string) => string | undefined
     case TYPE.A: {
       if (!need(1, 'an IPv4 address')) return undefined;
       const a = parseIpv4Address(texts[0]!);
-      if (a === undefined) { err(`'${texts[0]}' is not an IPv4 address`); return undefined; }
+      if (a === undefined) {
+        err(`'${texts[0]}' is not an IPv4 address`);
+        return undefined;
+      }
       return { kind: 'A', address: formatIpv4Address(a) };
     }
     case TYPE.AAAA: {
       if (!need(1, 'an IPv6 address')) return undefined;
       const b = parseIpv6(texts[0]!);
-      if (!b) { err(`'${texts[0]}' is not an IPv6 address`); return undefined; }
+      if (!b) {
+        err(`'${texts[0]}' is not an IPv6 address`);
+        return undefined;
+      }
       return { kind: 'AAAA', address: formatIpv6(b) };
     }
-    case TYPE.NS: case TYPE.CNAME: case TYPE.PTR: {
+    case TYPE.NS:
+    case TYPE.CNAME:
+    case TYPE.PTR: {
       if (!need(1, 'a domain name')) return undefined;
       const n = name(texts[0]!);
       return n === undefined ? undefined : { kind: typeName(type) as 'NS' | 'CNAME' | 'PTR', target: n };
@@ -260,35 +324,54 @@ function rdata(type: number, t: Token[], name: (s: string) => string | undefined
       if (!need(2, 'PREFERENCE EXCHANGE')) return undefined;
       const p = u16ok(texts[0]);
       const x = name(texts[1]!);
-      if (p === undefined) { err('MX preference is a number 0-65535'); return undefined; }
+      if (p === undefined) {
+        err('MX preference is a number 0-65535');
+        return undefined;
+      }
       return x === undefined ? undefined : { kind: 'MX', preference: p, exchange: x };
     }
     case TYPE.SOA: {
       if (!need(7, 'MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM')) return undefined;
-      const mname = name(texts[0]!), rname = name(texts[1]!);
+      const mname = name(texts[0]!),
+        rname = name(texts[1]!);
       const serial = u32ok(texts[2]);
       const times = texts.slice(3).map(parseTtl);
-      if (serial === undefined || times.some((x) => x === undefined)) { err('SOA serial is a number and the four timers are times'); return undefined; }
+      if (serial === undefined || times.some((x) => x === undefined)) {
+        err('SOA serial is a number and the four timers are times');
+        return undefined;
+      }
       if (mname === undefined || rname === undefined) return undefined;
       return { kind: 'SOA', mname, rname, serial, refresh: times[0]!, retry: times[1]!, expire: times[2]!, minimum: times[3]! };
     }
     case TYPE.TXT: {
-      if (t.length === 0) { err('TXT needs at least one string'); return undefined; }
+      if (t.length === 0) {
+        err('TXT needs at least one string');
+        return undefined;
+      }
       const strings = t.map((x) => octets(x.text));
-      if (strings.some((s) => s.length > 255)) { err('each TXT string is at most 255 octets; split it into several quoted strings'); return undefined; }
+      if (strings.some((s) => s.length > 255)) {
+        err('each TXT string is at most 255 octets; split it into several quoted strings');
+        return undefined;
+      }
       return { kind: 'TXT', strings };
     }
     case TYPE.SRV: {
       if (!need(4, 'PRIORITY WEIGHT PORT TARGET')) return undefined;
       const [p, w, port] = [u16ok(texts[0]), u16ok(texts[1]), u16ok(texts[2])];
       const target = name(texts[3]!);
-      if (p === undefined || w === undefined || port === undefined) { err('SRV priority, weight and port are numbers 0-65535'); return undefined; }
+      if (p === undefined || w === undefined || port === undefined) {
+        err('SRV priority, weight and port are numbers 0-65535');
+        return undefined;
+      }
       return target === undefined ? undefined : { kind: 'SRV', priority: p, weight: w, port, target };
     }
     case TYPE.CAA: {
       if (!need(3, 'FLAGS TAG "VALUE"')) return undefined;
       const flags = Number(texts[0]);
-      if (!Number.isInteger(flags) || flags < 0 || flags > 255 || !/^[a-zA-Z0-9]+$/.test(texts[1]!)) { err('CAA is FLAGS (0-255) TAG (letters and digits) "VALUE"'); return undefined; }
+      if (!Number.isInteger(flags) || flags < 0 || flags > 255 || !/^[a-zA-Z0-9]+$/.test(texts[1]!)) {
+        err('CAA is FLAGS (0-255) TAG (letters and digits) "VALUE"');
+        return undefined;
+      }
       return { kind: 'CAA', flags, tag: texts[1]!, value: octets(texts[2]!) };
     }
     default:

@@ -25,11 +25,14 @@ export class FileBlock implements BlockDevice {
     try {
       fd = openSync(path, 'r+');
     } catch (e) {
-      throw new FataError('FATA_BLOCK_OPEN', `cannot open block file '${path}': ${(e as Error).message}; ` +
-        `create it first, for example 'truncate -s 4M ${path}'`);
+      throw new FataError(
+        'FATA_BLOCK_OPEN',
+        `cannot open block file '${path}': ${(e as Error).message}; ` + `create it first, for example 'truncate -s 4M ${path}'`,
+      );
     }
     const b = new FileBlock(fd, blockSize);
-    if (b.capacity === 0n) throw new FataError('FATA_BLOCK_EMPTY', `block file '${path}' is smaller than one ${blockSize}-byte block; make it larger`);
+    if (b.capacity === 0n)
+      throw new FataError('FATA_BLOCK_EMPTY', `block file '${path}' is smaller than one ${blockSize}-byte block; make it larger`);
     return b;
   }
 

@@ -43,7 +43,16 @@ export function tapYield(clock: Clock, devices: ReadonlyMap<string, TapDevice>):
       // With no wait, every device is a candidate: the caller reads them all.
       for (const n of names) ready.add(n);
     } else {
-      await Promise.race(names.map((n) => devices.get(n)!.wait(ms).then((has) => { if (has) ready.add(n); })));
+      await Promise.race(
+        names.map((n) =>
+          devices
+            .get(n)!
+            .wait(ms)
+            .then((has) => {
+              if (has) ready.add(n);
+            }),
+        ),
+      );
     }
     return ready;
   };

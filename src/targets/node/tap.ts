@@ -7,9 +7,7 @@
  */
 import type { DeviceResult, MacAddress, NetDevice } from '../../devices/index.ts';
 import { FataError } from '../../host/errors.ts';
-import {
-  describeErrno, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, errno, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN,
-} from './libc.ts';
+import { describeErrno, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, errno, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN } from './libc.ts';
 
 const TUNSETIFF = 0x400454ca;
 const SIOCGIFMTU = 0x8921;
@@ -22,14 +20,14 @@ const VNET_HDR_LEN = 10;
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 const VIRTIO_NET_HDR_F_DATA_VALID = 2;
 /** Receive offloads: the kernel may hand us joined TCP segments with checksums it vouches for. */
-const TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02;
+const TUN_F_CSUM = 0x01,
+  TUN_F_TSO4 = 0x02;
 const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 /** The largest frame written with segmentation offload: a 64 KiB IPv4 packet behind its Ethernet header. */
 const GSO_MAX = 14 + 65535;
 const IFNAMSIZ = 16;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
-
 
 function ifreq(name: string): Uint8Array {
   const b = new Uint8Array(40);
@@ -63,16 +61,21 @@ function interfaceMtu(name: string): number {
 export function openTap(name: string): { fd: number; mtu: number } {
   const fd = libc.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC) as number;
   if (fd < 0) {
-    throw new FataError('FATA_NO_TUN', `cannot open /dev/net/tun: ${describeErrno()}; ` +
-      'load the tun module and run as a user allowed to use it (root, or CAP_NET_ADMIN)');
+    throw new FataError(
+      'FATA_NO_TUN',
+      `cannot open /dev/net/tun: ${describeErrno()}; ` + 'load the tun module and run as a user allowed to use it (root, or CAP_NET_ADMIN)',
+    );
   }
   const req = ifreq(name);
   new DataView(req.buffer).setUint16(IFNAMSIZ, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, true);
   if ((libc.ioctl(fd, TUNSETIFF, req) as number) < 0 || (libc.ioctlValue(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) as number) < 0) {
     const why = describeErrno();
     libc.close(fd);
-    throw new FataError('FATA_TAP_ATTACH', `cannot attach tap '${name}': ${why}; ` +
-      `create it first with 'ip tuntap add dev ${name} mode tap' and check that nothing else holds it`);
+    throw new FataError(
+      'FATA_TAP_ATTACH',
+      `cannot attach tap '${name}': ${why}; ` +
+        `create it first with 'ip tuntap add dev ${name} mode tap' and check that nothing else holds it`,
+    );
   }
   return { fd, mtu: interfaceMtu(name) };
 }
@@ -126,7 +129,9 @@ export class TapDevice implements NetDevice {
   }
 
   /** The descriptor, for handing to a child process. */
-  get descriptor(): number { return this.fd; }
+  get descriptor(): number {
+    return this.fd;
+  }
 
   /** Segmentation offload through the virtio-net header (see `write`). */
   readonly gsoMax = GSO_MAX;
@@ -146,10 +151,14 @@ export class TapDevice implements NetDevice {
       const hdrLen = csumStart + (frame[csumStart + 12]! >>> 4) * 4;
       b[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
       b[1] = VIRTIO_NET_HDR_GSO_TCPV4;
-      b[2] = hdrLen & 0xff; b[3] = hdrLen >>> 8;
-      b[4] = gsoSize & 0xff; b[5] = gsoSize >>> 8;
-      b[6] = csumStart & 0xff; b[7] = csumStart >>> 8;
-      b[8] = 16; b[9] = 0;
+      b[2] = hdrLen & 0xff;
+      b[3] = hdrLen >>> 8;
+      b[4] = gsoSize & 0xff;
+      b[5] = gsoSize >>> 8;
+      b[6] = csumStart & 0xff;
+      b[7] = csumStart >>> 8;
+      b[8] = 16;
+      b[9] = 0;
     }
     b.set(frame, VNET_HDR_LEN);
     const len = VNET_HDR_LEN + frame.length;
@@ -181,7 +190,10 @@ export class TapDevice implements NetDevice {
 
   read(into: Uint8Array): number | 'again' {
     const need = this.rxOffload ? GSO_MAX : this.mtu + 18;
-    if (into.length < need) throw new RangeError(`read buffer of ${into.length} bytes is too small: it needs ${need} (${this.rxOffload ? 'gsoMax, with receive offload' : 'mtu + 18'})`);
+    if (into.length < need)
+      throw new RangeError(
+        `read buffer of ${into.length} bytes is too small: it needs ${need} (${this.rxOffload ? 'gsoMax, with receive offload' : 'mtu + 18'})`,
+      );
     if (this.fd < 0) return 'again';
     const n = libc.read(this.fd, this.rxBuf, this.rxBuf.length) as number;
     if (n <= VNET_HDR_LEN) return 'again';

@@ -28,12 +28,29 @@ export interface SealPlan {
 
 /** x86_64 system calls the sealed engine may make whatever their arguments. */
 export const UNCHECKED: Readonly<Record<string, number>> = {
-  poll: 7, mprotect: 10, munmap: 11, brk: 12,
-  rt_sigaction: 13, rt_sigprocmask: 14, rt_sigreturn: 15, sched_yield: 24,
-  mremap: 25, madvise: 28, nanosleep: 35, getpid: 39, exit: 60,
-  sigaltstack: 131, gettid: 186, futex: 202, clock_gettime: 228,
-  clock_getres: 229, clock_nanosleep: 230, exit_group: 231,
-  ppoll: 271, getrandom: 318, rseq: 334,
+  poll: 7,
+  mprotect: 10,
+  munmap: 11,
+  brk: 12,
+  rt_sigaction: 13,
+  rt_sigprocmask: 14,
+  rt_sigreturn: 15,
+  sched_yield: 24,
+  mremap: 25,
+  madvise: 28,
+  nanosleep: 35,
+  getpid: 39,
+  exit: 60,
+  sigaltstack: 131,
+  gettid: 186,
+  futex: 202,
+  clock_gettime: 228,
+  clock_getres: 229,
+  clock_nanosleep: 230,
+  exit_group: 231,
+  ppoll: 271,
+  getrandom: 318,
+  rseq: 334,
 };
 
 /** x86_64 system calls allowed only with the arguments checked below, and what is checked. */
@@ -68,20 +85,40 @@ export const RET_ALLOW = 0x7fff0000;
 
 /** Classic BPF opcodes this program uses. */
 export const OP = {
-  LD_W_ABS: 0x20, LD_MEM: 0x60, LDX_MEM: 0x61, ST: 0x02, TAX: 0x07,
-  ADD_X: 0x0c, ADD_K: 0x04,
-  JA: 0x05, JEQ_K: 0x15, JGT_K: 0x25, JGE_X: 0x3d, JSET_K: 0x45,
+  LD_W_ABS: 0x20,
+  LD_MEM: 0x60,
+  LDX_MEM: 0x61,
+  ST: 0x02,
+  TAX: 0x07,
+  ADD_X: 0x0c,
+  ADD_K: 0x04,
+  JA: 0x05,
+  JEQ_K: 0x15,
+  JGT_K: 0x25,
+  JGE_X: 0x3d,
+  JSET_K: 0x45,
   RET_K: 0x06,
 } as const;
 
-export interface Insn { code: number; jt: number; jf: number; k: number }
+export interface Insn {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
+}
 
 /** Offsets in struct seccomp_data: nr, arch, then six 64-bit arguments (little-endian). */
-const NR = 0, ARCH = 4;
+const NR = 0,
+  ARCH = 4;
 const argLo = (i: number): number => 16 + 8 * i;
 const argHi = (i: number): number => 20 + 8 * i;
 
-const F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, TCGETS = 0x5401, MAP_ANONYMOUS = 0x20;
+const F_GETFD = 1,
+  F_SETFD = 2,
+  F_GETFL = 3,
+  F_SETFL = 4,
+  TCGETS = 0x5401,
+  MAP_ANONYMOUS = 0x20;
 /** membarrier commands that act on this process only: QUERY, and the PRIVATE_EXPEDITED family (plain, SYNC_CORE, RSEQ) with their REGISTERs. */
 const MEMBARRIER_PRIVATE = [0, 8, 16, 32, 64, 128, 256];
 
@@ -90,12 +127,24 @@ class Asm {
   private readonly code: { code: number; jt: number | string; jf: number | string; k: number | string }[] = [];
   private readonly labels = new Map<string, number>();
   private n = 0;
-  fresh(p: string): string { return `${p}${this.n++}`; }
-  label(l: string): void { this.labels.set(l, this.code.length); }
-  stmt(code: number, k: number | string = 0): void { this.code.push({ code, jt: 0, jf: 0, k }); }
-  jump(code: number, k: number, jt: number | string, jf: number | string): void { this.code.push({ code, jt, jf, k }); }
-  ld(off: number): void { this.stmt(OP.LD_W_ABS, off); }
-  ret(v: number): void { this.stmt(OP.RET_K, v); }
+  fresh(p: string): string {
+    return `${p}${this.n++}`;
+  }
+  label(l: string): void {
+    this.labels.set(l, this.code.length);
+  }
+  stmt(code: number, k: number | string = 0): void {
+    this.code.push({ code, jt: 0, jf: 0, k });
+  }
+  jump(code: number, k: number, jt: number | string, jf: number | string): void {
+    this.code.push({ code, jt, jf, k });
+  }
+  ld(off: number): void {
+    this.stmt(OP.LD_W_ABS, off);
+  }
+  ret(v: number): void {
+    this.stmt(OP.RET_K, v);
+  }
   finish(): Insn[] {
     return this.code.map((c, pc) => {
       const rel = (t: number | string): number => {
@@ -105,7 +154,8 @@ class Asm {
         return at - pc - 1;
       };
       if (c.code === OP.JA) return { code: c.code, jt: 0, jf: 0, k: rel(c.k) };
-      const jt = rel(c.jt), jf = rel(c.jf);
+      const jt = rel(c.jt),
+        jf = rel(c.jf);
       if (jt < 0 || jt > 255 || jf < 0 || jf > 255) throw new Error('seccomp: a conditional jump is out of range');
       return { code: c.code, jt, jf, k: c.k as number };
     });
@@ -125,9 +175,13 @@ export function buildFilter(plan: SealPlan): Insn[] {
   a.jump(OP.JEQ_K, AUDIT_ARCH_X86_64, 1, 0);
   a.ret(RET_KILL_PROCESS);
   a.ld(NR);
-  for (const nr of Object.values(UNCHECKED)) { a.jump(OP.JEQ_K, nr, 0, 1); a.ret(RET_ALLOW); }
+  for (const nr of Object.values(UNCHECKED)) {
+    a.jump(OP.JEQ_K, nr, 0, 1);
+    a.ret(RET_ALLOW);
+  }
 
-  const own = unique(plan.ownFds), nets = unique(plan.netFds);
+  const own = unique(plan.ownFds),
+    nets = unique(plan.netFds);
   const readable = unique([...nets, ...own]);
   const writable = unique([...plan.consoleFds, ...nets, ...own]);
   const held = unique([0, ...plan.consoleFds, ...nets, ...own, ...plan.blocks.map((b) => b.fd)]);
@@ -136,7 +190,10 @@ export function buildFilter(plan: SealPlan): Insn[] {
    * return instructions so that every jump stays short; A holds nr again after the block.
    */
   const block = (nrs: readonly number[], check: (allow: string, deny: string) => void): void => {
-    const body = a.fresh('body'), next = a.fresh('next'), allow = a.fresh('allow'), deny = a.fresh('deny');
+    const body = a.fresh('body'),
+      next = a.fresh('next'),
+      allow = a.fresh('allow'),
+      deny = a.fresh('deny');
     for (const nr of nrs) a.jump(OP.JEQ_K, nr, body, 0);
     a.stmt(OP.JA, next); // (JA reaches any distance; a conditional jump only 255 ahead.)
     a.label(body);
@@ -147,11 +204,15 @@ export function buildFilter(plan: SealPlan): Insn[] {
     a.ret(RET_ALLOW);
     a.label(next);
   };
-  const lowArgIn = (arg: number, values: readonly number[]) => (allow: string, deny: string): void => {
-    a.ld(argLo(arg));
-    values.forEach((v, i) => { a.jump(OP.JEQ_K, v >>> 0, allow, i === values.length - 1 ? deny : 0); });
-    if (values.length === 0) a.stmt(OP.JA, deny);
-  };
+  const lowArgIn =
+    (arg: number, values: readonly number[]) =>
+    (allow: string, deny: string): void => {
+      a.ld(argLo(arg));
+      values.forEach((v, i) => {
+        a.jump(OP.JEQ_K, v >>> 0, allow, i === values.length - 1 ? deny : 0);
+      });
+      if (values.length === 0) a.stmt(OP.JA, deny);
+    };
   block([3, 5, 74], lowArgIn(0, held));
   block([0, 19], lowArgIn(0, readable));
   block([1, 20], lowArgIn(0, writable));
@@ -167,7 +228,8 @@ export function buildFilter(plan: SealPlan): Insn[] {
   // fcntl: reading flags anywhere; FD_CLOEXEC (descriptor-local); O_NONBLOCK and the rest only on
   // descriptions no other process shares (a caller's terminal must not turn non-blocking under it).
   block([72], (allow, deny) => {
-    const setfl = a.fresh('setfl'), get = a.fresh('get');
+    const setfl = a.fresh('setfl'),
+      get = a.fresh('get');
     a.ld(argLo(1));
     a.jump(OP.JEQ_K, F_GETFD, get, 0);
     a.jump(OP.JEQ_K, F_SETFD, get, 0);
@@ -187,19 +249,32 @@ export function buildFilter(plan: SealPlan): Insn[] {
   // in 64-bit arithmetic built from 32-bit halves (count < 2^31, so the low sum carries at most 1).
   block([17, 18], (_allow, deny) => {
     for (const b of plan.blocks) {
-      const capHi = Number(b.capacity >> 32n), capLo = Number(b.capacity & 0xffffffffn);
-      const other = a.fresh('other'), ok = a.fresh('ok'), no = a.fresh('no');
-      const carry = a.fresh('carry'), sum = a.fresh('sum'), cmpLo = a.fresh('lo');
-      a.ld(argLo(0)); a.jump(OP.JEQ_K, b.fd, 0, other);
-      a.ld(argHi(2)); a.jump(OP.JEQ_K, 0, 0, no); // count < 2^32
-      a.ld(argLo(2)); a.jump(OP.JGT_K, 0x7fffffff, no, 0); // count < 2^31
+      const capHi = Number(b.capacity >> 32n),
+        capLo = Number(b.capacity & 0xffffffffn);
+      const other = a.fresh('other'),
+        ok = a.fresh('ok'),
+        no = a.fresh('no');
+      const carry = a.fresh('carry'),
+        sum = a.fresh('sum'),
+        cmpLo = a.fresh('lo');
+      a.ld(argLo(0));
+      a.jump(OP.JEQ_K, b.fd, 0, other);
+      a.ld(argHi(2));
+      a.jump(OP.JEQ_K, 0, 0, no); // count < 2^32
+      a.ld(argLo(2));
+      a.jump(OP.JGT_K, 0x7fffffff, no, 0); // count < 2^31
       a.stmt(OP.TAX); // X = count
-      a.ld(argHi(3)); a.jump(OP.JGT_K, capHi, no, 0); // the offset's high half within the capacity's (no wrap below)
-      a.ld(argLo(3)); a.stmt(OP.ADD_X); a.stmt(OP.ST, 0); // M[0] = lo(offset) + count (mod 2^32)
+      a.ld(argHi(3));
+      a.jump(OP.JGT_K, capHi, no, 0); // the offset's high half within the capacity's (no wrap below)
+      a.ld(argLo(3));
+      a.stmt(OP.ADD_X);
+      a.stmt(OP.ST, 0); // M[0] = lo(offset) + count (mod 2^32)
       a.jump(OP.JGE_X, 0, 0, carry); // no carry iff the low sum >= count
-      a.ld(argHi(3)); a.stmt(OP.JA, sum);
+      a.ld(argHi(3));
+      a.stmt(OP.JA, sum);
       a.label(carry);
-      a.ld(argHi(3)); a.stmt(OP.ADD_K, 1);
+      a.ld(argHi(3));
+      a.stmt(OP.ADD_K, 1);
       a.label(sum); // A = high half of offset + count
       a.jump(OP.JGT_K, capHi, no, 0);
       a.jump(OP.JEQ_K, capHi, cmpLo, ok);

@@ -21,12 +21,17 @@ const setresgid = lib.func('int setresgid(unsigned int r, unsigned int e, unsign
 const setresuid = lib.func('int setresuid(unsigned int r, unsigned int e, unsigned int s)');
 const unshareCall = lib.func('int unshare(int flags)');
 
-const PR_SET_PDEATHSIG = 1, PR_SET_DUMPABLE = 4, PR_SET_NO_NEW_PRIVS = 38;
+const PR_SET_PDEATHSIG = 1,
+  PR_SET_DUMPABLE = 4,
+  PR_SET_NO_NEW_PRIVS = 38;
 const SIGKILL = 9;
 const SYS_SECCOMP = 317;
 const SECCOMP_SET_MODE_FILTER = 1;
 const SECCOMP_FILTER_FLAG_TSYNC = 1;
-export const RLIMIT_FSIZE = 1, RLIMIT_DATA = 2, RLIMIT_CORE = 4, RLIMIT_NOFILE = 7;
+export const RLIMIT_FSIZE = 1,
+  RLIMIT_DATA = 2,
+  RLIMIT_CORE = 4,
+  RLIMIT_NOFILE = 7;
 
 const fail = (what: string): string => `${what} failed (errno ${koffi.errno()})`;
 
@@ -56,7 +61,11 @@ export function onParentDeath(signal: number): 'ok' | string {
   return (prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0) as number) === 0 ? 'ok' : fail('prctl(PR_SET_PDEATHSIG)');
 }
 
-export interface Account { readonly uid: number; readonly gid: number; readonly name: string }
+export interface Account {
+  readonly uid: number;
+  readonly gid: number;
+  readonly name: string;
+}
 
 /**
  * `NAME`, `UID` or `UID:GID`; empty means the default: the dedicated `fata`
@@ -70,19 +79,28 @@ export function resolveAccount(spec: string, passwd = safeRead('/etc/passwd')): 
   }
   const numeric = /^(\d+)(?::(\d+))?$/.exec(spec);
   if (numeric) {
-    const uid = Number(numeric[1]), gid = numeric[2] !== undefined ? Number(numeric[2]) : uid;
-    if (uid === 0 || gid === 0 || uid > 0xfffffffe || gid > 0xfffffffe) return { error: `--user=${spec}: the engine never runs as uid or gid 0; name an unprivileged account` };
+    const uid = Number(numeric[1]),
+      gid = numeric[2] !== undefined ? Number(numeric[2]) : uid;
+    if (uid === 0 || gid === 0 || uid > 0xfffffffe || gid > 0xfffffffe)
+      return { error: `--user=${spec}: the engine never runs as uid or gid 0; name an unprivileged account` };
     return { uid, gid, name: spec };
   }
   const name = spec || (users.has('fata') ? 'fata' : 'nobody');
   const u = users.get(name);
-  if (!u) return spec ? { error: `--user=${spec}: no such account in /etc/passwd; create it (useradd --system --no-create-home fata) or give UID:GID` } : { uid: 65534, gid: 65534, name: '65534' };
+  if (!u)
+    return spec
+      ? { error: `--user=${spec}: no such account in /etc/passwd; create it (useradd --system --no-create-home fata) or give UID:GID` }
+      : { uid: 65534, gid: 65534, name: '65534' };
   if (u.uid === 0 || u.gid === 0) return { error: `--user=${name}: that account is root's; the engine must drop to an unprivileged one` };
   return { ...u, name };
 }
 
 function safeRead(path: string): string {
-  try { return readFileSync(path, 'utf8'); } catch { return ''; }
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /**
@@ -103,12 +121,17 @@ export function dropPrivileges(account: Account): 'ok' | string {
     const caps = /^CapEff:\s+([0-9a-f]+)/m.exec(status);
     if (!uids || !caps) continue; // The thread ended meanwhile.
     if (uids.slice(1).some((u) => u === '0')) return `thread ${tid} still runs as root after the drop`;
-    if (/[1-9a-f]/.test(caps[1]!)) return `thread ${tid} still holds capabilities (${caps[1]}); run fata as root (it drops to --user) or as a user with none`;
+    if (/[1-9a-f]/.test(caps[1]!))
+      return `thread ${tid} still holds capabilities (${caps[1]}); run fata as root (it drops to --user) or as a user with none`;
   }
   return 'ok';
 }
 
-const CLONE_NEWNS = 0x00020000, CLONE_NEWUTS = 0x04000000, CLONE_NEWIPC = 0x08000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
+const CLONE_NEWNS = 0x00020000,
+  CLONE_NEWUTS = 0x04000000,
+  CLONE_NEWIPC = 0x08000000,
+  CLONE_NEWPID = 0x20000000,
+  CLONE_NEWNET = 0x40000000;
 /** The namespaces the engine gets, as the native tender gives them: no other process visible, no host network. */
 export const ENGINE_NAMESPACES = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET;
 export { CLONE_NEWNS };
@@ -139,14 +162,19 @@ export function seal(plan: SealPlan): 'ok' | string {
  * this thread of the tender is affected, and only new rings.
  */
 export function denyIoUringForChildren(): 'ok' | string {
-  const LD = 0x20, JEQ = 0x15, RET = 0x06;
-  return install([
-    { code: LD, jt: 0, jf: 0, k: 4 },
-    { code: JEQ, jt: 1, jf: 0, k: 0xc000003e },
-    { code: RET, jt: 0, jf: 0, k: 0x80000000 },
-    { code: LD, jt: 0, jf: 0, k: 0 },
-    { code: JEQ, jt: 0, jf: 1, k: 425 /* io_uring_setup */ },
-    { code: RET, jt: 0, jf: 0, k: 0x00050000 | 38 /* ENOSYS */ },
-    { code: RET, jt: 0, jf: 0, k: 0x7fff0000 },
-  ], 0);
+  const LD = 0x20,
+    JEQ = 0x15,
+    RET = 0x06;
+  return install(
+    [
+      { code: LD, jt: 0, jf: 0, k: 4 },
+      { code: JEQ, jt: 1, jf: 0, k: 0xc000003e },
+      { code: RET, jt: 0, jf: 0, k: 0x80000000 },
+      { code: LD, jt: 0, jf: 0, k: 0 },
+      { code: JEQ, jt: 0, jf: 1, k: 425 /* io_uring_setup */ },
+      { code: RET, jt: 0, jf: 0, k: 0x00050000 | 38 /* ENOSYS */ },
+      { code: RET, jt: 0, jf: 0, k: 0x7fff0000 },
+    ],
+    0,
+  );
 }
