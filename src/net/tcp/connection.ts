@@ -12,11 +12,12 @@ import { IPV4_PAYLOAD_AT, type Ipv4 } from '../ipv4.ts';
 import { ByteQueue } from './bytes.ts';
 import { Cubic, initialWindow, type CongestionControl } from './congestion.ts';
 import {
-  DEFAULT_MSS, DEFAULT_RECEIVE_BUFFER, DEFAULT_SEND_BUFFER, DUP_THRESH, INITIAL_RECEIVE_WINDOW, KEEPALIVE_PROBES, MAX_HEADERS, MAX_RETRIES,
-  MAX_WINDOW, MAX_WINDOW_SHIFT, MIN_MSS, mssForMtu, SYN_RETRIES, TLP_MIN_PTO_NS, TLP_WORST_DELAYED_ACK_NS, TUNING_INTERVAL_NS,
+  DEFAULT_MSS, DEFAULT_RECEIVE_BUFFER, DEFAULT_SEND_BUFFER, INITIAL_RECEIVE_WINDOW, KEEPALIVE_PROBES, MAX_HEADERS, MAX_RETRIES,
+  MAX_WINDOW, MAX_WINDOW_SHIFT, MIN_MSS, mssForMtu, SYN_RETRIES, TUNING_INTERVAL_NS,
 } from './constants.ts';
 import { resetRepr, resetReplyTo } from './reset.ts';
 import { RttEstimator } from './rtt.ts';
+import { NEW_DATA, NO_SEGMENT, Recovery, RESEND_FIRST, SEND_BY_SCOREBOARD, type RecoveryAction } from './recovery.ts';
 import { Scoreboard } from './sack.ts';
 import { due, Timers } from './timers.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
@@ -175,18 +176,10 @@ export class TcpConnection {
   private unackedSegs = 0;
   private ackNow = false;
 
-  // Loss recovery.
-  readonly cc: CongestionControl;
-  private dupAcks = 0;
-  private limitedTransmit = 0;
-  private inRecovery = false;
-  private recover = 0;
+  /** Loss recovery and the congestion window (recovery.ts, congestion.ts). */
+  private readonly recovery: Recovery;
   /** Nagle's algorithm off (TCP_NODELAY); starts from the config, changeable at any time. */
   noDelay: boolean;
-  /** SND.MAX when the latest hole was resent: a SACK above it means that resend was itself lost. */
-  private rxtFence = 0;
-  /** Whether a tail loss probe (RFC 8985 §7) is out unanswered. */
-  private tlpOut = false;
 
   constructor(host: TcpHost, cfg: TcpConfig, state: TcpState, local: [number, number], remote: [number, number], iss: number) {
     this.host = host;
@@ -207,11 +200,13 @@ export class TcpConnection {
     const buf = this.recvQ.capacity;
     // RFC 7323 §2.3: the least shift that lets the window cover the whole buffer, at most 14.
     if (cfg.windowScaling !== false) while (this.rcvShift < MAX_WINDOW_SHIFT && (MAX_WINDOW << this.rcvShift) < buf) this.rcvShift++;
-    this.cc = (cfg.congestion ?? ((m) => new Cubic(m)))(this.mss);
+    this.recovery = new Recovery((cfg.congestion ?? ((m) => new Cubic(m)))(this.mss), this.scoreboard, this.timers, host.counters);
     this.noDelay = cfg.noDelay === true;
   }
 
   get counters(): TcpCounters { return this.host.counters; }
+  /** The congestion controller (CUBIC unless the config chose another). */
+  get cc(): CongestionControl { return this.recovery.cc; }
   /** Data bytes per segment: the MSS less the options every segment carries (RFC 9293 §3.7.1). */
   get segmentData(): number { return this.mss - (this.tsOk ? 12 : 0); }
   /** Bytes queued for sending and not yet acknowledged. */
@@ -469,7 +464,7 @@ export class TcpConnection {
     return false;
   }
 
-  /** Returns false when the segment must be dropped. */
+  /** RFC 9293 §3.10.7.4, fifth, the ACK field; returns false when the segment must be dropped. */
   private processAck(seg: TcpView, o: TcpOptions, now: bigint): boolean {
     const ack = seg.ack;
     if (seqGt(ack, this.sndMax)) {
@@ -482,100 +477,58 @@ export class TcpConnection {
       return false;
     }
     const acked = seqDiff(ack, this.sndUna);
-    const finPos = seqAdd(this.sndUna, this.sendQ.length);
     const window = seg.window << this.sndShift;
     this.timers.persistProbes = 0; // The peer answers (RFC 1122 §4.2.2.17: then the connection stays open).
-    const useSack = this.sackOk && (o.sackCount > 0 || !this.scoreboard.empty);
     if (acked > 0) {
-      const finAcked = this.finQueued && seqGt(ack, finPos);
-      const dataAcked = acked - (finAcked ? 1 : 0);
-      this.sendQ.drop(dataAcked);
-      this.sndUna = ack;
-      if (this.sackOk) this.scoreboard.update(o, this.sndUna, this.sndMax);
-      if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
-      this.rtt.newAck(ack, o, this.tsOk, this.tsOk && o.hasTimestamps ? this.tsNow() : 0, now);
-      this.timers.unackedSince = seqGt(this.sndMax, this.sndUna) ? now : undefined;
-      const flight = seqDiff(this.sndMax, this.sndUna);
-      if (this.inRecovery && useSack) {
-        if (seqGe(ack, this.recover)) {
-          this.inRecovery = false;
-          this.cc.cwnd = this.cc.ssthresh;
-        } else {
-          this.sackSend(); // A partial ACK: keep filling holes (no window inflation with SACK).
-        }
-      } else if (this.inRecovery) {
-        if (seqGe(ack, this.recover)) {
-          // Full ACK (RFC 6582 §3.2 step 3): deflate and leave recovery.
-          this.inRecovery = false;
-          this.cc.cwnd = Math.min(this.cc.ssthresh, Math.max(flight, 0) + this.mss);
-        } else {
-          // Partial ACK: retransmit the next hole, deflate by what was acked.
-          this.retransmitFirst();
-          this.cc.cwnd = Math.max(this.mss, this.cc.cwnd - dataAcked + this.mss);
-        }
-      } else {
-        this.cc.onAck(dataAcked, this.mss, now, this.rtt.srtt);
-      }
-      this.dupAcks = 0;
-      this.limitedTransmit = 0;
-      this.timers.rto = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : undefined;
-      this.tlpOut = false;
-      this.armTlp(now);
-      if (finAcked) this.ourFinAcked(now);
-      if (this.needDrain && this.sendQ.free > 0) {
-        this.needDrain = false;
-        this.defer('drain');
-      }
+      this.newDataAcked(ack, acked, o, now);
     } else if (acked === 0 && seg.payloadLen === 0 && !(seg.flags & FIN) && window === this.sndWnd && window > 0 &&
       seqGt(this.sndMax, this.sndUna)) {
       // A duplicate ACK (RFC 5681 §2). One with a zero window answers a zero-window probe: no sign of loss.
-      this.counters.dupAcks++;
-      this.dupAcks++;
       if (this.sackOk) this.scoreboard.update(o, this.sndUna, this.sndMax);
-      // Early retransmit (RFC 5827): with fewer than four segments out, fewer duplicates can ever come.
-      const outSegs = Math.ceil(seqDiff(this.sndMax, this.sndUna) / this.segmentData);
-      const dupThresh = Math.max(1, Math.min(DUP_THRESH, outSegs - 1));
-      if (this.sackOk && (this.inRecovery || this.dupAcks >= dupThresh || this.scoreboard.sackedBytes() >= dupThresh * this.segmentData) && !this.scoreboard.empty) {
-        if (!this.inRecovery && seqGt(ack, this.recover)) {
-          // Enter SACK recovery (RFC 6675 §5): halve, then resend holes as the pipe allows.
-          this.counters.fastRetransmits++;
-          this.cc.onFastRetransmit(seqDiff(this.sndMax, this.sndUna), this.mss);
-          this.cc.cwnd = this.cc.ssthresh;
-          this.recover = this.sndMax;
-          this.scoreboard.highRxt = this.sndUna;
-          this.rxtFence = this.sndMax;
-          this.inRecovery = true;
-          this.timers.tlp = undefined;
-        }
-        if (this.inRecovery) this.sackSend();
-      } else if (this.inRecovery) {
-        this.cc.cwnd += this.mss; // Inflate for each segment that left the network.
-      } else if (this.dupAcks < DUP_THRESH) {
-        this.limitedTransmit = this.dupAcks; // RFC 3042: one new segment per early duplicate ACK.
-      } else if (this.dupAcks === DUP_THRESH && seqGt(ack, this.recover)) {
-        // Fast retransmit (RFC 6582 §3.2 step 2).
-        this.counters.fastRetransmits++;
-        this.cc.onFastRetransmit(seqDiff(this.sndMax, this.sndUna), this.mss);
-        this.recover = this.sndMax;
-        this.inRecovery = true;
-        this.timers.tlp = undefined;
-        this.retransmitFirst();
-        this.cc.cwnd = this.cc.ssthresh + DUP_THRESH * this.mss;
-      }
+      this.recover(this.recovery.duplicateAck(ack, this.sndUna, this.sndMax, this.segmentData, this.mss, this.sackOk));
     }
-    // Window update (RFC 9293 §3.10.7.4: SND.WL1/WL2 rule).
-    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
-      this.sndWnd = window;
-      this.sndWl1 = seg.seq;
-      this.sndWl2 = ack;
-      if (window > 0 && this.timers.persistBackoff > 0) {
-        // The window opened while probing. A probe octet the peer refused goes again first, with what follows it.
-        if (seqDiff(this.sndMax, this.sndUna) === 1 && this.sndNxt === this.sndMax) this.sndNxt = this.sndUna;
-        this.timers.persistBackoff = 0;
-      }
-      if (window > 0) this.timers.persist = undefined;
-    }
+    this.updateSendWindow(seg.seq, ack, window);
     return this.state !== 'CLOSED';
+  }
+
+  /**
+   * RFC 9293 §3.10.7.4 (ESTABLISHED, the ACK field): SND.UNA < SEG.ACK =< SND.NXT, so SND.UNA moves up:
+   * the queue drops what is acknowledged, the RTT is measured, the window grows or recovery goes on,
+   * the retransmission timer restarts (RFC 6298 §5.3) or stops (§5.2), and our FIN may be acknowledged.
+   */
+  private newDataAcked(ack: number, acked: number, o: TcpOptions, now: bigint): void {
+    const useSack = this.sackOk && (o.sackCount > 0 || !this.scoreboard.empty);
+    const finAcked = this.finQueued && seqGt(ack, seqAdd(this.sndUna, this.sendQ.length));
+    const dataAcked = acked - (finAcked ? 1 : 0);
+    this.sendQ.drop(dataAcked);
+    this.sndUna = ack;
+    if (this.sackOk) this.scoreboard.update(o, this.sndUna, this.sndMax);
+    if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
+    this.rtt.newAck(ack, o, this.tsOk, this.tsOk && o.hasTimestamps ? this.tsNow() : 0, now);
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    this.timers.unackedSince = flight > 0 ? now : undefined;
+    this.recover(this.recovery.newAck(ack, dataAcked, flight, useSack, this.mss, now, this.rtt.srtt));
+    this.timers.rto = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : undefined;
+    this.armTlp(now);
+    if (finAcked) this.ourFinAcked(now);
+    if (this.needDrain && this.sendQ.free > 0) {
+      this.needDrain = false;
+      this.defer('drain');
+    }
+  }
+
+  /** Window update (RFC 9293 §3.10.7.4: the SND.WL1/WL2 rule keeps an old segment from setting it). */
+  private updateSendWindow(seq: number, ack: number, window: number): void {
+    if (!(seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack)))) return;
+    this.sndWnd = window;
+    this.sndWl1 = seq;
+    this.sndWl2 = ack;
+    if (window > 0 && this.timers.persistBackoff > 0) {
+      // The window opened while probing. A probe octet the peer refused goes again first, with what follows it.
+      if (seqDiff(this.sndMax, this.sndUna) === 1 && this.sndNxt === this.sndMax) this.sndNxt = this.sndUna;
+      this.timers.persistBackoff = 0;
+    }
+    if (window > 0) this.timers.persist = undefined;
   }
 
   private ourFinAcked(now: bigint): void {
@@ -820,7 +773,7 @@ export class TcpConnection {
       const finPos = seqAdd(this.sndUna, this.sendQ.length);
       const finDue = this.finQueued && seqLe(this.sndNxt, finPos);
       if (unsent <= 0 && !finDue) break;
-      const win = Math.min(this.cc.cwnd + (this.inRecovery ? 0 : this.limitedTransmit * this.segmentData), this.sndWnd);
+      const win = Math.min(this.recovery.sendWindow(this.segmentData), this.sndWnd);
       const smss = this.segmentData;
       // Resending after a timeout (SND.NXT below SND.MAX): skip what the receiver SACKed.
       if (seqLt(this.sndNxt, this.sndMax) && !this.scoreboard.empty) {
@@ -869,42 +822,32 @@ export class TcpConnection {
     if (!sent && this.ackNow) this.sendAck();
   }
 
-  /**
-   * RFC 8985 §7.2: a probe two smoothed RTTs after the last send or ACK (plus the peer's worst delayed
-   * ACK when one segment is out), so a lost tail is found by SACK recovery instead of a timeout.
-   */
+  /** RFC 8985 §7.2: the tail loss probe, for a connection that uses SACK and sends data (see Recovery.armProbe). */
   private armTlp(now: bigint): void {
-    if (this.inRecovery || this.tlpOut || this.rtt.srtt === 0 || !this.sackOk || this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT' ||
-      !seqGt(this.sndMax, this.sndUna)) {
-      this.timers.tlp = undefined;
-      return;
-    }
-    let pto = Math.max(2 * this.rtt.srtt, TLP_MIN_PTO_NS);
-    if (seqDiff(this.sndMax, this.sndUna) <= this.segmentData) pto += TLP_WORST_DELAYED_ACK_NS;
-    const at = now + BigInt(Math.round(pto));
-    this.timers.tlp = this.timers.rto !== undefined && at >= this.timers.rto ? undefined : at;
+    const allowed = this.sackOk && (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT');
+    this.recovery.armProbe(now, this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.segmentData, allowed);
   }
 
   /** RFC 8985 §7.3: send one new segment if the windows allow, else resend the last one. */
   private onTlp(now: bigint): void {
-    this.timers.tlp = undefined;
-    if (this.inRecovery || !seqGt(this.sndMax, this.sndUna)) return;
-    this.tlpOut = true;
-    this.counters.tailProbes++;
-    const off = seqDiff(this.sndMax, this.sndUna);
-    const fresh = Math.min(this.segmentData, this.sendQ.length - off, this.sndWnd - off);
-    if (fresh > 0 && this.sndNxt === this.sndMax) {
-      this.sendData(this.sndMax, off, fresh, false);
-      this.sndNxt = this.sndMax = seqAdd(this.sndMax, fresh);
-    } else {
-      const dataEnd = seqAdd(this.sndUna, Math.min(this.sendQ.length, off));
-      const len = Math.min(this.segmentData, seqDiff(dataEnd, this.sndUna));
-      if (len <= 0) return;
-      this.countRetransmit(len);
-      const seq = seqAdd(dataEnd, -len);
-      this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
-    }
+    const r = this.recovery;
+    const what = r.tailProbe(this.sndUna, this.sndNxt, this.sndMax, this.sendQ.length, this.sndWnd, this.segmentData);
+    if (what === NO_SEGMENT) return;
+    if (what === NEW_DATA) this.sendNew(r.segLen);
+    else this.resend(r.segSeq, r.segLen);
     this.timers.rto = now + this.rtt.rto;
+  }
+
+  /** Sends `len` new octets at SND.MAX. */
+  private sendNew(len: number): void {
+    this.sendData(this.sndMax, seqDiff(this.sndMax, this.sndUna), len, false);
+    this.sndNxt = this.sndMax = seqAdd(this.sndMax, len);
+  }
+
+  /** Sends `len` octets at `seq` again (never the FIN), counted as a retransmission. */
+  private resend(seq: number, len: number): void {
+    this.countRetransmit(len);
+    this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
   }
 
   private sendData(seq: number, queueOffset: number, len: number, fin: boolean): void {
@@ -976,36 +919,26 @@ export class TcpConnection {
     }
   }
 
-  /**
-   * Loss recovery with SACK (RFC 6675 §5): resend holes while the pipe has room. A hole already resent
-   * that stays open while data sent after the resend is SACKed was lost again (the idea of RACK,
-   * RFC 8985, with sequence order standing in for send time): start over from SND.UNA.
-   */
+  /** Sends what loss recovery asks for after an ACK. */
+  private recover(action: RecoveryAction): void {
+    if (action === RESEND_FIRST) this.retransmitFirst();
+    else if (action === SEND_BY_SCOREBOARD) this.sackSend();
+  }
+
+  /** Loss recovery with SACK (RFC 6675 §5 (C)): send what NextSeg chooses while the pipe has room. */
   private sackSend(): void {
-    const sb = this.scoreboard;
-    if (seqGt(sb.highRxt, this.sndUna) && seqGt(sb.highSacked(this.sndUna), this.rxtFence)) {
-      this.counters.lostRetransmits++;
-      sb.highRxt = this.sndUna;
-      this.rxtFence = this.sndMax;
-    }
+    const r = this.recovery;
+    r.checkLostRetransmit(this.sndUna, this.sndMax);
     for (let guard = 0; guard < 1000; guard++) {
-      if (sb.pipe(this.sndUna, this.sndMax) + this.segmentData > this.cc.cwnd) return;
-      if (!sb.nextHole(sb.highRxt, this.sndUna, this.segmentData)) {
-        // NextSeg rule 3 (RFC 6675 §4): no hole left to resend, so send new data the peer's window allows.
-        const off = seqDiff(this.sndMax, this.sndUna);
-        const len = Math.min(this.segmentData, this.sendQ.length - off, this.sndWnd - off);
-        if (len <= 0 || seqLt(this.sndNxt, this.sndMax)) return;
-        this.sendData(this.sndMax, off, len, false);
-        this.sndNxt = this.sndMax = seqAdd(this.sndMax, len);
+      const what = r.nextSegment(this.sndUna, this.sndNxt, this.sndMax, this.sendQ.length, this.sndWnd, this.segmentData);
+      if (what === NO_SEGMENT) return;
+      if (what === NEW_DATA) {
+        this.sendNew(r.segLen);
         if (this.timers.rto === undefined) this.timers.rto = this.now() + this.rtt.rto;
-        continue;
+      } else {
+        this.resend(r.segSeq, r.segLen);
+        this.rtt.stopTiming(); // Karn.
       }
-      const seq = sb.holeSeq, len = sb.holeLen;
-      this.countRetransmit(len);
-      this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
-      sb.highRxt = seqAdd(seq, len);
-      this.rxtFence = this.sndMax;
-      this.rtt.stopTiming();
     }
   }
 
@@ -1111,8 +1044,7 @@ export class TcpConnection {
   /** RFC 6298 §5: retransmit the earliest unacknowledged segment, back off, and shrink the window. */
   private onRto(now: bigint): void {
     this.timers.rto = undefined;
-    this.timers.tlp = undefined;
-    this.tlpOut = false;
+    this.recovery.stopProbe();
     if (this.sndWnd === 0 && this.sendQ.length > 0 && seqDiff(this.sndMax, this.sndUna) <= 1 &&
       this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
       // Nothing out but a probe octet: the persist timer's work, without retries or the RTO's backoff.
@@ -1131,11 +1063,7 @@ export class TcpConnection {
       this.sendSyn(this.state === 'SYN-RECEIVED');
       return;
     }
-    this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), this.mss);
-    this.inRecovery = false;
-    this.recover = this.sndMax;
-    this.dupAcks = 0;
-    this.limitedTransmit = 0;
+    this.recovery.timeout(seqDiff(this.sndMax, this.sndUna), this.mss, this.sndMax);
     // The scoreboard is kept (RFC 6675 §5.1 allows it, as Linux does): the resend after a timeout skips
     // what the receiver already holds. A receiver that reneges still gets everything: SND.UNA only moves
     // on cumulative ACKs, and data it dropped is resent when the next timeout clears what it SACKed.

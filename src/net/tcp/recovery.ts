@@ -1,0 +1,230 @@
+/**
+ * Loss recovery and the congestion response, the sender's side of
+ * RFC 5681 §3.2. Duplicate ACKs are counted; recovery starts at DupThresh of
+ * them, or once that much data is SACKed, the threshold lowered when fewer
+ * segments are out (early retransmit, RFC 5827); before it, each early
+ * duplicate lets one new segment out (limited transmit, RFC 3042). With SACK,
+ * recovery follows the scoreboard (RFC 6675 §5: holes while the pipe has
+ * room, then new data), and a resent hole that stays open while later data is
+ * SACKed counts as lost again (the idea of RACK, RFC 8985 §6, with sequence
+ * order standing in for send times). Without SACK it is NewReno (RFC 6582).
+ * A tail loss probe (RFC 8985 §7) turns a lost tail into a SACK recovery
+ * instead of a timeout. The window itself is the congestion controller's
+ * (congestion.ts: CUBIC by default, or NewReno).
+ *
+ * This module decides and the connection sends: each decision comes back as
+ * a small number (and a segment's place in `segSeq`/`segLen`), so nothing is
+ * allocated per ACK. Sequence numbers come in as arguments.
+ */
+import type { CongestionControl } from './congestion.ts';
+import type { TcpCounters } from './connection.ts';
+import { DUP_THRESH, TLP_MIN_PTO_NS, TLP_WORST_DELAYED_ACK_NS } from './constants.ts';
+import type { Scoreboard } from './sack.ts';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLt } from './seq.ts';
+import type { Timers } from './timers.ts';
+
+/** What the connection should send after an ACK: nothing, the segment at SND.UNA again, or what `nextSegment` chooses. */
+export const SEND_NOTHING = 0, RESEND_FIRST = 1, SEND_BY_SCOREBOARD = 2;
+export type RecoveryAction = typeof SEND_NOTHING | typeof RESEND_FIRST | typeof SEND_BY_SCOREBOARD;
+
+/** A segment chosen to send: none, a hole (or tail) resent, or new data at SND.MAX. */
+export const NO_SEGMENT = 0, RESEND = 1, NEW_DATA = 2;
+export type SegmentChoice = typeof NO_SEGMENT | typeof RESEND | typeof NEW_DATA;
+
+export class Recovery {
+  readonly cc: CongestionControl;
+  /** In fast recovery, until SND.UNA reaches `recover` (RFC 6582 §3.2 "recover", RFC 6675 RecoveryPoint). */
+  inRecovery = false;
+  recover = 0;
+  /** Duplicate ACKs in a row, and how many of them may each let a new segment out (RFC 3042). */
+  dupAcks = 0;
+  limitedTransmit = 0;
+  /** SND.MAX when the latest hole was resent: a SACK above it means that resend was itself lost. */
+  rxtFence = 0;
+  /** Whether a tail loss probe is out unanswered. */
+  tlpOut = false;
+  /** The segment `nextSegment` or `tailProbe` chose. */
+  segSeq = 0;
+  segLen = 0;
+  private readonly sb: Scoreboard;
+  private readonly timers: Timers;
+  private readonly counters: TcpCounters;
+
+  constructor(cc: CongestionControl, sb: Scoreboard, timers: Timers, counters: TcpCounters) {
+    this.cc = cc;
+    this.sb = sb;
+    this.timers = timers;
+    this.counters = counters;
+  }
+
+  /** RFC 3042: the window new data may use, the congestion window plus one segment per early duplicate ACK. */
+  sendWindow(smss: number): number {
+    return this.cc.cwnd + (this.inRecovery ? 0 : this.limitedTransmit * smss);
+  }
+
+  /**
+   * New data acknowledged up to `ack` (`dataAcked` octets, `flight` still out). In recovery a full ACK
+   * ends it (RFC 6675 §5 (A); RFC 6582 §3.2 step 3, deflating the window) and a partial one resends
+   * (RFC 6675 §5 (C), RFC 6582 §3.2 step 5); outside it the window grows (RFC 5681 §3.1, RFC 9438).
+   */
+  newAck(ack: number, dataAcked: number, flight: number, useSack: boolean, mss: number, now: bigint, srtt: number): RecoveryAction {
+    const cc = this.cc;
+    let action: RecoveryAction = SEND_NOTHING;
+    if (this.inRecovery && useSack) {
+      if (seqGe(ack, this.recover)) {
+        this.inRecovery = false;
+        cc.cwnd = cc.ssthresh;
+      } else {
+        action = SEND_BY_SCOREBOARD; // A partial ACK: keep filling holes (no window inflation with SACK).
+      }
+    } else if (this.inRecovery) {
+      if (seqGe(ack, this.recover)) {
+        this.inRecovery = false;
+        cc.cwnd = Math.min(cc.ssthresh, Math.max(flight, 0) + mss);
+      } else {
+        // Partial ACK: retransmit the next hole, deflate by what was acked.
+        cc.cwnd = Math.max(mss, cc.cwnd - dataAcked + mss);
+        action = RESEND_FIRST;
+      }
+    } else {
+      cc.onAck(dataAcked, mss, now, srtt);
+    }
+    this.dupAcks = 0;
+    this.limitedTransmit = 0;
+    this.tlpOut = false;
+    return action;
+  }
+
+  /**
+   * A duplicate ACK (RFC 5681 §2), the scoreboard already updated from it. With SACK, recovery starts
+   * at the (early retransmit, RFC 5827) threshold of duplicates or of SACKed segments; without, the
+   * third duplicate is a fast retransmit (RFC 6582 §3.2 step 2) and each later one inflates the window.
+   */
+  duplicateAck(ack: number, una: number, max: number, smss: number, mss: number, sackOk: boolean): RecoveryAction {
+    this.counters.dupAcks++;
+    this.dupAcks++;
+    // Early retransmit (RFC 5827): with fewer than four segments out, fewer duplicates can ever come.
+    const outSegs = Math.ceil(seqDiff(max, una) / smss);
+    const dupThresh = Math.max(1, Math.min(DUP_THRESH, outSegs - 1));
+    const sb = this.sb;
+    if (sackOk && (this.inRecovery || this.dupAcks >= dupThresh || sb.sackedBytes() >= dupThresh * smss) && !sb.empty) {
+      if (!this.inRecovery && seqGt(ack, this.recover)) {
+        // Enter SACK recovery (RFC 6675 §5): reduce the window, then resend holes as the pipe allows.
+        this.enter(una, max, mss);
+        this.cc.cwnd = this.cc.ssthresh;
+        sb.highRxt = una;
+        this.rxtFence = max;
+      }
+      return this.inRecovery ? SEND_BY_SCOREBOARD : SEND_NOTHING;
+    }
+    if (this.inRecovery) {
+      this.cc.cwnd += mss; // Inflate for each segment that left the network (RFC 6582 §3.2 step 4).
+    } else if (this.dupAcks < DUP_THRESH) {
+      this.limitedTransmit = this.dupAcks; // RFC 3042: one new segment per early duplicate ACK.
+    } else if (this.dupAcks === DUP_THRESH && seqGt(ack, this.recover)) {
+      // Fast retransmit (RFC 6582 §3.2 step 2), the window inflated by the three segments that left.
+      this.enter(una, max, mss);
+      this.cc.cwnd = this.cc.ssthresh + DUP_THRESH * mss;
+      return RESEND_FIRST;
+    }
+    return SEND_NOTHING;
+  }
+
+  /** Fast recovery starts: the controller reduces the window, and no tail probe is needed while it lasts. */
+  private enter(una: number, max: number, mss: number): void {
+    this.counters.fastRetransmits++;
+    this.cc.onFastRetransmit(seqDiff(max, una), mss);
+    this.recover = max;
+    this.inRecovery = true;
+    this.timers.tlp = undefined;
+  }
+
+  /** The retransmission timer expired (RFC 6298 §5.4): recovery is over; the controller sets the loss window (RFC 5681 §3.1). */
+  timeout(flight: number, mss: number, max: number): void {
+    this.cc.onTimeout(flight, mss);
+    this.inRecovery = false;
+    this.recover = max;
+    this.dupAcks = 0;
+    this.limitedTransmit = 0;
+  }
+
+  /**
+   * Before resending by the scoreboard: a hole resent that stays open while data sent after the resend
+   * is SACKed was lost again (the idea of RACK, RFC 8985 §6.2): resend from SND.UNA again.
+   */
+  checkLostRetransmit(una: number, max: number): void {
+    const sb = this.sb;
+    if (seqGt(sb.highRxt, una) && seqGt(sb.highSacked(una), this.rxtFence)) {
+      this.counters.lostRetransmits++;
+      sb.highRxt = una;
+      this.rxtFence = max;
+    }
+  }
+
+  /**
+   * RFC 6675 §4 NextSeg, while the pipe leaves a segment's room in the window: the next hole above
+   * HighRxt (rule 1), else new data the peer's window allows (rule 3). Sets segSeq and segLen; a hole
+   * chosen counts as resent (HighRxt moves past it).
+   */
+  nextSegment(una: number, nxt: number, max: number, queued: number, sndWnd: number, smss: number): SegmentChoice {
+    const sb = this.sb;
+    if (sb.pipe(una, max) + smss > this.cc.cwnd) return NO_SEGMENT;
+    if (sb.nextHole(sb.highRxt, una, smss)) {
+      this.segSeq = sb.holeSeq;
+      this.segLen = sb.holeLen;
+      sb.highRxt = seqAdd(sb.holeSeq, sb.holeLen);
+      this.rxtFence = max;
+      return RESEND;
+    }
+    const off = seqDiff(max, una);
+    const len = Math.min(smss, queued - off, sndWnd - off);
+    if (len <= 0 || seqLt(nxt, max)) return NO_SEGMENT;
+    this.segSeq = max;
+    this.segLen = len;
+    return NEW_DATA;
+  }
+
+  /**
+   * RFC 8985 §7.2: the probe timeout, two smoothed RTTs after the last send or ACK (plus the peer's worst
+   * delayed ACK when one segment is out), unless the retransmission timer comes first. `allowed`: SACK is
+   * on and the state sends data.
+   */
+  armProbe(now: bigint, srtt: number, flight: number, smss: number, allowed: boolean): void {
+    const t = this.timers;
+    if (this.inRecovery || this.tlpOut || srtt === 0 || !allowed || flight <= 0) {
+      t.tlp = undefined;
+      return;
+    }
+    let pto = Math.max(2 * srtt, TLP_MIN_PTO_NS);
+    if (flight <= smss) pto += TLP_WORST_DELAYED_ACK_NS;
+    const at = now + BigInt(Math.round(pto));
+    t.tlp = t.rto !== undefined && at >= t.rto ? undefined : at;
+  }
+
+  /** RFC 8985 §7.3: the probe timer fired: one new segment if the windows allow, else the last one again. */
+  tailProbe(una: number, nxt: number, max: number, queued: number, sndWnd: number, smss: number): SegmentChoice {
+    this.timers.tlp = undefined;
+    if (this.inRecovery || !seqGt(max, una)) return NO_SEGMENT;
+    this.tlpOut = true;
+    this.counters.tailProbes++;
+    const off = seqDiff(max, una);
+    const fresh = Math.min(smss, queued - off, sndWnd - off);
+    if (fresh > 0 && nxt === max) {
+      this.segSeq = max;
+      this.segLen = fresh;
+      return NEW_DATA;
+    }
+    const dataEnd = seqAdd(una, Math.min(queued, off));
+    const len = Math.min(smss, seqDiff(dataEnd, una));
+    if (len <= 0) return NO_SEGMENT;
+    this.segSeq = seqAdd(dataEnd, -len);
+    this.segLen = len;
+    return RESEND;
+  }
+
+  /** The timer or an ACK stopped the probe. */
+  stopProbe(): void {
+    this.timers.tlp = undefined;
+    this.tlpOut = false;
+  }
+}
