@@ -18,9 +18,10 @@ import {
 import { resetRepr, resetReplyTo } from './reset.ts';
 import { RttEstimator } from './rtt.ts';
 import { NEW_DATA, NO_SEGMENT, Recovery, RESEND_FIRST, SEND_BY_SCOREBOARD, type RecoveryAction } from './recovery.ts';
+import { Reassembly } from './reassembly.ts';
 import { Scoreboard } from './sack.ts';
 import { due, Timers } from './timers.ts';
-import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
+import { seqAdd, seqDiff, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
 
 export type TcpState = 'CLOSED' | 'LISTEN' | 'SYN-SENT' | 'SYN-RECEIVED' | 'ESTABLISHED' | 'FIN-WAIT-1' | 'FIN-WAIT-2' |
   'CLOSE-WAIT' | 'CLOSING' | 'LAST-ACK' | 'TIME-WAIT';
@@ -109,16 +110,6 @@ export interface TcpHost {
 /** An application callback waiting for the end of a segment's processing: data for onData, or which event. */
 type Deferred = Uint8Array | 'connect' | 'end' | 'drain' | 'close' | 'reset' | 'refused' | 'timeout';
 
-/** Appends [l, r) to flat sorted ranges [l0, r0, l1, r1, …], merging it with the last when they touch. */
-function pushMerged(ranges: number[], l: number, r: number): void {
-  const n = ranges.length;
-  if (n > 0 && seqGe(ranges[n - 1]!, l)) {
-    if (seqGt(r, ranges[n - 1]!)) ranges[n - 1] = r;
-  } else {
-    ranges.push(l, r);
-  }
-}
-
 export class TcpConnection {
   state: TcpState;
   readonly localAddr: number;
@@ -145,8 +136,8 @@ export class TcpConnection {
   private rcvNxt = 0;
   private rcvAdvEdge = 0;
   private readonly recvQ: ByteQueue;
-  private readonly ooo: { seq: number; data: Uint8Array }[] = [];
-  private oooBytes = 0;
+  /** Segments beyond RCV.NXT, held (reassembly.ts). */
+  private readonly ooo: Reassembly;
   private paused = false;
   private appClosed = false;
   private peerFin = false;
@@ -163,8 +154,6 @@ export class TcpConnection {
   private sackOk = false;
   /** What the peer SACKed of what we sent (RFC 6675 scoreboard). */
   private readonly scoreboard = new Scoreboard();
-  /** Receiver: start of the most recent out-of-order segment (its block goes first, RFC 2018 §4). */
-  private lastOooSeq = 0;
   /** Whether the peer's SYN carried a window scale option (so a SYN-ACK may answer with ours). */
   private peerOfferedWs = false;
   private tsRecent = 0;
@@ -193,6 +182,7 @@ export class TcpConnection {
     this.sndMax = iss;
     this.sendQ = new ByteQueue(cfg.sendBuffer ?? DEFAULT_SEND_BUFFER);
     this.recvQ = new ByteQueue(cfg.receiveBuffer ?? DEFAULT_RECEIVE_BUFFER);
+    this.ooo = new Reassembly(this.recvQ.capacity);
     this.rcvTuned = Math.min(this.recvQ.capacity, INITIAL_RECEIVE_WINDOW);
     this.ourMss = mssForMtu(host.ip.mtu);
     this.rtt = new RttEstimator(cfg);
@@ -585,21 +575,21 @@ export class TcpConnection {
     if (len > room) { len = Math.max(0, room); fin = false; }
     if (seq !== this.rcvNxt) {
       // Out of order: keep it (bounded by the window) and say so at once (RFC 5681 §4.2).
-      if (len > 0) this.storeOutOfOrder(seq, seg.buf.subarray(off, off + len), fin);
+      if (len > 0) this.ooo.store(seq, seg.buf.subarray(off, off + len), fin);
       this.counters.outOfOrder++;
       this.ackNow = true;
       return;
     }
     if (len > 0) {
       // A segment that fills (part of) a gap is ACKed at once (RFC 5681 §4.2), so recovery moves on.
-      if (this.ooo.length > 0) this.ackNow = true;
+      if (!this.ooo.empty) this.ackNow = true;
       const before = this.rcvNxt;
       this.acceptInOrder(seg.buf, off, len);
       this.drainOutOfOrder();
       if (this.rcvTuned < this.recvQ.capacity) this.tuneReceiveWindow(seqDiff(this.rcvNxt, before), now);
     }
     if (fin && seqAdd(seg.seq, seg.payloadLen) === this.rcvNxt) this.receiveFin(now);
-    else if (this.oooFin !== undefined && this.oooFin === this.rcvNxt) this.receiveFin(now);
+    else if (this.ooo.fin !== undefined && this.ooo.fin === this.rcvNxt) this.receiveFin(now);
     // Delayed ACK (RFC 9293 §3.8.6.3): at once for every second segment, else within the delay, and
     // only while one is owed (the FIN that ends FIN-WAIT-2 was ACKed already).
     if (len > 0) this.unackedSegs++;
@@ -607,7 +597,6 @@ export class TcpConnection {
     else if (!this.ackNow && this.timers.delAck === undefined && this.lastAckSent !== this.rcvNxt) this.timers.armDelAck(now);
   }
 
-  private oooFin: number | undefined;
   /** Application events held while a segment is processed (`input`), and whether they are being run. */
   private deferring = false;
   private delivering = false;
@@ -629,24 +618,10 @@ export class TcpConnection {
     this.rcvMarkBytes = 0;
   }
 
-  private storeOutOfOrder(seq: number, data: Uint8Array, fin: boolean): void {
-    if (fin) this.oooFin = seqAdd(seq, data.length);
-    if (this.oooBytes + data.length > this.recvQ.capacity) return;
-    let i = 0;
-    while (i < this.ooo.length && seqLt(this.ooo[i]!.seq, seq)) i++;
-    this.lastOooSeq = seq;
-    if (i < this.ooo.length && this.ooo[i]!.seq === seq && this.ooo[i]!.data.length >= data.length) return; // Duplicate.
-    this.ooo.splice(i, 0, { seq, data: data.slice() });
-    this.oooBytes += data.length;
-  }
-
+  /** Takes back the held segments RCV.NXT has reached, each in turn (less what it already has). */
   private drainOutOfOrder(): void {
-    while (this.ooo.length > 0) {
-      const s = this.ooo[0]!;
+    for (let s = this.ooo.takeReady(this.rcvNxt); s !== undefined; s = this.ooo.takeReady(this.rcvNxt)) {
       const skip = seqDiff(this.rcvNxt, s.seq);
-      if (skip < 0) break;
-      this.ooo.shift();
-      this.oooBytes -= s.data.length;
       if (skip < s.data.length) this.acceptInOrder(s.data, skip, s.data.length - skip);
     }
   }
@@ -685,7 +660,7 @@ export class TcpConnection {
   private receiveFin(now: bigint): void {
     if (this.peerFin) return;
     this.peerFin = true;
-    this.oooFin = undefined;
+    this.ooo.fin = undefined;
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
     this.ackNow = true;
     switch (this.state) {
@@ -871,20 +846,8 @@ export class TcpConnection {
   private sendAck(): void {
     if (this.state === 'CLOSED' || this.state === 'LISTEN' || this.state === 'SYN-SENT') return;
     const r = this.segment(this.sndMax, ACK);
-    if (this.sackOk && this.ooo.length > 0) r.sack = this.sackBlocks(this.tsOk ? 3 : 4);
+    if (this.sackOk && !this.ooo.empty) r.sack = this.ooo.sackBlocks(this.tsOk ? 3 : 4); // RFC 2018 §3: 3 blocks beside timestamps.
     this.transmit(r, 0, 0);
-  }
-
-  /** RFC 2018 §4: the out-of-order data as blocks, the one holding the latest segment first. */
-  private sackBlocks(max: number): number[] {
-    const ranges: number[] = [];
-    for (const s of this.ooo) pushMerged(ranges, s.seq, seqAdd(s.seq, s.data.length));
-    const out: number[] = [];
-    let first = -1;
-    for (let i = 0; i < ranges.length; i += 2) if (seqInWindow(this.lastOooSeq, ranges[i]!, ranges[i + 1]!)) first = i;
-    if (first >= 0) out.push(ranges[first]!, ranges[first + 1]!);
-    for (let i = ranges.length - 2; i >= 0 && out.length < 2 * max; i -= 2) if (i !== first) out.push(ranges[i]!, ranges[i + 1]!);
-    return out;
   }
 
   /** RFC 5961: answer a suspicious segment with an ACK, within the layer's rate limit (§7). */
