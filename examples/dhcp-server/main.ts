@@ -6,14 +6,47 @@
  * never silently overwritten.
  */
 import { formatMac } from '../../src/devices/index.ts';
-import { decodeLeases, DhcpServer, encodeLeases, type StaticLease } from '../../src/net/dhcp/server.ts';
+import { decodeLeases, DhcpServer, encodeLeases, type LeaseRecord, type StaticLease } from '../../src/net/dhcp/server.ts';
 import { SlotStore } from '../../src/storage/slots.ts';
 import { decodeDhcp, DHCP_SERVER_PORT, encodeDhcp, messageType } from '../../src/wire/dhcp.ts';
 import { formatIpv4Address, parseIpv4Address, parseIpv4Cidr, prefixMask } from '../../src/wire/ipv4.ts';
 import type { Main } from '../../src/runtime/config.ts';
+import type { Logger } from '../../src/runtime/types.ts';
 import type config from './config.ts';
 
 const TYPES = ['', 'DISCOVER', 'OFFER', 'REQUEST', 'DECLINE', 'ACK', 'NAK', 'RELEASE', 'INFORM'];
+
+/** `--static=MAC=ADDRESS[=HOSTNAME],…`; undefined, logged, when one is malformed. */
+function parseStatics(text: string, log: Logger): StaticLease[] | undefined {
+  const statics: StaticLease[] = [];
+  for (const s of text.split(',').filter((x) => x.trim())) {
+    const [mac, ip, hostname] = s.trim().split('=');
+    const a = ip === undefined ? undefined : parseIpv4Address(ip);
+    if (!mac || a === undefined) {
+      log.error('bad-param', { param: 'static', value: s, fix: 'write MAC=ADDRESS, like 02:00:00:00:00:10=10.0.0.10' });
+      return undefined;
+    }
+    statics.push({ mac, address: a, hostname });
+  }
+  return statics;
+}
+
+/** The unexpired leases the store holds; undefined, logged, when it holds something it cannot read. */
+function restoreLeases(store: SlotStore, wallMs: () => number, log: Logger): LeaseRecord[] | undefined {
+  const saved = store.load();
+  if (store.state === 'corrupt') {
+    log.error('lease-store-corrupt', {
+      fix: 'the leases device holds something else; attach a zeroed file (truncate -s 1M leases.img) or the right one',
+    });
+    return undefined;
+  }
+  const restored = saved ? decodeLeases(saved) : [];
+  if (typeof restored === 'string') {
+    log.error('lease-store-unreadable', { reason: restored });
+    return undefined;
+  }
+  return restored.filter((l) => l.expiresMs > wallMs());
+}
 
 export const main: Main<typeof config> = async (devices, params, ctx) => {
   const net = devices.service;
@@ -45,32 +78,13 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     if (a === undefined) return 1;
     dns.push(a);
   }
-  const statics: StaticLease[] = [];
-  for (const s of params.static.split(',').filter((x) => x.trim())) {
-    const [mac, ip, hostname] = s.trim().split('=');
-    const a = ip === undefined ? undefined : parseIpv4Address(ip);
-    if (!mac || a === undefined) {
-      ctx.log.error('bad-param', { param: 'static', value: s, fix: 'write MAC=ADDRESS, like 02:00:00:00:00:10=10.0.0.10' });
-      return 1;
-    }
-    statics.push({ mac, address: a, hostname });
-  }
+  const statics = parseStatics(params.static, ctx.log);
+  if (!statics) return 1;
 
   const store = new SlotStore(devices.leases);
-  const saved = store.load();
-  if (store.state === 'corrupt') {
-    ctx.log.error('lease-store-corrupt', {
-      fix: 'the leases device holds something else; attach a zeroed file (truncate -s 1M leases.img) or the right one',
-    });
-    return 1;
-  }
-  let restored = saved ? decodeLeases(saved) : [];
-  if (typeof restored === 'string') {
-    ctx.log.error('lease-store-unreadable', { reason: restored });
-    return 1;
-  }
   const wallMs = (): number => Number(ctx.clock.wallNs() / 1_000_000n);
-  restored = restored.filter((l) => l.expiresMs > wallMs());
+  const restored = restoreLeases(store, wallMs, ctx.log);
+  if (!restored) return 1;
   ctx.log.info('leases-restored', { count: restored.length, capacity: store.capacity });
 
   let server: DhcpServer;

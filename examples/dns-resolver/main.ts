@@ -24,6 +24,7 @@ import {
 } from '../../src/wire/dns.ts';
 import { parseIpv4Address, parseIpv4Cidr, prefixMask } from '../../src/wire/ipv4.ts';
 import type { Main } from '../../src/runtime/config.ts';
+import type { Logger } from '../../src/runtime/types.ts';
 import type config from './config.ts';
 
 /** IANA's root servers (root-hints file, named.root), IPv4 only. */
@@ -43,22 +44,29 @@ const IANA_ROOTS: readonly RootHint[] = [
   ['m', '202.12.27.33'],
 ].map(([l, address]) => ({ name: `${l}.root-servers.net.`, address: address! }));
 
+/** `--root-hints=NAME=ADDRESS,…`, else IANA's root servers; undefined, logged, when one is malformed. */
+function rootHints(text: string, log: Logger): RootHint[] | undefined {
+  if (!text) return [...IANA_ROOTS];
+  const hints: RootHint[] = [];
+  for (const h of text.split(',')) {
+    const [name, address] = h.trim().split('=');
+    if (!name || !address || parseIpv4Address(address) === undefined) {
+      log.error('bad-param', { param: 'root-hints', value: h, fix: 'write NAME=ADDRESS, like a.root-servers.net=198.41.0.4' });
+      return undefined;
+    }
+    hints.push({ name: name.endsWith('.') ? name : `${name}.`, address });
+  }
+  return hints;
+}
+
 export const main: Main<typeof config> = async (devices, params, ctx) => {
   const net = devices.service;
   const fail = (param: string, value: string, fix: string): number => {
     ctx.log.error('bad-param', { param, value, fix });
     return 1;
   };
-  let hints: RootHint[] = [...IANA_ROOTS];
-  if (params['root-hints']) {
-    hints = [];
-    for (const h of params['root-hints'].split(',')) {
-      const [name, address] = h.trim().split('=');
-      if (!name || !address || parseIpv4Address(address) === undefined)
-        return fail('root-hints', h, 'write NAME=ADDRESS, like a.root-servers.net=198.41.0.4');
-      hints.push({ name: name.endsWith('.') ? name : `${name}.`, address });
-    }
-  }
+  const hints = rootHints(params['root-hints'], ctx.log);
+  if (!hints) return 1;
   const forwarders = params.forwarders
     .split(',')
     .map((x) => x.trim())

@@ -7,10 +7,31 @@ import type { Main } from '../../src/runtime/config.ts';
 import { HttpServer, httpDate, staticSite, type HttpHandler, type HttpResponse, type HttpServerOptions } from '../../src/http/index.ts';
 import { tlsCertificate, tlsServerStream } from '../../src/runtime/tls.ts';
 import { TcpDuplex } from '../../src/runtime/duplex.ts';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type config from './config.ts';
 
 const DAY_MS = 86_400_000;
+
+/** The same handler behind node:http, over the Duplex adapter: what bench/http.ts compares the lean server with. */
+function nodeHttpServer(handler: HttpHandler): Server {
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
+    const headers: [string, string][] = [];
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
+    const r = handler(
+      {
+        method: req.method ?? 'GET',
+        target: req.url ?? '/',
+        version: req.httpVersion === '1.0' ? '1.0' : '1.1',
+        headers,
+        body: new Uint8Array(0),
+        keepAlive: true,
+      },
+      { remote: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0 },
+    ) as HttpResponse;
+    res.writeHead(r.status, Object.fromEntries(r.headers ?? []));
+    res.end(req.method === 'HEAD' ? undefined : r.body);
+  });
+}
 
 export const main: Main<typeof config> = async (devices, params, ctx) => {
   const { htdocs, tls, service: net } = devices;
@@ -84,24 +105,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     };
     const handler = params['redirect-https'] && httpsPort ? toHttps : plain;
     if (params['http-server'] === 'node') {
-      // The same handler behind node:http, over the Duplex adapter: what bench/http.ts compares the lean server with.
-      const nodeServer = createServer((req: IncomingMessage, res: ServerResponse) => {
-        const headers: [string, string][] = [];
-        for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
-        const r = handler(
-          {
-            method: req.method ?? 'GET',
-            target: req.url ?? '/',
-            version: req.httpVersion === '1.0' ? '1.0' : '1.1',
-            headers,
-            body: new Uint8Array(0),
-            keepAlive: true,
-          },
-          { remote: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0 },
-        ) as HttpResponse;
-        res.writeHead(r.status, Object.fromEntries(r.headers ?? []));
-        res.end(req.method === 'HEAD' ? undefined : r.body);
-      });
+      const nodeServer = nodeHttpServer(handler);
       await net.tcpListen(httpPort, (s) => nodeServer.emit('connection', new TcpDuplex(s)));
     } else {
       const http = new HttpServer(handler, opts);

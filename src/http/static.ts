@@ -136,6 +136,27 @@ const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 /** A compressed variant's ETag differs from the file's: the same tag must mean the same bytes. */
 const ETAG_SUFFIX = { br: '-br', gzip: '-gz' } as const;
 
+/** The answer for a path with no file: to the folder, when it has an index (query kept), else the not-found page. */
+function noFile(files: StaticFiles, path: string, target: string, notFoundPath: string): HttpResponse {
+  if (!path.endsWith('/') && files.get(`${path}/index.html`)) {
+    const q = target.indexOf('?');
+    return {
+      status: 301,
+      headers: [
+        ['Location', `${path}/${q < 0 ? '' : target.slice(q)}`],
+        ['Content-Type', 'text/plain; charset=utf-8'],
+      ],
+      body: text('moved\n'),
+    };
+  }
+  const page = files.get(notFoundPath);
+  return {
+    status: 404,
+    headers: [['Content-Type', page ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8']],
+    body: page ?? text('not found\n'),
+  };
+}
+
 /** A handler that serves `files`. */
 export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpRequest) => HttpResponse {
   const lastModified = httpDate(Math.floor(opts.modifiedMs / 1000) * 1000);
@@ -167,25 +188,7 @@ export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpR
     if (path === undefined) return { status: 400, headers: [['Content-Type', 'text/plain; charset=utf-8']], body: text('bad path\n') };
     const file = path.endsWith('/') ? `${path}index.html` : path;
     let body = files.get(file);
-    if (body === undefined && !path.endsWith('/') && files.get(`${path}/index.html`)) {
-      const q = req.target.indexOf('?');
-      return {
-        status: 301,
-        headers: [
-          ['Location', `${path}/${q < 0 ? '' : req.target.slice(q)}`],
-          ['Content-Type', 'text/plain; charset=utf-8'],
-        ],
-        body: text('moved\n'),
-      };
-    }
-    if (body === undefined) {
-      const page = files.get(notFoundPath);
-      return {
-        status: 404,
-        headers: [['Content-Type', page ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8']],
-        body: page ?? text('not found\n'),
-      };
-    }
+    if (body === undefined) return noFile(files, path, req.target, notFoundPath);
     const type = contentType(file);
     const range = header(req, 'range');
     // Pick the representation: a precompressed variant unless a range was asked for (ranges address the file's own bytes).

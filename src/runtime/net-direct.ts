@@ -5,7 +5,7 @@
  * starts once the first lease is bound. Name lookups go through a stub
  * resolver asking the `--dns` servers or the ones the lease names.
  */
-import { earlier, formatMac } from '../devices/index.ts';
+import { earlier, formatMac, type NetDevice } from '../devices/index.ts';
 import { Stack, TcpListener, UdpSocket, type TcpConnection } from '../net/index.ts';
 import { DhcpClient } from '../net/dhcp/client.ts';
 import { DnsQuerier, sleepTimer } from '../net/dns/query.ts';
@@ -13,7 +13,7 @@ import { StubResolver } from '../net/dns/stub.ts';
 import { formatIpv4Address, parseIpv4Address } from '../wire/ipv4.ts';
 import type { Platform, NetProvider } from './boot.ts';
 import { runLoop, type Pollable } from './loop.ts';
-import type { NetStack, TcpServer, TcpStream, UdpEndpoint } from './types.ts';
+import type { Logger, NetStack, TcpServer, TcpStream, UdpEndpoint } from './types.ts';
 
 /** A Fata TCP connection behind the portable stream interface (both net modes give services this shape). */
 export function tcpStream(c: TcpConnection): TcpStream {
@@ -95,6 +95,61 @@ function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly
   return net;
 }
 
+/** A device's address as text (`10.0.0.2/24`, undefined while it has none) and the DNS servers its lease names. */
+interface Addressing {
+  text: string | undefined;
+  leaseDns: string[];
+}
+
+/** Asks DHCP for a device's address: `a` follows the lease, and `bound` resolves once the first one is bound. */
+function startDhcp(
+  name: string,
+  dev: NetDevice,
+  s: Stack,
+  a: Addressing,
+  platform: Platform,
+  log: Logger,
+  hostname: string | undefined,
+): { client: DhcpClient; bound: Promise<void> } {
+  let bound: () => void = () => {};
+  const ready = new Promise<void>((r) => {
+    bound = r;
+  });
+  const client = new DhcpClient({
+    udp: s.udp,
+    ipv4: s.ipv4,
+    clock: platform.clock,
+    random: platform.random,
+    mac: dev.mac,
+    arp: s.arp,
+    hostname,
+    log: (event, fields) => log.debug(event, { device: name, ...fields }),
+    onBound: (l, renewed) => {
+      a.text = `${formatIpv4Address(l.address)}/${l.prefixLen}`;
+      a.leaseDns = l.dns.map(formatIpv4Address);
+      if (!renewed) s.start();
+      log.info(renewed ? 'dhcp-renewed' : 'net-up', {
+        device: name,
+        mode: 'direct',
+        ipv4: a.text,
+        gateway: l.gateway === undefined ? 'none' : formatIpv4Address(l.gateway),
+        dns: a.leaseDns.join(',') || 'none',
+        lease: l.leaseSeconds,
+        server: formatIpv4Address(l.server),
+        mtu: dev.mtu,
+      });
+      bound();
+    },
+    onLost: (reason) => {
+      log.warn('dhcp-lost', { device: name, ipv4: a.text, reason, next: 'asking again' });
+      a.text = undefined;
+    },
+  });
+  log.info('dhcp-start', { device: name, mac: formatMac(dev.mac) });
+  client.start();
+  return { client, bound: ready };
+}
+
 export const directNet: NetProvider = {
   mode: 'direct',
   start(platform, names, args, log, opts = {}) {
@@ -114,15 +169,14 @@ export const directNet: NetProvider = {
         ipv4: args.ipv4 ? { ...args.ipv4, gateway: args.gateway } : { address: 0, prefixLen: 0 },
       });
       raw.push(s);
-      let text = args.ipv4Text;
-      let leaseDns: string[] = [];
+      const a: Addressing = { text: args.ipv4Text, leaseDns: [] };
       const dns = args.dns?.map(formatIpv4Address);
       stacks.set(
         name,
         adapt(
           s,
-          () => text,
-          () => dns ?? leaseDns,
+          () => a.text,
+          () => dns ?? a.leaseDns,
           platform,
         ),
       );
@@ -131,51 +185,15 @@ export const directNet: NetProvider = {
         log.info('net-up', {
           device: name,
           mode: 'direct',
-          ipv4: text,
+          ipv4: a.text,
           gateway: args.gateway === undefined ? 'none' : formatIpv4Address(args.gateway),
           mtu: dev.mtu,
         });
         continue;
       }
-      let bound: () => void = () => {};
-      waiting.push(
-        new Promise<void>((r) => {
-          bound = r;
-        }),
-      );
-      const c = new DhcpClient({
-        udp: s.udp,
-        ipv4: s.ipv4,
-        clock: platform.clock,
-        random: platform.random,
-        mac: dev.mac,
-        arp: s.arp,
-        hostname: opts.hostname,
-        log: (event, fields) => log.debug(event, { device: name, ...fields }),
-        onBound: (l, renewed) => {
-          text = `${formatIpv4Address(l.address)}/${l.prefixLen}`;
-          leaseDns = l.dns.map(formatIpv4Address);
-          if (!renewed) s.start();
-          log.info(renewed ? 'dhcp-renewed' : 'net-up', {
-            device: name,
-            mode: 'direct',
-            ipv4: text,
-            gateway: l.gateway === undefined ? 'none' : formatIpv4Address(l.gateway),
-            dns: leaseDns.join(',') || 'none',
-            lease: l.leaseSeconds,
-            server: formatIpv4Address(l.server),
-            mtu: dev.mtu,
-          });
-          bound();
-        },
-        onLost: (reason) => {
-          log.warn('dhcp-lost', { device: name, ipv4: text, reason, next: 'asking again' });
-          text = undefined;
-        },
-      });
-      log.info('dhcp-start', { device: name, mac: formatMac(dev.mac) });
-      c.start();
-      clients.push(c);
+      const { client, bound } = startDhcp(name, dev, s, a, platform, log, opts.hostname);
+      waiting.push(bound);
+      clients.push(client);
     }
     const all: Pollable = {
       poll: (now) => {

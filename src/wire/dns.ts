@@ -282,6 +282,19 @@ function readName(r: Reader, end = r.b.length): string | undefined {
   }
 }
 
+/** TXT data: character-strings (a length octet, then that many octets) filling `start`..`end` exactly. */
+function readCharacterStrings(b: Uint8Array, start: number, end: number): Uint8Array[] | undefined {
+  const strings: Uint8Array[] = [];
+  let at = start;
+  while (at < end) {
+    const l = b[at]!;
+    if (at + 1 + l > end) return undefined;
+    strings.push(b.slice(at + 1, at + 1 + l));
+    at += 1 + l;
+  }
+  return strings;
+}
+
 function readRData(r: Reader, type: number, len: number): RData | undefined {
   const b = r.b;
   const start = r.at,
@@ -337,14 +350,8 @@ function readRData(r: Reader, type: number, len: number): RData | undefined {
     }
     case TYPE.TXT: {
       if (len === 0) return undefined;
-      const strings: Uint8Array[] = [];
-      let at = start;
-      while (at < end) {
-        const l = b[at]!;
-        if (at + 1 + l > end) return undefined;
-        strings.push(b.slice(at + 1, at + 1 + l));
-        at += 1 + l;
-      }
+      const strings = readCharacterStrings(b, start, end);
+      if (!strings) return undefined;
       d = { kind: 'TXT', strings };
       r.at = end;
       break;

@@ -203,56 +203,26 @@ export function parseZone(text: string, origin: string, defaultTtl = 3600): Pars
       }
       continue;
     }
-    let i = 0;
     let owner: string | undefined;
     if (first.text === '' && !first.quoted) {
       owner = lastOwner;
-      i = 1;
       if (owner === undefined) {
         errors.push({ line, message: 'the first record has no owner name; start the line with a name or @' });
         continue;
       }
     } else {
       owner = absolute(first.text, line);
-      i = 1;
       if (owner === undefined) continue;
     }
     lastOwner = owner;
-    let rrTtl: number | undefined;
-    let cls = CLASS_IN;
-    let type: number | undefined;
-    for (; i < e.length && type === undefined; i++) {
-      const t = e[i]!.text;
-      const asTtl = e[i]!.quoted ? undefined : parseTtl(t);
-      if (asTtl !== undefined && rrTtl === undefined) {
-        rrTtl = asTtl;
-        continue;
-      }
-      const up = t.toUpperCase();
-      if (up === 'IN') {
-        cls = CLASS_IN;
-        continue;
-      }
-      if (up === 'CH' || up === 'HS' || up === 'CS') {
-        errors.push({ line, message: `class ${t} is not served; only IN` });
-        type = -1;
-        break;
-      }
-      type = typeFromName(t);
-      if (type === undefined) {
-        errors.push({ line, message: `unknown record type '${t}'; use a type name or TYPEnnn with \\# RDATA (RFC 3597)` });
-        type = -1;
-      } else if (type === TYPE.OPT || type === TYPE.AXFR || type === TYPE.IXFR || type === TYPE.ANY) {
-        errors.push({ line, message: `${t} is a query type or a pseudo-record, not something a zone holds` });
-        type = -1;
-      }
-    }
+    // After the owner (or the blank that repeats it): TTL, class and type.
+    const { rrTtl, cls, type, next } = rrFields(e, 1, line, errors);
     if (type === -1) continue;
     if (type === undefined) {
       errors.push({ line, message: `record for ${owner} has no type` });
       continue;
     }
-    const rest = e.slice(i);
+    const rest = e.slice(next);
     const data = rdata(
       type,
       rest,
@@ -269,10 +239,67 @@ export function parseZone(text: string, origin: string, defaultTtl = 3600): Pars
   return { records, errors };
 }
 
+/**
+ * A record's TTL, class and type fields from `from`, TTL and class in either order; `next` is the first RDATA field.
+ * The type is undefined when none came, -1 when an error was reported.
+ */
+function rrFields(
+  e: Token[],
+  from: number,
+  line: number,
+  errors: ZoneError[],
+): { rrTtl: number | undefined; cls: number; type: number | undefined; next: number } {
+  let rrTtl: number | undefined;
+  let cls = CLASS_IN;
+  let type: number | undefined;
+  let i = from;
+  for (; i < e.length && type === undefined; i++) {
+    const t = e[i]!.text;
+    const asTtl = e[i]!.quoted ? undefined : parseTtl(t);
+    if (asTtl !== undefined && rrTtl === undefined) {
+      rrTtl = asTtl;
+      continue;
+    }
+    const up = t.toUpperCase();
+    if (up === 'IN') {
+      cls = CLASS_IN;
+      continue;
+    }
+    if (up === 'CH' || up === 'HS' || up === 'CS') {
+      errors.push({ line, message: `class ${t} is not served; only IN` });
+      type = -1;
+      break;
+    }
+    type = typeFromName(t);
+    if (type === undefined) {
+      errors.push({ line, message: `unknown record type '${t}'; use a type name or TYPEnnn with \\# RDATA (RFC 3597)` });
+      type = -1;
+    } else if (type === TYPE.OPT || type === TYPE.AXFR || type === TYPE.IXFR || type === TYPE.ANY) {
+      errors.push({ line, message: `${t} is a query type or a pseudo-record, not something a zone holds` });
+      type = -1;
+    }
+  }
+  return { rrTtl, cls, type, next: i };
+}
+
 function absoluteOrigin(s: string): string | undefined {
   if (!s.endsWith('.')) return undefined;
   const l = nameToLabels(s);
   return l ? labelsToName(l) : undefined;
+}
+
+/** RFC 3597's generic form, `\\# LENGTH HEX`: any type's data as octets (an A record's four are read as its address). */
+function genericRdata(type: number, texts: string[], err: (m: string) => void): RData | undefined {
+  const len = Number(texts[1]);
+  const hex = texts.slice(2).join('');
+  if (!Number.isInteger(len) || !/^([0-9a-fA-F]{2})*$/.test(hex) || hex.length !== len * 2) {
+    err('generic RDATA is \\# LENGTH HEX, with LENGTH octets of hex');
+    return undefined;
+  }
+  const bytes = new Uint8Array(len);
+  for (let i = 0; i < len; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  if (type === TYPE.A && len === 4) return { kind: 'A', address: formatIpv4Address(u32(bytes, 0)) };
+  return { kind: 'raw', bytes };
 }
 
 function rdata(type: number, t: Token[], name: (s: string) => string | undefined, err: (m: string) => void): RData | undefined {
@@ -282,18 +309,7 @@ function rdata(type: number, t: Token[], name: (s: string) => string | undefined
     err(`expected ${shape}, got ${t.length} field${t.length === 1 ? '' : 's'}`);
     return false;
   };
-  if (texts[0] === '\\#') {
-    const len = Number(texts[1]);
-    const hex = texts.slice(2).join('');
-    if (!Number.isInteger(len) || !/^([0-9a-fA-F]{2})*$/.test(hex) || hex.length !== len * 2) {
-      err('generic RDATA is \\# LENGTH HEX, with LENGTH octets of hex');
-      return undefined;
-    }
-    const bytes = new Uint8Array(len);
-    for (let i = 0; i < len; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-    if (type === TYPE.A && len === 4) return { kind: 'A', address: formatIpv4Address(u32(bytes, 0)) };
-    return { kind: 'raw', bytes };
-  }
+  if (texts[0] === '\\#') return genericRdata(type, texts, err);
   switch (type) {
     case TYPE.A: {
       if (!need(1, 'an IPv4 address')) return undefined;

@@ -165,6 +165,51 @@ class Asm {
 const unique = (xs: readonly number[]): number[] => [...new Set(xs)].sort((a, b) => a - b);
 
 /**
+ * pread64/pwrite64(fd, buf, count, offset) on one block device: allowed when the fd is the device's and
+ * offset + count <= capacity, in 64-bit arithmetic built from 32-bit halves (count < 2^31, so the low sum
+ * carries at most 1); denied when the fd is the device's and the range is not; any other fd falls through.
+ */
+function blockRange(a: Asm, b: SealPlan['blocks'][number]): void {
+  const capHi = Number(b.capacity >> 32n),
+    capLo = Number(b.capacity & 0xffffffffn);
+  const other = a.fresh('other'),
+    ok = a.fresh('ok'),
+    no = a.fresh('no');
+  const carry = a.fresh('carry'),
+    sum = a.fresh('sum'),
+    cmpLo = a.fresh('lo');
+  a.ld(argLo(0));
+  a.jump(OP.JEQ_K, b.fd, 0, other);
+  a.ld(argHi(2));
+  a.jump(OP.JEQ_K, 0, 0, no); // count < 2^32
+  a.ld(argLo(2));
+  a.jump(OP.JGT_K, 0x7fffffff, no, 0); // count < 2^31
+  a.stmt(OP.TAX); // X = count
+  a.ld(argHi(3));
+  a.jump(OP.JGT_K, capHi, no, 0); // the offset's high half within the capacity's (no wrap below)
+  a.ld(argLo(3));
+  a.stmt(OP.ADD_X);
+  a.stmt(OP.ST, 0); // M[0] = lo(offset) + count (mod 2^32)
+  a.jump(OP.JGE_X, 0, 0, carry); // no carry iff the low sum >= count
+  a.ld(argHi(3));
+  a.stmt(OP.JA, sum);
+  a.label(carry);
+  a.ld(argHi(3));
+  a.stmt(OP.ADD_K, 1);
+  a.label(sum); // A = high half of offset + count
+  a.jump(OP.JGT_K, capHi, no, 0);
+  a.jump(OP.JEQ_K, capHi, cmpLo, ok);
+  a.label(cmpLo);
+  a.stmt(OP.LD_MEM, 0);
+  a.jump(OP.JGT_K, capLo, no, ok);
+  a.label(no);
+  a.ret(RET_ERRNO_EPERM);
+  a.label(ok);
+  a.ret(RET_ALLOW);
+  a.label(other);
+}
+
+/**
  * The program. Layout: architecture (a foreign one kills), the unchecked
  * calls, then one block per checked call that loads the argument it checks
  * and allows or denies. Everything else: EPERM (docs/spt.md says why).
@@ -245,48 +290,9 @@ export function buildFilter(plan: SealPlan): Insn[] {
     a.ld(argLo(1));
     a.jump(OP.JEQ_K, TCGETS, allow, deny);
   });
-  // pread64/pwrite64(fd, buf, count, offset): the fd is a block device and offset + count <= capacity,
-  // in 64-bit arithmetic built from 32-bit halves (count < 2^31, so the low sum carries at most 1).
+  // pread64/pwrite64: only on a block device, and only within its capacity (blockRange).
   block([17, 18], (_allow, deny) => {
-    for (const b of plan.blocks) {
-      const capHi = Number(b.capacity >> 32n),
-        capLo = Number(b.capacity & 0xffffffffn);
-      const other = a.fresh('other'),
-        ok = a.fresh('ok'),
-        no = a.fresh('no');
-      const carry = a.fresh('carry'),
-        sum = a.fresh('sum'),
-        cmpLo = a.fresh('lo');
-      a.ld(argLo(0));
-      a.jump(OP.JEQ_K, b.fd, 0, other);
-      a.ld(argHi(2));
-      a.jump(OP.JEQ_K, 0, 0, no); // count < 2^32
-      a.ld(argLo(2));
-      a.jump(OP.JGT_K, 0x7fffffff, no, 0); // count < 2^31
-      a.stmt(OP.TAX); // X = count
-      a.ld(argHi(3));
-      a.jump(OP.JGT_K, capHi, no, 0); // the offset's high half within the capacity's (no wrap below)
-      a.ld(argLo(3));
-      a.stmt(OP.ADD_X);
-      a.stmt(OP.ST, 0); // M[0] = lo(offset) + count (mod 2^32)
-      a.jump(OP.JGE_X, 0, 0, carry); // no carry iff the low sum >= count
-      a.ld(argHi(3));
-      a.stmt(OP.JA, sum);
-      a.label(carry);
-      a.ld(argHi(3));
-      a.stmt(OP.ADD_K, 1);
-      a.label(sum); // A = high half of offset + count
-      a.jump(OP.JGT_K, capHi, no, 0);
-      a.jump(OP.JEQ_K, capHi, cmpLo, ok);
-      a.label(cmpLo);
-      a.stmt(OP.LD_MEM, 0);
-      a.jump(OP.JGT_K, capLo, no, ok);
-      a.label(no);
-      a.ret(RET_ERRNO_EPERM);
-      a.label(ok);
-      a.ret(RET_ALLOW);
-      a.label(other);
-    }
+    for (const b of plan.blocks) blockRange(a, b);
     a.stmt(OP.JA, deny);
   });
   a.ret(RET_ERRNO_EPERM);
