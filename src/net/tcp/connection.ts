@@ -5,10 +5,9 @@
  * timer, and the RFC 5961 checks against blind resets and SYNs. Time comes
  * in as `now`; timers are deadlines the TCP layer polls.
  */
-import type { Clock } from '../../devices/index.ts';
 import { ACK, emitTcp, FIN, PSH, RST, SYN, tcpHeaderLen, type TcpOptions, type TcpRepr, type TcpView } from '../../wire/tcp.ts';
 import { PROTO_TCP } from '../../wire/ipv4.ts';
-import { IPV4_PAYLOAD_AT, type Ipv4 } from '../ipv4.ts';
+import { IPV4_PAYLOAD_AT } from '../ipv4.ts';
 import { ByteQueue } from './bytes.ts';
 import { Cubic, initialWindow, type CongestionControl } from './congestion.ts';
 import {
@@ -22,90 +21,9 @@ import { Reassembly } from './reassembly.ts';
 import { Scoreboard } from './sack.ts';
 import { due, Timers } from './timers.ts';
 import { seqAdd, seqDiff, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
+import type { TcpConfig, TcpCounters, TcpEvents, TcpHost, TcpState } from './types.ts';
 
-export type TcpState = 'CLOSED' | 'LISTEN' | 'SYN-SENT' | 'SYN-RECEIVED' | 'ESTABLISHED' | 'FIN-WAIT-1' | 'FIN-WAIT-2' |
-  'CLOSE-WAIT' | 'CLOSING' | 'LAST-ACK' | 'TIME-WAIT';
-
-export interface TcpConfig {
-  /** Bytes the application may queue for sending (default 256 KiB). */
-  readonly sendBuffer?: number;
-  /**
-   * Receive buffer, the most window ever offered (default 4 MiB). The window starts at 64 KiB and
-   * doubles, up to this bound, each round trip in which the peer fills half of it (auto-tuning, like
-   * Linux's tcp_rcv_space_adjust); memory is taken only as data waits for the application.
-   */
-  readonly receiveBuffer?: number;
-  /** TIME-WAIT length, 2×MSL (default 60 s, as Linux). */
-  readonly timeWaitNs?: bigint;
-  /** Longest an ACK waits for company (default 40 ms; RFC 9293 §3.8.6.3 allows up to 500, the issue 200). */
-  readonly delayedAckNs?: bigint;
-  readonly initialRtoNs?: bigint;
-  readonly minRtoNs?: bigint;
-  readonly maxRtoNs?: bigint;
-  /** Retransmissions of one segment before the connection is given up (default 15; SYNs 6). */
-  readonly maxRetries?: number;
-  readonly synRetries?: number;
-  /** Probe an idle connection after this long (RFC 9293 §3.8.4; off by default, as for sockets). */
-  readonly keepAliveNs?: bigint;
-  /** Between unanswered probes (default 75 s) and how many before giving up (default 9). */
-  readonly keepAliveIntervalNs?: bigint;
-  readonly keepAliveProbes?: number;
-  /** Give up when data stays unacknowledged this long, whatever the retry count (RFC 9293 §3.8.3, RFC 5482). */
-  readonly userTimeoutNs?: bigint;
-  /** Disable Nagle's algorithm (RFC 9293 §3.8.6.2.1). */
-  readonly noDelay?: boolean;
-  /** Offer timestamps and window scaling (default true). */
-  readonly timestamps?: boolean;
-  readonly windowScaling?: boolean;
-  /** Offer and use selective acknowledgements, RFC 2018/6675 (default true). */
-  readonly sack?: boolean;
-  /** Congestion control for new connections (default CUBIC; `(mss) => new NewReno(mss)` for NewReno). */
-  readonly congestion?: (mss: number) => CongestionControl;
-}
-
-export interface TcpCounters {
-  segmentsOut: number;
-  /** Packets handed to the device for segmentation offload (each counts its segments in segmentsOut). */
-  offloadSends: number;
-  segmentsIn: number;
-  retransmits: number;
-  bytesRetransmitted: number;
-  fastRetransmits: number;
-  timeouts: number;
-  /** Tail loss probes sent (RFC 8985 §7). */
-  tailProbes: number;
-  /** Resent holes found lost again during SACK recovery. */
-  lostRetransmits: number;
-  dupAcks: number;
-  outOfOrder: number;
-  challengeAcks: number;
-  pawsDrops: number;
-}
-
-/** What the application hears; all optional. `data` is borrowed: copy what you keep. */
-export interface TcpEvents {
-  onConnect?: () => void;
-  onData?: (data: Uint8Array) => void;
-  /** The peer sent FIN: no more data will come. */
-  onEnd?: () => void;
-  /** The send buffer has room again after a short write. */
-  onDrain?: () => void;
-  /** The connection is gone: `undefined` after an orderly close, else why. */
-  onClose?: (error: 'reset' | 'refused' | 'timeout' | undefined) => void;
-}
-
-/** The layer a connection belongs to (see tcp.ts). */
-export interface TcpHost {
-  readonly ip: Ipv4;
-  readonly clock: Clock;
-  readonly counters: TcpCounters;
-  /** Forget this connection (CLOSED). */
-  remove(c: TcpConnection): void;
-  /** A passive connection became ESTABLISHED. */
-  established(c: TcpConnection): void;
-  /** Whether one more challenge ACK may go out now (RFC 5961 §7 rate limit, shared by all connections). */
-  challengeAllowed(): boolean;
-}
+export type { TcpConfig, TcpCounters, TcpEvents, TcpHost, TcpState } from './types.ts';
 
 /** An application callback waiting for the end of a segment's processing: data for onData, or which event. */
 type Deferred = Uint8Array | 'connect' | 'end' | 'drain' | 'close' | 'reset' | 'refused' | 'timeout';

@@ -17,11 +17,11 @@
  * allocated per ACK. Sequence numbers come in as arguments.
  */
 import type { CongestionControl } from './congestion.ts';
-import type { TcpCounters } from './connection.ts';
 import { DUP_THRESH, TLP_MIN_PTO_NS, TLP_WORST_DELAYED_ACK_NS } from './constants.ts';
 import type { Scoreboard } from './sack.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt } from './seq.ts';
 import type { Timers } from './timers.ts';
+import type { TcpCounters } from './types.ts';
 
 /** What the connection should send after an ACK: nothing, the segment at SND.UNA again, or what `nextSegment` chooses. */
 export const SEND_NOTHING = 0, RESEND_FIRST = 1, SEND_BY_SCOREBOARD = 2;

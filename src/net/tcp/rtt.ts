@@ -8,12 +8,7 @@
 import type { TcpOptions } from '../../wire/tcp.ts';
 import { CLOCK_GRANULARITY_NS, INITIAL_RTO_NS, MAX_RTO_NS, MIN_RTO_NS } from './constants.ts';
 import { seqGe } from './seq.ts';
-
-export interface RtoConfig {
-  readonly initialRtoNs?: bigint;
-  readonly minRtoNs?: bigint;
-  readonly maxRtoNs?: bigint;
-}
+import type { TcpConfig } from './types.ts';
 
 export class RttEstimator {
   /** SRTT and RTTVAR (ns); SRTT is 0 before the first measurement. */
@@ -35,7 +30,7 @@ export class RttEstimator {
   readonly minRtoNs: number;
   readonly maxRtoNs: number;
 
-  constructor(cfg: RtoConfig) {
+  constructor(cfg: Pick<TcpConfig, 'initialRtoNs' | 'minRtoNs' | 'maxRtoNs'>) {
     this.rtoNs = Number(cfg.initialRtoNs ?? INITIAL_RTO_NS);
     this.rto = BigInt(Math.round(this.rtoNs));
     this.minRtoNs = Number(cfg.minRtoNs ?? MIN_RTO_NS);

@@ -13,14 +13,9 @@
  */
 import { earlier } from '../../devices/index.ts';
 import { DELAYED_ACK_NS, KEEPALIVE_INTERVAL_NS, TIME_WAIT_NS } from './constants.ts';
+import type { TcpConfig } from './types.ts';
 
-export interface TimerConfig {
-  readonly timeWaitNs?: bigint;
-  readonly delayedAckNs?: bigint;
-  readonly keepAliveNs?: bigint;
-  readonly keepAliveIntervalNs?: bigint;
-  readonly userTimeoutNs?: bigint;
-}
+type TimerConfig = Pick<TcpConfig, 'timeWaitNs' | 'delayedAckNs' | 'keepAliveNs' | 'keepAliveIntervalNs' | 'userTimeoutNs'>;
 
 /** Whether a deadline is set and `now` has reached it. */
 export const due = (at: bigint | undefined, now: bigint): boolean => at !== undefined && now >= at;
