@@ -11,8 +11,8 @@ import { IPV4_PAYLOAD_AT } from '../ipv4.ts';
 import { ByteQueue } from './bytes.ts';
 import { Cubic, initialWindow, type CongestionControl } from './congestion.ts';
 import {
-  DEFAULT_MSS, DEFAULT_RECEIVE_BUFFER, DEFAULT_SEND_BUFFER, INITIAL_RECEIVE_WINDOW, KEEPALIVE_PROBES, MAX_HEADERS, MAX_RETRIES,
-  MAX_WINDOW, MAX_WINDOW_SHIFT, MIN_MSS, mssForMtu, SYN_RETRIES, TUNING_INTERVAL_NS,
+  DEFAULT_MSS, DEFAULT_RECEIVE_BUFFER, DEFAULT_SEND_BUFFER, KEEPALIVE_PROBES, MAX_HEADERS, MAX_RETRIES,
+  MAX_WINDOW, MIN_MSS, mssForMtu, SYN_RETRIES,
 } from './constants.ts';
 import { resetRepr, resetReplyTo } from './reset.ts';
 import { RttEstimator } from './rtt.ts';
@@ -20,6 +20,7 @@ import { NEW_DATA, NO_SEGMENT, Recovery, RESEND_FIRST, SEND_BY_SCOREBOARD, type 
 import { Reassembly } from './reassembly.ts';
 import { Scoreboard } from './sack.ts';
 import { due, Timers } from './timers.ts';
+import { ReceiveWindow } from './window.ts';
 import { seqAdd, seqDiff, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
 import type { TcpConfig, TcpCounters, TcpEvents, TcpHost, TcpState } from './types.ts';
 
@@ -52,8 +53,9 @@ export class TcpConnection {
 
   // Receive sequence space.
   private rcvNxt = 0;
-  private rcvAdvEdge = 0;
   private readonly recvQ: ByteQueue;
+  /** The window we offer (window.ts). */
+  private readonly rcvWindow: ReceiveWindow;
   /** Segments beyond RCV.NXT, held (reassembly.ts). */
   private readonly ooo: Reassembly;
   private paused = false;
@@ -66,7 +68,6 @@ export class TcpConnection {
   mss = DEFAULT_MSS;
   private readonly ourMss: number;
   private sndShift = 0;
-  private rcvShift = 0;
   private tsOk = false;
   /** SACK agreed by both ends. */
   private sackOk = false;
@@ -101,13 +102,10 @@ export class TcpConnection {
     this.sendQ = new ByteQueue(cfg.sendBuffer ?? DEFAULT_SEND_BUFFER);
     this.recvQ = new ByteQueue(cfg.receiveBuffer ?? DEFAULT_RECEIVE_BUFFER);
     this.ooo = new Reassembly(this.recvQ.capacity);
-    this.rcvTuned = Math.min(this.recvQ.capacity, INITIAL_RECEIVE_WINDOW);
+    this.rcvWindow = new ReceiveWindow(this.recvQ, cfg.windowScaling !== false);
     this.ourMss = mssForMtu(host.ip.mtu);
     this.rtt = new RttEstimator(cfg);
     this.timers = new Timers(cfg);
-    const buf = this.recvQ.capacity;
-    // RFC 7323 §2.3: the least shift that lets the window cover the whole buffer, at most 14.
-    if (cfg.windowScaling !== false) while (this.rcvShift < MAX_WINDOW_SHIFT && (MAX_WINDOW << this.rcvShift) < buf) this.rcvShift++;
     this.recovery = new Recovery((cfg.congestion ?? ((m) => new Cubic(m)))(this.mss), this.scoreboard, this.timers, host.counters);
     this.noDelay = cfg.noDelay === true;
   }
@@ -155,12 +153,11 @@ export class TcpConnection {
     this.mss = Math.min(mss, this.ourMss);
     this.cc.cwnd = initialWindow(this.mss);
     this.sndShift = 0;
-    this.rcvShift = 0;
     this.tsOk = false;
     this.sndWnd = seg.window;
     this.sndWl1 = seg.seq;
     this.sndWl2 = seg.ack;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(MAX_WINDOW, this.recvQ.capacity));
+    this.rcvWindow.startUnscaled(this.rcvNxt);
   }
 
   private takeSynOptions(o: TcpOptions, window: number): void {
@@ -168,7 +165,7 @@ export class TcpConnection {
     this.cc.cwnd = initialWindow(this.mss);
     this.peerOfferedWs = o.wscale >= 0;
     if (o.wscale >= 0 && this.cfg.windowScaling !== false) this.sndShift = o.wscale;
-    else this.rcvShift = 0; // RFC 7323 §2.2: both or neither.
+    else this.rcvWindow.shift = 0; // RFC 7323 §2.2: both or neither.
     this.tsOk = o.hasTimestamps && this.cfg.timestamps !== false;
     this.sackOk = o.sackPermitted && this.cfg.sack !== false;
     if (this.tsOk) this.tsRecent = o.tsVal;
@@ -178,10 +175,10 @@ export class TcpConnection {
   private sendSyn(ack: boolean): void {
     const r: TcpRepr = {
       srcPort: this.localPort, dstPort: this.remotePort, seq: this.iss, ack: ack ? this.rcvNxt : 0,
-      flags: SYN | (ack ? ACK : 0), window: Math.min(MAX_WINDOW, this.recvQ.capacity), mss: this.ourMss,
+      flags: SYN | (ack ? ACK : 0), window: this.rcvWindow.synField(), mss: this.ourMss,
     };
     // A SYN offers window scaling and timestamps; a SYN-ACK only echoes what the peer offered (RFC 7323 §1.3).
-    if (this.cfg.windowScaling !== false && (!ack || this.peerOfferedWs)) r.wscale = this.rcvShift;
+    if (this.cfg.windowScaling !== false && (!ack || this.peerOfferedWs)) r.wscale = this.rcvWindow.shift;
     if (this.cfg.timestamps !== false && (!ack || this.tsOk)) r.timestamps = [this.tsNow(), ack ? this.tsRecent : 0];
     if (this.cfg.sack !== false && (!ack || this.sackOk)) r.sackPermitted = true;
     this.transmit(r, 0, 0);
@@ -247,8 +244,7 @@ export class TcpConnection {
    */
   private maybeWindowUpdate(): void {
     if (this.state !== 'ESTABLISHED' && this.state !== 'FIN-WAIT-1' && this.state !== 'FIN-WAIT-2') return;
-    const gain = seqDiff(seqAdd(this.rcvNxt, this.recvWindow()), this.rcvAdvEdge);
-    if (gain >= Math.min(this.rcvTuned / 2, this.segmentData)) this.sendAck();
+    if (this.rcvWindow.updateWorthSending(this.rcvNxt, this.segmentData)) this.sendAck();
   }
 
   // ----------------------------------------------------------------- input
@@ -282,7 +278,7 @@ export class TcpConnection {
       return false;
     }
     // RFC 9293 §3.10.7.4 first: is the segment in the receive window?
-    const wnd = this.recvWindow();
+    const wnd = this.rcvWindow.size();
     let ok: boolean;
     if (segLen === 0) ok = wnd === 0 ? seg.seq === this.rcvNxt : seqInWindow(seg.seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd));
     else ok = wnd > 0 && (seqInWindow(seg.seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd)) ||
@@ -489,7 +485,7 @@ export class TcpConnection {
       }
       seq = this.rcvNxt;
     }
-    const room = this.recvWindow() - Math.max(0, seqDiff(seq, this.rcvNxt));
+    const room = this.rcvWindow.size() - Math.max(0, seqDiff(seq, this.rcvNxt));
     if (len > room) { len = Math.max(0, room); fin = false; }
     if (seq !== this.rcvNxt) {
       // Out of order: keep it (bounded by the window) and say so at once (RFC 5681 §4.2).
@@ -504,7 +500,7 @@ export class TcpConnection {
       const before = this.rcvNxt;
       this.acceptInOrder(seg.buf, off, len);
       this.drainOutOfOrder();
-      if (this.rcvTuned < this.recvQ.capacity) this.tuneReceiveWindow(seqDiff(this.rcvNxt, before), now);
+      this.rcvWindow.tune(seqDiff(this.rcvNxt, before), now, this.rtt.srtt);
     }
     if (fin && seqAdd(seg.seq, seg.payloadLen) === this.rcvNxt) this.receiveFin(now);
     else if (this.ooo.fin !== undefined && this.ooo.fin === this.rcvNxt) this.receiveFin(now);
@@ -519,22 +515,8 @@ export class TcpConnection {
   private deferring = false;
   private delivering = false;
   private deferred: Deferred[] = [];
-  /** Auto-tuned receive window bound, and the bytes received in order since the last measurement. */
-  private rcvTuned: number;
-  private rcvMarkNs = 0n;
-  private rcvMarkBytes = 0;
-
   /** The receive window the auto-tuning allows now (at most the receive buffer). */
-  get receiveWindowLimit(): number { return this.rcvTuned; }
-
-  /** Once per round trip: if the peer sent at least half the window, double it (up to the buffer). */
-  private tuneReceiveWindow(len: number, now: bigint): void {
-    this.rcvMarkBytes += len;
-    if (now - this.rcvMarkNs < BigInt(Math.round(this.rtt.srtt > 0 ? this.rtt.srtt : TUNING_INTERVAL_NS))) return;
-    if (this.rcvMarkBytes * 2 >= this.rcvTuned) this.rcvTuned = Math.min(this.recvQ.capacity, this.rcvTuned * 2);
-    this.rcvMarkNs = now;
-    this.rcvMarkBytes = 0;
-  }
+  get receiveWindowLimit(): number { return this.rcvWindow.limit; }
 
   /** Takes back the held segments RCV.NXT has reached, each in turn (less what it already has). */
   private drainOutOfOrder(): void {
@@ -646,15 +628,6 @@ export class TcpConnection {
 
   // ---------------------------------------------------------------- output
 
-  /**
-   * The receive window we can offer now: free space in the (auto-tuned)
-   * receive buffer from RCV.NXT on. Out-of-order data lies inside that space
-   * (and is bounded by it), so it does not shrink the window a second time.
-   */
-  private recvWindow(): number {
-    return Math.max(0, this.rcvTuned - this.recvQ.length);
-  }
-
   /** Sends what the windows allow, then a pure ACK if one is owed. */
   output(now: bigint): void {
     const st = this.state;
@@ -749,12 +722,7 @@ export class TcpConnection {
   }
 
   private segment(seq: number, flags: number): TcpRepr {
-    const wnd = this.recvWindow();
-    let w = Math.min(MAX_WINDOW, wnd >>> this.rcvShift);
-    // Never shrink the window we offered (RFC 9293 §3.8.6.2.2).
-    const edge = seqAdd(this.rcvNxt, w << this.rcvShift);
-    if (seqLt(edge, this.rcvAdvEdge)) w = Math.min(MAX_WINDOW, seqDiff(this.rcvAdvEdge, this.rcvNxt) >>> this.rcvShift);
-    else this.rcvAdvEdge = edge;
+    const w = this.rcvWindow.field(this.rcvNxt);
     const r: TcpRepr = { srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, flags, window: w };
     if (this.tsOk) r.timestamps = [this.tsNow(), this.tsRecent];
     return r;
