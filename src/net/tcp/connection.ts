@@ -1,9 +1,27 @@
 /**
- * One TCP connection (RFC 9293): the state machine, send and receive
- * sequence spaces, retransmission (RFC 6298), NewReno recovery (RFC 6582),
- * window scaling and timestamps (RFC 7323), delayed ACKs, Nagle, the persist
- * timer, and the RFC 5961 checks against blind resets and SYNs. Time comes
- * in as `now`; timers are deadlines the TCP layer polls.
+ * One TCP connection (RFC 9293): the state machine of §3.10. Opening
+ * (active, passive, simultaneous, or rebuilt from a SYN cookie) with window
+ * scaling, timestamps and SACK negotiated in the SYNs (RFC 7323, RFC 2018);
+ * segment arrival in the RFC's order of checks (acceptability, with PAWS;
+ * RST and SYN, with the RFC 5961 defences; the ACK; the data and the FIN);
+ * the application's calls and events; closing through TIME-WAIT. The send
+ * path is here too: Nagle, sender-side silly window avoidance, segmentation
+ * offload, delayed ACKs, zero-window probes, keep-alives. The parts it calls:
+ *
+ *   rtt.ts         RTT and RTO (RFC 6298, Karn's algorithm, RFC 7323 RTTM)
+ *   recovery.ts    loss recovery: SACK recovery by RFC 6675, NewReno (RFC 6582)
+ *                  without SACK, early retransmit (RFC 5827), limited transmit
+ *                  (RFC 3042), tail loss probes (RFC 8985 §7); the window is
+ *                  congestion.ts's, CUBIC (RFC 9438) unless configured NewReno
+ *   sack.ts        the sender's SACK scoreboard (RFC 2018, RFC 6675)
+ *   reassembly.ts  out-of-order data held, and the SACK blocks reporting it
+ *   window.ts      the receive window offered (scaled, auto-tuned, never shrunk)
+ *   timers.ts      the timers as one set, and the next deadline
+ *   constants.ts   the RFCs' numbers; reset.ts the RST; types.ts the public types
+ *
+ * Time comes from the host's clock, read once per event and passed down as
+ * `now`; timers are deadlines the TCP layer polls. The application's
+ * callbacks run after a segment is processed in full.
  */
 import { ACK, emitTcp, FIN, PSH, RST, SYN, tcpHeaderLen, type TcpOptions, type TcpRepr, type TcpView } from '../../wire/tcp.ts';
 import { PROTO_TCP } from '../../wire/ipv4.ts';
@@ -63,6 +81,10 @@ export class TcpConnection {
   private peerFin = false;
   /** The peer's FIN came while data still waited in the receive queue: `onEnd` follows that data. */
   private endPending = false;
+  /** Application events held while a segment is processed (`input`), and whether they are being run. */
+  private deferring = false;
+  private delivering = false;
+  private readonly deferred: Deferred[] = [];
 
   // Options.
   mss = DEFAULT_MSS;
@@ -75,12 +97,14 @@ export class TcpConnection {
   private readonly scoreboard = new Scoreboard();
   /** Whether the peer's SYN carried a window scale option (so a SYN-ACK may answer with ours). */
   private peerOfferedWs = false;
+  /** RFC 7323 §4.3 TS.Recent, and Last.ACK.sent. */
   private tsRecent = 0;
   private lastAckSent = 0;
 
-  // Timers and RTT.
+  // Timers, RTT, and the ACK owed (RFC 9293 §3.8.6.3).
   private readonly timers: Timers;
   private readonly rtt: RttEstimator;
+  /** Segments received since our last ACK, and whether an ACK must go now rather than be delayed. */
   private unackedSegs = 0;
   private ackNow = false;
 
@@ -120,11 +144,13 @@ export class TcpConnection {
   get sendBufferFree(): number { return this.sendQ.free; }
   /** The smoothed RTT in ns (0 before the first sample). */
   get srttNs(): number { return this.rtt.srtt; }
+  /** The receive window the auto-tuning allows now (at most the receive buffer). */
+  get receiveWindowLimit(): number { return this.rcvWindow.limit; }
 
   private now(): bigint { return this.host.clock.monotonicNs(); }
   private tsNow(): number { return Number(this.now() / 1_000_000n) >>> 0; }
 
-  // ---------------------------------------------------------------- opening
+  // ------------------------------------------------------------- opening
 
   /** Active open (RFC 9293 §3.10.1): send SYN. */
   openActive(): void {
@@ -187,12 +213,12 @@ export class TcpConnection {
     this.armRto();
   }
 
-
-  // ---------------------------------------------------------- application
+  // --------------------------------------------------------- application
 
   /** Queues bytes to send; returns how many were taken (fewer means wait for onDrain). */
   write(data: Uint8Array): number {
-    if (this.finQueued || this.appClosed || !['SYN-SENT', 'SYN-RECEIVED', 'ESTABLISHED', 'CLOSE-WAIT'].includes(this.state)) {
+    const st = this.state;
+    if (this.finQueued || this.appClosed || (st !== 'SYN-SENT' && st !== 'SYN-RECEIVED' && st !== 'ESTABLISHED' && st !== 'CLOSE-WAIT')) {
       throw new Error(`cannot write: the connection is ${this.state}${this.finQueued ? ' and shut down for writing' : ''}`);
     }
     const n = this.sendQ.push(data);
@@ -247,7 +273,7 @@ export class TcpConnection {
     if (this.rcvWindow.updateWorthSending(this.rcvNxt, this.segmentData)) this.sendAck();
   }
 
-  // ----------------------------------------------------------------- input
+  // --------------------------------------------------------------- input
 
   /**
    * A segment for this connection (already checked and its options parsed). The segment is processed
@@ -263,7 +289,7 @@ export class TcpConnection {
     if (respond) this.output(now);
   }
 
-  /** RFC 9293 §3.10.7; returns whether to send what the windows allow (and an ACK owed) after. */
+  /** RFC 9293 §3.10.7, in its order of checks; returns whether to send what the windows allow (and an ACK owed) after. */
   private process(seg: TcpView, o: TcpOptions, now: bigint): boolean {
     const flags = seg.flags;
     this.counters.segmentsIn++;
@@ -271,39 +297,17 @@ export class TcpConnection {
     this.timers.armKeepAlive(now);
     if (this.state === 'SYN-SENT') return this.inputSynSent(seg, o, now);
     const segLen = seg.payloadLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
-    // RFC 7323 §5.3 PAWS: an old timestamp means an old duplicate.
-    if (this.tsOk && o.hasTimestamps && !(flags & RST) && seqLt(o.tsVal, this.tsRecent)) {
-      this.counters.pawsDrops++;
-      this.sendAck();
-      return false;
-    }
-    // RFC 9293 §3.10.7.4 first: is the segment in the receive window?
+    if (this.pawsRejects(flags, o)) return false;
+    // First, is the segment in the receive window?
     const wnd = this.rcvWindow.size();
-    let ok: boolean;
-    if (segLen === 0) ok = wnd === 0 ? seg.seq === this.rcvNxt : seqInWindow(seg.seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd));
-    else ok = wnd > 0 && (seqInWindow(seg.seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd)) ||
-      seqInWindow(seqAdd(seg.seq, segLen - 1), this.rcvNxt, seqAdd(this.rcvNxt, wnd)));
-    if (!ok) {
-      // RFC 9293 §3.10.7.4: with a zero window nothing is acceptable, "but special allowance should be made
-      // to accept valid ACKs" — or two paused peers never learn what the other received.
-      if (wnd === 0 && flags & ACK && !(flags & (RST | SYN)) && this.state !== 'SYN-RECEIVED') {
-        if (this.processAck(seg, o, now)) this.output(now);
-      }
-      if (!(flags & RST) && this.state !== 'CLOSED') this.sendAck();
-      // RFC 9293 §3.10.7.4 TIME-WAIT: a retransmission of the remote FIN (it ends at RCV.NXT, so it fails
-      // the test above) is acknowledged and restarts the 2 MSL timeout.
-      if (this.state === 'TIME-WAIT' && flags & FIN && !(flags & RST) && seqAdd(seg.seq, segLen) === this.rcvNxt) {
-        this.timers.armTimeWait(now);
-      }
+    if (!this.acceptable(seg.seq, segLen, wnd)) {
+      this.unacceptable(seg, o, segLen, wnd, now);
       return false;
     }
     // Second, RST (RFC 5961 §3.2): exact match resets, in-window gets a challenge ACK.
     if (flags & RST) {
-      if (seg.seq === this.rcvNxt) {
-        this.destroy(this.state === 'SYN-RECEIVED' ? 'refused' : 'reset');
-      } else {
-        this.challengeAck();
-      }
+      if (seg.seq === this.rcvNxt) this.destroy(this.state === 'SYN-RECEIVED' ? 'refused' : 'reset');
+      else this.challengeAck();
       return false;
     }
     // Fourth, SYN in a synchronized state (RFC 5961 §4.2): challenge ACK, drop.
@@ -314,29 +318,67 @@ export class TcpConnection {
     // Fifth, ACK.
     if (!(flags & ACK)) return false;
     if (this.tsOk && o.hasTimestamps && seqLe(seg.seq, this.lastAckSent)) this.tsRecent = o.tsVal; // RFC 7323 §4.3
-    if (this.state === 'SYN-RECEIVED') {
-      if (seqLt(this.sndUna, seg.ack) && seqLe(seg.ack, this.sndNxt)) {
-        // The SYN is acknowledged before the application hears of the connection, so that data it
-        // writes from onConnection is never counted as acknowledged by this ACK.
-        this.sndUna = seqAdd(this.iss, 1);
-        this.timers.rto = undefined;
-        this.rtt.handshakeDone(now, !this.tsOk);
-        this.state = 'ESTABLISHED';
-        this.sndWnd = seg.window << this.sndShift;
-        this.sndWl1 = seg.seq;
-        this.sndWl2 = seg.ack;
-        this.defer('connect'); // The listener's onConnection, then onConnect.
-      } else {
-        this.transmit(resetReplyTo(seg), 0, 0); // RFC 9293 §3.10.7.4: an unacceptable ACK in SYN-RECEIVED.
-        return false;
-      }
-    }
+    if (this.state === 'SYN-RECEIVED' && !this.synAcked(seg, now)) return false;
     if (!this.processAck(seg, o, now)) return false;
     // Sixth/seventh: data and FIN.
     if (seg.payloadLen > 0 || flags & FIN) this.processData(seg, now);
     return true;
   }
 
+  /** RFC 7323 §5.3 PAWS: a segment with an older timestamp than TS.Recent is an old duplicate: ACK and drop it. */
+  private pawsRejects(flags: number, o: TcpOptions): boolean {
+    if (!this.tsOk || !o.hasTimestamps || flags & RST || !seqLt(o.tsVal, this.tsRecent)) return false;
+    this.counters.pawsDrops++;
+    this.sendAck();
+    return true;
+  }
+
+  /** RFC 9293 §3.10.7.4, first: the acceptability test (its four cases of segment length and receive window). */
+  private acceptable(seq: number, segLen: number, wnd: number): boolean {
+    if (segLen === 0) return wnd === 0 ? seq === this.rcvNxt : seqInWindow(seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd));
+    return wnd > 0 && (seqInWindow(seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd)) ||
+      seqInWindow(seqAdd(seq, segLen - 1), this.rcvNxt, seqAdd(this.rcvNxt, wnd)));
+  }
+
+  /** RFC 9293 §3.10.7.4: an unacceptable segment is dropped, answered with an ACK unless it is a RST. */
+  private unacceptable(seg: TcpView, o: TcpOptions, segLen: number, wnd: number, now: bigint): void {
+    const flags = seg.flags;
+    // With a zero window nothing is acceptable, "but special allowance should be made to accept valid
+    // ACKs" — or two paused peers never learn what the other received.
+    if (wnd === 0 && flags & ACK && !(flags & (RST | SYN)) && this.state !== 'SYN-RECEIVED') {
+      if (this.processAck(seg, o, now)) this.output(now);
+    }
+    if (!(flags & RST) && this.state !== 'CLOSED') this.sendAck();
+    // TIME-WAIT: a retransmission of the remote FIN (it ends at RCV.NXT, so it fails the test) is
+    // acknowledged and restarts the 2 MSL timeout.
+    if (this.state === 'TIME-WAIT' && flags & FIN && !(flags & RST) && seqAdd(seg.seq, segLen) === this.rcvNxt) {
+      this.timers.armTimeWait(now);
+    }
+  }
+
+  /**
+   * RFC 9293 §3.10.7.4, fifth, in SYN-RECEIVED: an ACK of our SYN makes the connection ESTABLISHED;
+   * any other is answered with a RST (<SEQ=SEG.ACK><CTL=RST>). Returns false to drop the segment.
+   */
+  private synAcked(seg: TcpView, now: bigint): boolean {
+    if (!(seqLt(this.sndUna, seg.ack) && seqLe(seg.ack, this.sndNxt))) {
+      this.transmit(resetReplyTo(seg), 0, 0);
+      return false;
+    }
+    // The SYN is acknowledged before the application hears of the connection, so that data it
+    // writes from onConnection is never counted as acknowledged by this ACK.
+    this.sndUna = seqAdd(this.iss, 1);
+    this.timers.rto = undefined;
+    this.rtt.handshakeDone(now, !this.tsOk);
+    this.state = 'ESTABLISHED';
+    this.sndWnd = seg.window << this.sndShift;
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = seg.ack;
+    this.defer('connect'); // The listener's onConnection, then onConnect.
+    return true;
+  }
+
+  /** RFC 9293 §3.10.7.3: a segment in SYN-SENT. */
   private inputSynSent(seg: TcpView, o: TcpOptions, now: bigint): boolean {
     const flags = seg.flags;
     if (flags & ACK && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndNxt))) {
@@ -367,6 +409,8 @@ export class TcpConnection {
     this.sendSyn(true);
     return false;
   }
+
+  // ------------------------------------------------------------- the ACK
 
   /** RFC 9293 §3.10.7.4, fifth, the ACK field; returns false when the segment must be dropped. */
   private processAck(seg: TcpView, o: TcpOptions, now: bigint): boolean {
@@ -454,6 +498,9 @@ export class TcpConnection {
     this.defer('close');
   }
 
+  // ------------------------------------------------------ receiving data
+
+  /** RFC 9293 §3.10.7.4, sixth to eighth: the segment's text and FIN, trimmed to what is new and what the window holds. */
   private processData(seg: TcpView, now: bigint): void {
     if (this.state === 'TIME-WAIT') {
       // A retransmitted FIN: acknowledge it again and restart 2MSL (RFC 9293 §3.10.7.4).
@@ -463,12 +510,11 @@ export class TcpConnection {
       }
       return;
     }
-    const receiving = this.state === 'ESTABLISHED' || this.state === 'FIN-WAIT-1' || this.state === 'FIN-WAIT-2';
     let seq = seg.seq;
     let off = seg.payloadOff;
     let len = seg.payloadLen;
     let fin = (seg.flags & FIN) !== 0;
-    if (!receiving) {
+    if (this.state !== 'ESTABLISHED' && this.state !== 'FIN-WAIT-1' && this.state !== 'FIN-WAIT-2') {
       // CLOSE-WAIT, CLOSING, LAST-ACK: the peer already sent FIN; ignore its data.
       if (len > 0 || fin) this.ackNow = true;
       return;
@@ -486,7 +532,10 @@ export class TcpConnection {
       seq = this.rcvNxt;
     }
     const room = this.rcvWindow.size() - Math.max(0, seqDiff(seq, this.rcvNxt));
-    if (len > room) { len = Math.max(0, room); fin = false; }
+    if (len > room) {
+      len = Math.max(0, room);
+      fin = false;
+    }
     if (seq !== this.rcvNxt) {
       // Out of order: keep it (bounded by the window) and say so at once (RFC 5681 §4.2).
       if (len > 0) this.ooo.store(seq, seg.buf.subarray(off, off + len), fin);
@@ -494,6 +543,11 @@ export class TcpConnection {
       this.ackNow = true;
       return;
     }
+    this.receiveInOrder(seg, off, len, fin, now);
+  }
+
+  /** `len` new octets at RCV.NXT from `seg.buf[off..]`, then the FIN if it is next, then the ACK owed. */
+  private receiveInOrder(seg: TcpView, off: number, len: number, fin: boolean, now: bigint): void {
     if (len > 0) {
       // A segment that fills (part of) a gap is ACKed at once (RFC 5681 §4.2), so recovery moves on.
       if (!this.ooo.empty) this.ackNow = true;
@@ -510,13 +564,6 @@ export class TcpConnection {
     if (this.unackedSegs >= 2) this.ackNow = true;
     else if (!this.ackNow && this.timers.delAck === undefined && this.lastAckSent !== this.rcvNxt) this.timers.armDelAck(now);
   }
-
-  /** Application events held while a segment is processed (`input`), and whether they are being run. */
-  private deferring = false;
-  private delivering = false;
-  private deferred: Deferred[] = [];
-  /** The receive window the auto-tuning allows now (at most the receive buffer). */
-  get receiveWindowLimit(): number { return this.rcvWindow.limit; }
 
   /** Takes back the held segments RCV.NXT has reached, each in turn (less what it already has). */
   private drainOutOfOrder(): void {
@@ -536,25 +583,6 @@ export class TcpConnection {
       return;
     }
     this.recvQ.push(buf, off, off + len);
-  }
-
-  /** Hands queued data to the application until it pauses (it may, from inside onData). */
-  private deliverQueued(): void {
-    while (!this.paused && this.recvQ.length > 0 && this.events.onData) {
-      let chunk: Uint8Array | undefined;
-      this.recvQ.views(this.recvQ.length, (v) => { chunk ??= v; });
-      const n = chunk!.length;
-      this.events.onData(chunk!);
-      this.recvQ.drop(n);
-    }
-    if (this.endPending && this.recvQ.length === 0) {
-      this.endPending = false;
-      this.events.onEnd?.();
-      if (this.state === 'TIME-WAIT') {
-        this.events.onClose?.(undefined);
-        this.events = {};
-      }
-    }
   }
 
   private receiveFin(now: bigint): void {
@@ -581,6 +609,8 @@ export class TcpConnection {
     this.defer('end');
   }
 
+  // -------------------------------------------------- application events
+
   /** An application event, run by `runDeferred` once the segment is processed (at once outside `input`). */
   private defer(e: Deferred): void {
     this.deferred.push(e);
@@ -596,29 +626,7 @@ export class TcpConnection {
     this.delivering = true;
     const q = this.deferred;
     try {
-      for (let i = 0; i < q.length; i++) {
-        const e = q[i]!;
-        if (typeof e !== 'string') {
-          if (this.appClosed || this.state === 'CLOSED') continue;
-          if (!this.paused && this.recvQ.length === 0 && this.events.onData) this.events.onData(e);
-          else this.recvQ.push(e);
-        } else if (e === 'connect') {
-          if (this.state === 'CLOSED') continue;
-          this.host.established(this);
-          this.events.onConnect?.();
-        } else if (e === 'end') {
-          if (this.recvQ.length > 0 && !this.appClosed) this.endPending = true;
-          else this.events.onEnd?.();
-        } else if (e === 'drain') {
-          this.events.onDrain?.();
-        } else {
-          // onClose. An orderly one in TIME-WAIT waits for the data and onEnd still queued (deliverQueued).
-          if (e === 'close' && this.state === 'TIME-WAIT' && this.endPending) continue;
-          const ev = this.events;
-          this.events = {};
-          ev.onClose?.(e === 'close' ? undefined : e);
-        }
-      }
+      for (let i = 0; i < q.length; i++) this.runEvent(q[i]!);
     } finally {
       q.length = 0;
       this.delivering = false;
@@ -626,7 +634,49 @@ export class TcpConnection {
     if (!this.paused && this.recvQ.length > 0) this.deliverQueued();
   }
 
-  // ---------------------------------------------------------------- output
+  private runEvent(e: Deferred): void {
+    if (typeof e !== 'string') {
+      if (this.appClosed || this.state === 'CLOSED') return;
+      if (!this.paused && this.recvQ.length === 0 && this.events.onData) this.events.onData(e);
+      else this.recvQ.push(e);
+    } else if (e === 'connect') {
+      if (this.state === 'CLOSED') return;
+      this.host.established(this);
+      this.events.onConnect?.();
+    } else if (e === 'end') {
+      if (this.recvQ.length > 0 && !this.appClosed) this.endPending = true;
+      else this.events.onEnd?.();
+    } else if (e === 'drain') {
+      this.events.onDrain?.();
+    } else {
+      // onClose. An orderly one in TIME-WAIT waits for the data and onEnd still queued (deliverQueued).
+      if (e === 'close' && this.state === 'TIME-WAIT' && this.endPending) return;
+      const ev = this.events;
+      this.events = {};
+      ev.onClose?.(e === 'close' ? undefined : e);
+    }
+  }
+
+  /** Hands queued data to the application until it pauses (it may, from inside onData). */
+  private deliverQueued(): void {
+    while (!this.paused && this.recvQ.length > 0 && this.events.onData) {
+      let chunk: Uint8Array | undefined;
+      this.recvQ.views(this.recvQ.length, (v) => { chunk ??= v; });
+      const n = chunk!.length;
+      this.events.onData(chunk!);
+      this.recvQ.drop(n);
+    }
+    if (this.endPending && this.recvQ.length === 0) {
+      this.endPending = false;
+      this.events.onEnd?.();
+      if (this.state === 'TIME-WAIT') {
+        this.events.onClose?.(undefined);
+        this.events = {};
+      }
+    }
+  }
+
+  // -------------------------------------------------------------- output
 
   /** Sends what the windows allow, then a pure ACK if one is owed. */
   output(now: bigint): void {
@@ -636,51 +686,14 @@ export class TcpConnection {
     while (sending) {
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
       const unsent = this.sendQ.length - inFlight; // Negative by one once FIN is out.
-      const finPos = seqAdd(this.sndUna, this.sendQ.length);
-      const finDue = this.finQueued && seqLe(this.sndNxt, finPos);
+      const finDue = this.finQueued && seqLe(this.sndNxt, seqAdd(this.sndUna, this.sendQ.length));
       if (unsent <= 0 && !finDue) break;
-      const win = Math.min(this.recovery.sendWindow(this.segmentData), this.sndWnd);
-      const smss = this.segmentData;
-      // Resending after a timeout (SND.NXT below SND.MAX): skip what the receiver SACKed.
-      if (seqLt(this.sndNxt, this.sndMax) && !this.scoreboard.empty) {
-        const skipTo = this.scoreboard.sackedEnd(this.sndNxt);
-        if (skipTo !== undefined) { this.sndNxt = skipTo; continue; }
-      }
-      let len = Math.max(0, Math.min(smss, unsent, win - inFlight));
-      // Segmentation offload: new data in whole segments, up to what the device takes in one
-      // packet, never with the FIN (so every segment the device cuts is full and alike).
-      const gsoMax = this.host.ip.gsoMaxPacket;
-      if (gsoMax !== undefined && len === smss && !seqLt(this.sndNxt, this.sndMax)) {
-        let big = Math.min(unsent, win - inFlight, Math.floor((gsoMax - MAX_HEADERS) / smss) * smss);
-        big -= big % smss;
-        if (this.finQueued && big === unsent) big -= smss;
-        if (big > smss) len = big;
-      }
-      if (seqLt(this.sndNxt, this.sndMax)) {
-        const nextSacked = this.scoreboard.sackedStartAfter(this.sndNxt);
-        if (nextSacked !== undefined) len = Math.min(len, seqDiff(nextSacked, this.sndNxt));
-      }
-      if (unsent > 0 && len === 0) {
-        // Zero window with nothing in flight: the persist timer probes (RFC 9293 §3.8.6.1).
-        if (this.sndWnd === 0 && inFlight === 0 && this.timers.persist === undefined && this.timers.rto === undefined) this.armPersist(now);
-        break;
-      }
-      // Nagle (RFC 9293 §3.8.6.2.1): no small segment while data is unacknowledged, unless it ends with our FIN.
-      if (len > 0 && len < smss && inFlight > 0 && !this.noDelay && !(this.finQueued && len === unsent)) break;
-      // Sender-side silly window avoidance (RFC 1122 §4.2.3.4), with or without Nagle: a segment cut
-      // short by the window, not by the data, waits for the window to open while anything is in flight.
-      // (Without this, TCP_NODELAY under load sent a sliver each time an ACK opened a few bytes.)
-      if (len > 0 && len < smss && len < unsent && inFlight > 0) break;
+      if (this.skipSacked()) continue;
+      const len = this.sendLength(inFlight, unsent, now);
+      if (len < 0) break;
       const fin = this.finQueued && len === unsent && finDue;
       if (len === 0 && !fin) break;
-      const resend = seqLt(this.sndNxt, this.sndMax);
-      if (resend) this.countRetransmit(len);
-      this.sendData(this.sndNxt, inFlight, len, fin);
-      if (!resend) this.rtt.timeSegment(seqAdd(this.sndNxt, len), now, this.tsOk);
-      this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
-      if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-      if (this.timers.rto === undefined) this.timers.rto = now + this.rtt.rto;
-      this.timers.unackedSince ??= now;
+      this.sendNext(len, fin, inFlight, now);
       sent = true;
       if (fin) break;
     }
@@ -688,32 +701,65 @@ export class TcpConnection {
     if (!sent && this.ackNow) this.sendAck();
   }
 
-  /** RFC 8985 §7.2: the tail loss probe, for a connection that uses SACK and sends data (see Recovery.armProbe). */
-  private armTlp(now: bigint): void {
-    const allowed = this.sackOk && (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT');
-    this.recovery.armProbe(now, this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.segmentData, allowed);
+  /** Resending after a timeout (SND.NXT below SND.MAX): skip what the receiver SACKed. Returns whether SND.NXT moved. */
+  private skipSacked(): boolean {
+    if (!seqLt(this.sndNxt, this.sndMax) || this.scoreboard.empty) return false;
+    const skipTo = this.scoreboard.sackedEnd(this.sndNxt);
+    if (skipTo === undefined) return false;
+    this.sndNxt = skipTo;
+    return true;
   }
 
-  /** RFC 8985 §7.3: send one new segment if the windows allow, else resend the last one. */
-  private onTlp(now: bigint): void {
-    const r = this.recovery;
-    const what = r.tailProbe(this.sndUna, this.sndNxt, this.sndMax, this.sendQ.length, this.sndWnd, this.segmentData);
-    if (what === NO_SEGMENT) return;
-    if (what === NEW_DATA) this.sendNew(r.segLen);
-    else this.resend(r.segSeq, r.segLen);
-    this.timers.rto = now + this.rtt.rto;
+  /**
+   * How many octets to send next from SND.NXT (`inFlight` after SND.UNA, `unsent` more queued): what
+   * the windows allow, never into data the receiver SACKed; or -1 to send nothing now.
+   */
+  private sendLength(inFlight: number, unsent: number, now: bigint): number {
+    const smss = this.segmentData;
+    const room = Math.min(this.recovery.sendWindow(smss), this.sndWnd) - inFlight;
+    let len = Math.max(0, Math.min(smss, unsent, room));
+    if (len === smss) len = this.offloadLength(smss, unsent, room);
+    if (seqLt(this.sndNxt, this.sndMax)) {
+      const nextSacked = this.scoreboard.sackedStartAfter(this.sndNxt);
+      if (nextSacked !== undefined) len = Math.min(len, seqDiff(nextSacked, this.sndNxt));
+    }
+    if (unsent > 0 && len === 0) {
+      // Zero window with nothing in flight: the persist timer probes (RFC 9293 §3.8.6.1).
+      if (this.sndWnd === 0 && inFlight === 0 && this.timers.persist === undefined && this.timers.rto === undefined) this.armPersist(now);
+      return -1;
+    }
+    // Nagle (RFC 9293 §3.8.6.2.1): no small segment while data is unacknowledged, unless it ends with our FIN.
+    if (len > 0 && len < smss && inFlight > 0 && !this.noDelay && !(this.finQueued && len === unsent)) return -1;
+    // Sender-side silly window avoidance (RFC 1122 §4.2.3.4), with or without Nagle: a segment cut
+    // short by the window, not by the data, waits for the window to open while anything is in flight.
+    // (Without this, TCP_NODELAY under load sent a sliver each time an ACK opened a few bytes.)
+    if (len > 0 && len < smss && len < unsent && inFlight > 0) return -1;
+    return len;
   }
 
-  /** Sends `len` new octets at SND.MAX. */
-  private sendNew(len: number): void {
-    this.sendData(this.sndMax, seqDiff(this.sndMax, this.sndUna), len, false);
-    this.sndNxt = this.sndMax = seqAdd(this.sndMax, len);
+  /**
+   * Segmentation offload: new data in whole segments, up to what the device takes in one packet, never
+   * with the FIN (so every segment the device cuts is full and alike). `room`: what the windows leave.
+   */
+  private offloadLength(smss: number, unsent: number, room: number): number {
+    const gsoMax = this.host.ip.gsoMaxPacket;
+    if (gsoMax === undefined || seqLt(this.sndNxt, this.sndMax)) return smss;
+    let big = Math.min(unsent, room, Math.floor((gsoMax - MAX_HEADERS) / smss) * smss);
+    big -= big % smss;
+    if (this.finQueued && big === unsent) big -= smss;
+    return big > smss ? big : smss;
   }
 
-  /** Sends `len` octets at `seq` again (never the FIN), counted as a retransmission. */
-  private resend(seq: number, len: number): void {
-    this.countRetransmit(len);
-    this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
+  /** Sends `len` octets (and the FIN) at SND.NXT and moves it on; times the segment unless it is resent. */
+  private sendNext(len: number, fin: boolean, inFlight: number, now: bigint): void {
+    const resend = seqLt(this.sndNxt, this.sndMax);
+    if (resend) this.countRetransmit(len);
+    this.sendData(this.sndNxt, inFlight, len, fin);
+    if (!resend) this.rtt.timeSegment(seqAdd(this.sndNxt, len), now, this.tsOk);
+    this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
+    if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+    if (this.timers.rto === undefined) this.timers.rto = now + this.rtt.rto; // RFC 6298 §5.1
+    this.timers.unackedSince ??= now;
   }
 
   private sendData(seq: number, queueOffset: number, len: number, fin: boolean): void {
@@ -768,6 +814,8 @@ export class TcpConnection {
     }
   }
 
+  // ------------------------------------------------------ retransmission
+
   /** Sends what loss recovery asks for after an ACK. */
   private recover(action: RecoveryAction): void {
     if (action === RESEND_FIRST) this.retransmitFirst();
@@ -803,6 +851,34 @@ export class TcpConnection {
     return len + (fin ? 1 : 0);
   }
 
+  /** RFC 8985 §7.2: the tail loss probe, for a connection that uses SACK and sends data (see Recovery.armProbe). */
+  private armTlp(now: bigint): void {
+    const allowed = this.sackOk && (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT');
+    this.recovery.armProbe(now, this.rtt.srtt, seqDiff(this.sndMax, this.sndUna), this.segmentData, allowed);
+  }
+
+  /** RFC 8985 §7.3: send one new segment if the windows allow, else resend the last one. */
+  private onTlp(now: bigint): void {
+    const r = this.recovery;
+    const what = r.tailProbe(this.sndUna, this.sndNxt, this.sndMax, this.sendQ.length, this.sndWnd, this.segmentData);
+    if (what === NO_SEGMENT) return;
+    if (what === NEW_DATA) this.sendNew(r.segLen);
+    else this.resend(r.segSeq, r.segLen);
+    this.timers.rto = now + this.rtt.rto;
+  }
+
+  /** Sends `len` new octets at SND.MAX. */
+  private sendNew(len: number): void {
+    this.sendData(this.sndMax, seqDiff(this.sndMax, this.sndUna), len, false);
+    this.sndNxt = this.sndMax = seqAdd(this.sndMax, len);
+  }
+
+  /** Sends `len` octets at `seq` again (never the FIN), counted as a retransmission. */
+  private resend(seq: number, len: number): void {
+    this.countRetransmit(len);
+    this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
+  }
+
   /** Counts `len` octets resent, and notes when for RTTM's version of Karn's rule (see RttEstimator.newAck). */
   private countRetransmit(len: number): void {
     this.counters.retransmits++;
@@ -810,7 +886,7 @@ export class TcpConnection {
     this.rtt.lastRetransmitTs = this.tsNow();
   }
 
-  // ---------------------------------------------------------------- timers
+  // -------------------------------------------------------------- timers
 
   private armRto(): void {
     this.timers.rto = this.now() + this.rtt.rto;
@@ -921,6 +997,8 @@ export class TcpConnection {
     this.sndNxt = seqAdd(this.sndUna, this.retransmitFirst());
     this.timers.rto = now + this.rtt.rto;
   }
+
+  // ------------------------------------------------------------- closing
 
   private abortQuietly(why: 'timeout'): void {
     this.transmit(resetRepr(this.localPort, this.remotePort, this.sndNxt), 0, 0);
