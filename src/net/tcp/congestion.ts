@@ -1,7 +1,8 @@
 /**
- * Congestion control, pluggable: the connection reports ACKs, the third
- * duplicate ACK and timeouts; the algorithm owns cwnd and ssthresh.
- * NewReno (RFC 5681, RFC 6582) and CUBIC (RFC 9438, the default) are here.
+ * Congestion control, pluggable: loss recovery (recovery.ts) reports ACKs,
+ * the start of a recovery and timeouts; the algorithm owns cwnd and ssthresh
+ * (recovery sets cwnd itself while it lasts). NewReno (RFC 5681, RFC 6582)
+ * and CUBIC (RFC 9438, the default) are here.
  */
 export interface CongestionControl {
   readonly name: string;
@@ -9,7 +10,7 @@ export interface CongestionControl {
   ssthresh: number;
   /** `acked` new bytes were acknowledged outside fast recovery; `srttNs` is 0 before the first sample. */
   onAck(acked: number, mss: number, nowNs: bigint, srttNs?: number): void;
-  /** Entering fast recovery (third duplicate ACK); `flight` bytes were outstanding. */
+  /** Entering fast recovery (DupThresh duplicate ACKs, fewer for a short flight, or as much SACKed); `flight` bytes were outstanding. */
   onFastRetransmit(flight: number, mss: number): void;
   /** The retransmission timer fired. */
   onTimeout(flight: number, mss: number): void;

@@ -103,7 +103,10 @@ export class Tcp implements Ipv4Handler, TcpHost {
 
   private table(port: number): Map<number, TcpConnection> {
     let t = this.conns.get(port);
-    if (!t) this.conns.set(port, t = new Map());
+    if (!t) {
+      t = new Map();
+      this.conns.set(port, t);
+    }
     return t;
   }
 
