@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import type { NetDevice } from '../src/devices/index.ts';
 import { createPipe, FaultInjector, SoftGso, type FaultOptions } from '../src/link/index.ts';
 import { Stack } from '../src/net/index.ts';
 import { Scheduler, SeededRandom } from '../src/sim/index.ts';
@@ -163,4 +164,77 @@ test('receive offload: a device that vouches for a checksum is believed for that
   s.poll(0n);
   assert.deepEqual(got, [100, 100], 'the reassembled datagram was checked, and its checksum is bad');
   assert.equal(s.drops()['udp.checksum'], 2);
+});
+
+test('offload and a peer with a small MSS: every packet is either cut by the device or one whole segment with a full checksum', () => {
+  // The peer's link has an MTU of 576, so it announces MSS 536: two of its segments (1,072 bytes) fit our
+  // 1,500-byte MTU. Such a packet must still go to the device for segmentation (it carries only the
+  // pseudo-header sum); written as a plain frame it would cross the wire as one oversized segment with a
+  // bad checksum (a veth whose offloads are off passes it on as is).
+  const sched = new Scheduler();
+  const clock = sched.clock;
+  const rnd = new SeededRandom(9);
+  const [pa, pb] = createPipe(Uint8Array.of(2, 0, 0, 0, 0, 1), Uint8Array.of(2, 0, 0, 0, 0, 2));
+  const wire: Uint8Array[] = [];
+  const tapped: NetDevice = {
+    mac: pa.mac,
+    mtu: pa.mtu,
+    write: (f) => {
+      wire.push(f.slice());
+      return pa.write(f);
+    },
+    read: (into) => pa.read(into),
+    readyAtNs: () => pa.readyAtNs(),
+  };
+  const gso = new SoftGso(tapped);
+  // The peer's stack sees an MTU of 576 (so it announces MSS 536) and reads with a buffer large enough for
+  // anything the 1,500-byte link carries (gsoMax only sizes that buffer: the peer sends nothing large).
+  const small: NetDevice = {
+    mac: pb.mac,
+    mtu: 576,
+    gsoMax: 14 + 65535,
+    write: (f) => pb.write(f),
+    read: (into) => pb.read(into),
+    readyAtNs: () => pb.readyAtNs(),
+  };
+  const a = new Stack({ device: gso, clock, random: rnd.fork(), ipv4: { address: ip('10.0.0.1'), prefixLen: 24 } });
+  const b = new Stack({ device: small, clock, random: rnd.fork(), ipv4: { address: ip('10.0.0.2'), prefixLen: 24 } });
+  for (const s of [a, b]) {
+    sched.add(s);
+    s.start();
+  }
+  const data = pattern(200_000, 5);
+  const h = createHash('sha256');
+  let got = 0;
+  let done = false;
+  b.tcp.listen(9, (c) => {
+    c.events = {
+      onData: (d) => {
+        h.update(d);
+        got += d.length;
+      },
+      onEnd: () => {
+        done = true;
+      },
+    };
+  });
+  const c = a.tcp.connect(ip('10.0.0.2'), 9);
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < data.length) {
+      const n = c.write(data.subarray(sent));
+      sent += n;
+      if (!n) return;
+    }
+    c.shutdown();
+  };
+  c.events = { onConnect: pump, onDrain: pump };
+  sched.run({ until: () => done, untilNs: 60_000_000_000n });
+  assert.equal(got, data.length);
+  assert.equal(h.digest('hex'), createHash('sha256').update(data).digest('hex'));
+  assert.equal(b.drops()['tcp.checksum'] ?? 0, 0, 'no segment arrived with a bad checksum');
+  assert.ok(gso.counters.offloaded > 0, 'packets of two or more segments went to the device to be cut');
+  const tcpData = (f: Uint8Array): number => f.length - 14 - (f[14]! & 0x0f) * 4 - (f[14 + (f[14]! & 0x0f) * 4 + 12]! >>> 4) * 4;
+  const biggest = Math.max(...wire.filter((f) => f[23] === 6).map(tcpData));
+  assert.ok(biggest <= 536, `a segment of ${biggest} bytes crossed the wire; the peer's MSS is 536`);
 });

@@ -63,9 +63,12 @@ export interface SendOptions {
    */
   readonly ident?: number;
   /**
-   * Segmentation offload: the payload may exceed the MTU (up to the device's
-   * `gsoMax`) and the device cuts it into TCP segments of this many data
-   * bytes. Only for TCP, only with `dontFragment`, only where `gsoMax` is set.
+   * Segmentation offload: the device cuts the packet into TCP segments of
+   * this many data bytes and finishes their checksums (the caller left only
+   * the pseudo-header sum). The payload may exceed the MTU, up to the
+   * device's `gsoMax`; a packet within the MTU is offloaded too (two
+   * segments of a peer with a small MSS). Only for TCP, only with
+   * `dontFragment`, only where `gsoMax` is set.
    */
   readonly gsoSize?: number;
 }
@@ -253,7 +256,9 @@ export class Ipv4 implements EthernetHandler {
     if (nextHop === undefined) return 'no-route';
     const mtu = this.eth.mtu;
     const df = opts.dontFragment ?? false;
-    const gso = opts.gsoSize !== undefined && IPV4_MIN_HEADER_LEN + payloadLen > mtu ? opts.gsoSize : undefined;
+    // Offloaded whenever TCP asks, even a packet that fits the MTU: it holds more than one of the peer's
+    // segments (a small MSS) and only the pseudo-header sum, so only the device may cut and finish it.
+    const gso = opts.gsoSize;
     if (gso !== undefined) {
       const max = this.gsoMaxPacket;
       if (max === undefined || !df || protocol !== 6 || IPV4_MIN_HEADER_LEN + payloadLen > max) return 'too-big';
