@@ -14,8 +14,12 @@ export class ByteQueue {
     this.buf = new Uint8Array(initial);
   }
 
-  get length(): number { return this.len; }
-  get free(): number { return this.capacity - this.len; }
+  get length(): number {
+    return this.len;
+  }
+  get free(): number {
+    return this.capacity - this.len;
+  }
 
   private grow(need: number): void {
     let cap = this.buf.length;

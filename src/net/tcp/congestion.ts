@@ -65,11 +65,11 @@ export class Cubic implements CongestionControl {
   ssthresh = Number.MAX_SAFE_INTEGER;
   private static readonly C = 0.4;
   private static readonly BETA = 0.7;
-  private wMax = 0;          // segments
-  private wLastMax = 0;      // segments
-  private k = 0;             // seconds
+  private wMax = 0; // segments
+  private wLastMax = 0; // segments
+  private k = 0; // seconds
   private epochNs: bigint | undefined;
-  private wEst = 0;          // segments (Reno-friendly estimate)
+  private wEst = 0; // segments (Reno-friendly estimate)
 
   constructor(mss: number) {
     this.cwnd = initialWindow(mss);
@@ -84,18 +84,20 @@ export class Cubic implements CongestionControl {
     if (this.epochNs === undefined) {
       // A congestion-avoidance epoch starts (§4.2): from here t counts.
       this.epochNs = nowNs;
-      if (this.wMax <= cwndSeg) { this.k = 0; this.wMax = cwndSeg; }
-      else this.k = Math.cbrt((this.wMax - cwndSeg) / Cubic.C);
+      if (this.wMax <= cwndSeg) {
+        this.k = 0;
+        this.wMax = cwndSeg;
+      } else this.k = Math.cbrt((this.wMax - cwndSeg) / Cubic.C);
       this.wEst = cwndSeg;
     }
     const t = Number(nowNs - this.epochNs) / 1e9 + srttNs / 1e9;
     const target = Cubic.C * (t - this.k) ** 3 + this.wMax; // W_cubic(t + RTT), §4.2
     // Reno-friendly region (§4.3): alpha = 3(1 - beta)/(1 + beta) segments per window.
-    this.wEst += (3 * (1 - Cubic.BETA) / (1 + Cubic.BETA)) * (acked / mss) / cwndSeg;
+    this.wEst += (((3 * (1 - Cubic.BETA)) / (1 + Cubic.BETA)) * (acked / mss)) / cwndSeg;
     const goal = Math.max(target, this.wEst);
     if (goal > cwndSeg) {
       // Grow by (goal - cwnd)/cwnd segments per segment acknowledged, at most 1.5× per RTT (§4.4).
-      const inc = Math.min(goal - cwndSeg, cwndSeg / 2) / cwndSeg * (acked / mss);
+      const inc = (Math.min(goal - cwndSeg, cwndSeg / 2) / cwndSeg) * (acked / mss);
       this.cwnd += inc * mss;
     }
   }
@@ -103,7 +105,7 @@ export class Cubic implements CongestionControl {
   private reduce(mss: number): void {
     const cwndSeg = this.cwnd / mss;
     // Fast convergence (§4.7): give up bandwidth when the maximum keeps shrinking.
-    this.wMax = cwndSeg < this.wLastMax ? cwndSeg * (1 + Cubic.BETA) / 2 : cwndSeg;
+    this.wMax = cwndSeg < this.wLastMax ? (cwndSeg * (1 + Cubic.BETA)) / 2 : cwndSeg;
     this.wLastMax = cwndSeg;
     this.ssthresh = Math.max(this.cwnd * Cubic.BETA, 2 * mss);
     this.epochNs = undefined;

@@ -29,8 +29,16 @@ import { IPV4_PAYLOAD_AT } from '../ipv4.ts';
 import { ByteQueue } from './bytes.ts';
 import { Cubic, initialWindow, type CongestionControl } from './congestion.ts';
 import {
-  DEFAULT_MSS, DEFAULT_RECEIVE_BUFFER, DEFAULT_SEND_BUFFER, KEEPALIVE_PROBES, MAX_HEADERS, MAX_RETRIES,
-  MAX_WINDOW, MIN_MSS, mssForMtu, SYN_RETRIES,
+  DEFAULT_MSS,
+  DEFAULT_RECEIVE_BUFFER,
+  DEFAULT_SEND_BUFFER,
+  KEEPALIVE_PROBES,
+  MAX_HEADERS,
+  MAX_RETRIES,
+  MAX_WINDOW,
+  MIN_MSS,
+  mssForMtu,
+  SYN_RETRIES,
 } from './constants.ts';
 import { resetRepr, resetReplyTo } from './reset.ts';
 import { RttEstimator } from './rtt.ts';
@@ -134,21 +142,39 @@ export class TcpConnection {
     this.noDelay = cfg.noDelay === true;
   }
 
-  get counters(): TcpCounters { return this.host.counters; }
+  get counters(): TcpCounters {
+    return this.host.counters;
+  }
   /** The congestion controller (CUBIC unless the config chose another). */
-  get cc(): CongestionControl { return this.recovery.cc; }
+  get cc(): CongestionControl {
+    return this.recovery.cc;
+  }
   /** Data bytes per segment: the MSS less the options every segment carries (RFC 9293 §3.7.1). */
-  get segmentData(): number { return this.mss - (this.tsOk ? 12 : 0); }
+  get segmentData(): number {
+    return this.mss - (this.tsOk ? 12 : 0);
+  }
   /** Bytes queued for sending and not yet acknowledged. */
-  get bufferedSend(): number { return this.sendQ.length; }
-  get sendBufferFree(): number { return this.sendQ.free; }
+  get bufferedSend(): number {
+    return this.sendQ.length;
+  }
+  get sendBufferFree(): number {
+    return this.sendQ.free;
+  }
   /** The smoothed RTT in ns (0 before the first sample). */
-  get srttNs(): number { return this.rtt.srtt; }
+  get srttNs(): number {
+    return this.rtt.srtt;
+  }
   /** The receive window the auto-tuning allows now (at most the receive buffer). */
-  get receiveWindowLimit(): number { return this.rcvWindow.limit; }
+  get receiveWindowLimit(): number {
+    return this.rcvWindow.limit;
+  }
 
-  private now(): bigint { return this.host.clock.monotonicNs(); }
-  private tsNow(): number { return Number(this.now() / 1_000_000n) >>> 0; }
+  private now(): bigint {
+    return this.host.clock.monotonicNs();
+  }
+  private tsNow(): number {
+    return Number(this.now() / 1_000_000n) >>> 0;
+  }
 
   // ------------------------------------------------------------- opening
 
@@ -200,8 +226,13 @@ export class TcpConnection {
 
   private sendSyn(ack: boolean): void {
     const r: TcpRepr = {
-      srcPort: this.localPort, dstPort: this.remotePort, seq: this.iss, ack: ack ? this.rcvNxt : 0,
-      flags: SYN | (ack ? ACK : 0), window: this.rcvWindow.synField(), mss: this.ourMss,
+      srcPort: this.localPort,
+      dstPort: this.remotePort,
+      seq: this.iss,
+      ack: ack ? this.rcvNxt : 0,
+      flags: SYN | (ack ? ACK : 0),
+      window: this.rcvWindow.synField(),
+      mss: this.ourMss,
     };
     // A SYN offers window scaling and timestamps; a SYN-ACK only echoes what the peer offered (RFC 7323 §1.3).
     if (this.cfg.windowScaling !== false && (!ack || this.peerOfferedWs)) r.wscale = this.rcvWindow.shift;
@@ -231,10 +262,20 @@ export class TcpConnection {
   shutdown(): void {
     if (this.finQueued) return;
     switch (this.state) {
-      case 'SYN-SENT': this.destroy(undefined); return;
-      case 'SYN-RECEIVED': case 'ESTABLISHED': this.finQueued = true; this.state = 'FIN-WAIT-1'; break;
-      case 'CLOSE-WAIT': this.finQueued = true; this.state = 'LAST-ACK'; break;
-      default: return;
+      case 'SYN-SENT':
+        this.destroy(undefined);
+        return;
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+        this.finQueued = true;
+        this.state = 'FIN-WAIT-1';
+        break;
+      case 'CLOSE-WAIT':
+        this.finQueued = true;
+        this.state = 'LAST-ACK';
+        break;
+      default:
+        return;
     }
     this.output(this.now());
   }
@@ -254,7 +295,9 @@ export class TcpConnection {
   }
 
   /** Stop delivering data; the window closes as the receive buffer fills. */
-  pause(): void { this.paused = true; }
+  pause(): void {
+    this.paused = true;
+  }
 
   resume(): void {
     if (!this.paused) return;
@@ -336,8 +379,11 @@ export class TcpConnection {
   /** RFC 9293 §3.10.7.4, first: the acceptability test (its four cases of segment length and receive window). */
   private acceptable(seq: number, segLen: number, wnd: number): boolean {
     if (segLen === 0) return wnd === 0 ? seq === this.rcvNxt : seqInWindow(seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd));
-    return wnd > 0 && (seqInWindow(seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd)) ||
-      seqInWindow(seqAdd(seq, segLen - 1), this.rcvNxt, seqAdd(this.rcvNxt, wnd)));
+    return (
+      wnd > 0 &&
+      (seqInWindow(seq, this.rcvNxt, seqAdd(this.rcvNxt, wnd)) ||
+        seqInWindow(seqAdd(seq, segLen - 1), this.rcvNxt, seqAdd(this.rcvNxt, wnd)))
+    );
   }
 
   /** RFC 9293 §3.10.7.4: an unacceptable segment is dropped, answered with an ACK unless it is a RST. */
@@ -429,8 +475,14 @@ export class TcpConnection {
     this.timers.persistProbes = 0; // The peer answers (RFC 1122 §4.2.2.17: then the connection stays open).
     if (acked > 0) {
       this.newDataAcked(ack, acked, o, now);
-    } else if (acked === 0 && seg.payloadLen === 0 && !(seg.flags & FIN) && window === this.sndWnd && window > 0 &&
-      seqGt(this.sndMax, this.sndUna)) {
+    } else if (
+      acked === 0 &&
+      seg.payloadLen === 0 &&
+      !(seg.flags & FIN) &&
+      window === this.sndWnd &&
+      window > 0 &&
+      seqGt(this.sndMax, this.sndUna)
+    ) {
       // A duplicate ACK (RFC 5681 §2). One with a zero window answers a zero-window probe: no sign of loss.
       if (this.sackOk) this.scoreboard.update(o, this.sndUna, this.sndMax);
       this.recover(this.recovery.duplicateAck(ack, this.sndUna, this.sndMax, this.segmentData, this.mss, this.sackOk));
@@ -481,10 +533,17 @@ export class TcpConnection {
 
   private ourFinAcked(now: bigint): void {
     switch (this.state) {
-      case 'FIN-WAIT-1': this.state = this.peerFin ? 'TIME-WAIT' : 'FIN-WAIT-2'; break;
-      case 'CLOSING': this.state = 'TIME-WAIT'; break;
-      case 'LAST-ACK': this.destroy(undefined); return;
-      default: break;
+      case 'FIN-WAIT-1':
+        this.state = this.peerFin ? 'TIME-WAIT' : 'FIN-WAIT-2';
+        break;
+      case 'CLOSING':
+        this.state = 'TIME-WAIT';
+        break;
+      case 'LAST-ACK':
+        this.destroy(undefined);
+        return;
+      default:
+        break;
     }
     if (this.state === 'TIME-WAIT') this.enterTimeWait(now);
   }
@@ -592,14 +651,19 @@ export class TcpConnection {
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
     this.ackNow = true;
     switch (this.state) {
-      case 'ESTABLISHED': this.state = 'CLOSE-WAIT'; break;
-      case 'FIN-WAIT-1': this.state = 'CLOSING'; break;
+      case 'ESTABLISHED':
+        this.state = 'CLOSE-WAIT';
+        break;
+      case 'FIN-WAIT-1':
+        this.state = 'CLOSING';
+        break;
       case 'FIN-WAIT-2':
         this.signalEnd();
         this.sendAck();
         this.enterTimeWait(now);
         return;
-      default: break;
+      default:
+        break;
     }
     this.signalEnd();
   }
@@ -661,7 +725,9 @@ export class TcpConnection {
   private deliverQueued(): void {
     while (!this.paused && this.recvQ.length > 0 && this.events.onData) {
       let chunk: Uint8Array | undefined;
-      this.recvQ.views(this.recvQ.length, (v) => { chunk ??= v; });
+      this.recvQ.views(this.recvQ.length, (v) => {
+        chunk ??= v;
+      });
       const n = chunk!.length;
       this.events.onData(chunk!);
       this.recvQ.drop(n);
@@ -944,8 +1010,12 @@ export class TcpConnection {
   private probeZeroWindow(now: bigint): void {
     const st = this.state;
     const inFlight = seqDiff(this.sndMax, this.sndUna);
-    if (this.sndWnd > 0 || this.sendQ.length === 0 || inFlight > 1 ||
-      (st !== 'ESTABLISHED' && st !== 'CLOSE-WAIT' && st !== 'FIN-WAIT-1' && st !== 'CLOSING' && st !== 'LAST-ACK')) {
+    if (
+      this.sndWnd > 0 ||
+      this.sendQ.length === 0 ||
+      inFlight > 1 ||
+      (st !== 'ESTABLISHED' && st !== 'CLOSE-WAIT' && st !== 'FIN-WAIT-1' && st !== 'CLOSING' && st !== 'LAST-ACK')
+    ) {
       this.timers.persistBackoff = 0;
       return;
     }
@@ -970,13 +1040,21 @@ export class TcpConnection {
   private onRto(now: bigint): void {
     this.timers.rto = undefined;
     this.recovery.stopProbe();
-    if (this.sndWnd === 0 && this.sendQ.length > 0 && seqDiff(this.sndMax, this.sndUna) <= 1 &&
-      this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
+    if (
+      this.sndWnd === 0 &&
+      this.sendQ.length > 0 &&
+      seqDiff(this.sndMax, this.sndUna) <= 1 &&
+      this.state !== 'SYN-SENT' &&
+      this.state !== 'SYN-RECEIVED'
+    ) {
       // Nothing out but a probe octet: the persist timer's work, without retries or the RTO's backoff.
       if (this.timers.persist === undefined) this.armPersist(now);
       return;
     }
-    const limit = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED' ? (this.cfg.synRetries ?? SYN_RETRIES) : (this.cfg.maxRetries ?? MAX_RETRIES);
+    const limit =
+      this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED'
+        ? (this.cfg.synRetries ?? SYN_RETRIES)
+        : (this.cfg.maxRetries ?? MAX_RETRIES);
     if (this.rtt.backoff >= limit || this.timers.userTimedOut(now)) {
       this.abortQuietly('timeout');
       return;

@@ -20,21 +20,39 @@ const SLOT_NS = 64_000_000_000n;
 
 /** SipHash-2-4 of four 32-bit words, returning the low 32 bits (BigInt lanes: a few µs, on the flood path only). */
 function siphash(k: Uint32Array, w0: number, w1: number, w2: number, w3: number): number {
-  let v0 = BigInt.asUintN(64, (BigInt(k[1]!) << 32n | BigInt(k[0]!)) ^ 0x736f6d6570736575n);
-  let v1 = BigInt.asUintN(64, (BigInt(k[3]!) << 32n | BigInt(k[2]!)) ^ 0x646f72616e646f6dn);
-  let v2 = BigInt.asUintN(64, (BigInt(k[1]!) << 32n | BigInt(k[0]!)) ^ 0x6c7967656e657261n);
-  let v3 = BigInt.asUintN(64, (BigInt(k[3]!) << 32n | BigInt(k[2]!)) ^ 0x7465646279746573n);
+  let v0 = BigInt.asUintN(64, ((BigInt(k[1]!) << 32n) | BigInt(k[0]!)) ^ 0x736f6d6570736575n);
+  let v1 = BigInt.asUintN(64, ((BigInt(k[3]!) << 32n) | BigInt(k[2]!)) ^ 0x646f72616e646f6dn);
+  let v2 = BigInt.asUintN(64, ((BigInt(k[1]!) << 32n) | BigInt(k[0]!)) ^ 0x6c7967656e657261n);
+  let v3 = BigInt.asUintN(64, ((BigInt(k[3]!) << 32n) | BigInt(k[2]!)) ^ 0x7465646279746573n);
   const rotl = (x: bigint, b: bigint): bigint => BigInt.asUintN(64, (x << b) | (x >> (64n - b)));
   const round = (): void => {
-    v0 = BigInt.asUintN(64, v0 + v1); v1 = rotl(v1, 13n); v1 ^= v0; v0 = rotl(v0, 32n);
-    v2 = BigInt.asUintN(64, v2 + v3); v3 = rotl(v3, 16n); v3 ^= v2;
-    v0 = BigInt.asUintN(64, v0 + v3); v3 = rotl(v3, 21n); v3 ^= v0;
-    v2 = BigInt.asUintN(64, v2 + v1); v1 = rotl(v1, 17n); v1 ^= v2; v2 = rotl(v2, 32n);
+    v0 = BigInt.asUintN(64, v0 + v1);
+    v1 = rotl(v1, 13n);
+    v1 ^= v0;
+    v0 = rotl(v0, 32n);
+    v2 = BigInt.asUintN(64, v2 + v3);
+    v3 = rotl(v3, 16n);
+    v3 ^= v2;
+    v0 = BigInt.asUintN(64, v0 + v3);
+    v3 = rotl(v3, 21n);
+    v3 ^= v0;
+    v2 = BigInt.asUintN(64, v2 + v1);
+    v1 = rotl(v1, 17n);
+    v1 ^= v2;
+    v2 = rotl(v2, 32n);
   };
-  const m = [BigInt(w1 >>> 0) << 32n | BigInt(w0 >>> 0), BigInt(w3 >>> 0) << 32n | BigInt(w2 >>> 0), 16n << 56n];
-  for (const mi of m) { v3 ^= mi; round(); round(); v0 ^= mi; }
+  const m = [(BigInt(w1 >>> 0) << 32n) | BigInt(w0 >>> 0), (BigInt(w3 >>> 0) << 32n) | BigInt(w2 >>> 0), 16n << 56n];
+  for (const mi of m) {
+    v3 ^= mi;
+    round();
+    round();
+    v0 ^= mi;
+  }
   v2 ^= 0xffn;
-  round(); round(); round(); round();
+  round();
+  round();
+  round();
+  round();
   return Number(BigInt.asUintN(32, v0 ^ v1 ^ v2 ^ v3));
 }
 
@@ -56,7 +74,11 @@ export class SynCookies {
   /** The ISS for a SYN from ra:rp to la:lp advertising `peerMss` (0 when absent). */
   make(nowNs: bigint, la: number, lp: number, ra: number, rp: number, peerMss: number): number {
     let idx = 0;
-    for (let i = COOKIE_MSS.length - 1; i >= 0; i--) if (COOKIE_MSS[i]! <= (peerMss || DEFAULT_MSS)) { idx = i; break; }
+    for (let i = COOKIE_MSS.length - 1; i >= 0; i--)
+      if (COOKIE_MSS[i]! <= (peerMss || DEFAULT_MSS)) {
+        idx = i;
+        break;
+      }
     const t = this.slot(nowNs);
     return ((t << 27) | (idx << 25) | this.hash(t, la, lp, ra, rp)) >>> 0;
   }

@@ -40,7 +40,9 @@ export class Reassembly {
     this.limit = limit;
   }
 
-  get empty(): boolean { return this.held.length === 0; }
+  get empty(): boolean {
+    return this.held.length === 0;
+  }
 
   /** Holds `data` (a view of the frame, copied here) that starts at `seq`; `fin`: the segment carried FIN. */
   store(seq: number, data: Uint8Array, fin: boolean): void {

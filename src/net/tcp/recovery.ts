@@ -24,11 +24,15 @@ import type { Timers } from './timers.ts';
 import type { TcpCounters } from './types.ts';
 
 /** What the connection should send after an ACK: nothing, the segment at SND.UNA again, or what `nextSegment` chooses. */
-export const SEND_NOTHING = 0, RESEND_FIRST = 1, SEND_BY_SCOREBOARD = 2;
+export const SEND_NOTHING = 0,
+  RESEND_FIRST = 1,
+  SEND_BY_SCOREBOARD = 2;
 export type RecoveryAction = typeof SEND_NOTHING | typeof RESEND_FIRST | typeof SEND_BY_SCOREBOARD;
 
 /** A segment chosen to send: none, a hole (or tail) resent, or new data at SND.MAX. */
-export const NO_SEGMENT = 0, RESEND = 1, NEW_DATA = 2;
+export const NO_SEGMENT = 0,
+  RESEND = 1,
+  NEW_DATA = 2;
 export type SegmentChoice = typeof NO_SEGMENT | typeof RESEND | typeof NEW_DATA;
 
 export class Recovery {

@@ -88,7 +88,7 @@ export class RttEstimator {
    */
   newAck(ack: number, o: TcpOptions, tsOk: boolean, tsNow: number, now: bigint): void {
     if (tsOk && o.hasTimestamps && o.tsEcr !== 0 && ((o.tsEcr - this.lastRetransmitTs) | 0) >= 0) {
-      this.sample(Math.max(1, ((tsNow - o.tsEcr) >>> 0)) * 1e6);
+      this.sample(Math.max(1, (tsNow - o.tsEcr) >>> 0) * 1e6);
     } else if (this.timedSeq !== undefined && seqGe(ack, this.timedSeq)) {
       this.sample(Number(now - this.timedAtNs));
     }

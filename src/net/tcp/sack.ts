@@ -18,10 +18,14 @@ export class Scoreboard {
   holeSeq = 0;
   holeLen = 0;
 
-  get empty(): boolean { return this.ranges.length === 0; }
+  get empty(): boolean {
+    return this.ranges.length === 0;
+  }
 
   /** Forgets every SACKed range (RFC 6675 §5.1: a receiver may renege). */
-  clear(): void { this.ranges.length = 0; }
+  clear(): void {
+    this.ranges.length = 0;
+  }
 
   /**
    * An ACK arrived with SND.UNA now `una`: forget what it passed, and add its SACK blocks
@@ -37,7 +41,8 @@ export class Scoreboard {
     }
     if (a.length > 0 && !seqGt(a[0]!, una)) a[0] = una;
     for (let k = 0; k < o.sackCount; k++) {
-      let l = o.sack[2 * k]!, r = o.sack[2 * k + 1]!;
+      let l = o.sack[2 * k]!,
+        r = o.sack[2 * k + 1]!;
       if (seqLt(l, una)) l = una;
       if (seqGt(r, max)) r = max;
       if (seqLt(l, r)) this.add(l, r);
@@ -46,7 +51,8 @@ export class Scoreboard {
 
   /** Merges [l, r) into the ranges, joining every range it overlaps or touches. */
   private add(l: number, r: number): void {
-    const a = this.ranges, n = a.length;
+    const a = this.ranges,
+      n = a.length;
     let i = 0;
     while (i < n && seqLt(a[i + 1]!, l)) i += 2; // Ranges wholly before [l, r), apart from it.
     let j = i;
@@ -71,7 +77,8 @@ export class Scoreboard {
     const a = this.ranges;
     let n = 0;
     for (let i = 0; i < a.length; i += 2) {
-      const l = a[i]!, r = below !== undefined && seqLt(below, a[i + 1]!) ? below : a[i + 1]!;
+      const l = a[i]!,
+        r = below !== undefined && seqLt(below, a[i + 1]!) ? below : a[i + 1]!;
       if (seqLt(l, r)) n += seqDiff(r, l);
     }
     return n;
@@ -117,7 +124,8 @@ export class Scoreboard {
     const a = this.ranges;
     let start = seqGt(from, una) ? from : una;
     for (let i = 0; i < a.length; i += 2) {
-      const l = a[i]!, r = a[i + 1]!;
+      const l = a[i]!,
+        r = a[i + 1]!;
       if (seqLt(start, l)) {
         this.holeSeq = start;
         this.holeLen = Math.min(smss, seqDiff(l, start));

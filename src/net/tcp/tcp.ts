@@ -52,8 +52,19 @@ export class Tcp implements Ipv4Handler, TcpHost {
   private readonly opts = emptyTcpOptions();
   readonly drops = counters(DROPS);
   readonly counters: TcpCounters = {
-    segmentsOut: 0, offloadSends: 0, segmentsIn: 0, retransmits: 0, bytesRetransmitted: 0, fastRetransmits: 0, timeouts: 0, tailProbes: 0, lostRetransmits: 0,
-    dupAcks: 0, outOfOrder: 0, challengeAcks: 0, pawsDrops: 0,
+    segmentsOut: 0,
+    offloadSends: 0,
+    segmentsIn: 0,
+    retransmits: 0,
+    bytesRetransmitted: 0,
+    fastRetransmits: 0,
+    timeouts: 0,
+    tailProbes: 0,
+    lostRetransmits: 0,
+    dupAcks: 0,
+    outOfOrder: 0,
+    challengeAcks: 0,
+    pawsDrops: 0,
   };
   rstsSent = 0;
   challengesLimited = 0;
@@ -93,7 +104,14 @@ export class Tcp implements Ipv4Handler, TcpHost {
     for (let i = 0; i < span; i++) {
       const port = EPHEMERAL_FIRST + ((start + i) % span);
       if (this.listeners.has(port) || this.conns.get(port)?.has(rk)) continue;
-      const c = new TcpConnection(this, { ...this.defaults, ...opts }, 'CLOSED', [this.ip.address, port], [dst, dstPort], this.random.u32());
+      const c = new TcpConnection(
+        this,
+        { ...this.defaults, ...opts },
+        'CLOSED',
+        [this.ip.address, port],
+        [dst, dstPort],
+        this.random.u32(),
+      );
       this.table(port).set(rk, c);
       c.openActive();
       return c;
@@ -195,8 +213,13 @@ export class Tcp implements Ipv4Handler, TcpHost {
   private sendCookie(l: TcpListener, p: Ipv4Packet, v: TcpView): void {
     const iss = this.cookies.make(this.clock.monotonicNs(), p.dst, v.dstPort, p.src, v.srcPort, this.opts.mss);
     const r: TcpRepr = {
-      srcPort: v.dstPort, dstPort: v.srcPort, seq: iss, ack: seqAdd(v.seq, 1), flags: SYN | ACK,
-      window: Math.min(MAX_WINDOW, l.opts.receiveBuffer ?? DEFAULT_RECEIVE_BUFFER), mss: mssForMtu(this.ip.mtu),
+      srcPort: v.dstPort,
+      dstPort: v.srcPort,
+      seq: iss,
+      ack: seqAdd(v.seq, 1),
+      flags: SYN | ACK,
+      window: Math.min(MAX_WINDOW, l.opts.receiveBuffer ?? DEFAULT_RECEIVE_BUFFER),
+      mss: mssForMtu(this.ip.mtu),
     };
     emitTcp(r, this.ip.address, p.src, this.ip.tx, IPV4_PAYLOAD_AT, 0);
     this.ip.send(p.src, PROTO_TCP, 24);

@@ -50,7 +50,10 @@ export class Timers {
 
   /** The earliest deadline of all: when the connection next needs `onTimer`. */
   next(): bigint | undefined {
-    return earlier(earlier(earlier(this.rtoDeadline(), this.delAck), earlier(this.persist, this.timeWait)), earlier(this.keepAlive, this.tlp));
+    return earlier(
+      earlier(earlier(this.rtoDeadline(), this.delAck), earlier(this.persist, this.timeWait)),
+      earlier(this.keepAlive, this.tlp),
+    );
   }
 
   /** The retransmission timer, brought forward to the user timeout when that comes first (RFC 9293 §3.8.3, as Linux clamps it). */

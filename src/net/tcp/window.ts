@@ -29,7 +29,7 @@ export class ReceiveWindow {
     this.recvQ = recvQ;
     this.limit = Math.min(recvQ.capacity, INITIAL_RECEIVE_WINDOW);
     // RFC 7323 §2.3: the least shift that lets the window cover the whole buffer, at most 14.
-    if (scaling) while (this.shift < MAX_WINDOW_SHIFT && (MAX_WINDOW << this.shift) < recvQ.capacity) this.shift++;
+    if (scaling) while (this.shift < MAX_WINDOW_SHIFT && MAX_WINDOW << this.shift < recvQ.capacity) this.shift++;
   }
 
   /** The window we can offer now (octets from RCV.NXT on). */
