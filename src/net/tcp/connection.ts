@@ -139,6 +139,9 @@ export class TcpConnection {
     this.rtt = new RttEstimator(cfg);
     this.timers = new Timers(cfg);
     this.recovery = new Recovery((cfg.congestion ?? ((m) => new Cubic(m)))(this.mss), this.scoreboard, this.timers, host.counters);
+    // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number (at 0, an ISS at or
+    // above 2^31 would look ahead of every ACK and keep recovery from ever starting before a timeout).
+    this.recovery.recover = iss;
     this.noDelay = cfg.noDelay === true;
   }
 
@@ -200,6 +203,7 @@ export class TcpConnection {
   openFromCookie(seg: TcpView, mss: number): void {
     this.state = 'ESTABLISHED';
     this.iss = seqAdd(seg.ack, -1);
+    this.recovery.recover = this.iss;
     this.sndUna = this.sndNxt = this.sndMax = seg.ack;
     this.rcvNxt = seg.seq;
     this.mss = Math.min(mss, this.ourMss);
@@ -484,8 +488,13 @@ export class TcpConnection {
       seqGt(this.sndMax, this.sndUna)
     ) {
       // A duplicate ACK (RFC 5681 §2). One with a zero window answers a zero-window probe: no sign of loss.
-      if (this.sackOk) this.scoreboard.update(o, this.sndUna, this.sndMax);
-      this.recover(this.recovery.duplicateAck(ack, this.sndUna, this.sndMax, this.segmentData, this.mss, this.sackOk));
+      let newlySacked = false;
+      if (this.sackOk) {
+        const before = this.scoreboard.sackedBytes();
+        this.scoreboard.update(o, this.sndUna, this.sndMax);
+        newlySacked = this.scoreboard.sackedBytes() > before;
+      }
+      this.recover(this.recovery.duplicateAck(ack, this.sndUna, this.sndMax, this.segmentData, this.mss, this.sackOk, newlySacked));
     }
     this.updateSendWindow(seg.seq, ack, window);
     return this.state !== 'CLOSED';

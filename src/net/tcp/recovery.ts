@@ -104,8 +104,11 @@ export class Recovery {
    * at the (early retransmit, RFC 5827) threshold of duplicates or of SACKed segments; without, the
    * third duplicate is a fast retransmit (RFC 6582 §3.2 step 2) and each later one inflates the window.
    */
-  duplicateAck(ack: number, una: number, max: number, smss: number, mss: number, sackOk: boolean): RecoveryAction {
+  duplicateAck(ack: number, una: number, max: number, smss: number, mss: number, sackOk: boolean, newlySacked: boolean): RecoveryAction {
     this.counters.dupAcks++;
+    // With SACK, a duplicate ACK that SACKs nothing new says no segment left the network (a duplicated
+    // segment, a window probe's answer): RFC 6675 §2 counts only ACKs carrying new SACK information.
+    if (sackOk && !newlySacked && !this.inRecovery) return SEND_NOTHING;
     this.dupAcks++;
     // Early retransmit (RFC 5827): with fewer than four segments out, fewer duplicates can ever come.
     const outSegs = Math.ceil(seqDiff(max, una) / smss);
