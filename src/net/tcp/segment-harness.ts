@@ -32,20 +32,37 @@ export const T0 = 100n * S;
 
 /** Flags as tcpdump prints them: F S R P, then `.` for ACK (`S.` is a SYN-ACK, `R` a bare RST). */
 export function flagText(f: number): string {
-  return (f & FIN ? 'F' : '') + (f & SYN ? 'S' : '') + (f & RST ? 'R' : '') + (f & PSH ? 'P' : '') + (f & ACK ? '.' : '') +
-    (f & ~(FIN | SYN | RST | PSH | ACK) ? `+${(f & ~(FIN | SYN | RST | PSH | ACK)).toString(16)}` : '');
+  return (
+    (f & FIN ? 'F' : '') +
+    (f & SYN ? 'S' : '') +
+    (f & RST ? 'R' : '') +
+    (f & PSH ? 'P' : '') +
+    (f & ACK ? '.' : '') +
+    (f & ~(FIN | SYN | RST | PSH | ACK) ? `+${(f & ~(FIN | SYN | RST | PSH | ACK)).toString(16)}` : '')
+  );
 }
 
 export function flagBits(s: string): number {
   let f = 0;
   for (const ch of s) {
     switch (ch) {
-      case 'F': f |= FIN; break;
-      case 'S': f |= SYN; break;
-      case 'R': f |= RST; break;
-      case 'P': f |= PSH; break;
-      case '.': f |= ACK; break;
-      default: throw new Error(`unknown flag ${ch} in ${s}`);
+      case 'F':
+        f |= FIN;
+        break;
+      case 'S':
+        f |= SYN;
+        break;
+      case 'R':
+        f |= RST;
+        break;
+      case 'P':
+        f |= PSH;
+        break;
+      case '.':
+        f |= ACK;
+        break;
+      default:
+        throw new Error(`unknown flag ${ch} in ${s}`);
     }
   }
   return f;
@@ -83,7 +100,13 @@ export interface SegOut {
   sack?: number[];
 }
 
-export interface Sent { at: bigint; seg: SegOut; payload: Uint8Array; srcPort: number; dstPort: number }
+export interface Sent {
+  at: bigint;
+  seg: SegOut;
+  payload: Uint8Array;
+  srcPort: number;
+  dstPort: number;
+}
 
 export function fill(len: number, salt = 0): Uint8Array {
   const b = new Uint8Array(len);
@@ -93,14 +116,22 @@ export function fill(len: number, salt = 0): Uint8Array {
 
 class FakeClock implements Clock {
   now = T0;
-  monotonicNs(): bigint { return this.now; }
-  wallNs(): bigint { return this.now; }
+  monotonicNs(): bigint {
+    return this.now;
+  }
+  wallNs(): bigint {
+    return this.now;
+  }
 }
 
 class FixedRandom implements Random {
   value = LOCAL_ISS;
-  u32(): number { return this.value >>> 0; }
-  fill(into: Uint8Array): void { into.fill(7); }
+  u32(): number {
+    return this.value >>> 0;
+  }
+  fill(into: Uint8Array): void {
+    into.fill(7);
+  }
 }
 
 /**
@@ -119,7 +150,9 @@ class FakeIp {
     this.onSend = onSend;
   }
   register(): void {}
-  isBroadcast(a: number): boolean { return a === 0xffffffff || a === 0x0a0000ff; }
+  isBroadcast(a: number): boolean {
+    return a === 0xffffffff || a === 0x0a0000ff;
+  }
   send(dst: number, _protocol: number, len: number, opts?: SendOptions): 'ok' {
     this.onSend(this.tx.slice(IPV4_PAYLOAD_AT, IPV4_PAYLOAD_AT + len), dst, opts);
     return 'ok';
@@ -155,9 +188,13 @@ export class SegmentHarness {
     this.tcp = new Tcp(ip as unknown as Ipv4, this.clock, this.random, o.tcp ?? {});
   }
 
-  get now(): bigint { return this.clock.now; }
+  get now(): bigint {
+    return this.clock.now;
+  }
   /** The stack's timestamp clock (ms) now. */
-  get tsNow(): number { return Number(this.clock.now / MS) >>> 0; }
+  get tsNow(): number {
+    return Number(this.clock.now / MS) >>> 0;
+  }
 
   private record(buf: Uint8Array, dst: number, opts: SendOptions | undefined): void {
     if (dst !== REMOTE_IP) throw new Error(`segment to ${dst.toString(16)}, not the peer`);
@@ -180,8 +217,12 @@ export class SegmentHarness {
   send(s: SegIn): void {
     const payload = typeof s.payload === 'number' ? fill(s.payload) : (s.payload ?? new Uint8Array(0));
     const r: TcpRepr = {
-      srcPort: s.srcPort ?? REMOTE_PORT, dstPort: s.dstPort ?? this.conn?.localPort ?? LOCAL_PORT,
-      seq: s.seq >>> 0, ack: (s.ack ?? 0) >>> 0, flags: flagBits(s.flags), window: s.window ?? 64000,
+      srcPort: s.srcPort ?? REMOTE_PORT,
+      dstPort: s.dstPort ?? this.conn?.localPort ?? LOCAL_PORT,
+      seq: s.seq >>> 0,
+      ack: (s.ack ?? 0) >>> 0,
+      flags: flagBits(s.flags),
+      window: s.window ?? 64000,
     };
     if (s.mss !== undefined) r.mss = s.mss;
     if (s.wscale !== undefined) r.wscale = s.wscale;
@@ -193,8 +234,15 @@ export class SegmentHarness {
     buf.set(payload, hl);
     emitTcp(r, REMOTE_IP, LOCAL_IP, buf, 0, payload.length);
     const p: Ipv4Packet = {
-      src: REMOTE_IP, dst: LOCAL_IP, protocol: 6, ttl: 64, buf, payloadOff: 0, payloadEnd: buf.length,
-      header: () => new Uint8Array(20), payload: () => buf,
+      src: REMOTE_IP,
+      dst: LOCAL_IP,
+      protocol: 6,
+      ttl: 64,
+      buf,
+      payloadOff: 0,
+      payloadEnd: buf.length,
+      header: () => new Uint8Array(20),
+      payload: () => buf,
     };
     this.tcp.receive(p);
   }
@@ -215,7 +263,10 @@ export class SegmentHarness {
   nextTimer(limit = 3600n * S): bigint {
     const t = this.tcp.pollAtNs();
     const from = this.clock.now;
-    if (t === undefined || t > from + limit) { this.clock.now = from + limit; return limit; }
+    if (t === undefined || t > from + limit) {
+      this.clock.now = from + limit;
+      return limit;
+    }
     if (t > from) this.clock.now = t;
     this.tcp.poll(this.clock.now);
     return this.clock.now - from;
@@ -239,21 +290,39 @@ export class SegmentHarness {
   hook(c: TcpConnection, extra: { onData?: (d: Uint8Array) => void; onConnect?: () => void; onEnd?: () => void } = {}): void {
     this.conn = c;
     c.events = {
-      onConnect: () => { this.events.push('connect'); extra.onConnect?.(); },
-      onData: (d) => { this.events.push(`data ${d.length}`); for (const b of d) this.received.push(b); extra.onData?.(d); },
-      onEnd: () => { this.events.push('end'); extra.onEnd?.(); },
-      onDrain: () => { this.events.push('drain'); },
-      onClose: (e) => { this.events.push(`close ${e}`); },
+      onConnect: () => {
+        this.events.push('connect');
+        extra.onConnect?.();
+      },
+      onData: (d) => {
+        this.events.push(`data ${d.length}`);
+        for (const b of d) this.received.push(b);
+        extra.onData?.(d);
+      },
+      onEnd: () => {
+        this.events.push('end');
+        extra.onEnd?.();
+      },
+      onDrain: () => {
+        this.events.push('drain');
+      },
+      onClose: (e) => {
+        this.events.push(`close ${e}`);
+      },
     };
   }
 
   /** Listens on LOCAL_PORT; the connection it hands over is hooked (see `hook`) unless `raw`. */
   listen(opts: TcpListenOptions = {}, raw = false): void {
-    const l = this.tcp.listen(LOCAL_PORT, (c) => {
-      this.events.push('accept');
-      if (raw) this.conn = c;
-      else this.hook(c);
-    }, opts);
+    const l = this.tcp.listen(
+      LOCAL_PORT,
+      (c) => {
+        this.events.push('accept');
+        if (raw) this.conn = c;
+        else this.hook(c);
+      },
+      opts,
+    );
     if (typeof l === 'string') throw new Error(l);
   }
 

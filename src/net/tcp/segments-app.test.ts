@@ -9,12 +9,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LOCAL_ISS, MS, REMOTE_ISS, S, SegmentHarness } from './segment-harness.ts';
 
-const L = LOCAL_ISS + 1, R = REMOTE_ISS + 1, W = 65535;
+const L = LOCAL_ISS + 1,
+  R = REMOTE_ISS + 1,
+  W = 65535;
 
 test('a response written from onData carries the ACK; no pure ACK follows it', () => {
   const h = new SegmentHarness();
   const c = h.established();
-  h.hook(c, { onData: (d) => { c.write(d); } });
+  h.hook(c, {
+    onData: (d) => {
+      c.write(d);
+    },
+  });
   h.send({ seq: R, ack: L, flags: 'P.', payload: 5 });
   h.advance(100n * MS); // past the delayed-ACK time, short of the RTO
   assert.deepEqual(h.recv(), [{ flags: 'P.', seq: L, ack: R + 5, window: W, len: 5 }]);
@@ -26,7 +32,11 @@ test('after a response from onData, the next request without one is ACKed after 
   const h = new SegmentHarness();
   const c = h.established();
   let respond = true;
-  h.hook(c, { onData: (d) => { if (respond) c.write(d); } });
+  h.hook(c, {
+    onData: (d) => {
+      if (respond) c.write(d);
+    },
+  });
   h.send({ seq: R, ack: L, flags: 'P.', payload: 5 });
   assert.deepEqual(h.recv(), [{ flags: 'P.', seq: L, ack: R + 5, window: W, len: 5 }]);
   respond = false;
@@ -40,7 +50,12 @@ test('data and FIN in one segment: onData sees the whole segment processed; its 
   const h = new SegmentHarness();
   const c = h.established();
   const seen: string[] = [];
-  h.hook(c, { onData: (d) => { seen.push(c.state); c.write(d); } });
+  h.hook(c, {
+    onData: (d) => {
+      seen.push(c.state);
+      c.write(d);
+    },
+  });
   h.send({ seq: R, ack: L, flags: 'FP.', payload: 5 });
   h.advance(100n * MS);
   assert.deepEqual(seen, ['CLOSE-WAIT']);
@@ -51,7 +66,12 @@ test('data and FIN in one segment: onData sees the whole segment processed; its 
 test('data and FIN in one segment, answered and closed from onData: LAST-ACK, not a simultaneous close', () => {
   const h = new SegmentHarness();
   const c = h.established();
-  h.hook(c, { onData: (d) => { c.write(d); c.close(); } });
+  h.hook(c, {
+    onData: (d) => {
+      c.write(d);
+      c.close();
+    },
+  });
   h.send({ seq: R, ack: L, flags: 'FP.', payload: 5 });
   assert.deepEqual(h.recv(), [
     { flags: 'P.', seq: L, ack: R + 6, window: W, len: 5 },
@@ -67,7 +87,12 @@ test('data and FIN in one segment, answered and closed from onData: LAST-ACK, no
 test('a response written from onEnd carries the ACK of the FIN; no pure ACK goes before it', () => {
   const h = new SegmentHarness();
   const c = h.established();
-  h.hook(c, { onEnd: () => { c.write(new Uint8Array(3)); c.close(); } });
+  h.hook(c, {
+    onEnd: () => {
+      c.write(new Uint8Array(3));
+      c.close();
+    },
+  });
   h.send({ seq: R, ack: L, flags: 'F.' });
   assert.deepEqual(h.recv(), [
     { flags: 'P.', seq: L, ack: R + 1, window: W, len: 3 },
@@ -79,7 +104,9 @@ test('a response written from onEnd carries the ACK of the FIN; no pure ACK goes
 test('a write from onConnection on the passive side goes out after the handshake completes, as data', () => {
   const h = new SegmentHarness();
   h.listen({}, true);
-  h.tcp.listen(81, (c) => { c.write(new Uint8Array(7)); });
+  h.tcp.listen(81, (c) => {
+    c.write(new Uint8Array(7));
+  });
   h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460, dstPort: 81 });
   assert.equal(h.recv().length, 1);
   h.send({ seq: R, ack: L, flags: '.', dstPort: 81 });
@@ -88,7 +115,13 @@ test('a write from onConnection on the passive side goes out after the handshake
 
 test('a response from onConnection to data on the third segment of the handshake carries its ACK', () => {
   const h = new SegmentHarness();
-  h.tcp.listen(82, (c) => { c.events = { onData: (d) => { c.write(d); } }; });
+  h.tcp.listen(82, (c) => {
+    c.events = {
+      onData: (d) => {
+        c.write(d);
+      },
+    };
+  });
   h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460, dstPort: 82 });
   h.recv();
   h.send({ seq: R, ack: L, flags: 'P.', payload: 4, dstPort: 82 });
@@ -99,7 +132,11 @@ test('a response from onConnection to data on the third segment of the handshake
 test('onConnect on the active side: data written there follows the ACK of the SYN-ACK', () => {
   const h = new SegmentHarness();
   const c = h.synSent();
-  h.hook(c, { onConnect: () => { c.write(new Uint8Array(9)); } });
+  h.hook(c, {
+    onConnect: () => {
+      c.write(new Uint8Array(9));
+    },
+  });
   h.send({ seq: REMOTE_ISS, ack: L, flags: 'S.', mss: 1460 });
   assert.deepEqual(h.recv(), [
     { flags: '.', seq: L, ack: R, window: W, len: 0 },
@@ -107,10 +144,14 @@ test('onConnect on the active side: data written there follows the ACK of the SY
   ]);
 });
 
-test('pausing from onData keeps the rest of the segment\'s data queued, in order, and the window shows it', () => {
+test("pausing from onData keeps the rest of the segment's data queued, in order, and the window shows it", () => {
   const h = new SegmentHarness();
   const c = h.established({ receiveBuffer: 1000 });
-  h.hook(c, { onData: () => { c.pause(); } });
+  h.hook(c, {
+    onData: () => {
+      c.pause();
+    },
+  });
   h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 }); // out of order, held
   h.recv();
   h.send({ seq: R, ack: L, flags: '.', payload: 100 }); // fills the gap: two chunks for the application
@@ -129,7 +170,14 @@ test('onDrain runs once the ACK is processed; what it writes goes out in the sam
   assert.equal(c.write(new Uint8Array(1500)), 1000);
   h.recv();
   let more = true;
-  c.events = { onDrain: () => { if (more) { more = false; c.write(new Uint8Array(500)); } } };
+  c.events = {
+    onDrain: () => {
+      if (more) {
+        more = false;
+        c.write(new Uint8Array(500));
+      }
+    },
+  };
   h.send({ seq: R, ack: L + 1000, flags: '.' });
   assert.deepEqual(h.recv(), [{ flags: 'P.', seq: L + 1000, ack: R, window: W, len: 500 }]);
 });
@@ -137,7 +185,11 @@ test('onDrain runs once the ACK is processed; what it writes goes out in the sam
 test('aborting from onData sends one RST; the segments after it find no connection', () => {
   const h = new SegmentHarness();
   const c = h.established();
-  h.hook(c, { onData: () => { c.abort(); } });
+  h.hook(c, {
+    onData: () => {
+      c.abort();
+    },
+  });
   h.send({ seq: R, ack: L, flags: 'P.', payload: 5 });
   h.send({ seq: R + 5, ack: L, flags: 'P.', payload: 5 });
   h.advance(1n * S);
@@ -152,7 +204,11 @@ test('a RST reaches the application as onClose after the segment is processed', 
   const h = new SegmentHarness();
   const c = h.established();
   let stateSeen = '';
-  c.events = { onClose: () => { stateSeen = c.state; } };
+  c.events = {
+    onClose: () => {
+      stateSeen = c.state;
+    },
+  };
   h.send({ seq: R, flags: 'R' });
   assert.equal(stateSeen, 'CLOSED');
   assert.equal(h.tcp.connectionCount, 0);

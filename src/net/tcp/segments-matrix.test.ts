@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { LOCAL_ISS, REMOTE_ISS, SegmentHarness, type SegOut } from './segment-harness.ts';
 import type { TcpConnection } from './connection.ts';
 
-const L = LOCAL_ISS + 1, R = REMOTE_ISS + 1, W = 65535;
+const L = LOCAL_ISS + 1,
+  R = REMOTE_ISS + 1,
+  W = 65535;
 
 interface State {
   name: string;

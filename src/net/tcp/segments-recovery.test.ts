@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MS, REMOTE_ISS, SegmentHarness } from './segment-harness.ts';
 
-const R = REMOTE_ISS + 1, W = 65535, M = 1460;
+const R = REMOTE_ISS + 1,
+  W = 65535,
+  M = 1460;
 
 /** A passive open whose own ISS is `iss`. */
 function establishedAt(iss: number, opts: { sack?: boolean } = {}, sackPermitted = false): SegmentHarness {
@@ -46,5 +48,9 @@ test('RFC 6675 §2: with SACK, duplicate ACKs that SACK nothing new (a duplicate
   h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 2 * M] });
   h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 3 * M] });
   h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 4 * M] });
-  assert.deepEqual(h.recv().map((s) => [s.seq, s.len]), [[L, M]], 'the hole is resent');
+  assert.deepEqual(
+    h.recv().map((s) => [s.seq, s.len]),
+    [[L, M]],
+    'the hole is resent',
+  );
 });

@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LOCAL_ISS, REMOTE_ISS, S, SegmentHarness, type SegOut } from './segment-harness.ts';
 
-const L = LOCAL_ISS + 1, R = REMOTE_ISS + 1, W = 65535;
+const L = LOCAL_ISS + 1,
+  R = REMOTE_ISS + 1,
+  W = 65535;
 const CHALLENGE: SegOut = { flags: '.', seq: L, ack: R, window: W, len: 0 };
 
 // ------------------------------------------------------------------ §3: RST

@@ -9,7 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LOCAL_ISS, MS, REMOTE_ISS, SegmentHarness } from './segment-harness.ts';
 
-const L = LOCAL_ISS + 1, R = REMOTE_ISS + 1, W = 65535;
+const L = LOCAL_ISS + 1,
+  R = REMOTE_ISS + 1,
+  W = 65535;
 const ms = (ns: bigint): number => Number(ns / MS);
 
 // ------------------------------------------------------------ window scaling
@@ -21,15 +23,19 @@ test('RFC 7323 §2.2: a SYN with window scale gets a SYN-ACK with ours (7 for a 
   assert.deepEqual(h.recv(), [{ flags: 'S.', seq: LOCAL_ISS, ack: R, window: W, len: 0, mss: 1460, wscale: 7 }]);
 });
 
-test('RFC 7323 §2.2: both offered: the peer\'s windows are shifted by its scale, ours by our scale', () => {
+test("RFC 7323 §2.2: both offered: the peer's windows are shifted by its scale, ours by our scale", () => {
   const h = new SegmentHarness();
   const c = h.established({ noDelay: true }, { wscale: 2 }, { window: 1095 }); // 4380 bytes: three segments
   c.write(new Uint8Array(5000));
-  assert.deepEqual(h.recv(), [
-    { flags: '.', seq: L, ack: R, window: 512, len: 1460 },
-    { flags: '.', seq: L + 1460, ack: R, window: 512, len: 1460 },
-    { flags: '.', seq: L + 2920, ack: R, window: 512, len: 1460 },
-  ], 'our 64 KiB window is 512 << 7');
+  assert.deepEqual(
+    h.recv(),
+    [
+      { flags: '.', seq: L, ack: R, window: 512, len: 1460 },
+      { flags: '.', seq: L + 1460, ack: R, window: 512, len: 1460 },
+      { flags: '.', seq: L + 2920, ack: R, window: 512, len: 1460 },
+    ],
+    'our 64 KiB window is 512 << 7',
+  );
 });
 
 test('RFC 7323 §2.2: a SYN without window scale: none in the SYN-ACK, and neither side scales', () => {
@@ -39,7 +45,11 @@ test('RFC 7323 §2.2: a SYN without window scale: none in the SYN-ACK, and neith
   assert.deepEqual(h.recv(), [{ flags: 'S.', seq: LOCAL_ISS, ack: R, window: W, len: 0, mss: 1460 }]);
   h.send({ seq: R, ack: L, flags: '.', window: 1460 });
   h.conn!.write(new Uint8Array(5000));
-  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R, window: W, len: 1460 }], 'window 1460 means 1460 bytes; ours is 65535, unscaled');
+  assert.deepEqual(
+    h.recv(),
+    [{ flags: '.', seq: L, ack: R, window: W, len: 1460 }],
+    'window 1460 means 1460 bytes; ours is 65535, unscaled',
+  );
 });
 
 test('RFC 7323 §2.2: with scaling off here, an offer from the peer is not answered and its windows are not scaled', () => {
@@ -64,14 +74,25 @@ test('RFC 7323 §2.2: our SYN offered scaling and the SYN-ACK did too: both scal
   const c = h.activeEstablished({ noDelay: true }, { wscale: 1, window: 65535 });
   h.send({ seq: R, ack: L, flags: '.', window: 2190 }); // 4380 bytes
   c.write(new Uint8Array(5000));
-  assert.deepEqual(h.recv().map((s) => [s.seq - L, s.len, s.window]), [[0, 1460, 512], [1460, 1460, 512], [2920, 1460, 512]]);
+  assert.deepEqual(
+    h.recv().map((s) => [s.seq - L, s.len, s.window]),
+    [
+      [0, 1460, 512],
+      [1460, 1460, 512],
+      [2920, 1460, 512],
+    ],
+  );
 });
 
 test('RFC 7323 §2.2: the window in a SYN-ACK is never scaled', () => {
   const h = new SegmentHarness();
   const c = h.activeEstablished({ noDelay: true }, { wscale: 2, window: 2920 });
   c.write(new Uint8Array(10_000));
-  assert.deepEqual(h.recv().map((s) => s.len), [1460, 1460], '2920 bytes, not 11680');
+  assert.deepEqual(
+    h.recv().map((s) => s.len),
+    [1460, 1460],
+    '2920 bytes, not 11680',
+  );
 });
 
 test('RFC 7323 §2.3: a shift above 14 is used as 14', () => {
@@ -81,7 +102,11 @@ test('RFC 7323 §2.3: a shift above 14 is used as 14', () => {
   c.write(new Uint8Array(40_000));
   const out = h.recv();
   assert.equal(out.length, 11);
-  assert.equal(out.reduce((n, s) => n + s.len, 0), 16_060, 'eleven segments fit in 16384 bytes (32768 would take 22)');
+  assert.equal(
+    out.reduce((n, s) => n + s.len, 0),
+    16_060,
+    'eleven segments fit in 16384 bytes (32768 would take 22)',
+  );
 });
 
 test('RFC 7323 §2.2: with a 64 KiB receive buffer the scale we offer is the smallest that covers it', () => {
@@ -162,7 +187,10 @@ test('RFC 7323 §4.1: the RTT is measured from the echoed timestamp (300 ms: RTO
   c.write(new Uint8Array(10));
   h.recv();
   assert.equal(ms(h.nextTimer()), 900);
-  assert.deepEqual(h.recv().map((s) => [s.seq, s.len]), [[L + 10, 10]]);
+  assert.deepEqual(
+    h.recv().map((s) => [s.seq, s.len]),
+    [[L + 10, 10]],
+  );
 });
 
 // ---------------------------------------------------------------------- PAWS

@@ -25,7 +25,7 @@ test('CLOSED (§3.10.7.1): an ACK for no connection gets <SEQ=SEG.ACK><CTL=RST>'
   assert.deepEqual(h.recv(), [{ flags: 'R', seq: 12345, ack: 0, window: 0, len: 0 }]);
 });
 
-test('CLOSED (§3.10.7.1): data and FIN without ACK are counted in the RST\'s ACK', () => {
+test("CLOSED (§3.10.7.1): data and FIN without ACK are counted in the RST's ACK", () => {
   const h = new SegmentHarness();
   h.send({ seq: R, flags: 'F', payload: 10 });
   assert.deepEqual(h.recv(), [{ flags: 'R.', seq: 0, ack: R + 11, window: 0, len: 0 }]);
@@ -46,7 +46,7 @@ test('LISTEN (§3.10.7.2): SYN in, SYN-ACK out with our MSS, ISS and the window 
   h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1400 });
   assert.deepEqual(h.recv(), [{ flags: 'S.', seq: LOCAL_ISS, ack: R, window: W, len: 0, mss: 1460 }]);
   assert.equal(h.only()?.state, 'SYN-RECEIVED');
-  assert.equal(h.only()?.mss, 1400, 'the peer\'s MSS bounds ours');
+  assert.equal(h.only()?.mss, 1400, "the peer's MSS bounds ours");
 });
 
 test('LISTEN (§3.10.7.2): a SYN without the MSS option means 536 (RFC 9293 §3.7.1)', () => {
@@ -126,9 +126,19 @@ test('LISTEN: an ACK with a forged cookie gets RST and opens nothing', () => {
 test('SYN-SENT: the SYN offers MSS, window scaling, SACK and timestamps', () => {
   const h = new SegmentHarness();
   h.connect();
-  assert.deepEqual(h.recv(), [{
-    flags: 'S', seq: LOCAL_ISS, ack: 0, window: W, len: 0, mss: 1460, wscale: 7, sackPermitted: true, ts: [h.tsNow, 0],
-  }]);
+  assert.deepEqual(h.recv(), [
+    {
+      flags: 'S',
+      seq: LOCAL_ISS,
+      ack: 0,
+      window: W,
+      len: 0,
+      mss: 1460,
+      wscale: 7,
+      sackPermitted: true,
+      ts: [h.tsNow, 0],
+    },
+  ]);
 });
 
 test('SYN-SENT (§3.10.7.3): a SYN-ACK acknowledging our SYN completes the handshake: ACK out, ESTABLISHED', () => {
@@ -478,7 +488,7 @@ test('§3.10.7.4 edge: a segment whose last byte is RCV.NXT - 1 is not acceptabl
   assert.deepEqual(h.events, []);
 });
 
-test('§3.10.7.4 edge: a segment covering more than the window delivers the window\'s worth, FIN dropped with the rest', () => {
+test("§3.10.7.4 edge: a segment covering more than the window delivers the window's worth, FIN dropped with the rest", () => {
   const h = small();
   h.conn!.pause();
   h.send({ seq: R, ack: L, flags: 'F.', payload: 1500 });
@@ -534,7 +544,7 @@ test('zero window: the application reading opens it with a window update (RFC 92
 
 // ----------------------------------------------------- ESTABLISHED: send
 
-test('ESTABLISHED: a write goes out at once with PSH, the peer\'s ACK stops the retransmission timer', () => {
+test("ESTABLISHED: a write goes out at once with PSH, the peer's ACK stops the retransmission timer", () => {
   const h = new SegmentHarness();
   const c = h.established();
   c.write(new Uint8Array(100));
@@ -567,7 +577,7 @@ test('ESTABLISHED: with noDelay the short tail follows at once, PSH on the last 
   ]);
 });
 
-test('ESTABLISHED: the peer\'s window bounds what goes out; a window update releases the rest', () => {
+test("ESTABLISHED: the peer's window bounds what goes out; a window update releases the rest", () => {
   const h = new SegmentHarness();
   const c = h.established({}, {}, { window: 1000 });
   c.write(new Uint8Array(3000));
@@ -660,7 +670,10 @@ test('ESTABLISHED: after too many resends the connection gives up with RST (RFC 
   const c = h.established({ maxRetries: 3 });
   c.write(new Uint8Array(10));
   h.recv();
-  for (let i = 0; i < 3; i++) { h.nextTimer(); assert.equal(h.recv().length, 1); }
+  for (let i = 0; i < 3; i++) {
+    h.nextTimer();
+    assert.equal(h.recv().length, 1);
+  }
   h.nextTimer();
   assert.deepEqual(h.recv(), [{ flags: 'R', seq: L + 10, ack: 0, window: 0, len: 0 }]);
   assert.deepEqual(h.events, ['close timeout']);
@@ -696,7 +709,7 @@ test('FIN-WAIT-1: an ACK short of our FIN keeps FIN-WAIT-1', () => {
   assert.equal(c.state, 'FIN-WAIT-1');
 });
 
-test('FIN-WAIT-1: the peer\'s FIN before its ACK of ours: ACK, CLOSING', () => {
+test("FIN-WAIT-1: the peer's FIN before its ACK of ours: ACK, CLOSING", () => {
   const h = new SegmentHarness();
   const c = h.finWait1();
   h.send({ seq: R, ack: L, flags: 'F.' });
@@ -750,7 +763,7 @@ test('FIN-WAIT-2: data is received and ACKed', () => {
   assert.equal(c.state, 'FIN-WAIT-2');
 });
 
-test('FIN-WAIT-2: the peer\'s FIN is ACKed at once; TIME-WAIT', () => {
+test("FIN-WAIT-2: the peer's FIN is ACKed at once; TIME-WAIT", () => {
   const h = new SegmentHarness();
   const c = h.finWait2();
   h.send({ seq: R, ack: L + 1, flags: 'F.' });
@@ -776,7 +789,7 @@ test('FIN-WAIT-2: RST at RCV.NXT resets', () => {
 
 // -------------------------------------------------------------- CLOSE-WAIT
 
-test('CLOSE-WAIT: we may still send; the peer\'s ACK is processed', () => {
+test("CLOSE-WAIT: we may still send; the peer's ACK is processed", () => {
   const h = new SegmentHarness();
   const c = h.closeWait();
   c.write(new Uint8Array(10));
@@ -938,7 +951,7 @@ test('TIME-WAIT (§3.10.7.4): RST at RCV.NXT closes it early, the application he
   assert.deepEqual(h.events, []);
 });
 
-test('TIME-WAIT: the active closer\'s simultaneous close through CLOSING ends in TIME-WAIT too', () => {
+test("TIME-WAIT: the active closer's simultaneous close through CLOSING ends in TIME-WAIT too", () => {
   const h = new SegmentHarness();
   const c = h.closing();
   h.send({ seq: R + 1, ack: L + 1, flags: '.' });
@@ -1000,7 +1013,7 @@ test('FIN-WAIT-1: a timeout resends the last data and the FIN together', () => {
   assert.equal(c.state, 'FIN-WAIT-2');
 });
 
-test('TIME-WAIT: a new SYN from the same port is challenged; the peer\'s RST at its ACK number clears TIME-WAIT and the SYN after it opens a connection', () => {
+test("TIME-WAIT: a new SYN from the same port is challenged; the peer's RST at its ACK number clears TIME-WAIT and the SYN after it opens a connection", () => {
   const h = new SegmentHarness();
   const c = h.timeWait();
   h.advance(1n * S);

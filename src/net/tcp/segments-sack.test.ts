@@ -8,7 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LOCAL_ISS, MS, REMOTE_ISS, S, SegmentHarness } from './segment-harness.ts';
 
-const L = LOCAL_ISS + 1, R = REMOTE_ISS + 1, W = 65535, M = 1460;
+const L = LOCAL_ISS + 1,
+  R = REMOTE_ISS + 1,
+  W = 65535,
+  M = 1460;
 const SACK = { sackPermitted: true };
 
 // --------------------------------------------------------------- negotiation
@@ -59,11 +62,14 @@ test('RFC 2018 §4: the block of the latest segment comes first, then the others
   h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
   h.send({ seq: R + 300, ack: L, flags: '.', payload: 100 });
   h.send({ seq: R + 500, ack: L, flags: '.', payload: 100 });
-  assert.deepEqual(h.recv().map((s) => s.sack), [
-    [R + 100, R + 200],
-    [R + 300, R + 400, R + 100, R + 200],
-    [R + 500, R + 600, R + 300, R + 400, R + 100, R + 200],
-  ]);
+  assert.deepEqual(
+    h.recv().map((s) => s.sack),
+    [
+      [R + 100, R + 200],
+      [R + 300, R + 400, R + 100, R + 200],
+      [R + 500, R + 600, R + 300, R + 400, R + 100, R + 200],
+    ],
+  );
 });
 
 test('RFC 2018 §4: a segment that extends a block is reported as the merged block, first', () => {
@@ -87,7 +93,13 @@ test('RFC 2018 §3: at most three blocks beside timestamps', () => {
   h.established({}, { ...SACK, ts: [5, 0] }, { ts: [6, 0] });
   for (const k of [1, 3, 5, 7]) h.send({ seq: R + k * 100, ack: L, flags: '.', payload: 100, ts: [7, 0] });
   assert.deepEqual(h.recv().at(-1), {
-    flags: '.', seq: L, ack: R, window: W, len: 0, ts: [h.tsNow, 6], sack: [R + 700, R + 800, R + 500, R + 600, R + 300, R + 400],
+    flags: '.',
+    seq: L,
+    ack: R,
+    window: W,
+    len: 0,
+    ts: [h.tsNow, 6],
+    sack: [R + 700, R + 800, R + 500, R + 600, R + 300, R + 400],
   });
 });
 
@@ -116,7 +128,13 @@ test('RFC 2018 §4: a duplicate of out-of-order data already held is reported ag
   h.established({}, SACK);
   h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
   h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
-  assert.deepEqual(h.recv().map((s) => s.sack), [[R + 100, R + 200], [R + 100, R + 200]]);
+  assert.deepEqual(
+    h.recv().map((s) => s.sack),
+    [
+      [R + 100, R + 200],
+      [R + 100, R + 200],
+    ],
+  );
 });
 
 // -------------------------------------------------------------------- sender

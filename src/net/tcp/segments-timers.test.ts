@@ -9,7 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LOCAL_ISS, MS, REMOTE_ISS, S, SegmentHarness, type SegOut } from './segment-harness.ts';
 
-const L = LOCAL_ISS + 1, R = REMOTE_ISS + 1, W = 65535;
+const L = LOCAL_ISS + 1,
+  R = REMOTE_ISS + 1,
+  W = 65535;
 const ms = (ns: bigint): number => Number(ns / MS);
 
 // ------------------------------------------------------------------ persist
@@ -151,7 +153,10 @@ test('RFC 6298 §5.5: each timeout doubles the RTO, up to the maximum', () => {
   c.write(new Uint8Array(10));
   h.recv();
   const gaps: number[] = [];
-  for (let i = 0; i < 6; i++) { gaps.push(ms(h.nextTimer())); assert.equal(h.recv().length, 1); }
+  for (let i = 0; i < 6; i++) {
+    gaps.push(ms(h.nextTimer()));
+    assert.equal(h.recv().length, 1);
+  }
   assert.deepEqual(gaps, [200, 400, 800, 1600, 3000, 3000]);
 });
 
@@ -298,7 +303,10 @@ test('user timeout (RFC 9293 §3.8.3, RFC 5482): data unacknowledged for that lo
   h.recv();
   h.nextTimer(); // 200 ms
   h.nextTimer(); // 600 ms
-  assert.deepEqual(h.recv().map((s) => s.len), [10, 10]);
+  assert.deepEqual(
+    h.recv().map((s) => s.len),
+    [10, 10],
+  );
   h.nextTimer();
   assert.equal(ms(h.now - t0), 1000);
   assert.deepEqual(h.recv(), [{ flags: 'R', seq: L + 10, ack: 0, window: 0, len: 0 }]);
@@ -322,7 +330,8 @@ test('user timeout: without it, the retry limit decides', () => {
   const c = h.established({ maxRetries: 2 });
   c.write(new Uint8Array(10));
   h.recv();
-  h.nextTimer(); h.nextTimer();
+  h.nextTimer();
+  h.nextTimer();
   assert.equal(c.state, 'ESTABLISHED');
   h.nextTimer();
   assert.equal(c.state, 'CLOSED');
