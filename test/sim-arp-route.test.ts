@@ -1,7 +1,7 @@
 /** ARP probes and conflicts, routing through the gateway, and send-side limits, in simulation. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPipe } from '../src/link/index.ts';
+import { createPipe, drainFrames } from '../src/link/index.ts';
 import { Stack } from '../src/net/index.ts';
 import { Scheduler, SeededRandom } from '../src/sim/index.ts';
 import { ArpView, emitArp, emitEthernet, ETHERTYPE_ARP, EthernetView, Ipv4View, parseArp } from '../src/wire/index.ts';
@@ -16,12 +16,7 @@ function stackOnPipe(): { s: Stack; peer: ReturnType<typeof createPipe>[1]; sche
   return { s, peer: b, sched };
 }
 
-function readAll(d: { read(b: Uint8Array): number | 'again' }): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const buf = new Uint8Array(1518);
-  for (let n = d.read(buf); n !== 'again'; n = d.read(buf)) out.push(buf.slice(0, n));
-  return out;
-}
+const readAll = drainFrames;
 
 function arpFrame(op: number, senderIp: number, targetIp: number, targetMac = new Uint8Array(6)): Uint8Array {
   const f = new Uint8Array(42);

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { NetDevice } from '../src/devices/index.ts';
+import { type NetDevice, NO_OFFLOAD, type RxInfo } from '../src/devices/index.ts';
 import { createPipe, FaultInjector, SoftGso, type FaultOptions } from '../src/link/index.ts';
 import { Stack } from '../src/net/index.ts';
 import { Scheduler, SeededRandom } from '../src/sim/index.ts';
@@ -88,15 +88,13 @@ test('receive offload: a device that vouches for a checksum is believed for that
   const dev = {
     mac: Uint8Array.of(2, 0, 0, 0, 0, 2),
     mtu: 1500,
-    gsoMax: 14 + 65535,
-    get rxChecksumTrusted() {
-      return trusted;
-    },
+    capabilities: { gsoMax: 14 + 65535, rxOffload: true, headroom: 0 },
     write: () => 'ok' as const,
-    read: (into: Uint8Array) => {
+    read: (into: Uint8Array, rx: RxInfo) => {
       const f = frames.shift();
       if (!f) return 'again' as const;
       into.set(f);
+      rx.checksumVerified = trusted;
       return f.length;
     },
     readyAtNs: () => undefined,
@@ -179,22 +177,23 @@ test('offload and a peer with a small MSS: every packet is either cut by the dev
   const tapped: NetDevice = {
     mac: pa.mac,
     mtu: pa.mtu,
+    capabilities: NO_OFFLOAD,
     write: (f) => {
       wire.push(f.slice());
       return pa.write(f);
     },
-    read: (into) => pa.read(into),
+    read: (into, rx) => pa.read(into, rx),
     readyAtNs: () => pa.readyAtNs(),
   };
   const gso = new SoftGso(tapped);
   // The peer's stack sees an MTU of 576 (so it announces MSS 536) and reads with a buffer large enough for
-  // anything the 1,500-byte link carries (gsoMax only sizes that buffer: the peer sends nothing large).
+  // anything the 1,500-byte link carries (receive offload sizes that buffer; the peer sends nothing large).
   const small: NetDevice = {
     mac: pb.mac,
     mtu: 576,
-    gsoMax: 14 + 65535,
+    capabilities: { gsoMax: 14 + 65535, rxOffload: true, headroom: 0 },
     write: (f) => pb.write(f),
-    read: (into) => pb.read(into),
+    read: (into, rx) => pb.read(into, rx),
     readyAtNs: () => pb.readyAtNs(),
   };
   const a = new Stack({ device: gso, clock, random: rnd.fork(), ipv4: { address: ip('10.0.0.1'), prefixLen: 24 } });

@@ -30,6 +30,50 @@ export type MacAddress = Uint8Array;
 export const ETHERNET_HEADER_LEN = 14;
 
 /**
+ * What a network device can do beyond moving plain frames, in one record.
+ * A device without offloads says `NO_OFFLOAD`.
+ */
+export interface NetCapabilities {
+  /**
+   * Segmentation offload (TSO): the largest frame `write` takes with a
+   * `gsoSize`. Undefined: no offload; never pass one.
+   */
+  readonly gsoMax: number | undefined;
+  /**
+   * Receive offload: `read` may return frames of up to `gsoMax` bytes (TCP
+   * segments the host joined), `into` must hold that many, and each read
+   * says whether the host already verified the frame's TCP/UDP checksum
+   * (`RxInfo.checksumVerified`).
+   */
+  readonly rxOffload: boolean;
+  /**
+   * Bytes the device may use in place in front of a frame (the tap's 10-byte
+   * virtio-net header): a caller that reserves them in its buffers — before
+   * `into` for `read`, before `frame` for `write` — spares the device a copy
+   * of every frame. A device copies when they are not there.
+   */
+  readonly headroom: number;
+}
+
+/** A device that moves plain frames and nothing more. */
+export const NO_OFFLOAD: NetCapabilities = { gsoMax: undefined, rxOffload: false, headroom: 0 };
+
+/**
+ * Facts about one received frame, filled in by `NetDevice.read` into a
+ * record the caller owns and reuses (nothing is allocated per frame).
+ */
+export interface RxInfo {
+  /**
+   * The frame's TCP/UDP checksum was verified by the host or never filled
+   * in (a local sender's partial checksum: virtio-net's DATA_VALID or
+   * NEEDS_CSUM), so the stack need not verify it. False: verify as usual.
+   * Only for this frame: it travels with the packet up the stack, and a
+   * datagram reassembled from fragments is always verified.
+   */
+  checksumVerified: boolean;
+}
+
+/**
  * A network device moving whole Ethernet frames (Solo5 NET_BASIC).
  *
  * `mtu` is the largest payload after the 14-byte Ethernet header; a frame is
@@ -40,11 +84,7 @@ export interface NetDevice {
   readonly mac: MacAddress;
   /** Largest Ethernet payload in bytes (1500 on a standard link). */
   readonly mtu: number;
-  /**
-   * Segmentation offload (TSO), when the device has it: the largest frame
-   * `write` takes with a `gsoSize`. Undefined: no offload; never pass one.
-   */
-  readonly gsoMax?: number;
+  readonly capabilities: NetCapabilities;
   /**
    * Sends one frame, never blocking.
    * - `'ok'`: the frame was handed to the link (it may still be lost there).
@@ -52,23 +92,25 @@ export interface NetDevice {
    *   may count it; upper layers recover as they would from loss.
    * - `'invalid'`: shorter than 14 bytes or longer than `mtu + 18`.
    * - `'unspecified'`: the link is gone (host interface removed).
-   * `frame` is copied before the call returns.
+   * `frame` is copied (or sent) before the call returns; the device may
+   * write into the `capabilities.headroom` bytes before it.
    *
-   * With `gsoSize` (only on a device with `gsoMax`): `frame` is one
-   * Ethernet/IPv4/TCP packet of up to `gsoMax` bytes whose TCP checksum
-   * field holds the pseudo-header sum for its whole length; the device cuts
-   * it into segments of `gsoSize` payload bytes and completes the checksums
-   * (virtio-net's GSO_TCPV4 with NEEDS_CSUM).
+   * With `gsoSize` (only on a device with `capabilities.gsoMax`): `frame`
+   * is one Ethernet/IPv4/TCP packet of up to `gsoMax` bytes whose TCP
+   * checksum field holds the pseudo-header sum for its whole length; the
+   * device cuts it into segments of `gsoSize` payload bytes and completes
+   * the checksums (virtio-net's GSO_TCPV4 with NEEDS_CSUM).
    */
   write(frame: Uint8Array, gsoSize?: number): DeviceResult;
   /**
-   * Copies the next received frame into `into` and returns its length, or
-   * `'again'` when nothing is queued. `into` must hold at least `mtu + 18`
-   * bytes (so that a tagged frame fits), or `gsoMax` on a device that has
-   * it (receive offload, see `rxChecksumTrusted`); a shorter buffer throws.
-   * Never blocks.
+   * Puts the next received frame in `into` and returns its length, with the
+   * frame's facts in `rx`; `'again'` when nothing is queued; `'unspecified'`
+   * when the device failed (the host interface is gone: EBADF, EIO). `into`
+   * must hold at least `mtu + 18` bytes (so that a tagged frame fits), or
+   * `gsoMax` with receive offload; a shorter buffer throws. The device may
+   * use the `capabilities.headroom` bytes before `into`. Never blocks.
    */
-  read(into: Uint8Array): number | 'again';
+  read(into: Uint8Array, rx: RxInfo): number | 'again' | 'unspecified';
   /**
    * Earliest monotonic time at which `read` may stop returning `'again'`
    * without any outside event: a device that holds frames back (a delaying
@@ -76,15 +118,15 @@ export interface NetDevice {
    * `0n` means "now" (frames are queued).
    */
   readyAtNs(): bigint | undefined;
-  /**
-   * Receive offload, on a device with `gsoMax`: `read` may return frames of
-   * up to `gsoMax` bytes (TCP segments the host joined), and `into` must
-   * hold that many. After each `read`, true when the frame's TCP/UDP
-   * checksum was already verified by the host or was never filled in (a
-   * local sender's partial checksum, virtio-net's DATA_VALID/NEEDS_CSUM):
-   * the stack does not verify it. Undefined or false: verify as usual.
-   */
-  readonly rxChecksumTrusted?: boolean;
+}
+
+/**
+ * `bytes` of `buf`, starting `at`, with `headroom` bytes in front of it in
+ * the same memory: the buffers layers build frames in, so that a device with
+ * headroom fills it in place. `store.subarray(headroom)` is what they use.
+ */
+export function withHeadroom(size: number, headroom: number): Uint8Array {
+  return new Uint8Array(headroom + size).subarray(headroom);
 }
 
 /** A block device (Solo5 BLOCK_BASIC). */

@@ -6,7 +6,7 @@
  * Egress frames that are held are sent on the next `read`/`write` call after
  * they fall due, so impairment needs no timers of its own.
  */
-import { earlier, type Clock, type DeviceResult, type NetDevice, type Random } from '../devices/index.ts';
+import { earlier, type Clock, type DeviceResult, type NetDevice, NO_OFFLOAD, type Random, type RxInfo } from '../devices/index.ts';
 
 export interface FaultOptions {
   /** Probability a frame is dropped, 0..1. */
@@ -91,6 +91,9 @@ export class FaultInjector implements NetDevice {
   get mtu(): number {
     return this.inner.mtu;
   }
+  /** Frame by frame, and no checksum vouched for: a corrupted frame must be caught by the stack. */
+  readonly capabilities = NO_OFFLOAD;
+  private readonly innerRx: RxInfo = { checksumVerified: false };
 
   private chance(p: number | undefined): boolean {
     return p !== undefined && p > 0 && this.random.u32() / 0x1_0000_0000 < p;
@@ -137,11 +140,12 @@ export class FaultInjector implements NetDevice {
     return 'ok';
   }
 
-  read(into: Uint8Array): number | 'again' {
+  read(into: Uint8Array, rx: RxInfo): number | 'again' | 'unspecified' {
     const now = this.clock.monotonicNs();
     this.flushTx(now);
     for (;;) {
-      const n = this.inner.read(this.scratch);
+      const n = this.inner.read(this.scratch, this.innerRx);
+      if (n === 'unspecified') return n;
       if (n === 'again') break;
       this.impair(this.scratch.subarray(0, n), this.rx, this.rxHeld, now);
     }
@@ -149,6 +153,7 @@ export class FaultInjector implements NetDevice {
     if (!f) return 'again';
     if (into.length < f.length) throw new RangeError(`read buffer of ${into.length} bytes is too small: it needs mtu + 18`);
     into.set(f);
+    rx.checksumVerified = false;
     return f.length;
   }
 

@@ -8,7 +8,7 @@
  * simulator exercise the stack's offload path, and states exactly what the
  * tap's `GSO_TCPV4` contract is.
  */
-import type { DeviceResult, MacAddress, NetDevice } from '../devices/index.ts';
+import type { DeviceResult, MacAddress, NetCapabilities, NetDevice, RxInfo } from '../devices/index.ts';
 import { put16, put32, u16, u32 } from '../wire/bytes.ts';
 import { finish, fold, onesSum, pseudoHeaderSum } from '../wire/checksum.ts';
 
@@ -18,11 +18,14 @@ const PSH = 0x08,
 export class SoftGso implements NetDevice {
   private readonly inner: NetDevice;
   readonly gsoMax = 14 + 65535;
+  /** Segmentation offload here; receiving is the inner device's. */
+  readonly capabilities: NetCapabilities;
   private readonly seg: Uint8Array;
   readonly counters = { offloaded: 0, segments: 0, largest: 0, badPartialChecksum: 0 };
 
   constructor(inner: NetDevice) {
     this.inner = inner;
+    this.capabilities = { gsoMax: this.gsoMax, rxOffload: inner.capabilities.rxOffload, headroom: 0 };
     this.seg = new Uint8Array(inner.mtu + 18);
   }
 
@@ -32,8 +35,8 @@ export class SoftGso implements NetDevice {
   get mtu(): number {
     return this.inner.mtu;
   }
-  read(into: Uint8Array): number | 'again' {
-    return this.inner.read(into);
+  read(into: Uint8Array, rx: RxInfo): number | 'again' | 'unspecified' {
+    return this.inner.read(into, rx);
   }
   readyAtNs(): bigint | undefined {
     return this.inner.readyAtNs();

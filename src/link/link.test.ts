@@ -10,6 +10,7 @@ import { VirtualClock } from '../sim/clock.ts';
 import { createLoopback, createPipe } from './pipe.ts';
 import { FaultInjector } from './fault.ts';
 import { PcapDevice, PcapWriter } from './pcap.ts';
+import { drainFrames } from './queue.ts';
 import { Switch } from './switch.ts';
 import type { NetDevice } from '../devices/index.ts';
 
@@ -23,12 +24,8 @@ const frameTo = (dst: Uint8Array, src: Uint8Array, tag = 0): Uint8Array => {
   f[14] = tag;
   return f;
 };
-const drain = (d: NetDevice): Uint8Array[] => {
-  const out: Uint8Array[] = [];
-  const buf = new Uint8Array(d.mtu + 18);
-  for (let n = d.read(buf); n !== 'again'; n = d.read(buf)) out.push(buf.slice(0, n));
-  return out;
-};
+const drain = (d: NetDevice): Uint8Array[] => drainFrames(d);
+const rx = { checksumVerified: false };
 
 test('loopback returns what it sends; the writer may reuse its buffer', () => {
   const lo = createLoopback(mac(1));
@@ -39,7 +36,7 @@ test('loopback returns what it sends; the writer may reuse its buffer', () => {
     drain(lo).map((x) => x[14]),
     [7],
   );
-  assert.equal(lo.read(new Uint8Array(1518)), 'again');
+  assert.equal(lo.read(new Uint8Array(1518), rx), 'again');
 });
 
 test('pipe: each end reads what the other wrote; sizes are checked', () => {
@@ -56,7 +53,7 @@ test('pipe: each end reads what the other wrote; sizes are checked', () => {
   );
   assert.equal(a.write(new Uint8Array(13)), 'invalid');
   assert.equal(a.write(new Uint8Array(1519)), 'invalid');
-  assert.throws(() => a.read(new Uint8Array(100)), /too small/);
+  assert.throws(() => a.read(new Uint8Array(100), rx), /too small/);
 });
 
 test('a full queue drops and says again', () => {
@@ -135,16 +132,16 @@ test('fault injector holds delayed frames and reports when they fall due', () =>
   const [a, b] = createPipe(mac(1), mac(2));
   const f = new FaultInjector(b, clock, new SeededRandom(1), { delayNs: 1000n });
   a.write(frameTo(mac(2), mac(1)));
-  assert.equal(f.read(new Uint8Array(1518)), 'again');
+  assert.equal(f.read(new Uint8Array(1518), rx), 'again');
   assert.equal(f.readyAtNs(), 1000n);
   clock.advanceTo(1000n);
-  assert.equal(f.read(new Uint8Array(1518)), 60);
+  assert.equal(f.read(new Uint8Array(1518), rx), 60);
   // Egress delay: sent on the next read or write after it falls due.
   const g = new FaultInjector(a, clock, new SeededRandom(1), {}, { delayNs: 500n });
   g.write(frameTo(mac(2), mac(1)));
   assert.equal(drain(b).length, 0);
   clock.advanceTo(1500n);
-  g.read(new Uint8Array(1518));
+  g.read(new Uint8Array(1518), rx);
   assert.equal(drain(b).length, 1);
 });
 

@@ -3,7 +3,7 @@
  * magic 0xa1b23c4d, LINKTYPE_ETHERNET) that Wireshark and tshark open.
  * It builds the file in memory; the caller decides where the bytes go.
  */
-import type { Clock, DeviceResult, NetDevice } from '../devices/index.ts';
+import type { Clock, DeviceResult, NetCapabilities, NetDevice, RxInfo } from '../devices/index.ts';
 
 const LINKTYPE_ETHERNET = 1;
 const SNAPLEN = 262144;
@@ -75,15 +75,19 @@ export class PcapDevice implements NetDevice {
     return this.inner.mtu;
   }
 
-  write(frame: Uint8Array): DeviceResult {
-    const r = this.inner.write(frame);
+  get capabilities(): NetCapabilities {
+    return this.inner.capabilities;
+  }
+
+  write(frame: Uint8Array, gsoSize?: number): DeviceResult {
+    const r = this.inner.write(frame, gsoSize);
     if (r === 'ok') this.pcap.record(frame, this.clock.monotonicNs());
     return r;
   }
 
-  read(into: Uint8Array): number | 'again' {
-    const n = this.inner.read(into);
-    if (n !== 'again') this.pcap.record(into.subarray(0, n), this.clock.monotonicNs());
+  read(into: Uint8Array, rx: RxInfo): number | 'again' | 'unspecified' {
+    const n = this.inner.read(into, rx);
+    if (typeof n === 'number') this.pcap.record(into.subarray(0, n), this.clock.monotonicNs());
     return n;
   }
 

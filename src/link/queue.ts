@@ -3,7 +3,7 @@
  * every in-memory link device. Frames are copied in, so writers may reuse
  * their buffers; when full, new frames are dropped and counted.
  */
-import type { DeviceResult, MacAddress, NetDevice } from '../devices/index.ts';
+import { type DeviceResult, type MacAddress, type NetDevice, NO_OFFLOAD, type RxInfo } from '../devices/index.ts';
 import { ETHERNET_HEADER_LEN } from '../devices/index.ts';
 
 export const DEFAULT_QUEUE_FRAMES = 1024;
@@ -85,13 +85,26 @@ export class LinkEnd implements NetDevice {
     return this.peer(frame) ? 'ok' : 'again';
   }
 
-  read(into: Uint8Array): number | 'again' {
+  readonly capabilities = NO_OFFLOAD;
+
+  read(into: Uint8Array, rx: RxInfo): number | 'again' {
     const n = readFrom(this.inbox, into, this.mtu);
-    if (n !== 'again') this.rxFrames++;
+    if (n === 'again') return n;
+    this.rxFrames++;
+    rx.checksumVerified = false;
     return n;
   }
 
   readyAtNs(): bigint | undefined {
     return this.inbox.length > 0 ? 0n : undefined;
   }
+}
+
+/** Every frame `d` has now, copied (tests and tools that watch a link end). */
+export function drainFrames(d: NetDevice): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const buf = new Uint8Array(Math.max(d.mtu + 18, d.capabilities.rxOffload ? (d.capabilities.gsoMax ?? 0) : 0));
+  const rx: RxInfo = { checksumVerified: false };
+  for (let n = d.read(buf, rx); typeof n === 'number'; n = d.read(buf, rx)) out.push(buf.slice(0, n));
+  return out;
 }

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPipe } from '../link/index.ts';
+import { createPipe, drainFrames } from '../link/index.ts';
 import { Scheduler, SeededRandom } from '../sim/index.ts';
 import { ARP_REPLY, ARP_REQUEST, ArpView, emitArp, parseArp } from '../wire/arp.ts';
 import { emitEthernet, ETHERTYPE_ARP, EthernetView } from '../wire/ethernet.ts';
@@ -25,12 +25,7 @@ function stackOnPipe(): { s: Stack; sched: Scheduler; peer: ReturnType<typeof cr
   return { s, sched, peer: b };
 }
 
-function readAll(d: { read(b: Uint8Array): number | 'again' }): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const buf = new Uint8Array(1518);
-  for (let n = d.read(buf); n !== 'again'; n = d.read(buf)) out.push(buf.slice(0, n));
-  return out;
-}
+const readAll = drainFrames;
 
 /** ARP requests among `frames`, by target address. */
 function requestsFor(frames: Uint8Array[]): number[] {

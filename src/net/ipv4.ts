@@ -5,9 +5,9 @@
  * reason. This is a host, not a router: datagrams for other hosts are
  * dropped, never forwarded.
  */
-import type { Clock, Random } from '../devices/index.ts';
+import { type Clock, type Random, withHeadroom } from '../devices/index.ts';
 import { BROADCAST_MAC } from '../wire/bytes.ts';
-import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
+import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, type EthernetView } from '../wire/ethernet.ts';
 import { isMulticast, emitIpv4, IPV4_MIN_HEADER_LEN, Ipv4View, prefixMask } from '../wire/ipv4.ts';
 import type { Arp } from './arp.ts';
 import { counters, type SendResult } from './counters.ts';
@@ -40,6 +40,11 @@ export interface Ipv4Packet {
   header(): Uint8Array;
   /** The payload as a new view (allocates; hot paths use the offsets). */
   payload(): Uint8Array;
+  /**
+   * The device vouched for the TCP/UDP checksum of the frame that carried
+   * this datagram (`RxInfo.checksumVerified`); never for a reassembled one.
+   */
+  readonly checksumVerified: boolean;
 }
 
 export interface Ipv4Handler {
@@ -98,6 +103,8 @@ class Reassembled implements Ipv4Packet {
   buf: Uint8Array = new Uint8Array(0);
   payloadOff = 0;
   payloadEnd = 0;
+  /** Reassembled from fragments, each vouched for or not: the whole is always verified. */
+  readonly checksumVerified = false;
   header(): Uint8Array {
     return this.hdr;
   }
@@ -122,14 +129,13 @@ export class Ipv4 implements EthernetHandler {
   rxDatagrams = 0;
   txDatagrams = 0;
   txFragments = 0;
-  /** While a datagram is delivered: its transport checksum needs no check (see `NetDevice.rxChecksumTrusted`). */
-  rxChecksumTrusted = false;
   /**
    * The transmit buffer: Ethernet header room, IP header room, then up to
    * 65515 bytes of payload at `IPV4_PAYLOAD_AT`. An upper layer writes its
-   * payload there, then calls `send`. Synchronous use only.
+   * payload there, then calls `send`. Synchronous use only. The device's
+   * headroom is kept free in front of it (it fills it in place).
    */
-  readonly tx = new Uint8Array(ETHERNET_HEADER_LEN + 65535);
+  readonly tx: Uint8Array;
 
   constructor(eth: Ethernet, arp: Arp, clock: Clock, random: Random, config: Ipv4Config, reassembly: ReassemblyOptions = {}) {
     this.eth = eth;
@@ -139,7 +145,8 @@ export class Ipv4 implements EthernetHandler {
     this.arp.address = config.address;
     this.nextIdent = random.u32() & 0xffff;
     this.reassembler = new Reassembler(reassembly);
-    this.fragBuf = new Uint8Array(ETHERNET_HEADER_LEN + eth.mtu);
+    this.tx = withHeadroom(ETHERNET_HEADER_LEN + 65535, eth.headroom);
+    this.fragBuf = withHeadroom(ETHERNET_HEADER_LEN + eth.mtu, eth.headroom);
     eth.register(ETHERTYPE_IPV4, this);
   }
 
@@ -180,7 +187,7 @@ export class Ipv4 implements EthernetHandler {
     );
   }
 
-  receive(buf: Uint8Array, off: number, end: number): void {
+  receive(buf: Uint8Array, off: number, end: number, _frame: EthernetView, checksumVerified: boolean): void {
     const v = this.view;
     const r = v.check(buf, true, off, end);
     if (r !== 'ok') {
@@ -215,10 +222,9 @@ export class Ipv4 implements EthernetHandler {
       this.deliver(p);
       return;
     }
-    // Only a whole datagram inherits the device's word on its checksum; reassembled ones are checked.
-    this.rxChecksumTrusted = this.eth.rxChecksumTrusted;
+    // Only a whole datagram carries the device's word on its checksum; reassembled ones are checked.
+    v.checksumVerified = checksumVerified;
     this.deliver(v);
-    this.rxChecksumTrusted = false;
   }
 
   private deliver(p: Ipv4Packet): void {

@@ -49,6 +49,11 @@ export class Ipv4View {
   off = 0;
   headerLen = IPV4_MIN_HEADER_LEN;
   totalLen = 0;
+  /**
+   * A fact about the datagram in view, not in its bytes: the device vouched
+   * for its TCP/UDP checksum (set by the receiving layer; false by default).
+   */
+  checksumVerified = false;
 
   static checked(buf: Uint8Array, verifyChecksum = true): Ipv4View | Ipv4Error {
     const v = new Ipv4View();

@@ -143,7 +143,6 @@ class FakeIp {
   readonly mtu: number;
   readonly gsoMaxPacket: number | undefined = undefined;
   readonly tx = new Uint8Array(14 + 65535);
-  rxChecksumTrusted = false;
   private readonly onSend: (buf: Uint8Array, dst: number, opts: SendOptions | undefined) => void;
   constructor(mtu: number, onSend: (buf: Uint8Array, dst: number, opts: SendOptions | undefined) => void) {
     this.mtu = mtu;
@@ -243,6 +242,7 @@ export class SegmentHarness {
       payloadEnd: buf.length,
       header: () => new Uint8Array(20),
       payload: () => buf,
+      checksumVerified: false,
     };
     this.tcp.receive(p);
   }

@@ -165,7 +165,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
 
   receive(p: Ipv4Packet): void {
     const v = this.view;
-    const r = v.check(p.buf, p.src, p.dst, !this.ip.rxChecksumTrusted, p.payloadOff, p.payloadEnd);
+    const r = v.check(p.buf, p.src, p.dst, !p.checksumVerified, p.payloadOff, p.payloadEnd);
     if (r !== 'ok') {
       this.drops[r]++;
       return;

@@ -5,7 +5,7 @@
  * event loop: `wait` runs `poll(2)` on a libuv worker thread and resolves
  * when a frame is queued, the deadline passes, or `wake()` is called.
  */
-import type { DeviceResult, MacAddress, NetDevice } from '../../devices/index.ts';
+import type { DeviceResult, MacAddress, NetCapabilities, NetDevice, RxInfo } from '../../devices/index.ts';
 import { FataError } from '../../host/errors.ts';
 import { describeErrno, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, errno, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN } from './libc.ts';
 
@@ -133,16 +133,38 @@ export class TapDevice implements NetDevice {
     return this.fd;
   }
 
-  /** Segmentation offload through the virtio-net header (see `write`). */
-  readonly gsoMax = GSO_MAX;
-  /** The frame behind its virtio-net header, for one write(2). */
+  /** The virtio-net header goes in front of each frame: in place when the caller left room, else in these. */
   private readonly txBuf = new Uint8Array(VNET_HDR_LEN + GSO_MAX);
   private readonly rxBuf: Uint8Array;
+  private rxOffload = true;
+  /** The last buffers seen with headroom, and their views widened over it (reused: no allocation per frame). */
+  private rxInto: Uint8Array | undefined;
+  private rxWide: Uint8Array | undefined;
+  private txBase: ArrayBufferLike | undefined;
+  private txBaseOff = -1;
+  private txWide: Uint8Array | undefined;
+
+  capabilities: NetCapabilities = { gsoMax: GSO_MAX, rxOffload: true, headroom: VNET_HDR_LEN };
+
+  /** `frame` with its virtio-net header in front, as one contiguous view: in place when there is room. */
+  private framed(frame: Uint8Array): Uint8Array {
+    if (frame.byteOffset < VNET_HDR_LEN) {
+      this.txBuf.set(frame, VNET_HDR_LEN);
+      return this.txBuf;
+    }
+    const at = frame.byteOffset - VNET_HDR_LEN;
+    if (this.txBase !== frame.buffer || this.txBaseOff !== at) {
+      this.txBase = frame.buffer;
+      this.txBaseOff = at;
+      this.txWide = new Uint8Array(frame.buffer, at, Math.min(frame.buffer.byteLength - at, VNET_HDR_LEN + GSO_MAX));
+    }
+    return this.txWide!;
+  }
 
   write(frame: Uint8Array, gsoSize?: number): DeviceResult {
     if (this.fd < 0) return 'unspecified';
     if (frame.length < 14 || frame.length > (gsoSize ? GSO_MAX : this.mtu + 18)) return 'invalid';
-    const b = this.txBuf;
+    const b = this.framed(frame);
     b.fill(0, 0, VNET_HDR_LEN);
     if (gsoSize) {
       // One Ethernet + IPv4 + TCP packet: the kernel cuts it into gsoSize-byte segments and finishes the checksums.
@@ -160,7 +182,6 @@ export class TapDevice implements NetDevice {
       b[8] = 16;
       b[9] = 0;
     }
-    b.set(frame, VNET_HDR_LEN);
     const len = VNET_HDR_LEN + frame.length;
     const n = libc.write(this.fd, b, len) as number;
     if (n === len) {
@@ -172,35 +193,48 @@ export class TapDevice implements NetDevice {
     return e === EAGAIN || e === EINTR || n >= 0 ? 'again' : 'unspecified';
   }
 
-  /** See `NetDevice.rxChecksumTrusted`: set by each `read` from the virtio-net header's flags. */
-  rxChecksumTrusted = false;
-  private rxOffload = true;
-
   /**
    * Turns the kernel's receive offload (joined segments, checksums it
    * vouches for) on or off, for readers that work frame by frame (the
-   * fault injector). Call before sealing. Sending with offload is unaffected.
+   * fault injector). Call before sealing, and before a stack reads the
+   * capabilities. Sending with offload is unaffected.
    */
   setReceiveOffload(on: boolean): void {
     if (this.fd >= 0 && (libc.ioctlValue(this.fd, TUNSETOFFLOAD, on ? TUN_F_CSUM | TUN_F_TSO4 : 0) as number) < 0) {
       throw new FataError('FATA_TAP_OFFLOAD', `cannot change receive offload on tap '${this.name}': ${describeErrno()}`);
     }
     this.rxOffload = on;
+    this.capabilities = { ...this.capabilities, rxOffload: on };
   }
 
-  read(into: Uint8Array): number | 'again' {
+  read(into: Uint8Array, rx: RxInfo): number | 'again' | 'unspecified' {
     const need = this.rxOffload ? GSO_MAX : this.mtu + 18;
-    if (into.length < need)
+    if (into.length < need) {
       throw new RangeError(
         `read buffer of ${into.length} bytes is too small: it needs ${need} (${this.rxOffload ? 'gsoMax, with receive offload' : 'mtu + 18'})`,
       );
-    if (this.fd < 0) return 'again';
-    const n = libc.read(this.fd, this.rxBuf, this.rxBuf.length) as number;
+    }
+    if (this.fd < 0) return 'unspecified';
+    // In place when the caller left room for the header in front of `into`; else through rxBuf and a copy.
+    const inPlace = into.byteOffset >= VNET_HDR_LEN;
+    let b = this.rxBuf;
+    if (inPlace) {
+      if (this.rxInto !== into) {
+        this.rxInto = into;
+        this.rxWide = new Uint8Array(into.buffer, into.byteOffset - VNET_HDR_LEN, into.length + VNET_HDR_LEN);
+      }
+      b = this.rxWide!;
+    }
+    const n = libc.read(this.fd, b, b.length) as number;
+    if (n < 0) {
+      const e = errno();
+      return e === EAGAIN || e === EINTR ? 'again' : 'unspecified'; // EBADF, EIO: the tap is gone.
+    }
     if (n <= VNET_HDR_LEN) return 'again';
     // The kernel vouches for (or never filled in) the checksum of what it flags; gso fields need nothing from us.
-    this.rxChecksumTrusted = (this.rxBuf[0]! & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) !== 0;
+    rx.checksumVerified = (b[0]! & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) !== 0;
     const len = Math.min(n - VNET_HDR_LEN, into.length);
-    into.set(this.rxBuf.subarray(VNET_HDR_LEN, VNET_HDR_LEN + len));
+    if (!inPlace) into.set(this.rxBuf.subarray(VNET_HDR_LEN, VNET_HDR_LEN + len));
     this.rxFrames++;
     return len;
   }
