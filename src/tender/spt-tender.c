@@ -332,6 +332,7 @@ int main(int argc, char **argv) {
   int nmacs = 0;
   char mem_flag[64] = "";
   long mem_mb = 512; /* DEFAULT_MEM_MB in src/tender/launch.ts, as solo5-hvt's */
+  int mem_given = 0;
   const char *user = "";
   int i = 5;
   for (; i < argc; i++) {
@@ -343,6 +344,7 @@ int main(int argc, char **argv) {
       long mb = strtol(a + 6, &end, 10);
       if (*end || mb < 64 || mb > 1 << 20) fallback(); /* MIN_MEM_MB in src/tender/flags.ts; the CLI explains. */
       mem_mb = mb;
+      mem_given = 1;
     } else if (strncmp(a, "--user=", 7) == 0) {
       user = a + 7;
       if (!*user) fallback();
@@ -423,7 +425,8 @@ int main(int argc, char **argv) {
   snprintf(mem_json, sizeof mem_json, "],\"memMb\":%ld,\"user\":", mem_mb);
   put(mem_json); put_json(user);
   put(",\"cgroup\":null,\"native\":true}");
-  snprintf(mem_flag, sizeof mem_flag, "--max-old-space-size=%ld", mem_mb);
+  /* V8's own heap limit only when --mem is given (as run.ts: V8 sizes its heap growth by it). */
+  if (mem_given) snprintf(mem_flag, sizeof mem_flag, "--max-old-space-size=%ld", mem_mb);
 
   /* The cgroup's name: the image file's, without the folder and the extension. */
   char cg_name[64];
@@ -474,7 +477,7 @@ int main(int argc, char **argv) {
     int na = 0;
     args[na++] = (char *)node;
     args[na++] = "--max-semi-space-size=4";
-    args[na++] = mem_flag;
+    if (mem_flag[0]) args[na++] = mem_flag;
     args[na++] = (char *)bootstrap;
     args[na++] = spec;
     args[na] = NULL;
