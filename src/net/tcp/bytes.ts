@@ -3,6 +3,8 @@
  * and unsent data) and its receive queue (data the application has not
  * taken). Grows on demand up to its capacity; copies in and out.
  */
+const NO_BYTES = new Uint8Array(0);
+
 export class ByteQueue {
   private buf: Uint8Array;
   private head = 0;
@@ -21,8 +23,18 @@ export class ByteQueue {
     return this.capacity - this.len;
   }
 
+  /**
+   * Gives the buffer back while the queue is empty (a connection in TIME-WAIT keeps its queues for
+   * 2 MSL and needs none of their memory); it grows again from 16 KiB if ever pushed to.
+   */
+  release(): void {
+    if (this.len !== 0) return;
+    this.buf = NO_BYTES;
+    this.head = 0;
+  }
+
   private grow(need: number): void {
-    let cap = this.buf.length;
+    let cap = Math.max(this.buf.length, Math.min(this.capacity, 16384));
     while (cap < need) cap *= 2;
     cap = Math.min(cap, this.capacity);
     const nb = new Uint8Array(cap);
@@ -47,6 +59,7 @@ export class ByteQueue {
 
   /** Copies `len` bytes starting `offset` bytes after the head into `into[at..)`. */
   peek(offset: number, len: number, into: Uint8Array, at: number): void {
+    if (len <= 0) return;
     const cap = this.buf.length;
     const start = (this.head + offset) % cap;
     const first = Math.min(len, cap - start);
@@ -64,6 +77,7 @@ export class ByteQueue {
 
   drop(n: number): void {
     const k = Math.min(n, this.len);
+    if (k <= 0) return;
     this.head = (this.head + k) % this.buf.length;
     this.len -= k;
     if (this.len === 0) this.head = 0;

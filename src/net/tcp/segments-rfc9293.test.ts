@@ -1013,17 +1013,28 @@ test('FIN-WAIT-1: a timeout resends the last data and the FIN together', () => {
   assert.equal(c.state, 'FIN-WAIT-2');
 });
 
-test("TIME-WAIT: a new SYN from the same port is challenged; the peer's RST at its ACK number clears TIME-WAIT and the SYN after it opens a connection", () => {
+test('TIME-WAIT (RFC 1122 §4.2.2.13, RFC 6191): a new SYN beyond RCV.NXT reopens the four-tuple at once', () => {
   const h = new SegmentHarness();
   const c = h.timeWait();
   h.advance(1n * S);
   const NEW_ISS = REMOTE_ISS + 1_000_000;
   h.send({ seq: NEW_ISS, flags: 'S', mss: 1460 });
+  assert.equal(c.state, 'CLOSED', 'the old connection is forgotten');
+  assert.deepEqual(h.recv(), [{ flags: 'S.', seq: LOCAL_ISS, ack: NEW_ISS + 1, window: W, len: 0, mss: 1460 }]);
+});
+
+test("TIME-WAIT: an old SYN (at or below RCV.NXT) is challenged; the peer's RST at its ACK number clears TIME-WAIT and the SYN after it opens a connection", () => {
+  const h = new SegmentHarness();
+  const c = h.timeWait();
+  h.advance(1n * S);
+  const OLD_ISS = (REMOTE_ISS - 1_000_000) >>> 0;
+  h.send({ seq: OLD_ISS, flags: 'S', mss: 1460 });
   const [challenge, ...rest] = h.recv();
   assert.deepEqual(rest, []);
   assert.deepEqual(challenge, { flags: '.', seq: L + 1, ack: R + 1, window: W, len: 0 });
+  assert.equal(c.state, 'TIME-WAIT');
   h.send({ seq: challenge!.ack, flags: 'R' }); // what a SYN-SENT peer answers an unacceptable ACK with
   assert.equal(c.state, 'CLOSED');
-  h.send({ seq: NEW_ISS, flags: 'S', mss: 1460 });
-  assert.deepEqual(h.recv(), [{ flags: 'S.', seq: LOCAL_ISS, ack: NEW_ISS + 1, window: W, len: 0, mss: 1460 }]);
+  h.send({ seq: OLD_ISS, flags: 'S', mss: 1460 });
+  assert.deepEqual(h.recv(), [{ flags: 'S.', seq: LOCAL_ISS, ack: (OLD_ISS + 1) >>> 0, window: W, len: 0, mss: 1460 }]);
 });

@@ -46,6 +46,11 @@ export class Tcp implements Ipv4Handler, TcpHost {
   private readonly random: Random;
   private readonly defaults: TcpConfig;
   private readonly conns = new Map<number, Map<number, TcpConnection>>();
+  /** Connections whose timers `poll` scans: all in the table but those in TIME-WAIT. */
+  private readonly timed = new Set<TcpConnection>();
+  /** Connections in TIME-WAIT, in the order they entered it; `waitingAt` is the first not yet expired. */
+  private readonly waiting: TcpConnection[] = [];
+  private waitingAt = 0;
   private readonly listeners = new Map<number, TcpListener>();
   private readonly parents = new WeakMap<TcpConnection, TcpListener>();
   private readonly view = new TcpView();
@@ -112,11 +117,22 @@ export class Tcp implements Ipv4Handler, TcpHost {
         [dst, dstPort],
         this.random.u32(),
       );
-      this.table(port).set(rk, c);
+      this.insert(port, rk, c);
       c.openActive();
       return c;
     }
     throw new Error(`no free local port to connect to ${dst}:${dstPort}`);
+  }
+
+  /** Adds a connection to the demultiplexing table and to the timer scan. */
+  private insert(port: number, rk: number, c: TcpConnection): void {
+    this.table(port).set(rk, c);
+    this.timed.add(c);
+  }
+
+  timeWait(c: TcpConnection): void {
+    this.timed.delete(c);
+    this.waiting.push(c);
   }
 
   private table(port: number): Map<number, TcpConnection> {
@@ -129,6 +145,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
   }
 
   remove(c: TcpConnection): void {
+    this.timed.delete(c);
     const t = this.conns.get(c.localPort);
     if (t?.get(remoteKey(c.remoteAddr, c.remotePort)) === c) {
       t.delete(remoteKey(c.remoteAddr, c.remotePort));
@@ -179,7 +196,9 @@ export class Tcp implements Ipv4Handler, TcpHost {
       return;
     }
     const c = this.conns.get(v.dstPort)?.get(remoteKey(p.src, v.srcPort));
-    if (c) {
+    // A new SYN may reopen a four-tuple in TIME-WAIT (RFC 6191): a client that reuses its ports fast
+    // would otherwise wait out a challenge ACK, an RST and a SYN retransmission (a second) each time.
+    if (c && !c.yieldsToNewSyn(v, this.opts)) {
       c.input(v, this.opts);
       return;
     }
@@ -198,7 +217,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
           return;
         }
         const child = new TcpConnection(this, l.opts, 'LISTEN', [p.dst, v.dstPort], [p.src, v.srcPort], this.random.u32());
-        this.table(v.dstPort).set(remoteKey(p.src, v.srcPort), child);
+        this.insert(v.dstPort, remoteKey(p.src, v.srcPort), child);
         this.parents.set(child, l);
         l.halfOpen++;
         child.openPassive(v, this.opts);
@@ -235,7 +254,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
     }
     const c = new TcpConnection(this, l.opts, 'ESTABLISHED', [p.dst, v.dstPort], [p.src, v.srcPort], seqAdd(v.ack, -1));
     c.openFromCookie(v, mss);
-    this.table(v.dstPort).set(remoteKey(p.src, v.srcPort), c);
+    this.insert(v.dstPort, remoteKey(p.src, v.srcPort), c);
     this.cookiesAccepted++;
     l.onConnection(c);
     if (v.payloadLen > 0 || v.flags & FIN) c.input(v, this.opts); // The ACK may already carry data.
@@ -249,28 +268,51 @@ export class Tcp implements Ipv4Handler, TcpHost {
     this.rstsSent++;
   }
 
+  /**
+   * Timers: every connection but those in TIME-WAIT is scanned; those wait in a queue in the order
+   * they entered, all for the same 2 MSL, so only its head is looked at. (A connection per request
+   * at thousands a second keeps tens of thousands in TIME-WAIT: scanning them on every poll was
+   * quadratic.) One whose TIME-WAIT restarted holds those behind it a little longer; nothing is lost.
+   */
   poll(now: bigint): boolean {
     let did = false;
-    for (const t of this.conns.values()) {
-      for (const c of t.values()) {
-        const d = c.nextTimerNs();
-        if (d !== undefined && d <= now) {
-          c.onTimer(now);
-          did = true;
-        }
+    for (const c of this.timed) {
+      const d = c.nextTimerNs();
+      if (d !== undefined && d <= now) {
+        c.onTimer(now);
+        did = true;
       }
+    }
+    for (let c = this.waitingHead(); c; c = this.waitingHead()) {
+      const d = c.nextTimerNs();
+      if (d !== undefined && d > now) break;
+      this.waitingAt++;
+      c.onTimer(now);
+      did = true;
     }
     return did;
   }
 
+  /** The oldest connection still in TIME-WAIT (entries that left it some other way are skipped). */
+  private waitingHead(): TcpConnection | undefined {
+    if (this.waitingAt > 4096 && this.waitingAt * 2 > this.waiting.length) {
+      this.waiting.splice(0, this.waitingAt); // Drop what was consumed, now and then.
+      this.waitingAt = 0;
+    }
+    while (this.waitingAt < this.waiting.length) {
+      const c = this.waiting[this.waitingAt]!;
+      if (c.state === 'TIME-WAIT') return c;
+      this.waitingAt++;
+    }
+    this.waiting.length = 0;
+    this.waitingAt = 0;
+    return undefined;
+  }
+
   pollAtNs(): bigint | undefined {
     let t: bigint | undefined;
-    for (const m of this.conns.values()) {
-      for (const c of m.values()) {
-        t = earlier(t, c.nextTimerNs());
-      }
-    }
-    return t;
+    for (const c of this.timed) t = earlier(t, c.nextTimerNs());
+    return earlier(t, this.waitingHead()?.nextTimerNs());
   }
 
   /** Connections in the table (every state but LISTEN and CLOSED). */

@@ -99,6 +99,8 @@ export interface TcpHost {
   remove(c: TcpConnection): void;
   /** A passive connection became ESTABLISHED. */
   established(c: TcpConnection): void;
+  /** The connection entered TIME-WAIT: from now on its only timer is its expiry (2 MSL, or later after a restart). */
+  timeWait(c: TcpConnection): void;
   /** Whether one more challenge ACK may go out now (RFC 5961 §7 rate limit, shared by all connections). */
   challengeAllowed(): boolean;
 }
