@@ -53,6 +53,9 @@ export const UNCHECKED: Readonly<Record<string, number>> = {
   rseq: 334,
 };
 
+/** Unchecked calls a busy engine makes most (strace -c of the sealed website under wrk: after read and write, which lead the program), tested first. */
+const HOT_UNCHECKED = ['futex', 'mprotect', 'madvise', 'getpid', 'munmap', 'brk', 'poll', 'ppoll'] as const;
+
 /** x86_64 system calls allowed only with the arguments checked below, and what is checked. */
 export const CHECKED: Readonly<Record<string, { readonly nr: number; readonly rule: string }>> = {
   close: { nr: 3, rule: 'descriptors it holds' },
@@ -220,11 +223,6 @@ export function buildFilter(plan: SealPlan): Insn[] {
   a.jump(OP.JEQ_K, AUDIT_ARCH_X86_64, 1, 0);
   a.ret(RET_KILL_PROCESS);
   a.ld(NR);
-  for (const nr of Object.values(UNCHECKED)) {
-    a.jump(OP.JEQ_K, nr, 0, 1);
-    a.ret(RET_ALLOW);
-  }
-
   const own = unique(plan.ownFds),
     nets = unique(plan.netFds);
   const readable = unique([...nets, ...own]);
@@ -258,10 +256,17 @@ export function buildFilter(plan: SealPlan): Insn[] {
       });
       if (values.length === 0) a.stmt(OP.JA, deny);
     };
-  block([3, 5, 74], lowArgIn(0, held));
+  // Every system call runs the program from the top: the ones an engine under load makes most come
+  // first (frames in and out, the event loop, its threads), then the rest of the unchecked list.
   block([0, 19], lowArgIn(0, readable));
   block([1, 20], lowArgIn(0, writable));
   block([232, 233, 281, 441], lowArgIn(0, own));
+  const hot = HOT_UNCHECKED.map((n) => UNCHECKED[n]!);
+  for (const nr of [...hot, ...Object.values(UNCHECKED).filter((nr) => !hot.includes(nr))]) {
+    a.jump(OP.JEQ_K, nr, 0, 1);
+    a.ret(RET_ALLOW);
+  }
+  block([3, 5, 74], lowArgIn(0, held));
   block([234], lowArgIn(0, [plan.pid]));
   block([143, 145, 204], lowArgIn(0, unique([0, plan.pid, ...plan.tids])));
   block([324], lowArgIn(0, MEMBARRIER_PRIVATE));
