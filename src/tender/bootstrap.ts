@@ -135,7 +135,13 @@ for (const name of readdirSync('/proc/self/fd')) {
 
 // Thread ids as the engine sees them (the last NSpid field: /proc is the host's, and its names are host ids).
 const tids = readdirSync('/proc/self/task')
-  .map((t) => Number(/^NSpid:.*?(\d+)\s*$/m.exec(readFileSync(`/proc/self/task/${t}/status`, 'utf8'))?.[1]))
+  .map((t) => {
+    try {
+      return Number(/^NSpid:.*?(\d+)\s*$/m.exec(readFileSync(`/proc/self/task/${t}/status`, 'utf8'))?.[1]);
+    } catch {
+      return 0; // The thread ended between the listing and the read (the CA store loader, say).
+    }
+  })
   .filter((t) => t > 0);
 
 // Limits: nothing written to a file beyond the largest block device (the console is a pipe to the tender),
