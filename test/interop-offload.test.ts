@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { netnsSkipReason, waitForLine } from './netns.ts';
+import { netnsSkipReason, stopAll, waitForLine } from './netns.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA = join(ROOT, 'bin/fata.mjs');
@@ -127,15 +127,7 @@ test('offload on the tap, a peer with MSS 536 behind a bridge and a veth without
     assert.ok(biggest <= 536, `a ${biggest}-byte segment crossed the wire; the peer announced MSS 536`);
     assert.equal(bad, 0, `${bad} segments with a bad checksum`);
   } finally {
-    for (const c of children) {
-      if (c.exitCode === null && c.signalCode === null) {
-        const exited = once(c, 'exit');
-        c.kill('SIGTERM');
-        const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
-    }
+    await stopAll(children);
     sh(['ip', 'netns', 'del', peer]);
     sh(['ip', 'netns', 'del', host]);
     rmSync(dir, { recursive: true, force: true });

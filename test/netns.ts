@@ -87,18 +87,21 @@ export async function withTapNamespace<T>(hostCidr: string, fn: (ns: TapNamespac
     };
     return await fn(ns);
   } finally {
-    for (const c of children) {
-      if (c.exitCode === null && c.signalCode === null) {
-        // Politely first (a tender forwards SIGTERM to its sealed engine), then for sure.
-        const exited = once(c, 'exit');
-        c.kill('SIGTERM');
-        const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
-    }
+    await stopAll(children);
     sh(['ip', 'netns', 'exec', name, 'ip', 'tuntap', 'del', 'dev', tap, 'mode', 'tap']);
     sh(['ip', 'netns', 'del', name]);
+  }
+}
+
+/** Stops what a test started: politely first (a tender forwards SIGTERM to its sealed engine), then for sure. */
+export async function stopAll(children: readonly ChildProcess[]): Promise<void> {
+  for (const c of children) {
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    const exited = once(c, 'exit');
+    c.kill('SIGTERM');
+    const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
   }
 }
 
