@@ -35,7 +35,14 @@ mkdirSync(join(ROOT, 'out'), { recursive: true });
 const dir = mkdtempSync(join(ROOT, 'out', 'bench-dns-'));
 const children: ChildProcess[] = [];
 process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
+  // The whole process group: a server that forks (nginx's workers) must not outlive its master.
+  for (const c of children) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -46,7 +53,7 @@ const C = netns(`fata-bd-c-${process.pid}`),
 tapIn(C, '10.0.0.1/24');
 veth(C, '10.0.1.1/24', S, '10.0.1.2/24');
 const inNs = (ns: string, argv: string[]): ChildProcess => {
-  const c = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'ignore' });
+  const c = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'ignore', detached: true });
   children.push(c);
   return c;
 };

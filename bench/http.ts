@@ -38,7 +38,14 @@ const site = mkdtempSync(join(ROOT, 'out', 'bench-website-'));
 chmodSync(site, 0o755); // nginx's workers run as www-data and must read the files.
 const children: ChildProcess[] = [];
 process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
+  // The whole process group: a server that forks (nginx's workers) must not outlive its master.
+  for (const c of children) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
   rmSync(site, { recursive: true, force: true });
 });
 cpSync(join(ROOT, 'examples/website'), site, { recursive: true, filter: (p) => !p.includes('/dist') && !p.includes('/.fata') });
@@ -56,7 +63,7 @@ tapIn(C, '10.0.0.1/24');
 tapIn(C, '10.0.2.1/24', 'tap1');
 veth(C, '10.0.1.1/24', S, '10.0.1.2/24');
 const inNs = (ns: string, argv: string[]): ChildProcess => {
-  const c = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'ignore' });
+  const c = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'ignore', detached: true });
   children.push(c);
   return c;
 };
