@@ -30,6 +30,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type koffiModule from 'koffi';
+import { sweepStaleCgroups } from '../src/tender/cgroup.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA_MJS = join(ROOT, 'bin/fata.mjs');
@@ -66,6 +67,8 @@ function images(): Record<Service, string> {
 }
 after(() => {
   if (imageDir) rmSync(imageDir, { recursive: true, force: true });
+  // Tenders killed with SIGKILL here could not remove their memory cgroups: nothing is left behind.
+  sweepStaleCgroups();
 });
 
 /** The command line for one leg: tender flags, then the image (or folder), then boot arguments. */

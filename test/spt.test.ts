@@ -5,7 +5,7 @@
  * block-test passes on a 4 MiB file; ping-serve answers the kernel's ping
  * on a tap inside a namespace this test creates.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
@@ -13,6 +13,10 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, truncateSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsSkipReason, waitForLine, withTapNamespace } from './netns.ts';
+import { sweepStaleCgroups } from '../src/tender/cgroup.ts';
+
+// Supervisors killed with SIGKILL here could not remove their memory cgroups: nothing is left behind.
+after(() => sweepStaleCgroups());
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;

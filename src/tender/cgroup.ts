@@ -57,6 +57,16 @@ function counter(file: string, key: string): number {
   return m ? Number(m[1]) : 0;
 }
 
+/**
+ * Removes the cgroups of tenders that no longer run (one killed with SIGKILL cannot remove its own):
+ * every tender does it when it makes one, and a test that kills tenders does it when it ends.
+ */
+export function sweepStaleCgroups(): void {
+  sweep(join(V2, 'fata'), /^[A-Za-z0-9_-]+-(\d+)$/);
+  const own = /^\d+:(?:[^:]*,)?memory(?:,[^:]*)?:(.*)$/m.exec(read('/proc/self/cgroup'));
+  if (own) sweep(join(V1, own[1]!), /^fata-[A-Za-z0-9_-]+-(\d+)$/);
+}
+
 /** Makes the cgroup, or says why there is none. */
 export function makeMemoryCgroup(name: string, memMb: number): MemoryCgroup | { error: string } {
   if (process.geteuid?.() !== 0) return { error: 'not root' };
