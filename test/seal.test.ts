@@ -31,6 +31,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type koffiModule from 'koffi';
 import { sweepStaleCgroups } from '../src/tender/cgroup.ts';
+import { descendants, running } from './procs.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA_MJS = join(ROOT, 'bin/fata.mjs');
@@ -206,12 +207,7 @@ async function stopVictim(v: ChildProcess): Promise<void> {
 }
 /** Running: not exited, not a zombie. */
 function alive(v: ChildProcess): boolean {
-  if (v.exitCode !== null || v.signalCode !== null) return false;
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${v.pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
+  return v.exitCode === null && v.signalCode === null && running(v.pid!);
 }
 /** Waits for the victim's exit, up to `ms` (a kill is delivered at once; this only lets the event arrive). */
 async function settle(v: ChildProcess, ms: number): Promise<void> {
@@ -524,27 +520,6 @@ test('raw: sealed, no ptrace, no writes into another process, no io_uring, raw s
   });
 });
 
-/** `pid` and every process below it. */
-function descendants(pid: number): number[] {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) {
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(`/proc/${all[i]}/task`);
-    } catch {
-      continue;
-    }
-    for (const task of tasks) {
-      try {
-        all.push(...readFileSync(`/proc/${all[i]}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  return all;
-}
-
 test('the sealed engine runs unprivileged: non-root, no capabilities, no_new_privs, seccomp filter', { skip }, async (t) => {
   await eachLeg(
     t,
@@ -556,7 +531,7 @@ test('the sealed engine runs unprivileged: non-root, no capabilities, no_new_pri
         onAttack: (pid) => {
           // The engine is the node process running the bootstrap (the native supervisor names it too, as an argument).
           engine =
-            descendants(pid).find((p) => {
+            [pid, ...descendants(pid)].find((p) => {
               try {
                 const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
                 return /\/node$/.test(argv[0]!) && argv.some((a) => a.endsWith('bootstrap.mjs'));

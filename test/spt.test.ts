@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsSkipReason, waitForLine, withTapNamespace } from './netns.ts';
 import { sweepStaleCgroups } from '../src/tender/cgroup.ts';
+import { descendants, running } from './procs.ts';
 
 // Supervisors killed with SIGKILL here could not remove their memory cgroups: nothing is left behind.
 after(() => sweepStaleCgroups());
@@ -190,39 +191,12 @@ test('native tender: when the supervisor is killed, the sealed engine dies with 
     const exited = new Promise((r) => child.on('exit', r));
     child.kill('SIGKILL');
     await exited;
-    for (
-      let i = 0;
-      i < 100 && existsSync(`/proc/${engine}/status`) && !/State:\s+Z/.test(readFileSync(`/proc/${engine}/status`, 'utf8'));
-      i++
-    ) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const gone = !existsSync(`/proc/${engine}/status`) || /State:\s+Z/.test(readFileSync(`/proc/${engine}/status`, 'utf8'));
-    assert.ok(gone, `engine ${engine} outlived its supervisor`);
+    for (let i = 0; i < 100 && running(engine); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!running(engine), `engine ${engine} outlived its supervisor`);
   } finally {
     child.kill('SIGKILL');
   }
 });
-
-/** Every process below `pid`, breadth first. */
-function descendants(pid: number): number[] {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) {
-    try {
-      all.push(...readFileSync(`/proc/${all[i]}/task/${all[i]}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-    } catch {
-      /* gone */
-    }
-  }
-  return all.slice(1);
-}
-const running = (pid: number): boolean => {
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 for (const tender of ['native', 'js'] as const) {
   test(`${tender} tender: a unikernel dies with whatever started it, even a parent that does not pass SIGTERM on (npx)`, {

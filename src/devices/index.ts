@@ -121,9 +121,9 @@ export interface NetDevice {
 }
 
 /**
- * `bytes` of `buf`, starting `at`, with `headroom` bytes in front of it in
- * the same memory: the buffers layers build frames in, so that a device with
- * headroom fills it in place. `store.subarray(headroom)` is what they use.
+ * A buffer of `size` bytes with `headroom` free bytes in front of it in the
+ * same memory: what layers build frames in, so that a device with headroom
+ * (`NetCapabilities.headroom`) fills it in place instead of copying.
  */
 export function withHeadroom(size: number, headroom: number): Uint8Array {
   return new Uint8Array(headroom + size).subarray(headroom);
