@@ -147,9 +147,13 @@ export class HttpParser {
         this.scanned = this.end;
         const have = this.end - this.start;
         const firstLine = this.buf.subarray(this.start, this.end).indexOf(0x0a);
-        if ((firstLine < 0 ? have : firstLine) > this.limits.requestLine)
-          return { error: this.mode === 'request' ? 414 : 502, reason: 'start line too long' };
-        if (have > this.limits.requestLine + this.limits.headerBytes) return { error: 431, reason: 'header section too large' };
+        // The limits are the ones parseHead applies to the whole head, whichever way its bytes arrive: the start line
+        // without its CR (or the CR that may begin its CRLF), and the longest head still without its end: start line,
+        // CRLF, header lines, and the CR of the blank line.
+        let line = firstLine < 0 ? have : firstLine;
+        if (line > 0 && this.buf[this.start + line - 1] === 0x0d) line--;
+        if (line > this.limits.requestLine) return { error: this.mode === 'request' ? 414 : 502, reason: 'start line too long' };
+        if (have > this.limits.requestLine + 2 + this.limits.headerBytes + 1) return { error: 431, reason: 'header section too large' };
         if (this.eof && have > 0) return { error: 400, reason: 'connection closed inside a message head' };
         return undefined;
       }
