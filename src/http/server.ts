@@ -141,7 +141,8 @@ class Connection {
   }
 
   expire(): void {
-    if (this.waiting === 'head' && !this.busy) {
+    // A connection that is closing has sent its last response and its end: bytes of a next request get no answer.
+    if (this.waiting === 'head' && !this.busy && !this.closing) {
       this.reply({ status: 408, body: ascii('request timeout\n') }, undefined, true);
       this.srv.count('timeouts');
     } else {
