@@ -25,8 +25,11 @@ export class RttEstimator {
   /** The segment being timed ends here (undefined: none is), and it was sent at `timedAtNs`. */
   timedSeq: number | undefined;
   timedAtNs = 0n;
-  /** Timestamp clock (ms) at the last retransmission (set by the connection as it resends). */
-  lastRetransmitTs = 0;
+  /**
+   * Timestamp clock (ms) at the last retransmission (set by the connection as it resends); undefined
+   * before any. (It was 0, which an echo compares as older than whenever the clock has passed 2^31 ms.)
+   */
+  lastRetransmitTs: number | undefined;
   readonly minRtoNs: number;
   readonly maxRtoNs: number;
 
@@ -87,7 +90,8 @@ export class RttEstimator {
    * Ends the backoff (RFC 6298 §5: the doubled RTO stays until a new measurement replaces it).
    */
   newAck(ack: number, o: TcpOptions, tsOk: boolean, tsNow: number, now: bigint): void {
-    if (tsOk && o.hasTimestamps && o.tsEcr !== 0 && ((o.tsEcr - this.lastRetransmitTs) | 0) >= 0) {
+    const rxt = this.lastRetransmitTs;
+    if (tsOk && o.hasTimestamps && o.tsEcr !== 0 && (rxt === undefined || ((o.tsEcr - rxt) | 0) >= 0)) {
       this.sample(Math.max(1, (tsNow - o.tsEcr) >>> 0) * 1e6);
     } else if (this.timedSeq !== undefined && seqGe(ack, this.timedSeq)) {
       this.sample(Number(now - this.timedAtNs));

@@ -193,6 +193,20 @@ test('RFC 7323 §4.1: the RTT is measured from the echoed timestamp (300 ms: RTO
   );
 });
 
+test('RFC 7323 §4.1: RTTM works with the timestamp clock past 2^31 ms (24.8 days up) before any retransmission', () => {
+  const h = new SegmentHarness();
+  h.clock.now = BigInt(2 ** 31 + 5000) * MS;
+  const c = h.established({}, TS, { ts: [1001, 0] });
+  c.write(new Uint8Array(10));
+  const [seg] = h.recv();
+  assert.ok(seg!.ts![0] >= 2 ** 31, 'our TSval has its top bit set');
+  h.advance(300n * MS);
+  h.send({ seq: R, ack: L + 10, flags: '.', ts: [1002, seg!.ts![0]] });
+  c.write(new Uint8Array(10));
+  h.recv();
+  assert.equal(ms(h.nextTimer()), 900, 'measured: 300 + 4 × 150 ms, not the initial 1 s');
+});
+
 // ---------------------------------------------------------------------- PAWS
 
 test('RFC 7323 §5.3 PAWS: a segment with TSval below TS.Recent is dropped and ACKed', () => {
