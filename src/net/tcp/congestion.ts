@@ -16,8 +16,8 @@ export interface CongestionControl {
   onTimeout(flight: number, mss: number): void;
 }
 
-/** RFC 6928: an initial window of ten segments. */
-export const initialWindow = (mss: number): number => 10 * mss;
+/** RFC 6928 §2: an initial window of ten segments, up to 14600 bytes (but at least two): min(10 MSS, max(2 MSS, 14600)). */
+export const initialWindow = (mss: number): number => Math.min(10 * mss, Math.max(2 * mss, 14600));
 
 export class NewReno implements CongestionControl {
   readonly name = 'newreno';
