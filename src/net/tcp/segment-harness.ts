@@ -84,6 +84,8 @@ export interface SegIn {
   payload?: Uint8Array | number;
   srcPort?: number;
   dstPort?: number;
+  /** The IPv4 destination, if not the stack's address (a broadcast, a multicast group). */
+  dstIp?: number;
 }
 
 /** A segment the stack emitted, parsed back. Options appear only when present. */
@@ -231,10 +233,11 @@ export class SegmentHarness {
     const hl = tcpHeaderLen(r);
     const buf = new Uint8Array(hl + payload.length);
     buf.set(payload, hl);
-    emitTcp(r, REMOTE_IP, LOCAL_IP, buf, 0, payload.length);
+    const dst = s.dstIp ?? LOCAL_IP;
+    emitTcp(r, REMOTE_IP, dst, buf, 0, payload.length);
     const p: Ipv4Packet = {
       src: REMOTE_IP,
-      dst: LOCAL_IP,
+      dst,
       protocol: 6,
       ttl: 64,
       buf,
