@@ -158,6 +158,9 @@ test('subdomains: whole labels only, case-insensitive, an escaped dot is not a b
   assert.equal(isSubdomain('b.', 'a.b.'), false);
   assert.equal(isSubdomain('x.ab.', 'b.'), false);
   assert.equal(isSubdomain('a\\.b.', 'b.'), false);
+  assert.equal(isSubdomain('a\\\\.b.', 'b.'), true, 'the label a\\ is below b.: its backslash is escaped, the dot is not');
+  assert.equal(isSubdomain('a\\\\\\.b.', 'b.'), false);
+  assert.equal(isSubdomain('\\\\.b.', 'b.'), true);
   assert.equal(isSubdomain('.', 'b.'), false);
 });
 

@@ -211,7 +211,12 @@ export function isSubdomain(name: string, zone: string): boolean {
   const n = canonicalName(name),
     z = canonicalName(zone);
   if (z === '.') return true;
-  return n === z || (n.endsWith(z) && n.charCodeAt(n.length - z.length - 1) === 0x2e && n.charCodeAt(n.length - z.length - 2) !== 0x5c);
+  if (n === z) return true;
+  if (!n.endsWith(z) || n.charCodeAt(n.length - z.length - 1) !== 0x2e) return false;
+  // The dot is a label boundary unless escaped: preceded by an odd number of backslashes (`a\.b.` no, `a\\.b.` yes).
+  let backslashes = 0;
+  for (let i = n.length - z.length - 2; i >= 0 && n.charCodeAt(i) === 0x5c; i--) backslashes++;
+  return backslashes % 2 === 0;
 }
 
 /** The number of labels in a presentation name (root has 0). */
