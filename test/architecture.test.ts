@@ -36,9 +36,12 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'src/build': ['src/devices', 'src/host', 'src/runtime'],
   'src/tender': ['src/devices', 'src/host', 'src/targets/node', 'src/targets/spt', 'src/build', 'src/runtime', 'src/link', 'src/sim'],
   'src/cli': ['src/host', 'src/build', 'src/tender', 'src/runtime'],
+  // The package's main entry (`import … from 'fata'`): the service API, re-exported.
+  'src/index.ts': ['src/devices', 'src/net', 'src/runtime'],
 };
 
 function sources(dir: string): string[] {
+  if (statSync(join(ROOT, dir)).isFile()) return [dir];
   let out: string[] = [];
   for (const n of readdirSync(join(ROOT, dir))) {
     const p = join(dir, n);

@@ -8,3 +8,4 @@ export * from './icmpv4.ts';
 export * from './udp.ts';
 export * from './tcp.ts';
 export * from './dns.ts';
+export * from './dhcp.ts';
