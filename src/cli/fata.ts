@@ -10,12 +10,38 @@ import { buildService } from '../build/build.ts';
 import { runCommand } from '../tender/run.ts';
 import { RUN_USAGE } from '../tender/flags.ts';
 import { FataError } from '../host/errors.ts';
+import { INIT_USAGE, initCommand } from './init.ts';
 
 const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] DIR
        fata run [TENDER FLAGS] [--] IMAGE|DIR [BOOT ARGS]
-       fata help
+       fata init [--fata=SPEC] NAME
+       fata help [COMMAND]
+fata COMMAND --help (or fata help COMMAND) says more about one command.`;
 
-${RUN_USAGE}`;
+const BUILD_HELP = `  Bundles the service in folder DIR (its config.ts and the main module it names) into one image,
+  DIR/dist/NAME.fata, and prints the image's size by part.
+  -t, --target=node|spt  node: runs in the fata process (default); spt: a sealed engine of its own
+  --net=socket|direct    socket: the host's sockets (the default on node); direct: Fata's TCP/IP
+                         on a tap (the default, and the only choice, on spt)`;
+
+/** Each command's usage, for `fata COMMAND --help` and `fata help COMMAND`. */
+const HELP: Readonly<Record<string, () => string>> = {
+  build: () => `${USAGE.split('\n')[0]}\n${BUILD_HELP}`,
+  run: () => `${RUN_USAGE}\n  A folder is built first (quietly: fata build DIR shows the sizes).`,
+  init: () => INIT_USAGE,
+};
+
+const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h';
+
+/** Whether `fata CMD ARGS` asks for CMD's usage: --help among fata's own arguments (for run, before the image). */
+function asksHelp(cmd: string, args: readonly string[]): boolean {
+  if (cmd !== 'run') return args.some(isHelp);
+  for (const a of args) {
+    if (a === '--' || !a.startsWith('-')) return false;
+    if (isHelp(a)) return true;
+  }
+  return false;
+}
 
 const say = (s: string): void => {
   process.stderr.write(s.endsWith('\n') ? s : s + '\n');
@@ -66,10 +92,20 @@ async function build(argv: string[]): Promise<number> {
 export async function cli(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
+    if (cmd !== undefined && HELP[cmd] && asksHelp(cmd, rest)) {
+      process.stdout.write(`${HELP[cmd]!()}\n`);
+      return 0;
+    }
+    if (cmd === 'init') return initCommand(rest, say);
     if (cmd === 'build') return await build(rest);
     if (cmd === 'run') return await runCommand(rest, say);
-    if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
-      process.stdout.write(USAGE + '\n');
+    if (cmd === 'help' || isHelp(cmd)) {
+      const topic = cmd === 'help' ? rest[0] : undefined;
+      if (topic !== undefined && !HELP[topic]) {
+        say(`fata help: no command '${topic}'\n${USAGE}`);
+        return 1;
+      }
+      process.stdout.write(`${topic ? HELP[topic]!() : USAGE}\n`);
       return 0;
     }
     say(cmd ? `fata: unknown command '${cmd}'\n${USAGE}` : USAGE);

@@ -14,6 +14,7 @@ import { formatMac, type BlockDevice } from '../devices/index.ts';
 import { buildService } from '../build/build.ts';
 import { readImage, type Image } from '../build/image.ts';
 import { EXIT_ABORT, EXIT_FAIL } from '../runtime/boot.ts';
+import { parseBootArgs } from '../runtime/args.ts';
 import { FataError } from '../host/errors.ts';
 import { FileBlock } from '../targets/node/block.ts';
 import { hostSocketStack } from '../runtime/socket-stack.ts';
@@ -35,11 +36,21 @@ function randomMac(): Uint8Array {
   return new Uint8Array(m);
 }
 
+/**
+ * What building a folder says under `fata run`: its notes (a development certificate made, …) but not its
+ * progress or size table, which would come before the service's own output (`fata build DIR` shows them).
+ */
+const buildNotes =
+  (say: (s: string) => void) =>
+  (line: string): void => {
+    if (!/^( {2}|build: wrote |build: type-checked |build: \S+ \(target )/.test(line)) say(line);
+  };
+
 export async function loadImage(flags: RunFlags, say: (s: string) => void): Promise<{ image: Image; path: string }> {
   let path = resolve(flags.image);
   if (!existsSync(path)) throw new FataError('FATA_NO_IMAGE', `no image or service folder at '${flags.image}'`);
   if (statSync(path).isDirectory()) {
-    path = (await buildService(path, { target: flags.target, net: flags.netMode, say })).path;
+    path = (await buildService(path, { target: flags.target, net: flags.netMode, say: buildNotes(say) })).path;
   } else if (flags.target || flags.netMode) {
     throw new FataError('FATA_BAD_FLAGS', '-t and --net= choose how a folder is built; an image is already built');
   }
@@ -58,7 +69,13 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
   const m = image.manifest;
   if (m.engine !== `node ${process.version}`)
     say(`fata run: warning: ${m.name} was built for ${m.engine}, this is node ${process.version}`);
-  const help = flags.bootArgs.includes('--help') || flags.bootArgs.includes('-h');
+  // Boot arguments are checked here, against the manifest's schema, so that a mistake is said on stderr before anything starts.
+  const args = parseBootArgs(flags.bootArgs, m.params);
+  if ('error' in args) {
+    say(`${m.name}: ${args.error}`);
+    return EXIT_FAIL;
+  }
+  const help = args.help;
   if (!help) checkDevices(image, flags);
   if (m.target === 'spt' && !help) return runSpt(image, path, flags, say);
   // The node target: the unikernel runs in this process.
