@@ -2,7 +2,7 @@
  * `fata run` flags, in Solo5's shapes: tender flags first, then the image
  * (or a service folder, built first), then the unikernel's boot arguments.
  *
- *   fata run [--mem=MB] [--user=ACCOUNT] [--net:NAME=IFACE] [--net-mac:NAME=MAC]
+ *   fata run [--mem=MB] [--user=ACCOUNT] [--net:NAME=TAP[,create]] [--net-mac:NAME=MAC]
  *            [--block:NAME=FILE] [--net-impair:NAME=SPEC] [-t node|spt] [--net=socket|direct]
  *            [--] IMAGE|DIR [BOOT ARGS]
  */
@@ -18,6 +18,8 @@ export interface RunFlags {
   readonly blocks: Map<string, string>;
   /** Fata's fault injector around a net device: options and seed. */
   readonly impair: Map<string, { faults: FaultOptions; seed: number }>;
+  /** Net devices whose tap may be created for this run when it does not exist (`--net:NAME=TAP,create`). */
+  readonly create: ReadonlySet<string>;
   /** For a folder: how to build it. */
   readonly target: 'node' | 'spt' | undefined;
   readonly netMode: 'socket' | 'direct' | undefined;
@@ -25,7 +27,7 @@ export interface RunFlags {
   readonly bootArgs: string[];
 }
 
-export const RUN_USAGE = `usage: fata run [--mem=MB] [--user=ACCOUNT] [--net:NAME=IFACE] [--net-mac:NAME=MAC] [--block:NAME=FILE]
+export const RUN_USAGE = `usage: fata run [--mem=MB] [--user=ACCOUNT] [--net:NAME=TAP[,create]] [--net-mac:NAME=MAC] [--block:NAME=FILE]
                 [--net-impair:NAME=loss=P,duplicate=P,reorder=P,corrupt=P,delay=MS,jitter=MS,seed=N]
                 [-t node|spt] [--net=socket|direct] [--] IMAGE|DIR [BOOT ARGS]
   IMAGE --help lists the boot arguments an image takes.`;
@@ -39,6 +41,7 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
     macs = new Map<string, Uint8Array>(),
     blocks = new Map<string, string>();
   const impair = new Map<string, { faults: FaultOptions; seed: number }>();
+  const create = new Set<string>();
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -60,11 +63,14 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
       user = m[1]!;
       continue;
     }
-    m = /^--net:([^=]+)=(.+)$/.exec(a);
+    m = /^--net:([^=]+)=([^,]+)(,create)?$/.exec(a);
     if (m) {
       nets.set(m[1]!, m[2]!);
+      if (m[3]) create.add(m[1]!);
       continue;
     }
+    if (a.startsWith('--net:') && a.includes(','))
+      return { error: `${a}: the only option after the interface is ',create' (--net:NAME=TAP or --net:NAME=TAP,create)` };
     m = /^--net-mac:([^=]+)=(.*)$/.exec(a);
     if (m) {
       const mac = parseMac(m[2]!);
@@ -112,7 +118,7 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
   if (image === undefined) return { error: 'no image given' };
   for (const n of macs.keys()) if (!nets.has(n)) return { error: `--net-mac:${n} given without --net:${n}` };
   for (const n of impair.keys()) if (!nets.has(n)) return { error: `--net-impair:${n} given without --net:${n}` };
-  return { memMb, user, nets, macs, blocks, impair, target, netMode, image, bootArgs: argv.slice(i + 1) };
+  return { memMb, user, nets, create, macs, blocks, impair, target, netMode, image, bootArgs: argv.slice(i + 1) };
 }
 
 /** `loss=0.01,delay=20,reorder=0.05,seed=7`: probabilities 0-1, times in ms; impairs both directions. */

@@ -22,7 +22,7 @@ import { openTap, TapDevice } from '../targets/node/tap.ts';
 import { parseRunFlags, RUN_USAGE, type RunFlags } from './flags.ts';
 import { checkDevices } from './check.ts';
 import { ensureNativeTender } from '../host/native.ts';
-import { compileImage } from './load.ts';
+import { compileImage, readSourceMap } from './load.ts';
 import { denyIoUringForChildren, ENGINE_NAMESPACES, onParentDeath, unshare } from '../targets/spt/seccomp.ts';
 import { DEFAULT_MEM_MB, encodeLaunchSpec, type LaunchSpec } from './launch.ts';
 import { libc } from '../targets/node/libc.ts';
@@ -82,7 +82,8 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
   const taps = new Map<string, TapDevice>();
   const blocks = new Map<string, BlockDevice>();
   if (!help) {
-    for (const [name, iface] of flags.nets) taps.set(name, TapDevice.open(iface, { mac: flags.macs.get(name) ?? randomMac() }));
+    for (const [name, iface] of flags.nets)
+      taps.set(name, TapDevice.open(iface, { mac: flags.macs.get(name) ?? randomMac(), create: flags.create.has(name) }));
     for (const [name, file] of flags.blocks) blocks.set(name, FileBlock.open(file));
   }
   const platform = makePlatform(image, {
@@ -92,7 +93,7 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
     impair: flags.impair,
     socketStack: m.net === 'socket' ? () => hostSocketStack() : undefined,
   });
-  const start = compileImage(image)();
+  const start = compileImage(image, path, help ? undefined : readSourceMap(path, image))();
   const code = await start(platform, flags.bootArgs);
   for (const t of taps.values()) await t.close();
   return code;
@@ -150,7 +151,7 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
   const blocks: { name: string; fd: number }[] = [];
   try {
     for (const [name, iface] of flags.nets) {
-      const t = openTap(iface);
+      const t = openTap(iface, { create: flags.create.has(name) });
       nets.push({ name, fd: 3 + fds.length, mac: formatMac(flags.macs.get(name) ?? randomMac()), mtu: t.mtu });
       fds.push(t.fd);
     }

@@ -103,7 +103,11 @@ static int open_tap(const char *iface, int *mtu) {
   if (fd < 0) return -1;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  if (strlen(iface) >= IFNAMSIZ) { close(fd); return -1; }
+  if (strlen(iface) >= IFNAMSIZ || strchr(iface, ',') || strchr(iface, '/')) { close(fd); return -1; }
+  /* Only an existing tap: TUNSETIFF would create a missing one, down and with no address. The CLI says what to do. */
+  char sys[64];
+  snprintf(sys, sizeof sys, "/sys/class/net/%s/tun_flags", iface);
+  if (access(sys, F_OK) != 0) { close(fd); return -1; }
   strcpy(ifr.ifr_name, iface);
   /* IFF_VNET_HDR: frames carry a virtio-net header, so the engine and the kernel can hand
      each other 64 KB TCP packets (TSO both ways) with checksums left to the host. */

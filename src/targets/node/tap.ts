@@ -5,12 +5,17 @@
  * event loop: `wait` runs `poll(2)` on a libuv worker thread and resolves
  * when a frame is queued, the deadline passes, or `wake()` is called.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import type { DeviceResult, MacAddress, NetCapabilities, NetDevice, RxInfo } from '../../devices/index.ts';
 import { FataError } from '../../host/errors.ts';
 import { describeErrno, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, errno, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN } from './libc.ts';
 
 const TUNSETIFF = 0x400454ca;
 const SIOCGIFMTU = 0x8921;
+const SIOCGIFFLAGS = 0x8913;
+const SIOCSIFFLAGS = 0x8914;
+const IFF_UP = 0x0001;
+const IFF_TUN = 0x0001;
 const IFF_TAP = 0x0002;
 const IFF_NO_PI = 0x1000;
 /** Each frame is preceded by a `struct virtio_net_hdr` (10 bytes): how we hand the kernel 64 KB TCP packets to cut. */
@@ -53,12 +58,67 @@ function interfaceMtu(name: string): number {
 }
 
 /**
+ * Why `name` in this network namespace cannot be attached as a tap, with the
+ * advice that fits what it is; undefined when it is a tap, or when it does
+ * not exist and `create` asks for one. (Attaching a name that does not exist
+ * would otherwise create a tap that is down and has no address, and the
+ * unikernel would serve into nothing.)
+ */
+export function tapProblem(name: string, create = false): string | undefined {
+  const sys = `/sys/class/net/${name}`;
+  if (name.includes('/') || name === '.' || name === '..') return `'${name}' is not an interface name`;
+  if (!existsSync(sys)) {
+    if (create) return undefined;
+    return (
+      `there is no interface '${name}' here; create the tap first ('ip tuntap add dev ${name} mode tap', then give it an ` +
+      `address or a bridge), or write --net:NAME=${name},create to have Fata make one for this run (up, with no address)`
+    );
+  }
+  if (existsSync(`${sys}/tun_flags`)) {
+    const flags = Number.parseInt(readFileSync(`${sys}/tun_flags`, 'utf8').trim(), 16);
+    if ((flags & 0x000f) === IFF_TUN)
+      return `'${name}' is a tun device (IP packets, no Ethernet); Fata needs a tap: 'ip tuntap add dev NAME mode tap'`;
+    return undefined;
+  }
+  const type = readFileSync(`${sys}/type`, 'utf8').trim();
+  if (type === '772')
+    return `'${name}' is the loopback interface, not a tap; to serve on the host's own addresses without a tap, build or run with --net=socket`;
+  if (existsSync(`${sys}/bridge`))
+    return `'${name}' is a bridge, not a tap; make a tap and attach it to the bridge: 'ip tuntap add dev fata0 mode tap && ip link set fata0 master ${name} up', then --net:NAME=fata0`;
+  return (
+    `'${name}' is not a tap (Fata attaches to taps); make one ('ip tuntap add dev fata0 mode tap'), and put it on a bridge ` +
+    `with '${name}' or route to it; or use --net=socket to serve on the host's addresses`
+  );
+}
+
+/** Sets IFF_UP on a tap this run created. */
+function bringUp(name: string): void {
+  const s = libc.socket(AF_INET, SOCK_DGRAM, 0) as number;
+  if (s < 0) return;
+  try {
+    const req = ifreq(name);
+    const v = new DataView(req.buffer);
+    if ((libc.ioctl(s, SIOCGIFFLAGS, req) as number) < 0) return;
+    v.setUint16(IFNAMSIZ, v.getUint16(IFNAMSIZ, true) | IFF_UP, true);
+    libc.ioctl(s, SIOCSIFFLAGS, req);
+  } finally {
+    libc.close(s);
+  }
+}
+
+/**
  * Opens `/dev/net/tun` and attaches it to the existing tap `name` with
  * TUNSETIFF (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) with checksum and TSO
  * offload both ways; returns the non-blocking descriptor and
- * the interface's MTU. Throws a `FataError` that says what to do.
+ * the interface's MTU. With `create`, a tap that does not exist is made
+ * for this run (it goes when the descriptor closes) and brought up.
+ * Throws a `FataError` that says what to do.
  */
-export function openTap(name: string): { fd: number; mtu: number } {
+export function openTap(name: string, opts: { readonly create?: boolean } = {}): { fd: number; mtu: number } {
+  ifreq(name); // The name's length first: its error is the clearest.
+  const problem = tapProblem(name, opts.create);
+  if (problem) throw new FataError('FATA_TAP_ATTACH', `cannot attach '${name}': ${problem}`);
+  const created = !existsSync(`/sys/class/net/${name}`);
   const fd = libc.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC) as number;
   if (fd < 0) {
     throw new FataError(
@@ -73,10 +133,10 @@ export function openTap(name: string): { fd: number; mtu: number } {
     libc.close(fd);
     throw new FataError(
       'FATA_TAP_ATTACH',
-      `cannot attach tap '${name}': ${why}; ` +
-        `create it first with 'ip tuntap add dev ${name} mode tap' and check that nothing else holds it`,
+      `cannot attach tap '${name}': ${why}; check that nothing else holds it and that this user may use it (root, or the tap's owner)`,
     );
   }
+  if (created) bringUp(name);
   return { fd, mtu: interfaceMtu(name) };
 }
 
@@ -123,8 +183,8 @@ export class TapDevice implements NetDevice {
   }
 
   /** Opens and attaches the existing tap `name` (create it with `ip tuntap add dev NAME mode tap`). */
-  static open(name: string, opts: TapOptions): TapDevice {
-    const { fd, mtu } = openTap(name);
+  static open(name: string, opts: TapOptions & { readonly create?: boolean }): TapDevice {
+    const { fd, mtu } = openTap(name, { create: opts.create });
     return new TapDevice(fd, name, { mac: opts.mac, mtu: opts.mtu ?? mtu });
   }
 
