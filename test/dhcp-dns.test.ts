@@ -362,3 +362,35 @@ test('examples/dns-resolver resolves through NSD root, TLD and leaf, caches, and
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('on a link with no DHCP server the unikernel says so at the default level, with the --ipv4 hint, and keeps asking until one answers', {
+  skip: netnsSkipReason(['dnsmasq']),
+}, async () => {
+  const image = build('test/fixtures/lookup');
+  const dir = mkdtempSync(join(tmpdir(), 'fata-dhcp-quiet-'));
+  try {
+    await withTapNamespace('10.0.0.1/24', async (ns) => {
+      const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, image, '--names=none.example.test']);
+      const log = collect(child);
+      const warned = await waitForLine(child, /event=dhcp-no-answer/, 30_000);
+      assert.match(warned, /level=warn .*device=service waited=5s .*--ipv4=ADDRESS\/PREFIX.* next="still asking"/);
+      assert.doesNotMatch(log(), /event=net-up/);
+      // A server that appears later is found: the client never gave up.
+      ns.start([
+        'dnsmasq',
+        '--no-daemon',
+        '--conf-file=/dev/null',
+        '--interface=tap0',
+        '--bind-interfaces',
+        '--dhcp-range=10.0.0.50,10.0.0.60,2m',
+        `--dhcp-leasefile=${dir}/leases`,
+        '--no-resolv',
+        '--no-hosts',
+        `--pid-file=${dir}/pid`,
+      ]);
+      await waitForLine(child, /event=net-up .*ipv4=10\.0\.0\.(5\d|60)\/24/, 60_000);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

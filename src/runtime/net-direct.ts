@@ -101,7 +101,15 @@ interface Addressing {
   leaseDns: string[];
 }
 
-/** Asks DHCP for a device's address: `a` follows the lease, and `bound` resolves once the first one is bound. */
+/** The first "no answer" warning comes this long after DHCP starts; each later one after twice the wait, up to 5 minutes. */
+const DHCP_QUIET_NS = 5_000_000_000n;
+const DHCP_QUIET_MAX_NS = 300_000_000_000n;
+
+/**
+ * Asks DHCP for a device's address: `a` follows the lease, and `bound` resolves once the first one is bound.
+ * While nothing is bound, says so at the default level after 5 s, 10 s, 20 s … (at most every 5 minutes), with the
+ * static-address hint, and keeps asking: a link with no DHCP server must not look like a boot that hangs.
+ */
 function startDhcp(
   name: string,
   dev: NetDevice,
@@ -110,8 +118,11 @@ function startDhcp(
   platform: Platform,
   log: Logger,
   hostname: string | undefined,
-): { client: DhcpClient; bound: Promise<void> } {
+): { client: Pollable; bound: Promise<void> } {
   let bound: () => void = () => {};
+  const startNs = platform.clock.monotonicNs();
+  let quiet = DHCP_QUIET_NS;
+  let warnAt: bigint | undefined = startNs + quiet;
   const ready = new Promise<void>((r) => {
     bound = r;
   });
@@ -128,6 +139,7 @@ function startDhcp(
       a.text = `${formatIpv4Address(l.address)}/${l.prefixLen}`;
       a.leaseDns = l.dns.map(formatIpv4Address);
       if (!renewed) s.start();
+      warnAt = undefined;
       log.info(renewed ? 'dhcp-renewed' : 'net-up', {
         device: name,
         mode: 'direct',
@@ -147,7 +159,23 @@ function startDhcp(
   });
   log.info('dhcp-start', { device: name, mac: formatMac(dev.mac) });
   client.start();
-  return { client, bound: ready };
+  const watched: Pollable = {
+    poll: (now) => {
+      const did = client.poll(now);
+      if (warnAt === undefined || now < warnAt) return did;
+      log.warn('dhcp-no-answer', {
+        device: name,
+        waited: `${(now - startNs) / 1_000_000_000n}s`,
+        hint: 'no DHCP server answered on this link; give a static address with --ipv4=ADDRESS/PREFIX (and --gateway=ADDRESS)',
+        next: 'still asking',
+      });
+      quiet = quiet * 2n < DHCP_QUIET_MAX_NS ? quiet * 2n : DHCP_QUIET_MAX_NS;
+      warnAt = now + quiet;
+      return true;
+    },
+    pollAtNs: () => earlier(client.pollAtNs(), warnAt),
+  };
+  return { client: watched, bound: ready };
 }
 
 export const directNet: NetProvider = {
@@ -155,7 +183,7 @@ export const directNet: NetProvider = {
   start(platform, names, args, log, opts = {}) {
     const stacks = new Map<string, NetStack>();
     const raw: Stack[] = [];
-    const clients: DhcpClient[] = [];
+    const clients: Pollable[] = [];
     const waiting: Promise<void>[] = [];
     for (const name of names) {
       const dev = platform.nets.get(name);
