@@ -79,8 +79,16 @@ export function service<const D extends Record<string, DeviceDeclaration>, const
 /** Boot parameters every image understands (MirageOS's names). */
 export const RESERVED_PARAMS = ['ipv4', 'ipv4-gateway', 'dns', 'logs', 'help'];
 
-type DeviceOf<T> = T extends NetDecl ? NetStack : T extends BlockDecl ? BlockDevice : T extends AssetsDecl ? Assets : never;
-type ParamOf<T> = T extends { kind: 'string' } ? string : T extends { kind: 'int' } ? number : T extends { kind: 'bool' } ? boolean : never;
+/** What `main` receives for one device declaration. */
+export type DeviceOf<T> = T extends NetDecl ? NetStack : T extends BlockDecl ? BlockDevice : T extends AssetsDecl ? Assets : never;
+/** What `main` receives for one parameter. */
+export type ParamOf<T> = T extends { kind: 'string' }
+  ? string
+  : T extends { kind: 'int' }
+    ? number
+    : T extends { kind: 'bool' }
+      ? boolean
+      : never;
 
 /** The devices `main` receives for a config. */
 export type DevicesOf<C> = C extends ServiceConfig<infer D, infer _P> ? { readonly [K in keyof D]: DeviceOf<D[K]> } : never;

@@ -3,6 +3,7 @@
  * Fata's TCP or the host's. `tlsServerStream` answers the handshake and
  * hands back a plaintext stream of the same shape, so a protocol server
  * (src/http) runs unchanged on either side of TLS.
+ * @module fata/tls
  */
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';

@@ -4,6 +4,7 @@
  * node:*), so the same code runs in Deno, Bun or a browser. Back-pressure:
  * a full readable queue pauses the TCP reader (the window closes); a short
  * TCP write holds the writer's promise until drain.
+ * @module fata/web-streams
  */
 import type { TcpStream } from './types.ts';
 
