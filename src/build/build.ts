@@ -15,7 +15,9 @@ import { pathToFileURL } from 'node:url';
 import { FATA_ROOT } from '../host/paths.ts';
 import { FataError } from '../host/errors.ts';
 import type { AssetsDecl, ServiceConfig } from '../runtime/config.ts';
-import { writeImage, type ImageManifest } from './image.ts';
+import { MAP_BUNDLE_FIELD, writeImage, type ImageManifest } from './image.ts';
+import { builtinsPlugin, unsealableUses } from './builtins.ts';
+import { typeCheck } from './typecheck.ts';
 
 const RUNTIME = join(FATA_ROOT, 'src/runtime');
 /** Text that compresses: these get gzip and brotli variants in the image. */
@@ -26,12 +28,18 @@ export interface BuildOptions {
   readonly net?: 'socket' | 'direct';
   /** Called with progress lines. */
   readonly say?: (line: string) => void;
+  /** Type-check the service's files before bundling (default true); a type error stops the build. */
+  readonly typecheck?: boolean;
 }
 
 export interface BuildResult {
   readonly path: string;
   readonly bytes: Uint8Array;
   readonly manifest: ImageManifest;
+  /** The bundle's source map, beside the image: `PATH.map`. */
+  readonly mapPath: string;
+  /** Milliseconds the type check took (undefined when skipped). */
+  readonly typecheckMs?: number;
   /** Size by part: `bundle:service`, `bundle:fata/net`, `assets:htdocs`, … */
   readonly sizes: Record<string, number>;
 }
@@ -155,6 +163,67 @@ function addAssets(
   return { total, compressed, modifiedMs: assetsModifiedMs(content.digest(), process.env.SOURCE_DATE_EPOCH) };
 }
 
+/** Type-checks the service's own files; a type error stops the build with each error's file, line and column. */
+async function checkTypes(dir: string, files: string[], say: BuildOptions['say']): Promise<number> {
+  const { errors, ms, cached } = await typeCheck(dir, files);
+  if (errors.length > 0) {
+    const n = errors.length === 1 ? 'a type error' : `${errors.length} type errors`;
+    throw new FataError(
+      'FATA_TYPE_ERROR',
+      `${n} in ${relative(process.cwd(), dir) || '.'}; fix ${errors.length === 1 ? 'it' : 'them'}, or build with --no-typecheck:\n${errors.join('\n')}`,
+    );
+  }
+  say?.(cached ? 'build: types unchanged since the last check' : `build: type-checked in ${Math.round(ms)} ms`);
+  return ms;
+}
+
+/** Bundles the entry: minified, tree-shaken, one CommonJS file, with its source map and the metafile. */
+async function bundleService(dir: string, entry: string, name: string): Promise<{ bundle: Uint8Array; map: string; metafile: Metafile }> {
+  // Loaded here, not at the top: running an image should not pay for the bundler.
+  const { build: esbuild } = await import('esbuild');
+  const result = await esbuild({
+    stdin: { contents: entry, resolveDir: dir, loader: 'ts', sourcefile: 'fata-entry.ts' },
+    bundle: true,
+    write: false,
+    // Not written (write: false): it places the source map's paths, relative to dist/, where the map is kept.
+    outfile: join(dir, 'dist', `${name}.js`),
+    sourcemap: 'external',
+    sourcesContent: false,
+    minify: true,
+    treeShaking: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node24',
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'silent',
+    absWorkingDir: dir,
+    charset: 'utf8',
+    // Node built-ins come from the engine at run time, each under its node: name; the sandbox decides what they may do.
+    plugins: [builtinsPlugin],
+    external: ['node:*'],
+  }).catch((e: Error) => {
+    throw new FataError('FATA_BUNDLE', `bundling ${name} failed:\n${e.message}`);
+  });
+  const bundle = result.outputFiles.find((f) => f.path.endsWith('.js'))!.contents;
+  const map = JSON.parse(result.outputFiles.find((f) => f.path.endsWith('.map'))!.text) as Record<string, unknown>;
+  map[MAP_BUNDLE_FIELD] = createHash('sha256').update(bundle).digest('hex');
+  return { bundle, map: JSON.stringify(map), metafile: result.metafile };
+}
+
+/** A built-in the seal refuses outright stops an spt build, naming the modules that pulled it in; a node build is warned. */
+function checkBuiltins(meta: Metafile, target: 'node' | 'spt', name: string, say: BuildOptions['say']): void {
+  const uses = unsealableUses(meta);
+  if (uses.length === 0) return;
+  const lines = uses.map((u) => `'${u.module}' (${u.why}), pulled in by ${u.chain.join(' → ')}`);
+  if (target === 'spt')
+    throw new FataError(
+      'FATA_UNSEALABLE',
+      `${name} imports a Node built-in that cannot work in a sealed unikernel:\n  ${lines.join('\n  ')}\nremove that import (or the package that makes it), or build for the node target, which is not sealed`,
+    );
+  say?.(`build: warning: the spt target will refuse ${lines.join('; ')}`);
+}
+
 export async function buildService(dirArg: string, opts: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(dirArg);
   const target = opts.target ?? 'node';
@@ -171,29 +240,10 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
   const hasNet = devices.some((d) => d.type === 'net');
   const entry = entrySource(dir, mainFile, hasNet ? NET_PROVIDER[net] : undefined);
   opts.say?.(`build: ${config.name} (target ${target}, net ${hasNet ? net : 'none'}) from ${relative(process.cwd(), dir) || '.'}`);
-  // Loaded here, not at the top: running an image should not pay for the bundler.
-  const { build: esbuild } = await import('esbuild');
-  const result = await esbuild({
-    stdin: { contents: entry, resolveDir: dir, loader: 'ts', sourcefile: 'fata-entry.ts' },
-    bundle: true,
-    write: false,
-    minify: true,
-    treeShaking: true,
-    format: 'cjs',
-    platform: 'node',
-    target: 'node24',
-    legalComments: 'none',
-    metafile: true,
-    logLevel: 'silent',
-    absWorkingDir: dir,
-    charset: 'utf8',
-    // Node built-ins come from the engine at run time; the sandbox decides what they may do.
-    external: ['node:*'],
-  }).catch((e: Error) => {
-    throw new FataError('FATA_BUNDLE', `bundling ${config.name} failed:\n${e.message}`);
-  });
-  const bundle = result.outputFiles[0]!.contents;
-  const sizes = bundleSizes(result.metafile, dir);
+  const typecheckMs = opts.typecheck === false ? undefined : await checkTypes(dir, [resolve(dir, 'config.ts'), mainFile], opts.say);
+  const { bundle, map, metafile } = await bundleService(dir, entry, config.name);
+  checkBuiltins(metafile, target, config.name, opts.say);
+  const sizes = bundleSizes(metafile, dir);
   const sections: [string, Uint8Array][] = [['bundle', bundle]];
   for (const [name, d] of Object.entries(config.devices)) {
     if (d.type !== 'assets') continue;
@@ -217,10 +267,13 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
   mkdirSync(outDir, { recursive: true });
   const path = join(outDir, `${config.name}.fata`);
   writeFileSync(path, bytes);
+  // Beside the image, not in it: the image stays as small as it was, and the map is read only where it is kept.
+  const mapPath = `${path}.map`;
+  writeFileSync(mapPath, map);
   sizes.total = bytes.length;
   if (opts.say) {
     for (const [k, v] of Object.entries(sizes).sort()) opts.say(`  ${k.padEnd(22)} ${String(v).padStart(9)} bytes`);
-    opts.say(`build: wrote ${relative(process.cwd(), path)}`);
+    opts.say(`build: wrote ${relative(process.cwd(), path)} (source map: ${relative(process.cwd(), mapPath)})`);
   }
-  return { path, bytes, manifest, sizes };
+  return { path, bytes, manifest, sizes, mapPath, typecheckMs };
 }

@@ -17,6 +17,12 @@ import type { ParamSpec } from '../runtime/config.ts';
 
 export const IMAGE_MAGIC = 'FATA1';
 
+/**
+ * The field of an image's source map (`NAME.fata.map`, kept beside the image, not in it) that holds the SHA-256 of
+ * the bundle it maps, so that a map left beside another build is never used.
+ */
+export const MAP_BUNDLE_FIELD = 'x_fata_bundle_sha256';
+
 /** An image's manifest: the devices' manifest (src/devices, checked by `checkManifest`) and what the image is. */
 export interface ImageManifest extends Manifest {
   readonly name: string;

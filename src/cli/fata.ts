@@ -12,7 +12,7 @@ import { RUN_USAGE } from '../tender/flags.ts';
 import { FataError } from '../host/errors.ts';
 import { INIT_USAGE, initCommand } from './init.ts';
 
-const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] DIR
+const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] [--no-typecheck] DIR
        fata run [TENDER FLAGS] [--] IMAGE|DIR [BOOT ARGS]
        fata init [--fata=SPEC] NAME
        fata help [COMMAND]
@@ -49,6 +49,7 @@ const say = (s: string): void => {
 
 async function build(argv: string[]): Promise<number> {
   let target: 'node' | 'spt' | undefined, net: 'socket' | 'direct' | undefined, dir: string | undefined;
+  let typecheck = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '-t' || a.startsWith('--target=')) {
@@ -65,6 +66,8 @@ async function build(argv: string[]): Promise<number> {
         return 1;
       }
       net = v;
+    } else if (a === '--no-typecheck') {
+      typecheck = false;
     } else if (a.startsWith('-')) {
       say(`fata build: unknown flag '${a}'\n${USAGE}`);
       return 1;
@@ -79,7 +82,7 @@ async function build(argv: string[]): Promise<number> {
     say(`fata build: which service folder?\n${USAGE}`);
     return 1;
   }
-  await buildService(dir, { target, net, say });
+  await buildService(dir, { target, net, say, typecheck });
   if (target === 'spt') {
     // Ready the fast path now, so that the first `fata run` of this image already starts one engine.
     await (hostEntry as (n: string) => Promise<string>)('bootstrap');

@@ -17,8 +17,9 @@ import { join } from 'node:path';
 import type { BlockDevice } from '../devices/index.ts';
 import { parseMac } from '../devices/index.ts';
 import { readImage } from '../build/image.ts';
-import { compileImage } from './load.ts';
+import { compileImage, readSourceMap } from './load.ts';
 import { makePlatform } from './platform.ts';
+import { readFileParams } from './file-params.ts';
 import { FileBlock } from '../targets/node/block.ts';
 import { libc } from '../targets/node/libc.ts';
 import { TapDevice } from '../targets/node/tap.ts';
@@ -77,7 +78,14 @@ if (spec.native) {
     process.exit(1);
   }
 }
-const instantiate = compileImage(image);
+const instantiate = compileImage(image, spec.image, readSourceMap(spec.image, image));
+
+// File parameters (param.file): read now, while files can be opened; the spec carried only their paths.
+const bootArgs = readFileParams(spec.bootArgs, image.manifest.params);
+if ('error' in bootArgs) {
+  process.stderr.write(`fata: error FATA_BAD_ARGS: ${image.manifest.name}: ${bootArgs.error}\n`);
+  process.exit(1);
+}
 
 const taps = new Map<string, TapDevice>();
 for (const n of spec.nets) taps.set(n.name, new TapDevice(n.fd, n.name, { mac: parseMac(n.mac)!, mtu: n.mtu }));
@@ -168,7 +176,7 @@ must(seal({ pid: process.pid, tids, ownFds, consoleFds: [1, 2], netFds: spec.net
 
 let code: number;
 try {
-  code = await instantiate()(platform, spec.bootArgs);
+  code = await instantiate()(platform, bootArgs);
 } catch (e) {
   process.stderr.write(`fata spt: abort: ${(e as Error).stack ?? e}\n`);
   code = 255;

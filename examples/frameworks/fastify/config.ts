@@ -1,0 +1,8 @@
+import { net, param, service } from '../../../src/runtime/config.ts';
+
+export default service({
+  name: 'fastify',
+  main: './main.ts',
+  devices: { service: net() },
+  params: { port: param.int(8080, 'HTTP port', { min: 1, max: 65535 }) },
+});

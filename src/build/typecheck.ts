@@ -1,0 +1,137 @@
+/**
+ * The type check `fata build` runs before bundling: the service's own files
+ * (its config and main module, and what they import from the service
+ * folder) against Fata's declarations, with the TypeScript compiler API.
+ * Only the service's files are checked; Fata's and packages' files are read
+ * for their types, not checked (the library's own `tsc -p .` does that), so
+ * the check costs what the service's code costs. A type error stops the
+ * build: `devices.servce` or a string where a number belongs is caught
+ * here, not inside minified code at run time.
+ *
+ * A check that passed is remembered in `dist/typecheck.json` by the size and
+ * modification time of every file the program read (the service's, Fata's,
+ * the packages' declarations, the compiler's): while none has changed, the
+ * next build skips the check (`fata run DIR` builds each time).
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import type * as TS from 'typescript';
+import { FATA_ROOT } from '../host/paths.ts';
+
+/** The compiler as loaded at run time: a CommonJS module, so its API is the default export. */
+type Ts = (typeof TS)['default'];
+
+/**
+ * For a service with no tsconfig.json above it: Fata's own compiler settings (its tsconfig.json), with modules
+ * resolved as the bundler resolves them (a folder need not be an ES module package), and Node's types from Fata's
+ * own installation.
+ */
+const DEFAULTS = {
+  target: 'esnext',
+  module: 'preserve',
+  moduleResolution: 'bundler',
+  lib: ['esnext'],
+  types: ['node'],
+  typeRoots: [join(FATA_ROOT, 'node_modules', '@types')],
+  strict: true,
+  allowImportingTsExtensions: true,
+  erasableSyntaxOnly: true,
+  verbatimModuleSyntax: true,
+  noUncheckedIndexedAccess: true,
+  isolatedModules: true,
+  skipLibCheck: true,
+};
+
+export interface TypeCheckResult {
+  /** One line per error: `FILE:LINE:COL: error TSnnnn: message`, FILE relative to the working directory. */
+  readonly errors: readonly string[];
+  /** How long the check took, in milliseconds. */
+  readonly ms: number;
+  /** True when nothing had changed since the last check that passed, which was trusted. */
+  readonly cached: boolean;
+}
+
+/** Size and modification time of each file, or undefined if one is gone. */
+function stamps(files: readonly string[]): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const f of files) {
+    try {
+      const st = statSync(f);
+      out[f] = `${st.size}:${st.mtimeMs}`;
+    } catch {
+      return undefined;
+    }
+  }
+  return out;
+}
+
+/** True when the record at `file` is of a passed check with these roots, and no file it read has changed since. */
+function unchanged(file: string, key: string): boolean {
+  try {
+    const rec = JSON.parse(readFileSync(file, 'utf8')) as { key?: string; files?: Record<string, string> };
+    if (rec.key !== key || !rec.files) return false;
+    const now = stamps(Object.keys(rec.files));
+    return now !== undefined && Object.entries(rec.files).every(([f, st]) => now[f] === st);
+  } catch {
+    return false;
+  }
+}
+
+/** The nearest tsconfig.json at or above `dir`, if any. */
+function findTsconfig(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    const f = join(d, 'tsconfig.json');
+    if (existsSync(f)) return f;
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** Compiler options: the service's tsconfig's (the nearest one above it), else Fata's; never emitting. */
+function compilerOptions(ts: Ts, dir: string): TS.CompilerOptions {
+  const file = findTsconfig(dir);
+  let raw: unknown = { compilerOptions: DEFAULTS };
+  let base = dir;
+  if (file) {
+    const read = ts.readConfigFile(file, ts.sys.readFile);
+    if (!read.error) {
+      raw = read.config;
+      base = dirname(file);
+    }
+  }
+  // Only the options: which files to check is decided here, not by the tsconfig's include.
+  const r = raw as { compilerOptions?: unknown; extends?: unknown };
+  const parsed = ts.parseJsonConfigFileContent({ compilerOptions: r.compilerOptions, extends: r.extends, files: [] }, ts.sys, base);
+  return { ...parsed.options, noEmit: true, skipLibCheck: true, incremental: false, composite: false };
+}
+
+function format(ts: Ts, d: TS.Diagnostic): string {
+  const text = ts.flattenDiagnosticMessageText(d.messageText, '\n  ');
+  if (!d.file || d.start === undefined) return `error TS${d.code}: ${text}`;
+  const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+  return `${relative(process.cwd(), d.file.fileName) || d.file.fileName}:${line + 1}:${character + 1}: error TS${d.code}: ${text}`;
+}
+
+/** Type-checks `rootFiles` (absolute) and every file under `dir` they import; returns the errors in those files. */
+export async function typeCheck(dir: string, rootFiles: readonly string[]): Promise<TypeCheckResult> {
+  const t0 = performance.now();
+  const record = join(dir, 'dist', 'typecheck.json');
+  const key = JSON.stringify({ roots: rootFiles.map((f) => resolve(f)), engine: process.version });
+  if (unchanged(record, key)) return { errors: [], ms: performance.now() - t0, cached: true };
+  // Loaded here: a run (not a build) of an image never pays for the compiler.
+  const ts = (await import('typescript')).default;
+  const options = compilerOptions(ts, dir);
+  const program = ts.createProgram({ rootNames: rootFiles.map((f) => resolve(f)), options });
+  const inside = `${resolve(dir)}/`;
+  const own = program
+    .getSourceFiles()
+    .filter((sf) => sf.fileName.startsWith(inside) && !/^(.*\/)?(node_modules|dist)\//.test(sf.fileName.slice(inside.length)));
+  const diagnostics: TS.Diagnostic[] = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()];
+  for (const sf of own) diagnostics.push(...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf));
+  const errors = diagnostics.filter((d) => d.category === ts.DiagnosticCategory.Error).map((d) => format(ts, d));
+  const files = stamps([...program.getSourceFiles().map((sf) => sf.fileName), ...[findTsconfig(dir)].filter((f) => f !== undefined)]);
+  if (errors.length === 0 && files) {
+    mkdirSync(dirname(record), { recursive: true });
+    writeFileSync(record, JSON.stringify({ key, typescript: ts.version, files }));
+  }
+  return { errors, ms: performance.now() - t0, cached: false };
+}
