@@ -206,3 +206,28 @@ test('client: the body limit is 64 MiB unless given', async () => {
   srv2.send(`HTTP/1.1 200 OK\r\nContent-Length: ${(64 << 20) + 1}\r\n\r\n`);
   await assert.rejects(over, { message: 'bad response: body too large' });
 });
+
+test('client: interim 1xx responses are read and skipped, the request gets its final response; 101 is final (RFC 9110 §15.2)', async () => {
+  const srv = fakeServer();
+  const c = new HttpClient(srv.stream);
+  const head = c.request({ method: 'HEAD', path: '/h', host: 'h' });
+  const get = c.request({ path: '/g', host: 'h' });
+  srv.send(
+    'HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n' +
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n' + // the HEAD's: no body
+      'HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+  );
+  const [h, g] = await Promise.all([head, get]);
+  assert.deepEqual([h.status, h.body.length], [200, 0]);
+  assert.deepEqual([g.status, new TextDecoder().decode(g.body)], [200, 'ok']);
+  const up = c.request({
+    path: '/ws',
+    host: 'h',
+    headers: [
+      ['Upgrade', 'websocket'],
+      ['Connection', 'Upgrade'],
+    ],
+  });
+  srv.send('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n');
+  assert.equal((await up).status, 101);
+});

@@ -88,7 +88,11 @@ export class HttpClient {
         this.fail(new Error(`bad response: ${r.reason}`));
         return;
       }
-      this.waiting.shift()!.resolve(r as ClientResponse);
+      const res = r as ClientResponse;
+      // RFC 9110 §15.2: a client parses 1xx responses it did not ask for (100 Continue, 103 Early Hints) and waits on for
+      // the final one; 101 ends HTTP on the connection and is final.
+      if (res.status >= 100 && res.status < 200 && res.status !== 101) continue;
+      this.waiting.shift()!.resolve(res);
     }
   }
 

@@ -449,3 +449,24 @@ test('responses: without Content-Length or chunked the body runs to the end of i
   const stray = res('\r\nHTTP/1.1 204 No Content\r\n\r\n').at(-1);
   assert.ok(stray && 'error' in stray, JSON.stringify(stray));
 });
+
+test('responses: an interim 1xx leaves its request expected, so the final response after it is framed for that method', () => {
+  const out = res('HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n', [
+    'HEAD',
+    'GET',
+  ]);
+  assert.deepEqual(
+    out.map((r) => ('error' in r ? r : [(r as HttpResponseHead).status, str(r.body)])),
+    [
+      [103, ''],
+      [200, ''],
+      [101, ''],
+    ],
+  );
+  // 101 is final: it takes its request's method off the queue.
+  const p = new HttpParser('response');
+  p.expect.push('GET', 'HEAD');
+  p.push(bytes('HTTP/1.1 101 Switching Protocols\r\n\r\n'));
+  p.next();
+  assert.deepEqual(p.expect, ['HEAD']);
+});

@@ -209,7 +209,10 @@ export class HttpParser {
     const m = /^HTTP\/1\.(\d) (\d{3})(?: (.*))?$/.exec(first);
     if (!m) return { error: 502, reason: 'malformed status line' };
     const status = Number(m[2]);
-    const method = this.expect.shift() ?? 'GET';
+    // An interim response (1xx but 101, after which the connection is no longer HTTP) precedes the final response to the
+    // same request (RFC 9110 §15.2): that request's method stays expected.
+    const interim = status >= 100 && status < 200 && status !== 101;
+    const method = (interim ? this.expect[0] : this.expect.shift()) ?? 'GET';
     const noBody = method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
     return {
       head: { status, reason: m[3] ?? '', version: m[1] === '0' ? '1.0' : '1.1', headers },
