@@ -14,8 +14,10 @@ export default service({
     'https-port': param.int(8443, 'HTTPS port (0: no TLS)', { min: 0, max: 65535 }),
     'redirect-https': param.bool(false, 'answer plain HTTP with a redirect to HTTPS'),
     hsts: param.int(0, 'Strict-Transport-Security max-age in seconds on HTTPS (0: none)', { min: 0 }),
-    'tls-cert': param.string('', 'PEM certificate, newlines as \\n (default: tls/cert.pem in the image)'),
-    'tls-key': param.string('', 'PEM private key, newlines as \\n (default: tls/key.pem in the image)'),
+    'tls-cert': param.file('PEM certificate chain file (default: tls/cert.pem in the image)'),
+    'tls-key': param.file(
+      'PEM private key file, read before the engine starts and never on its command line (default: tls/key.pem in the image)',
+    ),
     'access-log': param.bool(true, 'one log line per request'),
     'http-server': param.string('fata', "'fata' (src/http's server) or 'node' (node:http over the TCP Duplex adapter, for comparison)"),
     'header-timeout': param.int(10, 'seconds a client has to send a whole request head (then 408)', { min: 1, max: 600 }),

@@ -73,9 +73,9 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
 
   const servers: HttpServer[] = [];
   if (httpsPort) {
-    const unescapeNewlines = (s: string): string => s.replace(/\\n/g, '\n');
-    const certPem = params['tls-cert'] ? unescapeNewlines(params['tls-cert']) : new TextDecoder().decode(tls.get('/cert.pem'));
-    const keyPem = params['tls-key'] ? unescapeNewlines(params['tls-key']) : new TextDecoder().decode(tls.get('/key.pem'));
+    // Files named on the command line (param.file: their contents, read by the tender), else the image's own.
+    const certPem = params['tls-cert'] || new TextDecoder().decode(tls.get('/cert.pem'));
+    const keyPem = params['tls-key'] || new TextDecoder().decode(tls.get('/key.pem'));
     const cert = tlsCertificate(certPem, keyPem);
     const daysLeft = Math.floor((cert.validToMs - Number(ctx.clock.wallNs() / 1_000_000n)) / DAY_MS);
     if (daysLeft < 30)

@@ -114,7 +114,8 @@ export function helpText(name: string, schema: Record<string, ParamSpec>, hasNet
   }
   rows.push(['-l, --logs=LEVEL', `log level: ${LOG_LEVELS.join(', ')} (default info)`]);
   for (const [k, s] of Object.entries(schema)) {
-    const shape = s.kind === 'bool' ? `--${k}, --no-${k}` : `--${k}=${s.kind === 'int' ? 'N' : 'TEXT'}`;
+    const value = { int: 'N', string: 'TEXT', file: 'FILE', bool: '' }[s.kind];
+    const shape = s.kind === 'bool' ? `--${k}, --no-${k}` : `--${k}=${value}`;
     // An empty default says nothing; the help text says what empty means.
     rows.push([shape, s.default === '' ? s.help : `${s.help} (default ${JSON.stringify(s.default)})`]);
   }

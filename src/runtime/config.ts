@@ -37,12 +37,19 @@ export const assets = (dir: string, opts: { compress?: boolean; devCert?: boolea
 export type ParamSpec =
   | { readonly kind: 'string'; readonly default: string; readonly help: string }
   | { readonly kind: 'int'; readonly default: number; readonly help: string; readonly min?: number; readonly max?: number }
-  | { readonly kind: 'bool'; readonly default: boolean; readonly help: string };
+  | { readonly kind: 'bool'; readonly default: boolean; readonly help: string }
+  /** The command line names a file; `main` gets its contents as text ('' when none is given). */
+  | { readonly kind: 'file'; readonly default: ''; readonly help: string };
 
 export const param = {
   string: (def: string, help: string) => ({ kind: 'string', default: def, help }) as const,
   int: (def: number, help: string, range: { min?: number; max?: number } = {}) => ({ kind: 'int', default: def, help, ...range }) as const,
   bool: (def: boolean, help: string) => ({ kind: 'bool', default: def, help }) as const,
+  /**
+   * `--NAME=PATH`: the tender reads the file (text, at most 1 MiB) before the engine starts or is sealed, and
+   * `main` gets its contents. For key material and anything else that must not be seen in `ps`.
+   */
+  file: (help: string) => ({ kind: 'file', default: '', help }) as const,
 };
 
 export interface ServiceConfig<
@@ -88,7 +95,9 @@ export type ParamOf<T> = T extends { kind: 'string' }
     ? number
     : T extends { kind: 'bool' }
       ? boolean
-      : never;
+      : T extends { kind: 'file' }
+        ? string
+        : never;
 
 /** The devices `main` receives for a config. */
 export type DevicesOf<C> = C extends ServiceConfig<infer D, infer _P> ? { readonly [K in keyof D]: DeviceOf<D[K]> } : never;

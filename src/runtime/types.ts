@@ -22,7 +22,7 @@ export interface Context {
   readonly log: Logger;
   readonly clock: Clock;
   readonly random: Random;
-  /** The boot arguments as given, after the image name. */
+  /** The boot arguments as given, after the image name (a file parameter holds the contents of its file). */
   readonly argv: readonly string[];
   /** Resolves after `ms` milliseconds of the platform's clock. */
   sleep(ms: number): Promise<void>;

@@ -15,6 +15,7 @@ import { buildService } from '../build/build.ts';
 import { readImage, type Image } from '../build/image.ts';
 import { EXIT_ABORT, EXIT_FAIL } from '../runtime/boot.ts';
 import { parseBootArgs } from '../runtime/args.ts';
+import { readFileParams } from './file-params.ts';
 import { FataError } from '../host/errors.ts';
 import { FileBlock } from '../targets/node/block.ts';
 import { hostSocketStack } from '../runtime/socket-stack.ts';
@@ -76,6 +77,12 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
     return EXIT_FAIL;
   }
   const help = args.help;
+  // File parameters are read here (on spt, again by the bootstrap before the seal): a missing file is said now.
+  const bootArgs = readFileParams(flags.bootArgs, m.params);
+  if ('error' in bootArgs) {
+    say(`${m.name}: ${bootArgs.error}`);
+    return EXIT_FAIL;
+  }
   if (!help) checkDevices(image, flags);
   if (m.target === 'spt' && !help) return runSpt(image, path, flags, say);
   // The node target: the unikernel runs in this process.
@@ -94,7 +101,7 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
     socketStack: m.net === 'socket' ? () => hostSocketStack() : undefined,
   });
   const start = compileImage(image, path, help ? undefined : readSourceMap(path, image))();
-  const code = await start(platform, flags.bootArgs);
+  const code = await start(platform, bootArgs);
   for (const t of taps.values()) await t.close();
   return code;
 }
