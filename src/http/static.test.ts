@@ -358,3 +358,62 @@ test('safePath: the path of an origin-form or absolute-form target, decoded and 
   ];
   for (const [target, want] of cases) assert.equal(safePath(target), want, target);
 });
+
+test('If-Match and If-Unmodified-Since: 412 unless the tag (strong) or the exact date matches, evaluated before the rest (RFC 9110 §13.2.2)', () => {
+  const s = site();
+  const etag = etagOf(s(request('/big.txt')));
+  const failed = { status: 412, headers: [['Content-Type', TEXT]], body: enc('precondition failed\n') };
+  const get = (h: [string, string][]) => s(request('/big.txt', h));
+  for (const v of [etag, '*', `"x", ${etag}`, `"x",${etag} , "y"`]) assert.equal(get([['If-Match', v]]).status, 200, v);
+  for (const v of ['"x"', `W/${etag}`, `${etag}x`, '"*"', `"x", W/${etag}`]) assert.deepEqual(get([['If-Match', v]]), failed, v);
+  assert.equal(get([['If-Unmodified-Since', LAST_MODIFIED]]).status, 200);
+  for (const v of ['Thu, 01 Jan 2026 12:30:14 GMT', 'Thu, 01 Jan 2026 12:30:16 GMT'])
+    assert.deepEqual(get([['If-Unmodified-Since', v]]), failed, v);
+  assert.equal(get([['If-Unmodified-Since', 'not a date']]).status, 200, 'an invalid date is ignored');
+  // If-Match, when present, is evaluated instead of If-Unmodified-Since.
+  assert.equal(
+    get([
+      ['If-Match', etag],
+      ['If-Unmodified-Since', 'Thu, 01 Jan 2026 12:30:14 GMT'],
+    ]).status,
+    200,
+  );
+  assert.deepEqual(
+    get([
+      ['If-Match', '"x"'],
+      ['If-Unmodified-Since', LAST_MODIFIED],
+    ]),
+    failed,
+  );
+  // Before If-None-Match and Range: a failed precondition is 412 whatever they say; a passed one lets them act.
+  assert.deepEqual(
+    get([
+      ['If-Match', '"x"'],
+      ['If-None-Match', etag],
+    ]),
+    failed,
+  );
+  assert.equal(
+    get([
+      ['If-Match', etag],
+      ['If-None-Match', etag],
+    ]).status,
+    304,
+  );
+  assert.equal(
+    get([
+      ['If-Match', etag],
+      ['Range', 'bytes=0-1'],
+    ]).status,
+    206,
+  );
+  assert.deepEqual(
+    get([
+      ['If-Unmodified-Since', 'Thu, 01 Jan 2026 12:30:16 GMT'],
+      ['Range', 'bytes=0-1'],
+    ]),
+    failed,
+  );
+  // A missing file is 404 whatever the preconditions (RFC 9110 §13.2.1).
+  assert.equal(s(request('/missing', [['If-Match', '"x"']])).status, 404);
+});

@@ -131,6 +131,18 @@ function etagMatches(list: string, etag: string): boolean {
   return list.split(',').some((t) => strip(t) === strip(etag));
 }
 
+/** If-Match (RFC 9110 §13.1.1): strong comparison, so a weak tag never matches; `*` matches the file. */
+function strongMatch(list: string, etag: string): boolean {
+  if (list === '*') return true;
+  return list.split(',').some((t) => t.trim() === etag);
+}
+
+/** An HTTP-date field in whole seconds since the epoch; undefined if absent or invalid (RFC 9110 §13.1.3, §13.1.4: ignored). */
+function seconds(date: string | undefined): number | undefined {
+  const t = date === undefined ? NaN : Date.parse(date);
+  return Number.isNaN(t) ? undefined : Math.floor(t / 1000);
+}
+
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 /** A compressed variant's ETag differs from the file's: the same tag must mean the same bytes. */
@@ -216,18 +228,20 @@ export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpR
     if (hasVariants) headers.push(['Vary', 'Accept-Encoding']);
     if (encoding) headers.push(['Content-Encoding', encoding]);
     headers.push(...extra);
-    // Conditional requests (RFC 9110 §13.2.2): If-None-Match wins over If-Modified-Since. If-Modified-Since
-    // matches only this exact date, as nginx does by default (`if_modified_since exact`): the build's date may be
-    // derived from the content (src/build/build.ts), and then a later date proves nothing; a client sends back the
-    // Last-Modified it was given, and any other date just gets the file.
+    // Conditional requests (RFC 9110 §13.2.2), in its order: If-Match (strong comparison), else If-Unmodified-Since,
+    // failing with 412; then If-None-Match, else If-Modified-Since, with 304. A date matches only this exact date, as
+    // nginx does for If-Modified-Since by default (`if_modified_since exact`): the build's date may be derived from the
+    // content (src/build/build.ts), and then an earlier or later date proves nothing; a client sends back the
+    // Last-Modified it was given, and any other date gets the file (or, unmodified not being proven, 412).
+    const im = header(req, 'if-match');
+    const ius = im === undefined ? seconds(header(req, 'if-unmodified-since')) : undefined;
+    if (im !== undefined ? !strongMatch(im, etag) : ius !== undefined && ius !== modifiedS) {
+      return { status: 412, headers: [['Content-Type', 'text/plain; charset=utf-8']], body: text('precondition failed\n') };
+    }
     const inm = header(req, 'if-none-match');
     if (inm !== undefined) {
       if (etagMatches(inm, etag)) return { status: 304, headers };
-    } else {
-      const ims = header(req, 'if-modified-since');
-      const t = ims !== undefined ? Date.parse(ims) : NaN;
-      if (!Number.isNaN(t) && modifiedS === Math.floor(t / 1000)) return { status: 304, headers };
-    }
+    } else if (seconds(header(req, 'if-modified-since')) === modifiedS) return { status: 304, headers };
     if (range !== undefined && body !== undefined) {
       const ifRange = header(req, 'if-range');
       const rangeOk =
