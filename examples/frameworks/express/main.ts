@@ -4,8 +4,8 @@
  */
 import { createServer } from 'node:http';
 import express from 'express';
-import type { Main } from '../../../src/runtime/config.ts';
-import { TcpDuplex } from '../../../src/runtime/duplex.ts';
+import type { Main } from 'fata';
+import { TcpDuplex } from 'fata/duplex';
 import type config from './config.ts';
 
 export const main: Main<typeof config> = async ({ service: net }, { port }, ctx) => {

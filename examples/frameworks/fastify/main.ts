@@ -6,8 +6,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import Fastify from 'fastify';
-import type { Main } from '../../../src/runtime/config.ts';
-import { TcpDuplex } from '../../../src/runtime/duplex.ts';
+import type { Main } from 'fata';
+import { TcpDuplex } from 'fata/duplex';
 import type config from './config.ts';
 
 export const main: Main<typeof config> = async ({ service: net }, { port }, ctx) => {
