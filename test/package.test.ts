@@ -120,12 +120,23 @@ async function serves(project: string): Promise<void> {
     assert.equal(res.status, 200);
     assert.equal(await res.text(), 'hello from the package test\n');
   } finally {
-    // npm, its shell and the engine: the whole group.
+    await stopGroup(child.pid!);
+  }
+}
+
+/** Stops npm, its shell and the engine (the whole process group): SIGTERM, then SIGKILL after 5 s; returns once all are gone. */
+async function stopGroup(pgid: number): Promise<void> {
+  const alive = (): boolean => {
     try {
-      process.kill(-child.pid!, 'SIGTERM');
+      process.kill(-pgid, 0);
+      return true;
     } catch {
-      /* already gone */
+      return false;
     }
-    await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
+  };
+  if (alive()) process.kill(-pgid, 'SIGTERM');
+  for (let i = 0; alive(); i++) {
+    if (i === 100) process.kill(-pgid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
