@@ -10,6 +10,7 @@
  * Test support only: nothing in the stack imports it.
  */
 import type { Clock, Random } from '../../devices/index.ts';
+import { fold, pseudoHeaderSum } from '../../wire/checksum.ts';
 import { ACK, emitTcp, FIN, parseTcpOptions, emptyTcpOptions, PSH, RST, SYN, tcpHeaderLen, TcpView, type TcpRepr } from '../../wire/tcp.ts';
 import { IPV4_PAYLOAD_AT, type Ipv4, type Ipv4Packet, type SendOptions } from '../ipv4.ts';
 import type { TcpConnection, TcpConfig } from './connection.ts';
@@ -143,11 +144,16 @@ class FixedRandom implements Random {
 class FakeIp {
   readonly address = LOCAL_IP;
   readonly mtu: number;
-  readonly gsoMaxPacket: number | undefined = undefined;
+  readonly gsoMaxPacket: number | undefined;
   readonly tx = new Uint8Array(14 + 65535);
   private readonly onSend: (buf: Uint8Array, dst: number, opts: SendOptions | undefined) => void;
-  constructor(mtu: number, onSend: (buf: Uint8Array, dst: number, opts: SendOptions | undefined) => void) {
+  constructor(
+    mtu: number,
+    gsoMaxPacket: number | undefined,
+    onSend: (buf: Uint8Array, dst: number, opts: SendOptions | undefined) => void,
+  ) {
     this.mtu = mtu;
+    this.gsoMaxPacket = gsoMaxPacket;
     this.onSend = onSend;
   }
   register(): void {}
@@ -164,6 +170,11 @@ export interface HarnessOptions {
   /** Defaults for every connection (merged under listen/connect options). */
   tcp?: TcpConfig;
   mtu?: number;
+  /**
+   * Segmentation offload: the largest packet (IPv4 header included) the fake device takes and cuts into
+   * segments of `gsoSize` payload bytes, as a NIC does (PSH on the last only). Off by default.
+   */
+  gsoMaxPacket?: number;
   /** The round trip the state builders let pass between our segment and the peer's answer (default 1 ms). */
   rttNs?: bigint;
 }
@@ -172,6 +183,8 @@ export class SegmentHarness {
   readonly clock = new FakeClock();
   readonly random = new FixedRandom();
   readonly tcp: Tcp;
+  /** Packets the stack handed over for segmentation offload (each is logged as the segments it was cut into). */
+  offloaded = 0;
   /** Every segment out, in order, with the time it left; `recv` consumes from `cursor`. */
   readonly log: Sent[] = [];
   private cursor = 0;
@@ -185,7 +198,7 @@ export class SegmentHarness {
 
   constructor(o: HarnessOptions = {}) {
     this.rttNs = o.rttNs ?? MS;
-    const ip = new FakeIp(o.mtu ?? 1500, (buf, dst, opts) => this.record(buf, dst, opts));
+    const ip = new FakeIp(o.mtu ?? 1500, o.gsoMaxPacket, (buf, dst, opts) => this.record(buf, dst, opts));
     this.tcp = new Tcp(ip as unknown as Ipv4, this.clock, this.random, o.tcp ?? {});
   }
 
@@ -199,9 +212,10 @@ export class SegmentHarness {
 
   private record(buf: Uint8Array, dst: number, opts: SendOptions | undefined): void {
     if (dst !== REMOTE_IP) throw new Error(`segment to ${dst.toString(16)}, not the peer`);
-    if (opts?.gsoSize !== undefined) throw new Error('segmentation offload is off in the harness');
+    const gso = opts?.gsoSize;
+    if (gso !== undefined) this.checkOffload(buf, opts!, gso);
     const v = new TcpView();
-    const r = v.check(buf, LOCAL_IP, REMOTE_IP, true);
+    const r = v.check(buf, LOCAL_IP, REMOTE_IP, gso === undefined);
     if (r !== 'ok') throw new Error(`the stack emitted a bad segment: ${r}`);
     const o = emptyTcpOptions();
     if (parseTcpOptions(v, o) !== 'ok') throw new Error('the stack emitted malformed options');
@@ -211,7 +225,33 @@ export class SegmentHarness {
     if (o.sackPermitted) seg.sackPermitted = true;
     if (o.hasTimestamps) seg.ts = [o.tsVal, o.tsEcr];
     if (o.sackCount) seg.sack = o.sack.slice(0, 2 * o.sackCount);
-    this.log.push({ at: this.clock.now, seg, payload: v.payload().slice(), srcPort: v.srcPort, dstPort: v.dstPort });
+    const payload = v.payload().slice();
+    if (gso === undefined) {
+      this.log.push({ at: this.clock.now, seg, payload, srcPort: v.srcPort, dstPort: v.dstPort });
+      return;
+    }
+    // Offloaded: the device's cut, every segment with the same header but its own sequence number, PSH on the last only.
+    for (let off = 0; off < payload.length; off += gso) {
+      const part = payload.slice(off, Math.min(payload.length, off + gso));
+      const flags = off + gso < payload.length ? flagText(v.flags & ~PSH) : seg.flags;
+      const s: SegOut = { ...seg, flags, seq: (v.seq + off) >>> 0, len: part.length };
+      this.log.push({ at: this.clock.now, seg: s, payload: part, srcPort: v.srcPort, dstPort: v.dstPort });
+    }
+  }
+
+  /** What a device needs of an offloaded packet: offload on, DF, within its size, no FIN, and the pseudo-header sum in place. */
+  private checkOffload(buf: Uint8Array, opts: SendOptions, gso: number): void {
+    const max = this.tcp.ip.gsoMaxPacket;
+    if (max === undefined) throw new Error('segmentation offload is off in the harness');
+    if (!opts.dontFragment || 20 + buf.length > max)
+      throw new Error(`an offloaded packet of ${buf.length} bytes (device max ${max}, DF ${opts.dontFragment})`);
+    const hl = (buf[12]! >> 4) * 4;
+    if (buf.length - hl <= gso) throw new Error('offloaded, but no longer than one segment');
+    if (buf[13]! & FIN) throw new Error('a FIN in an offloaded packet');
+    const sum = ((buf[16]! << 8) | buf[17]!) >>> 0;
+    if (sum !== fold(pseudoHeaderSum(LOCAL_IP, REMOTE_IP, 6, buf.length)))
+      throw new Error('an offloaded packet without its pseudo-header sum');
+    this.offloaded++;
   }
 
   /** Hands a segment from the peer to the stack, now. */
