@@ -19,13 +19,13 @@ export const INIT_USAGE = `usage: fata init [--fata=SPEC] NAME
                a path or file: URL of a tarball or a folder works too)`;
 
 /** The versions the project's type-check uses: the ones Fata itself is checked with. */
-function fataPackage(): { version: string; devDependencies: Record<string, string>; allowScripts: Record<string, boolean> } {
+function fataPackage(): { version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> } {
   return JSON.parse(readFileSync(join(FATA_ROOT, 'package.json'), 'utf8'));
 }
 
 function packageJson(name: string, fataSpec: string): string {
   const fata = fataPackage();
-  const dev = (n: string): string => fata.devDependencies[n] ?? 'latest';
+  const dev = (n: string): string => fata.dependencies[n] ?? fata.devDependencies[n] ?? 'latest';
   return `${JSON.stringify(
     {
       name,

@@ -38,13 +38,14 @@ function randomMac(): Uint8Array {
 }
 
 /**
- * What building a folder says under `fata run`: its notes (a development certificate made, …) but not its
- * progress or size table, which would come before the service's own output (`fata build DIR` shows them).
+ * What building a folder says under `fata run`: its notes and warnings (a development certificate made, …)
+ * but not its progress or size table, which would come before the service's own output (`fata build DIR`
+ * shows them).
  */
 const buildNotes =
   (say: (s: string) => void) =>
   (line: string): void => {
-    if (!/^( {2}|build: wrote |build: type-checked |build: \S+ \(target )/.test(line)) say(line);
+    if (/^build: (made|note|warning)\b/.test(line)) say(line);
   };
 
 export async function loadImage(flags: RunFlags, say: (s: string) => void): Promise<{ image: Image; path: string }> {
