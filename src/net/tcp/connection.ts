@@ -270,6 +270,10 @@ export class TcpConnection {
         this.destroy(undefined);
         return;
       case 'SYN-RECEIVED':
+        // RFC 9293 §3.10.4: queued until ESTABLISHED (synAcked goes on to FIN-WAIT-1). The send path counts
+        // from SND.UNA as data, which it is not while our SYN is unacknowledged.
+        this.finQueued = true;
+        return;
       case 'ESTABLISHED':
         this.finQueued = true;
         this.state = 'FIN-WAIT-1';
@@ -420,7 +424,7 @@ export class TcpConnection {
     this.sndUna = seqAdd(this.iss, 1);
     this.timers.rto = undefined;
     this.rtt.handshakeDone(now, !this.tsOk);
-    this.state = 'ESTABLISHED';
+    this.state = this.finQueued ? 'FIN-WAIT-1' : 'ESTABLISHED';
     this.sndWnd = seg.window << this.sndShift;
     this.sndWl1 = seg.seq;
     this.sndWl2 = seg.ack;

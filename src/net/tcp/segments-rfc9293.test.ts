@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LOCAL_EPHEMERAL, LOCAL_ISS, MS, REMOTE_ISS, REMOTE_PORT, S, SegmentHarness } from './segment-harness.ts';
+import { fill, LOCAL_EPHEMERAL, LOCAL_ISS, MS, REMOTE_ISS, REMOTE_PORT, S, SegmentHarness } from './segment-harness.ts';
 
 const L = LOCAL_ISS + 1; // our SND.NXT after the handshake
 const R = REMOTE_ISS + 1; // our RCV.NXT after the handshake
@@ -237,6 +237,41 @@ test('SYN-SENT: the application aborting sends nothing (no RST for an unsynchron
 });
 
 // ----------------------------------------------------------- SYN-RECEIVED
+
+test('SYN-RECEIVED (§3.10.4 CLOSE): after a simultaneous open, a shutdown waits for ESTABLISHED; then the data and the FIN go, whole', () => {
+  const h = new SegmentHarness();
+  const c = h.synSent();
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460 });
+  h.recv();
+  c.write(fill(10));
+  c.shutdown();
+  assert.deepEqual(h.recv(), [], 'nothing before our SYN is acknowledged');
+  h.send({ seq: R, ack: L, flags: '.' });
+  const out = h.recvSent();
+  assert.deepEqual(
+    out.map((s) => s.seg),
+    [{ flags: 'FP.', seq: L, ack: R, window: W, len: 10 }],
+  );
+  assert.deepEqual([...out[0]!.payload], [...fill(10)], 'every byte, the first at SND.UNA');
+  assert.equal(c.state, 'FIN-WAIT-1');
+  assert.deepEqual(h.events, ['connect']);
+  h.send({ seq: R, ack: L + 11, flags: '.' });
+  assert.equal(c.state, 'FIN-WAIT-2');
+});
+
+test('SYN-RECEIVED (§3.10.4 CLOSE): with nothing queued, the FIN goes once the SYN is acknowledged, and only its ACK ends FIN-WAIT-1', () => {
+  const h = new SegmentHarness();
+  const c = h.synSent();
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460 });
+  h.recv();
+  c.close();
+  h.send({ seq: R, ack: L, flags: '.' });
+  assert.deepEqual(h.recv(), [{ flags: 'F.', seq: L, ack: R, window: W, len: 0 }]);
+  assert.equal(c.state, 'FIN-WAIT-1', 'the ACK of the SYN is not the ACK of the FIN');
+  h.send({ seq: R, ack: L + 1, flags: '.' });
+  assert.equal(c.state, 'FIN-WAIT-2');
+});
+
 
 test('SYN-RECEIVED (§3.10.7.4): the ACK of our SYN establishes the connection; nothing goes out', () => {
   const h = new SegmentHarness();
