@@ -1,0 +1,159 @@
+/**
+ * The application's calls (RFC 9293 §3.10.2-3.10.5: SEND, CLOSE, ABORT) in
+ * each state, segment by segment, and what the connection reports to it
+ * (buffered bytes, free room, SRTT, the receive window's bound). See
+ * segment-harness.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LOCAL_ISS, MS, REMOTE_ISS, SegmentHarness } from './segment-harness.ts';
+
+const L = LOCAL_ISS + 1,
+  R = REMOTE_ISS + 1,
+  W = 65535;
+
+test('SEND (§3.10.2): refused once the connection is closing or closed, saying so', () => {
+  const fin1 = new SegmentHarness();
+  const c1 = fin1.finWait1();
+  assert.throws(() => c1.write(new Uint8Array(1)), /cannot write: the connection is FIN-WAIT-1 and shut down for writing/);
+  const fin2 = new SegmentHarness();
+  assert.throws(() => fin2.finWait2().write(new Uint8Array(1)), /FIN-WAIT-2/);
+  const tw = new SegmentHarness();
+  assert.throws(() => tw.timeWait().write(new Uint8Array(1)), /TIME-WAIT/);
+  const la = new SegmentHarness();
+  assert.throws(() => la.lastAck().write(new Uint8Array(1)), /LAST-ACK/);
+  const cl = new SegmentHarness();
+  const c = cl.established();
+  c.abort();
+  assert.throws(() => c.write(new Uint8Array(1)), /^Error: cannot write: the connection is CLOSED$/);
+});
+
+test('SEND (§3.10.2): in CLOSE-WAIT data still goes (the peer closed only its half)', () => {
+  const h = new SegmentHarness();
+  const c = h.closeWait();
+  assert.equal(c.write(new Uint8Array(5)), 5);
+  assert.deepEqual(h.recv(), [{ flags: 'P.', seq: L, ack: R + 1, window: W, len: 5 }]);
+});
+
+test('SEND: a write beyond the send buffer takes what fits; onDrain once an ACK frees room', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ sendBuffer: 4000, noDelay: true });
+  assert.deepEqual([c.bufferedSend, c.sendBufferFree], [0, 4000]);
+  assert.equal(c.write(new Uint8Array(3000)), 3000);
+  assert.equal(c.write(new Uint8Array(3000)), 1000, 'only the room left');
+  assert.deepEqual([c.bufferedSend, c.sendBufferFree], [4000, 0]);
+  h.recv();
+  h.send({ seq: R, ack: L + 1460, flags: '.' });
+  assert.deepEqual([c.bufferedSend, c.sendBufferFree], [2540, 1460]);
+  assert.deepEqual(h.events, ['drain']);
+  h.send({ seq: R, ack: L + 2920, flags: '.' });
+  assert.deepEqual(h.events, ['drain'], 'once per refusal');
+});
+
+test('SEND: a write that fits raises no onDrain later', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ sendBuffer: 4000 });
+  c.write(new Uint8Array(4000));
+  h.recv();
+  h.send({ seq: R, ack: L + 4000, flags: '.' });
+  assert.deepEqual(h.events, []);
+});
+
+test('CLOSE (§3.10.4) in SYN-SENT: the connection is deleted quietly, no segment sent', () => {
+  const h = new SegmentHarness();
+  const c = h.synSent();
+  c.shutdown();
+  assert.equal(c.state, 'CLOSED');
+  assert.deepEqual(h.recv(), []);
+  assert.deepEqual(h.events, ['close undefined']);
+  assert.equal(h.tcp.connectionCount, 0);
+  h.advance(10n * 1000n * MS);
+  assert.deepEqual(h.recv(), [], 'no SYN is resent');
+});
+
+test('CLOSE (§3.10.4): a second shutdown sends no second FIN; in FIN-WAIT-2 and TIME-WAIT it does nothing', () => {
+  const h = new SegmentHarness();
+  const c = h.finWait1();
+  c.shutdown();
+  c.close();
+  assert.deepEqual(h.recv(), []);
+  assert.equal(c.state, 'FIN-WAIT-1');
+  h.send({ seq: R, ack: L + 1, flags: '.' });
+  c.shutdown();
+  assert.deepEqual([c.state, h.recv()], ['FIN-WAIT-2', []]);
+  h.send({ seq: R, ack: L + 1, flags: 'F.' });
+  h.recv();
+  c.shutdown();
+  assert.deepEqual([c.state, h.recv()], ['TIME-WAIT', []]);
+});
+
+test('ABORT (§3.10.5): in ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1 and FIN-WAIT-2 a RST at SND.NXT goes; the application hears reset', () => {
+  const cases: [string, (h: SegmentHarness) => { abort(): void }, number][] = [
+    ['ESTABLISHED', (h) => h.established(), L],
+    ['CLOSE-WAIT', (h) => h.closeWait(), L],
+    ['FIN-WAIT-1', (h) => h.finWait1(), L + 1],
+    ['FIN-WAIT-2', (h) => h.finWait2(), L + 1],
+  ];
+  for (const [state, open, seq] of cases) {
+    const h = new SegmentHarness();
+    const c = open(h);
+    h.events.length = 0;
+    c.abort();
+    assert.deepEqual(h.recv(), [{ flags: 'R', seq, ack: 0, window: 0, len: 0 }], state);
+    assert.deepEqual(h.events, ['close reset'], state);
+    assert.equal(h.tcp.connectionCount, 0, state);
+  }
+});
+
+test('ABORT (§3.10.5): in SYN-SENT and TIME-WAIT nothing is sent', () => {
+  const s = new SegmentHarness();
+  const c = s.synSent();
+  c.abort();
+  assert.deepEqual(s.recv(), []);
+  assert.deepEqual(s.events, ['close reset']);
+  const t = new SegmentHarness();
+  const d = t.timeWait();
+  t.events.length = 0;
+  d.abort();
+  assert.deepEqual(t.recv(), []);
+  assert.equal(t.tcp.connectionCount, 0);
+  assert.deepEqual(t.events, [], 'its application already heard the close');
+});
+
+test('the connection reports its SRTT and the receive window bound', () => {
+  const h = new SegmentHarness({ rttNs: 7n * MS });
+  const c = h.established({}, { ts: undefined });
+  assert.equal(c.srttNs, 7_000_000, 'the handshake round trip is the first sample');
+  assert.equal(c.receiveWindowLimit, 65536);
+  const small = new SegmentHarness();
+  assert.equal(small.established({ receiveBuffer: 5000 }).receiveWindowLimit, 5000);
+});
+
+test('pause: data is held, the window closes by it; resume delivers it and announces the window again', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ receiveBuffer: 4000 });
+  c.pause();
+  h.send({ seq: R, ack: L, flags: 'P.', payload: 3000 });
+  h.advance(40n * MS);
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R + 3000, window: 1000, len: 0 }]);
+  assert.deepEqual(h.events, []);
+  c.resume();
+  assert.deepEqual(h.events, ['data 3000']);
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R + 3000, window: 4000, len: 0 }], 'the window update');
+  c.resume();
+  assert.deepEqual([h.events.length, h.recv()], [1, []], 'resuming again does nothing');
+});
+
+test('pause: a small read that frees less than min(window / 2, MSS) sends no update (receiver SWS avoidance)', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ receiveBuffer: 4000 });
+  c.pause();
+  h.send({ seq: R, ack: L, flags: 'P.', payload: 3000 });
+  h.advance(40n * MS);
+  h.recv();
+  h.send({ seq: R + 3000, ack: L, flags: 'P.', payload: 1000 });
+  h.advance(40n * MS);
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R + 4000, window: 0, len: 0 }]);
+  c.resume();
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R + 4000, window: 4000, len: 0 }], 'the whole buffer freed: worth it');
+});
