@@ -92,6 +92,13 @@ export class TcpConnection {
   /** Application events held while a segment is processed (`input`), and whether they are being run. */
   private deferring = false;
   private delivering = false;
+  /**
+   * While the application's callbacks run, what they write and whether they close is sent once they
+   * return: a response written and closed from onData leaves as one segment with its FIN (the peer
+   * would otherwise see the data, close first, and hold the port in TIME-WAIT).
+   */
+  private corked = 0;
+  private outputOwed = false;
   private readonly deferred: Deferred[] = [];
 
   // Options.
@@ -258,7 +265,7 @@ export class TcpConnection {
     }
     const n = this.sendQ.push(data);
     if (n < data.length) this.needDrain = true;
-    if (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT') this.output(this.now());
+    if (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT') this.outputSoon();
     return n;
   }
 
@@ -285,7 +292,27 @@ export class TcpConnection {
       default:
         return;
     }
-    this.output(this.now());
+    this.outputSoon();
+  }
+
+  /** Sends what the windows allow now, or once the application's callbacks have returned. */
+  private outputSoon(): void {
+    if (this.corked > 0) this.outputOwed = true;
+    else this.output(this.now());
+  }
+
+  /** Runs application callbacks with output held back, then sends what they queued in one go. */
+  private corking(fn: () => void): void {
+    this.corked++;
+    try {
+      fn();
+    } finally {
+      this.corked--;
+    }
+    if (this.corked === 0 && this.outputOwed) {
+      this.outputOwed = false;
+      if (this.state !== 'CLOSED') this.output(this.now());
+    }
   }
 
   /** Close for both directions: FIN after queued data; later data from the peer is discarded. */
@@ -310,7 +337,7 @@ export class TcpConnection {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.deliverQueued();
+    this.corking(() => this.deliverQueued());
     this.maybeWindowUpdate();
   }
 
@@ -706,15 +733,17 @@ export class TcpConnection {
    */
   private runDeferred(): void {
     if (this.delivering) return;
-    this.delivering = true;
-    const q = this.deferred;
-    try {
-      for (let i = 0; i < q.length; i++) this.runEvent(q[i]!);
-    } finally {
-      q.length = 0;
-      this.delivering = false;
-    }
-    if (!this.paused && this.recvQ.length > 0) this.deliverQueued();
+    this.corking(() => {
+      this.delivering = true;
+      const q = this.deferred;
+      try {
+        for (let i = 0; i < q.length; i++) this.runEvent(q[i]!);
+      } finally {
+        q.length = 0;
+        this.delivering = false;
+      }
+      if (!this.paused && this.recvQ.length > 0) this.deliverQueued();
+    });
   }
 
   private runEvent(e: Deferred): void {

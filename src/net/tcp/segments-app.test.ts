@@ -73,10 +73,8 @@ test('data and FIN in one segment, answered and closed from onData: LAST-ACK, no
     },
   });
   h.send({ seq: R, ack: L, flags: 'FP.', payload: 5 });
-  assert.deepEqual(h.recv(), [
-    { flags: 'P.', seq: L, ack: R + 6, window: W, len: 5 },
-    { flags: 'F.', seq: L + 5, ack: R + 6, window: W, len: 0 },
-  ]);
+  // One segment: the answer, its FIN and the ACK of the peer's (what the callback queued leaves when it returns).
+  assert.deepEqual(h.recv(), [{ flags: 'FP.', seq: L, ack: R + 6, window: W, len: 5 }]);
   assert.equal(c.state, 'LAST-ACK');
   h.send({ seq: R + 6, ack: L + 6, flags: '.' });
   assert.equal(c.state, 'CLOSED');
@@ -94,11 +92,29 @@ test('a response written from onEnd carries the ACK of the FIN; no pure ACK goes
     },
   });
   h.send({ seq: R, ack: L, flags: 'F.' });
-  assert.deepEqual(h.recv(), [
-    { flags: 'P.', seq: L, ack: R + 1, window: W, len: 3 },
-    { flags: 'F.', seq: L + 3, ack: R + 1, window: W, len: 0 },
-  ]);
+  assert.deepEqual(h.recv(), [{ flags: 'FP.', seq: L, ack: R + 1, window: W, len: 3 }]);
   assert.equal(c.state, 'LAST-ACK');
+});
+
+test('a response written and closed from onData leaves with its FIN in one segment (the peer must not close first)', () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  h.hook(c, {
+    onData: () => {
+      c.write(new Uint8Array(300));
+      c.close();
+    },
+  });
+  h.send({ seq: R, ack: L, flags: 'P.', payload: 100 });
+  assert.deepEqual(h.recv(), [{ flags: 'FP.', seq: L, ack: R + 100, window: W, len: 300 }]);
+  assert.equal(c.state, 'FIN-WAIT-1');
+});
+
+test('outside a callback, a write goes at once (nothing waits for a close that may never come)', () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  c.write(new Uint8Array(10));
+  assert.deepEqual(h.recv(), [{ flags: 'P.', seq: L, ack: R, window: W, len: 10 }]);
 });
 
 test('a write from onConnection on the passive side goes out after the handshake completes, as data', () => {
