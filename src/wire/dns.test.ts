@@ -578,20 +578,29 @@ test('encode: messages far over the first buffer grow it', () => {
   assert.equal(back.answers[39]!.name, 'n39.example.');
 });
 
-test('encode: names written past offset 0x3fff are not pointed at (a pointer has 14 bits)', () => {
-  const big = rr('.', { kind: 'raw', bytes: new Uint8Array(0x4000) }, 99);
-  const b = encodeDns(
-    msg({
-      questions: [],
-      answers: [big, rr('late.', { kind: 'A', address: '1.1.1.1' }, TYPE.A), rr('late.', { kind: 'A', address: '1.1.1.2' }, TYPE.A)],
-    }),
-  );
-  const back = ok(b);
-  assert.deepEqual(
-    back.answers.slice(1).map((x) => x.name),
-    ['late.', 'late.'],
-  );
-  assert.equal(b.length, 12 + 11 + 0x4000 + 2 * (6 + 10 + 4));
+test('encode: a name at offset 0x3fff is pointed at, one at 0x4000 is not (a pointer has 14 bits)', () => {
+  /** Two records owned by `late.`, the first written at `at` (after a header, an opaque record's fixed part and its data). */
+  const lateAt = (at: number): Uint8Array => {
+    const big = rr('.', { kind: 'raw', bytes: new Uint8Array(at - 12 - 11) }, 99);
+    const a = (address: string): DnsRecord => rr('late.', { kind: 'A', address }, TYPE.A);
+    const b = encodeDns(msg({ questions: [], answers: [big, a('1.1.1.1'), a('1.1.1.2')] }));
+    assert.deepEqual(
+      ok(b)
+        .answers.slice(1)
+        .map((x) => [x.name, x.data]),
+      [
+        ['late.', { kind: 'A', address: '1.1.1.1' }],
+        ['late.', { kind: 'A', address: '1.1.1.2' }],
+      ],
+    );
+    assert.deepEqual([...b.subarray(at, at + 6)], [4, 0x6c, 0x61, 0x74, 0x65, 0]);
+    return b;
+  };
+  const below = lateAt(0x3fff);
+  assert.equal(below.length, 0x3fff + (6 + 10 + 4) + (2 + 10 + 4));
+  assert.deepEqual([...below.subarray(0x3fff + 20, 0x3fff + 22)], [0xff, 0xff]);
+  const at = lateAt(0x4000);
+  assert.equal(at.length, 0x4000 + 2 * (6 + 10 + 4));
 });
 
 // --- replies -------------------------------------------------------------------
