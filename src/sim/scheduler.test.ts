@@ -29,6 +29,39 @@ test('a node that keeps working without time passing is reported as a livelock',
   assert.throws(() => s.run(), /livelock/);
 });
 
+test("maxSteps bounds each run, not the scheduler's life: many short runs are not a loop (issue 21)", () => {
+  const s = new Scheduler();
+  let ticks = 0;
+  // A node with work every microsecond: each short run takes a few steps.
+  let due = 1_000n;
+  s.add({
+    poll: (now) => {
+      if (now < due) return false;
+      ticks++;
+      due = now + 1_000n;
+      return true;
+    },
+    pollAtNs: () => due,
+  });
+  for (let i = 1; i <= 200; i++) assert.equal(s.run({ untilNs: BigInt(i) * 5_000n, maxSteps: 10 }), 'time');
+  assert.ok(s.steps > 10, `lifetime steps (${s.steps}) went past one run's bound without failing`);
+  assert.equal(ticks, 1_000);
+});
+
+test('a single run that needs more than maxSteps still fails loudly', () => {
+  const s = new Scheduler();
+  let due = 1n;
+  s.add({
+    poll: (now) => {
+      if (now < due) return false;
+      due = now + 1n;
+      return true;
+    },
+    pollAtNs: () => due,
+  });
+  assert.throws(() => s.run({ maxSteps: 50 }), /exceeded 50 steps/);
+});
+
 test('seeded random is reproducible and spreads across the range', () => {
   const a = new SeededRandom(7),
     b = new SeededRandom(7),

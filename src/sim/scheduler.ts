@@ -26,7 +26,7 @@ export interface RunLimits {
   readonly untilNs?: bigint;
   /** Stop when this returns true (checked after each step). */
   readonly until?: () => boolean;
-  /** Safety bound on steps (default 10 million): a livelock fails loudly. */
+  /** Safety bound on the steps of this run (default 10 million): a livelock fails loudly. */
   readonly maxSteps?: number;
 }
 
@@ -35,6 +35,7 @@ export class Scheduler {
   private readonly nodes: Pollable[] = [];
   private readonly timers: Timer[] = [];
   private seq = 0;
+  /** Steps taken over the scheduler's life (each `run` is bounded by its own count, not this). */
   steps = 0;
 
   constructor(clock = new VirtualClock()) {
@@ -84,11 +85,11 @@ export class Scheduler {
    */
   run(limits: RunLimits = {}): 'until' | 'time' | 'idle' {
     const maxSteps = limits.maxSteps ?? 10_000_000;
-    for (;;) {
+    for (let steps = 1; ; steps++) {
       this.settle();
       this.steps++;
       if (limits.until?.()) return 'until';
-      if (this.steps > maxSteps) throw new Error(`simulation exceeded ${maxSteps} steps; raise maxSteps or look for a loop`);
+      if (steps > maxSteps) throw new Error(`simulation exceeded ${maxSteps} steps; raise maxSteps or look for a loop`);
       let next = this.nextDeadline();
       const now = this.clock.monotonicNs();
       if (next === undefined) {
