@@ -127,6 +127,22 @@ test('imports go one way, folder by folder', () => {
   assert.deepEqual(bad, []);
 });
 
+/** An example imports Fata as users do, through the package's exports ('fata', 'fata/http', …): never a path into src/. */
+export function exampleViolations(file: string, text: string): string[] {
+  return specifiers(text)
+    .filter((spec) => spec.startsWith('.') && relative(ROOT, resolve(ROOT, dirname(file), spec)).startsWith('src/'))
+    .map((spec) => `${file} imports ${spec}: import it from 'fata' or a 'fata/…' entry point (package.json exports)`);
+}
+
+test("examples import Fata through the package's exports, as a user's service does, never from src/ by path", () => {
+  const files = sources('examples');
+  assert.ok(files.length > 10, 'the scan saw the examples');
+  assert.deepEqual(
+    files.flatMap((f) => exampleViolations(f, readFileSync(join(ROOT, f), 'utf8'))),
+    [],
+  );
+});
+
 test('the rules see what they forbid (planted violations)', () => {
   const core = 'src/net/x.ts';
   for (const planted of [
@@ -160,4 +176,10 @@ test('the rules see what they forbid (planted violations)', () => {
   assert.equal(layerViolations('src/devices/x.ts', "import '../wire/ipv4.ts';").length, 1, 'devices → anything');
   assert.equal(layerViolations('src/newfolder/x.ts', '').length, 1, 'a folder outside the rules');
   assert.deepEqual(layerViolations('src/tender/x.ts', "import { seal } from '../targets/spt/seccomp.ts';"), []);
+  assert.equal(
+    exampleViolations('examples/x/main.ts', "import type { Main } from '../../src/runtime/config.ts';").length,
+    1,
+    'example → src',
+  );
+  assert.deepEqual(exampleViolations('examples/x/main.ts', "import { service } from 'fata';\nimport c from './config.ts';"), []);
 });

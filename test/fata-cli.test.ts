@@ -142,11 +142,13 @@ test('IMAGE --help lists the boot arguments; bad ones are usage errors', () => {
   assert.match(help.out, /--logs=LEVEL/);
   const bad = fata(['run', 'examples/hello', '--times=0']);
   assert.equal(bad.status, 1);
-  assert.match(bad.out, /--times=0 must be a whole number from 1 to 100/);
+  // Said by the tender on stderr, before the unikernel starts (so nothing on stdout).
+  assert.match(bad.err, /--times=0 must be a whole number from 1 to 100/);
+  assert.equal(bad.out, '');
   const unknown = fata(['run', 'examples/hello', '--nope=1']);
-  assert.match(unknown.out, /unknown boot argument --nope; --help lists/);
+  assert.match(unknown.err, /unknown boot argument --nope; --help lists/);
   const level = fata(['run', 'examples/hello', '-l', 'loud']);
-  assert.match(level.out, /--logs=loud is not a level/);
+  assert.match(level.err, /--logs=loud is not a level/);
 });
 
 test('start-up errors name the device or flag and say what to do', () => {

@@ -1,4 +1,4 @@
-import { block, service } from '../../src/runtime/config.ts';
+import { block, service } from 'fata';
 
 export default service({
   name: 'block-test',

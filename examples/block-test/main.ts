@@ -3,7 +3,7 @@
  * every block back and verifies it, and checks that misaligned and
  * out-of-range requests are refused. Exit 0 when all is well, 1 otherwise.
  */
-import type { Main } from '../../src/runtime/config.ts';
+import type { Main } from 'fata';
 import type config from './config.ts';
 
 export const main: Main<typeof config> = (devices, _params, ctx) => {

@@ -1,4 +1,4 @@
-import { block, net, param, service } from '../../src/runtime/config.ts';
+import { block, net, param, service } from 'fata';
 
 export default service({
   name: 'dhcp-server',

@@ -5,13 +5,20 @@
  * who has which address. A lease store it cannot read is reported and
  * never silently overwritten.
  */
-import { formatMac } from '../../src/devices/index.ts';
-import { decodeLeases, DhcpServer, encodeLeases, type LeaseRecord, type StaticLease } from '../../src/net/dhcp/server.ts';
-import { SlotStore } from '../../src/storage/slots.ts';
-import { decodeDhcp, DHCP_SERVER_PORT, encodeDhcp, messageType } from '../../src/wire/dhcp.ts';
-import { formatIpv4Address, parseIpv4Address, parseIpv4Cidr, prefixMask } from '../../src/wire/ipv4.ts';
-import type { Main } from '../../src/runtime/config.ts';
-import type { Logger } from '../../src/runtime/types.ts';
+import { formatMac } from 'fata/devices';
+import { decodeLeases, DhcpServer, encodeLeases, type LeaseRecord, type StaticLease } from 'fata/dhcp';
+import { SlotStore } from 'fata/storage';
+import {
+  decodeDhcp,
+  DHCP_SERVER_PORT,
+  encodeDhcp,
+  formatIpv4Address,
+  messageType,
+  parseIpv4Address,
+  parseIpv4Cidr,
+  prefixMask,
+} from 'fata/wire';
+import type { Logger, Main } from 'fata';
 import type config from './config.ts';
 
 const TYPES = ['', 'DISCOVER', 'OFFER', 'REQUEST', 'DECLINE', 'ACK', 'NAK', 'RELEASE', 'INFORM'];

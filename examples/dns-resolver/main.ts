@@ -5,10 +5,7 @@
  * Only the networks in `--allow` are served: an open resolver is an
  * amplifier for anyone's attack.
  */
-import { DnsCache } from '../../src/net/dns/cache.ts';
-import { DnsQuerier, sleepTimer } from '../../src/net/dns/query.ts';
-import { RecursiveResolver, type RootHint } from '../../src/net/dns/recursive.ts';
-import { DnsTcpSessions } from '../../src/net/dns/transport.ts';
+import { DnsCache, DnsQuerier, DnsTcpSessions, RecursiveResolver, sleepTimer, type RootHint } from 'fata/dns';
 import {
   CLASS_IN,
   decodeDns,
@@ -16,15 +13,16 @@ import {
   formErrFor,
   isDecodeError,
   OPCODE_QUERY,
+  parseIpv4Address,
+  parseIpv4Cidr,
+  prefixMask,
   RCODE,
   replyTo,
   responseLimit,
   TYPE,
   type DnsMessage,
-} from '../../src/wire/dns.ts';
-import { parseIpv4Address, parseIpv4Cidr, prefixMask } from '../../src/wire/ipv4.ts';
-import type { Main } from '../../src/runtime/config.ts';
-import type { Logger } from '../../src/runtime/types.ts';
+} from 'fata/wire';
+import type { Logger, Main } from 'fata';
 import type config from './config.ts';
 
 /** IANA's root servers (root-hints file, named.root), IPv4 only. */

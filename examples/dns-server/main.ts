@@ -4,9 +4,8 @@
  * when `--axfr`). A zone with an error stops the boot with the line at
  * fault, before any query is answered.
  */
-import { Authority, Zone } from '../../src/net/dns/authority.ts';
-import { DnsTcpSessions } from '../../src/net/dns/transport.ts';
-import type { Main } from '../../src/runtime/config.ts';
+import { Authority, DnsTcpSessions, Zone } from 'fata/dns';
+import type { Main } from 'fata';
 import type config from './config.ts';
 
 export const main: Main<typeof config> = async (devices, params, ctx) => {

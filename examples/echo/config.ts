@@ -1,4 +1,4 @@
-import { net, param, service } from '../../src/runtime/config.ts';
+import { net, param, service } from 'fata';
 
 export default service({
   name: 'echo',

@@ -6,8 +6,7 @@
  * connection's byte count and SHA-256, so a test can check what arrived.
  */
 import { createHash } from 'node:crypto';
-import type { Main } from '../../src/runtime/config.ts';
-import type { TcpStream } from '../../src/runtime/types.ts';
+import type { Main, TcpStream } from 'fata';
 import type config from './config.ts';
 
 /** RFC 864's pattern: 72-character lines of the 95 printable characters, rotating by one per line. */

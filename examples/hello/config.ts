@@ -1,4 +1,4 @@
-import { param, service } from '../../src/runtime/config.ts';
+import { param, service } from 'fata';
 
 export default service({
   name: 'hello',

@@ -1,5 +1,5 @@
 /** Prints a greeting and its command line, like Solo5's test_hello. */
-import type { Main } from '../../src/runtime/config.ts';
+import type { Main } from 'fata';
 import type config from './config.ts';
 
 export const main: Main<typeof config> = (_devices, params, ctx) => {

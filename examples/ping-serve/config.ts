@@ -1,4 +1,4 @@
-import { net, service } from '../../src/runtime/config.ts';
+import { net, service } from 'fata';
 
 export default service({
   name: 'ping-serve',

@@ -2,7 +2,7 @@
  * Answers ARP and ping on `--ipv4` through Fata's stack (net device
  * `service`). All the work is the stack's; main only says where it is.
  */
-import type { Main } from '../../src/runtime/config.ts';
+import type { Main } from 'fata';
 import type config from './config.ts';
 
 export const main: Main<typeof config> = async (devices, _params, ctx) => {

@@ -10,10 +10,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { FaultInjector, PcapWriter, Switch } from '../../src/link/index.ts';
-import { Stack, UdpSocket } from '../../src/net/index.ts';
-import { Scheduler, SeededRandom } from '../../src/sim/index.ts';
-import { formatIpv4Address, parseIpv4Address } from '../../src/wire/index.ts';
+import { FaultInjector, PcapWriter, Switch } from 'fata/link';
+import { Stack, UdpSocket } from 'fata/net';
+import { Scheduler, SeededRandom } from 'fata/sim';
+import { formatIpv4Address, parseIpv4Address } from 'fata/wire';
 
 const arg = process.argv.slice(2).find((a) => a.startsWith('--seed='));
 const seed = arg ? Number(arg.slice(7)) : 1;

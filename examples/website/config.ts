@@ -1,4 +1,4 @@
-import { assets, net, param, service } from '../../src/runtime/config.ts';
+import { assets, net, param, service } from 'fata';
 
 export default service({
   name: 'website',

@@ -3,10 +3,10 @@
  * HTTP/1.1 and HTTPS (node:tls over Fata's TCP) by src/http's lean server,
  * with an access log line per request on the console.
  */
-import type { Main } from '../../src/runtime/config.ts';
-import { HttpServer, httpDate, staticSite, type HttpHandler, type HttpResponse, type HttpServerOptions } from '../../src/http/index.ts';
-import { tlsCertificate, tlsServerStream } from '../../src/runtime/tls.ts';
-import { TcpDuplex } from '../../src/runtime/duplex.ts';
+import type { Main } from 'fata';
+import { HttpServer, httpDate, staticSite, type HttpHandler, type HttpResponse, type HttpServerOptions } from 'fata/http';
+import { tlsCertificate, tlsServerStream } from 'fata/tls';
+import { TcpDuplex } from 'fata/duplex';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type config from './config.ts';
 
