@@ -188,7 +188,8 @@ async function bundleService(dir: string, entry: string, name: string): Promise<
     // Not written (write: false): it places the source map's paths, relative to dist/, where the map is kept.
     outfile: join(dir, 'dist', `${name}.js`),
     sourcemap: 'external',
-    sourcesContent: false,
+    // The sources in the map: an uncaught error's report quotes the line that threw (a sealed engine reads no files).
+    sourcesContent: true,
     minify: true,
     treeShaking: true,
     format: 'cjs',

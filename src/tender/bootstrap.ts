@@ -12,8 +12,9 @@
  *   8. only then evaluate the service and boot it.
  * Exit codes: the service's (0, 1), 255 on an abort.
  */
-import { readdirSync, readFileSync, readlinkSync, closeSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, closeSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { BlockDevice } from '../devices/index.ts';
 import { parseMac } from '../devices/index.ts';
 import { readImage } from '../build/image.ts';
@@ -23,6 +24,7 @@ import { readFileParams } from './file-params.ts';
 import { FileBlock } from '../targets/node/block.ts';
 import { libc } from '../targets/node/libc.ts';
 import { TapDevice } from '../targets/node/tap.ts';
+import { FdConsole } from '../targets/node/console.ts';
 import { parseLaunchSpec } from './launch.ts';
 import {
   dieWithParent,
@@ -107,6 +109,24 @@ if (bundle && Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).i
   (await import('node:tls')).createSecureContext({});
 }
 
+// process.stdout and process.stderr as console devices: npm libraries touch them as they load (debug, under Express,
+// asks whether stderr is a terminal) and console.log writes through them. Node would make each on first use as a
+// libuv pipe, which the seal refuses (EPERM), and which turns the descriptor non-blocking, so that Node's exit, finding
+// the flag changed, tries to restore it, is refused and aborts. These only poll(2) and write(2) the console.
+for (const [name, fd] of [
+  ['stdout', 1],
+  ['stderr', 2],
+] as const) {
+  const device = new FdConsole(fd);
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done): void {
+      device.write(chunk);
+      done();
+    },
+  });
+  Object.defineProperty(process, name, { configurable: true, enumerable: true, value: Object.assign(stream, { fd, isTTY: false }) });
+}
+
 const platform = makePlatform(image, { target: 'spt', taps, blocks, impair: spec.impair });
 
 /**
@@ -178,7 +198,8 @@ let code: number;
 try {
   code = await instantiate()(platform, bootArgs);
 } catch (e) {
-  process.stderr.write(`fata spt: abort: ${(e as Error).stack ?? e}\n`);
+  // Straight to descriptor 2, synchronously: the process exits on the next line.
+  writeSync(2, `fata spt: abort: ${(e as Error).stack ?? e}\n`);
   code = 255;
 }
 process.exit(code);
