@@ -26,6 +26,7 @@ import { libc } from '../targets/node/libc.ts';
 import { TapDevice } from '../targets/node/tap.ts';
 import { FdConsole } from '../targets/node/console.ts';
 import { parseLaunchSpec } from './launch.ts';
+import { parseBootArgs } from '../runtime/args.ts';
 import {
   dieWithParent,
   dropPrivileges,
@@ -86,6 +87,12 @@ const instantiate = compileImage(image, spec.image, readSourceMap(spec.image, im
 const bootArgs = readFileParams(spec.bootArgs, image.manifest.params);
 if ('error' in bootArgs) {
   process.stderr.write(`fata: error FATA_BAD_ARGS: ${image.manifest.name}: ${bootArgs.error}\n`);
+  process.exit(1);
+}
+// A boot-argument mistake is said here, on stderr, as `fata run` says it on the node target; not on the console.
+const checkedArgs = parseBootArgs(spec.bootArgs, image.manifest.params);
+if ('error' in checkedArgs) {
+  process.stderr.write(`${image.manifest.name}: ${checkedArgs.error}\n`);
   process.exit(1);
 }
 
