@@ -2,12 +2,17 @@
  * The website unikernel against nginx and a plain Node `http` server, in
  * the same run, same client (wrk), same files: requests/s and p99 latency
  * for a 1 KB and a 1 MB file, keep-alive and one request per connection,
- * HTTP and HTTPS, as ratios to nginx.
+ * HTTP and HTTPS, as ratios to nginx. Then the Express, Fastify, Hono and
+ * Koa apps of examples/frameworks, each sealed in turn, keep-alive on a
+ * small text body, as ratios to node:http in the same unikernel (the
+ * website's node mode).
  *
  * Topology (all in namespaces made here and removed at exit):
  *   client ns: wrk; tap0 10.0.0.1 ⇄ Fata's website sealed on spt at 10.0.0.2;
  *              veth 10.0.1.1 ⇄ server ns 10.0.1.2: nginx (1 worker, :80/:443)
- *              and Node's http/https (:8080/:8443) on the kernel's stack.
+ *              and Node's http/https (:8080/:8443) on the kernel's stack;
+ *              tap1 10.0.2.1 ⇄ the website with node:http at 10.0.2.2;
+ *              tap2 10.0.3.1 ⇄ each framework app at 10.0.3.2.
  * Access logs are off on all three; every server holds the files in memory
  * or page cache; TLS uses the same certificate and key everywhere.
  *
@@ -61,6 +66,7 @@ const C = netns(`fata-bh-c-${process.pid}`),
   S = netns(`fata-bh-s-${process.pid}`);
 tapIn(C, '10.0.0.1/24');
 tapIn(C, '10.0.2.1/24', 'tap1');
+tapIn(C, '10.0.3.1/24', 'tap2');
 veth(C, '10.0.1.1/24', S, '10.0.1.2/24');
 const inNs = (ns: string, argv: string[]): ChildProcess => {
   const c = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'ignore', detached: true });
@@ -117,7 +123,7 @@ inNs(S, [process.execPath, '-e', nodeServer]);
 await sleep(3000);
 
 const UNIT: Record<string, number> = { us: 1e-3, ms: 1, s: 1000 };
-function wrk(url: string, close: boolean): { rps: number; p99: number; errors: number } {
+function wrk(url: string, close: boolean, seconds = SECONDS): { rps: number; p99: number; errors: number } {
   const out = sh(
     [
       'ip',
@@ -127,14 +133,14 @@ function wrk(url: string, close: boolean): { rps: number; p99: number; errors: n
       'wrk',
       '-t1',
       '-c50',
-      `-d${SECONDS}s`,
+      `-d${seconds}s`,
       '--timeout',
       '5s',
       '--latency',
       ...(close ? ['-H', 'Connection: close'] : []),
       url,
     ],
-    { timeoutMs: (SECONDS + 30) * 1000 },
+    { timeoutMs: (seconds + 30) * 1000 },
   );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const m = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
@@ -211,4 +217,50 @@ for (const proto of ['http', 'https'] as const) {
     }
   }
 }
+
+/** Resolves once `url` answers 200 from inside the client namespace (or gives up after 60 s). */
+async function answering(url: string): Promise<boolean> {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(100)) {
+    const code = sh(['ip', 'netns', 'exec', C, 'curl', '-s', '-o', '/dev/null', '-m', '2', '-w', '%{http_code}', url], { allowFail: true });
+    if (code.trim() === '200') return true;
+  }
+  return false;
+}
+
+/** Each framework app sealed on tap2 in turn, against node:http in the unikernel (the website's node mode, on tap1). */
+async function frameworks(): Promise<void> {
+  const seconds = Math.min(SECONDS, 5);
+  const ref = wrk('http://10.0.2.2/hello.txt', false, seconds);
+  say(`http: web frameworks in the unikernel (spt), keep-alive, a small text body, wrk -c50 ${seconds}s each`);
+  say(
+    `  node:http over TcpDuplex (the website's node mode, /hello.txt) ${ref.rps.toFixed(0).padStart(7)} req/s p99 ${ref.p99.toFixed(2)} ms`,
+  );
+  for (const fw of ['express', 'fastify', 'hono', 'koa']) {
+    sh([process.execPath, FATA, 'build', '-t', 'spt', join(ROOT, 'examples/frameworks', fw)]);
+    const image = join(ROOT, `examples/frameworks/${fw}/dist/${fw}.fata`);
+    const c = inNs(C, [process.execPath, FATA, 'run', '--net:service=tap2', image, '--ipv4=10.0.3.2/24', '--port=80', '-l', 'warn']);
+    const r = (await answering('http://10.0.3.2/')) ? wrk('http://10.0.3.2/', false, seconds) : { rps: 0, p99: NaN, errors: 1 };
+    say(
+      `  ${fw.padEnd(61)} ${r.rps.toFixed(0).padStart(7)} req/s p99 ${r.p99.toFixed(2)} ms | ${(r.rps / ref.rps).toFixed(2)}× node:http${r.errors ? `  (errors: ${r.errors})` : ''}`,
+    );
+    emit({
+      bench: 'http',
+      metric: `${fw} keep-alive HTTP req/s in the unikernel`,
+      value: r.rps,
+      unit: 'req/s',
+      reference: ref.rps,
+      referenceName: 'node:http over TcpDuplex in the unikernel',
+    });
+    // One at a time on tap2: this one goes (its tender forwards SIGTERM to the sealed engine) before the next starts.
+    const gone = new Promise((resolve) => c.once('exit', resolve));
+    process.kill(-c.pid!, 'SIGTERM');
+    await Promise.race([gone, sleep(5000)]);
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+await frameworks();
 process.exit(0); // The servers' child handles would keep the loop alive; exit runs the cleanup.
