@@ -18,11 +18,13 @@ const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] [--no-typec
        fata help [COMMAND]
 fata COMMAND --help (or fata help COMMAND) says more about one command.`;
 
-const BUILD_HELP = `  Bundles the service in folder DIR (its config.ts and the main module it names) into one image,
-  DIR/dist/NAME.fata, and prints the image's size by part.
+const BUILD_HELP = `  Type-checks the service in folder DIR (its config.ts, the main module it names and what they
+  import from DIR), then bundles it into one image, DIR/dist/NAME.fata, with its source map beside
+  it (DIR/dist/NAME.fata.map), and prints the image's size by part. A type error stops the build.
   -t, --target=node|spt  node: runs in the fata process (default); spt: a sealed engine of its own
   --net=socket|direct    socket: the host's sockets (the default on node); direct: Fata's TCP/IP
-                         on a tap (the default, and the only choice, on spt)`;
+                         on a tap (the default, and the only choice, on spt)
+  --no-typecheck         bundle without type-checking`;
 
 /** Each command's usage, for `fata COMMAND --help` and `fata help COMMAND`. */
 const HELP: Readonly<Record<string, () => string>> = {
