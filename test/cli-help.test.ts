@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -91,4 +91,28 @@ test('fata init refuses a name npm or the image format cannot take, and a folder
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** The machine's own Node, when it is another version than the pinned engine (Debian's: /usr/bin/node). */
+const otherNode = ((): string | undefined => {
+  const r = spawnSync('/usr/bin/node', ['--version'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() !== process.version ? r.stdout.trim() : undefined;
+})();
+
+test('node bin/fata.mjs under another Node runs on the pinned engine and says so once', {
+  skip: !otherNode && 'no other Node than the pinned one at /usr/bin/node',
+}, () => {
+  const pinned = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies.node as string;
+  rmSync(join(ROOT, 'node_modules/.cache/fata', `engine-note-${otherNode}`), { force: true });
+  const first = run('/usr/bin/node', ['bin/fata.mjs', 'run', 'examples/hello', '--greeting=engine']);
+  assert.equal(first.status, 0, first.err);
+  assert.match(first.out, new RegExp(`engine="node v${pinned.replace(/\./g, '\\.')}"`), 'the unikernel ran on another engine');
+  assert.match(
+    first.err,
+    new RegExp(`running on Fata's pinned engine, Node ${pinned.replace(/\./g, '\\.')} .*not this shell's Node ${otherNode}`),
+  );
+  const again = run('/usr/bin/node', ['bin/fata.mjs', '--help']);
+  assert.equal(again.status, 0, again.err);
+  assert.equal(again.err, '', 'the note came twice');
+  assert.match(again.out, /^usage: fata build/);
 });
