@@ -2,7 +2,6 @@
 // The `fata` command. Runs the CLI from a cached bundle of its sources (see src/host/bundle-cache.mjs),
 // on the pinned engine: run by another Node (`node bin/fata.mjs`, npx through this file), it starts
 // the pinned one in its place and says so once.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 import { dirname, join } from 'node:path';
@@ -11,10 +10,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const pinned = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies.node;
 
-if (process.versions.node !== pinned) process.exit(onPinnedEngine(process.argv.slice(2)));
+if (process.versions.node !== pinned) process.exit(await onPinnedEngine(process.argv.slice(2)));
 
 /** Runs this command on the pinned engine (the `node` package, resolved from Fata's root as Node resolves it). */
-function onPinnedEngine(args) {
+async function onPinnedEngine(args) {
   let engine;
   try {
     engine = join(dirname(nodeModule.createRequire(join(root, 'package.json')).resolve('node/package.json')), 'bin', 'node');
@@ -42,6 +41,7 @@ function onPinnedEngine(args) {
       /* a read-only install: the note comes again next time */
     }
   }
+  const { spawnSync } = await import('node:child_process'); // Only here: not on the pinned engine's start path.
   const r = spawnSync(engine, [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit' });
   if (r.signal) process.kill(process.pid, r.signal);
   return r.status ?? 255;
