@@ -35,7 +35,9 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'src/targets/spt': ['src/devices', 'src/host', 'src/targets/node'],
   'src/build': ['src/devices', 'src/host', 'src/runtime'],
   'src/tender': ['src/devices', 'src/host', 'src/targets/node', 'src/targets/spt', 'src/build', 'src/runtime', 'src/link', 'src/sim'],
-  'src/cli': ['src/host', 'src/build', 'src/tender', 'src/runtime'],
+  // Host networks (fata net): bridges, nftables, Fata's DHCP server on the bridge; the CIDR arithmetic is wire's.
+  'src/hostnet': ['src/host', 'src/wire'],
+  'src/cli': ['src/host', 'src/build', 'src/tender', 'src/runtime', 'src/hostnet'],
   // The package's main entry (`import … from 'fata'`): the service API, re-exported.
   'src/index.ts': ['src/devices', 'src/net', 'src/runtime'],
 };

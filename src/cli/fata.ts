@@ -11,10 +11,12 @@ import { runCommand } from '../tender/run.ts';
 import { RUN_USAGE } from '../tender/flags.ts';
 import { FataError } from '../host/errors.ts';
 import { INIT_USAGE, initCommand } from './init.ts';
+import { NET_USAGE, netCommand } from './net.ts';
 
 const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] [--no-typecheck] DIR
        fata run [TENDER FLAGS] [--] IMAGE|DIR [BOOT ARGS]
        fata init [--fata=SPEC] NAME
+       fata net create|list|destroy|forward|unforward …
        fata help [COMMAND]
 fata COMMAND --help (or fata help COMMAND) says more about one command.`;
 
@@ -31,6 +33,7 @@ const HELP: Readonly<Record<string, () => string>> = {
   build: () => `${USAGE.split('\n')[0]}\n${BUILD_HELP}`,
   run: () => `${RUN_USAGE}\n  A folder is built first (quietly: fata build DIR shows the sizes).`,
   init: () => INIT_USAGE,
+  net: () => NET_USAGE,
 };
 
 const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h';
@@ -102,6 +105,7 @@ export async function cli(argv: string[]): Promise<number> {
       return 0;
     }
     if (cmd === 'init') return initCommand(rest, say);
+    if (cmd === 'net') return await netCommand(rest, say);
     if (cmd === 'build') return await build(rest);
     if (cmd === 'run') return await runCommand(rest, say);
     if (cmd === 'help' || isHelp(cmd)) {

@@ -1,0 +1,229 @@
+/**
+ * `fata net` on a host of the test's own: a "host" namespace with an uplink
+ * veth to an "internet" namespace that runs the servers (socat). NAT with
+ * Fata's DHCP server: a sealed unikernel leases an address and reaches the
+ * internet's echo server, which sees the host's uplink address; a forward
+ * makes a unikernel's website reachable from the internet; a routed network
+ * (no NAT) is reached by a kernel client through a route. After destroy, the
+ * host namespace's links, addresses, nftables ruleset and ip_forward are as
+ * they were before. Bad input is refused with nothing left behind.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { netnsSkipReason, waitForLine } from './netns.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const FATA = join(ROOT, 'bin/fata.mjs');
+const skip = netnsSkipReason(['nft', 'socat', 'curl']) ?? (process.arch !== 'x64' ? 'the spt allow-list is for x86_64' : undefined);
+
+const H = `fata-hn-h-${process.pid}`,
+  I = `fata-hn-i-${process.pid}`;
+const state = mkdtempSync(join(tmpdir(), 'fata-hostnet-'));
+chmodSync(state, 0o755); // The sealed engine runs as an unprivileged account and reads its image from here.
+const started: ChildProcess[] = [];
+
+function sh(argv: string[], input?: string): { status: number; out: string; err: string } {
+  const r = spawnSync(argv[0]!, argv.slice(1), {
+    encoding: 'utf8',
+    timeout: 120_000,
+    input,
+    env: { ...process.env, FATA_STATE_DIR: state },
+  });
+  return { status: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? '' };
+}
+const inH = (argv: string[]): { status: number; out: string; err: string } => sh(['ip', 'netns', 'exec', H, ...argv]);
+const inI = (argv: string[]): { status: number; out: string; err: string } => sh(['ip', 'netns', 'exec', I, ...argv]);
+const fata = (...args: string[]): { status: number; out: string; err: string } => inH([process.execPath, FATA, ...args]);
+function must(r: { status: number; out: string; err: string }, what: string): string {
+  assert.equal(r.status, 0, `${what}: ${r.err}${r.out}`);
+  return r.out;
+}
+function startIn(ns: string, argv: string[]): ChildProcess {
+  const c = spawn('ip', ['netns', 'exec', ns, ...argv], { env: { ...process.env, FATA_STATE_DIR: state }, detached: true });
+  started.push(c);
+  return c;
+}
+
+/** What destroy must leave as it found: links, addresses, routes, the ruleset, forwarding. */
+const hostPicture = (): string =>
+  [
+    inH(['ip', '-o', 'link', 'show']).out.replace(/^\d+: /gm, ''),
+    inH(['ip', '-4', '-o', 'addr', 'show']).out.replace(/^\d+: /gm, ''),
+    inH(['ip', 'route', 'show']).out,
+    inH(['nft', 'list', 'ruleset']).out,
+    inH(['cat', '/proc/sys/net/ipv4/ip_forward']).out,
+  ].join('\n---\n');
+
+function build(dir: string): string {
+  const r = spawnSync(process.execPath, [FATA, 'build', '-t', 'spt', dir], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const name = readdirSync(join(ROOT, dir, 'dist')).find((f) => f.endsWith('.fata'))!;
+  // A copy of our own: other tests rebuild and clean the examples' dist folders.
+  const image = join(state, name);
+  copyFileSync(join(ROOT, dir, 'dist', name), image);
+  return image;
+}
+
+function cleanup(): void {
+  for (const c of started.splice(0)) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  const netDir = join(state, 'net');
+  if (existsSync(netDir))
+    for (const f of readdirSync(netDir).filter((x) => x.endsWith('.pid'))) {
+      try {
+        process.kill(Number(readFileSync(join(netDir, f), 'utf8')), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  for (const ns of [H, I]) spawnSync('ip', ['netns', 'del', ns]);
+  rmSync(state, { recursive: true, force: true });
+}
+after(cleanup);
+process.on('exit', cleanup);
+
+function topology(): void {
+  for (const ns of [H, I]) {
+    must(sh(['ip', 'netns', 'add', ns]), `netns ${ns}`);
+    must(sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']), 'lo');
+  }
+  must(sh(['ip', 'link', 'add', 'up0', 'netns', H, 'type', 'veth', 'peer', 'name', 'up1', 'netns', I]), 'veth');
+  must(sh(['ip', '-n', H, 'addr', 'add', '172.31.250.1/24', 'dev', 'up0']), 'addr');
+  must(sh(['ip', '-n', I, 'addr', 'add', '172.31.250.2/24', 'dev', 'up1']), 'addr');
+  must(sh(['ip', '-n', H, 'link', 'set', 'up0', 'up']), 'up');
+  must(sh(['ip', '-n', I, 'link', 'set', 'up1', 'up']), 'up');
+  must(sh(['ip', '-n', H, 'route', 'add', 'default', 'via', '172.31.250.2']), 'default route');
+}
+
+const tapOn = (bridge: string, tap: string): void => {
+  must(inH(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']), 'tap');
+  must(inH(['ip', 'link', 'set', tap, 'master', bridge, 'up']), 'tap on bridge');
+};
+
+/** Bad input: each refused with what to do, and nothing made. */
+function refusals(): void {
+  const refusals: [string[], RegExp][] = [
+    [
+      ['net', 'create', 'n0', '--cidr=172.31.250.9/24'],
+      /FATA_NET_OVERLAP: 172\.31\.250\.0\/24 overlaps the host's route to 172\.31\.250\.0\/24 on up0/,
+    ],
+    [['net', 'create', 'up0', '--cidr=10.79.0.1/24'], /FATA_NET_NAME_TAKEN: an interface named 'up0' exists/],
+    [['net', 'create', 'n0', '--cidr=10.79.0.0/24'], /network address; give the host's own address in it, like 10\.79\.0\.1\/24/],
+    [['net', 'create', 'n0', '--cidr=10.79.0.1/24', '--dhcp=10.80.0.5-10.80.0.9'], /must lie inside 10\.79\.0\.0\/24/],
+    [['net', 'create', 'N0', '--cidr=10.79.0.1/24'], /network name 'N0' must be/],
+    [['net', 'create', 'n0'], /--cidr=HOSTADDR\/PREFIX is required/],
+  ];
+  for (const [args, why] of refusals) {
+    const r = fata(...args);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.out}`);
+    assert.match(r.err, why);
+  }
+}
+
+/** Routed (no NAT): the internet has a route to the subnet through the host, and a kernel client reaches the unikernel. */
+async function routed(site: string): Promise<void> {
+  must(fata('net', 'create', 'r0', '--cidr=10.78.0.1/24'), 'create r0');
+  must(inI(['ip', 'route', 'add', '10.78.0.0/24', 'via', '172.31.250.1']), 'route');
+  tapOn('r0', 'w2');
+  const r = startIn(H, [
+    process.execPath,
+    FATA,
+    'run',
+    '--net:service=w2',
+    site,
+    '--ipv4=10.78.0.2/24',
+    '--ipv4-gateway=10.78.0.1',
+    '--http-port=80',
+    '--https-port=0',
+  ]);
+  await waitForLine(r, /event=serving/, 60_000);
+  assert.equal(
+    inI(['curl', '-s', '--max-time', '10', 'http://10.78.0.2/hello.txt']).out,
+    readFileSync(join(ROOT, 'examples/website/htdocs/hello.txt'), 'utf8'),
+  );
+  r.kill('SIGTERM');
+  await new Promise((res) => r.once('exit', res));
+  inH(['ip', 'link', 'del', 'w2']);
+  must(fata('net', 'destroy', 'r0'), 'destroy r0');
+  inI(['ip', 'route', 'del', '10.78.0.0/24']);
+}
+
+test('fata net: NAT with Fata DHCP, a forward in, a routed network, bad input — and destroy leaves the host as it was', {
+  skip,
+  timeout: 240_000,
+}, async () => {
+  topology();
+  const client = build('test/fixtures/tcp-client');
+  const site = build('examples/website');
+  const before = hostPicture();
+
+  refusals();
+  assert.equal(hostPicture(), before, 'a refused create left nothing behind');
+
+  // NAT + DHCP: the unikernel leases from Fata's DHCP server and reaches the internet through the host.
+  must(fata('net', 'create', 'n0', '--cidr=10.77.0.1/24', '--nat', '--dhcp'), 'create n0');
+  assert.match(fata('net', 'create', 'n0', '--cidr=10.77.0.1/24', '--nat', '--dhcp').err, /exists as asked; nothing changed/);
+  assert.match(fata('net', 'create', 'n0', '--cidr=10.77.0.1/24').err, /FATA_NET_EXISTS/);
+  assert.match(fata('net', 'create', 'n1', '--cidr=10.77.0.129/25').err, /FATA_NET_OVERLAP: .*overlaps Fata network 'n0'/);
+  const echo = startIn(I, ['socat', '-v', 'TCP-LISTEN:7000,bind=172.31.250.2,fork,reuseaddr', 'EXEC:cat']);
+  let echoLog = '';
+  echo.stderr!.on('data', (d: Buffer) => {
+    echoLog += d.toString();
+  });
+  tapOn('n0', 'u1');
+  const c = startIn(H, [process.execPath, FATA, 'run', '--net:service=u1', client, '--host=172.31.250.2', '--port=7000', '--kib=64']);
+  const up = await waitForLine(c, /event=net-up/, 60_000);
+  assert.match(up, /ipv4=10\.77\.0\.1\d\d\/24 gateway=10\.77\.0\.1 dns=10\.77\.0\.1 .*server=10\.77\.0\.254/);
+  const done = await waitForLine(c, /event=client-done/, 60_000);
+  const sha = /sentSha=(\w+) gotSha=(\w+)/.exec(done)!;
+  assert.equal(sha[1], sha[2], 'the echo came back whole');
+  const listed = JSON.parse(must(fata('net', 'list', '--json'), 'list')) as { name: string; attached: string[]; dhcpRunning: boolean }[];
+  assert.deepEqual(
+    listed.map((n) => [n.name, n.attached, n.dhcpRunning]),
+    [['n0', ['u1'], true]],
+  );
+  const conn = inI(['ss', '-tn', 'state', 'all', 'sport', '= :7000']).out + echoLog;
+  assert.doesNotMatch(conn, /10\.77\.0\./, 'the internet never sees the private subnet: masqueraded');
+
+  // A forward in: the internet reaches a unikernel's website at the host's uplink address.
+  tapOn('n0', 'w1');
+  const w = startIn(H, [
+    process.execPath,
+    FATA,
+    'run',
+    '--net:service=w1',
+    site,
+    '--ipv4=10.77.0.2/24',
+    '--ipv4-gateway=10.77.0.1',
+    '--http-port=80',
+    '--https-port=0',
+  ]);
+  await waitForLine(w, /event=serving/, 60_000);
+  assert.match(fata('net', 'forward', 'n0', 'tcp', '8080', '10.79.0.2:80').err, /is not a guest address on 'n0'/);
+  must(fata('net', 'forward', 'n0', 'tcp', '8080', '10.77.0.2:80'), 'forward');
+  assert.match(fata('net', 'forward', 'n0', 'tcp', '8080', '10.77.0.3:80').err, /FATA_NET_FORWARD_TAKEN/);
+  const page = inI(['curl', '-s', '--max-time', '10', 'http://172.31.250.1:8080/hello.txt']);
+  assert.equal(page.out, readFileSync(join(ROOT, 'examples/website/htdocs/hello.txt'), 'utf8'));
+  must(fata('net', 'unforward', 'n0', 'tcp', '8080'), 'unforward');
+  assert.notEqual(inI(['curl', '-s', '--max-time', '3', 'http://172.31.250.1:8080/hello.txt']).status, 0, 'unforwarded: no way in');
+
+  // Destroy is refused while unikernels are attached; --force takes the network down anyway.
+  assert.match(fata('net', 'destroy', 'n0').err, /FATA_NET_BUSY: network 'n0' has (u1, w1|w1, u1) attached/);
+  for (const ch of [c, w]) ch.kill('SIGTERM');
+  must(fata('net', 'destroy', 'n0', '--force'), 'destroy');
+  for (const tap of ['u1', 'w1']) inH(['ip', 'link', 'del', tap]);
+
+  await routed(site);
+
+  assert.equal(hostPicture(), before, 'destroy put the host back as it was');
+  assert.deepEqual(readdirSync(join(state, 'net')), [], 'and forgot the networks');
+});
