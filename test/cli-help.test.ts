@@ -116,3 +116,16 @@ test('node bin/fata.mjs under another Node runs on the pinned engine and says so
   assert.equal(again.err, '', 'the note came twice');
   assert.match(again.out, /^usage: fata build/);
 });
+
+test("the README's npx commands for this checkout run as written, with no EBADENGINE", () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  for (const cmd of ['npm ci && npx fata run examples/website', 'npx fata run examples/website --help', 'npx fata run examples/hello'])
+    assert.ok(readme.includes(cmd), `the README no longer says '${cmd}': update this test with it`);
+  const help = run('npx', ['fata', 'run', 'examples/website', '--help']);
+  assert.equal(help.status, 0, help.err);
+  assert.match(help.out, /--http-port=N/);
+  const hello = run('npx', ['fata', 'run', 'examples/hello']);
+  assert.equal(hello.status, 0, hello.err);
+  assert.match(hello.out, /event=hello greeting="Hello, World"/);
+  assert.doesNotMatch(help.err + hello.err, /EBADENGINE/);
+});
