@@ -68,6 +68,9 @@ test('the ring wraps: data pushed past the end of the buffer comes out in order,
     [10, 11, 100, 101, 102, 103],
     [104, 105, 106, 107, 108, 109],
   ]);
+  let calls = 0;
+  q.views(0, () => calls++);
+  assert.equal(calls, 0, 'no view for nothing');
   const part: number[][] = [];
   q.views(3, (v) => part.push([...v]));
   assert.deepEqual(part, [[10, 11, 100]], 'a prefix within the first view is one view');

@@ -84,6 +84,22 @@ for (const base of [1000, 0xfffffc00]) {
     assert.deepEqual(rel(r.sackBlocks(4)), [100, 400, 700, 800, 500, 600], 'touching segments are one block');
   });
 
+  test(name('RFC 2018 §4: once the latest segment is taken back, the blocks are the rest, highest first'), () => {
+    const r = new Reassembly(100_000);
+    r.store(at(500), fill(100), false);
+    r.store(at(300), fill(100), false);
+    r.store(at(100), fill(100), false);
+    assert.deepEqual(taken(r, at(100)), [at(100), 100]);
+    assert.deepEqual(rel(r.sackBlocks(4)), [500, 600, 300, 400]);
+  });
+
+  test(name('a segment inside a held one adds nothing to its block'), () => {
+    const r = new Reassembly(100_000);
+    r.store(at(100), fill(200), false);
+    r.store(at(150), fill(50), false);
+    assert.deepEqual(rel(r.sackBlocks(4)), [100, 300]);
+  });
+
   test(name('RFC 2018 §4: the latest segment at the end of its block still picks that block'), () => {
     const r = new Reassembly(100_000);
     r.store(at(100), fill(100), false);

@@ -101,6 +101,17 @@ test('RFC 6298 §3: an ACK that covers the timed segment measures it; one below 
   assert.equal(r.srtt, 100 * MS, 'nothing timed, nothing measured');
 });
 
+test("Karn's algorithm (RFC 6298 §3): a retransmission stops the timing; the ACK covering it measures nothing", () => {
+  const r = open();
+  r.timeSegment(1000, ms(0), false);
+  r.stopTiming();
+  assert.equal(r.timedSeq, undefined);
+  r.newAck(1000, emptyTcpOptions(), false, 0, ms(70));
+  assert.equal(r.srtt, 0);
+  r.timeSegment(2000, ms(100), false);
+  assert.deepEqual([r.timedSeq, r.timedAtNs], [2000, ms(100)], 'the next new segment is timed');
+});
+
 test('RFC 6298 §3: sequence numbers compare modulo 2^32: the timed segment ends past the wrap', () => {
   const r = open();
   r.timeSegment(5, ms(0), false); // It ends 5 past 2^32.

@@ -102,6 +102,7 @@ test('ABORT (§3.10.5): in ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1 and FIN-WAIT-2 a 
     assert.deepEqual(h.recv(), [{ flags: 'R', seq, ack: 0, window: 0, len: 0 }], state);
     assert.deepEqual(h.events, ['close reset'], state);
     assert.equal(h.tcp.connectionCount, 0, state);
+    assert.equal((c as unknown as { nextTimerNs(): bigint | undefined }).nextTimerNs(), undefined, `${state}: no timer left`);
   }
 });
 

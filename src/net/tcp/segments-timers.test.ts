@@ -336,3 +336,19 @@ test('user timeout: without it, the retry limit decides', () => {
   h.nextTimer();
   assert.equal(c.state, 'CLOSED');
 });
+
+test('user timeout: it counts from the first unacknowledged data; the handshake is bounded by the SYN retries instead', () => {
+  const h = new SegmentHarness();
+  const c = h.synSent({ userTimeoutNs: 500n * MS, synRetries: 2 });
+  assert.equal(ms(h.nextTimer()), 1000);
+  assert.deepEqual(
+    h.recv().map((s) => s.flags),
+    ['S'],
+    'the SYN again at the RTO, past the user timeout',
+  );
+  assert.equal(ms(h.nextTimer()), 2000);
+  assert.equal(h.recv().length, 1);
+  h.nextTimer();
+  assert.equal(c.state, 'CLOSED');
+  assert.deepEqual(h.events, ['close timeout']);
+});
