@@ -229,3 +229,100 @@ test('RFC 8985 §7.2: one segment out: the probe would come after the RTO (2 SRT
   assert.equal(h.tcp.counters.tailProbes, 0);
   assert.equal(h.tcp.counters.timeouts, 1);
 });
+
+test('RFC 8985 §6.2 (the idea of RACK): a resent hole still open once data sent after the resend is SACKed was lost again: resent again', () => {
+  const h = flight(10);
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 4 * M] }); // Three segments SACKed above the hole: recovery.
+  assert.deepEqual(h.recv(), [seg(0)], 'the hole, once (cwnd 7, pipe 6 + 1)');
+  h.conn!.write(new Uint8Array(5 * M));
+  assert.deepEqual(h.recv(), [], 'the pipe is full');
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 9 * M] });
+  assert.deepEqual(h.recv(), [10, 11, 12, 13].map((i) => seg(i)).concat([seg(14, 'P.')]), 'no hole left above HighRxt: new data');
+  assert.equal(h.tcp.counters.lostRetransmits, 0, 'nothing sent after the resend is SACKed yet');
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 12 * M] });
+  assert.deepEqual(h.recv(), [seg(0)], 'segment 10, sent after the resend, arrived; the resend did not');
+  assert.equal(h.tcp.counters.lostRetransmits, 1);
+  h.send({ seq: R, ack: L + 15 * M, flags: '.' });
+  assert.equal(h.conn!.cc.cwnd, 7 * M, 'the full ACK ends recovery at ssthresh');
+});
+
+test('RFC 8985 §7.3: the tail loss probe sends a new segment when one is queued and the peer window allows it', () => {
+  const h = flight(10);
+  h.conn!.write(new Uint8Array(2 * M)); // Beyond the congestion window.
+  assert.deepEqual(h.recv(), []);
+  assert.equal(Number(h.nextTimer() / MS), 10);
+  assert.deepEqual(h.recv(), [seg(10)], 'new data, not a resend (the probe may exceed cwnd)');
+  assert.deepEqual([h.tcp.counters.tailProbes, h.tcp.counters.retransmits], [1, 0]);
+  assert.equal(Number(h.nextTimer() / MS), 200, 'one probe only; then the RTO from the probe');
+  assert.deepEqual(h.recv(), [seg(0)]);
+});
+
+test('RFC 8985 §7.2: PTO = 2 SRTT with several segments out', () => {
+  const h = new SegmentHarness({ rttNs: 80n * MS }); // SRTT 80 ms, RTTVAR 40 ms: RTO 240 ms.
+  const c = h.established({ noDelay: true }, SACK);
+  c.write(new Uint8Array(3 * M));
+  h.recv();
+  assert.equal(Number(h.nextTimer() / MS), 160);
+  assert.deepEqual(h.recv(), [seg(2, 'P.')]);
+});
+
+test('RFC 8985 §7.2: PTO = 2 SRTT + WCDelAckT (200 ms) with one segment out, when that is before the RTO', () => {
+  const h = new SegmentHarness({ rttNs: 300n * MS }); // SRTT 300 ms, RTTVAR 150 ms: RTO 900 ms.
+  const c = h.established({ noDelay: true }, SACK);
+  c.write(new Uint8Array(M));
+  h.recv();
+  assert.equal(Number(h.nextTimer() / MS), 800);
+  assert.deepEqual(h.recv(), [seg(0, 'P.')]);
+  assert.deepEqual([h.tcp.counters.tailProbes, h.tcp.counters.timeouts], [1, 0]);
+});
+
+test('RFC 8985 §7: no probe without SACK: the RTO resends', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true });
+  c.write(new Uint8Array(3 * M));
+  h.recv();
+  assert.equal(Number(h.nextTimer() / MS), 200);
+  assert.equal(h.tcp.counters.tailProbes, 0);
+});
+
+test('RFC 5827 early retransmit: two segments out, the second SACKed: one duplicate ACK resends the first', () => {
+  const h = flight(2);
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 2 * M] });
+  assert.deepEqual(h.recv(), [seg(0)]);
+  assert.equal(h.tcp.counters.fastRetransmits, 1);
+});
+
+test('RFC 5827 early retransmit: three segments out: the threshold is two duplicates (or two segments SACKed)', () => {
+  const h = flight(3);
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + 2 * M, L + 3 * M] });
+  assert.deepEqual(h.recv(), [], 'one duplicate, one segment SACKed');
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 3 * M] });
+  assert.deepEqual(h.recv(), [seg(0)]);
+  const two = flight(3);
+  two.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 3 * M] });
+  assert.deepEqual(two.recv(), [seg(0)], 'two segments SACKed by one duplicate ACK');
+});
+
+test('RFC 5827: a partial last segment counts as one out: 2 full + 100 bytes is three segments, threshold two', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true }, SACK);
+  c.write(new Uint8Array(2 * M + 100));
+  h.recv();
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + 2 * M, L + 2 * M + 100] });
+  assert.deepEqual(h.recv(), [], 'one duplicate of a threshold of two');
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 2 * M + 100] });
+  assert.deepEqual(h.recv(), [seg(0)]);
+});
+
+test('RFC 6675 §5: four or more segments out: three duplicate ACKs (DupThresh), each SACKing something new', () => {
+  const h = flight(8);
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + 7 * M, L + 8 * M] });
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + 6 * M, L + 8 * M] });
+  assert.deepEqual(h.recv(), []);
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + 5 * M, L + 8 * M] });
+  // Segments 0-4 each have three SACKed segments above them (IsLost): resent while the pipe allows (cwnd 5.6 segments).
+  assert.deepEqual(
+    h.recv(),
+    [0, 1, 2, 3, 4].map((i) => seg(i)),
+  );
+});
