@@ -34,7 +34,19 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'src/targets/node': ['src/devices', 'src/host'],
   'src/targets/spt': ['src/devices', 'src/host', 'src/targets/node'],
   'src/build': ['src/devices', 'src/host', 'src/runtime'],
-  'src/tender': ['src/devices', 'src/host', 'src/targets/node', 'src/targets/spt', 'src/build', 'src/runtime', 'src/link', 'src/sim'],
+  // User-mode networking's gateway: Fata's stack on the host end of a socketpair, spliced to host sockets.
+  'src/usernet': ['src/devices', 'src/wire', 'src/net', 'src/host', 'src/targets/node'],
+  'src/tender': [
+    'src/devices',
+    'src/host',
+    'src/targets/node',
+    'src/targets/spt',
+    'src/build',
+    'src/runtime',
+    'src/link',
+    'src/sim',
+    'src/usernet',
+  ],
   // Host networks (fata net): bridges, nftables, Fata's DHCP server on the bridge; the CIDR arithmetic is wire's.
   'src/hostnet': ['src/host', 'src/wire'],
   'src/cli': ['src/host', 'src/build', 'src/tender', 'src/runtime', 'src/hostnet'],

@@ -24,6 +24,8 @@ import { readFileParams } from './file-params.ts';
 import { FileBlock } from '../targets/node/block.ts';
 import { libc } from '../targets/node/libc.ts';
 import { TapDevice } from '../targets/node/tap.ts';
+import { FrameSocketDevice } from '../targets/node/frame-socket.ts';
+import type { WaitableNetDevice } from '../targets/node/platform.ts';
 import { FdConsole } from '../targets/node/console.ts';
 import { parseLaunchSpec } from './launch.ts';
 import { parseBootArgs } from '../runtime/args.ts';
@@ -96,8 +98,11 @@ if ('error' in checkedArgs) {
   process.exit(1);
 }
 
-const taps = new Map<string, TapDevice>();
-for (const n of spec.nets) taps.set(n.name, new TapDevice(n.fd, n.name, { mac: parseMac(n.mac)!, mtu: n.mtu }));
+const taps = new Map<string, WaitableNetDevice>();
+for (const n of spec.nets) {
+  const opts = { mac: parseMac(n.mac)!, mtu: n.mtu };
+  taps.set(n.name, n.link === 'socketpair' ? new FrameSocketDevice(n.fd, n.name, opts) : new TapDevice(n.fd, n.name, opts));
+}
 const blocks = new Map<string, BlockDevice>();
 const blockPlan: { fd: number; capacity: bigint }[] = [];
 for (const b of spec.blocks) {

@@ -2,12 +2,13 @@
  * `fata run` flags, in Solo5's shapes: tender flags first, then the image
  * (or a service folder, built first), then the unikernel's boot arguments.
  *
- *   fata run [--mem=MB] [--user=ACCOUNT] [--net:NAME=TAP[,create]] [--net-mac:NAME=MAC]
+ *   fata run [--mem=MB] [--user=ACCOUNT] [--net:NAME=TAP[,create]|user[,OPTIONS]] [--net-mac:NAME=MAC]
  *            [--block:NAME=FILE] [--net-impair:NAME=SPEC] [-t node|spt] [--net=socket|direct]
  *            [--] IMAGE|DIR [BOOT ARGS]
  */
 import { deviceNameProblem, parseMac } from '../devices/index.ts';
 import type { FaultOptions } from '../link/fault.ts';
+import { parseUserNetOptions, type UserNetOptions } from '../usernet/options.ts';
 
 export interface RunFlags {
   readonly memMb: number | undefined;
@@ -20,6 +21,8 @@ export interface RunFlags {
   readonly impair: Map<string, { faults: FaultOptions; seed: number }>;
   /** Net devices whose tap may be created for this run when it does not exist (`--net:NAME=TAP,create`). */
   readonly create: ReadonlySet<string>;
+  /** Net devices on user-mode links (`--net:NAME=user,…`): a socketpair to a gateway in `fata run`, no tap (src/usernet). */
+  readonly usernets: ReadonlyMap<string, UserNetOptions>;
   /** For a folder: how to build it. */
   readonly target: 'node' | 'spt' | undefined;
   readonly netMode: 'socket' | 'direct' | undefined;
@@ -30,7 +33,9 @@ export interface RunFlags {
 export const RUN_USAGE = `usage: fata run [--mem=MB] [--user=ACCOUNT] [--net:NAME=TAP[,create]] [--net-mac:NAME=MAC] [--block:NAME=FILE]
                 [--net-impair:NAME=loss=P,duplicate=P,reorder=P,corrupt=P,delay=MS,jitter=MS,seed=N]
                 [-t node|spt] [--net=socket|direct] [--] IMAGE|DIR [BOOT ARGS]
-  IMAGE --help lists the boot arguments an image takes.`;
+  IMAGE --help lists the boot arguments an image takes.
+  --net:NAME=user[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]…[,restrict=on]: user-mode networking, no tap and
+  no root: the guest gets 10.0.2.15 by DHCP, 10.0.2.2 is the host's 127.0.0.1 (docs/networking.md).`;
 
 /** The least --mem a sealed engine boots in: Node alone is about 45 MB resident. */
 export const MIN_MEM_MB = 64;
@@ -42,6 +47,7 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
     blocks = new Map<string, string>();
   const impair = new Map<string, { faults: FaultOptions; seed: number }>();
   const create = new Set<string>();
+  const usernets = new Map<string, UserNetOptions>();
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -63,14 +69,9 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
       user = m[1]!;
       continue;
     }
-    m = /^--net:([^=]+)=([^,]+)(,create)?$/.exec(a);
-    if (m) {
-      nets.set(m[1]!, m[2]!);
-      if (m[3]) create.add(m[1]!);
-      continue;
-    }
-    if (a.startsWith('--net:') && a.includes(','))
-      return { error: `${a}: the only option after the interface is ',create' (--net:NAME=TAP or --net:NAME=TAP,create)` };
+    const net = parseNetFlag(a, nets, create, usernets);
+    if (typeof net === 'string') return { error: net };
+    if (net) continue;
     m = /^--net-mac:([^=]+)=(.*)$/.exec(a);
     if (m) {
       const mac = parseMac(m[2]!);
@@ -118,7 +119,30 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
   if (image === undefined) return { error: 'no image given' };
   for (const n of macs.keys()) if (!nets.has(n)) return { error: `--net-mac:${n} given without --net:${n}` };
   for (const n of impair.keys()) if (!nets.has(n)) return { error: `--net-impair:${n} given without --net:${n}` };
-  return { memMb, user, nets, create, macs, blocks, impair, target, netMode, image, bootArgs: argv.slice(i + 1) };
+  return { memMb, user, nets, create, macs, blocks, impair, usernets, target, netMode, image, bootArgs: argv.slice(i + 1) };
+}
+
+/**
+ * `--net:NAME=TAP[,create]` or `--net:NAME=user[,OPTIONS]`, recorded in the maps; false when `a` is
+ * another flag, a string when it is a malformed one.
+ */
+function parseNetFlag(a: string, nets: Map<string, string>, create: Set<string>, usernets: Map<string, UserNetOptions>): boolean | string {
+  const m = /^--net:([^=]+)=([^,]+)(,.*)?$/.exec(a);
+  if (!m) {
+    if (a.startsWith('--net:') && a.includes(','))
+      return `${a}: the only option after the interface is ',create' (--net:NAME=TAP or --net:NAME=TAP,create)`;
+    return false;
+  }
+  const opts = m[3] ? m[3].slice(1).split(',') : [];
+  if (m[2] === 'user') {
+    const u = parseUserNetOptions(opts);
+    if (typeof u === 'string') return `--net:${m[1]}=user: ${u}`;
+    usernets.set(m[1]!, u);
+  } else if (opts.length === 1 && opts[0] === 'create') create.add(m[1]!);
+  else if (opts.length > 0)
+    return `${a}: the only option after a tap is ',create' (--net:NAME=TAP or --net:NAME=TAP,create); user-mode networking is --net:NAME=user[,hostfwd=…][,restrict=on]`;
+  nets.set(m[1]!, m[2]!);
+  return true;
 }
 
 /** `loss=0.01,delay=20,reorder=0.05,seed=7`: probabilities 0-1, times in ms; impairs both directions. */

@@ -11,8 +11,18 @@ import type { FaultOptions } from '../link/fault.ts';
 export interface LaunchSpec {
   /** Absolute path of the image file. */
   readonly image: string;
-  /** Taps, already attached, at descriptors 3, 4, … in this order. */
-  readonly nets: readonly { readonly name: string; readonly fd: number; readonly mac: string; readonly mtu: number }[];
+  /**
+   * Net devices at descriptors 3, 4, … in this order: taps, already attached, or (`link: 'socketpair'`)
+   * one end of a user-mode link's SOCK_SEQPACKET socketpair, one frame per message (src/usernet holds the
+   * other end). The seal treats both alike: read and write on that descriptor. No `link` means a tap.
+   */
+  readonly nets: readonly {
+    readonly name: string;
+    readonly fd: number;
+    readonly mac: string;
+    readonly mtu: number;
+    readonly link?: 'tap' | 'socketpair';
+  }[];
   /** Block files, opened read-write, at the descriptors after the taps. */
   readonly blocks: readonly { readonly name: string; readonly fd: number }[];
   readonly bootArgs: readonly string[];
@@ -96,7 +106,8 @@ export function parseLaunchSpec(text: string | undefined): LaunchSpec | string {
         typeof n.mac === 'string' &&
         Number.isInteger(n.mtu) &&
         (n.mtu as number) >= 68 &&
-        (n.mtu as number) <= 65535,
+        (n.mtu as number) <= 65535 &&
+        (n.link === undefined || n.link === 'tap' || n.link === 'socketpair'),
     )
   )
     return bad('nets');

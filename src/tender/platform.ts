@@ -7,8 +7,7 @@ import type { Platform } from '../runtime/boot.ts';
 import type { Assets, NetStack } from '../runtime/types.ts';
 import type { Image } from '../build/image.ts';
 import { FdConsole } from '../targets/node/console.ts';
-import { NodeRandom, nodeClock, tapYield } from '../targets/node/platform.ts';
-import type { TapDevice } from '../targets/node/tap.ts';
+import { NodeRandom, nodeClock, tapYield, type WaitableNetDevice } from '../targets/node/platform.ts';
 import { FaultInjector, type FaultOptions } from '../link/fault.ts';
 import { SeededRandom } from '../sim/random.ts';
 
@@ -46,7 +45,8 @@ export function imageAssets(image: Image): Map<string, Assets> {
 
 export interface HostDevices {
   readonly target: string;
-  readonly taps: ReadonlyMap<string, TapDevice>;
+  /** Taps, and the socketpair ends of user-mode links. */
+  readonly taps: ReadonlyMap<string, WaitableNetDevice>;
   readonly blocks: ReadonlyMap<string, BlockDevice>;
   readonly socketStack?: (name: string) => NetStack;
   /** Net devices to wrap in Fata's fault injector (both directions). */

@@ -20,6 +20,9 @@ import { FataError } from '../host/errors.ts';
 import { FileBlock } from '../targets/node/block.ts';
 import { hostSocketStack } from '../runtime/socket-stack.ts';
 import { openTap, TapDevice } from '../targets/node/tap.ts';
+import { FrameSocketDevice } from '../targets/node/frame-socket.ts';
+import type { WaitableNetDevice } from '../targets/node/platform.ts';
+import { closeUserLinks, holdNetNamespace, openUserLinks, type UserLink } from './user-links.ts';
 import { parseRunFlags, RUN_USAGE, type RunFlags } from './flags.ts';
 import { checkDevices } from './check.ts';
 import { ensureNativeTender } from '../host/native.ts';
@@ -87,11 +90,17 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
   if (!help) checkDevices(image, flags);
   if (m.target === 'spt' && !help) return runSpt(image, path, flags, say);
   // The node target: the unikernel runs in this process.
-  const taps = new Map<string, TapDevice>();
+  const taps = new Map<string, WaitableNetDevice>();
   const blocks = new Map<string, BlockDevice>();
+  let links: UserLink[] = [];
   if (!help) {
+    // User-mode links: the gateway runs on this event loop, beside the unikernel.
+    links = await openUserLinks(flags.usernets, say);
+    for (const l of links)
+      taps.set(l.name, new FrameSocketDevice(l.engineFd, l.name, { mac: flags.macs.get(l.name) ?? randomMac(), mtu: l.mtu }));
     for (const [name, iface] of flags.nets)
-      taps.set(name, TapDevice.open(iface, { mac: flags.macs.get(name) ?? randomMac(), create: flags.create.has(name) }));
+      if (!flags.usernets.has(name))
+        taps.set(name, TapDevice.open(iface, { mac: flags.macs.get(name) ?? randomMac(), create: flags.create.has(name) }));
     for (const [name, file] of flags.blocks) blocks.set(name, FileBlock.open(file));
   }
   const platform = makePlatform(image, {
@@ -104,6 +113,7 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
   const start = compileImage(image, path, help ? undefined : readSourceMap(path, image))();
   const code = await start(platform, bootArgs);
   for (const t of taps.values()) await t.close();
+  await closeUserLinks(links);
   return code;
 }
 
@@ -147,20 +157,24 @@ export function exitReason(signal: string, memMb: number, oomKilled: boolean, sa
 }
 
 /**
- * Opens the devices, then starts the engine as a child with exactly those
- * descriptors, /dev/null for input and a pipe for its console, in new PID,
- * IPC, UTS and network namespaces and a memory cgroup where root can make
- * them; the bootstrap drops privileges and seals (docs/spt.md).
+ * The engine's devices, at descriptors 3, 4, … in the launch spec's order: taps (or, for user-mode links,
+ * the engine's end of each socketpair, whose gateway is started here), then block files.
  */
-async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: string) => void): Promise<number> {
-  const parent = process.ppid;
+async function openSptDevices(
+  flags: RunFlags,
+  say: (s: string) => void,
+): Promise<{ fds: number[]; nets: LaunchSpec['nets'][number][]; blocks: { name: string; fd: number }[]; links: UserLink[] }> {
   const fds: number[] = [];
-  const nets: { name: string; fd: number; mac: string; mtu: number }[] = [];
+  const nets: LaunchSpec['nets'][number][] = [];
   const blocks: { name: string; fd: number }[] = [];
+  let links: UserLink[] = [];
   try {
+    links = await openUserLinks(flags.usernets, say);
     for (const [name, iface] of flags.nets) {
-      const t = openTap(iface, { create: flags.create.has(name) });
-      nets.push({ name, fd: 3 + fds.length, mac: formatMac(flags.macs.get(name) ?? randomMac()), mtu: t.mtu });
+      const link = links.find((l) => l.name === name);
+      const t = link ? { fd: link.engineFd, mtu: link.mtu } : openTap(iface, { create: flags.create.has(name) });
+      const mac = formatMac(flags.macs.get(name) ?? randomMac());
+      nets.push({ name, fd: 3 + fds.length, mac, mtu: t.mtu, ...(link ? { link: 'socketpair' as const } : {}) });
       fds.push(t.fd);
     }
     for (const [name, file] of flags.blocks) {
@@ -170,12 +184,27 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
     }
   } catch (e) {
     for (const fd of fds) closeSync(fd);
+    for (const l of links) if (!fds.includes(l.engineFd)) closeSync(l.engineFd);
+    await closeUserLinks(links);
     throw e;
   }
+  return { fds, nets, blocks, links };
+}
+
+/**
+ * Opens the devices, then starts the engine as a child with exactly those
+ * descriptors, /dev/null for input and a pipe for its console, in new PID,
+ * IPC, UTS and network namespaces and a memory cgroup where root can make
+ * them; the bootstrap drops privileges and seals (docs/spt.md).
+ */
+async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: string) => void): Promise<number> {
+  const parent = process.ppid;
+  const { fds, nets, blocks, links } = await openSptDevices(flags, say);
   const memMb = flags.memMb ?? DEFAULT_MEM_MB;
   const pre = denyIoUringForChildren();
   if (pre !== 'ok') {
     for (const fd of fds) closeSync(fd);
+    await closeUserLinks(links);
     throw new FataError('FATA_SECCOMP', `cannot prepare the sandbox: ${pre}`);
   }
   const cgroup = makeMemoryCgroup(image.manifest.name, memMb);
@@ -204,6 +233,7 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
   // The second wall, for root: the engine sees no other process, no host network, IPC or hostname.
   // unshare() moves this thread's next child (and, for IPC/UTS/net, this thread, which needs them no more);
   // nothing else may be spawned after it: the first child is the new PID namespace's init.
+  const backToHostNet = links.length > 0 && process.geteuid?.() === 0 ? holdNetNamespace() : undefined;
   if (process.geteuid?.() === 0) {
     const ns = unshare(ENGINE_NAMESPACES);
     if (ns !== 'ok') say(`fata run: note: no namespaces for the engine (${ns}); the seal still holds`);
@@ -216,6 +246,8 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
     env: { UV_USE_IO_URING: '0', TZ: 'UTC' },
   });
   for (const fd of fds) closeSync(fd);
+  // The gateways' host sockets are made from here on: in the host's network namespace, not the engine's.
+  backToHostNet?.();
   let saidOutOfMemory = false;
   const relayed = Promise.all([
     relayConsole(child.stdout!, 1),
@@ -244,6 +276,7 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (c, sig) => r([c, sig])));
   clearInterval(watch);
   await relayed;
+  await closeUserLinks(links);
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
   const oom = 'path' in cgroup ? cgroup.oomKills() > 0 : false;

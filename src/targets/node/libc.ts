@@ -39,6 +39,11 @@ export const libc = {
   strerror: lib.func('const char *strerror(int errnum)'),
   /** fcntl with an integer argument (F_GETFD, F_SETFD, F_GETFL, F_SETFL). */
   fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
+  /** socketpair(2): the two descriptors land in `sv` (two little-endian ints). */
+  socketpair: lib.func('int socketpair(int domain, int type, int protocol, _Out_ uint8_t *sv)'),
+  setsockopt: lib.func('int setsockopt(int fd, int level, int name, const uint8_t *value, unsigned int len)'),
+  /** setns(2): the calling thread joins the namespace `fd` names (`nstype` 0: whatever kind it is). */
+  setns: lib.func('int setns(int fd, int nstype)'),
 };
 
 export function errno(): number {

@@ -1,7 +1,17 @@
 /** Clock, randomness and `yield` for the node target, from the host's own. */
 import { getRandomValues } from 'node:crypto';
-import type { Clock, Random, ReadySet, Yield } from '../../devices/index.ts';
-import type { TapDevice } from './tap.ts';
+import type { Clock, NetDevice, Random, ReadySet, Yield } from '../../devices/index.ts';
+
+/** A host net device the loop can wait on: a tap (./tap.ts) or a user-mode link's socketpair end (./frame-socket.ts). */
+export interface WaitableNetDevice extends NetDevice {
+  /** Resolves true when a frame is readable, false on timeout or `wake()`. */
+  wait(timeoutMs: number): Promise<boolean>;
+  /** Ends a `wait` in flight early. */
+  wake(): void;
+  /** Turns the host's receive offload on or off (a no-op where there is none). */
+  setReceiveOffload(on: boolean): void;
+  close(): Promise<void>;
+}
 
 export const nodeClock: Clock = {
   monotonicNs: () => process.hrtime.bigint(),
@@ -27,11 +37,11 @@ export class NodeRandom implements Random {
 }
 
 /**
- * `yield` over named tap devices: resolves when any has input or at the
+ * `yield` over named host net devices: resolves when any has input or at the
  * deadline. Always returns to the event loop at least once, so host
  * timers and I/O run even when the stack is busy.
  */
-export function tapYield(clock: Clock, devices: ReadonlyMap<string, TapDevice>): Yield {
+export function tapYield(clock: Clock, devices: ReadonlyMap<string, WaitableNetDevice>): Yield {
   return async (deadlineNs: bigint): Promise<ReadySet> => {
     const now = clock.monotonicNs();
     const ms = deadlineNs > now ? Number(deadlineNs - now) / 1e6 : 0;

@@ -1,0 +1,153 @@
+/**
+ * A `NetDevice` over one end of an AF_UNIX SOCK_SEQPACKET socketpair: one
+ * Ethernet frame per message, no virtio-net header, no offload (nothing on
+ * the other end would cut or check segments). User-mode networking gives the
+ * engine one end instead of a tap; the gateway (src/usernet) holds the
+ * other. Reads and writes are single non-blocking `read(2)`/`write(2)`
+ * calls, so the seal's rules for tap descriptors fit it unchanged; `wait`
+ * polls on a libuv worker, as the tap's does.
+ */
+import type { DeviceResult, MacAddress, NetCapabilities, NetDevice, RxInfo } from '../../devices/index.ts';
+import { FataError } from '../../host/errors.ts';
+import { describeErrno, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, errno, libc, POLLIN } from './libc.ts';
+
+const AF_UNIX = 1;
+const SOCK_SEQPACKET = 5;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_SNDBUF = 7;
+const SO_RCVBUF = 8;
+
+/**
+ * The MTU of a user-mode link: both ends are Fata stacks, so frames need not fit an Ethernet wire; 65520
+ * (passt's default) lets one TCP segment carry 64 KB, which is what a tap gets from segmentation offload.
+ */
+export const FRAME_SOCKET_MTU = 65520;
+
+/** Socket buffer asked for on each end (the kernel caps it at net.core.wmem_max for a user without CAP_NET_ADMIN). */
+const SOCKET_BUFFER = 4 << 20;
+
+/**
+ * Makes the socketpair, both ends non-blocking and close-on-exec: `[engine, gateway]`. Throws a
+ * `FataError` that says what to do when the kernel refuses (descriptor limits).
+ */
+export function openFramePair(): [number, number] {
+  const sv = new Uint8Array(8);
+  if ((libc.socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) as number) < 0) {
+    throw new FataError(
+      'FATA_SOCKETPAIR',
+      `cannot make a socketpair for user-mode networking: ${describeErrno()}; raise the descriptor limit (ulimit -n)`,
+    );
+  }
+  const v = new DataView(sv.buffer);
+  const ends: [number, number] = [v.getInt32(0, true), v.getInt32(4, true)];
+  const size = new Uint8Array(4);
+  new DataView(size.buffer).setInt32(0, SOCKET_BUFFER, true);
+  for (const fd of ends) {
+    libc.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, size, 4);
+    libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
+  }
+  return ends;
+}
+
+export class FrameSocketDevice implements NetDevice {
+  readonly name: string;
+  readonly mac: MacAddress;
+  readonly mtu: number;
+  readonly capabilities: NetCapabilities = { gsoMax: undefined, rxOffload: false, headroom: 0 };
+  private fd: number;
+  private readonly wakeFd: number;
+  private readonly pollFds = new Uint8Array(16);
+  private readonly wakeBuf = new Uint8Array(8);
+  private readonly one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
+  private waiting: Promise<boolean> | undefined;
+  rxFrames = 0;
+  txFrames = 0;
+  txErrors = 0;
+
+  /** Adopts an open socketpair end (see `openFramePair`); the spt bootstrap does this with the one its tender passed. */
+  constructor(fd: number, name: string, opts: { readonly mac: MacAddress; readonly mtu?: number }) {
+    if (opts.mac.length !== 6) throw new FataError('FATA_BAD_MAC', 'a MAC address has exactly 6 bytes');
+    this.fd = fd;
+    this.name = name;
+    this.mac = opts.mac.slice();
+    this.mtu = opts.mtu ?? FRAME_SOCKET_MTU;
+    this.wakeFd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number;
+    if (this.wakeFd < 0) throw new FataError('FATA_EVENTFD', `cannot make an eventfd: ${describeErrno()}`);
+    const v = new DataView(this.pollFds.buffer);
+    v.setInt32(0, fd, true);
+    v.setInt16(4, POLLIN, true);
+    v.setInt32(8, this.wakeFd, true);
+    v.setInt16(12, POLLIN, true);
+  }
+
+  get descriptor(): number {
+    return this.fd;
+  }
+
+  write(frame: Uint8Array): DeviceResult {
+    if (this.fd < 0) return 'unspecified';
+    if (frame.length < 14 || frame.length > this.mtu + 18) return 'invalid';
+    const n = libc.write(this.fd, frame, frame.length) as number;
+    if (n === frame.length) {
+      this.txFrames++;
+      return 'ok';
+    }
+    this.txErrors++;
+    const e = errno();
+    return e === EAGAIN || e === EINTR || n >= 0 ? 'again' : 'unspecified';
+  }
+
+  read(into: Uint8Array, rx: RxInfo): number | 'again' | 'unspecified' {
+    if (into.length < this.mtu + 18)
+      throw new RangeError(`read buffer of ${into.length} bytes is too small: it needs mtu + 18 = ${this.mtu + 18}`);
+    if (this.fd < 0) return 'unspecified';
+    const n = libc.read(this.fd, into, into.length) as number;
+    if (n < 0) {
+      const e = errno();
+      return e === EAGAIN || e === EINTR ? 'again' : 'unspecified';
+    }
+    // 0: the other end closed (a message is never empty); the link is gone.
+    if (n === 0) return 'unspecified';
+    rx.checksumVerified = false;
+    this.rxFrames++;
+    return n;
+  }
+
+  /** No offload to turn off: the frames are whole and their checksums are checked. */
+  setReceiveOffload(_on: boolean): void {}
+
+  readyAtNs(): bigint | undefined {
+    return undefined;
+  }
+
+  /** Resolves true when a frame is readable (or the other end closed), false on timeout or `wake()`. */
+  wait(timeoutMs: number): Promise<boolean> {
+    if (this.waiting) return this.waiting;
+    const ms = Math.max(0, Math.min(0x7fffffff, Math.ceil(timeoutMs)));
+    this.waiting = new Promise<boolean>((resolve) => {
+      libc.poll.async(this.pollFds, 2, ms, (err: unknown, n: number) => {
+        this.waiting = undefined;
+        if (this.pollFds[14] !== 0 || this.pollFds[15] !== 0) libc.read(this.wakeFd, this.wakeBuf, 8);
+        const revents = new DataView(this.pollFds.buffer).getInt16(6, true);
+        this.pollFds[6] = this.pollFds[7] = this.pollFds[14] = this.pollFds[15] = 0;
+        resolve(!err && n > 0 && revents !== 0);
+      });
+    });
+    return this.waiting;
+  }
+
+  wake(): void {
+    libc.write(this.wakeFd, this.one, 8);
+  }
+
+  async close(): Promise<void> {
+    if (this.fd < 0) return;
+    this.wake();
+    await this.waiting;
+    libc.close(this.fd);
+    libc.close(this.wakeFd);
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * The user-mode network gateway (vpnkit's and slirp's design): the host end
+ * of a unikernel's socketpair link, built from Fata's own stack. The guest
+ * sees an ordinary Ethernet link to 10.0.2.0/24 (QEMU's addresses):
+ *   - 10.0.2.2, the gateway: DHCP (the guest gets 10.0.2.15), ARP, ping;
+ *     TCP and UDP to it reach the host's 127.0.0.1;
+ *   - 10.0.2.3: a DNS forwarder to the host's resolver (node:dns's servers);
+ *   - any other address X: a TCP connection to X:P becomes a host socket to
+ *     X:P, a UDP datagram a host datagram socket's.
+ * Each address the guest talks to is one Fata `Stack` of its own (the
+ * stack is a host, not a router), made when the guest first reaches it;
+ * a frame goes to the stack of its destination address. TCP is terminated
+ * here and spliced to host sockets (./splice.ts); host ports are forwarded
+ * in (`hostfwd`) as connections from 10.0.2.2. With `restrict`, nothing
+ * leaves: a connection out is refused (RST), a datagram out gets port
+ * unreachable.
+ */
+import { createSocket, type Socket as UdpHostSocket } from 'node:dgram';
+import { getServers } from 'node:dns';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { MacAddress, NetDevice, RxInfo } from '../devices/index.ts';
+import { NO_OFFLOAD } from '../devices/index.ts';
+import { DhcpServer } from '../net/dhcp/server.ts';
+import { Stack } from '../net/stack.ts';
+import { decodeDhcp, DHCP, DHCP_SERVER_PORT, encodeDhcp, messageType } from '../wire/dhcp.ts';
+import { emitArp, ARP_REPLY } from '../wire/arp.ts';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
+import { formatIpv4Address, PROTO_TCP, PROTO_UDP } from '../wire/ipv4.ts';
+import { FrameSocketDevice } from '../targets/node/frame-socket.ts';
+import { NodeRandom, nodeClock } from '../targets/node/platform.ts';
+import type { HostForward, UserNetOptions } from './options.ts';
+import { splice } from './splice.ts';
+
+const ip = (a: number, b: number, c: number, d: number): number => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+export const USERNET = {
+  network: ip(10, 0, 2, 0),
+  prefixLen: 24,
+  gateway: ip(10, 0, 2, 2),
+  dns: ip(10, 0, 2, 3),
+  guest: ip(10, 0, 2, 15),
+  broadcast: ip(10, 0, 2, 255),
+  /** QEMU's gateway MAC. */
+  gatewayMac: Uint8Array.of(0x52, 0x55, 0x0a, 0x00, 0x02, 0x02),
+} as const;
+
+/** Stacks for outside addresses kept at most; beyond it, ones with no connection are forgotten. */
+const MAX_STACKS = 256;
+/** A UDP flow with no traffic for this long is closed. */
+const UDP_IDLE_MS = 60_000;
+
+export interface GatewayOptions extends UserNetOptions {
+  /** The gateway's end of the socketpair. */
+  readonly fd: number;
+  readonly mtu: number;
+  /** Lines for the operator (leases, refusals), without a trailing newline. */
+  readonly say: (line: string) => void;
+}
+
+/** Every stack writes to the one socketpair; frames come in through the gateway's demultiplexer, not `read`. */
+class SharedLink implements NetDevice {
+  readonly mac: MacAddress = USERNET.gatewayMac;
+  readonly capabilities = NO_OFFLOAD;
+  readonly mtu: number;
+  private readonly dev: FrameSocketDevice;
+  constructor(dev: FrameSocketDevice) {
+    this.dev = dev;
+    this.mtu = dev.mtu;
+  }
+  write(frame: Uint8Array): ReturnType<NetDevice['write']> {
+    return this.dev.write(frame);
+  }
+  read(_into: Uint8Array, _rx: RxInfo): 'again' {
+    return 'again';
+  }
+  readyAtNs(): undefined {
+    return undefined;
+  }
+}
+
+const u32 = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+
+export class UserNetGateway {
+  private readonly o: GatewayOptions;
+  private readonly dev: FrameSocketDevice;
+  private readonly link: SharedLink;
+  private readonly random = new NodeRandom();
+  private readonly stacks = new Map<number, Stack>();
+  private readonly gw: Stack;
+  private readonly rxBuf: Uint8Array;
+  private readonly rx: RxInfo = { checksumVerified: false };
+  private readonly servers: Server[] = [];
+  private readonly hostSockets = new Set<{ destroy(): void }>();
+  private readonly udpFlows = new Map<string, { sock: UdpHostSocket; timer: NodeJS.Timeout }>();
+  private readonly dhcp: DhcpServer;
+  private closed = false;
+  private loop: Promise<void> = Promise.resolve();
+  /** The guest's address and MAC, once it has a lease. */
+  guest: { address: number; mac: Uint8Array } | undefined;
+  readonly counters = { framesIn: 0, framesOut: 0, refused: 0, tcpOut: 0, tcpIn: 0, udpOut: 0 };
+
+  constructor(o: GatewayOptions) {
+    this.o = o;
+    this.dev = new FrameSocketDevice(o.fd, 'usernet', { mac: USERNET.gatewayMac, mtu: o.mtu });
+    this.link = new SharedLink(this.dev);
+    this.rxBuf = new Uint8Array(o.mtu + 18);
+    this.gw = this.stackFor(USERNET.gateway, USERNET.prefixLen);
+    this.dhcp = new DhcpServer({
+      address: USERNET.gateway,
+      prefixLen: USERNET.prefixLen,
+      poolFirst: USERNET.guest,
+      poolLast: USERNET.guest + 16,
+      router: USERNET.gateway,
+      dns: [USERNET.dns],
+      leaseSeconds: 86_400,
+    });
+    this.gw.udp.bind(DHCP_SERVER_PORT, (d) => this.onDhcp(d.data));
+    const dns = this.stackFor(USERNET.dns, USERNET.prefixLen);
+    dns.udp.bind(53, (d) => this.onDns(d.data, d.src, d.srcPort));
+  }
+
+  /** Listens on every forwarded host port (a port in use is a `{ error }`), then runs until `close`. */
+  async start(): Promise<{ error: string } | undefined> {
+    for (const f of this.o.forwards) {
+      const e = await this.listen(f);
+      if (e) {
+        await this.close();
+        return { error: e };
+      }
+    }
+    this.loop = this.run();
+    return undefined;
+  }
+
+  private listen(f: HostForward): Promise<string | undefined> {
+    const server = createServer({ noDelay: true }, (sock) => this.forwardIn(f, sock));
+    this.servers.push(server);
+    return new Promise((resolve) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        resolve(`hostfwd=tcp:${f.hostAddr}:${f.hostPort}-…: cannot listen on the host: ${e.code ?? e.message}; choose another host port`),
+      );
+      server.listen(f.hostPort, f.hostAddr || undefined, () => resolve(undefined));
+    });
+  }
+
+  /** The stack for local address `addr`, made on first use. */
+  private stackFor(addr: number, prefixLen = 0): Stack {
+    let s = this.stacks.get(addr);
+    if (s) return s;
+    if (this.stacks.size >= MAX_STACKS) this.forgetIdle();
+    // Prefix 0 for outside addresses: the guest is on their link, so replies go straight to it.
+    s = new Stack({
+      device: this.link,
+      clock: nodeClock,
+      random: this.random,
+      ipv4: { address: addr, prefixLen },
+      arp: { entryTtlNs: 3600_000_000_000n },
+    });
+    this.stacks.set(addr, s);
+    if (this.guest) this.teach(s, addr);
+    return s;
+  }
+
+  private forgetIdle(): void {
+    for (const [a, s] of this.stacks) {
+      if (a === USERNET.gateway || a === USERNET.dns || s.tcp.connectionCount > 0) continue;
+      this.stacks.delete(a);
+    }
+  }
+
+  /** Tells a new stack where the guest is (an ARP reply from it), so that its first answer needs no ARP round. */
+  private teach(s: Stack, addr: number): void {
+    const g = this.guest!;
+    const f = new Uint8Array(14 + 28);
+    f.set(USERNET.gatewayMac, 0);
+    f.set(g.mac, 6);
+    f[12] = ETHERTYPE_ARP >> 8;
+    f[13] = ETHERTYPE_ARP & 0xff;
+    emitArp({ operation: ARP_REPLY, senderMac: g.mac, senderIp: g.address, targetMac: USERNET.gatewayMac, targetIp: addr }, f.subarray(14));
+    s.ethernet.input(f, f.length);
+  }
+
+  private onDhcp(data: Uint8Array): void {
+    const q = decodeDhcp(data);
+    if (typeof q === 'string') return;
+    const r = this.dhcp.handle(q, Date.now());
+    if (!r) return;
+    if (messageType(r.message) === DHCP.ACK && r.message.yiaddr !== 0) {
+      const mac = q.chaddr.slice(0, 6);
+      const first = !this.guest;
+      this.guest = { address: r.message.yiaddr, mac };
+      if (first) {
+        for (const [a, s] of this.stacks) this.teach(s, a);
+        this.o.say(
+          `usernet: lease ${formatIpv4Address(r.message.yiaddr)} to ${[...mac].map((b) => b.toString(16).padStart(2, '0')).join(':')}`,
+        );
+      }
+    }
+    this.gw.udp.sendFrom(DHCP_SERVER_PORT, r.dst, r.dstPort, encodeDhcp(r.message));
+  }
+
+  /** DNS: the guest's query goes, byte for byte, to the host's first resolver; its answer comes back. */
+  private onDns(query: Uint8Array, src: number, srcPort: number): void {
+    if (this.o.restrict) return;
+    const server = getServers()[0] ?? '127.0.0.53';
+    const [host, port] = parseServer(server);
+    const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    const timer = setTimeout(() => sock.close(), 5000);
+    sock.on('error', () => {
+      clearTimeout(timer);
+      sock.close();
+    });
+    sock.on('message', (answer) => {
+      clearTimeout(timer);
+      sock.close();
+      this.stacks.get(USERNET.dns)?.udp.sendFrom(53, src, srcPort, answer);
+      this.kick();
+    });
+    sock.send(Buffer.from(query), port, host);
+  }
+
+  /** One frame from the guest, to the stack of its destination (made, with a listener or a socket, when allowed). */
+  private demux(f: Uint8Array, len: number): void {
+    this.counters.framesIn++;
+    if (len < 14) return;
+    const type = (f[12]! << 8) | f[13]!;
+    if (type === ETHERTYPE_ARP) {
+      if (len >= 42) this.stacks.get(u32(f, 38))?.ethernet.input(f, len);
+      return;
+    }
+    if (type !== ETHERTYPE_IPV4 || len < 34) return;
+    const dst = u32(f, 30);
+    if (dst === 0xffffffff || dst === USERNET.broadcast) {
+      this.gw.ethernet.input(f, len);
+      return;
+    }
+    const proto = f[23]!;
+    const ihl = (f[14]! & 0x0f) * 4;
+    const l4 = 14 + ihl;
+    const firstFragment = ((f[20]! & 0x1f) | f[21]!) === 0;
+    let s = this.stacks.get(dst);
+    if (!firstFragment || len < l4 + 4 || (proto !== PROTO_TCP && proto !== PROTO_UDP) || dst === USERNET.dns) {
+      s?.ethernet.input(f, len);
+      return;
+    }
+    s ??= this.stackFor(dst);
+    const port = (f[l4 + 2]! << 8) | f[l4 + 3]!;
+    if (this.o.restrict) this.counters.refused++;
+    else if (proto === PROTO_TCP && len >= l4 + 14 && (f[l4 + 13]! & 0x12) === 0x02) this.openTcp(s, dst, port);
+    else if (proto === PROTO_UDP) this.openUdp(s, dst, port);
+    s.ethernet.input(f, len);
+  }
+
+  /** A guest SYN to dst:port: a listener there whose connections are spliced to a host socket to the same place. */
+  private openTcp(s: Stack, dst: number, port: number): void {
+    s.tcp.listen(port, (c) => {
+      this.counters.tcpOut++;
+      const host = dst === USERNET.gateway ? '127.0.0.1' : formatIpv4Address(dst);
+      const sock = connect({ host, port, noDelay: true });
+      this.hostSockets.add(sock);
+      splice(c, sock, this.kick, () => this.hostSockets.delete(sock));
+    });
+  }
+
+  /** UDP to dst:port: one host datagram socket per guest port and destination, closed when idle. */
+  private openUdp(s: Stack, dst: number, port: number): void {
+    s.udp.bind(port, (d) => {
+      const key = `${d.srcPort}>${d.dst}:${d.dstPort}`;
+      let flow = this.udpFlows.get(key);
+      if (!flow) {
+        const sock = createSocket('udp4');
+        const guestPort = d.srcPort,
+          guestAddr = d.src;
+        sock.on('message', (m) => {
+          s.udp.sendFrom(port, guestAddr, guestPort, m);
+          this.kick();
+        });
+        sock.on('error', () => this.endFlow(key));
+        flow = { sock, timer: setTimeout(() => this.endFlow(key), UDP_IDLE_MS) };
+        this.udpFlows.set(key, flow);
+      }
+      flow.timer.refresh();
+      this.counters.udpOut++;
+      flow.sock.send(Buffer.from(d.data), port, dst === USERNET.gateway ? '127.0.0.1' : formatIpv4Address(dst));
+    });
+  }
+
+  private endFlow(key: string): void {
+    const f = this.udpFlows.get(key);
+    if (!f) return;
+    this.udpFlows.delete(key);
+    clearTimeout(f.timer);
+    f.sock.close();
+  }
+
+  /** A host connection to a forwarded port: a connection from 10.0.2.2 to the guest. */
+  private forwardIn(f: HostForward, sock: Socket): void {
+    const to = f.guestAddr ?? this.guest?.address;
+    if (to === undefined || this.closed) {
+      sock.destroy(); // No lease yet: nothing to forward to.
+      return;
+    }
+    this.counters.tcpIn++;
+    this.hostSockets.add(sock);
+    const c = this.gw.tcp.connect(to, f.guestPort);
+    splice(c, sock, this.kick, () => this.hostSockets.delete(sock));
+    this.kick();
+  }
+
+  /** Wakes the loop: a host event queued frames or timers in a stack. */
+  private readonly kick = (): void => {
+    if (!this.closed) this.dev.wake();
+  };
+
+  private async run(): Promise<void> {
+    while (!this.closed) {
+      const now = nodeClock.monotonicNs();
+      let next: bigint | undefined;
+      for (const s of this.stacks.values()) {
+        s.poll(now);
+        const at = s.pollAtNs();
+        if (at !== undefined && (next === undefined || at < next)) next = at;
+      }
+      const ms = next === undefined ? 1000 : Math.max(0, Number(next - now) / 1e6);
+      if (ms > 0) await this.dev.wait(ms);
+      else await new Promise<void>((r) => setImmediate(r));
+      if (!this.drain()) break;
+    }
+  }
+
+  /** Reads what the guest sent; false when its end is gone. */
+  private drain(): boolean {
+    for (let i = 0; i < 256; i++) {
+      const n = this.dev.read(this.rxBuf, this.rx);
+      if (n === 'again') return true;
+      if (n === 'unspecified') return false;
+      this.demux(this.rxBuf, n);
+    }
+    return true;
+  }
+
+  /** Resolves when the guest's end of the link has closed (the engine exited). */
+  get ended(): Promise<void> {
+    return this.loop;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.dev.wake();
+    await this.loop;
+    for (const s of this.servers) s.close();
+    for (const s of this.hostSockets) s.destroy();
+    for (const k of [...this.udpFlows.keys()]) this.endFlow(k);
+    await this.dev.close();
+  }
+}
+
+/** `1.2.3.4`, `1.2.3.4:5353`, `[::1]:53`, `::1` → host and port. */
+function parseServer(s: string): [string, number] {
+  const v6 = /^\[(.+)\]:(\d+)$/.exec(s);
+  if (v6) return [v6[1]!, Number(v6[2])];
+  const v4 = /^([\d.]+):(\d+)$/.exec(s);
+  if (v4) return [v4[1]!, Number(v4[2])];
+  return [s, 53];
+}
