@@ -3,7 +3,8 @@
  * error looks like after: the type check (a planted type error refuses the
  * build with its file and line; --no-typecheck builds it anyway), source
  * maps beside the image (an abort names main.ts and its line on both
- * targets, and the image's minified bundle once the map is gone), bare
+ * targets, and the image's minified bundle once the map is gone; sealed,
+ * console.log works and an uncaught error quotes main.ts's line), bare
  * built-in names in a package's require() (bundled as node: built-ins, and
  * loaded that way from images made before), and a built-in the seal
  * refuses, named at build time with the modules that pulled it in.
@@ -204,6 +205,34 @@ export const main: Main<typeof config> = (_devices, _params, ctx) => {
     const node = fata(['build', '-t', 'node', dir]);
     assert.equal(node.status, 0, node.err);
     assert.match(node.err, /build: warning: the spt target will refuse 'child_process'/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sealed, console.log reaches the console, and an uncaught error quotes the line of main.ts that threw', () => {
+  const dir = service({
+    'config.ts': THROWER_CONFIG.replace("'thrower'", "'uncaught'"),
+    'main.ts': `import type { Main } from 'fata';
+import type config from './config.ts';
+
+export const main: Main<typeof config> = () => {
+  console.log('console.log works', { sealed: true });
+  setTimeout(() => {
+    throw new Error('thrown from a timer');
+  }, 10);
+  return new Promise<number>((done) => setTimeout(() => done(0), 2000));
+};
+`,
+  });
+  try {
+    assert.equal(fata(['build', '-t', 'spt', dir]).status, 0);
+    const r = fata(['run', join(dir, 'dist', 'uncaught.fata')]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.out, /console\.log works \{ sealed: true \}/);
+    assert.match(r.err, new RegExp(`${dir}/main\\.ts:7\\n    throw new Error\\('thrown from a timer'\\);\\n    \\^`));
+    assert.match(r.err, new RegExp(`at Timeout\\._onTimeout \\(${dir}/main\\.ts:7:11\\)`));
+    assert.doesNotMatch(r.err, /Assertion failed|FATA_KILLED/, 'the engine exits as Node does, not through an abort');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

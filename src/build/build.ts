@@ -177,6 +177,9 @@ async function checkTypes(dir: string, files: string[], say: BuildOptions['say']
   return ms;
 }
 
+/** True for a file of the service's own: inside its folder, not in a package. */
+const ownSource = (dir: string, file: string): boolean => file.startsWith(`${dir}/`) && !file.slice(dir.length).includes('/node_modules/');
+
 /** Bundles the entry: minified, tree-shaken, one CommonJS file, with its source map and the metafile. */
 async function bundleService(dir: string, entry: string, name: string): Promise<{ bundle: Uint8Array; map: string; metafile: Metafile }> {
   // Loaded here, not at the top: running an image should not pay for the bundler.
@@ -188,9 +191,13 @@ async function bundleService(dir: string, entry: string, name: string): Promise<
     // Not written (write: false): it places the source map's paths, relative to dist/, where the map is kept.
     outfile: join(dir, 'dist', `${name}.js`),
     sourcemap: 'external',
-    // The sources in the map: an uncaught error's report quotes the line that threw (a sealed engine reads no files).
+    // The sources in the map (the service's, below): an uncaught error's report quotes the line that threw (a sealed
+    // engine reads no files).
     sourcesContent: true,
     minify: true,
+    // Short lines: Node's report of an uncaught error quotes the generated line when it cannot show the source (a
+    // package's, sealed), and a minified bundle is otherwise a few lines of hundreds of kilobytes each.
+    lineLimit: 160,
     treeShaking: true,
     format: 'cjs',
     platform: 'node',
@@ -208,6 +215,11 @@ async function bundleService(dir: string, entry: string, name: string): Promise<
   });
   const bundle = result.outputFiles.find((f) => f.path.endsWith('.js'))!.contents;
   const map = JSON.parse(result.outputFiles.find((f) => f.path.endsWith('.map'))!.text) as Record<string, unknown>;
+  // The service's own sources only: packages' and Fata's would triple an Express app's map, and Node parses it all as
+  // it loads the image (boot time). A line of theirs that throws is quoted from its file where the engine can read it.
+  const sources = map.sources as string[];
+  const outDir = join(dir, 'dist');
+  map.sourcesContent = (map.sourcesContent as (string | null)[]).map((c, i) => (ownSource(dir, resolve(outDir, sources[i]!)) ? c : null));
   map[MAP_BUNDLE_FIELD] = createHash('sha256').update(bundle).digest('hex');
   return { bundle, map: JSON.stringify(map), metafile: result.metafile };
 }
