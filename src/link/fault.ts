@@ -25,15 +25,33 @@ export interface FaultOptions {
   readonly reorderDelayNs?: bigint;
   /** Frames held at most (default 4096); beyond that they are dropped. */
   readonly maxHeld?: number;
+  /** A link of this many bits per second: each frame takes its time to send, after the one before it. */
+  readonly rateBitsPerSec?: number;
+  /** Frames waiting for a rate-limited link at most (default 1000, netem's limit); a frame beyond is dropped. */
+  readonly queueFrames?: number;
 }
 
 export interface FaultCounters {
+  /** Frames that entered. */
+  frames: number;
   dropped: number;
   duplicated: number;
   corrupted: number;
   reordered: number;
   overflow: number;
+  /** Dropped at a full queue of a rate-limited link. */
+  queueDrops: number;
 }
+
+export const newFaultCounters = (): FaultCounters => ({
+  frames: 0,
+  dropped: 0,
+  duplicated: 0,
+  corrupted: 0,
+  reordered: 0,
+  overflow: 0,
+  queueDrops: 0,
+});
 
 interface Held {
   dueNs: bigint;
@@ -64,43 +82,34 @@ class HoldQueue {
   }
 }
 
-export class FaultInjector implements NetDevice {
-  private readonly inner: NetDevice;
-  private readonly clock: Clock;
+/**
+ * One direction of an impaired link: frames go in with `push` and come out of `popDue` when their time
+ * comes, after loss, duplication, corruption, the link's rate and queue, delay, jitter and reordering.
+ */
+export class ImpairedPath {
   private readonly random: Random;
-  private readonly rx: FaultOptions;
-  private readonly tx: FaultOptions;
-  private readonly rxHeld = new HoldQueue();
-  private readonly txHeld = new HoldQueue();
-  private readonly scratch: Uint8Array;
-  readonly counters: FaultCounters = { dropped: 0, duplicated: 0, corrupted: 0, reordered: 0, overflow: 0 };
+  private readonly o: FaultOptions;
+  private readonly held = new HoldQueue();
+  /** When the rate-limited link finishes sending what it has taken (monotonic ns). */
+  private busyUntil = 0n;
+  /** The finish times of frames still waiting for, or on, the link. */
+  private readonly sending: bigint[] = [];
+  readonly counters: FaultCounters;
 
-  /** `rx` impairs frames arriving at this device, `tx` frames it sends. */
-  constructor(inner: NetDevice, clock: Clock, random: Random, rx: FaultOptions, tx: FaultOptions = {}) {
-    this.inner = inner;
-    this.clock = clock;
+  constructor(o: FaultOptions, random: Random, counters: FaultCounters = newFaultCounters()) {
+    this.o = o;
     this.random = random;
-    this.rx = rx;
-    this.tx = tx;
-    this.scratch = new Uint8Array(inner.mtu + 18);
+    this.counters = counters;
   }
-
-  get mac(): Uint8Array {
-    return this.inner.mac;
-  }
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-  /** Frame by frame, and no checksum vouched for: a corrupted frame must be caught by the stack. */
-  readonly capabilities = NO_OFFLOAD;
-  private readonly innerRx: RxInfo = { checksumVerified: false };
 
   private chance(p: number | undefined): boolean {
     return p !== undefined && p > 0 && this.random.u32() / 0x1_0000_0000 < p;
   }
 
-  /** Applies loss, duplication, corruption and delay; queues the survivors. */
-  private impair(frame: Uint8Array, o: FaultOptions, q: HoldQueue, now: bigint): void {
+  /** Takes a copy of `frame`, or drops it (counted). */
+  push(frame: Uint8Array, now: bigint): void {
+    const o = this.o;
+    this.counters.frames++;
     if (this.chance(o.loss)) {
       this.counters.dropped++;
       return;
@@ -114,28 +123,87 @@ export class FaultInjector implements NetDevice {
         f[bit >>> 3]! ^= 1 << (bit & 7);
         this.counters.corrupted++;
       }
-      let due = now + (o.delayNs ?? 0n);
+      const sent = this.serialize(f.length, now);
+      if (sent === undefined) continue;
+      let due = sent + (o.delayNs ?? 0n);
       if (o.jitterNs && o.jitterNs > 0n) due += BigInt(this.random.u32()) % o.jitterNs;
       if (this.chance(o.reorder)) {
         due += o.reorderDelayNs ?? 1_000_000n;
         this.counters.reordered++;
       }
-      if (q.items.length >= (o.maxHeld ?? 4096)) {
+      if (this.held.items.length >= (o.maxHeld ?? 4096)) {
         this.counters.overflow++;
         continue;
       }
-      q.insert({ dueNs: due, frame: f });
+      this.held.insert({ dueNs: due, frame: f });
     }
   }
 
+  /** When a frame of `len` bytes has left a rate-limited link (now, without a rate); undefined when its queue is full. */
+  private serialize(len: number, now: bigint): bigint | undefined {
+    const rate = this.o.rateBitsPerSec;
+    if (!rate) return now;
+    while (this.sending.length > 0 && this.sending[0]! <= now) this.sending.shift();
+    if (this.sending.length >= (this.o.queueFrames ?? 1000)) {
+      this.counters.queueDrops++;
+      return undefined;
+    }
+    const start = this.busyUntil > now ? this.busyUntil : now;
+    this.busyUntil = start + BigInt(Math.ceil((len * 8 * 1e9) / rate));
+    this.sending.push(this.busyUntil);
+    return this.busyUntil;
+  }
+
+  popDue(now: bigint): Uint8Array | undefined {
+    return this.held.popDue(now);
+  }
+
+  nextDueNs(): bigint | undefined {
+    return this.held.nextDue();
+  }
+
+  /** Frames inside the path now. */
+  get size(): number {
+    return this.held.items.length;
+  }
+}
+
+export class FaultInjector implements NetDevice {
+  private readonly inner: NetDevice;
+  private readonly clock: Clock;
+  private readonly rxPath: ImpairedPath;
+  private readonly txPath: ImpairedPath;
+  private readonly scratch: Uint8Array;
+  /** Both directions' counts together. */
+  readonly counters: FaultCounters = newFaultCounters();
+
+  /** `rx` impairs frames arriving at this device, `tx` frames it sends. */
+  constructor(inner: NetDevice, clock: Clock, random: Random, rx: FaultOptions, tx: FaultOptions = {}) {
+    this.inner = inner;
+    this.clock = clock;
+    this.rxPath = new ImpairedPath(rx, random, this.counters);
+    this.txPath = new ImpairedPath(tx, random, this.counters);
+    this.scratch = new Uint8Array(inner.mtu + 18);
+  }
+
+  get mac(): Uint8Array {
+    return this.inner.mac;
+  }
+  get mtu(): number {
+    return this.inner.mtu;
+  }
+  /** Frame by frame, and no checksum vouched for: a corrupted frame must be caught by the stack. */
+  readonly capabilities = NO_OFFLOAD;
+  private readonly innerRx: RxInfo = { checksumVerified: false };
+
   private flushTx(now: bigint): void {
-    for (let f = this.txHeld.popDue(now); f; f = this.txHeld.popDue(now)) this.inner.write(f);
+    for (let f = this.txPath.popDue(now); f; f = this.txPath.popDue(now)) this.inner.write(f);
   }
 
   write(frame: Uint8Array): DeviceResult {
     if (frame.length < 14 || frame.length > this.mtu + 18) return 'invalid';
     const now = this.clock.monotonicNs();
-    this.impair(frame, this.tx, this.txHeld, now);
+    this.txPath.push(frame, now);
     this.flushTx(now);
     return 'ok';
   }
@@ -147,9 +215,9 @@ export class FaultInjector implements NetDevice {
       const n = this.inner.read(this.scratch, this.innerRx);
       if (n === 'unspecified') return n;
       if (n === 'again') break;
-      this.impair(this.scratch.subarray(0, n), this.rx, this.rxHeld, now);
+      this.rxPath.push(this.scratch.subarray(0, n), now);
     }
-    const f = this.rxHeld.popDue(now);
+    const f = this.rxPath.popDue(now);
     if (!f) return 'again';
     if (into.length < f.length) throw new RangeError(`read buffer of ${into.length} bytes is too small: it needs mtu + 18`);
     into.set(f);
@@ -158,6 +226,6 @@ export class FaultInjector implements NetDevice {
   }
 
   readyAtNs(): bigint | undefined {
-    return earlier(this.inner.readyAtNs(), earlier(this.rxHeld.nextDue(), this.txHeld.nextDue()));
+    return earlier(this.inner.readyAtNs(), earlier(this.rxPath.nextDueNs(), this.txPath.nextDueNs()));
   }
 }

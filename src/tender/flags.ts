@@ -145,35 +145,60 @@ function parseNetFlag(a: string, nets: Map<string, string>, create: Set<string>,
   return true;
 }
 
-/** `loss=0.01,delay=20,reorder=0.05,seed=7`: probabilities 0-1, times in ms; impairs both directions. */
-export function parseImpair(text: string): { faults: FaultOptions; seed: number } | { error: string } {
-  const f: { -readonly [K in keyof FaultOptions]: FaultOptions[K] } = {};
-  let seed = 1;
-  for (const part of text.split(',')) {
-    const [k, v] = part.split('=');
-    const x = Number(v);
-    if (v === undefined || v === '' || !Number.isFinite(x) || x < 0) return { error: `'${part}' should be NAME=NUMBER` };
-    switch (k) {
-      case 'loss':
-      case 'duplicate':
-      case 'reorder':
-      case 'corrupt':
-        if (x > 1) return { error: `${k}=${v} is a probability from 0 to 1` };
-        f[k] = x;
-        break;
-      case 'delay':
-        f.delayNs = BigInt(Math.round(x * 1e6));
-        break;
-      case 'jitter':
-        f.jitterNs = BigInt(Math.round(x * 1e6));
-        break;
-      case 'seed':
-        seed = Math.floor(x);
-        break;
-      default:
-        return { error: `unknown impairment '${k}'; use loss, duplicate, reorder, corrupt, delay, jitter or seed` };
+const TIME_UNITS: Record<string, number> = { '': 1e6, ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
+const RATE_UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9 };
+const IMPAIRMENTS =
+  'loss, duplicate, reorder, corrupt (0-1 or N%), delay, jitter (ms, or with us/ms/s), rate (bit/kbit/mbit/gbit), queue (frames), seed';
+
+/** One `NAME=VALUE` of an impairment: a probability, a time, a rate, a count. */
+function impairValue(k: string, v: string): { key: string; value: number | bigint } | { error: string } {
+  const num = /^(\d+(?:\.\d+)?)([a-z%]*)$/.exec(v);
+  if (!num) return { error: `'${k}=${v}' should be NAME=NUMBER (with a unit where one fits)` };
+  const [, digits, unit] = num as unknown as [string, string, string];
+  const x = Number(digits);
+  switch (k) {
+    case 'loss':
+    case 'duplicate':
+    case 'reorder':
+    case 'corrupt': {
+      const p = unit === '%' ? x / 100 : x;
+      if (!(unit === '' || unit === '%') || p > 1) return { error: `${k}=${v} is a probability: from 0 to 1, or a percentage like 1%` };
+      return { key: k, value: p };
     }
+    case 'delay':
+    case 'jitter': {
+      const m = TIME_UNITS[unit];
+      if (m === undefined) return { error: `${k}=${v}: a time in ms (or with a unit: us, ms, s)` };
+      return { key: k === 'delay' ? 'delayNs' : 'jitterNs', value: BigInt(Math.round(x * m)) };
+    }
+    case 'rate': {
+      const m = RATE_UNITS[unit || 'bit'];
+      if (m === undefined || x === 0) return { error: `rate=${v}: bits per second, like rate=100mbit (bit, kbit, mbit, gbit)` };
+      return { key: 'rateBitsPerSec', value: x * m };
+    }
+    case 'queue':
+    case 'seed':
+      if (unit !== '' || !Number.isInteger(x) || (k === 'queue' && x < 1)) return { error: `${k}=${v} is a whole number` };
+      return { key: k === 'queue' ? 'queueFrames' : 'seed', value: x };
+    default:
+      return { error: `unknown impairment '${k}'; use ${IMPAIRMENTS}` };
   }
-  if (f.reorder && !f.reorderDelayNs) f.reorderDelayNs = 2_000_000n;
-  return { faults: f, seed };
+}
+
+/**
+ * `loss=1%,delay=20ms,jitter=5ms,reorder=0.05,rate=100mbit,queue=1000,seed=7`: impairs one direction;
+ * probabilities 0-1 or percentages, times in ms unless a unit says otherwise (a bare number is ms, as before).
+ */
+export function parseImpair(text: string): { faults: FaultOptions; seed: number } | { error: string } {
+  const f: Record<string, number | bigint> = {};
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) return { error: `'${part}' should be NAME=VALUE; use ${IMPAIRMENTS}` };
+    const r = impairValue(part.slice(0, eq), part.slice(eq + 1));
+    if ('error' in r) return r;
+    f[r.key] = r.value;
+  }
+  const { seed = 1, ...rest } = f;
+  const faults = rest as FaultOptions;
+  return { faults: faults.reorder ? { reorderDelayNs: 2_000_000n, ...faults } : faults, seed: Number(seed) };
 }

@@ -42,7 +42,15 @@ export interface LaunchSpec {
 export const DEFAULT_MEM_MB = 512;
 
 /** FaultOptions' fields by JSON type: bigints travel as decimal strings. */
-const FAULT_NUMBERS = ['loss', 'duplicate', 'corrupt', 'reorder', 'maxHeld'] as const satisfies readonly (keyof FaultOptions)[];
+const FAULT_NUMBERS = [
+  'loss',
+  'duplicate',
+  'corrupt',
+  'reorder',
+  'maxHeld',
+  'rateBitsPerSec',
+  'queueFrames',
+] as const satisfies readonly (keyof FaultOptions)[];
 const FAULT_BIGINTS = ['delayNs', 'jitterNs', 'reorderDelayNs'] as const satisfies readonly (keyof FaultOptions)[];
 
 export function encodeLaunchSpec(s: LaunchSpec): string {
