@@ -1,0 +1,171 @@
+/**
+ * User-mode networking (`--net:NAME=user`, src/usernet): a unikernel with
+ * Fata's stack inside and no tap, run as an unprivileged user (under root,
+ * nobody, from a copy of the checkout it can reach). Everything it talks to
+ * is on the host's loopback, so no namespace is needed: the 10.0.2.0/24
+ * link exists only inside `fata run` and the engine. Flag parsing first.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { parseRunFlags } from '../src/tender/flags.ts';
+import { runnableCheckout } from './unprivileged.ts';
+import { freePorts } from './ports.ts';
+import { waitForLine } from './netns.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+test('--net:NAME=user takes hostfwd and restrict; a tap keeps ,create; mistakes say how to write them', () => {
+  const f = parseRunFlags([
+    '--net:service=user,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp::8443-10.0.2.16:443,restrict=on',
+    '--net:admin=tap9,create',
+    'IMAGE',
+  ]);
+  assert.ok(!('error' in f), JSON.stringify(f));
+  assert.equal(f.nets.get('service'), 'user');
+  assert.equal(f.nets.get('admin'), 'tap9');
+  assert.deepEqual([...f.create], ['admin']);
+  assert.equal(f.usernets.has('admin'), false);
+  assert.deepEqual(f.usernets.get('service'), {
+    restrict: true,
+    forwards: [
+      { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestAddr: undefined, guestPort: 80 },
+      { proto: 'tcp', hostAddr: '', hostPort: 8443, guestAddr: 0x0a000210, guestPort: 443 },
+    ],
+  });
+  const plain = parseRunFlags(['--net:service=user', 'IMAGE']);
+  assert.ok(!('error' in plain));
+  assert.deepEqual(plain.usernets.get('service'), { restrict: false, forwards: [] });
+  const bad: [string, RegExp][] = [
+    ['--net:service=user,hostfwd=tcp:127.0.0.1:8080', /write hostfwd=tcp:\[HOSTADDR\]:HOSTPORT-\[GUESTADDR\]:GUESTPORT/],
+    ['--net:service=user,hostfwd=udp::53-:53', /only TCP is forwarded/],
+    ['--net:service=user,hostfwd=tcp::70000-:80', /ports are numbers from 1 to 65535/],
+    ['--net:service=user,hostfwd=tcp:localhost:80-:80', /'localhost' is not an IPv4 address/],
+    ['--net:service=user,create', /'create' is not an option of user-mode networking/],
+    ['--net:service=user,hostfwd=tcp::80-:80,hostfwd=tcp::80-:81', /host port 80 is forwarded twice/],
+    ['--net:service=tap0,restrict=on', /the only option after a tap is ',create'/],
+  ];
+  for (const [flag, re] of bad) {
+    const r = parseRunFlags([flag, 'IMAGE']);
+    assert.ok('error' in r, flag);
+    assert.match(r.error, re, flag);
+  }
+});
+
+/** Who runs `fata`, and from which checkout: nobody from a reachable copy under root, else this account here. */
+const asRoot = process.getuid?.() === 0;
+const copy = asRoot ? runnableCheckout(65534) : undefined;
+const CHECKOUT = copy?.root ?? ROOT;
+const UID = asRoot ? 65534 : undefined;
+after(() => copy?.remove());
+
+/** Builds as the checkout's owner (the copy's folders are root's), so the images exist before the user runs them. */
+function build(dir: string, ...flags: string[]): string {
+  const r = spawnSync(join(CHECKOUT, 'bin', 'fata'), ['build', ...flags, dir], { cwd: CHECKOUT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const dist = join(CHECKOUT, dir, 'dist');
+  return join(dist, readdirSync(dist).find((n) => n.endsWith('.fata'))!);
+}
+
+function runFata(args: string[]): ChildProcess {
+  return spawn(join(CHECKOUT, 'bin', 'fata'), ['run', ...args], { cwd: CHECKOUT, uid: UID, gid: UID, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs to the end; out, err and the exit code. */
+function finish(child: ChildProcess, timeoutMs = 60_000): Promise<{ code: number | null; out: string; err: string }> {
+  let out = '',
+    err = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      setImmediate(() => resolve({ code, out, err }));
+    });
+  });
+}
+
+/** A host server on 127.0.0.1 that sends `payload` to each connection and closes; counts connections. */
+async function download(payload: Uint8Array): Promise<{ server: Server; port: number; connections: () => number }> {
+  let n = 0;
+  const server = createServer((s) => {
+    n++;
+    s.on('error', () => {});
+    s.end(payload);
+  });
+  const [port] = await freePorts(1);
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { server, port, connections: () => n };
+}
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+for (const target of ['spt', 'node'] as const) {
+  const flags = target === 'node' ? ['-t', 'node', '--net=direct'] : ['-t', 'spt'];
+  const who = asRoot ? 'as nobody' : 'as this user';
+  test(`user-mode networking (${target}) ${who}: a DHCP lease, then 4 MiB from a host server on 127.0.0.1 byte-exact through 10.0.2.2`, async () => {
+    const image = build('test/fixtures/tcp-client', ...flags);
+    const payload = randomBytes(4 << 20);
+    const host = await download(payload);
+    try {
+      const r = await finish(runFata(['--net:service=user', image, '--host=10.0.2.2', `--port=${host.port}`, '--kib=0']));
+      assert.equal(r.code, 0, r.out + r.err);
+      assert.match(r.out, /event=net-up device=service mode=direct ipv4=10\.0\.2\.15\/24 gateway=10\.0\.2\.2 dns=10\.0\.2\.3 .*mtu=65520/);
+      assert.match(r.err, /usernet: lease 10\.0\.2\.15 to /);
+      const done = /event=client-done sent=0 received=(\d+) .*gotSha=([0-9a-f]+)/.exec(r.out);
+      assert.ok(done, r.out);
+      assert.equal(Number(done[1]), payload.length);
+      assert.equal(done[2], sha(payload));
+      assert.equal(host.connections(), 1);
+    } finally {
+      host.server.close();
+    }
+  });
+}
+
+test(`user-mode networking, restrict=on: the unikernel cannot reach a host port; nothing connects`, async () => {
+  const image = build('test/fixtures/tcp-client', '-t', 'spt');
+  const host = await download(new Uint8Array(1024));
+  try {
+    const r = await finish(runFata(['--net:service=user,restrict=on', image, '--host=10.0.2.2', `--port=${host.port}`, '--kib=0']));
+    assert.notEqual(r.code, 0, r.out);
+    assert.match(r.out, /event=net-up .*ipv4=10\.0\.2\.15\/24/, 'DHCP still works under restrict');
+    assert.match(r.out, /refused|ECONNREFUSED/i, r.out);
+    assert.doesNotMatch(r.out, /event=client-done/);
+    assert.equal(host.connections(), 0);
+  } finally {
+    host.server.close();
+  }
+});
+
+test('hostfwd: the website, sealed with no tap, fetched with curl through 127.0.0.1 byte-exact, also under restrict=on', async () => {
+  const image = build('examples/website', '-t', 'spt');
+  const htdocs = join(CHECKOUT, 'examples/website/htdocs');
+  for (const restrict of ['', ',restrict=on']) {
+    const [port] = await freePorts(1);
+    const child = runFata([`--net:service=user,hostfwd=tcp:127.0.0.1:${port}-:8080${restrict}`, image, '--https-port=0']);
+    const ended = finish(child);
+    try {
+      await waitForLine(child, /event=serving/, 30_000);
+      for (const file of ['index.html', 'style.css', 'logo.svg', 'hello.txt']) {
+        const r = spawnSync('curl', ['-sS', '--fail', '--max-time', '10', `http://127.0.0.1:${port}/${file}`], { maxBuffer: 16 << 20 });
+        assert.equal(r.status, 0, `${file}: ${r.stderr}`);
+        assert.ok(Buffer.compare(r.stdout, readFileSync(join(htdocs, file))) === 0, `${file} differs`);
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const r = await ended;
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /event=access remote=10\.0\.2\.2 method=GET target=\/index\.html status=200/);
+  }
+});
