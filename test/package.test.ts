@@ -76,6 +76,14 @@ test('fata init, npm install from the tarball, then the project type-checks, bui
     const help = sh(join(project, 'node_modules/.bin/fata'), ['--help'], project);
     assert.equal(help.status, 0, help.out);
     assert.match(help.out, /fata init/);
+    // From a shell whose PATH has no pinned engine on it: bin/fata finds the one npm put beside fata, itself.
+    const bare = spawnSync(join(project, 'node_modules/.bin/fata'), ['--help'], {
+      cwd: project,
+      env: { ...env, PATH: '/usr/bin:/bin' },
+      encoding: 'utf8',
+    });
+    assert.equal(bare.status, 0, bare.stderr);
+    assert.equal(bare.stderr, '', 'bin/fata did not find the pinned engine beside fata');
     // npx finds the installed package's bin, whose init makes the same project.
     const again = sh('npx', ['fata', 'init', join(dir, 'second')], project);
     assert.equal(again.status, 0, again.out);
@@ -140,3 +148,28 @@ async function stopGroup(pgid: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+test('npm install -g puts fata on PATH, and it runs an image on the engine installed beside it', {
+  skip: !hasNpm && 'npm is not installed',
+  timeout: 300_000,
+}, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fata-global-'));
+  try {
+    const { tarball } = pack(dir);
+    const prefix = join(dir, 'prefix');
+    // A global install into a prefix of its own, not the machine's, as `npm install -g fata` makes one.
+    const install = sh('npm', ['install', '-g', `--prefix=${prefix}`, '--prefer-offline', tarball], dir, 300_000);
+    assert.equal(install.status, 0, install.out);
+    const fata = join(prefix, 'bin', 'fata');
+    const help = sh(fata, ['--help'], dir);
+    assert.equal(help.status, 0, help.out);
+    assert.match(help.out, /^usage: fata build/);
+    const built = sh(join(ROOT, 'bin/fata'), ['build', '--no-typecheck', 'examples/hello'], ROOT);
+    assert.equal(built.status, 0, built.out);
+    const ran = sh(fata, ['run', join(ROOT, 'examples/hello/dist/hello.fata')], dir);
+    assert.equal(ran.status, 0, ran.out);
+    assert.match(ran.out, /engine="node v24\.21\.0"[\s\S]*event=hello/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
