@@ -11,12 +11,15 @@ import { runCommand } from '../tender/run.ts';
 import { RUN_USAGE } from '../tender/flags.ts';
 import { FataError } from '../host/errors.ts';
 import { INIT_USAGE, initCommand } from './init.ts';
+import { CLIENT_COMMANDS, clientCommand, DAEMON_USAGE } from '../daemon/commands.ts';
+import { daemonCommand } from '../daemon/daemon.ts';
 import { NET_USAGE, netCommand } from './net.ts';
 
 const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] [--no-typecheck] DIR
        fata run [TENDER FLAGS] [--] IMAGE|DIR [BOOT ARGS]
        fata init [--fata=SPEC] NAME
        fata net create|list|destroy|forward|unforward …
+       fata daemon | create | destroy | restart | list | info | console | stats | volume  (see fata help daemon)
        fata help [COMMAND]
 fata COMMAND --help (or fata help COMMAND) says more about one command.`;
 
@@ -34,6 +37,7 @@ const HELP: Readonly<Record<string, () => string>> = {
   run: () => `${RUN_USAGE}\n  A folder is built first (quietly: fata build DIR shows the sizes).`,
   init: () => INIT_USAGE,
   net: () => NET_USAGE,
+  ...Object.fromEntries(['daemon', ...CLIENT_COMMANDS].map((c) => [c, () => DAEMON_USAGE])),
 };
 
 const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h';
@@ -108,6 +112,9 @@ export async function cli(argv: string[]): Promise<number> {
     if (cmd === 'net') return await netCommand(rest, say);
     if (cmd === 'build') return await build(rest);
     if (cmd === 'run') return await runCommand(rest, say);
+    if (cmd === 'daemon') return await daemonCommand(rest, say);
+    if (cmd !== undefined && CLIENT_COMMANDS.has(cmd))
+      return await clientCommand(cmd, rest, (s) => process.stdout.write(`${s}\n`), (b) => process.stdout.write(b));
     if (cmd === 'help' || isHelp(cmd)) {
       const topic = cmd === 'help' ? rest[0] : undefined;
       if (topic !== undefined && !HELP[topic]) {

@@ -1,0 +1,148 @@
+/**
+ * `create` checked before anything changes: the name, the image (readable,
+ * intact, spt), its devices against what is attached (the rule both tenders
+ * apply), the boot arguments against its parameters, the bridges, the
+ * volumes, the quotas. Every refusal is a FataError and leaves the state as
+ * it was; only a plan that passes all of them is carried out.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { formatMac, parseMac } from '../devices/index.ts';
+import { readImage, type Image } from '../build/image.ts';
+import { FataError } from '../host/errors.ts';
+import { parseBootArgs } from '../runtime/args.ts';
+import { checkDevices } from '../tender/check.ts';
+import { DEFAULT_MEM_MB } from '../tender/launch.ts';
+import { MIN_MEM_MB } from '../tender/flags.ts';
+import { isBridge, IFNAME } from './host-net.ts';
+import type { CreateSpec, RestartPolicy } from './protocol.ts';
+import type { DaemonState } from './state.ts';
+
+/** The limits of the one owner this daemon knows (docs/daemon.md, Quotas); undefined: no limit. */
+export interface Limits {
+  readonly maxUnikernels?: number;
+  readonly maxMemoryMb?: number;
+  /** The bridges unikernels may be attached to. */
+  readonly bridges?: readonly string[];
+  readonly maxVolumeBytes?: number;
+}
+
+export const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+/** By default a restart follows an abort (255, which is also what the tender returns when a signal stopped the engine). */
+export const DEFAULT_RESTART_CODES: readonly number[] = [255];
+
+export interface Plan {
+  readonly image: Image;
+  readonly bytes: Uint8Array;
+  readonly memMb: number;
+  readonly macs: readonly string[];
+  readonly restart: RestartPolicy;
+}
+
+export function checkName(name: unknown, what = 'unikernel'): string {
+  if (typeof name !== 'string' || !NAME.test(name))
+    throw new FataError(
+      'FATA_BAD_NAME',
+      `${what} name '${String(name)}' must be 1-63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit`,
+    );
+  return name;
+}
+
+function randomMac(): string {
+  const m = randomBytes(6);
+  m[0] = (m[0]! & 0xfe) | 0x02; // Unicast, locally administered.
+  return formatMac(new Uint8Array(m));
+}
+
+function loadSpecImage(path: unknown): { image: Image; bytes: Uint8Array } {
+  if (typeof path !== 'string' || !isAbsolute(path))
+    throw new FataError('FATA_NO_IMAGE', `image '${String(path)}' must be an absolute path on the daemon's host`);
+  if (!existsSync(path)) throw new FataError('FATA_NO_IMAGE', `no image at '${path}'; build one with 'fata build -t spt DIR'`);
+  const bytes = readFileSync(path);
+  const image = readImage(bytes, path);
+  if ('error' in image) throw new FataError('FATA_BAD_IMAGE', image.error);
+  if (image.manifest.target !== 'spt')
+    throw new FataError(
+      'FATA_BAD_IMAGE',
+      `${path} is a ${image.manifest.target} image; the daemon runs spt images (fata build -t spt DIR)`,
+    );
+  return { image, bytes };
+}
+
+function checkNets(spec: CreateSpec, limits: Limits): string[] {
+  return spec.nets.map((n) => {
+    if (!IFNAME.test(n.bridge) || !isBridge(n.bridge))
+      throw new FataError(
+        'FATA_NO_BRIDGE',
+        `--net:${n.dev}=${n.bridge}: no bridge '${n.bridge}' on this host; make one with 'ip link add ${n.bridge} type bridge && ip link set ${n.bridge} up'`,
+      );
+    if (limits.bridges && !limits.bridges.includes(n.bridge))
+      throw new FataError('FATA_QUOTA', `bridge '${n.bridge}' is not allowed here (allowed: ${limits.bridges.join(', ') || 'none'})`);
+    if (n.mac === undefined) return randomMac();
+    const mac = parseMac(n.mac);
+    if (!mac || mac[0]! & 1)
+      throw new FataError('FATA_BAD_MAC', `--net:${n.dev}=${n.bridge}@${n.mac}: not a unicast MAC; write it like 02:00:00:00:00:01`);
+    return formatMac(mac);
+  });
+}
+
+function checkVolumes(spec: CreateSpec, state: DaemonState): void {
+  for (const b of spec.blocks) {
+    if (!state.volumes.some((v) => v.name === b.volume))
+      throw new FataError(
+        'FATA_NO_VOLUME',
+        `--block:${b.dev}=${b.volume}: no volume '${b.volume}'; make one with 'fata volume create ${b.volume} SIZE'`,
+      );
+    const user = state.unikernels.find((u) => u.blocks.some((x) => x.volume === b.volume));
+    if (user) throw new FataError('FATA_VOLUME_IN_USE', `volume '${b.volume}' is attached to '${user.name}'; destroy that unikernel first`);
+  }
+  const vols = spec.blocks.map((b) => b.volume);
+  if (new Set(vols).size !== vols.length) throw new FataError('FATA_VOLUME_IN_USE', 'one volume is attached twice');
+}
+
+function checkQuota(memMb: number, state: DaemonState, limits: Limits): void {
+  const count = state.unikernels.length;
+  if (limits.maxUnikernels !== undefined && count + 1 > limits.maxUnikernels)
+    throw new FataError('FATA_QUOTA', `over quota: unikernels ${count + 1} > ${limits.maxUnikernels} allowed; destroy one first`);
+  const mem = state.unikernels.reduce((s, u) => s + u.memMb, 0) + memMb;
+  if (limits.maxMemoryMb !== undefined && mem > limits.maxMemoryMb)
+    throw new FataError(
+      'FATA_QUOTA',
+      `over quota: memory ${mem} MB (this one ${memMb}) > ${limits.maxMemoryMb} MB allowed; give it less with --mem=MB or destroy one`,
+    );
+}
+
+function restartPolicy(p: RestartPolicy | undefined): RestartPolicy {
+  if (p === undefined) return { kind: 'never' };
+  if (p.kind === 'never' || p.kind === 'always') return { kind: p.kind };
+  if (p.kind === 'on-failure' && Array.isArray(p.codes) && p.codes.every((c) => Number.isInteger(c) && c >= 0 && c <= 255))
+    return { kind: 'on-failure', codes: p.codes.length ? [...p.codes] : [...DEFAULT_RESTART_CODES] };
+  throw new FataError('FATA_BAD_FLAGS', 'restart policy must be never, always, or on-failure with exit codes 0-255');
+}
+
+export function planCreate(spec: CreateSpec, state: DaemonState, limits: Limits): Plan {
+  checkName(spec.name);
+  if (state.unikernels.some((u) => u.name === spec.name))
+    throw new FataError('FATA_EXISTS', `a unikernel named '${spec.name}' exists; destroy it first or choose another name`);
+  const { image, bytes } = loadSpecImage(spec.image);
+  const nets = new Map(spec.nets.map((n) => [n.dev, n]));
+  const blocks = new Map(spec.blocks.map((b) => [b.dev, b]));
+  if (nets.size !== spec.nets.length || blocks.size !== spec.blocks.length)
+    throw new FataError('FATA_BAD_FLAGS', 'a device is attached twice');
+  checkDevices(image, { nets, blocks });
+  const args = parseBootArgs(spec.bootArgs, image.manifest.params);
+  if ('error' in args) throw new FataError('FATA_BAD_ARGS', `${image.manifest.name}: ${args.error}`);
+  if (args.help)
+    throw new FataError(
+      'FATA_BAD_ARGS',
+      `--help is not a boot argument for a unikernel under the daemon; run 'fata run ${spec.image} --help'`,
+    );
+  const memMb = spec.memMb ?? DEFAULT_MEM_MB;
+  if (!Number.isInteger(memMb) || memMb < MIN_MEM_MB)
+    throw new FataError('FATA_BAD_FLAGS', `--mem=${memMb}: a unikernel needs at least ${MIN_MEM_MB} MB`);
+  const macs = checkNets(spec, limits);
+  checkVolumes(spec, state);
+  checkQuota(memMb, state, limits);
+  return { image, bytes, memMb, macs, restart: restartPolicy(spec.restart) };
+}

@@ -1,0 +1,70 @@
+/** `fata daemon`: its flags, the root check, and the foreground life of the server until SIGTERM or SIGINT. */
+import { resolve } from 'node:path';
+import { FataError } from '../host/errors.ts';
+import { bad, parseSize } from './commands.ts';
+import type { Limits } from './create.ts';
+import { IFNAME } from './host-net.ts';
+import { DEFAULT_STATE_DIR, socketPath } from './protocol.ts';
+import { Daemon } from './server.ts';
+
+export interface DaemonFlags {
+  readonly stateDir: string;
+  readonly socket: string;
+  readonly limits: Limits;
+  readonly consoleBytes: number | undefined;
+  readonly backoffMs: number | undefined;
+}
+
+function num(flag: string, v: string | undefined): number {
+  const n = Number(v);
+  if (v === undefined || !/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw bad(`fata daemon: ${flag} takes a whole number`);
+  return n;
+}
+
+export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
+  const limits: { -readonly [K in keyof Limits]: Limits[K] } = {};
+  let stateDir = DEFAULT_STATE_DIR,
+    socket: string | undefined,
+    consoleBytes: number | undefined,
+    backoffMs: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf('=');
+    const [flag, value] = eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, ['--state-dir', '--socket'].includes(a) ? argv[++i] : undefined];
+    if (flag === '--state-dir' && value) stateDir = resolve(value);
+    else if (flag === '--socket' && value) socket = resolve(value);
+    else if (flag === '--max-unikernels') limits.maxUnikernels = num(flag, value);
+    else if (flag === '--max-memory') limits.maxMemoryMb = num(flag, value);
+    else if (flag === '--console-bytes') consoleBytes = Math.max(4096, num(flag, value));
+    else if (flag === '--backoff-ms') backoffMs = Math.max(10, num(flag, value));
+    else if (flag === '--max-volume-storage') {
+      const b = value === undefined ? undefined : parseSize(value);
+      if (b === undefined) throw bad(`fata daemon: --max-volume-storage=${value ?? ''} is not a size; write it like 10G`);
+      limits.maxVolumeBytes = b;
+    } else if (flag === '--bridges' && value !== undefined) {
+      limits.bridges = value.split(',').filter(Boolean);
+      const wrong = limits.bridges.find((b) => !IFNAME.test(b));
+      if (wrong) throw bad(`fata daemon: --bridges: '${wrong}' is not an interface name`);
+    } else throw bad(`fata daemon: unknown flag '${a}'`);
+  }
+  return { stateDir, socket: socketPath(socket), limits, consoleBytes, backoffMs };
+}
+
+/** Runs the daemon in the foreground; resolves with its exit code once a signal stopped it. */
+export async function daemonCommand(argv: readonly string[], say: (s: string) => void): Promise<number> {
+  const flags = parseDaemonFlags(argv);
+  if (process.geteuid?.() !== 0)
+    throw new FataError(
+      'FATA_NEEDS_ROOT',
+      'fata daemon runs as root: it makes taps, attaches them to bridges and starts sealed engines that drop to an unprivileged account; run it with sudo or as the systemd unit (dist/fata.service)',
+    );
+  const d = new Daemon({ ...flags, say });
+  await d.start();
+  const signal = await new Promise<NodeJS.Signals>((r) => {
+    process.once('SIGTERM', () => r('SIGTERM'));
+    process.once('SIGINT', () => r('SIGINT'));
+  });
+  say(`fata daemon: ${signal}: stopping the engines (they stay declared and start again with the daemon)`);
+  await d.stop();
+  return 0;
+}

@@ -1,0 +1,450 @@
+/**
+ * `fata daemon`: keeps the declared unikernels running and answers the
+ * protocol (./protocol.ts) on a Unix socket. State changes are written
+ * (./state.ts) before they are acted on for a destroy, and after the taps
+ * exist for a create, so that a crash at any point leaves no ghost and no
+ * lost unikernel; what a crash can leave (a tap, an image copy, a volume
+ * file, a tender still stopping) is swept at the next start, which then
+ * starts every declared unikernel again (docs/daemon.md, Restarts).
+ */
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  ftruncateSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+} from 'node:fs';
+import { readImage } from '../build/image.ts';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { FataError } from '../host/errors.ts';
+import { checkName, type Limits, planCreate } from './create.ts';
+import { interfacesWithPrefix, makeTap, removeTap, tapAttached } from './host-net.ts';
+import { type CreateSpec, decodeRequest, type Envelope, MAX_LINE_BYTES, PROTOCOL_VERSION, type Reply } from './protocol.ts';
+import { DEFAULT_CONSOLE_BYTES } from './ring.ts';
+import { unikernelStats } from './stats.ts';
+import { type DaemonState, imagesDir, loadState, saveState, type UnikernelRecord, volumePath, writeAtomic } from './state.ts';
+import { type SupervisorOptions, Unikernel } from './unikernel.ts';
+
+export interface DaemonOptions {
+  readonly stateDir: string;
+  readonly socket: string;
+  readonly limits: Limits;
+  readonly consoleBytes?: number;
+  readonly backoffMs?: number;
+  readonly say: (s: string) => void;
+}
+
+type Send = (r: Reply) => void;
+/** What a streaming request leaves running: called when the client goes. */
+type Cancel = () => void;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class Daemon {
+  readonly #o: DaemonOptions;
+  #state!: DaemonState;
+  readonly #uks = new Map<string, Unikernel>();
+  readonly #gone = new Map<string, Set<() => void>>();
+  #server: Server | undefined;
+  readonly #sup: SupervisorOptions;
+
+  constructor(o: DaemonOptions) {
+    this.#o = o;
+    this.#sup = {
+      volumePath: (n) => volumePath(o.stateDir, n),
+      consoleBytes: o.consoleBytes ?? DEFAULT_CONSOLE_BYTES,
+      backoffMs: o.backoffMs ?? 1000,
+      maxBackoffMs: 60_000,
+      stableMs: 60_000,
+      stopGraceMs: 3000,
+    };
+  }
+
+  get #tapPrefix(): string {
+    return `fk${this.#state.tag}-`;
+  }
+
+  async start(): Promise<void> {
+    this.#state = loadState(this.#o.stateDir);
+    await this.#sweep();
+    await this.#listen();
+    for (const rec of this.#state.unikernels) {
+      const u = new Unikernel(rec, this.#sup);
+      this.#uks.set(rec.name, u);
+      try {
+        for (const n of rec.nets) makeTap(n.tap, n.bridge);
+        u.note('declared before the daemon started: starting it again');
+        u.start();
+      } catch (e) {
+        u.state = 'failed';
+        u.note(`cannot start: ${(e as Error).message}`);
+      }
+    }
+    this.#o.say(
+      `fata daemon: listening on ${this.#o.socket} (protocol v${PROTOCOL_VERSION}), state in ${this.#o.stateDir}, ${this.#uks.size} unikernel(s) declared`,
+    );
+  }
+
+  /** What a crash may have left: tenders still stopping, taps, image copies and volume files nothing declares. */
+  async #sweep(): Promise<void> {
+    const images = imagesDir(this.#o.stateDir);
+    for (const pid of tendersOf(images)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    const taps = new Set(this.#state.unikernels.flatMap((u) => u.nets.map((n) => n.tap)));
+    for (const t of interfacesWithPrefix(this.#tapPrefix)) if (!taps.has(t)) removeTap(t);
+    const used = new Set(this.#state.unikernels.map((u) => u.image.path));
+    for (const f of readdirSync(images)) if (!used.has(join(images, f))) rmSync(join(images, f), { force: true });
+    const vols = new Set(this.#state.volumes.map((v) => `${v.name}.img`));
+    const vdir = dirname(volumePath(this.#o.stateDir, 'x'));
+    for (const f of readdirSync(vdir)) if (!vols.has(f)) rmSync(join(vdir, f), { force: true });
+    // A tender killed above lets go of its taps when its engine has gone too.
+    for (let i = 0; i < 100 && [...taps].some(tapAttached); i++) await sleep(50);
+  }
+
+  async #listen(): Promise<void> {
+    const path = this.#o.socket;
+    mkdirSync(dirname(path), { recursive: true });
+    if (await answers(path))
+      throw new FataError('FATA_DAEMON_RUNNING', `a daemon already answers on ${path}; stop it first or give another --socket`);
+    rmSync(path, { force: true });
+    const server = createServer((s) => this.#connection(s));
+    const mask = process.umask(0o117);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+    } finally {
+      process.umask(mask);
+    }
+    chmodSync(path, 0o660);
+    const gid = groupId('fata');
+    if (gid !== undefined) chownSync(path, 0, gid);
+    this.#server = server;
+  }
+
+  #connection(s: Socket): void {
+    let buf = '';
+    const cancels: Cancel[] = [];
+    const send: Send = (r) => {
+      if (!s.destroyed) s.write(`${JSON.stringify(r)}\n`);
+    };
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      buf += d;
+      if (buf.length > MAX_LINE_BYTES && !buf.includes('\n')) {
+        send({ v: PROTOCOL_VERSION, id: 0, ok: false, error: { code: 'FATA_PROTOCOL', message: 'request line too long' } });
+        s.end();
+        return;
+      }
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) this.#request(line, send, cancels);
+    });
+    s.on('error', () => {});
+    s.on('close', () => {
+      for (const c of cancels) c();
+    });
+  }
+
+  #request(line: string, send: Send, cancels: Cancel[]): void {
+    const req = decodeRequest(line);
+    if ('error' in req) {
+      send({ v: PROTOCOL_VERSION, id: req.id ?? 0, ok: false, error: { code: 'FATA_PROTOCOL', message: req.error } });
+      return;
+    }
+    const reply = (result: unknown): void => send({ v: PROTOCOL_VERSION, id: req.id, ok: true, result });
+    this.#handle(req, reply, (event) => send({ v: PROTOCOL_VERSION, id: req.id, event }), cancels).catch((e: unknown) => {
+      const error =
+        e instanceof FataError
+          ? { code: e.code, message: e.message }
+          : { code: 'FATA_INTERNAL', message: String((e as Error)?.message ?? e) };
+      send({ v: PROTOCOL_VERSION, id: req.id, ok: false, error });
+    });
+  }
+
+  #get(name: unknown): Unikernel {
+    const u = typeof name === 'string' ? this.#uks.get(name) : undefined;
+    if (!u) throw new FataError('FATA_NO_UNIKERNEL', `no unikernel named '${String(name)}'; 'fata list' shows them`);
+    return u;
+  }
+
+  async #handle(req: Envelope, reply: (r: unknown) => void, event: (e: unknown) => void, cancels: Cancel[]): Promise<void> {
+    switch (req.op) {
+      case 'hello':
+        return reply({ protocol: PROTOCOL_VERSION, daemon: 'fata', pid: process.pid, stateDir: this.#o.stateDir });
+      case 'create':
+        return reply(this.#info(this.#create(req.spec)));
+      case 'destroy':
+        return reply(await this.#destroy(this.#get(req.name)));
+      case 'restart': {
+        const u = this.#get(req.name);
+        await u.restart();
+        return reply(this.#info(u));
+      }
+      case 'list':
+        return reply([...this.#uks.values()].map((u) => this.#row(u)));
+      case 'info':
+        return reply(this.#info(this.#get(req.name)));
+      case 'console':
+        return this.#console(req, reply, event, cancels);
+      case 'stats':
+        return this.#stats(req, reply, event, cancels);
+      default:
+        return this.#volumeOp(req, reply, event);
+    }
+  }
+
+  #create(spec: CreateSpec): Unikernel {
+    if (!spec || typeof spec !== 'object' || !Array.isArray(spec.nets) || !Array.isArray(spec.blocks) || !Array.isArray(spec.bootArgs))
+      throw new FataError('FATA_PROTOCOL', 'create needs spec { name, image, nets: [], blocks: [], bootArgs: [] }');
+    const plan = planCreate(spec, this.#state, this.#o.limits);
+    const id = this.#state.nextId;
+    const imagePath = join(imagesDir(this.#o.stateDir), `${plan.image.sha256}.fata`);
+    writeAtomic(imagePath, plan.bytes, 0o644);
+    const rec: UnikernelRecord = {
+      name: spec.name,
+      id,
+      image: { path: imagePath, sha256: plan.image.sha256, name: plan.image.manifest.name, source: spec.image },
+      nets: spec.nets.map((n, i) => ({
+        dev: n.dev,
+        bridge: n.bridge,
+        mac: plan.macs[i]!,
+        tap: `${this.#tapPrefix}${id.toString(36)}-${i}`,
+      })),
+      blocks: spec.blocks.map((b) => ({ dev: b.dev, volume: b.volume })),
+      memMb: plan.memMb,
+      restart: plan.restart,
+      maxRestarts: Number.isInteger(spec.maxRestarts) && spec.maxRestarts! > 0 ? spec.maxRestarts! : 0,
+      bootArgs: [...spec.bootArgs],
+      createdAt: Date.now(),
+    };
+    try {
+      for (const n of rec.nets) makeTap(n.tap, n.bridge);
+      this.#save({ ...this.#state, nextId: id + 1, unikernels: [...this.#state.unikernels, rec] });
+    } catch (e) {
+      for (const n of rec.nets) removeTap(n.tap);
+      throw e;
+    }
+    const u = new Unikernel(rec, this.#sup);
+    this.#uks.set(rec.name, u);
+    u.start();
+    return u;
+  }
+
+  #save(s: DaemonState): void {
+    saveState(this.#o.stateDir, s);
+    this.#state = s;
+  }
+
+  /** Forgotten on disk first (it never comes back), then stopped, then its taps removed. */
+  async #destroy(u: Unikernel): Promise<unknown> {
+    const name = u.rec.name;
+    this.#save({ ...this.#state, unikernels: this.#state.unikernels.filter((r) => r.name !== name) });
+    this.#uks.delete(name);
+    await u.destroy();
+    for (const n of u.rec.nets) removeTap(n.tap);
+    if (!this.#state.unikernels.some((r) => r.image.path === u.rec.image.path)) rmSync(u.rec.image.path, { force: true });
+    for (const f of this.#gone.get(name) ?? []) f();
+    this.#gone.delete(name);
+    return { name, destroyed: true, lastExit: u.lastExit };
+  }
+
+  #onGone(name: string, f: () => void): Cancel {
+    const set = this.#gone.get(name) ?? new Set();
+    set.add(f);
+    this.#gone.set(name, set);
+    return () => set.delete(f);
+  }
+
+  #row(u: Unikernel): Record<string, unknown> {
+    const now = Date.now();
+    const running = u.state === 'running' && u.startedAt !== undefined;
+    const st = unikernelStats(u, now);
+    return {
+      name: u.rec.name,
+      state: u.state,
+      startedAt: running ? u.startedAt : undefined,
+      uptimeMs: running ? now - u.startedAt! : undefined,
+      restarts: u.restarts,
+      memMb: u.rec.memMb,
+      rssBytes: st.engine?.rssBytes,
+      image: { name: u.rec.image.name, sha256: u.rec.image.sha256 },
+    };
+  }
+
+  #info(u: Unikernel): Record<string, unknown> {
+    const r = u.rec;
+    let manifest: unknown;
+    try {
+      manifest = readManifest(r.image.path);
+    } catch {
+      manifest = undefined; // The copy is gone: the daemon says so when it next starts it.
+    }
+    return {
+      ...this.#row(u),
+      createdAt: r.createdAt,
+      tenderPid: u.pid,
+      enginePid: u.enginePid(),
+      restartsInRow: u.restartsInRow,
+      restartPolicy: r.restart,
+      maxRestarts: r.maxRestarts,
+      lastExit: u.lastExit,
+      nets: r.nets,
+      blocks: r.blocks.map((b) => ({ ...b, path: volumePath(this.#o.stateDir, b.volume) })),
+      bootArgs: r.bootArgs,
+      image: { ...r.image, manifest },
+    };
+  }
+
+  #console(req: Envelope & { op: 'console' }, reply: (r: unknown) => void, event: (e: unknown) => void, cancels: Cancel[]): void {
+    const u = this.#get(req.name);
+    const last = typeof req.lines === 'number' && req.lines >= 0 ? req.lines : undefined;
+    reply({ name: u.rec.name, lines: u.ring.lines(typeof req.sinceMs === 'number' ? req.sinceMs : 0, last), follow: !!req.follow });
+    if (!req.follow) return;
+    cancels.push(u.ring.follow((l) => event(l)));
+    cancels.push(this.#onGone(u.rec.name, () => event({ gone: true })));
+  }
+
+  #stats(req: Envelope & { op: 'stats' }, reply: (r: unknown) => void, event: (e: unknown) => void, cancels: Cancel[]): void {
+    const u = this.#get(req.name);
+    reply(unikernelStats(u, Date.now()));
+    if (!req.follow) return;
+    const ms = typeof req.intervalMs === 'number' && req.intervalMs >= 100 ? req.intervalMs : 1000;
+    const timer = setInterval(() => event(unikernelStats(u, Date.now())), ms);
+    cancels.push(() => clearInterval(timer));
+    cancels.push(
+      this.#onGone(u.rec.name, () => {
+        clearInterval(timer);
+        event({ gone: true });
+      }),
+    );
+  }
+
+  async #volumeOp(req: Envelope, reply: (r: unknown) => void, event: (e: unknown) => void): Promise<void> {
+    const st = this.#state;
+    if (req.op === 'volume-list')
+      return reply(
+        st.volumes.map((v) => ({ ...v, attachedTo: st.unikernels.find((u) => u.blocks.some((b) => b.volume === v.name))?.name })),
+      );
+    if (req.op === 'volume-create') return reply(this.#volumeCreate(req.name, req.bytes));
+    if (req.op !== 'volume-destroy' && req.op !== 'volume-dump') throw new FataError('FATA_PROTOCOL', `unknown op '${req.op}'`);
+    const v = st.volumes.find((x) => x.name === req.name);
+    if (!v) throw new FataError('FATA_NO_VOLUME', `no volume named '${String(req.name)}'; 'fata volume list' shows them`);
+    const path = volumePath(this.#o.stateDir, v.name);
+    if (req.op === 'volume-dump') {
+      reply({ name: v.name, bytes: v.bytes });
+      const fd = openSync(path, 'r');
+      try {
+        const chunk = Buffer.alloc(48 << 10);
+        for (let off = 0; off < v.bytes; ) {
+          const n = readSyncAt(fd, chunk, off);
+          if (n === 0) break;
+          event({ data: chunk.subarray(0, n).toString('base64') });
+          off += n;
+          await sleep(0);
+        }
+      } finally {
+        closeSync(fd);
+      }
+      return event({ end: true });
+    }
+    const user = st.unikernels.find((u) => u.blocks.some((b) => b.volume === v.name));
+    if (user) throw new FataError('FATA_VOLUME_IN_USE', `volume '${v.name}' is attached to '${user.name}'; destroy that unikernel first`);
+    this.#save({ ...st, volumes: st.volumes.filter((x) => x.name !== v.name) });
+    rmSync(path, { force: true });
+    return reply({ name: v.name, destroyed: true });
+  }
+
+  #volumeCreate(name: unknown, bytes: unknown): unknown {
+    checkName(name, 'volume');
+    const st = this.#state;
+    if (st.volumes.some((v) => v.name === name)) throw new FataError('FATA_EXISTS', `a volume named '${String(name)}' exists`);
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0 || bytes % 512 !== 0)
+      throw new FataError('FATA_BAD_SIZE', 'a volume size is a positive multiple of 512 bytes (write it like 64M or 1G)');
+    const total = st.volumes.reduce((s, v) => s + v.bytes, 0) + bytes;
+    const max = this.#o.limits.maxVolumeBytes;
+    if (max !== undefined && total > max)
+      throw new FataError(
+        'FATA_QUOTA',
+        `over quota: volume storage ${total} bytes > ${max} allowed; destroy a volume or make a smaller one`,
+      );
+    const path = volumePath(this.#o.stateDir, name as string);
+    const fd = openSync(path, 'wx', 0o600);
+    try {
+      ftruncateSync(fd, bytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    const rec = { name: name as string, bytes, createdAt: Date.now() };
+    this.#save({ ...st, volumes: [...st.volumes, rec] });
+    return rec;
+  }
+
+  /** Stops every engine (they stay declared: the next start brings them back) and closes the socket. */
+  async stop(): Promise<void> {
+    this.#server?.close();
+    rmSync(this.#o.socket, { force: true });
+    await Promise.all([...this.#uks.values()].map((u) => u.shutdown()));
+  }
+}
+
+function readSyncAt(fd: number, buf: Buffer, pos: number): number {
+  return readSync(fd, buf, 0, buf.length, pos);
+}
+
+function readManifest(path: string): unknown {
+  const image = readImage(readFileSync(path), path);
+  return 'error' in image ? undefined : image.manifest;
+}
+
+/** Whether a daemon answers on `path` (a live socket), so that a second one does not take it over. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+function groupId(name: string): number | undefined {
+  try {
+    const line = readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${name}:`));
+    return line ? Number(line.split(':')[2]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Tenders running an image of this state dir: their argument vector names a file in `images`. */
+function tendersOf(images: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('run') && argv.some((a) => a.startsWith(`${images}/`))) out.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}

@@ -1,0 +1,303 @@
+/**
+ * `fata daemon` end to end, as root, inside a network namespace this test
+ * creates (bridge br0 in it): ping-serve created on the bridge answers ping
+ * with the MAC it was given, sealed like `fata run`'s engine; two stats
+ * subscribers at once; console lines and follow; its engine killed → the
+ * restart policy starts it again; a boot loop's backoff grows and destroy
+ * ends it at once; destroy removes the tap; bad input refused with the state
+ * file unchanged; a console flood stays within the ring's bound; the daemon
+ * killed with SIGKILL and started again brings back what was declared and
+ * not what was destroyed, and leaves no tap behind. Without root, `fata
+ * daemon` says what it needs and exits 1.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { netnsSkipReason, stopAll, type TapNamespace, withTapNamespace } from './netns.ts';
+import { running } from './procs.ts';
+import { runnableCheckout } from './unprivileged.ts';
+import { sweepStaleCgroups } from '../src/tender/cgroup.ts';
+import { call } from '../src/daemon/client.ts';
+
+after(() => sweepStaleCgroups());
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const FATA = join(ROOT, 'bin/fata.mjs');
+const skip = process.arch !== 'x64' ? `the spt allow-list is for x86_64; this is ${process.arch}` : netnsSkipReason(['ping']);
+
+function build(dir: string): string {
+  const r = spawnSync(process.execPath, [FATA, 'build', '-t', 'spt', dir], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return join(ROOT, dir, 'dist', `${dir.split('/').pop()}.fata`);
+}
+
+async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface Info {
+  name: string;
+  state: string;
+  restarts: number;
+  enginePid?: number;
+  tenderPid?: number;
+  startedAt?: number;
+  uptimeMs?: number;
+  lastExit?: { code: number | null; reason: string };
+  nets: { dev: string; bridge: string; mac: string; tap: string }[];
+}
+
+/** What every step shares: the daemon's files, its namespace, the CLI bound to its socket. */
+class Ctx {
+  readonly dir = mkdtempSync(join(tmpdir(), 'fata-daemon-'));
+  readonly stateDir = join(this.dir, 'state');
+  readonly sock = join(this.dir, 'fata.sock');
+  readonly daemons: ChildProcess[] = [];
+  readonly ns: TapNamespace;
+  readonly images: { pingServe: string; abort: string; biglog: string };
+  readonly mac = '02:00:00:00:77:02';
+
+  constructor(ns: TapNamespace, images: Ctx['images']) {
+    this.ns = ns;
+    this.images = images;
+  }
+
+  fata(args: string[]): { status: number | null; out: string; err: string } {
+    const env = { ...process.env, FATA_SOCKET: this.sock };
+    const r = spawnSync(process.execPath, [FATA, ...args], { cwd: ROOT, encoding: 'utf8', env, timeout: 60_000 });
+    return { status: r.status, out: r.stdout, err: r.stderr };
+  }
+
+  json<T>(args: string[]): T {
+    const r = this.fata([...args, '--json']);
+    assert.equal(r.status, 0, `fata ${args.join(' ')}: ${r.err}`);
+    return JSON.parse(r.out) as T;
+  }
+
+  info(name: string): Info {
+    return this.json<Info>(['info', name]);
+  }
+
+  consoleText(name: string): string {
+    return this.json<{ lines: { text: string }[] }>(['console', name])
+      .lines.map((l) => l.text)
+      .join('\n');
+  }
+
+  ping(ip = '10.77.0.2'): string {
+    return this.ns.run(['ping', '-c', '3', '-i', '0.2', '-W', '2', ip]).stdout;
+  }
+
+  /** The daemon's taps in the namespace. */
+  taps(): string[] {
+    return this.ns
+      .run(['ip', '-o', 'link', 'show'])
+      .stdout.split('\n')
+      .map((l) => /^\d+: (fk[^:@]+)/.exec(l)?.[1])
+      .filter((t): t is string => !!t);
+  }
+
+  async startDaemon(): Promise<ChildProcess> {
+    const flags = [`--state-dir=${this.stateDir}`, '--socket', this.sock, '--backoff-ms=200', '--max-memory=1600', '--console-bytes=65536'];
+    const d = spawn('ip', ['netns', 'exec', this.ns.name, process.execPath, FATA, 'daemon', ...flags], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.daemons.push(d);
+    let err = '';
+    d.stderr!.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    await until(`the daemon listens (${err})`, () => /listening on/.test(err) || (d.exitCode !== null && assert.fail(err)));
+    return d;
+  }
+}
+
+/** Created on the bridge, it answers ping with the MAC it was given, and runs sealed as `fata run` seals it. */
+async function createAndPing(c: Ctx): Promise<Info> {
+  assert.equal(statSync(c.sock).mode & 0o777, 0o660, 'the socket is mode 0660');
+  const r = c.fata(['create', 'web', c.images.pingServe, `--net:service=br0@${c.mac}`, '--restart-on-fail', '--', '--ipv4=10.77.0.2/24']);
+  assert.equal(r.status, 0, r.err);
+  await until('web serves', () => c.consoleText('web').includes('event=serving'));
+  assert.match(c.ping(), /3 received/);
+  assert.match(c.ns.run(['ip', 'neigh', 'show', '10.77.0.2']).stdout, new RegExp(c.mac));
+  const first = c.info('web');
+  assert.equal(first.state, 'running');
+  assert.equal(first.nets[0]!.mac, c.mac);
+  assert.deepEqual(c.taps(), [first.nets[0]!.tap]);
+  const status = readFileSync(`/proc/${first.enginePid}/status`, 'utf8');
+  assert.match(status, /^Seccomp:\s+2$/m, 'the engine is sealed as fata run seals it');
+  assert.match(status, /^NoNewPrivs:\s+1$/m);
+  assert.doesNotMatch(status, /^Uid:\s+0\b/m);
+  assert.ok(typeof first.startedAt === 'number' && typeof first.uptimeMs === 'number');
+  return first;
+}
+
+/** Two stats subscribers at once; a console follower; the engine killed → restarted by the policy. */
+async function statsAndRestart(c: Ctx, first: Info): Promise<Info> {
+  const seen = [[], []] as { nets: { receivedPackets: number }[] }[][];
+  const subs = seen.map((s) => call(c.sock, { op: 'stats', name: 'web', follow: true, intervalMs: 200 }, (e) => s.push(e as never)));
+  await Promise.all(subs.map((s) => s.result));
+  c.ping();
+  await until('both subscribers get three updates', () => seen.every((s) => s.length >= 3), 10_000);
+  for (const s of seen) assert.ok(s.at(-1)!.nets[0]!.receivedPackets >= 3, JSON.stringify(s.at(-1)));
+  for (const s of subs) s.close();
+  const followed: string[] = [];
+  const follower = call(c.sock, { op: 'console', name: 'web', follow: true }, (e) => followed.push((e as { text: string }).text));
+  await follower.result;
+  process.kill(first.enginePid!, 'SIGKILL');
+  const again = await until('web restarted', () => {
+    const i = c.info('web');
+    return i.restarts === 1 && i.state === 'running' && c.consoleText('web').split('event=serving').length === 3 && i;
+  });
+  assert.match(again.lastExit!.reason, /FATA_KILLED.*SIGKILL/);
+  assert.equal(again.lastExit!.code, 255);
+  assert.notEqual(again.enginePid, first.enginePid);
+  assert.match(c.ping(), /3 received/);
+  await until(
+    'the follower saw the restart',
+    () => followed.some((l) => /restarting in 200 ms/.test(l)) && followed.some((l) => /event=serving/.test(l)),
+  );
+  follower.close();
+  return again;
+}
+
+/** Bad input: refused with a code and what to do, exit 1, the state file byte for byte as it was, no tap left. */
+function badInput(c: Ctx, taps: string[]): void {
+  const before = readFileSync(join(c.stateDir, 'state.json'));
+  const bad = join(c.dir, 'bad.fata');
+  const bytes = readFileSync(c.images.pingServe);
+  bytes[bytes.length - 10]! ^= 0xff;
+  writeFileSync(bad, bytes);
+  const ps = c.images.pingServe;
+  for (const [args, re] of [
+    [['create', 'web', ps, '--net:service=br0'], /FATA_EXISTS/],
+    [['create', 'w2', ps, '--net:service=nobr'], /FATA_NO_BRIDGE.*ip link add nobr type bridge/],
+    [['create', 'w2', ps, '--net:service=br0', '--block:disk=v'], /FATA_UNDECLARED/],
+    [['create', 'w2', ps], /FATA_NOT_ATTACHED/],
+    [['create', 'w2', bad, '--net:service=br0'], /FATA_BAD_IMAGE/],
+    [['create', 'w2', join(c.dir, 'none.fata'), '--net:service=br0'], /FATA_NO_IMAGE/],
+    [['create', 'w2', ps, '--net:service=br0', '--mem=1200'], /FATA_QUOTA.*memory 1712 MB/],
+    [['create', 'w2', ps, '--net:service=br0', '--', '--ipv4=nonsense'], /FATA_BAD_ARGS/],
+    [['destroy', 'nobody-here'], /FATA_NO_UNIKERNEL/],
+  ] as [string[], RegExp][]) {
+    const b = c.fata(args);
+    assert.equal(b.status, 1, `${args.join(' ')}: ${b.out}`);
+    assert.match(b.err, re);
+    assert.deepEqual(readFileSync(join(c.stateDir, 'state.json')), before, `${args.join(' ')} changed the state`);
+  }
+  assert.deepEqual(c.taps(), taps, 'no tap left by a refused create');
+}
+
+/** A boot loop's backoff grows and destroy ends it at once; a second unikernel's destroy removes its tap and tender. */
+async function loopAndDestroy(c: Ctx): Promise<void> {
+  let r = c.fata(['create', 'loop', c.images.abort, '--restart-on-fail', '--mem=64', '--', '--how=throw']);
+  assert.equal(r.status, 0, r.err);
+  await until('three restarts', () => c.info('loop').restarts >= 3, 30_000);
+  const delays = [...c.consoleText('loop').matchAll(/restarting in (\d+) ms/g)].map((m) => Number(m[1]));
+  assert.deepEqual(delays.slice(0, 3), [200, 400, 800]);
+  const t0 = Date.now();
+  assert.equal(c.fata(['destroy', 'loop']).status, 0);
+  assert.ok(Date.now() - t0 < 5000, `destroy took ${Date.now() - t0} ms`);
+  assert.match(c.fata(['info', 'loop']).err, /FATA_NO_UNIKERNEL/);
+  r = c.fata(['create', 'web2', c.images.pingServe, '--net:service=br0', '--', '--ipv4=10.77.0.3/24']);
+  assert.equal(r.status, 0, r.err);
+  const tap2 = c.info('web2').nets[0]!.tap;
+  await until('web2 serves', () => c.consoleText('web2').includes('event=serving'));
+  assert.match(c.ping('10.77.0.3'), /3 received/);
+  const pid2 = c.info('web2').tenderPid!;
+  assert.equal(JSON.parse(c.fata(['destroy', 'web2', '--json']).out).destroyed, true);
+  assert.ok(!c.taps().includes(tap2), 'the tap is gone');
+  assert.ok(!running(pid2), 'the tender is gone');
+}
+
+/** A console flood stays within the ring's bound (--console-bytes=65536), and what follows it is kept. */
+async function flood(c: Ctx): Promise<void> {
+  const r = c.fata(['create', 'flood', c.images.biglog, '--mem=128', '--', '--kib=8192']);
+  assert.equal(r.status, 0, r.err);
+  await until('flood ran', () => c.info('flood').state === 'stopped', 30_000);
+  const kept = c.json<{ lines: { text: string }[] }>(['console', 'flood']).lines;
+  assert.ok(kept.reduce((s, l) => s + l.text.length, 0) <= 65536, 'the ring holds at most its bound');
+  assert.ok(kept.some((l) => l.text.includes('event=after-big')));
+  const later = new Date(Date.now() + 60_000).toISOString();
+  assert.equal(c.json<{ lines: unknown[] }>(['console', 'flood', `--since=${later}`]).lines.length, 0, '--since filters by time');
+  assert.ok(c.json<{ lines: unknown[] }>(['console', 'flood', '--since=10m']).lines.length > 0);
+  assert.equal(c.fata(['destroy', 'flood']).status, 0);
+}
+
+/** Killed with SIGKILL and started again: what was declared comes back (same MAC, same tap), what was destroyed does not. */
+async function daemonRestart(c: Ctx, daemon: ChildProcess, again: Info): Promise<void> {
+  const exited = once(daemon, 'exit');
+  daemon.kill('SIGKILL');
+  await exited;
+  await until('the old engine stopped', () => !running(again.enginePid!), 10_000);
+  const next = await c.startDaemon();
+  assert.deepEqual(
+    c.json<Info[]>(['list']).map((u) => u.name),
+    ['web'],
+  );
+  const back = await until('web is back', () => {
+    const i = c.info('web');
+    return i.state === 'running' && c.consoleText('web').includes('starting it again') && i;
+  });
+  assert.equal(back.nets[0]!.mac, c.mac, 'the MAC stays across daemon restarts');
+  assert.deepEqual(c.taps(), [back.nets[0]!.tap], 'only the declared tap exists');
+  await until('web answers again', () => /3 received/.test(c.ping()), 20_000);
+  // Stopped with SIGTERM: the engines stop, the declaration stays.
+  const stopped = once(next, 'exit');
+  next.kill('SIGTERM');
+  assert.deepEqual(await stopped, [0, null]);
+  assert.ok(!running(back.enginePid!));
+  assert.equal(JSON.parse(readFileSync(join(c.stateDir, 'state.json'), 'utf8')).unikernels.length, 1);
+}
+
+test('fata daemon: create, ping, stats, console, restart policy, destroy, bad input, daemon restart', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const images = { pingServe: build('examples/ping-serve'), abort: build('test/fixtures/abort'), biglog: build('test/fixtures/biglog') };
+  let dir: string | undefined;
+  try {
+    await withTapNamespace('10.78.0.1/24', async (ns) => {
+      for (const cmd of [['ip', 'link', 'add', 'br0', 'type', 'bridge'], ['ip', 'link', 'set', 'br0', 'up'], ['ip', 'addr', 'add', '10.77.0.1/24', 'dev', 'br0']])
+        assert.equal(ns.run(cmd).status, 0, cmd.join(' '));
+      const c = new Ctx(ns, images);
+      dir = c.dir;
+      try {
+        const daemon = await c.startDaemon();
+        const first = await createAndPing(c);
+        const again = await statsAndRestart(c, first);
+        badInput(c, c.taps());
+        await loopAndDestroy(c);
+        await flood(c);
+        await daemonRestart(c, daemon, again);
+      } finally {
+        await stopAll(c.daemons); // Before the namespace goes: a daemon stopped with SIGTERM stops its engines.
+      }
+    });
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fata daemon without root says what it needs and exits 1', {
+  skip: process.getuid?.() !== 0 && 'run as root to try it as nobody',
+}, () => {
+  const copy = runnableCheckout(65534);
+  try {
+    const r = spawnSync(copy.fata, ['daemon', '--socket', join(tmpdir(), 'never.sock')], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /FATA_NEEDS_ROOT: fata daemon runs as root/);
+  } finally {
+    copy.remove();
+  }
+});
