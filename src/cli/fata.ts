@@ -14,11 +14,13 @@ import { INIT_USAGE, initCommand } from './init.ts';
 import { CLIENT_COMMANDS, clientCommand, DAEMON_USAGE } from '../daemon/commands.ts';
 import { daemonCommand } from '../daemon/daemon.ts';
 import { NET_USAGE, netCommand } from './net.ts';
+import { RELAY_USAGE, relayCommand } from './relay.ts';
 
 const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] [--no-typecheck] DIR
        fata run [TENDER FLAGS] [--] IMAGE|DIR [BOOT ARGS]
        fata init [--fata=SPEC] NAME
        fata net create|list|destroy|forward|unforward …
+       fata relay --a=TAP --b=TAP [--impair=SPEC]
        fata daemon | create | destroy | restart | list | info | console | stats | volume  (see fata help daemon)
        fata help [COMMAND]
 fata COMMAND --help (or fata help COMMAND) says more about one command.`;
@@ -37,6 +39,7 @@ const HELP: Readonly<Record<string, () => string>> = {
   run: () => `${RUN_USAGE}\n  A folder is built first (quietly: fata build DIR shows the sizes).`,
   init: () => INIT_USAGE,
   net: () => NET_USAGE,
+  relay: () => RELAY_USAGE,
   ...Object.fromEntries(['daemon', ...CLIENT_COMMANDS].map((c) => [c, () => DAEMON_USAGE])),
 };
 
@@ -110,6 +113,7 @@ export async function cli(argv: string[]): Promise<number> {
     }
     if (cmd === 'init') return initCommand(rest, say);
     if (cmd === 'net') return await netCommand(rest, say);
+    if (cmd === 'relay') return await relayCommand(rest);
     if (cmd === 'build') return await build(rest);
     if (cmd === 'run') return await runCommand(rest, say);
     if (cmd === 'daemon') return await daemonCommand(rest, say);
