@@ -13,15 +13,19 @@ import { FataError } from '../host/errors.ts';
 import { INIT_USAGE, initCommand } from './init.ts';
 import { CLIENT_COMMANDS, clientCommand, DAEMON_USAGE } from '../daemon/commands.ts';
 import { daemonCommand } from '../daemon/daemon.ts';
+import { CERT_USAGE, certCommand, SIGN_USAGE, signCommand, VERIFY_USAGE, verifyCommand } from './trust.ts';
 import { NET_USAGE, netCommand } from './net.ts';
 import { RELAY_USAGE, relayCommand } from './relay.ts';
 
 const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] [--no-typecheck] DIR
        fata run [TENDER FLAGS] [--] IMAGE|DIR [BOOT ARGS]
        fata init [--fata=SPEC] NAME
+       fata sign --key KEY.pem --cert CERT.pem [--chain CHAIN.pem] IMAGE
+       fata verify --trust CA.pem [--crl CRL.pem] IMAGE
+       fata cert check [--days N] CERT.pem
+       fata daemon | create | destroy | restart | list | info | console | stats | volume  (see fata help daemon)
        fata net create|list|destroy|forward|unforward …
        fata relay --a=TAP --b=TAP [--impair=SPEC]
-       fata daemon | create | destroy | restart | list | info | console | stats | volume  (see fata help daemon)
        fata help [COMMAND]
 fata COMMAND --help (or fata help COMMAND) says more about one command.`;
 
@@ -38,9 +42,12 @@ const HELP: Readonly<Record<string, () => string>> = {
   build: () => `${USAGE.split('\n')[0]}\n${BUILD_HELP}`,
   run: () => `${RUN_USAGE}\n  A folder is built first (quietly: fata build DIR shows the sizes).`,
   init: () => INIT_USAGE,
+  sign: () => SIGN_USAGE,
+  verify: () => VERIFY_USAGE,
+  cert: () => CERT_USAGE,
   net: () => NET_USAGE,
-  relay: () => RELAY_USAGE,
   ...Object.fromEntries(['daemon', ...CLIENT_COMMANDS].map((c) => [c, () => DAEMON_USAGE])),
+  relay: () => RELAY_USAGE,
 };
 
 const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h';
@@ -112,6 +119,9 @@ export async function cli(argv: string[]): Promise<number> {
       return 0;
     }
     if (cmd === 'init') return initCommand(rest, say);
+    if (cmd === 'sign') return await signCommand(rest, say);
+    if (cmd === 'verify') return await verifyCommand(rest, say);
+    if (cmd === 'cert') return certCommand(rest, say);
     if (cmd === 'net') return await netCommand(rest, say);
     if (cmd === 'relay') return await relayCommand(rest);
     if (cmd === 'build') return await build(rest);

@@ -4,6 +4,7 @@
  *
  *   fata run [--mem=MB] [--user=ACCOUNT] [--net:NAME=TAP[,create]|user[,OPTIONS]] [--net-mac:NAME=MAC]
  *            [--block:NAME=FILE] [--net-impair:NAME=SPEC] [-t node|spt] [--net=socket|direct]
+ *            [--trust=CA.pem [--crl=CRL.pem]]
  *            [--] IMAGE|DIR [BOOT ARGS]
  */
 import { deviceNameProblem, parseMac } from '../devices/index.ts';
@@ -26,22 +27,29 @@ export interface RunFlags {
   /** For a folder: how to build it. */
   readonly target: 'node' | 'spt' | undefined;
   readonly netMode: 'socket' | 'direct' | undefined;
+  /** Trust anchors (PEM): the image must carry a signature (IMAGE.sig) that chains to one (docs/trust.md). */
+  readonly trust: string | undefined;
+  /** A revocation list (PEM) checked with --trust. */
+  readonly crl: string | undefined;
   readonly image: string;
   readonly bootArgs: string[];
 }
 
 export const RUN_USAGE = `usage: fata run [--mem=MB] [--user=ACCOUNT] [--net:NAME=TAP[,create]] [--net-mac:NAME=MAC] [--block:NAME=FILE]
                 [--net-impair:NAME=loss=P,duplicate=P,reorder=P,corrupt=P,delay=MS,jitter=MS,seed=N]
-                [-t node|spt] [--net=socket|direct] [--] IMAGE|DIR [BOOT ARGS]
+                [-t node|spt] [--net=socket|direct] [--trust=CA.pem [--crl=CRL.pem]] [--] IMAGE|DIR [BOOT ARGS]
   IMAGE --help lists the boot arguments an image takes.
   --net:NAME=user[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]…[,restrict=on]: user-mode networking, no tap and
-  no root: the guest gets 10.0.2.15 by DHCP, 10.0.2.2 is the host's 127.0.0.1 (docs/networking.md).`;
+  no root: the guest gets 10.0.2.15 by DHCP, 10.0.2.2 is the host's 127.0.0.1 (docs/networking.md).
+  --trust: run only an image signed (IMAGE.sig, fata sign) by a certificate that chains to CA.pem, checked before
+  anything starts; --crl refuses a revoked signer (docs/trust.md).`;
 
 /** The least --mem a sealed engine boots in: Node alone is about 45 MB resident. */
 export const MIN_MEM_MB = 64;
 
 export function parseRunFlags(argv: readonly string[]): RunFlags | { error: string } {
   let memMb: number | undefined, user: string | undefined, target: RunFlags['target'], netMode: RunFlags['netMode'];
+  let trust: string | undefined, crl: string | undefined;
   const nets = new Map<string, string>(),
     macs = new Map<string, Uint8Array>(),
     blocks = new Map<string, string>();
@@ -92,6 +100,15 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
       blocks.set(m[1]!, m[2]!);
       continue;
     }
+    m = /^--(trust|crl)(?:=(.*))?$/.exec(a);
+    if (m) {
+      // --trust FILE or --trust=FILE (the native tender hands both back to the CLI: it knows neither).
+      const file = m[2] ?? argv[++i];
+      if (!file) return { error: `--${m[1]} needs a file: --${m[1]}=FILE.pem` };
+      if (m[1] === 'trust') trust = file;
+      else crl = file;
+      continue;
+    }
     if (a === '-t' || a.startsWith('--target=')) {
       const v = a === '-t' ? argv[++i] : a.slice(9);
       if (v !== 'node' && v !== 'spt') return { error: `target '${v}' is not one of node, spt` };
@@ -117,9 +134,10 @@ export function parseRunFlags(argv: readonly string[]): RunFlags | { error: stri
   }
   const image = argv[i];
   if (image === undefined) return { error: 'no image given' };
+  if (crl !== undefined && trust === undefined) return { error: '--crl is checked with --trust: give the CA too (--trust=CA.pem)' };
   for (const n of macs.keys()) if (!nets.has(n)) return { error: `--net-mac:${n} given without --net:${n}` };
   for (const n of impair.keys()) if (!nets.has(n)) return { error: `--net-impair:${n} given without --net:${n}` };
-  return { memMb, user, nets, create, macs, blocks, impair, usernets, target, netMode, image, bootArgs: argv.slice(i + 1) };
+  return { memMb, user, nets, create, macs, blocks, impair, usernets, target, netMode, trust, crl, image, bootArgs: argv.slice(i + 1) };
 }
 
 /**

@@ -13,6 +13,7 @@ import { hostEntry } from '../host/bundle-cache.mjs';
 import { formatMac, type BlockDevice } from '../devices/index.ts';
 import { buildService } from '../build/build.ts';
 import { readImage, type Image } from '../build/image.ts';
+import { verifyImage } from '../build/trust.ts';
 import { EXIT_ABORT, EXIT_FAIL } from '../runtime/boot.ts';
 import { parseBootArgs } from '../runtime/args.ts';
 import { readFileParams } from './file-params.ts';
@@ -59,9 +60,22 @@ export async function loadImage(flags: RunFlags, say: (s: string) => void): Prom
   } else if (flags.target || flags.netMode) {
     throw new FataError('FATA_BAD_FLAGS', '-t and --net= choose how a folder is built; an image is already built');
   }
-  const image = readImage(readFileSync(path), path);
+  const bytes = readFileSync(path);
+  // The signature first: a changed image is refused for that, whatever else is wrong with it.
+  await checkTrust(flags, path, bytes, say);
+  const image = readImage(bytes, path);
   if ('error' in image) throw new FataError('FATA_BAD_IMAGE', image.error);
   return { image, path };
+}
+
+/**
+ * `--trust`: the image's signature checked before anything else happens (docs/trust.md); a refusal is a
+ * FataError naming the reason. (PKI.js loads only then, so a run without --trust does not pay for it.)
+ */
+async function checkTrust(flags: RunFlags, path: string, bytes: Buffer, say: (s: string) => void): Promise<void> {
+  if (flags.trust === undefined) return;
+  const s = await verifyImage(path, bytes, { trust: flags.trust, crl: flags.crl });
+  say(`fata run: signed by ${s.subject} (issuer ${s.issuer}, serial ${s.serial}, valid until ${s.notAfter.toISOString()})`);
 }
 
 export async function runCommand(argv: readonly string[], say: (s: string) => void): Promise<number> {
