@@ -2,7 +2,10 @@
  * Bulk TCP throughput: Fata (examples/echo sealed on spt, on a tap) against
  * the kernel's own TCP between two namespaces over a veth pair, in the same
  * run, with the same client (nc) and the same amount of data. Reports Gbit/s,
- * the ratio to the kernel, and the sealed engine's CPU seconds per GB.
+ * the ratio to the kernel, and the sealed engine's CPU seconds per GB. Then
+ * the same image on user-mode networking (--net:service=user, hostfwd from
+ * 127.0.0.1) against the tap, and connection setup on each: a connection
+ * opened and one byte echoed back, the median of 200 in a row.
  * Needs root; makes its namespaces and removes them.
  *
  *   node bench/tcp.ts [MB]     (default 500)
@@ -26,11 +29,77 @@ const cpuSeconds = (pid: number): number => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
 };
+/** Run by node -e: N sequential connections to HOST:PORT, each until its first byte is echoed; prints the median ms. */
+const SETUP_CLIENT = `const net = require('node:net');
+const [host, port, n] = process.argv.slice(1);
+(async () => {
+  const t = [];
+  for (let i = 0; i < Number(n); i++) {
+    const t0 = process.hrtime.bigint();
+    await new Promise((ok, no) => {
+      const s = net.connect(Number(port), host, () => s.write('x'));
+      s.once('data', () => { s.destroy(); ok(); });
+      s.once('error', no);
+    });
+    t.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  t.sort((a, b) => a - b);
+  console.log(t[t.length >> 1]);
+})();`;
+const setupMs = (prefix: string[], host: string, port: number): number =>
+  Number(sh([...prefix, process.execPath, '-e', SETUP_CLIENT, host, String(port), '200']).trim());
 const id = process.pid;
 const A = `fata-bench-a-${id}`,
   B = `fata-bench-b-${id}`,
   F = `fata-bench-f-${id}`;
 const results: string[] = [];
+let userTender: ReturnType<typeof spawn> | undefined;
+
+/**
+ * The same image on user-mode networking: no tap, the gateway in the tender (src/usernet), the host's
+ * nc on 127.0.0.1 through hostfwd. CPU is the engine's and the tender's (the gateway's) together.
+ */
+function userMode(tapDiscard: number, tapChargen: number, tapSetup: number): void {
+  const base = 17_000 + (id % 1000) * 3;
+  const [p7, p9, p19] = [base, base + 1, base + 2];
+  const fwd = [`${p7}-:7`, `${p9}-:9`, `${p19}-:19`].map((f) => `hostfwd=tcp:127.0.0.1:${f}`).join(',');
+  userTender = spawn(
+    process.execPath,
+    [FATA, 'run', `--net:service=user,${fwd}`, join(ROOT, 'examples/echo/dist/echo.fata'), '-l', 'warn'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  spawnSync('sleep', ['3']);
+  const engine = Number(
+    sh(['pgrep', '-P', String(userTender.pid)])
+      .trim()
+      .split('\n')[0],
+  );
+  const both = (): number => cpuSeconds(engine) + cpuSeconds(userTender!.pid!);
+  let cpu0 = both();
+  const discard = timed(['sh', '-c', `head -c ${MB}000000 /dev/zero | nc -N 127.0.0.1 ${p9}`]);
+  const discardCpu = both() - cpu0;
+  cpu0 = both();
+  const chargen = timed(['sh', '-c', `nc 127.0.0.1 ${p19} | head -c ${MB}000000 > /dev/null`]);
+  const chargenCpu = both() - cpu0;
+  const setup = setupMs([], '127.0.0.1', p7);
+  userTender.kill('SIGTERM');
+  userTender = undefined;
+  const gb = MB / 1000;
+  for (const [metric, v, ref] of [
+    ['discard, host → Fata, user-mode', discard, tapDiscard],
+    ['chargen, Fata → host, user-mode', chargen, tapChargen],
+  ] as const)
+    emit({ bench: 'tcp', metric, value: gbps(v), unit: 'Gbit/s', reference: gbps(ref), referenceName: 'the same on a tap', floor: 0.5 });
+  emit({ bench: 'tcp', metric: 'connection setup, tap', value: tapSetup, unit: 'ms' });
+  emit({ bench: 'tcp', metric: 'connection setup, user-mode', value: setup, unit: 'ms' });
+  results.push(
+    `user-mode discard (host → Fata): ${gbps(discard).toFixed(2)} Gbit/s = ${(tapDiscard / discard).toFixed(2)}× the tap, ${(discardCpu / gb).toFixed(2)} CPU s/GB engine + gateway`,
+    `user-mode chargen (Fata → host): ${gbps(chargen).toFixed(2)} Gbit/s = ${(tapChargen / chargen).toFixed(2)}× the tap, ${(chargenCpu / gb).toFixed(2)} CPU s/GB engine + gateway`,
+    `connection setup (connect, one byte echoed; median of 200): tap ${tapSetup.toFixed(3)} ms, user-mode ${setup.toFixed(3)} ms`,
+  );
+}
 try {
   // The kernel's TCP: A ⇄ B over veth.
   sh(['ip', 'netns', 'add', A]);
@@ -87,6 +156,7 @@ try {
   cpu0 = cpuSeconds(engine);
   const chargen = timed(['ip', 'netns', 'exec', F, 'sh', '-c', `nc 10.0.0.2 19 | head -c ${MB}000000 > /dev/null`]);
   const chargenCpu = cpuSeconds(engine) - cpu0;
+  const tapSetup = setupMs(['ip', 'netns', 'exec', F], '10.0.0.2', 7);
   tender.kill('SIGTERM');
   const gb = MB / 1000;
   const kg = gbps(kernel);
@@ -116,8 +186,10 @@ try {
   results.push(
     `Fata chargen (Fata → kernel): ${gbps(chargen).toFixed(2)} Gbit/s = ${(gbps(chargen) / gbps(kernel)).toFixed(2)}× the kernel, ${(chargenCpu / gb).toFixed(2)} CPU s/GB in the engine`,
   );
+  userMode(discard, chargen, tapSetup);
 } finally {
   spawnSync('ip', ['netns', 'exec', F, 'ip', 'tuntap', 'del', 'dev', 'tap0', 'mode', 'tap']);
+  userTender?.kill('SIGTERM');
   for (const ns of [A, B, F]) spawnSync('ip', ['netns', 'del', ns]);
 }
 process.stdout.write(`bulk TCP, ${MB} MB each, engine ${process.version}\n${results.map((r) => '  ' + r).join('\n')}\n`);
