@@ -86,13 +86,13 @@ export default service({
 
 const MAIN = `/** An HTTP service: GET / answers with the greeting, anything else with 404. */
 import type { Main } from 'fata';
-import { HttpServer, httpDate, type HttpHandler } from 'fata/http';
+import { HttpServer, httpDate, type HttpHandler, type HttpResponse } from 'fata/http';
 import type config from './config.ts';
 
 export const main: Main<typeof config> = async ({ service }, params, ctx) => {
-  const text = (status: number, body: string) => ({
+  const text = (status: number, body: string): HttpResponse => ({
     status,
-    headers: [['Content-Type', 'text/plain; charset=utf-8']] as [string, string][],
+    headers: [['Content-Type', 'text/plain; charset=utf-8']],
     body: new TextEncoder().encode(body),
   });
   const handler: HttpHandler = (req) => (req.target === '/' ? text(200, \`\${params.greeting}\\n\`) : text(404, 'not found\\n'));
