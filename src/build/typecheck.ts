@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { dirname, join, relative, resolve } from 'node:path';
 import type * as TS from 'typescript';
 import { FATA_ROOT } from '../host/paths.ts';
+import { FataError } from '../host/errors.ts';
 
 /** The compiler as loaded at run time: a CommonJS module, so its API is the default export. */
 type Ts = (typeof TS)['default'];
@@ -118,7 +119,15 @@ export async function typeCheck(dir: string, rootFiles: readonly string[]): Prom
   const key = JSON.stringify({ roots: rootFiles.map((f) => resolve(f)), engine: process.version });
   if (unchanged(record, key)) return { errors: [], ms: performance.now() - t0, cached: true };
   // Loaded here: a run (not a build) of an image never pays for the compiler.
-  const ts = (await import('typescript')).default;
+  let ts: Ts;
+  try {
+    ts = (await import('typescript')).default;
+  } catch (e) {
+    throw new FataError(
+      'FATA_NO_TYPESCRIPT',
+      `the type check needs the typescript package, a dependency of fata (${(e as Error).message}); reinstall fata, or build with --no-typecheck`,
+    );
+  }
   const options = compilerOptions(ts, dir);
   const program = ts.createProgram({ rootNames: rootFiles.map((f) => resolve(f)), options });
   const inside = `${resolve(dir)}/`;
