@@ -9,7 +9,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { parseRunFlags } from '../src/tender/flags.ts';
@@ -167,5 +167,52 @@ test('hostfwd: the website, sealed with no tap, fetched with curl through 127.0.
     const r = await ended;
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /event=access remote=10\.0\.2\.2 method=GET target=\/index\.html status=200/);
+  }
+});
+
+/** Run in a namespace: answers every DNS query for an A record with 192.0.2.77 (and counts queries on stderr). */
+const DNS_SERVER = `const s = require('node:dgram').createSocket('udp4');
+s.on('message', (q, from) => {
+  let at = 12;
+  while (q[at] !== 0) at += q[at] + 1;
+  const question = q.subarray(12, at + 5);
+  const head = Buffer.from([q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+  const answer = Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 77]);
+  s.send(Buffer.concat([head, question, answer]), from.port, from.address);
+  process.stderr.write('query\\n');
+});
+s.bind(53, '127.0.0.1', () => console.log('dns ready'));`;
+
+test('DNS: 10.0.2.3 forwards to the host resolver in resolv.conf, and UDP to 10.0.2.2:53 reaches the host 127.0.0.1:53', {
+  skip: asRoot ? undefined : 'needs root: the host resolver is replaced inside a network namespace of its own',
+}, async () => {
+  const image = build('test/fixtures/lookup', '-t', 'spt');
+  const ns = `fata-usernet-${process.pid}`;
+  const etc = `/etc/netns/${ns}`;
+  spawnSync('ip', ['netns', 'add', ns]);
+  const children: ChildProcess[] = [];
+  try {
+    spawnSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(join(etc, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+    const dns = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', DNS_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(dns);
+    await waitForLine(dns, /dns ready/);
+    for (const via of [[], ['--dns=10.0.2.2']]) {
+      const args = ['--net:service=user', image, '--names=www.example.test', ...via];
+      const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+      const child = spawn('ip', ['netns', 'exec', ns, ...asNobody, join(CHECKOUT, 'bin', 'fata'), 'run', ...args], {
+        cwd: CHECKOUT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      const line = await waitForLine(child, /event=lookup name=www\.example\.test round=1|event=lookup-failed/, 30_000);
+      assert.match(line, /addresses=192\.0\.2\.77/, `${via.join(' ') || 'through 10.0.2.3'}: ${line}`);
+      child.kill('SIGTERM');
+    }
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(etc, { recursive: true, force: true });
   }
 });
