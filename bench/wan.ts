@@ -1,0 +1,129 @@
+/**
+ * TCP on long and lossy paths: one connection moving MB megabytes through
+ * `fata relay` (a user-space netem) with the same impairment and seed for
+ * the kernel's TCP and for Fata's, in the same run. The receiver is the
+ * kernel (socat | head) in both; the sender is the kernel's socat or Fata's
+ * sealed examples/echo chargen. Goodput and the ratio to the kernel, per
+ * path and seed, and the spread over seeds.
+ *
+ * Topology (namespaces made here and removed at exit):
+ *   A: the receiving client, 10.0.9.1 on tap ra ─ relay (in R) ─ tap rb on
+ *   bridge br0 in B: the kernel's sender at 10.0.9.2, Fata's at 10.0.9.3 on tap w0.
+ *
+ *   node bench/wan.ts [MB] [SEEDS]   (root; default 50 MB, 3 seeds)
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { emit, median, needRoot, netns, sh } from './lib.ts';
+
+needRoot('wan');
+const MB = Number(process.argv[2] ?? 50);
+const SEEDS = Number(process.argv[3] ?? 3);
+const ROOT = new URL('..', import.meta.url).pathname;
+const FATA = join(ROOT, 'bin/fata.mjs');
+const say = (s: string): void => {
+  process.stdout.write(`${s}\n`);
+};
+
+const PATHS: { name: string; impair: string; floor: number }[] = [
+  { name: '100 Mbit/s, 100 ms RTT, clean', impair: 'rate=100mbit,delay=50ms', floor: 0.9 },
+  { name: '100 Mbit/s, 40 ms RTT, 1% loss each way', impair: 'rate=100mbit,delay=20ms,loss=1%', floor: 0.9 },
+  { name: '100 Mbit/s, 40 ms RTT, 5% loss', impair: 'rate=100mbit,delay=20ms,loss=5%', floor: 0.8 },
+  { name: '100 Mbit/s, 20 ms RTT, 10% reordering', impair: 'rate=100mbit,delay=10ms,reorder=10%', floor: 0.9 },
+];
+
+const children: ChildProcess[] = [];
+const start = (ns: string, argv: string[]): ChildProcess => {
+  const c = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'ignore', detached: true });
+  children.push(c);
+  return c;
+};
+const kill = (c: ChildProcess | undefined): void => {
+  try {
+    if (c) process.kill(-c.pid!, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+};
+process.on('exit', () => {
+  for (const c of children) kill(c);
+});
+const waitFor = (what: () => boolean, ms = 10_000): void => {
+  for (let t = 0; t < ms && !what(); t += 100) spawnSync('sleep', ['0.1']);
+};
+
+const id = process.pid;
+const R = netns(`fata-wan-r-${id}`),
+  A = netns(`fata-wan-a-${id}`),
+  B = netns(`fata-wan-b-${id}`);
+say(`wan: building examples/echo (spt); ${MB} MB per transfer, ${SEEDS} seed(s), engine ${process.version}`);
+sh([process.execPath, FATA, 'build', '-t', 'spt', join(ROOT, 'examples/echo')]);
+sh(['ip', '-n', B, 'link', 'add', 'br0', 'type', 'bridge']);
+sh(['ip', '-n', B, 'addr', 'add', '10.0.9.2/24', 'dev', 'br0']);
+sh(['ip', '-n', B, 'link', 'set', 'br0', 'up']);
+sh(['ip', 'netns', 'exec', B, 'ip', 'tuntap', 'add', 'dev', 'w0', 'mode', 'tap']);
+sh(['ip', '-n', B, 'link', 'set', 'w0', 'master', 'br0', 'up']);
+start(B, [
+  process.execPath,
+  FATA,
+  'run',
+  '--net:service=w0',
+  join(ROOT, 'examples/echo/dist/echo.fata'),
+  '--ipv4=10.0.9.3/24',
+  '-l',
+  'warn',
+]);
+start(B, ['socat', '-u', 'OPEN:/dev/zero', 'TCP-LISTEN:5019,reuseaddr,fork']);
+
+let relay: ChildProcess | undefined;
+/** A fresh relay with this impairment: its taps are made in R and moved to A and B's bridge. */
+function relayWith(impair: string): void {
+  kill(relay);
+  waitFor(() => !sh(['ip', '-n', R, 'link', 'show']).includes('ra'));
+  relay = start(R, [process.execPath, FATA, 'relay', '--a=ra,create', '--b=rb,create', `--impair=${impair}`]);
+  waitFor(() => sh(['ip', '-n', R, 'link', 'show']).includes('rb:'));
+  sh(['ip', '-n', R, 'link', 'set', 'ra', 'netns', A]);
+  sh(['ip', '-n', R, 'link', 'set', 'rb', 'netns', B]);
+  sh(['ip', '-n', A, 'addr', 'add', '10.0.9.1/24', 'dev', 'ra']);
+  sh(['ip', '-n', A, 'link', 'set', 'ra', 'up']);
+  sh(['ip', '-n', B, 'link', 'set', 'rb', 'master', 'br0', 'up']);
+  waitFor(() => spawnSync('ip', ['netns', 'exec', A, 'ping', '-c1', '-W1', '10.0.9.3']).status === 0, 20_000);
+}
+
+/** Mbit/s of one connection reading MB megabytes from HOST:PORT in A; 0 when it did not finish in time. */
+function goodput(host: string, port: number): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('ip', ['netns', 'exec', A, 'sh', '-c', `socat -u TCP:${host}:${port} - | head -c ${MB}000000 | wc -c`], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  return Number(r.stdout.trim()) === MB * 1e6 ? (MB * 8) / s : 0;
+}
+
+for (const p of PATHS) {
+  const kernel: number[] = [],
+    fata: number[] = [];
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    relayWith(`${p.impair},seed=${seed}`);
+    kernel.push(goodput('10.0.9.2', 5019));
+    relayWith(`${p.impair},seed=${seed}`);
+    fata.push(goodput('10.0.9.3', 19));
+  }
+  const ratios = fata.map((f, i) => f / kernel[i]!);
+  const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' / ');
+  say(
+    `  ${p.name.padEnd(42)} kernel ${fmt(kernel)} Mbit/s | fata ${fmt(fata)} | fata/kernel ${ratios.map((r) => r.toFixed(2)).join(' / ')} (floor ${p.floor})`,
+  );
+  emit({
+    bench: 'wan',
+    metric: `${p.name}: one connection, ${MB} MB, Fata sends (median of ${SEEDS} seeds)`,
+    value: median(fata),
+    unit: 'Mbit/s',
+    reference: median(kernel),
+    referenceName: 'kernel TCP through the same relay and seeds',
+    floor: p.floor,
+  });
+}
+kill(relay);
+process.exit(0);
