@@ -14,7 +14,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsSkipReason, stopAll, type TapNamespace, withTapNamespace } from './netns.ts';
@@ -64,7 +64,7 @@ class Ctx {
   readonly sock = join(this.dir, 'fata.sock');
   readonly daemons: ChildProcess[] = [];
   readonly ns: TapNamespace;
-  readonly images: { pingServe: string; abort: string; biglog: string };
+  readonly images: { pingServe: string; abort: string; biglog: string; netAbort: string };
   readonly mac = '02:00:00:00:77:02';
 
   constructor(ns: TapNamespace, images: Ctx['images']) {
@@ -107,10 +107,11 @@ class Ctx {
       .filter((t): t is string => !!t);
   }
 
-  async startDaemon(): Promise<ChildProcess> {
+  async startDaemon(failpoint = ''): Promise<ChildProcess> {
     const flags = [`--state-dir=${this.stateDir}`, '--socket', this.sock, '--backoff-ms=200', '--max-memory=1600', '--console-bytes=65536'];
     const d = spawn('ip', ['netns', 'exec', this.ns.name, process.execPath, FATA, 'daemon', ...flags], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FATA_DAEMON_FAILPOINT: failpoint },
     });
     this.daemons.push(d);
     let err = '';
@@ -260,26 +261,31 @@ async function daemonRestart(c: Ctx, daemon: ChildProcess, again: Info): Promise
   assert.equal(JSON.parse(readFileSync(join(c.stateDir, 'state.json'), 'utf8')).unikernels.length, 1);
 }
 
-test('fata daemon: create, ping, stats, console, restart policy, destroy, bad input, daemon restart', {
-  skip,
-  timeout: 300_000,
-}, async () => {
-  const images = { pingServe: build('examples/ping-serve'), abort: build('test/fixtures/abort'), biglog: build('test/fixtures/biglog') };
+function buildImages(): Ctx['images'] {
+  return {
+    pingServe: build('examples/ping-serve'),
+    abort: build('test/fixtures/abort'),
+    biglog: build('test/fixtures/biglog'),
+    netAbort: build('test/fixtures/net-abort'),
+  };
+}
+
+/** Runs `steps` against a fresh daemon dir in a namespace with bridge br0 (10.77.0.1/24); everything started dies with it. */
+async function inNamespace(steps: (c: Ctx) => Promise<void>): Promise<void> {
+  const images = buildImages();
   let dir: string | undefined;
   try {
     await withTapNamespace('10.78.0.1/24', async (ns) => {
-      for (const cmd of [['ip', 'link', 'add', 'br0', 'type', 'bridge'], ['ip', 'link', 'set', 'br0', 'up'], ['ip', 'addr', 'add', '10.77.0.1/24', 'dev', 'br0']])
+      for (const cmd of [
+        ['ip', 'link', 'add', 'br0', 'type', 'bridge'],
+        ['ip', 'link', 'set', 'br0', 'up'],
+        ['ip', 'addr', 'add', '10.77.0.1/24', 'dev', 'br0'],
+      ])
         assert.equal(ns.run(cmd).status, 0, cmd.join(' '));
       const c = new Ctx(ns, images);
       dir = c.dir;
       try {
-        const daemon = await c.startDaemon();
-        const first = await createAndPing(c);
-        const again = await statsAndRestart(c, first);
-        badInput(c, c.taps());
-        await loopAndDestroy(c);
-        await flood(c);
-        await daemonRestart(c, daemon, again);
+        await steps(c);
       } finally {
         await stopAll(c.daemons); // Before the namespace goes: a daemon stopped with SIGTERM stops its engines.
       }
@@ -287,7 +293,76 @@ test('fata daemon: create, ping, stats, console, restart policy, destroy, bad in
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
-});
+}
+
+test('fata daemon: create, ping, stats, console, restart policy, destroy, bad input, daemon restart', { skip, timeout: 300_000 }, () =>
+  inNamespace(async (c) => {
+    const daemon = await c.startDaemon();
+    const first = await createAndPing(c);
+    const again = await statsAndRestart(c, first);
+    badInput(c, c.taps());
+    await loopAndDestroy(c);
+    await flood(c);
+    await daemonRestart(c, daemon, again);
+  }),
+);
+
+/** The daemon kills itself (SIGKILL, a test failpoint) and the client is told; then it is started again with `next`. */
+async function crashAt(c: Ctx, daemon: ChildProcess, args: string[], next: string): Promise<ChildProcess> {
+  const exited = once(daemon, 'exit');
+  const r = c.fata(args);
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.err, /FATA_NO_DAEMON/);
+  assert.equal((await exited)[1], 'SIGKILL');
+  return c.startDaemon(next);
+}
+
+const names = (c: Ctx): string[] => c.json<Info[]>(['list']).map((u) => u.name);
+const imageOf = (c: Ctx, name: string): string => c.json<{ image: { sha256: string } }>(['info', name]).image.sha256;
+
+/** Each crash point of create and destroy: after a restart, the unikernel exists exactly when its state was written. */
+async function crashCreateDestroy(c: Ctx, create: string[]): Promise<ChildProcess> {
+  let d = await c.startDaemon('create-after-taps');
+  d = await crashAt(c, d, create, 'create-after-save');
+  // The tap made before the crash is swept; the create never happened.
+  assert.deepEqual(names(c), []);
+  assert.deepEqual(c.taps(), []);
+  d = await crashAt(c, d, create, 'destroy-after-save');
+  // Written before the crash: it is declared, so it runs.
+  assert.deepEqual(names(c), ['a']);
+  await until('a serves', () => c.consoleText('a').includes('event=serving'));
+  assert.match(c.ping(), /3 received/);
+  d = await crashAt(c, d, ['destroy', 'a'], 'update-after-save');
+  assert.deepEqual(names(c), []);
+  assert.deepEqual(c.taps(), [], 'the destroyed one left no tap');
+  return d;
+}
+
+test(
+  'fata daemon killed with SIGKILL during create, destroy and update: no ghost, no lost unikernel, no leaked tap; update rolls back',
+  { skip, timeout: 300_000 },
+  () =>
+    inNamespace(async (c) => {
+      const create = ['create', 'a', c.images.pingServe, '--net:service=br0', '--restart-on-fail', '--', '--ipv4=10.77.0.2/24'];
+      let d = await crashCreateDestroy(c, create);
+      assert.equal(c.fata(create).status, 0);
+      const sha = imageOf(c, 'a');
+      d = await crashAt(c, d, ['update', 'a', c.images.netAbort], '');
+      await until('a runs again', () => c.info('a').state === 'running');
+      assert.equal(imageOf(c, 'a'), sha, 'an update cut short by a crash is rolled back');
+      // A live update that does not stay up is rolled back; one that does is kept.
+      const failed = c.fata(['update', 'a', c.images.netAbort, '--trial=1500']);
+      assert.equal(failed.status, 1);
+      assert.match(failed.err, /FATA_UPDATE_FAILED: a: the new image did not stay up for 1500 ms.*rolled back to ping-serve/);
+      await until('a serves again', () => c.consoleText('a').split('event=serving').length >= 3);
+      assert.equal(imageOf(c, 'a'), sha);
+      assert.match(c.ping(), /3 received/);
+      assert.equal(c.fata(['update', 'a', c.images.pingServe, '--trial=500']).status, 0);
+      assert.match(c.fata(['update', 'a', c.images.abort]).err, /FATA_NOT_ATTACHED|FATA_UNDECLARED/);
+      assert.equal(readdirSync(join(c.stateDir, 'images')).length, 1, 'only the running image is kept');
+      assert.ok(d.exitCode === null);
+    }),
+);
 
 test('fata daemon without root says what it needs and exits 1', {
   skip: process.getuid?.() !== 0 && 'run as root to try it as nobody',

@@ -15,12 +15,23 @@ export const DAEMON_USAGE = `usage: fata daemon [--state-dir=DIR] [--socket=PATH
        fata create NAME IMAGE [--net:DEV=BRIDGE[@MAC]] [--block:DEV=VOLUME] [--mem=MB]
                    [--restart-on-fail[=CODE,…]] [--restart=never|always] [--max-restarts=N] [-- BOOT ARGS]
        fata destroy NAME | fata restart NAME | fata list | fata info NAME
+       fata update NAME IMAGE [--trial=MS]  (back to the old image if the new one does not stay up MS, default 3000)
        fata console NAME [--since=10m|TIME] [--lines=N] [--follow]
        fata stats NAME [--follow] [--interval=MS]
        fata volume create NAME SIZE | fata volume list | fata volume dump NAME > FILE | fata volume destroy NAME
   Every client command takes --json and --socket=PATH (else FATA_SOCKET, else /run/fata.sock).`;
 
-export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(['create', 'destroy', 'restart', 'list', 'info', 'console', 'stats', 'volume']);
+export const CLIENT_COMMANDS: ReadonlySet<string> = new Set([
+  'create',
+  'destroy',
+  'restart',
+  'update',
+  'list',
+  'info',
+  'console',
+  'stats',
+  'volume',
+]);
 
 interface Common {
   readonly socket: string;
@@ -322,6 +333,21 @@ export async function clientCommand(cmd: string, argv: readonly string[], out: O
       return show(await request(c.socket, { op: 'destroy', name: one(c.rest, cmd) }), (r) => `destroyed ${String(r.name)}`);
     case 'restart':
       return show(await request(c.socket, { op: 'restart', name: one(c.rest, cmd) }), (r) => `restarted ${String(r.name)}`);
+    case 'update': {
+      const trial = c.rest.map((a) => /^--trial=(\d+)$/.exec(a)?.[1]).find(Boolean);
+      const words = c.rest.filter((a) => !/^--trial=\d+$/.test(a));
+      if (words.length !== 2 || words.some((w) => w.startsWith('-'))) throw bad('fata update: give NAME and IMAGE');
+      const req: Request = {
+        op: 'update',
+        name: words[0]!,
+        image: resolve(process.cwd(), words[1]!),
+        trialMs: trial ? Number(trial) : undefined,
+      };
+      return show(
+        await request(c.socket, req),
+        (r) => `updated ${String(r.name)} to ${(r.image as { sha256: string }).sha256.slice(0, 12)}`,
+      );
+    }
     case 'info':
       return show(await request(c.socket, { op: 'info', name: one(c.rest, cmd) }), formatInfo);
     case 'list':

@@ -17,7 +17,7 @@ import { DEFAULT_MEM_MB } from '../tender/launch.ts';
 import { MIN_MEM_MB } from '../tender/flags.ts';
 import { isBridge, IFNAME } from './host-net.ts';
 import type { CreateSpec, RestartPolicy } from './protocol.ts';
-import type { DaemonState } from './state.ts';
+import type { DaemonState, UnikernelRecord } from './state.ts';
 
 /** The limits of the one owner this daemon knows (docs/daemon.md, Quotas); undefined: no limit. */
 export interface Limits {
@@ -55,7 +55,7 @@ function randomMac(): string {
   return formatMac(new Uint8Array(m));
 }
 
-function loadSpecImage(path: unknown): { image: Image; bytes: Uint8Array } {
+export function loadSpecImage(path: unknown): { image: Image; bytes: Uint8Array } {
   if (typeof path !== 'string' || !isAbsolute(path))
     throw new FataError('FATA_NO_IMAGE', `image '${String(path)}' must be an absolute path on the daemon's host`);
   if (!existsSync(path)) throw new FataError('FATA_NO_IMAGE', `no image at '${path}'; build one with 'fata build -t spt DIR'`);
@@ -119,6 +119,16 @@ function restartPolicy(p: RestartPolicy | undefined): RestartPolicy {
   if (p.kind === 'on-failure' && Array.isArray(p.codes) && p.codes.every((c) => Number.isInteger(c) && c >= 0 && c <= 255))
     return { kind: 'on-failure', codes: p.codes.length ? [...p.codes] : [...DEFAULT_RESTART_CODES] };
   throw new FataError('FATA_BAD_FLAGS', 'restart policy must be never, always, or on-failure with exit codes 0-255');
+}
+
+/** An update's new image: intact, spt, the same devices as attached, the same boot arguments accepted. */
+export function checkUpdate(path: unknown, rec: UnikernelRecord): { image: Image; bytes: Uint8Array } {
+  const loaded = loadSpecImage(path);
+  checkDevices(loaded.image, { nets: new Map(rec.nets.map((n) => [n.dev, n])), blocks: new Map(rec.blocks.map((b) => [b.dev, b])) });
+  const args = parseBootArgs(rec.bootArgs, loaded.image.manifest.params);
+  if ('error' in args)
+    throw new FataError('FATA_BAD_ARGS', `${loaded.image.manifest.name} refuses ${rec.name}'s boot arguments: ${args.error}`);
+  return loaded;
 }
 
 export function planCreate(spec: CreateSpec, state: DaemonState, limits: Limits): Plan {

@@ -45,7 +45,9 @@ export type Request =
   | { readonly op: 'volume-create'; readonly name: string; readonly bytes: number }
   | { readonly op: 'volume-list' }
   | { readonly op: 'volume-destroy'; readonly name: string }
-  | { readonly op: 'volume-dump'; readonly name: string };
+  | { readonly op: 'volume-dump'; readonly name: string }
+  /** Swap the image and restart; back to the old image if the new one does not stay up for `trialMs`. */
+  | { readonly op: 'update'; readonly name: string; readonly image: string; readonly trialMs?: number };
 
 export type Envelope = Request & { readonly v: number; readonly id: number };
 
@@ -73,6 +75,7 @@ export const OPS: ReadonlySet<string> = new Set([
   'volume-list',
   'volume-destroy',
   'volume-dump',
+  'update',
 ]);
 
 /** Checks one request line's shape (untrusted bytes: a result, never a throw). Field checks are the handler's. */

@@ -24,7 +24,7 @@ import { readImage } from '../build/image.ts';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { FataError } from '../host/errors.ts';
-import { checkName, type Limits, planCreate } from './create.ts';
+import { checkName, checkUpdate, type Limits, planCreate } from './create.ts';
 import { interfacesWithPrefix, makeTap, removeTap, tapAttached } from './host-net.ts';
 import { type CreateSpec, decodeRequest, type Envelope, MAX_LINE_BYTES, PROTOCOL_VERSION, type Reply } from './protocol.ts';
 import { DEFAULT_CONSOLE_BYTES } from './ring.ts';
@@ -54,6 +54,8 @@ export class Daemon {
   readonly #gone = new Map<string, Set<() => void>>();
   #server: Server | undefined;
   readonly #sup: SupervisorOptions;
+  /** Test-only (docs/daemon.md): the daemon kills itself with SIGKILL at this point of a create, destroy or update. */
+  readonly #failpoint = process.env.FATA_DAEMON_FAILPOINT ?? '';
 
   constructor(o: DaemonOptions) {
     this.#o = o;
@@ -73,6 +75,12 @@ export class Daemon {
 
   async start(): Promise<void> {
     this.#state = loadState(this.#o.stateDir);
+    // An update the daemon did not see through (it stopped during the trial) is rolled back.
+    for (const r of this.#state.unikernels) {
+      if (!r.previousImage) continue;
+      const { previousImage, ...rest } = r;
+      this.#replace({ ...rest, image: previousImage });
+    }
     await this.#sweep();
     await this.#listen();
     for (const rec of this.#state.unikernels) {
@@ -104,7 +112,7 @@ export class Daemon {
     }
     const taps = new Set(this.#state.unikernels.flatMap((u) => u.nets.map((n) => n.tap)));
     for (const t of interfacesWithPrefix(this.#tapPrefix)) if (!taps.has(t)) removeTap(t);
-    const used = new Set(this.#state.unikernels.map((u) => u.image.path));
+    const used = new Set(this.#state.unikernels.flatMap((u) => [u.image.path, ...(u.previousImage ? [u.previousImage.path] : [])]));
     for (const f of readdirSync(images)) if (!used.has(join(images, f))) rmSync(join(images, f), { force: true });
     const vols = new Set(this.#state.volumes.map((v) => `${v.name}.img`));
     const vdir = dirname(volumePath(this.#o.stateDir, 'x'));
@@ -189,6 +197,8 @@ export class Daemon {
         return reply(this.#info(this.#create(req.spec)));
       case 'destroy':
         return reply(await this.#destroy(this.#get(req.name)));
+      case 'update':
+        return reply(await this.#update(this.#get(req.name), req.image, req.trialMs));
       case 'restart': {
         const u = this.#get(req.name);
         await u.restart();
@@ -212,8 +222,7 @@ export class Daemon {
       throw new FataError('FATA_PROTOCOL', 'create needs spec { name, image, nets: [], blocks: [], bootArgs: [] }');
     const plan = planCreate(spec, this.#state, this.#o.limits);
     const id = this.#state.nextId;
-    const imagePath = join(imagesDir(this.#o.stateDir), `${plan.image.sha256}.fata`);
-    writeAtomic(imagePath, plan.bytes, 0o644);
+    const imagePath = this.#storeImage(plan.image.sha256, plan.bytes);
     const rec: UnikernelRecord = {
       name: spec.name,
       id,
@@ -233,7 +242,9 @@ export class Daemon {
     };
     try {
       for (const n of rec.nets) makeTap(n.tap, n.bridge);
+      this.#crashAt('create-after-taps');
       this.#save({ ...this.#state, nextId: id + 1, unikernels: [...this.#state.unikernels, rec] });
+      this.#crashAt('create-after-save');
     } catch (e) {
       for (const n of rec.nets) removeTap(n.tap);
       throw e;
@@ -249,14 +260,65 @@ export class Daemon {
     this.#state = s;
   }
 
+  #crashAt(point: string): void {
+    if (this.#failpoint === point) process.kill(process.pid, 'SIGKILL');
+  }
+
+  #replace(rec: UnikernelRecord): void {
+    this.#save({ ...this.#state, unikernels: this.#state.unikernels.map((r) => (r.name === rec.name ? rec : r)) });
+  }
+
+  #storeImage(sha256: string, bytes: Uint8Array): string {
+    const path = join(imagesDir(this.#o.stateDir), `${sha256}.fata`);
+    writeAtomic(path, bytes, 0o644);
+    return path;
+  }
+
+  #dropImageIfUnused(path: string): void {
+    const used = this.#state.unikernels.some((r) => r.image.path === path || r.previousImage?.path === path);
+    if (!used) rmSync(path, { force: true });
+  }
+
+  /** The new image on trial: kept if it stays up `trialMs`, else the old one back (and a refusal that says why). */
+  async #update(u: Unikernel, path: unknown, trialMs: unknown): Promise<unknown> {
+    const { image, bytes } = checkUpdate(path, u.rec);
+    const old = u.rec.image;
+    const next: UnikernelRecord = {
+      ...u.rec,
+      image: { path: this.#storeImage(image.sha256, bytes), sha256: image.sha256, name: image.manifest.name, source: String(path) },
+      previousImage: old,
+    };
+    this.#replace(next);
+    this.#crashAt('update-after-save');
+    u.rec = next;
+    await u.restart();
+    const started = u.startedAt;
+    const ms = typeof trialMs === 'number' && trialMs >= 0 ? trialMs : 3000;
+    await sleep(ms);
+    const up = u.state === 'running' && u.startedAt === started;
+    const { previousImage: _, ...kept } = up ? next : { ...next, image: old };
+    this.#replace(kept);
+    u.rec = kept;
+    this.#dropImageIfUnused(up ? old.path : next.image.path);
+    if (up) return this.#info(u);
+    const why = u.lastExit?.reason ?? 'it did not stay up';
+    u.note(`update to ${image.sha256.slice(0, 12)} failed (${why}): back to ${old.sha256.slice(0, 12)}`);
+    await u.restart();
+    throw new FataError(
+      'FATA_UPDATE_FAILED',
+      `${u.rec.name}: the new image did not stay up for ${ms} ms (${why}); rolled back to ${old.name} ${old.sha256.slice(0, 12)}, which runs again`,
+    );
+  }
+
   /** Forgotten on disk first (it never comes back), then stopped, then its taps removed. */
   async #destroy(u: Unikernel): Promise<unknown> {
     const name = u.rec.name;
     this.#save({ ...this.#state, unikernels: this.#state.unikernels.filter((r) => r.name !== name) });
+    this.#crashAt('destroy-after-save');
     this.#uks.delete(name);
     await u.destroy();
     for (const n of u.rec.nets) removeTap(n.tap);
-    if (!this.#state.unikernels.some((r) => r.image.path === u.rec.image.path)) rmSync(u.rec.image.path, { force: true });
+    this.#dropImageIfUnused(u.rec.image.path);
     for (const f of this.#gone.get(name) ?? []) f();
     this.#gone.delete(name);
     return { name, destroyed: true, lastExit: u.lastExit };

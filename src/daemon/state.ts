@@ -30,6 +30,8 @@ export interface UnikernelRecord {
   readonly maxRestarts: number;
   readonly bootArgs: readonly string[];
   readonly createdAt: number;
+  /** Set while an update is on trial: the image to go back to (a daemon that starts and finds it rolls back). */
+  readonly previousImage?: UnikernelRecord['image'];
 }
 
 export interface VolumeRecord {
