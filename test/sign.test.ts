@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import { type Issued, Pki } from './pki.ts';
 import { descendants } from './procs.ts';
 import { ensureNativeTender } from '../src/host/native.ts';
+import { encodeLaunchSpec, parseLaunchSpec } from '../src/tender/launch.ts';
+import { createHash } from 'node:crypto';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA = join(ROOT, 'bin', 'fata');
@@ -250,7 +252,15 @@ for (const target of ['node', 'spt'] as const) {
     assert.equal(ok.status, 0, ok.err);
     assert.match(ok.out + ok.err, GREETING);
     assert.match(ok.err, /fata run: signed by CN=RSA Signer \(issuer CN=Fata Test Intermediate, serial [0-9A-F]+, valid until/);
-    if (target === 'spt') assert.ok(ok.engines.length > 0, 'the sampler sees the engine of a good run');
+    if (target === 'spt') {
+      assert.ok(ok.engines.length > 0, 'the sampler sees the engine of a good run');
+      // The engine is told the SHA-256 of the bytes checked, and refuses others (the next test).
+      const sha = createHash('sha256').update(readFileSync(good)).digest('hex');
+      assert.ok(
+        ok.engines.some((e) => e.includes(`"imageSha256":"${sha}"`)),
+        ok.engines.join('\n'),
+      );
+    }
     for (const c of badImages(images[target], `run-${target}`)) {
       const r = await watched(['run', ...withTrust(c.flags), c.image, ...args]);
       assert.equal(r.status, 1, `${c.name}: ${r.out}${r.err}`);
@@ -273,4 +283,46 @@ test('fata run: --trust=FILE also works, --crl needs --trust, and a missing trus
   const missing = fata(['run', '--trust', join(dir, 'nope.pem'), img]);
   assert.equal(missing.status, 1);
   assert.match(missing.err, /FATA_BAD_TRUST: cannot read trust file .*nope\.pem/);
+});
+
+test('the spt engine refuses an image whose bytes are not the ones fata run --trust checked (replaced in between)', () => {
+  const img = copyImage(images.spt, 'engine-hash.fata');
+  const sha = createHash('sha256').update(readFileSync(img)).digest('hex');
+  // The bootstrap, started as the JavaScript tender starts it (no devices), once with the hash of these bytes
+  // and once with the hash of other bytes: what it finds when the file was swapped after the check.
+  const spec = (imageSha256: string): string =>
+    encodeLaunchSpec({
+      image: img,
+      imageSha256,
+      nets: [],
+      blocks: [],
+      bootArgs: ['--greeting=signed hello'],
+      native: false,
+      user: '',
+      memMb: 256,
+      cgroup: undefined,
+      impair: new Map(),
+    });
+  // As run.ts spawns it: from a thread where io_uring is refused, with the engine's environment.
+  const tender = `const { denyIoUringForChildren } = await import(${JSON.stringify(join(ROOT, 'src/targets/spt/seccomp.ts'))});
+    const r = denyIoUringForChildren(); if (r !== 'ok') throw new Error(r);
+    const { spawnSync } = await import('node:child_process');
+    const c = spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { UV_USE_IO_URING: '0', TZ: 'UTC' } });
+    process.exit(c.status ?? 255);`;
+  const start = (imageSha256: string) =>
+    spawnSync(process.execPath, ['--input-type=module', '-e', tender, join(ROOT, 'src/tender/bootstrap.ts'), spec(imageSha256)], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+  const same = start(sha);
+  assert.equal(same.status, 0, same.stderr);
+  assert.match(same.stdout + same.stderr, GREETING);
+  const swapped = start(createHash('sha256').update('another image').digest('hex'));
+  assert.equal(swapped.status, 1);
+  assert.match(swapped.stderr, /FATA_IMAGE_CHANGED: .*engine-hash\.fata changed after fata run checked its signature/);
+  assert.doesNotMatch(swapped.stdout + swapped.stderr, GREETING);
+  // The launch spec carries the hash only as 64 hex digits.
+  const good = JSON.parse(spec(sha));
+  assert.equal((parseLaunchSpec(JSON.stringify(good)) as { imageSha256?: string }).imageSha256, sha);
+  assert.match(String(parseLaunchSpec(JSON.stringify({ ...good, imageSha256: 'not a hash' }))), /malformed launch spec \(imageSha256\)/);
 });

@@ -12,6 +12,7 @@
  *   8. only then evaluate the service and boot it.
  * Exit codes: the service's (0, 1), 255 on an abort.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync, closeSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -68,7 +69,15 @@ if ('error' in account) {
   process.stderr.write(`fata: error FATA_BAD_USER: ${account.error}\n`);
   process.exit(1);
 }
-const image = readImage(readFileSync(spec.image), spec.image);
+const imageBytes = readFileSync(spec.image);
+// fata run --trust checked a signature over some bytes: these must be the same (docs/trust.md).
+if (spec.imageSha256 !== undefined && createHash('sha256').update(imageBytes).digest('hex') !== spec.imageSha256) {
+  process.stderr.write(
+    `fata: error FATA_IMAGE_CHANGED: ${spec.image} changed after fata run checked its signature, and nothing of it ran; run it again\n`,
+  );
+  process.exit(1);
+}
+const image = readImage(imageBytes, spec.image);
 if ('error' in image) {
   if (!spec.native) fail(image.error);
   // As the CLI reports it: the native tender hands over no image it has not at least glanced at.

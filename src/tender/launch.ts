@@ -12,6 +12,11 @@ export interface LaunchSpec {
   /** Absolute path of the image file. */
   readonly image: string;
   /**
+   * With `fata run --trust`: the SHA-256 (hex) of the image bytes whose signature the tender checked; the
+   * bootstrap refuses an image file that no longer has them (replaced between the check and the engine's read).
+   */
+  readonly imageSha256?: string | undefined;
+  /**
    * Net devices at descriptors 3, 4, … in this order: taps, already attached, or (`link: 'socketpair'`)
    * one end of a user-mode link's SOCK_SEQPACKET socketpair, one frame per message (src/usernet holds the
    * other end). The seal treats both alike: read and write on that descriptor. No `link` means a tap.
@@ -104,6 +109,8 @@ export function parseLaunchSpec(text: string | undefined): LaunchSpec | string {
   if (!record(v)) return bad('not an object');
   const { image, nets, blocks, bootArgs, native, user, memMb, cgroup } = v;
   if (typeof image !== 'string' || !image.startsWith('/')) return bad('image');
+  const { imageSha256 } = v;
+  if (imageSha256 !== undefined && (typeof imageSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(imageSha256))) return bad('imageSha256');
   if (
     !Array.isArray(nets) ||
     !nets.every(
@@ -130,6 +137,7 @@ export function parseLaunchSpec(text: string | undefined): LaunchSpec | string {
   if (typeof impair === 'string') return bad(impair);
   return {
     image,
+    ...(imageSha256 === undefined ? {} : { imageSha256 }),
     nets: nets as LaunchSpec['nets'],
     blocks: blocks as LaunchSpec['blocks'],
     bootArgs: bootArgs as string[],

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 // @ts-expect-error -- plain JavaScript on purpose (see the file); typed by its JSDoc.
 import { hostEntry } from '../host/bundle-cache.mjs';
@@ -52,7 +52,10 @@ const buildNotes =
     if (/^build: (made|note|warning)\b/.test(line)) say(line);
   };
 
-export async function loadImage(flags: RunFlags, say: (s: string) => void): Promise<{ image: Image; path: string }> {
+export async function loadImage(
+  flags: RunFlags,
+  say: (s: string) => void,
+): Promise<{ image: Image; path: string; verified: string | undefined }> {
   let path = resolve(flags.image);
   if (!existsSync(path)) throw new FataError('FATA_NO_IMAGE', `no image or service folder at '${flags.image}'`);
   if (statSync(path).isDirectory()) {
@@ -62,20 +65,22 @@ export async function loadImage(flags: RunFlags, say: (s: string) => void): Prom
   }
   const bytes = readFileSync(path);
   // The signature first: a changed image is refused for that, whatever else is wrong with it.
-  await checkTrust(flags, path, bytes, say);
+  const verified = await checkTrust(flags, path, bytes, say);
   const image = readImage(bytes, path);
   if ('error' in image) throw new FataError('FATA_BAD_IMAGE', image.error);
-  return { image, path };
+  return { image, path, verified };
 }
 
 /**
  * `--trust`: the image's signature checked before anything else happens (docs/trust.md); a refusal is a
  * FataError naming the reason. (PKI.js loads only then, so a run without --trust does not pay for it.)
  */
-async function checkTrust(flags: RunFlags, path: string, bytes: Buffer, say: (s: string) => void): Promise<void> {
-  if (flags.trust === undefined) return;
+async function checkTrust(flags: RunFlags, path: string, bytes: Buffer, say: (s: string) => void): Promise<string | undefined> {
+  if (flags.trust === undefined) return undefined;
   const s = await verifyImage(path, bytes, { trust: flags.trust, crl: flags.crl });
   say(`fata run: signed by ${s.subject} (issuer ${s.issuer}, serial ${s.serial}, valid until ${s.notAfter.toISOString()})`);
+  // The SHA-256 of what was checked: the spt engine reads the file again and must find these bytes (LaunchSpec.imageSha256).
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 export async function runCommand(argv: readonly string[], say: (s: string) => void): Promise<number> {
@@ -84,7 +89,7 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
     say(`fata run: ${flags.error}\n${RUN_USAGE}`);
     return EXIT_FAIL;
   }
-  const { image, path } = await loadImage(flags, say);
+  const { image, path, verified } = await loadImage(flags, say);
   const m = image.manifest;
   if (m.engine !== `node ${process.version}`)
     say(`fata run: warning: ${m.name} was built for ${m.engine}, this is node ${process.version}`);
@@ -102,7 +107,7 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
     return EXIT_FAIL;
   }
   if (!help) checkDevices(image, flags);
-  if (m.target === 'spt' && !help) return runSpt(image, path, flags, say);
+  if (m.target === 'spt' && !help) return runSpt(image, path, verified, flags, say);
   // The node target: the unikernel runs in this process.
   const taps = new Map<string, WaitableNetDevice>();
   const blocks = new Map<string, BlockDevice>();
@@ -211,7 +216,13 @@ async function openSptDevices(
  * IPC, UTS and network namespaces and a memory cgroup where root can make
  * them; the bootstrap drops privileges and seals (docs/spt.md).
  */
-async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: string) => void): Promise<number> {
+async function runSpt(
+  image: Image,
+  path: string,
+  verified: string | undefined,
+  flags: RunFlags,
+  say: (s: string) => void,
+): Promise<number> {
   const parent = process.ppid;
   const { fds, nets, blocks, links } = await openSptDevices(flags, say);
   const memMb = flags.memMb ?? DEFAULT_MEM_MB;
@@ -224,6 +235,7 @@ async function runSpt(image: Image, path: string, flags: RunFlags, say: (s: stri
   const cgroup = makeMemoryCgroup(image.manifest.name, memMb);
   const spec: LaunchSpec = {
     image: path,
+    imageSha256: verified,
     nets,
     blocks,
     impair: flags.impair,
