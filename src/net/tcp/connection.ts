@@ -321,9 +321,14 @@ export class TcpConnection {
     this.shutdown();
   }
 
-  /** Abort: send RST now and forget the connection (RFC 9293 §3.10.5). */
+  /**
+   * Abort: send RST now and forget the connection (RFC 9293 §3.10.5). The RST goes only where the peer may
+   * still send: not in CLOSING or LAST-ACK (its FIN came; a RST could end its TIME-WAIT, RFC 1337), nor in
+   * SYN-SENT or TIME-WAIT.
+   */
   abort(): void {
-    if (this.state !== 'CLOSED' && this.state !== 'LISTEN' && this.state !== 'SYN-SENT' && this.state !== 'TIME-WAIT') {
+    const st = this.state;
+    if (st === 'SYN-RECEIVED' || st === 'ESTABLISHED' || st === 'FIN-WAIT-1' || st === 'FIN-WAIT-2' || st === 'CLOSE-WAIT') {
       this.transmit(resetRepr(this.localPort, this.remotePort, this.sndNxt), 0, 0);
     }
     this.destroy('reset');

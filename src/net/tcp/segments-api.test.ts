@@ -106,6 +106,28 @@ test('ABORT (§3.10.5): in ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1 and FIN-WAIT-2 a 
   }
 });
 
+test('ABORT (§3.10.5): in CLOSING and LAST-ACK the peer has sent its FIN: no RST (it could end the peer\'s TIME-WAIT, RFC 1337)', () => {
+  for (const open of [(h: SegmentHarness) => h.closing(), (h: SegmentHarness) => h.lastAck()]) {
+    const h = new SegmentHarness();
+    const c = open(h);
+    const state = c.state;
+    h.events.length = 0;
+    c.abort();
+    assert.deepEqual(h.recv(), [], state);
+    assert.deepEqual(h.events, ['close reset'], state);
+    assert.equal(h.tcp.connectionCount, 0, state);
+  }
+});
+
+test('ABORT (§3.10.5): in SYN-RECEIVED (a simultaneous open) a RST goes', () => {
+  const h = new SegmentHarness();
+  const c = h.synSent();
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460 });
+  h.recv();
+  c.abort();
+  assert.deepEqual(h.recv(), [{ flags: 'R', seq: L, ack: 0, window: 0, len: 0 }]);
+});
+
 test('ABORT (§3.10.5): in SYN-SENT and TIME-WAIT nothing is sent', () => {
   const s = new SegmentHarness();
   const c = s.synSent();
