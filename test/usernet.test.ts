@@ -147,6 +147,15 @@ test(`user-mode networking, restrict=on: the unikernel cannot reach a host port;
   }
 });
 
+test('a connection to a host port nobody listens on is refused as the host refused it (a RST to the SYN, not a reset later)', async () => {
+  const image = build('test/fixtures/tcp-client', '-t', 'spt');
+  const [closed] = await freePorts(1);
+  const r = await finish(runFata(['--net:service=user', image, '--host=10.0.2.2', `--port=${closed}`, '--kib=0']));
+  assert.notEqual(r.code, 0, r.out);
+  assert.match(r.out, /event=abort error="TCP connection to 10\.0\.2\.2:\d+ refused"/, r.out);
+  assert.doesNotMatch(r.out, /event=client-done/);
+});
+
 test('hostfwd: the website, sealed with no tap, fetched with curl through 127.0.0.1 byte-exact, also under restrict=on', async () => {
   const image = build('examples/website', '-t', 'spt');
   const htdocs = join(CHECKOUT, 'examples/website/htdocs');

@@ -22,6 +22,10 @@ import type { MacAddress, NetDevice, RxInfo } from '../devices/index.ts';
 import { NO_OFFLOAD } from '../devices/index.ts';
 import { DhcpServer } from '../net/dhcp/server.ts';
 import { Stack } from '../net/stack.ts';
+import { IPV4_PAYLOAD_AT } from '../net/ipv4.ts';
+import { resetRepr } from '../net/tcp/reset.ts';
+import { seqAdd } from '../net/tcp/seq.ts';
+import { emitTcp } from '../wire/tcp.ts';
 import { decodeDhcp, DHCP, DHCP_SERVER_PORT, encodeDhcp, messageType } from '../wire/dhcp.ts';
 import { emitArp, ARP_REPLY } from '../wire/arp.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
@@ -42,6 +46,16 @@ export const USERNET = {
   /** QEMU's gateway MAC. */
   gatewayMac: Uint8Array.of(0x52, 0x55, 0x0a, 0x00, 0x02, 0x02),
 } as const;
+
+/** How long a guest's connection attempt may take, the host's connect and the guest's handshake together. */
+const ATTEMPT_MS = 75_000;
+
+/** A guest SYN's host connection: made (`ready`) or under way. */
+interface Attempt {
+  readonly sock: Socket;
+  ready: boolean;
+  readonly timer: NodeJS.Timeout;
+}
 
 /** Stacks for outside addresses kept at most; beyond it, ones with no connection are forgotten. */
 const MAX_STACKS = 256;
@@ -90,6 +104,7 @@ export class UserNetGateway {
   private readonly rx: RxInfo = { checksumVerified: false };
   private readonly servers: Server[] = [];
   private readonly hostSockets = new Set<{ destroy(): void }>();
+  private readonly attempts = new Map<string, Attempt>();
   private readonly udpFlows = new Map<string, { sock: UdpHostSocket; timer: NodeJS.Timeout }>();
   private readonly dhcp: DhcpServer;
   private closed = false;
@@ -245,20 +260,77 @@ export class UserNetGateway {
     s ??= this.stackFor(dst);
     const port = (f[l4 + 2]! << 8) | f[l4 + 3]!;
     if (this.o.restrict) this.counters.refused++;
-    else if (proto === PROTO_TCP && len >= l4 + 14 && (f[l4 + 13]! & 0x12) === 0x02) this.openTcp(s, dst, port);
+    else if (proto === PROTO_TCP && len >= l4 + 14 && (f[l4 + 13]! & 0x12) === 0x02 && !this.connectFirst(s, dst, port, f, len, l4)) return;
     else if (proto === PROTO_UDP) this.openUdp(s, dst, port);
     s.ethernet.input(f, len);
   }
 
-  /** A guest SYN to dst:port: a listener there whose connections are spliced to a host socket to the same place. */
-  private openTcp(s: Stack, dst: number, port: number): void {
-    s.tcp.listen(port, (c) => {
-      this.counters.tcpOut++;
-      const host = dst === USERNET.gateway ? '127.0.0.1' : formatIpv4Address(dst);
-      const sock = connect({ host, port, noDelay: true });
-      this.hostSockets.add(sock);
-      splice(c, sock, this.kick, () => this.hostSockets.delete(sock));
+  /**
+   * A guest SYN to dst:port: the host connection is made first (as slirp and vpnkit do), so that the
+   * guest's connect fails as the host's did: refused is a RST to its SYN, not a reset once connected.
+   * The SYN (and its retransmissions) wait until then; true when it may go to the stack now.
+   */
+  private connectFirst(s: Stack, dst: number, port: number, f: Uint8Array, len: number, l4: number): boolean {
+    const guestPort = (f[l4]! << 8) | f[l4 + 1]!;
+    const key = `${dst}:${port}:${guestPort}`;
+    const known = this.attempts.get(key);
+    if (known) return known.ready;
+    const syn = f.slice(0, len);
+    const sock = connect({ host: this.hostFor(dst), port, noDelay: true });
+    sock.pause(); // What the host says first waits for the guest's side to exist.
+    const a: Attempt = { sock, ready: false, timer: setTimeout(() => this.dropAttempt(key, a), ATTEMPT_MS) };
+    this.attempts.set(key, a);
+    this.hostSockets.add(sock);
+    sock.once('connect', () => {
+      a.ready = true;
+      this.listenOut(s, dst, port);
+      s.ethernet.input(syn, syn.length, true);
+      this.kick();
     });
+    sock.once('error', () => {
+      if (!a.ready) this.refuse(s, syn, l4);
+      this.dropAttempt(key, a);
+      this.kick();
+    });
+    return false;
+  }
+
+  /** Guest connections to dst:port that complete their handshake are spliced to the host socket made for them. */
+  private listenOut(s: Stack, dst: number, port: number): void {
+    s.tcp.listen(port, (c) => {
+      const key = `${dst}:${port}:${c.remotePort}`;
+      const a = this.attempts.get(key);
+      if (!a?.ready) {
+        c.abort(); // Its host socket is gone (closed, or timed out waiting for the guest).
+        return;
+      }
+      this.attempts.delete(key);
+      clearTimeout(a.timer);
+      this.counters.tcpOut++;
+      splice(c, a.sock, this.kick, () => this.hostSockets.delete(a.sock));
+      a.sock.resume();
+    });
+  }
+
+  private dropAttempt(key: string, a: Attempt): void {
+    if (this.attempts.get(key) !== a) return;
+    this.attempts.delete(key);
+    clearTimeout(a.timer);
+    a.sock.destroy();
+    this.hostSockets.delete(a.sock);
+  }
+
+  /** The RST that answers a SYN the host refused (RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>). */
+  private refuse(s: Stack, syn: Uint8Array, l4: number): void {
+    this.counters.refused++;
+    const guest = u32(syn, 26);
+    const r = resetRepr((syn[l4 + 2]! << 8) | syn[l4 + 3]!, (syn[l4]! << 8) | syn[l4 + 1]!, 0, seqAdd(u32(syn, l4 + 4), 1));
+    emitTcp(r, s.ipv4.address, guest, s.ipv4.tx, IPV4_PAYLOAD_AT, 0);
+    s.ipv4.send(guest, PROTO_TCP, 20);
+  }
+
+  private hostFor(dst: number): string {
+    return dst === USERNET.gateway ? '127.0.0.1' : formatIpv4Address(dst);
   }
 
   /** UDP to dst:port: one host datagram socket per guest port and destination, closed when idle. */
@@ -280,7 +352,7 @@ export class UserNetGateway {
       }
       flow.timer.refresh();
       this.counters.udpOut++;
-      flow.sock.send(Buffer.from(d.data), port, dst === USERNET.gateway ? '127.0.0.1' : formatIpv4Address(dst));
+      flow.sock.send(Buffer.from(d.data), port, this.hostFor(dst));
     });
   }
 
@@ -351,6 +423,7 @@ export class UserNetGateway {
     for (const s of this.servers) s.close();
     for (const s of this.hostSockets) s.destroy();
     for (const k of [...this.udpFlows.keys()]) this.endFlow(k);
+    for (const [k, a] of [...this.attempts]) this.dropAttempt(k, a);
     await this.dev.close();
   }
 }
