@@ -237,3 +237,30 @@ export const main: Main<typeof config> = () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a service that uses Node's globals is checked with Node's types: its real error, not a missing name", () => {
+  const dir = service({
+    'config.ts': THROWER_CONFIG.replace("'thrower'", "'globals'"),
+    'main.ts': `import type { Main } from 'fata';
+import type config from './config.ts';
+
+export const main: Main<typeof config> = () => {
+  const n: number = Buffer.from('x');
+  return n;
+};
+`,
+  });
+  try {
+    const r = fata(['build', dir]);
+    assert.equal(r.status, 1);
+    assert.match(r.err, /main\.ts:5:9: error TS2322: Type 'Buffer<ArrayBuffer>' is not assignable to type 'number'/);
+    assert.doesNotMatch(r.err, /Cannot find name 'Buffer'/);
+    writeFileSync(
+      join(dir, 'main.ts'),
+      "import type { Main } from 'fata';\nexport const main: Main<unknown> = () => Buffer.byteLength('x') - 1;\n",
+    );
+    assert.equal(fata(['build', dir]).status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
