@@ -64,7 +64,7 @@ class Ctx {
   readonly sock = join(this.dir, 'fata.sock');
   readonly daemons: ChildProcess[] = [];
   readonly ns: TapNamespace;
-  readonly images: { pingServe: string; abort: string; biglog: string; netAbort: string };
+  readonly images: { pingServe: string; abort: string; biglog: string; netAbort: string; echo: string; tcpClient: string };
   readonly mac = '02:00:00:00:77:02';
 
   constructor(ns: TapNamespace, images: Ctx['images']) {
@@ -267,6 +267,8 @@ function buildImages(): Ctx['images'] {
     abort: build('test/fixtures/abort'),
     biglog: build('test/fixtures/biglog'),
     netAbort: build('test/fixtures/net-abort'),
+    echo: build('examples/echo'),
+    tcpClient: build('test/fixtures/tcp-client'),
   };
 }
 
@@ -362,6 +364,36 @@ test(
       assert.equal(readdirSync(join(c.stateDir, 'images')).length, 1, 'only the running image is kept');
       assert.ok(d.exitCode === null);
     }),
+);
+
+test('two unikernels on one bridge reach each other over TCP; a third on another bridge cannot', { skip, timeout: 300_000 }, () =>
+  inNamespace(async (c) => {
+    for (const cmd of [
+      ['ip', 'link', 'add', 'br1', 'type', 'bridge'],
+      ['ip', 'link', 'set', 'br1', 'up'],
+    ])
+      assert.equal(c.ns.run(cmd).status, 0);
+    await c.startDaemon();
+    const create = (args: string[]): void => {
+      const r = c.fata(['create', ...args]);
+      assert.equal(r.status, 0, r.err);
+    };
+    create(['echo', c.images.echo, '--net:service=br0', '--', '--ipv4=10.77.0.10/24']);
+    await until('echo serves', () => /event=(serving|listening)/.test(c.consoleText('echo')));
+    const client = (name: string, bridge: string, ip: string): void =>
+      create([name, c.images.tcpClient, `--net:service=${bridge}`, '--', `--ipv4=${ip}/24`, '--host=10.77.0.10', '--port=7', '--kib=64']);
+    client('near', 'br0', '10.77.0.11');
+    client('far', 'br1', '10.77.0.12');
+    const done = await until('near is echoed', () => /event=client-done .*/.exec(c.consoleText('near'))?.[0], 30_000);
+    assert.match(done, /sent=65536 received=65536/);
+    const sha = /sentSha=(\w+) gotSha=(\w+)/.exec(done)!;
+    assert.equal(sha[1], sha[2], 'the echo came back whole');
+    await until('near exits 0', () => c.info('near').lastExit?.code === 0);
+    await new Promise((r) => setTimeout(r, 5000));
+    assert.doesNotMatch(c.consoleText('far'), /client-done/, 'nothing crosses from br1 to br0');
+    assert.match(c.consoleText('far'), /event=net-up .*ipv4=10.77.0.12\/24/, 'far is up, on its own bridge');
+    assert.deepEqual(c.json<{ nets: { receivedBytes: number }[] }>(['stats', 'echo']).nets.length, 1);
+  }),
 );
 
 test('fata daemon without root says what it needs and exits 1', {
