@@ -36,11 +36,13 @@ const FILES = new Map<string, Uint8Array>([
   ['/big.txt', enc('0123456789'.repeat(100))],
   ['/app.js', enc('let a = 1;')],
   ['/plain.css', enc('a{}')],
+  ['/font.woff2', enc('WOFF2')],
 ]);
 const VARIANTS = new Map<string, Uint8Array>([
   ['/app.js br', enc('BROTLI')],
   ['/app.js gzip', enc('GZIPPED')],
   ['/big.txt gzip', enc('GZ-BIG')],
+  ['/font.woff2 br', enc('BR-FONT')],
 ]);
 
 function site(
@@ -297,6 +299,7 @@ test('Accept-Encoding: brotli before gzip, only codings with q > 0, names case-i
     [' deflate , Br ', 'BROTLI', 'br'],
     ['br;q=0, gzip;q=0.5', 'GZIPPED', 'gzip'],
     ['br ; q=0, gzip', 'GZIPPED', 'gzip'],
+    ['br ;q=0.5, gzip', 'BROTLI', 'br'],
     ['br; q=0, gzip; q=0', 'let a = 1;', '-'],
     ['br;q=0.001', 'BROTLI', 'br'],
     ['br;q=1', 'BROTLI', 'br'],
@@ -305,8 +308,17 @@ test('Accept-Encoding: brotli before gzip, only codings with q > 0, names case-i
     ['brotli, xgzip', 'let a = 1;', '-'],
   ];
   for (const [v, body, coding] of cases) assert.deepEqual(ae(v), [body, coding], JSON.stringify(v));
-  // gzip only: the file with just a gzip variant.
+  // Files with one variant only: gzip, or brotli; either way the answer varies with Accept-Encoding.
   assert.equal(str(s(request('/big.txt', [['Accept-Encoding', 'br, gzip']])).body), 'GZ-BIG');
+  assert.equal(str(s(request('/font.woff2', [['Accept-Encoding', 'br, gzip']])).body), 'BR-FONT');
+  for (const [path, v] of [
+    ['/big.txt', 'br'],
+    ['/font.woff2', 'gzip'],
+  ] as const) {
+    const r = s(request(path, [['Accept-Encoding', v]]));
+    assert.deepEqual(r.body, FILES.get(path), `${path} for ${v}`);
+    assert.deepEqual(r.headers!.slice(4), [['Vary', 'Accept-Encoding']], path);
+  }
   const tags = ['', 'br', 'gzip'].map((v) => etagOf(s(request('/app.js', [['Accept-Encoding', v]]))));
   assert.match(tags[1]!, /^"[0-9a-f]{16}-br"$/);
   assert.match(tags[2]!, /^"[0-9a-f]{16}-gz"$/);

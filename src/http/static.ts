@@ -234,7 +234,7 @@ export function staticSite(files: StaticFiles, opts: StaticOptions): (req: HttpR
     // content (src/build/build.ts), and then an earlier or later date proves nothing; a client sends back the
     // Last-Modified it was given, and any other date gets the file (or, unmodified not being proven, 412).
     const im = header(req, 'if-match');
-    const ius = im === undefined ? seconds(header(req, 'if-unmodified-since')) : undefined;
+    const ius = seconds(header(req, 'if-unmodified-since'));
     if (im !== undefined ? !strongMatch(im, etag) : ius !== undefined && ius !== modifiedS) {
       return { status: 412, headers: [['Content-Type', 'text/plain; charset=utf-8']], body: text('precondition failed\n') };
     }
