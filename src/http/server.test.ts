@@ -274,7 +274,7 @@ test('server: a body up to 16 KiB goes out in one write with its head; a larger 
   }
 });
 
-test('server: a client that stops reading: responses queue, reading stops past 256 KiB and resumes below 128 KiB', () => {
+test('server: a client that stops reading: responses queue, reading stops past 256 KiB queued and resumes once all is written', () => {
   const body = new Uint8Array(100 * 1024);
   const { c, srv } = serve(() => ({ status: 200, body }));
   c.st.take = 0;
@@ -286,10 +286,10 @@ test('server: a client that stops reading: responses queue, reading stops past 2
   c.send(GET());
   assert.equal(seen(), 3);
   assert.equal(c.st.paused, 1, 'paused once');
-  // The client takes 100 KiB: still above 128 KiB queued, still paused.
-  c.st.take = 100 * 1024 + 200;
+  // The client takes part of it: still paused, nothing more read.
+  c.st.take = 250 * 1024;
   c.drain();
-  assert.equal(c.st.resumed, 0);
+  assert.deepEqual([c.st.resumed, seen()], [0, 3]);
   c.st.take = Infinity;
   c.drain();
   assert.equal(c.st.resumed, 1);
@@ -298,6 +298,25 @@ test('server: a client that stops reading: responses queue, reading stops past 2
   const out = c.read();
   assert.equal((out.match(/HTTP\/1\.1 200 OK/g) ?? []).length, 6);
   assert.equal(out.length, 6 * (body.length + `HTTP/1.1 200 OK\r\nDate: ${DATE}\r\nContent-Length: 102400\r\n\r\n`.length));
+  // The same again: it pauses and resumes each time.
+  c.st.take = 0;
+  c.send(GET().repeat(4));
+  assert.deepEqual([seen(), c.st.paused], [9, 2]);
+  c.st.take = Infinity;
+  c.drain();
+  assert.deepEqual([seen(), c.st.resumed], [10, 2]);
+});
+
+test('server: exactly 256 KiB queued still reads the next request; a byte more does not', () => {
+  const head = (n: number): string => `HTTP/1.1 200 OK\r\nDate: ${DATE}\r\nContent-Length: ${n}\r\n\r\n`;
+  for (const extra of [0, 1]) {
+    const n = 256 * 1024 - head(200_000).length + extra;
+    const { c, srv } = serve((req) => ({ status: 200, body: new Uint8Array(req.target === '/big' ? n : 10) }));
+    c.st.take = 0;
+    c.send(GET('/big') + GET('/small'));
+    assert.equal(srv.counters.responses, extra === 0 ? 2 : 1, `${extra}`);
+    assert.equal(c.st.paused, 1);
+  }
 });
 
 test('server: a short write: the rest goes out on drain, before anything else, and a close waits for it', () => {
@@ -320,6 +339,8 @@ test('server: a short write: the rest goes out on drain, before anything else, a
   k.c.send(GET());
   k.c.drain();
   assert.equal(k.c.st.ended, 0);
+  // Reading was never paused, so there is nothing to resume.
+  assert.deepEqual([c.st.paused, c.st.resumed, k.c.st.paused, k.c.st.resumed], [0, 0, 0, 0]);
 });
 
 test('server: deadlines: 408 for a head that takes too long, a silent close for an idle connection, both at the exact deadline', () => {
@@ -438,4 +459,30 @@ test('server: after a response that closes, bytes of a next request get no 408: 
   assert.equal(c.st.destroyed, 1);
   assert.equal(srv.size, 0);
   assert.equal(srv.counters.timeouts, 0);
+});
+
+test('server: a client that stops reading with part of a next request sent is dropped at the idle deadline, not sent a 408', () => {
+  const t = { now: 0n };
+  const { srv, c } = serve(echo, { t, headerTimeoutMs: 1_000, idleTimeoutMs: 5_000 });
+  c.st.take = 0;
+  c.send(`${GET('/a')}GET /b HT`);
+  t.now = 4_999_999_999n;
+  srv.sweep();
+  assert.deepEqual([c.st.destroyed, srv.counters.timeouts], [0, 0]);
+  t.now = 5_000_000_000n;
+  srv.sweep();
+  assert.deepEqual([c.st.destroyed, srv.counters.timeouts, srv.size], [1, 0, 0]);
+});
+
+test('server: an expired connection is forgotten even when the stream does not report its close', () => {
+  const t = { now: 0n };
+  const srv = new HttpServer(echo, { now: () => t.now, date: () => DATE, idleTimeoutMs: 1_000 });
+  const c = fakeClient();
+  c.stream.destroy = () => {
+    c.st.destroyed++;
+  };
+  srv.accept(c.stream);
+  t.now = 1_000_000_000n;
+  srv.sweep();
+  assert.deepEqual([c.st.destroyed, srv.size, srv.nextDeadline()], [1, 0, undefined]);
 });
