@@ -10,7 +10,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -207,6 +207,36 @@ test('fata verify refuses each bad image with its reason, and accepts the revoke
   // The CRL is what refuses the revoked signer: without it, its signature is good.
   const revokedImage = join(dir, 'verify-revoked.fata');
   assert.equal(verify(revokedImage).status, 0);
+});
+
+test('fata verify refuses a signature that carries its own content, one without the signer, and bytes that are no CMS', () => {
+  const sign = (name: string, extra: string[], signer = ec): string => {
+    const img = copyImage(images.node, `verify-${name}.fata`);
+    execFileSync(
+      'openssl',
+      ['cms', '-sign', '-binary', '-in', img, '-signer', signer.cert, '-inkey', signer.key, '-outform', 'DER'].concat([
+        '-out',
+        `${img}.sig`,
+        ...extra,
+      ]),
+    );
+    return img;
+  };
+  // Embedded content: it would verify over itself, whatever the image is.
+  const embedded = sign('embedded', ['-nodetach', '-certfile', inter.cert]);
+  assert.match(verify(embedded).err, /FATA_BAD_SIGNATURE: .* is not a detached CMS signature with one signer \(it carries its own content/);
+  assert.match(verify(sign('nocerts', ['-nocerts'])).err, /FATA_BAD_SIGNATURE: .*cannot be checked: .*without -nocerts/);
+  const garbage = copyImage(images.node, 'verify-garbage.fata');
+  writeFileSync(`${garbage}.sig`, 'not a signature');
+  assert.match(verify(garbage).err, /FATA_BAD_SIGNATURE: .* is not a detached CMS signature/);
+  // ECDSA: one flipped bit in the signature value (DER, so its last octet is the end of s).
+  const ecFlipped = sign('ec-flipped', ['-certfile', inter.cert]);
+  const sig = readFileSync(`${ecFlipped}.sig`);
+  sig[sig.length - 1]! ^= 1;
+  writeFileSync(`${ecFlipped}.sig`, sig);
+  assert.match(verify(ecFlipped).err, /FATA_SIGNATURE_MISMATCH/);
+  // Without the flip, the same steps give a good signature: the refusals above are the flaws', not the helper's.
+  assert.equal(verify(sign('ec-good', ['-certfile', inter.cert])).status, 0);
 });
 
 /**

@@ -240,11 +240,11 @@ async function checkSignature(signed: Pkijs.SignedData, bytes: Uint8Array, image
   if (!result.signerCertificate)
     throw new FataError(
       'FATA_BAD_SIGNATURE',
-      `${imagePath}.sig does not carry its signer's certificate (${result.message}); sign without -nocerts so that the certificate travels with it`,
+      `${imagePath}.sig cannot be checked: ${result.message ?? 'no signer certificate'}; sign again with fata sign (with openssl: without -nocerts, so that the signer's certificate travels with the signature)`,
     );
   throw new FataError(
     'FATA_SIGNATURE_MISMATCH',
-    `the signature in ${imagePath}.sig does not verify over ${imagePath}: the image was changed after it was signed, or the signature is for another image; ` +
+    `the signature in ${imagePath}.sig does not verify over ${imagePath}: the image was changed after it was signed, or the signature is another image's or damaged; ` +
       'rebuild and sign it again, or get the image and its .sig from their source',
   );
 }
