@@ -47,25 +47,9 @@ async function onPinnedEngine(args) {
   return r.status ?? 255;
 }
 
-// Installed as a package, Fata's sources sit under node_modules, where Node does not strip types:
-// its own .ts files (a service's config imports 'fata') are stripped here instead.
-if (root.split('/').includes('node_modules')) {
-  const prefix = pathToFileURL(root).href + '/';
-  nodeModule.registerHooks({
-    load(url, context, nextLoad) {
-      if (!url.startsWith(prefix) || !url.endsWith('.ts') || url.slice(prefix.length).includes('node_modules/'))
-        return nextLoad(url, context);
-      const emit = process.emitWarning;
-      process.emitWarning = () => {}; // stripTypeScriptTypes warns that it is experimental, on every `fata` run.
-      try {
-        return { format: 'module', source: nodeModule.stripTypeScriptTypes(readFileSync(fileURLToPath(url), 'utf8')), shortCircuit: true };
-      } finally {
-        process.emitWarning = emit;
-      }
-    },
-  });
-}
-
+// Installed as a package, Fata's sources sit under node_modules, where Node does not strip types (a service's
+// config imports 'fata'): this strips them.
+await import('../src/host/register.mjs');
 const { hostEntry } = await import('../src/host/bundle-cache.mjs');
 const { cli } = await import(pathToFileURL(await hostEntry('cli')).href);
 // Exit with the unikernel's code even if host handles (a socket-mode UDP socket) are still open.

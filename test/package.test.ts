@@ -73,6 +73,7 @@ test('fata init, npm install from the tarball, then the project type-checks, bui
     assert.doesNotMatch(install.out, /EBADENGINE[\s\S]*package: 'fata@/, "npm warns about fata's engines on an older Node");
     assert.ok(existsSync(join(project, 'node_modules/fata/src/index.ts')), 'fata is installed from the tarball');
     checkTypes(project);
+    importsDirectly(project);
     const help = sh(join(project, 'node_modules/.bin/fata'), ['--help'], project);
     assert.equal(help.status, 0, help.out);
     assert.match(help.out, /fata init/);
@@ -111,6 +112,19 @@ function checkTypes(project: string): void {
   rmSync(join(project, 'typo.ts'));
   assert.notEqual(bad.status, 0, 'a misspelt device type-checks: the types did not come through the exports');
   assert.match(bad.out, /typo\.ts.*servce/);
+}
+
+/** A project's own code imports Fata outside `fata build` with `node --import fata/register`; without it Node refuses .ts under node_modules. */
+function importsDirectly(project: string): void {
+  const node = join(project, 'node_modules/.bin/node');
+  const code =
+    "const { service, net } = await import('fata'); const { Scheduler } = await import('fata/sim'); console.log(typeof service, typeof net, typeof Scheduler);";
+  const bare = sh(node, ['--input-type=module', '-e', code], project);
+  assert.notEqual(bare.status, 0, 'Node now strips types under node_modules: fata/register may be unneeded');
+  assert.match(bare.out, /ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING/);
+  const registered = sh(node, ['--import', 'fata/register', '--input-type=module', '-e', code], project);
+  assert.equal(registered.status, 0, registered.out);
+  assert.equal(registered.out, 'function function function\n');
 }
 
 /** `npm start` (the README's command) serves GET / on 127.0.0.1 with the greeting a boot argument gives. */

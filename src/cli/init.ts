@@ -166,7 +166,8 @@ npm test                   # type-check, then build, run and fetch it (test/serv
 
 \`npm start -- --port=9000 --greeting=hi\` passes boot arguments; \`npx fata run . --help\` lists them.
 \`npx fata build .\` writes the image, \`dist/${name}.fata\`; \`npx fata --help\` says the rest.
-Fata's service API (what \`main\` receives): node_modules/fata/docs/api/.
+Fata's service API (what \`main\` receives): node_modules/fata/docs/api/. Code that imports Fata
+outside \`fata build\` (a test driving its simulator, \`fata/sim\`, say) runs with \`node --import fata/register\`.
 `;
 
 const GITIGNORE = 'node_modules/\ndist/\n';
