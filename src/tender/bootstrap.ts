@@ -124,11 +124,17 @@ for (const b of spec.blocks) {
 await new Promise<void>((r) => libc.poll.async(new Uint8Array(8), 0, 0, () => r()));
 
 // Node loads its CA store on a thread of its own when TLS is first used; a service that uses TLS gets
-// that done now, while threads may still start (after the seal it would warn and fail).
+// that done now, while threads may still start (after the seal it would warn and fail). node:https and node:http2
+// load node:tls as they load (Fastify and Hono's node server require them), and so does the first touch of the fetch
+// globals (Koa asks whether a body is a Response).
 const bundle = image.sections.get('bundle');
-if (bundle && Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).includes('"node:tls"')) {
+const bundleText = bundle ? Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).toString('latin1') : '';
+if (/"node:(tls|https|http2)"|\b(Response|Headers|FormData|WebSocket|EventSource)\b|\bfetch\(/.test(bundleText)) {
   (await import('node:tls')).createSecureContext({});
 }
+// os.hostname() is uname(2), which the seal refuses (EPERM), and libraries ask as they start (pino, Fastify's
+// logger, puts it in every line). A unikernel's host name is its own name, as its DHCP client gives it, never the host's.
+(process.getBuiltinModule('node:os') as { hostname: () => string }).hostname = () => image.manifest.name;
 
 // process.stdout and process.stderr as console devices: npm libraries touch them as they load (debug, under Express,
 // asks whether stderr is a terminal) and console.log writes through them. Node would make each on first use as a

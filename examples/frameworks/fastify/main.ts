@@ -13,6 +13,8 @@ import type config from './config.ts';
 export const main: Main<typeof config> = async ({ service: net }, { port }, ctx) => {
   let server: Server | undefined;
   const app = Fastify({
+    // Fastify's own logger (pino) on the console, warnings and errors only.
+    logger: { level: 'warn' },
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
       server = createServer(handler);
       return server;
