@@ -80,6 +80,7 @@ test('fata cert check: an expired certificate exits 1; an unreadable one, or a m
   const ex = fata(['cert', 'check', certs.expired]);
   assert.equal(ex.status, 1);
   assert.match(ex.out, /subject: +CN=expired\.test\nissuer: +CN=Cert Check Root\n/);
+  assert.match(ex.out, /days left: 0\n/);
   assert.match(ex.err, /expired 2 days ago; renew it/);
   const garbage = join(dir, 'garbage.pem');
   writeFileSync(garbage, '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n');

@@ -152,10 +152,12 @@ export class Pki {
     openssl(['ca', '-batch', '-config', ca.config, '-revoke', cert.cert]);
   }
 
-  /** `ca`'s CRL, next update in 30 days (or `hours`). */
-  crl(ca: Issued, opts: { hours?: number } = {}): string {
-    const out = join(this.dir, `${ca.name}.crl.pem`);
-    openssl(['ca', '-batch', '-config', ca.config, '-gencrl', '-out', out].concat(opts.hours ? ['-crlhours', String(opts.hours)] : []));
+  /** `ca`'s CRL, next update in 30 days (or `nextUpdate` days from now: negative, a stale CRL). */
+  crl(ca: Issued, opts: { nextUpdate?: number } = {}): string {
+    const out = join(this.dir, `${ca.name}${opts.nextUpdate === undefined ? '' : `.next${opts.nextUpdate}`}.crl.pem`);
+    const dates =
+      opts.nextUpdate === undefined ? [] : ['-crl_lastupdate', stamp(opts.nextUpdate - 30), '-crl_nextupdate', stamp(opts.nextUpdate)];
+    openssl(['ca', '-batch', '-config', ca.config, '-gencrl', '-out', out, ...dates]);
     return out;
   }
 

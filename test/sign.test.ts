@@ -239,6 +239,40 @@ test('fata verify refuses a signature that carries its own content, one without 
   assert.equal(verify(sign('ec-good', ['-certfile', inter.cert])).status, 0);
 });
 
+test('--crl: a revoked intermediate is refused by name; a stale CRL, one from outside the chain and an unreadable file are refused', () => {
+  const img = copyImage(images.node, 'crl-cases.fata');
+  pki.opensslSign(img, rsa, [inter.cert]);
+  const crlCase = (file: string) => verify(img, root.cert, ['--crl', file]);
+  // The root's CRL, listing another intermediate: this chain passes; then one listing this chain's intermediate.
+  const other2 = pki.issue(root, 'Another Intermediate', 'inter');
+  pki.revoke(root, other2);
+  assert.equal(crlCase(pki.crl(root)).status, 0);
+  const lone = pki.issue(root, 'Revoked Intermediate', 'inter');
+  const underRevoked = pki.issue(lone, 'Signer Under Revoked', 'signer', { kind: 'ec' });
+  pki.revoke(root, lone);
+  const both = join(dir, 'both.crl.pem');
+  writeFileSync(both, readFileSync(pki.crl(root), 'utf8') + readFileSync(crl, 'utf8'));
+  const img2 = copyImage(images.node, 'crl-revoked-inter.fata');
+  pki.opensslSign(img2, underRevoked, [lone.cert]);
+  assert.equal(verify(img2).status, 0, 'without the CRL the chain is good');
+  const r = verify(img2, root.cert, ['--crl', both]);
+  assert.equal(r.status, 1);
+  assert.match(
+    r.err,
+    /FATA_SIGNER_REVOKED: the certificate CN=Revoked Intermediate \(serial [0-9A-F]+\) was revoked on .* by CN=Fata Test Root/,
+  );
+  assert.match(
+    crlCase(pki.crl(inter, { nextUpdate: -1 })).err,
+    /FATA_CRL_STALE: the revocation list from CN=Fata Test Intermediate .* was due for renewal on/,
+  );
+  const foreign = pki.root('Foreign CRL Root');
+  assert.match(crlCase(pki.crl(foreign)).err, /FATA_BAD_CRL: the revocation list in .* is not signed by a CA on the signer's chain/);
+  assert.match(crlCase(join(dir, 'missing.crl.pem')).err, /FATA_BAD_CRL: cannot read the revocation list/);
+  assert.match(crlCase(root.cert).err, /FATA_BAD_CRL: .* holds no readable revocation list/);
+  // A current CRL from the same CA does not refuse it: the refusals above are the CRLs'.
+  assert.equal(crlCase(pki.crl(inter, { nextUpdate: 5 })).status, 0);
+});
+
 /**
  * `bin/fata ARGS`, with its process tree sampled every few milliseconds while it runs: every command line
  * below it that ran an engine (Node running the bootstrap, which the JavaScript and native tenders both start).

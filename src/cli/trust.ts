@@ -108,7 +108,7 @@ export function certCommand(argv: readonly string[], say: Say): number {
   process.stdout.write(
     `subject:   ${dn(cert.subject)}\nissuer:    ${dn(cert.issuer)}\n` +
       `valid:     ${cert.validFromDate.toISOString()} to ${cert.validToDate.toISOString()}\n` +
-      `days left: ${Math.floor(left)}\n`,
+      `days left: ${Math.max(0, Math.floor(left))}\n`,
   );
   if (left < 0) {
     say(`fata cert check: ${file} expired ${Math.floor(-left)} days ago; renew it`);
