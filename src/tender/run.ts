@@ -114,7 +114,7 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
   let links: UserLink[] = [];
   if (!help) {
     // User-mode links: the gateway runs on this event loop, beside the unikernel.
-    links = await openUserLinks(flags.usernets, say);
+    links = await openUserLinks(flags.usernets, say, new Set(flags.impair.keys()));
     for (const l of links)
       taps.set(l.name, new FrameSocketDevice(l.engineFd, l.name, { mac: flags.macs.get(l.name) ?? randomMac(), mtu: l.mtu }));
     for (const [name, iface] of flags.nets)
@@ -188,7 +188,7 @@ async function openSptDevices(
   const blocks: { name: string; fd: number }[] = [];
   let links: UserLink[] = [];
   try {
-    links = await openUserLinks(flags.usernets, say);
+    links = await openUserLinks(flags.usernets, say, new Set(flags.impair.keys()));
     for (const [name, iface] of flags.nets) {
       const link = links.find((l) => l.name === name);
       const t = link ? { fd: link.engineFd, mtu: link.mtu } : openTap(iface, { create: flags.create.has(name) });

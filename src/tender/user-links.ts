@@ -21,12 +21,22 @@ export interface UserLink {
 }
 
 /** Opens every user-mode link and starts its gateway; on a failure, closes what it opened and throws a FataError. */
-export async function openUserLinks(usernets: ReadonlyMap<string, UserNetOptions>, say: (s: string) => void): Promise<UserLink[]> {
+export async function openUserLinks(
+  usernets: ReadonlyMap<string, UserNetOptions>,
+  say: (s: string) => void,
+  impaired: ReadonlySet<string> = new Set(),
+): Promise<UserLink[]> {
   const links: UserLink[] = [];
   try {
     for (const [name, o] of usernets) {
       const [engineFd, gatewayFd] = openFramePair();
-      const gateway = new UserNetGateway({ ...o, fd: gatewayFd, mtu: FRAME_SOCKET_MTU, say: (l) => say(`fata run: ${name}: ${l}`) });
+      const gateway = new UserNetGateway({
+        ...o,
+        fd: gatewayFd,
+        mtu: FRAME_SOCKET_MTU,
+        verifyChecksums: impaired.has(name),
+        say: (l) => say(`fata run: ${name}: ${l}`),
+      });
       links.push({ name, engineFd, mtu: FRAME_SOCKET_MTU, gateway });
       const e = await gateway.start();
       if (e) throw new FataError('FATA_HOSTFWD', `--net:${name}=user: ${e.error}`);
