@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { netnsSkipReason, stopAll, type TapNamespace, withTapNamespace } from './netns.ts';
 import { running } from './procs.ts';
 import { runnableCheckout } from './unprivileged.ts';
+import { type Browser, chromiumSkipReason, launchChromium } from './cdp.ts';
 import { sweepStaleCgroups } from '../src/tender/cgroup.ts';
 import { call } from '../src/daemon/client.ts';
 
@@ -107,18 +108,29 @@ class Ctx {
       .filter((t): t is string => !!t);
   }
 
-  async startDaemon(failpoint = ''): Promise<ChildProcess> {
-    const flags = [`--state-dir=${this.stateDir}`, '--socket', this.sock, '--backoff-ms=200', '--max-memory=1600', '--console-bytes=65536'];
+  /** What the last daemon started said on stderr. */
+  log = '';
+
+  async startDaemon(failpoint = '', extra: string[] = []): Promise<ChildProcess> {
+    const flags = [
+      `--state-dir=${this.stateDir}`,
+      '--socket',
+      this.sock,
+      '--backoff-ms=200',
+      '--max-memory=1600',
+      '--console-bytes=65536',
+      ...extra,
+    ];
     const d = spawn('ip', ['netns', 'exec', this.ns.name, process.execPath, FATA, 'daemon', ...flags], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, FATA_DAEMON_FAILPOINT: failpoint },
     });
     this.daemons.push(d);
-    let err = '';
+    this.log = '';
     d.stderr!.on('data', (b: Buffer) => {
-      err += b.toString();
+      this.log += b.toString();
     });
-    await until(`the daemon listens (${err})`, () => /listening on/.test(err) || (d.exitCode !== null && assert.fail(err)));
+    await until(`the daemon listens (${this.log})`, () => /listening on/.test(this.log) || (d.exitCode !== null && assert.fail(this.log)));
     return d;
   }
 }
@@ -394,6 +406,69 @@ test('two unikernels on one bridge reach each other over TCP; a third on another
     assert.match(c.consoleText('far'), /event=net-up .*ipv4=10.77.0.12\/24/, 'far is up, on its own bridge');
     assert.deepEqual(c.json<{ nets: { receivedBytes: number }[] }>(['stats', 'echo']).nets.length, 1);
   }),
+);
+
+/** The web console in a real browser: create → running → its console → live statistics → restart → destroy. */
+async function webConsole(c: Ctx, browser: Browser, url: string): Promise<void> {
+  const { page } = browser;
+  await page.goto(url);
+  await page.waitFor("document.querySelector('#status').textContent.startsWith('live')", 'the page is live');
+  await page.type('input[name=name]', 'site');
+  await page.type('input[name=image]', c.images.pingServe);
+  await page.type('input[name=net]', 'service=br0');
+  await page.type('input[name=mem]', '128');
+  await page.type('input[name=args]', '--ipv4=10.77.0.2/24');
+  await page.click('#create-button');
+  const row = (sel: string): string => `document.querySelector('tr[data-name="site"] ${sel}')`;
+  await page.waitFor(`${row('td.state')}?.textContent === 'running'`, 'site runs');
+  await page.click('tr[data-name="site"] button[data-action="console"]');
+  await page.waitFor("document.querySelector('#console').textContent.includes('event=serving')", 'its console shows it serving');
+  assert.match(c.ping(), /3 received/);
+  await page.waitFor(`Number(${row('td.packets')}?.textContent.split(' / ')[0]) >= 3`, 'the packets column counts the pings');
+  const png = await page.screenshot();
+  assert.ok(png.subarray(1, 4).toString() === 'PNG' && png.length > 10_000, 'a screenshot');
+  if (process.env.FATA_UPDATE_SCREENSHOTS === '1') writeFileSync(join(ROOT, 'docs/daemon-console.png'), png);
+  await page.click('tr[data-name="site"] button[data-action="restart"]');
+  await page.waitFor(`${row('td:nth-child(4)')}?.textContent === '1'`, 'one restart counted');
+  await page.waitFor(
+    "document.querySelector('#console').textContent.split('event=serving').length >= 3",
+    'the console follows the restart',
+  );
+  await page.click('tr[data-name="site"] button[data-action="destroy"]');
+  await page.waitFor(`${row('button[data-action="destroy"]')}?.textContent === 'Really destroy?'`, 'destroy asks once more');
+  assert.deepEqual(names(c), ['site'], 'one click destroys nothing');
+  await page.click('tr[data-name="site"] button[data-action="destroy"]');
+  await page.waitFor(`!document.querySelector('tr[data-name="site"]')`, 'the row is gone');
+  await page.waitFor("document.querySelector('#console').textContent.includes('destroyed')", 'the console says so');
+  assert.deepEqual(names(c), []);
+  assert.deepEqual(c.taps(), []);
+}
+
+test(
+  'the web console in headless Chromium: create, see it running, read its console, restart, destroy',
+  { skip: skip || chromiumSkipReason(), timeout: 300_000 },
+  () =>
+    inNamespace(async (c) => {
+      await c.startDaemon('', ['--http=127.0.0.1:8090']);
+      await until('the web console listens', () => c.log.includes('web console on'));
+      const token = readFileSync(join(c.stateDir, 'http-token'), 'utf8').trim();
+      const url = `http://127.0.0.1:8090/#token=${token}`;
+      assert.ok(c.log.includes(`web console on ${url}`), c.log);
+      const curl = (args: string[]): string => c.ns.run(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', ...args]).stdout;
+      assert.equal(curl(['http://127.0.0.1:8090/api/overview']), '401', 'no token, no data');
+      assert.equal(curl(['-H', 'authorization: Bearer 00', 'http://127.0.0.1:8090/api/overview']), '401');
+      assert.equal(
+        curl(['-H', `authorization: Bearer ${token}`, '-H', 'Host: rebound.example:8090', 'http://127.0.0.1:8090/api/overview']),
+        '421',
+      );
+      assert.equal(curl(['-H', `authorization: Bearer ${token}`, 'http://127.0.0.1:8090/api/overview']), '200');
+      const browser = await launchChromium(['ip', 'netns', 'exec', c.ns.name]);
+      try {
+        await webConsole(c, browser, url);
+      } finally {
+        await browser.close();
+      }
+    }),
 );
 
 test('fata daemon without root says what it needs and exits 1', {

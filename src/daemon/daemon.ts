@@ -6,6 +6,8 @@ import type { Limits } from './create.ts';
 import { IFNAME } from './host-net.ts';
 import { DEFAULT_STATE_DIR, socketPath } from './protocol.ts';
 import { Daemon } from './server.ts';
+import { loadToken, parseListen, startWeb } from './web.ts';
+import type { AddressInfo } from 'node:net';
 
 export interface DaemonFlags {
   readonly stateDir: string;
@@ -13,6 +15,8 @@ export interface DaemonFlags {
   readonly limits: Limits;
   readonly consoleBytes: number | undefined;
   readonly backoffMs: number | undefined;
+  /** The web console's address (--http=HOST:PORT). */
+  readonly http: { host: string; port: number } | undefined;
 }
 
 function num(flag: string, v: string | undefined): number {
@@ -26,14 +30,19 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
   let stateDir = DEFAULT_STATE_DIR,
     socket: string | undefined,
     consoleBytes: number | undefined,
-    backoffMs: number | undefined;
+    backoffMs: number | undefined,
+    http: DaemonFlags['http'];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
-    const [flag, value] = eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, ['--state-dir', '--socket'].includes(a) ? argv[++i] : undefined];
+    const [flag, value] =
+      eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, ['--state-dir', '--socket', '--http'].includes(a) ? argv[++i] : undefined];
     if (flag === '--state-dir' && value) stateDir = resolve(value);
     else if (flag === '--socket' && value) socket = resolve(value);
-    else if (flag === '--max-unikernels') limits.maxUnikernels = num(flag, value);
+    else if (flag === '--http') {
+      http = value === undefined ? undefined : parseListen(value);
+      if (!http) throw bad(`fata daemon: --http=${value ?? ''}: write it like 127.0.0.1:8090`);
+    } else if (flag === '--max-unikernels') limits.maxUnikernels = num(flag, value);
     else if (flag === '--max-memory') limits.maxMemoryMb = num(flag, value);
     else if (flag === '--console-bytes') consoleBytes = Math.max(4096, num(flag, value));
     else if (flag === '--backoff-ms') backoffMs = Math.max(10, num(flag, value));
@@ -47,7 +56,7 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
       if (wrong) throw bad(`fata daemon: --bridges: '${wrong}' is not an interface name`);
     } else throw bad(`fata daemon: unknown flag '${a}'`);
   }
-  return { stateDir, socket: socketPath(socket), limits, consoleBytes, backoffMs };
+  return { stateDir, socket: socketPath(socket), limits, consoleBytes, backoffMs, http };
 }
 
 /** Runs the daemon in the foreground; resolves with its exit code once a signal stopped it. */
@@ -60,11 +69,19 @@ export async function daemonCommand(argv: readonly string[], say: (s: string) =>
     );
   const d = new Daemon({ ...flags, say });
   await d.start();
+  const web = flags.http ? await startWeb(d, flags.http, loadToken(flags.stateDir)) : undefined;
+  if (web) {
+    const a = web.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    say(`fata daemon: web console on http://${host}:${a.port}/#token=${loadToken(flags.stateDir)}`);
+  }
   const signal = await new Promise<NodeJS.Signals>((r) => {
     process.once('SIGTERM', () => r('SIGTERM'));
     process.once('SIGINT', () => r('SIGINT'));
   });
   say(`fata daemon: ${signal}: stopping the engines (they stay declared and start again with the daemon)`);
+  web?.closeAllConnections();
+  web?.close();
   await d.stop();
   return 0;
 }

@@ -26,7 +26,7 @@ import { dirname, join } from 'node:path';
 import { FataError } from '../host/errors.ts';
 import { checkName, checkUpdate, type Limits, planCreate } from './create.ts';
 import { interfacesWithPrefix, makeTap, removeTap, tapAttached } from './host-net.ts';
-import { type CreateSpec, decodeRequest, type Envelope, MAX_LINE_BYTES, PROTOCOL_VERSION, type Reply } from './protocol.ts';
+import { type CreateSpec, decodeRequest, type Envelope, MAX_LINE_BYTES, PROTOCOL_VERSION, type Reply, type Request } from './protocol.ts';
 import { DEFAULT_CONSOLE_BYTES } from './ring.ts';
 import { unikernelStats } from './stats.ts';
 import { type DaemonState, imagesDir, loadState, saveState, type UnikernelRecord, volumePath, writeAtomic } from './state.ts';
@@ -43,7 +43,7 @@ export interface DaemonOptions {
 
 type Send = (r: Reply) => void;
 /** What a streaming request leaves running: called when the client goes. */
-type Cancel = () => void;
+export type Cancel = () => void;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -181,6 +181,16 @@ export class Daemon {
           : { code: 'FATA_INTERNAL', message: String((e as Error)?.message ?? e) };
       send({ v: PROTOCOL_VERSION, id: req.id, ok: false, error });
     });
+  }
+
+  /**
+   * One request from inside the daemon's process (the web console): its result, or a FataError; `event` gets a
+   * follow request's events until a function pushed on `cancels` is called.
+   */
+  async call(req: Request, event: (e: unknown) => void, cancels: Cancel[]): Promise<unknown> {
+    let result: unknown;
+    await this.#handle({ ...req, v: PROTOCOL_VERSION, id: 0 } as Envelope, (r) => (result = r), event, cancels);
+    return result;
   }
 
   #get(name: unknown): Unikernel {
