@@ -47,7 +47,7 @@ test('--net:NAME=user takes hostfwd and restrict; a tap keeps ,create; mistakes 
     ['--net:service=user,hostfwd=tcp:localhost:80-:80', /'localhost' is not an IPv4 address/],
     ['--net:service=user,create', /'create' is not an option of user-mode networking/],
     ['--net:service=user,hostfwd=tcp::80-:80,hostfwd=tcp::80-:81', /host port 80 is forwarded twice/],
-    ['--net:service=tap0,restrict=on', /the only option after a tap is ',create'/],
+    ['--net:service=tap0,restrict=on', /the only option after the interface is ',create'/],
   ];
   for (const [flag, re] of bad) {
     const r = parseRunFlags([flag, 'IMAGE']);

@@ -158,7 +158,7 @@ function parseNetFlag(a: string, nets: Map<string, string>, create: Set<string>,
     usernets.set(m[1]!, u);
   } else if (opts.length === 1 && opts[0] === 'create') create.add(m[1]!);
   else if (opts.length > 0)
-    return `${a}: the only option after a tap is ',create' (--net:NAME=TAP or --net:NAME=TAP,create); user-mode networking is --net:NAME=user[,hostfwd=…][,restrict=on]`;
+    return `${a}: the only option after the interface is ',create' (--net:NAME=TAP or --net:NAME=TAP,create); user-mode networking is --net:NAME=user[,hostfwd=…][,restrict=on]`;
   nets.set(m[1]!, m[2]!);
   return true;
 }
