@@ -1,0 +1,68 @@
+/**
+ * The receive window on the wire: auto-tuned (the bound starts at 64 KiB and
+ * doubles in a round trip in which the peer sends half of it, up to the
+ * receive buffer), scaled by the shift we offered (RFC 7323 §2), and
+ * announced without shrinking (RFC 9293 §3.8.6.2.2). See segment-harness.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LOCAL_ISS, MS, REMOTE_ISS, SegmentHarness } from './segment-harness.ts';
+
+const L = LOCAL_ISS + 1,
+  R = REMOTE_ISS + 1,
+  M = 1460;
+
+/** The peer sends `n` full segments from `seq` at once; returns where it stopped. */
+function burst(h: SegmentHarness, seq: number, n: number): number {
+  for (let i = 0; i < n; i++) h.send({ seq: seq + i * M, ack: L, flags: '.', payload: M });
+  return seq + n * M;
+}
+
+test('auto-tuning: half the window (32 KiB) received within a round trip doubles the window offered next', () => {
+  const h = new SegmentHarness(); // 1 ms round trip: SRTT 1 ms, the measuring interval.
+  const c = h.established({}, { wscale: 2 }); // Our shift: 7 (4 MiB buffer).
+  let seq = burst(h, R, 23); // 33580 bytes, the first of them opening the measurement.
+  assert.ok(
+    h.recv().every((s) => s.window === 512),
+    '64 KiB >> 7',
+  );
+  h.advance(1n * MS);
+  seq = burst(h, seq, 1);
+  h.advance(40n * MS);
+  assert.deepEqual(
+    h.recv().map((s) => [s.ack, s.window]),
+    [[seq, 1024]],
+    '128 KiB >> 7',
+  );
+  assert.equal(c.receiveWindowLimit, 131072);
+});
+
+test('auto-tuning: less than half the window in a round trip leaves it as it was', () => {
+  const h = new SegmentHarness();
+  const c = h.established({}, { wscale: 2 });
+  let seq = burst(h, R, 21); // With the one after: 22 × 1460 = 32120 bytes, short of 32768.
+  h.advance(1n * MS);
+  seq = burst(h, seq, 1);
+  h.advance(40n * MS);
+  assert.equal(c.receiveWindowLimit, 65536);
+  assert.ok(h.recv().every((s) => s.window === 512));
+});
+
+test('auto-tuning: never beyond the receive buffer; unscaled, the field stays at most 65535', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ receiveBuffer: 100_000 }, { wscale: 2 }); // Our shift: 1.
+  let seq = burst(h, R, 23);
+  h.advance(1n * MS);
+  seq = burst(h, seq, 1);
+  h.advance(40n * MS);
+  assert.equal(c.receiveWindowLimit, 100_000);
+  assert.deepEqual(h.recv().at(-1), { flags: '.', seq: L, ack: seq, window: 50_000, len: 0 }, '100000 >> 1');
+  const u = new SegmentHarness();
+  const d = u.established({ receiveBuffer: 200_000 }); // The peer offered no scaling: neither side scales.
+  let s2 = burst(u, R, 23);
+  u.advance(1n * MS);
+  s2 = burst(u, s2, 1);
+  u.advance(40n * MS);
+  assert.equal(d.receiveWindowLimit, 131072);
+  assert.equal(u.recv().at(-1)?.window, 65535, 'capped at the 16-bit field');
+});
