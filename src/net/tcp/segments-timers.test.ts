@@ -352,3 +352,28 @@ test('user timeout: it counts from the first unacknowledged data; the handshake 
   assert.equal(c.state, 'CLOSED');
   assert.deepEqual(h.events, ['close timeout']);
 });
+
+test("keepalive (RFC 1122 §4.2.3.6): by default nine unanswered probes, 75 s apart (Linux's defaults), then RST", () => {
+  const h = new SegmentHarness();
+  const c = h.established({ keepAliveNs: 1000n * S });
+  const gaps: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    gaps.push(ms(h.nextTimer()) / 1000);
+    assert.deepEqual(h.recv(), [keepAliveProbe], `probe ${i + 1}`);
+  }
+  gaps.push(ms(h.nextTimer()) / 1000);
+  assert.deepEqual(gaps, [1000, 75, 75, 75, 75, 75, 75, 75, 75, 75]);
+  assert.deepEqual(h.recv(), [{ flags: 'R', seq: L, ack: 0, window: 0, len: 0 }]);
+  assert.equal(c.state, 'CLOSED');
+});
+
+test('keepalive: in CLOSE-WAIT the probe goes too; in FIN-WAIT-2 none does', () => {
+  const h = new SegmentHarness();
+  h.closeWait(KA);
+  assert.equal(ms(h.nextTimer()), 10_000);
+  assert.deepEqual(h.recv(), [{ ...keepAliveProbe, ack: R + 1 }]);
+  const f = new SegmentHarness();
+  f.finWait2(KA);
+  f.advance(100n * S);
+  assert.deepEqual(f.recv(), []);
+});
