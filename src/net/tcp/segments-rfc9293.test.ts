@@ -272,7 +272,6 @@ test('SYN-RECEIVED (§3.10.4 CLOSE): with nothing queued, the FIN goes once the 
   assert.equal(c.state, 'FIN-WAIT-2');
 });
 
-
 test('SYN-RECEIVED (§3.10.7.4): the ACK of our SYN establishes the connection; nothing goes out', () => {
   const h = new SegmentHarness();
   h.synReceived();
@@ -1072,4 +1071,50 @@ test("TIME-WAIT: an old SYN (at or below RCV.NXT) is challenged; the peer's RST 
   assert.equal(c.state, 'CLOSED');
   h.send({ seq: OLD_ISS, flags: 'S', mss: 1460 });
   assert.deepEqual(h.recv(), [{ flags: 'S.', seq: LOCAL_ISS, ack: (OLD_ISS + 1) >>> 0, window: W, len: 0, mss: 1460 }]);
+});
+
+/** TIME-WAIT with timestamps agreed; the peer's last TSval (TS.Recent) is 1002. */
+function timeWaitTs(): { h: SegmentHarness; c: ReturnType<SegmentHarness['finWait1']> } {
+  const h = new SegmentHarness();
+  const c = h.finWait1({}, { ts: [1000, 0] });
+  h.send({ seq: R, ack: L + 1, flags: '.', ts: [1001, 0] });
+  h.send({ seq: R, ack: L + 1, flags: 'F.', ts: [1002, 0] });
+  assert.equal(c.state, 'TIME-WAIT');
+  h.recv();
+  h.advance(1n * S);
+  return { h, c };
+}
+
+test('TIME-WAIT (RFC 6191): with timestamps, a SYN with a newer TSval reopens the four-tuple, even below RCV.NXT', () => {
+  const { h, c } = timeWaitTs();
+  const OLD_ISS = (REMOTE_ISS - 1_000_000) >>> 0;
+  h.send({ seq: OLD_ISS, flags: 'S', mss: 1460, ts: [1003, 0] });
+  assert.equal(c.state, 'CLOSED');
+  assert.deepEqual(
+    h.recv().map((s) => [s.flags, s.ack]),
+    [['S.', (OLD_ISS + 1) >>> 0]],
+  );
+});
+
+test('TIME-WAIT (RFC 6191): with timestamps, a SYN whose TSval is not newer is challenged, even beyond RCV.NXT', () => {
+  const { h, c } = timeWaitTs();
+  h.send({ seq: REMOTE_ISS + 1_000_000, flags: 'S', mss: 1460, ts: [1002, 0] });
+  assert.equal(c.state, 'TIME-WAIT');
+  assert.deepEqual(
+    h.recv().map((s) => [s.flags, s.seq, s.ack]),
+    [['.', L + 1, R + 1]],
+    'a challenge ACK',
+  );
+});
+
+test('TIME-WAIT: a SYN-ACK, even beyond RCV.NXT, never reopens it', () => {
+  const h = new SegmentHarness();
+  const c = h.timeWait();
+  h.send({ seq: REMOTE_ISS + 1_000_000, ack: L + 1, flags: 'S.', mss: 1460 });
+  assert.equal(c.state, 'TIME-WAIT');
+  assert.deepEqual(
+    h.recv().map((s) => s.flags),
+    ['.'],
+    'a challenge ACK',
+  );
 });
