@@ -16,6 +16,7 @@ import { parseRunFlags } from '../src/tender/flags.ts';
 import { runnableCheckout } from './unprivileged.ts';
 import { freePorts } from './ports.ts';
 import { waitForLine } from './netns.ts';
+import { descendants, running } from './procs.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -223,5 +224,26 @@ test('DNS: 10.0.2.3 forwards to the host resolver in resolv.conf, and UDP to 10.
     for (const c of children) c.kill('SIGKILL');
     spawnSync('ip', ['netns', 'del', ns]);
     rmSync(etc, { recursive: true, force: true });
+  }
+});
+
+test('everything dies with the run: SIGKILL to fata run ends the sealed engine and closes the forwarded port', async () => {
+  const image = build('examples/website', '-t', 'spt');
+  const [port] = await freePorts(1);
+  const child = runFata([`--net:service=user,hostfwd=tcp:127.0.0.1:${port}-:8080`, image, '--https-port=0']);
+  const ended = finish(child);
+  try {
+    await waitForLine(child, /event=serving/, 30_000);
+    const below = descendants(child.pid!);
+    assert.ok(below.length > 0, 'the engine runs below fata run');
+    child.kill('SIGKILL');
+    await ended;
+    const deadline = Date.now() + 10_000;
+    while (below.some(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(below.filter(running), [], 'processes left behind');
+    const r = spawnSync('curl', ['-sS', '--max-time', '3', `http://127.0.0.1:${port}/`]);
+    assert.notEqual(r.status, 0, 'the forwarded port still answers');
+  } finally {
+    child.kill('SIGKILL');
   }
 });

@@ -178,9 +178,13 @@ export class UserNetGateway {
     return s;
   }
 
+  /** Forgets the stacks of outside addresses with no connection, no connection under way and no UDP flow. */
   private forgetIdle(): void {
+    const busy = new Set<number>();
+    for (const k of this.attempts.keys()) busy.add(Number(k.split(':')[0]));
+    for (const k of this.udpFlows.keys()) busy.add(Number(k.split('>')[1]!.split(':')[0]));
     for (const [a, s] of this.stacks) {
-      if (a === USERNET.gateway || a === USERNET.dns || s.tcp.connectionCount > 0) continue;
+      if (a === USERNET.gateway || a === USERNET.dns || busy.has(a) || s.tcp.connectionCount > 0) continue;
       this.stacks.delete(a);
     }
   }
