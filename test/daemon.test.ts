@@ -65,7 +65,15 @@ class Ctx {
   readonly sock = join(this.dir, 'fata.sock');
   readonly daemons: ChildProcess[] = [];
   readonly ns: TapNamespace;
-  readonly images: { pingServe: string; abort: string; biglog: string; netAbort: string; echo: string; tcpClient: string };
+  readonly images: {
+    pingServe: string;
+    abort: string;
+    biglog: string;
+    netAbort: string;
+    echo: string;
+    tcpClient: string;
+    blockTest: string;
+  };
   readonly mac = '02:00:00:00:77:02';
 
   constructor(ns: TapNamespace, images: Ctx['images']) {
@@ -106,6 +114,27 @@ class Ctx {
       .stdout.split('\n')
       .map((l) => /^\d+: (fk[^:@]+)/.exec(l)?.[1])
       .filter((t): t is string => !!t);
+  }
+
+  /** `fata … --follow` clients, stopped with the test. */
+  readonly clients: ChildProcess[] = [];
+
+  /** Starts `fata ARGS` (a follow) and collects its stdout lines. */
+  follow(args: string[]): { lines: string[]; child: ChildProcess } {
+    const child = spawn(process.execPath, [FATA, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, FATA_SOCKET: this.sock },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.clients.push(child);
+    const lines: string[] = [];
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      const parts = (buf + d.toString()).split('\n');
+      buf = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+    return { lines, child };
   }
 
   /** What the last daemon started said on stderr. */
@@ -157,16 +186,31 @@ async function createAndPing(c: Ctx): Promise<Info> {
 
 /** Two stats subscribers at once; a console follower; the engine killed → restarted by the policy. */
 async function statsAndRestart(c: Ctx, first: Info): Promise<Info> {
-  const seen = [[], []] as { nets: { receivedPackets: number }[] }[][];
-  const subs = seen.map((s) => call(c.sock, { op: 'stats', name: 'web', follow: true, intervalMs: 200 }, (e) => s.push(e as never)));
-  await Promise.all(subs.map((s) => s.result));
+  // One subscriber through the protocol, one through the command line, at once.
+  const seen: { nets: { receivedPackets: number }[] }[] = [];
+  const sub = call(c.sock, { op: 'stats', name: 'web', follow: true, intervalMs: 200 }, (e) => seen.push(e as never));
+  await sub.result;
+  const cli = c.follow(['stats', 'web', '--follow', '--json', '--interval=200']);
   c.ping();
-  await until('both subscribers get three updates', () => seen.every((s) => s.length >= 3), 10_000);
-  for (const s of seen) assert.ok(s.at(-1)!.nets[0]!.receivedPackets >= 3, JSON.stringify(s.at(-1)));
-  for (const s of subs) s.close();
-  const followed: string[] = [];
-  const follower = call(c.sock, { op: 'console', name: 'web', follow: true }, (e) => followed.push((e as { text: string }).text));
-  await follower.result;
+  const last = (): { nets: { receivedPackets: number }[] } | undefined => {
+    const l = cli.lines.at(-1);
+    return l ? JSON.parse(l) : undefined;
+  };
+  await until(
+    'both subscribers get three updates and see the pings',
+    () =>
+      seen.length >= 3 &&
+      cli.lines.length >= 3 &&
+      (seen.at(-1)?.nets[0]?.receivedPackets ?? 0) >= 3 &&
+      (last()?.nets[0]?.receivedPackets ?? 0) >= 3,
+    10_000,
+  );
+  sub.close();
+  const stopped = once(cli.child, 'exit');
+  cli.child.kill('SIGINT');
+  assert.deepEqual(await stopped, [0, null], 'stats --follow ends cleanly on ^C');
+  const followed = c.follow(['console', 'web', '--follow']).lines;
+  await until('the console follower has the history', () => followed.some((l) => /event=serving/.test(l)));
   process.kill(first.enginePid!, 'SIGKILL');
   const again = await until('web restarted', () => {
     const i = c.info('web');
@@ -178,9 +222,8 @@ async function statsAndRestart(c: Ctx, first: Info): Promise<Info> {
   assert.match(c.ping(), /3 received/);
   await until(
     'the follower saw the restart',
-    () => followed.some((l) => /restarting in 200 ms/.test(l)) && followed.some((l) => /event=serving/.test(l)),
+    () => followed.some((l) => /\[fata\] restarting in 200 ms/.test(l)) && followed.filter((l) => /event=serving/.test(l)).length === 2,
   );
-  follower.close();
   return again;
 }
 
@@ -233,11 +276,23 @@ async function loopAndDestroy(c: Ctx): Promise<void> {
   assert.ok(!running(pid2), 'the tender is gone');
 }
 
-/** A console flood stays within the ring's bound (--console-bytes=65536), and what follows it is kept. */
+/** A console flood (112 MiB) stays within the ring's bound (--console-bytes=65536) and the daemon's memory bounded; what follows it is kept. */
 async function flood(c: Ctx): Promise<void> {
-  const r = c.fata(['create', 'flood', c.images.biglog, '--mem=128', '--', '--kib=8192']);
+  // 7 runs of a 16 MiB line (restart always, at most 6 in a row): 112 MiB through a 64 KiB ring.
+  const r = c.fata(['create', 'flood', c.images.biglog, '--mem=128', '--restart=always', '--max-restarts=6', '--', '--kib=16384']);
   assert.equal(r.status, 0, r.err);
-  await until('flood ran', () => c.info('flood').state === 'stopped', 30_000);
+  const daemonPid = c.daemons.at(-1)!.pid!;
+  let peakKb = 0;
+  await until(
+    'flood ran 7 times',
+    () => {
+      peakKb = Math.max(peakKb, Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${daemonPid}/status`, 'utf8'))?.[1]));
+      return c.info('flood').state === 'failed';
+    },
+    120_000,
+  );
+  assert.equal(c.info('flood').restarts, 6);
+  assert.ok(peakKb < 256 * 1024, `the daemon stayed under 256 MiB resident (peak ${peakKb} kB)`);
   const kept = c.json<{ lines: { text: string }[] }>(['console', 'flood']).lines;
   assert.ok(kept.reduce((s, l) => s + l.text.length, 0) <= 65536, 'the ring holds at most its bound');
   assert.ok(kept.some((l) => l.text.includes('event=after-big')));
@@ -281,6 +336,7 @@ function buildImages(): Ctx['images'] {
     netAbort: build('test/fixtures/net-abort'),
     echo: build('examples/echo'),
     tcpClient: build('test/fixtures/tcp-client'),
+    blockTest: build('examples/block-test'),
   };
 }
 
@@ -301,7 +357,7 @@ async function inNamespace(steps: (c: Ctx) => Promise<void>): Promise<void> {
       try {
         await steps(c);
       } finally {
-        await stopAll(c.daemons); // Before the namespace goes: a daemon stopped with SIGTERM stops its engines.
+        await stopAll([...c.clients, ...c.daemons]); // Before the namespace goes: a daemon stopped with SIGTERM stops its engines.
       }
     });
   } finally {
@@ -405,6 +461,46 @@ test('two unikernels on one bridge reach each other over TCP; a third on another
     assert.doesNotMatch(c.consoleText('far'), /client-done/, 'nothing crosses from br1 to br0');
     assert.match(c.consoleText('far'), /event=net-up .*ipv4=10.77.0.12\/24/, 'far is up, on its own bridge');
     assert.deepEqual(c.json<{ nets: { receivedBytes: number }[] }>(['stats', 'echo']).nets.length, 1);
+  }),
+);
+
+/** Volumes: made, attached as a block device, written by the unikernel, dumped, refused while attached, destroyed. */
+async function volumes(c: Ctx): Promise<void> {
+  assert.equal(c.fata(['volume', 'create', 'data', '4M']).status, 0);
+  assert.match(c.fata(['volume', 'create', 'data', '4M']).err, /FATA_EXISTS/);
+  assert.match(c.fata(['volume', 'create', 'odd', '1000']).err, /FATA_BAD_SIZE/);
+  const r = c.fata(['create', 'disk', c.images.blockTest, '--block:storage=data', '--mem=128']);
+  assert.equal(r.status, 0, r.err);
+  await until('block-test ran', () => c.info('disk').state === 'stopped', 30_000);
+  assert.match(c.consoleText('disk'), /event=block-test-ok blocks=8192 bytes=4194304/);
+  assert.deepEqual(c.json<{ name: string; bytes: number; attachedTo?: string }[]>(['volume', 'list']), [
+    { name: 'data', bytes: 4 << 20, createdAt: c.json<{ createdAt: number }[]>(['volume', 'list'])[0]!.createdAt, attachedTo: 'disk' },
+  ]);
+  const inUse = c.fata(['volume', 'destroy', 'data']);
+  assert.equal(inUse.status, 1);
+  assert.match(inUse.err, /FATA_VOLUME_IN_USE: volume 'data' is attached to 'disk'/);
+  assert.match(c.fata(['create', 'disk2', c.images.blockTest, '--block:storage=data']).err, /FATA_VOLUME_IN_USE/);
+  const dump = spawnSync(process.execPath, [FATA, 'volume', 'dump', 'data'], {
+    env: { ...process.env, FATA_SOCKET: c.sock },
+    maxBuffer: 16 << 20,
+  });
+  assert.equal(dump.status, 0, dump.stderr.toString());
+  assert.equal(dump.stdout.length, 4 << 20);
+  assert.deepEqual(dump.stdout, readFileSync(join(c.stateDir, 'volumes', 'data.img')), 'the dump is the volume');
+  assert.ok(
+    dump.stdout.some((b) => b !== 0),
+    'block-test wrote to it',
+  );
+  assert.equal(c.fata(['destroy', 'disk']).status, 0);
+  assert.equal(c.fata(['volume', 'destroy', 'data']).status, 0);
+  assert.deepEqual(c.json<unknown[]>(['volume', 'list']), []);
+  assert.deepEqual(readdirSync(join(c.stateDir, 'volumes')), []);
+}
+
+test('volumes: create, attach, written by the unikernel, dump, refused while attached, destroy', { skip, timeout: 300_000 }, () =>
+  inNamespace(async (c) => {
+    await c.startDaemon();
+    await volumes(c);
   }),
 );
 
