@@ -34,7 +34,8 @@ const DEFAULTS = {
   moduleResolution: 'bundler',
   lib: ['esnext'],
   types: ['node'],
-  typeRoots: [join(FATA_ROOT, 'node_modules', '@types')],
+  // Fata's own node_modules in a checkout; beside Fata where npm installed it as a package (node_modules/fata).
+  typeRoots: [join(FATA_ROOT, 'node_modules', '@types'), join(FATA_ROOT, '..', '@types')],
   strict: true,
   allowImportingTsExtensions: true,
   erasableSyntaxOnly: true,
@@ -129,11 +130,15 @@ function cachingHost(ts: Ts, options: TS.CompilerOptions): TS.CompilerHost {
   return host;
 }
 
-/** Whether any source of the program (not a declaration file) imports a Node built-in: then it needs Node's types. */
-function importsBuiltins(ts: Ts, program: TS.Program): boolean {
-  return program
-    .getSourceFiles()
-    .some((sf) => !sf.isDeclarationFile && ts.preProcessFile(sf.text, true, true).importedFiles.some((f) => isBuiltin(f.fileName)));
+/**
+ * Whether the program may need Node's types: a source of it (not a declaration file) imports a Node built-in, or it
+ * reads a package's declarations (other than Fata's own and the compiler's), which may use Node's globals unsaid.
+ */
+function mayNeedNode(ts: Ts, program: TS.Program): boolean {
+  return program.getSourceFiles().some((sf) => {
+    if (sf.isDeclarationFile) return /\/node_modules\//.test(sf.fileName) && !/\/node_modules\/typescript\/lib\//.test(sf.fileName);
+    return ts.preProcessFile(sf.text, true, true).importedFiles.some((f) => isBuiltin(f.fileName));
+  });
 }
 
 /** The errors of the service's own files (under `dir`, outside node_modules and dist) and the program's global ones. */
@@ -151,7 +156,8 @@ function ownErrors(ts: Ts, program: TS.Program, dir: string): TS.Diagnostic[] {
  * The program to check, and its errors. Node's type declarations are most of what a check reads (2.5 MB, about four
  * fifths of its time), and a service that uses nothing of Node's needs none of them: so a first program leaves them
  * out, and is the answer when nothing in it imports a Node built-in (the parts of Fata a service reaches use Node's
- * globals only in modules that import a built-in) and the service's files miss no name, module or type. Otherwise
+ * globals only in modules that import a built-in), it reads no package's declarations (they may use Node's globals
+ * unsaid: without them a type would quietly be any), and the service's files miss no name, module or type. Otherwise
  * the check is made again with the configured types, on the files already parsed.
  */
 function check(ts: Ts, dir: string, rootNames: string[], options: TS.CompilerOptions): { program: TS.Program; errors: TS.Diagnostic[] } {
@@ -160,7 +166,7 @@ function check(ts: Ts, dir: string, rootNames: string[], options: TS.CompilerOpt
     const types = (options.types ?? []).filter((t) => t !== 'node');
     const lean = ts.createProgram({ rootNames, options: { ...options, types }, host });
     const withNode = lean.getSourceFiles().some((sf) => /\/@types\/node\//.test(sf.fileName)); // A package's types brought them.
-    if (withNode || !importsBuiltins(ts, lean)) {
+    if (withNode || !mayNeedNode(ts, lean)) {
       const errors = ownErrors(ts, lean, dir);
       if (withNode || !errors.some((d) => MISSING.has(d.code))) return { program: lean, errors };
     }
