@@ -23,7 +23,8 @@ export interface SimNet {
  * `faults` in both directions, all randomness from `seed`. The switch
  * records every frame that enters it into `pcap`.
  */
-export function simNet(n: number, seed: number, faults: FaultOptions = {}, mtu = 1500): SimNet {
+/** `link`: what each device's sending side adds, such as a rate and a queue (a real link's bottleneck). */
+export function simNet(n: number, seed: number, faults: FaultOptions = {}, mtu = 1500, link: FaultOptions = {}): SimNet {
   const sched = new Scheduler();
   const clock = sched.clock;
   const rnd = new SeededRandom(seed);
@@ -34,7 +35,7 @@ export function simNet(n: number, seed: number, faults: FaultOptions = {}, mtu =
   for (let i = 0; i < n; i++) {
     const mac = Uint8Array.of(0x02, 0, 0, 0, 0, i + 1);
     const port = sw.attach(mac, mtu);
-    const dev = new FaultInjector(port, clock, rnd.fork(), faults, faults);
+    const dev = new FaultInjector(port, clock, rnd.fork(), faults, { ...faults, ...link });
     injectors.push(dev);
     const s = new Stack({
       device: dev,

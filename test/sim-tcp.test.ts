@@ -218,16 +218,19 @@ const CONDITIONS: [string, FaultOptions, TcpConfig?][] = [
   ['corruption 2%', { corrupt: 0.02, delayNs: 5n * MS }],
   ['tiny windows (4 KiB)', { delayNs: 5n * MS }, { receiveBuffer: 4096, sendBuffer: 4096 }],
   ['no window scaling, no timestamps', { loss: 0.02, delayNs: 5n * MS }, { windowScaling: false, timestamps: false }],
-  ['long path (100 ms RTT)', { delayNs: 50n * MS }],
-  ['long path, fixed 64 KiB window', { delayNs: 50n * MS }, { receiveBuffer: 65536 }],
+  // The delay applies where a frame leaves and where it arrives: 25 ms each, 50 ms one way, 100 ms a round trip.
+  ['long path (100 ms RTT)', { delayNs: 25n * MS }],
+  ['long path, fixed 64 KiB window', { delayNs: 25n * MS }, { receiveBuffer: 65536 }],
 ];
 
 const BULK = 10_000_000;
+/** Every row's bottleneck: each sender's link runs at 100 Mbit/s with a queue of 1000 frames (netem's default limit). */
+const LINK: FaultOptions = { rateBitsPerSec: 100e6, queueFrames: 1000, maxHeld: 100_000 };
 
 test('10 MB bulk transfers arrive byte-exact under every condition (throughput table)', () => {
   const rows: string[] = [];
   for (const [name, faults, cfg] of CONDITIONS) {
-    const net = simNet(2, 7, faults);
+    const net = simNet(2, 7, faults, 1500, LINK);
     const r = bulk(net, BULK, cfg, 3600n);
     rows.push(
       `${name.padEnd(34)} ${r.ok ? 'ok ' : 'BAD'} ${((BULK * 8) / r.seconds / 1e6).toFixed(2).padStart(8)} Mbit/s  ` +
@@ -239,7 +242,7 @@ test('10 MB bulk transfers arrive byte-exact under every condition (throughput t
   // Snapshotted like smoltcp's netsim: virtual time makes the table exact, so any change to it is a
   // change in behaviour to review. Regenerate with UPDATE_SNAPSHOTS=1 and read the diff.
   const table =
-    '10 MB bulk transfer, 10.0.0.1 → 10.0.0.2, 10 ms RTT, faults both ways, seed 7, virtual time (test/sim-tcp.test.ts)\n' +
+    '10 MB bulk transfer, 10.0.0.1 → 10.0.0.2, 20 ms RTT (5 ms of delay each side of each hop), faults both ways, 100 Mbit/s links with 1000-frame queues, seed 7, virtual time (test/sim-tcp.test.ts)\n' +
     rows.join('\n') +
     '\n';
   const file = new URL('./snapshots/tcp-netsim.txt', import.meta.url);

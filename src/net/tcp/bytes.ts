@@ -9,7 +9,8 @@ export class ByteQueue {
   private buf: Uint8Array;
   private head = 0;
   private len = 0;
-  readonly capacity: number;
+  /** The most it holds; it may be raised (send-buffer auto-tuning) but memory is taken only as data waits. */
+  capacity: number;
 
   constructor(capacity: number, initial = Math.min(capacity, 16384)) {
     this.capacity = capacity;

@@ -9,7 +9,7 @@ test('NewReno: slow start doubles per window, a loss halves, a timeout drops to 
   const c = new NewReno(MSS);
   assert.equal(c.cwnd, 10 * MSS);
   c.onAck(10 * MSS, MSS);
-  assert.equal(c.cwnd, 11 * MSS, 'byte counting with L = 1 MSS per ACK');
+  assert.equal(c.cwnd, 12 * MSS, 'byte counting with L = 2 MSS per ACK');
   c.onFastRetransmit(20 * MSS, MSS);
   assert.deepEqual([c.ssthresh, c.cwnd], [10 * MSS, 10 * MSS]);
   c.onTimeout(20 * MSS, MSS);
@@ -51,12 +51,14 @@ test('RFC 6928 §2: the initial window is min(10 MSS, max(2 MSS, 14600 bytes))',
   assert.equal(new Cubic(8960).cwnd, 17920, 'but never below 2 MSS');
 });
 
-test('RFC 5681 §3.1: slow start grows by at most one MSS per ACK (L = 1), however much it acknowledges', () => {
+test('RFC 3465 §2.3: slow start grows by what an ACK acknowledges, at most two MSS (L = 2: a delayed ACK counts whole)', () => {
   for (const c of [new NewReno(MSS), new Cubic(MSS)]) {
     c.onAck(500, MSS, 0n);
     assert.equal(c.cwnd, 10 * MSS + 500, c.name);
+    c.onAck(2 * MSS, MSS, 0n);
+    assert.equal(c.cwnd, 12 * MSS + 500, `${c.name}: both segments of a delayed ACK`);
     c.onAck(5 * MSS, MSS, 0n);
-    assert.equal(c.cwnd, 11 * MSS + 500, `${c.name}: one MSS for five acknowledged`);
+    assert.equal(c.cwnd, 14 * MSS + 500, `${c.name}: two MSS for five acknowledged`);
   }
 });
 
@@ -194,4 +196,42 @@ test('RFC 9438 §4.2: each loss starts a new epoch; t counts from the first ACK 
   c.onAck(0, MSS, 200n * S); // The new epoch starts at 200 s.
   c.onAck(MSS, MSS, 203n * S);
   near(c.cwnd, 25.2 * MSS + (10.8 / 25.2) * MSS, 't = 3 s into the new epoch');
+});
+
+/** Rounds of ten one-segment ACKs, each round ending where the next begins (SND.MAX at its start); returns cwnd growth in MSS. */
+function rounds(c: Cubic): (rttMs: number) => number {
+  let ack = 0;
+  c.onRoundAck(undefined, 0, MSS); // The first round ends at the first ACK.
+  return (rttMs) => {
+    const before = c.cwnd;
+    const end = ack + 10 * MSS;
+    for (let i = 0; i < 10; i++) {
+      ack += MSS;
+      c.onRoundAck(rttMs * 1e6, ack, end + MSS);
+      c.onAck(MSS, MSS, 0n);
+    }
+    return (c.cwnd - before) / MSS;
+  };
+}
+
+test('RFC 9406 HyStart++: a round whose least RTT rose past the threshold slows growth to a quarter; five such rounds end slow start', () => {
+  const c = new Cubic(MSS);
+  const round = rounds(c);
+  assert.equal(round(100), 10, 'slow start: a segment per segment acknowledged');
+  assert.equal(round(103), 10, 'up 3 ms, under the threshold (100/8 = 12.5 ms here): still slow start');
+  assert.equal(round(120), 7 + 3 / 4, 'up 17 ms: from the eighth sample on, Conservative Slow Start grows a quarter as fast');
+  for (let i = 0; i < 4; i++) assert.equal(round(120), 10 / 4, `CSS round ${i + 2}`);
+  assert.equal(c.ssthresh, Number.MAX_SAFE_INTEGER, 'not yet: five CSS rounds');
+  const cwnd = c.cwnd;
+  round(120);
+  assert.equal(c.ssthresh, cwnd, 'the fifth CSS round ended slow start: ssthresh = cwnd at its end');
+});
+
+test('RFC 9406 §4.3: an RTT that falls back below the CSS baseline resumes slow start', () => {
+  const c = new Cubic(MSS);
+  const round = rounds(c);
+  round(50);
+  assert.equal(round(70), 7 + 3 / 4, 'CSS from the eighth sample');
+  assert.equal(round(50), 7 / 4 + 3, 'back to slow start at the eighth sample below the baseline');
+  assert.equal(round(50), 10);
 });

@@ -14,6 +14,60 @@ export interface CongestionControl {
   onFastRetransmit(flight: number, mss: number): void;
   /** The retransmission timer fired. */
   onTimeout(flight: number, mss: number): void;
+  /** Every ACK of new data, before `onAck`: the RTT it measured (ns; undefined if none), the ACK and SND.MAX. */
+  onRoundAck?(rttNs: number | undefined, ack: number, sndMax: number): void;
+}
+
+/**
+ * HyStart++ (RFC 9406): slow start ends before it overflows the path's queue. Each round (a window of
+ * data, from SND.MAX when it began until it is acknowledged) takes the least RTT of its first samples;
+ * when a round's least RTT has grown past the last round's by a threshold (1/8 of it, 4 to 16 ms), the
+ * queue is filling: growth slows to a quarter (Conservative Slow Start) and, unless the RTT falls back,
+ * slow start ends after five more rounds. Loss ends it as before.
+ */
+export class HyStart {
+  private static readonly MIN_RTT_THRESH = 4e6;
+  private static readonly MAX_RTT_THRESH = 16e6;
+  private static readonly N_RTT_SAMPLE = 8;
+  private static readonly CSS_ROUNDS = 5;
+  static readonly CSS_GROWTH_DIVISOR = 4;
+  private windowEnd: number | undefined;
+  private lastRoundMin = Number.POSITIVE_INFINITY;
+  private roundMin = Number.POSITIVE_INFINITY;
+  private samples = 0;
+  private cssBaseline: number | undefined;
+  private cssRounds = 0;
+  /** Slow start should end now (the caller sets ssthresh to cwnd). */
+  done = false;
+
+  get inCss(): boolean {
+    return this.cssBaseline !== undefined;
+  }
+
+  onRoundAck(rttNs: number | undefined, ack: number, sndMax: number): void {
+    if (this.done) return;
+    if (this.windowEnd === undefined || ((ack - this.windowEnd) | 0) >= 0) {
+      // A new round (RFC 9406 §4.2).
+      this.lastRoundMin = this.roundMin;
+      this.roundMin = Number.POSITIVE_INFINITY;
+      this.samples = 0;
+      this.windowEnd = sndMax;
+      if (this.cssBaseline !== undefined && ++this.cssRounds >= HyStart.CSS_ROUNDS) this.done = true;
+    }
+    if (rttNs === undefined) return;
+    this.roundMin = Math.min(this.roundMin, rttNs);
+    this.samples++;
+    if (this.cssBaseline === undefined) {
+      if (this.samples < HyStart.N_RTT_SAMPLE || !Number.isFinite(this.lastRoundMin)) return;
+      const thresh = Math.min(HyStart.MAX_RTT_THRESH, Math.max(HyStart.MIN_RTT_THRESH, this.lastRoundMin / 8));
+      if (this.roundMin >= this.lastRoundMin + thresh) {
+        this.cssBaseline = this.roundMin;
+        this.cssRounds = 0;
+      }
+    } else if (this.samples >= HyStart.N_RTT_SAMPLE && this.roundMin < this.cssBaseline) {
+      this.cssBaseline = undefined; // A spurious exit: back to slow start (§4.3).
+    }
+  }
 }
 
 /** RFC 6928 §2: an initial window of ten segments, up to 14600 bytes (but at least two): min(10 MSS, max(2 MSS, 14600)). */
@@ -31,7 +85,7 @@ export class NewReno implements CongestionControl {
 
   onAck(acked: number, mss: number): void {
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(acked, mss); // RFC 5681 §3.1 slow start (appropriate byte counting, L=1).
+      this.cwnd += Math.min(acked, 2 * mss); // Slow start with appropriate byte counting, L = 2 SMSS (RFC 3465 §2.3).
       return;
     }
     this.bytesAcked += acked; // Congestion avoidance: one MSS per window's worth of ACKed bytes.
@@ -70,14 +124,29 @@ export class Cubic implements CongestionControl {
   private k = 0; // seconds
   private epochNs: bigint | undefined;
   private wEst = 0; // segments (Reno-friendly estimate)
+  /** Slow start's exit (RFC 9438 §4.10 recommends HyStart++); the first one only, as RFC 9406 §4.2 says. */
+  private hystart: HyStart | undefined = new HyStart();
 
   constructor(mss: number) {
     this.cwnd = initialWindow(mss);
   }
 
+  onRoundAck(rttNs: number | undefined, ack: number, sndMax: number): void {
+    if (!this.hystart || this.cwnd >= this.ssthresh) return;
+    this.hystart.onRoundAck(rttNs, ack, sndMax);
+    if (this.hystart.done) {
+      this.ssthresh = this.cwnd;
+      this.hystart = undefined;
+    }
+  }
+
   onAck(acked: number, mss: number, nowNs: bigint, srttNs = 0): void {
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(acked, mss); // Slow start (RFC 9438 §4.10 keeps standard slow start).
+      // Slow start; a quarter of it in HyStart++'s Conservative Slow Start.
+      // Appropriate byte counting with L = 2 SMSS (RFC 3465 §2.3): a delayed ACK of two segments counts as two,
+      // so the window doubles each round trip as slow start means it to.
+      const grow = Math.min(acked, 2 * mss);
+      this.cwnd += this.hystart?.inCss ? grow / HyStart.CSS_GROWTH_DIVISOR : grow;
       return;
     }
     const cwndSeg = this.cwnd / mss;
@@ -103,6 +172,7 @@ export class Cubic implements CongestionControl {
   }
 
   private reduce(mss: number): void {
+    this.hystart = undefined; // Loss ends slow start; HyStart++ is for the first one only.
     const cwndSeg = this.cwnd / mss;
     // Fast convergence (§4.7): give up bandwidth when the maximum keeps shrinking.
     this.wMax = cwndSeg < this.wLastMax ? (cwndSeg * (1 + Cubic.BETA)) / 2 : cwndSeg;

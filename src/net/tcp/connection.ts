@@ -32,6 +32,7 @@ import {
   DEFAULT_MSS,
   DEFAULT_RECEIVE_BUFFER,
   DEFAULT_SEND_BUFFER,
+  MAX_SEND_BUFFER,
   KEEPALIVE_PROBES,
   MAX_HEADERS,
   MAX_RETRIES,
@@ -550,16 +551,30 @@ export class TcpConnection {
     if (this.sackOk) this.scoreboard.update(o, this.sndUna, this.sndMax);
     if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
     this.rtt.newAck(ack, o, this.tsOk, this.tsOk && o.hasTimestamps ? this.tsNow() : 0, now);
+    this.cc.onRoundAck?.(this.rtt.latest, ack, this.sndMax);
     const flight = seqDiff(this.sndMax, this.sndUna);
     this.timers.unackedSince = flight > 0 ? now : undefined;
     this.recover(this.recovery.newAck(ack, dataAcked, flight, useSack, this.mss, now, this.rtt.srtt));
     this.timers.rto = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : undefined;
     this.armTlp(now);
     if (finAcked) this.ourFinAcked(now);
+    this.tuneSendBuffer();
     if (this.needDrain && this.sendQ.free > 0) {
       this.needDrain = false;
       this.defer('drain');
     }
+  }
+
+  /**
+   * Send-buffer auto-tuning: unless the application fixed the size, the queue may hold twice the
+   * congestion window (what is in flight and as much again ready to go), from the initial 256 KiB up to
+   * `maxSendBuffer`; it never shrinks below what it holds. A long fat path needs a window bigger than
+   * any fixed buffer (100 Mbit/s × 100 ms is 1.25 MB in flight).
+   */
+  private tuneSendBuffer(): void {
+    if (this.cfg.sendBuffer !== undefined) return;
+    const want = Math.floor(Math.min(this.cfg.maxSendBuffer ?? MAX_SEND_BUFFER, Math.max(DEFAULT_SEND_BUFFER, 2 * this.cc.cwnd)));
+    if (want > this.sendQ.capacity) this.sendQ.capacity = want;
   }
 
   /** Window update (RFC 9293 §3.10.7.4: the SND.WL1/WL2 rule keeps an old segment from setting it). */

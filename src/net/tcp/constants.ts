@@ -55,6 +55,8 @@ export const TLP_WORST_DELAYED_ACK_NS = 200_000_000;
 
 /** Bytes the application may queue for sending, by default. */
 export const DEFAULT_SEND_BUFFER = 256 * 1024;
+/** The most an auto-tuned send buffer grows to (Linux's tcp_wmem[2]). */
+export const MAX_SEND_BUFFER = 4 * 1024 * 1024;
 /** The receive buffer, the most window ever offered, by default; the window starts at INITIAL_RECEIVE_WINDOW. */
 export const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
 export const INITIAL_RECEIVE_WINDOW = 64 * 1024;

@@ -11,6 +11,8 @@ import { seqGe } from './seq.ts';
 import type { TcpConfig } from './types.ts';
 
 export class RttEstimator {
+  /** The measurement the last `newAck` took (ns), or undefined when it took none. */
+  latest: number | undefined;
   /** SRTT and RTTVAR (ns); SRTT is 0 before the first measurement. */
   srtt = 0;
   rttvar = 0;
@@ -47,6 +49,7 @@ export class RttEstimator {
 
   /** RFC 6298 §2.2-2.3: SRTT, RTTVAR and RTO from one measurement `r` (ns); §2.4-2.5 bound the RTO. */
   sample(r: number): void {
+    this.latest = r;
     if (this.srtt === 0) {
       this.srtt = r;
       this.rttvar = r / 2;
@@ -90,6 +93,7 @@ export class RttEstimator {
    * Ends the backoff (RFC 6298 §5: the doubled RTO stays until a new measurement replaces it).
    */
   newAck(ack: number, o: TcpOptions, tsOk: boolean, tsNow: number, now: bigint): void {
+    this.latest = undefined;
     const rxt = this.lastRetransmitTs;
     if (tsOk && o.hasTimestamps && o.tsEcr !== 0 && (rxt === undefined || ((o.tsEcr - rxt) | 0) >= 0)) {
       this.sample(Math.max(1, (tsNow - o.tsEcr) >>> 0) * 1e6);

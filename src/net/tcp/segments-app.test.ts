@@ -229,3 +229,37 @@ test('a RST reaches the application as onClose after the segment is processed', 
   assert.equal(stateSeen, 'CLOSED');
   assert.equal(h.tcp.connectionCount, 0);
 });
+
+/** Sends as much as the windows allow and ACKs each segment, `rounds` times (slow start doubles cwnd each round). */
+function growCwnd(h: SegmentHarness, c: ReturnType<SegmentHarness['established']>, rounds: number): void {
+  for (let i = 0; i < rounds; i++) {
+    if (c.sendBufferFree > 0) c.write(new Uint8Array(c.sendBufferFree));
+    const sent = h.recv();
+    h.advance(MS);
+    for (const s of sent) h.send({ seq: R, ack: s.seq + s.len, flags: '.', window: 65535 });
+  }
+}
+
+test('the send buffer follows the congestion window: twice cwnd, from 256 KiB up to maxSendBuffer', () => {
+  const h = new SegmentHarness();
+  const c = h.established({}, { wscale: 7 });
+  assert.equal(c.sendBufferFree, 256 * 1024, 'the initial bound');
+  growCwnd(h, c, 12);
+  const cwnd = c.cc.cwnd;
+  assert.ok(cwnd > 256 * 1024, `slow start grew cwnd (${cwnd})`);
+  assert.equal(c.bufferedSend + c.sendBufferFree, Math.min(4 << 20, 2 * cwnd), 'twice cwnd, at most 4 MiB');
+  growCwnd(h, c, 20);
+  assert.equal(c.bufferedSend + c.sendBufferFree, 4 << 20, 'the default maximum');
+});
+
+test('a send buffer the application sized stays that size; maxSendBuffer bounds an auto-tuned one', () => {
+  const fixed = new SegmentHarness();
+  const a = fixed.established({ sendBuffer: 100_000 }, { wscale: 7 });
+  growCwnd(fixed, a, 14);
+  assert.ok(a.cc.cwnd > 100_000);
+  assert.equal(a.bufferedSend + a.sendBufferFree, 100_000);
+  const bounded = new SegmentHarness();
+  const b = bounded.established({ maxSendBuffer: 512 * 1024 }, { wscale: 7 });
+  growCwnd(bounded, b, 20);
+  assert.equal(b.bufferedSend + b.sendBufferFree, 512 * 1024);
+});

@@ -100,7 +100,11 @@ test('RFC 6582 §3.2 step 3: the full ACK (at "recover") ends recovery with cwnd
   assert.equal(h.conn!.cc.cwnd, 3 * M);
   assert.deepEqual(h.recv(), [seg(14)]);
   h.send({ seq: R, ack: L + 15 * M, flags: '.' });
-  assert.equal(h.conn!.cc.cwnd, 3 * M + M, 'slow start again below ssthresh (6 segments)');
+  assert.equal(
+    h.conn!.cc.cwnd,
+    3 * M + 2 * M,
+    'slow start again below ssthresh (6 segments): three acknowledged, at most two counted (L = 2)',
+  );
 });
 
 test('RFC 6582 §4.1: duplicate ACKs for data sent before a timeout do not start a fast retransmit ("recover" = SND.MAX)', () => {

@@ -23,8 +23,14 @@ export type TcpState =
   | 'TIME-WAIT';
 
 export interface TcpConfig {
-  /** Bytes the application may queue for sending (default 256 KiB). */
+  /**
+   * Bytes the application may queue for sending. Unset, the bound starts at 256 KiB and follows the
+   * congestion window (twice it, as Linux's tcp_sndbuf_expand) up to `maxSendBuffer`; memory is taken only as
+   * data waits. Set, it is fixed.
+   */
   readonly sendBuffer?: number;
+  /** The most the send buffer grows to when auto-tuned (default 4 MiB, Linux's tcp_wmem maximum). */
+  readonly maxSendBuffer?: number;
   /**
    * Receive buffer, the most window ever offered (default 4 MiB). The window starts at 64 KiB and
    * doubles, up to this bound, each round trip in which the peer fills half of it (auto-tuning, like
