@@ -157,12 +157,17 @@ test('a connection to a host port nobody listens on is refused as the host refus
   assert.doesNotMatch(r.out, /event=client-done/);
 });
 
-test('hostfwd: the website, sealed with no tap, fetched with curl through 127.0.0.1 byte-exact, also under restrict=on', async () => {
+test('hostfwd: the website, sealed with no tap, fetched with curl through 127.0.0.1 byte-exact, also under restrict=on and with a static address', async () => {
   const image = build('examples/website', '-t', 'spt');
   const htdocs = join(CHECKOUT, 'examples/website/htdocs');
-  for (const restrict of ['', ',restrict=on']) {
+  // With DHCP, under restrict=on, and with a static address (no lease: forwards go to 10.0.2.15).
+  for (const [restrict, extra] of [
+    ['', []],
+    [',restrict=on', []],
+    ['', ['--ipv4=10.0.2.15/24']],
+  ] as const) {
     const [port] = await freePorts(1);
-    const child = runFata([`--net:service=user,hostfwd=tcp:127.0.0.1:${port}-:8080${restrict}`, image, '--https-port=0']);
+    const child = runFata([`--net:service=user,hostfwd=tcp:127.0.0.1:${port}-:8080${restrict}`, image, '--https-port=0', ...extra]);
     const ended = finish(child);
     try {
       await waitForLine(child, /event=serving/, 30_000);

@@ -373,9 +373,10 @@ export class UserNetGateway {
 
   /** A host connection to a forwarded port: a connection from 10.0.2.2 to the guest. */
   private forwardIn(f: HostForward, sock: Socket): void {
-    const to = f.guestAddr ?? this.guest?.address;
-    if (to === undefined || this.closed) {
-      sock.destroy(); // No lease yet: nothing to forward to.
+    // Before any lease (a guest with a static --ipv4, or one still booting), 10.0.2.15: the SYN waits for it.
+    const to = f.guestAddr ?? this.guest?.address ?? USERNET.guest;
+    if (this.closed) {
+      sock.destroy();
       return;
     }
     this.counters.tcpIn++;
