@@ -128,7 +128,12 @@ export async function cli(argv: string[]): Promise<number> {
     if (cmd === 'run') return await runCommand(rest, say);
     if (cmd === 'daemon') return await daemonCommand(rest, say);
     if (cmd !== undefined && CLIENT_COMMANDS.has(cmd))
-      return await clientCommand(cmd, rest, (s) => process.stdout.write(`${s}\n`), (b) => process.stdout.write(b));
+      return await clientCommand(
+        cmd,
+        rest,
+        (s) => process.stdout.write(`${s}\n`),
+        (b) => process.stdout.write(b),
+      );
     if (cmd === 'help' || isHelp(cmd)) {
       const topic = cmd === 'help' ? rest[0] : undefined;
       if (topic !== undefined && !HELP[topic]) {
