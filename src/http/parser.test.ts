@@ -470,3 +470,23 @@ test('responses: an interim 1xx leaves its request expected, so the final respon
   p.next();
   assert.deepEqual(p.expect, ['HEAD']);
 });
+
+test('a head ends at its own blank line only: not at bytes left in the buffer by an earlier message, not at a bare CR', () => {
+  // A POST read whole resets the buffer to its start; the next head is written over it, so past that head's last
+  // byte lie the POST's old bytes (an LF at index 45 here). A head that so far ends in CR LF CR is not complete.
+  const p = new HttpParser('request');
+  const post = `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789`;
+  assert.equal(post[45], '\n');
+  p.push(bytes(post));
+  assert.equal(str((p.next() as HttpRequest).body), '0123456789');
+  const head = `GET / HTTP/1.1\r\nHost: ${'h'.repeat(20)}\r\n\r`;
+  assert.equal(head.length, 45);
+  p.push(bytes(head));
+  assert.equal(p.next(), undefined);
+  p.push(bytes('\n'));
+  assert.equal(header(p.next() as HttpRequest, 'host'), 'h'.repeat(20));
+  // A bare CR at the start of a field line is part of that line (a bad name), not the start of the blank line.
+  fails(`GET / HTTP/1.1\r\n${H}\rX: y\r\n\r\n`, 400, /^bad header name$/);
+  // Nor is a bare CR inside a chunk-size line dropped: "3<CR>a" is not the size 3a.
+  assert.deepEqual(chunked('3\ra\nabc\n0\n\n').at(-1), { error: 400, reason: 'bad chunk size' });
+});
