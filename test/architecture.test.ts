@@ -50,7 +50,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   // Host networks (fata net): bridges, nftables, Fata's DHCP server on the bridge; the CIDR arithmetic is wire's.
   'src/hostnet': ['src/host', 'src/wire'],
   // The daemon (fata daemon): supervises engines it starts through bin/fata run; checks images and devices as the tender does.
-  'src/daemon': ['src/devices', 'src/host', 'src/build', 'src/runtime', 'src/tender'],
+  'src/daemon': ['src/devices', 'src/host', 'src/targets/node', 'src/build', 'src/runtime', 'src/tender'],
   'src/cli': ['src/host', 'src/build', 'src/tender', 'src/runtime', 'src/hostnet', 'src/daemon'],
   // The package's main entry (`import … from 'fata'`): the service API, re-exported.
   'src/index.ts': ['src/devices', 'src/net', 'src/runtime'],

@@ -70,7 +70,7 @@ export function loadSpecImage(path: unknown): { image: Image; bytes: Uint8Array 
   return { image, bytes };
 }
 
-function checkNets(spec: CreateSpec, limits: Limits): string[] {
+function checkNets(spec: CreateSpec, limits: Limits, owner: Owner | undefined): string[] {
   return spec.nets.map((n) => {
     if (!IFNAME.test(n.bridge) || !isBridge(n.bridge))
       throw new FataError(
@@ -79,6 +79,12 @@ function checkNets(spec: CreateSpec, limits: Limits): string[] {
       );
     if (limits.bridges && !limits.bridges.includes(n.bridge))
       throw new FataError('FATA_QUOTA', `bridge '${n.bridge}' is not allowed here (allowed: ${limits.bridges.join(', ') || 'none'})`);
+    const mine = owner?.limits?.bridges;
+    if (mine && !mine.includes(n.bridge))
+      throw new FataError(
+        'FATA_QUOTA',
+        `owner '${owner!.name}': bridge '${n.bridge}' is not allowed (allowed: ${mine.join(', ') || 'none'})`,
+      );
     if (n.mac === undefined) return randomMac();
     const mac = parseMac(n.mac);
     if (!mac || mac[0]! & 1)
@@ -87,9 +93,9 @@ function checkNets(spec: CreateSpec, limits: Limits): string[] {
   });
 }
 
-function checkVolumes(spec: CreateSpec, state: DaemonState): void {
+function checkVolumes(spec: CreateSpec, state: DaemonState, owner: Owner | undefined): void {
   for (const b of spec.blocks) {
-    if (!state.volumes.some((v) => v.name === b.volume))
+    if (!state.volumes.some((v) => v.name === b.volume && (!owner || ownerOf(v) === owner.name)))
       throw new FataError(
         'FATA_NO_VOLUME',
         `--block:${b.dev}=${b.volume}: no volume '${b.volume}'; make one with 'fata volume create ${b.volume} SIZE'`,
@@ -101,15 +107,24 @@ function checkVolumes(spec: CreateSpec, state: DaemonState): void {
   if (new Set(vols).size !== vols.length) throw new FataError('FATA_VOLUME_IN_USE', 'one volume is attached twice');
 }
 
-function checkQuota(memMb: number, state: DaemonState, limits: Limits): void {
-  const count = state.unikernels.length;
+/** An owner that is not the administrator: its name and its policy's limits. */
+export interface Owner {
+  readonly name: string;
+  readonly limits: Limits | undefined;
+}
+
+/** A record's owner (records from before owners existed are the default owner's). */
+export const ownerOf = (r: { readonly owner?: string }): string => r.owner ?? 'default';
+
+function checkQuota(memMb: number, records: readonly UnikernelRecord[], limits: Limits, who = ''): void {
+  const count = records.length;
   if (limits.maxUnikernels !== undefined && count + 1 > limits.maxUnikernels)
-    throw new FataError('FATA_QUOTA', `over quota: unikernels ${count + 1} > ${limits.maxUnikernels} allowed; destroy one first`);
-  const mem = state.unikernels.reduce((s, u) => s + u.memMb, 0) + memMb;
+    throw new FataError('FATA_QUOTA', `${who}over quota: unikernels ${count + 1} > ${limits.maxUnikernels} allowed; destroy one first`);
+  const mem = records.reduce((s, u) => s + u.memMb, 0) + memMb;
   if (limits.maxMemoryMb !== undefined && mem > limits.maxMemoryMb)
     throw new FataError(
       'FATA_QUOTA',
-      `over quota: memory ${mem} MB (this one ${memMb}) > ${limits.maxMemoryMb} MB allowed; give it less with --mem=MB or destroy one`,
+      `${who}over quota: memory ${mem} MB (this one ${memMb}) > ${limits.maxMemoryMb} MB allowed; give it less with --mem=MB or destroy one`,
     );
 }
 
@@ -131,7 +146,8 @@ export function checkUpdate(path: unknown, rec: UnikernelRecord): { image: Image
   return loaded;
 }
 
-export function planCreate(spec: CreateSpec, state: DaemonState, limits: Limits): Plan {
+/** Checks a create by `owner` (undefined: the administrator, under the daemon's limits only). */
+export function planCreate(spec: CreateSpec, state: DaemonState, limits: Limits, owner?: Owner): Plan {
   checkName(spec.name);
   if (state.unikernels.some((u) => u.name === spec.name))
     throw new FataError('FATA_EXISTS', `a unikernel named '${spec.name}' exists; destroy it first or choose another name`);
@@ -151,8 +167,15 @@ export function planCreate(spec: CreateSpec, state: DaemonState, limits: Limits)
   const memMb = spec.memMb ?? DEFAULT_MEM_MB;
   if (!Number.isInteger(memMb) || memMb < MIN_MEM_MB)
     throw new FataError('FATA_BAD_FLAGS', `--mem=${memMb}: a unikernel needs at least ${MIN_MEM_MB} MB`);
-  const macs = checkNets(spec, limits);
-  checkVolumes(spec, state);
-  checkQuota(memMb, state, limits);
+  const macs = checkNets(spec, limits, owner);
+  checkVolumes(spec, state, owner);
+  checkQuota(memMb, state.unikernels, limits);
+  if (owner?.limits)
+    checkQuota(
+      memMb,
+      state.unikernels.filter((u) => ownerOf(u) === owner.name),
+      owner.limits,
+      `owner '${owner.name}': `,
+    );
   return { image, bytes, memMb, macs, restart: restartPolicy(spec.restart) };
 }

@@ -7,6 +7,7 @@ import { IFNAME } from './host-net.ts';
 import { DEFAULT_STATE_DIR, socketPath } from './protocol.ts';
 import { Daemon } from './server.ts';
 import { loadToken, parseListen, startWeb } from './web.ts';
+import { loadPolicy, type Policy } from './owners.ts';
 import type { AddressInfo } from 'node:net';
 
 export interface DaemonFlags {
@@ -15,6 +16,9 @@ export interface DaemonFlags {
   readonly limits: Limits;
   readonly consoleBytes: number | undefined;
   readonly backoffMs: number | undefined;
+  readonly socketGroup: string | undefined;
+  /** Owners and their limits (--policy=FILE). */
+  readonly policy: Policy | undefined;
   /** The web console's address (--http=HOST:PORT). */
   readonly http: { host: string; port: number } | undefined;
 }
@@ -31,14 +35,20 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
     socket: string | undefined,
     consoleBytes: number | undefined,
     backoffMs: number | undefined,
-    http: DaemonFlags['http'];
+    http: DaemonFlags['http'],
+    policy: Policy | undefined,
+    socketGroup: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
     const [flag, value] =
-      eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, ['--state-dir', '--socket', '--http'].includes(a) ? argv[++i] : undefined];
+      eq > 0
+        ? [a.slice(0, eq), a.slice(eq + 1)]
+        : [a, ['--state-dir', '--socket', '--http', '--policy', '--socket-group'].includes(a) ? argv[++i] : undefined];
     if (flag === '--state-dir' && value) stateDir = resolve(value);
     else if (flag === '--socket' && value) socket = resolve(value);
+    else if (flag === '--policy' && value) policy = loadPolicy(resolve(value));
+    else if (flag === '--socket-group' && value) socketGroup = value;
     else if (flag === '--http') {
       http = value === undefined ? undefined : parseListen(value);
       if (!http) throw bad(`fata daemon: --http=${value ?? ''}: write it like 127.0.0.1:8090`);
@@ -56,7 +66,7 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
       if (wrong) throw bad(`fata daemon: --bridges: '${wrong}' is not an interface name`);
     } else throw bad(`fata daemon: unknown flag '${a}'`);
   }
-  return { stateDir, socket: socketPath(socket), limits, consoleBytes, backoffMs, http };
+  return { stateDir, socket: socketPath(socket), limits, consoleBytes, backoffMs, http, policy, socketGroup };
 }
 
 /** Runs the daemon in the foreground; resolves with its exit code once a signal stopped it. */

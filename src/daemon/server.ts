@@ -24,12 +24,22 @@ import { readImage } from '../build/image.ts';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { FataError } from '../host/errors.ts';
-import { checkName, checkUpdate, type Limits, planCreate } from './create.ts';
+import { checkName, checkUpdate, type Limits, type Owner, ownerOf, planCreate } from './create.ts';
+import { ADMIN, type Policy, peerUid, type Who, whoIs } from './owners.ts';
 import { interfacesWithPrefix, makeTap, removeTap, tapAttached } from './host-net.ts';
 import { type CreateSpec, decodeRequest, type Envelope, MAX_LINE_BYTES, PROTOCOL_VERSION, type Reply, type Request } from './protocol.ts';
 import { DEFAULT_CONSOLE_BYTES } from './ring.ts';
 import { unikernelStats } from './stats.ts';
-import { type DaemonState, imagesDir, loadState, saveState, type UnikernelRecord, volumePath, writeAtomic } from './state.ts';
+import {
+  type DaemonState,
+  imagesDir,
+  type VolumeRecord,
+  loadState,
+  saveState,
+  type UnikernelRecord,
+  volumePath,
+  writeAtomic,
+} from './state.ts';
 import { type SupervisorOptions, Unikernel } from './unikernel.ts';
 
 export interface DaemonOptions {
@@ -39,6 +49,10 @@ export interface DaemonOptions {
   readonly consoleBytes?: number;
   readonly backoffMs?: number;
   readonly say: (s: string) => void;
+  /** The socket's group (--socket-group); default `fata` when the host has it. */
+  readonly socketGroup?: string;
+  /** Owners and their limits (--policy); without one, everyone is the default owner. */
+  readonly policy?: Policy;
 }
 
 type Send = (r: Reply) => void;
@@ -138,12 +152,19 @@ export class Daemon {
       process.umask(mask);
     }
     chmodSync(path, 0o660);
-    const gid = groupId('fata');
+    const gid = groupId(this.#o.socketGroup ?? 'fata');
+    if (gid === undefined && this.#o.socketGroup)
+      throw new FataError(
+        'FATA_BAD_FLAGS',
+        `--socket-group=${this.#o.socketGroup}: no such group; make it with 'groupadd ${this.#o.socketGroup}'`,
+      );
     if (gid !== undefined) chownSync(path, 0, gid);
     this.#server = server;
   }
 
   #connection(s: Socket): void {
+    const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const who = whoIs(fd === undefined ? undefined : peerUid(fd), this.#o.policy);
     let buf = '';
     const cancels: Cancel[] = [];
     const send: Send = (r) => {
@@ -159,7 +180,7 @@ export class Daemon {
       }
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) this.#request(line, send, cancels);
+      for (const line of lines) if (line.trim()) this.#request(line, who, send, cancels);
     });
     s.on('error', () => {});
     s.on('close', () => {
@@ -167,14 +188,18 @@ export class Daemon {
     });
   }
 
-  #request(line: string, send: Send, cancels: Cancel[]): void {
+  #request(line: string, who: Who | { error: string }, send: Send, cancels: Cancel[]): void {
     const req = decodeRequest(line);
     if ('error' in req) {
       send({ v: PROTOCOL_VERSION, id: req.id ?? 0, ok: false, error: { code: 'FATA_PROTOCOL', message: req.error } });
       return;
     }
+    if ('error' in who) {
+      send({ v: PROTOCOL_VERSION, id: req.id, ok: false, error: { code: 'FATA_NO_OWNER', message: who.error } });
+      return;
+    }
     const reply = (result: unknown): void => send({ v: PROTOCOL_VERSION, id: req.id, ok: true, result });
-    this.#handle(req, reply, (event) => send({ v: PROTOCOL_VERSION, id: req.id, event }), cancels).catch((e: unknown) => {
+    this.#handle(req, who, reply, (event) => send({ v: PROTOCOL_VERSION, id: req.id, event }), cancels).catch((e: unknown) => {
       const error =
         e instanceof FataError
           ? { code: e.code, message: e.message }
@@ -189,52 +214,71 @@ export class Daemon {
    */
   async call(req: Request, event: (e: unknown) => void, cancels: Cancel[]): Promise<unknown> {
     let result: unknown;
-    await this.#handle({ ...req, v: PROTOCOL_VERSION, id: 0 } as Envelope, (r) => (result = r), event, cancels);
+    await this.#handle({ ...req, v: PROTOCOL_VERSION, id: 0 } as Envelope, ADMIN, (r) => (result = r), event, cancels);
     return result;
   }
 
-  #get(name: unknown): Unikernel {
+  /** Whether `who` may see a record: the administrator sees all, an owner its own. */
+  #sees(who: Who, r: { readonly owner?: string }): boolean {
+    return who.admin || ownerOf(r) === who.owner;
+  }
+
+  #get(name: unknown, who: Who): Unikernel {
     const u = typeof name === 'string' ? this.#uks.get(name) : undefined;
-    if (!u) throw new FataError('FATA_NO_UNIKERNEL', `no unikernel named '${String(name)}'; 'fata list' shows them`);
+    if (!u || !this.#sees(who, u.rec))
+      throw new FataError('FATA_NO_UNIKERNEL', `no unikernel named '${String(name)}'; 'fata list' shows them`);
     return u;
   }
 
-  async #handle(req: Envelope, reply: (r: unknown) => void, event: (e: unknown) => void, cancels: Cancel[]): Promise<void> {
+  async #handle(req: Envelope, who: Who, reply: (r: unknown) => void, event: (e: unknown) => void, cancels: Cancel[]): Promise<void> {
     switch (req.op) {
       case 'hello':
-        return reply({ protocol: PROTOCOL_VERSION, daemon: 'fata', pid: process.pid, stateDir: this.#o.stateDir });
+        return reply({
+          protocol: PROTOCOL_VERSION,
+          daemon: 'fata',
+          pid: process.pid,
+          stateDir: this.#o.stateDir,
+          owner: who.owner,
+          admin: who.admin,
+        });
       case 'create':
-        return reply(this.#info(this.#create(req.spec)));
+        return reply(this.#info(this.#create(req.spec, who)));
       case 'destroy':
-        return reply(await this.#destroy(this.#get(req.name)));
+        return reply(await this.#destroy(this.#get(req.name, who)));
       case 'update':
-        return reply(await this.#update(this.#get(req.name), req.image, req.trialMs));
+        return reply(await this.#update(this.#get(req.name, who), req.image, req.trialMs));
       case 'restart': {
-        const u = this.#get(req.name);
+        const u = this.#get(req.name, who);
         await u.restart();
         return reply(this.#info(u));
       }
       case 'list':
-        return reply([...this.#uks.values()].map((u) => this.#row(u)));
+        return reply([...this.#uks.values()].filter((u) => this.#sees(who, u.rec)).map((u) => this.#row(u)));
       case 'info':
-        return reply(this.#info(this.#get(req.name)));
+        return reply(this.#info(this.#get(req.name, who)));
       case 'console':
-        return this.#console(req, reply, event, cancels);
+        return this.#console(req, this.#get(req.name, who), reply, event, cancels);
       case 'stats':
-        return this.#stats(req, reply, event, cancels);
+        return this.#stats(req, this.#get(req.name, who), reply, event, cancels);
       default:
-        return this.#volumeOp(req, reply, event);
+        return this.#volumeOp(req, who, reply, event);
     }
   }
 
-  #create(spec: CreateSpec): Unikernel {
+  /** The owner a create or volume by `who` counts against (none for the administrator). */
+  #owner(who: Who): Owner | undefined {
+    return who.admin ? undefined : { name: who.owner, limits: this.#o.policy?.limits.get(who.owner) };
+  }
+
+  #create(spec: CreateSpec, who: Who): Unikernel {
     if (!spec || typeof spec !== 'object' || !Array.isArray(spec.nets) || !Array.isArray(spec.blocks) || !Array.isArray(spec.bootArgs))
       throw new FataError('FATA_PROTOCOL', 'create needs spec { name, image, nets: [], blocks: [], bootArgs: [] }');
-    const plan = planCreate(spec, this.#state, this.#o.limits);
+    const plan = planCreate(spec, this.#state, this.#o.limits, this.#owner(who));
     const id = this.#state.nextId;
     const imagePath = this.#storeImage(plan.image.sha256, plan.bytes);
     const rec: UnikernelRecord = {
       name: spec.name,
+      ...(this.#o.policy ? { owner: who.owner } : {}),
       id,
       image: { path: imagePath, sha256: plan.image.sha256, name: plan.image.manifest.name, source: spec.image },
       nets: spec.nets.map((n, i) => ({
@@ -347,6 +391,7 @@ export class Daemon {
     const st = unikernelStats(u, now);
     return {
       name: u.rec.name,
+      owner: ownerOf(u.rec),
       state: u.state,
       startedAt: running ? u.startedAt : undefined,
       uptimeMs: running ? now - u.startedAt! : undefined,
@@ -381,8 +426,13 @@ export class Daemon {
     };
   }
 
-  #console(req: Envelope & { op: 'console' }, reply: (r: unknown) => void, event: (e: unknown) => void, cancels: Cancel[]): void {
-    const u = this.#get(req.name);
+  #console(
+    req: Envelope & { op: 'console' },
+    u: Unikernel,
+    reply: (r: unknown) => void,
+    event: (e: unknown) => void,
+    cancels: Cancel[],
+  ): void {
     const last = typeof req.lines === 'number' && req.lines >= 0 ? req.lines : undefined;
     reply({ name: u.rec.name, lines: u.ring.lines(typeof req.sinceMs === 'number' ? req.sinceMs : 0, last), follow: !!req.follow });
     if (!req.follow) return;
@@ -390,8 +440,7 @@ export class Daemon {
     cancels.push(this.#onGone(u.rec.name, () => event({ gone: true })));
   }
 
-  #stats(req: Envelope & { op: 'stats' }, reply: (r: unknown) => void, event: (e: unknown) => void, cancels: Cancel[]): void {
-    const u = this.#get(req.name);
+  #stats(req: Envelope & { op: 'stats' }, u: Unikernel, reply: (r: unknown) => void, event: (e: unknown) => void, cancels: Cancel[]): void {
     reply(unikernelStats(u, Date.now()));
     if (!req.follow) return;
     const ms = typeof req.intervalMs === 'number' && req.intervalMs >= 100 ? req.intervalMs : 1000;
@@ -405,15 +454,17 @@ export class Daemon {
     );
   }
 
-  async #volumeOp(req: Envelope, reply: (r: unknown) => void, event: (e: unknown) => void): Promise<void> {
+  async #volumeOp(req: Envelope, who: Who, reply: (r: unknown) => void, event: (e: unknown) => void): Promise<void> {
     const st = this.#state;
     if (req.op === 'volume-list')
       return reply(
-        st.volumes.map((v) => ({ ...v, attachedTo: st.unikernels.find((u) => u.blocks.some((b) => b.volume === v.name))?.name })),
+        st.volumes
+          .filter((v) => this.#sees(who, v))
+          .map((v) => ({ ...v, attachedTo: st.unikernels.find((u) => u.blocks.some((b) => b.volume === v.name))?.name })),
       );
-    if (req.op === 'volume-create') return reply(this.#volumeCreate(req.name, req.bytes));
+    if (req.op === 'volume-create') return reply(this.#volumeCreate(req.name, req.bytes, who));
     if (req.op !== 'volume-destroy' && req.op !== 'volume-dump') throw new FataError('FATA_PROTOCOL', `unknown op '${req.op}'`);
-    const v = st.volumes.find((x) => x.name === req.name);
+    const v = st.volumes.find((x) => x.name === req.name && this.#sees(who, x));
     if (!v) throw new FataError('FATA_NO_VOLUME', `no volume named '${String(req.name)}'; 'fata volume list' shows them`);
     const path = volumePath(this.#o.stateDir, v.name);
     if (req.op === 'volume-dump') {
@@ -440,19 +491,25 @@ export class Daemon {
     return reply({ name: v.name, destroyed: true });
   }
 
-  #volumeCreate(name: unknown, bytes: unknown): unknown {
+  #volumeCreate(name: unknown, bytes: unknown, who: Who): unknown {
     checkName(name, 'volume');
     const st = this.#state;
     if (st.volumes.some((v) => v.name === name)) throw new FataError('FATA_EXISTS', `a volume named '${String(name)}' exists`);
     if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0 || bytes % 512 !== 0)
       throw new FataError('FATA_BAD_SIZE', 'a volume size is a positive multiple of 512 bytes (write it like 64M or 1G)');
-    const total = st.volumes.reduce((s, v) => s + v.bytes, 0) + bytes;
-    const max = this.#o.limits.maxVolumeBytes;
-    if (max !== undefined && total > max)
-      throw new FataError(
-        'FATA_QUOTA',
-        `over quota: volume storage ${total} bytes > ${max} allowed; destroy a volume or make a smaller one`,
-      );
+    const owner = this.#owner(who);
+    const scopes: [string, readonly VolumeRecord[], number | undefined][] = [
+      ['', st.volumes, this.#o.limits.maxVolumeBytes],
+      [`owner '${owner?.name}': `, st.volumes.filter((v) => ownerOf(v) === owner?.name), owner?.limits?.maxVolumeBytes],
+    ];
+    for (const [label, vols, max] of scopes) {
+      const total = vols.reduce((sum, v) => sum + v.bytes, 0) + bytes;
+      if (max !== undefined && total > max)
+        throw new FataError(
+          'FATA_QUOTA',
+          `${label}over quota: volume storage ${total} bytes > ${max} allowed; destroy a volume or make a smaller one`,
+        );
+    }
     const path = volumePath(this.#o.stateDir, name as string);
     const fd = openSync(path, 'wx', 0o600);
     try {
@@ -461,7 +518,7 @@ export class Daemon {
     } finally {
       closeSync(fd);
     }
-    const rec = { name: name as string, bytes, createdAt: Date.now() };
+    const rec = { name: name as string, ...(this.#o.policy ? { owner: who.owner } : {}), bytes, createdAt: Date.now() };
     this.#save({ ...st, volumes: [...st.volumes, rec] });
     return rec;
   }

@@ -20,6 +20,8 @@ export interface NetRecord {
 
 export interface UnikernelRecord {
   readonly name: string;
+  /** Who made it (docs/daemon.md, Owners); absent: the default owner. */
+  readonly owner?: string;
   readonly id: number;
   /** The image copied into the state dir (`images/SHA256.fata`), its hash, its manifest's name, where it came from. */
   readonly image: { readonly path: string; readonly sha256: string; readonly name: string; readonly source: string };
@@ -36,6 +38,7 @@ export interface UnikernelRecord {
 
 export interface VolumeRecord {
   readonly name: string;
+  readonly owner?: string;
   readonly bytes: number;
   readonly createdAt: number;
 }
