@@ -10,6 +10,9 @@
 import type { Socket } from 'node:net';
 import type { TcpConnection } from '../net/tcp/index.ts';
 
+/** Bytes queued for the host socket beyond which the guest's connection is paused (its window closes). */
+const HOST_QUEUE = 1 << 20;
+
 export function splice(c: TcpConnection, sock: Socket, kick: () => void, onDone: () => void): void {
   let pending: Uint8Array | undefined;
   let hostEnded = false;
@@ -56,7 +59,10 @@ export function splice(c: TcpConnection, sock: Socket, kick: () => void, onDone:
   c.events = {
     onData: (d) => {
       // Copied: the stack's buffer is borrowed for the call only.
-      if (!sock.write(Buffer.from(d))) c.pause();
+      // Node's socket says 'full' past 16 KB, a quarter of one segment here: pausing at that would
+      // close the window on every segment. The guest waits only once a megabyte is queued for the host.
+      sock.write(Buffer.from(d));
+      if (sock.writableLength > HOST_QUEUE) c.pause();
     },
     onEnd: () => {
       sock.end();
