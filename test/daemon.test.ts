@@ -14,13 +14,14 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsSkipReason, stopAll, type TapNamespace, withTapNamespace } from './netns.ts';
 import { running } from './procs.ts';
 import { runnableCheckout } from './unprivileged.ts';
 import { type Browser, chromiumSkipReason, launchChromium } from './cdp.ts';
+import { Pki } from './pki.ts';
 import { sweepStaleCgroups } from '../src/tender/cgroup.ts';
 import { call } from '../src/daemon/client.ts';
 
@@ -650,6 +651,43 @@ test(
       } finally {
         copy.remove();
       }
+    }),
+);
+
+test(
+  '--trust: only signed images are created, every start checks again, and a revoked signer stops a restart',
+  { skip, timeout: 300_000 },
+  () =>
+    inNamespace(async (c) => {
+      const pki = new Pki(join(c.dir, 'pki'));
+      const root = pki.root('Daemon Test Root');
+      const inter = pki.issue(root, 'Daemon Test Intermediate', 'inter', { to: 3000 });
+      const signer = pki.issue(inter, 'Daemon Signer', 'signer');
+      const crl = pki.crl(inter);
+      const signed = join(c.dir, 'signed.fata'),
+        unsigned = join(c.dir, 'unsigned.fata');
+      copyFileSync(c.images.pingServe, signed);
+      copyFileSync(c.images.pingServe, unsigned);
+      pki.opensslSign(signed, signer, [inter.cert]);
+      await c.startDaemon('', [`--trust=${root.cert}`, `--crl=${crl}`]);
+      const before = readFileSync(join(c.stateDir, 'state.json'));
+      const refused = c.fata(['create', 'u', unsigned, '--net:service=br0']);
+      assert.equal(refused.status, 1);
+      assert.match(refused.err, /FATA_UNSIGNED/);
+      assert.deepEqual(readFileSync(join(c.stateDir, 'state.json')), before);
+      const r = c.fata(['create', 's', signed, '--net:service=br0', '--', '--ipv4=10.77.0.2/24']);
+      assert.equal(r.status, 0, r.err);
+      await until('s serves', () => c.consoleText('s').includes('event=serving'));
+      assert.match(c.consoleText('s'), /signed by .*Daemon Signer/, 'the tender checked it at start');
+      assert.match(c.ping(), /3 received/);
+      pki.revoke(inter, signer);
+      pki.crl(inter); // The same file, now listing the signer.
+      assert.equal(c.fata(['restart', 's']).status, 0);
+      const stopped = await until('the restart is refused', () => {
+        const i = c.info('s');
+        return i.state === 'stopped' && i;
+      });
+      assert.match(stopped.lastExit!.reason + c.consoleText('s'), /FATA_SIGNER_REVOKED/);
     }),
 );
 

@@ -8,6 +8,8 @@ import { DEFAULT_STATE_DIR, socketPath } from './protocol.ts';
 import { Daemon } from './server.ts';
 import { loadToken, parseListen, startWeb } from './web.ts';
 import { loadPolicy, type Policy } from './owners.ts';
+import type { Trust } from './unikernel.ts';
+import { readCertificates } from '../build/trust.ts';
 import type { AddressInfo } from 'node:net';
 
 export interface DaemonFlags {
@@ -17,6 +19,8 @@ export interface DaemonFlags {
   readonly consoleBytes: number | undefined;
   readonly backoffMs: number | undefined;
   readonly socketGroup: string | undefined;
+  /** --trust=CA.pem [--crl=CRL.pem]: only signed images (docs/trust.md). */
+  readonly trust: Trust | undefined;
   /** Owners and their limits (--policy=FILE). */
   readonly policy: Policy | undefined;
   /** The web console's address (--http=HOST:PORT). */
@@ -37,18 +41,22 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
     backoffMs: number | undefined,
     http: DaemonFlags['http'],
     policy: Policy | undefined,
-    socketGroup: string | undefined;
+    socketGroup: string | undefined,
+    trust: string | undefined,
+    crl: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
     const [flag, value] =
       eq > 0
         ? [a.slice(0, eq), a.slice(eq + 1)]
-        : [a, ['--state-dir', '--socket', '--http', '--policy', '--socket-group'].includes(a) ? argv[++i] : undefined];
+        : [a, ['--state-dir', '--socket', '--http', '--policy', '--socket-group', '--trust', '--crl'].includes(a) ? argv[++i] : undefined];
     if (flag === '--state-dir' && value) stateDir = resolve(value);
     else if (flag === '--socket' && value) socket = resolve(value);
     else if (flag === '--policy' && value) policy = loadPolicy(resolve(value));
     else if (flag === '--socket-group' && value) socketGroup = value;
+    else if (flag === '--trust' && value) trust = resolve(value);
+    else if (flag === '--crl' && value) crl = resolve(value);
     else if (flag === '--http') {
       http = value === undefined ? undefined : parseListen(value);
       if (!http) throw bad(`fata daemon: --http=${value ?? ''}: write it like 127.0.0.1:8090`);
@@ -66,7 +74,13 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
       if (wrong) throw bad(`fata daemon: --bridges: '${wrong}' is not an interface name`);
     } else throw bad(`fata daemon: unknown flag '${a}'`);
   }
-  return { stateDir, socket: socketPath(socket), limits, consoleBytes, backoffMs, http, policy, socketGroup };
+  return { stateDir, socket: socketPath(socket), limits, consoleBytes, backoffMs, http, policy, socketGroup, trust: trustOf(trust, crl) };
+}
+
+function trustOf(trust: string | undefined, crl: string | undefined): Trust | undefined {
+  if (crl && !trust) throw bad('fata daemon: --crl goes with --trust=CA.pem');
+  if (trust) readCertificates(trust, 'trust file', 'FATA_BAD_TRUST'); // A wrong file is said now, not at the first create.
+  return trust ? { trust, ...(crl ? { crl } : {}) } : undefined;
 }
 
 /** Runs the daemon in the foreground; resolves with its exit code once a signal stopped it. */

@@ -40,7 +40,8 @@ import {
   volumePath,
   writeAtomic,
 } from './state.ts';
-import { type SupervisorOptions, Unikernel } from './unikernel.ts';
+import { type SupervisorOptions, type Trust, Unikernel } from './unikernel.ts';
+import { signaturePath, verifyImage } from '../build/trust.ts';
 
 export interface DaemonOptions {
   readonly stateDir: string;
@@ -51,6 +52,8 @@ export interface DaemonOptions {
   readonly say: (s: string) => void;
   /** The socket's group (--socket-group); default `fata` when the host has it. */
   readonly socketGroup?: string;
+  /** Images must be signed by a certificate chaining to this (--trust, --crl): at create, update and every start. */
+  readonly trust?: Trust;
   /** Owners and their limits (--policy); without one, everyone is the default owner. */
   readonly policy?: Policy;
 }
@@ -80,6 +83,7 @@ export class Daemon {
       maxBackoffMs: 60_000,
       stableMs: 60_000,
       stopGraceMs: 3000,
+      trust: o.trust,
     };
   }
 
@@ -126,7 +130,11 @@ export class Daemon {
     }
     const taps = new Set(this.#state.unikernels.flatMap((u) => u.nets.map((n) => n.tap)));
     for (const t of interfacesWithPrefix(this.#tapPrefix)) if (!taps.has(t)) removeTap(t);
-    const used = new Set(this.#state.unikernels.flatMap((u) => [u.image.path, ...(u.previousImage ? [u.previousImage.path] : [])]));
+    const used = new Set(
+      this.#state.unikernels
+        .flatMap((u) => [u.image.path, ...(u.previousImage ? [u.previousImage.path] : [])])
+        .flatMap((p) => [p, signaturePath(p)]),
+    );
     for (const f of readdirSync(images)) if (!used.has(join(images, f))) rmSync(join(images, f), { force: true });
     const vols = new Set(this.#state.volumes.map((v) => `${v.name}.img`));
     const vdir = dirname(volumePath(this.#o.stateDir, 'x'));
@@ -242,7 +250,7 @@ export class Daemon {
           admin: who.admin,
         });
       case 'create':
-        return reply(this.#info(this.#create(req.spec, who)));
+        return reply(this.#info(await this.#create(req.spec, who)));
       case 'destroy':
         return reply(await this.#destroy(this.#get(req.name, who)));
       case 'update':
@@ -270,12 +278,22 @@ export class Daemon {
     return who.admin ? undefined : { name: who.owner, limits: this.#o.policy?.limits.get(who.owner) };
   }
 
-  #create(spec: CreateSpec, who: Who): Unikernel {
+  /** With --trust: the signature beside `path` over `bytes` (what will be copied and run), or a refusal that says why. */
+  async #verify(path: string, bytes: Uint8Array): Promise<void> {
+    if (this.#o.trust) await verifyImage(path, bytes, this.#o.trust);
+  }
+
+  async #create(spec: CreateSpec, who: Who): Promise<Unikernel> {
     if (!spec || typeof spec !== 'object' || !Array.isArray(spec.nets) || !Array.isArray(spec.blocks) || !Array.isArray(spec.bootArgs))
       throw new FataError('FATA_PROTOCOL', 'create needs spec { name, image, nets: [], blocks: [], bootArgs: [] }');
-    const plan = planCreate(spec, this.#state, this.#o.limits, this.#owner(who));
+    const checked = planCreate(spec, this.#state, this.#o.limits, this.#owner(who));
+    await this.#verify(spec.image, checked.bytes);
+    // Checked again after the wait: another create may have taken the name or the quota meanwhile.
+    const plan = this.#o.trust ? planCreate(spec, this.#state, this.#o.limits, this.#owner(who)) : checked;
+    if (plan.image.sha256 !== checked.image.sha256)
+      throw new FataError('FATA_IMAGE_CHANGED', `${spec.image} changed while its signature was checked; create it again`);
     const id = this.#state.nextId;
-    const imagePath = this.#storeImage(plan.image.sha256, plan.bytes);
+    const imagePath = this.#storeImage(plan.image.sha256, plan.bytes, spec.image);
     const rec: UnikernelRecord = {
       name: spec.name,
       ...(this.#o.policy ? { owner: who.owner } : {}),
@@ -322,24 +340,34 @@ export class Daemon {
     this.#save({ ...this.#state, unikernels: this.#state.unikernels.map((r) => (r.name === rec.name ? rec : r)) });
   }
 
-  #storeImage(sha256: string, bytes: Uint8Array): string {
+  /** The image copied by hash into the state dir, with its signature beside it when images must be signed. */
+  #storeImage(sha256: string, bytes: Uint8Array, source: string): string {
     const path = join(imagesDir(this.#o.stateDir), `${sha256}.fata`);
+    if (this.#o.trust) writeAtomic(signaturePath(path), readFileSync(signaturePath(source)), 0o644);
     writeAtomic(path, bytes, 0o644);
     return path;
   }
 
   #dropImageIfUnused(path: string): void {
     const used = this.#state.unikernels.some((r) => r.image.path === path || r.previousImage?.path === path);
-    if (!used) rmSync(path, { force: true });
+    if (used) return;
+    rmSync(path, { force: true });
+    rmSync(signaturePath(path), { force: true });
   }
 
   /** The new image on trial: kept if it stays up `trialMs`, else the old one back (and a refusal that says why). */
   async #update(u: Unikernel, path: unknown, trialMs: unknown): Promise<unknown> {
     const { image, bytes } = checkUpdate(path, u.rec);
+    await this.#verify(String(path), bytes);
     const old = u.rec.image;
     const next: UnikernelRecord = {
       ...u.rec,
-      image: { path: this.#storeImage(image.sha256, bytes), sha256: image.sha256, name: image.manifest.name, source: String(path) },
+      image: {
+        path: this.#storeImage(image.sha256, bytes, String(path)),
+        sha256: image.sha256,
+        name: image.manifest.name,
+        source: String(path),
+      },
       previousImage: old,
     };
     this.#replace(next);

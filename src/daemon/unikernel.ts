@@ -35,14 +35,22 @@ export interface SupervisorOptions {
   readonly stableMs: number;
   /** Grace between SIGTERM and SIGKILL when stopping. */
   readonly stopGraceMs: number;
+  /** Every start checks the image's signature again (`fata run --trust`, docs/trust.md). */
+  readonly trust?: Trust;
+}
+
+export interface Trust {
+  readonly trust: string;
+  readonly crl?: string;
 }
 
 export const TENDER = join(FATA_ROOT, 'bin', 'fata');
 
 /** `fata run`'s argument vector for a record: the same flags an operator would type. */
-export function tenderArgs(rec: UnikernelRecord, volumePath: (n: string) => string): string[] {
+export function tenderArgs(rec: UnikernelRecord, volumePath: (n: string) => string, trust?: Trust): string[] {
   return [
     'run',
+    ...(trust ? [`--trust=${trust.trust}`, ...(trust.crl ? [`--crl=${trust.crl}`] : [])] : []),
     `--mem=${rec.memMb}`,
     ...rec.nets.flatMap((n) => [`--net:${n.dev}=${n.tap}`, `--net-mac:${n.dev}=${n.mac}`]),
     ...rec.blocks.map((b) => `--block:${b.dev}=${volumePath(b.volume)}`),
@@ -106,7 +114,7 @@ export class Unikernel {
   start(): void {
     if (this.state === 'destroyed') return;
     this.#timer = undefined;
-    const child = spawn(TENDER, tenderArgs(this.rec, this.#o.volumePath), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(TENDER, tenderArgs(this.rec, this.#o.volumePath, this.#o.trust), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     this.state = 'running';
     this.startedAt = Date.now();
