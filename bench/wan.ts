@@ -25,13 +25,15 @@ const say = (s: string): void => {
   process.stdout.write(`${s}\n`);
 };
 
-const PATHS: { name: string; impair: string; floor: number }[] = [
+const ALL_PATHS: { name: string; impair: string; floor: number }[] = [
   { name: '100 Mbit/s, 100 ms RTT, clean', impair: 'rate=100mbit,delay=50ms', floor: 0.9 },
   { name: '100 Mbit/s, 40 ms RTT, 1% loss each way', impair: 'rate=100mbit,delay=20ms,loss=1%', floor: 0.9 },
   { name: '100 Mbit/s, 40 ms RTT, 5% loss', impair: 'rate=100mbit,delay=20ms,loss=5%', floor: 0.8 },
   { name: '100 Mbit/s, 20 ms RTT, 10% reordering', impair: 'rate=100mbit,delay=10ms,reorder=10%', floor: 0.9 },
 ];
 
+// FATA_WAN_PATHS=0,2: only those rows (by index).
+const PATHS = process.env.FATA_WAN_PATHS ? process.env.FATA_WAN_PATHS.split(',').map((i) => ALL_PATHS[Number(i)]!) : ALL_PATHS;
 const children: ChildProcess[] = [];
 const start = (ns: string, argv: string[]): ChildProcess => {
   const c = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'ignore', detached: true });
@@ -80,7 +82,10 @@ let relay: ChildProcess | undefined;
 function relayWith(impair: string): void {
   kill(relay);
   waitFor(() => !sh(['ip', '-n', R, 'link', 'show']).includes('ra'));
-  relay = start(R, [process.execPath, FATA, 'relay', '--a=ra,create', '--b=rb,create', `--impair=${impair}`]);
+  const argv = [process.execPath, FATA, 'relay', '--a=ra,create', '--b=rb,create', `--impair=${impair}`];
+  // FATA_WAN_LOG=FILE: the relay's per-second counts, for seeing where a slow transfer lost its time.
+  const log = process.env.FATA_WAN_LOG;
+  relay = log ? start(R, ['sh', '-c', `exec "$@" --stats=1 >> ${log}`, 'relay', ...argv]) : start(R, argv);
   waitFor(() => sh(['ip', '-n', R, 'link', 'show']).includes('rb:'));
   sh(['ip', '-n', R, 'link', 'set', 'ra', 'netns', A]);
   sh(['ip', '-n', R, 'link', 'set', 'rb', 'netns', B]);
