@@ -120,7 +120,7 @@ for (const target of ['spt', 'node'] as const) {
     try {
       const r = await finish(runFata(['--net:service=user', image, '--host=10.0.2.2', `--port=${host.port}`, '--kib=0']));
       assert.equal(r.code, 0, r.out + r.err);
-      assert.match(r.out, /event=net-up device=service mode=direct ipv4=10\.0\.2\.15\/24 gateway=10\.0\.2\.2 dns=10\.0\.2\.3 .*mtu=65520/);
+      assert.match(r.out, /event=net-up device=service mode=direct ipv4=10\.0\.2\.15\/24 gateway=10\.0\.2\.2 dns=10\.0\.2\.3 .*mtu=16384/);
       assert.match(r.err, /usernet: lease 10\.0\.2\.15 to /);
       const done = /event=client-done sent=0 received=(\d+) .*gotSha=([0-9a-f]+)/.exec(r.out);
       assert.ok(done, r.out);
@@ -250,5 +250,26 @@ test('everything dies with the run: SIGKILL to fata run ends the sealed engine a
     assert.notEqual(r.status, 0, 'the forwarded port still answers');
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+test('--net-impair on a user-mode link: with 2% loss and 5% corruption both ways, 2 MiB echoed by a host server come back byte-exact (checksums are checked again)', async () => {
+  const image = build('test/fixtures/tcp-client', '-t', 'spt');
+  const server = createServer((s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  const [port] = await freePorts(1);
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  try {
+    const impair = '--net-impair:service=loss=0.02,corrupt=0.05,seed=5';
+    const r = await finish(runFata(['--net:service=user', impair, image, '--host=10.0.2.2', `--port=${port}`, '--kib=2048']), 120_000);
+    assert.equal(r.code, 0, r.out + r.err);
+    const done = /event=client-done sent=(\d+) received=(\d+) sentSha=([0-9a-f]+) gotSha=([0-9a-f]+)/.exec(r.out);
+    assert.ok(done, r.out);
+    assert.equal(Number(done[2]), 2 << 20);
+    assert.equal(done[4], done[3]);
+  } finally {
+    server.close();
   }
 });

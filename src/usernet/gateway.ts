@@ -18,8 +18,7 @@
 import { createSocket, type Socket as UdpHostSocket } from 'node:dgram';
 import { getServers } from 'node:dns';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import type { MacAddress, NetDevice, RxInfo } from '../devices/index.ts';
-import { NO_OFFLOAD } from '../devices/index.ts';
+import type { MacAddress, NetCapabilities, NetDevice, RxInfo } from '../devices/index.ts';
 import { DhcpServer } from '../net/dhcp/server.ts';
 import { Stack } from '../net/stack.ts';
 import { IPV4_PAYLOAD_AT } from '../net/ipv4.ts';
@@ -81,15 +80,16 @@ export interface GatewayOptions extends UserNetOptions {
 /** Every stack writes to the one socketpair; frames come in through the gateway's demultiplexer, not `read`. */
 class SharedLink implements NetDevice {
   readonly mac: MacAddress = USERNET.gatewayMac;
-  readonly capabilities = NO_OFFLOAD;
+  readonly capabilities: NetCapabilities;
   readonly mtu: number;
   private readonly dev: FrameSocketDevice;
   constructor(dev: FrameSocketDevice) {
     this.dev = dev;
     this.mtu = dev.mtu;
+    this.capabilities = dev.capabilities;
   }
-  write(frame: Uint8Array): ReturnType<NetDevice['write']> {
-    return this.dev.write(frame);
+  write(frame: Uint8Array, gsoSize?: number): ReturnType<NetDevice['write']> {
+    return this.dev.write(frame, gsoSize);
   }
   read(_into: Uint8Array, _rx: RxInfo): 'again' {
     return 'again';
@@ -124,9 +124,9 @@ export class UserNetGateway {
   constructor(o: GatewayOptions) {
     this.o = o;
     this.dev = new FrameSocketDevice(o.fd, 'usernet', { mac: USERNET.gatewayMac, mtu: o.mtu });
-    this.link = new SharedLink(this.dev);
     if (o.verifyChecksums) this.dev.setReceiveOffload(false);
-    this.rxBuf = new Uint8Array(o.mtu + 18);
+    this.link = new SharedLink(this.dev);
+    this.rxBuf = new Uint8Array(Math.max(o.mtu + 18, this.dev.capabilities.gsoMax ?? 0));
     this.gw = this.stackFor(USERNET.gateway, USERNET.prefixLen);
     this.dhcp = new DhcpServer({
       address: USERNET.gateway,
