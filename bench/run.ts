@@ -24,6 +24,7 @@ const BENCHES: { name: string; args: string[]; quickArgs: string[]; what: string
   { name: 'tcp', args: ['500'], quickArgs: ['100'], what: 'bulk TCP vs the kernel over veth' },
   { name: 'http', args: ['8'], quickArgs: ['2'], what: 'website vs nginx and plain Node http' },
   { name: 'dns', args: ['8'], quickArgs: ['2'], what: 'authoritative DNS server vs NSD' },
+  { name: 'density', args: ['250'], quickArgs: ['20'], what: 'sealed websites under fata daemon vs bare engines' },
 ];
 
 // Debian peers, installed when we are root and they are missing.
