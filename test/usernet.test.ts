@@ -157,15 +157,16 @@ test('a connection to a host port nobody listens on is refused as the host refus
   assert.doesNotMatch(r.out, /event=client-done/);
 });
 
-test('hostfwd: the website, sealed with no tap, fetched with curl through 127.0.0.1 byte-exact, also under restrict=on and with a static address', async () => {
-  const image = build('examples/website', '-t', 'spt');
+test('hostfwd: the website, sealed with no tap (and on the node target), fetched with curl through 127.0.0.1 byte-exact, also under restrict=on and with a static address', async () => {
   const htdocs = join(CHECKOUT, 'examples/website/htdocs');
-  // With DHCP, under restrict=on, and with a static address (no lease: forwards go to 10.0.2.15).
-  for (const [restrict, extra] of [
-    ['', []],
-    [',restrict=on', []],
-    ['', ['--ipv4=10.0.2.15/24']],
+  // Sealed: with DHCP, under restrict=on, and with a static address (no lease: forwards go to 10.0.2.15); then the node target.
+  for (const [target, restrict, extra] of [
+    ['spt', '', []],
+    ['spt', ',restrict=on', []],
+    ['spt', '', ['--ipv4=10.0.2.15/24']],
+    ['node', '', []],
   ] as const) {
+    const image = build('examples/website', '-t', target, ...(target === 'node' ? ['--net=direct'] : []));
     const [port] = await freePorts(1);
     const child = runFata([`--net:service=user,hostfwd=tcp:127.0.0.1:${port}-:8080${restrict}`, image, '--https-port=0', ...extra]);
     const ended = finish(child);
