@@ -266,6 +266,24 @@ async function loopAndDestroy(c: Ctx): Promise<void> {
   assert.equal(c.fata(['destroy', 'loop']).status, 0);
   assert.ok(Date.now() - t0 < 5000, `destroy took ${Date.now() - t0} ms`);
   assert.match(c.fata(['info', 'loop']).err, /FATA_NO_UNIKERNEL/);
+  // Exit 1 is a failure the service chose: not restarted by default, restarted when its code is named.
+  assert.equal(c.fata(['create', 'fails', c.images.abort, '--restart-on-fail', '--mem=64', '--', '--how=fail']).status, 0);
+  const failed = await until('fails stopped', () => {
+    const i = c.info('fails');
+    return i.state === 'stopped' && i;
+  });
+  assert.equal(failed.lastExit?.code, 1);
+  assert.equal(failed.restarts, 0);
+  assert.equal(c.fata(['destroy', 'fails']).status, 0);
+  assert.equal(
+    c.fata(['create', 'fails', c.images.abort, '--restart-on-fail=1', '--max-restarts=2', '--mem=64', '--', '--how=fail']).status,
+    0,
+  );
+  await until('fails restarted twice, then failed', () => {
+    const i = c.info('fails');
+    return i.state === 'failed' && i.restarts === 2;
+  });
+  assert.equal(c.fata(['destroy', 'fails']).status, 0);
   r = c.fata(['create', 'web2', c.images.pingServe, '--net:service=br0', '--', '--ipv4=10.77.0.3/24']);
   assert.equal(r.status, 0, r.err);
   const tap2 = c.info('web2').nets[0]!.tap;
