@@ -449,7 +449,18 @@ test(
       assert.equal(c.fata(['update', 'a', c.images.pingServe, '--trial=500']).status, 0);
       assert.match(c.fata(['update', 'a', c.images.abort]).err, /FATA_NOT_ATTACHED|FATA_UNDECLARED/);
       assert.equal(readdirSync(join(c.stateDir, 'images')).length, 1, 'only the running image is kept');
-      assert.ok(d.exitCode === null);
+      // --start=wait: a scheduler's host keeps what was declared stopped until the driver says.
+      const exited = once(d, 'exit');
+      d.kill('SIGKILL');
+      await exited;
+      d = await c.startDaemon('', ['--start=wait']);
+      const waiting = c.info('a');
+      assert.equal(waiting.state, 'stopped');
+      assert.equal(waiting.tenderPid, undefined);
+      assert.match(c.consoleText('a'), /waiting \(--start=wait\)/);
+      assert.equal(c.fata(['restart', 'a']).status, 0);
+      await until('a serves once started', () => c.consoleText('a').includes('started (tender'));
+      assert.equal(c.info('a').state, 'running');
     }),
 );
 

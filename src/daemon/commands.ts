@@ -14,6 +14,7 @@ export const DAEMON_USAGE = `usage: fata daemon [--state-dir=DIR] [--socket=PATH
                    [--bridges=BR,…] [--max-volume-storage=SIZE] [--console-bytes=N] [--backoff-ms=MS]
                    [--policy=FILE]  (owners: local users and their limits) [--socket-group=GROUP]
                    [--trust=CA.pem [--crl=CRL.pem]]  (only images signed by a certificate chaining to CA.pem)
+                   [--start=all|wait]  (wait: what was declared stays stopped at start until restart or destroy)
                    [--http=127.0.0.1:PORT]  (a web console; its address with a token is printed at start)
        fata create NAME IMAGE [--net:DEV=BRIDGE[@MAC]] [--block:DEV=VOLUME] [--mem=MB]
                    [--restart-on-fail[=CODE,…]] [--restart=never|always] [--max-restarts=N] [-- BOOT ARGS]

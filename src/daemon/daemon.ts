@@ -19,6 +19,7 @@ export interface DaemonFlags {
   readonly consoleBytes: number | undefined;
   readonly backoffMs: number | undefined;
   readonly socketGroup: string | undefined;
+  readonly startWait: boolean;
   /** --trust=CA.pem [--crl=CRL.pem]: only signed images (docs/trust.md). */
   readonly trust: Trust | undefined;
   /** Owners and their limits (--policy=FILE). */
@@ -43,7 +44,8 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
     policy: Policy | undefined,
     socketGroup: string | undefined,
     trust: string | undefined,
-    crl: string | undefined;
+    crl: string | undefined,
+    startWait = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
@@ -55,6 +57,7 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
     else if (flag === '--socket' && value) socket = resolve(value);
     else if (flag === '--policy' && value) policy = loadPolicy(resolve(value));
     else if (flag === '--socket-group' && value) socketGroup = value;
+    else if (flag === '--start' && (value === 'all' || value === 'wait')) startWait = value === 'wait';
     else if (flag === '--trust' && value) trust = resolve(value);
     else if (flag === '--crl' && value) crl = resolve(value);
     else if (flag === '--http') {
@@ -74,7 +77,18 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
       if (wrong) throw bad(`fata daemon: --bridges: '${wrong}' is not an interface name`);
     } else throw bad(`fata daemon: unknown flag '${a}'`);
   }
-  return { stateDir, socket: socketPath(socket), limits, consoleBytes, backoffMs, http, policy, socketGroup, trust: trustOf(trust, crl) };
+  return {
+    stateDir,
+    socket: socketPath(socket),
+    limits,
+    consoleBytes,
+    backoffMs,
+    http,
+    policy,
+    socketGroup,
+    startWait,
+    trust: trustOf(trust, crl),
+  };
 }
 
 function trustOf(trust: string | undefined, crl: string | undefined): Trust | undefined {

@@ -54,6 +54,8 @@ export interface DaemonOptions {
   readonly socketGroup?: string;
   /** Images must be signed by a certificate chaining to this (--trust, --crl): at create, update and every start. */
   readonly trust?: Trust;
+  /** At start, keep what was declared stopped until a `restart` or `destroy` says (a scheduler's host: docs/scale-out.md). */
+  readonly startWait?: boolean;
   /** Owners and their limits (--policy); without one, everyone is the default owner. */
   readonly policy?: Policy;
 }
@@ -106,6 +108,10 @@ export class Daemon {
       this.#uks.set(rec.name, u);
       try {
         for (const n of rec.nets) makeTap(n.tap, n.bridge);
+        if (this.#o.startWait) {
+          u.note('declared before the daemon started: waiting (--start=wait) for restart or destroy');
+          continue;
+        }
         u.note('declared before the daemon started: starting it again');
         u.start();
       } catch (e) {
