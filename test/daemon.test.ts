@@ -14,6 +14,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -255,6 +256,29 @@ function badInput(c: Ctx, taps: string[]): void {
   assert.deepEqual(c.taps(), taps, 'no tap left by a refused create');
 }
 
+/** The protocol itself, as another program speaks it: hello says the version; another version is refused, its id kept. */
+async function protocol(c: Ctx): Promise<void> {
+  const hello = (await call(c.sock, { op: 'hello' }).result) as { protocol: number; daemon: string };
+  assert.deepEqual([hello.protocol, hello.daemon], [1, 'fata']);
+  const raw = createConnection(c.sock);
+  raw.write('{"v":2,"id":41,"op":"list"}\nnot json\n');
+  let got = '';
+  raw.on('data', (d: Buffer) => {
+    got += d.toString();
+  });
+  await until('two answers', () => got.split('\n').length > 2);
+  raw.destroy();
+  const [a, b] = got.split('\n').map((l) => (l ? JSON.parse(l) : undefined)) as {
+    id: number;
+    ok: boolean;
+    error: { code: string; message: string };
+  }[];
+  assert.equal(a!.id, 41);
+  assert.equal(a!.error.code, 'FATA_PROTOCOL');
+  assert.match(a!.error.message, /version 2 is not spoken here; this daemon speaks v1/);
+  assert.match(b!.error.message, /one JSON object per line/);
+}
+
 /** A boot loop's backoff grows and destroy ends it at once; a second unikernel's destroy removes its tap and tender. */
 async function loopAndDestroy(c: Ctx): Promise<void> {
   let r = c.fata(['create', 'loop', c.images.abort, '--restart-on-fail', '--mem=64', '--', '--how=throw']);
@@ -390,6 +414,7 @@ test('fata daemon: create, ping, stats, console, restart policy, destroy, bad in
     const first = await createAndPing(c);
     const again = await statsAndRestart(c, first);
     badInput(c, c.taps());
+    await protocol(c);
     await loopAndDestroy(c);
     await flood(c);
     await daemonRestart(c, daemon, again);

@@ -71,6 +71,8 @@ export class Daemon {
   #state!: DaemonState;
   readonly #uks = new Map<string, Unikernel>();
   readonly #gone = new Map<string, Set<() => void>>();
+  /** Unikernels with an update on trial (one at a time each). */
+  readonly #updating = new Set<string>();
   #server: Server | undefined;
   readonly #sup: SupervisorOptions;
   /** Test-only (docs/daemon.md): the daemon kills itself with SIGKILL at this point of a create, destroy or update. */
@@ -363,6 +365,17 @@ export class Daemon {
 
   /** The new image on trial: kept if it stays up `trialMs`, else the old one back (and a refusal that says why). */
   async #update(u: Unikernel, path: unknown, trialMs: unknown): Promise<unknown> {
+    const name = u.rec.name;
+    if (this.#updating.has(name)) throw new FataError('FATA_BUSY', `${name} is being updated; wait for that update's answer`);
+    this.#updating.add(name);
+    try {
+      return await this.#trial(u, path, trialMs);
+    } finally {
+      this.#updating.delete(name);
+    }
+  }
+
+  async #trial(u: Unikernel, path: unknown, trialMs: unknown): Promise<unknown> {
     const { image, bytes } = checkUpdate(path, u.rec);
     await this.#verify(String(path), bytes);
     const old = u.rec.image;
