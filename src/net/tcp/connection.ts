@@ -100,6 +100,9 @@ export class TcpConnection {
    */
   private corked = 0;
   private outputOwed = false;
+  /** The end of the highest octet ever resent (at the ISS before any), and where it was when this recovery began. */
+  private resentUpTo: number;
+  private resentAtEnter = 0;
   private readonly deferred: Deferred[] = [];
 
   // Options.
@@ -150,6 +153,7 @@ export class TcpConnection {
     // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number (at 0, an ISS at or
     // above 2^31 would look ahead of every ACK and keep recovery from ever starting before a timeout).
     this.recovery.recover = iss;
+    this.resentUpTo = iss;
     this.noDelay = cfg.noDelay === true;
   }
 
@@ -531,7 +535,13 @@ export class TcpConnection {
         this.scoreboard.update(o, this.sndUna, this.sndMax);
         newlySacked = this.scoreboard.sackedBytes() > before;
       }
+      const was = this.recovery.inRecovery,
+        resentBefore = this.resentUpTo;
       this.recover(this.recovery.duplicateAck(ack, this.sndUna, this.sndMax, this.segmentData, this.mss, this.sackOk, newlySacked));
+      if (!was && this.recovery.inRecovery) {
+        this.recovery.enteredTs = this.tsNow();
+        this.resentAtEnter = resentBefore; // As it was before the recovery's first resend.
+      }
     }
     this.updateSendWindow(seg.seq, ack, window);
     return this.state !== 'CLOSED';
@@ -546,9 +556,19 @@ export class TcpConnection {
     const useSack = this.sackOk && (o.sackCount > 0 || !this.scoreboard.empty);
     const finAcked = this.finQueued && seqGt(ack, seqAdd(this.sndUna, this.sendQ.length));
     const dataAcked = acked - (finAcked ? 1 : 0);
+    // Data above SND.UNA SACKed before SND.UNA's own segment arrived: reordering, or our resend arriving.
+    const oldUna = this.sndUna;
+    const sackedAbove = this.sackOk && !this.scoreboard.empty ? seqDiff(this.scoreboard.highSacked(this.sndUna), this.sndUna) : 0;
     this.sendQ.drop(dataAcked);
     this.sndUna = ack;
     if (this.sackOk) this.scoreboard.update(o, this.sndUna, this.sndMax);
+    if (sackedAbove > 0 && this.tsOk && o.hasTimestamps)
+      this.recovery.reordered(
+        Math.floor(sackedAbove / this.segmentData),
+        o.tsEcr,
+        // Resent before (outside a recovery: ever; in one: before it began), its arrival proves nothing.
+        seqGt(this.recovery.inRecovery ? this.resentAtEnter : this.resentUpTo, oldUna),
+      );
     if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
     this.rtt.newAck(ack, o, this.tsOk, this.tsOk && o.hasTimestamps ? this.tsNow() : 0, now);
     this.cc.onRoundAck?.(this.rtt.latest, ack, this.sndMax);
@@ -887,7 +907,7 @@ export class TcpConnection {
   /** Sends `len` octets (and the FIN) at SND.NXT and moves it on; times the segment unless it is resent. */
   private sendNext(len: number, fin: boolean, inFlight: number, now: bigint): void {
     const resend = seqLt(this.sndNxt, this.sndMax);
-    if (resend) this.countRetransmit(len);
+    if (resend) this.countRetransmit(this.sndNxt, len);
     this.sendData(this.sndNxt, inFlight, len, fin);
     if (!resend) this.rtt.timeSegment(seqAdd(this.sndNxt, len), now, this.tsOk);
     this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
@@ -979,7 +999,7 @@ export class TcpConnection {
     const len = Math.min(this.segmentData, this.sendQ.length, inFlight);
     const fin = this.finQueued && len === this.sendQ.length && seqGt(this.sndMax, seqAdd(this.sndUna, this.sendQ.length));
     if (len === 0 && !fin) return 0;
-    this.countRetransmit(len);
+    this.countRetransmit(this.sndUna, len);
     this.sendData(this.sndUna, 0, len, fin);
     this.rtt.stopTiming(); // Karn: never time a retransmitted segment.
     return len + (fin ? 1 : 0);
@@ -1009,15 +1029,20 @@ export class TcpConnection {
 
   /** Sends `len` octets at `seq` again (never the FIN), counted as a retransmission. */
   private resend(seq: number, len: number): void {
-    this.countRetransmit(len);
+    this.countRetransmit(seq, len);
     this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
   }
 
-  /** Counts `len` octets resent, and notes when for RTTM's version of Karn's rule (see RttEstimator.newAck). */
-  private countRetransmit(len: number): void {
+  /**
+   * Counts `len` octets resent at `seq`, notes when for RTTM's version of Karn's rule (see RttEstimator.newAck),
+   * and how far anything was ever resent (data at or above that edge arriving late was reordered, not resent).
+   */
+  private countRetransmit(seq: number, len: number): void {
     this.counters.retransmits++;
     this.counters.bytesRetransmitted += len;
     this.rtt.lastRetransmitTs = this.tsNow();
+    const end = seqAdd(seq, Math.max(len, 1));
+    if (seqGt(end, this.resentUpTo)) this.resentUpTo = end;
   }
 
   // -------------------------------------------------------------- timers

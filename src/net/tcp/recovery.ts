@@ -47,6 +47,18 @@ export class Recovery {
   rxtFence = 0;
   /** Whether a tail loss probe is out unanswered. */
   tlpOut = false;
+  /**
+   * How far (in segments) the path has been seen to reorder: the SACK threshold for starting recovery, from
+   * DupThresh up to 300, as Linux's tp->reordering. A path that delivers a segment after many sent later is
+   * not losing it.
+   */
+  reordering = DUP_THRESH;
+  /** The window and threshold before this recovery, and our timestamp clock when it began (for undoing a spurious one). */
+  private undoCwnd = 0;
+  private undoSsthresh = 0;
+  enteredTs = 0;
+  /** A recovery was proved spurious: this path reorders. */
+  private reorderSeen = false;
   /** The segment `nextSegment` or `tailProbe` chose. */
   segSeq = 0;
   segLen = 0;
@@ -112,9 +124,10 @@ export class Recovery {
     this.dupAcks++;
     // Early retransmit (RFC 5827): with fewer than four segments out, fewer duplicates can ever come.
     const outSegs = Math.ceil(seqDiff(max, una) / smss);
-    const dupThresh = Math.max(1, Math.min(DUP_THRESH, outSegs - 1));
+    // The SACK threshold is DupThresh, or the reordering this path has shown (both lowered for a short flight).
+    const sackThresh = Math.max(1, Math.min(this.reordering, outSegs - 1));
     const sb = this.sb;
-    if (sackOk && (this.inRecovery || this.dupAcks >= dupThresh || sb.sackedBytes() >= dupThresh * smss) && !sb.empty) {
+    if (sackOk && (this.inRecovery || this.dupAcks >= sackThresh || sb.sackedBytes() >= sackThresh * smss) && !sb.empty) {
       if (!this.inRecovery && seqGt(ack, this.recover)) {
         // Enter SACK recovery (RFC 6675 §5): reduce the window, then resend holes as the pipe allows.
         this.enter(una, max, mss);
@@ -140,10 +153,34 @@ export class Recovery {
   /** Fast recovery starts: the controller reduces the window, and no tail probe is needed while it lasts. */
   private enter(una: number, max: number, mss: number): void {
     this.counters.fastRetransmits++;
+    this.undoCwnd = this.cc.cwnd;
+    this.undoSsthresh = this.cc.ssthresh;
     this.cc.onFastRetransmit(seqDiff(max, una), mss);
     this.recover = max;
     this.inRecovery = true;
     this.timers.tlp = undefined;
+  }
+
+  /**
+   * The segment at SND.UNA arrived although `degree` segments sent after it had been SACKed first. Outside
+   * recovery that is reordering, and the threshold grows to cover it. In a recovery it started, an ACK that
+   * echoes a timestamp older than the recovery was sent by the original, not by our resend (the Eifel
+   * detection, RFC 3522): the recovery was spurious, so its window reduction is undone (RFC 4015's response).
+   */
+  reordered(degree: number, echoedTs: number, mayBeResent: boolean): void {
+    if (this.inRecovery) {
+      if (mayBeResent || ((echoedTs - this.enteredTs) | 0) >= 0) return; // A resend filled it: a loss.
+      this.counters.spuriousRecoveries++;
+      this.reorderSeen = true;
+      this.cc.cwnd = Math.max(this.cc.cwnd, this.undoCwnd);
+      this.cc.ssthresh = this.undoSsthresh;
+      this.inRecovery = false;
+    } else if (mayBeResent || !this.reorderSeen) {
+      // Outside a recovery, only once a spurious one proved the path reorders: a late ACK of a lost segment's
+      // resend, or SACK blocks that outlived their data, look the same and would slow every loss detection.
+      return;
+    }
+    if (degree >= this.reordering) this.reordering = Math.min(300, degree + 1);
   }
 
   /** The retransmission timer expired (RFC 6298 §5.4): recovery is over; the controller sets the loss window (RFC 5681 §3.1). */

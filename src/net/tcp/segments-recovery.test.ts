@@ -54,3 +54,55 @@ test('RFC 6675 §2: with SACK, duplicate ACKs that SACK nothing new (a duplicate
     'the hole is resent',
   );
 });
+
+/** SACK and timestamps on; ten segments of D octets out, each with its TSval. */
+function reorderFlight(): { h: SegmentHarness; c: NonNullable<SegmentHarness['conn']>; L: number; ts: number[] } {
+  const h = new SegmentHarness();
+  h.listen({});
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460, sackPermitted: true, ts: [1000, 0] });
+  const synAck = h.recv()[0]!;
+  h.advance(1n * MS);
+  const L = synAck.seq + 1;
+  h.send({ seq: R, ack: L, flags: '.', ts: [1001, synAck.ts![0]] });
+  const c = h.conn!;
+  c.noDelay = true;
+  c.write(new Uint8Array(10 * D));
+  const sent = h.recv();
+  assert.equal(sent.length, 10);
+  h.advance(20n * MS);
+  return { h, c, L, ts: sent.map((s) => s.ts![0]) };
+}
+const D = 1448; // 1460 less the 12 octets of the timestamps option.
+
+test('RFC 3522, RFC 4015: a fast recovery that the original segment proves spurious (its TSval echoed) is undone, and the SACK threshold grows to the reordering seen', () => {
+  const { h, c, L, ts } = reorderFlight();
+  const before = c.cc.cwnd;
+  // Segment 0 is late; 1-5 arrive and are SACKed: the threshold (3 segments) starts a recovery.
+  for (let k = 1; k <= 5; k++) h.send({ seq: R, ack: L, flags: '.', sack: [L + D, L + (k + 1) * D], ts: [1002, ts[0]! - 1] });
+  assert.equal(h.tcp.counters.fastRetransmits, 1);
+  assert.ok(c.cc.cwnd < before, 'the window was reduced');
+  assert.equal(h.recv()[0]?.seq, L, 'segment 0 resent');
+  // The original arrives: everything up to segment 6 is acknowledged, echoing segment 0's own TSval.
+  h.advance(1n * MS);
+  h.send({ seq: R, ack: L + 6 * D, flags: '.', ts: [1003, ts[0]!] });
+  assert.equal(h.tcp.counters.spuriousRecoveries, 1);
+  assert.ok(c.cc.cwnd >= before, `the reduction undone (${c.cc.cwnd} vs ${before})`);
+  // Next time the path reorders by five segments it is not taken for a loss.
+  c.write(new Uint8Array(10 * D));
+  const next = h.recv();
+  const base = next[0]!.seq;
+  for (let k = 1; k <= 5; k++) h.send({ seq: R, ack: base, flags: '.', sack: [base + D, base + (k + 1) * D], ts: [1004, ts[0]!] });
+  assert.equal(h.tcp.counters.fastRetransmits, 1, 'five SACKed above a hole: within the reordering seen');
+});
+
+test('RFC 3522: when the resend is what fills the hole (its TSval echoed), the recovery stands', () => {
+  const { h, c, L, ts } = reorderFlight();
+  for (let k = 1; k <= 5; k++) h.send({ seq: R, ack: L, flags: '.', sack: [L + D, L + (k + 1) * D], ts: [1002, ts[0]! - 1] });
+  const resend = h.recv()[0]!;
+  assert.equal(resend.seq, L);
+  const reduced = c.cc.ssthresh;
+  h.advance(20n * MS);
+  h.send({ seq: R, ack: L + 6 * D, flags: '.', ts: [1003, resend.ts![0]] });
+  assert.equal(h.tcp.counters.spuriousRecoveries, 0);
+  assert.equal(c.cc.ssthresh, reduced, 'a real loss: the reduction stays');
+});

@@ -63,6 +63,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
     retransmits: 0,
     bytesRetransmitted: 0,
     fastRetransmits: 0,
+    spuriousRecoveries: 0,
     timeouts: 0,
     tailProbes: 0,
     lostRetransmits: 0,

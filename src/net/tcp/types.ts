@@ -73,6 +73,8 @@ export interface TcpCounters {
   retransmits: number;
   bytesRetransmitted: number;
   fastRetransmits: number;
+  /** Fast recoveries undone: the hole's original arrived (reordering, not loss). */
+  spuriousRecoveries: number;
   timeouts: number;
   /** Tail loss probes sent (RFC 8985 §7). */
   tailProbes: number;
