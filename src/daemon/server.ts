@@ -520,7 +520,7 @@ export class Daemon {
       try {
         const chunk = Buffer.alloc(48 << 10);
         for (let off = 0; off < v.bytes; ) {
-          const n = readSyncAt(fd, chunk, off);
+          const n = readSync(fd, chunk, 0, chunk.length, off);
           if (n === 0) break;
           event({ data: chunk.subarray(0, n).toString('base64') });
           off += n;
@@ -576,10 +576,6 @@ export class Daemon {
     rmSync(this.#o.socket, { force: true });
     await Promise.all([...this.#uks.values()].map((u) => u.shutdown()));
   }
-}
-
-function readSyncAt(fd: number, buf: Buffer, pos: number): number {
-  return readSync(fd, buf, 0, buf.length, pos);
 }
 
 function readManifest(path: string): unknown {

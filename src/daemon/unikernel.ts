@@ -181,7 +181,7 @@ export class Unikernel {
     return code === null || p.codes.includes(code); // null: the tender itself died of a signal.
   }
 
-  /** The delay the next restart waits, as the policy stands now (for `info`). */
+  /** Restarts since the last stable run: the exponent of the next backoff (for `info`). */
   get restartsInRow(): number {
     return this.#inRow;
   }
