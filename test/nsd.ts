@@ -4,8 +4,18 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { TapNamespace } from './netns.ts';
 
-/** Starts NSD on `address` serving `zone` from `text` (RRL off, no privileges dropped, all files in `dir`). */
-export function startNsd(ns: Pick<TapNamespace, 'start'>, dir: string, address: string, zone: string, text: string): ChildProcess {
+/**
+ * Starts NSD on `address` serving `zone` from `text` (RRL off, no privileges
+ * dropped, all files in `dir`); with `provideXfr`, zone transfers to anyone.
+ */
+export function startNsd(
+  ns: Pick<TapNamespace, 'start'>,
+  dir: string,
+  address: string,
+  zone: string,
+  text: string,
+  o: { readonly provideXfr?: boolean } = {},
+): ChildProcess {
   writeFileSync(join(dir, 'zone'), text);
   writeFileSync(
     join(dir, 'nsd.conf'),
@@ -28,7 +38,7 @@ remote-control:
 zone:
   name: "${zone}"
   zonefile: "zone"
-`,
+${o.provideXfr ? '  provide-xfr: 0.0.0.0/0 NOKEY\n' : ''}`,
   );
   return ns.start(['nsd', '-d', '-c', join(dir, 'nsd.conf')]);
 }

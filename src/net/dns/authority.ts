@@ -19,6 +19,7 @@ import {
   isDecodeError,
   isSubdomain,
   labelsToName,
+  NAME_MAX,
   nameToLabels,
   OPCODE_QUERY,
   RCODE,
@@ -33,10 +34,37 @@ import { parseZone, type ZoneError } from './zone.ts';
 
 export { EDNS_UDP_SIZE } from '../../wire/dns.ts';
 const MAX_CNAME_CHAIN = 16;
+/** RFC 6672 §2.2: a synthesized name longer than 255 octets. */
+const RCODE_YXDOMAIN = 6;
+/** RFC 2845 §1.7 / RFC 5936 §2.2.1: a transfer asked of a server not authoritative for that name as a zone. */
+const RCODE_NOTAUTH = 9;
 /** Per AXFR message, below the 65535 TCP limit with room for one large record. */
 const AXFR_CHUNK = 16000;
 
 type RRsets = Map<number, DnsRecord[]>;
+
+/** The first cut on the way down from the apex: a delegation, or a DNAME above the name (RFC 6672 §3.2). */
+type Cut = { readonly kind: 'ns'; readonly owner: string } | { readonly kind: 'dname'; readonly owner: string; readonly rr: DnsRecord };
+
+/** A DNAME's target from its RDATA (a raw uncompressed name, or `\# …` data); undefined when malformed. */
+export function dnameTarget(rr: DnsRecord): string | undefined {
+  if (rr.data.kind !== 'raw') return undefined;
+  const b = rr.data.bytes;
+  const labels: Uint8Array[] = [];
+  let at = 0;
+  while (at < b.length && b[at]! !== 0) {
+    const l = b[at]!;
+    if (l > 63 || at + 1 + l >= b.length) return undefined;
+    labels.push(b.subarray(at + 1, at + 1 + l));
+    at += 1 + l;
+  }
+  return at === b.length - 1 ? labelsToName(labels) : undefined;
+}
+
+/** Duplicate records are one record (RFC 2181 §5): same owner, type and data, names compared without case. */
+function recordKey(rr: DnsRecord): string {
+  return `${canonicalName(rr.name)} ${rr.type} ${JSON.stringify(rr.data).toLowerCase()}`;
+}
 
 export class Zone {
   readonly apex: string;
@@ -83,7 +111,11 @@ export class Zone {
     if (soas.length !== 1) errors.push(`zone ${apex} needs exactly one SOA record at its apex (found ${soas.length})`);
     const kept: DnsRecord[] = [];
     const types = new Map<string, Set<number>>();
+    const seen = new Set<string>();
     for (const rr of records) {
+      const key = recordKey(rr);
+      if (seen.has(key)) continue;
+      seen.add(key);
       if (!isSubdomain(rr.name, a)) {
         errors.push(`${rr.name} is outside zone ${apex}`);
         continue;
@@ -131,6 +163,28 @@ export class Zone {
     const s = this.soa;
     const min = s.data.kind === 'SOA' ? s.data.minimum : s.ttl;
     return { ...s, ttl: Math.min(s.ttl, min) };
+  }
+
+  /**
+   * Walking down from the apex towards `name`: the first delegation (NS
+   * below the apex, at `name` or above it) or DNAME (at the apex or below,
+   * strictly above `name`: a DNAME does not redirect its own owner). With
+   * `ds`, a delegation at `name` itself is not a cut: the parent answers
+   * for the DS records there (RFC 4035 §3.1.4.1).
+   */
+  cut(name: string, ds = false): Cut | undefined {
+    const labels = nameToLabels(name);
+    const apexLabels = nameToLabels(this.apex)!.length;
+    if (!labels || labels.length < apexLabels) return undefined;
+    for (let i = labels.length - apexLabels; i >= 0; i--) {
+      const owner = labelsToName(labels.slice(i));
+      const node = this.node(owner);
+      if (!node) continue;
+      if (i < labels.length - apexLabels && !(ds && i === 0) && node.has(TYPE.NS)) return { kind: 'ns', owner };
+      const dname = i > 0 ? node.get(TYPE.DNAME) : undefined;
+      if (dname) return { kind: 'dname', owner, rr: dname[0]! };
+    }
+    return undefined;
   }
 
   /** The highest zone cut strictly below the apex on the way to `name`, if any. */
@@ -195,7 +249,11 @@ export class Authority {
       return [f];
     }
     if (q.qr) return [];
-    const reply = (rcode: number): DnsMessage => replyTo(q, rcode, { edns: q.edns !== undefined });
+    // The DO bit is copied into the response (RFC 3225 §3).
+    const reply = (rcode: number): DnsMessage => {
+      const m = replyTo(q, rcode, { edns: q.edns !== undefined });
+      return q.edns?.dnssecOk && m.edns ? { ...m, edns: { ...m.edns, dnssecOk: true } } : m;
+    };
     const limit = responseLimit(q, o.transport);
     const out = (m: DnsMessage): Uint8Array[] => {
       const b = encodeDns(m, { maxSize: limit });
@@ -213,27 +271,59 @@ export class Authority {
       this.counters.refused++;
       return out(reply(RCODE.REFUSED));
     }
+    if (question.type === TYPE.AXFR || question.type === TYPE.IXFR) return this.transfer(q, question, o, reply, out);
     const zone = this.zoneFor(question.name);
     if (!zone) {
       this.counters.refused++;
       return out(reply(RCODE.REFUSED));
     }
-    if (question.type === TYPE.AXFR || question.type === TYPE.IXFR) {
-      if (o.transport !== 'tcp') {
-        this.counters.formerr++;
-        return out(reply(RCODE.FORMERR));
-      }
-      if (!o.allowAxfr || canonicalName(question.name) !== zone.apex) {
-        this.counters.refused++;
-        return out(reply(RCODE.REFUSED));
-      }
-      this.counters.axfr++;
-      return axfr(q, question, zone);
-    }
     const r = lookup(zone, question);
     if (r.rcode === RCODE.NXDOMAIN) this.counters.nxdomain++;
     return out({ ...reply(r.rcode), aa: r.aa, answers: r.answers, authority: r.authority, additional: r.additional });
   }
+
+  /**
+   * AXFR (RFC 5936) and IXFR (RFC 1995) as NSD answers them: NOTAUTH for a
+   * name that is not one of our apexes, NOTIMP for AXFR over UDP, REFUSED
+   * unless transfers are allowed. IXFR from a serial not older than ours is
+   * the single SOA; otherwise, keeping no differences, the whole zone
+   * AXFR-style over TCP, and over UDP the single SOA that sends the client
+   * to TCP (RFC 1995 §2).
+   */
+  private transfer(
+    q: DnsMessage,
+    question: DnsQuestion,
+    o: AnswerOptions,
+    reply: (rcode: number) => DnsMessage,
+    out: (m: DnsMessage) => Uint8Array[],
+  ): Uint8Array[] {
+    const zone = this.zones.find((z) => z.apex === canonicalName(question.name));
+    if (!zone) {
+      this.counters.refused++;
+      return out(reply(RCODE_NOTAUTH));
+    }
+    const ixfr = question.type === TYPE.IXFR;
+    if (!ixfr && o.transport !== 'tcp') return out(reply(RCODE.NOTIMP));
+    if (!o.allowAxfr) {
+      this.counters.refused++;
+      return out(reply(RCODE.REFUSED));
+    }
+    const soaOnly = (): Uint8Array[] => out({ ...reply(RCODE.NOERROR), aa: true, answers: [{ ...zone.soa, name: zone.apex }] });
+    if (ixfr) {
+      const theirs = q.authority.find((r) => r.data.kind === 'SOA' && canonicalName(r.name) === zone.apex);
+      const ours = zone.soa.data.kind === 'SOA' ? zone.soa.data.serial : 0;
+      if (theirs?.data.kind === 'SOA' && !serialNewer(ours, theirs.data.serial)) return soaOnly();
+      if (o.transport !== 'tcp') return soaOnly();
+    }
+    this.counters.axfr++;
+    return axfr(q, question, zone);
+  }
+}
+
+/** RFC 1982 serial arithmetic: `a` is newer than `b`. */
+export function serialNewer(a: number, b: number): boolean {
+  const d = (a - b) >>> 0;
+  return d !== 0 && d < 0x80000000;
 }
 
 interface Lookup {
@@ -255,11 +345,23 @@ function lookup(zone: Zone, question: DnsQuestion): Lookup {
   const seen = new Set<string>();
   for (let step = 0; step <= MAX_CNAME_CHAIN; step++) {
     seen.add(canonicalName(name));
-    const cut = zone.delegation(name);
-    if (cut !== undefined) {
+    const c = zone.cut(name, question.type === TYPE.DS);
+    if (c?.kind === 'dname') {
+      const target = synthesize(name, c.owner, c.rr);
+      res.answers.push(c.rr);
+      if (target === undefined) {
+        res.rcode = RCODE_YXDOMAIN;
+        return res;
+      }
+      res.answers.push({ name, type: TYPE.CNAME, class: CLASS_IN, ttl: c.rr.ttl, data: { kind: 'CNAME', target } });
+      if (question.type === TYPE.CNAME || !isSubdomain(target, zone.apex) || seen.has(canonicalName(target))) return res;
+      name = target;
+      continue;
+    }
+    if (c !== undefined) {
       // A referral: not authoritative for what lies below the cut (RFC 1034 §4.3.2 step 3b).
       if (step === 0) res.aa = false;
-      const ns = zone.get(cut, TYPE.NS)!;
+      const ns = zone.get(c.owner, TYPE.NS)!;
       res.authority.push(...ns);
       addGlue(
         zone,
@@ -306,6 +408,22 @@ function lookup(zone: Zone, question: DnsQuestion): Lookup {
   return res;
 }
 
+/**
+ * RFC 6672 §2.2: `name` with the DNAME's owner replaced by its target;
+ * undefined when the result would exceed 255 octets (or the DNAME's data is
+ * malformed), which the caller answers YXDOMAIN.
+ */
+function synthesize(name: string, owner: string, dname: DnsRecord): string | undefined {
+  const target = dnameTarget(dname);
+  const labels = nameToLabels(name);
+  const targetLabels = target === undefined ? undefined : nameToLabels(target);
+  if (!labels || !targetLabels) return undefined;
+  const kept = labels.slice(0, labels.length - nameToLabels(owner)!.length);
+  const all = [...kept, ...targetLabels];
+  if (all.reduce((n, l) => n + l.length + 1, 1) > NAME_MAX) return undefined;
+  return labelsToName(all);
+}
+
 function negative(res: Lookup, zone: Zone, rcode: number): Lookup {
   // After a CNAME the rcode describes the last name in the chain (RFC 6604).
   res.rcode = rcode;
@@ -342,7 +460,10 @@ function addGlue(zone: Zone, targets: readonly string[], into: DnsRecord[], glue
 
 /** RFC 5936 §2.2: SOA, every other record, SOA again, in messages that fit TCP. */
 function axfr(q: DnsMessage, question: DnsQuestion, zone: Zone): Uint8Array[] {
-  const all = [zone.soa, ...zone.records.filter((r) => r !== zone.soa), zone.soa];
+  // Owners as NSD and Knot send them in a transfer: lower case (names compare without case, RFC 4343).
+  const lower = (r: DnsRecord): DnsRecord => (r.name === canonicalName(r.name) ? r : { ...r, name: canonicalName(r.name) });
+  const soa = lower(zone.soa);
+  const all = [soa, ...zone.records.filter((r) => r !== zone.soa).map(lower), soa];
   const out: Uint8Array[] = [];
   let batch: DnsRecord[] = [];
   let size = 0;

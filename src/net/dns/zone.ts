@@ -3,7 +3,9 @@
  * relative names, a blank owner meaning the previous one, TTL and class in
  * either order, parentheses across lines, `;` comments, quoted strings with
  * `\X`/`\DDD` escapes, BIND's TTL units (`1h30m`), and RFC 3597's generic
- * `TYPE65534 \# 3 abcdef` for any type. `$INCLUDE` is refused (an image
+ * `TYPE65534 \# 3 abcdef` for any type, and the presentation formats of
+ * every type NSD loads (./rdata.ts: HINFO, RP, LOC, NAPTR, DNAME, DS,
+ * SSHFP, DNSKEY, TLSA, SMIMEA, SVCB, HTTPS, SPF, URI, …). `$INCLUDE` is refused (an image
  * has no file system). Errors name the line and say what was expected.
  */
 import {
@@ -20,6 +22,7 @@ import {
 } from '../../wire/dns.ts';
 import { u32 } from '../../wire/bytes.ts';
 import { formatIpv4Address, parseIpv4Address } from '../../wire/ipv4.ts';
+import { PRESENTATION_TYPES, presentationToWire } from './rdata.ts';
 
 export interface ZoneError {
   readonly line: number;
@@ -309,7 +312,11 @@ function rdata(type: number, t: Token[], name: (s: string) => string | undefined
     err(`expected ${shape}, got ${t.length} field${t.length === 1 ? '' : 's'}`);
     return false;
   };
-  if (texts[0] === '\\#') return genericRdata(type, texts, err);
+  if (texts[0] === '\\#' && !t[0]!.quoted) return genericRdata(type, texts, err);
+  if (PRESENTATION_TYPES.has(type)) {
+    const bytes = presentationToWire(type, t, name, err);
+    return bytes && { kind: 'raw', bytes };
+  }
   switch (type) {
     case TYPE.A: {
       if (!need(1, 'an IPv4 address')) return undefined;

@@ -1,0 +1,562 @@
+/**
+ * Presentation format → wire RDATA for the record types a zone file may hold
+ * beyond the ones `src/wire/dns.ts` types itself: HINFO, RP, LOC, NAPTR,
+ * DNAME, DS, CDS, SSHFP, DNSKEY, CDNSKEY, TLSA, SMIMEA, OPENPGPKEY, SVCB,
+ * HTTPS (SvcParams, RFC 9460 Appendix A), SPF and URI. The result is the
+ * exact octets NSD puts on the wire: names in RDATA uncompressed and as
+ * spelled (RFC 3597 §4), SvcParams sorted by key. Every failure is a
+ * message through `err`, never a throw: zone text is untrusted.
+ */
+import { put32 } from '../../wire/bytes.ts';
+import { nameToLabels, parseIpv6, TYPE } from '../../wire/dns.ts';
+import { parseIpv4Address } from '../../wire/ipv4.ts';
+
+export interface RdataToken {
+  readonly text: string;
+  readonly quoted: boolean;
+}
+
+/** Resolves a (possibly relative) name to absolute presentation text; undefined after reporting an error. */
+export type NameResolver = (s: string) => string | undefined;
+
+class Out {
+  readonly b: number[] = [];
+  u8(v: number): void {
+    this.b.push(v & 0xff);
+  }
+  u16(v: number): void {
+    this.b.push((v >>> 8) & 0xff, v & 0xff);
+  }
+  u32(v: number): void {
+    this.u16(v >>> 16);
+    this.u16(v & 0xffff);
+  }
+  bytes(v: Iterable<number>): void {
+    for (const x of v) this.b.push(x);
+  }
+  done(): Uint8Array {
+    return Uint8Array.from(this.b);
+  }
+}
+
+/** Unescapes presentation text (`\X`, `\DDD`) into octets; UTF-8 for characters above 0x7f. Undefined for `\DDD` over 255. */
+export function unescapeOctets(s: string): number[] | undefined {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x5c && i + 1 < s.length) {
+      const d = /^\d{3}/.exec(s.slice(i + 1, i + 4));
+      if (d) {
+        if (Number(d[0]) > 255) return undefined;
+        out.push(Number(d[0]));
+        i += 3;
+      } else out.push(s.charCodeAt(++i) & 0xff);
+    } else if (c < 0x80) out.push(c);
+    else out.push(...new TextEncoder().encode(String.fromCodePoint(s.codePointAt(i)!)));
+    if (c >= 0xd800 && c < 0xdc00) i++;
+  }
+  return out;
+}
+
+function num(s: string | undefined, max: number): number | undefined {
+  return s !== undefined && /^\d{1,10}$/.test(s) && Number(s) <= max ? Number(s) : undefined;
+}
+
+function hexBytes(s: string): number[] | undefined {
+  if (!/^([0-9a-fA-F]{2})*$/.test(s)) return undefined;
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i += 2) out.push(parseInt(s.slice(i, i + 2), 16));
+  return out;
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Standard base64 with padding (RFC 4648 §4); undefined when malformed. */
+export function base64Bytes(s: string): number[] | undefined {
+  if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return undefined;
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i += 4) {
+    const q = s.slice(i, i + 4);
+    const v = [...q].map((ch) => (ch === '=' ? 0 : B64.indexOf(ch)));
+    const n = (v[0]! << 18) | (v[1]! << 12) | (v[2]! << 6) | v[3]!;
+    out.push((n >>> 16) & 0xff);
+    if (q[2] !== '=') out.push((n >>> 8) & 0xff);
+    if (q[3] !== '=') out.push(n & 0xff);
+    if (q[2] === '=' && q[3] !== '=') return undefined;
+  }
+  return out;
+}
+
+const ALGORITHMS: Record<string, number> = {
+  RSAMD5: 1,
+  DH: 2,
+  DSA: 3,
+  RSASHA1: 5,
+  'DSA-NSEC3-SHA1': 6,
+  'RSASHA1-NSEC3-SHA1': 7,
+  RSASHA256: 8,
+  RSASHA512: 10,
+  'ECC-GOST': 12,
+  ECDSAP256SHA256: 13,
+  ECDSAP384SHA384: 14,
+  ED25519: 15,
+  ED448: 16,
+  INDIRECT: 252,
+  PRIVATEDNS: 253,
+  PRIVATEOID: 254,
+};
+
+function algorithm(s: string | undefined): number | undefined {
+  return num(s, 255) ?? (s === undefined ? undefined : ALGORITHMS[s.toUpperCase()]);
+}
+
+/** A name's wire labels, uncompressed, as spelled. */
+function wireName(o: Out, s: string, name: NameResolver): boolean {
+  const full = name(s);
+  if (full === undefined) return false;
+  for (const l of nameToLabels(full) ?? []) {
+    o.u8(l.length);
+    o.bytes(l);
+  }
+  o.u8(0);
+  return true;
+}
+
+/** A character-string: a length octet and at most 255 octets. */
+function charString(o: Out, t: RdataToken, err: (m: string) => void): boolean {
+  const b = unescapeOctets(t.text);
+  if (b === undefined || b.length > 255) {
+    err(`'${t.text.slice(0, 40)}' is not a character-string (at most 255 octets; \\DDD at most 255)`);
+    return false;
+  }
+  o.u8(b.length);
+  o.bytes(b);
+  return true;
+}
+
+/** Types this module parses, by number. */
+export const PRESENTATION_TYPES: ReadonlySet<number> = new Set([
+  TYPE.HINFO,
+  TYPE.RP,
+  TYPE.LOC,
+  TYPE.NAPTR,
+  TYPE.DNAME,
+  TYPE.DS,
+  TYPE.CDS,
+  TYPE.SSHFP,
+  TYPE.DNSKEY,
+  TYPE.CDNSKEY,
+  TYPE.TLSA,
+  TYPE.SMIMEA,
+  TYPE.OPENPGPKEY,
+  TYPE.SVCB,
+  TYPE.HTTPS,
+  TYPE.SPF,
+  TYPE.URI,
+]);
+
+/**
+ * The wire RDATA of `type` from its presentation tokens, or undefined
+ * after `err` said what is wrong.
+ */
+export function presentationToWire(
+  type: number,
+  t: readonly RdataToken[],
+  name: NameResolver,
+  err: (m: string) => void,
+): Uint8Array | undefined {
+  const o = new Out();
+  const ok = fill(o, type, t, name, err);
+  if (!ok) return undefined;
+  if (o.b.length > 0xffff) {
+    err('RDATA is over 65535 octets');
+    return undefined;
+  }
+  return o.done();
+}
+
+function count(t: readonly RdataToken[], n: number, shape: string, err: (m: string) => void, atLeast = false): boolean {
+  if (atLeast ? t.length >= n : t.length === n) return true;
+  err(`expected ${shape}, got ${t.length} field${t.length === 1 ? '' : 's'}`);
+  return false;
+}
+
+/** Numbers at the start of `t`, each with its maximum; reports which one is wrong. */
+function numbers(o: Out, t: readonly RdataToken[], fields: readonly [string, number][], err: (m: string) => void): boolean {
+  for (let i = 0; i < fields.length; i++) {
+    const [label, max] = fields[i]!;
+    const v = label.includes('algorithm') ? algorithm(t[i]?.text) : num(t[i]?.text, max);
+    if (v === undefined) {
+      err(`${label} '${t[i]?.text ?? ''}' is not a number 0-${max}`);
+      return false;
+    }
+    if (max === 255) o.u8(v);
+    else if (max === 65535) o.u16(v);
+    else o.u32(v);
+  }
+  return true;
+}
+
+function encoded(o: Out, t: readonly RdataToken[], kind: 'hex' | 'base64', what: string, err: (m: string) => void): boolean {
+  const s = t.map((x) => x.text).join('');
+  const b = kind === 'hex' ? hexBytes(s) : base64Bytes(s);
+  if (b === undefined || (kind === 'base64' && b.length === 0)) {
+    err(`${what} is not ${kind === 'hex' ? 'hexadecimal (pairs of 0-9a-f)' : 'base64'}`);
+    return false;
+  }
+  o.bytes(b);
+  return true;
+}
+
+/** Types that are numbers and then one hex or base64 blob (whitespace inside the blob allowed). */
+interface Layout {
+  readonly shape: string;
+  readonly fields: readonly [string, number][];
+  readonly rest: 'hex' | 'base64';
+  readonly what: string;
+}
+const DS: Layout = {
+  shape: 'KEY-TAG ALGORITHM DIGEST-TYPE DIGEST',
+  fields: [
+    ['key tag', 65535],
+    ['algorithm', 255],
+    ['digest type', 255],
+  ],
+  rest: 'hex',
+  what: 'the digest',
+};
+const TLSA: Layout = {
+  shape: 'USAGE SELECTOR MATCHING-TYPE DATA',
+  fields: [
+    ['usage', 255],
+    ['selector', 255],
+    ['matching type', 255],
+  ],
+  rest: 'hex',
+  what: 'the association data',
+};
+const DNSKEY: Layout = {
+  shape: 'FLAGS PROTOCOL ALGORITHM KEY',
+  fields: [
+    ['flags', 65535],
+    ['protocol', 255],
+    ['algorithm', 255],
+  ],
+  rest: 'base64',
+  what: 'the public key',
+};
+const LAYOUTS: ReadonlyMap<number, Layout> = new Map([
+  [TYPE.DS, DS],
+  [TYPE.CDS, DS],
+  [TYPE.TLSA, TLSA],
+  [TYPE.SMIMEA, TLSA],
+  [TYPE.DNSKEY, DNSKEY],
+  [TYPE.CDNSKEY, DNSKEY],
+  [TYPE.OPENPGPKEY, { shape: 'a base64 key', fields: [], rest: 'base64', what: 'the key' }],
+  [
+    TYPE.SSHFP,
+    {
+      shape: 'ALGORITHM FP-TYPE FINGERPRINT',
+      fields: [
+        ['key algorithm', 255],
+        ['fingerprint type', 255],
+      ],
+      rest: 'hex',
+      what: 'the fingerprint',
+    },
+  ],
+]);
+
+const NAPTR_FIELDS: readonly [string, number][] = [
+  ['order', 65535],
+  ['preference', 65535],
+];
+
+function fill(o: Out, type: number, t: readonly RdataToken[], name: NameResolver, err: (m: string) => void): boolean {
+  const l = LAYOUTS.get(type);
+  if (l) {
+    const n = l.fields.length;
+    return count(t, n + 1, l.shape, err, true) && numbers(o, t, l.fields, err) && encoded(o, t.slice(n), l.rest, l.what, err);
+  }
+  switch (type) {
+    case TYPE.HINFO:
+      return count(t, 2, '"CPU" "OS"', err) && charString(o, t[0]!, err) && charString(o, t[1]!, err);
+    case TYPE.RP:
+      return count(t, 2, 'MBOX-DNAME TXT-DNAME', err) && wireName(o, t[0]!.text, name) && wireName(o, t[1]!.text, name);
+    case TYPE.DNAME:
+      return count(t, 1, 'a target name', err) && wireName(o, t[0]!.text, name);
+    case TYPE.NAPTR:
+      return (
+        count(t, 6, 'ORDER PREFERENCE "FLAGS" "SERVICES" "REGEXP" REPLACEMENT', err) &&
+        numbers(o, t, NAPTR_FIELDS, err) &&
+        [2, 3, 4].every((i) => charString(o, t[i]!, err)) &&
+        wireName(o, t[5]!.text, name)
+      );
+    case TYPE.SPF:
+      return count(t, 1, 'one or more "strings"', err, true) && t.every((x) => charString(o, x, err));
+    case TYPE.URI:
+      return uri(o, t, err);
+    case TYPE.LOC:
+      return loc(o, t, err);
+    case TYPE.SVCB:
+    case TYPE.HTTPS:
+      return svcb(o, t, name, err);
+    default:
+      err('no presentation format known for this type; use RFC 3597 generic RDATA: \\# LENGTH HEX');
+      return false;
+  }
+}
+
+function uri(o: Out, t: readonly RdataToken[], err: (m: string) => void): boolean {
+  if (
+    !count(t, 3, 'PRIORITY WEIGHT "TARGET"', err) ||
+    !numbers(
+      o,
+      t,
+      [
+        ['priority', 65535],
+        ['weight', 65535],
+      ],
+      err,
+    )
+  )
+    return false;
+  const b = unescapeOctets(t[2]!.text);
+  if (b === undefined || b.length === 0) {
+    err('the URI target is a non-empty quoted string');
+    return false;
+  }
+  o.bytes(b);
+  return true;
+}
+
+// --- LOC (RFC 1876) ------------------------------------------------------
+
+/** A decimal with up to `places` fractional digits, scaled to an integer; undefined when not one. */
+function scaled(s: string, places: number): number | undefined {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(s);
+  if (!m || (m[3] ?? '').length > places) return undefined;
+  const v = Number(m[2]) * 10 ** places + Number((m[3] ?? '').padEnd(places, '0') || '0');
+  return m[1] ? -v : v;
+}
+
+/** RFC 1876's size and precision octet from centimetres: mantissa and power of ten, truncated as BIND and NSD do. */
+function precision(cm: number): number {
+  let e = 0;
+  while (e < 9 && cm >= 10 ** (e + 1)) e++;
+  return (Math.min(9, Math.floor(cm / 10 ** e)) << 4) | e;
+}
+
+/** `D [M [S.sss]] H` from `t[at]`: the angle in thousandths of a second east/north of the 2^31 origin, and the next index. */
+function angle(t: readonly RdataToken[], at: number, hemis: string, maxDeg: number): { v: number; next: number } | undefined {
+  const parts: string[] = [];
+  let i = at;
+  while (i < t.length && parts.length < 3 && !hemis.includes(t[i]!.text.toUpperCase())) parts.push(t[i++]!.text);
+  const h = t[i]?.text.toUpperCase();
+  if (h === undefined || h.length !== 1 || !hemis.includes(h) || parts.length === 0) return undefined;
+  const d = num(parts[0], maxDeg),
+    m = parts[1] === undefined ? 0 : num(parts[1], 59),
+    s = parts[2] === undefined ? 0 : scaled(parts[2], 3);
+  if (d === undefined || m === undefined || s === undefined || s < 0 || s >= 60000) return undefined;
+  const ms = d * 3_600_000 + m * 60_000 + s;
+  if (ms > maxDeg * 3_600_000) return undefined;
+  return { v: h === hemis[0] ? 2 ** 31 + ms : 2 ** 31 - ms, next: i + 1 };
+}
+
+function meters(s: string | undefined, min: number, max: number): number | undefined {
+  if (s === undefined) return undefined;
+  const cm = scaled(s.replace(/[mM]$/, ''), 2);
+  return cm !== undefined && cm >= min && cm <= max ? cm : undefined;
+}
+
+function loc(o: Out, t: readonly RdataToken[], err: (m: string) => void): boolean {
+  const shape = 'D [M [S]] N|S D [M [S]] E|W ALT[m] [SIZE[m] [HP[m] [VP[m]]]] (RFC 1876)';
+  const lat = angle(t, 0, 'NS', 90);
+  const lon = lat ? angle(t, lat.next, 'EW', 180) : undefined;
+  if (!lat || !lon) {
+    err(`LOC is ${shape}`);
+    return false;
+  }
+  const rest = t.slice(lon.next).map((x) => x.text);
+  const alt = meters(rest[0], -10_000_000, 4_284_967_295);
+  const sizes = [rest[1] ?? '1', rest[2] ?? '10000', rest[3] ?? '10'].map((x) => meters(x, 0, 9_000_000_000));
+  if (alt === undefined || rest.length > 4 || sizes.some((x) => x === undefined)) {
+    err(`LOC altitude and sizes are metres (altitude -100000.00 to 42849672.95, sizes 0 to 90000000.00): ${shape}`);
+    return false;
+  }
+  o.u8(0);
+  for (const cm of sizes) o.u8(precision(cm!));
+  o.u32(lat.v);
+  o.u32(lon.v);
+  o.u32(alt + 10_000_000);
+  return true;
+}
+
+// --- SVCB and HTTPS (RFC 9460) --------------------------------------------
+
+const SVC_KEYS: Record<string, number> = {
+  mandatory: 0,
+  alpn: 1,
+  'no-default-alpn': 2,
+  port: 3,
+  ipv4hint: 4,
+  ech: 5,
+  ipv6hint: 6,
+};
+
+function svcKey(s: string): number | undefined {
+  const k = SVC_KEYS[s.toLowerCase()];
+  if (k !== undefined) return k;
+  const m = /^key(\d{1,5})$/i.exec(s);
+  return m && Number(m[1]) <= 65535 ? Number(m[1]) : undefined;
+}
+
+/**
+ * A value-list (RFC 9460 A.1) from a value already unescaped as a
+ * character-string: items separated by commas, a backslash taking the next
+ * octet literally (so `alpn="f\\\\oo\\,bar"` is the one id `f\oo,bar`).
+ */
+function valueList(b: readonly number[]): number[][] | undefined {
+  const items: number[][] = [[]];
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (c === 0x2c) items.push([]);
+    else if (c === 0x5c && i + 1 < b.length) items.at(-1)!.push(b[++i]!);
+    else items.at(-1)!.push(c);
+  }
+  return items.some((x) => x.length === 0) ? undefined : items;
+}
+
+function svcValue(key: number, raw: string | undefined, err: (m: string) => void): number[] | undefined {
+  // The value is a character-string first (RFC 9460 A.1): its escapes are undone before any list is split.
+  const octets = raw === undefined ? undefined : unescapeOctets(raw);
+  if (raw !== undefined && octets === undefined) {
+    err(`key${key}'s value has a \\DDD over 255`);
+    return undefined;
+  }
+  const value = octets && String.fromCharCode(...octets);
+  const need = (): boolean => {
+    if (value !== undefined && value !== '') return true;
+    err(`SvcParam key${key} needs a value`);
+    return false;
+  };
+  const list = (parse: (s: string) => number[] | undefined, what: string): number[] | undefined => {
+    if (!need()) return undefined;
+    const out: number[] = [];
+    for (const item of value!.split(',')) {
+      const b = parse(item);
+      if (!b) {
+        err(`'${item}' is not ${what}`);
+        return undefined;
+      }
+      out.push(...b);
+    }
+    return out;
+  };
+  switch (key) {
+    case 0: {
+      // Sent in increasing order (RFC 9460 §8), whatever order the file lists them in.
+      const keys = list((s) => {
+        const k = svcKey(s);
+        return k === undefined || k === 0 ? undefined : [k];
+      }, 'a SvcParam key other than mandatory');
+      return keys?.sort((a, b) => a - b).flatMap((k) => [k >>> 8, k & 0xff]);
+    }
+    case 1: {
+      const items = need() ? valueList(octets!) : undefined;
+      if (!items || items.some((x) => x.length > 255)) {
+        if (items) err('an alpn id is at most 255 octets');
+        else if (value) err(`alpn '${value}' is a comma-separated list of protocol ids`);
+        return undefined;
+      }
+      return items.flatMap((x) => [x.length, ...x]);
+    }
+    case 2:
+      if (value !== undefined) err('no-default-alpn takes no value');
+      return value === undefined ? [] : undefined;
+    case 3: {
+      const p = need() ? num(value, 65535) : undefined;
+      if (p === undefined) err('port is a number 0-65535');
+      return p === undefined ? undefined : [p >>> 8, p & 0xff];
+    }
+    case 4:
+      return list((s) => {
+        const a = parseIpv4Address(s);
+        if (a === undefined) return undefined;
+        const b = new Uint8Array(4);
+        put32(b, 0, a);
+        return [...b];
+      }, 'an IPv4 address');
+    case 5: {
+      const b = need() ? base64Bytes(value!) : undefined;
+      if (!b) err('ech is base64');
+      return b;
+    }
+    case 6:
+      return list((s) => {
+        const b = parseIpv6(s);
+        return b ? [...b] : undefined;
+      }, 'an IPv6 address');
+    default:
+      return octets ?? [];
+  }
+}
+
+/** Joins `key=` and the quoted value after it into one parameter text. */
+function svcParams(t: readonly RdataToken[]): { key: string; value: string | undefined }[] {
+  const out: { key: string; value: string | undefined }[] = [];
+  for (let i = 0; i < t.length; i++) {
+    const x = t[i]!.text;
+    const eq = x.indexOf('=');
+    if (eq < 0) {
+      out.push({ key: x, value: undefined });
+      continue;
+    }
+    let value = x.slice(eq + 1);
+    if (value === '' && t[i + 1]?.quoted) value = t[++i]!.text;
+    out.push({ key: x.slice(0, eq), value });
+  }
+  return out;
+}
+
+function svcb(o: Out, t: readonly RdataToken[], name: NameResolver, err: (m: string) => void): boolean {
+  if (!count(t, 2, 'PRIORITY TARGET [KEY=VALUE ...]', err, true) || !numbers(o, t, [['priority', 65535]], err)) return false;
+  if (!wireName(o, t[1]!.text, name)) return false;
+  const params = new Map<number, number[]>();
+  for (const p of svcParams(t.slice(2))) {
+    const key = svcKey(p.key);
+    if (key === undefined) {
+      err(`unknown SvcParam key '${p.key}'; use mandatory, alpn, no-default-alpn, port, ipv4hint, ech, ipv6hint or keyNNNNN`);
+      return false;
+    }
+    if (key === 65535) {
+      err('key65535 is reserved (RFC 9460 §14.3.2)');
+      return false;
+    }
+    if (params.has(key)) {
+      err(`SvcParam ${p.key} appears twice`);
+      return false;
+    }
+    const v = svcValue(key, p.value, err);
+    if (!v) return false;
+    if (v.length > 65535) {
+      err(`SvcParam ${p.key} is over 65535 octets`);
+      return false;
+    }
+    params.set(key, v);
+  }
+  for (const key of [...params.keys()].sort((a, b) => a - b)) {
+    const v = params.get(key)!;
+    o.u16(key);
+    o.u16(v.length);
+    o.bytes(v);
+  }
+  return true;
+}
+
+/** For tests and logs: a wire RDATA's octets as lower-case hex. */
+export function hex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
