@@ -325,6 +325,14 @@ async function volumeCommand(c: Common, out: Out, raw: (b: Uint8Array) => void):
 
 /** `fata create|destroy|restart|list|info|console|stats|volume …`. */
 export async function clientCommand(cmd: string, argv: readonly string[], out: Out, raw: (b: Uint8Array) => void): Promise<number> {
+  const code = await runClient(cmd, argv, out, raw);
+  // The CLI exits right after: a pipe on stdout is written asynchronously, so wait until what was written has left
+  // (a volume dump or a console to a pipe was cut short without this).
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  return code;
+}
+
+async function runClient(cmd: string, argv: readonly string[], out: Out, raw: (b: Uint8Array) => void): Promise<number> {
   const c = common(argv);
   const show = (r: unknown, text: (r: Record<string, unknown>) => string): number => {
     out(c.json ? JSON.stringify(r) : text(r as Record<string, unknown>));
