@@ -164,3 +164,30 @@ test('option accessors at their edges', () => {
   assert.deepEqual([...encodeOpt.addrs([0xc0a80001, 1])], [192, 168, 0, 1, 0, 0, 0, 1]);
   assert.deepEqual([...encodeOpt.text('é')], [0xe9], 'one octet per character');
 });
+
+test('accessors at exactly four bytes, NULs kept unless trailing; a zero-length option as the last two bytes; the broadcast flag clear', () => {
+  const m = message([
+    [OPT.SUBNET_MASK, Uint8Array.of(255, 255, 255, 0)],
+    [OPT.DNS, Uint8Array.of(10, 0, 0, 53)],
+    [OPT.HOSTNAME, Uint8Array.of(0, 0x61, 0, 0x62, 0)],
+  ]);
+  assert.equal(optAddress(m, OPT.SUBNET_MASK), 0xffffff00, 'four bytes are an address');
+  assert.deepEqual(optAddresses(m, OPT.DNS), [0x0a000035], 'four bytes are one address');
+  assert.equal(optText(m, OPT.HOSTNAME), '\0a\0b', 'only the trailing NULs are trimmed');
+  const b = Uint8Array.of(...encodeDhcp(message([], { broadcast: false })).subarray(0, 240), OPT.HOSTNAME, 0);
+  const d = decodeDhcp(b);
+  assert.ok(typeof d !== 'string', String(d));
+  assert.deepEqual([...(d.options.get(OPT.HOSTNAME) ?? [9])], [], 'code and length exactly at the end');
+  assert.equal(d.broadcast, false);
+});
+
+test('encode: PAD and END entries in the options map are not written as options', () => {
+  const b = encodeDhcp(
+    message([
+      [OPT.PAD, Uint8Array.of(1)],
+      [OPT.HOSTNAME, encodeOpt.text('a')],
+      [OPT.END, Uint8Array.of(2)],
+    ]),
+  );
+  assert.deepEqual([...b.subarray(240, 246)], [OPT.HOSTNAME, 1, 0x61, OPT.END, 0, 0]);
+});
