@@ -17,6 +17,7 @@ import {
   EDNS_UDP_SIZE,
   encodeDns,
   formatIpv6,
+  canonicalName,
   formErrFor,
   isDecodeError,
   isSubdomain,
@@ -113,6 +114,7 @@ test('names to labels: \\. \\\\ \\X and \\DDD escapes (RFC 1035 §5.1)', () => {
   assert.deepEqual(nameToLabels('\\12x.'), [Uint8Array.from(str('12x'))], 'fewer than three digits: the escape is of one character');
   assert.deepEqual(nameToLabels('\\0651.'), [Uint8Array.of(65, 0x31)]);
   assert.deepEqual(nameToLabels('\u00e9.'), [Uint8Array.of(0xe9)]);
+  assert.deepEqual(nameToLabels('\u00ff.'), [Uint8Array.of(0xff)]);
   for (const bad of ['\\256.', 'a\\', 'a.\\', '\u20ac.']) assert.equal(nameToLabels(bad), undefined, bad);
 });
 
@@ -515,7 +517,7 @@ test('encode: names at most 255 octets, labels at most 63, else RangeError', () 
   assert.equal(encodeDns(makeQuery(1, max, TYPE.A)).length, 12 + 255 + 4);
   assert.equal(encodeDns(makeQuery(1, max.slice(0, -1), TYPE.A)).length, 12 + 255 + 4);
   for (const bad of [`${max}c.`, `${l63}a.`, 'a..b.', '.a', `${l63}.${l63}.${l63}.${'b'.repeat(62)}`]) {
-    assert.throws(() => encodeDns(makeQuery(1, bad, TYPE.A)), RangeError, bad);
+    assert.throws(() => encodeDns(makeQuery(1, bad, TYPE.A)), { name: 'RangeError', message: /is not a valid domain name/ }, bad);
   }
   const long = `${'\\097'.repeat(63)}.`;
   assert.equal(encodeDns(makeQuery(1, long, TYPE.A)).length, 12 + 65 + 4);
@@ -523,13 +525,14 @@ test('encode: names at most 255 octets, labels at most 63, else RangeError', () 
 
 test('encode: bad RDATA is a RangeError; RDATA of 65535 octets is the most', () => {
   const one = (data: RData, type = 99): Uint8Array => encodeDns(msg({ answers: [rr('.', data, type)] }));
-  assert.throws(() => one({ kind: 'A', address: '1.2.3' }, TYPE.A), RangeError);
-  assert.throws(() => one({ kind: 'AAAA', address: '1::2::3' }, TYPE.AAAA), RangeError);
-  assert.throws(() => one({ kind: 'TXT', strings: [] }, TYPE.TXT), RangeError);
-  assert.throws(() => one({ kind: 'TXT', strings: [new Uint8Array(256)] }, TYPE.TXT), RangeError);
+  const says = (message: RegExp) => ({ name: 'RangeError', message });
+  assert.throws(() => one({ kind: 'A', address: '1.2.3' }, TYPE.A), says(/A record address '1\.2\.3' is not an IPv4 address/));
+  assert.throws(() => one({ kind: 'AAAA', address: '1::2::3' }, TYPE.AAAA), says(/AAAA record address '1::2::3' is not an IPv6/));
+  assert.throws(() => one({ kind: 'TXT', strings: [] }, TYPE.TXT), says(/TXT record needs at least one string/));
+  assert.throws(() => one({ kind: 'TXT', strings: [new Uint8Array(256)] }, TYPE.TXT), says(/TXT string is at most 255/));
   assert.equal(one({ kind: 'TXT', strings: [new Uint8Array(255)] }, TYPE.TXT).length, 17 + 11 + 256);
-  assert.throws(() => one({ kind: 'CAA', flags: 0, tag: '', value: new Uint8Array(0) }, TYPE.CAA), RangeError);
-  assert.throws(() => one({ kind: 'CAA', flags: 0, tag: 'a'.repeat(256), value: new Uint8Array(0) }, TYPE.CAA), RangeError);
+  assert.throws(() => one({ kind: 'CAA', flags: 0, tag: '', value: new Uint8Array(0) }, TYPE.CAA), says(/CAA tag is 1-255/));
+  assert.throws(() => one({ kind: 'CAA', flags: 0, tag: 'a'.repeat(256), value: new Uint8Array(0) }, TYPE.CAA), says(/CAA tag is 1-255/));
   assert.deepEqual(
     rdataOf(TYPE.CAA, [...one({ kind: 'CAA', flags: 0, tag: 'a'.repeat(255), value: new Uint8Array(0) }, TYPE.CAA).subarray(28)]),
     {
@@ -539,7 +542,7 @@ test('encode: bad RDATA is a RangeError; RDATA of 65535 octets is the most', () 
       value: new Uint8Array(0),
     },
   );
-  assert.throws(() => one({ kind: 'raw', bytes: new Uint8Array(65536) }), RangeError);
+  assert.throws(() => one({ kind: 'raw', bytes: new Uint8Array(65536) }), says(/RDATA of \. is over 65535/));
   const max = one({ kind: 'raw', bytes: new Uint8Array(65535).fill(7) });
   assert.equal(max.length, 17 + 11 + 65535);
   assert.deepEqual([max[26], max[27]], [0xff, 0xff]);
@@ -687,6 +690,7 @@ test('IPv6 text in: eight groups of 1-4 hex digits, one :: for a run of zeros, a
     '::1 ',
     ' ::1',
     '1:2:3:4:5:6:1.2.3.4:1',
+    '1:2:3:4:5:6:7:8::1::2',
   ]) {
     assert.equal(parseIpv6(bad), undefined, JSON.stringify(bad));
   }
@@ -704,4 +708,119 @@ test('IPv6 text out: lower case, leading zeros dropped, the longest run of two o
   assert.equal(fmt('0:0:1:0:0:0:1:0'), '0:0:1::1:0');
   assert.equal(fmt('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'), 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff');
   assert.equal(fmt('0:1:0:1:0:1:0:1'), '0:1:0:1:0:1:0:1');
+});
+
+// --- the edges the codec's own checks leave to a later one ------------------
+
+test('canonical names are lower case', () => {
+  assert.equal(canonicalName('WwW.Example.ORG.'), 'www.example.org.');
+});
+
+test('decode: an obsolete label type with a length that would fit is still refused (RFC 6891 §5)', () => {
+  for (const top of [0x40, 0x80]) {
+    const q = [...head(1), top | 1, ...new Array<number>(top | 1).fill(0x61), 0, 0, 1, 0, 1];
+    assert.ok(isDecodeError(decodeDns(Uint8Array.from(q))), top.toString(16));
+  }
+});
+
+test('decode: a pointer forward to a name later in the message is refused, even when that name is valid', () => {
+  // The question's name points at the answer's owner (offset 18), which comes after it.
+  const m = [...head(1, 1), 0xc0, 18, 0, 1, 0, 1, 1, 0x61, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4];
+  assert.ok(isDecodeError(decodeDns(Uint8Array.from(m))));
+  m[12] = 0;
+  m[13] = 0; // the question becomes the root and type 0; the bytes after it are no longer a question
+  assert.ok(isDecodeError(decodeDns(Uint8Array.from(m))));
+});
+
+test('decode: SOA names that do not decode are refused even when 20 octets follow', () => {
+  const nums = new Array<number>(19).fill(0);
+  assert.equal(rdataOf(TYPE.SOA, [0x40, ...nums]), undefined, 'mname');
+  assert.equal(rdataOf(TYPE.SOA, [0, 0x40, ...nums]), undefined, 'rname');
+});
+
+test('decode: a name RDATA followed by bytes that would read as another record is refused', () => {
+  // NS RDATA: the root, then 15 octets that form a whole A record owned by the root; the header counts two answers.
+  const a = [0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4];
+  const m = answer(TYPE.NS, [0, ...a]);
+  m[7] = 2;
+  assert.match(err(m).error, /record \. NS: malformed RDATA/);
+});
+
+test('encode: SOA names and every question name are compressed (RFC 1035 §4.1.4)', () => {
+  const soa: RData = { kind: 'SOA', mname: 'ns.z.', rname: 'h.ns.z.', serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 };
+  const b = encodeDns(
+    msg({
+      questions: [
+        { name: 'z.', type: TYPE.SOA, class: CLASS_IN },
+        { name: 'a.z.', type: TYPE.A, class: CLASS_IN },
+      ],
+      answers: [rr('z.', soa, TYPE.SOA)],
+    }),
+  );
+  // Questions: z. at 12 (3 bytes + 4), a.z. at 19 as 'a' + pointer to 12 (4 bytes + 4).
+  assert.deepEqual([...b.subarray(19, 23)], [1, 0x61, 0xc0, 12]);
+  // The answer owner is a pointer (27), then 10 bytes; RDATA at 39: ns + pointer, then h + pointer to ns.
+  assert.deepEqual([...b.subarray(27, 29)], [0xc0, 12]);
+  assert.deepEqual([...b.subarray(39, 48)], [2, 0x6e, 0x73, 0xc0, 12, 1, 0x68, 0xc0, 39]);
+  assert.deepEqual(ok(b).answers[0]!.data, soa);
+  const cut = encodeDns(
+    msg({
+      questions: [
+        { name: 'z.', type: 1, class: 1 },
+        { name: 'a.z.', type: 1, class: 1 },
+      ],
+      answers: [rr('z.', soa, TYPE.SOA)],
+    }),
+    { maxSize: 30 },
+  );
+  assert.deepEqual([...cut.subarray(12)], [1, 0x7a, 0, 0, 1, 0, 1, 1, 0x61, 0xc0, 12, 0, 1, 0, 1]);
+});
+
+test('encode: a name and its escaped spelling are one wire name and compress together', () => {
+  const q = (a: string, b: string): Uint8Array =>
+    encodeDns(
+      msg({
+        questions: [
+          { name: a, type: TYPE.A, class: CLASS_IN },
+          { name: b, type: TYPE.A, class: CLASS_IN },
+        ],
+      }),
+    );
+  assert.deepEqual([...q('a b.', 'x.a\\032b.').subarray(21, 25)], [1, 0x78, 0xc0, 12]);
+  assert.deepEqual([...q('\u00e9.', 'x.\\233.').subarray(19, 23)], [1, 0x78, 0xc0, 12]);
+  assert.deepEqual([...q('x.a\\032b.', 'a b.').subarray(23, 25)], [0xc0, 14]);
+  assert.throws(() => encodeDns(makeQuery(1, '\u20ac.', TYPE.A)), RangeError, 'a character beyond one octet');
+  assert.deepEqual([...encodeDns(makeQuery(1, '\\\\', TYPE.A)).subarray(12, 15)], [1, 0x5c, 0], 'an escaped backslash is one octet');
+});
+
+test('encode: an escaped name at offset 0x3fff is pointed at, one at 0x4000 is not', () => {
+  for (const [at, compressed] of [
+    [0x3fff, true],
+    [0x4000, false],
+  ] as const) {
+    const big = rr('.', { kind: 'raw', bytes: new Uint8Array(at - 12 - 11) }, 99);
+    const a = (address: string): DnsRecord => rr('a\\.b.', { kind: 'A', address }, TYPE.A);
+    const b = encodeDns(msg({ questions: [], answers: [big, a('1.1.1.1'), a('1.1.1.2')] }));
+    assert.deepEqual(
+      ok(b)
+        .answers.slice(1)
+        .map((x) => x.name),
+      ['a\\.b.', 'a\\.b.'],
+    );
+    assert.equal(b.length, at + 5 + 14 + (compressed ? 2 : 5) + 14, String(at));
+  }
+});
+
+test('FORMERR for a bare 12-byte header that does not decode', () => {
+  const h = Uint8Array.of(0, 9, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0);
+  assert.deepEqual([...formErrFor(h, err(h))!], [0, 9, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]);
+});
+
+test('encode: a name across the end of the first 512-byte buffer is written whole', () => {
+  for (let n = 470; n <= 492; n++) {
+    const filler = rr('.', { kind: 'raw', bytes: new Uint8Array(n) }, 99);
+    const named = rr('abcdef.ghijkl.', { kind: 'A', address: '1.2.3.4' }, TYPE.A);
+    const back = ok(encodeDns(msg({ questions: [], answers: [filler, named] })));
+    assert.equal(back.answers[1]!.name, 'abcdef.ghijkl.', `filler of ${n}`);
+  }
 });
