@@ -6,7 +6,7 @@
  * resolver asking the `--dns` servers or the ones the lease names.
  */
 import { earlier, formatMac, type NetDevice } from '../devices/index.ts';
-import { Stack, TcpListener, UdpSocket, type TcpConnection } from '../net/index.ts';
+import { Stack, TcpListener, UdpSocket, type TcpConnection, type TcpEvents } from '../net/index.ts';
 import { DhcpClient } from '../net/dhcp/client.ts';
 import { DnsQuerier, sleepTimer } from '../net/dns/query.ts';
 import { StubResolver } from '../net/dns/stub.ts';
@@ -15,8 +15,15 @@ import type { Platform, NetProvider } from './boot.ts';
 import { runLoop, type Pollable } from './loop.ts';
 import type { Logger, NetStack, TcpServer, TcpStream, UdpEndpoint } from './types.ts';
 
-/** A Fata TCP connection behind the portable stream interface (both net modes give services this shape). */
-export function tcpStream(c: TcpConnection): TcpStream {
+/**
+ * A Fata TCP connection behind the portable stream interface (both net modes give services this shape).
+ * With `settle`, what the connection hears before it resolves is held (data copied) and then handed, in
+ * order, to the handlers the service has set by then: a peer that speaks first can have its first
+ * segments read in the very poll that completed the handshake, before the service's `await tcpConnect`
+ * has even returned, and they were lost (a download through user-mode networking missed its first
+ * 32 KB about one run in six).
+ */
+export function tcpStream(c: TcpConnection, settle?: Promise<void>): TcpStream {
   const s: TcpStream = {
     remote: formatIpv4Address(c.remoteAddr),
     remotePort: c.remotePort,
@@ -33,12 +40,29 @@ export function tcpStream(c: TcpConnection): TcpStream {
       c.noDelay = on;
     },
   };
-  c.events = {
+  const live: TcpEvents = {
     onData: (d) => s.onData?.(d),
     onEnd: () => s.onEnd?.(),
     onDrain: () => s.onDrain?.(),
     onClose: (e) => s.onClose?.(e),
   };
+  c.events = live;
+  if (settle) {
+    const held: (() => void)[] = [];
+    c.events = {
+      onData: (d) => {
+        const copy = d.slice();
+        held.push(() => live.onData?.(copy));
+      },
+      onEnd: () => held.push(() => live.onEnd?.()),
+      onDrain: () => held.push(() => live.onDrain?.()),
+      onClose: (e) => held.push(() => live.onClose?.(e)),
+    };
+    void settle.then(() => {
+      c.events = live;
+      for (const f of held) f();
+    });
+  }
   return s;
 }
 
@@ -87,7 +111,8 @@ function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly
         }
         const c = stack.tcp.connect(a, port);
         c.events = {
-          onConnect: () => resolve(tcpStream(c)),
+          // Held until a timer's turn: by then the service's continuation after `await` has set its handlers.
+          onConnect: () => resolve(tcpStream(c, platform.sleep(0))),
           onClose: (e) => reject(new Error(`TCP connection to ${dst}:${port} ${e ?? 'closed'}`)),
         };
       }),
