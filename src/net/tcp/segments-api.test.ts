@@ -106,7 +106,7 @@ test('ABORT (§3.10.5): in ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1 and FIN-WAIT-2 a 
   }
 });
 
-test('ABORT (§3.10.5): in CLOSING and LAST-ACK the peer has sent its FIN: no RST (it could end the peer\'s TIME-WAIT, RFC 1337)', () => {
+test("ABORT (§3.10.5): in CLOSING and LAST-ACK the peer has sent its FIN: no RST (it could end the peer's TIME-WAIT, RFC 1337)", () => {
   for (const open of [(h: SegmentHarness) => h.closing(), (h: SegmentHarness) => h.lastAck()]) {
     const h = new SegmentHarness();
     const c = open(h);
