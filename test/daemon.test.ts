@@ -254,6 +254,28 @@ function badInput(c: Ctx, taps: string[]): void {
     assert.deepEqual(readFileSync(join(c.stateDir, 'state.json')), before, `${args.join(' ')} changed the state`);
   }
   assert.deepEqual(c.taps(), taps, 'no tap left by a refused create');
+  // A second daemon on a socket that answers is refused; a client with no daemon says how to start or find one.
+  const second = spawnSync(
+    'ip',
+    ['netns', 'exec', c.ns.name, process.execPath, FATA, 'daemon', `--state-dir=${join(c.dir, 'other')}`, `--socket=${c.sock}`],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(second.status, 1);
+  assert.match(second.stderr, /FATA_DAEMON_RUNNING: a daemon already answers on/);
+  const same = spawnSync(process.execPath, [FATA, 'daemon', `--state-dir=${c.stateDir}`, `--socket=${join(c.dir, 'other.sock')}`], {
+    encoding: 'utf8',
+  });
+  assert.equal(same.status, 1);
+  assert.match(same.stderr, /FATA_DAEMON_RUNNING: daemon \d+ already keeps/);
+  assert.equal(c.info('web').state, 'running', 'the refused daemon swept nothing');
+  const none = spawnSync(process.execPath, [FATA, 'list', `--socket=${join(c.dir, 'nothing.sock')}`], { encoding: 'utf8' });
+  assert.equal(none.status, 1);
+  assert.match(
+    none.stderr,
+    /FATA_NO_DAEMON: cannot reach the daemon at .*nothing\.sock \(no daemon answers there\); start it with 'fata daemon'/,
+  );
 }
 
 /** The protocol itself, as another program speaks it: hello says the version; another version is refused, its id kept. */

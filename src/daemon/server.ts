@@ -96,6 +96,7 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
+    this.#lock();
     this.#state = loadState(this.#o.stateDir);
     // An update the daemon did not see through (it stopped during the trial) is rolled back.
     for (const r of this.#state.unikernels) {
@@ -124,6 +125,24 @@ export class Daemon {
     this.#o.say(
       `fata daemon: listening on ${this.#o.socket} (protocol v${PROTOCOL_VERSION}), state in ${this.#o.stateDir}, ${this.#uks.size} unikernel(s) declared`,
     );
+  }
+
+  /** One daemon per state dir: a second would sweep the first's tenders and taps. The pid in STATE/daemon.pid says who holds it. */
+  #lock(): void {
+    mkdirSync(this.#o.stateDir, { recursive: true, mode: 0o700 });
+    const path = join(this.#o.stateDir, 'daemon.pid');
+    let holder = 0;
+    try {
+      holder = Number(readFileSync(path, 'utf8'));
+    } catch {
+      /* none yet */
+    }
+    if (holder && holder !== process.pid && isDaemon(holder))
+      throw new FataError(
+        'FATA_DAEMON_RUNNING',
+        `daemon ${holder} already keeps ${this.#o.stateDir}; stop it first or give another --state-dir`,
+      );
+    writeAtomic(path, `${process.pid}\n`);
   }
 
   /** What a crash may have left: tenders still stopping, taps, image copies and volume files nothing declares. */
@@ -581,6 +600,15 @@ export class Daemon {
 function readManifest(path: string): unknown {
   const image = readImage(readFileSync(path), path);
   return 'error' in image ? undefined : image.manifest;
+}
+
+/** Whether `pid` runs `fata daemon` (a pid file left by a crash may name another process since). */
+function isDaemon(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('daemon');
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a daemon answers on `path` (a live socket), so that a second one does not take it over. */
