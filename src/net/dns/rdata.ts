@@ -8,7 +8,7 @@
  * message through `err`, never a throw: zone text is untrusted.
  */
 import { put32 } from '../../wire/bytes.ts';
-import { nameToLabels, parseIpv6, TYPE } from '../../wire/dns.ts';
+import { formatIpv6, labelsToName, nameToLabels, parseIpv6, TYPE } from '../../wire/dns.ts';
 import { parseIpv4Address } from '../../wire/ipv4.ts';
 
 export interface RdataToken {
@@ -404,6 +404,8 @@ const SVC_KEYS: Record<string, number> = {
   ipv6hint: 6,
 };
 
+const KEY_NAMES = Object.fromEntries(Object.entries(SVC_KEYS).map(([k, v]) => [v, k])) as Record<number, string>;
+
 function svcKey(s: string): number | undefined {
   const k = SVC_KEYS[s.toLowerCase()];
   if (k !== undefined) return k;
@@ -437,7 +439,7 @@ function svcValue(key: number, raw: string | undefined, err: (m: string) => void
   const value = octets && String.fromCharCode(...octets);
   const need = (): boolean => {
     if (value !== undefined && value !== '') return true;
-    err(`SvcParam key${key} needs a value`);
+    err(`SvcParam ${KEY_NAMES[key] ?? `key${key}`} needs a value`);
     return false;
   };
   const list = (parse: (s: string) => number[] | undefined, what: string): number[] | undefined => {
@@ -475,7 +477,8 @@ function svcValue(key: number, raw: string | undefined, err: (m: string) => void
       if (value !== undefined) err('no-default-alpn takes no value');
       return value === undefined ? [] : undefined;
     case 3: {
-      const p = need() ? num(value, 65535) : undefined;
+      if (!need()) return undefined;
+      const p = num(value, 65535);
       if (p === undefined) err('port is a number 0-65535');
       return p === undefined ? undefined : [p >>> 8, p & 0xff];
     }
@@ -488,7 +491,8 @@ function svcValue(key: number, raw: string | undefined, err: (m: string) => void
         return [...b];
       }, 'an IPv4 address');
     case 5: {
-      const b = need() ? base64Bytes(value!) : undefined;
+      if (!need()) return undefined;
+      const b = base64Bytes(value!);
       if (!b) err('ech is base64');
       return b;
     }
@@ -545,6 +549,14 @@ function svcb(o: Out, t: readonly RdataToken[], name: NameResolver, err: (m: str
     }
     params.set(key, v);
   }
+  const mandatory = params.get(0) ?? [];
+  for (let i = 0; i + 1 < mandatory.length; i += 2) {
+    const k = (mandatory[i]! << 8) | mandatory[i + 1]!;
+    if (!params.has(k)) {
+      err(`mandatory lists ${KEY_NAMES[k] ?? `key${k}`}, which the record does not have (RFC 9460 §8)`);
+      return false;
+    }
+  }
   for (const key of [...params.keys()].sort((a, b) => a - b)) {
     const v = params.get(key)!;
     o.u16(key);
@@ -559,4 +571,202 @@ export function hex(b: Uint8Array): string {
   let s = '';
   for (const x of b) s += x.toString(16).padStart(2, '0');
   return s;
+}
+
+// --- wire → presentation ----------------------------------------------------
+
+/** Standard base64 with padding. */
+export function toBase64(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 3) {
+    const n = (b[i]! << 16) | ((b[i + 1] ?? 0) << 8) | (b[i + 2] ?? 0);
+    s += B64[(n >>> 18) & 63]! + B64[(n >>> 12) & 63]!;
+    s += i + 1 < b.length ? B64[(n >>> 6) & 63]! : '=';
+    s += i + 2 < b.length ? B64[n & 63]! : '=';
+  }
+  return s;
+}
+
+function hexText(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s.toUpperCase();
+}
+
+/** A character-string's text, quoted, with `"` and `\` escaped and other non-printables as `\DDD`. */
+function quoted(b: Uint8Array): string {
+  let s = '"';
+  for (const c of b) {
+    if (c === 0x22 || c === 0x5c) s += '\\' + String.fromCharCode(c);
+    else if (c >= 0x20 && c < 0x7f) s += String.fromCharCode(c);
+    else s += '\\' + String(c).padStart(3, '0');
+  }
+  return s + '"';
+}
+
+/** Reads wire RDATA field by field; every read past the end makes `ok` false. */
+class In {
+  at = 0;
+  ok = true;
+  readonly b: Uint8Array;
+  constructor(b: Uint8Array) {
+    this.b = b;
+  }
+  u8(): number {
+    if (this.at + 1 > this.b.length) this.ok = false;
+    return this.b[this.at++] ?? 0;
+  }
+  u16(): number {
+    return (this.u8() << 8) | this.u8();
+  }
+  u32(): number {
+    return this.u16() * 65536 + this.u16();
+  }
+  rest(): Uint8Array {
+    const r = this.b.subarray(this.at);
+    this.at = this.b.length;
+    return r;
+  }
+  cs(): string {
+    const l = this.u8();
+    if (this.at + l > this.b.length) this.ok = false;
+    const r = this.b.subarray(this.at, this.at + l);
+    this.at += l;
+    return quoted(r);
+  }
+  name(): string {
+    const labels: Uint8Array[] = [];
+    for (let l = this.u8(); this.ok && l !== 0; l = this.u8()) {
+      if (l > 63 || this.at + l > this.b.length) this.ok = false;
+      labels.push(this.b.subarray(this.at, this.at + l));
+      this.at += l;
+    }
+    return labelsToName(labels);
+  }
+}
+
+function locAngle(v: number, hemis: string): string {
+  const d = v - 2 ** 31;
+  const a = Math.abs(d);
+  const ms = a % 1000,
+    s = Math.floor(a / 1000) % 60,
+    m = Math.floor(a / 60000) % 60,
+    deg = Math.floor(a / 3600000);
+  return `${deg} ${m} ${s}.${String(ms).padStart(3, '0')} ${d < 0 ? hemis[1] : hemis[0]}`;
+}
+
+function cmText(cm: number): string {
+  const neg = cm < 0 ? '-' : '';
+  const a = Math.abs(cm);
+  return `${neg}${Math.floor(a / 100)}.${String(a % 100).padStart(2, '0')}m`;
+}
+
+function locText(r: In): string | undefined {
+  if (r.u8() !== 0) return undefined;
+  const sizes = [r.u8(), r.u8(), r.u8()].map((x) => (x >> 4) * 10 ** (x & 15));
+  const lat = r.u32(),
+    lon = r.u32(),
+    alt = r.u32() - 10_000_000;
+  return `${locAngle(lat, 'NS')} ${locAngle(lon, 'EW')} ${[alt, ...sizes].map(cmText).join(' ')}`;
+}
+
+/** A SvcParam value's text (RFC 9460 Appendix A): a quoted character-string, list items escaped within it. */
+function svcText(key: number, v: Uint8Array): string | undefined {
+  const r = new In(v);
+  const items: string[] = [];
+  switch (key) {
+    case 0:
+      while (r.ok && r.at < v.length) {
+        const k = r.u16();
+        items.push(KEY_NAMES[k] ?? `key${k}`);
+      }
+      break;
+    case 1:
+      while (r.ok && r.at < v.length) {
+        const l = r.u8();
+        const id = v.subarray(r.at, r.at + l);
+        r.at += l;
+        if (r.at > v.length) return undefined;
+        items.push(String.fromCharCode(...id).replace(/[,\\]/g, (c) => `\\${c}`));
+      }
+      break;
+    case 2:
+      return v.length === 0 ? '' : undefined;
+    case 3:
+      items.push(String(r.u16()));
+      break;
+    case 4:
+      while (r.ok && r.at < v.length) items.push([r.u8(), r.u8(), r.u8(), r.u8()].join('.'));
+      break;
+    case 5:
+      items.push(toBase64(v));
+      break;
+    case 6:
+      for (; r.at + 16 <= v.length; r.at += 16) items.push(formatIpv6(v.subarray(r.at, r.at + 16)));
+      if (r.at !== v.length) return undefined;
+      break;
+    default:
+      return quoted(v);
+  }
+  if (!r.ok || r.at !== v.length) return undefined;
+  const text = items.join(',');
+  return quoted(Uint8Array.from(text, (c) => c.charCodeAt(0)));
+}
+
+function svcbText(r: In): string | undefined {
+  const out = [String(r.u16()), r.name()];
+  while (r.ok && r.at < r.b.length) {
+    const key = r.u16(),
+      len = r.u16();
+    if (r.at + len > r.b.length) return undefined;
+    const value = svcText(key, r.b.subarray(r.at, r.at + len));
+    r.at += len;
+    if (value === undefined) return undefined;
+    const k = KEY_NAMES[key] ?? `key${key}`;
+    out.push(key === 2 ? k : `${k}=${value}`);
+  }
+  return out.join(' ');
+}
+
+function fields(type: number, r: In): string | undefined {
+  switch (type) {
+    case TYPE.HINFO:
+      return `${r.cs()} ${r.cs()}`;
+    case TYPE.RP:
+      return `${r.name()} ${r.name()}`;
+    case TYPE.DNAME:
+      return r.name();
+    case TYPE.NAPTR:
+      return [r.u16(), r.u16(), r.cs(), r.cs(), r.cs(), r.name()].join(' ');
+    case TYPE.SPF: {
+      const s: string[] = [];
+      while (r.ok && r.at < r.b.length) s.push(r.cs());
+      return s.length ? s.join(' ') : undefined;
+    }
+    case TYPE.URI:
+      return `${r.u16()} ${r.u16()} ${quoted(r.rest())}`;
+    case TYPE.LOC:
+      return locText(r);
+    case TYPE.SVCB:
+    case TYPE.HTTPS:
+      return svcbText(r);
+    default: {
+      const l = LAYOUTS.get(type);
+      if (!l) return undefined;
+      const nums = l.fields.map(([, max]) => (max === 255 ? r.u8() : r.u16()));
+      const rest = r.rest();
+      return [...nums, l.rest === 'hex' ? hexText(rest) : toBase64(rest)].join(' ');
+    }
+  }
+}
+
+/**
+ * The presentation text of RDATA of the types `presentationToWire` reads,
+ * as NSD and kdig print them; undefined when the octets are malformed for
+ * the type (then RFC 3597's `\# LEN HEX` is the honest form).
+ */
+export function wireToPresentation(type: number, b: Uint8Array): string | undefined {
+  const r = new In(b);
+  const s = fields(type, r);
+  return s !== undefined && r.ok && r.at === b.length ? s : undefined;
 }

@@ -1,0 +1,184 @@
+/**
+ * Presentation ↔ wire for every type ./rdata.ts reads, through the zone
+ * parser (quotes, parentheses, escapes): the RFCs' own examples to the
+ * octet (RFC 9460 Appendix D's test vectors; the examples of RFC 1183,
+ * 1876, 3403, 4034, 4255, 6698, 7553 and 8162 with the octets NSD 4.6.1
+ * writes for them, which test/dns-types.test.ts checks against a running
+ * NSD), back to text and to the same octets again, and bad input reported
+ * with its line, never thrown.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { TYPE, typeFromName } from '../../wire/dns.ts';
+import { base64Bytes, hex, toBase64, wireToPresentation } from './rdata.ts';
+import { parseZone } from './zone.ts';
+
+/** The octets of one record's RDATA parsed from `type text` at owner x.example.; throws with the zone errors. */
+function wire(typeAndText: string): Uint8Array {
+  const p = parseZone(`x 3600 IN ${typeAndText}\n`, 'example.');
+  if (p.errors.length) throw new Error(p.errors.map((e) => `line ${e.line}: ${e.message}`).join('; '));
+  const d = p.records[0]!.data;
+  assert.equal(d.kind, 'raw');
+  return d.kind === 'raw' ? d.bytes : new Uint8Array();
+}
+
+function errors(typeAndText: string): string[] {
+  return parseZone(`x 3600 IN ${typeAndText}\n`, 'example.').errors.map((e) => `line ${e.line}: ${e.message}`);
+}
+
+const VECTORS: [string, string][] = [
+  // RFC 9460 Appendix D.1 and D.2.
+  ['HTTPS 0 foo.example.com.', '000003666f6f076578616d706c6503636f6d00'],
+  ['SVCB 1 .', '000100'],
+  ['SVCB 16 foo.example.com. port=53', '001003666f6f076578616d706c6503636f6d00000300020035'],
+  ['SVCB 1 foo.example.com. key667=hello', '000103666f6f076578616d706c6503636f6d00029b000568656c6c6f'],
+  ['SVCB 1 foo.example.com. key667="hello\\210qoo"', '000103666f6f076578616d706c6503636f6d00029b000968656c6c6fd2716f6f'],
+  [
+    'SVCB 1 foo.example.com. ipv6hint="2001:db8::1,2001:db8::53:1"',
+    '000103666f6f076578616d706c6503636f6d000006002020010db800000000000000000000000120010db8000000000000000000530001',
+  ],
+  ['SVCB 1 example.com. ipv6hint="2001:db8:122:344::192.0.2.33"', '0001076578616d706c6503636f6d000006001020010db80122034400000000c0000221'],
+  [
+    'SVCB 16 foo.example.org. ( alpn=h2,h3-19 mandatory=ipv4hint,alpn\n ipv4hint=192.0.2.1 )',
+    '001003666f6f076578616d706c65036f7267000000000400010004000100090268320568332d313900040004c0000201',
+  ],
+  ['SVCB 16 foo.example.org. alpn="f\\\\\\\\oo\\\\,bar,h2"', '001003666f6f076578616d706c65036f7267000001000c08665c6f6f2c626172026832'],
+  ['SVCB 16 foo.example.org. alpn=f\\\\\\092oo\\092,bar,h2', '001003666f6f076578616d706c65036f7267000001000c08665c6f6f2c626172026832'],
+  // RFC 9460 §7.1.2: no-default-alpn has no value; keys sorted on the wire whatever the order written.
+  ['HTTPS 1 . port=8443 no-default-alpn alpn=h2', '00010000010003026832000200000003000220fb'],
+  // RFC 4034 §5.4 and §2.3 (DS, DNSKEY); CDS and CDNSKEY (RFC 7344) share their formats; algorithm mnemonics.
+  ['DS 60485 5 1 ( 2BB183AF5F22588179A53B0A98631FAD1A292118 )', 'ec4505012bb183af5f22588179a53b0a98631fad1a292118'],
+  ['CDS 60485 RSASHA1 1 2bb183af5f22588179a53b0a98631fad1a292118', 'ec4505012bb183af5f22588179a53b0a98631fad1a292118'],
+  ['DNSKEY 256 3 ECDSAP256SHA256 AQID BAU=', '0100030d0102030405'],
+  ['CDNSKEY 257 3 15 AQID', '0101030f010203'],
+  // RFC 4255 §3.3, RFC 6698 §2.3, RFC 8162 §2 (same layout as TLSA).
+  ['SSHFP 2 1 123456789abcdef67890123456789abcdef67890', '0201123456789abcdef67890123456789abcdef67890'],
+  [
+    'TLSA 0 0 1 d2abde240d7cd3ee6b4b28c54df034b97983a1d16e8a410e4561cb106618e971',
+    '000001d2abde240d7cd3ee6b4b28c54df034b97983a1d16e8a410e4561cb106618e971',
+  ],
+  ['SMIMEA 3 0 1 ( d2abde240d7cd3ee 6b4b28c5 )', '030001d2abde240d7cd3ee6b4b28c5'],
+  ['OPENPGPKEY AQIDBA==', '01020304'],
+  // RFC 3403 §6.2 (the regexp's \\ are one backslash each in the zone file).
+  [
+    'NAPTR 100 10 "" "" "!^urn:cid:.+@([^\\\\.]+\\\\.)(.*)$!\\\\2!i" .',
+    '0064000a000021215e75726e3a6369643a2e2b40285b5e5c2e5d2b5c2e29282e2a2924215c32216900',
+  ],
+  [
+    'NAPTR 102 10 "U" "E2U+sip" "!^.*$!sip:info@example.net!" .',
+    '0066000a0155074532552b7369701b215e2e2a24217369703a696e666f406578616d706c652e6e65742100',
+  ],
+  // RFC 1183 §2.2 (case kept: names in RDATA are sent as written), RFC 1035 §3.3.2.
+  [
+    'RP louie.trantor.umd.edu. lam1.people.umd.edu.',
+    '056c6f756965077472616e746f7203756d640365647500046c616d310670656f706c6503756d640365647500',
+  ],
+  ['RP mbox txt', '046d626f78076578616d706c650003747874076578616d706c6500'],
+  ['HINFO "VAX-11/780" "UNIX"', '0a5641582d31312f37383004554e4958'],
+  ['SPF "v=spf1 -all" "x"', '0b763d73706631202d616c6c0178'],
+  // RFC 7553 §4.5.
+  ['URI 10 1 "ftp://ftp1.example.com/public"', '000a00016674703a2f2f667470312e6578616d706c652e636f6d2f7075626c6963'],
+  // RFC 1876 §4's examples, and defaults (size 1m, precisions 10000m and 10m).
+  ['LOC 42 21 54 N 71 06 18 W -24m 30m', '0033161389172dd070be15f000988d20'],
+  ['LOC 42 21 43.952 N 71 5 6.344 W -24m 1m 200m 10m', '001224138917069070bf2dd800988d20'],
+  ['LOC 52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m', '000016138b3cf018810cbce0009895b8'],
+  ['LOC 32 7 19 S 116 2 25 E 10m', '00121613791b7d2898e6486800989a68'],
+  ['LOC 0 N 0 E 0', '00121613800000008000000000989680'],
+  // RFC 6672: a DNAME's target, uncompressed.
+  ['DNAME target', '06746172676574076578616d706c6500'],
+];
+
+test('each type from its RFC example to the octets NSD writes, back to text, and to the same octets', () => {
+  for (const [text, want] of VECTORS) {
+    const type = typeFromName(text.split(' ')[0]!)!;
+    const got = wire(text);
+    assert.equal(hex(got), want, text);
+    const again = wireToPresentation(type, got);
+    assert.ok(again !== undefined, `${text}: no presentation for ${hex(got)}`);
+    assert.equal(hex(wire(`${text.split(' ')[0]} ${again}`)), hex(got), `${text} → ${again}`);
+  }
+});
+
+test('text written back as NSD and kdig print it', () => {
+  const text = (t: string): string | undefined => wireToPresentation(typeFromName(t.split(' ')[0]!)!, wire(t));
+  assert.equal(
+    text('SVCB 16 foo.example.org. alpn=h2,h3-19 mandatory=ipv4hint,alpn ipv4hint=192.0.2.1'),
+    '16 foo.example.org. mandatory="alpn,ipv4hint" alpn="h2,h3-19" ipv4hint="192.0.2.1"',
+  );
+  assert.equal(text('SVCB 16 foo.example.org. alpn="f\\\\\\\\oo\\\\,bar,h2"'), '16 foo.example.org. alpn="f\\\\\\\\oo\\\\,bar,h2"');
+  assert.equal(text('HTTPS 1 . no-default-alpn port=443 key9="a b"'), '1 . no-default-alpn port="443" key9="a b"');
+  assert.equal(text('DS 60485 5 1 2bb183af5f22588179a53b0a98631fad1a292118'), '60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118');
+  assert.equal(text('LOC 42 21 43.952 N 71 5 6.344 W -24m 1m 200m 10m'), '42 21 43.952 N 71 5 6.344 W -24.00m 1.00m 200.00m 10.00m');
+  assert.equal(text('HINFO "a \\"b\\"" c'), '"a \\"b\\"" "c"');
+  assert.equal(text('DNSKEY 256 3 8 AQID BAU='), '256 3 8 AQIDBAU=');
+  assert.equal(wireToPresentation(TYPE.SVCB, Uint8Array.of(0, 1, 0, 0, 3, 0, 1)), undefined, 'a port of one octet is malformed');
+  assert.equal(wireToPresentation(TYPE.HINFO, Uint8Array.of(3, 0x61)), undefined, 'a string past the end');
+  assert.equal(wireToPresentation(TYPE.LOC, Uint8Array.of(1, ...new Array<number>(15).fill(0))), undefined, 'LOC version 1 is unknown');
+});
+
+test('bad input is reported with its line and what to write, never thrown', () => {
+  const cases: [string, RegExp][] = [
+    ['SVCB 1 foo. key123=abc key123=def', /appears twice/],
+    ['SVCB 1 foo. mandatory', /needs a value/],
+    ['SVCB 1 foo. alpn', /needs a value/],
+    ['SVCB 1 foo. port', /SvcParam port needs a value/],
+    ['SVCB 1 foo. port=65536', /port is a number/],
+    ['SVCB 1 foo. no-default-alpn=abc', /takes no value/],
+    ['SVCB 1 foo. mandatory=mandatory', /not a SvcParam key other than mandatory/],
+    ['SVCB 1 foo. mandatory=key123', /mandatory lists key123, which the record does not have/],
+    ['SVCB 1 foo. ipv4hint=1.2.3', /not an IPv4 address/],
+    ['SVCB 1 foo. ipv6hint=1.2.3.4', /not an IPv6 address/],
+    ['SVCB 1 foo. ech=!!!', /ech is base64/],
+    ['SVCB 1 foo. key65535', /reserved/],
+    ['SVCB 1 foo. frobnicate=1', /unknown SvcParam key 'frobnicate'/],
+    ['SVCB 1', /expected PRIORITY TARGET/],
+    ['DS 60485 5 1 2BB1Z3', /the digest is not hexadecimal/],
+    ['DS 70000 5 1 2BB1', /key tag '70000' is not a number 0-65535/],
+    ['DS 1 NOSUCHALG 1 2BB1', /algorithm 'NOSUCHALG'/],
+    ['DNSKEY 256 3 8 AQI', /the public key is not base64/],
+    ['SSHFP 2 1', /expected ALGORITHM FP-TYPE FINGERPRINT/],
+    ['TLSA 3 1 1 abc', /not hexadecimal/],
+    ['NAPTR 100 10 "" "" "" ', /expected ORDER PREFERENCE/],
+    ['HINFO "one"', /expected "CPU" "OS"/],
+    [`HINFO "${'x'.repeat(256)}" "os"`, /at most 255 octets/],
+    ['LOC 91 N 0 E 0', /LOC is D \[M \[S\]\]/],
+    ['LOC 42 60 N 0 E 0', /LOC is/],
+    ['LOC 42 N 0 E', /altitude and sizes are metres/],
+    ['LOC 42 N 0 E 0 1 2 3 4', /altitude and sizes/],
+    ['URI 10 1 ""', /URI target is a non-empty quoted string/],
+    ['RP a..b. c.', /not a valid domain name/],
+    ['DNAME', /expected a target name/],
+    ['NSEC a. A', /needs RFC 3597 generic RDATA/],
+    ['TYPE65280 \\# 3 abcd', /generic RDATA is/],
+  ];
+  for (const [text, re] of cases) {
+    const e = errors(text);
+    assert.equal(e.length, 1, `${text}: ${e.join('; ')}`);
+    assert.match(e[0]!, /^line 1: /, text);
+    assert.match(e[0]!, re, text);
+  }
+});
+
+test('any tokens after any type: errors or records, never a throw', () => {
+  const types = ['SVCB', 'HTTPS', 'LOC', 'NAPTR', 'DS', 'DNSKEY', 'SSHFP', 'TLSA', 'HINFO', 'RP', 'URI', 'SPF', 'DNAME', 'OPENPGPKEY'];
+  const token = fc.oneof(
+    fc.string({ maxLength: 12 }).map((x) => x.replace(/[\s;()"\\]/g, '')),
+    fc.constantFrom('N', 'S', 'E', 'W', '10m', '-1', '=', 'alpn=', 'mandatory=port', 'port=1', '\\255', '\\999', '\\', '.', '@'),
+    fc.string({ maxLength: 8 }).map((x) => `"${x.replace(/["\\]/g, '')}"`),
+  );
+  fc.assert(
+    fc.property(fc.constantFrom(...types), fc.array(token, { maxLength: 10 }), (t, toks) => {
+      const p = parseZone(`x IN ${t} ${toks.join(' ')}\n`, 'example.');
+      assert.equal(p.errors.length + p.records.length, 1);
+      for (const r of p.records) if (r.data.kind === 'raw') wireToPresentation(r.type, r.data.bytes);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('base64 both ways (RFC 4648 §10 vectors), and what is not base64', () => {
+  const vectors = ['', 'Zg==', 'Zm8=', 'Zm9v', 'Zm9vYg==', 'Zm9vYmE=', 'Zm9vYmFy'];
+  for (const v of vectors) assert.equal(toBase64(Uint8Array.from(base64Bytes(v)!)), v);
+  for (const bad of ['Zg=', 'Z===', 'Zm9v!', '=Zm9', 'Zg=a']) assert.equal(base64Bytes(bad), undefined, bad);
+});
