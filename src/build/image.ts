@@ -82,6 +82,19 @@ export function writeImage(manifest: ImageManifest, sections: readonly [string, 
   return out;
 }
 
+/** A section table entry as writeImage writes one: a name, and an offset and length that are whole, non-negative numbers. */
+function isSection(s: unknown): s is Section {
+  if (typeof s !== 'object' || s === null) return false;
+  const { name, offset, length } = s as Record<string, unknown>;
+  return (
+    typeof name === 'string' &&
+    Number.isSafeInteger(offset) &&
+    Number.isSafeInteger(length) &&
+    (offset as number) >= 0 &&
+    (length as number) >= 0
+  );
+}
+
 /** Reads and verifies an image; returns a message that says what is wrong otherwise. */
 export function readImage(bytes: Uint8Array, what = 'image'): Image | { error: string } {
   const nl = bytes.indexOf(10);
@@ -93,15 +106,18 @@ export function readImage(bytes: Uint8Array, what = 'image'): Image | { error: s
   if (hash !== m[1])
     return { error: `${what} is corrupted: its SHA-256 is ${hash}, the header says ${m[1]}; rebuild it with 'fata build'` };
   const hlen = Number(m[2]);
-  let parsed: { manifest: ImageManifest; sections: Section[] };
+  let parsed: { manifest?: ImageManifest; sections?: unknown } | null;
   try {
     parsed = JSON.parse(new TextDecoder().decode(rest.subarray(0, hlen))) as typeof parsed;
   } catch {
     return { error: `${what} has an unreadable header; rebuild it with 'fata build'` };
   }
+  // The hash proves only that nothing changed after the build, not that a builder wrote the header: its shape is checked.
+  if (!Array.isArray(parsed?.sections)) return { error: `${what} has no manifest or bundle; rebuild it` };
   const body = rest.subarray(hlen);
   const sections = new Map<string, Uint8Array>();
-  for (const s of parsed.sections) {
+  for (const s of parsed.sections as unknown[]) {
+    if (!isSection(s)) return { error: `${what} has a bad section table; rebuild it` };
     if (s.offset + s.length > body.length) return { error: `${what} is truncated (section ${s.name}); rebuild it` };
     sections.set(s.name, body.subarray(s.offset, s.offset + s.length));
   }
