@@ -10,7 +10,8 @@ import { LOCAL_ISS, MS, REMOTE_ISS, SegmentHarness } from './segment-harness.ts'
 
 const L = LOCAL_ISS + 1,
   R = REMOTE_ISS + 1,
-  W = 65535;
+  W = 65535,
+  M = 1460;
 
 test('SEND (§3.10.2): refused once the connection is closing or closed, saying so', () => {
   const fin1 = new SegmentHarness();
@@ -179,4 +180,60 @@ test('pause: a small read that frees less than min(window / 2, MSS) sends no upd
   assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R + 4000, window: 0, len: 0 }]);
   c.resume();
   assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R + 4000, window: 4000, len: 0 }], 'the whole buffer freed: worth it');
+});
+
+test('pause: a FIN behind queued data is told (onEnd) only after that data, when the application resumes', () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  c.pause();
+  h.send({ seq: R, ack: L, flags: 'P.', payload: 300 });
+  h.send({ seq: R + 300, ack: L, flags: 'F.' });
+  assert.equal(c.state, 'CLOSE-WAIT');
+  assert.deepEqual(h.events, []);
+  c.resume();
+  assert.deepEqual(h.events, ['data 300', 'end']);
+  assert.equal(h.received.length, 300);
+});
+
+test("pause: in FIN-WAIT-2 the peer's data and FIN end in TIME-WAIT; data, onEnd and onClose follow the resume, in order', () => {
+  const h = new SegmentHarness();
+  const c = h.finWait2();
+  c.pause();
+  h.send({ seq: R, ack: L + 1, flags: 'P.', payload: 200 });
+  h.send({ seq: R + 200, ack: L + 1, flags: 'F.' });
+  assert.equal(c.state, 'TIME-WAIT');
+  assert.deepEqual(h.events, []);
+  c.resume();
+  assert.deepEqual(h.events, ['data 200', 'end', 'close undefined']);
+});
+
+test('pause: a window update after the application reads goes in FIN-WAIT-2 too (the peer may still send)', () => {
+  const h = new SegmentHarness();
+  const c = h.finWait2({ receiveBuffer: 3000 });
+  c.pause();
+  h.send({ seq: R, ack: L + 1, flags: 'P.', payload: 3000 });
+  h.advance(40n * MS);
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L + 1, ack: R + 3000, window: 0, len: 0 }]);
+  c.resume();
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L + 1, ack: R + 3000, window: 3000, len: 0 }]);
+});
+
+test('Nagle (RFC 9293 §3.8.6.2.1) lets the short last segment go at once when the FIN follows it', () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  c.write(new Uint8Array(M + 100));
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R, window: W, len: M }], 'the short tail waits for the ACK');
+  c.shutdown();
+  assert.deepEqual(h.recv(), [{ flags: 'FP.', seq: L + M, ack: R, window: W, len: 100 }]);
+});
+
+test('after close, data from the peer is taken (ACKed) but not delivered', () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  c.close();
+  h.recv();
+  h.send({ seq: R, ack: L + 1, flags: 'P.', payload: 50 });
+  h.advance(40n * MS);
+  assert.deepEqual(h.events, []);
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L + 1, ack: R + 50, window: W, len: 0 }]);
 });
