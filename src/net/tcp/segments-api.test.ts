@@ -195,7 +195,7 @@ test('pause: a FIN behind queued data is told (onEnd) only after that data, when
   assert.equal(h.received.length, 300);
 });
 
-test("pause: in FIN-WAIT-2 the peer's data and FIN end in TIME-WAIT; data, onEnd and onClose follow the resume, in order', () => {
+test("pause: in FIN-WAIT-2 the peer's data and FIN end in TIME-WAIT; data, onEnd and onClose follow the resume, in order", () => {
   const h = new SegmentHarness();
   const c = h.finWait2();
   c.pause();
