@@ -151,6 +151,8 @@ test('bad input is reported with its line and what to write, never thrown', () =
     ['DNAME', /expected a target name/],
     ['NSEC a. A', /needs RFC 3597 generic RDATA/],
     ['TYPE65280 \\# 3 abcd', /generic RDATA is/],
+    [`TYPE65280 \\# 65536 ${'00'.repeat(65536)}`, /generic RDATA is/],
+    [`TXT ${`"${'x'.repeat(255)}" `.repeat(257)}`, /at most 65535 octets/],
   ];
   for (const [text, re] of cases) {
     const e = errors(text);

@@ -295,7 +295,7 @@ function absoluteOrigin(s: string): string | undefined {
 function genericRdata(type: number, texts: string[], err: (m: string) => void): RData | undefined {
   const len = Number(texts[1]);
   const hex = texts.slice(2).join('');
-  if (!Number.isInteger(len) || !/^([0-9a-fA-F]{2})*$/.test(hex) || hex.length !== len * 2) {
+  if (!Number.isInteger(len) || len > 0xffff || !/^([0-9a-fA-F]{2})*$/.test(hex) || hex.length !== len * 2) {
     err('generic RDATA is \\# LENGTH HEX, with LENGTH octets of hex');
     return undefined;
   }
@@ -374,6 +374,10 @@ function rdata(type: number, t: Token[], name: (s: string) => string | undefined
       const strings = t.map((x) => octets(x.text));
       if (strings.some((s) => s.length > 255)) {
         err('each TXT string is at most 255 octets; split it into several quoted strings');
+        return undefined;
+      }
+      if (strings.reduce((n, s) => n + 1 + s.length, 0) > 0xffff) {
+        err('a TXT record is at most 65535 octets; split it into several records');
         return undefined;
       }
       return { kind: 'TXT', strings };
