@@ -274,3 +274,23 @@ test('the layer polls every connection: two connections time out independently, 
     [[3002, 'S.']],
   );
 });
+
+test('RFC 4987 §3.6: a cookie connection runs without SACK, timestamps or window scaling, whatever the SYN offered', () => {
+  const h = new SegmentHarness();
+  h.listen({ backlog: 0 });
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460, wscale: 7, sackPermitted: true, ts: [5, 0] });
+  const [c] = h.recv();
+  h.send({ seq: R, ack: c!.seq + 1, flags: '.', window: 1000 });
+  h.send({ seq: R + 100, ack: c!.seq + 1, flags: '.', payload: 100, window: 1000 });
+  assert.deepEqual(
+    h.recv(),
+    [{ flags: '.', seq: c!.seq + 1, ack: R, window: W, len: 0 }],
+    'the duplicate ACK for out-of-order data carries no SACK block and no timestamp',
+  );
+  h.conn!.write(new Uint8Array(5000));
+  assert.deepEqual(
+    h.recv().map((s) => s.len),
+    [1000],
+    "the peer's window is not scaled: 1000 bytes",
+  );
+});
