@@ -377,3 +377,32 @@ test('keepalive: in CLOSE-WAIT the probe goes too; in FIN-WAIT-2 none does', () 
   f.advance(100n * S);
   assert.deepEqual(f.recv(), []);
 });
+
+test('persist: a probe octet the peer takes, with nothing more queued, ends the probing', () => {
+  const h = new SegmentHarness();
+  const c = h.established({}, {}, { window: 0 });
+  c.write(new Uint8Array(1));
+  assert.equal(ms(h.nextTimer()), 200);
+  assert.deepEqual(h.recv(), [{ flags: 'P.', seq: L, ack: R, window: W, len: 1 }]);
+  h.send({ seq: R, ack: L + 1, flags: '.', window: 0 });
+  h.advance(600n * S);
+  assert.deepEqual(h.recv(), [], 'nothing left to probe with');
+  assert.equal(c.state, 'ESTABLISHED');
+});
+
+test('persist: the RTO finding one octet out and the window closed hands over to the persist timer (no timeout, no backoff of its own)', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true });
+  c.write(new Uint8Array(1000));
+  h.recv();
+  h.send({ seq: R, ack: L + 999, flags: '.', window: 0 });
+  assert.equal(ms(h.nextTimer()), 200);
+  assert.deepEqual(h.recv(), [], 'the RTO resends nothing');
+  const gaps: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    gaps.push(ms(h.nextTimer()));
+    assert.deepEqual(h.recv(), [{ flags: 'P.', seq: L + 999, ack: R, window: W, len: 1 }]);
+  }
+  assert.deepEqual(gaps, [200, 400, 800], 'the persist timer from one RTO, doubling');
+  assert.equal(h.tcp.counters.timeouts, 0);
+});
