@@ -117,3 +117,26 @@ test('RFC 6582 §4.1: duplicate ACKs for data sent before a timeout do not start
   assert.equal(h.tcp.counters.fastRetransmits, 0, 'the duplicates are for data sent before the timeout');
   assert.deepEqual(h.recv(), [seg(3), seg(4)], 'limited transmit for the first two; the third resends nothing');
 });
+
+test('RFC 5681 §2: an ACK is a duplicate only without data, without FIN, with the window unchanged and data outstanding', () => {
+  const withData = newRenoFlight();
+  for (let i = 0; i < 3; i++) withData.send({ seq: R + i * 10, ack: L, flags: '.', payload: 10 });
+  assert.equal(withData.tcp.counters.dupAcks, 0, 'ACKs carrying data');
+  const windows = newRenoFlight();
+  for (let i = 0; i < 3; i++) windows.send({ seq: R, ack: L, flags: '.', window: 50_000 + i });
+  assert.equal(windows.tcp.counters.dupAcks, 0, 'each changes the window');
+  const zero = newRenoFlight();
+  for (let i = 0; i < 3; i++) zero.send({ seq: R, ack: L, flags: '.', window: 0 });
+  assert.equal(zero.tcp.counters.dupAcks, 0, 'a zero window is no sign of loss');
+  const fin = newRenoFlight();
+  fin.send({ seq: R, ack: L, flags: 'F.' });
+  assert.equal(fin.tcp.counters.dupAcks, 0, 'a FIN');
+  const idle = new SegmentHarness();
+  idle.established();
+  for (let i = 0; i < 3; i++) idle.send({ seq: R, ack: L, flags: '.' });
+  assert.equal(idle.tcp.counters.dupAcks, 0, 'nothing outstanding');
+  const dup = newRenoFlight();
+  for (let i = 0; i < 2; i++) dup.send({ seq: R, ack: L, flags: '.' });
+  assert.equal(dup.tcp.counters.dupAcks, 2, 'and these are');
+  assert.equal(withData.tcp.counters.fastRetransmits + windows.tcp.counters.fastRetransmits + zero.tcp.counters.fastRetransmits, 0);
+});
