@@ -593,7 +593,10 @@ export class TcpConnection {
    */
   private tuneSendBuffer(): void {
     if (this.cfg.sendBuffer !== undefined) return;
-    const want = Math.floor(Math.min(this.cfg.maxSendBuffer ?? MAX_SEND_BUFFER, Math.max(DEFAULT_SEND_BUFFER, 2 * this.cc.cwnd)));
+    // In doublings: the queue's buffer grows (and copies what it holds) only when its bound does.
+    let want = DEFAULT_SEND_BUFFER;
+    while (want < 2 * this.cc.cwnd) want *= 2;
+    want = Math.min(this.cfg.maxSendBuffer ?? MAX_SEND_BUFFER, want);
     if (want > this.sendQ.capacity) this.sendQ.capacity = want;
   }
 
