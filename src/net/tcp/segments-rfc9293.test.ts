@@ -1118,3 +1118,32 @@ test('TIME-WAIT: a SYN-ACK, even beyond RCV.NXT, never reopens it', () => {
     'a challenge ACK',
   );
 });
+
+test('TIME-WAIT: only a retransmitted FIN restarts 2 MSL; an old data segment is ACKed but restarts nothing', () => {
+  const h = new SegmentHarness();
+  const c = h.timeWait();
+  h.advance(30n * S);
+  h.send({ seq: R - 10, ack: L + 1, flags: '.', payload: 10 });
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L + 1, ack: R + 1, window: W, len: 0 }]);
+  h.advance(30n * S);
+  assert.equal(c.state, 'CLOSED', '60 s after entering, not after the old segment');
+});
+
+test('an unacceptable segment in ESTABLISHED is ACKed and starts no TIME-WAIT timer', () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  h.send({ seq: R - 10, ack: L, flags: 'F.', payload: 9 });
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R, window: W, len: 0 }]);
+  h.advance(300n * S);
+  assert.equal(c.state, 'ESTABLISHED');
+});
+
+test('ESTABLISHED: old data with a FIN exactly at RCV.NXT: the data is trimmed away and the FIN taken', () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  h.send({ seq: R, ack: L, flags: 'P.', payload: 5 });
+  h.send({ seq: R, ack: L, flags: 'FP.', payload: 5 }); // The same five bytes again, and the FIN after them.
+  assert.equal(c.state, 'CLOSE-WAIT');
+  assert.deepEqual(h.events, ['data 5', 'end'], 'the five bytes once');
+  assert.deepEqual(h.recv().at(-1), { flags: '.', seq: L, ack: R + 6, window: W, len: 0 });
+});
