@@ -11,7 +11,8 @@ import { LOCAL_ISS, MS, REMOTE_ISS, S, SegmentHarness, type SegOut } from './seg
 
 const L = LOCAL_ISS + 1,
   R = REMOTE_ISS + 1,
-  W = 65535;
+  W = 65535,
+  M = 1460;
 const ms = (ns: bigint): number => Number(ns / MS);
 
 // ------------------------------------------------------------------ persist
@@ -405,4 +406,53 @@ test('persist: the RTO finding one octet out and the window closed hands over to
   }
   assert.deepEqual(gaps, [200, 400, 800], 'the persist timer from one RTO, doubling');
   assert.equal(h.tcp.counters.timeouts, 0);
+});
+
+test('user timeout: after everything was acknowledged, the clock starts again from the next data sent, not from that ACK', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ userTimeoutNs: 1n * S, noDelay: true });
+  c.write(new Uint8Array(10));
+  h.advance(500n * MS);
+  h.send({ seq: R, ack: L + 10, flags: '.' });
+  h.advance(5n * S); // Idle: nothing unacknowledged.
+  c.write(new Uint8Array(10));
+  h.recv();
+  const first = ms(h.nextTimer());
+  assert.equal(c.state, 'ESTABLISHED', 'the first RTO resends');
+  assert.deepEqual(
+    h.recv().map((s) => [s.seq, s.len]),
+    [[L + 10, 10]],
+  );
+  const second = ms(h.nextTimer());
+  assert.equal(first + second, 1000, 'one user timeout after the second write');
+  assert.equal(c.state, 'CLOSED');
+});
+
+test('RFC 6298 §5: after a timeout, an ACK beyond what was resent moves SND.NXT up: the next segment starts at the ACK', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true });
+  c.write(new Uint8Array(5 * M));
+  h.recv();
+  h.nextTimer();
+  assert.deepEqual(
+    h.recv().map((s) => [s.seq, s.len]),
+    [[L, M]],
+  );
+  h.send({ seq: R, ack: L + 3 * M, flags: '.' }); // The peer had segments 1 and 2.
+  assert.deepEqual(h.recv(), [
+    { flags: '.', seq: L + 3 * M, ack: R, window: W, len: M },
+    { flags: 'P.', seq: L + 4 * M, ack: R, window: W, len: M },
+  ]);
+});
+
+test('FIN-WAIT-1: an ACK of the data but not of the FIN keeps FIN-WAIT-1', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true });
+  c.write(new Uint8Array(100));
+  c.shutdown();
+  h.recv();
+  h.send({ seq: R, ack: L + 100, flags: '.' });
+  assert.equal(c.state, 'FIN-WAIT-1');
+  h.send({ seq: R, ack: L + 101, flags: '.' });
+  assert.equal(c.state, 'FIN-WAIT-2');
 });
