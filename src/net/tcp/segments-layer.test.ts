@@ -294,3 +294,19 @@ test('RFC 4987 §3.6: a cookie connection runs without SACK, timestamps or windo
     "the peer's window is not scaled: 1000 bytes",
   );
 });
+
+test('RFC 6582 §3.2 on a cookie connection: "recover" starts at its ISS, so three duplicate ACKs resend at once', () => {
+  const h = new SegmentHarness();
+  h.listen({ backlog: 0, noDelay: true });
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460 });
+  const [c] = h.recv();
+  const L = c!.seq + 1;
+  h.send({ seq: R, ack: L, flags: '.' });
+  h.conn!.write(new Uint8Array(5 * 1460));
+  assert.equal(h.recv().length, 5);
+  for (let i = 0; i < 3; i++) h.send({ seq: R, ack: L, flags: '.' });
+  assert.deepEqual(
+    h.recv().map((s) => [s.seq, s.len]),
+    [[L, 1460]],
+  );
+});

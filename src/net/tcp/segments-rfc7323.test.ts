@@ -258,3 +258,36 @@ test('RFC 7323 §3.2: without timestamps negotiated, a TSopt on a segment is ign
   h.send({ seq: R + 10, ack: L, flags: 'P.', payload: 10, ts: [1, 0] });
   assert.deepEqual(h.events, ['data 10', 'data 10']);
 });
+
+test('RFC 7323 §3.2: with timestamps off here, no segment of the connection carries them, whatever the peer sends', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ timestamps: false, noDelay: true }, TS, { ts: [1001, 0] });
+  h.send({ seq: R, ack: L, flags: 'P.', payload: 10, ts: [1002, 0] });
+  c.write(new Uint8Array(10));
+  assert.deepEqual(h.recv(), [{ flags: 'P.', seq: L, ack: R + 10, window: W, len: 10 }]);
+});
+
+test('RFC 7323 §2.2: a window scale of 0 is an offer: the SYN-ACK answers with ours and our windows are scaled', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true }, { wscale: 0 }, { window: 3000 });
+  assert.deepEqual(
+    h.log.slice(0, 1).map((s) => s.seg.wscale),
+    [7],
+    'the SYN-ACK carries our scale',
+  );
+  c.write(new Uint8Array(5000));
+  assert.deepEqual(
+    h.recv(),
+    [
+      { flags: '.', seq: L, ack: R, window: 512, len: 1460 },
+      { flags: '.', seq: L + 1460, ack: R, window: 512, len: 1460 },
+    ],
+    "ours scaled by 7; the peer's 3000 taken unshifted (its scale is 0): two full segments fit",
+  );
+});
+
+test('RFC 7323, RFC 2018: an active open with every option off offers none of them in its SYN', () => {
+  const h = new SegmentHarness();
+  h.connect({ timestamps: false, sack: false, windowScaling: false });
+  assert.deepEqual(h.recv(), [{ flags: 'S', seq: LOCAL_ISS, ack: 0, window: W, len: 0, mss: 1460 }]);
+});
