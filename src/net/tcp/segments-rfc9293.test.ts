@@ -1147,3 +1147,19 @@ test('ESTABLISHED: old data with a FIN exactly at RCV.NXT: the data is trimmed a
   assert.deepEqual(h.events, ['data 5', 'end'], 'the five bytes once');
   assert.deepEqual(h.recv().at(-1), { flags: '.', seq: L, ack: R + 6, window: W, len: 0 });
 });
+
+test('§3.10.7.4 zero window: a window update riding on an unacceptable data segment lets our queued data go at once', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ receiveBuffer: 1000 }, {}, { window: 0 });
+  c.pause();
+  h.send({ seq: R, ack: L, flags: '.', payload: 1000, window: 0 });
+  h.advance(40n * MS);
+  h.recv();
+  c.write(new Uint8Array(100));
+  assert.deepEqual(h.recv(), [], "the peer's window is closed");
+  h.send({ seq: R + 1000, ack: L, flags: '.', payload: 1, window: 5000 }); // Ours is closed: not acceptable.
+  assert.deepEqual(h.recv(), [
+    { flags: 'P.', seq: L, ack: R + 1000, window: 0, len: 100 },
+    { flags: '.', seq: L + 100, ack: R + 1000, window: 0, len: 0 },
+  ]);
+});
