@@ -103,3 +103,38 @@ test('RFC 5681: the FIN is not counted as data acknowledged: slow start grows by
   assert.equal(c.state, 'FIN-WAIT-2');
   assert.equal(c.cc.cwnd, before + 100);
 });
+
+test('RFC 6298 §5.1: a new segment sent while the timer runs does not restart it', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true });
+  c.write(new Uint8Array(100));
+  h.advance(150n * MS);
+  c.write(new Uint8Array(100));
+  h.recv();
+  assert.equal(Number(h.nextTimer() / MS), 50, 'the RTO of the first segment, 200 ms after it');
+  assert.deepEqual(
+    h.recv().map((s) => [s.seq, s.len]),
+    [[L, 200]],
+    'both resent as one segment',
+  );
+});
+
+test("after a timeout, the go-back resends count as retransmissions and are not timed (Karn's algorithm)", () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true });
+  c.write(new Uint8Array(3 * M));
+  h.recv();
+  h.nextTimer(); // Segment 0 again; cwnd one segment.
+  h.recv();
+  h.send({ seq: R, ack: L + M, flags: '.' });
+  assert.deepEqual(
+    h.recv().map((s) => s.seq),
+    [L + M, L + 2 * M],
+    'segments 1 and 2 again',
+  );
+  assert.deepEqual([h.tcp.counters.retransmits, h.tcp.counters.bytesRetransmitted], [3, 3 * M]);
+  const srtt = c.srttNs;
+  h.advance(2n * S);
+  h.send({ seq: R, ack: L + 3 * M, flags: '.' });
+  assert.equal(c.srttNs, srtt, 'no sample from resent segments');
+});
