@@ -326,3 +326,28 @@ test('RFC 6675 §5: four or more segments out: three duplicate ACKs (DupThresh),
     [0, 1, 2, 3, 4].map((i) => seg(i)),
   );
 });
+
+test('RFC 6675 §5.1: the SACKed data is skipped after one or two timeouts; after a third the scoreboard is cleared (the receiver may have reneged)', () => {
+  const after = (timeouts: number): number[] => {
+    const h = flight(4);
+    h.send({ seq: R, ack: L, flags: '.', sack: [L + 2 * M, L + 3 * M] });
+    h.nextTimer(); // The tail probe: segment 3.
+    for (let i = 0; i < timeouts; i++) h.nextTimer(); // Segment 0 each time.
+    h.recv();
+    h.send({ seq: R, ack: L + 2 * M, flags: '.' });
+    return h.recv().map((s) => (s.seq - L) / M);
+  };
+  assert.deepEqual(after(2), [3], 'segment 2 is SACKed: skipped');
+  assert.deepEqual(after(3), [2, 3], 'forgotten: resent');
+});
+
+test('RFC 8985 §7: no tail loss probe once our FIN is queued (FIN-WAIT-1): the RTO resends', () => {
+  const h = flight(3);
+  h.conn!.shutdown();
+  assert.deepEqual(
+    h.recv().map((s) => s.flags),
+    ['F.'],
+  );
+  assert.equal(Number(h.nextTimer() / MS), 200);
+  assert.equal(h.tcp.counters.tailProbes, 0);
+});
