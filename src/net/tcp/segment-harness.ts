@@ -109,6 +109,8 @@ export interface Sent {
   payload: Uint8Array;
   srcPort: number;
   dstPort: number;
+  /** The IPv4 don't-fragment flag it was sent with. */
+  df: boolean;
 }
 
 export function fill(len: number, salt = 0): Uint8Array {
@@ -226,8 +228,9 @@ export class SegmentHarness {
     if (o.hasTimestamps) seg.ts = [o.tsVal, o.tsEcr];
     if (o.sackCount) seg.sack = o.sack.slice(0, 2 * o.sackCount);
     const payload = v.payload().slice();
+    const df = opts?.dontFragment === true;
     if (gso === undefined) {
-      this.log.push({ at: this.clock.now, seg, payload, srcPort: v.srcPort, dstPort: v.dstPort });
+      this.log.push({ at: this.clock.now, seg, payload, srcPort: v.srcPort, dstPort: v.dstPort, df });
       return;
     }
     // Offloaded: the device's cut, every segment with the same header but its own sequence number, PSH on the last only.
@@ -235,7 +238,7 @@ export class SegmentHarness {
       const part = payload.slice(off, Math.min(payload.length, off + gso));
       const flags = off + gso < payload.length ? flagText(v.flags & ~PSH) : seg.flags;
       const s: SegOut = { ...seg, flags, seq: (v.seq + off) >>> 0, len: part.length };
-      this.log.push({ at: this.clock.now, seg: s, payload: part, srcPort: v.srcPort, dstPort: v.dstPort });
+      this.log.push({ at: this.clock.now, seg: s, payload: part, srcPort: v.srcPort, dstPort: v.dstPort, df });
     }
   }
 

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LOCAL_ISS, MS, REMOTE_ISS, SegmentHarness } from './segment-harness.ts';
+import { fill, LOCAL_ISS, MS, REMOTE_ISS, SegmentHarness } from './segment-harness.ts';
 
 const L = LOCAL_ISS + 1,
   R = REMOTE_ISS + 1,
@@ -236,4 +236,39 @@ test('after close, data from the peer is taken (ACKed) but not delivered', () =>
   h.advance(40n * MS);
   assert.deepEqual(h.events, []);
   assert.deepEqual(h.recv(), [{ flags: '.', seq: L + 1, ack: R + 50, window: W, len: 0 }]);
+});
+
+test('the bytes on the wire are the bytes written, in order, across segments and in a resend', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true });
+  const data = fill(5000, 3);
+  c.write(data.subarray(0, 2000));
+  c.write(data.subarray(2000));
+  const out = h.recvSent();
+  assert.deepEqual(
+    out.map((s) => s.seg.len),
+    [1460, 540, 1460, 1460, 80],
+  );
+  assert.deepEqual(
+    out.flatMap((s) => [...s.payload]),
+    [...data],
+  );
+  h.nextTimer();
+  const [again] = h.recvSent();
+  assert.deepEqual([...again!.payload], [...data.subarray(0, 1460)], 'the resend carries the same bytes');
+});
+
+test("RFC 1191: a connection's segments leave with don't-fragment set (path MTU discovery)", () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true });
+  c.write(new Uint8Array(100));
+  h.nextTimer();
+  c.abort();
+  const all = h.log.map((s) => [s.seg.flags, s.df]);
+  assert.deepEqual(all, [
+    ['S.', true],
+    ['P.', true],
+    ['P.', true],
+    ['R', true],
+  ]);
 });
