@@ -3,9 +3,12 @@
  * resolving iteratively from root hints (or through forwarders), with
  * bailiwick checks, random source ports and IDs, and a TTL-capped cache.
  * Only the networks in `--allow` are served: an open resolver is an
- * amplifier for anyone's attack.
+ * amplifier for anyone's attack. With blocklists (blocklists/ in the image,
+ * or `--blocklist=FILE`) it filters as Pi-hole and Mirage Hole do: a listed
+ * name and everything below it get NXDOMAIN, or 0.0.0.0 and :: when
+ * `--blocked-answer=null`, counted in the stats.
  */
-import { DnsCache, DnsQuerier, DnsTcpSessions, RecursiveResolver, sleepTimer, type RootHint } from 'fata/dns';
+import { Blocklist, DnsCache, DnsQuerier, DnsTcpSessions, RecursiveResolver, sleepTimer, type RootHint } from 'fata/dns';
 import {
   CLASS_IN,
   decodeDns,
@@ -21,8 +24,10 @@ import {
   responseLimit,
   TYPE,
   type DnsMessage,
+  type DnsQuestion,
+  type DnsRecord,
 } from 'fata/wire';
-import type { Logger, Main } from 'fata';
+import type { Assets, Logger, Main } from 'fata';
 import type config from './config.ts';
 
 /** IANA's root servers (root-hints file, named.root), IPv4 only. */
@@ -57,6 +62,64 @@ function rootHints(text: string, log: Logger): RootHint[] | undefined {
   return hints;
 }
 
+/** TTL of the 0.0.0.0 and :: answers for blocked names: short, so that unblocking takes effect soon. */
+const BLOCKED_TTL = 60;
+
+/** The image's blocklists/*.hosts and *.list, and the text of --blocklist. */
+function blocklistFiles(lists: Assets, text: string): { name: string; bytes: Uint8Array }[] {
+  const files = lists
+    .list()
+    .filter((p) => p.endsWith('.hosts') || p.endsWith('.list'))
+    .map((p) => ({ name: p.slice(p.lastIndexOf('/') + 1), bytes: lists.get(p) ?? new Uint8Array() }));
+  if (text) files.push({ name: '--blocklist', bytes: new TextEncoder().encode(text) });
+  return files;
+}
+
+/** Loads the blocklists and logs what was loaded, how fast, and the first bad lines. */
+function loadBlocklist(lists: Assets, text: string, ctx: { readonly log: Logger; readonly clock: { monotonicNs(): bigint } }): Blocklist {
+  const files = blocklistFiles(lists, text);
+  const started = ctx.clock.monotonicNs();
+  const { list, load } = Blocklist.load(files);
+  if (files.length) {
+    const ms = Number((ctx.clock.monotonicNs() - started) / 1_000_000n);
+    ctx.log.info('blocklist-loaded', {
+      files: files.map((f) => f.name).join(','),
+      entries: load.entries,
+      'bad-lines': load.badLines,
+      ms,
+      'table-bytes': list.bytes,
+    });
+    for (const line of load.examples)
+      ctx.log.warn('blocklist-bad-line', { line, fix: 'write a domain, or an address and names (hosts format)' });
+  }
+  return list;
+}
+
+/** `--allow`'s networks as a test of a client's address; the bad entry's text when one is not a network. */
+function allowList(text: string): ((src: string) => boolean) | string {
+  const allow: { net: number; mask: number }[] = [];
+  for (const c of text.split(',')) {
+    const p = parseIpv4Cidr(c.trim());
+    if (!p) return c;
+    allow.push({ net: (p.address & prefixMask(p.prefixLen)) >>> 0, mask: prefixMask(p.prefixLen) });
+  }
+  return (src) => {
+    const a = parseIpv4Address(src);
+    return a !== undefined && allow.some((n) => (a & n.mask) >>> 0 === n.net);
+  };
+}
+
+/** A blocked name's answer: NXDOMAIN, or with `null` the unspecified address for A and AAAA and no data for other types. */
+function blockedAnswers(question: DnsQuestion, mode: string): { rcode: number; answers: DnsRecord[] } {
+  if (mode === 'nxdomain') return { rcode: RCODE.NXDOMAIN, answers: [] };
+  const base = { name: question.name, class: CLASS_IN, ttl: BLOCKED_TTL };
+  if (question.type === TYPE.A)
+    return { rcode: RCODE.NOERROR, answers: [{ ...base, type: TYPE.A, data: { kind: 'A', address: '0.0.0.0' } }] };
+  if (question.type === TYPE.AAAA)
+    return { rcode: RCODE.NOERROR, answers: [{ ...base, type: TYPE.AAAA, data: { kind: 'AAAA', address: '::' } }] };
+  return { rcode: RCODE.NOERROR, answers: [] };
+}
+
 export const main: Main<typeof config> = async (devices, params, ctx) => {
   const net = devices.service;
   const fail = (param: string, value: string, fix: string): number => {
@@ -70,18 +133,12 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     .map((x) => x.trim())
     .filter(Boolean);
   for (const f of forwarders) if (parseIpv4Address(f) === undefined) return fail('forwarders', f, 'write IPv4 addresses, like 10.0.0.1');
-  const allow: { net: number; mask: number }[] = [];
-  const own = net.ipv4 ? parseIpv4Cidr(net.ipv4) : undefined;
-  for (const c of (params.allow || (own ? net.ipv4! : '127.0.0.0/8')).split(',')) {
-    const p = parseIpv4Cidr(c.trim());
-    if (!p) return fail('allow', c, 'write networks like 10.0.0.0/24');
-    allow.push({ net: (p.address & prefixMask(p.prefixLen)) >>> 0, mask: prefixMask(p.prefixLen) });
-  }
-  const allowed = (src: string): boolean => {
-    const a = parseIpv4Address(src);
-    return a !== undefined && allow.some((n) => (a & n.mask) >>> 0 === n.net);
-  };
-
+  const allowed = allowList(params.allow || (net.ipv4 && parseIpv4Cidr(net.ipv4) ? net.ipv4 : '127.0.0.0/8'));
+  if (typeof allowed === 'string') return fail('allow', allowed, 'write networks like 10.0.0.0/24');
+  const mode = params['blocked-answer'];
+  if (mode !== 'nxdomain' && mode !== 'null') return fail('blocked-answer', mode, 'write nxdomain or null');
+  const blocklist = loadBlocklist(devices.lists, params.blocklist, ctx);
+  let blocked = 0;
   const resolver = new RecursiveResolver({
     querier: new DnsQuerier(net, ctx.random, sleepTimer(ctx.sleep)),
     clock: ctx.clock,
@@ -105,6 +162,10 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     const question = q.questions[0];
     if (q.questions.length !== 1 || !question) return out(reply(RCODE.FORMERR));
     if (question.class !== CLASS_IN || question.type === TYPE.AXFR || question.type === TYPE.IXFR) return out(reply(RCODE.REFUSED));
+    if (blocklist.match(question.name) !== undefined) {
+      blocked++;
+      return out({ ...reply(RCODE.NOERROR), ...blockedAnswers(question, mode) });
+    }
     if (resolver.pending >= params['max-pending'] && !resolver.cache.get(question.name, question.type, ctx.clock.monotonicNs())) {
       overloaded++;
       return out(reply(RCODE.SERVFAIL));
@@ -147,13 +208,14 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     ipv4: net.ipv4 ?? 'host',
     upstream: forwarders.length ? forwarders.join(',') : hints.map((h) => h.address).join(','),
     allow: params.allow || net.ipv4 || '127.0.0.0/8',
+    blocklist: blocklist.size,
   });
   for (let tick = 1; ; tick++) {
     await ctx.sleep(1000);
     sessions.sweep();
     if (tick % 60 === 0) {
       resolver.cache.sweep(ctx.clock.monotonicNs());
-      ctx.log.info('stats', { ...resolver.counters, cached: resolver.cache.size, tcp: sessions.size, overloaded });
+      ctx.log.info('stats', { ...resolver.counters, cached: resolver.cache.size, tcp: sessions.size, overloaded, blocked });
     }
   }
 };

@@ -1,4 +1,4 @@
-/** DNS for services (`fata/dns`): zone files and authoritative answers, TCP framing, a querier, a cache, stub and recursive resolvers. */
+/** DNS for services (`fata/dns`): zone files and authoritative answers, TCP framing, a querier, a cache, stub and recursive resolvers, a blocklist. */
 export * from './zone.ts';
 export * from './authority.ts';
 export * from './transport.ts';
@@ -6,3 +6,5 @@ export * from './query.ts';
 export * from './cache.ts';
 export * from './stub.ts';
 export * from './recursive.ts';
+export * from './blocklist.ts';
+export { presentationToWire, wireToPresentation } from './rdata.ts';
