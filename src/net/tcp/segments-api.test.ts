@@ -272,3 +272,22 @@ test("RFC 1191: a connection's segments leave with don't-fragment set (path MTU 
     ['R', true],
   ]);
 });
+
+test('RFC 9293 §3.10.7.4: a RST in SYN-RECEIVED after a simultaneous open tells the application "connection refused"', () => {
+  const h = new SegmentHarness();
+  const c = h.synSent();
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460 });
+  h.recv();
+  h.send({ seq: R, flags: 'R' });
+  assert.equal(c.state, 'CLOSED');
+  assert.deepEqual(h.events, ['close refused']);
+  assert.deepEqual(h.recv(), []);
+});
+
+test('RFC 6298 §2.2: the active open measures its first RTT from the SYN to the SYN-ACK', () => {
+  const h = new SegmentHarness({ rttNs: 50n * MS });
+  const c = h.activeEstablished();
+  assert.equal(c.srttNs, 50_000_000);
+  const ts = new SegmentHarness({ rttNs: 50n * MS });
+  assert.equal(ts.activeEstablished({}, { ts: [1, ts.tsNow] }).srttNs, 50_000_000, 'with timestamps too (the SYN-ACK echoes ours)');
+});

@@ -351,3 +351,19 @@ test('RFC 8985 §7: no tail loss probe once our FIN is queued (FIN-WAIT-1): the 
   assert.equal(Number(h.nextTimer() / MS), 200);
   assert.equal(h.tcp.counters.tailProbes, 0);
 });
+
+test('RFC 2018 §2: SACK blocks from a peer that did not permit SACK are ignored: the resend after a timeout skips nothing', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true }); // No SACK-permitted in the SYN.
+  c.write(new Uint8Array(4 * M));
+  h.recv();
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + 2 * M, L + 3 * M] });
+  h.nextTimer();
+  h.recv();
+  h.send({ seq: R, ack: L + M, flags: '.' });
+  assert.deepEqual(
+    h.recv().map((s) => (s.seq - L) / M),
+    [1, 2],
+    'segment 2 resent in turn',
+  );
+});
