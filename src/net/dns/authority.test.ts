@@ -49,7 +49,7 @@ test('DNAME: the DNAME, a CNAME synthesized for the question, then the target fo
   assert.equal(m.rcode, RCODE.NOERROR);
   assert.ok(m.aa);
   assert.deepEqual(lines(m.answers), [
-    `dname.types.test. ${TYPE.DNAME} target.types.test.`,
+    `DName.types.test. ${TYPE.DNAME} target.types.test.`,
     `x.DName.types.test. ${TYPE.CNAME} x.target.types.test.`,
     'x.target.types.test. 1 192.0.2.41',
   ]);
@@ -156,4 +156,24 @@ test('RFC 1982 serial arithmetic', () => {
   assert.ok(serialNewer(0, 0xffffffff), 'wraps');
   assert.ok(serialNewer(0x7fffffff, 0));
   assert.ok(!serialNewer(0x80000000, 0), 'exactly half way is undefined: not newer');
+});
+
+test('owners are spelled as the question where they share its labels, as NSD spells them (observed with NSD 4.6.1)', () => {
+  const a = authority();
+  const owners = (name: string, type: number): string[] => {
+    const m = ask(a, query(name, type))[0]!;
+    return [...m.answers, ...m.authority, ...m.additional].map((r) => r.name);
+  };
+  assert.deepEqual(owners('X.DName.Types.Test.', TYPE.A), ['DName.Types.Test.', 'X.DName.Types.Test.', 'x.target.Types.Test.']);
+  assert.deepEqual(owners('Nope.DNAME.types.test.', TYPE.TXT), ['DNAME.types.test.', 'Nope.DNAME.types.test.', 'nope.target.types.test.']);
+  assert.deepEqual(owners('A.B.Wd.types.TEST.', TYPE.A), ['types.TEST.']);
+  assert.deepEqual(owners('TYPES.test.', TYPE.MX), ['TYPES.test.']);
+  assert.deepEqual(owners('X.DS.types.test.', TYPE.A), ['DS.types.test.', 'ns.DS.types.test.']);
+  assert.deepEqual(owners('MiXeD.TyPeS.tEsT.', TYPE.A), ['MiXeD.TyPeS.tEsT.']);
+  const cname = ask(a, query('x.DNAME.Types.test.', TYPE.A))[0]!.answers[1]!;
+  assert.equal(
+    cname.data.kind === 'CNAME' && cname.data.target,
+    'x.target.Types.test.',
+    'the synthesized target: lower-case prefix, the question’s spelling after',
+  );
 });

@@ -279,7 +279,14 @@ export class Authority {
     }
     const r = lookup(zone, question);
     if (r.rcode === RCODE.NXDOMAIN) this.counters.nxdomain++;
-    return out({ ...reply(r.rcode), aa: r.aa, answers: r.answers, authority: r.authority, additional: r.additional });
+    const q1 = question.name;
+    return out({
+      ...reply(r.rcode),
+      aa: r.aa,
+      answers: spelled(r.answers, q1),
+      authority: spelled(r.authority, q1),
+      additional: spelled(r.additional, q1),
+    });
   }
 
   /**
@@ -318,6 +325,43 @@ export class Authority {
     this.counters.axfr++;
     return axfr(q, question, zone);
   }
+}
+
+/**
+ * `name` with the labels it shares at its end with the question spelled as
+ * the question spells them: what NSD's compression does to every owner
+ * (it points into the question case-insensitively), so `X.DName.Types.Test.`
+ * gets the DNAME of `DName.Types.Test.` and the SOA of `Types.Test.`.
+ */
+export function spelledAs(name: string, qname: string): string {
+  const n = nameToLabels(name),
+    q = nameToLabels(qname);
+  if (!n || !q) return name;
+  let k = 0;
+  while (k < n.length && k < q.length && sameLabel(n[n.length - 1 - k]!, q[q.length - 1 - k]!)) k++;
+  return k === 0 ? name : labelsToName([...n.slice(0, n.length - k), ...q.slice(q.length - k)]);
+}
+
+function sameLabel(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!,
+      y = b[i]!;
+    if (x !== y && (x | 0x20) !== (y | 0x20)) return false;
+    if (x !== y && ((x | 0x20) < 0x61 || (x | 0x20) > 0x7a)) return false;
+  }
+  return true;
+}
+
+/** Records with owners spelled as the question (spelledAs); untouched, and cheap, when all is lower case already. */
+function spelled(rrs: DnsRecord[], qname: string): DnsRecord[] {
+  if (rrs.length === 0 || qname === canonicalName(qname)) {
+    if (rrs.every((r) => r.name === canonicalName(r.name))) return rrs;
+  }
+  return rrs.map((r) => {
+    const name = spelledAs(r.name, qname);
+    return name === r.name ? r : { ...r, name };
+  });
 }
 
 /** RFC 1982 serial arithmetic: `a` is newer than `b`. */
@@ -418,10 +462,13 @@ function synthesize(name: string, owner: string, dname: DnsRecord): string | und
   const labels = nameToLabels(name);
   const targetLabels = target === undefined ? undefined : nameToLabels(target);
   if (!labels || !targetLabels) return undefined;
-  const kept = labels.slice(0, labels.length - nameToLabels(owner)!.length);
+  // The question's labels in lower case, as NSD synthesizes them.
+  const kept = labels
+    .slice(0, labels.length - nameToLabels(owner)!.length)
+    .map((l) => l.map((c) => (c >= 0x41 && c <= 0x5a ? c | 0x20 : c)));
   const all = [...kept, ...targetLabels];
   if (all.reduce((n, l) => n + l.length + 1, 1) > NAME_MAX) return undefined;
-  return labelsToName(all);
+  return spelledAs(labelsToName(all), name);
 }
 
 function negative(res: Lookup, zone: Zone, rcode: number): Lookup {
