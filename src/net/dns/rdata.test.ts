@@ -10,7 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { TYPE, typeFromName } from '../../wire/dns.ts';
+import { encodeDns, makeQuery, TYPE, typeFromName } from '../../wire/dns.ts';
+import { Authority, Zone } from './authority.ts';
 import { base64Bytes, hex, toBase64, wireToPresentation } from './rdata.ts';
 import { parseZone } from './zone.ts';
 
@@ -153,6 +154,8 @@ test('bad input is reported with its line and what to write, never thrown', () =
     ['TYPE65280 \\# 3 abcd', /generic RDATA is/],
     [`TYPE65280 \\# 65536 ${'00'.repeat(65536)}`, /generic RDATA is/],
     [`TXT ${`"${'x'.repeat(255)}" `.repeat(257)}`, /at most 65535 octets/],
+    [`CAA 0 ${'t'.repeat(256)} "v"`, /TAG \(1-255 letters and digits\)/],
+    [`CAA 0 issue "${'v'.repeat(65534)}"`, /a CAA record is at most 65535 octets/],
   ];
   for (const [text, re] of cases) {
     const e = errors(text);
@@ -160,6 +163,50 @@ test('bad input is reported with its line and what to write, never thrown', () =
     assert.match(e[0]!, /^line 1: /, text);
     assert.match(e[0]!, re, text);
   }
+});
+
+test('whatever a zone file says, loading it and serving it never throws', () => {
+  const types = ['A', 'AAAA', 'MX', 'TXT', 'CAA', 'SRV', 'SVCB', 'HTTPS', 'LOC', 'NAPTR', 'DS', 'DNAME', 'HINFO', 'URI', 'TYPE65280'];
+  const token = fc.oneof(
+    fc.constantFrom(
+      '1',
+      '0',
+      '65535',
+      '.',
+      '@',
+      'a',
+      '*.w',
+      '\\#',
+      '4',
+      '00ff00ff',
+      '"x y"',
+      'port=1',
+      'alpn=h2',
+      '10m',
+      'N',
+      'E',
+      '::1',
+      '1.2.3.4',
+    ),
+    fc.string({ maxLength: 6 }).map((x) => x.replace(/[\s;()"\\$]/g, '')),
+  );
+  const line = fc.tuple(fc.constantFrom('@', 'x', 'a.b', '*', '*.w', 'y.w'), fc.constantFrom(...types), fc.array(token, { maxLength: 7 }));
+  fc.assert(
+    fc.property(fc.array(line, { maxLength: 8 }), (lines) => {
+      const text = `@ SOA ns h 1 2 3 4 5\n@ NS ns\n${lines.map(([o, t, r]) => `${o} ${t} ${r.join(' ')}`).join('\n')}\n`;
+      const p = parseZone(text, 'z.');
+      const z = Zone.fromRecords('z.', p.records);
+      if ('errors' in z) return;
+      const a = new Authority([z]);
+      for (const [o, t] of lines) {
+        const name = o === '@' ? 'z.' : `${o.replace('*', 'q')}.z.`;
+        a.answer(encodeDns(makeQuery(1, name, typeFromName(t)!)), { transport: 'udp' });
+        a.answer(encodeDns(makeQuery(1, `deep.${name}`, TYPE.A)), { transport: 'tcp' });
+      }
+      a.answer(encodeDns(makeQuery(1, 'z.', TYPE.AXFR)), { transport: 'tcp', allowAxfr: true });
+    }),
+    { numRuns: 1500 },
+  );
 });
 
 test('any tokens after any type: errors or records, never a throw', () => {

@@ -395,11 +395,16 @@ function rdata(type: number, t: Token[], name: (s: string) => string | undefined
     case TYPE.CAA: {
       if (!need(3, 'FLAGS TAG "VALUE"')) return undefined;
       const flags = Number(texts[0]);
-      if (!Number.isInteger(flags) || flags < 0 || flags > 255 || !/^[a-zA-Z0-9]+$/.test(texts[1]!)) {
-        err('CAA is FLAGS (0-255) TAG (letters and digits) "VALUE"');
+      if (!Number.isInteger(flags) || flags < 0 || flags > 255 || !/^[a-zA-Z0-9]{1,255}$/.test(texts[1]!)) {
+        err('CAA is FLAGS (0-255) TAG (1-255 letters and digits) "VALUE"');
         return undefined;
       }
-      return { kind: 'CAA', flags, tag: texts[1]!, value: octets(texts[2]!) };
+      const value = octets(texts[2]!);
+      if (2 + texts[1]!.length + value.length > 0xffff) {
+        err('a CAA record is at most 65535 octets');
+        return undefined;
+      }
+      return { kind: 'CAA', flags, tag: texts[1]!, value };
     }
     default:
       err(`type ${typeName(type)} needs RFC 3597 generic RDATA: \\# LENGTH HEX`);
