@@ -392,22 +392,24 @@ function rdata(type: number, t: Token[], name: (s: string) => string | undefined
       }
       return target === undefined ? undefined : { kind: 'SRV', priority: p, weight: w, port, target };
     }
-    case TYPE.CAA: {
-      if (!need(3, 'FLAGS TAG "VALUE"')) return undefined;
-      const flags = Number(texts[0]);
-      if (!Number.isInteger(flags) || flags < 0 || flags > 255 || !/^[a-zA-Z0-9]{1,255}$/.test(texts[1]!)) {
-        err('CAA is FLAGS (0-255) TAG (1-255 letters and digits) "VALUE"');
-        return undefined;
-      }
-      const value = octets(texts[2]!);
-      if (2 + texts[1]!.length + value.length > 0xffff) {
-        err('a CAA record is at most 65535 octets');
-        return undefined;
-      }
-      return { kind: 'CAA', flags, tag: texts[1]!, value };
-    }
+    case TYPE.CAA:
+      return need(3, 'FLAGS TAG "VALUE"') ? caaRdata(texts, err) : undefined;
     default:
       err(`type ${typeName(type)} needs RFC 3597 generic RDATA: \\# LENGTH HEX`);
       return undefined;
   }
+}
+
+function caaRdata(texts: string[], err: (m: string) => void): RData | undefined {
+  const flags = Number(texts[0]);
+  if (!Number.isInteger(flags) || flags < 0 || flags > 255 || !/^[a-zA-Z0-9]{1,255}$/.test(texts[1]!)) {
+    err('CAA is FLAGS (0-255) TAG (1-255 letters and digits) "VALUE"');
+    return undefined;
+  }
+  const value = octets(texts[2]!);
+  if (2 + texts[1]!.length + value.length > 0xffff) {
+    err('a CAA record is at most 65535 octets');
+    return undefined;
+  }
+  return { kind: 'CAA', flags, tag: texts[1]!, value };
 }
