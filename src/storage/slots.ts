@@ -98,7 +98,8 @@ export class SlotStore {
 
   /** Writes `data` as the next generation into the older slot. */
   save(data: Uint8Array): SaveResult {
-    if (data.length > this.capacity) return 'full';
+    // A device of one block has no slot: not even an empty document (a header alone) would load again.
+    if (this.slotBytes === 0 || data.length > this.capacity) return 'full';
     const bs = this.dev.blockSize;
     const gen = (this.generation + 1) >>> 0;
     const buf = new Uint8Array(Math.ceil((HEADER + data.length) / bs) * bs);
