@@ -2,8 +2,9 @@
  * TCP on long and lossy paths: one connection moving MB megabytes through
  * `fata relay` (a user-space netem) with the same impairment and seed for
  * the kernel's TCP and for Fata's, in the same run. The receiver is the
- * kernel (socat | head) in both; the sender is the kernel's socat or Fata's
- * sealed examples/echo chargen. Goodput and the ratio to the kernel, per
+ * kernel (socat | head) in both; the sender is the kernel's socat (with
+ * CUBIC, as Fata, and with the host's default, BBR here) or Fata's sealed
+ * examples/echo chargen. Goodput and the ratio to the kernel, per
  * path and seed, and the spread over seeds.
  *
  * Topology (namespaces made here and removed at exit):
@@ -75,7 +76,16 @@ start(B, [
   '-l',
   'warn',
 ]);
-start(B, ['socat', '-u', 'OPEN:/dev/zero', 'TCP-LISTEN:5019,reuseaddr,fork']);
+// Two kernel senders: CUBIC, the algorithm Fata runs (the like-for-like reference), and the host's default
+// (BBR on this machine, which does not back off on random loss). CUBIC is set per socket (TCP_CONGESTION,
+// IPPROTO_TCP 6, option 13): a namespace may not change its default to an algorithm it does not allow.
+const DEFAULT_CC = sh(['sysctl', '-n', 'net.ipv4.tcp_congestion_control']).trim();
+const KERNELS = [{ cc: 'cubic', port: 5019 }, ...(DEFAULT_CC === 'cubic' ? [] : [{ cc: DEFAULT_CC, port: 5020 }])];
+for (const k of KERNELS) {
+  const opt = k.cc === DEFAULT_CC ? '' : `,setsockopt-string=6:13:${k.cc}`;
+  start(B, ['socat', '-u', 'OPEN:/dev/zero', `TCP-LISTEN:${k.port},reuseaddr,fork${opt}`]);
+  waitFor(() => sh(['ip', 'netns', 'exec', B, 'ss', '-ltn']).includes(`:${k.port}`));
+}
 
 let relay: ChildProcess | undefined;
 /** A fresh relay with this impairment: its taps are made in R and moved to A and B's bridge. */
@@ -107,28 +117,33 @@ function goodput(host: string, port: number): number {
 }
 
 for (const p of PATHS) {
-  const kernel: number[] = [],
-    fata: number[] = [];
+  const kernel: Record<string, number[]> = Object.fromEntries(KERNELS.map((k) => [k.cc, []]));
+  const fata: number[] = [];
   for (let seed = 1; seed <= SEEDS; seed++) {
-    relayWith(`${p.impair},seed=${seed}`);
-    kernel.push(goodput('10.0.9.2', 5019));
+    for (const k of KERNELS) {
+      relayWith(`${p.impair},seed=${seed}`);
+      kernel[k.cc]!.push(goodput('10.0.9.2', k.port));
+    }
     relayWith(`${p.impair},seed=${seed}`);
     fata.push(goodput('10.0.9.3', 19));
   }
-  const ratios = fata.map((f, i) => f / kernel[i]!);
   const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' / ');
+  const ratio = (ref: number[]): string => fata.map((f, i) => (f / ref[i]!).toFixed(2)).join(' / ');
   say(
-    `  ${p.name.padEnd(42)} kernel ${fmt(kernel)} Mbit/s | fata ${fmt(fata)} | fata/kernel ${ratios.map((r) => r.toFixed(2)).join(' / ')} (floor ${p.floor})`,
+    `  ${p.name.padEnd(42)} fata ${fmt(fata)} Mbit/s | ` +
+      KERNELS.map((k) => `kernel ${k.cc} ${fmt(kernel[k.cc]!)} (fata/${k.cc} ${ratio(kernel[k.cc]!)})`).join(' | ') +
+      ` (floor ${p.floor})`,
   );
-  emit({
-    bench: 'wan',
-    metric: `${p.name}: one connection, ${MB} MB, Fata sends (median of ${SEEDS} seeds)`,
-    value: median(fata),
-    unit: 'Mbit/s',
-    reference: median(kernel),
-    referenceName: 'kernel TCP through the same relay and seeds',
-    floor: p.floor,
-  });
+  for (const k of KERNELS)
+    emit({
+      bench: 'wan',
+      metric: `${p.name}: one connection, ${MB} MB, Fata sends (median of ${SEEDS} seeds), against the kernel's ${k.cc}`,
+      value: median(fata),
+      unit: 'Mbit/s',
+      reference: median(kernel[k.cc]!),
+      referenceName: `kernel TCP (${k.cc}) through the same relay and seeds`,
+      floor: k.cc === 'cubic' ? p.floor : undefined,
+    });
 }
 kill(relay);
 process.exit(0);
