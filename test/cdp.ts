@@ -122,7 +122,8 @@ function page(s: (method: string, params?: object) => Promise<unknown>): Page {
       await s('Page.navigate', { url });
       await waitUntil(() => evaluate<boolean>("document.readyState === 'complete'"), `${url} loads`, 15_000);
     },
-    waitFor: (expression, what, timeoutMs = 20_000) => waitUntil(() => evaluate<boolean>(`!!(${expression})`), what, timeoutMs),
+    // Generous: a guard against a hang, not a timing claim (a destroy on a loaded 2-core machine took over 20 s).
+    waitFor: (expression, what, timeoutMs = 90_000) => waitUntil(() => evaluate<boolean>(`!!(${expression})`), what, timeoutMs),
     type: async (selector, text) => {
       await click(selector);
       await s('Input.insertText', { text });
