@@ -22,5 +22,16 @@ export default service({
     'http-server': param.string('fata', "'fata' (src/http's server) or 'node' (node:http over the TCP Duplex adapter, for comparison)"),
     'header-timeout': param.int(10, 'seconds a client has to send a whole request head (then 408)', { min: 1, max: 600 }),
     'idle-timeout': param.int(60, 'seconds an idle keep-alive connection stays open', { min: 1, max: 3600 }),
+    remote: param.string(
+      '',
+      'git URL[#branch] (http or https) to serve instead of htdocs/: cloned at boot, fetched again on the pull hook',
+    ),
+    'hook-secret': param.file(
+      'file holding the secret that POST /.well-known/fata/pull must bring (Authorization: Bearer SECRET, or a signed body: X-Hub-Signature-256)',
+    ),
+    'max-content': param.int(64, 'MB of files a --remote branch may hold; a fetch beyond it is refused and the site stays as it was', {
+      min: 1,
+      max: 4096,
+    }),
   },
 });

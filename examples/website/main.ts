@@ -3,12 +3,22 @@
  * HTTP/1.1 and HTTPS (node:tls over Fata's TCP) by src/http's lean server,
  * with an access log line per request on the console.
  */
-import type { Main } from 'fata';
-import { HttpServer, httpDate, staticSite, type HttpHandler, type HttpResponse, type HttpServerOptions } from 'fata/http';
+import type { Context, DevicesOf, Main, ParamsOf } from 'fata';
+import {
+  HttpServer,
+  httpDate,
+  safePath,
+  staticSite,
+  type HttpHandler,
+  type HttpResponse,
+  type HttpServerOptions,
+  type StaticFiles,
+} from 'fata/http';
 import { tlsCertificate, tlsServerStream } from 'fata/tls';
 import { TcpDuplex } from 'fata/duplex';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type config from './config.ts';
+import { fetchSite, parseRemote, PULL_PATH, pullHook, type GitSite } from './git.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -17,7 +27,7 @@ function nodeHttpServer(handler: HttpHandler): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     const headers: [string, string][] = [];
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
-    const r = handler(
+    const answer = handler(
       {
         method: req.method ?? 'GET',
         target: req.url ?? '/',
@@ -27,20 +37,63 @@ function nodeHttpServer(handler: HttpHandler): Server {
         keepAlive: true,
       },
       { remote: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0 },
-    ) as HttpResponse;
-    res.writeHead(r.status, Object.fromEntries(r.headers ?? []));
-    res.end(req.method === 'HEAD' ? undefined : r.body);
+    );
+    const send = (r: HttpResponse): void => {
+      res.writeHead(r.status, Object.fromEntries(r.headers ?? []));
+      res.end(req.method === 'HEAD' ? undefined : r.body);
+    };
+    if ('then' in answer) answer.then(send, () => send({ status: 500 }));
+    else send(answer);
   });
 }
 
+/**
+ * The content: htdocs/ from the image, or a git branch (--remote) that the pull hook fetches again and swaps in whole;
+ * a request already answered keeps the bytes of the site it was answered from. The handlers for HTTP and HTTPS.
+ */
+async function content(
+  devices: DevicesOf<typeof config>,
+  params: ParamsOf<typeof config>,
+  ctx: Context,
+  hsts: [string, string][],
+): Promise<{ plain: HttpHandler; secure: HttpHandler; files: () => number }> {
+  const { htdocs, service: net } = devices;
+  const siteOf = (files: StaticFiles, modifiedMs: number): { plain: HttpHandler; secure: HttpHandler } => {
+    const p = staticSite(files, { modifiedMs });
+    return { plain: p, secure: hsts.length ? staticSite(files, { modifiedMs, headers: hsts }) : p };
+  };
+  let site = siteOf(htdocs, htdocs.modifiedMs);
+  let hook: HttpHandler | undefined;
+  let git: GitSite | undefined;
+  if (params.remote) {
+    const { url, branch } = parseRemote(params.remote);
+    const maxBytes = params['max-content'] * 1024 * 1024;
+    const load = async (): Promise<GitSite> => {
+      const s = await fetchSite(net, url, branch, maxBytes);
+      git = s;
+      site = siteOf(s, s.modifiedMs);
+      ctx.log.info('content', { commit: s.commit, files: s.files, bytes: s.bytes, remote: params.remote });
+      return s;
+    };
+    await load();
+    hook = pullHook(params['hook-secret'].trim(), load, () => git!, ctx.log);
+  }
+  const route =
+    (which: 'plain' | 'secure'): HttpHandler =>
+    (req, from) =>
+      hook && safePath(req.target) === PULL_PATH ? hook(req, from) : site[which](req, from);
+  const plain = route('plain');
+  const secure = route('secure');
+  return { plain, secure, files: () => (git ? git.files : htdocs.list().length) };
+}
+
 export const main: Main<typeof config> = async (devices, params, ctx) => {
-  const { htdocs, tls, service: net } = devices;
+  const { tls, service: net } = devices;
   const httpPort = params['http-port'],
     httpsPort = params['https-port'];
   if (!httpPort && !httpsPort) throw new Error('both --http-port and --https-port are 0: nothing to serve');
   const hsts: [string, string][] = params.hsts > 0 ? [['Strict-Transport-Security', `max-age=${params.hsts}`]] : [];
-  const plain = staticSite(htdocs, { modifiedMs: htdocs.modifiedMs });
-  const secure = hsts.length ? staticSite(htdocs, { modifiedMs: htdocs.modifiedMs, headers: hsts }) : plain;
+  const { plain, secure, files } = await content(devices, params, ctx, hsts);
 
   let dateS = -1n,
     dateText = '';
@@ -115,7 +168,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   }
   const where = net.ipv4?.split('/')[0] ?? '127.0.0.1';
   ctx.log.info('serving', {
-    files: htdocs.list().length,
+    files: files(),
     http: httpPort ? `http://${where}:${httpPort}/` : 'off',
     https: httpsPort ? `https://${where}:${httpsPort}/` : 'off',
   });

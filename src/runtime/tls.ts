@@ -5,8 +5,9 @@
  * (src/http) runs unchanged on either side of TLS.
  * @module fata/tls
  */
-import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { TcpDuplex } from './duplex.ts';
 import { socketStream } from './socket-stream.ts';
 import type { TcpStream } from './types.ts';
@@ -40,6 +41,27 @@ export function tlsServerStream(tcp: TcpStream, cert: TlsCertificate, onError?: 
   const sock = new TLSSocket(new TcpDuplex(tcp), { isServer: true, secureContext: cert.context, ALPNProtocols: ['http/1.1'] });
   sock.on('error', (e) => {
     onError?.(e);
+    sock.destroy();
+  });
+  return socketStream(sock, tcp.remote, tcp.remotePort, false);
+}
+
+/**
+ * Client-side TLS on `tcp` to `host` (a name, sent as SNI, or an address): TLS 1.2 or 1.3, the server's certificate
+ * checked for `host` against Node's CA store, or against `ca` (PEM) when given. A plaintext stream of the same shape;
+ * `onError` hears a failed handshake or a refused certificate, and the stream then closes.
+ */
+export function tlsClientStream(tcp: TcpStream, host: string, opts: { ca?: string; onError?: (e: Error) => void } = {}): TcpStream {
+  const sock = tlsConnect({
+    socket: new TcpDuplex(tcp),
+    host,
+    ...(isIP(host) ? {} : { servername: host }),
+    ALPNProtocols: ['http/1.1'],
+    minVersion: 'TLSv1.2',
+    ...(opts.ca ? { ca: opts.ca } : {}),
+  });
+  sock.on('error', (e) => {
+    opts.onError?.(e);
     sock.destroy();
   });
   return socketStream(sock, tcp.remote, tcp.remotePort, false);

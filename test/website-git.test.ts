@@ -1,0 +1,250 @@
+/**
+ * examples/website --remote: content from a real git server in a namespace
+ * this test makes (Debian's git http-backend behind nginx through
+ * fcgiwrap), cloned at boot by the sealed unikernel over Fata's TCP. A push
+ * and the pull hook change what the next GET returns; a download running
+ * during the swap completes with the old bytes; a wrong secret is refused;
+ * a branch over --max-content and a remote that is gone are refused while
+ * the old tree keeps being served.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
+import { readableTempDir } from './unprivileged.ts';
+
+const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
+const ROOT = new URL('..', import.meta.url).pathname;
+const BACKEND = '/usr/lib/git-core/git-http-backend';
+const target = process.arch === 'x64' ? 'spt' : 'node';
+const skip =
+  netnsSkipReason(['curl', 'git', 'nginx', 'fcgiwrap']) ?? (existsSync(BACKEND) ? undefined : `needs ${BACKEND} (apt-get install git)`);
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const SECRET = 'hook-secret-for-the-test';
+
+function git(cwd: string, ...args: string[]): string {
+  const r = spawnSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@example.org',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@example.org',
+      GIT_CONFIG_NOSYSTEM: '1',
+      HOME: cwd,
+    },
+  });
+  assert.equal(r.status, 0, `git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Commits `files` (path → bytes) in `work` at `date` and pushes to the bare repository; returns the commit. */
+function commit(work: string, files: Record<string, Uint8Array | string>, date: string): string {
+  for (const [p, b] of Object.entries(files)) writeFileSync(join(work, p), b);
+  git(work, 'add', '-A');
+  process.env.GIT_COMMITTER_DATE = date;
+  git(work, 'commit', '-q', '-m', `at ${date}`, '--date', date);
+  delete process.env.GIT_COMMITTER_DATE;
+  git(work, 'push', '-q', 'origin', 'main');
+  return git(work, 'rev-parse', 'HEAD');
+}
+
+/** nginx with git http-backend through fcgiwrap on 10.0.0.1:8088 inside the namespace, serving `repos` under /git/. */
+async function gitServer(ns: TapNamespace, dir: string, repos: string): Promise<void> {
+  const sock = join(dir, 'fcgi.sock');
+  ns.start(['fcgiwrap', '-s', `unix:${sock}`]);
+  for (let i = 0; i < 200 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 25));
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off; worker_processes 1; user root; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 64; }
+http { access_log off; client_body_temp_path ${dir}/body; fastcgi_temp_path ${dir}/fastcgi;
+  proxy_temp_path ${dir}/proxy; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  server { listen 10.0.0.1:8088;
+    location ~ ^/git(/.*)$ {
+      include /etc/nginx/fastcgi_params;
+      fastcgi_param SCRIPT_FILENAME ${BACKEND};
+      fastcgi_param GIT_PROJECT_ROOT ${repos};
+      fastcgi_param GIT_HTTP_EXPORT_ALL "";
+      fastcgi_param PATH_INFO $1;
+      fastcgi_pass unix:${sock};
+    } } }`,
+  );
+  ns.start(['nginx', '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
+  await ns.listening(8088);
+}
+
+/** A request from inside the namespace: status, head and body (`-D -` writes the head before the body). */
+function curl(ns: TapNamespace, args: string[]): { status: number; head: string; body: Buffer } {
+  const r = ns.run(['curl', '-sS', '--max-time', '30', '-D', '-', ...args], { timeoutMs: 40_000 });
+  const end = r.out.indexOf('\r\n\r\n');
+  const head = end < 0 ? r.out.toString('latin1') : r.out.subarray(0, end).toString('latin1');
+  return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0), head, body: end < 0 ? Buffer.alloc(0) : r.out.subarray(end + 4) };
+}
+const pull = (ns: TapNamespace, headers: string[]): { status: number; head: string; body: Buffer } =>
+  curl(ns, ['-X', 'POST', ...headers.flatMap((h) => ['-H', h]), 'http://10.0.0.2/.well-known/fata/pull']);
+
+/** The website sealed on the namespace's tap, content from the git server; its console, and a wait for a line of it. */
+async function startWebsite(ns: TapNamespace, dir: string): Promise<{ console: () => string; logged: (re: RegExp) => Promise<void> }> {
+  const child = ns.start([
+    process.execPath,
+    FATA,
+    'run',
+    `--net:service=${ns.tap}`,
+    join(ROOT, 'examples/website/dist/website.fata'),
+    '--ipv4=10.0.0.2/24',
+    '--http-port=80',
+    '--https-port=443',
+    '--remote=http://10.0.0.1:8088/git/site.git#main',
+    `--hook-secret=${join(dir, 'secret')}`,
+    '--max-content=8',
+  ]);
+  let text = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
+  await waitForLine(child, /event=serving/, 60_000);
+  // The console is read between the test's synchronous requests: a line is waited for, not expected at once.
+  const logged = async (re: RegExp): Promise<void> => {
+    for (let i = 0; i < 200 && !re.test(text); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(text, re);
+  };
+  return { console: () => text, logged };
+}
+
+/** What the website does with htdocs/, on the cloned tree: bytes, Last-Modified, ETag, 304, a range, brotli, HTTPS. */
+function checkServes(ns: TapNamespace, v1: { 'index.html': string; 'big.bin': Buffer }): void {
+  const index = curl(ns, ['http://10.0.0.2/index.html']);
+  assert.equal(index.status, 200, index.head);
+  assert.equal(index.body.toString(), v1['index.html']);
+  assert.match(index.head, /last-modified: Mon, 06 May 2024 07:08:09 GMT/i, 'Last-Modified is the commit date');
+  const etag = /etag: (".*")/i.exec(index.head)?.[1];
+  assert.ok(etag, index.head);
+  assert.equal(curl(ns, ['-H', `If-None-Match: ${etag}`, 'http://10.0.0.2/index.html']).status, 304);
+  const part = curl(ns, ['-H', 'Range: bytes=100-199', 'http://10.0.0.2/big.bin']);
+  assert.equal(part.status, 206);
+  assert.deepEqual(part.body, v1['big.bin'].subarray(100, 200));
+  const br = curl(ns, ['-H', 'Accept-Encoding: br', '-o', '/dev/null', 'http://10.0.0.2/index.html']);
+  assert.match(br.head, /content-encoding: br/i, 'a brotli variant made at load');
+  assert.equal(sha(curl(ns, ['https://10.0.0.2/big.bin', '-k']).body), sha(v1['big.bin']), 'over HTTPS too');
+}
+
+/** A download of big.bin that reads its first 64 KB, then waits for `go` to exist before reading the rest into `out`. */
+async function slowDownload(ns: TapNamespace, go: string, out: string): Promise<{ running: () => boolean; done: Promise<number | null> }> {
+  const slow = ns.start([
+    'python3',
+    '-c',
+    `import socket,os,time,sys
+s=socket.create_connection(("10.0.0.2",80),timeout=60)
+s.sendall(b"GET /big.bin HTTP/1.1\\r\\nHost: a\\r\\nConnection: close\\r\\n\\r\\n")
+out=s.recv(65536)
+print("started",flush=True)
+while not os.path.exists(${JSON.stringify(go)}): time.sleep(0.05)
+while True:
+  d=s.recv(1<<20)
+  if not d: break
+  out+=d
+open(${JSON.stringify(out)},"wb").write(out[out.index(b"\\r\\n\\r\\n")+4:])`,
+  ]);
+  const done = new Promise<number | null>((r) => slow.on('exit', r));
+  await waitForLine(slow, /started/, 20_000);
+  return { running: () => slow.exitCode === null, done };
+}
+
+const signedPull = (ns: TapNamespace, key: string, body: string): { status: number; body: Buffer } =>
+  curl(ns, [
+    '-X',
+    'POST',
+    '-H',
+    `X-Hub-Signature-256: sha256=${createHmac('sha256', key).update(body).digest('hex')}`,
+    '--data-binary',
+    body,
+    'http://10.0.0.2/.well-known/fata/pull',
+  ]);
+
+/** A signed webhook pulls; a branch over --max-content and a remote that is gone are refused, the old tree served. */
+async function checkRefusals(
+  ns: TapNamespace,
+  work: string,
+  repos: string,
+  c2: string,
+  index2: string,
+  logged: (re: RegExp) => Promise<void>,
+) {
+  const body = '{"ref":"refs/heads/main"}';
+  assert.equal(signedPull(ns, SECRET, body).body.toString(), `unchanged at ${c2}\n`, 'a body signed as forges sign webhooks pulls');
+  assert.equal(signedPull(ns, 'other', body).status, 401, 'a body signed with another key is refused');
+
+  commit(work, { 'huge.bin': randomBytes(9 << 20) }, '2025-02-03T04:05:06Z');
+  const over = pull(ns, [`Authorization: Bearer ${SECRET}`]);
+  assert.equal(over.status, 502, over.body.toString());
+  assert.match(over.body.toString(), new RegExp(`still serving ${c2}: .*more than --max-content \\(8 MB\\)`));
+  assert.equal(curl(ns, ['http://10.0.0.2/index.html']).body.toString(), index2);
+  assert.equal(curl(ns, ['http://10.0.0.2/huge.bin']).status, 404, 'nothing of the refused commit is served');
+
+  renameSync(join(repos, 'site.git'), join(repos, 'gone.git'));
+  const gone = pull(ns, [`Authorization: Bearer ${SECRET}`]);
+  assert.equal(gone.status, 502, gone.body.toString());
+  assert.equal(curl(ns, ['http://10.0.0.2/index.html']).body.toString(), index2);
+  await logged(/level=warn .*event=pull-failed reason=.*max-content/);
+  await logged(/level=warn .*event=pull-failed reason=.*cannot fetch http:\/\/10\.0\.0\.1:8088\/git\/site\.git#main/);
+}
+
+test(`website --remote (${target}): cloned at boot, pulled on the hook, swapped whole`, { skip, timeout: 240_000 }, async () => {
+  const dir = readableTempDir('fata-git-');
+  try {
+    const repos = join(dir, 'repos');
+    const work = join(dir, 'work');
+    mkdirSync(repos);
+    mkdirSync(work);
+    git(repos, 'init', '-q', '--bare', '-b', 'main', 'site.git');
+    git(work, 'init', '-q', '-b', 'main');
+    git(work, 'remote', 'add', 'origin', join(repos, 'site.git'));
+    const v1 = {
+      'index.html': `<!doctype html><title>one</title><p>${'first version of the site. '.repeat(40)}</p>\n`,
+      'big.bin': randomBytes(3 << 20),
+    };
+    const c1 = commit(work, v1, '2024-05-06T07:08:09Z');
+    writeFileSync(join(dir, 'secret'), `${SECRET}\n`);
+    const built = spawnSync(
+      process.execPath,
+      [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    assert.equal(built.status, 0, built.stderr);
+    await withTapNamespace('10.0.0.1/24', async (ns) => {
+      await gitServer(ns, dir, repos);
+      const site = await startWebsite(ns, dir);
+      assert.match(site.console(), new RegExp(`event=content commit=${c1} files=2 `));
+      checkServes(ns, v1);
+
+      const go = join(dir, 'go');
+      const slowOut = join(dir, 'slow.bin');
+      const slow = await slowDownload(ns, go, slowOut);
+      const v2 = { 'index.html': '<!doctype html><title>two</title><p>second version</p>\n', 'big.bin': randomBytes(3 << 20) };
+      const c2 = commit(work, v2, '2025-01-02T03:04:05Z');
+      assert.equal(pull(ns, ['Authorization: Bearer not-the-secret']).status, 401, 'a wrong secret is refused');
+      assert.equal(pull(ns, []).status, 401, 'no secret is refused');
+      assert.equal(curl(ns, ['http://10.0.0.2/index.html']).body.toString(), v1['index.html'], 'refused hooks change nothing');
+
+      const ok = pull(ns, [`Authorization: Bearer ${SECRET}`]);
+      assert.equal(ok.status, 200, ok.body.toString());
+      assert.equal(ok.body.toString(), `updated to ${c2}\n`);
+      assert.ok(slow.running(), 'the slow download is still running after the swap');
+      writeFileSync(go, '');
+      assert.equal(curl(ns, ['http://10.0.0.2/index.html']).body.toString(), v2['index.html'], 'the next GET has the new bytes');
+      assert.equal(sha(curl(ns, ['http://10.0.0.2/big.bin']).body), sha(v2['big.bin']));
+      assert.equal(await slow.done, 0);
+      assert.equal(sha(readFileSync(slowOut)), sha(v1['big.bin']), 'the download started before the swap has the old bytes');
+
+      await checkRefusals(ns, work, repos, c2, v2['index.html'], site.logged);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
