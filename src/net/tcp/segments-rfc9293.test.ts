@@ -1163,3 +1163,42 @@ test('§3.10.7.4 zero window: a window update riding on an unacceptable data seg
     { flags: '.', seq: L + 100, ack: R + 1000, window: 0, len: 0 },
   ]);
 });
+
+test('CLOSE-WAIT: a pure ACK from the peer draws no reply', () => {
+  const h = new SegmentHarness();
+  h.closeWait();
+  h.send({ seq: R + 1, ack: L, flags: '.' });
+  h.advance(1n * S);
+  assert.deepEqual(h.recv(), []);
+});
+
+test('ESTABLISHED: a FIN held beyond a gap is not taken while only part of the gap is filled', () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  h.send({ seq: R + 200, ack: L, flags: 'F.', payload: 100 });
+  h.send({ seq: R, ack: L, flags: '.', payload: 100 });
+  assert.equal(c.state, 'ESTABLISHED');
+  assert.deepEqual(h.events, ['data 100']);
+  assert.deepEqual(h.recv().at(-1), { flags: '.', seq: L, ack: R + 100, window: W, len: 0 });
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  assert.equal(c.state, 'CLOSE-WAIT');
+  assert.deepEqual(h.events, ['data 100', 'data 100', 'data 100', 'end']);
+});
+
+test('ESTABLISHED: a held segment that in-order data covers entirely is dropped, not delivered as nothing', () => {
+  const h = new SegmentHarness();
+  h.established();
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  h.send({ seq: R, ack: L, flags: '.', payload: 200 });
+  assert.deepEqual(h.events, ['data 200']);
+  assert.equal(h.received.length, 200);
+});
+
+test('an abort from onData stops the delivery of what the same segment brought after it', () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  h.hook(c, { onData: () => c.abort() });
+  h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
+  h.send({ seq: R, ack: L, flags: '.', payload: 100 }); // Two chunks: this one and the one held.
+  assert.deepEqual(h.events, ['data 100', 'close reset']);
+});
