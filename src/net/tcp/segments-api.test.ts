@@ -291,3 +291,31 @@ test('RFC 6298 §2.2: the active open measures its first RTT from the SYN to the
   const ts = new SegmentHarness({ rttNs: 50n * MS });
   assert.equal(ts.activeEstablished({}, { ts: [1, ts.tsNow] }).srttNs, 50_000_000, 'with timestamps too (the SYN-ACK echoes ours)');
 });
+
+test('the application hears of the close once: a second abort, or TIME-WAIT running out, tells it nothing more', () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  c.abort();
+  c.abort();
+  assert.deepEqual(h.events, ['close reset']);
+  assert.deepEqual(h.recv().length, 1, 'one RST');
+  const t = new SegmentHarness();
+  t.timeWait();
+  t.events.length = 0;
+  t.advance(61n * 1000n * MS);
+  assert.deepEqual(t.events, []);
+  assert.equal(t.tcp.connectionCount, 0);
+});
+
+test('RFC 1122 §4.2.3.5: a half-open connection resends its SYN-ACK synRetries times, then gives up with RST', () => {
+  const h = new SegmentHarness();
+  h.synReceived({ synRetries: 2 });
+  const gaps: number[] = [];
+  for (let i = 0; i < 3; i++) gaps.push(Number(h.nextTimer() / MS));
+  assert.deepEqual(gaps, [1000, 2000, 4000]);
+  assert.deepEqual(
+    h.recv().map((s) => s.flags),
+    ['S.', 'S.', 'R'],
+  );
+  assert.equal(h.tcp.connectionCount, 0);
+});
