@@ -96,8 +96,12 @@ export class Zone {
         if (this.exists.has(name)) break;
         this.exists.add(name);
       }
+      if ((rr.type === TYPE.NS && key !== apex) || rr.type === TYPE.DNAME) this.cutOwners.add(key);
     }
   }
+
+  /** Owners of NS records below the apex and of DNAMEs: where `cut` must look (most zones have few). */
+  private readonly cutOwners = new Set<string>();
 
   /**
    * Builds a zone from records. Returns errors (not throws) for a zone an
@@ -173,6 +177,25 @@ export class Zone {
    * for the DS records there (RFC 4035 §3.1.4.1).
    */
   cut(name: string, ds = false): Cut | undefined {
+    if (this.cutOwners.size === 0) return undefined;
+    const n = canonicalName(name);
+    if (n.includes('\\')) return this.cutByLabels(name, ds);
+    // Suffixes of a plain name start after each dot; from the apex down, the name itself last.
+    const starts = [0];
+    for (let i = n.indexOf('.'); i >= 0 && i < n.length - 1; i = n.indexOf('.', i + 1)) starts.push(i + 1);
+    for (let k = starts.length - 1; k >= 0; k--) {
+      const owner = n.slice(starts[k]);
+      if (owner.length < this.apex.length || !this.cutOwners.has(owner)) continue;
+      const node = this.nodes.get(owner)!;
+      if (owner !== this.apex && !(ds && k === 0) && node.has(TYPE.NS)) return { kind: 'ns', owner };
+      const dname = k > 0 ? node.get(TYPE.DNAME) : undefined;
+      if (dname) return { kind: 'dname', owner, rr: dname[0]! };
+    }
+    return undefined;
+  }
+
+  /** `cut` for names with escapes, label by label. */
+  private cutByLabels(name: string, ds: boolean): Cut | undefined {
     const labels = nameToLabels(name);
     const apexLabels = nameToLabels(this.apex)!.length;
     if (!labels || labels.length < apexLabels) return undefined;
