@@ -25,13 +25,15 @@ const H = `fata-hn-h-${process.pid}`,
 const state = mkdtempSync(join(tmpdir(), 'fata-hostnet-'));
 chmodSync(state, 0o755); // The sealed engine runs as an unprivileged account and reads its image from here.
 const started: ChildProcess[] = [];
+// The DHCP keeper a network starts outlives the command that made it, by design; here it goes with this test.
+const ENV = { ...process.env, FATA_STATE_DIR: state, FATA_NET_TIE_TO: String(process.pid) };
 
 function sh(argv: string[], input?: string): { status: number; out: string; err: string } {
   const r = spawnSync(argv[0]!, argv.slice(1), {
     encoding: 'utf8',
     timeout: 120_000,
     input,
-    env: { ...process.env, FATA_STATE_DIR: state },
+    env: ENV,
   });
   return { status: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? '' };
 }
@@ -43,7 +45,7 @@ function must(r: { status: number; out: string; err: string }, what: string): st
   return r.out;
 }
 function startIn(ns: string, argv: string[]): ChildProcess {
-  const c = spawn('ip', ['netns', 'exec', ns, ...argv], { env: { ...process.env, FATA_STATE_DIR: state }, detached: true });
+  const c = spawn('ip', ['netns', 'exec', ns, ...argv], { env: ENV, detached: true });
   started.push(c);
   return c;
 }

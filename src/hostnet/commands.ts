@@ -302,6 +302,18 @@ export async function dhcpKeeper(pidFile: string, args: readonly string[]): Prom
     stopping = true;
     child?.kill('SIGTERM');
   });
+  // FATA_NET_TIE_TO=PID (tests): the keeper and its server go when that process does, even one killed with SIGKILL.
+  const tie = Number(process.env.FATA_NET_TIE_TO ?? 0);
+  if (tie > 0) {
+    setInterval(() => {
+      try {
+        process.kill(tie, 0);
+      } catch {
+        stopping = true;
+        child?.kill('SIGTERM');
+      }
+    }, 500).unref();
+  }
   let backoff = 1000;
   while (!stopping) {
     const started = Date.now();
