@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 import { readableTempDir } from './unprivileged.ts';
 
@@ -54,10 +55,34 @@ function commit(work: string, files: Record<string, Uint8Array | string>, date: 
   return git(work, 'rev-parse', 'HEAD');
 }
 
-/** nginx with git http-backend through fcgiwrap on 10.0.0.1:8088 inside the namespace, serving `repos` under /git/. */
+/** nginx with git http-backend through fcgiwrap on 10.0.0.1:8088 (and HTTPS on 8443, a self-signed certificate) inside the namespace, serving `repos` under /git/. */
 async function gitServer(ns: TapNamespace, dir: string, repos: string): Promise<void> {
   const sock = join(dir, 'fcgi.sock');
   ns.start(['fcgiwrap', '-s', `unix:${sock}`]);
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=git-test',
+      '-addext',
+      'subjectAltName=IP:10.0.0.1',
+      '-keyout',
+      join(dir, 'git-key.pem'),
+      '-out',
+      join(dir, 'git-cert.pem'),
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(made.status, 0, made.stderr);
   for (let i = 0; i < 200 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 25));
   writeFileSync(
     join(dir, 'nginx.conf'),
@@ -65,7 +90,8 @@ async function gitServer(ns: TapNamespace, dir: string, repos: string): Promise<
 events { worker_connections 64; }
 http { access_log off; client_body_temp_path ${dir}/body; fastcgi_temp_path ${dir}/fastcgi;
   proxy_temp_path ${dir}/proxy; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  server { listen 10.0.0.1:8088;
+  server { listen 10.0.0.1:8088; listen 10.0.0.1:8443 ssl;
+    ssl_certificate ${dir}/git-cert.pem; ssl_certificate_key ${dir}/git-key.pem;
     location ~ ^/git(/.*)$ {
       include /etc/nginx/fastcgi_params;
       fastcgi_param SCRIPT_FILENAME ${BACKEND};
@@ -90,7 +116,10 @@ const pull = (ns: TapNamespace, headers: string[]): { status: number; head: stri
   curl(ns, ['-X', 'POST', ...headers.flatMap((h) => ['-H', h]), 'http://10.0.0.2/.well-known/fata/pull']);
 
 /** The website sealed on the namespace's tap, content from the git server; its console, and a wait for a line of it. */
-async function startWebsite(ns: TapNamespace, dir: string): Promise<{ console: () => string; logged: (re: RegExp) => Promise<void> }> {
+async function startWebsite(
+  ns: TapNamespace,
+  remote: string[],
+): Promise<{ console: () => string; logged: (re: RegExp) => Promise<void>; child: ChildProcess }> {
   const child = ns.start([
     process.execPath,
     FATA,
@@ -100,11 +129,12 @@ async function startWebsite(ns: TapNamespace, dir: string): Promise<{ console: (
     '--ipv4=10.0.0.2/24',
     '--http-port=80',
     '--https-port=443',
-    '--remote=http://10.0.0.1:8088/git/site.git#main',
-    `--hook-secret=${join(dir, 'secret')}`,
-    '--max-content=8',
+    ...remote,
   ]);
   let text = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
   child.stdout!.on('data', (d: Buffer) => {
     text += d.toString();
   });
@@ -114,7 +144,7 @@ async function startWebsite(ns: TapNamespace, dir: string): Promise<{ console: (
     for (let i = 0; i < 200 && !re.test(text); i++) await new Promise((r) => setTimeout(r, 50));
     assert.match(text, re);
   };
-  return { console: () => text, logged };
+  return { console: () => text, logged, child };
 }
 
 /** What the website does with htdocs/, on the cloned tree: bytes, Last-Modified, ETag, 304, a range, brotli, HTTPS. */
@@ -195,31 +225,41 @@ async function checkRefusals(
   await logged(/level=warn .*event=pull-failed reason=.*cannot fetch http:\/\/10\.0\.0\.1:8088\/git\/site\.git#main/);
 }
 
+/** A bare repository under DIR/repos/site.git with one commit pushed from DIR/work; the website built for the target. */
+function makeRepo(dir: string): { repos: string; work: string; v1: { 'index.html': string; 'big.bin': Buffer }; c1: string } {
+  const repos = join(dir, 'repos');
+  const work = join(dir, 'work');
+  mkdirSync(repos);
+  mkdirSync(work);
+  git(repos, 'init', '-q', '--bare', '-b', 'main', 'site.git');
+  git(work, 'init', '-q', '-b', 'main');
+  git(work, 'remote', 'add', 'origin', join(repos, 'site.git'));
+  const v1 = {
+    'index.html': `<!doctype html><title>one</title><p>${'first version of the site. '.repeat(40)}</p>\n`,
+    'big.bin': randomBytes(3 << 20),
+  };
+  const c1 = commit(work, v1, '2024-05-06T07:08:09Z');
+  writeFileSync(join(dir, 'secret'), `${SECRET}\n`);
+  const built = spawnSync(
+    process.execPath,
+    [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website'],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
+  assert.equal(built.status, 0, built.stderr);
+  return { repos, work, v1, c1 };
+}
+
 test(`website --remote (${target}): cloned at boot, pulled on the hook, swapped whole`, { skip, timeout: 240_000 }, async () => {
   const dir = readableTempDir('fata-git-');
   try {
-    const repos = join(dir, 'repos');
-    const work = join(dir, 'work');
-    mkdirSync(repos);
-    mkdirSync(work);
-    git(repos, 'init', '-q', '--bare', '-b', 'main', 'site.git');
-    git(work, 'init', '-q', '-b', 'main');
-    git(work, 'remote', 'add', 'origin', join(repos, 'site.git'));
-    const v1 = {
-      'index.html': `<!doctype html><title>one</title><p>${'first version of the site. '.repeat(40)}</p>\n`,
-      'big.bin': randomBytes(3 << 20),
-    };
-    const c1 = commit(work, v1, '2024-05-06T07:08:09Z');
-    writeFileSync(join(dir, 'secret'), `${SECRET}\n`);
-    const built = spawnSync(
-      process.execPath,
-      [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website'],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
-    assert.equal(built.status, 0, built.stderr);
+    const { repos, work, v1, c1 } = makeRepo(dir);
     await withTapNamespace('10.0.0.1/24', async (ns) => {
       await gitServer(ns, dir, repos);
-      const site = await startWebsite(ns, dir);
+      const site = await startWebsite(ns, [
+        '--remote=http://10.0.0.1:8088/git/site.git#main',
+        `--hook-secret=${join(dir, 'secret')}`,
+        '--max-content=8',
+      ]);
       assert.match(site.console(), new RegExp(`event=content commit=${c1} files=2 `));
       checkServes(ns, v1);
 
@@ -243,6 +283,45 @@ test(`website --remote (${target}): cloned at boot, pulled on the hook, swapped 
       assert.equal(sha(readFileSync(slowOut)), sha(v1['big.bin']), 'the download started before the swap has the old bytes');
 
       await checkRefusals(ns, work, repos, c2, v2['index.html'], site.logged);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test(`website --remote=https://… (${target}): the server's certificate checked against --remote-ca, refused without it`, {
+  skip: skip || netnsSkipReason(['openssl']),
+  timeout: 240_000,
+}, async () => {
+  const dir = readableTempDir('fata-git-');
+  try {
+    const { repos, v1, c1 } = makeRepo(dir);
+    await withTapNamespace('10.0.0.1/24', async (ns) => {
+      await gitServer(ns, dir, repos);
+      const remote = '--remote=https://10.0.0.1:8443/git/site.git';
+      const site = await startWebsite(ns, [remote, `--remote-ca=${join(dir, 'git-cert.pem')}`]);
+      assert.match(site.console(), new RegExp(`event=content commit=${c1} files=2 `));
+      assert.equal(curl(ns, ['http://10.0.0.2/index.html']).body.toString(), v1['index.html']);
+      const exited = once(site.child, 'exit');
+      site.child.kill('SIGTERM');
+      await exited;
+
+      // Without the CA, the clone must fail on the certificate and the website must not start serving.
+      const bare = ns.start([
+        process.execPath,
+        FATA,
+        'run',
+        `--net:service=${ns.tap}`,
+        join(ROOT, 'examples/website/dist/website.fata'),
+        '--ipv4=10.0.0.2/24',
+        remote,
+      ]);
+      let text = '';
+      for (const s of [bare.stdout!, bare.stderr!]) s.on('data', (d: Buffer) => (text += d.toString()));
+      const [code] = (await once(bare, 'exit')) as [number | null];
+      assert.notEqual(code, 0, text);
+      assert.doesNotMatch(text, /event=serving/);
+      assert.match(text, /cannot fetch https:\/\/10\.0\.0\.1:8443\/git\/site\.git: .*(self-signed|certificate)/i, text);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -26,6 +26,7 @@ export default service({
       '',
       'git URL[#branch] (http or https) to serve instead of htdocs/: cloned at boot, fetched again on the pull hook',
     ),
+    'remote-ca': param.file("PEM CA certificates an https --remote's certificate must chain to (default: Node's CA store)"),
     'hook-secret': param.file(
       'file holding the secret that POST /.well-known/fata/pull must bring (Authorization: Bearer SECRET, or a signed body: X-Hub-Signature-256)',
     ),

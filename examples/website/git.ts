@@ -159,9 +159,10 @@ async function* once(b: Uint8Array): AsyncIterableIterator<Uint8Array> {
 
 /**
  * isomorphic-git's HTTP client over the service's own network: a TCP connection (and node:tls over it for https) per
- * request, `Connection: close`, the response body refused beyond `maxBody` bytes.
+ * request, `Connection: close`, the response body refused beyond `maxBody` bytes; an https server's certificate checked
+ * against `ca` (PEM) when given, else Node's CA store.
  */
-export function gitHttp(net: NetStack, maxBody: number): { request: (r: GitHttpRequest) => Promise<GitHttpResponse> } {
+export function gitHttp(net: NetStack, maxBody: number, ca?: string): { request: (r: GitHttpRequest) => Promise<GitHttpResponse> } {
   return {
     async request(r) {
       const u = new URL(r.url);
@@ -174,6 +175,7 @@ export function gitHttp(net: NetStack, maxBody: number): { request: (r: GitHttpR
       let tlsError: Error | undefined;
       const stream: TcpStream = https
         ? tlsClientStream(tcp, host, {
+            ...(ca ? { ca } : {}),
             onError: (e) => {
               tlsError = e;
             },
@@ -225,11 +227,11 @@ async function variantsOf(path: string, b: Uint8Array, into: Map<string, Uint8Ar
  * Clones `branch` of `url` (depth 1) into a fresh in-memory repository and reads its tree: a whole site, or a
  * FetchError (unreachable, refused, not a git remote, no such branch, over `maxBytes` of files).
  */
-export async function fetchSite(net: NetStack, url: string, branch: string | undefined, maxBytes: number): Promise<GitSite> {
+export async function fetchSite(net: NetStack, url: string, branch: string | undefined, maxBytes: number, ca?: string): Promise<GitSite> {
   const fs = new MemoryFs();
   const dir = '/repo';
   // The pack of a depth-1 clone is about the files' size compressed; a pack much larger than the limit cannot fit it.
-  const http = gitHttp(net, maxBytes * 2 + (1 << 20));
+  const http = gitHttp(net, maxBytes * 2 + (1 << 20), ca);
   try {
     await clone({ fs, http, dir, url, ...(branch ? { ref: branch } : {}), singleBranch: true, depth: 1, noCheckout: true, noTags: true });
   } catch (e) {

@@ -69,7 +69,7 @@ async function content(
     const { url, branch } = parseRemote(params.remote);
     const maxBytes = params['max-content'] * 1024 * 1024;
     const load = async (): Promise<GitSite> => {
-      const s = await fetchSite(net, url, branch, maxBytes);
+      const s = await fetchSite(net, url, branch, maxBytes, params['remote-ca'] || undefined);
       git = s;
       site = siteOf(s, s.modifiedMs);
       ctx.log.info('content', { commit: s.commit, files: s.files, bytes: s.bytes, remote: params.remote });
