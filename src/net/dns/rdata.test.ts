@@ -88,6 +88,27 @@ const VECTORS: [string, string][] = [
   ['LOC 0 N 0 E 0', '00121613800000008000000000989680'],
   // RFC 6672: a DNAME's target, uncompressed.
   ['DNAME target', '06746172676574076578616d706c6500'],
+  // RFC 4034 §4.3's NSEC example, to its published octets; RFC 7477 §2.2's CSYNC; RFC 5155 §4.3 (NSEC3PARAM).
+  [
+    'NSEC host.example.com. ( A MX RRSIG NSEC TYPE1234 )',
+    '04686f7374076578616d706c6503636f6d000006400100000003041b000000000000000000000000000000000000000000000000000020',
+  ],
+  ['CSYNC 66 3 A NS AAAA', '000000420003000460000008'],
+  ['NSEC3PARAM 1 0 0 -', '0100000000'],
+  ['NSEC3PARAM 1 1 12 aabbccdd', '0101000c04aabbccdd'],
+  // RFC 8976 (ZONEMD), RFC 7043 §3.2 and §4.2 (EUI48, EUI64), RFC 6742 §2 (NID, L32, L64, LP).
+  ['ZONEMD 2026113001 1 1 ( c68090d90a7aed716bc459f9 340e3d7c )', '78c407e90101c68090d90a7aed716bc459f9340e3d7c'],
+  ['EUI48 00-00-5e-00-53-2a', '00005e00532a'],
+  ['EUI64 00-00-5e-ef-10-00-00-2a', '00005eef1000002a'],
+  ['NID 10 0014:4fff:ff20:ee64', '000a00144fffff20ee64'],
+  ['L64 10 2001:0DB8:1140:1000', '000a20010db811401000'],
+  ['L32 10 10.1.2.0', '000a0a010200'],
+  ['LP 10 l64-subnet1.example.com.', '000a0b6c36342d7375626e657431076578616d706c6503636f6d00'],
+  // RFC 1183 (AFSDB), RFC 2230 (KX), RFC 1035 §3.3 (MB, MG, MR, MINFO).
+  ['AFSDB 1 afs.example.net.', '000103616673076578616d706c65036e657400'],
+  ['KX 10 kx.example.net.', '000a026b78076578616d706c65036e657400'],
+  ['MB mail.example.', '046d61696c076578616d706c6500'],
+  ['MINFO mbox errors.mbox', '046d626f78076578616d706c6500066572726f7273046d626f78076578616d706c6500'],
 ];
 
 test('each type from its RFC example to the octets NSD writes, back to text, and to the same octets', () => {
@@ -113,6 +134,9 @@ test('text written back as NSD and kdig print it', () => {
   assert.equal(text('LOC 42 21 43.952 N 71 5 6.344 W -24m 1m 200m 10m'), '42 21 43.952 N 71 5 6.344 W -24.00m 1.00m 200.00m 10.00m');
   assert.equal(text('HINFO "a \\"b\\"" c'), '"a \\"b\\"" "c"');
   assert.equal(text('DNSKEY 256 3 8 AQID BAU='), '256 3 8 AQIDBAU=');
+  assert.equal(text('NSEC host.example.com. A MX RRSIG NSEC TYPE1234'), 'host.example.com. A MX RRSIG NSEC TYPE1234');
+  assert.equal(text('NSEC3PARAM 1 0 0 -'), '1 0 0 -');
+  assert.equal(text('EUI48 00-00-5E-00-53-2A'), '00-00-5e-00-53-2a');
   assert.equal(wireToPresentation(TYPE.SVCB, Uint8Array.of(0, 1, 0, 0, 3, 0, 1)), undefined, 'a port of one octet is malformed');
   assert.equal(wireToPresentation(TYPE.HINFO, Uint8Array.of(3, 0x61)), undefined, 'a string past the end');
   assert.equal(wireToPresentation(TYPE.LOC, Uint8Array.of(1, ...new Array<number>(15).fill(0))), undefined, 'LOC version 1 is unknown');
@@ -150,7 +174,13 @@ test('bad input is reported with its line and what to write, never thrown', () =
     ['URI 10 1 ""', /URI target is a non-empty quoted string/],
     ['RP a..b. c.', /not a valid domain name/],
     ['DNAME', /expected a target name/],
-    ['NSEC a. A', /needs RFC 3597 generic RDATA/],
+    ['RRSIG A 8 2 3600 20260101000000 20251201000000 1 a. AQID', /needs RFC 3597 generic RDATA/],
+    ['NSEC a. A NOTATYPE', /'NOTATYPE' is not a type name/],
+    ['EUI48 00-00-5e-00-53', /6 hex octets separated by '-'/],
+    ['NID 10 1:2:3', /four groups of hex/],
+    ['L32 10 10.1.2', /not an IPv4 address/],
+    ['NSEC3PARAM 1 0 0 xyz', /the salt is hex/],
+    ['KX kx.example.', /expected PREFERENCE EXCHANGER/],
     ['TYPE65280 \\# 3 abcd', /generic RDATA is/],
     [`TYPE65280 \\# 65536 ${'00'.repeat(65536)}`, /generic RDATA is/],
     [`TXT ${`"${'x'.repeat(255)}" `.repeat(257)}`, /at most 65535 octets/],
@@ -210,7 +240,31 @@ test('whatever a zone file says, loading it and serving it never throws', () => 
 });
 
 test('any tokens after any type: errors or records, never a throw', () => {
-  const types = ['SVCB', 'HTTPS', 'LOC', 'NAPTR', 'DS', 'DNSKEY', 'SSHFP', 'TLSA', 'HINFO', 'RP', 'URI', 'SPF', 'DNAME', 'OPENPGPKEY'];
+  const types = [
+    'SVCB',
+    'HTTPS',
+    'LOC',
+    'NAPTR',
+    'DS',
+    'DNSKEY',
+    'SSHFP',
+    'TLSA',
+    'HINFO',
+    'RP',
+    'URI',
+    'SPF',
+    'DNAME',
+    'OPENPGPKEY',
+    'NSEC',
+    'CSYNC',
+    'NSEC3PARAM',
+    'EUI48',
+    'NID',
+    'L32',
+    'KX',
+    'MINFO',
+    'ZONEMD',
+  ];
   const token = fc.oneof(
     fc.string({ maxLength: 12 }).map((x) => x.replace(/[\s;()"\\]/g, '')),
     fc.constantFrom('N', 'S', 'E', 'W', '10m', '-1', '=', 'alpn=', 'mandatory=port', 'port=1', '\\255', '\\999', '\\', '.', '@'),

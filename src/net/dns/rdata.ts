@@ -2,13 +2,15 @@
  * Presentation format → wire RDATA for the record types a zone file may hold
  * beyond the ones `src/wire/dns.ts` types itself: HINFO, RP, LOC, NAPTR,
  * DNAME, DS, CDS, SSHFP, DNSKEY, CDNSKEY, TLSA, SMIMEA, OPENPGPKEY, SVCB,
- * HTTPS (SvcParams, RFC 9460 Appendix A), SPF and URI. The result is the
+ * HTTPS (SvcParams, RFC 9460 Appendix A), SPF, URI, NSEC, NSEC3PARAM,
+ * CSYNC, ZONEMD, AFSDB, KX, MB, MG, MR, MINFO, EUI48, EUI64, NID, L32,
+ * L64 and LP. The result is the
  * exact octets NSD puts on the wire: names in RDATA uncompressed and as
  * spelled (RFC 3597 §4), SvcParams sorted by key. Every failure is a
  * message through `err`, never a throw: zone text is untrusted.
  */
 import { put32 } from '../../wire/bytes.ts';
-import { formatIpv6, labelsToName, nameToLabels, parseIpv6, TYPE } from '../../wire/dns.ts';
+import { formatIpv6, labelsToName, nameToLabels, parseIpv6, TYPE, typeFromName, typeName } from '../../wire/dns.ts';
 import { parseIpv4Address } from '../../wire/ipv4.ts';
 
 export interface RdataToken {
@@ -134,6 +136,214 @@ function charString(o: Out, t: RdataToken, err: (m: string) => void): boolean {
   return true;
 }
 
+// --- the rarer types NSD loads: names, numbers, EUIs, ILNP locators, bitmaps --
+
+/** Types of one or two names, or a 16-bit number and a name (RFC 1035, 1183, 2230, 6742). */
+const NAME_TYPES: ReadonlyMap<number, { readonly pref: boolean; readonly names: number; readonly shape: string }> = new Map([
+  [TYPE.MB, { pref: false, names: 1, shape: 'a mailbox host name' }],
+  [TYPE.MG, { pref: false, names: 1, shape: 'a mailbox name' }],
+  [TYPE.MR, { pref: false, names: 1, shape: 'a mailbox name' }],
+  [TYPE.MINFO, { pref: false, names: 2, shape: 'RMAILBX EMAILBX' }],
+  [TYPE.AFSDB, { pref: true, names: 1, shape: 'SUBTYPE HOSTNAME' }],
+  [TYPE.KX, { pref: true, names: 1, shape: 'PREFERENCE EXCHANGER' }],
+  [TYPE.LP, { pref: true, names: 1, shape: 'PREFERENCE FQDN' }],
+]);
+
+const MORE_TYPES = [
+  ...NAME_TYPES.keys(),
+  TYPE.EUI48,
+  TYPE.EUI64,
+  TYPE.NID,
+  TYPE.L64,
+  TYPE.L32,
+  TYPE.ZONEMD,
+  TYPE.NSEC3PARAM,
+  TYPE.NSEC,
+  TYPE.CSYNC,
+];
+
+/** `00-00-5e-00-53-2a` (RFC 7043): `n` octets in hex, dash-separated. */
+function eui(o: Out, s: string | undefined, n: number, err: (m: string) => void): boolean {
+  const parts = s?.split('-') ?? [];
+  if (parts.length !== n || parts.some((x) => !/^[0-9a-fA-F]{2}$/.test(x))) {
+    err(`expected ${n} hex octets separated by '-', like ${new Array(n).fill('0a').join('-')}`);
+    return false;
+  }
+  o.bytes(parts.map((x) => parseInt(x, 16)));
+  return true;
+}
+
+/** An ILNP 64-bit locator or node id (RFC 6742): four groups of 1-4 hex digits separated by ':'. */
+function ilnp64(o: Out, s: string | undefined, err: (m: string) => void): boolean {
+  const g = s?.split(':') ?? [];
+  if (g.length !== 4 || g.some((x) => !/^[0-9a-fA-F]{1,4}$/.test(x))) {
+    err("expected four groups of hex separated by ':', like 2001:db8:1:2");
+    return false;
+  }
+  for (const x of g) o.u16(parseInt(x, 16));
+  return true;
+}
+
+/** RFC 4034 §4.1.2's type bitmap: windows of up to 32 octets, a bit per type present. */
+function typeBitmap(o: Out, t: readonly RdataToken[], err: (m: string) => void): boolean {
+  const types = new Set<number>();
+  for (const x of t) {
+    const v = typeFromName(x.text);
+    if (v === undefined) {
+      err(`'${x.text}' is not a type name (like A, MX or TYPE65280)`);
+      return false;
+    }
+    types.add(v);
+  }
+  const windows = new Map<number, number[]>();
+  for (const v of [...types].sort((a, b) => a - b)) {
+    const w = windows.get(v >>> 8) ?? [];
+    const byte = (v & 0xff) >>> 3;
+    while (w.length <= byte) w.push(0);
+    w[byte]! |= 0x80 >>> (v & 7);
+    windows.set(v >>> 8, w);
+  }
+  for (const [w, bits] of windows) {
+    o.u8(w);
+    o.u8(bits.length);
+    o.bytes(bits);
+  }
+  return true;
+}
+
+function fillMore(o: Out, type: number, t: readonly RdataToken[], name: NameResolver, err: (m: string) => void): boolean {
+  const n = NAME_TYPES.get(type);
+  if (n) {
+    const fields = (n.pref ? 1 : 0) + n.names;
+    if (!count(t, fields, n.shape, err) || (n.pref && !numbers(o, t, [['preference', 65535]], err))) return false;
+    return t.slice(n.pref ? 1 : 0).every((x) => wireName(o, x.text, name));
+  }
+  const u16Then = (then: () => boolean): boolean =>
+    count(t, 2, 'PREFERENCE VALUE', err) && numbers(o, t, [['preference', 65535]], err) && then();
+  switch (type) {
+    case TYPE.EUI48:
+      return count(t, 1, 'an EUI-48 address', err) && eui(o, t[0]!.text, 6, err);
+    case TYPE.EUI64:
+      return count(t, 1, 'an EUI-64 address', err) && eui(o, t[0]!.text, 8, err);
+    case TYPE.NID:
+    case TYPE.L64:
+      return u16Then(() => ilnp64(o, t[1]!.text, err));
+    case TYPE.L32:
+      return u16Then(() => {
+        const a = parseIpv4Address(t[1]!.text);
+        if (a === undefined) err(`'${t[1]!.text}' is not an IPv4 address`);
+        else o.u32(a);
+        return a !== undefined;
+      });
+    case TYPE.ZONEMD:
+      return (
+        count(t, 4, 'SERIAL SCHEME HASH-ALGORITHM DIGEST', err, true) &&
+        numbers(
+          o,
+          t,
+          [
+            ['serial', 0xffffffff],
+            ['scheme', 255],
+            ['hash algorithm', 255],
+          ],
+          err,
+        ) &&
+        encoded(o, t.slice(3), 'hex', 'the digest', err)
+      );
+    case TYPE.NSEC3PARAM:
+      return nsec3param(o, t, err);
+    case TYPE.NSEC:
+      return count(t, 1, 'NEXT-NAME TYPE...', err, true) && wireName(o, t[0]!.text, name) && typeBitmap(o, t.slice(1), err);
+    case TYPE.CSYNC:
+      return (
+        count(t, 2, 'SOA-SERIAL FLAGS TYPE...', err, true) &&
+        numbers(
+          o,
+          t,
+          [
+            ['SOA serial', 0xffffffff],
+            ['flags', 65535],
+          ],
+          err,
+        ) &&
+        typeBitmap(o, t.slice(2), err)
+      );
+    default:
+      err('no presentation format known for this type; use RFC 3597 generic RDATA: \\# LENGTH HEX');
+      return false;
+  }
+}
+
+function nsec3param(o: Out, t: readonly RdataToken[], err: (m: string) => void): boolean {
+  const fields: [string, number][] = [
+    ['hash algorithm', 255],
+    ['flags', 255],
+    ['iterations', 65535],
+  ];
+  if (!count(t, 4, 'ALGORITHM FLAGS ITERATIONS SALT', err) || !numbers(o, t, fields, err)) return false;
+  const salt = t[3]!.text === '-' ? [] : hexBytes(t[3]!.text);
+  if (salt === undefined || salt.length > 255) {
+    err("the salt is hex (at most 255 octets), or '-' for none");
+    return false;
+  }
+  o.u8(salt.length);
+  o.bytes(salt);
+  return true;
+}
+
+function bitmapText(r: In): string | undefined {
+  const out: string[] = [];
+  let last = -1;
+  while (r.ok && r.at < r.b.length) {
+    const w = r.u8(),
+      len = r.u8();
+    if (w <= last || len === 0 || len > 32 || r.at + len > r.b.length) return undefined;
+    last = w;
+    for (let i = 0; i < len; i++) {
+      const byte = r.u8();
+      for (let bit = 0; bit < 8; bit++) if (byte & (0x80 >>> bit)) out.push(typeName(w * 256 + i * 8 + bit));
+    }
+  }
+  return out.join(' ');
+}
+
+function hexGroups(r: In, n: number, sep: string, width: number): string {
+  const g: string[] = [];
+  for (let i = 0; i < n; i++) g.push((width === 2 ? r.u8() : r.u16()).toString(16).padStart(width, '0'));
+  return g.join(sep);
+}
+
+function fieldsMore(type: number, r: In): string | undefined {
+  const n = NAME_TYPES.get(type);
+  if (n) return [...(n.pref ? [r.u16()] : []), ...Array.from({ length: n.names }, () => r.name())].join(' ');
+  switch (type) {
+    case TYPE.EUI48:
+      return hexGroups(r, 6, '-', 2);
+    case TYPE.EUI64:
+      return hexGroups(r, 8, '-', 2);
+    case TYPE.NID:
+    case TYPE.L64:
+      return `${r.u16()} ${hexGroups(r, 4, ':', 4)}`;
+    case TYPE.L32:
+      return `${r.u16()} ${[r.u8(), r.u8(), r.u8(), r.u8()].join('.')}`;
+    case TYPE.ZONEMD:
+      return `${r.u32()} ${r.u8()} ${r.u8()} ${hexText(r.rest())}`;
+    case TYPE.NSEC3PARAM: {
+      const head = `${r.u8()} ${r.u8()} ${r.u16()}`;
+      const l = r.u8();
+      const salt = r.b.subarray(r.at, r.at + l);
+      r.at += l;
+      return `${head} ${l === 0 ? '-' : hexText(salt)}`;
+    }
+    case TYPE.NSEC:
+      return [r.name(), bitmapText(r)].join(' ').trim();
+    case TYPE.CSYNC:
+      return `${r.u32()} ${r.u16()} ${bitmapText(r) ?? ''}`.trim();
+    default:
+      return undefined;
+  }
+}
+
 /** Types this module parses, by number. */
 export const PRESENTATION_TYPES: ReadonlySet<number> = new Set([
   TYPE.HINFO,
@@ -153,6 +363,7 @@ export const PRESENTATION_TYPES: ReadonlySet<number> = new Set([
   TYPE.HTTPS,
   TYPE.SPF,
   TYPE.URI,
+  ...MORE_TYPES,
 ]);
 
 /**
@@ -302,8 +513,7 @@ function fill(o: Out, type: number, t: readonly RdataToken[], name: NameResolver
     case TYPE.HTTPS:
       return svcb(o, t, name, err);
     default:
-      err('no presentation format known for this type; use RFC 3597 generic RDATA: \\# LENGTH HEX');
-      return false;
+      return fillMore(o, type, t, name, err);
   }
 }
 
@@ -752,7 +962,7 @@ function fields(type: number, r: In): string | undefined {
       return svcbText(r);
     default: {
       const l = LAYOUTS.get(type);
-      if (!l) return undefined;
+      if (!l) return fieldsMore(type, r);
       const nums = l.fields.map(([, max]) => (max === 255 ? r.u8() : r.u16()));
       const rest = r.rest();
       return [...nums, l.rest === 'hex' ? hexText(rest) : toBase64(rest)].join(' ');
