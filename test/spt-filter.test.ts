@@ -250,3 +250,146 @@ test('docs/spt.md names every allowed call', () => {
     assert.ok(doc.includes(`\`${name}\``), `docs/spt.md does not mention ${name}`);
   }
 });
+
+test('the tables name each call by its x86_64 number (arch/x86/entry/syscalls/syscall_64.tbl), as many as docs/spt.md counts', () => {
+  assert.deepEqual(
+    { ...UNCHECKED },
+    {
+      poll: 7,
+      mprotect: 10,
+      munmap: 11,
+      brk: 12,
+      rt_sigaction: 13,
+      rt_sigprocmask: 14,
+      rt_sigreturn: 15,
+      sched_yield: 24,
+      mremap: 25,
+      madvise: 28,
+      nanosleep: 35,
+      getpid: 39,
+      exit: 60,
+      sigaltstack: 131,
+      gettid: 186,
+      futex: 202,
+      clock_gettime: 228,
+      clock_getres: 229,
+      clock_nanosleep: 230,
+      exit_group: 231,
+      ppoll: 271,
+      getrandom: 318,
+      rseq: 334,
+    },
+  );
+  const nrs = Object.fromEntries(Object.entries(CHECKED).map(([name, c]) => [name, c.nr]));
+  assert.deepEqual(nrs, {
+    close: 3,
+    fstat: 5,
+    fsync: 74,
+    read: 0,
+    readv: 19,
+    write: 1,
+    writev: 20,
+    pread64: 17,
+    pwrite64: 18,
+    mmap: 9,
+    tgkill: 234,
+    sched_getparam: 143,
+    sched_getscheduler: 145,
+    sched_getaffinity: 204,
+    epoll_wait: 232,
+    epoll_ctl: 233,
+    epoll_pwait: 281,
+    epoll_pwait2: 441,
+    fcntl: 72,
+    ioctl: 16,
+    membarrier: 324,
+  });
+  const doc = readFileSync(new URL('../docs/spt.md', import.meta.url), 'utf8');
+  const n = Object.keys(UNCHECKED).length,
+    m = Object.keys(CHECKED).length;
+  assert.ok(doc.includes(`That is ${n + m} calls (${n} unchecked, ${m} checked)`), `docs/spt.md does not count ${n} + ${m}`);
+  // Every checked call is allowed for some arguments (each has its own block), and denied for a descriptor nobody holds.
+  const args: Record<string, (number | bigint)[]> = {
+    mmap: [0, 4096, 3, 0x22, -1, 0],
+    fcntl: [1, 1],
+    ioctl: [1, 0x5401],
+    pread64: [4, 0, 512, 0],
+  };
+  args.pwrite64 = args.pread64!;
+  args.membarrier = [0];
+  for (const [name, { nr }] of Object.entries(CHECKED)) {
+    const allowed = args[name] ?? [name.startsWith('sched') || name === 'tgkill' ? 1 : 5];
+    assert.equal(run(p, nr, allowed), ALLOW, `${name}(${allowed.join(', ')})`);
+  }
+});
+
+test('every instruction is a struct sock_filter: 16-bit code, 8-bit jumps, 32-bit k, every jump inside the program', () => {
+  for (const prog of [p, buildFilter({ ...plan, blocks: [], netFds: [], ownFds: [] })]) {
+    prog.forEach((i, pc) => {
+      assert.ok(Number.isInteger(i.code) && i.code >= 0 && i.code <= 0xffff, `code at ${pc}`);
+      assert.ok(Number.isInteger(i.k) && i.k >= 0 && i.k <= 0xffffffff, `k at ${pc}: ${i.k}`);
+      for (const j of [i.jt, i.jf]) assert.ok(Number.isInteger(j) && j >= 0 && j <= 255, `jump at ${pc}`);
+      const furthest = pc + 1 + (i.code === OP.JA ? i.k : Math.max(i.jt, i.jf));
+      if (i.code !== OP.RET_K) assert.ok(furthest < prog.length, `a jump at ${pc} leaves the program`);
+    });
+    assert.equal(prog.at(-1)?.code, OP.RET_K, 'the program ends in a return');
+  }
+});
+
+test('F_SETFL with no tap and no descriptor of its own: refused everywhere, F_GETFL still allowed', () => {
+  const bare = buildFilter({ ...plan, netFds: [], ownFds: [], blocks: [] });
+  for (const fd of [0, 1, 2, 5]) assert.equal(run(bare, 72, [fd, 4, 0o4000]), EPERM, `F_SETFL on ${fd}`);
+  for (const fd of [0, 1, 2]) assert.equal(run(bare, 72, [fd, 3]), ALLOW, `F_GETFL on ${fd}`);
+  assert.equal(run(bare, 0, [3]), EPERM, 'read with no tap');
+  assert.equal(run(bare, 232, [5]), EPERM, 'epoll_wait with no descriptor of its own');
+});
+
+test('pread64/pwrite64: a length of 2 GiB is refused even inside a larger device; an offset past 4 GiB cannot wrap its low half in', () => {
+  const big = 6n * 1024n * MiB;
+  for (const nr of [17, 18]) {
+    assert.equal(run(p, nr, [8, 0, 0x7fffffff, 0]), ALLOW, '2 GiB - 1 inside 6 GiB');
+    assert.equal(run(p, nr, [8, 0, 0x80000000, 0]), EPERM, '2 GiB inside 6 GiB (docs/spt.md: length below 2 GiB)');
+    assert.equal(run(p, nr, [8, 0, 0xffffffff, 0]), EPERM, '4 GiB - 1 inside 6 GiB');
+    // 4 MiB device: the offset's high half is 0 like the capacity's, the low sum carries into it.
+    assert.equal(run(p, nr, [4, 0, 0x200, 0xffff_ff00n]), EPERM, 'offset near 4 GiB on a 4 MiB device');
+    assert.equal(run(p, nr, [4, 0, 0x100, 0xffff_ff00n]), EPERM, 'ending exactly at 4 GiB on a 4 MiB device');
+    // 6 GiB device (high half 1): a sum whose high half is 2 is past it whatever its low half.
+    assert.equal(run(p, nr, [8, 0, 0x1000, 0x1_ffff_f800n]), EPERM, 'carrying into 8 GiB');
+    assert.equal(run(p, nr, [8, 0, 0x1000, big - 0x1000n]), ALLOW, 'the last 4 KiB of 6 GiB');
+  }
+});
+
+/** The largest plan `grow(n)` assembles as n grows, and the n that is refused (the first past it). */
+function largest(grow: (n: number) => SealPlan): { prog: Insn[]; n: number } {
+  let prog: Insn[] | undefined;
+  for (let n = 0; n < 600; n++) {
+    try {
+      prog = buildFilter(grow(n));
+    } catch (e) {
+      assert.equal((e as Error).message, 'seccomp: a conditional jump is out of range');
+      assert.ok(prog, 'the smallest plan assembles');
+      return { prog, n };
+    }
+  }
+  assert.fail('a plan with hundreds of descriptors or threads is refused');
+}
+const longestJump = (prog: Insn[]): number => Math.max(...prog.filter((i) => i.code !== OP.JA).map((i) => Math.max(i.jt, i.jf)));
+
+test('conditional jumps reach 255 ahead: a plan is refused exactly when one would need more, never assembled wrong', () => {
+  const consoles = (n: number): SealPlan => ({ ...plan, consoleFds: [1, 2, ...Array.from({ length: n }, (_, i) => 1000 + i)] });
+  const c = largest(consoles);
+  assert.equal(longestJump(c.prog), 255, 'the largest plan it assembles uses the longest jump there is (a miss)');
+  assert.equal(run(c.prog, 1, [1000 + c.n - 2]), ALLOW, 'the last console descriptor of the largest plan');
+  assert.equal(run(c.prog, 72, [1000, 4, 0o4000]), EPERM, 'F_SETFL on a console descriptor, across the longest jump');
+  assert.equal(run(c.prog, 72, [1000, 3]), ALLOW, 'F_GETFL on it');
+  assert.equal(run(c.prog, 72, [5, 4, 0o4000]), ALLOW, 'F_SETFL on its own pipe');
+  assert.deepEqual(buildFilter(consoles(c.n - 1)), c.prog, 'the same plan, the same program');
+  const threads = (n: number): SealPlan => ({ ...plan, tids: Array.from({ length: n }, (_, i) => 2 + i) });
+  const t = largest(threads);
+  assert.equal(longestJump(t.prog), 255, 'the largest plan it assembles uses the longest jump there is (a match)');
+  assert.equal(run(t.prog, 143, [2]), ALLOW, 'sched_getparam on the first thread, across the longest jump');
+  assert.equal(run(t.prog, 143, [t.n]), ALLOW, 'on the last');
+  assert.equal(run(t.prog, 143, [t.n + 1]), EPERM, 'past it');
+  const wideOwn = { ...plan, ownFds: Array.from({ length: 300 }, (_, i) => 100 + i) };
+  assert.throws(() => buildFilter(wideOwn), /^Error: seccomp: a conditional jump is out of range$/);
+});
