@@ -40,6 +40,7 @@ export const TYPE = {
   RRSIG: 46,
   NSEC: 47,
   DNSKEY: 48,
+  NSEC3: 50,
   TLSA: 52,
   NSEC3PARAM: 51,
   SMIMEA: 53,

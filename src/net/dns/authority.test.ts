@@ -149,6 +149,14 @@ test('transfers: NOTAUTH off the apex, NOTIMP for AXFR over UDP, REFUSED when no
   assert.equal(noSoa.length, full.length, 'IXFR without a serial: AXFR-style');
 });
 
+test('an NSEC3 owner name is answered as if it did not exist (RFC 5155 §7.2.8), and still transferred', () => {
+  const a = authority();
+  const owner = '0p9mhaveqvm6t7vbl5lop2u3t2rp3tom.types.test.';
+  for (const t of [TYPE.NSEC3, TYPE.A]) assert.equal(ask(a, query(owner, t))[0]!.rcode, RCODE.NXDOMAIN);
+  const all = ask(a, query('types.test.', TYPE.AXFR), 'tcp').flatMap((m) => m.answers);
+  assert.ok(all.some((r) => r.type === TYPE.NSEC3 && r.name === owner));
+});
+
 test('RFC 1982 serial arithmetic', () => {
   assert.ok(serialNewer(2, 1));
   assert.ok(!serialNewer(1, 1));

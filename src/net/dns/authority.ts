@@ -80,6 +80,12 @@ export class Zone {
     this.soa = soa;
     this.records = records;
     for (const rr of records) {
+      // NSEC3 owners (and their signatures) stay out of the name tree: answered as if they did not exist (RFC 5155 §7.2.8).
+      if (
+        rr.type === TYPE.NSEC3 ||
+        (rr.type === TYPE.RRSIG && rr.data.kind === 'raw' && rr.data.bytes[0] === 0 && rr.data.bytes[1] === TYPE.NSEC3)
+      )
+        continue;
       const key = canonicalName(rr.name);
       let n = this.nodes.get(key);
       if (!n) {

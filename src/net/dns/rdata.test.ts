@@ -94,6 +94,15 @@ const VECTORS: [string, string][] = [
     '04686f7374076578616d706c6503636f6d000006400100000003041b000000000000000000000000000000000000000000000000000020',
   ],
   ['CSYNC 66 3 A NS AAAA', '000000420003000460000008'],
+  // RFC 4034 §3.3's RRSIG and RFC 5155 Appendix A's NSEC3.
+  [
+    'RRSIG A 5 3 86400 20030322173103 ( 20030220173103 2642 example.com. oJB1W6WNGv+ldvQ3WDG0MQkg5IEhjRip8WTr PYGv07h108dUKGMeDPKijVCHX3DDKdfb+v6o B9wfuh3DTJXUAfI/M0zmO/zz8bW0Rznl8O3t GNazPwQKkRN20XPXV6nwwfoXmJQbsLNrLfkG J5D6fwFm8nN+6pBzeDQfsS3Ap3o= )',
+    '00010503000151803e7c9dd73e5510d70a52076578616d706c6503636f6d00a090755ba58d1affa576f4375831b4310920e481218d18a9f164eb3d81afd3b875d3c75428631e0cf2a28d50875f70c329d7dbfafea807dc1fba1dc34c95d401f23f334ce63bfcf3f1b5b44739e5f0eded18d6b33f040a911376d173d757a9f0c1fa1798941bb0b36b2df9062790fa7f0166f2737eea907378341fb12dc0a77a',
+  ],
+  [
+    'NSEC3 1 1 12 aabbccdd ( 2t7b4g4vsa5smi47k61mv5bv1a22bojr MX DNSKEY NS SOA NSEC3PARAM RRSIG )',
+    '0101000c04aabbccdd14174eb2409fe28bcb4887a1836f957f0a8425e27b000722010000000290',
+  ],
   ['NSEC3PARAM 1 0 0 -', '0100000000'],
   ['NSEC3PARAM 1 1 12 aabbccdd', '0101000c04aabbccdd'],
   // RFC 8976 (ZONEMD), RFC 7043 §3.2 and §4.2 (EUI48, EUI64), RFC 6742 §2 (NID, L32, L64, LP).
@@ -136,6 +145,14 @@ test('text written back as NSD and kdig print it', () => {
   assert.equal(text('DNSKEY 256 3 8 AQID BAU='), '256 3 8 AQIDBAU=');
   assert.equal(text('NSEC host.example.com. A MX RRSIG NSEC TYPE1234'), 'host.example.com. A MX RRSIG NSEC TYPE1234');
   assert.equal(text('NSEC3PARAM 1 0 0 -'), '1 0 0 -');
+  assert.equal(
+    text('NSEC3 1 1 12 aabbccdd 2t7b4g4vsa5smi47k61mv5bv1a22bojr MX NS'),
+    '1 1 12 AABBCCDD 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR NS MX',
+  );
+  assert.equal(
+    text('RRSIG A 5 3 86400 20030322173103 20030220173103 2642 example.com. AQID'),
+    'A 5 3 86400 20030322173103 20030220173103 2642 example.com. AQID',
+  );
   assert.equal(text('EUI48 00-00-5E-00-53-2A'), '00-00-5e-00-53-2a');
   assert.equal(wireToPresentation(TYPE.SVCB, Uint8Array.of(0, 1, 0, 0, 3, 0, 1)), undefined, 'a port of one octet is malformed');
   assert.equal(wireToPresentation(TYPE.HINFO, Uint8Array.of(3, 0x61)), undefined, 'a string past the end');
@@ -174,7 +191,9 @@ test('bad input is reported with its line and what to write, never thrown', () =
     ['URI 10 1 ""', /URI target is a non-empty quoted string/],
     ['RP a..b. c.', /not a valid domain name/],
     ['DNAME', /expected a target name/],
-    ['RRSIG A 8 2 3600 20260101000000 20251201000000 1 a. AQID', /needs RFC 3597 generic RDATA/],
+    ['IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==', /unknown record type 'IPSECKEY'; use a type name or TYPEnnn with \\# RDATA/],
+    ['RRSIG A 8 2 3600 20261301000000 20251201000000 1 a. AQID', /is not a time \(YYYYMMDDHHmmSS, UTC\)/],
+    ['NSEC3 1 1 12 - 2t7b4g4vsa5smi47k61mv5bv1a22bojW A', /not base32hex/],
     ['NSEC a. A NOTATYPE', /'NOTATYPE' is not a type name/],
     ['EUI48 00-00-5e-00-53', /6 hex octets separated by '-'/],
     ['NID 10 1:2:3', /four groups of hex/],

@@ -4,7 +4,7 @@
  * DNAME, DS, CDS, SSHFP, DNSKEY, CDNSKEY, TLSA, SMIMEA, OPENPGPKEY, SVCB,
  * HTTPS (SvcParams, RFC 9460 Appendix A), SPF, URI, NSEC, NSEC3PARAM,
  * CSYNC, ZONEMD, AFSDB, KX, MB, MG, MR, MINFO, EUI48, EUI64, NID, L32,
- * L64 and LP. The result is the
+ * L64, LP, RRSIG and NSEC3. The result is the
  * exact octets NSD puts on the wire: names in RDATA uncompressed and as
  * spelled (RFC 3597 §4), SvcParams sorted by key. Every failure is a
  * message through `err`, never a throw: zone text is untrusted.
@@ -160,6 +160,8 @@ const MORE_TYPES = [
   TYPE.NSEC3PARAM,
   TYPE.NSEC,
   TYPE.CSYNC,
+  TYPE.RRSIG,
+  TYPE.NSEC3,
 ];
 
 /** `00-00-5e-00-53-2a` (RFC 7043): `n` octets in hex, dash-separated. */
@@ -252,6 +254,10 @@ function fillMore(o: Out, type: number, t: readonly RdataToken[], name: NameReso
       );
     case TYPE.NSEC3PARAM:
       return nsec3param(o, t, err);
+    case TYPE.NSEC3:
+      return nsec3param(o, t.slice(0, 4), err) && nextHashed(o, t[4]?.text, err) && typeBitmap(o, t.slice(5), err);
+    case TYPE.RRSIG:
+      return rrsig(o, t, name, err);
     case TYPE.NSEC:
       return count(t, 1, 'NEXT-NAME TYPE...', err, true) && wireName(o, t[0]!.text, name) && typeBitmap(o, t.slice(1), err);
     case TYPE.CSYNC:
@@ -272,6 +278,74 @@ function fillMore(o: Out, type: number, t: readonly RdataToken[], name: NameReso
       err('no presentation format known for this type; use RFC 3597 generic RDATA: \\# LENGTH HEX');
       return false;
   }
+}
+
+const B32HEX = '0123456789ABCDEFGHIJKLMNOPQRSTUV';
+
+/** Reports `m` and fails. */
+function no(err: (m: string) => void, m: string): false {
+  err(m);
+  return false;
+}
+
+/** NSEC3's next hashed owner: base32hex without padding (RFC 4648 §7), a length octet first. */
+function nextHashed(o: Out, s: string | undefined, err: (m: string) => void): boolean {
+  const out: number[] = [];
+  let acc = 0,
+    bits = 0;
+  for (const ch of (s ?? '').toUpperCase()) {
+    const v = B32HEX.indexOf(ch);
+    if (v < 0) return no(err, `the next hashed owner '${s}' is not base32hex (0-9, A-V)`);
+    acc = ((acc << 5) | v) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((acc >>> bits) & 0xff);
+    }
+  }
+  if (out.length === 0 || out.length > 255) return no(err, 'NSEC3 needs a next hashed owner (base32hex)');
+  o.u8(out.length);
+  o.bytes(out);
+  return true;
+}
+
+/** RRSIG times (RFC 4034 §3.2): YYYYMMDDHHmmSS in UTC, or seconds as a number. */
+function sigTime(s: string | undefined): number | undefined {
+  const m = s === undefined ? null : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(s);
+  if (!m) return num(s, 0xffffffff);
+  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return undefined;
+  return (Date.UTC(y, mo - 1, d, h, mi, se) / 1000) >>> 0;
+}
+
+function rrsig(o: Out, t: readonly RdataToken[], name: NameResolver, err: (m: string) => void): boolean {
+  if (!count(t, 9, 'TYPE ALGORITHM LABELS ORIGINAL-TTL EXPIRATION INCEPTION KEY-TAG SIGNER SIGNATURE', err, true)) return false;
+  const covered = typeFromName(t[0]!.text);
+  if (covered === undefined) return no(err, `'${t[0]!.text}' is not a type name`);
+  o.u16(covered);
+  if (
+    !numbers(
+      o,
+      t.slice(1),
+      [
+        ['algorithm', 255],
+        ['labels', 255],
+        ['original TTL', 0xffffffff],
+      ],
+      err,
+    )
+  )
+    return false;
+  for (const x of [t[4]!, t[5]!]) {
+    const v = sigTime(x.text);
+    if (v === undefined) return no(err, `'${x.text}' is not a time (YYYYMMDDHHmmSS, UTC)`);
+    o.u32(v);
+  }
+  return (
+    numbers(o, t.slice(6), [['key tag', 65535]], err) &&
+    wireName(o, t[7]!.text, name) &&
+    encoded(o, t.slice(8), 'base64', 'the signature', err)
+  );
 }
 
 function nsec3param(o: Out, t: readonly RdataToken[], err: (m: string) => void): boolean {
@@ -307,6 +381,39 @@ function bitmapText(r: In): string | undefined {
   return out.join(' ');
 }
 
+function nsec3Text(r: In): string | undefined {
+  const head = `${r.u8()} ${r.u8()} ${r.u16()}`;
+  const sl = r.u8();
+  const salt = r.b.subarray(r.at, r.at + sl);
+  r.at += sl;
+  const hl = r.u8();
+  const hash = r.b.subarray(r.at, r.at + hl);
+  r.at += hl;
+  if (r.at > r.b.length || hl === 0) return undefined;
+  let s = '',
+    acc = 0,
+    bits = 0;
+  for (const x of hash) {
+    acc = ((acc << 8) | x) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      s += B32HEX[(acc >>> bits) & 31];
+    }
+  }
+  if (bits > 0) s += B32HEX[(acc << (5 - bits)) & 31];
+  return `${head} ${sl === 0 ? '-' : hexText(salt)} ${s} ${bitmapText(r) ?? ''}`.trim();
+}
+
+function timeText(v: number): string {
+  return new Date(v * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+function rrsigText(r: In): string | undefined {
+  const head = [typeName(r.u16()), r.u8(), r.u8(), r.u32(), timeText(r.u32()), timeText(r.u32()), r.u16(), r.name()];
+  return `${head.join(' ')} ${toBase64(r.rest())}`;
+}
+
 function hexGroups(r: In, n: number, sep: string, width: number): string {
   const g: string[] = [];
   for (let i = 0; i < n; i++) g.push((width === 2 ? r.u8() : r.u16()).toString(16).padStart(width, '0'));
@@ -337,6 +444,10 @@ function fieldsMore(type: number, r: In): string | undefined {
     }
     case TYPE.NSEC:
       return [r.name(), bitmapText(r)].join(' ').trim();
+    case TYPE.NSEC3:
+      return nsec3Text(r);
+    case TYPE.RRSIG:
+      return rrsigText(r);
     case TYPE.CSYNC:
       return `${r.u32()} ${r.u16()} ${bitmapText(r) ?? ''}`.trim();
     default:
