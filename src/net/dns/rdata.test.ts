@@ -191,7 +191,10 @@ test('bad input is reported with its line and what to write, never thrown', () =
     ['URI 10 1 ""', /URI target is a non-empty quoted string/],
     ['RP a..b. c.', /not a valid domain name/],
     ['DNAME', /expected a target name/],
-    ['IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==', /unknown record type 'IPSECKEY'; use a type name or TYPEnnn with \\# RDATA/],
+    [
+      'IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==',
+      /unknown record type 'IPSECKEY'; use a type name or TYPEnnn with \\# RDATA/,
+    ],
     ['RRSIG A 8 2 3600 20261301000000 20251201000000 1 a. AQID', /is not a time \(YYYYMMDDHHmmSS, UTC\)/],
     ['NSEC3 1 1 12 - 2t7b4g4vsa5smi47k61mv5bv1a22bojW A', /not base32hex/],
     ['NSEC a. A NOTATYPE', /'NOTATYPE' is not a type name/],
