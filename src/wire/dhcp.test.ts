@@ -191,3 +191,20 @@ test('encode: PAD and END entries in the options map are not written as options'
   );
   assert.deepEqual([...b.subarray(240, 246)], [OPT.HOSTNAME, 1, 0x61, OPT.END, 0, 0]);
 });
+
+test('a decoded message with zero-length options encodes (each still takes its code and length octets)', () => {
+  // Found by `npm run fuzz -- --target dhcp`: 200 empty options fit a 1500-byte message, but the encoder counted
+  // no octets for an empty option, sized its buffer at 300 and wrote past it (RangeError).
+  const b = new Uint8Array(240 + 400 + 4 + 1);
+  b.set([1, 1, 6, 0], 0);
+  b.set([0x63, 0x82, 0x53, 0x63], 236);
+  b.set([OPT.MESSAGE_TYPE, 1, DHCP.DISCOVER], 240);
+  for (let i = 0; i < 200; i++) b.set([100 + (i % 100), 0], 243 + 2 * i);
+  b[b.length - 2] = OPT.END;
+  const m = decodeDhcp(b);
+  assert.ok(typeof m !== 'string', String(m));
+  const out = encodeDhcp(m);
+  const again = decodeDhcp(out);
+  assert.ok(typeof again !== 'string', String(again));
+  assert.deepEqual([...again.options], [...m.options]);
+});

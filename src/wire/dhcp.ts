@@ -162,7 +162,8 @@ export function decodeDhcp(b: Uint8Array): DhcpMessage | string {
 /** Encodes a message; options in insertion order, message type first. */
 export function encodeDhcp(m: DhcpMessage): Uint8Array {
   let len = FIXED_LEN + 4 + 1;
-  for (const v of m.options.values()) len += Math.ceil(v.length / 255) * 2 + v.length;
+  // Each piece of at most 255 octets takes a code and a length octet; an empty option is one piece too.
+  for (const v of m.options.values()) len += Math.max(1, Math.ceil(v.length / 255)) * 2 + v.length;
   const b = new Uint8Array(Math.max(MIN_LEN, len));
   b[0] = m.op;
   b[1] = 1;
