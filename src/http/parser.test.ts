@@ -167,7 +167,7 @@ test('limits: the request line, the header bytes and the field count, each accep
   const line = (n: number): string => `GET /${'a'.repeat(n - 'GET / HTTP/1.1'.length)} HTTP/1.1`;
   assert.equal(line(L).length, L);
   assert.equal(one(`${line(L)}\r\n${H}\r\n`, { requestLine: L }).method, 'GET');
-  fails(`${line(L + 1)}\r\n${H}\r\n`, 414, /^request line too long$/, { requestLine: L });
+  fails(`${line(L + 1)}\r\n${H}\r\n`, 414, /^start line too long$/, { requestLine: L });
   // Before the head is complete: a line longer than the limit is refused as soon as it is seen, with or without its LF.
   fails(line(L + 2), 414, /^start line too long$/, { requestLine: L });
   fails(`${line(L + 2)}\r\n`, 414, /^start line too long$/, { requestLine: L });
@@ -399,6 +399,12 @@ test('responses: status, reason phrase (may be empty) and version; a malformed s
   for (const bad of ['HTTP/1.1 20 OK', 'HTTP/1.1 2000 OK', 'HTTP/1.1 abc OK', 'HTTP/2 200 OK', ' HTTP/1.1 200 OK', 'HTTP/1.x 200 OK'])
     assert.deepEqual(res(`${bad}\r\n\r\n`).at(-1), { error: 502, reason: 'malformed status line' }, JSON.stringify(bad));
   assert.deepEqual(res(`HTTP/1.1 200 ${'x'.repeat(50)}`, [], false, { requestLine: 40 }).at(-1), {
+    error: 502,
+    reason: 'start line too long',
+  });
+  // The same answer when the whole head is there at once (found by `npm run fuzz -- --target http-parser`: a complete
+  // head got 414 'request line too long', a partial one 502 'start line too long').
+  assert.deepEqual(res(`HTTP/1.1 200 ${'x'.repeat(50)}\r\n\r\n`, [], false, { requestLine: 40 }).at(-1), {
     error: 502,
     reason: 'start line too long',
   });

@@ -170,7 +170,8 @@ export class HttpParser {
     const lines = text.split('\n');
     for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
     const first = lines[0]!;
-    if (first.length > this.limits.requestLine) return { error: 414, reason: 'request line too long' };
+    // The same answer as the incremental check in step(), so that it does not depend on how the bytes arrived.
+    if (first.length > this.limits.requestLine) return { error: this.mode === 'request' ? 414 : 502, reason: 'start line too long' };
     const headers: [string, string][] = [];
     let headerBytes = 0;
     for (let i = 1; i < lines.length; i++) {
