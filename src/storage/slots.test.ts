@@ -195,3 +195,42 @@ test('empty or corrupt: zeros are new, any other byte in a first block is damage
   assert.equal(tiny.load(), undefined);
   assert.equal(tiny.state, 'empty');
 });
+
+test('a damaged older copy: the newer loads; before any load the state is empty', () => {
+  const dev = new MemBlock(4096);
+  const s = new SlotStore(dev);
+  assert.equal(s.state, 'empty');
+  s.save(enc('one')); // slot 1
+  s.save(enc('two')); // slot 0
+  dev.bytes[2048 + 24] = dev.bytes[2048 + 24]! ^ 0xff;
+  assert.deepEqual(new SlotStore(dev).load(), enc('two'));
+});
+
+test('a length that reaches into the other half is refused even when its CRC matches what is there', () => {
+  const dev = new MemBlock(4096);
+  const s = new SlotStore(dev);
+  s.save(enc('good')); // slot 1, generation 1
+  const len = 2048 - 24 + 512;
+  const dv = new DataView(dev.bytes.buffer);
+  dev.bytes.set(enc('FATASLOT'), 0);
+  dv.setUint32(8, 9);
+  dv.setUint32(12, len);
+  dv.setUint32(16, crc32(dev.bytes.subarray(24, 24 + len)));
+  assert.deepEqual(new SlotStore(dev).load(), enc('good'));
+});
+
+test('devices of one and two blocks: one has no slot (a header in it is not read), two have one block each', () => {
+  const one = new MemBlock(512);
+  one.bytes.set(enc('FATASLOT'), 0);
+  new DataView(one.bytes.buffer).setUint32(8, 1); // generation 1, length 0, CRC 0: what an empty save would write
+  const s = new SlotStore(one);
+  assert.equal(s.load(), undefined);
+  assert.equal(s.state, 'empty', 'a device with no slot has nothing to be damaged');
+  const two = new MemBlock(1024);
+  two.bytes[600] = 1;
+  const t = new SlotStore(two);
+  assert.equal(t.load(), undefined);
+  assert.equal(t.state, 'corrupt');
+  assert.equal(t.save(new Uint8Array(512 - 24).fill(3)), 'ok');
+  assert.deepEqual(new SlotStore(two).load(), new Uint8Array(512 - 24).fill(3));
+});
