@@ -30,6 +30,13 @@ export default service({
     'hook-secret': param.file(
       'file holding the secret that POST /.well-known/fata/pull must bring (Authorization: Bearer SECRET, or a signed body: X-Hub-Signature-256)',
     ),
+    'acme-directory': param.string(
+      '',
+      'ACME directory URL (RFC 8555): get the HTTPS certificate at boot by HTTP-01 on the HTTP port, renew it at 2/3 of its life',
+    ),
+    'acme-email': param.string('', 'contact address for the ACME account'),
+    domain: param.string('', 'the names the ACME certificate is for, comma-separated'),
+    'acme-ca': param.file("PEM CA for the ACME server's own HTTPS (a test server's; default: Node's CA store)"),
     'max-content': param.int(64, 'MB of files a --remote branch may hold; a fetch beyond it is refused and the site stays as it was', {
       min: 1,
       max: 4096,

@@ -7,7 +7,15 @@
  * or fails; the caller swaps it in with one assignment.
  */
 import { clone, readBlob, readCommit, readTree, resolveRef, type GitHttpRequest, type GitHttpResponse } from 'isomorphic-git';
-import { HttpClient, header, type HttpHandler, type HttpRequest, type HttpResponse, type StaticFiles } from 'fata/http';
+import {
+  type ClientResponse,
+  HttpClient,
+  header,
+  type HttpHandler,
+  type HttpRequest,
+  type HttpResponse,
+  type StaticFiles,
+} from 'fata/http';
 import { tlsClientStream } from 'fata/tls';
 import type { Logger, NetStack, TcpStream } from 'fata';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
@@ -158,48 +166,72 @@ async function* once(b: Uint8Array): AsyncIterableIterator<Uint8Array> {
 }
 
 /**
- * isomorphic-git's HTTP client over the service's own network: a TCP connection (and node:tls over it for https) per
- * request, `Connection: close`, the response body refused beyond `maxBody` bytes; an https server's certificate checked
- * against `ca` (PEM) when given, else Node's CA store.
+ * One HTTP/1.1 request over the service's own network: a TCP connection (and node:tls over it for https, the server's
+ * certificate checked against `ca` (PEM) when given, else Node's CA store), `Connection: close`, the response body
+ * refused beyond `maxBody` bytes.
  */
+export async function httpRequest(
+  net: NetStack,
+  url: string,
+  req: { method?: string; headers?: readonly (readonly [string, string])[]; body?: Uint8Array },
+  opts: { ca?: string; maxBody?: number } = {},
+): Promise<ClientResponse> {
+  const u = new URL(url);
+  const https = u.protocol === 'https:';
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const isIp = /^\d+\.\d+\.\d+\.\d+$/.test(host);
+  const addr = isIp ? host : (await net.lookup(host, { family: 4 }))[0];
+  if (!addr) throw new Error(`${host}: no IPv4 address`);
+  const tcp = await net.tcpConnect(addr, Number(u.port || (https ? 443 : 80)));
+  let tlsError: Error | undefined;
+  const stream: TcpStream = https
+    ? tlsClientStream(tcp, host, {
+        ...(opts.ca ? { ca: opts.ca } : {}),
+        onError: (e) => {
+          tlsError = e;
+        },
+      })
+    : tcp;
+  const client = new HttpClient(stream, { body: opts.maxBody ?? 16 << 20 });
+  const headers = (req.headers ?? []).filter(([k]) => !/^(host|connection|content-length)$/i.test(k));
+  try {
+    return await client.request({
+      method: req.method ?? 'GET',
+      path: `${u.pathname}${u.search}`,
+      host: u.host,
+      headers: [...headers, ['Connection', 'close']],
+      ...(req.body ? { body: req.body } : {}),
+    });
+  } catch (e) {
+    throw tlsError ?? e;
+  } finally {
+    client.close();
+  }
+}
+
+/** isomorphic-git's HTTP client: `httpRequest` per request. */
 export function gitHttp(net: NetStack, maxBody: number, ca?: string): { request: (r: GitHttpRequest) => Promise<GitHttpResponse> } {
   return {
     async request(r) {
-      const u = new URL(r.url);
-      const https = u.protocol === 'https:';
-      const host = u.hostname.replace(/^\[|\]$/g, '');
-      const isIp = /^\d+\.\d+\.\d+\.\d+$/.test(host);
-      const addr = isIp ? host : (await net.lookup(host, { family: 4 }))[0];
-      if (!addr) throw new Error(`${host}: no IPv4 address`);
-      const tcp = await net.tcpConnect(addr, Number(u.port || (https ? 443 : 80)));
-      let tlsError: Error | undefined;
-      const stream: TcpStream = https
-        ? tlsClientStream(tcp, host, {
-            ...(ca ? { ca } : {}),
-            onError: (e) => {
-              tlsError = e;
-            },
-          })
-        : tcp;
-      const client = new HttpClient(stream, { body: maxBody });
       const method = r.method ?? 'GET';
-      const headers = Object.entries(r.headers ?? {}).filter(([k]) => !/^(host|connection|content-length)$/i.test(k));
-      headers.push(['Connection', 'close']);
-      try {
-        const res = await client.request({ method, path: `${u.pathname}${u.search}`, host: u.host, headers, body: await collect(r.body) });
-        return {
-          url: r.url,
-          method,
-          statusCode: res.status,
-          statusMessage: res.reason,
-          headers: Object.fromEntries(res.headers),
-          body: once(res.body),
-        };
-      } catch (e) {
-        throw tlsError ?? e;
-      } finally {
-        client.close();
-      }
+      const body = await collect(r.body);
+      const res = await httpRequest(
+        net,
+        r.url,
+        { method, headers: Object.entries(r.headers ?? {}), ...(body ? { body } : {}) },
+        {
+          maxBody,
+          ...(ca ? { ca } : {}),
+        },
+      );
+      return {
+        url: r.url,
+        method,
+        statusCode: res.status,
+        statusMessage: res.reason,
+        headers: Object.fromEntries(res.headers),
+        body: once(res.body),
+      };
     },
   };
 }

@@ -3,7 +3,7 @@
  * HTTP/1.1 and HTTPS (node:tls over Fata's TCP) by src/http's lean server,
  * with an access log line per request on the console.
  */
-import type { Context, DevicesOf, Main, ParamsOf } from 'fata';
+import type { Context, DevicesOf, Main, NetStack, ParamsOf } from 'fata';
 import {
   HttpServer,
   httpDate,
@@ -14,10 +14,11 @@ import {
   type HttpServerOptions,
   type StaticFiles,
 } from 'fata/http';
-import { tlsCertificate, tlsServerStream } from 'fata/tls';
+import { tlsCertificate, tlsServerStream, type TlsCertificate } from 'fata/tls';
 import { TcpDuplex } from 'fata/duplex';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type config from './config.ts';
+import { AcmeClient, acmeCertificates, withChallenges } from './acme.ts';
 import { fetchSite, parseRemote, PULL_PATH, pullHook, type GitSite } from './git.ts';
 
 const DAY_MS = 86_400_000;
@@ -87,8 +88,52 @@ async function content(
   return { plain, secure, files: () => (git ? git.files : htdocs.list().length) };
 }
 
+/** An ACME client when --acme-directory is given (its answers need the HTTP port). */
+function acmeClient(params: ParamsOf<typeof config>, ctx: Context, net: NetStack): AcmeClient | undefined {
+  if (!params['acme-directory']) return undefined;
+  const domains = params.domain
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
+  if (!domains.length || !params['acme-email']) throw new Error('--acme-directory needs --domain=NAME[,NAME] and --acme-email=ADDRESS');
+  if (params['http-port'] === 0) throw new Error('--acme-directory answers HTTP-01 challenges on the HTTP port: do not set --http-port=0');
+  return new AcmeClient({
+    net,
+    directory: params['acme-directory'],
+    email: params['acme-email'],
+    domains,
+    ...(params['acme-ca'] ? { ca: params['acme-ca'] } : {}),
+    sleep: (ms) => ctx.sleep(ms),
+  });
+}
+
+/**
+ * The HTTPS certificate, read at each new connection: from ACME (issued now, renewed in the background), else the
+ * files named on the command line (param.file: their contents, read by the tender), else the image's own.
+ */
+async function certificates(
+  devices: DevicesOf<typeof config>,
+  params: ParamsOf<typeof config>,
+  ctx: Context,
+  acme: AcmeClient | undefined,
+): Promise<() => TlsCertificate> {
+  const nowMs = (): number => Number(ctx.clock.wallNs() / 1_000_000n);
+  if (acme) return acmeCertificates(acme, { log: ctx.log, sleep: (ms) => ctx.sleep(ms), nowMs });
+  const certPem = params['tls-cert'] || new TextDecoder().decode(devices.tls.get('/cert.pem'));
+  const keyPem = params['tls-key'] || new TextDecoder().decode(devices.tls.get('/key.pem'));
+  const cert = tlsCertificate(certPem, keyPem);
+  const daysLeft = Math.floor((cert.validToMs - nowMs()) / DAY_MS);
+  if (daysLeft < 30)
+    ctx.log.warn('certificate-expiring', {
+      subject: cert.subject,
+      days_left: daysLeft,
+      hint: 'renew it and rebuild, or pass --tls-cert/--tls-key',
+    });
+  return () => cert;
+}
+
 export const main: Main<typeof config> = async (devices, params, ctx) => {
-  const { tls, service: net } = devices;
+  const { service: net } = devices;
   const httpPort = params['http-port'],
     httpsPort = params['https-port'];
   if (!httpPort && !httpsPort) throw new Error('both --http-port and --https-port are 0: nothing to serve');
@@ -125,24 +170,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   };
 
   const servers: HttpServer[] = [];
-  if (httpsPort) {
-    // Files named on the command line (param.file: their contents, read by the tender), else the image's own.
-    const certPem = params['tls-cert'] || new TextDecoder().decode(tls.get('/cert.pem'));
-    const keyPem = params['tls-key'] || new TextDecoder().decode(tls.get('/key.pem'));
-    const cert = tlsCertificate(certPem, keyPem);
-    const daysLeft = Math.floor((cert.validToMs - Number(ctx.clock.wallNs() / 1_000_000n)) / DAY_MS);
-    if (daysLeft < 30)
-      ctx.log.warn('certificate-expiring', {
-        subject: cert.subject,
-        days_left: daysLeft,
-        hint: 'renew it and rebuild, or pass --tls-cert/--tls-key',
-      });
-    const https = new HttpServer(secure, opts);
-    servers.push(https);
-    await net.tcpListen(httpsPort, (s) =>
-      https.accept(tlsServerStream(s, cert, (e) => ctx.log.debug('tls-failed', { remote: s.remote, error: e.message }))),
-    );
-  }
+  const acme = acmeClient(params, ctx, net);
   if (httpPort) {
     const toHttps: HttpHandler = (req) => {
       const host = (req.headers.find(([k]) => k === 'host')?.[1] ?? net.ipv4?.split('/')[0] ?? 'localhost').replace(/:\d+$/, '');
@@ -156,7 +184,8 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
         body: new TextEncoder().encode(`moved to ${location}\n`),
       };
     };
-    const handler = params['redirect-https'] && httpsPort ? toHttps : plain;
+    const base = params['redirect-https'] && httpsPort ? toHttps : plain;
+    const handler = acme ? withChallenges(acme, base) : base;
     if (params['http-server'] === 'node') {
       const nodeServer = nodeHttpServer(handler);
       await net.tcpListen(httpPort, (s) => nodeServer.emit('connection', new TcpDuplex(s)));
@@ -165,6 +194,15 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
       servers.push(http);
       await net.tcpListen(httpPort, (s) => http.accept(s));
     }
+  }
+  if (httpsPort) {
+    const cert = await certificates(devices, params, ctx, acme);
+    const https = new HttpServer(secure, opts);
+    servers.push(https);
+    // cert() at each connection: a renewed certificate reaches new handshakes; established connections keep theirs.
+    await net.tcpListen(httpsPort, (s) =>
+      https.accept(tlsServerStream(s, cert(), (e) => ctx.log.debug('tls-failed', { remote: s.remote, error: e.message }))),
+    );
   }
   const where = net.ipv4?.split('/')[0] ?? '127.0.0.1';
   ctx.log.info('serving', {

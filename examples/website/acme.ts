@@ -1,0 +1,251 @@
+/**
+ * An ACME client (RFC 8555) for the website: an account, an order for the
+ * domains, HTTP-01 challenges answered by the website's own port 80, a CSR
+ * (pkijs) for a fresh P-256 key, the certificate chain. JWS (ES256) with
+ * node:crypto. Over the service's network by `httpRequest`.
+ */
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  webcrypto,
+  X509Certificate,
+} from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import type { Logger, NetStack } from 'fata';
+import type { ClientResponse, HttpHandler } from 'fata/http';
+import { tlsCertificate, type TlsCertificate } from 'fata/tls';
+import { httpRequest } from './git.ts';
+
+const b64u = (b: Uint8Array | string): string => Buffer.from(b).toString('base64url');
+const decoder = new TextDecoder();
+
+/** Where the website answers HTTP-01: token → key authorization. */
+export const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
+
+export interface AcmeOptions {
+  readonly net: NetStack;
+  readonly directory: string;
+  readonly email: string;
+  readonly domains: readonly string[];
+  /** PEM CA for the ACME server's own HTTPS (a test CA such as pebble's), else Node's store. */
+  readonly ca?: string;
+  /** The account key (PKCS#8 PEM); a new one is made when absent. */
+  readonly accountKeyPem?: string;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export interface Issued {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly accountKeyPem: string;
+}
+
+interface Jwk {
+  readonly crv: string;
+  readonly kty: string;
+  readonly x: string;
+  readonly y: string;
+}
+
+export class AcmeClient {
+  /** token → key authorization, served at CHALLENGE_PREFIX + token while an order is being validated. */
+  readonly challenges = new Map<string, string>();
+  private readonly o: AcmeOptions;
+  private readonly key: KeyObject;
+  private readonly jwk: Jwk;
+  private dir: Record<string, string> | undefined;
+  private nonce: string | undefined;
+  private kid: string | undefined;
+
+  constructor(o: AcmeOptions) {
+    this.o = o;
+    this.key = o.accountKeyPem ? createPrivateKey(o.accountKeyPem) : generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const j = createPublicKey(this.key).export({ format: 'jwk' });
+    this.jwk = { crv: j.crv!, kty: j.kty!, x: j.x!, y: j.y! };
+  }
+
+  get accountKeyPem(): string {
+    return this.key.export({ format: 'pem', type: 'pkcs8' }).toString();
+  }
+
+  private thumbprint(): string {
+    return b64u(createHash('sha256').update(JSON.stringify(this.jwk)).digest());
+  }
+
+  private async req(url: string, method: string, body?: Uint8Array, type?: string): Promise<ClientResponse> {
+    const headers: [string, string][] = type ? [['Content-Type', type]] : [];
+    const r = await httpRequest(this.o.net, url, { method, headers, ...(body ? { body } : {}) }, this.o.ca ? { ca: this.o.ca } : {});
+    const n = r.headers.find(([k]) => k === 'replay-nonce')?.[1];
+    if (n) this.nonce = n;
+    return r;
+  }
+
+  private async directory(): Promise<Record<string, string>> {
+    if (!this.dir) {
+      const r = await this.req(this.o.directory, 'GET');
+      if (r.status !== 200) throw new Error(`ACME directory ${this.o.directory}: HTTP ${r.status}`);
+      this.dir = JSON.parse(decoder.decode(r.body)) as Record<string, string>;
+    }
+    return this.dir;
+  }
+
+  /** A JWS-signed POST (payload undefined: POST-as-GET); one retry on badNonce. */
+  private async post(url: string, payload: unknown, retry = true): Promise<{ r: ClientResponse; json: Record<string, unknown> }> {
+    const dir = await this.directory();
+    if (!this.nonce) await this.req(dir.newNonce!, 'HEAD');
+    const prot = { alg: 'ES256', nonce: this.nonce, url, ...(this.kid ? { kid: this.kid } : { jwk: this.jwk }) };
+    this.nonce = undefined;
+    const p64 = b64u(JSON.stringify(prot));
+    const body64 = payload === undefined ? '' : b64u(JSON.stringify(payload));
+    const sig = sign('sha256', Buffer.from(`${p64}.${body64}`), { key: this.key, dsaEncoding: 'ieee-p1363' });
+    const jws = JSON.stringify({ protected: p64, payload: body64, signature: b64u(sig) });
+    const r = await this.req(url, 'POST', new TextEncoder().encode(jws), 'application/jose+json');
+    const type = r.headers.find(([k]) => k === 'content-type')?.[1] ?? '';
+    const json = type.includes('json') && r.body.length ? (JSON.parse(decoder.decode(r.body)) as Record<string, unknown>) : {};
+    if (r.status >= 400) {
+      if (retry && json.type === 'urn:ietf:params:acme:error:badNonce') return this.post(url, payload, false);
+      throw new Error(`ACME ${url}: HTTP ${r.status} ${String(json.type ?? '')} ${String(json.detail ?? '')}`.trim());
+    }
+    return { r, json };
+  }
+
+  private async poll(url: string, until: (s: string) => boolean): Promise<Record<string, unknown>> {
+    for (let i = 0; i < 120; i++) {
+      const { json } = await this.post(url, undefined);
+      if (until(String(json.status))) return json;
+      if (json.status === 'invalid') throw new Error(`ACME ${url} is invalid: ${JSON.stringify(json).slice(0, 400)}`);
+      await this.o.sleep(500);
+    }
+    throw new Error(`ACME ${url}: no answer after 60 s`);
+  }
+
+  /** Account (made or found), order, HTTP-01 for each domain, finalize with a new key's CSR, download the chain. */
+  async issue(): Promise<Issued> {
+    const dir = await this.directory();
+    if (!this.kid) {
+      // newAccount is signed with the key itself (jwk); everything after names the account (kid).
+      const acct = await this.post(dir.newAccount!, { termsOfServiceAgreed: true, contact: [`mailto:${this.o.email}`] });
+      this.kid = acct.r.headers.find(([k]) => k === 'location')?.[1];
+      if (!this.kid) throw new Error('ACME newAccount gave no account URL');
+    }
+    const ord = await this.post(dir.newOrder!, { identifiers: this.o.domains.map((d) => ({ type: 'dns', value: d })) });
+    const orderUrl = ord.r.headers.find(([k]) => k === 'location')?.[1];
+    if (!orderUrl) throw new Error('ACME newOrder gave no order URL');
+    for (const authz of ord.json.authorizations as string[]) await this.authorize(authz);
+    const key = await csrFor(this.o.domains);
+    await this.post(String(ord.json.finalize), { csr: b64u(key.csrDer) });
+    const done = await this.poll(orderUrl, (s) => s === 'valid');
+    const cert = await this.post(String(done.certificate), undefined);
+    return { certPem: decoder.decode(cert.r.body), keyPem: key.keyPem, accountKeyPem: this.accountKeyPem };
+  }
+
+  private async authorize(url: string): Promise<void> {
+    const { json } = await this.post(url, undefined);
+    if (json.status === 'valid') return;
+    const ch = (json.challenges as { type: string; url: string; token: string }[]).find((c) => c.type === 'http-01');
+    if (!ch) throw new Error(`ACME ${url}: no http-01 challenge offered`);
+    this.challenges.set(ch.token, `${ch.token}.${this.thumbprint()}`);
+    try {
+      await this.post(ch.url, {});
+      await this.poll(url, (s) => s === 'valid');
+    } finally {
+      this.challenges.delete(ch.token);
+    }
+  }
+}
+
+/** A fresh P-256 key and a CSR (DER) naming `domains` in its subject and subjectAltName. */
+async function csrFor(domains: readonly string[]): Promise<{ csrDer: Uint8Array; keyPem: string }> {
+  const subtle = webcrypto.subtle;
+  const pair = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  pkijs.setEngine('node', new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'] }));
+  const csr = new pkijs.CertificationRequest();
+  csr.subject.typesAndValues.push(
+    new pkijs.AttributeTypeAndValue({ type: '2.5.4.3', value: new asn1js.Utf8String({ value: domains[0]! }) }),
+  );
+  await csr.subjectPublicKeyInfo.importKey(pair.publicKey);
+  const san = new pkijs.GeneralNames({ names: domains.map((d) => new pkijs.GeneralName({ type: 2, value: d })) });
+  csr.attributes = [
+    new pkijs.Attribute({
+      type: '1.2.840.113549.1.9.14',
+      values: [
+        new pkijs.Extensions({
+          extensions: [new pkijs.Extension({ extnID: '2.5.29.17', critical: false, extnValue: san.toSchema().toBER(false) })],
+        }).toSchema(),
+      ],
+    }),
+  ];
+  await csr.sign(pair.privateKey, 'SHA-256');
+  const csrDer = new Uint8Array(csr.toSchema(true).toBER(false));
+  const pkcs8 = Buffer.from(await subtle.exportKey('pkcs8', pair.privateKey)).toString('base64');
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  return { csrDer, keyPem };
+}
+
+/** What the renewal loop needs from the service. */
+export interface AcmeContext {
+  readonly log: Logger;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly nowMs: () => number;
+}
+
+const serialOf = (pem: string): string => new X509Certificate(pem).serialNumber;
+
+/**
+ * Issues a certificate now (a failure throws: the website does not start without one), then renews it at two thirds
+ * of its lifetime, for ever: a failed renewal keeps the current certificate, warns, and retries with backoff (1 s
+ * doubling to an hour). Returns the current certificate, read by each new TLS connection: a renewal reaches new
+ * handshakes, and established connections keep theirs.
+ */
+export async function acmeCertificates(client: AcmeClient, ctx: AcmeContext): Promise<() => TlsCertificate> {
+  let issued = await client.issue();
+  let cert = tlsCertificate(issued.certPem, issued.keyPem);
+  ctx.log.info('certificate-issued', {
+    subject: cert.subject,
+    serial: serialOf(issued.certPem),
+    expires: new Date(cert.validToMs).toISOString(),
+  });
+  const renewals = async (): Promise<void> => {
+    for (;;) {
+      const x = new X509Certificate(issued.certPem);
+      const from = Date.parse(x.validFrom);
+      const due = from + ((cert.validToMs - from) * 2) / 3;
+      while (ctx.nowMs() < due) await ctx.sleep(Math.min(due - ctx.nowMs(), 3_600_000));
+      for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 3_600_000)) {
+        try {
+          const next = await client.issue();
+          const nextCert = tlsCertificate(next.certPem, next.keyPem);
+          issued = next;
+          cert = nextCert;
+          ctx.log.info('certificate-renewed', { serial: serialOf(next.certPem), expires: new Date(cert.validToMs).toISOString() });
+          break;
+        } catch (e) {
+          ctx.log.warn('renewal-failed', {
+            reason: (e as Error).message,
+            serving: serialOf(issued.certPem),
+            seconds_left: Math.floor((cert.validToMs - ctx.nowMs()) / 1000),
+            retry_s: backoff / 1000,
+          });
+          await ctx.sleep(backoff);
+        }
+      }
+    }
+  };
+  void renewals();
+  return () => cert;
+}
+
+/** The HTTP-01 answers, before anything else on port 80 (also before a redirect to HTTPS). */
+export function withChallenges(client: AcmeClient, next: HttpHandler): HttpHandler {
+  return (req, from) => {
+    const path = req.target.split('?')[0] ?? '';
+    const answer = path.startsWith(CHALLENGE_PREFIX) ? client.challenges.get(path.slice(CHALLENGE_PREFIX.length)) : undefined;
+    if (answer === undefined) return next(req, from);
+    return { status: 200, headers: [['Content-Type', 'application/octet-stream']], body: new TextEncoder().encode(answer) };
+  };
+}

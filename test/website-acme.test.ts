@@ -1,0 +1,192 @@
+/**
+ * examples/website --acme-directory against Debian's pebble (the ACME test
+ * server) in a namespace this test makes, with pebble-challtestsrv as its
+ * DNS (every name is the website, 10.0.0.2): the sealed website answers
+ * HTTP-01 on port 80, serves HTTPS with the certificate pebble issued, and
+ * renews it at two thirds of a 30 s lifetime into the running server — a
+ * new handshake sees the new serial while a connection made before the
+ * renewal still works on the old one; with pebble stopped, the next
+ * renewal fails with a warning and the current certificate keeps serving.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
+import { readableTempDir } from './unprivileged.ts';
+
+const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
+const ROOT = new URL('..', import.meta.url).pathname;
+const target = process.arch === 'x64' ? 'spt' : 'node';
+const skip = netnsSkipReason(['openssl', 'python3', 'pebble', 'pebble-challtestsrv']);
+
+/** pebble on 10.0.0.1:14000 (its own HTTPS certificate in DIR/pebble-cert.pem), resolving through challtestsrv. */
+async function pebble(ns: TapNamespace, dir: string, lifetimeS: number): Promise<ChildProcess> {
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=pebble',
+      '-addext',
+      'subjectAltName=IP:10.0.0.1',
+      '-keyout',
+      join(dir, 'pebble-key.pem'),
+      '-out',
+      join(dir, 'pebble-cert.pem'),
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(made.status, 0, made.stderr);
+  writeFileSync(
+    join(dir, 'pebble.json'),
+    JSON.stringify({
+      pebble: {
+        listenAddress: '10.0.0.1:14000',
+        managementListenAddress: '10.0.0.1:15000',
+        certificate: join(dir, 'pebble-cert.pem'),
+        privateKey: join(dir, 'pebble-key.pem'),
+        httpPort: 80,
+        tlsPort: 443,
+        ocspResponderURL: '',
+        externalAccountBindingRequired: false,
+        certificateValidityPeriod: lifetimeS,
+      },
+    }),
+  );
+  ns.start([
+    'pebble-challtestsrv',
+    '-defaultIPv4',
+    '10.0.0.2',
+    '-defaultIPv6',
+    '',
+    '-dns01',
+    '10.0.0.1:8053',
+    '-http01',
+    '',
+    '-https01',
+    '',
+    '-tlsalpn01',
+    '',
+    '-management',
+    '10.0.0.1:8055',
+  ]);
+  const server = ns.start([
+    'env',
+    'PEBBLE_VA_NOSLEEP=1',
+    'PEBBLE_WFE_NONCEREJECT=0',
+    'PEBBLE_AUTHZREUSE=0',
+    'pebble',
+    '-config',
+    join(dir, 'pebble.json'),
+    '-dnsserver',
+    '10.0.0.1:8053',
+  ]);
+  await ns.listening(14000);
+  return server;
+}
+
+/** The serial and issuer a new TLS handshake with the website gets. */
+function handshakeCert(ns: TapNamespace): { serial: string; issuer: string } {
+  const r = ns.run(
+    [
+      'sh',
+      '-c',
+      'openssl s_client -connect 10.0.0.2:443 -servername site.test </dev/null 2>/dev/null | openssl x509 -noout -serial -issuer',
+    ],
+    { timeoutMs: 20_000 },
+  );
+  return { serial: /serial=(\w+)/.exec(r.stdout)?.[1] ?? '', issuer: /issuer=(.*)/.exec(r.stdout)?.[1] ?? r.stdout };
+}
+
+test(`website --acme-directory (${target}): issued by pebble over HTTP-01, renewed into the running server`, {
+  skip,
+  timeout: 240_000,
+}, async () => {
+  const dir = readableTempDir('fata-acme-');
+  try {
+    const built = spawnSync(
+      process.execPath,
+      [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    assert.equal(built.status, 0, built.stderr);
+    await withTapNamespace('10.0.0.1/24', async (ns) => {
+      const acmeServer = await pebble(ns, dir, 30);
+      const child = ns.start([
+        process.execPath,
+        FATA,
+        'run',
+        `--net:service=${ns.tap}`,
+        join(ROOT, 'examples/website/dist/website.fata'),
+        '--ipv4=10.0.0.2/24',
+        '--http-port=80',
+        '--https-port=443',
+        '--acme-directory=https://10.0.0.1:14000/dir',
+        '--acme-email=admin@site.test',
+        '--domain=site.test',
+        `--acme-ca=${join(dir, 'pebble-cert.pem')}`,
+      ]);
+      let text = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      await waitForLine(child, /event=serving/, 90_000);
+      const issued = /event=certificate-issued .*serial=(\w+)/.exec(text)?.[1];
+      assert.ok(issued, text);
+      const first = handshakeCert(ns);
+      assert.match(first.issuer, /Pebble/i, `issued by pebble: ${first.issuer}`);
+      assert.equal(first.serial.toLowerCase(), issued.toLowerCase());
+
+      // A connection made now, kept open across the renewal (20 s into a 30 s life).
+      const held = ns.start([
+        'python3',
+        '-c',
+        `import socket,ssl,sys,time
+c=ssl.create_default_context(); c.check_hostname=False; c.verify_mode=ssl.CERT_NONE
+s=c.wrap_socket(socket.create_connection(("10.0.0.2",443),timeout=60),server_hostname="site.test")
+def get():
+  s.sendall(b"GET /hello.txt HTTP/1.1\\r\\nHost: site.test\\r\\n\\r\\n")
+  d=b""
+  while b"\\r\\n\\r\\n" not in d: d+=s.recv(65536)
+  return d.split(b"\\r\\n")[0].decode()
+print("first", get(), flush=True)
+time.sleep(28)
+print("again", get(), flush=True)`,
+      ]);
+      let heldOut = '';
+      held.stdout!.on('data', (d: Buffer) => {
+        heldOut += d.toString();
+      });
+      const heldDone = new Promise((r) => held.on('exit', r));
+      for (let i = 0; i < 600 && !/event=certificate-renewed/.test(text); i++) await new Promise((r) => setTimeout(r, 100));
+      const renewed = /event=certificate-renewed .*serial=(\w+)/.exec(text)?.[1];
+      assert.ok(renewed, `renewed within a minute: ${text}`);
+      assert.notEqual(renewed, issued);
+      const second = handshakeCert(ns);
+      assert.equal(second.serial.toLowerCase(), renewed.toLowerCase(), 'a new handshake gets the renewed certificate');
+      await heldDone;
+      assert.match(heldOut, /first HTTP\/1\.1 200 OK\nagain HTTP\/1\.1 200 OK/, `the connection made before the renewal stays: ${heldOut}`);
+
+      // The ACME server gone: the next renewal fails, is retried and warned about, and the current certificate stays.
+      const stopped = once(acmeServer, 'exit');
+      acmeServer.kill('SIGTERM');
+      await stopped;
+      for (let i = 0; i < 600 && !/event=renewal-failed/.test(text); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(text, new RegExp(`level=warn .*event=renewal-failed reason=.* serving=${renewed} `), text.slice(-1500));
+      assert.equal(handshakeCert(ns).serial.toLowerCase(), renewed.toLowerCase(), 'still serving the renewed certificate');
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
