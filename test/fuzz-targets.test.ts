@@ -18,6 +18,27 @@ import type { Target } from '../bench/fuzz/target.ts';
 const SEED = Number(process.env.FC_SEED ?? 20261201) >>> 0;
 process.stdout.write(`# fuzz seed ${SEED} (FC_SEED=${SEED} to replay)\n`);
 
+// First in the file: V8 counts blocks only in functions compiled after coverage started.
+test('coverage guidance: an input down a new path of src/ counts new blocks, the same input again none', async () => {
+  const { CoverageGuide } = await import('../bench/fuzz/coverage.ts');
+  const { parseBootArgs } = await import('../src/runtime/args.ts');
+  const g = new CoverageGuide('/src/runtime/args.ts');
+  try {
+    parseBootArgs(['--help'], {});
+    g.take();
+    parseBootArgs(['--help'], {});
+    assert.equal(g.take(), 0, 'nothing new');
+    const r = parseBootArgs(['--ipv4=10.0.0.2/24', '--ipv4-gateway=10.0.0.1'], {});
+    assert.ok(!('error' in r));
+    const fresh = g.take();
+    assert.ok(fresh > 0, `the address branches are new blocks (${fresh})`);
+    parseBootArgs(['--ipv4=10.0.0.2/24', '--ipv4-gateway=10.0.0.1'], {});
+    assert.equal(g.take(), 0);
+  } finally {
+    g.stop();
+  }
+});
+
 test('every target has a corpus in the repository, and the harness knows the inputs the issue names', () => {
   const names = TARGETS.map((t) => t.name);
   for (const n of ['ethernet', 'arp', 'ipv4', 'icmpv4', 'udp', 'tcp', 'dns', 'dhcp', 'http-parser', 'http-server', 'dns-zone'])
