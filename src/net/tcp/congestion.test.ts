@@ -161,6 +161,10 @@ test('RFC 9438 §4.3: where the Reno-friendly estimate leads, cwnd follows it: a
   // W_cubic(0) = 10; W_est = 10 + alpha × 1/10 with alpha = 0.9 / 1.7: cwnd moves (W_est - 10) / 10 per segment.
   const alpha = (3 * 0.3) / 1.7;
   near(c.cwnd, 10 * MSS + (alpha / 10 / 10) * MSS, 'Reno-friendly growth');
+  // One second on the curve leads: Wmax = 10 and K = 0 (the epoch began at Wmax), so W_cubic(1) = 0.4 + 10.
+  const seg = c.cwnd / MSS;
+  c.onAck(MSS, MSS, 1n * S);
+  near(c.cwnd, seg * MSS + ((10.4 - seg) / seg) * MSS, 'toward 10.4 segments at t = 1 s');
 });
 
 test('RFC 9438 §4.7 fast convergence: a loss below the last maximum sets Wmax = cwnd (1 + beta) / 2', () => {
@@ -172,8 +176,9 @@ test('RFC 9438 §4.7 fast convergence: a loss below the last maximum sets Wmax =
   c.onFastRetransmit(0, MSS); // 72 < 200: Wmax = 72 × 0.85 = 61.2; cwnd 50.4; K = cbrt(10.8 / 0.4) = 3 s.
   near(c.cwnd, 50.4 * MSS, 'cwnd × beta');
   c.onAck(0, MSS, 0n);
-  c.onAck(MSS, MSS, 3n * S);
-  near(c.cwnd, 50.4 * MSS + (10.8 / 50.4) * MSS, 'at t = K the target is the reduced Wmax, 61.2');
+  c.onAck(MSS, MSS, 1n * S);
+  // At t = 1 s: 0.4 (1 - 3)^3 + 61.2 = 58 (without fast convergence, Wmax 72 and K = cbrt(54): 63.4).
+  near(c.cwnd, 50.4 * MSS + (7.6 / 50.4) * MSS, 'toward 58 segments at t = 1 s');
 });
 
 test('RFC 9438 §4.7: a loss at or above the last maximum keeps Wmax = cwnd', () => {
@@ -184,8 +189,8 @@ test('RFC 9438 §4.7: a loss at or above the last maximum keeps Wmax = cwnd', ()
   c.cwnd = 36 * MSS;
   c.onFastRetransmit(0, MSS); // 36 ≥ 20: Wmax = 36, K = 3 s as in afterLossAt36.
   c.onAck(0, MSS, 0n);
-  c.onAck(MSS, MSS, 3n * S);
-  near(c.cwnd, 25.2 * MSS + (10.8 / 25.2) * MSS, 'at t = K the target is 36');
+  c.onAck(MSS, MSS, 1n * S);
+  near(c.cwnd, 25.2 * MSS + (7.6 / 25.2) * MSS, 'at t = 1 s the target is 0.4 (1 - 3)^3 + 36 = 32.8');
 });
 
 test('RFC 9438 §4.2: each loss starts a new epoch; t counts from the first ACK after it', () => {
