@@ -62,6 +62,10 @@ for (const base of [0, 0xffffe000]) {
     assert.deepEqual(rel(t.ranges), [1000, 4000, 5000, 6000], 'a block that exactly fills a gap');
     add(t, 0, 10000, 3500, 5200);
     assert.deepEqual(rel(t.ranges), [1000, 6000]);
+    const mid = sb(0, 10000, 100, 200, 300, 400, 500, 600, 700, 800);
+    add(mid, 0, 10000, 900, 950);
+    add(mid, 0, 10000, 350, 650);
+    assert.deepEqual(rel(mid.ranges), [100, 200, 300, 650, 700, 800, 900, 950], 'a merge behind a range it leaves alone');
   });
 
   test(name('a block inside a range, or extending it on one side, keeps one range'), () => {
