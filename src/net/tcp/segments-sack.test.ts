@@ -367,3 +367,34 @@ test('RFC 2018 §2: SACK blocks from a peer that did not permit SACK are ignored
     'segment 2 resent in turn',
   );
 });
+
+test("RFC 8985 §7.3: the probe's new segment must fit the peer's window; if it does not, the last segment goes again", () => {
+  const h = new SegmentHarness();
+  const c = h.established({ noDelay: true }, SACK, { window: 3 * M });
+  c.write(new Uint8Array(5 * M));
+  assert.equal(h.recv().length, 3, 'the window holds three');
+  assert.equal(Number(h.nextTimer() / MS), 10);
+  assert.deepEqual(h.recv(), [seg(2)]);
+});
+
+test('RFC 8985 §7: an ACK of new data ends the probe episode: the next tail is probed again', () => {
+  const h = flight(3);
+  h.nextTimer();
+  h.recv();
+  h.send({ seq: R, ack: L + 3 * M, flags: '.' });
+  h.conn!.write(new Uint8Array(3 * M));
+  h.recv();
+  assert.equal(Number(h.nextTimer() / MS), 10);
+  assert.deepEqual(h.recv(), [seg(5, 'P.')]);
+  assert.equal(h.tcp.counters.tailProbes, 2);
+});
+
+test('RFC 6675 §5: more duplicate ACKs during a SACK recovery do not start another one', () => {
+  const h = flight(8);
+  h.send({ seq: R, ack: L, flags: '.', sack: [L + 3 * M, L + 8 * M, L + M, L + 2 * M] });
+  assert.deepEqual(h.recv(), [seg(0), seg(2)]);
+  const cwnd = h.conn!.cc.cwnd;
+  for (let i = 0; i < 3; i++) h.send({ seq: R, ack: L, flags: '.', sack: [L + 3 * M, L + 8 * M, L + M, L + 2 * M + i + 1] });
+  assert.equal(h.tcp.counters.fastRetransmits, 1);
+  assert.equal(h.conn!.cc.cwnd, cwnd, 'the window is reduced once');
+});
