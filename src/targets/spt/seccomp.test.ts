@@ -14,6 +14,7 @@ import {
   CLONE_NEWNS,
   denyIoUringForChildren,
   dieWithParent,
+  dropPrivileges,
   ENGINE_NAMESPACES,
   limit,
   noCoreDumps,
@@ -144,6 +145,20 @@ test('namespaces: the flags of linux/sched.h; an unknown flag is refused with it
   assert.equal(CLONE_NEWNS, 0x00020000);
   assert.equal(unshare(0), 'ok');
   assert.equal(unshare(0x1), 'unshare(0x1) failed (errno 22)');
+});
+
+test('dropPrivileges checks every thread afterwards: with root left in a uid it says which thread, and changes nothing itself', () => {
+  // Only the effective uid is given up (glibc applies it to every thread), so the real and saved uid stay 0: the check must see them.
+  const seteuid = lib.func('int seteuid(unsigned int euid)');
+  assert.equal(seteuid(65534), 0);
+  let r: string;
+  try {
+    r = dropPrivileges({ uid: 65534, gid: 65534, name: 'nobody' });
+  } finally {
+    assert.equal(seteuid(0), 0);
+  }
+  assert.match(r, /^thread \d+ still runs as root after the drop$/);
+  assert.equal(process.geteuid!(), 0);
 });
 
 // Last: it installs a filter on this thread (harmless to a test: libuv falls back from io_uring to epoll, as it does for the engine).
