@@ -121,7 +121,7 @@ export function fuzz(t: Target, o: FuzzOptions): FuzzResult {
     kept += keep(t, o, pool, b, i < seeds);
     if ((i & 63) === 0) {
       const now = performance.now();
-      if (now - start > o.seconds * 1000) break;
+      if (i >= seeds && now - start > o.seconds * 1000) break; // the corpus always runs whole
       if (o.progress && now - lastReport > 5000) {
         lastReport = now;
         const cov = o.coverage ? `, ${o.coverage.blocks} blocks, ${kept} kept` : '';
