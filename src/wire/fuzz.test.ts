@@ -2,7 +2,7 @@
  * Untrusted bytes never throw: every view's `check` and every `parse` after
  * a successful check, fed arbitrary bytes and mutations (bit flips, byte
  * overwrites, truncation, extension) of captured frames. A longer run of
- * the same properties is `npm run fuzz`.
+ * these inputs, with round trips, is `npm run fuzz` (bench/fuzz).
  */
 import { test } from 'node:test';
 import fc from 'fast-check';
