@@ -18,7 +18,7 @@ import type { Target } from './target.ts';
 const STATES = ['ESTABLISHED', 'SYN-RECEIVED', 'CLOSE-WAIT', 'ACTIVE', 'FIN-WAIT-1', 'TIME-WAIT', 'SYN-SENT'] as const;
 const FLAGS = ['F', 'S', 'R', 'P', '.'];
 /** How far a crafted number lands from the edge it is relative to: ±127 times one of these. */
-const SCALE = [1, 1, 16, 1460, 65536, 1 << 24];
+const SCALE = [1, 1, 2, 16, 1460, 65536, 1 << 20, 1 << 24];
 
 function open(h: SegmentHarness, which: number): TcpConnection {
   const opts = {};
@@ -81,6 +81,19 @@ function step(h: SegmentHarness, c: TcpConnection, r: Uint8Array): void {
   h.send(seg);
 }
 
+/** Records the sequence space [SEG.SEQ, SEG.SEQ + SEG.LEN] of every segment the peer sends (SYN and FIN count one). */
+function peerSpans(h: SegmentHarness): [number, number][] {
+  const spans: [number, number][] = [];
+  const send = h.send.bind(h);
+  h.send = (seg: SegIn): void => {
+    const data = typeof seg.payload === 'number' ? seg.payload : (seg.payload?.length ?? 0);
+    const len = data + (seg.flags.includes('S') ? 1 : 0) + (seg.flags.includes('F') ? 1 : 0);
+    spans.push([seg.seq >>> 0, (seg.seq + len) >>> 0]);
+    send(seg);
+  };
+  return spans;
+}
+
 const tcpConn: Target = {
   name: 'tcp-conn',
   maxLen: 2000,
@@ -95,6 +108,7 @@ const tcpConn: Target = {
   ],
   run(b) {
     const h = new SegmentHarness();
+    const spans = peerSpans(h);
     const c = open(h, b[0] ?? 0);
     for (let at = 1; at < b.length; at += 8) {
       step(h, c, b.subarray(at, at + 8)); // the harness throws if the stack emits a malformed segment
@@ -102,6 +116,12 @@ const tcpConn: Target = {
     }
     h.advance(600n * S); // every timer runs out: retransmissions give up, TIME-WAIT ends
     assert.ok(h.log.length < 10_000, `${h.log.length} segments out`);
+    // The stack never acknowledges what the peer did not send: every ACK falls within a segment the peer sent.
+    for (const { seg } of h.log) {
+      if (!seg.flags.includes('.')) continue;
+      const ok = spans.some(([from, to]) => (seg.ack - from) >>> 0 <= (to - from) >>> 0);
+      assert.ok(ok, `${seg.flags} ack ${seg.ack} acknowledges sequence space the peer never sent`);
+    }
   },
 };
 
