@@ -310,3 +310,59 @@ test('RFC 6582 §3.2 on a cookie connection: "recover" starts at its ISS, so thr
     [[L, 1460]],
   );
 });
+
+test('two connections on one local port: one closing leaves the other reachable', () => {
+  const h = new SegmentHarness();
+  h.listen();
+  for (const port of [4001, 4002]) {
+    h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460, srcPort: port });
+    h.send({ seq: R, ack: LOCAL_ISS + 1, flags: '.', srcPort: port });
+  }
+  h.recvSent();
+  h.send({ seq: R, flags: 'R', srcPort: 4001 });
+  h.send({ seq: R, ack: LOCAL_ISS + 1, flags: 'P.', payload: 5, srcPort: 4002 });
+  h.advance(40n * MS);
+  assert.deepEqual(
+    h.recvSent().map((s) => [s.dstPort, s.seg.flags, s.seg.ack]),
+    [[4002, '.', R + 5]],
+    'the data is ACKed, not answered with RST',
+  );
+  assert.equal(h.tcp.connectionCount, 1);
+});
+
+test('backlog: a connection handed to the application no longer counts, even when it closes later', () => {
+  const h = new SegmentHarness();
+  h.listen({ backlog: 1 });
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460, srcPort: 5001 });
+  h.send({ seq: R, ack: LOCAL_ISS + 1, flags: '.', srcPort: 5001 });
+  h.send({ seq: R, flags: 'R', srcPort: 5001 }); // Established, then reset.
+  h.recv();
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460, srcPort: 5002 });
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460, srcPort: 5003 });
+  assert.deepEqual(
+    h.recv().map((s) => s.seq === LOCAL_ISS),
+    [true, false],
+    'one half-open from state, the next one a cookie',
+  );
+});
+
+test('TIME-WAIT: connections that enter it at different times each leave 2 MSL after their own entry', () => {
+  const h = new SegmentHarness();
+  h.listen();
+  const closeFrom = (port: number): void => {
+    h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460, srcPort: port });
+    h.send({ seq: R, ack: LOCAL_ISS + 1, flags: '.', srcPort: port });
+    h.conn!.close();
+    h.send({ seq: R, ack: LOCAL_ISS + 2, flags: 'F.', srcPort: port });
+  };
+  closeFrom(6001);
+  h.advance(10n * 1000n * MS);
+  closeFrom(6002);
+  assert.equal(h.tcp.connectionCount, 2);
+  h.advance(50n * 1000n * MS);
+  assert.equal(h.tcp.connectionCount, 1, 'the first after 60 s');
+  h.advance(9n * 1000n * MS);
+  assert.equal(h.tcp.connectionCount, 1);
+  h.advance(1n * 1000n * MS);
+  assert.equal(h.tcp.connectionCount, 0, 'the second 60 s after its own entry');
+});
