@@ -151,7 +151,7 @@ test('switch: counts, no learning from a group source, never back out of the ing
   assert.equal(h1.write(frame(mac(1), mac(2), 2)), 'ok');
   assert.deepEqual([tags(h0), tags(h2)], [[2], []]);
   assert.deepEqual([sw.flooded, sw.forwarded], [1, 1]);
-  h0.write(frame(mac(1), mac(1), 3));
+  assert.equal(h0.write(frame(mac(1), mac(1), 3)), 'ok');
   assert.deepEqual([tags(h0), tags(h1), tags(h2)], [[], [], []], 'to its own port: dropped');
   assert.deepEqual([sw.flooded, sw.forwarded], [1, 1]);
   const group = Uint8Array.of(3, 0, 0, 0, 0, 9);
@@ -197,6 +197,13 @@ test('switch table: the least recently seen address is forgotten first; 1024 by 
   assert.deepEqual([tags(h0), tags(h1), tags(h2)], [[1], [], []], 'mac(1) kept');
   h3.write(frame(mac(2), mac(4), 2));
   assert.deepEqual([tags(h0), tags(h1), tags(h2)], [[2], [2], [2]], 'mac(2) forgotten');
+
+  const one = new Switch({ tableSize: 1 });
+  const [g0, g1, g2] = [one.attach(mac(1)), one.attach(mac(2)), one.attach(mac(3))];
+  g0.write(frame(mac(9), mac(1)));
+  for (const h of [g0, g1, g2]) tags(h);
+  g2.write(frame(mac(1), Uint8Array.of(3, 0, 0, 0, 0, 9), 8)); // a group source takes no place in a table of one
+  assert.deepEqual([tags(g0), tags(g1)], [[8], []], 'mac(1) still known');
 
   const big = new Switch();
   const p = [big.attach(mac(1)), big.attach(mac(2)), big.attach(mac(3))];
@@ -318,4 +325,6 @@ test('fault injector: size rules, egress at once without delay, inner errors pas
     readyAtNs: () => undefined,
   };
   assert.equal(new FaultInjector(broken, clock, new Scripted([]), {}).read(new Uint8Array(1518), rx), 'unspecified');
+  assert.deepEqual(f.mac, mac(1));
+  assert.equal(f.mtu, 1500);
 });

@@ -191,3 +191,17 @@ test("without gsoSize a frame passes as it is; the inner device's refusal is rep
   assert.equal(g.readyAtNs(), undefined);
   assert.equal(g.read(buf, rx), 'again');
 });
+
+test('a segment the inner device refuses makes the whole write fail, even when later ones pass', () => {
+  const [a, b] = createPipe(mac(1), mac(2));
+  let n = 0;
+  const flaky = Object.assign(Object.create(a) as typeof a, {
+    write: (f: Uint8Array) => (++n === 2 ? 'again' : a.write(f)),
+  });
+  const g = new SoftGso(flaky);
+  assert.equal(g.write(packet(300), 100), 'again');
+  assert.deepEqual(
+    drainFrames(b).map((s) => be32(s, 38) - 0x01020304),
+    [0, 200],
+  );
+});
