@@ -39,6 +39,9 @@ test('fill: each u32 little-endian, a short tail from the low bytes of one more'
   const r = new SeededRandom(7);
   r.fill(new Uint8Array(5));
   assert.equal(r.u32(), 1928073449, 'five bytes took two numbers');
+  const q = new SeededRandom(7);
+  q.fill(new Uint8Array(4));
+  assert.equal(q.u32(), 2200021487, 'four bytes took one');
 });
 
 test('fork: a stream seeded with the next number of its parent', () => {
