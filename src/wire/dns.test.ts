@@ -375,6 +375,19 @@ test('CAA: flags, a tag of 1+ octets within the RDATA, the rest the value (RFC 8
   assert.equal(rdataOf(TYPE.CAA, []), undefined);
 });
 
+test('CAA: a tag octet above 0x7f comes back as the same octet (decoded one character an octet, encoded so too)', () => {
+  // Found by `npm run fuzz -- --target dns`: the tag was decoded as Latin-1 but encoded as UTF-8, so a resolver passing on
+  // a CAA record with tag octet 0xd8 sent 0xc3 0x98 and an RDATA one octet longer.
+  const wire = Uint8Array.from(answer(TYPE.CAA, [0, 2, 0xd8, 0x41, ...str('v')]));
+  const m = decodeDns(wire);
+  assert.ok(!isDecodeError(m));
+  assert.deepEqual(encodeDns(m), wire);
+  assert.throws(
+    () => encodeDns({ ...m, answers: [rr('a.', { kind: 'CAA', flags: 0, tag: 'i\u0100', value: new Uint8Array(0) }, TYPE.CAA)] }),
+    RangeError,
+  );
+});
+
 test('other types are opaque octets (RFC 3597), empty too, copied out of the message', () => {
   assert.deepEqual(rdataOf(65280, []), { kind: 'raw', bytes: new Uint8Array(0) });
   const b = Uint8Array.from(answer(99, [1, 2, 3]));

@@ -654,8 +654,10 @@ function writeRData(w: Writer, d: RData): void {
       w.name(d.target, false);
       return;
     case 'CAA': {
-      const tag = new TextEncoder().encode(d.tag);
+      // One octet a character, as decodeRData reads it (RFC 8659 tags are ASCII; others pass through unchanged).
+      const tag = Uint8Array.from(d.tag, (ch) => ch.charCodeAt(0));
       if (tag.length === 0 || tag.length > 255) throw new RangeError('a CAA tag is 1-255 octets');
+      if ([...d.tag].some((ch) => ch.charCodeAt(0) > 0xff)) throw new RangeError('a CAA tag is octets: characters U+0000-U+00FF only');
       w.u8(d.flags);
       w.u8(tag.length);
       w.bytes(tag);
