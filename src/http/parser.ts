@@ -172,6 +172,10 @@ export class HttpParser {
     const first = lines[0]!;
     // The same answer as the incremental check in step(), so that it does not depend on how the bytes arrived.
     if (first.length > this.limits.requestLine) return { error: this.mode === 'request' ? 414 : 502, reason: 'start line too long' };
+    // Then the bound step() applies to a head still without its end (all of it but its last LF), so that a head over
+    // it gets 431 whether it arrived whole or in pieces, before any other fault in its lines is looked for.
+    if (to - from - 1 > this.limits.requestLine + 2 + this.limits.headerBytes + 1)
+      return { error: 431, reason: 'header section too large' };
     const headers: [string, string][] = [];
     let headerBytes = 0;
     for (let i = 1; i < lines.length; i++) {
