@@ -150,3 +150,17 @@ test('checksums: a right one or none (zero) is accepted, a wrong one is dropped 
   assert.equal(b.udp.drops.checksum, 1);
   assert.equal(b.udp.rxDatagrams, 2);
 });
+
+test('closing a socket twice does not free the port a newer socket holds', () => {
+  const { a } = twoHosts();
+  const old = a.udp.bind(5353, () => {});
+  assert.ok(typeof old !== 'string');
+  old.close();
+  const now = a.udp.bind(5353, () => {});
+  assert.ok(typeof now !== 'string');
+  old.close();
+  assert.equal(
+    a.udp.bind(5353, () => {}),
+    'in-use',
+  );
+});
