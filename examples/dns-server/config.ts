@@ -10,7 +10,11 @@ export default service({
   },
   params: {
     port: param.int(53, 'UDP and TCP port to answer on', { min: 1, max: 65535 }),
-    axfr: param.bool(false, 'serve zone transfers (AXFR over TCP) to anyone who asks'),
+    axfr: param.bool(false, 'serve zone transfers (AXFR, IXFR) to anyone who asks; with --tsig, signed requests may transfer anyway'),
+    tsig: param.string(
+      '',
+      'TSIG keys (RFC 8945), comma-separated, as kdig -y writes them: [ALGORITHM:]NAME:BASE64SECRET (hmac-sha256 when left out); a request signed with one may transfer zones',
+    ),
     'tcp-idle': param.int(10, 'seconds before an idle TCP connection is closed (RFC 7766)', { min: 1, max: 3600 }),
   },
 });

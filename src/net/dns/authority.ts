@@ -31,15 +31,28 @@ import {
   type DnsRecord,
 } from '../../wire/dns.ts';
 import { parseZone, type ZoneError } from './zone.ts';
+import {
+  appendUnsignedTsig,
+  type Hmac,
+  RCODE_NOTAUTH,
+  signMessage,
+  splitTsig,
+  TSIG_ERROR,
+  timeOther,
+  tsigSize,
+  type TsigKey,
+  verifyTsig,
+} from './tsig.ts';
 
 export { EDNS_UDP_SIZE } from '../../wire/dns.ts';
 const MAX_CNAME_CHAIN = 16;
 /** RFC 6672 §2.2: a synthesized name longer than 255 octets. */
 const RCODE_YXDOMAIN = 6;
-/** RFC 2845 §1.7 / RFC 5936 §2.2.1: a transfer asked of a server not authoritative for that name as a zone. */
-const RCODE_NOTAUTH = 9;
 /** Per AXFR message, below the 65535 TCP limit with room for one large record. */
 const AXFR_CHUNK = 16000;
+const TYPE_TSIG = 250;
+/** Verifying against no keys ends at BADKEY before any MAC is computed. */
+const noHmac: Hmac = () => new Uint8Array(0);
 
 type RRsets = Map<number, DnsRecord[]>;
 
@@ -62,7 +75,7 @@ export function dnameTarget(rr: DnsRecord): string | undefined {
 }
 
 /** Duplicate records are one record (RFC 2181 §5): same owner, type and data, names compared without case. */
-function recordKey(rr: DnsRecord): string {
+export function recordKey(rr: DnsRecord): string {
   return `${canonicalName(rr.name)} ${rr.type} ${JSON.stringify(rr.data).toLowerCase()}`;
 }
 
@@ -237,12 +250,21 @@ function parent(name: string): string | undefined {
 export interface AnswerOptions {
   /** 'udp' limits the size and sets TC; 'tcp' allows AXFR. */
   readonly transport: 'udp' | 'tcp';
-  /** Whether AXFR is served (default false: REFUSED, as NSD without provide-xfr). */
+  /** Whether transfers are served to anyone (default false: REFUSED, as NSD without provide-xfr), signed or not. */
   readonly allowAxfr?: boolean;
+  /**
+   * TSIG (RFC 8945): the keys this server knows, the HMAC, and the wall
+   * clock in seconds. A message signed with one of them is answered signed,
+   * and may transfer zones whatever `allowAxfr` says. Without it, a signed
+   * message gets NOTAUTH with BADKEY.
+   */
+  readonly tsig?: { readonly keys: readonly TsigKey[]; readonly hmac: Hmac; readonly now: number };
 }
 
 export interface AuthorityCounters {
   queries: number;
+  /** Signed messages refused: NOTAUTH with BADKEY, BADSIG, BADTIME or BADTRUNC. */
+  tsigErrors: number;
   formerr: number;
   refused: number;
   nxdomain: number;
@@ -252,7 +274,7 @@ export interface AuthorityCounters {
 
 export class Authority {
   private readonly zones: Zone[];
-  readonly counters: AuthorityCounters = { queries: 0, formerr: 0, refused: 0, nxdomain: 0, truncated: 0, axfr: 0 };
+  readonly counters: AuthorityCounters = { queries: 0, tsigErrors: 0, formerr: 0, refused: 0, nxdomain: 0, truncated: 0, axfr: 0 };
 
   constructor(zones: readonly Zone[]) {
     // Longest apex first, so the most specific zone wins.
@@ -278,12 +300,52 @@ export class Authority {
       return [f];
     }
     if (q.qr) return [];
+    const split = splitTsig(query, q);
+    if (split === 'none') return this.respond(q, o, undefined, 0);
+    const bare: DnsMessage = { ...q, additional: q.additional.filter((r) => r.type !== TYPE_TSIG) };
+    if (split === 'formerr') {
+      this.counters.formerr++;
+      return [encodeDns(replyTo(bare, RCODE.FORMERR))];
+    }
+    const t = o.tsig;
+    const v = verifyTsig(split, t?.keys ?? [], t?.hmac ?? noHmac, { now: t?.now ?? 0 });
+    if (!v.ok) {
+      this.counters.formerr += 'formerr' in v ? 1 : 0;
+      if ('formerr' in v) return [encodeDns(replyTo(bare, RCODE.FORMERR))];
+      this.counters.tsigErrors++;
+      // RFC 8945 §5.3.2: key and MAC errors unsigned; time and truncation errors signed, BADTIME with our time.
+      const msg = encodeDns(replyTo(bare, RCODE_NOTAUTH));
+      if (!v.key || !t) return [appendUnsignedTsig(msg, v.record, v.error)];
+      const badTime = v.error === TSIG_ERROR.BADTIME;
+      return [
+        signMessage(msg, v.key, t.hmac, {
+          now: t.now,
+          requestMac: v.record.mac,
+          error: v.error,
+          ...(badTime ? { other: timeOther(t.now), timeSigned: v.record.timeSigned } : {}),
+        }).bytes,
+      ];
+    }
+    const key = v.key;
+    const hmac = t!.hmac;
+    const now = t!.now;
+    // RFC 8945 §5.3, §5.3.1: each response signed, the first over the request's MAC, each later one over the one before.
+    let prior = v.record.mac;
+    return this.respond(bare, o, key, tsigSize(key)).map((m, i) => {
+      const s = signMessage(m, key, hmac, { now, requestMac: prior, timersOnly: i > 0 });
+      prior = s.mac;
+      return s.bytes;
+    });
+  }
+
+  /** The answers to a decoded query; `key` when it was signed with it, `reserve` octets left free for the signature. */
+  private respond(q: DnsMessage, o: AnswerOptions, key: TsigKey | undefined, reserve: number): Uint8Array[] {
     // The DO bit is copied into the response (RFC 3225 §3).
     const reply = (rcode: number): DnsMessage => {
       const m = replyTo(q, rcode, { edns: q.edns !== undefined });
       return q.edns?.dnssecOk && m.edns ? { ...m, edns: { ...m.edns, dnssecOk: true } } : m;
     };
-    const limit = responseLimit(q, o.transport);
+    const limit = responseLimit(q, o.transport) - reserve;
     const out = (m: DnsMessage): Uint8Array[] => {
       const b = encodeDns(m, { maxSize: limit });
       if (b.length >= 3 && (b[2]! & 0x02) !== 0 && !m.tc) this.counters.truncated++;
@@ -300,7 +362,7 @@ export class Authority {
       this.counters.refused++;
       return out(reply(RCODE.REFUSED));
     }
-    if (question.type === TYPE.AXFR || question.type === TYPE.IXFR) return this.transfer(q, question, o, reply, out);
+    if (question.type === TYPE.AXFR || question.type === TYPE.IXFR) return this.transfer(q, question, o, key !== undefined, reply, out);
     const zone = this.zoneFor(question.name);
     if (!zone) {
       this.counters.refused++;
@@ -321,7 +383,8 @@ export class Authority {
   /**
    * AXFR (RFC 5936) and IXFR (RFC 1995) as NSD answers them: NOTAUTH for a
    * name that is not one of our apexes, NOTIMP for AXFR over UDP, REFUSED
-   * unless transfers are allowed. IXFR from a serial not older than ours is
+   * unless transfers are allowed or the request is signed with one of our
+   * keys (TSIG). IXFR from a serial not older than ours is
    * the single SOA; otherwise, keeping no differences, the whole zone
    * AXFR-style over TCP, and over UDP the single SOA that sends the client
    * to TCP (RFC 1995 §2).
@@ -330,6 +393,7 @@ export class Authority {
     q: DnsMessage,
     question: DnsQuestion,
     o: AnswerOptions,
+    signed: boolean,
     reply: (rcode: number) => DnsMessage,
     out: (m: DnsMessage) => Uint8Array[],
   ): Uint8Array[] {
@@ -340,7 +404,7 @@ export class Authority {
     }
     const ixfr = question.type === TYPE.IXFR;
     if (!ixfr && o.transport !== 'tcp') return out(reply(RCODE.NOTIMP));
-    if (!o.allowAxfr) {
+    if (!o.allowAxfr && !signed) {
       this.counters.refused++;
       return out(reply(RCODE.REFUSED));
     }

@@ -8,3 +8,4 @@ export * from './stub.ts';
 export * from './recursive.ts';
 export * from './blocklist.ts';
 export { presentationToWire, wireToPresentation } from './rdata.ts';
+export * from './tsig.ts';
