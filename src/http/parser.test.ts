@@ -85,6 +85,89 @@ test('request line: method, target and version as sent; anything else in the lin
   fails(`GET / HTTP/0.9\r\n${H}\r\n`, 505, /HTTP\/1\.x/);
 });
 
+test('bytes that cannot begin a request line get 400 as soon as they arrive, without waiting for a head end', () => {
+  const clientHello = Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03);
+  const bad: (string | Uint8Array)[] = [
+    clientHello,
+    Uint8Array.of(0x00, 0xff, 0x13),
+    ' GET',
+    'GET\t',
+    'GET  ',
+    'GET /a\rb',
+    'GET /\xa0',
+    'GET / HTTPS',
+    'GET / HTTP/x',
+    'GET / HTTP/1,',
+    'GET / HTTP/1.12',
+    'GET / HTTP/1.1 ',
+    'GET / HTTP/1.1\rX',
+    'GET /\r\n',
+    'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'.slice(0, 10) + '\x00',
+  ];
+  for (const b of bad) {
+    const p = new HttpParser('request');
+    p.push(typeof b === 'string' ? bytes(b) : b);
+    assert.deepEqual(p.next(), { error: 400, reason: 'malformed request line' }, JSON.stringify(typeof b === 'string' ? b : [...b]));
+  }
+  // Every prefix of a good request waits for more, byte by byte; and a good line then bad bytes is still a 400 at once.
+  const good = `GET /x?y HTTP/1.1\r\n${H}`;
+  const p = new HttpParser('request');
+  for (const ch of good) {
+    p.push(bytes(ch));
+    assert.equal(p.next(), undefined, JSON.stringify(ch));
+  }
+  for (const [line, want] of [
+    ['GET / HTTP/2.0\r\n', undefined],
+    ['get /x HTTP/1.0\r\n', undefined],
+    ['M-SEARCH * HTTP/1.1\n', undefined],
+    ['\r\n\r\nGET /', undefined],
+    ['GET /\x00 HTTP/1.1', undefined], // the line rule takes any non-space byte in the target; 400 or not, a whole head decides alike
+  ] as const) {
+    const q = new HttpParser('request');
+    q.push(bytes(line));
+    assert.equal(q.next(), want, JSON.stringify(line));
+  }
+});
+
+test('Host must be a host (RFC 9112 §3.2, RFC 3986 §3.2.2): reg-name, IPv4, IP literal, optional port, or empty', () => {
+  for (const host of [
+    'a',
+    'example.com:8080',
+    '10.0.0.2',
+    '[::1]:443',
+    '[2001:db8::1]',
+    '[v1.x:y]',
+    '',
+    'xn--bcher-kva.example',
+    'a%20b',
+    "a!$&'()*+,;=-._~b",
+    'host:',
+  ])
+    assert.equal((one(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`) as HttpRequest).method, 'GET', JSON.stringify(host));
+  for (const host of [
+    'a b',
+    'a/b',
+    'a@b',
+    'a?b',
+    'a#b',
+    '[::1',
+    '::1]',
+    '[::1]x',
+    '[zz]',
+    'a:b',
+    'a:80:90',
+    '%zz',
+    '%2',
+    'caf\xe9',
+    'a\\b',
+    '"a"',
+    '<a>',
+  ])
+    fails(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 400, /^Host is not a valid host$/);
+  // An HTTP/1.0 request need not send Host, but one it sends is checked the same.
+  fails('GET / HTTP/1.0\r\nHost: a b\r\n\r\n', 400, /^Host is not a valid host$/);
+});
+
 test('empty lines before a request line are ignored (RFC 9112 §2.2), also the CRLF a client adds after a body', () => {
   const out = req(
     `\r\n\n\r\nGET /a HTTP/1.1\r\n${H}\r\nPOST /b HTTP/1.1\r\n${H}Content-Length: 2\r\n\r\nxy\r\nGET /c HTTP/1.1\r\n${H}\r\n`,
@@ -501,4 +584,22 @@ test('a head ends at its own blank line only: not at bytes left in the buffer by
   fails(`GET / HTTP/1.1\r\n${H}\rX: y\r\n\r\n`, 400, /^bad header name$/);
   // Nor is a bare CR inside a chunk-size line dropped: "3<CR>a" is not the size 3a.
   assert.deepEqual(chunked('3\ra\nabc\n0\n\n').at(-1), { error: 400, reason: 'bad chunk size' });
+});
+
+/** fast-check's seed for the request-line property: FC_SEED to replay a failure. */
+const LINE_SEED = Number(process.env.FC_SEED ?? 0x5eed_11e5);
+process.stdout.write(`# fast-check seed ${LINE_SEED} (FC_SEED=${LINE_SEED} to replay)\n`);
+
+test('property: a request line gets the same answer whole and byte by byte (the incremental scan is the line rule)', () => {
+  const alphabet = ['G', 'E', 'T', ' ', '/', 'H', 'T', 'T', 'P', '/', '1', '.', '1', '2', '\r', '\t', '\xa0', '\x16', 'x', '*', '\x00'];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...alphabet), { maxLength: 24 }), fc.boolean(), (chars, prefix) => {
+      const line = (prefix ? 'GET / HTTP/1.' : '') + chars.join('');
+      const wire = `${line}\r\n${H}\r\n`;
+      const whole = summary(req(wire));
+      const split = summary(run('request', [...wire]).out);
+      assert.deepEqual(split, whole);
+    }),
+    { numRuns: 400, seed: LINE_SEED },
+  );
 });

@@ -54,6 +54,56 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const EMPTY = new Uint8Array(0);
 const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/;
+/**
+ * Host (RFC 9112 §3.2): uri-host [":" port] as RFC 3986 §3.2.2 has it: an IP literal in brackets (IPv6 or
+ * IPvFuture), or a reg-name (unreserved, pct-encoded and sub-delims; an IPv4 address is one too), or empty.
+ */
+const HOST =
+  /^(?:\[(?:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+
+/** Byte classes for the request-line scan: 1 a token character (RFC 9110 §5.6.2), 2 whitespace as `\s` has it in Latin-1. */
+const RL_CLASS = (() => {
+  const t = new Uint8Array(256);
+  for (const c of "!#$%&'*+-.^_`|~") t[c.charCodeAt(0)] = 1;
+  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = t[c + 0x20] = 1;
+  for (const c of [0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0xa0]) t[c] = 2;
+  return t;
+})();
+const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f];
+/** The request-line scan is complete and the line can still be a request line. */
+const RL_DONE = 14;
+
+/**
+ * One step of a scan of a request line as it arrives, by the rule `REQUEST_LINE` checks whole: the next phase, or -1
+ * when no continuation of the bytes seen can make a request line (binary garbage, a TLS ClientHello sent to a
+ * plain-HTTP port), so that the answer is a 400 at once and not a wait for a head that will never end.
+ * Phases: 0–1 method, 2–3 target, 4–8 "HTTP/", 9–11 "d.d", 12 after the version, 13 after its CR, 14 done.
+ */
+function requestLineStep(phase: number, b: number): number {
+  const k = RL_CLASS[b]!;
+  switch (phase) {
+    case 0:
+    case 1:
+      return k === 1 ? 1 : phase === 1 && b === 0x20 ? 2 : -1;
+    case 2:
+      return k === 2 ? -1 : 3;
+    case 3:
+      return k !== 2 ? 3 : b === 0x20 ? 4 : -1;
+    case 9:
+    case 11:
+      return b >= 0x30 && b <= 0x39 ? phase + 1 : -1;
+    case 10:
+      return b === 0x2e ? 11 : -1;
+    case 12:
+      return b === 0x0d ? 13 : b === 0x0a ? RL_DONE : -1;
+    case 13:
+      return b === 0x0a ? RL_DONE : -1;
+    default:
+      return b === HTTP_SLASH[phase - 4] ? phase + 1 : -1;
+  }
+}
 
 function latin1(b: Uint8Array, start: number, end: number): string {
   let s = '';
@@ -84,6 +134,9 @@ export class HttpParser {
   private start = 0;
   private end = 0;
   private scanned = 0;
+  /** The request-line scan of the message at `start`: its phase (`requestLineStep`) and how many bytes it has seen. */
+  private rlPhase = 0;
+  private rlSeen = 0;
   private readonly limits: HttpLimits;
   private readonly mode: 'request' | 'response';
   /** A message whose head is parsed and whose body is still arriving. */
@@ -146,6 +199,14 @@ export class HttpParser {
       if (stop < 0) {
         this.scanned = this.end;
         const have = this.end - this.start;
+        if (this.mode === 'request') {
+          let phase = this.rlPhase;
+          for (let i = this.start + this.rlSeen; i < this.end && phase >= 0 && phase !== RL_DONE; i++)
+            phase = requestLineStep(phase, this.buf[i]!);
+          this.rlPhase = phase;
+          this.rlSeen = have;
+          if (phase < 0) return { error: 400, reason: 'malformed request line' };
+        }
         const firstLine = this.buf.subarray(this.start, this.end).indexOf(0x0a);
         // The limits are the ones parseHead applies to the whole head, whichever way its bytes arrive: the start line
         // without its CR (or the CR that may begin its CRLF), and the longest head still without its end: start line,
@@ -159,6 +220,7 @@ export class HttpParser {
       }
       const head = this.parseHead(this.start, stop);
       this.start = this.scanned = stop;
+      this.rlPhase = this.rlSeen = 0;
       if ('error' in head) return head;
       this.pending = { ...head, parts: [], size: 0, chunkLeft: -1, trailer: false };
     }
@@ -170,6 +232,9 @@ export class HttpParser {
     const lines = text.split('\n');
     for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
     const first = lines[0]!;
+    // A line that cannot be a request line is a 400 before anything else, as step() answers it while it arrives.
+    const rl = this.mode === 'request' ? REQUEST_LINE.exec(first) : null;
+    if (this.mode === 'request' && !rl) return { error: 400, reason: 'malformed request line' };
     // The same answer as the incremental check in step(), so that it does not depend on how the bytes arrived.
     if (first.length > this.limits.requestLine) return { error: this.mode === 'request' ? 414 : 502, reason: 'start line too long' };
     // Then the bound step() applies to a head still without its end (all of it but its last LF), so that a head over
@@ -197,15 +262,16 @@ export class HttpParser {
     }
     const framing = this.framing(headers);
     if ('error' in framing) return framing;
-    if (this.mode === 'request') {
-      const m = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/.exec(first);
-      if (!m) return { error: 400, reason: 'malformed request line' };
+    if (rl) {
+      const m = rl;
       if (m[3] !== '1') return { error: 505, reason: 'only HTTP/1.x is served' };
       const version = m[4] === '0' ? '1.0' : '1.1';
       // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (1.0 has no chunked coding).
       if (version === '1.0' && framing.kind === 'chunked') return { error: 400, reason: 'Transfer-Encoding in an HTTP/1.0 request' };
       if (version === '1.1' && header({ headers }, 'host') === undefined) return { error: 400, reason: 'HTTP/1.1 request without Host' };
       if (headers.filter(([k]) => k === 'host').length > 1) return { error: 400, reason: 'more than one Host' };
+      const host = header({ headers }, 'host');
+      if (host !== undefined && !HOST.test(host)) return { error: 400, reason: 'Host is not a valid host' };
       const conn = (header({ headers }, 'connection') ?? '').toLowerCase();
       const keepAlive = version === '1.1' ? !/\bclose\b/.test(conn) : /\bkeep-alive\b/.test(conn);
       const body: BodyMode = framing.kind === 'close' ? { kind: 'none' } : framing;
