@@ -51,7 +51,9 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'src/hostnet': ['src/host', 'src/wire'],
   // The daemon (fata daemon): supervises engines it starts through bin/fata run; checks images and devices as the tender does.
   'src/daemon': ['src/devices', 'src/host', 'src/targets/node', 'src/build', 'src/runtime', 'src/tender'],
-  'src/cli': ['src/host', 'src/build', 'src/tender', 'src/runtime', 'src/hostnet', 'src/daemon'],
+  // The host policy (fata policy): one file checked as a whole, then the daemon converged to it through its protocol.
+  'src/policy': ['src/devices', 'src/host', 'src/wire', 'src/build', 'src/runtime', 'src/tender', 'src/hostnet', 'src/daemon'],
+  'src/cli': ['src/host', 'src/build', 'src/tender', 'src/runtime', 'src/hostnet', 'src/daemon', 'src/policy'],
   // The package's main entry (`import … from 'fata'`): the service API, re-exported.
   'src/index.ts': ['src/devices', 'src/net', 'src/runtime'],
 };

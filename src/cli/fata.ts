@@ -16,6 +16,7 @@ import { daemonCommand } from '../daemon/daemon.ts';
 import { CERT_USAGE, certCommand, SIGN_USAGE, signCommand, VERIFY_USAGE, verifyCommand } from './trust.ts';
 import { NET_USAGE, netCommand } from './net.ts';
 import { RELAY_USAGE, relayCommand } from './relay.ts';
+import { POLICY_USAGE, policyCommand } from '../policy/command.ts';
 
 const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] [--no-typecheck] DIR
        fata run [TENDER FLAGS] [--] IMAGE|DIR [BOOT ARGS]
@@ -25,6 +26,7 @@ const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] [--no-typec
        fata cert check [--days N] CERT.pem
        fata daemon | create | destroy | restart | list | info | console | stats | volume  (see fata help daemon)
        fata net create|list|destroy|forward|unforward …
+       fata policy check|apply [--dry-run] FILE  (the whole host declared in one file: docs/policy.md)
        fata relay --a=TAP --b=TAP [--impair=SPEC]
        fata help [COMMAND]
 fata COMMAND --help (or fata help COMMAND) says more about one command.`;
@@ -48,6 +50,7 @@ const HELP: Readonly<Record<string, () => string>> = {
   net: () => NET_USAGE,
   ...Object.fromEntries(['daemon', ...CLIENT_COMMANDS].map((c) => [c, () => DAEMON_USAGE])),
   relay: () => RELAY_USAGE,
+  policy: () => POLICY_USAGE,
 };
 
 const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h';
@@ -124,6 +127,7 @@ export async function cli(argv: string[]): Promise<number> {
     if (cmd === 'cert') return certCommand(rest, say);
     if (cmd === 'net') return await netCommand(rest, say);
     if (cmd === 'relay') return await relayCommand(rest);
+    if (cmd === 'policy') return await policyCommand(rest, say, (s) => process.stdout.write(`${s}\n`));
     if (cmd === 'build') return await build(rest);
     if (cmd === 'run') return await runCommand(rest, say);
     if (cmd === 'daemon') return await daemonCommand(rest, say);

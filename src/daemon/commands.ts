@@ -178,13 +178,28 @@ export function formatList(rows: readonly Row[]): string {
 
 const lineText = (l: ConsoleLine): string => `${new Date(l.t).toISOString()} ${l.stream === 'out' ? '' : `[${l.stream}] `}${l.text}`;
 
+interface Signer {
+  subject: string;
+  issuer: string;
+  serial: string;
+  notAfter: number;
+  daysLeft: number;
+}
+
+/** The signer's certificate and its days left, with a warning inside 30 days (openssl x509 -checkend 2592000). */
+function signerText(s: Signer): string {
+  const left = s.daysLeft < 0 ? `expired ${-s.daysLeft} days ago` : `${s.daysLeft} days left`;
+  const warn = s.daysLeft < 30 ? ' — renew it and sign the image again' : '';
+  return `${s.subject} (issuer ${s.issuer}, serial ${s.serial}), valid until ${new Date(s.notAfter).toISOString()}, ${left}${warn}`;
+}
+
 function formatInfo(r: Record<string, unknown>): string {
   const nets = (r.nets as { dev: string; bridge: string; tap: string; mac: string }[]).map(
     (n) => `${n.dev}=${n.bridge} tap ${n.tap} mac ${n.mac}`,
   );
   const blocks = (r.blocks as { dev: string; volume: string }[]).map((b) => `${b.dev}=${b.volume}`);
   const exit = r.lastExit as { at: number; code: number | null; reason: string } | undefined;
-  const image = r.image as { name: string; sha256: string; source: string; manifest?: unknown };
+  const image = r.image as { name: string; sha256: string; source: string; manifest?: unknown; signer?: Signer };
   const policy = r.restartPolicy as RestartPolicy;
   const iso = (t: unknown): string => (typeof t === 'number' ? new Date(t).toISOString() : '-');
   return [
@@ -200,6 +215,7 @@ function formatInfo(r: Record<string, unknown>): string {
     `blocks:    ${blocks.join('; ') || '-'}`,
     `boot args: ${(r.bootArgs as string[]).join(' ') || '-'}`,
     `image:     ${image.name} sha256 ${image.sha256} (from ${image.source})`,
+    `signer:    ${image.signer ? signerText(image.signer) : '- (the daemon checks signatures only with --trust)'}`,
     `manifest:  ${JSON.stringify(image.manifest)}`,
   ].join('\n');
 }

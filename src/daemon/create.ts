@@ -136,9 +136,19 @@ function restartPolicy(p: RestartPolicy | undefined): RestartPolicy {
   throw new FataError('FATA_BAD_FLAGS', 'restart policy must be never, always, or on-failure with exit codes 0-255');
 }
 
+/** With `sha256` (what a client checked, as `fata policy apply` does): the file must still have it. */
+function checkHash(path: unknown, image: Image, sha256: unknown): void {
+  if (sha256 !== undefined && sha256 !== image.sha256)
+    throw new FataError(
+      'FATA_IMAGE_CHANGED',
+      `${String(path)} is no longer the image that was checked (sha256 ${image.sha256.slice(0, 12)}, checked ${String(sha256).slice(0, 12)}); check it again`,
+    );
+}
+
 /** An update's new image: intact, spt, the same devices as attached, the same boot arguments accepted. */
-export function checkUpdate(path: unknown, rec: UnikernelRecord): { image: Image; bytes: Uint8Array } {
+export function checkUpdate(path: unknown, rec: UnikernelRecord, sha256?: unknown): { image: Image; bytes: Uint8Array } {
   const loaded = loadSpecImage(path);
+  checkHash(path, loaded.image, sha256);
   checkDevices(loaded.image, { nets: new Map(rec.nets.map((n) => [n.dev, n])), blocks: new Map(rec.blocks.map((b) => [b.dev, b])) });
   const args = parseBootArgs(rec.bootArgs, loaded.image.manifest.params);
   if ('error' in args)
@@ -152,6 +162,7 @@ export function planCreate(spec: CreateSpec, state: DaemonState, limits: Limits,
   if (state.unikernels.some((u) => u.name === spec.name))
     throw new FataError('FATA_EXISTS', `a unikernel named '${spec.name}' exists; destroy it first or choose another name`);
   const { image, bytes } = loadSpecImage(spec.image);
+  checkHash(spec.image, image, spec.sha256);
   const nets = new Map(spec.nets.map((n) => [n.dev, n]));
   const blocks = new Map(spec.blocks.map((b) => [b.dev, b]));
   if (nets.size !== spec.nets.length || blocks.size !== spec.blocks.length)

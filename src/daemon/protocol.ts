@@ -31,6 +31,8 @@ export interface CreateSpec {
   /** The most restarts in a row (reset after a stable run); 0: no cap. */
   readonly maxRestarts?: number;
   readonly bootArgs: readonly string[];
+  /** The image's SHA-256 as the client checked it (`fata policy apply`): a file that no longer has it is refused. */
+  readonly sha256?: string;
 }
 
 export type Request =
@@ -47,7 +49,7 @@ export type Request =
   | { readonly op: 'volume-destroy'; readonly name: string }
   | { readonly op: 'volume-dump'; readonly name: string }
   /** Swap the image and restart; back to the old image if the new one does not stay up for `trialMs`. */
-  | { readonly op: 'update'; readonly name: string; readonly image: string; readonly trialMs?: number };
+  | { readonly op: 'update'; readonly name: string; readonly image: string; readonly trialMs?: number; readonly sha256?: string };
 
 export type Envelope = Request & { readonly v: number; readonly id: number };
 

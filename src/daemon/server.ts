@@ -33,6 +33,7 @@ import { unikernelStats } from './stats.ts';
 import {
   type DaemonState,
   imagesDir,
+  type SignerRecord,
   type VolumeRecord,
   loadState,
   saveState,
@@ -275,13 +276,17 @@ export class Daemon {
           stateDir: this.#o.stateDir,
           owner: who.owner,
           admin: who.admin,
+          // What a client checking a whole-host policy must fit (fata policy check, docs/policy.md).
+          limits: this.#o.limits,
+          ownerLimits: who.admin ? undefined : this.#o.policy?.limits.get(who.owner),
+          trust: this.#o.trust !== undefined,
         });
       case 'create':
         return reply(this.#info(await this.#create(req.spec, who)));
       case 'destroy':
         return reply(await this.#destroy(this.#get(req.name, who)));
       case 'update':
-        return reply(await this.#update(this.#get(req.name, who), req.image, req.trialMs));
+        return reply(await this.#update(this.#get(req.name, who), req.image, req.trialMs, req.sha256));
       case 'restart': {
         const u = this.#get(req.name, who);
         await u.restart();
@@ -305,16 +310,18 @@ export class Daemon {
     return who.admin ? undefined : { name: who.owner, limits: this.#o.policy?.limits.get(who.owner) };
   }
 
-  /** With --trust: the signature beside `path` over `bytes` (what will be copied and run), or a refusal that says why. */
-  async #verify(path: string, bytes: Uint8Array): Promise<void> {
-    if (this.#o.trust) await verifyImage(path, bytes, this.#o.trust);
+  /** With --trust: the signature beside `path` over `bytes` (what will be copied and run) and who signed, or a refusal that says why. */
+  async #verify(path: string, bytes: Uint8Array): Promise<{ signer?: SignerRecord }> {
+    if (!this.#o.trust) return {};
+    const s = await verifyImage(path, bytes, this.#o.trust);
+    return { signer: { subject: s.subject, issuer: s.issuer, serial: s.serial, notAfter: s.notAfter.getTime() } };
   }
 
   async #create(spec: CreateSpec, who: Who): Promise<Unikernel> {
     if (!spec || typeof spec !== 'object' || !Array.isArray(spec.nets) || !Array.isArray(spec.blocks) || !Array.isArray(spec.bootArgs))
       throw new FataError('FATA_PROTOCOL', 'create needs spec { name, image, nets: [], blocks: [], bootArgs: [] }');
     const checked = planCreate(spec, this.#state, this.#o.limits, this.#owner(who));
-    await this.#verify(spec.image, checked.bytes);
+    const signed = await this.#verify(spec.image, checked.bytes);
     // Checked again after the wait: another create may have taken the name or the quota meanwhile.
     const plan = this.#o.trust ? planCreate(spec, this.#state, this.#o.limits, this.#owner(who)) : checked;
     if (plan.image.sha256 !== checked.image.sha256)
@@ -325,7 +332,7 @@ export class Daemon {
       name: spec.name,
       ...(this.#o.policy ? { owner: who.owner } : {}),
       id,
-      image: { path: imagePath, sha256: plan.image.sha256, name: plan.image.manifest.name, source: spec.image },
+      image: { path: imagePath, sha256: plan.image.sha256, name: plan.image.manifest.name, source: spec.image, ...signed },
       nets: spec.nets.map((n, i) => ({
         dev: n.dev,
         bridge: n.bridge,
@@ -383,20 +390,20 @@ export class Daemon {
   }
 
   /** The new image on trial: kept if it stays up `trialMs`, else the old one back (and a refusal that says why). */
-  async #update(u: Unikernel, path: unknown, trialMs: unknown): Promise<unknown> {
+  async #update(u: Unikernel, path: unknown, trialMs: unknown, sha256: unknown): Promise<unknown> {
     const name = u.rec.name;
     if (this.#updating.has(name)) throw new FataError('FATA_BUSY', `${name} is being updated; wait for that update's answer`);
     this.#updating.add(name);
     try {
-      return await this.#trial(u, path, trialMs);
+      return await this.#trial(u, path, trialMs, sha256);
     } finally {
       this.#updating.delete(name);
     }
   }
 
-  async #trial(u: Unikernel, path: unknown, trialMs: unknown): Promise<unknown> {
-    const { image, bytes } = checkUpdate(path, u.rec);
-    await this.#verify(String(path), bytes);
+  async #trial(u: Unikernel, path: unknown, trialMs: unknown, sha256: unknown): Promise<unknown> {
+    const { image, bytes } = checkUpdate(path, u.rec, sha256);
+    const signed = await this.#verify(String(path), bytes);
     const old = u.rec.image;
     const next: UnikernelRecord = {
       ...u.rec,
@@ -405,6 +412,7 @@ export class Daemon {
         sha256: image.sha256,
         name: image.manifest.name,
         source: String(path),
+        ...signed,
       },
       previousImage: old,
     };
@@ -488,7 +496,7 @@ export class Daemon {
       nets: r.nets,
       blocks: r.blocks.map((b) => ({ ...b, path: volumePath(this.#o.stateDir, b.volume) })),
       bootArgs: r.bootArgs,
-      image: { ...r.image, manifest },
+      image: { ...r.image, manifest, ...(r.image.signer ? { signer: signerInfo(r.image.signer, Date.now()) } : {}) },
     };
   }
 
@@ -595,6 +603,13 @@ export class Daemon {
     rmSync(this.#o.socket, { force: true });
     await Promise.all([...this.#uks.values()].map((u) => u.shutdown()));
   }
+}
+
+const DAY_MS = 86_400_000;
+
+/** The signer as `info` shows it: with its not-after time and the whole days it has left (negative: expired that long ago). */
+export function signerInfo(s: SignerRecord, now: number): SignerRecord & { daysLeft: number } {
+  return { ...s, daysLeft: Math.floor((s.notAfter - now) / DAY_MS) };
 }
 
 function readManifest(path: string): unknown {

@@ -23,8 +23,17 @@ export interface UnikernelRecord {
   /** Who made it (docs/daemon.md, Owners); absent: the default owner. */
   readonly owner?: string;
   readonly id: number;
-  /** The image copied into the state dir (`images/SHA256.fata`), its hash, its manifest's name, where it came from. */
-  readonly image: { readonly path: string; readonly sha256: string; readonly name: string; readonly source: string };
+  /**
+   * The image copied into the state dir (`images/SHA256.fata`), its hash, its manifest's name, where it came from, and
+   * who signed it as checked when it was copied (with --trust only: `info` says how many days the signer has left).
+   */
+  readonly image: {
+    readonly path: string;
+    readonly sha256: string;
+    readonly name: string;
+    readonly source: string;
+    readonly signer?: SignerRecord;
+  };
   readonly nets: readonly NetRecord[];
   readonly blocks: readonly { readonly dev: string; readonly volume: string }[];
   readonly memMb: number;
@@ -34,6 +43,14 @@ export interface UnikernelRecord {
   readonly createdAt: number;
   /** Set while an update is on trial: the image to go back to (a daemon that starts and finds it rolls back). */
   readonly previousImage?: UnikernelRecord['image'];
+}
+
+export interface SignerRecord {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly serial: string;
+  /** The signer certificate's not-after time, in milliseconds since the epoch. */
+  readonly notAfter: number;
 }
 
 export interface VolumeRecord {

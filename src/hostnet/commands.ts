@@ -61,7 +61,7 @@ export function attached(name: string): string[] {
 }
 
 /** The host's IPv4 routes to subnets (not default), with their devices. */
-function hostRoutes(ctx: NetContext): { dst: string; dev: string }[] {
+export function hostRoutes(ctx: NetContext): { dst: string; dev: string }[] {
   const out = ctx.run(['ip', '-j', '-4', 'route', 'show', 'table', 'all']).out;
   const routes = JSON.parse(out || '[]') as { dst?: string; dev?: string; type?: string }[];
   return routes
