@@ -198,6 +198,66 @@ test('native tender: when the supervisor is killed, the sealed engine dies with 
   }
 });
 
+/** The children of every thread of `pid` whose command line names the bootstrap: its engine, once exec'd. */
+function engineOf(pid: number): number | undefined {
+  return descendants(pid).find((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('bootstrap.mjs');
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('js tender: killed before its engine has armed the parent-death signal, the engine ends itself rather than run on orphaned', {
+  skip: sptSkip,
+}, async () => {
+  // The JavaScript tender cannot arm the engine's PR_SET_PDEATHSIG before exec (the native one does): the
+  // bootstrap arms it as its first act, and a tender that dies before then leaves the signal to nobody. The
+  // engine is caught stopped between exec and that arming (koffi, which the arming calls through, not yet
+  // loaded), its tender killed, and it is let go: it must see the tender is gone and end.
+  const built = fata(['build', '-t', 'spt', 'test/fixtures/escape']);
+  assert.equal(built.status, 0, built.err);
+  let engine: number | undefined;
+  let caught = false;
+  try {
+    for (let attempt = 0; attempt < 5 && !caught; attempt++) {
+      const tender = spawn(process.execPath, [FATA, 'run', 'test/fixtures/escape/dist/escape.fata', '--port=1', '--linger=120000'], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exited = new Promise((r) => tender.on('exit', r));
+      try {
+        engine = undefined;
+        const deadline = Date.now() + 120_000; // The CLI and the bootstrap may be bundled first.
+        while (engine === undefined && tender.exitCode === null && Date.now() < deadline) {
+          engine = engineOf(tender.pid!);
+          if (engine === undefined) await new Promise((r) => setImmediate(r));
+        }
+        assert.ok(engine !== undefined, 'the tender started no engine');
+        process.kill(engine, 'SIGSTOP');
+        caught = !readFileSync(`/proc/${engine}/maps`, 'utf8').includes('koffi');
+        if (!caught) {
+          process.kill(engine, 'SIGKILL'); // Too late to catch it before the arming: try again.
+          continue;
+        }
+      } finally {
+        tender.kill('SIGKILL');
+        await exited;
+      }
+      process.kill(engine, 'SIGCONT');
+      for (let i = 0; i < 400 && running(engine); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(
+        !running(engine),
+        `engine ${engine} outlived its tender by 20 s (parent ${/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${engine}/status`, 'utf8'))?.[1]})`,
+      );
+    }
+    assert.ok(caught, 'in 5 tries the engine was never caught before it armed the signal');
+  } finally {
+    if (engine !== undefined && running(engine)) process.kill(engine, 'SIGKILL');
+  }
+});
+
 for (const tender of ['native', 'js'] as const) {
   test(`${tender} tender: a unikernel dies with whatever started it, even a parent that does not pass SIGTERM on (npx)`, {
     skip: tender === 'native' ? nativeSkip() : sptSkip,

@@ -7,7 +7,9 @@
  *   4. start the libuv worker threads the tap's waits will use;
  *   5. record the descriptors that are the engine's own and close the rest;
  *   6. resource limits; drop to the unprivileged account; re-arm the
- *      parent-death signal and check that the tender is still there;
+ *      parent-death signal and check that the tender is still there (as
+ *      at the start: a tender that died before an arming is seen by its
+ *      end of the console, fd 1, being closed);
  *   7. install the seccomp program (./filter.ts) on every thread;
  *   8. only then evaluate the service and boot it.
  * Exit codes: the service's (0, 1), 255 on an abort.
@@ -55,8 +57,27 @@ must(noCoreDumps());
 const parsed = parseLaunchSpec(process.argv[2]);
 if (typeof parsed === 'string') fail(parsed);
 const spec = parsed;
-// Whoever started us may die before the seal; then so do we (the native tender armed this before exec).
-must(dieWithParent());
+const POLLERR = 0x8,
+  POLLHUP = 0x10;
+/**
+ * The tender is gone when its end of our console is: a pipe (the native tender's) then polls POLLERR, a
+ * socketpair (Node's spawn makes one for a 'pipe') POLLHUP and no POLLERR unless unread bytes were lost.
+ * Asked right after each arming of the parent-death signal, it covers the tender dying before that arming,
+ * when the signal goes to nobody: the kernel would give us to init, and we would run on with no one to stop us.
+ */
+function tenderGone(): boolean {
+  const fd1 = new Uint8Array(8);
+  new DataView(fd1.buffer).setInt32(0, 1, true);
+  return (libc.poll(fd1, 1, 0) as number) > 0 && (fd1[6]! & (POLLERR | POLLHUP)) !== 0;
+}
+/** SIGKILL when the tender dies from now on, and exit now if it already has. */
+function dieWithTender(): void {
+  must(dieWithParent());
+  if (tenderGone()) process.exit(255);
+}
+// Whoever started us may die before the seal; then so do we (the native tender armed this before exec,
+// the JavaScript one cannot: until here a SIGKILL to it left us running).
+dieWithTender();
 if (spec.cgroup) {
   try {
     writeFileSync(join(spec.cgroup, 'cgroup.procs'), '0');
@@ -212,12 +233,8 @@ must(limit(RLIMIT_DATA, vmData + BigInt(spec.memMb) * 1024n * 1024n));
 
 must(dropPrivileges(account));
 must(limit(RLIMIT_NOFILE, BigInt(Math.max(2, ...devices, ...ownFds) + 1)));
-// A change of uid clears the parent-death signal: arm it again, then make sure the tender did not
-// die in between (its end of our stdout pipe would be gone: POLLERR).
-must(dieWithParent());
-const stdout = new Uint8Array(8);
-new DataView(stdout.buffer).setInt32(0, 1, true);
-if ((libc.poll(stdout, 1, 0) as number) > 0 && (stdout[6]! & 0x8) !== 0) process.exit(255);
+// A change of uid clears the parent-death signal: arm it again, and make sure the tender did not die in between.
+dieWithTender();
 
 must(seal({ pid: process.pid, tids, ownFds, consoleFds: [1, 2], netFds: spec.nets.map((n) => n.fd), blocks: blockPlan }));
 
