@@ -10,6 +10,7 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { netnsSkipReason, waitForLine, withTapNamespace } from './netns.ts';
+import { descendants, running } from './procs.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -40,6 +41,31 @@ test("--net=socket: the service echoes UDP through the host's sockets, without r
       child.kill('SIGTERM');
       await exited;
     }
+  }
+});
+
+test('fata run on the node target dies with whatever started it, even a parent killed with SIGKILL', async () => {
+  const port = await freeUdpPort();
+  const run = [FATA, 'run', '--net=socket', 'test/fixtures/udp-echo', `--port=${port}`];
+  // An intermediary that, like npx or a test runner, starts `fata run` and then dies without a word.
+  const parent = spawn(
+    process.execPath,
+    ['-e', `require('child_process').spawn(process.execPath, ${JSON.stringify(run)}, { stdio: 'inherit' }); setInterval(() => {}, 1000);`],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let below: number[] = [];
+  try {
+    await waitForLine(parent, /event=listening mode=socket/, 60_000);
+    below = descendants(parent.pid!);
+    assert.ok(below.length > 0, 'fata run runs below the intermediary');
+    const exited = once(parent, 'exit');
+    parent.kill('SIGKILL');
+    await exited;
+    for (let i = 0; i < 200 && below.some(running); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(below.filter(running), [], 'fata run outlived what started it by 10 s');
+  } finally {
+    parent.kill('SIGKILL');
+    for (const p of below.filter(running)) process.kill(p, 'SIGKILL');
   }
 });
 

@@ -83,7 +83,15 @@ async function checkTrust(flags: RunFlags, path: string, bytes: Buffer, say: (s:
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+const SIGTERM = 15;
+
 export async function runCommand(argv: readonly string[], say: (s: string) => void): Promise<number> {
+  // A unikernel dies with whatever started us (npx, a script, a test runner), on either target, even one that
+  // does not pass its SIGTERM on: SIGTERM to us when our parent goes. Armed first, before a build that may
+  // take seconds: armed later, a parent that died meanwhile would signal nobody and we would run on.
+  const parent = process.ppid;
+  onParentDeath(SIGTERM);
+  if (process.ppid !== parent) return EXIT_FAIL;
   const flags = parseRunFlags(argv);
   if ('error' in flags) {
     say(`fata run: ${flags.error}\n${RUN_USAGE}`);
@@ -107,7 +115,7 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
     return EXIT_FAIL;
   }
   if (!help) checkDevices(image, flags);
-  if (m.target === 'spt' && !help) return runSpt(image, path, verified, flags, say);
+  if (m.target === 'spt' && !help) return runSpt(image, path, verified, flags, say, parent);
   // The node target: the unikernel runs in this process.
   const taps = new Map<string, WaitableNetDevice>();
   const blocks = new Map<string, BlockDevice>();
@@ -222,8 +230,8 @@ async function runSpt(
   verified: string | undefined,
   flags: RunFlags,
   say: (s: string) => void,
+  parent: number,
 ): Promise<number> {
-  const parent = process.ppid;
   const { fds, nets, blocks, links } = await openSptDevices(flags, say);
   const memMb = flags.memMb ?? DEFAULT_MEM_MB;
   const pre = denyIoUringForChildren();
@@ -288,9 +296,7 @@ async function runSpt(
     onInt = forward('SIGINT');
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
-  // A unikernel dies with whatever started us (npx, a script, a test runner), even one that does not pass its
-  // SIGTERM on: SIGTERM to us when our parent goes, forwarded; a service that ignores it gets 5 s, then SIGKILL.
-  onParentDeath(15);
+  // Our parent's death (runCommand armed SIGTERM for it) is forwarded; a service that ignores it gets 5 s, then SIGKILL.
   let orphanedAt = 0;
   const watch = setInterval(() => {
     if (process.ppid === parent) return;
