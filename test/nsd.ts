@@ -4,9 +4,20 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { TapNamespace } from './netns.ts';
 
+/** A TSIG key as nsd.conf declares it (`algorithm` as NSD names it, e.g. hmac-sha256). */
+export interface NsdKey {
+  readonly name: string;
+  readonly algorithm: string;
+  readonly secret: string;
+}
+
 /**
  * Starts NSD on `address` serving `zone` from `text` (RRL off, no privileges
  * dropped, all files in `dir`); with `provideXfr`, zone transfers to anyone.
+ * `keys` are declared for `zoneOptions` (lines added to the zone, such as
+ * `notify: 10.0.0.2 KEY`) and for `secondaries`: zones NSD transfers in
+ * itself, each with its own option lines (`request-xfr: …`, `allow-notify: …`).
+ * `verbosity` raises NSD's log level (its log is `dir/nsd.log`).
  */
 export function startNsd(
   ns: Pick<TapNamespace, 'start'>,
@@ -14,9 +25,20 @@ export function startNsd(
   address: string,
   zone: string,
   text: string,
-  o: { readonly provideXfr?: boolean } = {},
+  o: {
+    readonly provideXfr?: boolean;
+    readonly keys?: readonly NsdKey[];
+    readonly zoneOptions?: readonly string[];
+    readonly secondaries?: readonly { readonly name: string; readonly options: readonly string[] }[];
+    readonly verbosity?: number;
+  } = {},
 ): ChildProcess {
   writeFileSync(join(dir, 'zone'), text);
+  const keys = (o.keys ?? []).map((k) => `key:\n  name: "${k.name}"\n  algorithm: ${k.algorithm}\n  secret: "${k.secret}"\n`).join('');
+  const lines = (l: readonly string[] | undefined): string => (l ?? []).map((x) => `  ${x}\n`).join('');
+  const secondaries = (o.secondaries ?? [])
+    .map((z) => `zone:\n  name: "${z.name}"\n  zonefile: "${z.name}.zone"\n${lines(z.options)}`)
+    .join('');
   writeFileSync(
     join(dir, 'nsd.conf'),
     `server:
@@ -33,12 +55,12 @@ export function startNsd(
   logfile: "${dir}/nsd.log"
   server-count: 1
   rrl-ratelimit: 0
-remote-control:
+${o.verbosity === undefined ? '' : `  verbosity: ${o.verbosity}\n`}remote-control:
   control-enable: no
-zone:
+${keys}zone:
   name: "${zone}"
   zonefile: "zone"
-${o.provideXfr ? '  provide-xfr: 0.0.0.0/0 NOKEY\n' : ''}`,
+${o.provideXfr ? '  provide-xfr: 0.0.0.0/0 NOKEY\n' : ''}${lines(o.zoneOptions)}${secondaries}`,
   );
   return ns.start(['nsd', '-d', '-c', join(dir, 'nsd.conf')]);
 }

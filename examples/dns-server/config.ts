@@ -15,6 +15,18 @@ export default service({
       '',
       'TSIG keys (RFC 8945), comma-separated, as kdig -y writes them: [ALGORITHM:]NAME:BASE64SECRET (hmac-sha256 when left out); a request signed with one may transfer zones',
     ),
+    primary: param.string(
+      '',
+      'IP[:PORT] of the primary the --zone zones are transferred from (IXFR, AXFR; SOA timers and NOTIFY): makes this a secondary',
+    ),
+    zone: param.string(
+      '',
+      'zones to keep as a secondary of --primary, comma-separated; a zone file of the same name in the image is not served',
+    ),
+    notify: param.string(
+      '',
+      'secondaries, IP[:PORT] comma-separated, sent NOTIFY (RFC 1996) for every zone at boot and whenever one changes',
+    ),
     'tcp-idle': param.int(10, 'seconds before an idle TCP connection is closed (RFC 7766)', { min: 1, max: 3600 }),
   },
 });

@@ -74,6 +74,8 @@ export const RCODE = {
   NXDOMAIN: 3,
   NOTIMP: 4,
   REFUSED: 5,
+  /** RFC 8945 §3, RFC 5936 §2.2.1: not authoritative for the zone, or a TSIG that failed. */
+  NOTAUTH: 9,
   BADVERS: 16,
 } as const;
 export const OPCODE_QUERY = 0;

@@ -48,6 +48,8 @@ export { EDNS_UDP_SIZE } from '../../wire/dns.ts';
 const MAX_CNAME_CHAIN = 16;
 /** RFC 6672 §2.2: a synthesized name longer than 255 octets. */
 const RCODE_YXDOMAIN = 6;
+/** RFC 1996 §3. */
+export const OPCODE_NOTIFY = 4;
 /** Per AXFR message, below the 65535 TCP limit with room for one large record. */
 const AXFR_CHUNK = 16000;
 const TYPE_TSIG = 250;
@@ -259,6 +261,12 @@ export interface AnswerOptions {
    * message gets NOTAUTH with BADKEY.
    */
   readonly tsig?: { readonly keys: readonly TsigKey[]; readonly hmac: Hmac; readonly now: number };
+  /**
+   * A secondary's NOTIFY handler (RFC 1996): the zone's apex, the serial
+   * the NOTIFY carried, the key it was signed with; returns the RCODE to
+   * answer. Without it NOTIFY gets NOTIMP.
+   */
+  readonly notify?: (apex: string, serial: number | undefined, key: TsigKey | undefined) => number;
 }
 
 export interface AuthorityCounters {
@@ -272,8 +280,36 @@ export interface AuthorityCounters {
   axfr: number;
 }
 
+/** One version step of a zone, kept for IXFR (RFC 1995 §4): what went and what came, SOAs apart. */
+export interface ZoneDiff {
+  readonly from: DnsRecord;
+  readonly to: DnsRecord;
+  readonly deleted: readonly DnsRecord[];
+  readonly added: readonly DnsRecord[];
+}
+
+/** Differences kept per zone; an IXFR from a serial older than the oldest gets the whole zone. */
+const JOURNAL_MAX = 64;
+
+const soaSerial = (rr: DnsRecord): number => (rr.data.kind === 'SOA' ? rr.data.serial : 0);
+
+/** What changed from `a` to `b`, as records (duplicates compare as RFC 2181 §5 says). */
+export function zoneDiff(a: Zone, b: Zone): ZoneDiff {
+  const before = new Map(a.records.filter((r) => r !== a.soa).map((r) => [recordKey(r), r]));
+  const after = new Map(b.records.filter((r) => r !== b.soa).map((r) => [recordKey(r), r]));
+  return {
+    from: a.soa,
+    to: b.soa,
+    deleted: [...before].filter(([k]) => !after.has(k)).map(([, r]) => r),
+    added: [...after].filter(([k]) => !before.has(k)).map(([, r]) => r),
+  };
+}
+
 export class Authority {
-  private readonly zones: Zone[];
+  private zones: Zone[];
+  /** Zones this server is a secondary for but does not hold now (not transferred yet, or expired): SERVFAIL, as NSD. */
+  private readonly unavailable = new Set<string>();
+  private readonly journals = new Map<string, ZoneDiff[]>();
   readonly counters: AuthorityCounters = { queries: 0, tsigErrors: 0, formerr: 0, refused: 0, nxdomain: 0, truncated: 0, axfr: 0 };
 
   constructor(zones: readonly Zone[]) {
@@ -283,6 +319,48 @@ export class Authority {
 
   zoneFor(name: string): Zone | undefined {
     return this.zones.find((z) => isSubdomain(name, z.apex));
+  }
+
+  /** The zone whose apex is `apex`, if held. */
+  zone(apex: string): Zone | undefined {
+    const a = canonicalName(apex);
+    return this.zones.find((z) => z.apex === a);
+  }
+
+  /**
+   * Serves `z`, in place of the zone with its apex if there is one. When
+   * its serial is newer (RFC 1982), the difference is kept for IXFR;
+   * otherwise the zone's differences are forgotten.
+   */
+  setZone(z: Zone): void {
+    const old = this.zone(z.apex);
+    this.unavailable.delete(z.apex);
+    if (old && serialNewer(soaSerial(z.soa), soaSerial(old.soa))) {
+      const j = this.journals.get(z.apex) ?? [];
+      j.push(zoneDiff(old, z));
+      if (j.length > JOURNAL_MAX) j.shift();
+      this.journals.set(z.apex, j);
+    } else this.journals.delete(z.apex);
+    this.zones = [...this.zones.filter((x) => x !== old), z].sort((a, b) => b.apex.length - a.apex.length);
+  }
+
+  /** Stops serving the zone at `apex` (a secondary's zone that expired, or not yet transferred): its names get SERVFAIL. */
+  setUnavailable(apex: string): void {
+    const a = canonicalName(apex);
+    this.zones = this.zones.filter((z) => z.apex !== a);
+    this.journals.delete(a);
+    this.unavailable.add(a);
+  }
+
+  /** A held zone's differences, oldest first. */
+  journal(apex: string): readonly ZoneDiff[] {
+    return this.journals.get(canonicalName(apex)) ?? [];
+  }
+
+  /** True when `name` is in a zone we should hold but do not, and no held zone is more specific. */
+  private isUnavailable(name: string, held: Zone | undefined): boolean {
+    for (const a of this.unavailable) if (isSubdomain(name, a) && (!held || a.length > held.apex.length)) return true;
+    return false;
   }
 
   /**
@@ -352,6 +430,7 @@ export class Authority {
       return [b];
     };
     if (q.edns && q.edns.version > 0) return out(reply(RCODE.BADVERS));
+    if (q.opcode === OPCODE_NOTIFY && o.notify) return out(this.notified(q, o.notify, key, reply));
     if (q.opcode !== OPCODE_QUERY) return out(reply(RCODE.NOTIMP));
     if (q.questions.length !== 1) {
       this.counters.formerr++;
@@ -364,6 +443,7 @@ export class Authority {
     }
     if (question.type === TYPE.AXFR || question.type === TYPE.IXFR) return this.transfer(q, question, o, key !== undefined, reply, out);
     const zone = this.zoneFor(question.name);
+    if (this.unavailable.size > 0 && this.isUnavailable(question.name, zone)) return out(reply(RCODE.SERVFAIL));
     if (!zone) {
       this.counters.refused++;
       return out(reply(RCODE.REFUSED));
@@ -381,13 +461,35 @@ export class Authority {
   }
 
   /**
+   * NOTIFY (RFC 1996 §3.7): one question, SOA, for a zone apex; `notify`
+   * (the secondary's) says what to answer. The reply echoes the question
+   * with AA set, as NSD and Knot answer.
+   */
+  private notified(
+    q: DnsMessage,
+    notify: NonNullable<AnswerOptions['notify']>,
+    key: TsigKey | undefined,
+    reply: (rcode: number) => DnsMessage,
+  ): DnsMessage {
+    const question = q.questions[0];
+    if (q.questions.length !== 1 || question?.type !== TYPE.SOA) {
+      this.counters.formerr++;
+      return reply(RCODE.FORMERR);
+    }
+    const soa = q.answers.find((r) => r.data.kind === 'SOA' && canonicalName(r.name) === canonicalName(question.name));
+    const rcode = notify(canonicalName(question.name), soa?.data.kind === 'SOA' ? soa.data.serial : undefined, key);
+    return { ...reply(rcode), aa: rcode === RCODE.NOERROR };
+  }
+
+  /**
    * AXFR (RFC 5936) and IXFR (RFC 1995) as NSD answers them: NOTAUTH for a
    * name that is not one of our apexes, NOTIMP for AXFR over UDP, REFUSED
    * unless transfers are allowed or the request is signed with one of our
-   * keys (TSIG). IXFR from a serial not older than ours is
-   * the single SOA; otherwise, keeping no differences, the whole zone
-   * AXFR-style over TCP, and over UDP the single SOA that sends the client
-   * to TCP (RFC 1995 §2).
+   * keys (TSIG). IXFR from a serial not older than ours is the single SOA;
+   * from one our journal reaches (the zone's versions since this server
+   * started), the differences over TCP (§4); otherwise the whole zone
+   * AXFR-style over TCP. Over UDP the single SOA sends the client to TCP
+   * (§2).
    */
   private transfer(
     q: DnsMessage,
@@ -414,9 +516,27 @@ export class Authority {
       const ours = zone.soa.data.kind === 'SOA' ? zone.soa.data.serial : 0;
       if (theirs?.data.kind === 'SOA' && !serialNewer(ours, theirs.data.serial)) return soaOnly();
       if (o.transport !== 'tcp') return soaOnly();
+      const diffs = theirs?.data.kind === 'SOA' ? this.diffsFrom(zone.apex, theirs.data.serial, ours) : undefined;
+      if (diffs) {
+        this.counters.axfr++;
+        const lower = (r: DnsRecord): DnsRecord => (r.name === canonicalName(r.name) ? r : { ...r, name: canonicalName(r.name) });
+        const soa = lower(zone.soa);
+        const seq = [soa, ...diffs.flatMap((d) => [lower(d.from), ...d.deleted.map(lower), lower(d.to), ...d.added.map(lower)]), soa];
+        return chunked(q, question, seq);
+      }
     }
     this.counters.axfr++;
     return axfr(q, question, zone);
+  }
+
+  /** The journal's differences from serial `from` to `to`, if it has each step. */
+  private diffsFrom(apex: string, from: number, to: number): ZoneDiff[] | undefined {
+    const j = this.journals.get(apex) ?? [];
+    const i = j.findIndex((d) => soaSerial(d.from) === from);
+    if (i < 0) return undefined;
+    const run = j.slice(i);
+    for (let k = 1; k < run.length; k++) if (soaSerial(run[k]!.from) !== soaSerial(run[k - 1]!.to)) return undefined;
+    return soaSerial(run[run.length - 1]!.to) === to ? run : undefined;
   }
 }
 
@@ -603,7 +723,11 @@ function axfr(q: DnsMessage, question: DnsQuestion, zone: Zone): Uint8Array[] {
   // Owners as NSD and Knot send them in a transfer: lower case (names compare without case, RFC 4343).
   const lower = (r: DnsRecord): DnsRecord => (r.name === canonicalName(r.name) ? r : { ...r, name: canonicalName(r.name) });
   const soa = lower(zone.soa);
-  const all = [soa, ...zone.records.filter((r) => r !== zone.soa).map(lower), soa];
+  return chunked(q, question, [soa, ...zone.records.filter((r) => r !== zone.soa).map(lower), soa]);
+}
+
+/** A transfer's records in messages that fit TCP, the question in the first only. */
+function chunked(q: DnsMessage, question: DnsQuestion, all: readonly DnsRecord[]): Uint8Array[] {
   const out: Uint8Array[] = [];
   let batch: DnsRecord[] = [];
   let size = 0;

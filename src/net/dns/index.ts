@@ -9,3 +9,5 @@ export * from './recursive.ts';
 export * from './blocklist.ts';
 export { presentationToWire, wireToPresentation } from './rdata.ts';
 export * from './tsig.ts';
+export * from './secondary.ts';
+export * from './notify.ts';

@@ -10,7 +10,18 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { decodeDns, encodeDns, isDecodeError, makeQuery, RCODE, TYPE, type DnsMessage } from '../../wire/dns.ts';
 import { Authority, Zone } from './authority.ts';
-import { parseTsigKey, RCODE_NOTAUTH, TYPE_TSIG, signMessage, splitTsig, TSIG_ERROR, verifyTsig, type Hmac, type TsigKey } from './tsig.ts';
+import {
+  parseTsigKey,
+  RCODE_NOTAUTH,
+  TYPE_TSIG,
+  signMessage,
+  splitTsig,
+  TSIG_ERROR,
+  TsigResponseVerifier,
+  verifyTsig,
+  type Hmac,
+  type TsigKey,
+} from './tsig.ts';
 
 const hmac: Hmac = (hash, key, data) => createHmac(hash, key).update(data).digest();
 const SECRET = 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==';
@@ -231,4 +242,37 @@ test('Authority: a signed UDP answer that fits only unsigned is truncated, with 
   assert.ok(r.length <= 512, `${r.length} octets`);
   assert.deepEqual([decoded(r).tc, decoded(r).answers.length], [true, 0]);
   assert.ok(verifyTsig(tsigOf(r), [KEY], hmac, { now: T0, requestMac: q.mac }).ok);
+});
+
+test('a client verifies answers in order: the first signed, up to 99 unsigned between, each signed one over all before it', () => {
+  const q = signMessage(encodeDns(makeQuery(4, 'big.test.', TYPE.AXFR)), KEY, hmac, { now: T0 });
+  const msgs = new Authority([bigZone()]).answer(encodeDns(makeQuery(4, 'big.test.', TYPE.AXFR)), { transport: 'tcp', allowAxfr: true });
+  assert.ok(msgs.length >= 3);
+  // Sign as a server that signs the first and the last only (RFC 8945 §5.3.1 allows it).
+  const first = signMessage(msgs[0]!, KEY, hmac, { now: T0, requestMac: q.mac });
+  const middle = msgs.slice(1, -1);
+  const joined = Buffer.concat(middle.map((m) => Buffer.from(m)));
+  const lastSigned = signMessage(msgs.at(-1)!, KEY, hmac, { now: T0, requestMac: first.mac, timersOnly: true });
+  // The last one's MAC must cover the unsigned ones: re-sign over their concatenation.
+  const cover = signMessage(Buffer.concat([joined, Buffer.from(msgs.at(-1)!)]), KEY, hmac, {
+    now: T0,
+    requestMac: first.mac,
+    timersOnly: true,
+  });
+  const last = Buffer.concat([Buffer.from(msgs.at(-1)!), Buffer.from(cover.bytes.subarray(joined.length + msgs.at(-1)!.length))]);
+  last.writeUInt16BE(last.readUInt16BE(10) + 1, 10);
+  const check = (seq: Uint8Array[]): (string | undefined)[] => {
+    const v = new TsigResponseVerifier(KEY, hmac, q.mac);
+    return seq.map((b) => v.next(b, decoded(b), T0)?.error);
+  };
+  assert.deepEqual(
+    check([first.bytes, ...middle, last]),
+    [first.bytes, ...middle, last].map(() => undefined),
+  );
+  assert.match(check([first.bytes, ...middle, lastSigned.bytes]).at(-1)!, /does not verify \(BADSIG\)/, 'a MAC that skips the unsigned');
+  assert.match(check([msgs[0]!])[0]!, /not signed/);
+  const v = new TsigResponseVerifier(KEY, hmac, q.mac);
+  v.next(first.bytes, decoded(first.bytes), T0);
+  for (let i = 0; i < 99; i++) assert.equal(v.next(msgs[1]!, decoded(msgs[1]!), T0), undefined);
+  assert.match(v.next(msgs[1]!, decoded(msgs[1]!), T0)!.error, /more than 99/);
 });

@@ -8,7 +8,7 @@
  * Untrusted bytes never throw: verification returns a result.
  */
 import { put16, put32, u16, u32 } from '../../wire/bytes.ts';
-import { canonicalName, nameToLabels, type DnsMessage } from '../../wire/dns.ts';
+import { canonicalName, nameToLabels, rcodeName, type DnsMessage } from '../../wire/dns.ts';
 import { base64Bytes } from './rdata.ts';
 
 export const TYPE_TSIG = 250;
@@ -385,4 +385,52 @@ export function timeOther(now: number): Uint8Array {
 export function tsigErrorName(e: number): string {
   for (const [k, v] of Object.entries(TSIG_ERROR)) if (v === e) return k;
   return `TSIG${e}`;
+}
+
+/**
+ * A client's check of the answers to a request it signed (RFC 8945 §5.3.1,
+ * §5.4): the first message must be signed over the request's MAC; in a
+ * transfer, later messages may go unsigned, at most 99 in a row, and the
+ * next signed one covers them all; the last must be signed (`done`).
+ */
+export class TsigResponseVerifier {
+  private readonly key: TsigKey;
+  private readonly hmac: Hmac;
+  private prior: Uint8Array;
+  private pending: Uint8Array[] = [];
+  private count = 0;
+  /** True when the last message fed was signed and verified. */
+  lastSigned = false;
+
+  constructor(key: TsigKey, hmac: Hmac, requestMac: Uint8Array) {
+    this.key = key;
+    this.hmac = hmac;
+    this.prior = requestMac;
+  }
+
+  /** Checks the next answer; an error sentence when it must be dropped, and the exchange with it. */
+  next(bytes: Uint8Array, m: DnsMessage, now: number): { readonly error: string } | undefined {
+    const first = this.count++ === 0;
+    const s = splitTsig(bytes, m);
+    if (s === 'formerr') return { error: 'the answer has a malformed or misplaced TSIG' };
+    if (s === 'none') {
+      this.lastSigned = false;
+      if (first) {
+        const said = m.rcode === 0 ? '' : `; it says ${rcodeName(m.rcode)}`;
+        return { error: `the answer is not signed (the request was, with ${this.key.name})${said}` };
+      }
+      if (this.pending.length >= 99) return { error: 'more than 99 transfer messages in a row without a TSIG (RFC 8945 §5.3.1)' };
+      // An unsigned message enters the next digest as it is (its ARCOUNT unchanged, no TSIG to strip).
+      this.pending.push(bytes);
+      return undefined;
+    }
+    if (s.record.error !== 0) return { error: `the server answered TSIG error ${tsigErrorName(s.record.error)}` };
+    const joined = { record: s.record, unsigned: concat([...this.pending, s.unsigned]) };
+    const v = verifyTsig(joined, [this.key], this.hmac, { now, requestMac: this.prior, timersOnly: !first });
+    if (!v.ok) return { error: `the answer's TSIG does not verify (${'formerr' in v ? 'FORMERR' : tsigErrorName(v.error)})` };
+    this.prior = v.record.mac;
+    this.pending = [];
+    this.lastSigned = true;
+    return undefined;
+  }
 }

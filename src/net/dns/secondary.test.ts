@@ -1,0 +1,305 @@
+/**
+ * A secondary against an in-process primary (an Authority behind DNS over
+ * TCP on an in-memory stream), on a virtual clock: the first AXFR, IXFR
+ * from the primary's journal (one and several versions at a time), an
+ * AXFR-style IXFR from a primary that kept no differences, REFRESH, RETRY
+ * and EXPIRE (RFC 1034 §4.3.5), NOTIFY (RFC 1996) received and sent, and
+ * TSIG on all of it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { decodeDns, encodeDns, isDecodeError, RCODE, TYPE } from '../../wire/dns.ts';
+import type { ByteStream } from '../stream.ts';
+import { Authority, OPCODE_NOTIFY, recordKey, Zone } from './authority.ts';
+import { sendNotify } from './notify.ts';
+import type { DnsNet, Timer } from './query.ts';
+import { refreshZone, Secondary, type PrimaryLink, type SecondaryEvents } from './secondary.ts';
+import { DnsTcpSession } from './transport.ts';
+import { parseTsigKey, type Hmac, type TsigKey } from './tsig.ts';
+
+const hmac: Hmac = (hash, key, data) => createHmac(hash, key).update(data).digest();
+const k = (s: string): TsigKey => {
+  const r = parseTsigKey(s);
+  if ('error' in r) throw new Error(r.error);
+  return r;
+};
+const KEY = k('xfr:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==');
+
+function zone(serial: number, extra: string[] = [], drop: string[] = []): Zone {
+  const lines = [
+    `@ 300 SOA ns hostmaster ${serial} 3600 600 86400 60`,
+    '@ 300 NS ns',
+    'ns 300 A 192.0.2.1',
+    'www 300 A 192.0.2.80',
+    'mail 300 A 192.0.2.25',
+    ...extra,
+  ].filter((l) => !drop.includes(l));
+  const z = Zone.parse('sec.test.', `$ORIGIN sec.test.\n${lines.join('\n')}\n`);
+  if ('errors' in z) throw new Error(z.errors.join('\n'));
+  return z;
+}
+const keys = (z: Zone | undefined): string[] => (z ? z.records.map(recordKey).sort() : []);
+
+/** A connected pair of in-memory byte streams; writes arrive on the other side in a later microtask. */
+function pair(): [ByteStream, ByteStream] {
+  const make = (): ByteStream & { peer?: ByteStream } => ({
+    onData: undefined,
+    onEnd: undefined,
+    onDrain: undefined,
+    onClose: undefined,
+    write(d) {
+      const copy = d.slice();
+      queueMicrotask(() => this.peer?.onData?.(copy));
+      return d.length;
+    },
+    end() {
+      queueMicrotask(() => this.peer?.onEnd?.());
+    },
+    destroy() {},
+    pause() {},
+    resume() {},
+  });
+  const a = make(),
+    b = make();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
+
+interface World {
+  primary: Authority;
+  up: boolean;
+  clock: number;
+  wall: number;
+  timers: { at: number; fn: () => void }[];
+  connections: number;
+  link(key?: TsigKey): PrimaryLink;
+}
+
+function world(z: Zone, o: { allowAxfr?: boolean; primaryKeys?: TsigKey[] } = {}): World {
+  const w: World = {
+    primary: new Authority([z]),
+    up: true,
+    clock: 1_000_000,
+    wall: 1_764_547_200,
+    timers: [],
+    connections: 0,
+    link: (key) => ({
+      address: '192.0.2.53',
+      port: 53,
+      net,
+      random: { u32: () => (w.connections * 7919 + 17) >>> 0, fill: () => {} },
+      timer,
+      tsig: key ? { key, hmac } : undefined,
+      wallSec: () => w.wall,
+    }),
+  };
+  const timer: Timer = (ms, fn) => {
+    const t = { at: w.clock + ms, fn };
+    w.timers.push(t);
+    return () => {
+      w.timers = w.timers.filter((x) => x !== t);
+    };
+  };
+  const net: Pick<DnsNet, 'tcpConnect'> = {
+    tcpConnect: async () => {
+      if (!w.up) throw new Error('connection refused');
+      w.connections++;
+      const [client, server] = pair();
+      new DnsTcpSession(server, (m) =>
+        w.primary.answer(m, {
+          transport: 'tcp',
+          allowAxfr: o.allowAxfr ?? true,
+          tsig: { keys: o.primaryKeys ?? [], hmac, now: w.wall },
+        }),
+      );
+      return client;
+    },
+  };
+  return w;
+}
+
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+};
+
+function secondary(w: World, key?: TsigKey) {
+  const log: string[] = [];
+  const loaded: string[] = [];
+  let expired = 0;
+  const events: SecondaryEvents = {
+    loaded: (_z, how) => loaded.push(how),
+    expired: () => expired++,
+    log: (_l, e, f) => log.push(`${e} ${JSON.stringify(f)}`),
+  };
+  const s = new Secondary('sec.test.', w.link(key), events, () => w.clock);
+  return { s, log, loaded, expired: () => expired };
+}
+
+test("first AXFR, then IXFR of one and of several versions from the journal; the zone equals the primary's each time", async () => {
+  const w = world(zone(1));
+  const { s, loaded } = secondary(w);
+  s.poll();
+  await settle();
+  assert.deepEqual(loaded, ['AXFR']);
+  assert.deepEqual(keys(s.zone), keys(w.primary.zone('sec.test.')));
+
+  w.primary.setZone(zone(2, ['new 300 A 192.0.2.2'], ['mail 300 A 192.0.2.25']));
+  s.notify(2);
+  await settle();
+  assert.deepEqual(loaded, ['AXFR', 'IXFR']);
+  assert.deepEqual(keys(s.zone), keys(w.primary.zone('sec.test.')));
+  assert.ok(s.zone?.get('new.sec.test.', TYPE.A) && !s.zone.get('mail.sec.test.', TYPE.A));
+
+  // Two versions while the secondary waits for REFRESH (3600 s).
+  w.primary.setZone(zone(3, ['new 300 A 192.0.2.2', 'x 300 TXT "three"'], ['mail 300 A 192.0.2.25']));
+  w.primary.setZone(zone(4, ['x 300 TXT "four"'], ['mail 300 A 192.0.2.25']));
+  w.clock += 3_599_000;
+  s.poll();
+  await settle();
+  assert.equal(loaded.length, 2, 'not before REFRESH');
+  w.clock += 1000;
+  s.poll();
+  await settle();
+  assert.deepEqual(loaded, ['AXFR', 'IXFR', 'IXFR']);
+  assert.deepEqual(keys(s.zone), keys(w.primary.zone('sec.test.')));
+  assert.equal(w.primary.journal('sec.test.').length, 3);
+});
+
+test('an up-to-date secondary transfers nothing; a primary without the differences answers IXFR AXFR-style', async () => {
+  const w = world(zone(10));
+  const { s, loaded } = secondary(w);
+  s.poll();
+  await settle();
+  w.clock += 3_600_000;
+  s.poll();
+  await settle();
+  assert.deepEqual(loaded, ['AXFR'], 'serial unchanged: no transfer');
+  assert.equal(s.counters.checks, 2);
+  // A restarted primary: a new version and no journal.
+  w.primary = new Authority([zone(11, ['y 300 A 192.0.2.11'])]);
+  s.notify(undefined);
+  await settle();
+  assert.deepEqual(loaded, ['AXFR', 'AXFR']);
+  assert.deepEqual(keys(s.zone), keys(w.primary.zone('sec.test.')));
+  // A NOTIFY with a serial not newer than ours is noted only (RFC 1996 §3.11).
+  s.notify(11);
+  s.notify(5);
+  await settle();
+  assert.equal(s.counters.checks, 3);
+  assert.equal(s.counters.notifies, 3);
+});
+
+test('RETRY after a failed check, EXPIRE after none succeeded for 86400 s; back when the primary is', async () => {
+  const w = world(zone(1));
+  const { s, log, expired } = secondary(w);
+  // Before any zone: RETRY is 10 s.
+  w.up = false;
+  s.poll();
+  await settle();
+  assert.match(log.at(-1)!, /zone-refresh-failed .*connection refused.*"retry":10/);
+  w.up = true;
+  w.clock += 9_999;
+  s.poll();
+  await settle();
+  assert.equal(s.zone, undefined);
+  w.clock += 1;
+  s.poll();
+  await settle();
+  assert.ok(s.zone);
+  const loadedAt = w.clock;
+  // The primary goes away: checks at REFRESH, then every RETRY (600 s), then EXPIRE.
+  w.up = false;
+  w.clock = loadedAt + 3_600_000;
+  s.poll();
+  await settle();
+  assert.match(log.at(-1)!, /"retry":600/);
+  for (let t = loadedAt + 3_600_000 + 600_000; t < loadedAt + 86_400_000; t += 600_000) {
+    w.clock = t;
+    s.poll();
+    await settle();
+  }
+  assert.ok(s.zone, 'still served before EXPIRE');
+  assert.equal(expired(), 0);
+  w.clock = loadedAt + 86_400_000;
+  s.poll();
+  await settle();
+  assert.equal(s.zone, undefined);
+  assert.equal(expired(), 1);
+  // The first try, the one at REFRESH, 137 at RETRY before EXPIRE, and the one at EXPIRE (checks go on after it).
+  assert.equal(s.counters.failures, 1 + 1 + 137 + 1);
+});
+
+test("TSIG: transfers signed and verified; a wrong key fails with the primary's TSIG error; a closed primary refuses the unsigned", async () => {
+  const w = world(zone(1), { allowAxfr: false, primaryKeys: [KEY] });
+  const ok = await refreshZone('sec.test.', undefined, w.link(KEY));
+  assert.equal(ok.kind, 'loaded');
+  const wrong = await refreshZone('sec.test.', undefined, w.link(k('xfr:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=')));
+  assert.deepEqual(wrong, { kind: 'failed', error: 'the server answered TSIG error BADSIG' });
+  const other = await refreshZone('sec.test.', undefined, w.link(k('other:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==')));
+  assert.deepEqual(other, { kind: 'failed', error: 'the server answered TSIG error BADKEY' });
+  const unsigned = await refreshZone('sec.test.', undefined, w.link());
+  assert.deepEqual(unsigned, { kind: 'failed', error: 'the primary answered AXFR with REFUSED' });
+  // A primary without our key: BADKEY.
+  const open = world(zone(1));
+  const r = await refreshZone('sec.test.', undefined, open.link(KEY));
+  assert.deepEqual(r, { kind: 'failed', error: 'the server answered TSIG error BADKEY' });
+});
+
+test("NOTIFY: sent signed over UDP, answered by the Authority with the secondary's verdict (AA, the question echoed)", async () => {
+  const w = world(zone(1));
+  const seen: string[] = [];
+  const secondaryAuthority = new Authority([]);
+  const notify = (apex: string, serial: number | undefined, key: TsigKey | undefined): number => {
+    seen.push(`${apex} ${serial} ${key?.name}`);
+    if (!key) return RCODE.REFUSED;
+    return apex === 'sec.test.' ? RCODE.NOERROR : 9;
+  };
+  let replies = 0;
+  const udp: Pick<DnsNet, 'udpBind'> = {
+    udpBind: async (_port, onMessage) => ({
+      port: 40000,
+      send: (dst, dstPort, data) => {
+        const out = secondaryAuthority.answer(data, { transport: 'udp', notify, tsig: { keys: [KEY], hmac, now: w.wall } });
+        for (const o of out) {
+          replies++;
+          const m = decodeDns(o);
+          assert.ok(!isDecodeError(m) && m.opcode === OPCODE_NOTIFY && m.qr);
+          queueMicrotask(() => onMessage({ src: dst, srcPort: dstPort, data: o }));
+        }
+        return true;
+      },
+      close: () => {},
+    }),
+  };
+  const soa = w.primary.zone('sec.test.')!.soa;
+  const base = { net: udp, random: { u32: () => 99, fill: () => {} }, wallSec: () => w.wall, timer: w.link().timer };
+  assert.equal(await sendNotify({ ...base, tsig: { key: KEY, hmac } }, '192.0.2.2', 53, soa), undefined);
+  assert.equal(await sendNotify({ ...base, tries: 1 }, '192.0.2.2', 53, soa), 'answered REFUSED');
+  assert.deepEqual(seen, ['sec.test. 1 xfr.', 'sec.test. 1 undefined']);
+  assert.equal(replies, 2);
+  // A NOTIFY to a server without a secondary's handler is NOTIMP, as before.
+  const q = encodeDns({ ...decodeNotifyQuery(), id: 5 });
+  const m = decodeDns(new Authority([zone(1)]).answer(q, { transport: 'udp' })[0]!);
+  assert.ok(!isDecodeError(m) && m.rcode === RCODE.NOTIMP);
+});
+
+function decodeNotifyQuery() {
+  return {
+    id: 1,
+    qr: false,
+    opcode: OPCODE_NOTIFY,
+    aa: true,
+    tc: false,
+    rd: false,
+    ra: false,
+    ad: false,
+    cd: false,
+    rcode: 0,
+    questions: [{ name: 'sec.test.', type: TYPE.SOA, class: 1 }],
+    answers: [],
+    authority: [],
+    additional: [],
+  };
+}
