@@ -191,8 +191,8 @@ function appliesNothing(c: Ctx): void {
 type Images = { ping: string; block: string; echo: string; unsigned: string; other: string };
 type Case = [what: string, change: (d: Doc) => void, needle: string, nth: number, error: RegExp];
 
-/** Each kind of invalid file: what to change, the text on the line the error must name (its nth such line), the error. */
-function invalidCases(c: Ctx, images: Images): Case[] {
+/** The kinds of invalid file about the file itself and the host: what to change, the text on the line the error must name (its nth such line), the error. */
+function invalidCases(): Case[] {
   return [
     ['memory below the minimum', (d) => (d.unikernels.b!.memoryMb = 16), '"memoryMb": 16', 1, /must be at least 64/],
     ['an unknown key', (d) => (d.unikernels.b!.mem = 1), '"mem": 1', 1, /unknown key "mem"/],
@@ -239,8 +239,24 @@ function invalidCases(c: Ctx, images: Images): Case[] {
       1,
       /exists with 4194304 bytes, not 8388608; volumes are not resized/,
     ],
+  ];
+}
+
+/** The kinds of invalid file that are about an image: missing, unsigned, signed by another, its devices, its arguments. */
+function imageCases(c: Ctx, images: Images): Case[] {
+  return [
     ['an image that is not there', (d) => (d.unikernels.b!.image = join(c.dir, 'none.fata')), 'none.fata', 1, /FATA_NO_IMAGE/],
     ['an unsigned image', (d) => (d.unikernels.b!.image = images.unsigned), 'unsigned.fata', 1, /FATA_UNSIGNED/],
+    [
+      'an unsigned image without a signer, for a daemon with --trust',
+      (d) => {
+        d.unikernels.b!.image = images.unsigned;
+        delete d.unikernels.b!.signer;
+      },
+      'unsigned.fata',
+      1,
+      /the daemon runs only signed images \(--trust\) and there is no .*unsigned\.fata\.sig/,
+    ],
     [
       'another signer',
       (d) => (d.unikernels.b!.signer = 'CN=Someone Else'),
@@ -278,7 +294,7 @@ function invalidFiles(c: Ctx, good: Doc, images: Images): void {
   const before = c.state();
   const names = c.names();
   const clone = (): Doc => JSON.parse(JSON.stringify(good)) as Doc;
-  for (const [what, change, needle, nth, re] of invalidCases(c, images)) {
+  for (const [what, change, needle, nth, re] of [...invalidCases(), ...imageCases(c, images)]) {
     const d = clone();
     change(d);
     const text = c.write(d);

@@ -10,7 +10,8 @@
  * the result also carries what apply needs (each image's hash).
  */
 import { FataError } from '../host/errors.ts';
-import { verifyImage } from '../build/trust.ts';
+import { existsSync } from 'node:fs';
+import { signaturePath, verifyImage } from '../build/trust.ts';
 import { loadSpecImage, type Limits } from '../daemon/create.ts';
 import type { RestartPolicy } from '../daemon/protocol.ts';
 import { checkDevices } from '../tender/check.ts';
@@ -212,7 +213,7 @@ interface ImageFacts {
 }
 
 /** The image: intact and spt, its devices attached, its boot arguments accepted, signed by the required signer. */
-async function checkImage(p: HostPolicy, u: UnikernelDecl, facts: ImageFacts, now: Date, add: Add): Promise<void> {
+async function checkImage(p: HostPolicy, u: UnikernelDecl, facts: ImageFacts, daemonTrust: boolean, now: Date, add: Add): Promise<void> {
   let loaded: ReturnType<typeof loadSpecImage>;
   try {
     loaded = loadSpecImage(u.image);
@@ -234,6 +235,11 @@ async function checkImage(p: HostPolicy, u: UnikernelDecl, facts: ImageFacts, no
   if ('error' in args) add(['unikernels', u.name, 'bootArgs'], `${loaded.image.manifest.name} refuses its boot arguments: ${args.error}`);
   else if (args.help) add(['unikernels', u.name, 'bootArgs'], '--help is not a boot argument for a unikernel under the daemon');
   else if (args.ipv4) checkAddress(p, u, args.ipv4.address, facts.addresses, add);
+  if (daemonTrust && !existsSync(signaturePath(u.image)))
+    add(
+      ['unikernels', u.name, 'image'],
+      `the daemon runs only signed images (--trust) and there is no ${signaturePath(u.image)}; sign it with fata sign`,
+    );
   if (!u.signer || !p.trust) return;
   try {
     const s = await verifyImage(u.image, loaded.bytes, { trust: p.trust.ca, crl: p.trust.crl, now });
@@ -255,7 +261,7 @@ export async function checkPolicy(p: HostPolicy, daemon: DaemonView, host: HostV
   checkTotals(p, daemon, host, add);
   checkDeclarations(p, host, add);
   const facts: ImageFacts = { sha256: new Map(), signers: new Map(), addresses: new Map() };
-  for (const u of p.unikernels) await checkImage(p, u, facts, now, add);
+  for (const u of p.unikernels) await checkImage(p, u, facts, daemon.trust, now, add);
   problems.sort((a, b) => order(a.at) - order(b.at));
   return { problems, sha256: facts.sha256, signers: facts.signers };
 }
