@@ -303,3 +303,20 @@ function decodeNotifyQuery() {
     additional: [],
   };
 }
+
+test('a check that finds the zone current restarts EXPIRE as a transfer does (RFC 1034 §4.3.5)', async () => {
+  const w = world(zone(1));
+  const { s, expired, loaded } = secondary(w);
+  s.poll();
+  await settle();
+  // Two days of REFRESH checks, the serial unchanged: never expired.
+  for (let h = 1; h <= 48; h++) {
+    w.clock += 3_600_000;
+    s.poll();
+    await settle();
+  }
+  assert.deepEqual(loaded, ['AXFR']);
+  assert.equal(s.counters.checks, 49);
+  assert.equal(expired(), 0);
+  assert.ok(s.zone);
+});
