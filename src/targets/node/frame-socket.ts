@@ -9,7 +9,8 @@
  */
 import type { DeviceResult, MacAddress, NetCapabilities, NetDevice, RxInfo } from '../../devices/index.ts';
 import { FataError } from '../../host/errors.ts';
-import { describeErrno, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, errno, libc, POLLIN } from './libc.ts';
+import { describeErrno, EAGAIN, EINTR, errno, libc } from './libc.ts';
+import { ANY_EVENT, FdDevice } from './fd-device.ts';
 
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
@@ -58,17 +59,11 @@ export function openFramePair(): [number, number] {
   return ends;
 }
 
-export class FrameSocketDevice implements NetDevice {
+export class FrameSocketDevice extends FdDevice implements NetDevice {
   readonly name: string;
   readonly mac: MacAddress;
   readonly mtu: number;
   capabilities: NetCapabilities = OFFLOAD;
-  private fd: number;
-  private readonly wakeFd: number;
-  private readonly pollFds = new Uint8Array(16);
-  private readonly wakeBuf = new Uint8Array(8);
-  private readonly one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
-  private waiting: Promise<boolean> | undefined;
   rxFrames = 0;
   txFrames = 0;
   txErrors = 0;
@@ -76,21 +71,11 @@ export class FrameSocketDevice implements NetDevice {
   /** Adopts an open socketpair end (see `openFramePair`); the spt bootstrap does this with the one its tender passed. */
   constructor(fd: number, name: string, opts: { readonly mac: MacAddress; readonly mtu?: number }) {
     if (opts.mac.length !== 6) throw new FataError('FATA_BAD_MAC', 'a MAC address has exactly 6 bytes');
-    this.fd = fd;
+    // The other end closing wakes the reader too: its read() then says the link is gone.
+    super(fd, ANY_EVENT);
     this.name = name;
     this.mac = opts.mac.slice();
     this.mtu = opts.mtu ?? FRAME_SOCKET_MTU;
-    this.wakeFd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number;
-    if (this.wakeFd < 0) throw new FataError('FATA_EVENTFD', `cannot make an eventfd: ${describeErrno()}`);
-    const v = new DataView(this.pollFds.buffer);
-    v.setInt32(0, fd, true);
-    v.setInt16(4, POLLIN, true);
-    v.setInt32(8, this.wakeFd, true);
-    v.setInt16(12, POLLIN, true);
-  }
-
-  get descriptor(): number {
-    return this.fd;
   }
 
   /** One frame, one message; an offloaded packet (`gsoSize`) goes whole (see FRAME_SOCKET_MTU). */
@@ -142,38 +127,5 @@ export class FrameSocketDevice implements NetDevice {
   setReceiveOffload(on: boolean): void {
     this.trusted = on;
     this.capabilities = on ? OFFLOAD : NONE;
-  }
-
-  readyAtNs(): bigint | undefined {
-    return undefined;
-  }
-
-  /** Resolves true when a frame is readable (or the other end closed), false on timeout or `wake()`. */
-  wait(timeoutMs: number): Promise<boolean> {
-    if (this.waiting) return this.waiting;
-    const ms = Math.max(0, Math.min(0x7fffffff, Math.ceil(timeoutMs)));
-    this.waiting = new Promise<boolean>((resolve) => {
-      libc.poll.async(this.pollFds, 2, ms, (err: unknown, n: number) => {
-        this.waiting = undefined;
-        if (this.pollFds[14] !== 0 || this.pollFds[15] !== 0) libc.read(this.wakeFd, this.wakeBuf, 8);
-        const revents = new DataView(this.pollFds.buffer).getInt16(6, true);
-        this.pollFds[6] = this.pollFds[7] = this.pollFds[14] = this.pollFds[15] = 0;
-        resolve(!err && n > 0 && revents !== 0);
-      });
-    });
-    return this.waiting;
-  }
-
-  wake(): void {
-    libc.write(this.wakeFd, this.one, 8);
-  }
-
-  async close(): Promise<void> {
-    if (this.fd < 0) return;
-    this.wake();
-    await this.waiting;
-    libc.close(this.fd);
-    libc.close(this.wakeFd);
-    this.fd = -1;
   }
 }

@@ -8,7 +8,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { DeviceResult, MacAddress, NetCapabilities, NetDevice, RxInfo } from '../../devices/index.ts';
 import { FataError } from '../../host/errors.ts';
-import { describeErrno, EAGAIN, EFD_CLOEXEC, EFD_NONBLOCK, EINTR, errno, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN } from './libc.ts';
+import { describeErrno, EAGAIN, EINTR, errno, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN } from './libc.ts';
+import { FdDevice } from './fd-device.ts';
 
 const TUNSETIFF = 0x400454ca;
 const SIOCGIFMTU = 0x8921;
@@ -147,17 +148,10 @@ export interface TapOptions {
   readonly mtu?: number;
 }
 
-export class TapDevice implements NetDevice {
+export class TapDevice extends FdDevice implements NetDevice {
   readonly name: string;
   readonly mac: MacAddress;
   readonly mtu: number;
-  private fd: number;
-  private readonly wakeFd: number;
-  private readonly pollFds = new Uint8Array(16);
-  private readonly wakeBuf = new Uint8Array(8);
-  /** An eventfd write of the counter value 1 (little-endian u64). */
-  private readonly one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
-  private waiting: Promise<boolean> | undefined;
   rxFrames = 0;
   txFrames = 0;
   txErrors = 0;
@@ -168,29 +162,17 @@ export class TapDevice implements NetDevice {
    */
   constructor(fd: number, name: string, opts: TapOptions & { readonly mtu: number }) {
     if (opts.mac.length !== 6) throw new FataError('FATA_BAD_MAC', 'a MAC address has exactly 6 bytes');
-    this.fd = fd;
+    super(fd, POLLIN);
     this.name = name;
     this.mac = opts.mac.slice();
     this.mtu = opts.mtu;
     this.rxBuf = new Uint8Array(VNET_HDR_LEN + GSO_MAX);
-    this.wakeFd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number;
-    if (this.wakeFd < 0) throw new FataError('FATA_EVENTFD', `cannot make an eventfd: ${describeErrno()}`);
-    const v = new DataView(this.pollFds.buffer);
-    v.setInt32(0, fd, true);
-    v.setInt16(4, POLLIN, true);
-    v.setInt32(8, this.wakeFd, true);
-    v.setInt16(12, POLLIN, true);
   }
 
   /** Opens and attaches the existing tap `name` (create it with `ip tuntap add dev NAME mode tap`). */
   static open(name: string, opts: TapOptions & { readonly create?: boolean }): TapDevice {
     const { fd, mtu } = openTap(name, { create: opts.create });
     return new TapDevice(fd, name, { mac: opts.mac, mtu: opts.mtu ?? mtu });
-  }
-
-  /** The descriptor, for handing to a child process. */
-  get descriptor(): number {
-    return this.fd;
   }
 
   /** The virtio-net header goes in front of each frame: in place when the caller left room, else in these. */
@@ -297,43 +279,5 @@ export class TapDevice implements NetDevice {
     if (!inPlace) into.set(this.rxBuf.subarray(VNET_HDR_LEN, VNET_HDR_LEN + len));
     this.rxFrames++;
     return len;
-  }
-
-  /** A tap has no frames held back: readiness comes from `wait`. */
-  readyAtNs(): bigint | undefined {
-    return undefined;
-  }
-
-  /**
-   * Resolves true when a frame is readable, false on timeout or `wake()`.
-   * At most one poll is in flight; overlapping callers share it.
-   */
-  wait(timeoutMs: number): Promise<boolean> {
-    if (this.waiting) return this.waiting;
-    const ms = Math.max(0, Math.min(0x7fffffff, Math.ceil(timeoutMs)));
-    this.waiting = new Promise<boolean>((resolve) => {
-      libc.poll.async(this.pollFds, 2, ms, (err: unknown, n: number) => {
-        this.waiting = undefined;
-        if (this.pollFds[14] !== 0 || this.pollFds[15] !== 0) libc.read(this.wakeFd, this.wakeBuf, 8);
-        this.pollFds[6] = this.pollFds[7] = this.pollFds[14] = this.pollFds[15] = 0;
-        resolve(!err && n > 0 && (new DataView(this.pollFds.buffer).getInt16(6, true) & POLLIN) !== 0);
-      });
-    });
-    return this.waiting;
-  }
-
-  /** Ends a `wait` in flight early (new work arrived from outside the device). */
-  wake(): void {
-    libc.write(this.wakeFd, this.one, 8);
-  }
-
-  /** Releases the tap; a wait in flight ends. */
-  async close(): Promise<void> {
-    if (this.fd < 0) return;
-    this.wake();
-    await this.waiting;
-    libc.close(this.fd);
-    libc.close(this.wakeFd);
-    this.fd = -1;
   }
 }
