@@ -18,7 +18,7 @@ import { createConnection } from 'node:net';
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { netnsSkipReason, stopAll, type TapNamespace, withTapNamespace } from './netns.ts';
+import { DIES_WITH_US, netnsSkipReason, stopAll, type TapNamespace, withTapNamespace } from './netns.ts';
 import { running } from './procs.ts';
 import { runnableCheckout } from './unprivileged.ts';
 import { type Browser, chromiumSkipReason, launchChromium } from './cdp.ts';
@@ -152,10 +152,15 @@ class Ctx {
       '--console-bytes=65536',
       ...extra,
     ];
-    const d = spawn('ip', ['netns', 'exec', this.ns.name, process.execPath, FATA, 'daemon', ...flags], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FATA_DAEMON_FAILPOINT: failpoint },
-    });
+    // A daemon does not die with whatever started it (it is a daemon); this one dies with the test.
+    const d = spawn(
+      DIES_WITH_US[0]!,
+      [...DIES_WITH_US.slice(1), 'ip', 'netns', 'exec', this.ns.name, process.execPath, FATA, 'daemon', ...flags],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, FATA_DAEMON_FAILPOINT: failpoint },
+      },
+    );
     this.daemons.push(d);
     this.log = '';
     d.stderr!.on('data', (b: Buffer) => {

@@ -30,7 +30,7 @@ export interface TapNamespace {
     argv: string[],
     opts?: { timeoutMs?: number; input?: Uint8Array },
   ): { status: number | null; stdout: string; stderr: string; out: Buffer };
-  /** Starts a long-running command inside the namespace; it is killed at cleanup. */
+  /** Starts a long-running command inside the namespace; it is killed at cleanup, and dies with this process (even by SIGKILL). */
   start(argv: string[]): ChildProcess;
   /** Resolves once something listens on TCP `port` inside the namespace (or rejects after `timeoutMs`). */
   listening(port: number, timeoutMs?: number): Promise<void>;
@@ -53,6 +53,13 @@ function must(argv: string[]): void {
 let counter = 0;
 
 /**
+ * A prefix for a command a test starts: SIGKILL to it when the test's process dies, however that dies (the
+ * test runner killed, a crash), so that nothing outlives its test. `setpriv` (util-linux, in every Debian)
+ * arms PR_SET_PDEATHSIG and execs the rest, which keeps it across its own execs (`ip netns exec`, …).
+ */
+export const DIES_WITH_US = ['setpriv', '--pdeathsig', 'KILL', '--'];
+
+/**
  * Creates namespace `fata-PID-N` holding tap `tap0` with `hostCidr` on the
  * kernel side, runs `fn`, then kills what it started and removes both.
  */
@@ -72,7 +79,7 @@ export async function withTapNamespace<T>(hostCidr: string, fn: (ns: TapNamespac
       tap,
       run: (argv, opts) => sh(inNs(argv), opts),
       start: (argv) => {
-        const c = spawn(inNs(argv)[0]!, inNs(argv).slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+        const c = spawn(DIES_WITH_US[0]!, [...DIES_WITH_US.slice(1), ...inNs(argv)], { stdio: ['ignore', 'pipe', 'pipe'] });
         children.push(c);
         return c;
       },
