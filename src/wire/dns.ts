@@ -66,6 +66,8 @@ export const TYPE = {
 } as const;
 export const CLASS_IN = 1;
 export const CLASS_ANY = 255;
+/** RFC 2136 §1.3: the class of an UPDATE's "RRset does not exist" prerequisites and single-record deletions. */
+export const CLASS_NONE = 254;
 
 export const RCODE = {
   NOERROR: 0,
@@ -481,7 +483,9 @@ export function decodeDns(buf: Uint8Array): DnsMessage | DnsDecodeError {
         r.at = end;
         continue;
       }
-      const data = readRData(r, type, len);
+      // RFC 2136 §2.4, §2.5: UPDATE's class ANY and NONE records may carry no RDATA whatever their type.
+      const empty = len === 0 && (cls === CLASS_ANY || cls === CLASS_NONE);
+      const data = empty ? { kind: 'raw' as const, bytes: new Uint8Array(0) } : readRData(r, type, len);
       if (!data) return fail(`record ${name} ${typeName(type)}: malformed RDATA`, id);
       sections[s]!.push({ name, type, class: cls, ttl: ttl > 0x7fffffff ? 0 : ttl, data });
     }

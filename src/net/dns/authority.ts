@@ -5,9 +5,11 @@
  * NXDOMAIN and NODATA with the SOA in the authority section, wildcards
  * with closest-encloser rules (empty non-terminals block them), AXFR as a
  * sequence of messages, REFUSED for names outside every zone, FORMERR for
- * malformed queries, NOTIMP for other opcodes, BADVERS for EDNS above 0.
+ * malformed queries, NOTIFY and UPDATE through the handlers passed in,
+ * NOTIMP for other opcodes, BADVERS for EDNS above 0.
  *
- * `answer` is pure: bytes in, bytes out, no clock and no I/O.
+ * `answer` is pure apart from the NOTIFY and UPDATE handlers passed in: bytes
+ * in, bytes out, no clock and no I/O.
  */
 import {
   canonicalName,
@@ -50,6 +52,8 @@ const MAX_CNAME_CHAIN = 16;
 const RCODE_YXDOMAIN = 6;
 /** RFC 1996 §3. */
 export const OPCODE_NOTIFY = 4;
+/** RFC 2136 §1.3. */
+export const OPCODE_UPDATE = 5;
 /** Per AXFR message, below the 65535 TCP limit with room for one large record. */
 const AXFR_CHUNK = 16000;
 const TYPE_TSIG = 250;
@@ -267,6 +271,12 @@ export interface AnswerOptions {
    * answer. Without it NOTIFY gets NOTIMP.
    */
   readonly notify?: (apex: string, serial: number | undefined, key: TsigKey | undefined) => number;
+  /**
+   * A primary's UPDATE handler (RFC 2136, `Updates.handle` in ./update.ts):
+   * the message with its TSIG removed and the key it was signed with;
+   * returns the RCODE to answer. Without it UPDATE gets NOTIMP.
+   */
+  readonly update?: (m: DnsMessage, key: TsigKey | undefined) => number;
 }
 
 export interface AuthorityCounters {
@@ -293,10 +303,11 @@ const JOURNAL_MAX = 64;
 
 const soaSerial = (rr: DnsRecord): number => (rr.data.kind === 'SOA' ? rr.data.serial : 0);
 
-/** What changed from `a` to `b`, as records (duplicates compare as RFC 2181 §5 says). */
+/** What changed from `a` to `b`, as records (duplicates compare as RFC 2181 §5 says; a new TTL is the record deleted and added again). */
 export function zoneDiff(a: Zone, b: Zone): ZoneDiff {
-  const before = new Map(a.records.filter((r) => r !== a.soa).map((r) => [recordKey(r), r]));
-  const after = new Map(b.records.filter((r) => r !== b.soa).map((r) => [recordKey(r), r]));
+  const key = (r: DnsRecord): string => `${recordKey(r)} ${r.ttl}`;
+  const before = new Map(a.records.filter((r) => r !== a.soa).map((r) => [key(r), r]));
+  const after = new Map(b.records.filter((r) => r !== b.soa).map((r) => [key(r), r]));
   return {
     from: a.soa,
     to: b.soa,
@@ -431,6 +442,8 @@ export class Authority {
     };
     if (q.edns && q.edns.version > 0) return out(reply(RCODE.BADVERS));
     if (q.opcode === OPCODE_NOTIFY && o.notify) return out(this.notified(q, o.notify, key, reply));
+    // RFC 2136 §3.8: the answer echoes the zone section, and nothing else.
+    if (q.opcode === OPCODE_UPDATE && o.update) return out(reply(o.update(q, key)));
     if (q.opcode !== OPCODE_QUERY) return out(reply(RCODE.NOTIMP));
     if (q.questions.length !== 1) {
       this.counters.formerr++;

@@ -1,4 +1,4 @@
-/** DNS for services (`fata/dns`): zone files and authoritative answers, TCP framing, a querier, a cache, stub and recursive resolvers, a blocklist. */
+/** DNS for services (`fata/dns`): zone files and authoritative answers, TCP framing, a querier, a cache, stub and recursive resolvers, a blocklist, TSIG, secondaries and NOTIFY, dynamic updates. */
 export * from './zone.ts';
 export * from './authority.ts';
 export * from './transport.ts';
@@ -11,3 +11,4 @@ export { presentationToWire, wireToPresentation } from './rdata.ts';
 export * from './tsig.ts';
 export * from './secondary.ts';
 export * from './notify.ts';
+export * from './update.ts';
