@@ -17,10 +17,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type * as Pkijs from 'pkijs';
 import { FataError } from '../host/errors.ts';
 
-type Lib = { pkijs: typeof Pkijs; asn1js: typeof import('asn1js') };
+export type Lib = { pkijs: typeof Pkijs; asn1js: typeof import('asn1js') };
 let loaded: Lib | undefined;
 /** PKI.js and asn1js, with node:crypto's webcrypto as the engine. */
-async function lib(): Promise<Lib> {
+export async function lib(): Promise<Lib> {
   if (loaded) return loaded;
   const [pkijs, asn1js] = await Promise.all([import('pkijs'), import('asn1js')]);
   pkijs.setEngine('node', new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as Pkijs.CryptoEngineParameters['crypto'] }));
@@ -85,7 +85,7 @@ function issued(c: X509Certificate, issuer: X509Certificate): boolean {
  * The path from `signer` to a trust anchor, through the certificates the signature carries: [signer, …, anchor].
  * A certificate in the trust file is an anchor whether or not it is self-signed (a trusted intermediate ends the path).
  */
-function chainTo(signer: X509Certificate, carried: X509Certificate[], anchors: X509Certificate[]): X509Certificate[] | undefined {
+export function chainTo(signer: X509Certificate, carried: X509Certificate[], anchors: X509Certificate[]): X509Certificate[] | undefined {
   const path = [signer];
   let cur = signer;
   for (let depth = 0; depth < 8; depth++) {
@@ -285,7 +285,7 @@ async function checkRevocation(path: X509Certificate[], crlPath: string, now: Da
   }
 }
 
-function readCrls(pkijs: typeof Pkijs, path: string): Pkijs.CertificateRevocationList[] {
+export function readCrls(pkijs: typeof Pkijs, path: string): Pkijs.CertificateRevocationList[] {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -304,7 +304,7 @@ function readCrls(pkijs: typeof Pkijs, path: string): Pkijs.CertificateRevocatio
 }
 
 /** A private key from a PEM file, for `fata sign`. */
-function readKey(path: string): KeyObject {
+export function readKey(path: string): KeyObject {
   let text: string;
   try {
     text = readFileSync(path, 'latin1');
@@ -324,7 +324,7 @@ function readKey(path: string): KeyObject {
 }
 
 /** Web Crypto's name for the key's algorithm, and the digest used with it. */
-function signingAlgorithm(
+export function signingAlgorithm(
   key: KeyObject,
   path: string,
 ): { alg: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams; hash: string } {

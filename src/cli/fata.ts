@@ -17,6 +17,8 @@ import { CERT_USAGE, certCommand, SIGN_USAGE, signCommand, VERIFY_USAGE, verifyC
 import { NET_USAGE, netCommand } from './net.ts';
 import { RELAY_USAGE, relayCommand } from './relay.ts';
 import { POLICY_USAGE, policyCommand } from '../policy/command.ts';
+import { DELEGATE_USAGE, delegateCommand } from './delegate.ts';
+import { REMOTE_USAGE, remoteCommand } from './remote.ts';
 
 const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] [--no-typecheck] DIR
        fata run [TENDER FLAGS] [--] IMAGE|DIR [BOOT ARGS]
@@ -24,7 +26,9 @@ const USAGE = `usage: fata build [-t node|spt] [--net=socket|direct] [--no-typec
        fata sign --key KEY.pem --cert CERT.pem [--chain CHAIN.pem] IMAGE
        fata verify --trust CA.pem [--crl CRL.pem] IMAGE
        fata cert check [--days N] CERT.pem
+       fata cert ca|delegate|client|server|crl …  (certificates for remote management: fata help cert)
        fata daemon | create | destroy | restart | list | info | console | stats | volume  (see fata help daemon)
+       fata remote --cert C --key K --ca CA HOST:PORT COMMAND …  (a daemon's TLS endpoint, delegated authority)
        fata net create|list|destroy|forward|unforward …
        fata policy check|apply [--dry-run] FILE  (the whole host declared in one file: docs/policy.md)
        fata relay --a=TAP --b=TAP [--impair=SPEC]
@@ -46,7 +50,8 @@ const HELP: Readonly<Record<string, () => string>> = {
   init: () => INIT_USAGE,
   sign: () => SIGN_USAGE,
   verify: () => VERIFY_USAGE,
-  cert: () => CERT_USAGE,
+  cert: () => `${CERT_USAGE}\n${DELEGATE_USAGE}`,
+  remote: () => REMOTE_USAGE,
   net: () => NET_USAGE,
   ...Object.fromEntries(['daemon', ...CLIENT_COMMANDS].map((c) => [c, () => DAEMON_USAGE])),
   relay: () => RELAY_USAGE,
@@ -124,7 +129,16 @@ export async function cli(argv: string[]): Promise<number> {
     if (cmd === 'init') return initCommand(rest, say);
     if (cmd === 'sign') return await signCommand(rest, say);
     if (cmd === 'verify') return await verifyCommand(rest, say);
-    if (cmd === 'cert') return certCommand(rest, say);
+    if (cmd === 'cert')
+      return ['ca', 'delegate', 'client', 'server', 'crl'].includes(rest[0] ?? '')
+        ? await delegateCommand(rest[0]!, rest.slice(1), (s) => process.stdout.write(`${s}\n`))
+        : certCommand(rest, say);
+    if (cmd === 'remote')
+      return await remoteCommand(
+        rest,
+        (s) => process.stdout.write(`${s}\n`),
+        (b) => process.stdout.write(b),
+      );
     if (cmd === 'net') return await netCommand(rest, say);
     if (cmd === 'relay') return await relayCommand(rest);
     if (cmd === 'policy') return await policyCommand(rest, say, (s) => process.stdout.write(`${s}\n`));

@@ -4,9 +4,9 @@
  * with `--json` (the daemon's reply as it is) and `--socket=PATH` (else
  * FATA_SOCKET, else /run/fata.sock).
  */
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { FataError } from '../host/errors.ts';
-import { call, request } from './client.ts';
+import { call, type Endpoint, request } from './client.ts';
 import { type CreateSpec, type Request, type RestartPolicy, socketPath } from './protocol.ts';
 import type { ConsoleLine } from './ring.ts';
 
@@ -16,6 +16,9 @@ export const DAEMON_USAGE = `usage: fata daemon [--state-dir=DIR] [--socket=PATH
                    [--trust=CA.pem [--crl=CRL.pem]]  (only images signed by a certificate chaining to CA.pem)
                    [--start=all|wait]  (wait: what was declared stays stopped at start until restart or destroy)
                    [--http=127.0.0.1:PORT]  (a web console; its address with a token is printed at start)
+                   [--tls=HOST:PORT --ca=CA.pem --cert=CERT.pem --key=KEY.pem [--tls-crl=CRL.pem]]
+                     (remote management over mutual TLS 1.3, authority delegated by certificates under CA.pem:
+                      fata help remote, fata help cert)
        fata create NAME IMAGE [--net:DEV=BRIDGE[@MAC]] [--block:DEV=VOLUME] [--mem=MB]
                    [--restart-on-fail[=CODE,…]] [--restart=never|always] [--max-restarts=N] [-- BOOT ARGS]
        fata destroy NAME | fata restart NAME | fata list | fata info NAME
@@ -38,14 +41,15 @@ export const CLIENT_COMMANDS: ReadonlySet<string> = new Set([
 ]);
 
 interface Common {
-  readonly socket: string;
+  /** The daemon: its socket, or its TLS endpoint (fata remote). */
+  readonly to: Endpoint;
   readonly json: boolean;
   /** Flags and words other than the common ones, in order. */
   readonly rest: string[];
 }
 
-/** Takes --socket and --json out of `argv` (before a `--`). */
-function common(argv: readonly string[]): Common {
+/** Takes --socket and --json out of `argv` (before a `--`); `remote`: the TLS endpoint instead of a socket. */
+function common(argv: readonly string[], remote?: Endpoint): Common {
   let socket: string | undefined,
     json = false;
   const rest: string[] = [];
@@ -60,7 +64,8 @@ function common(argv: readonly string[]): Common {
     else if (a.startsWith('--socket=')) socket = a.slice(9);
     else rest.push(a);
   }
-  return { socket: socketPath(socket), json, rest };
+  if (remote && socket !== undefined) throw bad('fata remote: --socket is for a local daemon; the remote one is HOST:PORT');
+  return { to: remote ?? socketPath(socket), json, rest };
 }
 
 export const bad = (msg: string): FataError => new FataError('FATA_BAD_FLAGS', `${msg}\n${DAEMON_USAGE}`);
@@ -88,8 +93,11 @@ function restartCodes(text: string): number[] {
   return codes;
 }
 
-/** `fata create`'s words → the protocol's spec (the image path made absolute, as the daemon runs elsewhere). */
-export function parseCreate(words: readonly string[], cwd: string): CreateSpec {
+/**
+ * `fata create`'s words → the protocol's spec (the image path made absolute, as the daemon runs elsewhere; without
+ * `cwd`, for a remote daemon, it must be absolute already: a path on the daemon's host).
+ */
+export function parseCreate(words: readonly string[], cwd: string | undefined): CreateSpec {
   const nets: { dev: string; bridge: string; mac?: string }[] = [];
   const blocks: { dev: string; volume: string }[] = [];
   const pos: string[] = [];
@@ -114,7 +122,7 @@ export function parseCreate(words: readonly string[], cwd: string): CreateSpec {
   if (pos.length !== 2) throw bad('fata create: give NAME and IMAGE (boot arguments go after --)');
   return {
     name: pos[0]!,
-    image: resolve(cwd, pos[1]!),
+    image: imagePath(pos[1]!, cwd),
     nets,
     blocks,
     memMb,
@@ -122,6 +130,13 @@ export function parseCreate(words: readonly string[], cwd: string): CreateSpec {
     maxRestarts,
     bootArgs: words.slice(i + 1),
   };
+}
+
+function imagePath(path: string, cwd: string | undefined): string {
+  if (cwd !== undefined) return resolve(cwd, path);
+  if (!isAbsolute(path))
+    throw bad(`fata remote: image '${path}' is a path on the daemon's host, so give it whole (/var/lib/images/web.fata)`);
+  return path;
 }
 
 function one(rest: readonly string[], cmd: string): string {
@@ -224,7 +239,7 @@ type Out = (s: string) => void;
 
 /** A follow request: prints the reply and every event until the unikernel is gone or the user stops it. */
 async function follow(c: Common, req: Request, print: (v: unknown, first: boolean) => void): Promise<number> {
-  const k = call(c.socket, req, (e) => {
+  const k = call(c.to, req, (e) => {
     if (e && typeof e === 'object' && 'gone' in e) {
       k.close();
       return;
@@ -269,7 +284,7 @@ async function consoleCommand(c: Common, out: Out): Promise<number> {
     else out(lineText(v as ConsoleLine));
   };
   if (req.op === 'console' && req.follow) return follow(c, req, print);
-  print(await request(c.socket, req), true);
+  print(await request(c.to, req), true);
   return 0;
 }
 
@@ -298,14 +313,14 @@ async function statsCommand(c: Common, out: Out): Promise<number> {
   const req: Request = { op: 'stats', name, follow: fol, intervalMs: interval ? Number(interval) : undefined };
   const print = (v: unknown): void => out(c.json ? JSON.stringify(v) : formatStats(v));
   if (fol) return follow(c, req, print);
-  print(await request(c.socket, req));
+  print(await request(c.to, req));
   return 0;
 }
 
 async function volumeCommand(c: Common, out: Out, raw: (b: Uint8Array) => void): Promise<number> {
   const [sub, ...args] = c.rest;
   if (sub === 'list') {
-    const vols = (await request(c.socket, { op: 'volume-list' })) as { name: string; bytes: number; attachedTo?: string }[];
+    const vols = (await request(c.to, { op: 'volume-list' })) as { name: string; bytes: number; attachedTo?: string }[];
     out(
       c.json
         ? JSON.stringify(vols)
@@ -317,17 +332,17 @@ async function volumeCommand(c: Common, out: Out, raw: (b: Uint8Array) => void):
     if (args.length !== 2) throw bad('fata volume create: give NAME and SIZE (like 64M)');
     const bytes = parseSize(args[1]!);
     if (bytes === undefined) throw bad(`fata volume create: size '${args[1]}' is not a size; write it like 64M or 1G`);
-    const r = await request(c.socket, { op: 'volume-create', name: args[0]!, bytes });
+    const r = await request(c.to, { op: 'volume-create', name: args[0]!, bytes });
     out(c.json ? JSON.stringify(r) : `volume ${args[0]} created (${mib(bytes)})`);
     return 0;
   }
   if (sub === 'destroy') {
-    const r = await request(c.socket, { op: 'volume-destroy', name: one(args, 'volume destroy') });
+    const r = await request(c.to, { op: 'volume-destroy', name: one(args, 'volume destroy') });
     out(c.json ? JSON.stringify(r) : `volume ${args[0]} destroyed`);
     return 0;
   }
   if (sub === 'dump') {
-    const k = call(c.socket, { op: 'volume-dump', name: one(args, 'volume dump') }, (e) => {
+    const k = call(c.to, { op: 'volume-dump', name: one(args, 'volume dump') }, (e) => {
       const d = (e as { data?: string }).data;
       if (d) raw(Buffer.from(d, 'base64'));
       else k.close();
@@ -340,27 +355,34 @@ async function volumeCommand(c: Common, out: Out, raw: (b: Uint8Array) => void):
 }
 
 /** `fata create|destroy|restart|list|info|console|stats|volume …`. */
-export async function clientCommand(cmd: string, argv: readonly string[], out: Out, raw: (b: Uint8Array) => void): Promise<number> {
-  const code = await runClient(cmd, argv, out, raw);
+export async function clientCommand(
+  cmd: string,
+  argv: readonly string[],
+  out: Out,
+  raw: (b: Uint8Array) => void,
+  remote?: Endpoint,
+): Promise<number> {
+  const code = await runClient(cmd, argv, out, raw, remote);
   // The CLI exits right after: a pipe on stdout is written asynchronously, so wait until what was written has left
   // (a volume dump or a console to a pipe was cut short without this).
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   return code;
 }
 
-async function runClient(cmd: string, argv: readonly string[], out: Out, raw: (b: Uint8Array) => void): Promise<number> {
-  const c = common(argv);
+async function runClient(cmd: string, argv: readonly string[], out: Out, raw: (b: Uint8Array) => void, remote?: Endpoint): Promise<number> {
+  const c = common(argv, remote);
+  const cwd = remote ? undefined : process.cwd();
   const show = (r: unknown, text: (r: Record<string, unknown>) => string): number => {
     out(c.json ? JSON.stringify(r) : text(r as Record<string, unknown>));
     return 0;
   };
   switch (cmd) {
     case 'create':
-      return show(await request(c.socket, { op: 'create', spec: parseCreate(c.rest, process.cwd()) }), (r) => `created ${String(r.name)}`);
+      return show(await request(c.to, { op: 'create', spec: parseCreate(c.rest, cwd) }), (r) => `created ${String(r.name)}`);
     case 'destroy':
-      return show(await request(c.socket, { op: 'destroy', name: one(c.rest, cmd) }), (r) => `destroyed ${String(r.name)}`);
+      return show(await request(c.to, { op: 'destroy', name: one(c.rest, cmd) }), (r) => `destroyed ${String(r.name)}`);
     case 'restart':
-      return show(await request(c.socket, { op: 'restart', name: one(c.rest, cmd) }), (r) => `restarted ${String(r.name)}`);
+      return show(await request(c.to, { op: 'restart', name: one(c.rest, cmd) }), (r) => `restarted ${String(r.name)}`);
     case 'update': {
       const trial = c.rest.map((a) => /^--trial=(\d+)$/.exec(a)?.[1]).find(Boolean);
       const words = c.rest.filter((a) => !/^--trial=\d+$/.test(a));
@@ -368,19 +390,16 @@ async function runClient(cmd: string, argv: readonly string[], out: Out, raw: (b
       const req: Request = {
         op: 'update',
         name: words[0]!,
-        image: resolve(process.cwd(), words[1]!),
+        image: imagePath(words[1]!, cwd),
         trialMs: trial ? Number(trial) : undefined,
       };
-      return show(
-        await request(c.socket, req),
-        (r) => `updated ${String(r.name)} to ${(r.image as { sha256: string }).sha256.slice(0, 12)}`,
-      );
+      return show(await request(c.to, req), (r) => `updated ${String(r.name)} to ${(r.image as { sha256: string }).sha256.slice(0, 12)}`);
     }
     case 'info':
-      return show(await request(c.socket, { op: 'info', name: one(c.rest, cmd) }), formatInfo);
+      return show(await request(c.to, { op: 'info', name: one(c.rest, cmd) }), formatInfo);
     case 'list':
       if (c.rest.length) throw bad(`fata list: unexpected '${c.rest[0]}'`);
-      return show(await request(c.socket, { op: 'list' }), (r) => formatList(r as unknown as Row[]));
+      return show(await request(c.to, { op: 'list' }), (r) => formatList(r as unknown as Row[]));
     case 'console':
       return consoleCommand(c, out);
     case 'stats':

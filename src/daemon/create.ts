@@ -79,12 +79,11 @@ function checkNets(spec: CreateSpec, limits: Limits, owner: Owner | undefined): 
       );
     if (limits.bridges && !limits.bridges.includes(n.bridge))
       throw new FataError('FATA_QUOTA', `bridge '${n.bridge}' is not allowed here (allowed: ${limits.bridges.join(', ') || 'none'})`);
-    const mine = owner?.limits?.bridges;
-    if (mine && !mine.includes(n.bridge))
-      throw new FataError(
-        'FATA_QUOTA',
-        `owner '${owner!.name}': bridge '${n.bridge}' is not allowed (allowed: ${mine.join(', ') || 'none'})`,
-      );
+    for (const s of scopesOf(owner)) {
+      const mine = s.limits?.bridges;
+      if (mine && !mine.includes(n.bridge))
+        throw new FataError('FATA_QUOTA', `owner '${s.name}': bridge '${n.bridge}' is not allowed (allowed: ${mine.join(', ') || 'none'})`);
+    }
     if (n.mac === undefined) return randomMac();
     const mac = parseMac(n.mac);
     if (!mac || mac[0]! & 1)
@@ -95,7 +94,7 @@ function checkNets(spec: CreateSpec, limits: Limits, owner: Owner | undefined): 
 
 function checkVolumes(spec: CreateSpec, state: DaemonState, owner: Owner | undefined): void {
   for (const b of spec.blocks) {
-    if (!state.volumes.some((v) => v.name === b.volume && (!owner || ownerOf(v) === owner.name)))
+    if (!state.volumes.some((v) => v.name === b.volume && (!owner || ownedBy(v, owner.name))))
       throw new FataError(
         'FATA_NO_VOLUME',
         `--block:${b.dev}=${b.volume}: no volume '${b.volume}'; make one with 'fata volume create ${b.volume} SIZE'`,
@@ -111,10 +110,22 @@ function checkVolumes(spec: CreateSpec, state: DaemonState, owner: Owner | undef
 export interface Owner {
   readonly name: string;
   readonly limits: Limits | undefined;
+  /**
+   * The owners it was delegated from (remote management: `cert:alice` for `cert:alice/team1`, docs/daemon.md),
+   * nearest first; each one's limits bound its own records and those of every owner below it.
+   */
+  readonly within?: readonly Owner[];
 }
 
 /** A record's owner (records from before owners existed are the default owner's). */
 export const ownerOf = (r: { readonly owner?: string }): string => r.owner ?? 'default';
+
+/** Whether `r` is `owner`'s or an owner's it delegated to (`cert:alice/team1` is within `cert:alice`). */
+export const ownedBy = (r: { readonly owner?: string }, owner: string): boolean =>
+  ownerOf(r) === owner || ownerOf(r).startsWith(`${owner}/`);
+
+/** The owner and those it was delegated from: every one whose limits a create or volume by it must fit. */
+export const scopesOf = (owner: Owner | undefined): readonly Owner[] => (owner ? [owner, ...(owner.within ?? [])] : []);
 
 function checkQuota(memMb: number, records: readonly UnikernelRecord[], limits: Limits, who = ''): void {
   const count = records.length;
@@ -181,12 +192,13 @@ export function planCreate(spec: CreateSpec, state: DaemonState, limits: Limits,
   const macs = checkNets(spec, limits, owner);
   checkVolumes(spec, state, owner);
   checkQuota(memMb, state.unikernels, limits);
-  if (owner?.limits)
-    checkQuota(
-      memMb,
-      state.unikernels.filter((u) => ownerOf(u) === owner.name),
-      owner.limits,
-      `owner '${owner.name}': `,
-    );
+  for (const s of scopesOf(owner))
+    if (s.limits)
+      checkQuota(
+        memMb,
+        state.unikernels.filter((u) => ownedBy(u, s.name)),
+        s.limits,
+        `owner '${s.name}': `,
+      );
   return { image, bytes, memMb, macs, restart: restartPolicy(spec.restart) };
 }

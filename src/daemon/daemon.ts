@@ -11,6 +11,7 @@ import { loadPolicy, type Policy } from './owners.ts';
 import type { Trust } from './unikernel.ts';
 import { readCertificates } from '../build/trust.ts';
 import type { AddressInfo } from 'node:net';
+import { type TlsEndpoint, tlsOptions } from './remote.ts';
 
 export interface DaemonFlags {
   readonly stateDir: string;
@@ -26,6 +27,8 @@ export interface DaemonFlags {
   readonly policy: Policy | undefined;
   /** The web console's address (--http=HOST:PORT). */
   readonly http: { host: string; port: number } | undefined;
+  /** Remote management over mutual TLS (--tls=HOST:PORT --ca --cert --key [--tls-crl]). */
+  readonly tls: TlsEndpoint | undefined;
 }
 
 function num(flag: string, v: string | undefined): number {
@@ -46,13 +49,32 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
     trust: string | undefined,
     crl: string | undefined,
     startWait = false;
+  const tls: { listen?: { host: string; port: number }; ca?: string; cert?: string; key?: string; crl?: string } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
     const [flag, value] =
       eq > 0
         ? [a.slice(0, eq), a.slice(eq + 1)]
-        : [a, ['--state-dir', '--socket', '--http', '--policy', '--socket-group', '--trust', '--crl'].includes(a) ? argv[++i] : undefined];
+        : [
+            a,
+            [
+              '--state-dir',
+              '--socket',
+              '--http',
+              '--policy',
+              '--socket-group',
+              '--trust',
+              '--crl',
+              '--tls',
+              '--ca',
+              '--cert',
+              '--key',
+              '--tls-crl',
+            ].includes(a)
+              ? argv[++i]
+              : undefined,
+          ];
     if (flag === '--state-dir' && value) stateDir = resolve(value);
     else if (flag === '--socket' && value) socket = resolve(value);
     else if (flag === '--policy' && value) policy = loadPolicy(resolve(value));
@@ -60,6 +82,11 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
     else if (flag === '--start' && (value === 'all' || value === 'wait')) startWait = value === 'wait';
     else if (flag === '--trust' && value) trust = resolve(value);
     else if (flag === '--crl' && value) crl = resolve(value);
+    else if (flag === '--tls') {
+      tls.listen = value === undefined ? undefined : parseListen(value);
+      if (!tls.listen) throw bad(`fata daemon: --tls=${value ?? ''}: write it like 0.0.0.0:1025 or [::1]:1025`);
+    } else if ((flag === '--ca' || flag === '--cert' || flag === '--key' || flag === '--tls-crl') && value)
+      tls[flag === '--tls-crl' ? 'crl' : (flag.slice(2) as 'ca' | 'cert' | 'key')] = resolve(value);
     else if (flag === '--http') {
       http = value === undefined ? undefined : parseListen(value);
       if (!http) throw bad(`fata daemon: --http=${value ?? ''}: write it like 127.0.0.1:8090`);
@@ -88,7 +115,27 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
     socketGroup,
     startWait,
     trust: trustOf(trust, crl),
+    tls: tlsOf(tls),
   };
+}
+
+function tlsOf(t: {
+  listen?: { host: string; port: number };
+  ca?: string;
+  cert?: string;
+  key?: string;
+  crl?: string;
+}): TlsEndpoint | undefined {
+  const given = [t.ca && '--ca', t.cert && '--cert', t.key && '--key', t.crl && '--tls-crl'].filter(Boolean);
+  if (!t.listen) {
+    if (given.length) throw bad(`fata daemon: ${given.join(', ')} go with --tls=HOST:PORT`);
+    return undefined;
+  }
+  if (!t.ca || !t.cert || !t.key)
+    throw bad("fata daemon: --tls needs --ca=CA.pem (who may delegate), --cert=CERT.pem and --key=KEY.pem (the daemon's own)");
+  const endpoint = { ...t.listen, ca: t.ca, cert: t.cert, key: t.key, ...(t.crl ? { crl: t.crl } : {}) };
+  tlsOptions(endpoint); // Wrong files are said now, not at the first client.
+  return endpoint;
 }
 
 function trustOf(trust: string | undefined, crl: string | undefined): Trust | undefined {

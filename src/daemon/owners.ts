@@ -8,12 +8,16 @@
 import { readFileSync } from 'node:fs';
 import { FataError } from '../host/errors.ts';
 import { koffi } from '../targets/node/libc.ts';
-import { NAME, type Limits } from './create.ts';
+import { NAME, type Limits, type Owner } from './create.ts';
 
 export interface Who {
   readonly owner: string;
   /** Sees and manages every owner's unikernels and volumes. */
   readonly admin: boolean;
+  /** A remote client's owner with the delegations above it (./remote.ts); a local owner's comes from the policy file. */
+  readonly scope?: Owner;
+  /** A remote client's commands (its certificate names them); undefined: every command. */
+  readonly commands?: ReadonlySet<string>;
 }
 
 export const DEFAULT_OWNER = 'default';

@@ -36,7 +36,8 @@ export interface CreateSpec {
 }
 
 export type Request =
-  | { readonly op: 'hello' }
+  /** `chain`: over TLS, the first request of a connection, with the client's intermediates (base64 DER; docs/daemon.md, Remote management). */
+  | { readonly op: 'hello'; readonly chain?: readonly string[] }
   | { readonly op: 'create'; readonly spec: CreateSpec }
   | { readonly op: 'destroy'; readonly name: string }
   | { readonly op: 'restart'; readonly name: string }
@@ -79,6 +80,9 @@ export const OPS: ReadonlySet<string> = new Set([
   'volume-dump',
   'update',
 ]);
+
+/** The command of the command line an op belongs to, as a client certificate names it (every volume op is `volume`). */
+export const commandOf = (op: string): string => (op.startsWith('volume-') ? 'volume' : op);
 
 /** Checks one request line's shape (untrusted bytes: a result, never a throw). Field checks are the handler's. */
 export function decodeRequest(line: string): Envelope | { error: string; id?: number } {

@@ -22,12 +22,24 @@ import {
 } from 'node:fs';
 import { readImage } from '../build/image.ts';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { FataError } from '../host/errors.ts';
-import { checkName, checkUpdate, type Limits, type Owner, ownerOf, planCreate } from './create.ts';
+import { checkName, checkUpdate, type Limits, type Owner, ownedBy, ownerOf, planCreate, scopesOf } from './create.ts';
 import { ADMIN, type Policy, peerUid, type Who, whoIs } from './owners.ts';
 import { interfacesWithPrefix, makeTap, removeTap, tapAttached } from './host-net.ts';
-import { type CreateSpec, decodeRequest, type Envelope, MAX_LINE_BYTES, PROTOCOL_VERSION, type Reply, type Request } from './protocol.ts';
+import {
+  commandOf,
+  type CreateSpec,
+  decodeRequest,
+  type Envelope,
+  MAX_LINE_BYTES,
+  PROTOCOL_VERSION,
+  type Reply,
+  type Request,
+} from './protocol.ts';
+import { remoteWho, type TlsEndpoint, tlsOptions } from './remote.ts';
 import { DEFAULT_CONSOLE_BYTES } from './ring.ts';
 import { unikernelStats } from './stats.ts';
 import {
@@ -59,6 +71,8 @@ export interface DaemonOptions {
   readonly startWait?: boolean;
   /** Owners and their limits (--policy); without one, everyone is the default owner. */
   readonly policy?: Policy;
+  /** The mutual-TLS endpoint (--tls, --ca, --cert, --key, --tls-crl): remote clients with delegated authority. */
+  readonly tls?: TlsEndpoint;
 }
 
 type Send = (r: Reply) => void;
@@ -75,6 +89,8 @@ export class Daemon {
   /** Unikernels with an update on trial (one at a time each). */
   readonly #updating = new Set<string>();
   #server: Server | undefined;
+  #tlsServer: TlsServer | undefined;
+  readonly #tlsSockets = new Set<TLSSocket>();
   readonly #sup: SupervisorOptions;
   /** Test-only (docs/daemon.md): the daemon kills itself with SIGKILL at this point of a create, destroy or update. */
   readonly #failpoint = process.env.FATA_DAEMON_FAILPOINT ?? '';
@@ -107,6 +123,7 @@ export class Daemon {
     }
     await this.#sweep();
     await this.#listen();
+    if (this.#o.tls) await this.#listenTls(this.#o.tls);
     for (const rec of this.#state.unikernels) {
       const u = new Unikernel(rec, this.#sup);
       this.#uks.set(rec.name, u);
@@ -198,9 +215,23 @@ export class Daemon {
     this.#server = server;
   }
 
-  #connection(s: Socket): void {
-    const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const who = whoIs(fd === undefined ? undefined : peerUid(fd), this.#o.policy);
+  /** The TLS endpoint: mutual TLS 1.3, clients' chains checked against --ca by the handshake (docs/daemon.md, Remote management). */
+  async #listenTls(o: TlsEndpoint): Promise<void> {
+    const { options, anchors } = tlsOptions(o);
+    const server = createTlsServer(options, (s) => this.#tlsConnection(s, o, anchors));
+    server.on('tlsClientError', () => {}); // A refused handshake: the client hears the alert or the close.
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new FataError('FATA_BAD_TLS', `cannot listen on ${o.host}:${o.port} for --tls (${e.code ?? e.message})`)),
+      );
+      server.listen(o.port, o.host, () => resolve());
+    });
+    this.#tlsServer = server;
+    this.#o.say(`fata daemon: remote management (mutual TLS 1.3) on ${o.host}:${o.port}, clients under ${o.ca}`);
+  }
+
+  /** One connection's request lines, each handed to `line` with the reply channel and the connection's cancels. */
+  #lines(s: Socket, line: (text: string, send: Send, cancels: Cancel[]) => void): void {
     let buf = '';
     const cancels: Cancel[] = [];
     const send: Send = (r) => {
@@ -216,11 +247,50 @@ export class Daemon {
       }
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) this.#request(line, who, send, cancels);
+      for (const l of lines) if (l.trim()) line(l, send, cancels);
     });
     s.on('error', () => {});
     s.on('close', () => {
       for (const c of cancels) c();
+    });
+  }
+
+  #connection(s: Socket): void {
+    const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const who = whoIs(fd === undefined ? undefined : peerUid(fd), this.#o.policy);
+    this.#lines(s, (line, send, cancels) => this.#request(line, who, send, cancels));
+  }
+
+  /**
+   * A TLS client: its first request must be `hello` with its intermediates, which says who it is (./remote.ts);
+   * requests wait in order until then. A refusal answers that hello and closes the connection.
+   */
+  #tlsConnection(s: TLSSocket, o: TlsEndpoint, anchors: readonly X509Certificate[]): void {
+    this.#tlsSockets.add(s);
+    s.on('close', () => this.#tlsSockets.delete(s));
+    let who: Who | undefined,
+      refused = false,
+      ready: Promise<void> = Promise.resolve();
+    this.#lines(s, (line, send, cancels) => {
+      ready = ready.then(async () => {
+        if (refused) return;
+        if (who) return this.#request(line, who, send, cancels);
+        const req = decodeRequest(line);
+        const fail = (code: string, message: string): void => {
+          refused = true;
+          send({ v: PROTOCOL_VERSION, id: 'error' in req ? (req.id ?? 0) : req.id, ok: false, error: { code, message } });
+          s.end();
+        };
+        if ('error' in req) return fail('FATA_PROTOCOL', req.error);
+        if (req.op !== 'hello') return fail('FATA_PROTOCOL', 'over TLS the first request is hello with the client chain (docs/daemon.md)');
+        try {
+          who = await remoteWho(s, req.chain, o, anchors, this.#o.policy !== undefined);
+        } catch (e) {
+          const err = e instanceof FataError ? e : new FataError('FATA_INTERNAL', String((e as Error)?.message ?? e));
+          return fail(err.code, err.message);
+        }
+        this.#request(line, who, send, cancels);
+      });
     });
   }
 
@@ -256,7 +326,7 @@ export class Daemon {
 
   /** Whether `who` may see a record: the administrator sees all, an owner its own. */
   #sees(who: Who, r: { readonly owner?: string }): boolean {
-    return who.admin || ownerOf(r) === who.owner;
+    return who.admin || ownedBy(r, who.owner);
   }
 
   #get(name: unknown, who: Who): Unikernel {
@@ -267,6 +337,11 @@ export class Daemon {
   }
 
   async #handle(req: Envelope, who: Who, reply: (r: unknown) => void, event: (e: unknown) => void, cancels: Cancel[]): Promise<void> {
+    if (who.commands && req.op !== 'hello' && !who.commands.has(commandOf(req.op)))
+      throw new FataError(
+        'FATA_NOT_PERMITTED',
+        `your certificate names the commands ${[...who.commands].join(', ') || 'none'}, not ${commandOf(req.op)}; ask your delegation for a client certificate that names it (fata cert client --commands)`,
+      );
     switch (req.op) {
       case 'hello':
         return reply({
@@ -278,7 +353,9 @@ export class Daemon {
           admin: who.admin,
           // What a client checking a whole-host policy must fit (fata policy check, docs/policy.md).
           limits: this.#o.limits,
-          ownerLimits: who.admin ? undefined : this.#o.policy?.limits.get(who.owner),
+          ownerLimits: who.admin ? undefined : (who.scope?.limits ?? this.#o.policy?.limits.get(who.owner)),
+          ...(who.scope?.within?.length ? { delegatedFrom: who.scope.within.map((w) => ({ owner: w.name, limits: w.limits })) } : {}),
+          ...(who.commands ? { commands: [...who.commands] } : {}),
           trust: this.#o.trust !== undefined,
         });
       case 'create':
@@ -307,7 +384,7 @@ export class Daemon {
 
   /** The owner a create or volume by `who` counts against (none for the administrator). */
   #owner(who: Who): Owner | undefined {
-    return who.admin ? undefined : { name: who.owner, limits: this.#o.policy?.limits.get(who.owner) };
+    return who.admin ? undefined : (who.scope ?? { name: who.owner, limits: this.#o.policy?.limits.get(who.owner) });
   }
 
   /** With --trust: the signature beside `path` over `bytes` (what will be copied and run) and who signed, or a refusal that says why. */
@@ -330,7 +407,7 @@ export class Daemon {
     const imagePath = this.#storeImage(plan.image.sha256, plan.bytes, spec.image);
     const rec: UnikernelRecord = {
       name: spec.name,
-      ...(this.#o.policy ? { owner: who.owner } : {}),
+      ...(this.#o.policy || who.scope ? { owner: who.owner } : {}),
       id,
       image: { path: imagePath, sha256: plan.image.sha256, name: plan.image.manifest.name, source: spec.image, ...signed },
       nets: spec.nets.map((n, i) => ({
@@ -571,10 +648,13 @@ export class Daemon {
     if (st.volumes.some((v) => v.name === name)) throw new FataError('FATA_EXISTS', `a volume named '${String(name)}' exists`);
     if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0 || bytes % 512 !== 0)
       throw new FataError('FATA_BAD_SIZE', 'a volume size is a positive multiple of 512 bytes (write it like 64M or 1G)');
-    const owner = this.#owner(who);
     const scopes: [string, readonly VolumeRecord[], number | undefined][] = [
       ['', st.volumes, this.#o.limits.maxVolumeBytes],
-      [`owner '${owner?.name}': `, st.volumes.filter((v) => ownerOf(v) === owner?.name), owner?.limits?.maxVolumeBytes],
+      ...scopesOf(this.#owner(who)).map((s): [string, readonly VolumeRecord[], number | undefined] => [
+        `owner '${s.name}': `,
+        st.volumes.filter((v) => ownedBy(v, s.name)),
+        s.limits?.maxVolumeBytes,
+      ]),
     ];
     for (const [label, vols, max] of scopes) {
       const total = vols.reduce((sum, v) => sum + v.bytes, 0) + bytes;
@@ -592,7 +672,7 @@ export class Daemon {
     } finally {
       closeSync(fd);
     }
-    const rec = { name: name as string, ...(this.#o.policy ? { owner: who.owner } : {}), bytes, createdAt: Date.now() };
+    const rec = { name: name as string, ...(this.#o.policy || who.scope ? { owner: who.owner } : {}), bytes, createdAt: Date.now() };
     this.#save({ ...st, volumes: [...st.volumes, rec] });
     return rec;
   }
@@ -600,6 +680,8 @@ export class Daemon {
   /** Stops every engine (they stay declared: the next start brings them back) and closes the socket. */
   async stop(): Promise<void> {
     this.#server?.close();
+    this.#tlsServer?.close();
+    for (const s of this.#tlsSockets) s.destroy();
     rmSync(this.#o.socket, { force: true });
     await Promise.all([...this.#uks.values()].map((u) => u.shutdown()));
   }
