@@ -125,11 +125,13 @@ export class DnsCache {
     return undefined;
   }
 
-  /** A cached CNAME at `name`, if any (it answers every type but CNAME). */
+  /** A cached CNAME at `name`, if any (it answers every type but CNAME), its TTL counted down as `get` does. */
   cname(name: string, nowNs: bigint): DnsRecord | undefined {
     const e = this.map.get(this.key(name, TYPE.CNAME));
-    if (!e || e.expiresNs <= nowNs) return undefined;
-    return e.records[0];
+    const r = e?.records[0];
+    if (!e || !r || e.expiresNs <= nowNs) return undefined;
+    const age = Number((nowNs - e.storedNs) / S);
+    return { ...r, ttl: Math.max(0, Math.min(r.ttl, this.maxTtl) - age) };
   }
 
   /** Drops expired entries; returns how many. */
