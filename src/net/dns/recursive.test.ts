@@ -1,0 +1,388 @@
+/**
+ * The caching resolver over scripted servers (the test says what each
+ * address answers, message by message): forwarding, coalescing, CNAME
+ * chains and their bound, serve-stale, the query budget, and iteration
+ * from the root — referrals, glue and its bailiwick, name servers without
+ * glue, lame answers, QNAME minimisation (RFC 9156) and its step bound.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Clock } from '../../devices/index.ts';
+import { isSubdomain, makeQuery, RCODE, TYPE, type DnsMessage, type DnsRecord } from '../../wire/dns.ts';
+import { DnsCache } from './cache.ts';
+import type { DnsQuerier, QueryOptions } from './query.ts';
+import { RecursiveResolver, type RecursiveOptions } from './recursive.ts';
+
+const S = 1_000_000_000n;
+const rec = (name: string, type: number, data: DnsRecord['data'], ttl = 60): DnsRecord => ({ name, type, class: 1, ttl, data });
+const A = (name: string, address: string, ttl = 60): DnsRecord => rec(name, TYPE.A, { kind: 'A', address }, ttl);
+const CNAME = (name: string, target: string): DnsRecord => rec(name, TYPE.CNAME, { kind: 'CNAME', target });
+const NS = (name: string, target: string): DnsRecord => rec(name, TYPE.NS, { kind: 'NS', target });
+const SOA = (zone: string): DnsRecord =>
+  rec(
+    zone,
+    TYPE.SOA,
+    { kind: 'SOA', mname: `ns.${zone}`, rname: `h.${zone}`, serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 60 },
+    300,
+  );
+
+type Answer = Partial<DnsMessage> | Error | 'hang';
+type Server = (name: string, type: number) => Answer;
+
+/** A querier whose servers are functions; each question is logged as `server name type`, options aside. */
+function world(servers: Record<string, Server>) {
+  const log: string[] = [];
+  const opts: QueryOptions[] = [];
+  const querier = {
+    query: async (server: string, name: string, type: number, o: QueryOptions = {}): Promise<DnsMessage> => {
+      log.push(`${server} ${name} ${type}`);
+      opts.push(o);
+      const s = servers[server];
+      const r = s ? s(name, type) : new Error('no such server');
+      if (r instanceof Error) throw r;
+      if (r === 'hang') return new Promise(() => {});
+      return { ...makeQuery(1, name, type), qr: true, ...r };
+    },
+  } as unknown as DnsQuerier;
+  const clock = { ns: 0n, monotonicNs: (): bigint => clock.ns, wallNs: (): bigint => clock.ns } satisfies Clock & { ns: bigint };
+  const make = (o: Partial<RecursiveOptions>): RecursiveResolver => new RecursiveResolver({ querier, clock, ...o });
+  return { log, opts, clock, make };
+}
+
+test('RecursiveResolver: it needs root hints or forwarders, and says so', () => {
+  const { make } = world({});
+  assert.throws(() => make({}), { message: 'a resolver needs root hints or forwarders' });
+  assert.throws(() => make({ rootHints: [], forwarders: [] }), { message: 'a resolver needs root hints or forwarders' });
+  assert.doesNotThrow(() => make({ forwarders: ['f'] }));
+  assert.doesNotThrow(() => make({ rootHints: [{ name: 'a.root.', address: 'r' }] }));
+});
+
+test('forwarding: RD set, the port and timeout passed; only the chain from the name is kept, only SOA in authority; then from the cache', async () => {
+  const w = world({
+    f: (name) =>
+      name === 'www.example.'
+        ? {
+            answers: [CNAME('www.example.', 'web.example.'), A('web.example.', '192.0.2.1'), A('bank.', '6.6.6.6')],
+            authority: [NS('example.', 'ns.example.'), SOA('example.')],
+          }
+        : { rcode: RCODE.NXDOMAIN, authority: [SOA('example.')] },
+  });
+  const r = w.make({ forwarders: ['f'], port: 5353, timeoutMs: 99 });
+  const got = await r.resolve('www.example', TYPE.A);
+  assert.deepEqual(got, {
+    rcode: RCODE.NOERROR,
+    answers: [CNAME('www.example.', 'web.example.'), A('web.example.', '192.0.2.1')],
+    authority: [SOA('example.')],
+    fromCache: false,
+  });
+  assert.deepEqual(w.opts[0], { rd: true, timeoutMs: 99, port: 5353 });
+  assert.deepEqual(r.counters, {
+    resolutions: 1,
+    coalesced: 0,
+    upstreamQueries: 1,
+    outOfBailiwick: 0,
+    servfail: 0,
+    stale: 0,
+    cacheAnswers: 0,
+  });
+  w.clock.ns = 10n * S;
+  const again = await r.resolve('WWW.example.', TYPE.A);
+  assert.equal(again.fromCache, true);
+  assert.deepEqual(
+    again.answers.map((x) => [x.name, x.ttl]),
+    [
+      ['www.example.', 50],
+      ['web.example.', 50],
+    ],
+  );
+  assert.equal(w.log.length, 1);
+  assert.ok(r.counters.cacheAnswers >= 1);
+  assert.equal(r.cache.get('bank.', TYPE.A, 10n * S), undefined, 'the unasked-for record was not cached');
+  // The cached CNAME answers another type at www: only web's AAAA is asked.
+  await r.resolve('www.example.', TYPE.AAAA);
+  assert.deepEqual(w.log.slice(1), ['f web.example. 28']);
+  // NXDOMAIN comes back with the SOA and is cached (SOA MINIMUM 60 s).
+  const nx = await r.resolve('nx.example.', TYPE.A);
+  assert.deepEqual([nx.rcode, nx.answers, nx.authority], [RCODE.NXDOMAIN, [], [SOA('example.')]]);
+  assert.equal((await r.resolve('nx.example.', TYPE.TXT)).fromCache, true);
+});
+
+test('forwarding: a failing forwarder is skipped; all failing is SERVFAIL; the query budget (40 by default) bounds the forwarders asked', async () => {
+  const w = world({
+    bad: () => new Error('down'),
+    refusing: () => ({ rcode: RCODE.REFUSED }),
+    good: () => ({ answers: [A('x.', '192.0.2.1')] }),
+  });
+  const r = w.make({ forwarders: ['bad', 'refusing', 'good'] });
+  assert.equal((await r.resolve('x.', TYPE.A)).answers.length, 1);
+  assert.equal(r.counters.upstreamQueries, 3);
+  const none = w.make({ forwarders: ['bad', 'refusing'] });
+  assert.deepEqual(await none.resolve('y.', TYPE.A), { rcode: RCODE.SERVFAIL, answers: [], authority: [], fromCache: false });
+  assert.equal(none.counters.servfail, 1);
+  const one = w.make({ forwarders: ['bad', 'good'], maxQueries: 1 });
+  assert.equal((await one.resolve('z.', TYPE.A)).rcode, RCODE.SERVFAIL, 'one query allowed: the good forwarder is never reached');
+  assert.equal(one.counters.upstreamQueries, 1);
+  const many = w.make({ forwarders: [...Array.from({ length: 41 }, () => 'bad'), 'good'] });
+  w.log.length = 0;
+  assert.equal((await many.resolve('w.', TYPE.A)).rcode, RCODE.SERVFAIL);
+  assert.equal(w.log.length, 40);
+});
+
+test('identical questions in flight share one resolution; different ones do not', async () => {
+  let release: (a: Answer) => void = () => {};
+  const pending: Promise<Answer>[] = [];
+  const w = world({ f: () => ({ answers: [] }) });
+  const gate = new Promise<Answer>((r) => {
+    release = r;
+  });
+  pending.push(gate);
+  const querier = {
+    query: async (_s: string, name: string, type: number): Promise<DnsMessage> => {
+      w.log.push(`${name} ${type}`);
+      await gate;
+      return { ...makeQuery(1, name, type), qr: true, answers: [A(name, '192.0.2.1')] };
+    },
+  } as unknown as DnsQuerier;
+  const r = new RecursiveResolver({ querier, clock: w.clock, forwarders: ['f'] });
+  const p1 = r.resolve('a.example', TYPE.A);
+  const p2 = r.resolve('A.EXAMPLE.', TYPE.A);
+  const p3 = r.resolve('b.example', TYPE.A);
+  const p4 = r.resolve('a.example', TYPE.AAAA);
+  assert.equal(r.pending, 3);
+  release({});
+  await Promise.all([p1, p2, p3, p4]);
+  assert.equal(await p1, await p2, 'the same promise');
+  assert.deepEqual(r.counters.coalesced, 1);
+  assert.deepEqual(r.counters.resolutions, 3);
+  assert.deepEqual(w.log.sort(), ['a.example. 1', 'a.example. 28', 'b.example. 1']);
+  assert.equal(r.pending, 0);
+});
+
+test('CNAME chains across answers: followed up to 8 hops past the name, answers gathered; a CNAME question is not chased', async () => {
+  const chain =
+    (n: number): Server =>
+    (name) => {
+      const i = Number(/^c(\d+)\./.exec(name)?.[1]);
+      return i < n ? { answers: [CNAME(`c${i}.`, `c${i + 1}.`)] } : { answers: [A(`c${i}.`, '192.0.2.1')] };
+    };
+  const w8 = world({ f: chain(8) });
+  const r8 = await w8.make({ forwarders: ['f'] }).resolve('c0.', TYPE.A);
+  assert.equal(r8.rcode, RCODE.NOERROR);
+  assert.equal(r8.answers.length, 9, '8 CNAMEs and the address');
+  assert.equal(r8.fromCache, false);
+  const w9 = world({ f: chain(9) });
+  assert.deepEqual(await w9.make({ forwarders: ['f'] }).resolve('c0.', TYPE.A), {
+    rcode: RCODE.SERVFAIL,
+    answers: [],
+    authority: [],
+    fromCache: false,
+  });
+  assert.equal(w9.log.length, 9);
+  const wc = world({ f: chain(3) });
+  const cn = await wc.make({ forwarders: ['f'] }).resolve('c0.', TYPE.CNAME);
+  assert.deepEqual([cn.rcode, cn.answers], [RCODE.NOERROR, [CNAME('c0.', 'c1.')]]);
+  assert.equal(wc.log.length, 1);
+  // The chain ends in NXDOMAIN: that rcode, with the CNAMEs gathered so far; and a chain partly cached is not "from cache".
+  const wn = world({
+    f: (name) => (name === 'a.' ? { answers: [CNAME('a.', 'b.')] } : { rcode: RCODE.NXDOMAIN, authority: [SOA('b.')] }),
+  });
+  const rn = wn.make({ forwarders: ['f'] });
+  const nx = await rn.resolve('a.', TYPE.A);
+  assert.deepEqual([nx.rcode, nx.answers, nx.fromCache], [RCODE.NXDOMAIN, [CNAME('a.', 'b.')], false]);
+  const nx2 = await rn.resolve('a.', TYPE.A);
+  assert.deepEqual([nx2.rcode, nx2.fromCache], [RCODE.NXDOMAIN, true], 'all of it cached now');
+  // NODATA at the name itself: NOERROR, nothing more asked.
+  const wd = world({ f: () => ({ authority: [SOA('d.')] }) });
+  const nd = await wd.make({ forwarders: ['f'] }).resolve('d.', TYPE.A);
+  assert.deepEqual([nd.rcode, nd.answers, nd.authority], [RCODE.NOERROR, [], [SOA('d.')]]);
+  assert.equal(wd.log.length, 1);
+});
+
+test('serve-stale: when every forwarder fails, an expired NXDOMAIN comes back with its SOA, from the cache', async () => {
+  let up = true;
+  const w = world({ f: () => (up ? { rcode: RCODE.NXDOMAIN, authority: [SOA('e.')] } : new Error('down')) });
+  const r = w.make({ forwarders: ['f'], cache: new DnsCache({ staleSeconds: 100 }) });
+  await r.resolve('nx.e.', TYPE.A);
+  up = false;
+  w.clock.ns = 61n * S;
+  const stale = await r.resolve('nx.e.', TYPE.A);
+  assert.deepEqual([stale.rcode, stale.answers, stale.authority.map((x) => x.ttl), stale.fromCache], [RCODE.NXDOMAIN, [], [30], true]);
+  assert.deepEqual([r.counters.stale, r.counters.servfail], [1, 0]);
+  w.clock.ns = 200n * S;
+  assert.equal((await r.resolve('nx.e.', TYPE.A)).rcode, RCODE.SERVFAIL);
+  assert.equal(r.counters.servfail, 1);
+});
+
+// Iteration: root (r) → test. (t) → example.test. (e), each server scripted.
+
+function referral(cut: string, ns: string, glue?: string): Partial<DnsMessage> {
+  return { authority: [NS(cut, ns)], additional: glue ? [A(ns, glue)] : [] };
+}
+const ROOT = { name: 'a.root.', address: 'r' };
+
+function hierarchy(over: Record<string, Server> = {}): Record<string, Server> {
+  return {
+    r: (name) =>
+      isSubdomain(name, 'test.') ? referral('test.', 'ns.test.', 't') : { rcode: RCODE.NXDOMAIN, aa: true, authority: [SOA('.')] },
+    t: (name) =>
+      isSubdomain(name, 'example.test.')
+        ? referral('example.test.', 'ns.example.test.', 'e')
+        : name === 'test.'
+          ? { aa: true, authority: [SOA('test.')] }
+          : { rcode: RCODE.NXDOMAIN, aa: true, authority: [SOA('test.')] },
+    e: (name, type) =>
+      name === 'www.example.test.' && type === TYPE.A
+        ? { aa: true, answers: [A('www.example.test.', '192.0.2.1')] }
+        : isSubdomain(name, 'example.test.') && /^(www\.)?example\.test\.$/.test(name)
+          ? { aa: true, authority: [SOA('example.test.')] }
+          : { rcode: RCODE.NXDOMAIN, aa: true, authority: [SOA('example.test.')] },
+    ...over,
+  };
+}
+
+test('iteration: one label more at each zone (RFC 9156), RD clear and one try per server, the NS and glue cached on the way', async () => {
+  const w = world(hierarchy());
+  const r = w.make({ rootHints: [ROOT], timeoutMs: 50, port: 5300 });
+  const got = await r.resolve('www.example.test', TYPE.A);
+  assert.deepEqual([got.rcode, got.answers], [RCODE.NOERROR, [A('www.example.test.', '192.0.2.1')]]);
+  assert.deepEqual(w.log, ['r test. 1', 't example.test. 1', 'e www.example.test. 1']);
+  assert.ok(w.opts.every((o) => o.rd === false && o.tries === 1 && o.timeoutMs === 50 && o.port === 5300));
+  assert.equal(r.counters.upstreamQueries, 3);
+  assert.ok(r.cache.get('example.test.', TYPE.NS, 0n));
+  assert.ok(r.cache.get('ns.example.test.', TYPE.A, 0n));
+  // Next time it starts at the closest zone it knows.
+  w.log.length = 0;
+  const nx = await r.resolve('nope.example.test', TYPE.A);
+  assert.deepEqual([nx.rcode, nx.authority], [RCODE.NXDOMAIN, [SOA('example.test.')]]);
+  assert.deepEqual(w.log, ['e nope.example.test. 1']);
+  // Without minimisation the whole name goes to every server.
+  const w2 = world(hierarchy());
+  await w2.make({ rootHints: [ROOT], qnameMinimisation: false }).resolve('www.example.test', TYPE.A);
+  assert.deepEqual(w2.log, ['r www.example.test. 1', 't www.example.test. 1', 'e www.example.test. 1']);
+});
+
+test('iteration: glue is believed only for name servers of the cut, inside the zone that was asked; other records are counted', async () => {
+  const w = world(
+    hierarchy({
+      t: (name) =>
+        isSubdomain(name, 'example.test.')
+          ? {
+              authority: [NS('example.test.', 'ns.example.test.')],
+              additional: [A('ns.example.test.', 'e'), A('www.example.test.', '6.6.6.6'), A('ns.bank.', '6.6.6.6')],
+            }
+          : { rcode: RCODE.NXDOMAIN, aa: true },
+      e: (name) =>
+        name === 'www.example.test.'
+          ? {
+              aa: true,
+              answers: [A('www.example.test.', '192.0.2.1'), A('bank.', '6.6.6.6')],
+              authority: [SOA('example.test.'), SOA('bank.')],
+            }
+          : { aa: true },
+    }),
+  );
+  const r = w.make({ rootHints: [ROOT] });
+  const got = await r.resolve('www.example.test', TYPE.A);
+  assert.deepEqual(got.answers, [A('www.example.test.', '192.0.2.1')]);
+  assert.deepEqual(got.authority, [SOA('example.test.')], 'an SOA of another zone is not passed on');
+  assert.equal(r.cache.get('ns.bank.', TYPE.A, 0n), undefined);
+  assert.equal(r.cache.get('www.example.test.', TYPE.A, 0n)!.records[0]!.data.kind, 'A');
+  assert.equal(r.counters.outOfBailiwick, 3, 'ns.bank. glue, the bank. answer and the bank. SOA (www was glue for no server)');
+});
+
+test('iteration: a name server without glue is resolved first (from the root), one inside its own zone is skipped', async () => {
+  const w = world(
+    hierarchy({
+      t: (name) =>
+        isSubdomain(name, 'example.test.')
+          ? { authority: [NS('example.test.', 'ns.inside.example.test.'), NS('example.test.', 'ns.other.test.')] }
+          : name === 'ns.other.test.'
+            ? { aa: true, answers: [A('ns.other.test.', 'e')] }
+            : name === 'other.test.'
+              ? { aa: true, authority: [SOA('test.')] }
+              : { rcode: RCODE.NXDOMAIN, aa: true },
+    }),
+  );
+  const r = w.make({ rootHints: [ROOT] });
+  const got = await r.resolve('www.example.test', TYPE.A);
+  assert.deepEqual(got.answers, [A('www.example.test.', '192.0.2.1')]);
+  assert.ok(w.log.includes('t ns.other.test. 1'), w.log.join('\n'));
+  assert.ok(!w.log.some((l) => l.includes('ns.inside')), 'ns.inside.example.test. needs glue it does not have');
+  assert.equal(w.log.at(-1), 'e www.example.test. 1');
+});
+
+test('iteration: lame and failing servers are passed over for the next; none left is SERVFAIL; the budget ends it too', async () => {
+  const lame = world(
+    hierarchy({
+      r: () => ({
+        authority: [NS('test.', 'ns1.test.'), NS('test.', 'ns2.test.')],
+        additional: [A('ns1.test.', 'x'), A('ns2.test.', 't')],
+      }),
+      x: () => ({}), // Not authoritative, no answer, no referral: lame.
+    }),
+  );
+  const r1 = lame.make({ rootHints: [ROOT] });
+  assert.equal((await r1.resolve('www.example.test', TYPE.A)).rcode, RCODE.NOERROR);
+  assert.deepEqual(
+    lame.log,
+    ['r test. 1', 'x example.test. 1', 'x www.example.test. 1', 't www.example.test. 1', 'e www.example.test. 1'],
+    'x answers the minimised question with nothing (no cut there), is lame for the whole name, and t is asked next',
+  );
+
+  const dead = world(hierarchy({ e: () => new Error('timeout') }));
+  assert.equal((await dead.make({ rootHints: [ROOT] }).resolve('www.example.test', TYPE.A)).rcode, RCODE.SERVFAIL);
+  const refusing = world(hierarchy({ e: () => ({ rcode: RCODE.REFUSED }) }));
+  assert.equal((await refusing.make({ rootHints: [ROOT] }).resolve('www.example.test', TYPE.A)).rcode, RCODE.SERVFAIL);
+
+  const budget = world(hierarchy());
+  const rb = budget.make({ rootHints: [ROOT], maxQueries: 2 });
+  assert.deepEqual(await rb.resolve('www.example.test', TYPE.A), { rcode: RCODE.SERVFAIL, answers: [], authority: [], fromCache: false });
+  assert.equal(budget.log.length, 2, 'two queries, no third');
+  const b3 = world(hierarchy());
+  assert.equal((await b3.make({ rootHints: [ROOT], maxQueries: 3 }).resolve('www.example.test', TYPE.A)).rcode, RCODE.NOERROR);
+});
+
+test('iteration: an authoritative answer or NXDOMAIN is no referral even with NS in it; an upward referral is not progress', async () => {
+  const w = world(
+    hierarchy({
+      e: (name) =>
+        name === 'www.example.test.'
+          ? { aa: true, answers: [], authority: [NS('example.test.', 'ns.example.test.'), SOA('example.test.')] }
+          : { aa: true },
+    }),
+  );
+  const r = w.make({ rootHints: [ROOT] });
+  const got = await r.resolve('www.example.test', TYPE.A);
+  assert.deepEqual([got.rcode, got.answers, got.authority], [RCODE.NOERROR, [], [SOA('example.test.')]], 'NODATA, authoritative');
+  const up = world(hierarchy({ e: () => ({ authority: [NS('test.', 'ns.test.')] }) }));
+  const ru = up.make({ rootHints: [ROOT] });
+  assert.equal((await ru.resolve('www.example.test', TYPE.A)).rcode, RCODE.SERVFAIL);
+  assert.equal(ru.counters.outOfBailiwick, 1, 'the upward referral is counted');
+});
+
+test('QNAME minimisation: NXDOMAIN for a minimised question asks the whole name; at most 10 minimised questions per zone', async () => {
+  const w = world(
+    hierarchy({
+      e: (name) =>
+        name === 'a.b.example.test.'
+          ? { aa: true, answers: [A('a.b.example.test.', '192.0.2.7')] }
+          : { rcode: RCODE.NXDOMAIN, aa: true, authority: [SOA('example.test.')] },
+    }),
+  );
+  const got = await w.make({ rootHints: [ROOT] }).resolve('a.b.example.test', TYPE.A);
+  assert.equal(got.answers.length, 1);
+  assert.deepEqual(w.log.slice(2), ['e b.example.test. 1', 'e a.b.example.test. 1']);
+
+  const deep = Array.from({ length: 14 }, (_, i) => `l${i}`).join('.') + '.example.test.';
+  const w2 = world(
+    hierarchy({
+      e: (name) => (name === deep ? { aa: true, answers: [A(deep, '192.0.2.8')] } : { aa: true, authority: [SOA('example.test.')] }),
+    }),
+  );
+  const r2 = await w2.make({ rootHints: [ROOT] }).resolve(deep, TYPE.A);
+  assert.equal(r2.answers.length, 1);
+  const asked = w2.log.filter((l) => l.startsWith('e '));
+  assert.equal(asked.length, 11, '10 minimised questions, then the whole name');
+  assert.equal(asked.at(-1), `e ${deep} 1`);
+  assert.equal(asked[9], `e ${deep.split('.').slice(-13).join('.')} 1`, 'the tenth has 12 labels');
+});
