@@ -57,11 +57,15 @@ const inNs = (ns: string, argv: string[]): ChildProcess => {
   children.push(c);
   return c;
 };
+// The server's journal device (dynamic updates; none are sent here).
+const journal = join(dir, 'journal.img');
+writeFileSync(journal, new Uint8Array(1 << 20));
 inNs(C, [
   process.execPath,
   FATA,
   'run',
   '--net:service=tap0',
+  `--block:journal=${journal}`,
   join(ROOT, 'examples/dns-server/dist/dns-server.fata'),
   '--ipv4=10.0.0.2/24',
   '-l',

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 import { startNsd } from './nsd.ts';
+import { journalFlag } from './dns-journal.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -200,7 +201,16 @@ test('kdig against examples/dns-server: wildcards, CNAMEs, NXDOMAIN, NODATA, AXF
 }, async () => {
   const image = build('examples/dns-server');
   await withTapNamespace('10.53.0.1/24', async (ns) => {
-    const child = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, image, '--ipv4=10.53.0.2/24', '--axfr']);
+    const child = ns.start([
+      process.execPath,
+      FATA,
+      'run',
+      `--net:service=${ns.tap}`,
+      journalFlag(),
+      image,
+      '--ipv4=10.53.0.2/24',
+      '--axfr',
+    ]);
     collect(child);
     await waitForLine(child, /event=serving/, 30_000);
     const S = '10.53.0.2';

@@ -11,14 +11,15 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { freePorts } from './ports.ts';
+import { journalFlag } from './dns-journal.ts';
 import { waitForLine } from './netns.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 const hasKdig = spawnSync('sh', ['-c', 'command -v kdig']).status === 0;
 
-function run(dir: string, args: string[], children: ChildProcess[]): ChildProcess {
-  const c = spawn(process.execPath, [FATA, 'run', dir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(dir: string, args: string[], children: ChildProcess[], flags: string[] = []): ChildProcess {
+  const c = spawn(process.execPath, [FATA, 'run', ...flags, dir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(c);
   return c;
 }
@@ -43,7 +44,7 @@ test('dns-resolver blocks a million-entry hosts file from its image and a --bloc
   const small = join(dir, 'small.list');
   writeFileSync(small, '# domains\nalias.example.test\nnot a domain\n');
   try {
-    const server = run('examples/dns-server', [`--port=${upstream}`], children);
+    const server = run('examples/dns-server', [`--port=${upstream}`], children, [journalFlag()]);
     await waitForLine(server, /event=serving/, 60_000);
     const fwd = ['--forwarders=127.0.0.1', `--upstream-port=${upstream}`];
     const filtering = run(dir, [`--port=${p1}`, ...fwd, `--blocklist=${small}`], children);

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsSkipReason, stopAll, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 import { startNsd } from './nsd.ts';
+import { journalFlag } from './dns-journal.ts';
 import { freePorts } from './ports.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
@@ -105,6 +106,7 @@ test("Fata as NSD's secondary and as NSD's primary: AXFR/IXFR and NOTIFY both wa
         FATA,
         'run',
         `--net:service=${ns.tap}`,
+        journalFlag(),
         image,
         `--ipv4=${FATA_IP}/24`,
         `--tsig=${KEY}`,
@@ -157,7 +159,10 @@ test("Fata → Fata over loopback: the primary's NOTIFY and the secondary's sign
   const [p1, p2, p3] = await freePorts(3);
   const children: ChildProcess[] = [];
   const run = (args: string[]): ChildProcess => {
-    const c = spawn(process.execPath, [FATA, 'run', 'examples/dns-server', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [FATA, 'run', journalFlag(), 'examples/dns-server', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(c);
     return c;
   };

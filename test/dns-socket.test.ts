@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePorts } from './ports.ts';
+import { journalFlag } from './dns-journal.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { waitForLine } from './netns.ts';
 
@@ -13,8 +14,8 @@ const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 const hasKdig = spawnSync('sh', ['-c', 'command -v kdig']).status === 0;
 
-function run(dir: string, args: string[], children: ChildProcess[]): ChildProcess {
-  const c = spawn(process.execPath, [FATA, 'run', dir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(dir: string, args: string[], children: ChildProcess[], flags: string[] = []): ChildProcess {
+  const c = spawn(process.execPath, [FATA, 'run', ...flags, dir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(c);
   return c;
 }
@@ -30,7 +31,7 @@ test('dns-resolver forwards to dns-server over loopback, and refuses clients out
   const [base, b1, b2] = await freePorts(3);
   const children: ChildProcess[] = [];
   try {
-    const server = run('examples/dns-server', [`--port=${base}`], children);
+    const server = run('examples/dns-server', [`--port=${base}`], children, [journalFlag()]);
     await waitForLine(server, /event=serving/, 60_000);
     const resolver = run('examples/dns-resolver', [`--port=${b1}`, '--forwarders=127.0.0.1', `--upstream-port=${base}`], children);
     await waitForLine(resolver, /event=serving mode=forward/, 60_000);
@@ -56,9 +57,9 @@ test('a port already taken is a clear error and exit 1, not an abort', async () 
   const [b3] = await freePorts(1);
   const children: ChildProcess[] = [];
   try {
-    const first = run('examples/dns-server', [`--port=${b3}`], children);
+    const first = run('examples/dns-server', [`--port=${b3}`], children, [journalFlag()]);
     await waitForLine(first, /event=serving/, 60_000);
-    const r = spawnSync(process.execPath, [FATA, 'run', 'examples/dns-server', `--port=${b3}`], {
+    const r = spawnSync(process.execPath, [FATA, 'run', journalFlag(), 'examples/dns-server', `--port=${b3}`], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 60_000,

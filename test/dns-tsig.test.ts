@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { freePorts } from './ports.ts';
+import { journalFlag } from './dns-journal.ts';
 import { stopAll, waitForLine } from './netns.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
@@ -30,7 +31,7 @@ test("kdig -y verifies Fata's signed answers and transfers; bad and missing sign
   try {
     const server = spawn(
       process.execPath,
-      [FATA, 'run', 'examples/dns-server', `--port=${port}`, `--tsig=${KEY},hmac-sha512:other:${SECRET}`],
+      [FATA, 'run', journalFlag(), 'examples/dns-server', `--port=${port}`, `--tsig=${KEY},hmac-sha512:other:${SECRET}`],
       {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -66,11 +67,15 @@ test("kdig -y verifies Fata's signed answers and transfers; bad and missing sign
 });
 
 test('a --tsig that is not a key stops the boot with how to write one', () => {
-  const r = spawnSync(process.execPath, [FATA, 'run', 'examples/dns-server', '--port=1', '--tsig=hmac-sha256:k:not-base64'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [FATA, 'run', journalFlag(), 'examples/dns-server', '--port=1', '--tsig=hmac-sha256:k:not-base64'],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   assert.equal(r.status, 1, r.stdout + r.stderr);
   assert.match(
     r.stdout,

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 import { startNsd } from './nsd.ts';
+import { journalFlag } from './dns-journal.ts';
 import { differences, parseKdig, questionsFrom } from './dns-compare.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
@@ -105,7 +106,16 @@ test('types.test served by NSD and by Fata: the same answers, octet for octet', 
   try {
     await withTapNamespace(`${NSD}/24`, async (ns) => {
       startNsd(ns, dir, NSD, 'types.test', ZONE, { provideXfr: true });
-      const fata = ns.start([process.execPath, FATA, 'run', `--net:service=${ns.tap}`, image, `--ipv4=${FATA_IP}/24`, '--axfr']);
+      const fata = ns.start([
+        process.execPath,
+        FATA,
+        'run',
+        `--net:service=${ns.tap}`,
+        journalFlag(),
+        image,
+        `--ipv4=${FATA_IP}/24`,
+        '--axfr',
+      ]);
       await waitForLine(fata, /event=serving/, 60_000);
       for (let i = 0; !/status: NOERROR/.test(kdig(ns, NSD, ['types.test', 'SOA'])); i++) {
         assert.ok(i < 50, 'NSD did not come up');

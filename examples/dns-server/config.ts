@@ -1,4 +1,4 @@
-import { assets, net, param, service } from 'fata';
+import { assets, block, net, param, service } from 'fata';
 
 export default service({
   name: 'dns-server',
@@ -7,6 +7,8 @@ export default service({
     service: net(),
     /** One master file per zone, named after the zone: `example.test.zone` serves `example.test.` */
     zones: assets('zones', { compress: false }),
+    /** Dynamic updates, kept across restarts and replayed onto the image's zones at boot (any size from 8 KiB; `truncate -s 1M journal.img`). */
+    journal: block(),
   },
   params: {
     port: param.int(53, 'UDP and TCP port to answer on', { min: 1, max: 65535 }),
@@ -26,6 +28,10 @@ export default service({
     notify: param.string(
       '',
       'secondaries, IP[:PORT] comma-separated, sent NOTIFY (RFC 1996) for every zone at boot and whenever one changes',
+    ),
+    'allow-update': param.string(
+      '',
+      "TSIG key names (from --tsig), comma-separated, whose signed UPDATEs (RFC 2136) may change the image's zones; an UPDATE signed otherwise, or unsigned, is REFUSED",
     ),
     'tcp-idle': param.int(10, 'seconds before an idle TCP connection is closed (RFC 7766)', { min: 1, max: 3600 }),
   },

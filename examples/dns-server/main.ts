@@ -5,11 +5,28 @@
  * stops the boot with the line at fault, before any query is answered.
  * With `--primary` and `--zone` it is also a secondary for those zones
  * (SOA timers, IXFR/AXFR, NOTIFY); with `--notify` it tells its own
- * secondaries when a zone is loaded or changes.
+ * secondaries when a zone is loaded or changes. With `--allow-update`,
+ * UPDATEs (RFC 2136) signed with those keys change the image's zones; each
+ * change is written to the `journal` block device before it is served (a
+ * write that fails is SERVFAIL and changes nothing) and replayed at boot.
  */
 import { createHmac } from 'node:crypto';
-import { Authority, DnsTcpSessions, parseTsigKey, Secondary, sendNotify, sleepTimer, Zone, type Hmac, type TsigKey } from 'fata/dns';
-import type { Assets, Context, Main } from 'fata';
+import {
+  Authority,
+  DnsTcpSessions,
+  parseTsigKey,
+  replayJournal,
+  Secondary,
+  sendNotify,
+  sleepTimer,
+  UpdateJournal,
+  Updates,
+  Zone,
+  type Hmac,
+  type TsigKey,
+} from 'fata/dns';
+import { AppendLog } from 'fata/storage';
+import type { Assets, BlockDevice, Context, Main } from 'fata';
 import type config from './config.ts';
 
 const hmac: Hmac = (hash, key, data) => createHmac(hash, key).update(data).digest();
@@ -36,10 +53,18 @@ interface Options {
   readonly primary: { address: string; port: number } | undefined;
   readonly secondaryZones: string[];
   readonly notifyTargets: { address: string; port: number }[];
+  /** Names of the keys whose signed UPDATEs are applied. */
+  readonly updateKeys: Set<string>;
 }
 
 /** The parameters about keys, primary and secondaries, checked; or the one at fault and what to write instead. */
-function options(params: { tsig: string; primary: string; zone: string; notify: string }): Options | { parameter: string; error: string } {
+function options(params: {
+  tsig: string;
+  primary: string;
+  zone: string;
+  notify: string;
+  'allow-update': string;
+}): Options | { parameter: string; error: string } {
   const keys: TsigKey[] = [];
   for (const spec of list(params.tsig)) {
     const k = parseTsigKey(spec);
@@ -59,10 +84,20 @@ function options(params: { tsig: string; primary: string; zone: string; notify: 
     if (!hp) return { parameter: '--notify', error: `'${t}' is not IP or IP:PORT, e.g. --notify=10.0.0.3,10.0.0.4:5353` };
     notifyTargets.push(hp);
   }
-  return { keys, primary, secondaryZones, notifyTargets };
+  const updateKeys = new Set<string>();
+  for (const n of list(params['allow-update'])) {
+    const name = (n.endsWith('.') ? n : `${n}.`).toLowerCase();
+    if (!keys.some((k) => k.name === name))
+      return {
+        parameter: '--allow-update',
+        error: `'${n}' is not the name of a --tsig key; give the key too, e.g. --tsig=hmac-sha256:${n}:BASE64SECRET --allow-update=${n}`,
+      };
+    updateKeys.add(name);
+  }
+  return { keys, primary, secondaryZones, notifyTargets, updateKeys };
 }
 
-/** The image's zone files, but those transferred instead; undefined when one has an error (each logged with its line). */
+/** The image's zone files, but those transferred instead; undefined when one has an error (each logged with its line), or when there are none and nothing to transfer. */
 function imageZones(files: Assets, skip: readonly string[], log: Context['log']): Zone[] | undefined {
   const zones: Zone[] = [];
   let broken = 0;
@@ -79,7 +114,59 @@ function imageZones(files: Assets, skip: readonly string[], log: Context['log'])
     zones.push(z);
     log.info('zone-loaded', { zone: apex, records: z.records.length, serial: z.soa.data.kind === 'SOA' ? z.soa.data.serial : 0 });
   }
+  if (zones.length === 0 && skip.length === 0) {
+    log.error('no-zones', {
+      hint: 'put NAME.zone master files in the zones/ folder and rebuild, or transfer them with --primary and --zone',
+    });
+    return undefined;
+  }
   return broken ? undefined : zones;
+}
+
+/**
+ * The image's zones with the updates made since the image was built replayed
+ * onto them (each version served in turn, so that IXFR has them), and the
+ * journal that keeps the next ones; undefined, logged, when the journal
+ * device cannot be used.
+ */
+function restore(dev: BlockDevice, zones: Zone[], log: Context['log']): { authority: Authority; journal: UpdateJournal } | undefined {
+  const store = new AppendLog(dev);
+  const entries = store.load();
+  if (store.state === 'corrupt') {
+    log.error('journal-corrupt', {
+      fix: 'the journal device holds something else; attach a zeroed file (truncate -s 1M journal.img) or the right one',
+    });
+    return undefined;
+  }
+  const replayed = replayJournal(zones, entries);
+  if ('error' in replayed) {
+    log.error('journal-stale', {
+      error: replayed.error,
+      fix: 'boot the image the updates were made to, or keep them (AXFR the zone into its zone file and rebuild) and attach a zeroed journal device',
+    });
+    return undefined;
+  }
+  const authority = new Authority(zones);
+  for (const z of replayed.versions) authority.setZone(z);
+  log.info('journal-replayed', { entries: entries.length, used: store.used, capacity: store.capacity });
+  return { authority, journal: new UpdateJournal(store, zones, replayed.versions) };
+}
+
+/** UPDATE (RFC 2136) by the source address: only to the image's zones (a secondary's change at its primary), and only signed with a key --allow-update names; each change journaled before it is served, then NOTIFY. */
+function updateHandler(
+  authority: Authority,
+  journal: UpdateJournal,
+  o: Options,
+  applied: (z: Zone) => void,
+  log: Context['log'],
+): (src: string) => (m: Parameters<Updates['handle']>[0], key: TsigKey | undefined) => number {
+  const updates = new Updates(authority, {
+    allowed: (apex, key) => key !== undefined && o.updateKeys.has(key.name) && !o.secondaryZones.includes(apex),
+    commit: (z, diff) => journal.record(z, diff),
+    applied,
+    log: (level, event, fields) => log[level](event, fields),
+  });
+  return (src) => (m, key) => updates.handle(m, key, src);
 }
 
 export const main: Main<typeof config> = async (devices, params, ctx) => {
@@ -88,7 +175,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     ctx.log.error('bad-parameter', { parameter: o.parameter, error: o.error });
     return 1;
   }
-  const { keys, primary, secondaryZones, notifyTargets } = o;
+  const { keys, primary, secondaryZones, notifyTargets, updateKeys } = o;
   const wallSec = (): number => Number(ctx.clock.wallNs() / 1_000_000_000n);
   const nowMs = (): number => Number(ctx.clock.monotonicNs() / 1_000_000n);
   const tsig = () => ({ keys, hmac, now: wallSec() });
@@ -96,16 +183,11 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   const ownKey = keys[0] ? { key: keys[0], hmac } : undefined;
   const zones = imageZones(devices.zones, secondaryZones, ctx.log);
   if (!zones) return 1;
-  if (zones.length === 0 && secondaryZones.length === 0) {
-    ctx.log.error('no-zones', {
-      hint: 'put NAME.zone master files in the zones/ folder and rebuild, or transfer them with --primary and --zone',
-    });
-    return 1;
-  }
-  const authority = new Authority(zones);
+  const restored = restore(devices.journal, zones, ctx.log);
+  if (!restored) return 1;
+  const { authority, journal } = restored;
   const net = devices.service;
   const timer = sleepTimer(ctx.sleep);
-
   const notifyAll = (z: Zone): void => {
     for (const t of notifyTargets) {
       void sendNotify({ net, random: ctx.random, timer, tsig: ownKey, wallSec }, t.address, t.port, z.soa).then((error) => {
@@ -114,7 +196,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
       });
     }
   };
-
+  const update = updateHandler(authority, journal, o, notifyAll, ctx.log);
   const secondaries = new Map<string, Secondary>();
   for (const apex of secondaryZones) {
     authority.setUnavailable(apex);
@@ -150,16 +232,15 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
             s.notify(serial);
             return NOERROR;
           };
-
+  /** What answers depend on besides the message: the keys and the time, and the NOTIFY and UPDATE handlers for the source address. */
+  const handlers = (src: string) => ({ tsig: tsig(), notify: notify?.(src), update: update(src) });
   const sessions = new DnsTcpSessions({ idleMs: params['tcp-idle'] * 1000, now: nowMs });
   try {
     const udp = await net.udpBind(params.port, (m) => {
-      for (const r of authority.answer(m.data, { transport: 'udp', tsig: tsig(), notify: notify?.(m.src) })) udp.send(m.src, m.srcPort, r);
+      for (const r of authority.answer(m.data, { transport: 'udp', ...handlers(m.src) })) udp.send(m.src, m.srcPort, r);
     });
     await net.tcpListen(params.port, (s) => {
-      sessions.open(s, (msg) =>
-        authority.answer(msg, { transport: 'tcp', allowAxfr: params.axfr, tsig: tsig(), notify: notify?.(s.remote) }),
-      );
+      sessions.open(s, (msg) => authority.answer(msg, { transport: 'tcp', allowAxfr: params.axfr, ...handlers(s.remote) }));
     });
   } catch (e) {
     ctx.log.error('bind-failed', { error: e instanceof Error ? e.message : String(e) });
@@ -172,6 +253,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     zones: zones.length,
     axfr: params.axfr,
     tsig: keys.map((k) => k.name).join(','),
+    'allow-update': [...updateKeys].join(','),
     ...(primary ? { primary: `${primary.address}:${primary.port}`, secondary: secondaryZones.join(',') } : {}),
   });
   for (const z of zones) notifyAll(z);

@@ -76,8 +76,16 @@ export const RCODE = {
   NXDOMAIN: 3,
   NOTIMP: 4,
   REFUSED: 5,
+  /** RFC 2136 §2.2: a name exists that should not (also RFC 6672's overlong DNAME result). */
+  YXDOMAIN: 6,
+  /** RFC 2136 §2.2: an RRset exists that should not. */
+  YXRRSET: 7,
+  /** RFC 2136 §2.2: an RRset that should exist does not. */
+  NXRRSET: 8,
   /** RFC 8945 §3, RFC 5936 §2.2.1: not authoritative for the zone, or a TSIG that failed. */
   NOTAUTH: 9,
+  /** RFC 2136 §2.2: a name outside the zone of an UPDATE. */
+  NOTZONE: 10,
   BADVERS: 16,
 } as const;
 export const OPCODE_QUERY = 0;

@@ -15,7 +15,9 @@ import {
   CLASS_NONE,
   isSubdomain,
   RCODE,
+  rcodeName,
   TYPE,
+  typeName,
   type DnsMessage,
   type DnsRecord,
 } from '../../wire/dns.ts';
@@ -102,7 +104,7 @@ const sameData = (a: DnsRecord, b: DnsRecord): boolean => recordKey(a) === recor
 function prerequisites(w: Working, apex: string, prereqs: readonly DnsRecord[]): { rcode: number; reason: string } | undefined {
   const temp = new Map<string, DnsRecord[]>();
   for (const rr of prereqs) {
-    const what = `prerequisite ${rr.name} ${rr.type}`;
+    const what = `prerequisite ${rr.name} ${typeName(rr.type)}`;
     if (rr.ttl !== 0) return { rcode: RCODE.FORMERR, reason: `${what} has a TTL (must be 0, §3.2.1)` };
     if (!isSubdomain(rr.name, apex)) return { rcode: RCODE_UPDATE.NOTZONE, reason: `${what} is outside ${apex}` };
     if (rr.class === CLASS_ANY || rr.class === CLASS_NONE) {
@@ -111,11 +113,11 @@ function prerequisites(w: Working, apex: string, prereqs: readonly DnsRecord[]):
       if (rr.class === CLASS_ANY && !exists)
         return rr.type === TYPE.ANY
           ? { rcode: RCODE.NXDOMAIN, reason: `${rr.name} is not in use (§2.4.4)` }
-          : { rcode: RCODE_UPDATE.NXRRSET, reason: `no ${rr.type} RRset at ${rr.name} (§2.4.1)` };
+          : { rcode: RCODE_UPDATE.NXRRSET, reason: `no ${typeName(rr.type)} RRset at ${rr.name} (§2.4.1)` };
       if (rr.class === CLASS_NONE && exists)
         return rr.type === TYPE.ANY
           ? { rcode: RCODE_UPDATE.YXDOMAIN, reason: `${rr.name} is in use (§2.4.5)` }
-          : { rcode: RCODE_UPDATE.YXRRSET, reason: `a ${rr.type} RRset exists at ${rr.name} (§2.4.3)` };
+          : { rcode: RCODE_UPDATE.YXRRSET, reason: `a ${typeName(rr.type)} RRset exists at ${rr.name} (§2.4.3)` };
       continue;
     }
     if (rr.class !== CLASS_IN || META.has(rr.type)) return { rcode: RCODE.FORMERR, reason: `${what} has class ${rr.class} (§3.2.3)` };
@@ -130,7 +132,10 @@ function prerequisites(w: Working, apex: string, prereqs: readonly DnsRecord[]):
     const wanted = new Set(want.map(recordKey));
     const held = new Set(have.map(recordKey));
     if (wanted.size !== held.size || [...held].some((k) => !wanted.has(k)))
-      return { rcode: RCODE_UPDATE.NXRRSET, reason: `the ${want[0]!.type} RRset at ${want[0]!.name} is not the one given (§2.4.2)` };
+      return {
+        rcode: RCODE_UPDATE.NXRRSET,
+        reason: `the ${typeName(want[0]!.type)} RRset at ${want[0]!.name} is not the one given (§2.4.2)`,
+      };
   }
   return undefined;
 }
@@ -138,7 +143,7 @@ function prerequisites(w: Working, apex: string, prereqs: readonly DnsRecord[]):
 /** §3.4.1: every update record well formed and inside the zone; undefined when so. */
 function prescan(apex: string, updates: readonly DnsRecord[]): { rcode: number; reason: string } | undefined {
   for (const rr of updates) {
-    const what = `update ${rr.name} ${rr.type}`;
+    const what = `update ${rr.name} ${typeName(rr.type)}`;
     if (!isSubdomain(rr.name, apex)) return { rcode: RCODE_UPDATE.NOTZONE, reason: `${what} is outside ${apex}` };
     if (rr.class === CLASS_IN) {
       if (META.has(rr.type)) return { rcode: RCODE.FORMERR, reason: `${what}: a meta type cannot be added` };
@@ -278,7 +283,7 @@ export class Updates {
     if (r.rcode !== 0 || !('zone' in r)) {
       if ('reason' in r) {
         this.counters.failedPrerequisites++;
-        log('info', 'update-failed', { zone: apex, from: source, rcode: r.rcode, reason: r.reason });
+        log('info', 'update-failed', { zone: apex, from: source, rcode: rcodeName(r.rcode), reason: r.reason });
       } else log('info', 'update-unchanged', { zone: apex, from: source });
       return r.rcode;
     }
