@@ -31,7 +31,7 @@ export default service({
     ),
     'allow-update': param.string(
       '',
-      "TSIG key names (from --tsig), comma-separated, whose signed UPDATEs (RFC 2136) may change the image's zones; an UPDATE signed otherwise, or unsigned, is REFUSED",
+      "TSIG key names (from --tsig), comma-separated, whose signed UPDATEs (RFC 2136) may change the image's zones; each change is written to the journal device (--block:journal=FILE, which every run attaches) before it is served, and replayed at boot; an UPDATE signed otherwise, or unsigned, is REFUSED",
     ),
     'tcp-idle': param.int(10, 'seconds before an idle TCP connection is closed (RFC 7766)', { min: 1, max: 3600 }),
   },
