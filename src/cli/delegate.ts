@@ -19,9 +19,11 @@ export const DELEGATE_USAGE = `usage: fata cert ca --name NAME [POLICY] [--days 
   P-256 key, mode 0600); it never overwrites. ca: the operator's own CA (fata daemon --ca), with an optional
   policy that bounds every delegation. delegate: a CA for one owner, its policy within the issuer's (a limit left
   out is the issuer's); it may delegate further. client: the certificate a client connects with (fata remote),
-  naming its commands (${REMOTE_COMMANDS.join(', ')}; default all). server: the daemon's TLS certificate
-  (fata daemon --cert), for the host names and addresses clients connect to. crl: a revocation list from the
-  issuer (fata daemon --tls-crl), listing the given certificates and those of --crl.`;
+  naming its commands; default all:
+    ${REMOTE_COMMANDS.join(', ')}
+  server: the daemon's TLS certificate (fata daemon --cert), for the host names and addresses clients connect
+  to. crl: a revocation list from the issuer (fata daemon --tls-crl), listing the given certificates and those
+  of --crl.`;
 
 const bad = (msg: string): FataError => new FataError('FATA_BAD_FLAGS', `fata cert: ${msg}\n${DELEGATE_USAGE}`);
 
