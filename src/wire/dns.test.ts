@@ -93,7 +93,9 @@ test('RCODE names, and RCODEn for the others', () => {
     [rcodeName(0), rcodeName(1), rcodeName(3), rcodeName(5), rcodeName(16)],
     ['NOERROR', 'FORMERR', 'NXDOMAIN', 'REFUSED', 'BADVERS'],
   );
-  assert.deepEqual([rcodeName(6), rcodeName(17)], ['RCODE6', 'RCODE17']);
+  // RFC 2136 §2.2's.
+  assert.deepEqual([6, 7, 8, 9, 10].map(rcodeName), ['YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE']);
+  assert.deepEqual([rcodeName(11), rcodeName(17)], ['RCODE11', 'RCODE17']);
 });
 
 // --- presentation names ------------------------------------------------------
@@ -749,6 +751,25 @@ test('decode: SOA names that do not decode are refused even when 20 octets follo
   const nums = new Array<number>(19).fill(0);
   assert.equal(rdataOf(TYPE.SOA, [0x40, ...nums]), undefined, 'mname');
   assert.equal(rdataOf(TYPE.SOA, [0, 0x40, ...nums]), undefined, 'rname');
+});
+
+test('decode: empty RDATA is data only for class ANY and NONE, as UPDATE sends it (RFC 2136 §2.4, §2.5)', () => {
+  // answer() writes class IN 8 octets before the end when there is no RDATA; change it.
+  const withClass = (type: number, cls: number): number[] => {
+    const b = answer(type, []);
+    b[b.length - 8] = cls >>> 8;
+    b[b.length - 7] = cls & 0xff;
+    return b;
+  };
+  for (const cls of [255, 254]) {
+    for (const type of [TYPE.A, TYPE.SOA, TYPE.TXT, TYPE.MX, TYPE.ANY]) {
+      const m = decodeDns(Uint8Array.from(withClass(type, cls)));
+      assert.ok(!isDecodeError(m), `class ${cls} type ${type}: ${isDecodeError(m) ? m.error : ''}`);
+      assert.deepEqual(m.answers[0], { name: '.', type, class: cls, ttl: 1, data: { kind: 'raw', bytes: new Uint8Array(0) } });
+    }
+  }
+  assert.match(err(withClass(TYPE.A, 1)).error, /malformed RDATA/, 'class IN: an A needs its 4 octets');
+  assert.match(err(withClass(TYPE.TXT, 3)).error, /malformed RDATA/);
 });
 
 test('decode: a name RDATA followed by bytes that would read as another record is refused', () => {
