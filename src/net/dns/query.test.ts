@@ -20,7 +20,7 @@ interface Fake {
   readonly sent: { dst: string; port: number; q: DnsMessage }[];
   readonly timers: { ms: number; fn: () => void; cancelled: boolean }[];
   readonly socks: { closed: boolean }[];
-  readonly tcp: { dst: string; port: number; stream: ByteStream; got: DnsMessage[]; ended: boolean }[];
+  readonly tcp: { dst: string; port: number; stream: ByteStream; got: DnsMessage[]; ended: number }[];
   deliver(data: Uint8Array, src?: string, srcPort?: number): void;
   fire(): void;
   sendOk: boolean;
@@ -68,7 +68,7 @@ function fake(): { f: Fake; q: DnsQuerier } {
       tcpConnect: async (dst, port) => {
         if (f.tcpError !== undefined) throw f.tcpError;
         const d = new TcpDeframer();
-        const entry = { dst, port, stream: undefined as unknown as ByteStream, got: [] as DnsMessage[], ended: false };
+        const entry = { dst, port, stream: undefined as unknown as ByteStream, got: [] as DnsMessage[], ended: 0 };
         const stream: ByteStream = {
           onData: undefined,
           onEnd: undefined,
@@ -84,7 +84,7 @@ function fake(): { f: Fake; q: DnsQuerier } {
             return n;
           },
           end: () => {
-            entry.ended = true;
+            entry.ended++;
           },
           destroy: () => {},
           pause: () => {},
@@ -236,16 +236,17 @@ test('DnsQuerier: a truncated answer is asked again over TCP, framed, with a fre
   t.stream.onData!(frameTcp(answer(t.got[0]!, { id: 1 })));
   const whole = frameTcp(answer(t.got[0]!));
   t.stream.onData!(whole.subarray(0, 5));
-  assert.equal(t.ended, false);
+  assert.equal(t.ended, 0);
   t.stream.onData!(whole.subarray(5));
   const r = await p;
   assert.equal(r.tc, false);
   assert.equal(r.answers.length, 1);
-  assert.equal(t.ended, true, 'the connection is ended');
+  assert.equal(t.ended, 1, 'the connection is ended');
   assert.equal(f.timers[1]!.cancelled, true);
   assert.equal(q.counters.tcpFallbacks, 1);
-  t.stream.onEnd!(); // Events after the answer change nothing.
+  t.stream.onEnd!(); // Events after the answer change nothing: the connection is not ended twice.
   t.stream.onClose!('late');
+  assert.equal(t.ended, 1);
 });
 
 test('DnsQuerier: over TCP — refused, malformed, closed, ended early, timed out — each error with its reason; a short write is finished on drain', async () => {
@@ -288,7 +289,7 @@ test('DnsQuerier: over TCP — refused, malformed, closed, ended early, timed ou
     'malformed',
     'malformed TCP answer from 192.0.2.53: message of 3 bytes is shorter than the 12-byte header',
   );
-  assert.equal(m.tcp[0]!.ended, true);
+  assert.equal(m.tcp[0]!.ended, 1);
   await run(
     () => {},
     (t) => t.stream.onEnd!(),
@@ -326,6 +327,7 @@ test('DnsQuerier: over TCP — refused, malformed, closed, ended early, timed ou
   for (let i = 0; i < 10 && t.got.length === 0; i++) t.stream.onDrain!();
   assert.equal(t.got.length, 1, 'written out by the drains');
   assert.equal(t.got[0]!.questions[0]!.name, 'big.example.');
+  assert.equal(t.got[0]!.rd, true, 'RD by default over TCP too');
   t.stream.onData!(frameTcp(answer(t.got[0]!)));
   await p;
 });

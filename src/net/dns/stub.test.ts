@@ -179,3 +179,12 @@ test('StubResolver.lookup: a literal as itself; A for family 4 (the default), AA
   await code(stub.lookup('nx.example'), 'ENOTFOUND', 'ENOTFOUND nx.example: no such name (NXDOMAIN)');
   await code(stub.lookup('v4.example', { family: 6 }), 'ENODATA', 'ENODATA v4.example: the name exists but has no address records');
 });
+
+test('StubResolver: a self-contradictory NXDOMAIN that carries the records asked for is passed on but not cached', async () => {
+  const c = clock();
+  const s = scripted(() => ({ rcode: RCODE.NXDOMAIN, answers: [A('odd.example.', '192.0.2.1')], authority: [SOA] }));
+  const stub = new StubResolver({ querier: s.querier, clock: c, servers: () => ['s'] });
+  assert.equal((await stub.resolve('odd.example', TYPE.A)).rcode, RCODE.NXDOMAIN);
+  const again = await stub.resolve('odd.example', TYPE.A);
+  assert.deepEqual([again.rcode, again.fromCache], [RCODE.NXDOMAIN, false]);
+});

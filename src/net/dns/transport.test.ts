@@ -199,3 +199,35 @@ test('DnsTcpSessions: the idle sweep closes a session idle longer than idleMs (n
   assert.equal(plain.log.ended, 1, 'close is done once');
   assert.equal(t.closed, true);
 });
+
+test('DnsTcpSession: once ending, more data is not read even while an answer is still worked out; a session that ended itself is forgotten by the sweep', async () => {
+  const { s, log } = fakeStream();
+  let asked = 0;
+  let release: (v: Uint8Array[]) => void = () => {};
+  new DnsTcpSession(
+    s,
+    () => {
+      asked++;
+      return new Promise<Uint8Array[]>((r) => {
+        release = r;
+      });
+    },
+    { maxQueries: 1 },
+  );
+  s.onData!(frames([1]));
+  s.onData!(frames([2]));
+  assert.equal(asked, 1);
+  release([Uint8Array.of(7)]);
+  await tick();
+  assert.deepEqual([log.bytes, log.ended], [[0, 1, 7], 1]);
+
+  let now = 0;
+  const sessions = new DnsTcpSessions({ idleMs: 10, now: () => now, maxQueries: 1 });
+  const a = fakeStream();
+  sessions.open(a.s, (m) => [m]);
+  a.s.onData!(frames([1]));
+  assert.equal(a.log.ended, 1, 'ended after its one query');
+  now = 100;
+  assert.equal(sessions.sweep(), 0, 'closed already: forgotten, not counted as idle');
+  assert.deepEqual([sessions.size, a.log.ended], [0, 1]);
+});
