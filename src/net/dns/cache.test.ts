@@ -138,6 +138,8 @@ test('DnsCache: cname() gives a fresh cached CNAME at the name', () => {
   assert.equal(c.cname('web.', 0n), undefined);
   c.putRRset('ftp.', TYPE.A, [a('ftp.', '192.0.2.1', 30)], 0n);
   assert.equal(c.cname('ftp.', 0n), undefined, 'another type at the name is no CNAME');
+  c.putRRset('mail.', TYPE.CNAME, [cname('mail.', 'web.', 30)], 10n * S);
+  assert.equal(c.cname('mail.', 39n * S)!.ttl, 1, 'counted from when it was stored');
 });
 
 test('DnsCache: at most maxEntries (10,000 by default); the least recently stored goes first', () => {

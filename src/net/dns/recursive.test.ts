@@ -386,3 +386,29 @@ test('QNAME minimisation: NXDOMAIN for a minimised question asks the whole name;
   assert.equal(asked.at(-1), `e ${deep} 1`);
   assert.equal(asked[9], `e ${deep.split('.').slice(-13).join('.')} 1`, 'the tenth has 12 labels');
 });
+
+test('an answer whose CNAMEs loop is SERVFAIL; a cached answer carries its SOA when negative and no authority when positive, fresh or stale', async () => {
+  const loop = world({ f: () => ({ answers: [CNAME('a.', 'b.'), CNAME('b.', 'a.')] }) });
+  assert.equal((await loop.make({ forwarders: ['f'] }).resolve('a.', TYPE.A)).rcode, RCODE.SERVFAIL);
+
+  let up = true;
+  const w = world({
+    f: (name) =>
+      !up
+        ? new Error('down')
+        : name === 'nx.e.'
+          ? { rcode: RCODE.NXDOMAIN, authority: [SOA('e.')] }
+          : { answers: [A(name, '192.0.2.1')], authority: [SOA('e.')] },
+  });
+  const r = w.make({ forwarders: ['f'], cache: new DnsCache({ staleSeconds: 100 }) });
+  await r.resolve('nx.e.', TYPE.A);
+  await r.resolve('x.e.', TYPE.A);
+  const nx = await r.resolve('nx.e.', TYPE.A);
+  assert.deepEqual([nx.fromCache, nx.authority], [true, [SOA('e.')]]);
+  const pos = await r.resolve('x.e.', TYPE.A);
+  assert.deepEqual([pos.fromCache, pos.authority], [true, []]);
+  up = false;
+  w.clock.ns = 61n * S;
+  const stale = await r.resolve('x.e.', TYPE.A);
+  assert.deepEqual([stale.fromCache, stale.answers.length, stale.authority], [true, 1, []], 'a stale positive answer has no authority');
+});
