@@ -412,3 +412,72 @@ test('an answer whose CNAMEs loop is SERVFAIL; a cached answer carries its SOA w
   const stale = await r.resolve('x.e.', TYPE.A);
   assert.deepEqual([stale.fromCache, stale.answers.length, stale.authority], [true, 1, []], 'a stale positive answer has no authority');
 });
+
+test('NODATA is cached for the SOA MINIMUM at the end of the chain; not when the answer has other records at that name', async () => {
+  const w = world({
+    f: (name) => {
+      if (name === 'nodata.e.') return { authority: [SOA('e.')] };
+      if (name === 'www.e.') return { answers: [CNAME('www.e.', 'web.e.')], authority: [NS('e.', 'ns.e.'), SOA('e.')] };
+      if (name === 'txt.e.') return { answers: [rec('txt.e.', TYPE.TXT, { kind: 'TXT', strings: [] })], authority: [SOA('e.')] };
+      return new Error(`unexpected ${name}`);
+    },
+  });
+  const r = w.make({ forwarders: ['f'] });
+  for (const name of ['nodata.e.', 'www.e.', 'txt.e.']) await r.resolve(name, TYPE.A);
+  w.log.length = 0;
+  w.clock.ns = 59n * S;
+  const nd = await r.resolve('nodata.e.', TYPE.A);
+  assert.deepEqual([nd.rcode, nd.answers, nd.fromCache], [RCODE.NOERROR, [], true]);
+  const www = await r.resolve('www.e.', TYPE.A);
+  assert.deepEqual([www.answers, www.fromCache], [[{ ...CNAME('www.e.', 'web.e.'), ttl: 1 }], true], 'web.e. has no A: cached as NODATA');
+  assert.equal(r.cache.get('web.e.', TYPE.A, 59n * S)!.soa!.name, 'e.', 'under the end of the chain, with the SOA (not the NS)');
+  assert.equal(w.log.length, 0);
+  await r.resolve('txt.e.', TYPE.A);
+  assert.deepEqual(w.log, ['f txt.e. 1'], 'an answer with data at the name is not cached as NODATA for A');
+  w.clock.ns = 60n * S;
+  w.log.length = 0;
+  await r.resolve('nodata.e.', TYPE.A);
+  assert.deepEqual(w.log, ['f nodata.e. 1'], 'for the SOA MINIMUM (60 s)');
+});
+
+test('iteration: a zone apex asked after its servers are known goes to them as it is; servers with addresses are asked first', async () => {
+  const w = world(
+    hierarchy({
+      e: (name, type) =>
+        name === 'example.test.' && type === TYPE.SOA
+          ? { aa: true, answers: [SOA('example.test.')] }
+          : name === 'www.example.test.'
+            ? { aa: true, answers: [A('www.example.test.', '192.0.2.1')] }
+            : { aa: true },
+    }),
+  );
+  const r = w.make({ rootHints: [ROOT] });
+  await r.resolve('www.example.test', TYPE.A);
+  w.log.length = 0;
+  const soa = await r.resolve('example.test', TYPE.SOA);
+  assert.deepEqual(soa.answers, [SOA('example.test.')]);
+  assert.deepEqual(w.log, ['e example.test. 6']);
+
+  // test. has two servers: ns0 without glue (listed first), ns1 with; ns1 is asked first.
+  const w2 = world(
+    hierarchy({
+      r: (name) =>
+        isSubdomain(name, 'test.')
+          ? { authority: [NS('test.', 'ns0.elsewhere.'), NS('test.', 'ns1.test.')], additional: [A('ns1.test.', 't')] }
+          : {},
+    }),
+  );
+  const r2 = w2.make({ rootHints: [ROOT] });
+  assert.equal((await r2.resolve('www.example.test', TYPE.A)).answers.length, 1);
+  assert.deepEqual(w2.log.slice(0, 2), ['r test. 1', 't example.test. 1'], 'not a lookup of ns0.elsewhere. first');
+});
+
+test('iteration: when no server makes progress the answer is a plain SERVFAIL', async () => {
+  const w = world(hierarchy({ e: () => new Error('down') }));
+  assert.deepEqual(await w.make({ rootHints: [ROOT] }).resolve('www.example.test', TYPE.A), {
+    rcode: RCODE.SERVFAIL,
+    answers: [],
+    authority: [],
+    fromCache: false,
+  });
+});
