@@ -224,18 +224,16 @@ function hierarchy(over: Record<string, Server> = {}): Record<string, Server> {
   return {
     r: (name) =>
       isSubdomain(name, 'test.') ? referral('test.', 'ns.test.', 't') : { rcode: RCODE.NXDOMAIN, aa: true, authority: [SOA('.')] },
-    t: (name) =>
-      isSubdomain(name, 'example.test.')
-        ? referral('example.test.', 'ns.example.test.', 'e')
-        : name === 'test.'
-          ? { aa: true, authority: [SOA('test.')] }
-          : { rcode: RCODE.NXDOMAIN, aa: true, authority: [SOA('test.')] },
-    e: (name, type) =>
-      name === 'www.example.test.' && type === TYPE.A
-        ? { aa: true, answers: [A('www.example.test.', '192.0.2.1')] }
-        : isSubdomain(name, 'example.test.') && /^(www\.)?example\.test\.$/.test(name)
-          ? { aa: true, authority: [SOA('example.test.')] }
-          : { rcode: RCODE.NXDOMAIN, aa: true, authority: [SOA('example.test.')] },
+    t: (name) => {
+      if (isSubdomain(name, 'example.test.')) return referral('example.test.', 'ns.example.test.', 'e');
+      if (name === 'test.') return { aa: true, authority: [SOA('test.')] };
+      return { rcode: RCODE.NXDOMAIN, aa: true, authority: [SOA('test.')] };
+    },
+    e: (name, type) => {
+      if (name === 'www.example.test.' && type === TYPE.A) return { aa: true, answers: [A('www.example.test.', '192.0.2.1')] };
+      if (/^(www\.)?example\.test\.$/.test(name)) return { aa: true, authority: [SOA('example.test.')] };
+      return { rcode: RCODE.NXDOMAIN, aa: true, authority: [SOA('example.test.')] };
+    },
     ...over,
   };
 }
@@ -293,14 +291,13 @@ test('iteration: glue is believed only for name servers of the cut, inside the z
 test('iteration: a name server without glue is resolved first (from the root), one inside its own zone is skipped', async () => {
   const w = world(
     hierarchy({
-      t: (name) =>
-        isSubdomain(name, 'example.test.')
-          ? { authority: [NS('example.test.', 'ns.inside.example.test.'), NS('example.test.', 'ns.other.test.')] }
-          : name === 'ns.other.test.'
-            ? { aa: true, answers: [A('ns.other.test.', 'e')] }
-            : name === 'other.test.'
-              ? { aa: true, authority: [SOA('test.')] }
-              : { rcode: RCODE.NXDOMAIN, aa: true },
+      t: (name) => {
+        if (isSubdomain(name, 'example.test.'))
+          return { authority: [NS('example.test.', 'ns.inside.example.test.'), NS('example.test.', 'ns.other.test.')] };
+        if (name === 'ns.other.test.') return { aa: true, answers: [A('ns.other.test.', 'e')] };
+        if (name === 'other.test.') return { aa: true, authority: [SOA('test.')] };
+        return { rcode: RCODE.NXDOMAIN, aa: true };
+      },
     }),
   );
   const r = w.make({ rootHints: [ROOT] });
@@ -393,12 +390,11 @@ test('an answer whose CNAMEs loop is SERVFAIL; a cached answer carries its SOA w
 
   let up = true;
   const w = world({
-    f: (name) =>
-      !up
-        ? new Error('down')
-        : name === 'nx.e.'
-          ? { rcode: RCODE.NXDOMAIN, authority: [SOA('e.')] }
-          : { answers: [A(name, '192.0.2.1')], authority: [SOA('e.')] },
+    f: (name) => {
+      if (!up) return new Error('down');
+      if (name === 'nx.e.') return { rcode: RCODE.NXDOMAIN, authority: [SOA('e.')] };
+      return { answers: [A(name, '192.0.2.1')], authority: [SOA('e.')] };
+    },
   });
   const r = w.make({ forwarders: ['f'], cache: new DnsCache({ staleSeconds: 100 }) });
   await r.resolve('nx.e.', TYPE.A);
@@ -443,12 +439,11 @@ test('NODATA is cached for the SOA MINIMUM at the end of the chain; not when the
 test('iteration: a zone apex asked after its servers are known goes to them as it is; servers with addresses are asked first', async () => {
   const w = world(
     hierarchy({
-      e: (name, type) =>
-        name === 'example.test.' && type === TYPE.SOA
-          ? { aa: true, answers: [SOA('example.test.')] }
-          : name === 'www.example.test.'
-            ? { aa: true, answers: [A('www.example.test.', '192.0.2.1')] }
-            : { aa: true },
+      e: (name, type) => {
+        if (name === 'example.test.' && type === TYPE.SOA) return { aa: true, answers: [SOA('example.test.')] };
+        if (name === 'www.example.test.') return { aa: true, answers: [A('www.example.test.', '192.0.2.1')] };
+        return { aa: true };
+      },
     }),
   );
   const r = w.make({ rootHints: [ROOT] });
