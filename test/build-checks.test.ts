@@ -230,7 +230,8 @@ export const main: Main<typeof config> = () => {
     const r = fata(['run', join(dir, 'dist', 'uncaught.fata')]);
     assert.notEqual(r.status, 0);
     assert.match(r.out, /console\.log works \{ sealed: true \}/);
-    assert.match(r.err, new RegExp(`${dir}/main\\.ts:7\\n    throw new Error\\('thrown from a timer'\\);\\n    \\^`));
+    // The line quoted is the one the error was made on, the caret under where (the frame's column, 7:11).
+    assert.match(r.err, new RegExp(`${dir}/main\\.ts:7\\n    throw new Error\\('thrown from a timer'\\);\\n {10}\\^\\n\\nError: thrown`));
     assert.match(r.err, new RegExp(`at Timeout\\._onTimeout \\(${dir}/main\\.ts:7:11\\)`));
     assert.doesNotMatch(r.err, /Assertion failed|FATA_KILLED/, 'the engine exits as Node does, not through an abort');
   } finally {
@@ -260,6 +261,32 @@ export const main: Main<typeof config> = () => {
       "import type { Main } from 'fata';\nexport const main: Main<unknown> = () => Buffer.byteLength('x') - 1;\n",
     );
     assert.equal(fata(['build', dir]).status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a service that listens for uncaught errors itself decides: the source-mapped report does not end it', () => {
+  const dir = service({
+    'config.ts': THROWER_CONFIG.replace("'thrower'", "'survivor'"),
+    'main.ts': `import type { Main } from 'fata';
+import type config from './config.ts';
+
+export const main: Main<typeof config> = () => {
+  process.on('uncaughtException', (e) => console.log('handled:', e.message));
+  setTimeout(() => {
+    throw new Error('thrown from a timer');
+  }, 10);
+  return new Promise<number>((done) => setTimeout(() => (console.log('survived'), done(0)), 300));
+};
+`,
+  });
+  try {
+    assert.equal(fata(['build', '-t', 'spt', dir]).status, 0);
+    const r = fata(['run', join(dir, 'dist', 'survivor.fata')]);
+    assert.equal(r.status, 0, r.out + r.err);
+    assert.match(r.out, /handled: thrown from a timer\n[^]*survived/);
+    assert.doesNotMatch(r.err, /main\.ts:7/, 'no report: the service handled it');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
