@@ -499,6 +499,25 @@ test('responses: status, reason phrase (may be empty) and version; a malformed s
   });
 });
 
+test('a start line both too long and malformed: the fault at the earlier byte, whole, byte by byte or in pieces', () => {
+  // Found by `npm run fuzz -- --target http-parser` (its crash input is kept in the corpus as crash-long-then-malformed.bin):
+  // a target running past the limit with no space before the version got 400 whole (the line judged first) and 414 byte
+  // by byte (too long before its CR came). Each answer is now by the position of the first fault.
+  const L = 40;
+  const all = (wire: string): (string | Uint8Array)[][] => [[wire], [...wire], [wire.slice(0, 30), wire.slice(30, 45), wire.slice(45)]];
+  // Too long at byte 40; the CR that shows there is no version comes at byte 60.
+  const longFirst = `GET /${'a'.repeat(51)}TTP/1.1\r\nHost: a\r\n\r\n`;
+  for (const parts of all(longFirst))
+    assert.deepEqual(req(parts, { requestLine: L }).at(-1), { error: 414, reason: 'start line too long' });
+  // A byte no request line can hold (a tab in the target) at 20, before the line is too long.
+  const badFirst = `GET /${'a'.repeat(15)}\t${'a'.repeat(40)} HTTP/1.1\r\nHost: a\r\n\r\n`;
+  for (const parts of all(badFirst))
+    assert.deepEqual(req(parts, { requestLine: L }).at(-1), { error: 400, reason: 'malformed request line' });
+  // The same byte: the 41st is a tab, refused by the scan and making the line too long: 400 both ways.
+  const same = `GET /${'a'.repeat(35)}\t HTTP/1.1\r\nHost: a\r\n\r\n`;
+  for (const parts of all(same)) assert.deepEqual(req(parts, { requestLine: L }).at(-1), { error: 400, reason: 'malformed request line' });
+});
+
 test('responses: no body after HEAD, 1xx, 204 and 304 whatever the headers say (RFC 9112 §6.3)', () => {
   const cl = 'Content-Length: 3\r\n\r\n';
   const out = res(

@@ -86,23 +86,52 @@ function requestLineStep(phase: number, b: number): number {
   switch (phase) {
     case 0:
     case 1:
-      return k === 1 ? 1 : phase === 1 && b === 0x20 ? 2 : -1;
+      if (k === 1) return 1;
+      return phase === 1 && b === 0x20 ? 2 : -1;
     case 2:
       return k === 2 ? -1 : 3;
     case 3:
-      return k !== 2 ? 3 : b === 0x20 ? 4 : -1;
+      if (k !== 2) return 3;
+      return b === 0x20 ? 4 : -1;
     case 9:
     case 11:
       return b >= 0x30 && b <= 0x39 ? phase + 1 : -1;
     case 10:
       return b === 0x2e ? 11 : -1;
     case 12:
-      return b === 0x0d ? 13 : b === 0x0a ? RL_DONE : -1;
+      if (b === 0x0d) return 13;
+      return b === 0x0a ? RL_DONE : -1;
     case 13:
       return b === 0x0a ? RL_DONE : -1;
     default:
       return b === HTTP_SLASH[phase - 4] ? phase + 1 : -1;
   }
+}
+
+/**
+ * Where, counted from `from`, the start line in `buf[from..end)` becomes too long: the byte whose arrival makes it
+ * longer than `limit` without its CR (the CR that may begin its CRLF is not counted until the byte after it shows it
+ * is not one). -1: not (yet) too long.
+ */
+function lineTooLongAt(buf: Uint8Array, from: number, end: number, limit: number): number {
+  const lf = buf.subarray(from, Math.min(end, from + limit + 2)).indexOf(0x0a);
+  if (lf >= 0 && lf <= limit) return -1; // the line ended within the limit
+  const b = buf[from + limit];
+  if (from + limit >= end || b === 0x0a) return -1;
+  if (b !== 0x0d) return limit;
+  if (from + limit + 1 >= end || buf[from + limit + 1] === 0x0a) return -1;
+  return limit + 1;
+}
+
+/**
+ * The start line's first fault by byte position, whatever the pieces it arrived in: 400 at the first byte the
+ * request-line scan refuses, 414 (502 for a response) at the byte that makes it too long; the earlier wins, and the
+ * scan when it is the same byte (it looks at each byte first). `failAt`: where the scan failed, or -1.
+ */
+function startLineFault(failAt: number, tooLongAt: number, mode: 'request' | 'response'): ParseError | undefined {
+  if (failAt >= 0 && (tooLongAt < 0 || failAt <= tooLongAt)) return { error: 400, reason: 'malformed request line' };
+  if (tooLongAt >= 0) return { error: mode === 'request' ? 414 : 502, reason: 'start line too long' };
+  return undefined;
 }
 
 function latin1(b: Uint8Array, start: number, end: number): string {
@@ -134,9 +163,13 @@ export class HttpParser {
   private start = 0;
   private end = 0;
   private scanned = 0;
-  /** The request-line scan of the message at `start`: its phase (`requestLineStep`) and how many bytes it has seen. */
+  /**
+   * The request-line scan of the message at `start`: its phase (`requestLineStep`), how many bytes it has seen, and
+   * where (from `start`) it failed, or -1.
+   */
   private rlPhase = 0;
   private rlSeen = 0;
+  private rlFailAt = -1;
   private readonly limits: HttpLimits;
   private readonly mode: 'request' | 'response';
   /** A message whose head is parsed and whose body is still arriving. */
@@ -201,19 +234,17 @@ export class HttpParser {
         const have = this.end - this.start;
         if (this.mode === 'request') {
           let phase = this.rlPhase;
-          for (let i = this.start + this.rlSeen; i < this.end && phase >= 0 && phase !== RL_DONE; i++)
-            phase = requestLineStep(phase, this.buf[i]!);
+          let i = this.start + this.rlSeen;
+          for (; i < this.end && phase >= 0 && phase !== RL_DONE; i++) phase = requestLineStep(phase, this.buf[i]!);
+          if (phase < 0 && this.rlPhase >= 0) this.rlFailAt = i - 1 - this.start;
           this.rlPhase = phase;
           this.rlSeen = have;
-          if (phase < 0) return { error: 400, reason: 'malformed request line' };
         }
-        const firstLine = this.buf.subarray(this.start, this.end).indexOf(0x0a);
         // The limits are the ones parseHead applies to the whole head, whichever way its bytes arrive: the start line
-        // without its CR (or the CR that may begin its CRLF), and the longest head still without its end: start line,
+        // (startLineFault: the fault at the earlier byte), and the longest head still without its end: start line,
         // CRLF, header lines, and the CR of the blank line.
-        let line = firstLine < 0 ? have : firstLine;
-        if (line > 0 && this.buf[this.start + line - 1] === 0x0d) line--;
-        if (line > this.limits.requestLine) return { error: this.mode === 'request' ? 414 : 502, reason: 'start line too long' };
+        const fault = startLineFault(this.rlFailAt, lineTooLongAt(this.buf, this.start, this.end, this.limits.requestLine), this.mode);
+        if (fault) return fault;
         if (have > this.limits.requestLine + 2 + this.limits.headerBytes + 1) return { error: 431, reason: 'header section too large' };
         if (this.eof && have > 0) return { error: 400, reason: 'connection closed inside a message head' };
         return undefined;
@@ -221,6 +252,7 @@ export class HttpParser {
       const head = this.parseHead(this.start, stop);
       this.start = this.scanned = stop;
       this.rlPhase = this.rlSeen = 0;
+      this.rlFailAt = -1;
       if ('error' in head) return head;
       this.pending = { ...head, parts: [], size: 0, chunkLeft: -1, trailer: false };
     }
@@ -232,11 +264,20 @@ export class HttpParser {
     const lines = text.split('\n');
     for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
     const first = lines[0]!;
-    // A line that cannot be a request line is a 400 before anything else, as step() answers it while it arrives.
+    // The start line's first fault by byte position, as step() finds it while the bytes arrive, so that the answer does
+    // not depend on how they arrived: a line that cannot be a request line is 400, unless it was too long before that.
+    let failAt = -1;
+    if (this.mode === 'request') {
+      let phase = 0;
+      for (let i = from; i < to && phase >= 0 && phase !== RL_DONE; i++) {
+        phase = requestLineStep(phase, this.buf[i]!);
+        if (phase < 0) failAt = i - from;
+      }
+    }
+    const fault = startLineFault(failAt, lineTooLongAt(this.buf, from, to, this.limits.requestLine), this.mode);
+    if (fault) return fault;
     const rl = this.mode === 'request' ? REQUEST_LINE.exec(first) : null;
     if (this.mode === 'request' && !rl) return { error: 400, reason: 'malformed request line' };
-    // The same answer as the incremental check in step(), so that it does not depend on how the bytes arrived.
-    if (first.length > this.limits.requestLine) return { error: this.mode === 'request' ? 414 : 502, reason: 'start line too long' };
     // Then the bound step() applies to a head still without its end (all of it but its last LF), so that a head over
     // it gets 431 whether it arrived whole or in pieces, before any other fault in its lines is looked for.
     if (to - from - 1 > this.limits.requestLine + 2 + this.limits.headerBytes + 1)
