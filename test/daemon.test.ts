@@ -555,6 +555,12 @@ async function volumes(c: Ctx): Promise<void> {
   assert.equal(r.status, 0, r.err);
   await until('block-test ran', () => c.info('disk').state === 'stopped', 30_000);
   assert.match(c.consoleText('disk'), /event=block-test-ok blocks=8192 bytes=4194304/);
+  // Counted by the kernel per descriptor, kept after the engine ended: each 512-byte block written once and read once.
+  const stats = c.json<{ blocks: { dev: string; volume: string }[] }>(['stats', 'disk']);
+  assert.deepEqual(stats.blocks, [
+    { dev: 'storage', volume: 'data', reads: 8192, writes: 8192, readBytes: 4194304, writtenBytes: 4194304 },
+  ]);
+  assert.match(c.fata(['stats', 'disk']).out, /storage\(data\) read 8192x\/4194304B wrote 8192x\/4194304B/);
   assert.deepEqual(c.json<{ name: string; bytes: number; attachedTo?: string }[]>(['volume', 'list']), [
     { name: 'data', bytes: 4 << 20, createdAt: c.json<{ createdAt: number }[]>(['volume', 'list'])[0]!.createdAt, attachedTo: 'disk' },
   ]);

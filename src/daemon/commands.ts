@@ -294,13 +294,18 @@ function formatStats(v: unknown): string {
     state: string;
     engine?: { rssBytes: number; cpuUserMs: number; cpuSystemMs: number };
     nets: Record<string, unknown>[];
+    blocks?: Record<string, unknown>[];
   };
   const cpu = s.engine ? `cpu ${s.engine.cpuUserMs}+${s.engine.cpuSystemMs} ms` : 'not running';
   const nets = s.nets.map(
     (n) =>
       `${String(n.dev)}(${String(n.tap)}) out ${String(n.sentPackets ?? '-')}p/${String(n.sentBytes ?? '-')}B in ${String(n.receivedPackets ?? '-')}p/${String(n.receivedBytes ?? '-')}B drops ${String(n.droppedToUnikernel ?? '-')}/${String(n.droppedFromUnikernel ?? '-')}`,
   );
-  return `${s.name} ${s.state} rss ${mib(s.engine?.rssBytes)} ${cpu} ${nets.join(' ')}`;
+  const blocks = (s.blocks ?? []).map(
+    (b) =>
+      `${String(b.dev)}(${String(b.volume)}) read ${String(b.reads ?? '-')}x/${String(b.readBytes ?? '-')}B wrote ${String(b.writes ?? '-')}x/${String(b.writtenBytes ?? '-')}B`,
+  );
+  return [`${s.name} ${s.state} rss ${mib(s.engine?.rssBytes)} ${cpu}`, ...nets, ...blocks].join(' ');
 }
 
 async function statsCommand(c: Common, out: Out): Promise<number> {

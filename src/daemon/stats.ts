@@ -1,5 +1,10 @@
-/** A unikernel's statistics, read from the host: the engine's /proc entries and each tap's kernel counters. */
+/**
+ * A unikernel's statistics, read from the host, never from the engine: the
+ * engine's /proc entries, each tap's kernel counters, and each block device's
+ * calls counted by the kernel (block-stats.ts).
+ */
 import { readFileSync } from 'node:fs';
+import type { BlockCounters } from './block-stats.ts';
 import { tapCounters, type TapCounters } from './host-net.ts';
 import type { Unikernel } from './unikernel.ts';
 
@@ -40,11 +45,16 @@ export interface UnikernelStats {
   /** The tender that supervises it (the native one holds about 1.6 MiB). */
   readonly tender: ProcessStats | undefined;
   readonly nets: readonly ({ readonly dev: string; readonly tap: string } & Partial<TapCounters>)[];
+  /** Per block device, the current engine's calls, or the last one's once it ended; empty counters when they could not be had. */
+  readonly blocks: readonly ({ readonly dev: string; readonly volume: string } & Partial<BlockCounters>)[];
+  /** Why `blocks` has no counters (the kernel's syscall tracepoints are missing, not root). */
+  readonly blocksUnavailable?: string;
 }
 
 export function unikernelStats(u: Unikernel, now: number): UnikernelStats {
   const engine = u.enginePid();
   const tender = u.pid;
+  const blocks = u.blockCounters();
   return {
     name: u.rec.name,
     at: now,
@@ -52,5 +62,7 @@ export function unikernelStats(u: Unikernel, now: number): UnikernelStats {
     engine: engine ? processStats(engine) : undefined,
     tender: tender && u.state === 'running' ? processStats(tender) : undefined,
     nets: u.rec.nets.map((n) => ({ dev: n.dev, tap: n.tap, ...tapCounters(n.tap) })),
+    blocks: u.rec.blocks.map((b, i) => ({ dev: b.dev, volume: b.volume, ...(typeof blocks === 'object' ? blocks[i] : {}) })),
+    ...(typeof blocks === 'string' ? { blocksUnavailable: blocks } : {}),
   };
 }

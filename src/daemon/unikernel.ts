@@ -6,9 +6,10 @@
  * pending restart and stops the engine (SIGTERM, SIGKILL after a grace).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FATA_ROOT } from '../host/paths.ts';
+import { type BlockCounters, BlockStats } from './block-stats.ts';
 import { ConsoleRing, LineSplitter } from './ring.ts';
 import type { UnikernelRecord } from './state.ts';
 
@@ -111,10 +112,49 @@ export class Unikernel {
     this.ring.push({ t: Date.now(), stream: 'fata', text });
   }
 
+  /** The block counters of the current run, or of the last one once it ended (`stats`); a string says why there are none. */
+  #blocks: BlockStats | string | undefined;
+
+  /** Per block device (the record's order): what the engine of this run, or of the last one, read and wrote. */
+  blockCounters(): BlockCounters[] | string | undefined {
+    return typeof this.#blocks === 'object' ? this.#blocks.read() : this.#blocks;
+  }
+
+  #closeBlocks(): void {
+    if (typeof this.#blocks === 'object') this.#blocks.close();
+    this.#blocks = undefined;
+  }
+
+  /**
+   * Spawns the tender. With block devices it is spawned behind a gate (`sh`
+   * waits for a line, then execs the tender in its place, same pid) so that
+   * the block counters are on it before it can start the engine.
+   */
+  #spawnTender(): ChildProcess {
+    const args = tenderArgs(this.rec, this.#o.volumePath, this.#o.trust);
+    this.#closeBlocks();
+    if (this.rec.blocks.length === 0) return spawn(TENDER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', 'read _ && exec "$@" </dev/null', 'sh', TENDER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) {
+      const nets = this.rec.nets.length;
+      try {
+        this.#blocks = BlockStats.open(
+          child.pid,
+          this.rec.blocks.map((b, i) => ({ fd: 3 + nets + i, capacity: BigInt(statSync(this.#o.volumePath(b.volume)).size) })),
+        );
+      } catch (e) {
+        this.#blocks = `cannot count block calls: ${(e as Error).message}`;
+      }
+    }
+    child.stdin!.on('error', () => {}); // A gate that died (sh missing) is reported by 'close'.
+    child.stdin!.end('go\n');
+    return child;
+  }
+
   start(): void {
     if (this.state === 'destroyed') return;
     this.#timer = undefined;
-    const child = spawn(TENDER, tenderArgs(this.rec, this.#o.volumePath, this.#o.trust), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = this.#spawnTender();
     this.#child = child;
     this.state = 'running';
     this.startedAt = Date.now();
@@ -202,6 +242,7 @@ export class Unikernel {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#stop();
+    this.#closeBlocks();
   }
 
   /** Stops and starts it again now (a pending backoff is cut short). */
