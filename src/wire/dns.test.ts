@@ -706,6 +706,12 @@ test('IPv6 text in: eight groups of 1-4 hex digits, one :: for a run of zeros, a
     ' ::1',
     '1:2:3:4:5:6:1.2.3.4:1',
     '1:2:3:4:5:6:7:8::1::2',
+    // More than 7 groups around one `::` (a RangeError, an Array of negative length, until found by the fuzz target
+    // dns-zone in an AAAA record: 2001:db8:0:0:1:0:0::db8:0:0:1:0:0:1); 8 with `::` is one too many as well.
+    '2001:db8:0:0:1:0:0::db8:0:0:1:0:0:1',
+    '1:2:3:4:5:6:7:8::',
+    '::1:2:3:4:5:6:7:8',
+    '1:2:3:4::5:6:7:8',
   ]) {
     assert.equal(parseIpv6(bad), undefined, JSON.stringify(bad));
   }

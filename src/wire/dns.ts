@@ -863,9 +863,10 @@ export function parseIpv6(s: string): Uint8Array | undefined {
   };
   const a = parse(halves[0]!),
     b = halves.length === 2 ? parse(halves[1]!) : [];
-  if (!a || !b) return undefined;
+  // `::` stands for at least one zero group: the groups either side are 7 at most (more made a negative Array length).
+  if (!a || !b || (halves.length === 2 && a.length + b.length > 7)) return undefined;
   const groups = halves.length === 2 ? [...a, ...new Array<number>(8 - a.length - b.length).fill(0), ...b] : a;
-  if (groups.length !== 8 || (halves.length === 2 && a.length + b.length > 7)) return undefined;
+  if (groups.length !== 8) return undefined;
   const out = new Uint8Array(16);
   groups.forEach((g, i) => {
     put16(out, i * 2, g);
