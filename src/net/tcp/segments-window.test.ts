@@ -66,3 +66,22 @@ test('auto-tuning: never beyond the receive buffer; unscaled, the field stays at
   assert.equal(d.receiveWindowLimit, 131072);
   assert.equal(u.recv().at(-1)?.window, 65535, 'capped at the 16-bit field');
 });
+
+test('a peer whose ISN lies in the upper half of the sequence space is offered at most the 64 KiB bound while the application takes nothing', () => {
+  for (const iss of [0x8000_0000, 0xc000_0000, 0xffff_0000]) {
+    const h = new SegmentHarness();
+    const c = h.activeEstablished({}, { seq: iss, wscale: 2 }); // Our shift: 7 (4 MiB buffer).
+    c.pause(); // Nothing is taken: the window closes as data fills the 64 KiB bound, and opens no further.
+    let seq = (iss + 1) >>> 0;
+    for (let i = 0; i < 60; i++) {
+      h.send({ seq, ack: L, flags: '.', payload: M });
+      seq = (seq + M) >>> 0;
+    }
+    const windows = h.recv().map((s) => s.window);
+    assert.ok(windows.length > 0);
+    assert.ok(
+      windows.every((w) => w <= 512),
+      `ISN ${iss.toString(16)}: windows offered ${windows.join(',')}`,
+    );
+  }
+});

@@ -66,6 +66,16 @@ test('RFC 9293 §3.8.6.2.2: the right edge once advertised never moves back; it 
   assert.equal(w.field(41_100), 65_436, 'RCV.NXT moved with the data: the window is what is free');
 });
 
+test('the first window field is what is free, wherever RCV.NXT lies in the sequence space (no edge was advertised before it)', () => {
+  // RCV.NXT in the half of the space before 0: an edge taken to be 0 before the first advertisement held the window
+  // open up to 0, capped at 65535 << 7 (8 MiB, twice the buffer), so the peer sent what the buffer could not hold.
+  for (const rcvNxt of [0, 1000, 0x7fff_0000, 0x8000_0001, 0xc000_0000, 0xffff_f000]) {
+    const w = new ReceiveWindow(new ByteQueue(4 << 20, 16), true);
+    assert.equal(w.field(rcvNxt), 512, `RCV.NXT ${rcvNxt.toString(16)}: 64 KiB >> 7`);
+    assert.equal(new ReceiveWindow(new ByteQueue(4 << 20, 16), true).updateWorthSending(rcvNxt, 1460), true, 'nothing advertised yet');
+  }
+});
+
 test('RFC 9293 §3.8.6.2.2: an update is worth sending once the edge can move by min(bound / 2, MSS)', () => {
   const q = new ByteQueue(100_000, 16);
   const w = new ReceiveWindow(q, false);

@@ -17,8 +17,12 @@ export class ReceiveWindow {
   shift = 0;
   /** The auto-tuned bound on the window (at most the receive buffer). */
   limit: number;
-  /** The right edge last advertised, RCV.NXT + RCV.WND as sent. */
-  private edge = 0;
+  /**
+   * The right edge last advertised, RCV.NXT + RCV.WND as sent; undefined until the first. (An initial 0
+   * was taken for an edge already advertised: with the peer's ISN in the half of the sequence space
+   * before 0, the window offered reached up to 0, capped at 65535 << shift — twice a 4 MiB buffer.)
+   */
+  private edge: number | undefined;
   /** When the auto-tuning last measured, and the octets received in order since. */
   private markNs = 0n;
   private markBytes = 0;
@@ -53,14 +57,14 @@ export class ReceiveWindow {
     const shift = this.shift;
     let w = Math.min(MAX_WINDOW, this.size() >>> shift);
     const edge = seqAdd(rcvNxt, w << shift);
-    if (seqLt(edge, this.edge)) w = Math.min(MAX_WINDOW, seqDiff(this.edge, rcvNxt) >>> shift);
+    if (this.edge !== undefined && seqLt(edge, this.edge)) w = Math.min(MAX_WINDOW, seqDiff(this.edge, rcvNxt) >>> shift);
     else this.edge = edge;
     return w;
   }
 
   /** RFC 9293 §3.8.6.2.2: whether the right edge can move by min(window/2, MSS) beyond the edge last advertised. */
   updateWorthSending(rcvNxt: number, smss: number): boolean {
-    const gain = seqDiff(seqAdd(rcvNxt, this.size()), this.edge);
+    const gain = seqDiff(seqAdd(rcvNxt, this.size()), this.edge ?? rcvNxt);
     return gain >= Math.min(this.limit / 2, smss);
   }
 
