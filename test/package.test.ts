@@ -17,8 +17,17 @@ const hasNpm = spawnSync('npm', ['--version'], { encoding: 'utf8' }).status === 
 /** The environment a user's shell has: not this test runner's (a child `node --test` seeing it would skip its files). */
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT'));
 
-function sh(cmd: string, args: string[], cwd: string, timeoutMs = 180_000): { status: number | null; out: string } {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+/** A shell without this checkout's node_modules/.bin on PATH: npm runs on the machine's Node, whose engines npm checks. */
+const machineEnv = {
+  ...env,
+  PATH: (env.PATH ?? '')
+    .split(':')
+    .filter((d) => !d.endsWith('/node_modules/.bin'))
+    .join(':'),
+};
+
+function sh(cmd: string, args: string[], cwd: string, timeoutMs = 180_000, shEnv = env): { status: number | null; out: string } {
+  const r = spawnSync(cmd, args, { cwd, env: shEnv, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -68,9 +77,9 @@ test('fata init, npm install from the tarball, then the project type-checks, bui
     assert.ok(existsSync(join(project, 'README.md')) && existsSync(join(project, 'test/service.test.ts')));
     // The README's first command, in two parts: npm install here (a fresh folder, so npm may use its cache), npm start below.
     assert.match(readFileSync(join(project, 'README.md'), 'utf8'), /npm install && npm start/);
-    const install = sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], project, 300_000);
+    const install = sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], project, 300_000, machineEnv);
     assert.equal(install.status, 0, install.out);
-    assert.doesNotMatch(install.out, /EBADENGINE[\s\S]*package: 'fata@/, "npm warns about fata's engines on an older Node");
+    assert.doesNotMatch(install.out, /EBADENGINE/, "npm warns about the engines of fata or one of its dependencies on the machine's Node");
     assert.ok(existsSync(join(project, 'node_modules/fata/src/index.ts')), 'fata is installed from the tarball');
     checkTypes(project);
     importsDirectly(project);
