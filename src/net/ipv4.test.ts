@@ -48,6 +48,8 @@ test('routes: on-link addresses directly, the rest through the gateway, or no ro
   const lone = host({ address: A, prefixLen: 24 });
   assert.equal(lone.ip.route(0x08080808), undefined);
   assert.equal(lone.ip.send(0x08080808, 17, 10), 'no-route');
+  // Counted (found by the fuzz target 'stack''s accounting: an echo request from an off-link source was answered into nothing, uncounted).
+  assert.equal(lone.ip.allDrops()['no-route'], 1);
   assert.equal(s.ipv4.address, A);
 });
 

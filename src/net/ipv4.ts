@@ -89,6 +89,7 @@ const DROPS = [
   'unknown-protocol',
   'frag-failed',
   'no-address',
+  'no-route',
 ] as const;
 
 /** Offset in `Ipv4.tx` where upper layers write their payload. */
@@ -259,7 +260,12 @@ export class Ipv4 implements EthernetHandler {
     if (payloadLen > 65535 - IPV4_MIN_HEADER_LEN) return 'too-big';
     const bcast = this.isBroadcast(dst);
     const nextHop = bcast ? dst : this.route(dst);
-    if (nextHop === undefined) return 'no-route';
+    if (nextHop === undefined) {
+      // Counted like every other datagram the stack cannot send: an answer to an off-link source with no gateway
+      // (an echo reply, an RST) went nowhere and nothing said so.
+      this.drops['no-route']++;
+      return 'no-route';
+    }
     const mtu = this.eth.mtu;
     const df = opts.dontFragment ?? false;
     // Offloaded whenever TCP asks, even a packet that fits the MTU: it holds more than one of the peer's

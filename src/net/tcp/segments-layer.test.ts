@@ -87,6 +87,22 @@ test('RFC 1122 §4.2.3.10: a segment to a broadcast or multicast address is drop
   assert.equal(h.tcp.connectionCount, 0);
 });
 
+test('RFC 9293 §3.10.7.2: a segment to a listener with none of SYN, ACK or RST is dropped without a reply, and counted', () => {
+  // Found by the fuzz target 'stack''s drop accounting: this was discarded with no counter moving.
+  const h = new SegmentHarness();
+  h.listen();
+  h.send({ seq: REMOTE_ISS, flags: '' });
+  h.send({ seq: REMOTE_ISS, flags: 'F' });
+  h.send({ seq: REMOTE_ISS, flags: 'P', payload: 10 });
+  assert.deepEqual(h.recv(), []);
+  assert.equal(h.tcp.drops['listen-no-syn'], 3);
+  assert.equal(h.tcp.connectionCount, 0);
+  // A SYN is no such segment.
+  h.send({ seq: REMOTE_ISS, flags: 'S', mss: 1460 });
+  assert.equal(h.tcp.drops['listen-no-syn'], 3);
+  assert.equal(h.tcp.connectionCount, 1);
+});
+
 test('a segment whose options are malformed is dropped without a reply', () => {
   const h = new SegmentHarness();
   h.listen();

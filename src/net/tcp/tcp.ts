@@ -35,7 +35,17 @@ export class TcpListener {
   }
 }
 
-const DROPS = ['truncated', 'data-offset', 'checksum', 'bad-options', 'no-connection', 'backlog-full', 'broadcast', 'bad-cookie'] as const;
+const DROPS = [
+  'truncated',
+  'data-offset',
+  'checksum',
+  'bad-options',
+  'no-connection',
+  'backlog-full',
+  'broadcast',
+  'bad-cookie',
+  'listen-no-syn',
+] as const;
 
 /** Key of a remote endpoint within one local port: address × 65536 + port (48 bits, exact in a double). */
 const remoteKey = (addr: number, port: number): number => addr * 65536 + port;
@@ -222,7 +232,11 @@ export class Tcp implements Ipv4Handler, TcpHost {
         this.parents.set(child, l);
         l.halfOpen++;
         child.openPassive(v, this.opts);
+        return;
       }
+      // RFC 9293 §3.10.7.2, LISTEN, "fourth, other data or control": no SYN, ACK or RST (FIN, URG, PSH or none). Dropped,
+      // and counted: found by the fuzz target 'stack''s accounting, this was the one segment the layer discarded unseen.
+      this.drops['listen-no-syn']++;
       return;
     }
     this.drops['no-connection']++;
