@@ -1,0 +1,317 @@
+/**
+ * The README's commands, walked. Every line of its ```sh blocks is read from the file (a command added to the
+ * README is walked too) and split at `&&`; each step is then, by the first rule of RULES that matches it:
+ * run as a user types it — from the checkout's root, by `sh -c`, with a PATH that has no pinned engine on it
+ * (npx and npm on the machine's Node) and `fata` as `npm install -g` puts it — and must exit 0 with the output
+ * the README implies; or started as the server it is, probed once as the README says, and stopped; or, for a
+ * usage line (`fata run [--mem=MB] … IMAGE`), checked against `fata COMMAND --help`; or a reviewed exception,
+ * with its reason and the test that covers it. A `fata …` or `npm run …` step no rule names is run and must
+ * exit 0; any other step no rule names fails, until a rule says what to do with it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePorts } from './ports.ts';
+import { waitForLine } from './netns.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+/** FATA_README=FILE walks another copy of the README: how a planted broken command is shown to fail this test. */
+const README = readFileSync(process.env.FATA_README ?? join(ROOT, 'README.md'), 'utf8');
+const CI = process.env.CI === 'true';
+const hasNpm = spawnSync('npm', ['--version']).status === 0;
+/**
+ * A user's shell: not this test runner's environment, no node_modules/.bin of this checkout on PATH (so npx and
+ * npm run on the machine's Node, as they do for a user), and this checkout's bin/ first, as a global install's.
+ */
+const userEnv = ((): NodeJS.ProcessEnv => {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT'));
+  const path = (env.PATH ?? '').split(':').filter((d) => d !== '' && !d.endsWith('/node_modules/.bin'));
+  return { ...env, PATH: [join(ROOT, 'bin'), ...path].join(':') };
+})();
+
+export interface Step {
+  /** 1-based line of README.md. */
+  line: number;
+  text: string;
+  /** The first step of its block, which says what the block is about (two blocks both say `npm test`). */
+  block: string;
+}
+
+/** Every step of every line of the ```sh blocks in `md`: comments after ` # ` dropped, `a && b` as two steps. */
+export function readmeSteps(md: string): Step[] {
+  const steps: Step[] = [];
+  let inSh = false;
+  let block = '';
+  md.split('\n').forEach((raw, i) => {
+    if (/^```/.test(raw)) {
+      inSh = !inSh && /^```(sh|bash|shell)\s*$/.test(raw);
+      block = '';
+      return;
+    }
+    if (!inSh) return;
+    const cmd = raw.replace(/\s+#\s.*$/, '').trim();
+    if (cmd === '') return;
+    for (const part of cmd.split(/\s+&&\s+/)) {
+      const text = part.replace(/\s+&$/, '');
+      if (block === '') block = text;
+      steps.push({ line: i + 1, text, block });
+    }
+  });
+  return steps;
+}
+
+type Outcome = { status: number | null; out: string; err: string };
+
+function shell(cmd: string, cwd = ROOT, timeoutMs = 240_000): Outcome {
+  const r = spawnSync('sh', ['-c', cmd], { cwd, env: userEnv, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+  if (r.error) throw new Error(`'${cmd}' did not finish in ${timeoutMs / 1000} s (a server? give it a serve rule): ${r.error.message}`);
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+function exits0(cmd: string, r: Outcome): void {
+  assert.equal(r.status, 0, `'${cmd}' exited ${r.status}:\n${r.err}${r.out}`);
+  assert.doesNotMatch(r.err, /EBADENGINE/, `'${cmd}' printed EBADENGINE`);
+}
+
+/** A README output line (`ts=… level=info …`) as a pattern: `…` is anything, ports as given, `ua=` any agent. */
+function readmeLine(event: string, ports: Record<string, number>): RegExp {
+  const line = README.split('\n').find((l) => l.startsWith('ts=') && l.includes(` event=${event} `));
+  assert.ok(line, `the README shows no 'event=${event}' line`);
+  let src = line.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&').replace(/…/g, '.*?');
+  for (const [from, to] of Object.entries(ports)) src = src.replaceAll(`:${from}`, `:${to}`);
+  return new RegExp(`^${src.replace(/ua=\S+/, 'ua=\\S+')}$`);
+}
+
+/** Starts `cmd` as a server, hands its stdout lines to `probe`, then stops its whole process group; returns what it printed. */
+async function serve(cmd: string, probe: (lines: () => string[], child: ReturnType<typeof spawn>) => Promise<void>): Promise<string> {
+  const child = spawn('sh', ['-c', cmd], { cwd: ROOT, env: userEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  try {
+    await probe(() => out.split('\n'), child);
+  } finally {
+    await stopGroup(child.pid!);
+  }
+  assert.doesNotMatch(err, /EBADENGINE/, `'${cmd}' printed EBADENGINE`);
+  return out;
+}
+
+/** SIGTERM to the group (npx, its shell, the engine), SIGKILL after 5 s; returns once all are gone. */
+async function stopGroup(pgid: number): Promise<void> {
+  const alive = (): boolean => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (alive()) process.kill(-pgid, 'SIGTERM');
+  for (let i = 0; alive(); i++) {
+    if (i === 100) process.kill(-pgid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !cond(); await new Promise((r) => setTimeout(r, 50)))
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs / 1000} s`);
+}
+
+/** GET as curl sends it (no Accept-Encoding, so the file itself and not a compressed variant); HTTPS as `curl -k`: the development certificate is self-signed. */
+function curl(url: string): Promise<{ status: number; body: string }> {
+  const get = url.startsWith('https:') ? httpsGet : httpGet;
+  return new Promise((resolve, reject) => {
+    get(url, { rejectUnauthorized: false, headers: { 'user-agent': 'curl/8.0' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+/** `npx fata run examples/website`: serves :8080 and :8443 with the log lines the README shows (free ports here). */
+async function serveWebsite(step: Step): Promise<void> {
+  const [http, https] = await freePorts(2);
+  const cmd = `${step.text} --http-port=${http} --https-port=${https}`;
+  const ports = { 8080: http, 8443: https };
+  await serve(cmd, async (lines, child) => {
+    await waitForLine(child, /event=serving/, 240_000);
+    assert.ok(
+      lines().some((l) => readmeLine('serving', ports).test(l)),
+      `no line like the README's:\n${lines().join('\n')}`,
+    );
+    const index = readFileSync(join(ROOT, 'examples/website/htdocs/index.html'), 'utf8');
+    assert.deepEqual(await curl(`http://127.0.0.1:${http}/`), { status: 200, body: index });
+    const access = readmeLine('access', ports);
+    await until(`no line like ${access} in:\n${lines().join('\n')}\n`, () => lines().some((l) => access.test(l)));
+    assert.deepEqual(await curl(`https://127.0.0.1:${https}/`), { status: 200, body: index });
+  });
+}
+
+/** The user-mode networking line: the unikernel sealed, the host's 127.0.0.1:8080 forwarded to it (a free port here). */
+async function serveUsernet(step: Step): Promise<void> {
+  const [port] = await freePorts(1);
+  const cmd = step.text.replace('hostfwd=tcp:127.0.0.1:8080-', `hostfwd=tcp:127.0.0.1:${port}-`);
+  assert.notEqual(cmd, step.text, 'the README no longer forwards 127.0.0.1:8080: update this rule');
+  await serve(cmd, async (_lines, child) => {
+    await waitForLine(child, /event=serving/, 120_000);
+    const index = readFileSync(join(ROOT, 'examples/website/htdocs/index.html'), 'utf8');
+    assert.deepEqual(await curl(`http://127.0.0.1:${port}/`), { status: 200, body: index });
+  });
+}
+
+/** `npm ci`: in this shared checkout it would replace node_modules under running processes, so a dry run in a copy — which fails as npm ci would when package.json and the lock disagree. */
+function npmCiDryRun(step: Step): void {
+  const dir = mkdtempSync(join(tmpdir(), 'fata-readme-ci-'));
+  try {
+    for (const f of ['package.json', 'package-lock.json']) copyFileSync(join(ROOT, f), join(dir, f));
+    const r = shell(`${step.text} --dry-run --ignore-scripts --no-audit --no-fund`, dir);
+    assert.equal(r.status, 0, r.err + r.out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `npx fata init my-service`, in a folder of its own inside the checkout (npx finds the checkout's fata there, not the registry's). */
+function init(step: Step): void {
+  const dir = join(ROOT, 'out', `readme-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  try {
+    const r = shell(step.text, dir);
+    exits0(step.text, r);
+    assert.match(r.out, /cd \S*my-service && npm install && npm start/, "init no longer prints the README's next command");
+    for (const f of ['package.json', 'tsconfig.json', 'config.ts', 'main.ts', 'README.md', 'test/service.test.ts'])
+      assert.ok(existsSync(join(dir, 'my-service', f)), `fata init made no ${f}, which the README's comment names`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A usage line (`fata run [--mem=MB] … IMAGE|DIR`): `fata COMMAND --help` exits 0 and shows the command, each choice and each flag. */
+function synopsis(step: Step): void {
+  const words = step.text.split(/\s+/).slice(1);
+  const cmd: string[] = [];
+  for (const w of words) {
+    if (!/^[a-z][a-z|]*$/.test(w)) break;
+    cmd.push(w);
+  }
+  const choices = cmd.at(-1)?.includes('|') ? cmd.pop()!.split('|') : [];
+  const r = shell(`fata ${cmd.join(' ')} --help`);
+  exits0(`fata ${cmd.join(' ')} --help`, r);
+  for (const c of choices) assert.match(r.out, new RegExp(`fata ${cmd.join(' ')} ${c} `), `--help shows no 'fata ${cmd.join(' ')} ${c}'`);
+  for (const flag of step.text.match(/(?<![\w-])--?[a-z][a-z-]*/g) ?? [])
+    assert.ok(r.out.includes(flag), `'fata ${cmd.join(' ')} --help' does not show ${flag}, which the README's usage line has`);
+}
+
+/** `match` is tried on the step, `in` (when given) on the first step of its block. */
+type Rule = { match: RegExp; in?: RegExp; why: string } & (
+  | { run: (step: Step) => void | Promise<void>; needsNpm?: boolean }
+  | { except: string; coveredBy: string }
+);
+
+/**
+ * What to do with each README step, first match wins. `except` entries are the reviewed exceptions: each says
+ * why the step is not run here, and names the test file that runs it (which must exist).
+ */
+const RULES: Rule[] = [
+  { match: /^npm ci$/, why: 'installs', run: npmCiDryRun, needsNpm: true },
+  { match: /^npx fata run examples\/website$/, why: 'a server', run: serveWebsite, needsNpm: true },
+  { match: /^npx fata run --net:service=user,hostfwd=/, why: 'a server', run: serveUsernet, needsNpm: true },
+  { match: /^npx fata init my-service$/, why: 'makes a project', run: init, needsNpm: true },
+  {
+    match: /^npm test$/,
+    in: /^npm ci\b/,
+    why: 'the whole suite',
+    except: 'the suite this test is part of; test/readme.test.ts checks that every npm script the README names exists',
+    coveredBy: 'test/readme.test.ts',
+  },
+  {
+    match: /^(cd my-service|npm install|npm start|npm test)$/,
+    in: /^npx fata init\b/,
+    why: 'the new project',
+    except:
+      'the project fata init makes depends on fata from the registry, where it is not published; test/package.test.ts runs these commands in a project made from the tarball npm pack makes',
+    coveredBy: 'test/package.test.ts',
+  },
+  { match: /^fata .*(\[|…|\b[A-Z]{2,})/, why: 'a usage line', run: synopsis },
+  {
+    match: /^(ip (link|addr) |fata daemon |fata (create|list|console|stats|destroy)\b|curl http:\/\/10\.0\.0\.2:)/,
+    in: /^fata build -t spt examples\/website$/,
+    why: 'root, the host',
+    except:
+      'as root, changes the host: a bridge on 10.0.0.0/24, a daemon on /var/lib/fata and its taps; test/daemon.test.ts runs the same sequence (create with --restart-on-fail, list, console and stats --follow, destroy, curl) on a bridge in a namespace of its own',
+    coveredBy: 'test/daemon.test.ts',
+  },
+  {
+    match: /^(fata net |fata run --net:service=tap0 |ip (tuntap add dev tap0|link set tap0) )/,
+    in: /^fata net create\b/,
+    why: 'root, the host',
+    except:
+      "as root, changes the host: bridge n0, nft NAT rules, a DHCP server, a tap and a forward of the host's :8080; test/hostnet.test.ts runs net create --nat --dhcp, a unikernel leasing on it, forward, list and destroy in namespaces of its own",
+    coveredBy: 'test/hostnet.test.ts',
+  },
+];
+
+function ruleFor(step: Step): Rule | undefined {
+  return RULES.find((r) => r.match.test(step.text) && (r.in === undefined || r.in.test(step.block)));
+}
+
+test('the walker reads sh blocks only, drops comments, splits &&, and every rule is used by a README step', () => {
+  const md = '```sh\na && b   # one\n\nc &\n```\n```ts\nnot(a, command)\n```\n```\nts=… output\n```\n```sh\nd\n```\n';
+  assert.deepEqual(readmeSteps(md), [
+    { line: 2, text: 'a', block: 'a' },
+    { line: 2, text: 'b', block: 'a' },
+    { line: 4, text: 'c', block: 'a' },
+    { line: 13, text: 'd', block: 'd' },
+  ]);
+  const steps = readmeSteps(README);
+  assert.ok(steps.length >= 20, `only ${steps.length} steps read from the README: has its format changed?`);
+  for (const rule of RULES)
+    assert.ok(
+      steps.some((s) => ruleFor(s) === rule),
+      `no README step matches ${rule.match} (${rule.why}): the README changed; remove or update the rule`,
+    );
+});
+
+test('every npm script the README names (in code or prose) exists in package.json', () => {
+  const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const named = [...README.matchAll(/\bnpm (?:run ([\w:-]+)|(test|start)\b)/g)].map((m) => m[1] ?? m[2]!);
+  assert.ok(named.length >= 10, `only ${named.length} npm scripts found in the README`);
+  for (const s of new Set(named)) assert.ok(scripts[s], `the README says 'npm run ${s}', which package.json does not define`);
+});
+
+test('the README steps not run here are the reviewed exceptions, each with its reason and the test that runs it instead', (t) => {
+  for (const step of readmeSteps(README)) {
+    const rule = ruleFor(step);
+    if (!rule || !('except' in rule)) continue;
+    assert.ok(existsSync(join(ROOT, rule.coveredBy)), `${rule.coveredBy}, named for '${step.text}', is gone`);
+    t.diagnostic(`README.md:${step.line}: ${step.text} — ${rule.except}`);
+  }
+});
+
+for (const step of readmeSteps(README)) {
+  const rule = ruleFor(step);
+  const name = `README.md:${step.line}: ${step.text}`;
+  if (rule && 'except' in rule) continue;
+  const needsNpm = !rule || rule.needsNpm === true || /^np[mx] /.test(step.text);
+  test(name, { skip: needsNpm && !hasNpm && !CI && 'npm is not installed', timeout: 600_000 }, async () => {
+    if (rule) return await rule.run(step);
+    assert.match(step.text, /^(npx fata|fata|npm run) /, `no rule in test/readme.test.ts says how to check this README step: add one`);
+    exits0(step.text, shell(step.text));
+  });
+}
