@@ -39,7 +39,7 @@ function pack(dir: string): { tarball: string; files: string[] } {
   return { tarball: join(dir, info[0]!.filename), files: info[0]!.files.map((f) => f.path) };
 }
 
-test('the tarball holds the CLI, the sources, the docs and the API reference, and no tests, bench or build output', {
+test('the tarball holds the CLI, the sources, the docs, the API reference and the systemd unit, and no tests, bench or build output', {
   skip: !hasNpm && 'npm is not installed',
 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'fata-pack-'));
@@ -52,6 +52,7 @@ test('the tarball holds the CLI, the sources, the docs and the API reference, an
       'src/cli/init.ts',
       'src/tender/spt-tender.c',
       'docs/api/fata.md',
+      'contrib/fata.service', // docs/daemon.md and the README tell users to copy it from the package.
       'README.md',
     ])
       assert.ok(files.includes(f), `${f} is missing from the tarball`);
