@@ -229,3 +229,48 @@ test('fata net: NAT with Fata DHCP, a forward in, a routed network, bad input â€
   assert.equal(hostPicture(), before, 'destroy put the host back as it was');
   assert.deepEqual(readdirSync(join(state, 'net')), [], 'and forgot the networks');
 });
+
+test('fata net create killed right after writing its state: the same create completes it, then finds it whole', {
+  skip,
+  timeout: 120_000,
+}, () => {
+  const ns = `fata-hn-c-${process.pid}`;
+  const dir = mkdtempSync(join(tmpdir(), 'fata-hostnet-crash-'));
+  const env = { ...ENV, FATA_STATE_DIR: dir };
+  const create = (failpoint = ''): ReturnType<typeof spawnSync> =>
+    spawnSync('ip', ['netns', 'exec', ns, process.execPath, FATA, 'net', 'create', 'c0', '--cidr=10.76.0.1/24', '--nat'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...env, FATA_NET_FAILPOINT: failpoint },
+    });
+  const inC = (argv: string[]): string => spawnSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8' }).stdout;
+  must(sh(['ip', 'netns', 'add', ns]), `netns ${ns}`);
+  try {
+    const crashed = create('create-after-save');
+    assert.equal(crashed.signal, 'SIGKILL', String(crashed.stderr));
+    assert.ok(existsSync(join(dir, 'net', 'c0.json')), 'the state records the intent');
+    assert.doesNotMatch(inC(['ip', '-o', 'link', 'show']), /c0/, 'the crash came before the bridge');
+    const again = create();
+    assert.equal(again.status, 0, String(again.stderr));
+    assert.match(String(again.stderr), /lacks its bridge \(a create cut short\): completing it/);
+    assert.match(String(again.stderr), /net: c0: completed as asked/);
+    assert.match(inC(['ip', '-o', 'link', 'show', 'c0']), /state UP|,UP/);
+    assert.match(inC(['ip', '-o', 'link', 'show', 'c0']), /alias fata-net|c0:/);
+    assert.match(inC(['ip', '-4', '-o', 'addr', 'show', 'dev', 'c0']), /10\.76\.0\.1\/24/);
+    assert.match(inC(['nft', 'list', 'table', 'ip', 'fata-c0']), /masquerade/);
+    assert.equal(inC(['cat', '/proc/sys/net/ipv4/ip_forward']).trim(), '1');
+    const third = create();
+    assert.equal(third.status, 0, String(third.stderr));
+    assert.match(String(third.stderr), /exists as asked; nothing changed/);
+    // Part of it removed behind its back (the address): completed again, nothing else touched.
+    inC(['ip', 'addr', 'del', '10.76.0.1/24', 'dev', 'c0']);
+    assert.match(String(create().stderr), /lacks its address .*completed as asked/s);
+    assert.match(inC(['ip', '-4', '-o', 'addr', 'show', 'dev', 'c0']), /10\.76\.0\.1\/24/);
+    const destroyed = spawnSync('ip', ['netns', 'exec', ns, process.execPath, FATA, 'net', 'destroy', 'c0'], { encoding: 'utf8', env });
+    assert.equal(destroyed.status, 0, destroyed.stderr);
+    assert.deepEqual(readdirSync(join(dir, 'net')), []);
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

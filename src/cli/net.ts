@@ -56,7 +56,8 @@ export async function netCommand(args: readonly string[], say: (s: string) => vo
         throw new FataError('FATA_NET_ARGS', `fata net create: --cidr=HOSTADDR/PREFIX is required\n${NET_USAGE}`);
       const dhcpRange = dhcp === 'true' ? true : dhcp;
       const r = await createNetwork(ctx, { name: argv[0]!, cidr, nat, dhcp: dhcpRange });
-      say(`net: ${argv[0]}: ${r === 'exists' ? 'exists as asked; nothing changed' : 'created'}`);
+      const said = { exists: 'exists as asked; nothing changed', completed: 'completed as asked', created: 'created' };
+      say(`net: ${argv[0]}: ${said[r]}`);
       return 0;
     }
     case 'destroy': {

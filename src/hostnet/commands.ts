@@ -77,8 +77,36 @@ export interface CreateOptions {
   readonly dhcp?: true | string;
 }
 
-/** Creates the network; an identical one that exists is left as it is. */
-export async function createNetwork(ctx: NetContext, o: CreateOptions): Promise<'created' | 'exists'> {
+/**
+ * What the host lacks of a network its state declares: nothing after a
+ * create that finished; more when a create was cut short after it wrote the
+ * state (the state is written first: it records the intent).
+ */
+function missing(ctx: NetContext, n: HostNetwork): string[] {
+  if (!existsSync(sys(n.name))) return ['bridge'];
+  const alias = readFileSync(sys(n.name, 'ifalias'), 'utf8').trim();
+  // Empty: ours, cut short between `ip link add` and setting the alias; another alias: not ours.
+  if (alias !== BRIDGE_ALIAS && (alias !== '' || !existsSync(sys(n.name, 'bridge'))))
+    throw new FataError('FATA_NET_NAME_TAKEN', `an interface named '${n.name}' exists and is not a Fata network; choose another name`);
+  const lacks: string[] = [];
+  if (alias !== BRIDGE_ALIAS) lacks.push('alias');
+  if ((Number(readFileSync(sys(n.name, 'flags'), 'utf8')) & 1) === 0) lacks.push('up');
+  const addrs = JSON.parse(ctx.run(['ip', '-j', '-4', 'addr', 'show', 'dev', n.name]).out || '[]') as {
+    addr_info?: { local: string; prefixlen: number }[];
+  }[];
+  if (!addrs.some((a) => a.addr_info?.some((i) => `${i.local}/${i.prefixlen}` === n.cidr))) lacks.push('address');
+  if (readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() !== '1') lacks.push('ip_forward');
+  if (ctx.run(['nft', 'list', 'table', 'ip', `fata-${n.name}`], { allowFail: true }).status !== 0) lacks.push('nftables table');
+  if (n.dhcp && dhcpPid(ctx.state, n.name) === undefined) lacks.push('DHCP server');
+  return lacks;
+}
+
+/**
+ * Creates the network; an identical one that exists is left as it is, or
+ * completed (`'completed'`) when a create cut short left the host without
+ * some of it: every step of bringUp and startDhcp may be done again.
+ */
+export async function createNetwork(ctx: NetContext, o: CreateOptions): Promise<'created' | 'exists' | 'completed'> {
   needRoot();
   const bad = nameProblem(o.name) ?? cidrProblem(o.cidr);
   if (bad) throw new FataError('FATA_NET_ARGS', bad);
@@ -88,7 +116,13 @@ export async function createNetwork(ctx: NetContext, o: CreateOptions): Promise<
   const all = loadNetworks(ctx.state);
   const same = all.find((n) => n.name === o.name);
   if (same) {
-    if (same.cidr === o.cidr && same.nat === o.nat && JSON.stringify(same.dhcp) === JSON.stringify(dhcp)) return 'exists';
+    if (same.cidr === o.cidr && same.nat === o.nat && JSON.stringify(same.dhcp) === JSON.stringify(dhcp)) {
+      const lacks = missing(ctx, same);
+      if (lacks.length === 0) return 'exists';
+      ctx.say(`net: ${o.name}: declared but the host lacks its ${lacks.join(', ')} (a create cut short): completing it`);
+      await bringUpAll(ctx, same);
+      return 'completed';
+    }
     throw new FataError(
       'FATA_NET_EXISTS',
       `network '${o.name}' exists with other settings (${describe(same)}); destroy it first (fata net destroy ${o.name}) or choose another name`,
@@ -109,20 +143,27 @@ export async function createNetwork(ctx: NetContext, o: CreateOptions): Promise<
         `${subnetText(o.cidr)} overlaps the host's route to ${r.dst} on ${r.dev}; choose another subnet`,
       );
   saveNetwork(ctx.state, wanted);
-  try {
-    bringUp(ctx, wanted);
-    if (dhcp) startDhcp(ctx, wanted);
-  } catch (e) {
-    await tearDown(ctx, wanted);
-    throw e;
-  }
+  if (process.env.FATA_NET_FAILPOINT === 'create-after-save') process.kill(process.pid, 'SIGKILL'); // Tests only: a crash here.
+  await bringUpAll(ctx, wanted);
   return 'created';
 }
 
+/** Brings a declared network up, whatever part of it exists; undoes all of it on failure. */
+async function bringUpAll(ctx: NetContext, n: HostNetwork): Promise<void> {
+  try {
+    bringUp(ctx, n);
+    if (n.dhcp && dhcpPid(ctx.state, n.name) === undefined) startDhcp(ctx, n);
+  } catch (e) {
+    await tearDown(ctx, n);
+    throw e;
+  }
+}
+
+/** Each step may be done again (a create cut short is completed by the next one). */
 function bringUp(ctx: NetContext, n: HostNetwork): void {
-  ctx.run(['ip', 'link', 'add', n.name, 'type', 'bridge']);
+  if (!existsSync(sys(n.name))) ctx.run(['ip', 'link', 'add', n.name, 'type', 'bridge']);
   ctx.run(['ip', 'link', 'set', n.name, 'alias', BRIDGE_ALIAS]);
-  ctx.run(['ip', 'addr', 'add', n.cidr, 'dev', n.name]);
+  ctx.run(['ip', 'addr', 'replace', n.cidr, 'dev', n.name]);
   ctx.run(['ip', 'link', 'set', n.name, 'up']);
   // Forwarding is on while any Fata network exists; the value it had is put back when the last one goes.
   const file = ipForwardFile(ctx.state);
@@ -261,7 +302,7 @@ function startDhcp(ctx: NetContext, n: HostNetwork): void {
     truncateSync(files.leases, 1 << 20);
   }
   const tap = dhcpTap(n.name);
-  ctx.run(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+  if (!existsSync(sys(tap))) ctx.run(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
   ctx.run(['ip', 'link', 'set', tap, 'master', n.name]);
   ctx.run(['ip', 'link', 'set', tap, 'up']);
   const prefix = subnetOf(n.cidr)!.prefixLen;

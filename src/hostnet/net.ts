@@ -15,7 +15,18 @@
  * again.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { FataError } from '../host/errors.ts';
 import { formatIpv4Address, parseIpv4Address, parseIpv4Cidr, prefixMask } from '../wire/ipv4.ts';
@@ -168,8 +179,21 @@ export function loadNetworks(state: string): HostNetwork[] {
 export function saveNetwork(state: string, n: HostNetwork): void {
   mkdirSync(netDir(state), { recursive: true, mode: 0o755 });
   const file = join(netDir(state), `${n.name}.json`);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(n, null, 2)}\n`);
+  // Crash-safe: the whole file or the old one, on disk before the host is changed.
+  const fd = openSync(`${file}.tmp`, 'w');
+  try {
+    writeFileSync(fd, `${JSON.stringify(n, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(`${file}.tmp`, file);
+  const dir = openSync(netDir(state), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 export function forgetNetwork(state: string, name: string): void {
