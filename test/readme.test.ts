@@ -4,20 +4,21 @@
  * run as a user types it — from the checkout's root, by `sh -c`, with a PATH that has no pinned engine on it
  * (npx and npm on the machine's Node) and `fata` as `npm install -g` puts it — and must exit 0 with the output
  * the README implies; or started as the server it is, probed once as the README says, and stopped; or, for a
- * usage line (`fata run [--mem=MB] … IMAGE`), checked against `fata COMMAND --help`; or a reviewed exception,
- * with its reason and the test that covers it. A `fata …` or `npm run …` step no rule names is run and must
+ * usage line (`fata run [--mem=MB] … IMAGE`), checked against `fata COMMAND --help`; or, for a root-only block
+ * (`fata net …`), run whole as root in a network namespace of its own, skipped with the reason otherwise (a
+ * failure in CI); or a reviewed exception, with its reason and the test that covers it. A `fata …` or `npm run …` step no rule names is run and must
  * exit 0; any other step no rule names fails, until a rule says what to do with it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from './ports.ts';
-import { waitForLine } from './netns.ts';
+import { DIES_WITH_US, netnsSkipReason, waitForLine } from './netns.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 /** FATA_README=FILE walks another copy of the README: how a planted broken command is shown to fail this test. */
@@ -40,9 +41,11 @@ export interface Step {
   text: string;
   /** The first step of its block, which says what the block is about (two blocks both say `npm test`). */
   block: string;
+  /** The line's comment, after ` # `: what the README says the command does. */
+  note: string;
 }
 
-/** Every step of every line of the ```sh blocks in `md`: comments after ` # ` dropped, `a && b` as two steps. */
+/** Every step of every line of the ```sh blocks in `md`: a comment after ` # ` kept apart, `a && b` as two steps. */
 export function readmeSteps(md: string): Step[] {
   const steps: Step[] = [];
   let inSh = false;
@@ -55,11 +58,12 @@ export function readmeSteps(md: string): Step[] {
     }
     if (!inSh) return;
     const cmd = raw.replace(/\s+#\s.*$/, '').trim();
+    const note = /\s#\s+(.*)$/.exec(raw)?.[1]?.trim() ?? '';
     if (cmd === '') return;
     for (const part of cmd.split(/\s+&&\s+/)) {
       const text = part.replace(/\s+&$/, '');
       if (block === '') block = text;
-      steps.push({ line: i + 1, text, block });
+      steps.push({ line: i + 1, text, block, note });
     }
   });
   return steps;
@@ -219,8 +223,71 @@ function synopsis(step: Step): void {
 }
 
 /** `match` is tried on the step, `in` (when given) on the first step of its block. */
+/**
+ * The host-network block, as root, in a network namespace of its own (its 10.0.0.0/24 never leaves it): each
+ * step as written, by `ip netns exec NS sh -c`, with Fata's state in a temporary folder (FATA_STATE_DIR; the
+ * README's is /var/lib/fata) and the DHCP keeper tied to this test (FATA_NET_TIE_TO). `fata run` is started and
+ * must lease what its comment says (10.0.0.1xx) and serve index.html there; the forward must name the address
+ * it leased; `fata net list` must show the network, NAT, DHCP, the tap and the forward; destroy leaves no bridge.
+ */
+async function hostNetBlock(steps: Step[]): Promise<void> {
+  const ns = `fata-readme-${process.pid}`;
+  const state = mkdtempSync(join(tmpdir(), 'fata-readme-net-'));
+  chmodSync(state, 0o755); // The sealed engine runs as an unprivileged account.
+  const env = { ...userEnv, FATA_STATE_DIR: state, FATA_NET_TIE_TO: String(process.pid) };
+  const inNs = (cmd: string): string[] => ['ip', 'netns', 'exec', ns, 'sh', '-c', cmd];
+  const run = (cmd: string): Outcome => {
+    const r = spawnSync('ip', inNs(cmd).slice(1), { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
+    return { status: r.status, out: r.stdout, err: r.stderr };
+  };
+  const servers: ChildProcess[] = [];
+  assert.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0, `ip netns add ${ns}`);
+  try {
+    run('ip link set lo up');
+    let leased = '';
+    for (const step of steps) {
+      if (/^fata run /.test(step.text)) {
+        const child = spawn(DIES_WITH_US[0]!, [...DIES_WITH_US.slice(1), ...inNs(step.text)], { cwd: ROOT, env, detached: true });
+        servers.push(child);
+        leased = await leasesAndServes(step, child, run);
+        continue;
+      }
+      const r = run(step.text);
+      exits0(step.text, r);
+      if (/^fata net forward /.test(step.text))
+        assert.ok(step.text.endsWith(` ${leased}:8080`), `the README forwards to another address than the unikernel leased (${leased})`);
+      if (/^fata net list\b/.test(step.text))
+        for (const want of ['n0', '10.0.0.0/24', 'nat', 'dhcp running', 'taps tap0', `tcp:8080→${leased}:8080`])
+          assert.ok(r.out.includes(want), `fata net list shows no '${want}':\n${r.out}`);
+      if (/^fata net destroy /.test(step.text)) assert.notEqual(run('ip link show n0').status, 0, 'the bridge is still there');
+    }
+  } finally {
+    for (const c of servers) await stopGroup(c.pid!);
+    spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+/** The README's `fata run` on the tap: leases the address its comment says (`leases 10.0.0.1xx`: x a digit) and serves index.html there. */
+async function leasesAndServes(step: Step, child: ChildProcess, run: (cmd: string) => Outcome): Promise<string> {
+  const said = /leases (\S+)/.exec(step.note)?.[1];
+  assert.ok(said, `the README's comment on '${step.text}' no longer says what it leases`);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  await waitForLine(child, /event=serving/, 120_000);
+  const up = /event=net-up .*ipv4=([\d.]+)\//.exec(out);
+  assert.ok(up, `no net-up line with an address:\n${out}`);
+  assert.match(up[1]!, new RegExp(`^${said.replace(/\./g, '\\.').replace(/x/g, '\\d')}$`), `leased ${up[1]}, the README says ${said}`);
+  const page = run(`curl -s --max-time 10 http://${up[1]}:8080/`);
+  assert.equal(page.out, readFileSync(join(ROOT, 'examples/website/htdocs/index.html'), 'utf8'));
+  return up[1]!;
+}
+
 type Rule = { match: RegExp; in?: RegExp; why: string } & (
   | { run: (step: Step) => void | Promise<void>; needsNpm?: boolean }
+  | { runBlock: (steps: Step[]) => Promise<void>; skip: () => string | undefined }
   | { except: string; coveredBy: string }
 );
 
@@ -260,10 +327,9 @@ const RULES: Rule[] = [
   {
     match: /^(fata net |fata run --net:service=tap0 |ip (tuntap add dev tap0|link set tap0) )/,
     in: /^fata net create\b/,
-    why: 'root, the host',
-    except:
-      "as root, changes the host: bridge n0, nft NAT rules, a DHCP server, a tap and a forward of the host's :8080; test/hostnet.test.ts runs net create --nat --dhcp, a unikernel leasing on it, forward, list and destroy in namespaces of its own",
-    coveredBy: 'test/hostnet.test.ts',
+    why: 'root, the host: run in a namespace',
+    runBlock: hostNetBlock,
+    skip: () => netnsSkipReason(['nft', 'curl', 'sysctl']) ?? (process.arch !== 'x64' ? 'the spt allow-list is for x86_64' : undefined),
   },
 ];
 
@@ -274,10 +340,10 @@ function ruleFor(step: Step): Rule | undefined {
 test('the walker reads sh blocks only, drops comments, splits &&, and every rule is used by a README step', () => {
   const md = '```sh\na && b   # one\n\nc &\n```\n```ts\nnot(a, command)\n```\n```\nts=… output\n```\n```sh\nd\n```\n';
   assert.deepEqual(readmeSteps(md), [
-    { line: 2, text: 'a', block: 'a' },
-    { line: 2, text: 'b', block: 'a' },
-    { line: 4, text: 'c', block: 'a' },
-    { line: 13, text: 'd', block: 'd' },
+    { line: 2, text: 'a', block: 'a', note: 'one' },
+    { line: 2, text: 'b', block: 'a', note: 'one' },
+    { line: 4, text: 'c', block: 'a', note: '' },
+    { line: 13, text: 'd', block: 'd', note: '' },
   ]);
   const steps = readmeSteps(README);
   assert.ok(steps.length >= 20, `only ${steps.length} steps read from the README: has its format changed?`);
@@ -304,10 +370,18 @@ test('the README steps not run here are the reviewed exceptions, each with its r
   }
 });
 
+const blocksDone = new Set<Rule>();
 for (const step of readmeSteps(README)) {
   const rule = ruleFor(step);
   const name = `README.md:${step.line}: ${step.text}`;
   if (rule && 'except' in rule) continue;
+  if (rule && 'runBlock' in rule) {
+    if (blocksDone.has(rule)) continue;
+    blocksDone.add(rule);
+    const steps = readmeSteps(README).filter((s) => ruleFor(s) === rule);
+    test(`${name} … (the block, ${rule.why})`, { skip: rule.skip(), timeout: 600_000 }, () => rule.runBlock(steps));
+    continue;
+  }
   const needsNpm = !rule || rule.needsNpm === true || /^np[mx] /.test(step.text);
   test(name, { skip: needsNpm && !hasNpm && !CI && 'npm is not installed', timeout: 600_000 }, async () => {
     if (rule) return await rule.run(step);
