@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CORPUS, corpus, fuzz, replay, TARGETS } from '../bench/fuzz/run.ts';
 import { nextInput, records, joinRecords, Rng } from '../bench/fuzz/mutate.ts';
+import { stackTarget } from '../bench/fuzz/stack-targets.ts';
+import { makeTlsTarget } from '../bench/fuzz/tls-target.ts';
 import type { Target } from '../bench/fuzz/target.ts';
 
 const SEED = Number(process.env.FC_SEED ?? 20261201) >>> 0;
@@ -43,19 +45,20 @@ test('every target has a corpus in the repository, and the harness knows the inp
   const names = TARGETS.map((t) => t.name);
   for (const n of ['ethernet', 'arp', 'ipv4', 'icmpv4', 'udp', 'tcp', 'dns', 'dhcp', 'http-parser', 'http-server', 'dns-zone'])
     assert.ok(names.includes(n), n);
-  for (const n of ['dns-server', 'dhcp-server', 'boot-args', 'manifest', 'image', 'tcp-conn', 'stack']) assert.ok(names.includes(n), n);
+  for (const n of ['dns-server', 'dhcp-server', 'boot-args', 'manifest', 'image', 'tcp-conn', 'stack', 'tls'])
+    assert.ok(names.includes(n), n);
   for (const t of TARGETS) {
     const dir = new URL(`${t.name}/`, CORPUS);
     assert.ok(existsSync(dir) && readdirSync(dir).length > 0, `bench/fuzz/corpus/${t.name}/ holds inputs`);
   }
 });
 
-test('each target: its corpus, then mutated and random inputs, never fail the oracle', () => {
+test('each target: its corpus, then mutated and random inputs, never fail the oracle', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fata-fuzz-'));
   try {
     for (const t of TARGETS) {
       const n = corpus(t).length;
-      const r = fuzz(t, { runs: n + 2000, seconds: 0.3, seed: SEED, crashDir: pathToFileURL(`${dir}/`) });
+      const r = await fuzz(t, { runs: n + 2000, seconds: 0.3, seed: SEED, crashDir: pathToFileURL(`${dir}/`) });
       assert.ok(!r.crash, r.crash && `${t.name}: ${r.crash.error}\n  replay: npm run fuzz -- --replay ${r.crash.file}`);
       assert.ok(r.inputs > n, `${t.name}: ${r.inputs} inputs, past its ${n} corpus entries`);
       process.stdout.write(`# ${t.name}: ${r.inputs} inputs in ${Math.round(r.ms)} ms\n`);
@@ -65,7 +68,7 @@ test('each target: its corpus, then mutated and random inputs, never fail the or
   }
 });
 
-test('a failing input is caught, saved with its seed and replay command, and replays', () => {
+test('a failing input is caught, saved with its seed and replay command, and replays', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fata-fuzz-'));
   try {
     // A planted bug: a "parser" that throws on a length field of 0xffff, which only a mutation of its seed reaches.
@@ -77,16 +80,47 @@ test('a failing input is caught, saved with its seed and replay command, and rep
         if (b.length >= 2 && b[0] === 0xff && b[1] === 0xff) throw new RangeError('length 65535');
       },
     };
-    const r = fuzz(planted, { runs: 200_000, seconds: 20, seed: SEED, crashDir: pathToFileURL(`${dir}/`) });
+    const r = await fuzz(planted, { runs: 200_000, seconds: 20, seed: SEED, crashDir: pathToFileURL(`${dir}/`) });
     assert.ok(r.crash, `not found in ${r.inputs} inputs`);
     assert.match(r.crash.error, /RangeError: length 65535/);
     const saved = JSON.parse(readFileSync(r.crash.file, 'utf8')) as Record<string, unknown>;
     assert.equal(saved.seed, SEED);
     assert.equal(saved.replay, `npm run fuzz -- --replay ${r.crash.file}`);
-    assert.match(replay(r.crash.file, [planted]) ?? '', /length 65535/);
+    assert.match((await replay(r.crash.file, [planted])) ?? '', /length 65535/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the live stack's drop accounting fails on a frame swallowed uncounted, or counted twice, and passes on the stack as it is", () => {
+  const udpSeed = stackTarget().seeds().at(-1)!; // datagrams to the UDP echo port
+  stackTarget().run(udpSeed);
+  // Planted: UDP takes the datagram and neither delivers nor counts it.
+  const swallowed = stackTarget((s) => {
+    s.udp.receive = () => {};
+  });
+  assert.throws(() => swallowed.run(udpSeed), /neither consumed nor counted under a drop reason/);
+  // Planted: UDP counts one datagram under two reasons.
+  const twice = stackTarget((s) => {
+    s.udp.receive = () => {
+      s.udp.drops.length++;
+      s.udp.drops.checksum++;
+    };
+  });
+  assert.throws(() => twice.run(udpSeed), /counted under 2 drop reasons \(udp\.length, udp\.checksum\)/);
+  // Planted: a frame dropped and counted by a layer that also keeps no state: fine (the count is the accounting).
+  const counted = stackTarget((s) => {
+    s.udp.receive = () => void s.udp.drops['no-socket']++;
+  });
+  counted.run(udpSeed);
+});
+
+test('the TLS target fails when the adapter never closes its TCP connection, and passes with it as it is', async () => {
+  const hello = makeTlsTarget().seeds()[0]!; // a TLS 1.3 ClientHello, then the peer's FIN
+  await makeTlsTarget().run(hello);
+  // Planted: the stream under TLS ignores end() and destroy(), as an adapter that leaks connections would.
+  const leaky = makeTlsTarget((tcp) => ({ ...tcp, end: () => {}, destroy: () => {} }));
+  await assert.rejects(leaky.run(hello) as Promise<void>, /the server's TCP connection ended|the HTTP server let the connection go/);
 });
 
 test('the mutator: the same seed gives the same inputs, within the length bound; records round trip', () => {

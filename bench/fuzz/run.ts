@@ -14,9 +14,10 @@ import { CoverageGuide } from './coverage.ts';
 import { nextInput, Rng } from './mutate.ts';
 import { STACK_TARGETS } from './stack-targets.ts';
 import type { Target } from './target.ts';
+import { tlsTarget } from './tls-target.ts';
 import { WIRE_TARGETS } from './wire-targets.ts';
 
-export const TARGETS: Target[] = [...WIRE_TARGETS, ...APP_TARGETS, ...STACK_TARGETS];
+export const TARGETS: Target[] = [...WIRE_TARGETS, ...APP_TARGETS, ...STACK_TARGETS, tlsTarget];
 const HERE = new URL('.', import.meta.url);
 export const CORPUS = new URL('corpus/', HERE);
 export const CRASHES = new URL('crashes/', HERE);
@@ -97,7 +98,7 @@ function keep(t: Target, o: FuzzOptions, pool: Uint8Array[], b: Uint8Array, seed
 }
 
 /** Fuzzes one target until `runs` inputs or `seconds` pass, or an input fails (then saved to `crashDir`). */
-export function fuzz(t: Target, o: FuzzOptions): FuzzResult {
+export async function fuzz(t: Target, o: FuzzOptions): Promise<FuzzResult> {
   const rng = new Rng(targetSeed(o.seed, t.name));
   const pool = corpus(t);
   const seeds = pool.length;
@@ -111,7 +112,8 @@ export function fuzz(t: Target, o: FuzzOptions): FuzzResult {
   for (; i < o.runs; i++) {
     const b = i < seeds ? pool[i]! : nextInput(pool, rng, t.maxLen);
     try {
-      t.run(b);
+      const p = t.run(b);
+      if (p) await p; // Only the event loop's targets pay for a turn of it.
     } catch (e) {
       const error = describe(e);
       const file = saveCrash(t, o.seed, i, error, b, o.crashDir ?? CRASHES);
@@ -133,12 +135,12 @@ export function fuzz(t: Target, o: FuzzOptions): FuzzResult {
 }
 
 /** Runs a crash file's input through its target again; returns the error, or undefined when it passes now. */
-export function replay(file: string, targets: readonly Target[] = TARGETS): string | undefined {
+export async function replay(file: string, targets: readonly Target[] = TARGETS): Promise<string | undefined> {
   const c = JSON.parse(readFileSync(file, 'utf8')) as { target: string; hex: string };
   const t = targets.find((x) => x.name === c.target);
   if (!t) throw new Error(`${file} names target '${c.target}', which does not exist; targets: ${targets.map((x) => x.name).join(', ')}`);
   try {
-    t.run(new Uint8Array(Buffer.from(c.hex, 'hex')));
+    await t.run(new Uint8Array(Buffer.from(c.hex, 'hex')));
     return undefined;
   } catch (e) {
     return describe(e);
@@ -177,7 +179,7 @@ function initCorpus(): void {
   process.stdout.write(`fuzz: wrote the seeds of ${TARGETS.length} targets under ${CORPUS.pathname}\n`);
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const a = parseArgs(argv);
   if (a.help) {
     process.stdout.write(USAGE);
@@ -188,7 +190,7 @@ function main(argv: string[]): number {
     return 0;
   }
   if (a.replay) {
-    const err = replay(a.replay);
+    const err = await replay(a.replay);
     process.stdout.write(err ? `fuzz: ${a.replay} still fails:\n${err}\n` : `fuzz: ${a.replay} passes now\n`);
     return err ? 1 : 0;
   }
@@ -209,11 +211,13 @@ function main(argv: string[]): number {
   for (const t of chosen) {
     coverage?.reset();
     const progress = (l: string): void => void process.stdout.write(`${l}\n`);
-    const r = fuzz(t, { runs, seconds, seed, progress, coverage, saveCorpus: a['save-corpus'] === '1' });
+    const r = await fuzz(t, { runs, seconds, seed, progress, coverage, saveCorpus: a['save-corpus'] === '1' });
     const rate = Math.round((r.inputs * 1000) / r.ms);
     process.stdout.write(
       `fuzz: ${t.name}: ${r.inputs} inputs in ${(r.ms / 1000).toFixed(1)} s, ${rate}/s${r.blocks === undefined ? '' : `, ${r.blocks} blocks of src/ covered, ${r.kept} inputs kept`}${r.crash ? ', FAILED' : ', ok'}\n`,
     );
+    const counts = Object.entries(t.counts?.() ?? {}).sort((x, y) => y[1] - x[1]);
+    if (counts.length) process.stdout.write(`  ${counts.map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
     if (r.crash) {
       process.stdout.write(`${r.crash.error}\n  input ${r.crash.hex.slice(0, 160)}${r.crash.hex.length > 160 ? '…' : ''}\n`);
       process.stdout.write(`  saved to ${r.crash.file}\n  replay: npm run fuzz -- --replay ${r.crash.file}\n`);
@@ -224,4 +228,4 @@ function main(argv: string[]): number {
   return failed ? 1 : 0;
 }
 
-if (import.meta.main) process.exitCode = main(process.argv.slice(2));
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

@@ -5,6 +5,11 @@ export interface Target {
   readonly maxLen: number;
   /** Seeds: RFC examples, captured frames, valid inputs built with the codecs (written to the corpus by --init-corpus). */
   seeds(): Uint8Array[];
-  /** Feeds one input; throws (an assertion, or the code's own exception) when the oracle fails. */
-  run(input: Uint8Array): void;
+  /**
+   * Feeds one input; throws (an assertion, or the code's own exception) when the oracle fails. A target whose
+   * code answers through Node's event loop (TLS) returns a promise, which rejects instead.
+   */
+  run(input: Uint8Array): void | Promise<void>;
+  /** Totals the summary prints, such as frames dropped by reason, over every input so far. */
+  counts?(): Readonly<Record<string, number>>;
 }
