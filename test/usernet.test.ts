@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { parseRunFlags } from '../src/tender/flags.ts';
@@ -22,7 +23,7 @@ const ROOT = new URL('..', import.meta.url).pathname;
 
 test('--net:NAME=user takes hostfwd and restrict; a tap keeps ,create; mistakes say how to write them', () => {
   const f = parseRunFlags([
-    '--net:service=user,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp::8443-10.0.2.16:443,restrict=on',
+    '--net:service=user,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp::8443-10.0.2.16:443,hostfwd=udp:127.0.0.1:8080-:53,hostfwd=::8081-:81,restrict=on',
     '--net:admin=tap9,create',
     'IMAGE',
   ]);
@@ -36,18 +37,21 @@ test('--net:NAME=user takes hostfwd and restrict; a tap keeps ,create; mistakes 
     forwards: [
       { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestAddr: undefined, guestPort: 80 },
       { proto: 'tcp', hostAddr: '', hostPort: 8443, guestAddr: 0x0a000210, guestPort: 443 },
+      { proto: 'udp', hostAddr: '127.0.0.1', hostPort: 8080, guestAddr: undefined, guestPort: 53 },
+      { proto: 'tcp', hostAddr: '', hostPort: 8081, guestAddr: undefined, guestPort: 81 },
     ],
   });
   const plain = parseRunFlags(['--net:service=user', 'IMAGE']);
   assert.ok(!('error' in plain));
   assert.deepEqual(plain.usernets.get('service'), { restrict: false, forwards: [] });
   const bad: [string, RegExp][] = [
-    ['--net:service=user,hostfwd=tcp:127.0.0.1:8080', /write hostfwd=tcp:\[HOSTADDR\]:HOSTPORT-\[GUESTADDR\]:GUESTPORT/],
-    ['--net:service=user,hostfwd=udp::53-:53', /only TCP is forwarded/],
+    ['--net:service=user,hostfwd=tcp:127.0.0.1:8080', /write hostfwd=tcp\|udp:\[HOSTADDR\]:HOSTPORT-\[GUESTADDR\]:GUESTPORT/],
+    ['--net:service=user,hostfwd=sctp::53-:53', /write hostfwd=tcp\|udp:/],
     ['--net:service=user,hostfwd=tcp::70000-:80', /ports are numbers from 1 to 65535/],
     ['--net:service=user,hostfwd=tcp:localhost:80-:80', /'localhost' is not an IPv4 address/],
     ['--net:service=user,create', /'create' is not an option of user-mode networking/],
-    ['--net:service=user,hostfwd=tcp::80-:80,hostfwd=tcp::80-:81', /host port 80 is forwarded twice/],
+    ['--net:service=user,hostfwd=tcp::80-:80,hostfwd=tcp::80-:81', /host TCP port 80 is forwarded twice/],
+    ['--net:service=user,hostfwd=udp::53-:53,hostfwd=udp::53-:54', /host UDP port 53 is forwarded twice/],
     ['--net:service=tap0,restrict=on', /the only option after the interface is ',create'/],
   ];
   for (const [flag, re] of bad) {
@@ -183,6 +187,77 @@ test('hostfwd: the website, sealed with no tap (and on the node target), fetched
     const r = await ended;
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /event=access remote=10\.0\.2\.2 method=GET target=\/index\.html status=200/);
+  }
+});
+
+/** Sends `data` from `sock` to 127.0.0.1:`port` until a datagram comes back (three tries, 2 s apart); the reply and its source port. */
+function exchange(sock: UdpSocket, port: number, data: Uint8Array): Promise<{ reply: Buffer; fromPort: number } | undefined> {
+  return new Promise((resolve) => {
+    let tries = 0;
+    const onMessage = (reply: Buffer, from: { port: number }): void => {
+      clearInterval(timer);
+      sock.off('message', onMessage);
+      resolve({ reply, fromPort: from.port });
+    };
+    const send = (): void => {
+      if (tries++ === 3) {
+        clearInterval(timer);
+        sock.off('message', onMessage);
+        resolve(undefined);
+        return;
+      }
+      sock.send(data, port, '127.0.0.1');
+    };
+    sock.on('message', onMessage);
+    const timer = setInterval(send, 2000);
+    send();
+  });
+}
+
+test('hostfwd=udp: datagrams from two host peers reach a sealed UDP echo service and each peer gets its own back from HOSTPORT, byte-exact (1 B to 40 KB, fragmented on the link), also under restrict=on', async () => {
+  const image = build('test/fixtures/udp-echo', '-t', 'spt');
+  for (const restrict of ['', ',restrict=on']) {
+    const [port] = await freePorts(1);
+    const child = runFata([`--net:service=user,hostfwd=udp:127.0.0.1:${port}-:7${restrict}`, image, '--port=7']);
+    const ended = finish(child);
+    const peers = [createSocket('udp4'), createSocket('udp4')];
+    try {
+      await waitForLine(child, /event=listening .*port=7/, 30_000);
+      await Promise.all(peers.map((p) => new Promise<void>((r) => p.bind(0, '127.0.0.1', r))));
+      for (const size of [1, 1400, 16_000, 40_000]) {
+        // Both peers at once, each with bytes of its own: an answer that went to the wrong peer shows.
+        const sent = peers.map(() => randomBytes(size));
+        const got = await Promise.all(peers.map((p, i) => exchange(p, port, sent[i]!)));
+        for (const [i, g] of got.entries()) {
+          assert.ok(g, `peer ${i}, ${size} bytes${restrict}: no answer`);
+          assert.equal(g.fromPort, port, 'the answer comes from the forwarded port');
+          assert.ok(Buffer.compare(g.reply, sent[i]!) === 0, `peer ${i}, ${size} bytes${restrict}: the answer differs`);
+        }
+      }
+    } finally {
+      for (const p of peers) p.close();
+      child.kill('SIGTERM');
+    }
+    const r = await ended;
+    assert.equal(r.code, 0, r.err);
+  }
+});
+
+test('hostfwd=udp: a host port already bound is refused before the engine starts, with what to do', async () => {
+  const image = build('test/fixtures/udp-echo', '-t', 'spt');
+  const [port] = await freePorts(1);
+  const taken = createSocket('udp4');
+  await new Promise<void>((r) => taken.bind(port, '127.0.0.1', r));
+  try {
+    const r = await finish(runFata([`--net:service=user,hostfwd=udp:127.0.0.1:${port}-:7`, image]));
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.err,
+      new RegExp(`FATA_HOSTFWD.*hostfwd=udp:127\\.0\\.0\\.1:${port}-…: cannot bind on the host: EADDRINUSE; choose another host port`),
+    );
+    assert.doesNotMatch(r.out, /event=boot/, 'the engine did not start');
+  } finally {
+    taken.close();
   }
 });
 

@@ -39,7 +39,7 @@ export const RUN_USAGE = `usage: fata run [--mem=MB] [--user=ACCOUNT] [--net:NAM
                 [--net-impair:NAME=loss=P,duplicate=P,reorder=P,corrupt=P,delay=MS,jitter=MS,seed=N]
                 [-t node|spt] [--net=socket|direct] [--trust=CA.pem [--crl=CRL.pem]] [--] IMAGE|DIR [BOOT ARGS]
   IMAGE --help lists the boot arguments an image takes.
-  --net:NAME=user[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]…[,restrict=on]: user-mode networking, no tap and
+  --net:NAME=user[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]…[,restrict=on]: user-mode networking, no tap and
   no root: the guest gets 10.0.2.15 by DHCP, 10.0.2.2 is the host's 127.0.0.1 (docs/networking.md).
   --trust: run only an image signed (IMAGE.sig, fata sign) by a certificate that chains to CA.pem, checked before
   anything starts; --crl refuses a revoked signer (docs/trust.md).`;

@@ -11,9 +11,10 @@
  * stack is a host, not a router), made when the guest first reaches it;
  * a frame goes to the stack of its destination address. TCP is terminated
  * here and spliced to host sockets (./splice.ts); host ports are forwarded
- * in (`hostfwd`) as connections from 10.0.2.2. With `restrict`, nothing
- * leaves: a connection out is refused (RST), a datagram out gets port
- * unreachable.
+ * in (`hostfwd`) as connections from 10.0.2.2, and UDP ports as datagrams
+ * from 10.0.2.2, one gateway port per host peer (so that the guest's answers
+ * find their way back). With `restrict`, nothing leaves: a connection out is
+ * refused (RST), a datagram out gets port unreachable.
  */
 import { createSocket, type Socket as UdpHostSocket } from 'node:dgram';
 import { getServers } from 'node:dns';
@@ -66,6 +67,14 @@ const SPLICED = { sendBuffer: 4 << 20 } as const;
 const MAX_STACKS = 256;
 /** A UDP flow with no traffic for this long is closed. */
 const UDP_IDLE_MS = 60_000;
+/** Host peers of one UDP forward kept at most (each holds a gateway port); beyond it, the longest idle is forgotten. */
+const MAX_UDP_PEERS = 1024;
+
+/** One host peer of a UDP forward: the gateway port its datagrams come to the guest from. */
+interface UdpPeer {
+  readonly port: number;
+  readonly timer: NodeJS.Timeout;
+}
 
 export interface GatewayOptions extends UserNetOptions {
   /** The gateway's end of the socketpair. */
@@ -111,6 +120,10 @@ export class UserNetGateway {
   private readonly rxBuf: Uint8Array;
   private readonly rx: RxInfo = { checksumVerified: false };
   private readonly servers: Server[] = [];
+  /** Each UDP forward's end: its host socket closed, its peers' ports given back. */
+  private readonly udpForwardEnds: (() => void)[] = [];
+  /** The gateway's (10.0.2.2's) UDP ports that carry a forward's host peer: the guest's datagrams to them are answers. */
+  private readonly forwardPorts = new Set<number>();
   private readonly hostSockets = new Set<{ destroy(): void }>();
   private readonly attempts = new Map<string, Attempt>();
   private readonly udpFlows = new Map<string, { sock: UdpHostSocket; timer: NodeJS.Timeout }>();
@@ -119,7 +132,7 @@ export class UserNetGateway {
   private loop: Promise<void> = Promise.resolve();
   /** The guest's address and MAC, once it has a lease. */
   guest: { address: number; mac: Uint8Array } | undefined;
-  readonly counters = { framesIn: 0, framesOut: 0, refused: 0, tcpOut: 0, tcpIn: 0, udpOut: 0 };
+  readonly counters = { framesIn: 0, framesOut: 0, refused: 0, tcpOut: 0, tcpIn: 0, udpOut: 0, udpIn: 0 };
 
   constructor(o: GatewayOptions) {
     this.o = o;
@@ -156,6 +169,7 @@ export class UserNetGateway {
   }
 
   private listen(f: HostForward): Promise<string | undefined> {
+    if (f.proto === 'udp') return this.listenUdp(f);
     const server = createServer({ noDelay: true }, (sock) => this.forwardIn(f, sock));
     this.servers.push(server);
     return new Promise((resolve) => {
@@ -163,6 +177,67 @@ export class UserNetGateway {
         resolve(`hostfwd=tcp:${f.hostAddr}:${f.hostPort}-…: cannot listen on the host: ${e.code ?? e.message}; choose another host port`),
       );
       server.listen(f.hostPort, f.hostAddr || undefined, () => resolve(undefined));
+    });
+  }
+
+  /**
+   * A UDP forward: datagrams to HOSTADDR:HOSTPORT go to the guest from 10.0.2.2, from a gateway port for each
+   * host peer (address and port), so that what the guest sends back to that port goes to that peer, from
+   * HOSTPORT. A peer's port is given back after UDP_IDLE_MS without traffic either way.
+   */
+  private listenUdp(f: HostForward): Promise<string | undefined> {
+    const sock = createSocket('udp4');
+    const peers = new Map<string, UdpPeer>();
+    const forget = (key: string): void => {
+      const p = peers.get(key);
+      if (!p) return;
+      peers.delete(key);
+      clearTimeout(p.timer);
+      this.gw.udp.release(p.port);
+      this.forwardPorts.delete(p.port);
+    };
+    this.udpForwardEnds.push(() => {
+      for (const k of [...peers.keys()]) forget(k);
+      try {
+        sock.close();
+      } catch {
+        /* never bound (its port was taken) */
+      }
+    });
+    sock.on('message', (m, from) => {
+      if (this.closed) return;
+      const key = `${from.address}:${from.port}`;
+      let peer = peers.get(key);
+      if (!peer) {
+        if (peers.size >= MAX_UDP_PEERS) forget(peers.keys().next().value!);
+        const bound = this.gw.udp.bind(0, (d) => {
+          peers.get(key)?.timer.refresh();
+          sock.send(Buffer.from(d.data), from.port, from.address); // Copied: the stack's buffer is borrowed for the call only.
+        });
+        if (typeof bound === 'string') return; // Every ephemeral port of 10.0.2.2 is taken: the datagram is dropped.
+        peer = { port: bound.port, timer: setTimeout(() => forget(key), UDP_IDLE_MS) };
+        peers.set(key, peer);
+        this.forwardPorts.add(peer.port);
+      } else {
+        // Most recently used last, so that the first is the one to forget.
+        peers.delete(key);
+        peers.set(key, peer);
+        peer.timer.refresh();
+      }
+      this.counters.udpIn++;
+      const to = f.guestAddr ?? this.guest?.address ?? USERNET.guest;
+      this.gw.udp.sendFrom(peer.port, to, f.guestPort, m);
+      this.kick();
+    });
+    return new Promise((resolve) => {
+      sock.once('error', (e: NodeJS.ErrnoException) =>
+        resolve(`hostfwd=udp:${f.hostAddr}:${f.hostPort}-…: cannot bind on the host: ${e.code ?? e.message}; choose another host port`),
+      );
+      sock.bind({ port: f.hostPort, address: f.hostAddr || undefined }, () => {
+        sock.removeAllListeners('error');
+        sock.on('error', () => {}); // A send to a peer that went away (ICMP unreachable) is not the forward's end.
+        resolve(undefined);
+      });
     });
   }
 
@@ -266,6 +341,11 @@ export class UserNetGateway {
     const l4 = 14 + ihl;
     const firstFragment = ((f[20]! & 0x1f) | f[21]!) === 0;
     let s = this.stacks.get(dst);
+    if (proto === PROTO_UDP && dst === USERNET.gateway && len >= l4 + 4 && this.forwardPorts.has((f[l4 + 2]! << 8) | f[l4 + 3]!)) {
+      // An answer to a forward's host peer, under restrict too: forwards are what comes in.
+      this.gw.ethernet.input(f, len, this.rx.checksumVerified);
+      return;
+    }
     if (!firstFragment || len < l4 + 4 || (proto !== PROTO_TCP && proto !== PROTO_UDP) || dst === USERNET.dns) {
       s?.ethernet.input(f, len, this.rx.checksumVerified);
       return;
@@ -458,6 +538,7 @@ export class UserNetGateway {
     this.dev.wake();
     await this.loop;
     for (const s of this.servers) s.close();
+    for (const end of this.udpForwardEnds) end();
     for (const s of this.hostSockets) s.destroy();
     for (const k of [...this.udpFlows.keys()]) this.endFlow(k);
     for (const [k, a] of [...this.attempts]) this.dropAttempt(k, a);

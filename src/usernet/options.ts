@@ -1,13 +1,17 @@
 /**
  * User-mode networking's options as `fata run` takes them, in QEMU's
- * `-netdev user` shapes: `--net:NAME=user[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]…[,restrict=on|off]`.
+ * `-netdev user` shapes: `--net:NAME=user[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]…[,restrict=on|off]`.
  * Pure: parsing only; a string says what is wrong and how to write it.
  */
 import { parseIpv4Address } from '../wire/ipv4.ts';
 
-/** One host port forwarded in: a host listener whose connections become TCP connections to the guest. */
+/**
+ * One host port forwarded in: for TCP, a host listener whose connections become TCP connections to the
+ * guest; for UDP, a host datagram socket whose datagrams go to the guest, each host peer from a gateway port
+ * of its own, so that the guest's answers go back to that peer from HOSTPORT.
+ */
 export interface HostForward {
-  readonly proto: 'tcp';
+  readonly proto: 'tcp' | 'udp';
   /** The host address to listen on; '' for all of them (as QEMU's empty HOSTADDR). */
   readonly hostAddr: string;
   readonly hostPort: number;
@@ -28,13 +32,14 @@ const port = (text: string): number | undefined => {
   return n >= 1 && n <= 65535 ? n : undefined;
 };
 
-const HOSTFWD_SHAPE = 'write hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, like hostfwd=tcp:127.0.0.1:8080-:80';
+const HOSTFWD_SHAPE =
+  'write hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, like hostfwd=tcp:127.0.0.1:8080-:80 or hostfwd=udp:127.0.0.1:5353-:53';
 
-/** `tcp:127.0.0.1:8080-:80` (what follows `hostfwd=`). */
+/** `tcp:127.0.0.1:8080-:80` or `udp::5353-:53` (what follows `hostfwd=`; no protocol is TCP, as in QEMU). */
 export function parseHostForward(text: string): HostForward | string {
   const m = /^(tcp|udp)?:([^:]*):([^-]*)-([^:]*):(.*)$/.exec(text);
   if (!m) return `hostfwd=${text}: ${HOSTFWD_SHAPE}`;
-  if (m[1] === 'udp') return `hostfwd=${text}: only TCP is forwarded; ${HOSTFWD_SHAPE}`;
+  const proto = m[1] === 'udp' ? 'udp' : 'tcp';
   const hostAddr = m[2]!;
   if (hostAddr !== '' && parseIpv4Address(hostAddr) === undefined)
     return `hostfwd=${text}: '${hostAddr}' is not an IPv4 address of this host (leave it empty for all of them)`;
@@ -46,7 +51,7 @@ export function parseHostForward(text: string): HostForward | string {
     guestAddr = parseIpv4Address(m[4]!);
     if (guestAddr === undefined) return `hostfwd=${text}: '${m[4]}' is not an IPv4 address (leave it empty for the guest's own)`;
   }
-  return { proto: 'tcp', hostAddr, hostPort, guestAddr, guestPort };
+  return { proto, hostAddr, hostPort, guestAddr, guestPort };
 }
 
 /** The options after `user` in `--net:NAME=user,…` (without the leading `user`). */
@@ -57,13 +62,13 @@ export function parseUserNetOptions(parts: readonly string[]): UserNetOptions | 
     if (p.startsWith('hostfwd=')) {
       const f = parseHostForward(p.slice(8));
       if (typeof f === 'string') return f;
-      if (forwards.some((g) => g.hostPort === f.hostPort && g.hostAddr === f.hostAddr))
-        return `hostfwd=${p.slice(8)}: host port ${f.hostPort} is forwarded twice`;
+      if (forwards.some((g) => g.proto === f.proto && g.hostPort === f.hostPort && g.hostAddr === f.hostAddr))
+        return `hostfwd=${p.slice(8)}: host ${f.proto.toUpperCase()} port ${f.hostPort} is forwarded twice`;
       forwards.push(f);
     } else if (p === 'restrict=on' || p === 'restrict=yes') restrict = true;
     else if (p === 'restrict=off' || p === 'restrict=no') restrict = false;
     else
-      return `'${p}' is not an option of user-mode networking; the options are hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT and restrict=on|off`;
+      return `'${p}' is not an option of user-mode networking; the options are hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT and restrict=on|off`;
   }
   return { restrict, forwards };
 }
