@@ -120,8 +120,16 @@ function serveAll(parts: readonly Uint8Array[]): string {
   );
   const c = fakeStream();
   srv.accept(c.s);
+  // What a connection holds after each piece: never more than one message within the limits still arriving, and
+  // nothing waiting to be sent (this stream takes every write), unless the server paused reading.
+  const bound = LIMITS.requestLine + LIMITS.headerBytes + LIMITS.body + 64;
+  const conns = (srv as unknown as { conns: Set<{ parser: HttpParser; outBytes: number; paused: boolean }> }).conns;
   for (const p of parts) {
     c.s.onData?.(p);
+    for (const k of conns) {
+      assert.ok(k.parser.buffered <= bound + (k.paused ? p.length : 0), `the server holds ${k.parser.buffered} bytes of requests`);
+      assert.equal(k.outBytes, 0, 'bytes wait to be sent on a stream that takes every write');
+    }
     t.now += 1_000_000n;
     srv.sweep();
   }
@@ -206,7 +214,13 @@ const dhcpServer: Target = {
       const m = decodeDhcp(rec);
       now += (rec[0] ?? 0) * 1000;
       if (typeof m === 'string') continue;
+      const before = { ...srv.counters };
       const reply = srv.handle(m, now);
+      // Every message is answered, or counted as ignored with its reason, or is a DECLINE or RELEASE (no answer due).
+      const moved = (k: keyof typeof before): number => srv.counters[k] - before[k];
+      const quiet = moved('declines') + moved('releases');
+      if (reply) assert.equal(moved('ignored'), 0, 'answered and counted as ignored');
+      else assert.ok(moved('ignored') === 1 || (moved('ignored') === 0 && quiet === 1), `no answer and not counted as ignored once`);
       const y = reply?.message.yiaddr ?? 0;
       assert.ok(y === 0 || (y >= first && y <= last), `an address outside the pool: ${y.toString(16)}`);
       assert.ok(srv.leases().length <= last - first + 1, 'no more leases than addresses');

@@ -259,6 +259,14 @@ export function stackTarget(plant?: (s: Stack) => void): Target {
         net.sched.run({ untilNs: t, maxSteps: 100_000 });
         assert.ok(r.datagramsHeld <= 64 && r.bytesHeld <= 4 << 20, `reassembly holds ${r.datagramsHeld} datagrams, ${r.bytesHeld} bytes`);
         assert.ok(s.arp.size <= 1024, `${s.arp.size} ARP entries`);
+        // Frames waiting for ARP: within the per-address and total bounds, and the total is what the entries hold.
+        const arp = s.arp as unknown as { queued: number; entries: Map<number, { queuedBytes: number }> };
+        let queued = 0;
+        for (const e of arp.entries.values()) {
+          assert.ok(e.queuedBytes <= 256 * 1024, `${e.queuedBytes} bytes wait for one address`);
+          queued += e.queuedBytes;
+        }
+        assert.ok(queued === arp.queued && queued <= 1 << 20, `${queued} bytes wait for ARP (counted ${arp.queued})`);
         checkTcp(s);
       }
       // Past ARP's aging (a spoofed entry for 10.0.0.1 goes), reassembly's timeout and TCP's: the stack still answers a ping.
