@@ -12,13 +12,18 @@ export class ByteQueue {
   /** The most it holds; it may be raised (send-buffer auto-tuning) but memory is taken only as data waits. */
   capacity: number;
 
-  constructor(capacity: number, initial = Math.min(capacity, 16384)) {
+  /** No memory until the first push: a connection that never carries data (or only one way) costs none here. */
+  constructor(capacity: number, initial = 0) {
     this.capacity = capacity;
-    this.buf = new Uint8Array(initial);
+    this.buf = initial > 0 ? new Uint8Array(Math.min(capacity, initial)) : NO_BYTES;
   }
 
   get length(): number {
     return this.len;
+  }
+  /** Bytes of memory the queue holds now (its buffer), whatever it contains. */
+  get allocated(): number {
+    return this.buf.length;
   }
   get free(): number {
     return this.capacity - this.len;
@@ -26,7 +31,7 @@ export class ByteQueue {
 
   /**
    * Gives the buffer back while the queue is empty (a connection in TIME-WAIT keeps its queues for
-   * 2 MSL and needs none of their memory); it grows again from 16 KiB if ever pushed to.
+   * 2 MSL and needs none of their memory); it grows again if ever pushed to.
    */
   release(): void {
     if (this.len !== 0) return;
@@ -34,8 +39,12 @@ export class ByteQueue {
     this.head = 0;
   }
 
+  /**
+   * Room for `need` bytes: a power of two from 4 KiB (a connection whose answers are small keeps a small buffer),
+   * doubling, bounded by the capacity.
+   */
   private grow(need: number): void {
-    let cap = Math.max(this.buf.length, Math.min(this.capacity, 16384));
+    let cap = Math.max(this.buf.length, Math.min(this.capacity, 4096));
     while (cap < need) cap *= 2;
     cap = Math.min(cap, this.capacity);
     const nb = new Uint8Array(cap);

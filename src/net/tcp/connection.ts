@@ -175,6 +175,10 @@ export class TcpConnection {
   get sendBufferFree(): number {
     return this.sendQ.free;
   }
+  /** Bytes of buffer memory this connection holds now: its send and receive queues and its out-of-order segments. */
+  get memoryBytes(): number {
+    return this.sendQ.allocated + this.recvQ.allocated + this.ooo.bytes;
+  }
   /** The smoothed RTT in ns (0 before the first sample). */
   get srttNs(): number {
     return this.rtt.srtt;
@@ -587,7 +591,7 @@ export class TcpConnection {
 
   /**
    * Send-buffer auto-tuning: unless the application fixed the size, the queue may hold twice the
-   * congestion window (what is in flight and as much again ready to go), from the initial 256 KiB up to
+   * congestion window (what is in flight and as much again ready to go), from the initial 64 KiB up to
    * `maxSendBuffer`; it never shrinks below what it holds. A long fat path needs a window bigger than
    * any fixed buffer (100 Mbit/s × 100 ms is 1.25 MB in flight).
    */

@@ -53,8 +53,8 @@ export const DUP_THRESH = 3;
 export const TLP_MIN_PTO_NS = 10_000_000;
 export const TLP_WORST_DELAYED_ACK_NS = 200_000_000;
 
-/** Bytes the application may queue for sending, by default. */
-export const DEFAULT_SEND_BUFFER = 256 * 1024;
+/** Bytes the application may queue for sending at first (and at least, while the buffer is auto-tuned). */
+export const DEFAULT_SEND_BUFFER = 64 * 1024;
 /** The most an auto-tuned send buffer grows to (Linux's tcp_wmem[2]). */
 export const MAX_SEND_BUFFER = 4 * 1024 * 1024;
 /** The receive buffer, the most window ever offered, by default; the window starts at INITIAL_RECEIVE_WINDOW. */

@@ -43,6 +43,10 @@ export class Reassembly {
   get empty(): boolean {
     return this.held.length === 0;
   }
+  /** Bytes of the segments held (copies). */
+  get bytes(): number {
+    return this.heldBytes;
+  }
 
   /** Holds `data` (a view of the frame, copied here) that starts at `seq`; `fin`: the segment carried FIN. */
   store(seq: number, data: Uint8Array, fin: boolean): void {

@@ -240,16 +240,17 @@ function growCwnd(h: SegmentHarness, c: ReturnType<SegmentHarness['established']
   }
 }
 
-test('the send buffer follows the congestion window: twice cwnd, from 256 KiB up to maxSendBuffer', () => {
+test('the send buffer follows the congestion window: twice cwnd, from 64 KiB up to maxSendBuffer', () => {
   const h = new SegmentHarness();
   const c = h.established({}, { wscale: 7 });
-  assert.equal(c.sendBufferFree, 256 * 1024, 'the initial bound');
+  assert.equal(c.sendBufferFree, 64 * 1024, 'the initial bound');
+  assert.equal(c.memoryBytes, 0, 'no memory before data');
   growCwnd(h, c, 6);
   const cwnd = c.cc.cwnd;
   assert.ok(cwnd > 128 * 1024 && cwnd < 1 << 20, `slow start grew cwnd (${cwnd})`);
-  let doubling = 256 * 1024;
+  let doubling = 64 * 1024;
   while (doubling < 2 * cwnd) doubling *= 2;
-  // In doublings of 256 KiB, so that the queue's buffer is reallocated (and copied) only when its bound doubles.
+  // In doublings of 64 KiB, so that the queue's buffer is reallocated (and copied) only when its bound doubles.
   assert.equal(c.bufferedSend + c.sendBufferFree, doubling, 'at least twice cwnd, in doublings');
   growCwnd(h, c, 20);
   assert.equal(c.bufferedSend + c.sendBufferFree, 4 << 20, 'the default maximum');

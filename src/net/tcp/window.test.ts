@@ -104,19 +104,23 @@ test('a cookie connection starts unscaled, its edge where the SYN-ACK put it', (
   assert.equal(w.updateWorthSending(5000, 1460), false, 'the edge is 5000 + 65535 already');
 });
 
-test('auto-tuning: once a measuring interval (SRTT, or 100 ms before one) has passed, half the bound received doubles it', () => {
+test('auto-tuning: once a measuring interval (SRTT, or 100 ms before one) has passed, half the bound received grows it to max(twice the bound, four times what came)', () => {
   const q = new ByteQueue(1 << 20, 16);
   const w = new ReceiveWindow(q, true);
   w.tune(40_000, 50n * MS, 0);
   assert.equal(w.limit, 65536, 'within the first 100 ms');
   w.tune(0, 100n * MS, 0);
-  assert.equal(w.limit, 131072, '40000 × 2 ≥ 65536 at 100 ms');
-  w.tune(65_000, 120n * MS, 20_000_000);
-  assert.equal(w.limit, 131072, '20 ms of SRTT not yet passed');
+  assert.equal(w.limit, 160_000, '40000 × 2 ≥ 65536 at 100 ms: 4 × 40000 is more than twice 65536');
+  w.tune(75_000, 120n * MS, 20_000_000);
+  assert.equal(w.limit, 160_000, '20 ms of SRTT not yet passed');
   w.tune(0, 140n * MS, 20_000_000);
-  assert.equal(w.limit, 131072, '65000 × 2 < 131072');
-  w.tune(65_536, 160n * MS, 20_000_000);
-  assert.equal(w.limit, 262144, 'exactly half');
+  assert.equal(w.limit, 160_000, '75000 × 2 < 160000');
+  w.tune(80_000, 160n * MS, 20_000_000);
+  assert.equal(w.limit, 320_000, 'exactly half: twice the bound (4 × 80000 is the same)');
+  w.tune(200_000, 180n * MS, 20_000_000);
+  assert.equal(w.limit, 800_000, 'four times what came, more than twice the bound: a doubling sender is not held back');
+  w.tune(300_000, 200n * MS, 20_000_000);
+  assert.equal(w.limit, 800_000, '300000 × 2 < 800000: unchanged');
   const capped = new ReceiveWindow(new ByteQueue(100_000, 16), true);
   capped.tune(60_000, 200n * MS, 0);
   assert.equal(capped.limit, 100_000, 'never beyond the buffer');

@@ -73,7 +73,9 @@ export class ReceiveWindow {
     if (this.limit >= this.recvQ.capacity) return;
     this.markBytes += len;
     if (now - this.markNs < BigInt(Math.round(srttNs > 0 ? srttNs : TUNING_INTERVAL_NS))) return;
-    if (this.markBytes * 2 >= this.limit) this.limit = Math.min(this.recvQ.capacity, this.limit * 2);
+    // Dynamic right-sizing (Linux's tcp_rcv_space_adjust): offer at least twice what arrived in the last round trip,
+    // so that a sender in slow start (which doubles each round trip) is never held back by the window.
+    if (this.markBytes * 2 >= this.limit) this.limit = Math.min(this.recvQ.capacity, Math.max(this.limit * 2, this.markBytes * 4));
     this.markNs = now;
     this.markBytes = 0;
   }
