@@ -25,6 +25,7 @@ const BENCHES: { name: string; args: string[]; quickArgs: string[]; what: string
   { name: 'http', args: ['8'], quickArgs: ['2'], what: 'website vs nginx and plain Node http' },
   { name: 'dns', args: ['8'], quickArgs: ['2'], what: 'authoritative DNS server vs NSD' },
   { name: 'density', args: ['250'], quickArgs: ['20'], what: 'sealed websites under fata daemon vs bare engines' },
+  { name: 'tcp-memory', args: ['1000'], quickArgs: ['200'], what: 'TCP connection memory, idle and busy, vs the kernel' },
 ];
 
 // Debian peers, installed when we are root and they are missing.
