@@ -134,9 +134,11 @@ function startLineFault(failAt: number, tooLongAt: number, mode: 'request' | 're
   return undefined;
 }
 
+/** One character per byte (ISO-8859-1). `apply`, not a spread: a spread walks the iterator protocol, 6× slower per head. */
 function latin1(b: Uint8Array, start: number, end: number): string {
   let s = '';
-  for (let i = start; i < end; i += 4096) s += String.fromCharCode(...b.subarray(i, Math.min(end, i + 4096)));
+  for (let i = start; i < end; i += 4096)
+    s += String.fromCharCode.apply(null, b.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
   return s;
 }
 
