@@ -106,3 +106,84 @@ test('a million entries: all found, none invented, in a 16 MiB table', () => {
   // Recorded, not asserted: timing depends on the machine's load.
   console.log(`# 1,000,000 entries (${(bytes.length / 1e6).toFixed(1)} MB of text) loaded in ${ms.toFixed(0)} ms`);
 });
+
+test('every name hosts files map to themselves stays unblocked, even when listed; a name below one of them is blocked as listed', () => {
+  const local = [
+    'localhost',
+    'localhost.localdomain',
+    'local',
+    'broadcasthost',
+    'ip6-localhost',
+    'ip6-loopback',
+    'ip6-localnet',
+    'ip6-mcastprefix',
+    'ip6-allnodes',
+    'ip6-allrouters',
+    'ip6-allhosts',
+  ];
+  const list = new Blocklist();
+  for (const n of local) assert.ok(list.add(n), n);
+  assert.ok(list.add('ads.local'));
+  for (const n of local) assert.equal(list.match(`${n}.`), undefined, n);
+  assert.equal(list.match('printer.localhost.'), undefined, 'nor blocks what is below it');
+  assert.equal(list.match('x.ads.LOCAL.'), 'ads.LOCAL', 'the listed name below, not the local name above it');
+});
+
+test('names: letters of either case at the ends of the alphabet, digits, - and _; labels up to 63, names up to 253 octets', () => {
+  const list = new Blocklist();
+  assert.ok(list.add('AZaz09-_.example'));
+  assert.equal(list.match('azAZ09-_.EXAMPLE.'), 'azAZ09-_.EXAMPLE', 'compared without case, Z and z included');
+  assert.equal(list.match('a@z09-_.example.'), undefined, '@ (just below A) is not lowered into `');
+  for (const bad of ['a@b', 'a[b', 'a`b', 'a{b', 'a/b', 'a:b', 'a b', 'a..b', '.a', 'a.', '*.', '', '.'])
+    assert.equal(new Blocklist().add(bad), bad === 'a.', JSON.stringify(bad));
+  assert.equal(list.add('*.x'), true, 'a wildcard of one label');
+  assert.equal(list.match('y.x.'), 'y.x'.slice(2));
+  const l63 = 'a'.repeat(63);
+  assert.equal(list.add(`${l63}.b`), true);
+  assert.equal(list.add(`${l63}a.b`), false, 'a 64-octet label');
+  const n253 = `${'a'.repeat(61)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}`;
+  assert.equal(n253.length, 253);
+  assert.equal(list.add(n253), true);
+  assert.equal(list.add(`e${n253}`), false, '254 octets');
+  assert.equal(list.add(`${n253}.`), true, 'a final dot is not counted');
+});
+
+test('hosts lines: the address may be IPv4 or IPv6 in any hex case with a zone; anything else first makes a bad line; text after NUL is padding', () => {
+  const text = [
+    '0123:4567:89ab:cdef:ABCD:EF00::1 hex.example',
+    'fe80::1%2 zone.example',
+    '9.9.9.9 nine.example',
+    '1.2.3 three.example',
+    'g::1 g.example',
+    'example.com other.example',
+    '10.0.0.1 ok.example bad..name also.example',
+    '0.0.0.0 #comment only',
+    '    ',
+    'a#b',
+  ].join('\n');
+  const bad: number[] = [];
+  const list = new Blocklist();
+  list.addText(new TextEncoder().encode(`${text}\n\0\0never.example\n`), (line) => bad.push(line));
+  assert.deepEqual(bad, [4, 5, 6, 7]);
+  for (const n of ['hex.example', 'zone.example', 'nine.example', 'ok.example', 'also.example', 'a']) assert.equal(list.match(n), n, n);
+  for (const n of ['three.example', 'g.example', 'other.example', 'comment', 'never.example']) assert.equal(list.match(n), undefined, n);
+  assert.equal(list.size, 7, 'and 0.0.0.0 alone on its line, taken as a name (never matched: a local name)');
+  assert.equal(list.match('0.0.0.0'), undefined);
+});
+
+test('Blocklist.load: at most five examples of bad lines; the table is sized from the line count and grows past it', () => {
+  const { load } = Blocklist.load([{ name: 'f', bytes: new TextEncoder().encode('x y\n'.repeat(7)) }]);
+  assert.equal(load.badLines, 7);
+  assert.deepEqual(load.examples, ['f:1: x y', 'f:2: x y', 'f:3: x y', 'f:4: x y', 'f:5: x y']);
+  assert.equal(new Blocklist().bytes, 16 * 8, '16 slots of two words');
+  assert.equal(new Blocklist(8).bytes, 16 * 8, 'half full at most: 8 names fit 16 slots');
+  assert.equal(new Blocklist(9).bytes, 32 * 8);
+  const { list } = Blocklist.load([{ name: 'f', bytes: new TextEncoder().encode('a\nb\nc\nd\ne\nf\ng\n') }]);
+  assert.equal(list.bytes, 16 * 8, '7 lines and a file: 8 names');
+  const l = new Blocklist();
+  for (let i = 0; i < 8; i++) l.add(`n${i}`);
+  assert.equal(l.bytes, 16 * 8);
+  l.add('n8');
+  assert.equal(l.bytes, 32 * 8, 'the ninth name doubles the table');
+  for (let i = 0; i < 9; i++) assert.equal(l.match(`n${i}`), `n${i}`);
+});
