@@ -26,4 +26,15 @@ test('bad values get a message that says what to write', () => {
   assert.match(bad(['--ipv4=10.0.0.2']), /like --ipv4=10\.0\.0\.2\/24/);
   assert.match(bad(['--port=0']), /from 1 to 65535/);
   assert.match(bad(['--frob']), /--help lists/);
+  assert.match(bad(['--tcp-congestion=vegas']), /use one of cubic, newreno, bbr/);
+});
+
+test('--tcp-congestion chooses the congestion control of the stack (unset: its default, CUBIC)', () => {
+  const a = parseBootArgs(['--tcp-congestion=bbr'], schema);
+  assert.ok(!('error' in a));
+  assert.equal(a.tcpCongestion, 'bbr');
+  const d = parseBootArgs([], schema);
+  assert.ok(!('error' in d));
+  assert.equal(d.tcpCongestion, undefined);
+  assert.match(helpText('x', schema, true), /--tcp-congestion=NAME\s+.*cubic, newreno, bbr/);
 });

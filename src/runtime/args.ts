@@ -1,9 +1,10 @@
 /**
  * Boot arguments, MirageOS-style: `--ipv4=10.0.0.2/24`, `--ipv4-gateway=…`,
- * `-l/--logs=LEVEL`, `--help`, and the service's own `--NAME=VALUE`
+ * `-l/--logs=LEVEL`, `--tcp-congestion=cubic|newreno|bbr`, `--help`, and the service's own `--NAME=VALUE`
  * (`--NAME VALUE` too; `--flag` / `--no-flag` for booleans). Bad input gives
  * a usage message that says what to do; nothing here throws.
  */
+import { CONGESTION_NAMES, type CongestionName } from '../net/tcp/types.ts';
 import { parseIpv4Address, parseIpv4Cidr } from '../wire/ipv4.ts';
 import type { ParamSpec } from './config.ts';
 import { LOG_LEVELS, type LogLevel } from './types.ts';
@@ -15,6 +16,8 @@ export interface BootArgs {
   readonly gateway: number | undefined;
   /** Resolvers from --dns (they replace what DHCP offers). */
   readonly dns: readonly number[] | undefined;
+  /** TCP's congestion control for every connection of the stack (--tcp-congestion; CUBIC when unset). */
+  readonly tcpCongestion: CongestionName | undefined;
   readonly logs: LogLevel;
   readonly help: boolean;
 }
@@ -23,6 +26,7 @@ export function parseBootArgs(argv: readonly string[], schema: Record<string, Pa
   const params: Record<string, string | number | boolean> = {};
   for (const [k, s] of Object.entries(schema)) params[k] = s.default;
   let ipv4: BootArgs['ipv4'], ipv4Text: string | undefined, gateway: number | undefined, dns: number[] | undefined;
+  let tcpCongestion: CongestionName | undefined;
   let logs: LogLevel = 'info',
     help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -70,6 +74,12 @@ export function parseBootArgs(argv: readonly string[], schema: Record<string, Pa
         .filter((x): x is number => x !== undefined);
       if (dns.length !== v.split(',').length)
         return { error: `--dns=${v} must be IPv4 addresses separated by commas, like --dns=10.0.0.1` };
+    } else if (name === 'tcp-congestion') {
+      const v = needValue();
+      if (typeof v !== 'string') return v;
+      if (!(CONGESTION_NAMES as readonly string[]).includes(v))
+        return { error: `--tcp-congestion=${v} is not a congestion control; use one of ${CONGESTION_NAMES.join(', ')}` };
+      tcpCongestion = v as CongestionName;
     } else if (name === 'logs') {
       const v = needValue();
       if (typeof v !== 'string') return v;
@@ -101,7 +111,7 @@ export function parseBootArgs(argv: readonly string[], schema: Record<string, Pa
       }
     }
   }
-  return { params, ipv4, ipv4Text, gateway, dns, logs, help };
+  return { params, ipv4, ipv4Text, gateway, dns, tcpCongestion, logs, help };
 }
 
 /** The text `IMAGE --help` prints. */
@@ -111,6 +121,10 @@ export function helpText(name: string, schema: Record<string, ParamSpec>, hasNet
     rows.push(['--ipv4=ADDRESS/PREFIX', "this unikernel's IPv4 address (default: ask DHCP, with --net=direct)"]);
     rows.push(['--ipv4-gateway=ADDRESS', 'the router for off-link destinations']);
     rows.push(['--dns=ADDRESS[,ADDRESS]', 'DNS resolvers for name lookups (default: those DHCP gives)']);
+    rows.push([
+      '--tcp-congestion=NAME',
+      `TCP congestion control with --net=direct: ${CONGESTION_NAMES.join(', ')} (default cubic; bbr paces and holds up on lossy paths)`,
+    ]);
   }
   rows.push(['-l, --logs=LEVEL', `log level: ${LOG_LEVELS.join(', ')} (default info)`]);
   for (const [k, s] of Object.entries(schema)) {

@@ -220,6 +220,7 @@ export const directNet: NetProvider = {
         clock: platform.clock,
         random: platform.random,
         ipv4: args.ipv4 ? { ...args.ipv4, gateway: args.gateway } : { address: 0, prefixLen: 0 },
+        tcp: args.tcpCongestion ? { congestion: args.tcpCongestion } : undefined,
       });
       raw.push(s);
       const a: Addressing = { text: args.ipv4Text, leaseDns: [] };

@@ -1,9 +1,18 @@
 /**
  * Congestion control, pluggable: loss recovery (recovery.ts) reports ACKs,
  * the start of a recovery and timeouts; the algorithm owns cwnd and ssthresh
- * (recovery sets cwnd itself while it lasts). NewReno (RFC 5681, RFC 6582)
- * and CUBIC (RFC 9438, the default) are here.
+ * (recovery sets cwnd itself while it lasts, unless the controller is
+ * model-based). NewReno (RFC 5681, RFC 6582) and CUBIC (RFC 9438, the
+ * default) are here; BBR (model-based, paced) is in bbr.ts.
  */
+import type { RateSample } from './rate.ts';
+
+/** The connection's loss-recovery state as a model-based controller sees it (Linux's TCP_CA_Open, TCP_CA_Recovery, TCP_CA_Loss after a timeout). */
+export const CA_OPEN = 0,
+  CA_RECOVERY = 1,
+  CA_LOSS = 2;
+export type CaState = typeof CA_OPEN | typeof CA_RECOVERY | typeof CA_LOSS;
+
 export interface CongestionControl {
   readonly name: string;
   cwnd: number;
@@ -16,6 +25,18 @@ export interface CongestionControl {
   onTimeout(flight: number, mss: number): void;
   /** Every ACK of new data, before `onAck`: the RTT it measured (ns; undefined if none), the ACK and SND.MAX. */
   onRoundAck?(rttNs: number | undefined, ack: number, sndMax: number): void;
+  /**
+   * Model-based control (BBR): the connection keeps delivery-rate records (rate.ts) and calls this on
+   * every ACK that delivers data or shows loss, in recovery too, before it sends; the controller then
+   * sets cwnd itself (SACK recovery neither sets it from ssthresh nor restores it). Returns true when
+   * what is in flight is to count as application-limited.
+   */
+  onRateSample?(rs: RateSample, nowNs: number, mss: number, state: CaState, srttNs: number): boolean;
+  /** Pacing: bytes a second (absent: no pacing), and the bytes that may leave together in one pacing slot. */
+  readonly pacingRate?: number;
+  readonly sendQuantum?: number;
+  /** New data leaves after the sender was idle and application-limited. */
+  onTransmitStart?(nowNs: number): void;
 }
 
 /**

@@ -12,7 +12,9 @@
  *   recovery.ts    loss recovery: SACK recovery by RFC 6675, NewReno (RFC 6582)
  *                  without SACK, early retransmit (RFC 5827), limited transmit
  *                  (RFC 3042), tail loss probes (RFC 8985 §7); the window is
- *                  congestion.ts's, CUBIC (RFC 9438) unless configured NewReno
+ *                  congestion.ts's, CUBIC (RFC 9438) unless configured NewReno,
+ *                  or bbr.ts's (BBR: model-based, paced), fed by rate.ts's
+ *                  delivery-rate samples
  *   sack.ts        the sender's SACK scoreboard (RFC 2018, RFC 6675)
  *   reassembly.ts  out-of-order data held, and the SACK blocks reporting it
  *   window.ts      the receive window offered (scaled, auto-tuned, never shrunk)
@@ -27,7 +29,9 @@ import { ACK, emitTcp, FIN, PSH, RST, SYN, tcpHeaderLen, type TcpOptions, type T
 import { PROTO_TCP } from '../../wire/ipv4.ts';
 import { IPV4_PAYLOAD_AT } from '../ipv4.ts';
 import { ByteQueue } from './bytes.ts';
-import { Cubic, initialWindow, type CongestionControl } from './congestion.ts';
+import { Bbr } from './bbr.ts';
+import { CA_LOSS, CA_OPEN, CA_RECOVERY, type CaState, Cubic, initialWindow, NewReno, type CongestionControl } from './congestion.ts';
+import { RateSampler } from './rate.ts';
 import {
   DEFAULT_MSS,
   DEFAULT_RECEIVE_BUFFER,
@@ -49,9 +53,18 @@ import { Scoreboard } from './sack.ts';
 import { due, Timers } from './timers.ts';
 import { ReceiveWindow } from './window.ts';
 import { seqAdd, seqDiff, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
-import type { TcpConfig, TcpCounters, TcpEvents, TcpHost, TcpState } from './types.ts';
+import type { CongestionChoice, TcpConfig, TcpCounters, TcpEvents, TcpHost, TcpState } from './types.ts';
+import type { Random } from '../../devices/index.ts';
 
 export type { TcpConfig, TcpCounters, TcpEvents, TcpHost, TcpState } from './types.ts';
+
+/** The congestion controller a configuration chooses (CUBIC unless it says otherwise). */
+export function makeCongestion(choice: CongestionChoice | undefined, mss: number, random: Random): CongestionControl {
+  if (typeof choice === 'function') return choice(mss, random);
+  if (choice === 'bbr') return new Bbr(mss, random);
+  if (choice === 'newreno') return new NewReno(mss);
+  return new Cubic(mss);
+}
 
 /** An application callback waiting for the end of a segment's processing: data for onData, or which event. */
 type Deferred = Uint8Array | 'connect' | 'end' | 'drain' | 'close' | 'reset' | 'refused' | 'timeout';
@@ -129,6 +142,14 @@ export class TcpConnection {
 
   /** Loss recovery and the congestion window (recovery.ts, congestion.ts). */
   private readonly recovery: Recovery;
+  /** Delivery-rate records, kept only for a model-based controller (rate.ts, bbr.ts). */
+  private readonly rate: RateSampler | undefined;
+  /** The scoreboard before the ACK being processed: SACKed octets, the highest SACKed, and the pipe. */
+  private ackSackedBefore = 0;
+  private ackHighBefore = 0;
+  private ackInflightBefore = 0;
+  /** Pacing (a controller with a pacing rate): when the next burst may start (ns). */
+  private paceNextNs = 0;
   /** Nagle's algorithm off (TCP_NODELAY); starts from the config, changeable at any time. */
   noDelay: boolean;
 
@@ -149,7 +170,8 @@ export class TcpConnection {
     this.ourMss = mssForMtu(host.ip.mtu);
     this.rtt = new RttEstimator(cfg);
     this.timers = new Timers(cfg);
-    this.recovery = new Recovery((cfg.congestion ?? ((m) => new Cubic(m)))(this.mss), this.scoreboard, this.timers, host.counters);
+    this.recovery = new Recovery(makeCongestion(cfg.congestion, this.mss, host.random), this.scoreboard, this.timers, host.counters);
+    this.rate = this.recovery.cc.onRateSample ? new RateSampler() : undefined;
     // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number (at 0, an ISS at or
     // above 2^31 would look ahead of every ACK and keep recovery from ever starting before a timeout).
     this.recovery.recover = iss;
@@ -521,6 +543,11 @@ export class TcpConnection {
     }
     const acked = seqDiff(ack, this.sndUna);
     const window = seg.window << this.sndShift;
+    if (this.rate) {
+      this.ackSackedBefore = this.scoreboard.sackedBytes();
+      this.ackHighBefore = this.scoreboard.highSacked(this.sndUna);
+      this.ackInflightBefore = this.inflightNow();
+    }
     this.timers.persistProbes = 0; // The peer answers (RFC 1122 §4.2.2.17: then the connection stays open).
     if (acked > 0) {
       this.newDataAcked(ack, acked, o, now);
@@ -541,7 +568,9 @@ export class TcpConnection {
       }
       const was = this.recovery.inRecovery,
         resentBefore = this.resentUpTo;
-      this.recover(this.recovery.duplicateAck(ack, this.sndUna, this.sndMax, this.segmentData, this.mss, this.sackOk, newlySacked));
+      const action = this.recovery.duplicateAck(ack, this.sndUna, this.sndMax, this.segmentData, this.mss, this.sackOk, newlySacked);
+      if (this.rate) this.sampleRate(0, o, now);
+      this.recover(action);
       if (!was && this.recovery.inRecovery) {
         this.recovery.enteredTs = this.tsNow();
         this.resentAtEnter = resentBefore; // As it was before the recovery's first resend.
@@ -578,7 +607,9 @@ export class TcpConnection {
     this.cc.onRoundAck?.(this.rtt.latest, ack, this.sndMax);
     const flight = seqDiff(this.sndMax, this.sndUna);
     this.timers.unackedSince = flight > 0 ? now : undefined;
-    this.recover(this.recovery.newAck(ack, dataAcked, flight, useSack, this.mss, now, this.rtt.srtt));
+    const action = this.recovery.newAck(ack, dataAcked, flight, useSack, this.mss, now, this.rtt.srtt);
+    if (this.rate) this.sampleRate(dataAcked, o, now);
+    this.recover(action);
     this.timers.rto = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : undefined;
     this.armTlp(now);
     if (finAcked) this.ourFinAcked(now);
@@ -590,16 +621,67 @@ export class TcpConnection {
   }
 
   /**
+   * Octets in flight: with SACK, RFC 6675's pipe (less what is SACKed or presumed lost, plus what was resent);
+   * without, less a segment for each duplicate ACK (each says one left the network).
+   */
+  private inflightNow(): number {
+    const out = seqDiff(this.sndMax, this.sndUna);
+    if (this.sackOk) return this.scoreboard.empty ? out : this.scoreboard.pipe(this.sndUna, this.sndMax);
+    return Math.max(0, out - this.recovery.dupAcks * this.segmentData);
+  }
+
+  /**
+   * One ACK's delivery-rate sample for a model-based controller, taken before anything is sent for the ACK:
+   * what it delivered (`dataAcked` cumulatively, and SACKed octets new since the snapshot processAck took),
+   * what it showed lost (unSACKed octets below the highest SACK, above the old highest), then the controller.
+   */
+  private sampleRate(dataAcked: number, o: TcpOptions, now: bigint): void {
+    const rate = this.rate!,
+      sb = this.scoreboard,
+      una = this.sndUna;
+    const t = Number(now);
+    rate.beginAck(t);
+    rate.ackCumulative(una);
+    if (this.sackOk) for (let k = 0; k < o.sackCount; k++) rate.ackSacked(o.sack[2 * k]!, o.sack[2 * k + 1]!);
+    const sacked = sb.sackedBytes();
+    const delivered = Math.max(0, dataAcked + sacked - this.ackSackedBefore);
+    const from = seqGt(this.ackHighBefore, una) ? this.ackHighBefore : una;
+    const to = sb.highSacked(una);
+    const rs = rate.finishAck(delivered, t);
+    rs.losses = seqGt(to, from) ? Math.max(0, seqDiff(to, from) - (sacked - sb.sackedBytes(from))) : 0;
+    rs.priorInflight = this.ackInflightBefore;
+    rs.inflight = this.inflightNow();
+    const r = this.recovery;
+    let state: CaState = CA_OPEN;
+    if (r.inRecovery) state = CA_RECOVERY;
+    else if (r.inLoss) state = CA_LOSS;
+    if (this.cc.onRateSample!(rs, t, this.segmentData, state, this.rtt.srtt)) rate.onAppLimited(rs.inflight);
+    // A resend of SND.UNA lost again, by RACK's time rule (a quarter of the least RTT for reordering): in SACK
+    // recovery the holes go again from SND.UNA; after a timeout the segment at SND.UNA goes again at once
+    // (waiting for the next timeout, backed off, stalled lossy paths for seconds).
+    if (this.sackOk && state !== CA_OPEN && rate.headResendLost(una, rate.minRttNs / 4)) {
+      if (state === CA_RECOVERY) r.resendLostAgain(una, this.sndMax);
+      else {
+        this.counters.lostRetransmits++;
+        this.retransmitFirst();
+      }
+    }
+  }
+
+  /**
    * Send-buffer auto-tuning: unless the application fixed the size, the queue may hold twice the
    * congestion window (what is in flight and as much again ready to go), from the initial 64 KiB up to
-   * `maxSendBuffer`; it never shrinks below what it holds. A long fat path needs a window bigger than
+   * `maxSendBuffer` (twice the flight, if larger, under a model-based controller); it never shrinks below what it holds. A long fat path needs a window bigger than
    * any fixed buffer (100 Mbit/s × 100 ms is 1.25 MB in flight).
    */
   private tuneSendBuffer(): void {
     if (this.cfg.sendBuffer !== undefined) return;
     // In doublings: the queue's buffer grows (and copies what it holds) only when its bound does.
     let want = DEFAULT_SEND_BUFFER;
-    while (want < 2 * this.cc.cwnd) want *= 2;
+    // A model-based controller keeps sending through recovery, where the flight (SACKed data included) can
+    // outgrow its window: a buffer all in flight leaves no new data to show that a resend was lost again.
+    const need = this.rate ? Math.max(this.cc.cwnd, seqDiff(this.sndMax, this.sndUna)) : this.cc.cwnd;
+    while (want < 2 * need) want *= 2;
     want = Math.min(this.cfg.maxSendBuffer ?? MAX_SEND_BUFFER, want);
     if (want > this.sendQ.capacity) this.sendQ.capacity = want;
   }
@@ -644,6 +726,7 @@ export class TcpConnection {
     this.scoreboard.clear();
     this.timers.rto = undefined;
     this.timers.persist = undefined;
+    this.timers.pace = undefined;
     this.timers.armTimeWait(now);
     this.timers.keepAlive = undefined;
     this.host.timeWait(this);
@@ -843,7 +926,9 @@ export class TcpConnection {
   output(now: bigint): void {
     const st = this.state;
     const sending = st === 'ESTABLISHED' || st === 'CLOSE-WAIT' || st === 'FIN-WAIT-1' || st === 'CLOSING' || st === 'LAST-ACK';
-    let sent = false;
+    let sent = false,
+      burst = 0,
+      paced = false;
     while (sending) {
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
       const unsent = this.sendQ.length - inFlight; // Negative by one once FIN is out.
@@ -854,12 +939,62 @@ export class TcpConnection {
       if (len < 0) break;
       const fin = this.finQueued && len === unsent && finDue;
       if (len === 0 && !fin) break;
+      if (len > 0 && this.paceHolds(now, burst)) {
+        paced = true;
+        break;
+      }
       this.sendNext(len, fin, inFlight, now);
+      burst += len;
       sent = true;
       if (fin) break;
     }
     if (sent) this.armTlp(now);
     if (!sent && this.ackNow) this.sendAck();
+    if (this.rate && sending && !paced) this.checkAppLimited();
+  }
+
+  /**
+   * Delivery-rate estimation's application-limited mark (draft-cheng-iccrg-delivery-rate-estimation §3.4):
+   * less than a segment waits to be sent, the window is not full, and no recovery has holes to resend.
+   */
+  private checkAppLimited(): void {
+    const unsent = this.sendQ.length - seqDiff(this.sndNxt, this.sndUna);
+    if (unsent >= this.segmentData || this.recovery.inRecovery) return;
+    const inflight = this.inflightNow();
+    if (inflight < this.cc.cwnd) this.rate!.onAppLimited(inflight);
+  }
+
+  /**
+   * Pacing: data leaves in bursts of the controller's send quantum, one burst per slot of quantum / rate.
+   * A burst may start once its slot has come, and goes on while it is less than a quantum ahead of the
+   * clock; otherwise the pace timer is set for the next slot. `burst`: octets this burst already sent.
+   */
+  private paceHolds(now: bigint, burst: number): boolean {
+    const rate = this.cc.pacingRate;
+    if (!rate) return false;
+    const t = Number(now);
+    if (burst === 0 ? t >= this.paceNextNs : this.paceNextNs < t + ((this.cc.sendQuantum ?? this.segmentData) * 1e9) / rate) return false;
+    this.timers.pace = BigInt(Math.ceil(this.paceNextNs));
+    return true;
+  }
+
+  /**
+   * `len` octets of data at `seq` left now: a delivery-rate record, and the pacing slot they use (credit for
+   * a late slot is at most a quantum, so a sender back from idle does not burst more than that).
+   */
+  private noteSent(seq: number, len: number): void {
+    const t = Number(this.now());
+    const rate = this.rate;
+    const idle = this.sndMax === this.sndUna;
+    if (rate) {
+      if (idle && rate.appLimitedUntil !== 0) this.cc.onTransmitStart?.(t);
+      rate.onSend(seq, len, t, idle);
+    }
+    const pace = this.cc.pacingRate;
+    if (pace) {
+      const quantumNs = ((this.cc.sendQuantum ?? this.segmentData) * 1e9) / pace;
+      this.paceNextNs = Math.max(this.paceNextNs, t - quantumNs) + (len * 1e9) / pace;
+    }
   }
 
   /** Resending after a timeout (SND.NXT below SND.MAX): skip what the receiver SACKed. Returns whether SND.NXT moved. */
@@ -877,7 +1012,11 @@ export class TcpConnection {
    */
   private sendLength(inFlight: number, unsent: number, now: bigint): number {
     const smss = this.segmentData;
-    const room = Math.min(this.recovery.sendWindow(smss), this.sndWnd) - inFlight;
+    // After a timeout a model-based controller counts as in flight only what went out since, less what is SACKed
+    // (the rest is presumed lost, as Linux marks it): resending holes among much SACKed data is not held back by it.
+    const used =
+      this.rate && this.recovery.inLoss && !this.scoreboard.empty ? inFlight - this.scoreboard.sackedBytes(this.sndNxt) : inFlight;
+    const room = Math.min(this.recovery.sendWindow(smss) - used, this.sndWnd - inFlight);
     let len = Math.max(0, Math.min(smss, unsent, room));
     if (len === smss) len = this.offloadLength(smss, unsent, room);
     if (seqLt(this.sndNxt, this.sndMax)) {
@@ -906,6 +1045,7 @@ export class TcpConnection {
     const gsoMax = this.host.ip.gsoMaxPacket;
     if (gsoMax === undefined || seqLt(this.sndNxt, this.sndMax)) return smss;
     let big = Math.min(unsent, room, Math.floor((gsoMax - MAX_HEADERS) / smss) * smss);
+    if (this.cc.pacingRate) big = Math.min(big, this.cc.sendQuantum ?? smss); // A paced burst is at most one quantum.
     big -= big % smss;
     if (this.finQueued && big === unsent) big -= smss;
     return big > smss ? big : smss;
@@ -926,6 +1066,7 @@ export class TcpConnection {
   private sendData(seq: number, queueOffset: number, len: number, fin: boolean): void {
     const r = this.segment(seq, ACK | (fin ? FIN : 0) | (len > 0 && queueOffset + len === this.sendQ.length ? PSH : 0));
     this.transmit(r, queueOffset, len);
+    if (len > 0 && (this.rate || this.cc.pacingRate)) this.noteSent(seq, len);
   }
 
   private segment(seq: number, flags: number): TcpRepr {
@@ -987,7 +1128,10 @@ export class TcpConnection {
   private sackSend(): void {
     const r = this.recovery;
     r.checkLostRetransmit(this.sndUna, this.sndMax);
+    const now = this.cc.pacingRate ? this.now() : 0n;
+    let burst = 0;
     for (let guard = 0; guard < 1000; guard++) {
+      if (this.paceHolds(now, burst)) return;
       const what = r.nextSegment(this.sndUna, this.sndNxt, this.sndMax, this.sendQ.length, this.sndWnd, this.segmentData);
       if (what === NO_SEGMENT) return;
       if (what === NEW_DATA) {
@@ -997,6 +1141,7 @@ export class TcpConnection {
         this.resend(r.segSeq, r.segLen);
         this.rtt.stopTiming(); // Karn.
       }
+      burst += r.segLen;
     }
   }
 
@@ -1078,6 +1223,12 @@ export class TcpConnection {
     if (due(t.persist, now)) {
       t.persist = undefined;
       this.probeZeroWindow(now);
+    }
+    if (due(t.pace, now)) {
+      // The next pacing slot: SACK recovery's resends first, then what the windows allow.
+      t.pace = undefined;
+      if (this.recovery.inRecovery && this.sackOk) this.sackSend();
+      if (this.state !== 'CLOSED') this.output(now);
     }
     if (due(t.tlp, now)) this.onTlp(now);
     if (due(t.rtoDeadline(), now)) this.onRto(now);

@@ -53,7 +53,7 @@ const remoteKey = (addr: number, port: number): number => addr * 65536 + port;
 export class Tcp implements Ipv4Handler, TcpHost {
   readonly ip: Ipv4;
   readonly clock: Clock;
-  private readonly random: Random;
+  readonly random: Random;
   private readonly defaults: TcpConfig;
   private readonly conns = new Map<number, Map<number, TcpConnection>>();
   /** Connections whose timers `poll` scans: all in the table but those in TIME-WAIT. */

@@ -10,6 +10,7 @@
  *   delAck     delayed ACK (RFC 9293 §3.8.6.3)
  *   keepAlive  keep-alive probe (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6)
  *   timeWait   2×MSL in TIME-WAIT (RFC 9293 §3.10.7.4)
+ *   pace       the next pacing slot, when a paced sender (bbr.ts) holds data back
  */
 import { earlier } from '../../devices/index.ts';
 import { DELAYED_ACK_NS, KEEPALIVE_INTERVAL_NS, TIME_WAIT_NS } from './constants.ts';
@@ -27,6 +28,7 @@ export class Timers {
   delAck: bigint | undefined;
   keepAlive: bigint | undefined;
   timeWait: bigint | undefined;
+  pace: bigint | undefined;
   /** For the user timeout: when the oldest unacknowledged data was first sent (undefined: none is out). */
   unackedSince: bigint | undefined;
   /** Zero-window probes since the window closed (the persist backoff), and how many went unanswered. */
@@ -52,7 +54,7 @@ export class Timers {
   next(): bigint | undefined {
     return earlier(
       earlier(earlier(this.rtoDeadline(), this.delAck), earlier(this.persist, this.timeWait)),
-      earlier(this.keepAlive, this.tlp),
+      earlier(earlier(this.keepAlive, this.tlp), this.pace),
     );
   }
 
@@ -98,6 +100,6 @@ export class Timers {
 
   /** All stop (CLOSED). */
   stopAll(): void {
-    this.rto = this.delAck = this.persist = this.timeWait = this.keepAlive = this.tlp = undefined;
+    this.rto = this.delAck = this.persist = this.timeWait = this.keepAlive = this.tlp = this.pace = undefined;
   }
 }

@@ -3,7 +3,7 @@
  * and with applications: its states, configuration, counters, the events it
  * raises, and the host it runs on. Re-exported by connection.ts.
  */
-import type { Clock } from '../../devices/index.ts';
+import type { Clock, Random } from '../../devices/index.ts';
 import type { Ipv4 } from '../ipv4.ts';
 import type { CongestionControl } from './congestion.ts';
 import type { TcpConnection } from './connection.ts';
@@ -61,9 +61,17 @@ export interface TcpConfig {
   readonly windowScaling?: boolean;
   /** Offer and use selective acknowledgements, RFC 2018/6675 (default true). */
   readonly sack?: boolean;
-  /** Congestion control for new connections (default CUBIC; `(mss) => new NewReno(mss)` for NewReno). */
-  readonly congestion?: (mss: number) => CongestionControl;
+  /**
+   * Congestion control for new connections: 'cubic' (the default), 'newreno', 'bbr' (model-based and
+   * paced, bbr.ts), or a factory given the initial MSS and the stack's randomness.
+   */
+  readonly congestion?: CongestionChoice;
 }
+
+/** The congestion controllers by name, for configuration and boot arguments. */
+export const CONGESTION_NAMES = ['cubic', 'newreno', 'bbr'] as const;
+export type CongestionName = (typeof CONGESTION_NAMES)[number];
+export type CongestionChoice = CongestionName | ((mss: number, random: Random) => CongestionControl);
 
 export interface TcpCounters {
   segmentsOut: number;
@@ -102,6 +110,8 @@ export interface TcpEvents {
 export interface TcpHost {
   readonly ip: Ipv4;
   readonly clock: Clock;
+  /** The stack's randomness (BBR's gain-cycle phase). */
+  readonly random: Random;
   readonly counters: TcpCounters;
   /** Forget this connection (CLOSED). */
   remove(c: TcpConnection): void;
