@@ -664,6 +664,7 @@ export class TcpConnection {
       else {
         this.counters.lostRetransmits++;
         this.retransmitFirst();
+        this.restartRtoForHead();
       }
     }
   }
@@ -1183,6 +1184,16 @@ export class TcpConnection {
   private resend(seq: number, len: number): void {
     this.countRetransmit(seq, len);
     this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
+    if (this.rate && seq === this.sndUna) this.restartRtoForHead();
+  }
+
+  /**
+   * The segment at SND.UNA went again: under a model-based controller the retransmission timer restarts
+   * from this resend (as Linux does for the head of its retransmission queue). RACK needs about two round
+   * trips to see a resend lost and send it again, and a 200 ms RTO on a 100 ms path fired first.
+   */
+  private restartRtoForHead(): void {
+    this.timers.rto = this.now() + this.rtt.rto;
   }
 
   /**
