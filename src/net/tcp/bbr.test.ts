@@ -109,9 +109,12 @@ test('an application-limited round neither ends STARTUP nor lowers the bandwidth
   const d = new Driver();
   const b = d.bbr;
   d.round(BW, RTT);
-  for (let i = 0; i < 5; i++) d.round(BW / 10, RTT, { appLimited: true });
+  // Longer than the filter's 10 rounds: were these samples taken, the estimate would have aged down to them.
+  for (let i = 0; i < 15; i++) d.round(BW / 10, RTT, { appLimited: true });
   assert.equal(b.mode, BBR_STARTUP);
   assert.equal(b.bw.best, BW);
+  d.round(BW * 2, RTT, { appLimited: true });
+  assert.equal(b.bw.best, BW * 2, 'an application-limited sample above the estimate is taken');
 });
 
 test('PROBE_BW cycles its gains a min RTT each; the 5/4 phase lasts until the flight reaches 5/4 BDP', () => {
