@@ -187,3 +187,26 @@ test('Blocklist.load: at most five examples of bad lines; the table is sized fro
   assert.equal(l.bytes, 32 * 8, 'the ninth name doubles the table');
   for (let i = 0; i < 9; i++) assert.equal(l.match(`n${i}`), `n${i}`);
 });
+
+test('blocklist edges past the first run: a name with a one-letter first label, a double final dot, a leading empty line, DEL against _, sizing from comment lines, and no false hits', () => {
+  const list = new Blocklist();
+  assert.equal(list.add('x.example'), true);
+  assert.equal(list.match('example.'), undefined, 'only a leading `*.` is dropped, not any one-letter label');
+  assert.equal(list.add('a..'), false, 'an empty last label');
+  assert.equal(list.add('a_b'), true);
+  assert.equal(list.match('a\u007fb.'), undefined, 'DEL is not _');
+  const t = new Blocklist();
+  t.addText(new TextEncoder().encode('\nads.example\nmore.example\n'));
+  assert.deepEqual([t.match('ads.example'), t.match('more.example')], ['ads.example', 'more.example'], 'a first empty line');
+  const bad: number[] = [];
+  t.addText(new TextEncoder().encode('1-1.2.3.4 p.example\nZ::1 q.example\n=::1 r.example\n@::1 s.example\n'), (line) => bad.push(line));
+  assert.deepEqual(bad, [1, 2, 3, 4], 'a first token with characters outside digits, hex letters, dots, colons and % is no address');
+  // 8 lines (the first empty) and 1 file: 9 names expected, so 32 slots from the start; 7 lines would have been 16.
+  const { list: sized } = Blocklist.load([{ name: 'f', bytes: new TextEncoder().encode(`\n${'#\n'.repeat(7)}one.example`) }]);
+  assert.equal(sized.bytes, 32 * 8);
+  const big = new Blocklist();
+  for (let i = 0; i < 100; i++) assert.ok(big.add(`listed${i}.example`));
+  assert.equal(big.size, 100);
+  for (let i = 0; i < 100; i++) assert.equal(big.match(`listed${i}.example`), `listed${i}.example`);
+  for (let i = 0; i < 300; i++) assert.equal(big.match(`other${i}.test`), undefined, `other${i}.test`);
+});
