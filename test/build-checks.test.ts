@@ -285,7 +285,7 @@ export const main: Main<typeof config> = () => {
     assert.equal(fata(['build', '-t', 'spt', dir]).status, 0);
     const r = fata(['run', join(dir, 'dist', 'survivor.fata')]);
     assert.equal(r.status, 0, r.out + r.err);
-    assert.match(r.out, /handled: thrown from a timer\n[^]*survived/);
+    assert.match(r.out, /handled: thrown from a timer\n[\s\S]*survived/);
     assert.doesNotMatch(r.err, /main\.ts:7/, 'no report: the service handled it');
   } finally {
     rmSync(dir, { recursive: true, force: true });

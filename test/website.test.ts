@@ -126,8 +126,8 @@ test(`website (${target}): every htdocs file byte-exact over HTTP and HTTPS; TLS
     assert.match(raw(ns, hex('BLAH\r\n\r\n')), /^HTTP\/1\.1 400 /);
     // Bytes that cannot begin a request line get their 400 at once, not the 408 of the 2 s head deadline: a TLS
     // ClientHello's first bytes sent to the plain-HTTP port, with no head end ever coming; and a Host with a space.
-    assert.match(raw(ns, '160301020001000001fc0303'), /^HTTP\/1\.1 400 [^]*malformed request line/);
-    assert.match(raw(ns, hex('GET / HTTP/1.1\r\nHost: a b\r\n\r\n')), /^HTTP\/1\.1 400 [^]*Host is not a valid host/);
+    assert.match(raw(ns, '160301020001000001fc0303'), /^HTTP\/1\.1 400 [\s\S]*malformed request line/);
+    assert.match(raw(ns, hex('GET / HTTP/1.1\r\nHost: a b\r\n\r\n')), /^HTTP\/1\.1 400 [\s\S]*Host is not a valid host/);
     assert.match(raw(ns, hex(`GET / HTTP/1.1\r\nHost: a\r\nX: ${'y'.repeat(40_000)}\r\n\r\n`)), /^HTTP\/1\.1 431 /);
     assert.match(raw(ns, hex(`GET / HTTP/1.1\r\nHost: a\r\n${'X-N: 1\r\n'.repeat(300)}\r\n`)), /^HTTP\/1\.1 431 /);
     assert.match(raw(ns, hex(`GET /${'a'.repeat(10_000)} HTTP/1.1\r\nHost: a\r\n\r\n`)), /^HTTP\/1\.1 414 /);
