@@ -12,6 +12,7 @@
  *   bridge br0 in B: the kernel's sender at 10.0.9.2, Fata's at 10.0.9.3 on tap w0.
  *
  *   node bench/wan.ts [MB] [SEEDS]   (root; default 50 MB, 3 seeds)
+ *   FATA_WAN_CC=bbr: Fata's sender runs BBR (the boot argument --tcp-congestion=bbr) instead of CUBIC.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -34,6 +35,8 @@ const ALL_PATHS: { name: string; impair: string; floor: number }[] = [
 ];
 
 // FATA_WAN_PATHS=0,2: only those rows (by index).
+// FATA_WAN_CC=NAME: Fata's congestion control (--tcp-congestion; the stack's default, CUBIC, when unset).
+const FATA_CC = process.env.FATA_WAN_CC;
 const PATHS = process.env.FATA_WAN_PATHS ? process.env.FATA_WAN_PATHS.split(',').map((i) => ALL_PATHS[Number(i)]!) : ALL_PATHS;
 const children: ChildProcess[] = [];
 const start = (ns: string, argv: string[]): ChildProcess => {
@@ -59,7 +62,9 @@ const id = process.pid;
 const R = netns(`fata-wan-r-${id}`),
   A = netns(`fata-wan-a-${id}`),
   B = netns(`fata-wan-b-${id}`);
-say(`wan: building examples/echo (spt); ${MB} MB per transfer, ${SEEDS} seed(s), engine ${process.version}`);
+say(
+  `wan: building examples/echo (spt); ${MB} MB per transfer, ${SEEDS} seed(s), Fata with ${FATA_CC ?? 'cubic'}, engine ${process.version}`,
+);
 sh([process.execPath, FATA, 'build', '-t', 'spt', join(ROOT, 'examples/echo')]);
 sh(['ip', '-n', B, 'link', 'add', 'br0', 'type', 'bridge']);
 sh(['ip', '-n', B, 'addr', 'add', '10.0.9.2/24', 'dev', 'br0']);
@@ -73,6 +78,7 @@ start(B, [
   '--net:service=w0',
   join(ROOT, 'examples/echo/dist/echo.fata'),
   '--ipv4=10.0.9.3/24',
+  ...(FATA_CC ? [`--tcp-congestion=${FATA_CC}`] : []),
   '-l',
   'warn',
 ]);
@@ -130,19 +136,19 @@ for (const p of PATHS) {
   const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' / ');
   const ratio = (ref: number[]): string => fata.map((f, i) => (f / ref[i]!).toFixed(2)).join(' / ');
   say(
-    `  ${p.name.padEnd(42)} fata ${fmt(fata)} Mbit/s | ` +
+    `  ${p.name.padEnd(42)} fata (${FATA_CC ?? 'cubic'}) ${fmt(fata)} Mbit/s | ` +
       KERNELS.map((k) => `kernel ${k.cc} ${fmt(kernel[k.cc]!)} (fata/${k.cc} ${ratio(kernel[k.cc]!)})`).join(' | ') +
       ` (floor ${p.floor})`,
   );
   for (const k of KERNELS)
     emit({
       bench: 'wan',
-      metric: `${p.name}: one connection, ${MB} MB, Fata sends (median of ${SEEDS} seeds), against the kernel's ${k.cc}`,
+      metric: `${p.name}: one connection, ${MB} MB, Fata${FATA_CC ? ` (${FATA_CC})` : ''} sends (median of ${SEEDS} seeds), against the kernel's ${k.cc}`,
       value: median(fata),
       unit: 'Mbit/s',
       reference: median(kernel[k.cc]!),
       referenceName: `kernel TCP (${k.cc}) through the same relay and seeds`,
-      floor: k.cc === 'cubic' ? p.floor : undefined,
+      floor: k.cc === (FATA_CC ?? 'cubic') ? p.floor : undefined,
     });
 }
 kill(relay);
