@@ -956,13 +956,18 @@ export class TcpConnection {
 
   /**
    * Delivery-rate estimation's application-limited mark (draft-cheng-iccrg-delivery-rate-estimation §3.4):
-   * less than a segment waits to be sent, the window is not full, and no recovery has holes to resend.
+   * less than a segment waits to be sent (or the peer's window holds it back), the congestion window is not
+   * full, and no recovery has holes to resend.
    */
   private checkAppLimited(): void {
-    const unsent = this.sendQ.length - seqDiff(this.sndNxt, this.sndUna);
-    if (unsent >= this.segmentData || this.recovery.inRecovery) return;
+    const out = seqDiff(this.sndNxt, this.sndUna);
+    const unsent = this.sendQ.length - out;
+    // The peer's window holds data back (its auto-tuning opening a round at a time, or holes filling it in a
+    // recovery): a sample then measures the receiver, not the path, and must neither end STARTUP nor lower the estimate.
+    const rwndLimited = unsent >= this.segmentData && this.sndWnd - out < this.segmentData;
+    if (!rwndLimited && (unsent >= this.segmentData || this.recovery.inRecovery)) return;
     const inflight = this.inflightNow();
-    if (inflight < this.cc.cwnd) this.rate!.onAppLimited(inflight);
+    if (rwndLimited || inflight < this.cc.cwnd) this.rate!.onAppLimited(inflight);
   }
 
   /**

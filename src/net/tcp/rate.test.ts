@@ -139,3 +139,26 @@ test('records wrap the sequence space and the ring grows past its first 16', () 
   r.ackSacked((start + 30 * SEG) >>> 0, end);
   assert.equal(r.finishAck(10 * SEG, 11 * MS).rttNs, 11 * MS - 39 * 1000);
 });
+
+test('an offloaded packet is one record, split where a resend or a SACK block covers only part of it', () => {
+  const r = new RateSampler();
+  r.onSend(0, 8 * SEG, 0, true); // One 8-segment packet.
+  assert.equal(r.records, 1);
+  r.beginAck(20 * MS);
+  r.ackSacked(2 * SEG, 4 * SEG); // Segments 2 and 3 arrived; 0 and 1 did not.
+  assert.equal(r.finishAck(2 * SEG, 20 * MS).rttNs, 20 * MS);
+  assert.equal(r.records, 3, 'before, the SACKed part, after');
+  r.onSend(0, SEG, 21 * MS, false); // Segment 0 resent alone.
+  assert.equal(r.records, 4);
+  // Segment 1's original turns up: it was not resent, so its RTT counts, and the resent piece is not taken for it.
+  r.beginAck(30 * MS);
+  r.ackSacked(SEG, 2 * SEG);
+  assert.equal(r.finishAck(SEG, 30 * MS).rttNs, 30 * MS);
+  assert.equal(r.headResendLost(0, 1 * MS), false, 'nothing sent after the resend was delivered');
+  // The SACKed part is not counted again when the cumulative ACK passes it.
+  r.beginAck(41 * MS);
+  r.ackCumulative(8 * SEG);
+  const rs = r.finishAck(5 * SEG, 41 * MS);
+  assert.equal(rs.rttNs, -1, 'the newest delivered record is the resend: no RTT from it');
+  assert.equal(r.records, 0);
+});

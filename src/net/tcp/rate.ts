@@ -9,8 +9,9 @@
  *
  * Records are kept in sequence order, one per transmission of new data (a
  * segmentation-offload packet is one record), in a ring of typed arrays that
- * only grows: nothing is allocated per packet. A retransmission refreshes the
- * records it overlaps (a record partly resent counts as sent again whole).
+ * only grows: nothing is allocated per packet. A retransmission or a SACK
+ * block that covers part of a record splits it first, so that what was resent,
+ * and what was delivered, is exactly what the records say.
  * Times are ns as numbers; sequence numbers come in as arguments. A popped
  * record's slot stays readable until the next send, so an ACK is sampled
  * (begin, cumulative, SACK blocks, finish) before anything is sent for it.
@@ -154,6 +155,8 @@ export class RateSampler {
       this.tailEnd = end;
       return;
     }
+    this.splitAt(seq);
+    this.splitAt(end);
     for (let i = this.find(seq); i < this.count; i++) {
       const k = this.at(i);
       if (!seqLt(this.startSeq[k]!, end)) break;
@@ -161,6 +164,32 @@ export class RateSampler {
       this.stamp(k, nowNs);
       this.flags[k]! |= wasSacked | RESENT;
     }
+  }
+
+  /** If `seq` falls inside a record, cuts it in two there (both halves keep its state). O(records) to make room. */
+  private splitAt(seq: number): void {
+    const i = this.find(seq);
+    if (i >= this.count) return;
+    const k = this.at(i);
+    if (!seqGt(seq, this.startSeq[k]!)) return;
+    if (this.count === this.cap) this.grow();
+    for (let j = this.count; j > i + 1; j--) this.copy(this.at(j - 1), this.at(j));
+    const k2 = this.at(i + 1),
+      k1 = this.at(i);
+    this.copy(k1, k2);
+    this.endSeq[k1] = seq;
+    this.startSeq[k2] = seq;
+    this.count++;
+  }
+
+  private copy(from: number, to: number): void {
+    this.startSeq[to] = this.startSeq[from]!;
+    this.endSeq[to] = this.endSeq[from]!;
+    this.sentNs[to] = this.sentNs[from]!;
+    this.recDelivered[to] = this.recDelivered[from]!;
+    this.recDeliveredNs[to] = this.recDeliveredNs[from]!;
+    this.recFirstSentNs[to] = this.recFirstSentNs[from]!;
+    this.flags[to] = this.flags[from]!;
   }
 
   /** The index (from the head) of the first record that ends after `seq`. */
@@ -228,8 +257,17 @@ export class RateSampler {
     }
   }
 
-  /** A SACK block [left, right): the records inside it are delivered; a record it covers whole is marked so it counts once. */
+  /** A SACK block [left, right): the records inside it are delivered, and marked so that they count once. */
   ackSacked(left: number, right: number): void {
+    if (this.count === 0 || !seqLt(left, right)) return;
+    // Only within what the records cover (a block may be stale, or reach past what was sent).
+    const lo = this.startSeq[this.head]!,
+      hi = this.endSeq[this.at(this.count - 1)]!;
+    if (seqLt(left, lo)) left = lo;
+    if (seqGt(right, hi)) right = hi;
+    if (!seqLt(left, right)) return;
+    this.splitAt(left);
+    this.splitAt(right);
     for (let i = this.find(left); i < this.count; i++) {
       const k = this.at(i);
       const s = this.startSeq[k]!,
