@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz -- [--target NAME[,NAME]] [--runs N] [--seconds S] [--seed S]`:
+ * `npm run fuzz -- [--target NAME[,NAME]] [--runs N | --inputs N] [--seconds S] [--seed S]`:
  * feeds each target (bench/fuzz/*-targets.ts) its corpus
  * (bench/fuzz/corpus/NAME/) mutated, and random bytes, until N inputs or S
  * seconds, printing progress. A failing input is written to
@@ -147,7 +147,7 @@ export async function replay(file: string, targets: readonly Target[] = TARGETS)
   }
 }
 
-const USAGE = `usage: npm run fuzz -- [--target NAME[,NAME…]] [--runs N] [--seconds S] [--seed S] [--coverage [--save-corpus]]
+const USAGE = `usage: npm run fuzz -- [--target NAME[,NAME…]] [--runs N | --inputs N] [--seconds S] [--seed S] [--coverage [--save-corpus]]
        npm run fuzz -- --replay FILE
        npm run fuzz -- --init-corpus
 targets: ${TARGETS.map((t) => t.name).join(', ')}
@@ -164,6 +164,8 @@ function parseArgs(argv: string[]): Record<string, string> {
     const k = argv[i]!;
     if (/^\d+$/.test(k)) a.runs = k;
     else if (['--init-corpus', '--help', '--coverage', '--save-corpus'].includes(k)) a[k.slice(2)] = '1';
+    else if (k === '--inputs' && argv[i + 1] !== undefined)
+      a.runs = argv[++i]!; // --runs by the issue's name
     else if (['--target', '--runs', '--seconds', '--seed', '--replay'].includes(k) && argv[i + 1] !== undefined) a[k.slice(2)] = argv[++i]!;
     else fail(`unknown or incomplete argument '${k}'`);
   }
