@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsSkipReason, stopAll, withTapNamespace, type TapNamespace } from './netns.ts';
 import { freePorts } from './ports.ts';
+import { lines } from './log-lines.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -42,26 +43,6 @@ function build(): string {
 }
 
 /** Collects a child's stdout, so that a line can be waited for after others came. */
-function lines(c: ChildProcess): { all: () => string; when: (re: RegExp, timeoutMs: number) => Promise<string> } {
-  let buf = '';
-  c.stdout?.on('data', (d: Buffer) => {
-    buf += d.toString();
-  });
-  return {
-    all: () => buf,
-    when: async (re, timeoutMs) => {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const hit = buf.split('\n').find((l) => re.test(l));
-        if (hit) return hit;
-        if (c.exitCode !== null) throw new Error(`exited ${c.exitCode} before a line matching ${re}:\n${buf}`);
-        if (Date.now() > until) throw new Error(`no line matching ${re} in ${timeoutMs} ms:\n${buf}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-  };
-}
-
 function zeroed(file: string, bytes: number): string {
   const fd = openSync(file, 'w');
   ftruncateSync(fd, bytes);
