@@ -516,7 +516,7 @@ test(
     }),
 );
 
-test('two unikernels on one bridge reach each other over TCP; a third on another bridge cannot', { skip, timeout: 300_000 }, () =>
+test('two unikernels on one bridge reach each other (ping and TCP); a third on another bridge cannot', { skip, timeout: 300_000 }, () =>
   inNamespace(async (c) => {
     for (const cmd of [
       ['ip', 'link', 'add', 'br1', 'type', 'bridge'],
@@ -531,16 +531,29 @@ test('two unikernels on one bridge reach each other over TCP; a third on another
     create(['echo', c.images.echo, '--net:service=br0', '--', '--ipv4=10.77.0.10/24']);
     await until('echo serves', () => /event=(serving|listening)/.test(c.consoleText('echo')));
     const client = (name: string, bridge: string, ip: string): void =>
-      create([name, c.images.tcpClient, `--net:service=${bridge}`, '--', `--ipv4=${ip}/24`, '--host=10.77.0.10', '--port=7', '--kib=64']);
+      create([
+        name,
+        c.images.tcpClient,
+        `--net:service=${bridge}`,
+        '--',
+        `--ipv4=${ip}/24`,
+        '--host=10.77.0.10',
+        '--port=7',
+        '--kib=64',
+        '--pings=3',
+      ]);
     client('near', 'br0', '10.77.0.11');
     client('far', 'br1', '10.77.0.12');
+    // ICMP echo between the two on br0: near's pings are answered by echo's stack.
+    await until('near is answered', () => (c.consoleText('near').match(/event=ping-reply from=10\.77\.0\.10/g) ?? []).length === 3, 30_000);
     const done = await until('near is echoed', () => /event=client-done .*/.exec(c.consoleText('near'))?.[0], 30_000);
     assert.match(done, /sent=65536 received=65536/);
     const sha = /sentSha=(\w+) gotSha=(\w+)/.exec(done)!;
     assert.equal(sha[1], sha[2], 'the echo came back whole');
     await until('near exits 0', () => c.info('near').lastExit?.code === 0);
     await new Promise((r) => setTimeout(r, 5000));
-    assert.doesNotMatch(c.consoleText('far'), /client-done/, 'nothing crosses from br1 to br0');
+    assert.doesNotMatch(c.consoleText('far'), /client-done|ping-reply/, 'nothing crosses from br1 to br0');
+    assert.match(c.consoleText('far'), /event=ping-failed to=10\.77\.0\.10 seq=1 code=ETIMEOUT/, 'far pinged and got no answer');
     assert.match(c.consoleText('far'), /event=net-up .*ipv4=10.77.0.12\/24/, 'far is up, on its own bridge');
     assert.deepEqual(c.json<{ nets: { receivedBytes: number }[] }>(['stats', 'echo']).nets.length, 1);
   }),

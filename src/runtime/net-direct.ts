@@ -6,7 +6,7 @@
  * resolver asking the `--dns` servers or the ones the lease names.
  */
 import { earlier, formatMac, type NetDevice } from '../devices/index.ts';
-import { Stack, TcpListener, UdpSocket, type TcpConnection, type TcpEvents } from '../net/index.ts';
+import { Stack, TcpListener, UdpSocket, type EchoReply, type TcpConnection, type TcpEvents } from '../net/index.ts';
 import { DhcpClient } from '../net/dhcp/client.ts';
 import { DnsQuerier, sleepTimer } from '../net/dns/query.ts';
 import { StubResolver } from '../net/dns/stub.ts';
@@ -69,6 +69,10 @@ export function tcpStream(c: TcpConnection, settle?: Promise<void>): TcpStream {
 function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly string[], platform: Platform): NetStack {
   const timer = sleepTimer((ms) => platform.sleep(ms));
   let resolver: StubResolver | undefined;
+  // Echo replies to the pings in flight, by identifier (one listener on the ICMP layer for all of them).
+  const pings = new Map<number, (r: EchoReply) => void>();
+  let pingIdent = Number(platform.random.u32() & 0xffff);
+  stack.icmp.onEchoReply((r) => pings.get(r.ident)?.(r));
   const net: NetStack = {
     mode: 'direct',
     get ipv4() {
@@ -102,6 +106,32 @@ function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly
       if (!(l instanceof TcpListener)) throw new Error(`cannot listen on TCP port ${port}: ${l}`);
       return { port, close: () => stack.tcp.unlisten(l) };
     },
+    ping: (dst, o = {}) =>
+      new Promise<number>((resolve, reject) => {
+        const a = parseIpv4Address(dst);
+        if (a === undefined) {
+          reject(new Error(`'${dst}' is not an IPv4 address`));
+          return;
+        }
+        const timeoutMs = o.timeoutMs ?? 1000;
+        pingIdent = (pingIdent + 1) & 0xffff;
+        const ident = pingIdent;
+        const t0 = platform.clock.monotonicNs();
+        let done = false;
+        pings.set(ident, (r) => {
+          if (done || r.src !== a) return;
+          done = true;
+          pings.delete(ident);
+          resolve(Number(platform.clock.monotonicNs() - t0) / 1e6);
+        });
+        stack.icmp.ping(a, ident, 1, new Uint8Array(Math.max(0, Math.min(1472, o.size ?? 56))));
+        void platform.sleep(timeoutMs).then(() => {
+          if (done) return;
+          done = true;
+          pings.delete(ident);
+          reject(Object.assign(new Error(`no echo reply from ${dst} within ${timeoutMs} ms`), { code: 'ETIMEOUT' }));
+        });
+      }),
     tcpConnect: (dst, port) =>
       new Promise<TcpStream>((resolve, reject) => {
         const a = parseIpv4Address(dst);

@@ -66,5 +66,10 @@ export function hostSocketStack(): NetStack {
         });
       }),
     lookup: async (host, o = {}) => (await lookup(host, { all: true, family: o.family ?? 4 })).map((a) => a.address),
+    ping: async (dst) => {
+      throw Object.assign(new Error(`cannot ping ${dst} on --net=socket: the host's sockets give no ICMP; use --net=direct`), {
+        code: 'ENOTSUP',
+      });
+    },
   };
 }

@@ -74,6 +74,13 @@ export interface NetStack {
    * ENODATA, ETIMEOUT, ESERVFAIL or ENOSERVERS.
    */
   lookup(host: string, opts?: { family?: 0 | 4 | 6 }): Promise<string[]>;
+  /**
+   * One ICMP echo request to `dst` (an IPv4 address): resolves with the round trip in milliseconds, or
+   * rejects with an error whose `code` is ETIMEOUT when no reply came within `timeoutMs` (default 1000).
+   * `size` is the payload (default 56, at most 1472). On `socket` it rejects with ENOTSUP: the host's
+   * sockets give no ICMP to an unprivileged process.
+   */
+  ping(dst: string, opts?: { timeoutMs?: number; size?: number }): Promise<number>;
 }
 
 /** Files built into the image: path (`/index.html`) → bytes. */
