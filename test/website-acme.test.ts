@@ -10,104 +10,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
+import { netnsSkipReason, waitForLine, withTapNamespace } from './netns.ts';
+import { handshakeCert, pebble } from './pebble.ts';
 import { readableTempDir } from './unprivileged.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 const target = process.arch === 'x64' ? 'spt' : 'node';
 const skip = netnsSkipReason(['openssl', 'python3', 'pebble', 'pebble-challtestsrv']);
-
-/** pebble on 10.0.0.1:14000 (its own HTTPS certificate in DIR/pebble-cert.pem), resolving through challtestsrv. */
-async function pebble(ns: TapNamespace, dir: string, lifetimeS: number): Promise<ChildProcess> {
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=pebble',
-      '-addext',
-      'subjectAltName=IP:10.0.0.1',
-      '-keyout',
-      join(dir, 'pebble-key.pem'),
-      '-out',
-      join(dir, 'pebble-cert.pem'),
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(made.status, 0, made.stderr);
-  writeFileSync(
-    join(dir, 'pebble.json'),
-    JSON.stringify({
-      pebble: {
-        listenAddress: '10.0.0.1:14000',
-        managementListenAddress: '10.0.0.1:15000',
-        certificate: join(dir, 'pebble-cert.pem'),
-        privateKey: join(dir, 'pebble-key.pem'),
-        httpPort: 80,
-        tlsPort: 443,
-        ocspResponderURL: '',
-        externalAccountBindingRequired: false,
-        certificateValidityPeriod: lifetimeS,
-      },
-    }),
-  );
-  ns.start([
-    'pebble-challtestsrv',
-    '-defaultIPv4',
-    '10.0.0.2',
-    '-defaultIPv6',
-    '',
-    '-dns01',
-    '10.0.0.1:8053',
-    '-http01',
-    '',
-    '-https01',
-    '',
-    '-tlsalpn01',
-    '',
-    '-management',
-    '10.0.0.1:8055',
-  ]);
-  const server = ns.start([
-    'env',
-    'PEBBLE_VA_NOSLEEP=1',
-    'PEBBLE_WFE_NONCEREJECT=0',
-    'PEBBLE_AUTHZREUSE=0',
-    'pebble',
-    '-config',
-    join(dir, 'pebble.json'),
-    '-dnsserver',
-    '10.0.0.1:8053',
-  ]);
-  await ns.listening(14000);
-  return server;
-}
-
-/** The serial and issuer a new TLS handshake with the website gets. */
-function handshakeCert(ns: TapNamespace): { serial: string; issuer: string } {
-  const r = ns.run(
-    [
-      'sh',
-      '-c',
-      'openssl s_client -connect 10.0.0.2:443 -servername site.test </dev/null 2>/dev/null | openssl x509 -noout -serial -issuer',
-    ],
-    { timeoutMs: 20_000 },
-  );
-  return { serial: /serial=(\w+)/.exec(r.stdout)?.[1] ?? '', issuer: /issuer=(.*)/.exec(r.stdout)?.[1] ?? r.stdout };
-}
 
 test(`website --acme-directory (${target}): issued by pebble over HTTP-01, renewed into the running server`, {
   skip,

@@ -16,7 +16,8 @@ import {
 } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import type { Logger, NetStack } from 'fata';
+import type { BlockDevice, Logger, NetStack } from 'fata';
+import { SlotStore } from 'fata/storage';
 import type { ClientResponse, HttpHandler } from 'fata/http';
 import { tlsCertificate, type TlsCertificate } from 'fata/tls';
 import { httpRequest } from './git.ts';
@@ -196,25 +197,150 @@ export interface AcmeContext {
 
 const serialOf = (pem: string): string => new X509Certificate(pem).serialNumber;
 
+/** When a certificate is due for renewal: two thirds into its lifetime. */
+function renewAtMs(certPem: string): number {
+  const x = new X509Certificate(certPem);
+  const from = Date.parse(x.validFrom),
+    to = Date.parse(x.validTo);
+  return from + ((to - from) * 2) / 3;
+}
+
+/** What the store keeps: the account key for one directory, and the last certificate (chain and key) for its names. */
+interface Kept {
+  readonly version: 1;
+  readonly directory: string;
+  readonly domains: readonly string[];
+  readonly accountKeyPem: string;
+  readonly certPem?: string;
+  readonly keyPem?: string;
+}
+
+/**
+ * The ACME account key and the current certificate on a block device (src/storage's SlotStore: two alternating
+ * slots with a CRC, so a torn write leaves the previous copy). A store that cannot be read — damaged, someone
+ * else's, written for another directory or other names — is reported in the log and the website orders anew
+ * (and writes over it); it never stops the website.
+ */
+export class AcmeStore {
+  private readonly slots: SlotStore;
+  private readonly directory: string;
+  private readonly domains: readonly string[];
+  private readonly log: Logger;
+  private kept: Kept | undefined;
+
+  constructor(dev: BlockDevice, directory: string, domains: readonly string[], log: Logger) {
+    this.slots = new SlotStore(dev);
+    this.directory = directory;
+    this.domains = domains;
+    this.log = log;
+    const raw = this.slots.load();
+    if (this.slots.state === 'corrupt') {
+      log.warn('acme-store-unreadable', {
+        reason: 'neither slot has a valid header and checksum',
+        fix: 'ordering a new certificate and writing over it; attach a zeroed file (truncate -s 1M store.img) to start clean',
+      });
+      return;
+    }
+    if (!raw) return;
+    try {
+      const k = JSON.parse(decoder.decode(raw)) as Kept;
+      if (k.version !== 1 || typeof k.accountKeyPem !== 'string' || typeof k.directory !== 'string') throw new Error('not an ACME record');
+      if (k.directory !== directory) {
+        log.info('acme-store-other-directory', { stored: k.directory, now: directory });
+        return;
+      }
+      createPrivateKey(k.accountKeyPem);
+      this.kept = k;
+    } catch (e) {
+      log.warn('acme-store-unreadable', { reason: (e as Error).message, fix: 'ordering a new certificate and writing over it' });
+    }
+  }
+
+  /** The stored account key for this directory, if any. */
+  get accountKeyPem(): string | undefined {
+    return this.kept?.accountKeyPem;
+  }
+
+  /** The stored certificate when it is for these names, parses, and is not yet due for renewal at `nowMs`. */
+  certificate(nowMs: number): { issued: Issued; cert: TlsCertificate } | undefined {
+    const k = this.kept;
+    if (!k?.certPem || !k.keyPem) return undefined;
+    if ([...k.domains].sort().join(',') !== [...this.domains].sort().join(',')) {
+      this.log.info('acme-store-other-domains', { stored: k.domains.join(','), now: this.domains.join(',') });
+      return undefined;
+    }
+    try {
+      const cert = tlsCertificate(k.certPem, k.keyPem);
+      const due = renewAtMs(k.certPem);
+      if (nowMs >= due) {
+        this.log.info('certificate-due', { serial: serialOf(k.certPem), renew_at: new Date(due).toISOString() });
+        return undefined;
+      }
+      return { issued: { certPem: k.certPem, keyPem: k.keyPem, accountKeyPem: k.accountKeyPem }, cert };
+    } catch (e) {
+      this.log.warn('acme-store-unreadable', { reason: `stored certificate: ${(e as Error).message}`, fix: 'ordering a new certificate' });
+      return undefined;
+    }
+  }
+
+  /** Writes the account key and certificate; a failure is logged (the certificate still serves, a restart orders again). */
+  save(issued: Issued): void {
+    const k: Kept = {
+      version: 1,
+      directory: this.directory,
+      domains: this.domains,
+      accountKeyPem: issued.accountKeyPem,
+      certPem: issued.certPem,
+      keyPem: issued.keyPem,
+    };
+    const bytes = new TextEncoder().encode(JSON.stringify(k));
+    const r = this.slots.save(bytes);
+    if (r === 'ok') {
+      this.kept = k;
+      this.log.info('certificate-stored', { serial: serialOf(issued.certPem) });
+    } else
+      this.log.warn('acme-store-failed', {
+        result: r,
+        fix:
+          r === 'full'
+            ? `attach a larger store device (the record is ${bytes.length} bytes; it holds ${this.slots.capacity})`
+            : 'check the store device',
+      });
+  }
+}
+
 /**
  * Issues a certificate now (a failure throws: the website does not start without one), then renews it at two thirds
  * of its lifetime, for ever: a failed renewal keeps the current certificate, warns, and retries with backoff (1 s
  * doubling to an hour). Returns the current certificate, read by each new TLS connection: a renewal reaches new
  * handshakes, and established connections keep theirs.
  */
-export async function acmeCertificates(client: AcmeClient, ctx: AcmeContext): Promise<() => TlsCertificate> {
-  let issued = await client.issue();
-  let cert = tlsCertificate(issued.certPem, issued.keyPem);
-  ctx.log.info('certificate-issued', {
-    subject: cert.subject,
-    serial: serialOf(issued.certPem),
-    expires: new Date(cert.validToMs).toISOString(),
-  });
+export async function acmeCertificates(client: AcmeClient, ctx: AcmeContext, store?: AcmeStore): Promise<() => TlsCertificate> {
+  const kept = store?.certificate(ctx.nowMs());
+  let issued: Issued;
+  let cert: TlsCertificate;
+  if (kept) {
+    issued = kept.issued;
+    cert = kept.cert;
+    ctx.log.info('certificate-loaded', {
+      subject: cert.subject,
+      serial: serialOf(issued.certPem),
+      expires: new Date(cert.validToMs).toISOString(),
+      renew_at: new Date(renewAtMs(issued.certPem)).toISOString(),
+    });
+  } else {
+    issued = await client.issue();
+    cert = tlsCertificate(issued.certPem, issued.keyPem);
+    ctx.log.info('certificate-issued', {
+      subject: cert.subject,
+      serial: serialOf(issued.certPem),
+      expires: new Date(cert.validToMs).toISOString(),
+    });
+    store?.save(issued);
+  }
   const renewals = async (): Promise<void> => {
     for (;;) {
-      const x = new X509Certificate(issued.certPem);
-      const from = Date.parse(x.validFrom);
-      const due = from + ((cert.validToMs - from) * 2) / 3;
+      const due = renewAtMs(issued.certPem);
       while (ctx.nowMs() < due) await ctx.sleep(Math.min(due - ctx.nowMs(), 3_600_000));
       for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 3_600_000)) {
         try {
@@ -223,6 +349,7 @@ export async function acmeCertificates(client: AcmeClient, ctx: AcmeContext): Pr
           issued = next;
           cert = nextCert;
           ctx.log.info('certificate-renewed', { serial: serialOf(next.certPem), expires: new Date(cert.validToMs).toISOString() });
+          store?.save(next);
           break;
         } catch (e) {
           ctx.log.warn('renewal-failed', {

@@ -3,7 +3,7 @@
  * HTTP/1.1 and HTTPS (node:tls over Fata's TCP) by src/http's lean server,
  * with an access log line per request on the console.
  */
-import type { Context, DevicesOf, Main, NetStack, ParamsOf } from 'fata';
+import type { BlockDevice, Context, DevicesOf, Main, NetStack, ParamsOf } from 'fata';
 import {
   HttpServer,
   httpDate,
@@ -18,7 +18,7 @@ import { tlsCertificate, tlsServerStream, type TlsCertificate } from 'fata/tls';
 import { TcpDuplex } from 'fata/duplex';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type config from './config.ts';
-import { AcmeClient, acmeCertificates, withChallenges } from './acme.ts';
+import { AcmeClient, acmeCertificates, AcmeStore, withChallenges } from './acme.ts';
 import { fetchSite, parseRemote, PULL_PATH, pullHook, type GitSite } from './git.ts';
 
 const DAY_MS = 86_400_000;
@@ -88,8 +88,16 @@ async function content(
   return { plain, secure, files: () => (git ? git.files : htdocs.list().length) };
 }
 
-/** An ACME client when --acme-directory is given (its answers need the HTTP port). */
-function acmeClient(params: ParamsOf<typeof config>, ctx: Context, net: NetStack): AcmeClient | undefined {
+/**
+ * An ACME client when --acme-directory is given (its answers need the HTTP port), with the account key and
+ * certificate kept on `storeDev` when the image has one (examples/website-store).
+ */
+function acmeClient(
+  params: ParamsOf<typeof config>,
+  ctx: Context,
+  net: NetStack,
+  storeDev: BlockDevice | undefined,
+): { client: AcmeClient; store: AcmeStore | undefined } | undefined {
   if (!params['acme-directory']) return undefined;
   const domains = params.domain
     .split(',')
@@ -97,14 +105,18 @@ function acmeClient(params: ParamsOf<typeof config>, ctx: Context, net: NetStack
     .filter(Boolean);
   if (!domains.length || !params['acme-email']) throw new Error('--acme-directory needs --domain=NAME[,NAME] and --acme-email=ADDRESS');
   if (params['http-port'] === 0) throw new Error('--acme-directory answers HTTP-01 challenges on the HTTP port: do not set --http-port=0');
-  return new AcmeClient({
+  const store = storeDev ? new AcmeStore(storeDev, params['acme-directory'], domains, ctx.log) : undefined;
+  const accountKeyPem = store?.accountKeyPem;
+  const client = new AcmeClient({
     net,
     directory: params['acme-directory'],
     email: params['acme-email'],
     domains,
     ...(params['acme-ca'] ? { ca: params['acme-ca'] } : {}),
+    ...(accountKeyPem ? { accountKeyPem } : {}),
     sleep: (ms) => ctx.sleep(ms),
   });
+  return { client, store };
 }
 
 /**
@@ -115,10 +127,10 @@ async function certificates(
   devices: DevicesOf<typeof config>,
   params: ParamsOf<typeof config>,
   ctx: Context,
-  acme: AcmeClient | undefined,
+  acme: { client: AcmeClient; store: AcmeStore | undefined } | undefined,
 ): Promise<() => TlsCertificate> {
   const nowMs = (): number => Number(ctx.clock.wallNs() / 1_000_000n);
-  if (acme) return acmeCertificates(acme, { log: ctx.log, sleep: (ms) => ctx.sleep(ms), nowMs });
+  if (acme) return acmeCertificates(acme.client, { log: ctx.log, sleep: (ms) => ctx.sleep(ms), nowMs }, acme.store);
   const certPem = params['tls-cert'] || new TextDecoder().decode(devices.tls.get('/cert.pem'));
   const keyPem = params['tls-key'] || new TextDecoder().decode(devices.tls.get('/key.pem'));
   const cert = tlsCertificate(certPem, keyPem);
@@ -132,7 +144,18 @@ async function certificates(
   return () => cert;
 }
 
-export const main: Main<typeof config> = async (devices, params, ctx) => {
+export const main: Main<typeof config> = (devices, params, ctx) => serve(devices, params, ctx, undefined);
+
+/**
+ * The website; `store` is the block device examples/website-store declares, where the ACME account key and
+ * certificate outlive a restart (examples/website has none: a Fata image's devices are all required).
+ */
+export async function serve(
+  devices: DevicesOf<typeof config>,
+  params: ParamsOf<typeof config>,
+  ctx: Context,
+  store: BlockDevice | undefined,
+): Promise<void> {
   const { service: net } = devices;
   const httpPort = params['http-port'],
     httpsPort = params['https-port'];
@@ -170,7 +193,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   };
 
   const servers: HttpServer[] = [];
-  const acme = acmeClient(params, ctx, net);
+  const acme = acmeClient(params, ctx, net, store);
   if (httpPort) {
     const toHttps: HttpHandler = (req) => {
       const host = (req.headers.find(([k]) => k === 'host')?.[1] ?? net.ipv4?.split('/')[0] ?? 'localhost').replace(/:\d+$/, '');
@@ -185,7 +208,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
       };
     };
     const base = params['redirect-https'] && httpsPort ? toHttps : plain;
-    const handler = acme ? withChallenges(acme, base) : base;
+    const handler = acme ? withChallenges(acme.client, base) : base;
     if (params['http-server'] === 'node') {
       const nodeServer = nodeHttpServer(handler);
       await net.tcpListen(httpPort, (s) => nodeServer.emit('connection', new TcpDuplex(s)));
@@ -214,4 +237,4 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     await ctx.sleep(1000);
     for (const s of servers) s.sweep();
   }
-};
+}

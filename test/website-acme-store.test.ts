@@ -1,0 +1,115 @@
+/**
+ * examples/website-store: the website with a `store` block device, against Debian's pebble in a namespace
+ * this test makes. The first boot orders a certificate and stores it with the account key; a restart on the
+ * same block file serves the same certificate with no new order at pebble (pebble's own log counts the
+ * orders); a store written over with garbage is reported, and the website orders anew and serves.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
+import { handshakeCert, pebble } from './pebble.ts';
+import { readableTempDir } from './unprivileged.ts';
+
+const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
+const ROOT = new URL('..', import.meta.url).pathname;
+const target = process.arch === 'x64' ? 'spt' : 'node';
+const skip = netnsSkipReason(['openssl', 'pebble', 'pebble-challtestsrv']);
+
+/** Boots the website on `disk` until it serves; returns its log so far and stops it. */
+async function boot(ns: TapNamespace, dir: string, disk: string): Promise<string> {
+  const child: ChildProcess = ns.start([
+    process.execPath,
+    FATA,
+    'run',
+    `--net:service=${ns.tap}`,
+    `--block:store=${disk}`,
+    join(ROOT, 'examples/website-store/dist/website-store.fata'),
+    '--ipv4=10.0.0.2/24',
+    '--http-port=80',
+    '--https-port=443',
+    '--acme-directory=https://10.0.0.1:14000/dir',
+    '--acme-email=admin@site.test',
+    '--domain=site.test',
+    `--acme-ca=${join(dir, 'pebble-cert.pem')}`,
+  ]);
+  let text = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
+  try {
+    await waitForLine(child, /event=serving/, 90_000);
+    return `${text}\nserved=${handshakeCert(ns).serial}`;
+  } finally {
+    const gone = once(child, 'exit');
+    child.kill('SIGTERM');
+    await gone;
+  }
+}
+
+test(`website-store (${target}): the ACME certificate and account key outlive a restart; a damaged store orders anew`, {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const dir = readableTempDir('fata-acme-store-');
+  try {
+    const built = spawnSync(
+      process.execPath,
+      [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website-store'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    assert.equal(built.status, 0, built.stderr);
+    const disk = join(dir, 'store.img');
+    writeFileSync(disk, '');
+    truncateSync(disk, 1 << 20);
+    await withTapNamespace('10.0.0.1/24', async (ns) => {
+      // An hour's certificates: not due for renewal (at two thirds) during the test.
+      const server = await pebble(ns, dir, 3600);
+      let pebbleLog = '';
+      server.stdout!.on('data', (d: Buffer) => {
+        pebbleLog += d.toString();
+      });
+      server.stderr!.on('data', (d: Buffer) => {
+        pebbleLog += d.toString();
+      });
+      const orders = (): number => pebbleLog.match(/Added order /g)?.length ?? 0;
+
+      const first = await boot(ns, dir, disk);
+      const issued = /event=certificate-issued .*serial=(\w+)/.exec(first)?.[1];
+      assert.ok(issued, first);
+      assert.match(first, new RegExp(`event=certificate-stored serial=${issued}`), first);
+      assert.equal(/served=(\w*)/.exec(first)?.[1]?.toLowerCase(), issued.toLowerCase(), 'serves what pebble issued');
+      assert.equal(orders(), 1, pebbleLog);
+
+      const second = await boot(ns, dir, disk);
+      assert.match(second, new RegExp(`event=certificate-loaded .*serial=${issued}`), second);
+      assert.doesNotMatch(second, /event=certificate-issued/, 'no new certificate on a restart');
+      assert.equal(/served=(\w*)/.exec(second)?.[1]?.toLowerCase(), issued.toLowerCase(), 'the same certificate served');
+      assert.equal(orders(), 1, `no new order at pebble: ${pebbleLog}`);
+
+      // Garbage over the whole store: reported, a new order, and the website serves.
+      writeFileSync(disk, randomBytes(1 << 20));
+      const third = await boot(ns, dir, disk);
+      assert.match(third, /level=warn .*event=acme-store-unreadable/, third);
+      const again = /event=certificate-issued .*serial=(\w+)/.exec(third)?.[1];
+      assert.ok(again, third);
+      assert.notEqual(again, issued);
+      assert.equal(/served=(\w*)/.exec(third)?.[1]?.toLowerCase(), again.toLowerCase());
+      assert.equal(orders(), 2, pebbleLog);
+
+      // And that new certificate is what the next boot loads.
+      const fourth = await boot(ns, dir, disk);
+      assert.match(fourth, new RegExp(`event=certificate-loaded .*serial=${again}`), fourth);
+      assert.equal(orders(), 2, pebbleLog);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
