@@ -132,10 +132,9 @@ export class Recovery {
     const sb = this.sb;
     if (sackOk && (this.inRecovery || this.dupAcks >= sackThresh || sb.sackedBytes() >= sackThresh * smss) && !sb.empty) {
       // `recover` is SND.MAX when the last recovery or timeout began (one past RFC 6582's "highest sequence number
-      // transmitted"), so an ACK of exactly it has covered all of that data and a new recovery may start. The loss-
-      // based controllers keep the stricter test for now (it changes their netsim rows: 5% loss 0.68 -> 0.74 Mbit/s);
-      // under BBR it left a lost segment at `recover` to a timeout and stalled lossy paths.
-      if (!this.inRecovery && (this.cc.onRateSample ? seqGe(ack, this.recover) : seqGt(ack, this.recover))) {
+      // transmitted"), so an ACK of exactly it has covered all of that data and a new recovery may start (§3.2 step 2:
+      // the ACK "covers more than recover"). A strict test left a segment lost right at `recover` to a timeout.
+      if (!this.inRecovery && seqGe(ack, this.recover)) {
         // Enter SACK recovery (RFC 6675 §5): reduce the window, then resend holes as the pipe allows.
         this.enter(una, max, mss);
         if (!this.cc.onRateSample) this.cc.cwnd = this.cc.ssthresh; // A model-based controller sets its own.
