@@ -274,10 +274,12 @@ s.on('message', (q, from) => {
 });
 s.bind(53, '127.0.0.1', () => console.log('dns ready'));`;
 
-test('DNS: 10.0.2.3 forwards to the host resolver in resolv.conf, and UDP to 10.0.2.2:53 reaches the host 127.0.0.1:53', {
-  skip: asRoot ? undefined : 'needs root: the host resolver is replaced inside a network namespace of its own',
-}, async () => {
-  const image = build('test/fixtures/lookup', '-t', 'spt');
+/**
+ * Runs `body` with a network namespace of its own whose resolv.conf names 127.0.0.1, where DNS_SERVER
+ * answers; `run` starts `fata run ARGS` in it as nobody, `queries` counts the queries the server saw.
+ * The namespace, its /etc/netns folder and every process go when `body` ends.
+ */
+async function withHostResolver(body: (run: (args: string[]) => ChildProcess, queries: () => number) => Promise<void>): Promise<void> {
   const ns = `fata-usernet-${process.pid}`;
   const etc = `/etc/netns/${ns}`;
   spawnSync('ip', ['netns', 'add', ns]);
@@ -288,24 +290,73 @@ test('DNS: 10.0.2.3 forwards to the host resolver in resolv.conf, and UDP to 10.
     writeFileSync(join(etc, 'resolv.conf'), 'nameserver 127.0.0.1\n');
     const dns = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', DNS_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(dns);
+    let queries = 0;
+    dns.stderr!.on('data', (d: Buffer) => {
+      queries += d.toString().split('query\n').length - 1;
+    });
     await waitForLine(dns, /dns ready/);
-    for (const via of [[], ['--dns=10.0.2.2']]) {
-      const args = ['--net:service=user', image, '--names=www.example.test', ...via];
-      const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
-      const child = spawn('ip', ['netns', 'exec', ns, ...asNobody, join(CHECKOUT, 'bin', 'fata'), 'run', ...args], {
-        cwd: CHECKOUT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.push(child);
-      const line = await waitForLine(child, /event=lookup name=www\.example\.test round=1|event=lookup-failed/, 30_000);
-      assert.match(line, /addresses=192\.0\.2\.77/, `${via.join(' ') || 'through 10.0.2.3'}: ${line}`);
-      child.kill('SIGTERM');
-    }
+    const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    await body(
+      (args) => {
+        const child = spawn('ip', ['netns', 'exec', ns, ...asNobody, join(CHECKOUT, 'bin', 'fata'), 'run', ...args], {
+          cwd: CHECKOUT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        children.push(child);
+        return child;
+      },
+      () => queries,
+    );
   } finally {
     for (const c of children) c.kill('SIGKILL');
     spawnSync('ip', ['netns', 'del', ns]);
     rmSync(etc, { recursive: true, force: true });
   }
+}
+
+test('DNS: 10.0.2.3 forwards to the host resolver in resolv.conf, and UDP to 10.0.2.2:53 reaches the host 127.0.0.1:53', {
+  skip: asRoot ? undefined : 'needs root: the host resolver is replaced inside a network namespace of its own',
+}, async () => {
+  const image = build('test/fixtures/lookup', '-t', 'spt');
+  await withHostResolver(async (run) => {
+    for (const via of [[], ['--dns=10.0.2.2']]) {
+      const child = run(['--net:service=user', image, '--names=www.example.test', ...via]);
+      const line = await waitForLine(child, /event=lookup name=www\.example\.test round=1|event=lookup-failed/, 30_000);
+      assert.match(line, /addresses=192\.0\.2\.77/, `${via.join(' ') || 'through 10.0.2.3'}: ${line}`);
+      child.kill('SIGTERM');
+    }
+  });
+});
+
+test('DNS over TCP: 10.0.2.3:53 answers pipelined queries and a later one on one connection from the host resolver; refused under restrict=on', {
+  skip: asRoot ? undefined : 'needs root: the host resolver is replaced inside a network namespace of its own',
+}, async () => {
+  const image = build('test/fixtures/lookup', '-t', 'spt');
+  await withHostResolver(async (run, queries) => {
+    const lines = async (child: ChildProcess): Promise<string[]> => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      await waitForLine(child, /event=lookups-done/, 30_000);
+      child.kill('SIGTERM');
+      return out.split('\n').filter((l) => /event=lookup(-failed)? /.test(l));
+    };
+    const names = ['www.example.test', 'mail.example.test', 'a.example.test'];
+    const got = await lines(run(['--net:service=user', image, `--names=${names.join(',')}`, '--tcp=10.0.2.3']));
+    const expected = [...names.map((n) => [n, 1] as const), [names[0]!, 2] as const];
+    assert.equal(got.length, expected.length, got.join('\n'));
+    for (const [name, round] of expected) {
+      const line = got.find((l) => l.includes(`name=${name} round=${round} `));
+      assert.ok(line, `no answer for ${name} in round ${round}:\n${got.join('\n')}`);
+      assert.match(line, /transport=tcp rcode=0 addresses=192\.0\.2\.77/, line);
+    }
+    assert.equal(queries(), expected.length, 'each query reached the host resolver once');
+    const refused = await lines(run(['--net:service=user,restrict=on', image, `--names=${names[0]}`, '--tcp=10.0.2.3']));
+    assert.equal(refused.length, 1, refused.join('\n'));
+    assert.match(refused[0]!, /event=lookup-failed .*code=connect/, refused[0]);
+    assert.equal(queries(), expected.length, 'nothing reached the host resolver under restrict=on');
+  });
 });
 
 test('everything dies with the run: SIGKILL to fata run ends the sealed engine and closes the forwarded port', async () => {

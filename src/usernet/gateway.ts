@@ -4,7 +4,9 @@
  * sees an ordinary Ethernet link to 10.0.2.0/24 (QEMU's addresses):
  *   - 10.0.2.2, the gateway: DHCP (the guest gets 10.0.2.15), ARP, ping;
  *     TCP and UDP to it reach the host's 127.0.0.1;
- *   - 10.0.2.3: a DNS forwarder to the host's resolver (node:dns's servers);
+ *   - 10.0.2.3: a DNS forwarder to the host's resolver (node:dns's servers),
+ *     over UDP and over TCP (RFC 7766: several queries per connection,
+ *     pipelined, each forwarded as a UDP one is; bounded, closed when idle);
  *   - any other address X: a TCP connection to X:P becomes a host socket to
  *     X:P, a UDP datagram a host datagram socket's.
  * Each address the guest talks to is one Fata `Stack` of its own (the
@@ -14,7 +16,8 @@
  * in (`hostfwd`) as connections from 10.0.2.2, and UDP ports as datagrams
  * from 10.0.2.2, one gateway port per host peer (so that the guest's answers
  * find their way back). With `restrict`, nothing leaves: a connection out is
- * refused (RST), a datagram out gets port unreachable.
+ * refused (RST), a datagram out gets port unreachable, DNS goes unanswered
+ * (over TCP: refused).
  */
 import { createSocket, type Socket as UdpHostSocket } from 'node:dgram';
 import { getServers } from 'node:dns';
@@ -24,6 +27,10 @@ import { DhcpServer } from '../net/dhcp/server.ts';
 import { Stack } from '../net/stack.ts';
 import { IPV4_PAYLOAD_AT } from '../net/ipv4.ts';
 import { resetRepr } from '../net/tcp/reset.ts';
+import type { TcpConnection } from '../net/tcp/index.ts';
+import type { ByteStream } from '../net/stream.ts';
+import { DnsTcpSessions } from '../net/dns/transport.ts';
+import { decodeDns, encodeDns, formErrFor, isDecodeError, RCODE, replyTo } from '../wire/dns.ts';
 import { seqAdd } from '../net/tcp/seq.ts';
 import { emitTcp } from '../wire/tcp.ts';
 import { decodeDhcp, DHCP, DHCP_SERVER_PORT, encodeDhcp, messageType } from '../wire/dhcp.ts';
@@ -69,6 +76,16 @@ const MAX_STACKS = 256;
 const UDP_IDLE_MS = 60_000;
 /** Host peers of one UDP forward kept at most (each holds a gateway port); beyond it, the longest idle is forgotten. */
 const MAX_UDP_PEERS = 1024;
+
+/**
+ * DNS over TCP at 10.0.2.3:53: connections open at once (beyond, a new one is reset), queries per
+ * connection (then it is closed after the answers, RFC 7766 §6.2.1), bytes the guest may send on one
+ * (beyond, it is reset: room for one largest message and many ordinary ones), and idle time before the
+ * gateway closes it (RFC 7766 §6.2.3).
+ */
+export const DNS_TCP = { connections: 16, queries: 64, bytes: 128 << 10, idleMs: 10_000 } as const;
+/** How long the host's resolver has to answer one query. */
+const DNS_ANSWER_MS = 5000;
 
 /** One host peer of a UDP forward: the gateway port its datagrams come to the guest from. */
 interface UdpPeer {
@@ -128,11 +145,13 @@ export class UserNetGateway {
   private readonly attempts = new Map<string, Attempt>();
   private readonly udpFlows = new Map<string, { sock: UdpHostSocket; timer: NodeJS.Timeout }>();
   private readonly dhcp: DhcpServer;
+  private readonly dnsTcp = new DnsTcpSessions({ idleMs: DNS_TCP.idleMs, now: Date.now, maxQueries: DNS_TCP.queries });
+  private readonly dnsSweep: NodeJS.Timeout;
   private closed = false;
   private loop: Promise<void> = Promise.resolve();
   /** The guest's address and MAC, once it has a lease. */
   guest: { address: number; mac: Uint8Array } | undefined;
-  readonly counters = { framesIn: 0, framesOut: 0, refused: 0, tcpOut: 0, tcpIn: 0, udpOut: 0, udpIn: 0 };
+  readonly counters = { framesIn: 0, framesOut: 0, refused: 0, tcpOut: 0, tcpIn: 0, udpOut: 0, udpIn: 0, dnsTcp: 0, dnsTcpRefused: 0 };
 
   constructor(o: GatewayOptions) {
     this.o = o;
@@ -153,6 +172,10 @@ export class UserNetGateway {
     this.gw.udp.bind(DHCP_SERVER_PORT, (d) => this.onDhcp(d.data));
     const dns = this.stackFor(USERNET.dns, USERNET.prefixLen);
     dns.udp.bind(53, (d) => this.onDns(d.data, d.src, d.srcPort));
+    // Under restrict no listener: the guest's SYN is answered with a reset, as every connection out is.
+    if (!o.restrict) dns.tcp.listen(53, (c) => this.onDnsTcp(c));
+    this.dnsSweep = setInterval(() => this.dnsTcp.sweep(), 1000);
+    this.dnsSweep.unref();
   }
 
   /** Listens on every forwarded host port (a port in use is a `{ error }`), then runs until `close`. */
@@ -301,24 +324,102 @@ export class UserNetGateway {
     this.gw.udp.sendFrom(DHCP_SERVER_PORT, r.dst, r.dstPort, encodeDhcp(r.message));
   }
 
-  /** DNS: the guest's query goes, byte for byte, to the host's first resolver; its answer comes back. */
+  /** DNS over UDP: the guest's query goes to the host's resolver (`forwardDns`); its answer comes back. */
   private onDns(query: Uint8Array, src: number, srcPort: number): void {
     if (this.o.restrict) return;
-    const server = getServers()[0] ?? '127.0.0.53';
-    const [host, port] = parseServer(server);
-    const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    const timer = setTimeout(() => sock.close(), 5000);
-    sock.on('error', () => {
-      clearTimeout(timer);
-      sock.close();
-    });
-    sock.on('message', (answer) => {
-      clearTimeout(timer);
-      sock.close();
+    void this.forwardDns(query).then((answer) => {
+      if (!answer || this.closed) return;
       this.stacks.get(USERNET.dns)?.udp.sendFrom(53, src, srcPort, answer);
       this.kick();
     });
-    sock.send(Buffer.from(query), port, host);
+  }
+
+  /**
+   * One query, byte for byte, to the host's first resolver over UDP, from a socket of its own; its answer,
+   * or undefined when none came within DNS_ANSWER_MS (or the socket failed).
+   */
+  private forwardDns(query: Uint8Array): Promise<Uint8Array | undefined> {
+    const server = getServers()[0] ?? '127.0.0.53';
+    const [host, port] = parseServer(server);
+    const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    return new Promise((resolve) => {
+      const done = (answer: Uint8Array | undefined): void => {
+        clearTimeout(timer);
+        sock.close();
+        resolve(answer);
+      };
+      const timer = setTimeout(() => done(undefined), DNS_ANSWER_MS);
+      sock.on('error', () => done(undefined));
+      sock.on('message', (answer) => done(answer));
+      sock.send(Buffer.from(query), port, host); // Copied: the stack's buffer is borrowed for the call only.
+    });
+  }
+
+  /**
+   * DNS over TCP (RFC 7766) from the guest to 10.0.2.3:53: `DnsTcpSession` frames the queries (several per
+   * connection, pipelined, answered in order) and each goes to the host's resolver as a UDP query does; one
+   * the resolver does not answer gets SERVFAIL, so that the ones behind it are not held up.
+   */
+  private onDnsTcp(c: TcpConnection): void {
+    if (this.closed) {
+      c.abort();
+      return;
+    }
+    if (this.dnsTcp.size >= DNS_TCP.connections) this.dnsTcp.sweep();
+    if (this.dnsTcp.size >= DNS_TCP.connections) {
+      this.counters.dnsTcpRefused++;
+      c.abort();
+      return;
+    }
+    this.counters.dnsTcp++;
+    this.dnsTcp.open(this.dnsStream(c), async (query) => {
+      const answer = await this.forwardDns(query);
+      if (answer) return [answer];
+      const q = decodeDns(query);
+      const fail = isDecodeError(q) ? formErrFor(query, q, { ra: true }) : encodeDns(replyTo(q, RCODE.SERVFAIL, { ra: true }));
+      return fail ? [fail] : [];
+    });
+  }
+
+  /**
+   * A guest's connection as the byte stream `DnsTcpSession` runs on; one whose guest sends more than
+   * DNS_TCP.bytes is reset. Every write and end kicks the loop: answers come from host events.
+   */
+  private dnsStream(c: TcpConnection): ByteStream {
+    let received = 0;
+    const s: ByteStream = {
+      onData: undefined,
+      onEnd: undefined,
+      onDrain: undefined,
+      onClose: undefined,
+      write: (d) => {
+        const n = c.write(d);
+        this.kick();
+        return n;
+      },
+      end: () => {
+        c.shutdown();
+        this.kick();
+      },
+      destroy: () => c.abort(),
+      pause: () => c.pause(),
+      resume: () => c.resume(),
+    };
+    c.events = {
+      onData: (d) => {
+        received += d.length;
+        if (received > DNS_TCP.bytes) {
+          this.counters.dnsTcpRefused++;
+          c.abort();
+          return;
+        }
+        s.onData?.(d);
+      },
+      onEnd: () => s.onEnd?.(),
+      onDrain: () => s.onDrain?.(),
+      onClose: (e) => s.onClose?.(e),
+    };
+    return s;
   }
 
   /** One frame from the guest, to the stack of its destination (made, with a listener or a socket, when allowed). */
@@ -535,6 +636,7 @@ export class UserNetGateway {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.dnsSweep);
     this.dev.wake();
     await this.loop;
     for (const s of this.servers) s.close();
