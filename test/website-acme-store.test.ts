@@ -2,7 +2,8 @@
  * examples/website-store: the website with a `store` block device, against Debian's pebble in a namespace
  * this test makes. The first boot orders a certificate and stores it with the account key; a restart on the
  * same block file serves the same certificate with no new order at pebble (pebble's own log counts the
- * orders); a store written over with garbage is reported, and the website orders anew and serves.
+ * orders); a store written over with garbage is reported, and the website orders anew and serves; a
+ * new name is a new order from the stored account (pebble's count of accounts stays).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,7 @@ const target = process.arch === 'x64' ? 'spt' : 'node';
 const skip = netnsSkipReason(['openssl', 'pebble', 'pebble-challtestsrv']);
 
 /** Boots the website on `disk` until it serves; returns its log so far and stops it. */
-async function boot(ns: TapNamespace, dir: string, disk: string): Promise<string> {
+async function boot(ns: TapNamespace, dir: string, disk: string, domains = 'site.test'): Promise<string> {
   const child: ChildProcess = ns.start([
     process.execPath,
     FATA,
@@ -34,7 +35,7 @@ async function boot(ns: TapNamespace, dir: string, disk: string): Promise<string
     '--https-port=443',
     '--acme-directory=https://10.0.0.1:14000/dir',
     '--acme-email=admin@site.test',
-    '--domain=site.test',
+    `--domain=${domains}`,
     `--acme-ca=${join(dir, 'pebble-cert.pem')}`,
   ]);
   let text = '';
@@ -80,6 +81,8 @@ test(`website-store (${target}): the ACME certificate and account key outlive a 
         pebbleLog += d.toString();
       });
       const orders = (): number => pebbleLog.match(/Added order /g)?.length ?? 0;
+      // pebble logs the count each time it makes an account (not when a known key asks again).
+      const accounts = (): number => Number([...pebbleLog.matchAll(/There are now (\d+) accounts/g)].at(-1)?.[1] ?? 0);
 
       const first = await boot(ns, dir, disk);
       const issued = /event=certificate-issued .*serial=(\w+)/.exec(first)?.[1];
@@ -87,6 +90,7 @@ test(`website-store (${target}): the ACME certificate and account key outlive a 
       assert.match(first, new RegExp(`event=certificate-stored serial=${issued}`), first);
       assert.equal(/served=(\w*)/.exec(first)?.[1]?.toLowerCase(), issued.toLowerCase(), 'serves what pebble issued');
       assert.equal(orders(), 1, pebbleLog);
+      assert.equal(accounts(), 1, pebbleLog);
 
       const second = await boot(ns, dir, disk);
       assert.match(second, new RegExp(`event=certificate-loaded .*serial=${issued}`), second);
@@ -103,11 +107,20 @@ test(`website-store (${target}): the ACME certificate and account key outlive a 
       assert.notEqual(again, issued);
       assert.equal(/served=(\w*)/.exec(third)?.[1]?.toLowerCase(), again.toLowerCase());
       assert.equal(orders(), 2, pebbleLog);
+      assert.equal(accounts(), 2, 'the account key was in the damaged store too');
 
       // And that new certificate is what the next boot loads.
       const fourth = await boot(ns, dir, disk);
       assert.match(fourth, new RegExp(`event=certificate-loaded .*serial=${again}`), fourth);
       assert.equal(orders(), 2, pebbleLog);
+
+      // Another name: the stored certificate does not cover it, so a new order, from the stored account.
+      const fifth = await boot(ns, dir, disk, 'site.test,www.site.test');
+      assert.match(fifth, /event=acme-store-other-domains/, fifth);
+      const wider = /event=certificate-issued .*serial=(\w+)/.exec(fifth)?.[1];
+      assert.ok(wider, fifth);
+      assert.equal(orders(), 3, pebbleLog);
+      assert.equal(accounts(), 2, `the stored account key, no new account: ${pebbleLog}`);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
