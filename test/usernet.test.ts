@@ -328,7 +328,7 @@ test('DNS: 10.0.2.3 forwards to the host resolver in resolv.conf, and UDP to 10.
   });
 });
 
-test('DNS over TCP: 10.0.2.3:53 answers pipelined queries and a later one on one connection from the host resolver; refused under restrict=on', {
+test('DNS over TCP: 10.0.2.3:53 answers pipelined queries and a later one on one connection from the host resolver; refused under restrict=on; 128 KiB and 16 connections at most, idle ones closed', {
   skip: asRoot ? undefined : 'needs root: the host resolver is replaced inside a network namespace of its own',
 }, async () => {
   const image = build('test/fixtures/lookup', '-t', 'spt');
@@ -356,6 +356,17 @@ test('DNS over TCP: 10.0.2.3:53 answers pipelined queries and a later one on one
     assert.equal(refused.length, 1, refused.join('\n'));
     assert.match(refused[0]!, /event=lookup-failed .*code=connect/, refused[0]);
     assert.equal(queries(), expected.length, 'nothing reached the host resolver under restrict=on');
+    // The bounds: 128 KiB from the guest on one connection, 16 connections at once, 10 s idle.
+    const probe = run(['--net:service=user', image, `--names=${names[0]}`, '--tcp-bounds=10.0.2.3']);
+    let out = '';
+    probe.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    await waitForLine(probe, /event=lookups-done/, 30_000);
+    probe.kill('SIGTERM');
+    assert.match(out, /event=tcp-bounds-bytes sent=140000 outcome=reset/, out);
+    assert.match(out, /event=tcp-bounds-connections opened=17 answered=16 failed=0 reset=1 ended=0/, out);
+    assert.match(out, /event=tcp-bounds-idle outcome=ended/, out);
   });
 });
 

@@ -336,9 +336,11 @@ export class UserNetGateway {
 
   /**
    * One query, byte for byte, to the host's first resolver over UDP, from a socket of its own; its answer,
-   * or undefined when none came within DNS_ANSWER_MS (or the socket failed).
+   * or undefined when none came within DNS_ANSWER_MS (or the socket failed). Bytes shorter than a DNS
+   * header are not a query and do not go.
    */
   private forwardDns(query: Uint8Array): Promise<Uint8Array | undefined> {
+    if (query.length < 12) return Promise.resolve(undefined);
     const server = getServers()[0] ?? '127.0.0.53';
     const [host, port] = parseServer(server);
     const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
