@@ -8,12 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { FaultInjector, type FaultOptions, PcapWriter, SoftGso, Switch } from '../src/link/index.ts';
 import { Stack, type TcpConfig, type TcpConnection } from '../src/net/index.ts';
 import { Scheduler, SeededRandom } from '../src/sim/index.ts';
-import { ip, pattern, simNet, type SimNet } from './sim-helpers.ts';
+import { bulkTransfer, ip, pattern, simNet, type SimNet } from './sim-helpers.ts';
 
 const MS = 1_000_000n,
   S = 1_000_000_000n;
@@ -43,72 +42,31 @@ interface Run {
   conn: TcpConnection;
 }
 
-/** 10.0.0.1 sends `size` bytes to a sink on 10.0.0.2:9 and closes; checks every byte. */
+/** 10.0.0.1 sends `size` bytes to a sink on 10.0.0.2:9 and closes; checks every byte, and samples the sender's queue. */
 function bulk(net: SimNet, size: number, cfg: TcpConfig, steadyAfterNs = 0n): Run {
-  const [a, b] = net.stacks as [Stack, Stack];
-  const data = pattern(size, 5);
-  const want = createHash('sha256').update(data).digest('hex');
-  const got = createHash('sha256');
-  let received = 0,
-    done = false,
-    closed = false;
-  b.tcp.listen(
-    9,
-    (c) => {
-      c.events = {
-        onData: (d) => {
-          got.update(d);
-          received += d.length;
-        },
-        onEnd: () => {
-          done = true;
-          c.close();
-        },
-      };
-    },
-    cfg,
-  );
-  const c = a.tcp.connect(ip('10.0.0.2'), 9, cfg);
-  let sent = 0;
-  const pump = (): void => {
-    while (sent < size) {
-      const n = c.write(data.subarray(sent, Math.min(size, sent + 65536)));
-      sent += n;
-      if (n === 0) return;
-    }
-    c.shutdown();
-  };
-  c.events = {
-    onConnect: pump,
-    onDrain: pump,
-    onClose: () => {
-      closed = true;
-    },
-  };
   const t0 = net.sched.clock.monotonicNs();
   let maxQueue = 0,
     steadyQueue = 0;
-  net.sched.run({
-    until: () => {
+  const t = bulkTransfer(net, size, cfg, {
+    salt: 5,
+    limitS: 3600n,
+    watch: () => {
       const q = queued(net, 0);
       if (q > maxQueue) maxQueue = q;
       if (q > steadyQueue && net.sched.clock.monotonicNs() - t0 >= steadyAfterNs) steadyQueue = q;
-      return done && closed;
     },
-    untilNs: t0 + 3600n * S,
   });
-  const k = a.tcp.counters;
-  const seconds = Number(net.sched.clock.monotonicNs() - t0) / 1e9;
+  const k = net.stacks[0]!.tcp.counters;
   return {
-    ok: done && received === size && got.digest('hex') === want,
-    mbps: (size * 8) / seconds / 1e6,
+    ok: t.ok,
+    mbps: (size * 8) / t.seconds / 1e6,
     retransmitted: k.bytesRetransmitted,
     timeouts: k.timeouts,
     fast: k.fastRetransmits,
     maxQueue,
     steadyQueue,
     queueDrops: net.faults[0]!.counters.queueDrops,
-    conn: c,
+    conn: t.conn,
   };
 }
 

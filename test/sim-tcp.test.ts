@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { FaultOptions } from '../src/link/index.ts';
 import { NewReno, type TcpConfig, type TcpConnection } from '../src/net/index.ts';
-import { ip, pattern, simNet, type SimNet } from './sim-helpers.ts';
+import { bulkTransfer, ip, pattern, simNet, type SimNet } from './sim-helpers.ts';
 import { emitEthernet, emitIpv4, emitTcp, ETHERTYPE_IPV4, PROTO_TCP, RST, SYN } from '../src/wire/index.ts';
 
 const MS = 1_000_000n,
@@ -29,55 +29,13 @@ interface BulkResult {
 
 /** Client 10.0.0.1 sends `size` bytes to a sink on 10.0.0.2:9, then closes; checks what arrived, byte for byte. */
 function bulk(net: SimNet, size: number, cfg: TcpConfig = {}, limitS = 600n): BulkResult {
-  const [a, b] = net.stacks as [NonNullable<SimNet['stacks'][0]>, NonNullable<SimNet['stacks'][1]>];
-  const data = pattern(size, 3);
-  const want = createHash('sha256').update(data).digest('hex');
-  const got = createHash('sha256');
-  let received = 0,
-    serverDone = false,
-    clientClosed = false;
-  const l = b.tcp.listen(
-    9,
-    (c) => {
-      c.events = {
-        onData: (d) => {
-          got.update(d);
-          received += d.length;
-        },
-        onEnd: () => {
-          serverDone = true;
-          c.close();
-        },
-      };
-    },
-    cfg,
-  );
-  assert.ok(typeof l !== 'string');
-  const c = a.tcp.connect(ip('10.0.0.2'), 9, cfg);
-  let sent = 0;
-  const pump = (): void => {
-    while (sent < size) {
-      const n = c.write(data.subarray(sent, Math.min(size, sent + 65536)));
-      sent += n;
-      if (n === 0) return;
-    }
-    c.shutdown();
-  };
-  c.events = {
-    onConnect: pump,
-    onDrain: pump,
-    onClose: () => {
-      clientClosed = true;
-    },
-  };
-  const t0 = net.sched.clock.monotonicNs();
-  net.sched.run({ until: () => serverDone && clientClosed, untilNs: t0 + limitS * S });
-  const k = a.tcp.counters;
+  const t = bulkTransfer(net, size, cfg, { salt: 3, limitS });
+  const k = net.stacks[0]!.tcp.counters;
   return {
-    ok: serverDone && received === size && got.digest('hex') === want,
-    seconds: Number(net.sched.clock.monotonicNs() - t0) / 1e9,
+    ok: t.ok,
+    seconds: t.seconds,
     retransmitted: k.bytesRetransmitted,
-    received,
+    received: t.received,
     timeouts: k.timeouts,
     fast: k.fastRetransmits,
     probes: k.tailProbes,
