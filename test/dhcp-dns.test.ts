@@ -20,20 +20,13 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 import { startNsd } from './nsd.ts';
 import { journalFlag } from './dns-journal.ts';
+import { buildImage, kdigIn } from './images.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 const target = process.arch === 'x64' ? 'spt' : 'node';
-
-function build(dir: string): string {
-  const r = spawnSync(process.execPath, [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), dir], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  assert.equal(r.status, 0, r.stderr);
-  const name = dir.split('/').at(-1)!;
-  return join(ROOT, dir, 'dist', `${name}.fata`);
-}
+const build = (dir: string): string => buildImage(dir, target);
+const kdig = (ns: TapNamespace, server: string, args: string[]): string => kdigIn(ns, server, args, 20_000);
 
 /** Keeps everything a child prints, for checks after the fact. */
 function collect(child: ChildProcess): () => string {
@@ -188,10 +181,6 @@ test('isc-dhcp-client gets a lease from examples/dhcp-server, and a restarted se
   }
 });
 
-function kdig(ns: TapNamespace, server: string, args: string[]): string {
-  const r = ns.run(['kdig', `@${server}`, '+timeout=2', '+retry=1', ...args], { timeoutMs: 20_000 });
-  return r.stdout + r.stderr;
-}
 const status = (out: string): string | undefined => /status: (\w+)/.exec(out)?.[1];
 /** The size of the reply kdig got (its "Received N B" line), NaN when there was none. */
 const received = (out: string): number => Number(/Received (\d+) B/.exec(out)?.[1] ?? NaN);

@@ -21,10 +21,13 @@ import { startNsd } from './nsd.ts';
 import { journalFlag } from './dns-journal.ts';
 import { freePorts } from './ports.ts';
 import { lines } from './log-lines.ts';
+import { buildImage, kdigIn } from './images.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 const target = process.arch === 'x64' ? 'spt' : 'node';
+const build = (dir: string): string => buildImage(dir, target);
+const kdig = (ns: TapNamespace, server: string, args: string[]): string => kdigIn(ns, server, args);
 const NSD = '10.53.0.1';
 const FATA_IP = '10.53.0.2';
 const SECRET = 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==';
@@ -36,20 +39,6 @@ function secZone(serial: number, extra = ''): string {
   // Enough records for several transfer messages.
   for (let i = 0; i < 1500; i++) text += `h${i} A 192.0.2.${i % 250}\nh${i} TXT "record number ${i} of sec.test"\n`;
   return text + extra;
-}
-
-function build(dir: string): string {
-  const r = spawnSync(process.execPath, [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), dir], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  assert.equal(r.status, 0, r.stderr);
-  return join(ROOT, dir, 'dist', `${dir.split('/').at(-1)}.fata`);
-}
-
-function kdig(ns: TapNamespace, server: string, args: string[]): string {
-  const r = ns.run(['kdig', `@${server}`, '+timeout=2', '+retry=1', ...args], { timeoutMs: 60_000 });
-  return r.stdout + r.stderr;
 }
 
 /** The records of a transfer, one per line, sorted; the TSIG record left out. */

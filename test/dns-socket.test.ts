@@ -9,6 +9,7 @@ import { freePorts } from './ports.ts';
 import { journalFlag } from './dns-journal.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { waitForLine } from './netns.ts';
+import { kdigLocal as kdig } from './images.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -18,11 +19,6 @@ function run(dir: string, args: string[], children: ChildProcess[], flags: strin
   const c = spawn(process.execPath, [FATA, 'run', ...flags, dir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(c);
   return c;
-}
-
-function kdig(port: number, args: string[]): string {
-  const r = spawnSync('kdig', ['@127.0.0.1', '-p', String(port), '+timeout=3', '+retry=0', ...args], { encoding: 'utf8', timeout: 20_000 });
-  return r.stdout + r.stderr;
 }
 
 test('dns-resolver forwards to dns-server over loopback, and refuses clients outside --allow', {

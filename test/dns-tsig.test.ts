@@ -11,17 +11,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { freePorts } from './ports.ts';
 import { journalFlag } from './dns-journal.ts';
 import { stopAll, waitForLine } from './netns.ts';
+import { kdigLocal as kdig } from './images.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 const hasKdig = spawnSync('sh', ['-c', 'command -v kdig']).status === 0;
 const SECRET = 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==';
 const KEY = `hmac-sha256:xfr-key:${SECRET}`;
-
-function kdig(port: number, args: string[]): string {
-  const r = spawnSync('kdig', ['@127.0.0.1', '-p', String(port), '+timeout=3', '+retry=0', ...args], { encoding: 'utf8', timeout: 20_000 });
-  return r.stdout + r.stderr;
-}
 
 test("kdig -y verifies Fata's signed answers and transfers; bad and missing signatures are refused as RFC 8945 says", {
   skip: hasKdig ? false : "needs 'kdig' (apt-get install knot-dnsutils; .ci/run does)",

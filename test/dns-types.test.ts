@@ -13,32 +13,21 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 import { startNsd } from './nsd.ts';
 import { journalFlag } from './dns-journal.ts';
 import { differences, parseKdig, questionsFrom } from './dns-compare.ts';
+import { buildImage, kdigIn } from './images.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
 const target = process.arch === 'x64' ? 'spt' : 'node';
+const build = (dir: string): string => buildImage(dir, target);
+/** The answers in RFC 3597's generic form, which both servers print alike. */
+const kdig = (ns: TapNamespace, server: string, args: string[]): string => kdigIn(ns, server, ['+generic', ...args]);
 const ZONE = readFileSync(join(ROOT, 'examples/dns-server/zones/types.test.zone'), 'utf8');
 const NSD = '10.53.0.1';
 const FATA_IP = '10.53.0.2';
-
-function build(dir: string): string {
-  const r = spawnSync(process.execPath, [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), dir], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  assert.equal(r.status, 0, r.stderr);
-  return join(ROOT, dir, 'dist', `${dir.split('/').at(-1)}.fata`);
-}
-
-function kdig(ns: TapNamespace, server: string, args: string[]): string {
-  const r = ns.run(['kdig', `@${server}`, '+generic', '+timeout=2', '+retry=1', ...args], { timeoutMs: 60_000 });
-  return r.stdout + r.stderr;
-}
 
 /** The records of an AXFR, one per line, sorted (generic form). */
 const records = (out: string): string[] =>

@@ -22,28 +22,14 @@ import { join } from 'node:path';
 import { netnsSkipReason, stopAll, type TapNamespace, withTapNamespace } from './netns.ts';
 import { Pki } from './pki.ts';
 import { sweepStaleCgroups } from '../src/tender/cgroup.ts';
+import { buildImage, until } from './images.ts';
 
 after(() => sweepStaleCgroups());
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA = join(ROOT, 'bin/fata.mjs');
+const build = (dir: string): string => buildImage(dir, 'spt');
 const skip = process.arch !== 'x64' ? `the spt allow-list is for x86_64; this is ${process.arch}` : netnsSkipReason(['ping', 'nft']);
-
-function build(dir: string): string {
-  const r = spawnSync(process.execPath, [FATA, 'build', '-t', 'spt', dir], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return join(ROOT, dir, 'dist', `${dir.split('/').pop()}.fata`);
-}
-
-async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Info {
   name: string;
