@@ -13,6 +13,7 @@ import { X509Certificate } from 'node:crypto';
 import type { BlockDevice, DeviceResult, Logger } from 'fata';
 import { SlotStore } from 'fata/storage';
 import { AcmeStore } from '../examples/website/acme.ts';
+import { selfSigned as selfSignedFiles } from './pki.ts';
 
 class MemBlock implements BlockDevice {
   readonly bytes: Uint8Array;
@@ -45,31 +46,8 @@ function recorder(): Logger & { lines: string[] } {
 function selfSigned(): { certPem: string; keyPem: string } {
   const dir = mkdtempSync(join(tmpdir(), 'fata-acme-store-'));
   try {
-    const r = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '90',
-        '-subj',
-        '/CN=a.test',
-        '-addext',
-        'subjectAltName=DNS:a.test,DNS:b.test',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    return { certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'), keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') };
+    const { cert, key } = selfSignedFiles(dir, 'a', 'a.test', 'DNS:a.test,DNS:b.test', 90);
+    return { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,39 +1,12 @@
-/**
- * Debian's pebble (the ACME test server) in a test's namespace, and the certificate a website in it serves:
- * shared by test/website-acme.test.ts and test/website-acme-store.test.ts.
- */
-import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { TapNamespace } from './netns.ts';
+import { selfSigned } from './pki.ts';
 
 /** pebble on 10.0.0.1:14000 (its own HTTPS certificate in DIR/pebble-cert.pem), resolving through challtestsrv. */
 export async function pebble(ns: TapNamespace, dir: string, lifetimeS: number): Promise<ChildProcess> {
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=pebble',
-      '-addext',
-      'subjectAltName=IP:10.0.0.1',
-      '-keyout',
-      join(dir, 'pebble-key.pem'),
-      '-out',
-      join(dir, 'pebble-cert.pem'),
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(made.status, 0, made.stderr);
+  selfSigned(dir, 'pebble', 'pebble', 'IP:10.0.0.1');
   writeFileSync(
     join(dir, 'pebble.json'),
     JSON.stringify({

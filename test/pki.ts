@@ -185,3 +185,28 @@ export class Pki {
     }
   }
 }
+
+/**
+ * A self-signed ECDSA P-256 certificate and its key, `DIR/PREFIX-cert.pem` and `DIR/PREFIX-key.pem`
+ * (openssl req -x509), for a test server: `cn` its subject, `san` its subjectAltName (`IP:10.0.0.1`,
+ * `DNS:a.test,DNS:b.test`).
+ */
+export function selfSigned(dir: string, prefix: string, cn: string, san: string, days = 2): { cert: string; key: string } {
+  const cert = join(dir, `${prefix}-cert.pem`),
+    key = join(dir, `${prefix}-key.pem`);
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', String(days)].concat([
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `subjectAltName=${san}`,
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]),
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  return { cert, key };
+}

@@ -16,6 +16,7 @@ import { once } from 'node:events';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 import { readableTempDir } from './unprivileged.ts';
+import { selfSigned } from './pki.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -59,30 +60,7 @@ function commit(work: string, files: Record<string, Uint8Array | string>, date: 
 async function gitServer(ns: TapNamespace, dir: string, repos: string): Promise<void> {
   const sock = join(dir, 'fcgi.sock');
   ns.start(['fcgiwrap', '-s', `unix:${sock}`]);
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=git-test',
-      '-addext',
-      'subjectAltName=IP:10.0.0.1',
-      '-keyout',
-      join(dir, 'git-key.pem'),
-      '-out',
-      join(dir, 'git-cert.pem'),
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(made.status, 0, made.stderr);
+  selfSigned(dir, 'git', 'git-test', 'IP:10.0.0.1');
   for (let i = 0; i < 200 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 25));
   writeFileSync(
     join(dir, 'nginx.conf'),
