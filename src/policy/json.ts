@@ -126,7 +126,9 @@ class Parser {
       const child = `${path}${pointer([key])}`;
       this.ws();
       this.positions.set(child, { value: this.at(this.i), key: this.at(keyAt) });
-      out[key] = this.value(child, depth + 1);
+      // An own property whatever the key: `out[key] =` with "__proto__" would set the object's prototype
+      // (JSON.parse makes it a member, as this does).
+      Object.defineProperty(out, key, { value: this.value(child, depth + 1), enumerable: true, writable: true, configurable: true });
     } while (this.next('}', 'a member'));
     return out;
   }

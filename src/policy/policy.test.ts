@@ -45,6 +45,11 @@ test('parseJson: a syntax error, a key given twice, trailing text — each with 
       return 'error' in r ? /given twice/.test(r.error) : JSON.stringify(r.value) === JSON.stringify(expected);
     }),
   );
+  // "__proto__" is a member like any other (fast-check found the parser setting the prototype instead).
+  const proto = parseJson('{"":{"__proto__":false}}');
+  assert.ok(!('error' in proto));
+  assert.equal(JSON.stringify(proto.value), '{"":{"__proto__":false}}');
+  assert.equal(Object.getPrototypeOf((proto.value as Record<string, object>)[''])!, Object.prototype);
   fc.assert(
     fc.property(fc.json(), (s) => {
       const r = parseJson(s);
