@@ -1,4 +1,4 @@
-/** DNS for services (`fata/dns`): zone files and authoritative answers, TCP framing, a querier, a cache, stub and recursive resolvers, a blocklist, TSIG, secondaries and NOTIFY, dynamic updates and their journal. */
+/** DNS for services (`fata/dns`): zone files and authoritative answers, TCP framing, a querier, a cache, stub and recursive resolvers, a blocklist, TSIG, secondaries and NOTIFY, dynamic updates (served, and sent to a primary) and their journal. */
 export * from './zone.ts';
 export * from './authority.ts';
 export * from './transport.ts';
@@ -12,4 +12,5 @@ export * from './tsig.ts';
 export * from './secondary.ts';
 export * from './notify.ts';
 export * from './update.ts';
+export * from './update-client.ts';
 export * from './journal.ts';

@@ -4,19 +4,22 @@
  * from the primary's journal (one and several versions at a time), an
  * AXFR-style IXFR from a primary that kept no differences, REFRESH, RETRY
  * and EXPIRE (RFC 1034 §4.3.5), NOTIFY (RFC 1996) received and sent, and
- * TSIG on all of it.
+ * TSIG on all of it; and UPDATE (RFC 2136) sent to the primary as a
+ * client: adds, one record's and one RRset's deletion, signed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { decodeDns, encodeDns, isDecodeError, RCODE, TYPE } from '../../wire/dns.ts';
 import type { ByteStream } from '../stream.ts';
-import { Authority, OPCODE_NOTIFY, recordKey, Zone } from './authority.ts';
+import { Authority, OPCODE_NOTIFY, recordKey, Zone, type AnswerOptions } from './authority.ts';
 import { sendNotify } from './notify.ts';
 import type { DnsNet, Timer } from './query.ts';
 import { refreshZone, Secondary, type PrimaryLink, type SecondaryEvents } from './secondary.ts';
 import { DnsTcpSession } from './transport.ts';
 import { parseTsigKey, type Hmac, type TsigKey } from './tsig.ts';
+import { deletion, rrsetDeletion, sendUpdate } from './update-client.ts';
+import { Updates } from './update.ts';
 
 const hmac: Hmac = (hash, key, data) => createHmac(hash, key).update(data).digest();
 const k = (s: string): TsigKey => {
@@ -77,7 +80,7 @@ interface World {
   link(key?: TsigKey): PrimaryLink;
 }
 
-function world(z: Zone, o: { allowAxfr?: boolean; primaryKeys?: TsigKey[] } = {}): World {
+function world(z: Zone, o: { allowAxfr?: boolean; primaryKeys?: TsigKey[]; update?: AnswerOptions['update'] } = {}): World {
   const w: World = {
     primary: new Authority([z]),
     up: true,
@@ -112,6 +115,7 @@ function world(z: Zone, o: { allowAxfr?: boolean; primaryKeys?: TsigKey[] } = {}
           transport: 'tcp',
           allowAxfr: o.allowAxfr ?? true,
           tsig: { keys: o.primaryKeys ?? [], hmac, now: w.wall },
+          update: o.update,
         }),
       );
       return client;
@@ -319,4 +323,37 @@ test('a check that finds the zone current restarts EXPIRE as a transfer does (RF
   assert.equal(s.counters.checks, 49);
   assert.equal(expired(), 0);
   assert.ok(s.zone);
+});
+
+test('UPDATE sent to the primary: signed adds and deletes applied in order; an unknown key gets its TSIG error, a closed primary REFUSED', async () => {
+  const OTHER = k('other:b3RoZXItb3RoZXItb3RoZXItb3RoZXIhIQ==');
+  const box: { updates?: Updates } = {};
+  const w = world(zone(1), { primaryKeys: [KEY], update: (m, key) => box.updates!.handle(m, key, '192.0.2.9') });
+  box.updates = new Updates(w.primary, { allowed: (_apex, key) => key?.name === KEY.name, commit: () => 'ok', log: () => {} });
+  const txt = (s: string) => ({
+    name: '_acme-challenge.www.sec.test.',
+    type: TYPE.TXT,
+    class: 1,
+    ttl: 60,
+    data: { kind: 'TXT' as const, strings: [new TextEncoder().encode(s)] },
+  });
+  const served = (): string[] => {
+    const z = w.primary.zone('sec.test.')!;
+    return z.records.flatMap((r) => (r.data.kind === 'TXT' ? [new TextDecoder().decode(r.data.strings[0])] : []));
+  };
+  assert.equal(await sendUpdate(w.link(KEY), 'sec.test.', [txt('one'), txt('two')]), undefined);
+  assert.deepEqual(served().sort(), ['one', 'two']);
+  const soa = w.primary.zone('sec.test.')!.soa.data;
+  assert.equal(soa.kind === 'SOA' ? soa.serial : -1, 2);
+  // One record's deletion leaves the other; the RRset's deletion then an add leaves only the add (in order, §3.4.2).
+  assert.equal(await sendUpdate(w.link(KEY), 'sec.test.', [deletion(txt('one'))]), undefined);
+  assert.deepEqual(served(), ['two']);
+  assert.equal(
+    await sendUpdate(w.link(KEY), 'sec.test.', [rrsetDeletion('_acme-challenge.www.sec.test.', TYPE.TXT), txt('three')]),
+    undefined,
+  );
+  assert.deepEqual(served(), ['three']);
+  assert.equal(await sendUpdate(w.link(OTHER), 'sec.test.', [txt('four')]), 'the server answered TSIG error BADKEY');
+  assert.equal(await sendUpdate(w.link(), 'sec.test.', [txt('five')]), 'answered REFUSED');
+  assert.deepEqual(served(), ['three']);
 });

@@ -149,6 +149,31 @@ async function exchange(
 }
 
 /**
+ * One request to the primary on a new TCP connection (signed when the link
+ * has a key) and its single answer, verified and without its TSIG record;
+ * or why there is none. For UPDATE (RFC 2136 §3.8: one answer per request).
+ */
+export async function requestPrimary(link: PrimaryLink, q: DnsMessage): Promise<DnsMessage | string> {
+  let s: ByteStream;
+  try {
+    s = await link.net.tcpConnect(link.address, link.port);
+  } catch (e) {
+    return `cannot connect to ${link.address}:${link.port}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  const c = new Connection(s);
+  try {
+    let answer: DnsMessage | undefined;
+    const err = await exchange(link, c, q, (m) => {
+      answer = m;
+      return true;
+    });
+    return err ?? answer!;
+  } finally {
+    c.close();
+  }
+}
+
+/**
  * Records of an IXFR or AXFR answer as they come, message by message
  * (RFC 1995 §4): the new SOA first; then either the whole zone closed by
  * that SOA again (AXFR-style), or difference sequences — an old SOA, the
