@@ -7,6 +7,7 @@ import type { Main } from '../src/runtime/config.ts';
 import type pingServe from '../examples/ping-serve/config.ts';
 import type hello from '../examples/hello/config.ts';
 import type blockTest from '../examples/block-test/config.ts';
+import type optionalBlock from './fixtures/optional-block/config.ts';
 
 export const typoInDevice: Main<typeof pingServe> = (devices) => {
   // @ts-expect-error — 'servce' is not a declared device.
@@ -18,6 +19,17 @@ export const wrongDeviceKind: Main<typeof blockTest> = (devices) => {
   // @ts-expect-error — 'storage' is a block device, not a network stack.
   void devices.storage.udpBind;
   void devices.storage.blockSize;
+};
+
+export const optionalDevice: Main<typeof optionalBlock> = (devices) => {
+  // @ts-expect-error — an optional device may be undefined: check before use.
+  void devices.store.blockSize;
+  void devices.store?.blockSize;
+};
+
+export const requiredDevice: Main<typeof blockTest> = (devices) => {
+  const b: { blockSize: number } = devices.storage;
+  void b;
 };
 
 export const paramTypes: Main<typeof hello> = (_d, params) => {

@@ -247,9 +247,9 @@ export async function buildService(dirArg: string, opts: BuildOptions = {}): Pro
   const config = await loadConfig(dir);
   const mainFile = resolve(dir, config.main);
   if (!existsSync(mainFile)) throw new FataError('FATA_NO_MAIN', `config.ts names main '${config.main}', which does not exist in ${dir}`);
-  const devices: { name: string; type: 'net' | 'block' | 'assets'; modifiedMs?: number }[] = Object.entries(config.devices).map(
-    ([name, d]) => ({ name, type: d.type }),
-  );
+  const devices: { name: string; type: 'net' | 'block' | 'assets'; modifiedMs?: number; optional?: boolean }[] = Object.entries(
+    config.devices,
+  ).map(([name, d]) => (d.type === 'block' && d.optional ? { name, type: d.type, optional: true } : { name, type: d.type }));
   const hasNet = devices.some((d) => d.type === 'net');
   const entry = entrySource(dir, mainFile, hasNet ? NET_PROVIDER[net] : undefined);
   opts.say?.(`build: ${config.name} (target ${target}, net ${hasNet ? net : 'none'}) from ${relative(process.cwd(), dir) || '.'}`);

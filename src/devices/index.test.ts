@@ -29,6 +29,15 @@ test('manifest rules follow Solo5: names alphanumeric, at most 67 chars, unique,
   assert.match(checkManifest(manifest(many)) as string, /at most 63/);
 });
 
+test("only a block device may be optional, and 'optional' is a boolean", () => {
+  assert.equal(checkManifest(manifest([{ name: 'store', type: 'block', optional: true }])), 'ok');
+  assert.equal(checkManifest(manifest([{ name: 'store', type: 'block', optional: false }])), 'ok');
+  assert.match(checkManifest(manifest([{ name: 'service', type: 'net', optional: true }])) as string, /only block devices may be optional/);
+  assert.match(checkManifest(manifest([{ name: 'htdocs', type: 'assets', optional: true }])) as string, /only block devices/);
+  const yes = { name: 'store', type: 'block', optional: 'yes' } as unknown as DeviceDecl;
+  assert.match(checkManifest(manifest([yes])) as string, /'optional' must be true or false/);
+});
+
 test('MAC addresses parse and format', () => {
   assert.deepEqual([...parseMac('02:00:5e:00:53:01')!], [2, 0, 0x5e, 0, 0x53, 1]);
   assert.deepEqual([...parseMac('02-00-5E-00-53-01')!], [2, 0, 0x5e, 0, 0x53, 1]);

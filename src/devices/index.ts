@@ -196,6 +196,12 @@ export interface DeviceDecl {
   readonly type: DeviceType;
   /** assets: the modification time their files are served with (Last-Modified). */
   readonly modifiedMs?: number;
+  /**
+   * block only: the service runs without it. A tender starts the image whether or not
+   * `--block:NAME=FILE` is given; when it is not, no file is opened, the seal allows no
+   * block call for it, and the service's `main` sees the device as `undefined`.
+   */
+  readonly optional?: boolean;
 }
 
 /** The manifest: what a unikernel may touch. At most 63 devices. */
@@ -230,6 +236,8 @@ export function checkManifest(m: Manifest): 'ok' | string {
     const bad = typeof d?.name === 'string' ? deviceNameProblem(d.name) : 'a device has no name';
     if (bad) return bad;
     if (d.type !== 'net' && d.type !== 'block' && d.type !== 'assets') return `device '${d.name}' has an unknown type '${String(d.type)}'`;
+    if (d.optional !== undefined && typeof d.optional !== 'boolean') return `device '${d.name}': 'optional' must be true or false`;
+    if (d.optional && d.type !== 'block') return `device '${d.name}' is a ${d.type} device; only block devices may be optional`;
     if (seen.has(d.name)) return `device '${d.name}' is declared twice; give each device its own name`;
     seen.add(d.name);
   }

@@ -89,6 +89,11 @@ export async function boot(
   for (const [name, d] of decls) {
     if (d.type === 'block') devices[name] = platform.blocks.get(name);
     else if (d.type === 'assets') devices[name] = platform.assets.get(name);
+    if (d.type === 'block' && d.optional && devices[name] === undefined) {
+      // Declared optional: main gets undefined, and says what it does without it.
+      log.info('device-absent', { device: name, type: d.type });
+      continue;
+    }
     if (d.type !== 'net' && devices[name] === undefined) {
       log.error('device-missing', { device: name, type: d.type, fix: `attach it with --${d.type}:${name}=…` });
       return EXIT_FAIL;

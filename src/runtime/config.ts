@@ -15,6 +15,8 @@ export interface NetDecl {
 }
 export interface BlockDecl {
   readonly type: 'block';
+  /** The service runs without it: `fata run` starts the image without `--block:NAME=FILE`, and `main` gets `undefined`. */
+  readonly optional?: boolean;
 }
 /** A folder crunched into the image at build time, read-only at run time. */
 export interface AssetsDecl {
@@ -29,8 +31,15 @@ export type DeviceDeclaration = NetDecl | BlockDecl | AssetsDecl;
 
 /** A network device: Fata's stack on a tap (`--net=direct`) or host sockets (`--net=socket`). */
 export const net = (opts: { dhcp?: boolean } = {}): NetDecl => ({ type: 'net', ...opts });
-/** A block device, attached with `--block:NAME=FILE`. */
-export const block = (): BlockDecl => ({ type: 'block' });
+/**
+ * A block device, attached with `--block:NAME=FILE`. `block({ optional: true })`: the image also runs without
+ * it, and `main` receives the device as `BlockDevice | undefined` (undefined when not attached).
+ */
+export function block(): BlockDecl & { readonly optional?: false };
+export function block<const O extends { readonly optional: boolean }>(opts: O): BlockDecl & O;
+export function block(opts: { readonly optional?: boolean } = {}): BlockDecl {
+  return opts.optional === undefined ? { type: 'block' } : { type: 'block', optional: opts.optional };
+}
 /** The files under `dir` (relative to the service folder), built into the image. */
 export const assets = (dir: string, opts: { compress?: boolean; devCert?: boolean } = {}): AssetsDecl => ({ type: 'assets', dir, ...opts });
 
@@ -87,7 +96,15 @@ export function service<const D extends Record<string, DeviceDeclaration>, const
 export const RESERVED_PARAMS = ['ipv4', 'ipv4-gateway', 'dns', 'logs', 'help'];
 
 /** What `main` receives for one device declaration. */
-export type DeviceOf<T> = T extends NetDecl ? NetStack : T extends BlockDecl ? BlockDevice : T extends AssetsDecl ? Assets : never;
+export type DeviceOf<T> = T extends NetDecl
+  ? NetStack
+  : T extends BlockDecl & { readonly optional: true }
+    ? BlockDevice | undefined
+    : T extends BlockDecl
+      ? BlockDevice
+      : T extends AssetsDecl
+        ? Assets
+        : never;
 /** What `main` receives for one parameter. */
 export type ParamOf<T> = T extends { kind: 'string' }
   ? string

@@ -2,7 +2,10 @@
 import type { Image } from '../build/image.ts';
 import { FataError } from '../host/errors.ts';
 
-/** Every declared device attached, nothing attached that is not declared (Solo5's rule). */
+/**
+ * Every declared device attached, nothing attached that is not declared (Solo5's rule), except that a block
+ * device the manifest marks `optional` may be left out (the engine then has no descriptor for it).
+ */
 export function checkDevices(
   image: Image,
   flags: { readonly nets: ReadonlyMap<string, unknown>; readonly blocks: ReadonlyMap<string, unknown> },
@@ -35,7 +38,7 @@ export function checkDevices(
         `net device '${d.name}' is declared but not attached; add --net:${d.name}=TAP (a tap made with 'ip tuntap add dev TAP mode tap')`,
       );
     }
-    if (d.type === 'block' && !flags.blocks.has(d.name)) {
+    if (d.type === 'block' && !d.optional && !flags.blocks.has(d.name)) {
       throw new FataError('FATA_NOT_ATTACHED', `block device '${d.name}' is declared but not attached; add --block:${d.name}=FILE`);
     }
   }
