@@ -10,78 +10,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 import { readableTempDir } from './unprivileged.ts';
-import { selfSigned } from './pki.ts';
+import { commit, gitServer, gitServerSkipReason, initRepo } from './git-server.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
-const BACKEND = '/usr/lib/git-core/git-http-backend';
 const target = process.arch === 'x64' ? 'spt' : 'node';
-const skip =
-  netnsSkipReason(['curl', 'git', 'nginx', 'fcgiwrap']) ?? (existsSync(BACKEND) ? undefined : `needs ${BACKEND} (apt-get install git)`);
+const skip = gitServerSkipReason();
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const SECRET = 'hook-secret-for-the-test';
-
-function git(cwd: string, ...args: string[]): string {
-  const r = spawnSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@example.org',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@example.org',
-      GIT_CONFIG_NOSYSTEM: '1',
-      HOME: cwd,
-    },
-  });
-  assert.equal(r.status, 0, `git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-/** Commits `files` (path → bytes) in `work` at `date` and pushes to the bare repository; returns the commit. */
-function commit(work: string, files: Record<string, Uint8Array | string>, date: string): string {
-  for (const [p, b] of Object.entries(files)) writeFileSync(join(work, p), b);
-  git(work, 'add', '-A');
-  process.env.GIT_COMMITTER_DATE = date;
-  git(work, 'commit', '-q', '-m', `at ${date}`, '--date', date);
-  delete process.env.GIT_COMMITTER_DATE;
-  git(work, 'push', '-q', 'origin', 'main');
-  return git(work, 'rev-parse', 'HEAD');
-}
-
-/** nginx with git http-backend through fcgiwrap on 10.0.0.1:8088 (and HTTPS on 8443, a self-signed certificate) inside the namespace, serving `repos` under /git/. */
-async function gitServer(ns: TapNamespace, dir: string, repos: string): Promise<void> {
-  const sock = join(dir, 'fcgi.sock');
-  ns.start(['fcgiwrap', '-s', `unix:${sock}`]);
-  selfSigned(dir, 'git', 'git-test', 'IP:10.0.0.1');
-  for (let i = 0; i < 200 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 25));
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `daemon off; worker_processes 1; user root; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
-events { worker_connections 64; }
-http { access_log off; client_body_temp_path ${dir}/body; fastcgi_temp_path ${dir}/fastcgi;
-  proxy_temp_path ${dir}/proxy; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  server { listen 10.0.0.1:8088; listen 10.0.0.1:8443 ssl;
-    ssl_certificate ${dir}/git-cert.pem; ssl_certificate_key ${dir}/git-key.pem;
-    location ~ ^/git(/.*)$ {
-      include /etc/nginx/fastcgi_params;
-      fastcgi_param SCRIPT_FILENAME ${BACKEND};
-      fastcgi_param GIT_PROJECT_ROOT ${repos};
-      fastcgi_param GIT_HTTP_EXPORT_ALL "";
-      fastcgi_param PATH_INFO $1;
-      fastcgi_pass unix:${sock};
-    } } }`,
-  );
-  ns.start(['nginx', '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
-  await ns.listening(8088);
-}
 
 /** A request from inside the namespace: status, head and body (`-D -` writes the head before the body). */
 function curl(ns: TapNamespace, args: string[]): { status: number; head: string; body: Buffer } {
@@ -205,13 +147,7 @@ async function checkRefusals(
 
 /** A bare repository under DIR/repos/site.git with one commit pushed from DIR/work; the website built for the target. */
 function makeRepo(dir: string): { repos: string; work: string; v1: { 'index.html': string; 'big.bin': Buffer }; c1: string } {
-  const repos = join(dir, 'repos');
-  const work = join(dir, 'work');
-  mkdirSync(repos);
-  mkdirSync(work);
-  git(repos, 'init', '-q', '--bare', '-b', 'main', 'site.git');
-  git(work, 'init', '-q', '-b', 'main');
-  git(work, 'remote', 'add', 'origin', join(repos, 'site.git'));
+  const { repos, work } = initRepo(dir, 'site');
   const v1 = {
     'index.html': `<!doctype html><title>one</title><p>${'first version of the site. '.repeat(40)}</p>\n`,
     'big.bin': randomBytes(3 << 20),

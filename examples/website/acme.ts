@@ -1,8 +1,10 @@
 /**
- * An ACME client (RFC 8555) for the website: an account, an order for the
- * domains, HTTP-01 challenges answered by the website's own port 80, a CSR
- * (pkijs) for a fresh P-256 key, the certificate chain. JWS (ES256) with
- * node:crypto. Over the service's network by `httpRequest`.
+ * An ACME client (RFC 8555): an account, an order for some names, each
+ * authorization's challenge answered by a `ChallengeSolver` — HTTP-01 on
+ * the website's own port 80, or DNS-01 by examples/dns-certify through
+ * its primary — a CSR (the website makes one with pkijs for a fresh P-256
+ * key; dns-certify brings one from the zone), the certificate chain. JWS
+ * (ES256) with node:crypto. Over the service's network by `httpRequest`.
  */
 import {
   createHash,
@@ -20,7 +22,7 @@ import type { BlockDevice, Logger, NetStack } from 'fata';
 import { SlotStore } from 'fata/storage';
 import type { ClientResponse, HttpHandler } from 'fata/http';
 import { tlsCertificate, type TlsCertificate } from 'fata/tls';
-import { httpRequest } from './git.ts';
+import { httpRequest } from 'fata/git';
 
 const b64u = (b: Uint8Array | string): string => Buffer.from(b).toString('base64url');
 const decoder = new TextDecoder();
@@ -32,6 +34,7 @@ export interface AcmeOptions {
   readonly net: NetStack;
   readonly directory: string;
   readonly email: string;
+  /** The names `issue` orders a certificate for (`order` is given its own). */
   readonly domains: readonly string[];
   /** PEM CA for the ACME server's own HTTPS (a test CA such as pebble's), else Node's store. */
   readonly ca?: string;
@@ -44,6 +47,20 @@ export interface Issued {
   readonly certPem: string;
   readonly keyPem: string;
   readonly accountKeyPem: string;
+}
+
+/** How one authorization's challenge is answered: HTTP-01 (RFC 8555 §8.3) or DNS-01 (§8.4). */
+export interface ChallengeSolver {
+  readonly type: 'http-01' | 'dns-01';
+  /** Makes `keyAuthorization` visible for `domain` as the challenge type wants it; resolves once the ACME server may look. */
+  present(domain: string, keyAuthorization: string): Promise<void>;
+  /** Takes it away again, once the authorization is valid or has failed. */
+  cleanup(domain: string, keyAuthorization: string): Promise<void>;
+}
+
+/** DNS-01's TXT value (RFC 8555 §8.4): the base64url SHA-256 of the key authorization, at `_acme-challenge.` + the name. */
+export function dns01Value(keyAuthorization: string): string {
+  return b64u(createHash('sha256').update(keyAuthorization).digest());
 }
 
 interface Jwk {
@@ -125,37 +142,63 @@ export class AcmeClient {
     throw new Error(`ACME ${url}: no answer after 60 s`);
   }
 
-  /** Account (made or found), order, HTTP-01 for each domain, finalize with a new key's CSR, download the chain. */
-  async issue(): Promise<Issued> {
+  /**
+   * The account of this key: made on first use, found again afterwards (RFC 8555 §7.3: a newAccount for a key
+   * that has one answers 200 with its URL, a new one 201). `created` says which.
+   */
+  async account(): Promise<{ url: string; created: boolean }> {
     const dir = await this.directory();
-    if (!this.kid) {
-      // newAccount is signed with the key itself (jwk); everything after names the account (kid).
-      const acct = await this.post(dir.newAccount!, { termsOfServiceAgreed: true, contact: [`mailto:${this.o.email}`] });
-      this.kid = acct.r.headers.find(([k]) => k === 'location')?.[1];
-      if (!this.kid) throw new Error('ACME newAccount gave no account URL');
-    }
-    const ord = await this.post(dir.newOrder!, { identifiers: this.o.domains.map((d) => ({ type: 'dns', value: d })) });
-    const orderUrl = ord.r.headers.find(([k]) => k === 'location')?.[1];
-    if (!orderUrl) throw new Error('ACME newOrder gave no order URL');
-    for (const authz of ord.json.authorizations as string[]) await this.authorize(authz);
-    const key = await csrFor(this.o.domains);
-    await this.post(String(ord.json.finalize), { csr: b64u(key.csrDer) });
-    const done = await this.poll(orderUrl, (s) => s === 'valid');
-    const cert = await this.post(String(done.certificate), undefined);
-    return { certPem: decoder.decode(cert.r.body), keyPem: key.keyPem, accountKeyPem: this.accountKeyPem };
+    // newAccount is signed with the key itself (jwk); everything after names the account (kid).
+    const acct = await this.post(dir.newAccount!, { termsOfServiceAgreed: true, contact: [`mailto:${this.o.email}`] });
+    this.kid = acct.r.headers.find(([k]) => k === 'location')?.[1];
+    if (!this.kid) throw new Error('ACME newAccount gave no account URL');
+    return { url: this.kid, created: acct.r.status === 201 };
   }
 
-  private async authorize(url: string): Promise<void> {
+  /** Account, order, HTTP-01 for each domain, finalize with a new key's CSR, download the chain. */
+  async issue(): Promise<Issued> {
+    const key = await csrFor(this.o.domains);
+    const http01: ChallengeSolver = {
+      type: 'http-01',
+      present: async (_domain, keyAuthorization) => {
+        this.challenges.set(keyAuthorization.split('.')[0]!, keyAuthorization);
+      },
+      cleanup: async (_domain, keyAuthorization) => {
+        this.challenges.delete(keyAuthorization.split('.')[0]!);
+      },
+    };
+    const certPem = await this.order(this.o.domains, key.csrDer, http01);
+    return { certPem, keyPem: key.keyPem, accountKeyPem: this.accountKeyPem };
+  }
+
+  /** An order for `names`, each authorization answered by `solver`, finalized with `csrDer` (whose names must be `names`): the PEM chain. */
+  async order(names: readonly string[], csrDer: Uint8Array, solver: ChallengeSolver): Promise<string> {
+    const dir = await this.directory();
+    if (!this.kid) await this.account();
+    const ord = await this.post(dir.newOrder!, { identifiers: names.map((d) => ({ type: 'dns', value: d })) });
+    const orderUrl = ord.r.headers.find(([k]) => k === 'location')?.[1];
+    if (!orderUrl) throw new Error('ACME newOrder gave no order URL');
+    for (const authz of ord.json.authorizations as string[]) await this.authorize(authz, solver);
+    await this.post(String(ord.json.finalize), { csr: b64u(csrDer) });
+    const done = await this.poll(orderUrl, (s) => s === 'valid');
+    const cert = await this.post(String(done.certificate), undefined);
+    return decoder.decode(cert.r.body);
+  }
+
+  private async authorize(url: string, solver: ChallengeSolver): Promise<void> {
     const { json } = await this.post(url, undefined);
     if (json.status === 'valid') return;
-    const ch = (json.challenges as { type: string; url: string; token: string }[]).find((c) => c.type === 'http-01');
-    if (!ch) throw new Error(`ACME ${url}: no http-01 challenge offered`);
-    this.challenges.set(ch.token, `${ch.token}.${this.thumbprint()}`);
+    const ch = (json.challenges as { type: string; url: string; token: string }[]).find((c) => c.type === solver.type);
+    if (!ch) throw new Error(`ACME ${url}: no ${solver.type} challenge offered`);
+    // §7.1.4: a wildcard's identifier is the name below the "*.", which is where DNS-01 is answered.
+    const domain = String((json.identifier as { value?: unknown } | undefined)?.value ?? '');
+    const keyAuthorization = `${ch.token}.${this.thumbprint()}`;
+    await solver.present(domain, keyAuthorization);
     try {
       await this.post(ch.url, {});
       await this.poll(url, (s) => s === 'valid');
     } finally {
-      this.challenges.delete(ch.token);
+      await solver.cleanup(domain, keyAuthorization);
     }
   }
 }

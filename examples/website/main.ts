@@ -19,7 +19,8 @@ import { TcpDuplex } from 'fata/duplex';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type config from './config.ts';
 import { AcmeClient, acmeCertificates, AcmeStore, withChallenges } from './acme.ts';
-import { fetchSite, parseRemote, PULL_PATH, pullHook, type GitSite } from './git.ts';
+import { parseRemote } from 'fata/git';
+import { fetchSite, PULL_PATH, pullHook, type GitSite } from './git.ts';
 
 const DAY_MS = 86_400_000;
 

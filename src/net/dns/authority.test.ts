@@ -185,3 +185,15 @@ test('owners are spelled as the question where they share its labels, as NSD spe
     'the synthesized target: lower-case prefix, the question’s spelling after',
   );
 });
+
+test('a removed zone is answered REFUSED, as a name outside every zone; one unavailable is SERVFAIL until removed', () => {
+  const a = authority();
+  assert.equal(ask(a, query('a.types.test.', TYPE.A))[0]!.rcode, RCODE.NOERROR);
+  a.removeZone('Types.Test.');
+  assert.equal(ask(a, query('a.types.test.', TYPE.A))[0]!.rcode, RCODE.REFUSED);
+  assert.equal(a.zone('types.test.'), undefined);
+  a.setUnavailable('types.test.');
+  assert.equal(ask(a, query('a.types.test.', TYPE.A))[0]!.rcode, RCODE.SERVFAIL);
+  a.removeZone('types.test.');
+  assert.equal(ask(a, query('a.types.test.', TYPE.A))[0]!.rcode, RCODE.REFUSED);
+});

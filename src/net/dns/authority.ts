@@ -363,6 +363,14 @@ export class Authority {
     this.unavailable.add(a);
   }
 
+  /** Stops holding the zone at `apex` (its file is gone from the primary's source): its names get REFUSED, as names outside every zone. */
+  removeZone(apex: string): void {
+    const a = canonicalName(apex);
+    this.zones = this.zones.filter((z) => z.apex !== a);
+    this.journals.delete(a);
+    this.unavailable.delete(a);
+  }
+
   /** A held zone's differences, oldest first. */
   journal(apex: string): readonly ZoneDiff[] {
     return this.journals.get(canonicalName(apex)) ?? [];
