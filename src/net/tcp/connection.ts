@@ -795,8 +795,10 @@ export class TcpConnection {
     if (fin && seqAdd(seg.seq, seg.payloadLen) === this.rcvNxt) this.receiveFin(now);
     else if (this.ooo.fin !== undefined && this.ooo.fin === this.rcvNxt) this.receiveFin(now);
     // Delayed ACK (RFC 9293 §3.8.6.3): at once for every second segment, else within the delay, and
-    // only while one is owed (the FIN that ends FIN-WAIT-2 was ACKed already).
-    if (len > 0) this.unackedSegs++;
+    // only while one is owed (the FIN that ends FIN-WAIT-2 was ACKed already). A packet that carries two
+    // full segments or more (coalesced by a receive offload, or sent whole over a socketpair link) counts
+    // as that many: counted as one, its ACK waited the delay while the sender waited for it.
+    if (len > 0) this.unackedSegs += Math.max(1, Math.floor(len / this.segmentData));
     if (this.unackedSegs >= 2) this.ackNow = true;
     else if (!this.ackNow && this.timers.delAck === undefined && this.lastAckSent !== this.rcvNxt) this.timers.armDelAck(now);
   }

@@ -359,6 +359,19 @@ test('ESTABLISHED: every second segment is ACKed at once (RFC 9293 §3.8.6.3, RF
   assert.deepEqual(h.recv(), [], 'no delayed ACK follows');
 });
 
+test('ESTABLISHED: one packet of two full segments or more (coalesced by receive offload) is ACKed at once, as two segments are', () => {
+  const h = new SegmentHarness();
+  h.established();
+  const mss = h.only()!.mss;
+  h.send({ seq: R, ack: L, flags: '.', payload: 2 * mss });
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R + 2 * mss, window: W, len: 0 }]);
+  // Less than two segments' worth in one packet is one segment: the ACK waits for company.
+  h.send({ seq: R + 2 * mss, ack: L, flags: '.', payload: mss + 1 });
+  assert.deepEqual(h.recv(), []);
+  h.advance(40n * MS);
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R + 3 * mss + 1, window: W, len: 0 }]);
+});
+
 test('ESTABLISHED: an out-of-order segment is ACKed at once with the old RCV.NXT (RFC 5681 §4.2)', () => {
   const h = new SegmentHarness();
   h.established();
