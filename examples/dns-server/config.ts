@@ -7,7 +7,7 @@ export default service({
     service: net(),
     /** One master file per zone, named after the zone: `example.test.zone` serves `example.test.` */
     zones: assets('zones', { compress: false }),
-    /** Dynamic updates, kept across restarts and replayed onto the image's zones at boot (any size from 8 KiB; `truncate -s 1M journal.img`). */
+    /** Dynamic updates, kept across restarts and replayed onto the image's zones at boot (any size from 8 KiB; `truncate -s 1M journal.img`); not used with --zones-remote. */
     journal: block(),
   },
   params: {
@@ -33,6 +33,12 @@ export default service({
       '',
       "TSIG key names (from --tsig), comma-separated, whose signed UPDATEs (RFC 2136) may change the image's zones; each change is written to the journal device (--block:journal=FILE, which every run attaches) before it is served, and replayed at boot; an UPDATE signed otherwise, or unsigned, is REFUSED",
     ),
+    'zones-remote': param.string(
+      '',
+      "git URL[#branch] (http or https) whose NAME.zone files are the zones, instead of the image's zones/: fetched at boot, every --zones-refresh seconds, and on a NOTIFY for one of them signed with a --tsig key; git is their only source (no --allow-update)",
+    ),
+    'zones-remote-ca': param.file("PEM CA certificates an https --zones-remote's certificate must chain to (default: Node's CA store)"),
+    'zones-refresh': param.int(300, 'seconds between fetches of --zones-remote (0: only at boot and on NOTIFY)', { min: 0, max: 86400 }),
     'tcp-idle': param.int(10, 'seconds before an idle TCP connection is closed (RFC 7766)', { min: 1, max: 3600 }),
   },
 });

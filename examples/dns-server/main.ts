@@ -9,6 +9,9 @@
  * UPDATEs (RFC 2136) signed with those keys change the image's zones; each
  * change is written to the `journal` block device before it is served (a
  * write that fails is SERVFAIL and changes nothing) and replayed at boot.
+ * With `--zones-remote`, the zones come from a git branch instead of the
+ * image (git-zones.ts): fetched at boot, on a timer and on a signed NOTIFY,
+ * each changed zone served at once and notified; UPDATE is refused for them.
  */
 import { createHmac } from 'node:crypto';
 import {
@@ -21,18 +24,23 @@ import {
   sleepTimer,
   UpdateJournal,
   Updates,
-  Zone,
+  type Zone,
   type Hmac,
   type TsigKey,
 } from 'fata/dns';
 import { AppendLog } from 'fata/storage';
-import type { Assets, BlockDevice, Context, Main } from 'fata';
+import { fetchTree, parseRemote, remoteHead } from 'fata/git';
+import type { Assets, BlockDevice, Context, DevicesOf, Main, NetStack } from 'fata';
 import type config from './config.ts';
+import { GitZones, type GitZonesOptions } from './git-zones.ts';
+import { parseZoneFiles, serialOf } from './zone-files.ts';
 
 const hmac: Hmac = (hash, key, data) => createHmac(hash, key).update(data).digest();
 const NOERROR = 0,
   REFUSED = 5,
   NOTAUTH = 9;
+/** What a --zones-remote branch may hold; a fetch of more is refused and the zones stay as they are. */
+const ZONES_MAX_BYTES = 64 << 20;
 
 /** `IP` or `IP:port` → address and port, or undefined. */
 function hostPort(s: string): { address: string; port: number } | undefined {
@@ -55,6 +63,8 @@ interface Options {
   readonly notifyTargets: { address: string; port: number }[];
   /** Names of the keys whose signed UPDATEs are applied. */
   readonly updateKeys: Set<string>;
+  /** --zones-remote: the zones' git branch. */
+  readonly remote: { url: string; branch: string | undefined } | undefined;
 }
 
 /** The parameters about keys, primary and secondaries, checked; or the one at fault and what to write instead. */
@@ -64,6 +74,7 @@ function options(params: {
   zone: string;
   notify: string;
   'allow-update': string;
+  'zones-remote': string;
 }): Options | { parameter: string; error: string } {
   const keys: TsigKey[] = [];
   for (const spec of list(params.tsig)) {
@@ -94,33 +105,38 @@ function options(params: {
       };
     updateKeys.add(name);
   }
-  return { keys, primary, secondaryZones, notifyTargets, updateKeys };
+  let remote: Options['remote'];
+  if (params['zones-remote'] !== '') {
+    try {
+      remote = parseRemote(params['zones-remote'], '--zones-remote');
+    } catch (e) {
+      return { parameter: '--zones-remote', error: (e as Error).message };
+    }
+    if (updateKeys.size > 0)
+      return {
+        parameter: '--allow-update',
+        error: 'zones from --zones-remote change by a push to their branch, not by UPDATE: leave out --allow-update (or --zones-remote)',
+      };
+  }
+  return { keys, primary, secondaryZones, notifyTargets, updateKeys, remote };
 }
 
-/** The image's zone files, but those transferred instead; undefined when one has an error (each logged with its line), or when there are none and nothing to transfer. */
+/** The image's zone files, but those transferred instead; undefined when one has an error (each logged with its file and line), or when there are none and nothing to transfer. */
 function imageZones(files: Assets, skip: readonly string[], log: Context['log']): Zone[] | undefined {
-  const zones: Zone[] = [];
-  let broken = 0;
-  for (const path of files.list()) {
-    if (!path.endsWith('.zone')) continue;
-    const apex = path.slice(path.lastIndexOf('/') + 1, -'.zone'.length) + '.';
-    if (skip.includes(apex.toLowerCase())) continue;
-    const z = Zone.parse(apex, new TextDecoder().decode(files.get(path)!));
-    if ('errors' in z) {
-      for (const e of z.errors) log.error('zone-error', { zone: apex, file: path, error: e });
-      broken++;
-      continue;
-    }
-    zones.push(z);
-    log.info('zone-loaded', { zone: apex, records: z.records.length, serial: z.soa.data.kind === 'SOA' ? z.soa.data.serial : 0 });
-  }
-  if (zones.length === 0 && skip.length === 0) {
+  const { zones, errors } = parseZoneFiles(
+    files.list().map((p) => [p, files.get(p)!] as const),
+    skip,
+  );
+  for (const e of errors)
+    log.error('zone-error', { zone: e.zone, file: e.file, ...(e.line === undefined ? {} : { line: e.line }), error: e.error });
+  for (const [apex, { zone }] of zones) log.info('zone-loaded', { zone: apex, records: zone.records.length, serial: serialOf(zone) });
+  if (zones.size === 0 && errors.length === 0 && skip.length === 0) {
     log.error('no-zones', {
-      hint: 'put NAME.zone master files in the zones/ folder and rebuild, or transfer them with --primary and --zone',
+      hint: 'put NAME.zone master files in the zones/ folder and rebuild, or transfer them with --primary and --zone, or fetch them with --zones-remote',
     });
     return undefined;
   }
-  return broken ? undefined : zones;
+  return errors.length ? undefined : [...zones.values()].map((z) => z.zone);
 }
 
 /**
@@ -155,18 +171,96 @@ function restore(dev: BlockDevice, zones: Zone[], log: Context['log']): { author
 /** UPDATE (RFC 2136) by the source address: only to the image's zones (a secondary's change at its primary), and only signed with a key --allow-update names; each change journaled before it is served, then NOTIFY. */
 function updateHandler(
   authority: Authority,
-  journal: UpdateJournal,
+  journal: UpdateJournal | undefined,
   o: Options,
   applied: (z: Zone) => void,
   log: Context['log'],
 ): (src: string) => (m: Parameters<Updates['handle']>[0], key: TsigKey | undefined) => number {
   const updates = new Updates(authority, {
-    allowed: (apex, key) => key !== undefined && o.updateKeys.has(key.name) && !o.secondaryZones.includes(apex),
-    commit: (z, diff) => journal.record(z, diff),
+    // Zones from git (no journal) change only by a push: every UPDATE to them is refused.
+    allowed: (apex, key) => journal !== undefined && key !== undefined && o.updateKeys.has(key.name) && !o.secondaryZones.includes(apex),
+    commit: (z, diff) => (journal ? journal.record(z, diff) : 'full'),
     applied,
     log: (level, event, fields) => log[level](event, fields),
   });
   return (src) => (m, key) => updates.handle(m, key, src);
+}
+
+/**
+ * RFC 1996 §3.10: NOTIFY only from the primary, and signed when we have keys. For a zone from git, a NOTIFY signed
+ * with any --tsig key (from any address) fetches the branch again: a push hook's way to say it changed.
+ */
+function notifyHandler(
+  secondaries: ReadonlyMap<string, Secondary>,
+  git: GitZones | undefined,
+  o: Options,
+  log: Context['log'],
+): ((src: string) => (apex: string, serial: number | undefined, key: TsigKey | undefined) => number) | undefined {
+  if (secondaries.size === 0 && !git) return undefined;
+  return (src) => (apex, serial, key) => {
+    if (git?.holds(apex)) {
+      if (!key) {
+        log.warn('notify-refused', {
+          zone: apex,
+          from: src,
+          signed: false,
+          hint: 'a NOTIFY that fetches --zones-remote must be signed with a --tsig key',
+        });
+        return REFUSED;
+      }
+      log.info('notify-received', { zone: apex, serial: serial ?? 'none', from: src, key: key.name });
+      git.request('notify');
+      return NOERROR;
+    }
+    const s = secondaries.get(apex);
+    if (!s) return NOTAUTH;
+    if (src !== o.primary!.address || (o.keys.length > 0 && !key)) {
+      log.warn('notify-refused', { zone: apex, from: src, signed: key !== undefined });
+      return REFUSED;
+    }
+    log.info('notify-received', { zone: apex, serial: serial ?? 'none', from: src });
+    s.notify(serial);
+    return NOERROR;
+  };
+}
+
+/**
+ * The zones to serve at boot: from --zones-remote (with the GitZones that fetches them again), or the image's with
+ * the journal's updates; undefined (logged) when they cannot be had.
+ */
+async function loadZones(
+  devices: DevicesOf<typeof config>,
+  o: Options,
+  ca: string,
+  changed: (z: Zone) => void,
+  log: Context['log'],
+): Promise<{ authority: Authority; journal: UpdateJournal | undefined; git: GitZones | undefined; served: Zone[] } | undefined> {
+  if (o.remote) {
+    const authority = new Authority([]);
+    const git = new GitZones({
+      fetch: gitFetch(devices.service, o.remote, ca || undefined),
+      authority,
+      skip: o.secondaryZones,
+      changed,
+      log,
+    });
+    const zones = await git.boot();
+    if (!zones) return undefined;
+    for (const z of zones) authority.setZone(z);
+    return { authority, journal: undefined, git, served: zones };
+  }
+  const zones = imageZones(devices.zones, o.secondaryZones, log);
+  if (!zones) return undefined;
+  const restored = restore(devices.journal, zones, log);
+  return restored && { ...restored, git: undefined, served: zones };
+}
+
+/** How GitZones fetches --zones-remote: one ref advertisement when a commit is known (unchanged: nothing more), else a clone. */
+function gitFetch(net: NetStack, remote: { url: string; branch: string | undefined }, ca: string | undefined): GitZonesOptions['fetch'] {
+  return async (known) => {
+    if (known !== undefined && (await remoteHead(net, remote.url, remote.branch, ca)) === known) return 'unchanged';
+    return fetchTree(net, remote.url, remote.branch, { maxBytes: ZONES_MAX_BYTES, ca, limitName: 'what a zones branch may hold' });
+  };
 }
 
 export const main: Main<typeof config> = async (devices, params, ctx) => {
@@ -175,17 +269,12 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     ctx.log.error('bad-parameter', { parameter: o.parameter, error: o.error });
     return 1;
   }
-  const { keys, primary, secondaryZones, notifyTargets, updateKeys } = o;
+  const { keys, primary, secondaryZones, notifyTargets, updateKeys, remote } = o;
   const wallSec = (): number => Number(ctx.clock.wallNs() / 1_000_000_000n);
   const nowMs = (): number => Number(ctx.clock.monotonicNs() / 1_000_000n);
   const tsig = () => ({ keys, hmac, now: wallSec() });
   // The first key signs what this server asks of others: transfers from its primary, its NOTIFYs.
   const ownKey = keys[0] ? { key: keys[0], hmac } : undefined;
-  const zones = imageZones(devices.zones, secondaryZones, ctx.log);
-  if (!zones) return 1;
-  const restored = restore(devices.journal, zones, ctx.log);
-  if (!restored) return 1;
-  const { authority, journal } = restored;
   const net = devices.service;
   const timer = sleepTimer(ctx.sleep);
   const notifyAll = (z: Zone): void => {
@@ -196,6 +285,9 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
       });
     }
   };
+  const loaded = await loadZones(devices, o, params['zones-remote-ca'], notifyAll, ctx.log);
+  if (!loaded) return 1;
+  const { authority, journal, git, served } = loaded;
   const update = updateHandler(authority, journal, o, notifyAll, ctx.log);
   const secondaries = new Map<string, Secondary>();
   for (const apex of secondaryZones) {
@@ -216,22 +308,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     );
     secondaries.set(apex, s);
   }
-  /** RFC 1996 §3.10: NOTIFY only from the primary, and signed when we have keys. */
-  const notify =
-    secondaries.size === 0
-      ? undefined
-      : (src: string) =>
-          (apex: string, serial: number | undefined, key: TsigKey | undefined): number => {
-            const s = secondaries.get(apex);
-            if (!s) return NOTAUTH;
-            if (src !== primary!.address || (keys.length > 0 && !key)) {
-              ctx.log.warn('notify-refused', { zone: apex, from: src, signed: key !== undefined });
-              return REFUSED;
-            }
-            ctx.log.info('notify-received', { zone: apex, serial: serial ?? 'none', from: src });
-            s.notify(serial);
-            return NOERROR;
-          };
+  const notify = notifyHandler(secondaries, git, o, ctx.log);
   /** What answers depend on besides the message: the keys and the time, and the NOTIFY and UPDATE handlers for the source address. */
   const handlers = (src: string) => ({ tsig: tsig(), notify: notify?.(src), update: update(src) });
   const sessions = new DnsTcpSessions({ idleMs: params['tcp-idle'] * 1000, now: nowMs });
@@ -250,17 +327,24 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     mode: net.mode,
     ipv4: net.ipv4 ?? 'host',
     port: params.port,
-    zones: zones.length,
+    zones: served.length,
     axfr: params.axfr,
     tsig: keys.map((k) => k.name).join(','),
     'allow-update': [...updateKeys].join(','),
     ...(primary ? { primary: `${primary.address}:${primary.port}`, secondary: secondaryZones.join(',') } : {}),
+    ...(remote ? { 'zones-remote': params['zones-remote'], 'zones-refresh': params['zones-refresh'] } : {}),
   });
-  for (const z of zones) notifyAll(z);
+  for (const z of served) notifyAll(z);
   for (const s of secondaries.values()) s.poll();
+  const refreshMs = params['zones-refresh'] * 1000;
+  let nextFetchMs = nowMs() + refreshMs;
   for (;;) {
     await ctx.sleep(1000);
     sessions.sweep();
     for (const s of secondaries.values()) s.poll();
+    if (git && refreshMs > 0 && nowMs() >= nextFetchMs) {
+      nextFetchMs = nowMs() + refreshMs;
+      git.request('timer');
+    }
   }
 };
