@@ -1,9 +1,11 @@
 /**
- * examples/website-store: the website with a `store` block device, against Debian's pebble in a namespace
+ * examples/website with its optional `store` block device attached, against Debian's pebble in a namespace
  * this test makes. The first boot orders a certificate and stores it with the account key; a restart on the
  * same block file serves the same certificate with no new order at pebble (pebble's own log counts the
  * orders); a store written over with garbage is reported, and the website orders anew and serves; a
- * new name is a new order from the stored account (pebble's count of accounts stays).
+ * new name is a new order from the stored account (pebble's count of accounts stays). With 30 s
+ * certificates: a stored one past two thirds of its life at boot is ordered anew and the new one served,
+ * and the renewal the running website makes is stored and loaded by the next boot.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,15 +23,15 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const target = process.arch === 'x64' ? 'spt' : 'node';
 const skip = netnsSkipReason(['openssl', 'pebble', 'pebble-challtestsrv']);
 
-/** Boots the website on `disk` until it serves; returns its log so far and stops it. */
-async function boot(ns: TapNamespace, dir: string, disk: string, domains = 'site.test'): Promise<string> {
+/** Boots the website on `disk` until it serves (and, with `until`, until its log matches that too); returns its log so far and stops it. */
+async function boot(ns: TapNamespace, dir: string, disk: string, domains = 'site.test', until?: RegExp): Promise<string> {
   const child: ChildProcess = ns.start([
     process.execPath,
     FATA,
     'run',
     `--net:service=${ns.tap}`,
     `--block:store=${disk}`,
-    join(ROOT, 'examples/website-store/dist/website-store.fata'),
+    join(ROOT, 'examples/website/dist/website.fata'),
     '--ipv4=10.0.0.2/24',
     '--http-port=80',
     '--https-port=443',
@@ -47,7 +49,9 @@ async function boot(ns: TapNamespace, dir: string, disk: string, domains = 'site
   });
   try {
     await waitForLine(child, /event=serving/, 90_000);
-    return `${text}\nserved=${handshakeCert(ns).serial}`;
+    const served = handshakeCert(ns).serial;
+    for (let i = 0; until && i < 900 && !until.test(text); i++) await new Promise((r) => setTimeout(r, 100));
+    return `${text}\nserved=${served}`;
   } finally {
     const gone = once(child, 'exit');
     child.kill('SIGTERM');
@@ -55,7 +59,7 @@ async function boot(ns: TapNamespace, dir: string, disk: string, domains = 'site
   }
 }
 
-test(`website-store (${target}): the ACME certificate and account key outlive a restart; a damaged store orders anew`, {
+test(`website --block:store (${target}): the ACME certificate and account key outlive a restart; a damaged store orders anew`, {
   skip,
   timeout: 300_000,
 }, async () => {
@@ -63,7 +67,7 @@ test(`website-store (${target}): the ACME certificate and account key outlive a 
   try {
     const built = spawnSync(
       process.execPath,
-      [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website-store'],
+      [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website'],
       { cwd: ROOT, encoding: 'utf8' },
     );
     assert.equal(built.status, 0, built.stderr);
@@ -121,6 +125,75 @@ test(`website-store (${target}): the ACME certificate and account key outlive a 
       assert.ok(wider, fifth);
       assert.equal(orders(), 3, pebbleLog);
       assert.equal(accounts(), 2, `the stored account key, no new account: ${pebbleLog}`);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test(`website --block:store (${target}): a stored certificate past two thirds of its life at boot is renewed, and a running renewal is stored`, {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const dir = readableTempDir('fata-acme-due-');
+  try {
+    const built = spawnSync(
+      process.execPath,
+      [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    assert.equal(built.status, 0, built.stderr);
+    const disk = join(dir, 'store.img');
+    writeFileSync(disk, '');
+    truncateSync(disk, 1 << 20);
+    await withTapNamespace('10.0.0.1/24', async (ns) => {
+      // 30 s certificates: due for renewal 20 s after issuance.
+      const server = await pebble(ns, dir, 30);
+      let pebbleLog = '';
+      server.stdout!.on('data', (d: Buffer) => {
+        pebbleLog += d.toString();
+      });
+      server.stderr!.on('data', (d: Buffer) => {
+        pebbleLog += d.toString();
+      });
+      const orders = (): number => pebbleLog.match(/Added order /g)?.length ?? 0;
+
+      const first = await boot(ns, dir, disk);
+      const issued = /event=certificate-issued .*serial=(\w+) expires=(\S+)/.exec(first);
+      assert.ok(issued, first);
+      assert.match(first, new RegExp(`event=certificate-stored serial=${issued[1]}`), first);
+      assert.equal(orders(), 1, pebbleLog);
+
+      // Wait, stopped, until two thirds of the stored certificate's life have passed (pebble's 30 s are 29 s from
+      // notBefore to notAfter: due 9.7 s before it expires; 8 s leaves a margin).
+      const dueAt = Date.parse(issued[2]!) - 8_000;
+      while (Date.now() < dueAt) await new Promise((r) => setTimeout(r, 250));
+
+      // A boot now finds it due: a new order at pebble, the new certificate served and stored; kept running until its
+      // own renewal (20 s on), which must reach the store too.
+      const second = await boot(
+        ns,
+        dir,
+        disk,
+        'site.test',
+        /event=certificate-stored serial=\w+[\s\S]*event=certificate-renewed[\s\S]*event=certificate-stored/,
+      );
+      assert.match(second, new RegExp(`event=certificate-due serial=${issued[1]} `), second);
+      assert.doesNotMatch(second, /event=certificate-loaded/, 'a due certificate is not served again');
+      const renewedAtBoot = /event=certificate-issued .*serial=(\w+)/.exec(second)?.[1];
+      assert.ok(renewedAtBoot, second);
+      assert.notEqual(renewedAtBoot, issued[1]);
+      assert.equal(/served=(\w*)/.exec(second)?.[1]?.toLowerCase(), renewedAtBoot.toLowerCase(), 'the new certificate is served');
+      const renewedRunning = /event=certificate-renewed serial=(\w+)/.exec(second)?.[1];
+      assert.ok(renewedRunning, `renewed while running: ${second}`);
+      assert.match(second, new RegExp(`event=certificate-stored serial=${renewedRunning}`), second);
+      assert.equal(orders(), 3, pebbleLog);
+
+      // And the next boot loads the one the running website renewed, with no order.
+      const third = await boot(ns, dir, disk);
+      assert.match(third, new RegExp(`event=certificate-loaded .*serial=${renewedRunning}`), third);
+      assert.equal(/served=(\w*)/.exec(third)?.[1]?.toLowerCase(), renewedRunning.toLowerCase());
+      assert.equal(orders(), 3, pebbleLog);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { assets, net, param, service } from 'fata';
+import { assets, block, net, param, service } from 'fata';
 
 export default service({
   name: 'website',
@@ -8,6 +8,12 @@ export default service({
     htdocs: assets('htdocs'),
     // cert.pem and key.pem from tls/ if present; otherwise `fata build` adds a self-signed development pair.
     tls: assets('tls', { devCert: true }),
+    /**
+     * Optional (`--block:store=FILE`, a record of a few KiB kept twice: `truncate -s 1M store.img`): the ACME
+     * account key and certificate, so that a restart serves the stored certificate and orders a new one only when
+     * it is due (two thirds into its life). Without it each boot with --acme-directory orders anew.
+     */
+    store: block({ optional: true }),
   },
   params: {
     'http-port': param.int(8080, 'HTTP port (0: no plain HTTP)', { min: 0, max: 65535 }),

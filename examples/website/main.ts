@@ -91,7 +91,7 @@ async function content(
 
 /**
  * An ACME client when --acme-directory is given (its answers need the HTTP port), with the account key and
- * certificate kept on `storeDev` when the image has one (examples/website-store).
+ * certificate kept on `storeDev` when one is attached (`--block:store=FILE`).
  */
 function acmeClient(
   params: ParamsOf<typeof config>,
@@ -145,12 +145,9 @@ async function certificates(
   return () => cert;
 }
 
-export const main: Main<typeof config> = (devices, params, ctx) => serve(devices, params, ctx, undefined);
+export const main: Main<typeof config> = (devices, params, ctx) => serve(devices, params, ctx, devices.store);
 
-/**
- * The website; `store` is the block device examples/website-store declares, where the ACME account key and
- * certificate outlive a restart (examples/website has none: a Fata image's devices are all required).
- */
+/** The website; `store`, when attached, is where the ACME account key and certificate outlive a restart. */
 export async function serve(
   devices: DevicesOf<typeof config>,
   params: ParamsOf<typeof config>,
