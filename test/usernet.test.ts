@@ -261,25 +261,50 @@ test('hostfwd=udp: a host port already bound is refused before the engine starts
   }
 });
 
-/** Run in a namespace: answers every DNS query for an A record with 192.0.2.77 (and counts queries on stderr). */
-const DNS_SERVER = `const s = require('node:dgram').createSocket('udp4');
-s.on('message', (q, from) => {
+/**
+ * Run in a namespace: answers every DNS query for an A record with 192.0.2.77, over UDP (counted as `query`
+ * on stderr) and over TCP (`tcp`). A name whose first label is `big` has 40 addresses, 192.0.2.1 to .40:
+ * over TCP all of them, over UDP none, with TC set (as a resolver whose answer does not fit).
+ */
+const DNS_SERVER = `const answer = (q, tcp) => {
   let at = 12;
   while (q[at] !== 0) at += q[at] + 1;
   const question = q.subarray(12, at + 5);
-  const head = Buffer.from([q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
-  const answer = Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 77]);
-  s.send(Buffer.concat([head, question, answer]), from.port, from.address);
+  const big = q.subarray(13, 13 + q[12]).toString() === 'big';
+  const n = big ? (tcp ? 40 : 0) : 1;
+  const head = Buffer.from([q[0], q[1], big && !tcp ? 0x83 : 0x81, 0x80, 0, 1, 0, n, 0, 0, 0, 0]);
+  const rr = (i) => Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, big ? i + 1 : 77]);
+  return Buffer.concat([head, question, ...Array.from({ length: n }, (_, i) => rr(i))]);
+};
+const s = require('node:dgram').createSocket('udp4');
+s.on('message', (q, from) => {
+  s.send(answer(q, false), from.port, from.address);
   process.stderr.write('query\\n');
 });
-s.bind(53, '127.0.0.1', () => console.log('dns ready'));`;
+const t = require('node:net').createServer((c) => {
+  let buf = Buffer.alloc(0);
+  c.on('error', () => {});
+  c.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+      const a = answer(buf.subarray(2, 2 + buf.readUInt16BE(0)), true);
+      buf = buf.subarray(2 + buf.readUInt16BE(0));
+      c.write(Buffer.concat([Buffer.from([a.length >> 8, a.length & 255]), a]));
+      process.stderr.write('tcp\\n');
+    }
+  });
+});
+t.listen(53, '127.0.0.1', () => s.bind(53, '127.0.0.1', () => console.log('dns ready')));`;
 
 /**
  * Runs `body` with a network namespace of its own whose resolv.conf names 127.0.0.1, where DNS_SERVER
- * answers; `run` starts `fata run ARGS` in it as nobody, `queries` counts the queries the server saw.
+ * answers; `run` starts `fata run ARGS` in it as nobody, `queries` and `tcpQueries` count the queries the
+ * server saw over UDP and over TCP.
  * The namespace, its /etc/netns folder and every process go when `body` ends.
  */
-async function withHostResolver(body: (run: (args: string[]) => ChildProcess, queries: () => number) => Promise<void>): Promise<void> {
+async function withHostResolver(
+  body: (run: (args: string[]) => ChildProcess, queries: () => number, tcpQueries: () => number) => Promise<void>,
+): Promise<void> {
   const ns = `fata-usernet-${process.pid}`;
   const etc = `/etc/netns/${ns}`;
   spawnSync('ip', ['netns', 'add', ns]);
@@ -290,9 +315,11 @@ async function withHostResolver(body: (run: (args: string[]) => ChildProcess, qu
     writeFileSync(join(etc, 'resolv.conf'), 'nameserver 127.0.0.1\n');
     const dns = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', DNS_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(dns);
-    let queries = 0;
+    let queries = 0,
+      tcpQueries = 0;
     dns.stderr!.on('data', (d: Buffer) => {
       queries += d.toString().split('query\n').length - 1;
+      tcpQueries += d.toString().split('tcp\n').length - 1;
     });
     await waitForLine(dns, /dns ready/);
     const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -306,6 +333,7 @@ async function withHostResolver(body: (run: (args: string[]) => ChildProcess, qu
         return child;
       },
       () => queries,
+      () => tcpQueries,
     );
   } finally {
     for (const c of children) c.kill('SIGKILL');
@@ -367,6 +395,27 @@ test('DNS over TCP: 10.0.2.3:53 answers pipelined queries and a later one on one
     assert.match(out, /event=tcp-bounds-bytes sent=140000 outcome=reset/, out);
     assert.match(out, /event=tcp-bounds-connections opened=17 answered=16 failed=0 reset=1 ended=0/, out);
     assert.match(out, /event=tcp-bounds-idle outcome=ended/, out);
+  });
+});
+
+test('DNS over TCP: an answer the host resolver truncates over UDP is asked again over TCP and reaches the guest whole (asked over TCP, or over UDP and then TCP)', {
+  skip: asRoot ? undefined : 'needs root: the host resolver is replaced inside a network namespace of its own',
+}, async () => {
+  const image = build('test/fixtures/lookup', '-t', 'spt');
+  await withHostResolver(async (run, queries, tcpQueries) => {
+    const all = Array.from({ length: 40 }, (_, i) => `192.0.2.${i + 1}`).join(' ');
+    const overTcp = run(['--net:service=user', image, '--names=big.example.test', '--tcp=10.0.2.3']);
+    const line = await waitForLine(overTcp, /event=lookup(-failed)? /, 30_000);
+    overTcp.kill('SIGTERM');
+    assert.match(line, /name=big\.example\.test round=1 transport=tcp rcode=0 /, line);
+    assert.ok(line.includes(`addresses="${all}" tc=false`), line);
+    assert.deepEqual([queries(), tcpQueries()], [1, 1], 'asked over UDP, then over TCP once');
+    // The guest's own resolver: UDP first, TC, then TCP to 10.0.2.3, which asks the host's over TCP.
+    const stub = run(['--net:service=user', image, '--names=big.example.test']);
+    const first = await waitForLine(stub, /event=lookup(-failed)? /, 30_000);
+    stub.kill('SIGTERM');
+    assert.ok(first.includes(`addresses="${all}"`), first);
+    assert.ok(tcpQueries() > 1, 'the host resolver was asked over TCP again');
   });
 });
 

@@ -6,7 +6,8 @@
  *     TCP and UDP to it reach the host's 127.0.0.1;
  *   - 10.0.2.3: a DNS forwarder to the host's resolver (node:dns's servers),
  *     over UDP and over TCP (RFC 7766: several queries per connection,
- *     pipelined, each forwarded as a UDP one is; bounded, closed when idle);
+ *     pipelined, each forwarded as a UDP one is, and asked again over TCP when
+ *     that answer is truncated; bounded, closed when idle);
  *   - any other address X: a TCP connection to X:P becomes a host socket to
  *     X:P, a UDP datagram a host datagram socket's.
  * Each address the guest talks to is one Fata `Stack` of its own (the
@@ -29,7 +30,7 @@ import { IPV4_PAYLOAD_AT } from '../net/ipv4.ts';
 import { resetRepr } from '../net/tcp/reset.ts';
 import type { TcpConnection } from '../net/tcp/index.ts';
 import type { ByteStream } from '../net/stream.ts';
-import { DnsTcpSessions } from '../net/dns/transport.ts';
+import { DnsTcpSessions, frameTcp, TcpDeframer } from '../net/dns/transport.ts';
 import { decodeDns, encodeDns, formErrFor, isDecodeError, RCODE, replyTo } from '../wire/dns.ts';
 import { seqAdd } from '../net/tcp/seq.ts';
 import { emitTcp } from '../wire/tcp.ts';
@@ -358,9 +359,38 @@ export class UserNetGateway {
   }
 
   /**
+   * One query to the host's first resolver over TCP (RFC 7766), on a connection of its own: the answer in
+   * full when the UDP one came back truncated. Undefined when none came within DNS_ANSWER_MS, the
+   * connection failed, or it closed before a whole message.
+   */
+  private forwardDnsTcp(query: Uint8Array): Promise<Uint8Array | undefined> {
+    const [host, port] = parseServer(getServers()[0] ?? '127.0.0.53');
+    const sock = connect({ host, port, noDelay: true });
+    this.hostSockets.add(sock);
+    const deframer = new TcpDeframer();
+    return new Promise((resolve) => {
+      const done = (answer: Uint8Array | undefined): void => {
+        clearTimeout(timer);
+        sock.destroy();
+        this.hostSockets.delete(sock);
+        resolve(answer);
+      };
+      const timer = setTimeout(() => done(undefined), DNS_ANSWER_MS);
+      sock.on('error', () => done(undefined));
+      sock.on('close', () => done(undefined));
+      sock.on('data', (d: Buffer) => {
+        const m = deframer.push(d)[0];
+        if (m) done(m);
+      });
+      sock.write(frameTcp(query));
+    });
+  }
+
+  /**
    * DNS over TCP (RFC 7766) from the guest to 10.0.2.3:53: `DnsTcpSession` frames the queries (several per
-   * connection, pipelined, answered in order) and each goes to the host's resolver as a UDP query does; one
-   * the resolver does not answer gets SERVFAIL, so that the ones behind it are not held up.
+   * connection, pipelined, answered in order) and each goes to the host's resolver as a UDP query does (and
+   * over TCP when that answer is truncated); one the resolver does not answer gets SERVFAIL, so that the
+   * ones behind it are not held up.
    */
   private onDnsTcp(c: TcpConnection): void {
     if (this.closed) {
@@ -376,6 +406,8 @@ export class UserNetGateway {
     this.counters.dnsTcp++;
     this.dnsTcp.open(this.dnsStream(c), async (query) => {
       const answer = await this.forwardDns(query);
+      // Truncated over UDP: the guest asked over TCP for the whole answer, so the resolver is asked over TCP too.
+      if (answer && answer.length >= 12 && (answer[2]! & 0x02) !== 0) return [(await this.forwardDnsTcp(query)) ?? answer];
       if (answer) return [answer];
       const q = decodeDns(query);
       const fail = isDecodeError(q) ? formErrFor(query, q, { ra: true }) : encodeDns(replyTo(q, RCODE.SERVFAIL, { ra: true }));
