@@ -1,7 +1,9 @@
 /**
  * examples/website's AcmeStore (acme.ts) on a block device in memory, no network: what it writes loads again;
  * a certificate is reused only for the same directory and names and before two thirds of its life; a damaged,
- * foreign or unparseable store, or one too small, is a logged warning and never a throw.
+ * foreign or unparseable store, or one too small, is a logged warning and never a throw. And its renewal loop
+ * (acmeCertificates) on a virtual clock with a scripted ACME client: renewal at two thirds, the backoff, the
+ * certificate kept while renewals fail, and the warnings as its expiry approaches.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +14,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import type { BlockDevice, DeviceResult, Logger } from 'fata';
 import { SlotStore } from 'fata/storage';
-import { AcmeStore } from '../examples/website/acme.ts';
+import { AcmeStore, acmeCertificates, type Issued } from '../examples/website/acme.ts';
 import { selfSigned as selfSignedFiles } from './pki.ts';
 
 class MemBlock implements BlockDevice {
@@ -42,11 +44,11 @@ function recorder(): Logger & { lines: string[] } {
   return { lines, error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }
 
-/** A self-signed 90-day certificate for a.test and b.test, and its key (openssl). */
-function selfSigned(): { certPem: string; keyPem: string } {
+/** A self-signed certificate for a.test and b.test (90 days unless said), and its key (openssl). */
+function selfSigned(days = 90): { certPem: string; keyPem: string } {
   const dir = mkdtempSync(join(tmpdir(), 'fata-acme-store-'));
   try {
-    const { cert, key } = selfSignedFiles(dir, 'a', 'a.test', 'DNS:a.test,DNS:b.test', 90);
+    const { cert, key } = selfSignedFiles(dir, 'a', 'a.test', 'DNS:a.test,DNS:b.test', days);
     return { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -133,4 +135,111 @@ test('AcmeStore: damage, foreign records and a device too small are warnings, ne
   const small = recorder();
   new AcmeStore(new MemBlock(1024), DIR, ['a.test'], small).save({ certPem, keyPem, accountKeyPem: keyPem });
   assert.match(small.lines.join('\n'), /warn acme-store-failed .*"result":"full"/);
+});
+
+/**
+ * acmeCertificates with a client whose issue() answers from `script` (an Issued, or an Error to throw) and a
+ * virtual clock that starts now: each sleep moves it on at once, until `untilMs` after the start, where the loop
+ * is left asleep for good. Resolves with the log, each sleep, the issue() calls' times and the certificate served
+ * at the end.
+ */
+async function renewalRun(
+  script: (Issued | Error)[],
+  untilMs: number,
+): Promise<{ lines: string[]; sleeps: number[]; calls: number[]; servedToMs: number; startMs: number }> {
+  const log = recorder();
+  const startMs = Date.now();
+  let now = startMs;
+  const sleeps: number[] = [],
+    calls: number[] = [];
+  let finished: () => void = () => {};
+  const done = new Promise<void>((r) => {
+    finished = r;
+  });
+  const client = {
+    issue: async (): Promise<Issued> => {
+      calls.push(now - startMs);
+      const next = script.shift() ?? new Error('script ran out');
+      if (next instanceof Error) throw next;
+      return next;
+    },
+  };
+  const ctx = {
+    log,
+    nowMs: () => now,
+    sleep: (ms: number): Promise<void> => {
+      sleeps.push(ms);
+      if (now - startMs >= untilMs) {
+        finished();
+        return new Promise(() => {});
+      }
+      now += ms;
+      return Promise.resolve();
+    },
+  };
+  const cert = await acmeCertificates(client, ctx);
+  await done;
+  return { lines: log.lines, sleeps, calls, servedToMs: cert().validToMs, startMs };
+}
+
+const issued = (days = 90): Issued => {
+  const { certPem, keyPem } = selfSigned(days);
+  return { certPem, keyPem, accountKeyPem: keyPem };
+};
+const serialOf = (i: Issued): string => new X509Certificate(i.certPem).serialNumber;
+const validToMs = (i: Issued): number => Date.parse(new X509Certificate(i.certPem).validTo);
+
+test('renewal: at two thirds of the life; failures keep the certificate, back off 1 s doubling, then the new one is served', {
+  skip,
+}, async () => {
+  // The renewed certificate lives a year: not due again within the run.
+  const first = issued(),
+    second = issued(365);
+  const boom = new Error('ACME https://acme.test/dir: connect ECONNREFUSED');
+  const run = await renewalRun([first, boom, boom, boom, second], 61 * DAY);
+  assert.equal(run.calls.length, 5, 'no more calls once renewed');
+  const notBefore = Date.parse(new X509Certificate(first.certPem).validFrom);
+  // The first call at boot, the next at two thirds of 90 days after notBefore (a few seconds' slack: the
+  // certificate's time has whole seconds).
+  assert.equal(run.calls[0], 0);
+  const renewAt = notBefore + 60 * DAY - run.startMs;
+  assert.ok(Math.abs(run.calls[1]! - renewAt) < 2000, `first renewal at ${run.calls[1]} ms, due at ${renewAt}`);
+  assert.deepEqual(
+    run.calls.slice(2).map((t) => t - run.calls[1]!),
+    [1000, 3000, 7000],
+    'retried after 1, 2 and 4 s',
+  );
+  const failed = run.lines.filter((l) => l.startsWith('warn renewal-failed'));
+  assert.equal(failed.length, 3, run.lines.join('\n'));
+  for (const l of failed) assert.match(l, new RegExp(`"serving":"${serialOf(first)}"`));
+  assert.match(run.lines.join('\n'), new RegExp(`info certificate-renewed \\{"serial":"${serialOf(second)}"`));
+  assert.equal(run.servedToMs, validToMs(second), 'new handshakes get the renewed certificate');
+  // 30 days left when the renewals failed: one expiry warning, with its days, for the certificate still served.
+  const expiring = run.lines.filter((l) => l.includes('certificate-expiring'));
+  assert.equal(expiring.length, 1, run.lines.join('\n'));
+  assert.match(expiring[0]!, new RegExp(`^warn certificate-expiring .*"serial":"${serialOf(first)}".*"days_left":(29|30)`));
+  // Between renewals the loop sleeps at most an hour at a time.
+  assert.ok(Math.max(...run.sleeps) <= 3_600_000);
+});
+
+test('renewal failing for good: the certificate stays served, one warning per day left, then an error once it has expired', {
+  skip,
+}, async () => {
+  const first = issued();
+  const run = await renewalRun([first], 92 * DAY);
+  assert.equal(run.servedToMs, validToMs(first), 'nothing else to serve');
+  const days = run.lines.filter((l) => l.startsWith('warn certificate-expiring')).map((l) => Number(/"days_left":(\d+)/.exec(l)?.[1]));
+  // From the first failure (30 days left, or 29 with the seconds of notBefore) down to 0, each day once.
+  assert.ok(days[0] === 29 || days[0] === 30, String(days));
+  assert.deepEqual(
+    days,
+    Array.from({ length: days[0]! + 1 }, (_, i) => days[0]! - i),
+  );
+  const expired = run.lines.filter((l) => l.includes('certificate-expired'));
+  assert.equal(expired.length, 1, 'said once');
+  assert.match(expired[0]!, new RegExp(`^error certificate-expired .*"serial":"${serialOf(first)}"`));
+  // Retries never stop, an hour apart once backed off.
+  const retries = run.lines.filter((l) => l.startsWith('warn renewal-failed'));
+  assert.ok(retries.length > 700, `${retries.length} retries over 32 days`);
+  assert.match(retries.at(-1)!, /"retry_s":3600/);
 });

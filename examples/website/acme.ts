@@ -352,13 +352,21 @@ export class AcmeStore {
   }
 }
 
+const DAY_MS = 86_400_000;
+
 /**
  * Issues a certificate now (a failure throws: the website does not start without one), then renews it at two thirds
- * of its lifetime, for ever: a failed renewal keeps the current certificate, warns, and retries with backoff (1 s
- * doubling to an hour). Returns the current certificate, read by each new TLS connection: a renewal reaches new
- * handshakes, and established connections keep theirs.
+ * of its lifetime, for ever: a failed renewal keeps the current certificate, warns (`renewal-failed`), and retries
+ * with backoff (1 s doubling to an hour). While renewals fail, the approaching expiry is warned about too: once per
+ * day left under 30 days (`certificate-expiring`, as for a certificate from files), then once as an error when it has
+ * expired (`certificate-expired`; still served, there is no other). Returns the current certificate, read by each new
+ * TLS connection: a renewal reaches new handshakes, and established connections keep theirs.
  */
-export async function acmeCertificates(client: AcmeClient, ctx: AcmeContext, store?: AcmeStore): Promise<() => TlsCertificate> {
+export async function acmeCertificates(
+  client: Pick<AcmeClient, 'issue'>,
+  ctx: AcmeContext,
+  store?: AcmeStore,
+): Promise<() => TlsCertificate> {
   const kept = store?.certificate(ctx.nowMs());
   let issued: Issued;
   let cert: TlsCertificate;
@@ -381,8 +389,28 @@ export async function acmeCertificates(client: AcmeClient, ctx: AcmeContext, sto
     });
     store?.save(issued);
   }
+  // The last expiry warning given for the certificate now served: days left (Infinity: none yet), or expired.
+  let warnedDays = Number.POSITIVE_INFINITY,
+    warnedExpired = false;
+  const warnExpiry = (): void => {
+    const leftMs = cert.validToMs - ctx.nowMs();
+    const facts = { subject: cert.subject, serial: serialOf(issued.certPem), expires: new Date(cert.validToMs).toISOString() };
+    if (leftMs <= 0) {
+      if (!warnedExpired)
+        ctx.log.error('certificate-expired', { ...facts, hint: 'renewal keeps failing (renewal-failed says why); clients now refuse it' });
+      warnedExpired = true;
+      return;
+    }
+    const days = Math.floor(leftMs / DAY_MS);
+    if (days < 30 && days < warnedDays) {
+      ctx.log.warn('certificate-expiring', { ...facts, days_left: days, hint: 'renewal is failing (renewal-failed says why)' });
+      warnedDays = days;
+    }
+  };
   const renewals = async (): Promise<void> => {
     for (;;) {
+      warnedDays = Number.POSITIVE_INFINITY;
+      warnedExpired = false;
       const due = renewAtMs(issued.certPem);
       while (ctx.nowMs() < due) await ctx.sleep(Math.min(due - ctx.nowMs(), 3_600_000));
       for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 3_600_000)) {
@@ -401,6 +429,7 @@ export async function acmeCertificates(client: AcmeClient, ctx: AcmeContext, sto
             seconds_left: Math.floor((cert.validToMs - ctx.nowMs()) / 1000),
             retry_s: backoff / 1000,
           });
+          warnExpiry();
           await ctx.sleep(backoff);
         }
       }
