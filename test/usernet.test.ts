@@ -299,11 +299,11 @@ t.listen(53, '127.0.0.1', () => s.bind(53, '127.0.0.1', () => console.log('dns r
 /**
  * Runs `body` with a network namespace of its own whose resolv.conf names 127.0.0.1, where DNS_SERVER
  * answers; `run` starts `fata run ARGS` in it as nobody, `queries` and `tcpQueries` count the queries the
- * server saw over UDP and over TCP.
+ * server saw over UDP and over TCP; `ns` is the namespace's name.
  * The namespace, its /etc/netns folder and every process go when `body` ends.
  */
 async function withHostResolver(
-  body: (run: (args: string[]) => ChildProcess, queries: () => number, tcpQueries: () => number) => Promise<void>,
+  body: (run: (args: string[]) => ChildProcess, queries: () => number, tcpQueries: () => number, ns: string) => Promise<void>,
 ): Promise<void> {
   const ns = `fata-usernet-${process.pid}`;
   const etc = `/etc/netns/${ns}`;
@@ -334,6 +334,7 @@ async function withHostResolver(
       },
       () => queries,
       () => tcpQueries,
+      ns,
     );
   } finally {
     for (const c of children) c.kill('SIGKILL');
@@ -416,6 +417,44 @@ test('DNS over TCP: an answer the host resolver truncates over UDP is asked agai
     stub.kill('SIGTERM');
     assert.ok(first.includes(`addresses="${all}"`), first);
     assert.ok(tcpQueries() > 1, 'the host resolver was asked over TCP again');
+  });
+});
+
+test("ping beyond the gateway: echo requests to 127.0.0.1 answered through the host's ping socket where net.ipv4.ping_group_range allows this user, unanswered (and said once) where not, and under restrict=on", {
+  skip: asRoot ? undefined : 'needs root: ping_group_range is set inside a network namespace of its own',
+}, async () => {
+  const image = build('test/fixtures/tcp-client', '-t', 'spt');
+  await withHostResolver(async (run, _q, _t, ns) => {
+    const pings = async (args: string[]): Promise<{ lines: string[]; err: string }> => {
+      const child = run([...args, image, '--host=127.0.0.1', '--port=9', '--kib=0', '--pings=2']);
+      let out = '',
+        err = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      await waitForLine(child, /event=ping-(reply|failed) .*seq=2/, 30_000);
+      child.kill('SIGTERM');
+      return { lines: out.split('\n').filter((l) => /event=ping-/.test(l)), err };
+    };
+    const sysctl = (range: string): void => {
+      const r = spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv4.ping_group_range=${range}`], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    };
+    sysctl('0 2147483647');
+    const allowed = await pings(['--net:service=user']);
+    assert.equal(allowed.lines.length, 2, allowed.lines.join('\n'));
+    for (const [i, l] of allowed.lines.entries()) assert.match(l, new RegExp(`event=ping-reply from=127\\.0\\.0\\.1 seq=${i + 1} `), l);
+    const restricted = await pings(['--net:service=user,restrict=on']);
+    assert.equal(restricted.lines.filter((l) => /event=ping-failed .*code=ETIMEOUT/.test(l)).length, 2, restricted.lines.join('\n'));
+    sysctl('1 0'); // No group may.
+    const refused = await pings(['--net:service=user']);
+    assert.equal(refused.lines.filter((l) => /event=ping-failed .*code=ETIMEOUT/.test(l)).length, 2, refused.lines.join('\n'));
+    const said =
+      refused.err.match(/usernet: this host does not let this user ping \(Permission denied[^)]*\)\); .*ping_group_range/g) ?? [];
+    assert.equal(said.length, 1, refused.err);
   });
 });
 

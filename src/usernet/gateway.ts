@@ -9,7 +9,8 @@
  *     pipelined, each forwarded as a UDP one is, and asked again over TCP when
  *     that answer is truncated; bounded, closed when idle);
  *   - any other address X: a TCP connection to X:P becomes a host socket to
- *     X:P, a UDP datagram a host datagram socket's.
+ *     X:P, a UDP datagram a host datagram socket's, an echo request one from
+ *     the host's ping socket where the host allows it (./ping.ts).
  * Each address the guest talks to is one Fata `Stack` of its own (the
  * stack is a host, not a router), made when the guest first reaches it;
  * a frame goes to the stack of its destination address. TCP is terminated
@@ -37,11 +38,13 @@ import { emitTcp } from '../wire/tcp.ts';
 import { decodeDhcp, DHCP, DHCP_SERVER_PORT, encodeDhcp, messageType } from '../wire/dhcp.ts';
 import { emitArp, ARP_REPLY } from '../wire/arp.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
-import { formatIpv4Address, PROTO_TCP, PROTO_UDP } from '../wire/ipv4.ts';
+import { formatIpv4Address, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../wire/ipv4.ts';
 import { FrameSocketDevice } from '../targets/node/frame-socket.ts';
 import { NodeRandom, nodeClock } from '../targets/node/platform.ts';
 import type { HostForward, UserNetOptions } from './options.ts';
 import { splice } from './splice.ts';
+import { type EchoFromHost, HostPinger } from './ping.ts';
+import { emitIcmpv4, ICMP_ECHO_REQUEST, Icmpv4View } from '../wire/icmpv4.ts';
 
 const ip = (a: number, b: number, c: number, d: number): number => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
 export const USERNET = {
@@ -152,7 +155,22 @@ export class UserNetGateway {
   private loop: Promise<void> = Promise.resolve();
   /** The guest's address and MAC, once it has a lease. */
   guest: { address: number; mac: Uint8Array } | undefined;
-  readonly counters = { framesIn: 0, framesOut: 0, refused: 0, tcpOut: 0, tcpIn: 0, udpOut: 0, udpIn: 0, dnsTcp: 0, dnsTcpRefused: 0 };
+  readonly counters = {
+    framesIn: 0,
+    framesOut: 0,
+    refused: 0,
+    tcpOut: 0,
+    tcpIn: 0,
+    udpOut: 0,
+    udpIn: 0,
+    dnsTcp: 0,
+    dnsTcpRefused: 0,
+    pingOut: 0,
+    pingIn: 0,
+  };
+  /** Echo requests beyond the gateway, sent from the host's ping socket (made on the first). */
+  private readonly pinger = new HostPinger((r) => this.echoBack(r));
+  private readonly icmpView = new Icmpv4View();
 
   constructor(o: GatewayOptions) {
     this.o = o;
@@ -481,6 +499,10 @@ export class UserNetGateway {
       this.gw.ethernet.input(f, len, this.rx.checksumVerified);
       return;
     }
+    if (proto === PROTO_ICMP && dst !== USERNET.gateway && dst !== USERNET.dns && len >= l4 + 8 && f[l4] === ICMP_ECHO_REQUEST) {
+      this.pingOut(f, len, l4, dst);
+      return;
+    }
     if (!firstFragment || len < l4 + 4 || (proto !== PROTO_TCP && proto !== PROTO_UDP) || dst === USERNET.dns) {
       s?.ethernet.input(f, len, this.rx.checksumVerified);
       return;
@@ -491,6 +513,37 @@ export class UserNetGateway {
     else if (proto === PROTO_TCP && len >= l4 + 14 && (f[l4 + 13]! & 0x12) === 0x02 && !this.connectFirst(s, dst, port, f, len, l4)) return;
     else if (proto === PROTO_UDP) this.openUdp(s, dst, port);
     s.ethernet.input(f, len, this.rx.checksumVerified);
+  }
+
+  /**
+   * An echo request from the guest to an outside address: sent from the host's ping socket (its reply comes
+   * back through `echoBack`), unless under restrict; a fragment, a bad checksum or a host that allows no
+   * ping sockets (said once) is dropped, so the guest sees no reply, never one the host did not give.
+   */
+  private pingOut(f: Uint8Array, len: number, l4: number, dst: number): void {
+    const end = Math.min(len, 14 + ((f[16]! << 8) | f[17]!));
+    const whole = (f[20]! & 0x3f) === 0 && f[21] === 0; // Neither more fragments nor an offset.
+    if (this.o.restrict || !whole || this.icmpView.check(f, true, l4, end) !== 'ok') {
+      this.counters.refused++;
+      return;
+    }
+    const v = this.icmpView;
+    const r = this.pinger.send(u32(f, 26), dst, v.ident, v.seq, v.data());
+    if (r === 'sent') this.counters.pingOut++;
+    else if (typeof r === 'object')
+      this.o.say(
+        `usernet: this host does not let this user ping (${r.refused}); echo requests beyond 10.0.2.2 go unanswered. ` +
+          'To allow them: sysctl -w net.ipv4.ping_group_range="0 2147483647" (or a range holding a group of this user)',
+      );
+  }
+
+  /** An echo reply the host got: to the guest, from the address it pinged, with its own identifier. */
+  private echoBack(r: EchoFromHost): void {
+    if (this.closed) return;
+    const s = this.stackFor(r.src);
+    const n = emitIcmpv4({ kind: 'echo-reply', ident: r.ident, seq: r.seq, data: r.data }, s.ipv4.tx, IPV4_PAYLOAD_AT);
+    if (s.ipv4.send(r.to, PROTO_ICMP, n) === 'ok') this.counters.pingIn++;
+    this.kick();
   }
 
   /**
@@ -678,6 +731,7 @@ export class UserNetGateway {
     for (const s of this.hostSockets) s.destroy();
     for (const k of [...this.udpFlows.keys()]) this.endFlow(k);
     for (const [k, a] of [...this.attempts]) this.dropAttempt(k, a);
+    await this.pinger.close();
     await this.dev.close();
   }
 }

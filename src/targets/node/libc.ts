@@ -42,6 +42,12 @@ export const libc = {
   /** socketpair(2): the two descriptors land in `sv` (two little-endian ints). */
   socketpair: lib.func('int socketpair(int domain, int type, int protocol, _Out_ uint8_t *sv)'),
   setsockopt: lib.func('int setsockopt(int fd, int level, int name, const uint8_t *value, unsigned int len)'),
+  /** sendto(2) with a `struct sockaddr` (the user-mode gateway's ICMP ping socket). */
+  sendto: lib.func('long sendto(int fd, const uint8_t *buf, unsigned long len, int flags, const uint8_t *addr, unsigned int addrlen)'),
+  /** recvfrom(2): the sender's `struct sockaddr` into `addr`, its length into `addrlen` (one int, in and out). */
+  recvfrom: lib.func(
+    'long recvfrom(int fd, _Out_ uint8_t *buf, unsigned long len, int flags, _Out_ uint8_t *addr, _Inout_ uint8_t *addrlen)',
+  ),
   /** setns(2): the calling thread joins the namespace `fd` names (`nstype` 0: whatever kind it is). */
   setns: lib.func('int setns(int fd, int nstype)'),
 };
