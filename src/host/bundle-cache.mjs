@@ -19,6 +19,9 @@ const CACHE = join(ROOT, 'node_modules', '.cache', 'fata');
 /** @type {Record<string, string>} */
 const ENTRIES = { cli: 'src/cli/fata.ts', bootstrap: 'src/tender/bootstrap.ts' };
 
+/** How bundles are made here: a change to the esbuild options below must change it, so old bundles are rebuilt. */
+const RECIPE = 2;
+
 /** @type {typeof import('node:crypto').createHash | undefined} */
 let createHash;
 /** @param {string} file */
@@ -38,6 +41,25 @@ function stamp(file) {
 }
 
 /**
+ * Built-in modules as CommonJS values (`process.getBuiltinModule`) instead of ES imports. An ES import
+ * of a built-in makes the engine build its ES facade, which reads every export and so runs every lazy
+ * getter: `node:crypto` alone cost about 4 ms of each sealed engine's boot (WebCrypto, key objects,
+ * argon2), for a bootstrap that calls only `createHash`. esbuild reads named imports of a CommonJS
+ * value property by property where they are used, so nothing is evaluated that is not called.
+ * @type {import('esbuild').Plugin}
+ */
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * Path of an up-to-date bundle for `name`, building it if needed; the
  * TypeScript entry when no bundle can be kept.
  * @param {'cli' | 'bootstrap'} name
@@ -49,7 +71,7 @@ export async function hostEntry(name) {
   const manifest = join(CACHE, `${name}.json`);
   try {
     const m = JSON.parse(readFileSync(manifest, 'utf8'));
-    if (m.root === ROOT && m.engine === process.version) {
+    if (m.root === ROOT && m.engine === process.version && m.recipe === RECIPE) {
       let fresh = true,
         restamp = false;
       for (const [f, h] of Object.entries(m.inputs)) {
@@ -91,6 +113,7 @@ export async function hostEntry(name) {
       target: 'node24',
       packages: 'external',
       define: { __FATA_ROOT__: JSON.stringify(ROOT) },
+      plugins: typeof process.getBuiltinModule === 'function' ? [lazyBuiltins] : [],
       metafile: true,
       write: false,
       logLevel: 'silent',
@@ -101,6 +124,7 @@ export async function hostEntry(name) {
     /** @type {Record<string, string>} */
     const stamps = {};
     for (const f of Object.keys(r.metafile.inputs)) {
+      if (f.startsWith('lazy-builtin:')) continue;
       const rel = relative(ROOT, resolve(ROOT, f));
       inputs[rel] = await sha(resolve(ROOT, f));
       stamps[rel] = stamp(resolve(ROOT, f));
@@ -116,7 +140,10 @@ export async function hostEntry(name) {
         .map((f) => join(ROOT, f))
         .join('\n') + '\n',
     );
-    writeFileSync(`${manifest}.${process.pid}.tmp`, JSON.stringify({ root: ROOT, engine: process.version, inputs, stamps }));
+    writeFileSync(
+      `${manifest}.${process.pid}.tmp`,
+      JSON.stringify({ root: ROOT, engine: process.version, recipe: RECIPE, inputs, stamps }),
+    );
     renameSync(`${manifest}.${process.pid}.tmp`, manifest);
     return out;
   } catch {
