@@ -4,8 +4,12 @@ import type { ChildProcess } from 'node:child_process';
 import type { TapNamespace } from './netns.ts';
 import { selfSigned } from './pki.ts';
 
-/** pebble on 10.0.0.1:14000 (its own HTTPS certificate in DIR/pebble-cert.pem), resolving through challtestsrv. */
-export async function pebble(ns: TapNamespace, dir: string, lifetimeS: number): Promise<ChildProcess> {
+/**
+ * pebble on 10.0.0.1:14000 (its own HTTPS certificate in DIR/pebble-cert.pem, its management API with the roots on
+ * :15000), resolving through challtestsrv — or, with `dnsServer` (IP:PORT), through that server, which must then
+ * answer the DNS-01 TXT queries itself.
+ */
+export async function pebble(ns: TapNamespace, dir: string, lifetimeS: number, o: { dnsServer?: string } = {}): Promise<ChildProcess> {
   selfSigned(dir, 'pebble', 'pebble', 'IP:10.0.0.1');
   writeFileSync(
     join(dir, 'pebble.json'),
@@ -23,23 +27,24 @@ export async function pebble(ns: TapNamespace, dir: string, lifetimeS: number): 
       },
     }),
   );
-  ns.start([
-    'pebble-challtestsrv',
-    '-defaultIPv4',
-    '10.0.0.2',
-    '-defaultIPv6',
-    '',
-    '-dns01',
-    '10.0.0.1:8053',
-    '-http01',
-    '',
-    '-https01',
-    '',
-    '-tlsalpn01',
-    '',
-    '-management',
-    '10.0.0.1:8055',
-  ]);
+  if (!o.dnsServer)
+    ns.start([
+      'pebble-challtestsrv',
+      '-defaultIPv4',
+      '10.0.0.2',
+      '-defaultIPv6',
+      '',
+      '-dns01',
+      '10.0.0.1:8053',
+      '-http01',
+      '',
+      '-https01',
+      '',
+      '-tlsalpn01',
+      '',
+      '-management',
+      '10.0.0.1:8055',
+    ]);
   const server = ns.start([
     'env',
     'PEBBLE_VA_NOSLEEP=1',
@@ -49,7 +54,7 @@ export async function pebble(ns: TapNamespace, dir: string, lifetimeS: number): 
     '-config',
     join(dir, 'pebble.json'),
     '-dnsserver',
-    '10.0.0.1:8053',
+    o.dnsServer ?? '10.0.0.1:8053',
   ]);
   await ns.listening(14000);
   return server;
