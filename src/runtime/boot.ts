@@ -32,6 +32,8 @@ export interface Platform {
   readonly assets: ReadonlyMap<string, Assets>;
   /** Resolves when the tender asks the unikernel to stop. */
   readonly stopRequested: Promise<void>;
+  /** Ends a `yield` in flight (main has returned: the loop is to stop now, not at its next deadline). */
+  readonly wake?: () => void;
   sleep(ms: number): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ export async function boot(
     code = EXIT_ABORT;
   }
   stopped = true;
+  platform.wake?.();
   await loop;
   log.info('exit', { code });
   return code;

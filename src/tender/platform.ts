@@ -83,6 +83,9 @@ export function makePlatform(image: Image, host: HostDevices): Platform {
     blocks: host.blocks,
     assets: imageAssets(image),
     stopRequested,
+    wake: () => {
+      for (const t of host.taps.values()) t.wake();
+    },
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   };
 }
