@@ -353,6 +353,10 @@ test('UPDATE sent to the primary: signed adds and deletes applied in order; an u
     undefined,
   );
   assert.deepEqual(served(), ['three']);
+  // A prerequisite that fails (§2.4.5: www.sec.test is not in use — it is) changes nothing.
+  const notInUse = { name: 'www.sec.test.', type: TYPE.ANY, class: 254, ttl: 0, data: { kind: 'raw' as const, bytes: new Uint8Array(0) } };
+  assert.equal(await sendUpdate(w.link(KEY), 'sec.test.', [txt('six')], [notInUse]), 'answered YXDOMAIN');
+  assert.deepEqual(served(), ['three']);
   assert.equal(await sendUpdate(w.link(OTHER), 'sec.test.', [txt('four')]), 'the server answered TSIG error BADKEY');
   assert.equal(await sendUpdate(w.link(), 'sec.test.', [txt('five')]), 'answered REFUSED');
   assert.deepEqual(served(), ['three']);

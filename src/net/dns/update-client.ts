@@ -4,7 +4,7 @@
  * and its RCODE read back. Records to add are given as they are (class IN);
  * `deletion` and `rrsetDeletion` spell the two deletes of §2.5.2 and §2.5.4.
  */
-import { canonicalName, CLASS_ANY, CLASS_IN, CLASS_NONE, RCODE, rcodeName, TYPE, type DnsRecord } from '../../wire/dns.ts';
+import { canonicalName, CLASS_ANY, CLASS_NONE, makeQuery, RCODE, rcodeName, TYPE, type DnsRecord } from '../../wire/dns.ts';
 import { OPCODE_UPDATE } from './authority.ts';
 import { requestPrimary, type PrimaryLink } from './secondary.ts';
 
@@ -30,23 +30,12 @@ export async function sendUpdate(
   updates: readonly DnsRecord[],
   prerequisites: readonly DnsRecord[] = [],
 ): Promise<string | undefined> {
-  const id = link.random.u32() & 0xffff;
+  // §2.3: the zone section is the zone's apex, type SOA; prerequisites in the answer section, updates in the authority section.
   const r = await requestPrimary(link, {
-    id,
-    qr: false,
+    ...makeQuery(link.random.u32() & 0xffff, canonicalName(apex), TYPE.SOA, { rd: false }),
     opcode: OPCODE_UPDATE,
-    aa: false,
-    tc: false,
-    rd: false,
-    ra: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-    // §2.3: the zone section is the zone's apex, type SOA.
-    questions: [{ name: canonicalName(apex), type: TYPE.SOA, class: CLASS_IN }],
     answers: prerequisites,
     authority: updates,
-    additional: [],
   });
   if (typeof r === 'string') return r;
   if (r.opcode !== OPCODE_UPDATE) return `an answer that is not to an UPDATE (opcode ${r.opcode})`;
