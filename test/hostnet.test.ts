@@ -4,7 +4,9 @@
  * Fata's DHCP server: a sealed unikernel leases an address and reaches the
  * internet's echo server, which sees the host's uplink address; a forward
  * makes a unikernel's website reachable from the internet; a routed network
- * (no NAT) is reached by a kernel client through a route. After destroy, the
+ * (no NAT) is reached by a kernel client through a route; a bridged setup (the
+ * docs' commands, a veth standing in for the physical interface) is reached by
+ * a kernel client on the same segment. After destroy, the
  * host namespace's links, addresses, nftables ruleset and ip_forward are as
  * they were before. Bad input is refused with nothing left behind.
  */
@@ -21,7 +23,9 @@ const FATA = join(ROOT, 'bin/fata.mjs');
 const skip = netnsSkipReason(['nft', 'socat', 'curl']) ?? (process.arch !== 'x64' ? 'the spt allow-list is for x86_64' : undefined);
 
 const H = `fata-hn-h-${process.pid}`,
-  I = `fata-hn-i-${process.pid}`;
+  I = `fata-hn-i-${process.pid}`,
+  B = `fata-hn-b-${process.pid}`,
+  L = `fata-hn-l-${process.pid}`;
 const state = mkdtempSync(join(tmpdir(), 'fata-hostnet-'));
 chmodSync(state, 0o755); // The sealed engine runs as an unprivileged account and reads its image from here.
 const started: ChildProcess[] = [];
@@ -87,7 +91,7 @@ function cleanup(): void {
         /* gone */
       }
     }
-  for (const ns of [H, I]) spawnSync('ip', ['netns', 'del', ns]);
+  for (const ns of [H, I, B, L]) spawnSync('ip', ['netns', 'del', ns]);
   rmSync(state, { recursive: true, force: true });
 }
 after(cleanup);
@@ -273,4 +277,83 @@ test('fata net create killed right after writing its state: the same create comp
     spawnSync('ip', ['netns', 'del', ns]);
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/**
+ * Bridged (docs/networking.md, "Bridged"): a host namespace whose "physical" interface eth0 (a veth) is on a
+ * LAN namespace's segment. The page's commands move the host's address to a bridge that enslaves eth0 and
+ * put a unikernel's tap on it; a kernel client on the LAN reaches the unikernel's website directly, the
+ * unikernel's own MAC in its neighbour table (one Ethernet segment, nothing routed), and the host keeps its
+ * way out. The page's undo puts the host back as it was.
+ */
+test("bridged, as docs/networking.md says: a kernel client on the LAN reaches a unikernel on a bridge that enslaves the host's interface, on one segment; undone, the host is as before", {
+  skip,
+  timeout: 180_000,
+}, async () => {
+  const inB = (argv: string[]): { status: number; out: string; err: string } => sh(['ip', 'netns', 'exec', B, ...argv]);
+  const inL = (argv: string[]): { status: number; out: string; err: string } => sh(['ip', 'netns', 'exec', L, ...argv]);
+  for (const ns of [B, L]) {
+    must(sh(['ip', 'netns', 'add', ns]), `netns ${ns}`);
+    must(sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']), 'lo');
+  }
+  must(sh(['ip', 'link', 'add', 'eth0', 'netns', B, 'type', 'veth', 'peer', 'name', 'lan0', 'netns', L]), 'veth');
+  must(inL(['ip', 'addr', 'add', '172.31.249.1/24', 'dev', 'lan0']), 'lan addr');
+  must(inL(['ip', 'link', 'set', 'lan0', 'up']), 'lan up');
+  must(inB(['ip', 'addr', 'add', '172.31.249.10/24', 'dev', 'eth0']), 'host addr');
+  must(inB(['ip', 'link', 'set', 'eth0', 'up']), 'host up');
+  must(inB(['ip', 'route', 'add', 'default', 'via', '172.31.249.1']), 'host default route');
+  const site = build('examples/website');
+  must(inB(['ping', '-c', '1', '-W', '5', '172.31.249.1']), 'the host reaches the LAN (the link is up on both sides)');
+  // The kernel reports the link's state a moment after the fact: the picture is taken once it says UP.
+  for (let i = 0; i < 100 && !/state UP/.test(inB(['ip', '-o', 'link', 'show', 'eth0']).out); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  const picture = (): string =>
+    [
+      inB(['ip', '-o', 'link', 'show']).out.replace(/^\d+: /gm, ''),
+      inB(['ip', '-4', '-o', 'addr', 'show']).out.replace(/^\d+: /gm, ''),
+      inB(['ip', 'route', 'show']).out,
+    ].join('\n---\n');
+  const before = picture();
+  // The page's commands, with eth0 at 172.31.249.10/24 and the LAN's router at 172.31.249.1.
+  for (const cmd of [
+    'ip link add br0 type bridge',
+    'ip link set eth0 master br0',
+    'ip addr flush dev eth0 && ip addr add 172.31.249.10/24 dev br0 && ip link set br0 up',
+    'ip route add default via 172.31.249.1',
+    'ip tuntap add dev tap0 mode tap && ip link set tap0 master br0 up',
+  ])
+    must(inB(['sh', '-ec', cmd]), cmd);
+  const w = startIn(B, [
+    process.execPath,
+    FATA,
+    'run',
+    '--net:service=tap0',
+    site,
+    '--ipv4=172.31.249.20/24',
+    '--ipv4-gateway=172.31.249.1',
+    '--http-port=80',
+    '--https-port=0',
+  ]);
+  await waitForLine(w, /event=serving/, 60_000);
+  assert.equal(
+    inL(['curl', '-s', '--max-time', '10', 'http://172.31.249.20/hello.txt']).out,
+    readFileSync(join(ROOT, 'examples/website/htdocs/hello.txt'), 'utf8'),
+  );
+  // The LAN learnt the unikernel's address at a MAC that the bridge has behind tap0: the unikernel's own.
+  const neigh = /lladdr ([0-9a-f:]{17})/.exec(inL(['ip', 'neigh', 'show', '172.31.249.20', 'dev', 'lan0']).out)?.[1];
+  assert.ok(neigh, 'the LAN has a neighbour entry for the unikernel');
+  assert.match(inB(['bridge', 'fdb', 'show', 'dev', 'tap0']).out, new RegExp(`^${neigh} `, 'm'), 'behind tap0 on the bridge');
+  assert.equal(inB(['ping', '-c', '1', '-W', '5', '172.31.249.1']).status, 0, 'the host still reaches the LAN, from br0');
+  assert.match(inB(['ip', 'route', 'show', 'default']).out, /default via 172\.31\.249\.1 dev br0/);
+  w.kill('SIGTERM');
+  await new Promise((res) => w.once('exit', res));
+  // The page's undo.
+  for (const cmd of [
+    'ip link del tap0',
+    'ip link set eth0 nomaster',
+    'ip link del br0',
+    'ip addr add 172.31.249.10/24 dev eth0 && ip route add default via 172.31.249.1',
+  ])
+    must(inB(['sh', '-ec', cmd]), cmd);
+  assert.equal(picture(), before, 'undone, the host is as it was');
 });
