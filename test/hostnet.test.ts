@@ -13,7 +13,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsSkipReason, waitForLine } from './netns.ts';
@@ -356,4 +356,49 @@ test("bridged, as docs/networking.md says: a kernel client on the LAN reaches a 
   ])
     must(inB(['sh', '-ec', cmd]), cmd);
   assert.equal(picture(), before, 'undone, the host is as it was');
+});
+
+test('fata net create failing part-way (nft missing, after the bridge is made) undoes what it did and says what to install', {
+  skip,
+  timeout: 60_000,
+}, () => {
+  const ns = `fata-hn-p-${process.pid}`;
+  const dir = mkdtempSync(join(tmpdir(), 'fata-hostnet-partial-'));
+  // A PATH with iproute2 and sysctl but no nft: the bridge, its address and ip_forward are done before nft is needed.
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  for (const tool of ['ip', 'sysctl']) {
+    const where = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+    assert.ok(where, `${tool} is installed`);
+    symlinkSync(where, join(bin, tool));
+  }
+  const inP = (argv: string[]): string => spawnSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8' }).stdout;
+  must(sh(['ip', 'netns', 'add', ns]), `netns ${ns}`);
+  try {
+    const picture = (): string =>
+      [
+        inP(['ip', '-o', 'link', 'show']).replace(/^\d+: /gm, ''),
+        inP(['ip', '-4', '-o', 'addr', 'show']),
+        inP(['ip', 'route', 'show']),
+        inP(['cat', '/proc/sys/net/ipv4/ip_forward']),
+      ].join('\n---\n');
+    const before = picture();
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, FATA, 'net', 'create', 'p0', '--cidr=10.74.0.1/24', '--nat'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...ENV, FATA_STATE_DIR: join(dir, 'state'), PATH: bin },
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /FATA_NET_KERNEL: cannot run 'nft': it is not installed .*install nftables \(apt-get install nftables\)/);
+    assert.equal(picture(), before, 'the bridge, its address and ip_forward were undone');
+    assert.deepEqual(
+      readdirSync(join(dir, 'state', 'net')).filter((f) => f !== 'ip_forward.before'),
+      [],
+      'and the network forgotten',
+    );
+    assert.ok(!existsSync(join(dir, 'state', 'net', 'ip_forward.before')), 'with the saved ip_forward put back');
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -53,9 +53,19 @@ export interface HostNetwork {
 /** Runs one command; throws a FataError with its stderr unless `allowFail`. */
 export type Runner = (argv: readonly string[], opts?: { input?: string; allowFail?: boolean }) => { status: number; out: string };
 
+/** The Debian package each tool Fata runs comes in, for the error when one is missing. */
+const PACKAGES: Readonly<Record<string, string>> = { ip: 'iproute2', nft: 'nftables', sysctl: 'procps' };
+
 export const run: Runner = (argv, opts = {}) => {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', input: opts.input, timeout: 30_000 });
   const status = r.status ?? 1;
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' && !opts.allowFail) {
+    const pkg = PACKAGES[argv[0]!];
+    throw new FataError(
+      'FATA_NET_KERNEL',
+      `cannot run '${argv[0]}': it is not installed (or not in PATH); ${pkg ? `install ${pkg} (apt-get install ${pkg})` : 'install it'} and run the command again`,
+    );
+  }
   if (status !== 0 && !opts.allowFail) {
     throw new FataError('FATA_NET_KERNEL', `'${argv.join(' ')}' failed: ${(r.stderr || r.error?.message || '').trim()}`);
   }
