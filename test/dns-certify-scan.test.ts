@@ -1,0 +1,174 @@
+/**
+ * examples/dns-certify's scan of a zone, without a network (no root): which
+ * requests at _letsencrypt._tcp.NAME are refused and why (not a CSR, a
+ * broken signature, NAME not in the CSR, a name outside the watched zones),
+ * each refusal logged once however often the zone is scanned; a published
+ * certificate for the CSR's key and names is current until two thirds of
+ * its life and due from then on; one for another key is not current; a
+ * failed order is not tried again before its backoff. The ACME client is a
+ * stub that records what it is asked to order and fails.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'fata';
+import { Zone, type DnsQuerier, type PrimaryLink } from 'fata/dns';
+import type { AcmeClient } from '../examples/website/acme.ts';
+import { Certifier, readCsr } from '../examples/dns-certify/certifier.ts';
+
+const openssl = (args: string[], input?: Buffer): Buffer => execFileSync('openssl', args, input ? { input } : {});
+
+/** A P-256 key in `dir` and a CSR for `names` (CN the first), as hex DER; `cert(days)` makes a self-signed certificate for the same key and names. */
+function keyAndCsr(
+  dir: string,
+  tag: string,
+  names: string[],
+): { csr: string; cert: (days: number) => { hex: string; x: X509Certificate } } {
+  const key = join(dir, `${tag}.pem`);
+  openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+  const subject = ['-subj', `/CN=${names[0]}`, '-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`];
+  const csr = openssl(['req', '-new', '-key', key, ...subject, '-outform', 'DER']).toString('hex');
+  const cert = (days: number) => {
+    const der = openssl(['req', '-x509', '-new', '-key', key, ...subject, '-days', String(days), '-outform', 'DER']);
+    return { hex: der.toString('hex'), x: new X509Certificate(der) };
+  };
+  return { csr, cert };
+}
+
+function zone(records: string[]): Zone {
+  const z = Zone.parse(
+    'example.test.',
+    `$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n${records.join('\n')}\n`,
+  );
+  if ('errors' in z) throw new Error(z.errors.join('\n'));
+  return z;
+}
+
+function certifier(wallMs: () => number): { c: Certifier; logs: string[]; orders: string[][] } {
+  const logs: string[] = [];
+  const orders: string[][] = [];
+  const push = (level: string) => (event: string, fields?: Record<string, unknown>) =>
+    logs.push(`${level} ${event} ${JSON.stringify(fields ?? {})}`);
+  const log: Logger = { error: push('error'), warn: push('warn'), info: push('info'), debug: push('debug') };
+  const acme = {
+    order: async (names: readonly string[]) => {
+      orders.push([...names]);
+      throw new Error('the stub orders nothing');
+    },
+  } as unknown as AcmeClient;
+  const c = new Certifier({
+    zones: ['example.test.'],
+    link: {} as PrimaryLink,
+    querier: {} as DnsQuerier,
+    acme,
+    challengeTtl: 60,
+    log,
+    sleep: async () => {},
+    wallMs,
+  });
+  return { c, logs, orders };
+}
+
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+
+test('dns-certify scan: refusals, each logged once, and nothing ordered for them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fata-certify-scan-'));
+  try {
+    const other = keyAndCsr(dir, 'other', ['other.example.test']);
+    const outside = keyAndCsr(dir, 'outside', ['out.example.test', 'www.elsewhere.test']);
+    const good = keyAndCsr(dir, 'good', ['good.example.test']);
+    // The same CSR with one bit of its signature flipped (the last octet is inside the signature).
+    const broken = good.csr.slice(0, -2) + (Number.parseInt(good.csr.slice(-2), 16) ^ 1).toString(16).padStart(2, '0');
+    const z = zone([
+      '_letsencrypt._tcp.junk TLSA 3 255 0 00112233',
+      `_letsencrypt._tcp.www2 TLSA 3 255 0 ${other.csr}`,
+      `_letsencrypt._tcp.out TLSA 3 255 0 ${outside.csr}`,
+      `_letsencrypt._tcp.broken TLSA 3 255 0 ${broken}`,
+      // Not requests: another usage, and a CSR-shaped record at a name without the prefix.
+      `_letsencrypt._tcp.cert-only TLSA 3 0 0 ${good.csr}`,
+      `_443._tcp.www TLSA 3 255 0 ${good.csr}`,
+    ]);
+    const { c, logs, orders } = certifier(() => Date.now());
+    await c.scan(z);
+    await c.scan(z);
+    await settle();
+    const refused = logs.filter((l) => l.includes('csr-refused'));
+    assert.equal(refused.length, 4, logs.join('\n'));
+    assert.match(refused.find((l) => l.includes('_letsencrypt._tcp.junk.'))!, /not a DER PKCS#10 request/);
+    assert.match(
+      refused.find((l) => l.includes('_letsencrypt._tcp.www2.'))!,
+      /does not name www2\.example\.test \(it names other\.example\.test\)/,
+    );
+    assert.match(refused.find((l) => l.includes('_letsencrypt._tcp.out.'))!, /www\.elsewhere\.test, in no watched zone/);
+    assert.match(refused.find((l) => l.includes('_letsencrypt._tcp.broken.'))!, /signature does not verify/);
+    assert.deepEqual(orders, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('dns-certify scan: a published certificate is current until 2/3 of its life, then due; another key is not current; backoff', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fata-certify-scan-'));
+  try {
+    const www = keyAndCsr(dir, 'www', ['www.example.test']);
+    const stranger = keyAndCsr(dir, 'stranger', ['www.example.test']);
+    const cert = www.cert(90);
+    const from = Date.parse(cert.x.validFrom),
+      to = Date.parse(cert.x.validTo);
+    const renewAt = from + ((to - from) * 2) / 3;
+    const z = zone([`_letsencrypt._tcp.www TLSA 3 255 0 ${www.csr}`, `_letsencrypt._tcp.www TLSA 3 0 0 ${cert.hex}`]);
+    let now = renewAt - 1000;
+    const { c, logs, orders } = certifier(() => now);
+    await c.scan(z);
+    await settle();
+    assert.deepEqual(orders, [], 'current a second before 2/3');
+    assert.match(logs.join('\n'), /certificate-current .*"renew_at":"[^"]+"/);
+    assert.equal(c.nextScanMs, renewAt, 'the next scan is at the renewal');
+    now = renewAt;
+    await c.scan(z);
+    await settle();
+    assert.deepEqual(orders, [['www.example.test']], 'due at 2/3');
+    assert.match(logs.join('\n'), /certificate-due/);
+    // The order failed: not again before the 1 s backoff, then again.
+    assert.match(logs.join('\n'), /certify-failed .*"retry_s":1/);
+    await c.scan(z);
+    await settle();
+    assert.equal(orders.length, 1, 'not again within the backoff');
+    now += 1000;
+    await c.scan(z);
+    await settle();
+    assert.equal(orders.length, 2, 'again after the backoff');
+    assert.match(logs.join('\n'), /certify-failed .*"retry_s":2/);
+
+    // A certificate for the same name but another key answers nothing: ordered at once.
+    const other = keyAndCsr(dir, 'www-new', ['www.example.test']);
+    const z2 = zone([`_letsencrypt._tcp.www TLSA 3 255 0 ${other.csr}`, `_letsencrypt._tcp.www TLSA 3 0 0 ${stranger.cert(90).hex}`]);
+    const second = certifier(() => Date.now());
+    await second.c.scan(z2);
+    await settle();
+    assert.deepEqual(second.orders, [['www.example.test']]);
+    assert.doesNotMatch(second.logs.join('\n'), /certificate-current/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('dns-certify scan: the CSR read gives its names and key as openssl sees them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fata-certify-scan-'));
+  try {
+    const r = keyAndCsr(dir, 'multi', ['a.example.test', 'b.example.test', '*.c.example.test']);
+    const got = await readCsr(Buffer.from(r.csr, 'hex'));
+    assert.ok(!('error' in got), JSON.stringify(got));
+    assert.deepEqual([...got.names].sort(), ['*.c.example.test', 'a.example.test', 'b.example.test']);
+    const spki = openssl(['pkey', '-in', join(dir, 'multi.pem'), '-pubout', '-outform', 'DER']).toString('hex');
+    assert.equal(got.spki, spki);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
