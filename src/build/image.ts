@@ -95,14 +95,20 @@ function isSection(s: unknown): s is Section {
   );
 }
 
-/** Reads and verifies an image; returns a message that says what is wrong otherwise. */
-export function readImage(bytes: Uint8Array, what = 'image'): Image | { error: string } {
+/** SHA-256 as lowercase hex, through `node:crypto`. */
+export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Reads and verifies an image; returns a message that says what is wrong otherwise. `sha256` is for the
+ * sealed engine, which hashes without loading `node:crypto` (src/targets/node/native-crypto.ts).
+ */
+export function readImage(bytes: Uint8Array, what = 'image', sha256 = sha256Hex): Image | { error: string } {
   const nl = bytes.indexOf(10);
   const first = new TextDecoder().decode(bytes.subarray(0, nl < 0 ? Math.min(bytes.length, 100) : nl));
   const m = /^FATA1 ([0-9a-f]{64}) (\d+)$/.exec(first);
   if (nl < 0 || !m) return { error: `${what} is not a Fata image (no FATA1 header); build one with 'fata build DIR'` };
   const rest = bytes.subarray(nl + 1);
-  const hash = createHash('sha256').update(rest).digest('hex');
+  const hash = sha256(rest);
   if (hash !== m[1])
     return { error: `${what} is corrupted: its SHA-256 is ${hash}, the header says ${m[1]}; rebuild it with 'fata build'` };
   const hlen = Number(m[2]);

@@ -20,7 +20,7 @@ const CACHE = join(ROOT, 'node_modules', '.cache', 'fata');
 const ENTRIES = { cli: 'src/cli/fata.ts', bootstrap: 'src/tender/bootstrap.ts' };
 
 /** How bundles are made here: a change to the esbuild options below must change it, so old bundles are rebuilt. */
-const RECIPE = 2;
+const RECIPE = 4;
 
 /** @type {typeof import('node:crypto').createHash | undefined} */
 let createHash;
@@ -41,21 +41,30 @@ function stamp(file) {
 }
 
 /**
- * Built-in modules as CommonJS values (`process.getBuiltinModule`) instead of ES imports. An ES import
- * of a built-in makes the engine build its ES facade, which reads every export and so runs every lazy
- * getter: `node:crypto` alone cost about 4 ms of each sealed engine's boot (WebCrypto, key objects,
- * argon2), for a bootstrap that calls only `createHash`. esbuild reads named imports of a CommonJS
- * value property by property where they are used, so nothing is evaluated that is not called.
+ * Built-in modules as CommonJS values, and the costly ones loaded when first used rather than when
+ * imported. An ES import of a built-in builds its ES facade, which reads every export and so runs
+ * every lazy getter; and `node:crypto` cost each sealed engine about 3.4 ms and 4 MiB of resident
+ * memory, imported by modules whose hashing the engine does not use (it hashes through
+ * src/targets/node/native-crypto.ts). A built-in is `process.getBuiltinModule(id)`; one in `LAZY` is an
+ * object of getters, one per export name (listed now, at bundle time, without reading them), that loads
+ * the module on the first read. esbuild reads named imports property by property where they are used.
  * @type {import('esbuild').Plugin}
  */
+const LAZY = new Set(['node:crypto']);
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
     b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'lazy-builtin' }));
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
-      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
-      loader: 'js',
-    }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const id = JSON.stringify(args.path);
+      if (!LAZY.has(args.path)) return { contents: `module.exports = process.getBuiltinModule(${id});`, loader: 'js' };
+      const names = JSON.stringify(Object.keys(process.getBuiltinModule(args.path)));
+      return {
+        contents: `let m; const load = () => (m ??= process.getBuiltinModule(${id}));
+for (const k of ${names}) Object.defineProperty(module.exports, k, { enumerable: true, get: () => load()[k] });`,
+        loader: 'js',
+      };
+    });
   },
 };
 

@@ -2,7 +2,8 @@
  * The spt bootstrap: the first code the sealed engine runs, as root when
  * root started it. In order:
  *   1. no core dumps, ever; join the memory cgroup the tender made, if any;
- *   2. read and verify the image, compile (not run) its bundle;
+ *   2. read and verify the image, compile (not run) its bundle (with V8's
+ *      code cache where the image's folder has one: ./code-cache.ts);
  *   3. adopt the device descriptors the tender passed (3, 4, …);
  *   4. start the libuv worker threads the tap's waits will use;
  *   5. record the descriptors that are the engine's own and close the rest;
@@ -14,7 +15,6 @@
  *   8. only then evaluate the service and boot it.
  * Exit codes: the service's (0, 1), 255 on an abort.
  */
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync, closeSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -22,11 +22,13 @@ import type { BlockDevice } from '../devices/index.ts';
 import { parseMac } from '../devices/index.ts';
 import { readImage } from '../build/image.ts';
 import { compileImage, readSourceMap } from './load.ts';
+import { codeCacheDir, enableCodeCache } from './code-cache.ts';
 import { makePlatform } from './platform.ts';
 import { readFileParams } from './file-params.ts';
 import { FileBlock } from '../targets/node/block.ts';
 import { libc } from '../targets/node/libc.ts';
 import { TapDevice } from '../targets/node/tap.ts';
+import { fillRandom, sha256Hex } from '../targets/node/native-crypto.ts';
 import { FrameSocketDevice } from '../targets/node/frame-socket.ts';
 import type { WaitableNetDevice } from '../targets/node/platform.ts';
 import { FdConsole } from '../targets/node/console.ts';
@@ -92,13 +94,13 @@ if ('error' in account) {
 }
 const imageBytes = readFileSync(spec.image);
 // fata run --trust checked a signature over some bytes: these must be the same (docs/trust.md).
-if (spec.imageSha256 !== undefined && createHash('sha256').update(imageBytes).digest('hex') !== spec.imageSha256) {
+if (spec.imageSha256 !== undefined && sha256Hex(imageBytes) !== spec.imageSha256) {
   process.stderr.write(
     `fata: error FATA_IMAGE_CHANGED: ${spec.image} changed after fata run checked its signature, and nothing of it ran; run it again\n`,
   );
   process.exit(1);
 }
-const image = readImage(imageBytes, spec.image);
+const image = readImage(imageBytes, spec.image, sha256Hex);
 if ('error' in image) {
   if (!spec.native) fail(image.error);
   // As the CLI reports it: the native tender hands over no image it has not at least glanced at.
@@ -113,7 +115,10 @@ if (spec.native) {
     process.exit(1);
   }
 }
-const instantiate = compileImage(image, spec.image, readSourceMap(spec.image, image));
+// V8's code cache where the image's folder opted in (./code-cache.ts): written now, before the drop and the seal.
+const flushCodeCache = enableCodeCache(codeCacheDir(spec.image, image.sha256));
+const instantiate = compileImage(image, spec.image, readSourceMap(spec.image, image, sha256Hex));
+flushCodeCache();
 
 // File parameters (param.file): read now, while files can be opened; the spec carried only their paths.
 const bootArgs = readFileParams(spec.bootArgs, image.manifest.params);
@@ -175,7 +180,7 @@ for (const [name, fd] of [
   Object.defineProperty(process, name, { configurable: true, enumerable: true, value: Object.assign(stream, { fd, isTTY: false }) });
 }
 
-const platform = makePlatform(image, { target: 'spt', taps, blocks, impair: spec.impair });
+const platform = makePlatform(image, { target: 'spt', taps, blocks, impair: spec.impair, randomSource: fillRandom });
 
 /**
  * The engine's own descriptors. Both tenders hand over only 0, 1, 2 and the

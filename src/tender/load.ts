@@ -15,13 +15,12 @@
  * boot for a small service and 20 ms for the website, on every boot, for
  * stacks that most runs never print.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import Module, { isBuiltin, SourceMap } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Platform } from '../runtime/boot.ts';
-import { MAP_BUNDLE_FIELD, type Image } from '../build/image.ts';
+import { MAP_BUNDLE_FIELD, sha256Hex, type Image } from '../build/image.ts';
 
 export type StartFn = (platform: Platform, argv: readonly string[]) => Promise<number>;
 
@@ -33,14 +32,14 @@ const HEAD = 'module.exports = function (exports, require, module) {\n';
  * another bundle (an image rebuilt or copied without its map: better no locations than wrong ones). Text operations
  * only, no JSON parse: the map of an Express app is 2 MB, and every millisecond here is boot time.
  */
-export function readSourceMap(imagePath: string, image: Image): string | undefined {
+export function readSourceMap(imagePath: string, image: Image, sha256 = sha256Hex): string | undefined {
   const file = `${imagePath}.map`;
   if (!existsSync(file)) return undefined;
   try {
     const text = readFileSync(file, 'utf8');
     const tag = `"${MAP_BUNDLE_FIELD}":"`;
     const at = text.lastIndexOf(tag);
-    const sha = createHash('sha256').update(image.sections.get('bundle')!).digest('hex');
+    const sha = sha256(image.sections.get('bundle')!);
     if (at < 0 || text.slice(at + tag.length, at + tag.length + 64) !== sha) return undefined;
     return text;
   } catch {

@@ -51,6 +51,8 @@ export interface HostDevices {
   readonly socketStack?: (name: string) => NetStack;
   /** Net devices to wrap in Fata's fault injector (both directions). */
   readonly impair?: ReadonlyMap<string, { readonly faults: FaultOptions; readonly seed: number }>;
+  /** Where randomness comes from (default: `node:crypto`; the spt bootstrap passes getrandom(2), ../targets/node/native-crypto.ts). */
+  readonly randomSource?: (into: Uint8Array) => void;
 }
 
 export function makePlatform(image: Image, host: HostDevices): Platform {
@@ -76,7 +78,7 @@ export function makePlatform(image: Image, host: HostDevices): Platform {
     engine: `node ${process.version}`,
     console: new FdConsole(1),
     clock: nodeClock,
-    random: new NodeRandom(),
+    random: new NodeRandom(host.randomSource),
     yield: tapYield(nodeClock, host.taps),
     nets,
     socketStack: host.socketStack,

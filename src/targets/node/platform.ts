@@ -21,18 +21,25 @@ export const nodeClock: Clock = {
 /** Cryptographically strong randomness, drawn from the host 1 KiB at a time. */
 export class NodeRandom implements Random {
   private readonly pool = new Uint32Array(256);
+  private readonly bytes = new Uint8Array(this.pool.buffer);
   private at = 256;
+  private readonly source: (into: Uint8Array) => void;
+
+  /** `source` fills a buffer from the host (default: `node:crypto`'s `getRandomValues`). */
+  constructor(source: (into: Uint8Array) => void = (into) => void getRandomValues(into)) {
+    this.source = source;
+  }
 
   u32(): number {
     if (this.at >= this.pool.length) {
-      getRandomValues(this.pool);
+      this.source(this.bytes);
       this.at = 0;
     }
     return this.pool[this.at++]!;
   }
 
   fill(into: Uint8Array): void {
-    getRandomValues(into);
+    this.source(into);
   }
 }
 
