@@ -3,7 +3,8 @@
  * veth to an "internet" namespace that runs the servers (socat). NAT with
  * Fata's DHCP server: a sealed unikernel leases an address and reaches the
  * internet's echo server, which sees the host's uplink address; a forward
- * makes a unikernel's website reachable from the internet; a routed network
+ * makes a unikernel's website reachable from the internet, another its UDP
+ * echo service; a routed network
  * (no NAT) is reached by a kernel client through a route; a bridged setup (the
  * docs' commands, a veth standing in for the physical interface) is reached by
  * a kernel client on the same segment. After destroy, the
@@ -163,13 +164,14 @@ async function routed(site: string): Promise<void> {
   inI(['ip', 'route', 'del', '10.78.0.0/24']);
 }
 
-test('fata net: NAT with Fata DHCP, a forward in, a routed network, bad input — and destroy leaves the host as it was', {
+test('fata net: NAT with Fata DHCP, a TCP and a UDP forward in, a routed network, bad input — and destroy leaves the host as it was', {
   skip,
   timeout: 240_000,
 }, async () => {
   topology();
   const client = build('test/fixtures/tcp-client');
   const site = build('examples/website');
+  const udpEcho = build('test/fixtures/udp-echo');
   const before = hostPicture();
 
   refusals();
@@ -222,11 +224,30 @@ test('fata net: NAT with Fata DHCP, a forward in, a routed network, bad input �
   must(fata('net', 'unforward', 'n0', 'tcp', '8080'), 'unforward');
   assert.notEqual(inI(['curl', '-s', '--max-time', '3', 'http://172.31.250.1:8080/hello.txt']).status, 0, 'unforwarded: no way in');
 
+  // A UDP forward: a datagram from the internet reaches a unikernel's UDP echo service, and the answer comes back.
+  tapOn('n0', 'e1');
+  const e = startIn(H, [
+    process.execPath,
+    FATA,
+    'run',
+    '--net:service=e1',
+    udpEcho,
+    '--port=7',
+    '--ipv4=10.77.0.3/24',
+    '--ipv4-gateway=10.77.0.1',
+  ]);
+  await waitForLine(e, /event=listening .*port=7/, 60_000);
+  must(fata('net', 'forward', 'n0', 'udp', '5353', '10.77.0.3:7'), 'forward udp');
+  const echoed = inI(['sh', '-c', 'echo fata-udp-forward | socat -t 5 - UDP4:172.31.250.1:5353']);
+  assert.equal(echoed.out, 'fata-udp-forward\n', echoed.err);
+  must(fata('net', 'unforward', 'n0', 'udp', '5353'), 'unforward udp');
+
   // Destroy is refused while unikernels are attached; --force takes the network down anyway.
-  assert.match(fata('net', 'destroy', 'n0').err, /FATA_NET_BUSY: network 'n0' has (u1, w1|w1, u1) attached/);
-  for (const ch of [c, w]) ch.kill('SIGTERM');
+  const busy = /FATA_NET_BUSY: network 'n0' has (.*) attached/.exec(fata('net', 'destroy', 'n0').err);
+  assert.deepEqual(busy?.[1]?.split(', ').sort(), ['e1', 'u1', 'w1']);
+  for (const ch of [c, w, e]) ch.kill('SIGTERM');
   must(fata('net', 'destroy', 'n0', '--force'), 'destroy');
-  for (const tap of ['u1', 'w1']) inH(['ip', 'link', 'del', tap]);
+  for (const tap of ['u1', 'w1', 'e1']) inH(['ip', 'link', 'del', tap]);
 
   await routed(site);
 
