@@ -80,8 +80,8 @@ function runFata(args: string[]): ChildProcess {
   return spawn(join(CHECKOUT, 'bin', 'fata'), ['run', ...args], { cwd: CHECKOUT, uid: UID, gid: UID, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** Runs to the end; out, err and the exit code. */
-function finish(child: ChildProcess, timeoutMs = 60_000): Promise<{ code: number | null; out: string; err: string }> {
+/** What `child` has written so far, on stdout and on stderr. */
+function gather(child: ChildProcess): { out: () => string; err: () => string } {
   let out = '',
     err = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -90,11 +90,17 @@ function finish(child: ChildProcess, timeoutMs = 60_000): Promise<{ code: number
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
   });
+  return { out: () => out, err: () => err };
+}
+
+/** Runs to the end; out, err and the exit code. */
+function finish(child: ChildProcess, timeoutMs = 60_000): Promise<{ code: number | null; out: string; err: string }> {
+  const { out, err } = gather(child);
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      setImmediate(() => resolve({ code, out, err }));
+      setImmediate(() => resolve({ code, out: out(), err: err() }));
     });
   });
 }
@@ -427,17 +433,10 @@ test("ping beyond the gateway: echo requests to 127.0.0.1 answered through the h
   await withHostResolver(async (run, _q, _t, ns) => {
     const pings = async (args: string[]): Promise<{ lines: string[]; err: string }> => {
       const child = run([...args, image, '--host=127.0.0.1', '--port=9', '--kib=0', '--pings=2']);
-      let out = '',
-        err = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      child.stderr!.on('data', (d: Buffer) => {
-        err += d.toString();
-      });
+      const { out, err } = gather(child);
       await waitForLine(child, /event=ping-(reply|failed) .*seq=2/, 30_000);
       child.kill('SIGTERM');
-      return { lines: out.split('\n').filter((l) => /event=ping-/.test(l)), err };
+      return { lines: out().split('\n').filter((l) => /event=ping-/.test(l)), err: err() };
     };
     const sysctl = (range: string): void => {
       const r = spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv4.ping_group_range=${range}`], { encoding: 'utf8' });

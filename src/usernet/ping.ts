@@ -8,13 +8,11 @@
  * back, so nothing but replies to this socket's requests is read. Where the
  * host does not allow ping sockets, `send` says so and nothing is sent.
  */
-import { describeErrno, EAGAIN, EINTR, errno, libc, POLLIN } from '../targets/node/libc.ts';
+import { describeErrno, EAGAIN, EINTR, errno, libc, POLLIN, SOCK_CLOEXEC, SOCK_NONBLOCK } from '../targets/node/libc.ts';
 import { FdWaiter } from '../targets/node/fd-device.ts';
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
 const IPPROTO_ICMP = 1;
 const ICMP_ECHO_REQUEST = 8;
 const ICMP_ECHO_REPLY = 0;

@@ -66,5 +66,8 @@ export const O_CLOEXEC = 0o2000000;
 export const EAGAIN = 11;
 export const EINTR = 4;
 export const POLLIN = 0x1;
+/** socket(2) type flags. */
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
