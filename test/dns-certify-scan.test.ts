@@ -6,11 +6,12 @@
  * certificate for the CSR's key and names is current until two thirds of
  * its life and due from then on; one for another key is not current; a
  * failed order is not tried again before its backoff. The ACME client is a
- * stub that records what it is asked to order and fails.
+ * stub that records what it is asked to order and fails. And the boot's
+ * refusals of missing or wrong parameters, each with what to write.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,8 @@ import { Zone, type DnsQuerier, type PrimaryLink } from 'fata/dns';
 import type { AcmeClient } from '../examples/website/acme.ts';
 import { Certifier, readCsr } from '../examples/dns-certify/certifier.ts';
 
+const ROOT = new URL('..', import.meta.url).pathname;
+const FATA = join(ROOT, 'bin/fata.mjs');
 const openssl = (args: string[], input?: Buffer): Buffer => execFileSync('openssl', args, input ? { input } : {});
 
 /** A P-256 key in `dir` and a CSR for `names` (CN the first), as hex DER; `cert(days)` makes a self-signed certificate for the same key and names. */
@@ -168,6 +171,45 @@ test('dns-certify scan: the CSR read gives its names and key as openssl sees the
     assert.deepEqual([...got.names].sort(), ['*.c.example.test', 'a.example.test', 'b.example.test']);
     const spki = openssl(['pkey', '-in', join(dir, 'multi.pem'), '-pubout', '-outform', 'DER']).toString('hex');
     assert.equal(got.spki, spki);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('dns-certify refuses to start without what it needs, naming the parameter and what to write', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fata-certify-params-'));
+  try {
+    openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024', '-out', join(dir, 'rsa.pem')]);
+    openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(dir, 'ec.pem')]);
+    const good = {
+      '--primary': '127.0.0.1:5300',
+      '--zone': 'example.test',
+      '--tsig': 'k:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==',
+      '--acme-directory': 'https://127.0.0.1:1/dir',
+      '--account-key': join(dir, 'ec.pem'),
+    };
+    const run = (change: Record<string, string | undefined>): string => {
+      const args = Object.entries({ ...good, ...change }).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+      const r = spawnSync(process.execPath, [FATA, 'run', 'examples/dns-certify', '--port=5399', ...args], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      return r.stdout;
+    };
+    const make = /openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out account\.pem/;
+    const noKey = run({ '--account-key': undefined });
+    assert.match(noKey, /event=bad-parameter parameter=--account-key error="the ACME account key file is required/);
+    assert.match(noKey, make);
+    assert.match(
+      run({ '--account-key': join(dir, 'rsa.pem') }),
+      /parameter=--account-key error="not a P-256 key: give a P-256 private key/,
+    );
+    assert.match(run({ '--zone': undefined }), /parameter=--zone error="name the zones to watch, e\.g\. --zone=example\.test"/);
+    assert.match(run({ '--primary': 'ns1.example.test' }), /parameter=--primary error="'ns1\.example\.test' is not IP or IP:PORT/);
+    assert.match(run({ '--tsig': undefined }), /parameter=--tsig error=".*--allow-update/);
+    assert.match(run({ '--acme-directory': undefined }), /parameter=--acme-directory error="give the ACME directory URL/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
