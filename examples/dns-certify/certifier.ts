@@ -100,6 +100,11 @@ interface Job {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+/** What to do about an UPDATE the primary refused. */
+const hint = (err: string, link: PrimaryLink): string =>
+  /REFUSED|BADKEY|BADSIG/.test(err)
+    ? ` (the primary must know the key and let it update: --tsig=…:${link.tsig?.key.name ?? 'NAME'}:… --allow-update=${link.tsig?.key.name ?? 'NAME'})`
+    : '';
 
 /** The published certificate that answers `r` (its key and names), the latest if several; undefined when none does. */
 function current(r: Request): X509Certificate | undefined {
@@ -169,7 +174,7 @@ export class Certifier {
       const apex = this.zoneOf(rr.name);
       if (!apex) throw new Error(`${rr.name} is in none of the watched zones`);
       const err = await sendUpdate(this.o.link, apex, [rr]);
-      if (err) throw new Error(`UPDATE adding ${rr.name} TXT: ${err}`);
+      if (err) throw new Error(`UPDATE adding ${rr.name} TXT: ${err}${hint(err, this.o.link)}`);
       this.o.log.info('challenge-added', { name: rr.name, zone: apex });
       for (let i = 0; i < 30; i++) {
         if (await this.served(rr)) {
@@ -279,7 +284,7 @@ export class Certifier {
         ...certs.slice(1).map((x) => tlsaRecord(r.owner, r.ttl, CA, x.raw)),
       ];
       const err = await sendUpdate(this.o.link, r.apex, updates);
-      if (err) throw new Error(`UPDATE publishing the certificate: ${err}`);
+      if (err) throw new Error(`UPDATE publishing the certificate: ${err}${hint(err, this.o.link)}`);
       job.notBeforeMs = renewAtMs(leaf);
       job.backoffMs = 1000;
       this.later(job.notBeforeMs);
