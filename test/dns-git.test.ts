@@ -24,7 +24,7 @@ import { startNsd } from './nsd.ts';
 import { journalFlag } from './dns-journal.ts';
 import { lines } from './log-lines.ts';
 import { buildImage, kdigIn, until } from './images.ts';
-import { CLASS_IN, decodeDns, encodeDns, isDecodeError, RCODE, TYPE } from '../src/wire/dns.ts';
+import { decodeDns, encodeDns, isDecodeError, makeQuery, RCODE, TYPE } from '../src/wire/dns.ts';
 import { OPCODE_NOTIFY } from '../src/net/dns/authority.ts';
 import { parseTsigKey, signMessage, type TsigKey } from '../src/net/dns/tsig.ts';
 import { createHmac } from 'node:crypto';
@@ -51,22 +51,7 @@ function addressOf(out: string): string {
 
 /** A NOTIFY for `apex` sent to Fata from inside the namespace (signed with `key` when given); the answer's RCODE. */
 function notify(ns: TapNamespace, apex: string, key: TsigKey | undefined): number {
-  let bytes = encodeDns({
-    id: 4242,
-    qr: false,
-    opcode: OPCODE_NOTIFY,
-    aa: true,
-    tc: false,
-    rd: false,
-    ra: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-    questions: [{ name: apex, type: TYPE.SOA, class: CLASS_IN }],
-    answers: [],
-    authority: [],
-    additional: [],
-  });
+  let bytes = encodeDns({ ...makeQuery(4242, apex, TYPE.SOA, { rd: false }), opcode: OPCODE_NOTIFY, aa: true });
   if (key) bytes = signMessage(bytes, key, (h, k, d) => createHmac(h, k).update(d).digest(), { now: Math.floor(Date.now() / 1000) }).bytes;
   const r = ns.run(
     [
