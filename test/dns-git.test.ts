@@ -77,25 +77,30 @@ function startFata(ns: TapNamespace, image: string, args: string[]): { child: Ch
 /** How many output lines match `re`. */
 const count = (text: string, re: RegExp): number => text.split('\n').filter((l) => re.test(l)).length;
 
-/** Boots after the first run: --allow-update refused, a broken branch stops the boot, the timer fetches. */
-async function restarts(ns: TapNamespace, image: string, work: string): Promise<void> {
+/** Boots after the first run: --allow-update refused, a broken branch stops the boot, the timer fetches (over HTTPS). */
+async function restarts(ns: TapNamespace, image: string, work: string, dir: string): Promise<void> {
   // UPDATE and git do not mix: --allow-update with --zones-remote stops the boot.
   const both = startFata(ns, image, [`--tsig=${KEY}`, '--allow-update=xfr-key', REMOTE]);
-  await once(both.child, 'exit');
+  await once(both.child, 'close'); // 'close': its output read to the end
   assert.notEqual(both.child.exitCode, 0);
   assert.match(both.log.all(), /event=bad-parameter parameter=--allow-update error=.*push/);
 
   // A boot on a broken branch stops, naming file and line.
   commit(work, { 'example.test.zone': example(3, '192.0.2.301') }, '2026-01-05T00:00:00Z');
   const broken = startFata(ns, image, [REMOTE]);
-  await once(broken.child, 'exit');
+  await once(broken.child, 'close');
   assert.notEqual(broken.child.exitCode, 0);
   assert.match(broken.log.all(), /level=error .*event=zone-error zone=example\.test\. file=example\.test\.zone line=6 /);
   assert.doesNotMatch(broken.log.all(), /event=serving/);
 
   // The timer: fixed and pushed, the next version found within --zones-refresh without any NOTIFY.
   commit(work, { 'example.test.zone': example(4, '192.0.2.4') }, '2026-01-06T00:00:00Z');
-  const timed = startFata(ns, image, [REMOTE, '--zones-refresh=1']);
+  // Over HTTPS this time, the git server's certificate checked against --zones-remote-ca.
+  const timed = startFata(ns, image, [
+    `--zones-remote=https://${HOST}:8443/git/zones.git#main`,
+    `--zones-remote-ca=${join(dir, 'git-cert.pem')}`,
+    '--zones-refresh=1',
+  ]);
   await waitForLine(timed.child, /event=serving/, 60_000);
   assert.equal(addressOf(kdigIn(ns, FATA_IP, ['www.example.test', 'A'])), '192.0.2.4');
   const c5 = commit(work, { 'example.test.zone': example(5, '192.0.2.5') }, '2026-01-07T00:00:00Z');
@@ -188,7 +193,7 @@ test('dns-server --zones-remote: zones from git at boot, on a signed NOTIFY and 
       fata.child.kill('SIGTERM');
       await exited;
 
-      await restarts(ns, image, work);
+      await restarts(ns, image, work, dir);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
