@@ -1,6 +1,6 @@
 /**
- * Test helper: examples/dns-server declares a `journal` block device (its
- * dynamic updates), which every run must attach. `journalFlag()` makes a
+ * Test helper: examples/dns-server declares an optional `journal` block
+ * device (its dynamic updates; --allow-update needs it). `journalFlag()` makes a
  * zeroed 1 MiB file for one server and returns `--block:journal=FILE`; the
  * files go when the test's process exits.
  */

@@ -1,7 +1,8 @@
 /**
  * The DNS examples without root, on loopback host sockets (`--net=socket`):
- * examples/dns-resolver forwarding to examples/dns-server, and refusing
- * clients outside `--allow`. What a newcomer can try on any machine.
+ * examples/dns-resolver forwarding to examples/dns-server (with no journal
+ * device: it is optional), and refusing clients outside `--allow`. What a
+ * newcomer can try on any machine.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,7 +28,7 @@ test('dns-resolver forwards to dns-server over loopback, and refuses clients out
   const [base, b1, b2] = await freePorts(3);
   const children: ChildProcess[] = [];
   try {
-    const server = run('examples/dns-server', [`--port=${base}`], children, [journalFlag()]);
+    const server = run('examples/dns-server', [`--port=${base}`], children);
     await waitForLine(server, /event=serving/, 60_000);
     const resolver = run('examples/dns-resolver', [`--port=${b1}`, '--forwarders=127.0.0.1', `--upstream-port=${base}`], children);
     await waitForLine(resolver, /event=serving mode=forward/, 60_000);
@@ -68,4 +69,21 @@ test('a port already taken is a clear error and exit 1, not an abort', async () 
   } finally {
     for (const c of children) c.kill('SIGTERM');
   }
+});
+
+test('dns-server: --allow-update without the journal device stops the boot, saying what to attach', async () => {
+  const [port] = await freePorts(1);
+  const secret = Buffer.from('update-update-update-update-key!').toString('base64');
+  const r = spawnSync(
+    process.execPath,
+    [FATA, 'run', 'examples/dns-server', `--port=${port}`, `--tsig=hmac-sha256:up-key:${secret}`, '--allow-update=up-key'],
+    { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /event=device-absent device=journal type=block/);
+  assert.match(
+    r.stdout,
+    /event=bad-parameter parameter=--allow-update error="updates are journaled before they are served: attach the journal device, --block:journal=FILE/,
+  );
+  assert.doesNotMatch(r.stdout, /event=serving/);
 });

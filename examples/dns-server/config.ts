@@ -7,8 +7,11 @@ export default service({
     service: net(),
     /** One master file per zone, named after the zone: `example.test.zone` serves `example.test.` */
     zones: assets('zones', { compress: false }),
-    /** Dynamic updates, kept across restarts and replayed onto the image's zones at boot (any size from 8 KiB; `truncate -s 1M journal.img`); not used with --zones-remote. */
-    journal: block(),
+    /**
+     * Optional: dynamic updates, kept across restarts and replayed onto the image's zones at boot (any size from 8 KiB;
+     * `truncate -s 1M journal.img`); --allow-update needs it; not used with --zones-remote.
+     */
+    journal: block({ optional: true }),
   },
   params: {
     port: param.int(53, 'UDP and TCP port to answer on', { min: 1, max: 65535 }),
@@ -31,7 +34,7 @@ export default service({
     ),
     'allow-update': param.string(
       '',
-      "TSIG key names (from --tsig), comma-separated, whose signed UPDATEs (RFC 2136) may change the image's zones; each change is written to the journal device (--block:journal=FILE, which every run attaches) before it is served, and replayed at boot; an UPDATE signed otherwise, or unsigned, is REFUSED",
+      "TSIG key names (from --tsig), comma-separated, whose signed UPDATEs (RFC 2136) may change the image's zones; each change is written to the journal device (--block:journal=FILE, which --allow-update needs) before it is served, and replayed at boot; an UPDATE signed otherwise, or unsigned, is REFUSED",
     ),
     'zones-remote': param.string(
       '',

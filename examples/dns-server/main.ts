@@ -9,6 +9,8 @@
  * UPDATEs (RFC 2136) signed with those keys change the image's zones; each
  * change is written to the `journal` block device before it is served (a
  * write that fails is SERVFAIL and changes nothing) and replayed at boot.
+ * The journal is optional: without it the zones are served as built, and
+ * --allow-update is refused at boot.
  * With `--zones-remote`, the zones come from a git branch instead of the
  * image (git-zones.ts): fetched at boot, on a timer and on a signed NOTIFY,
  * each changed zone served at once and notified; UPDATE is refused for them.
@@ -251,6 +253,17 @@ async function loadZones(
   }
   const zones = imageZones(devices.zones, o.secondaryZones, log);
   if (!zones) return undefined;
+  if (!devices.journal) {
+    // The journal is optional: without it the image's zones are served as built, and UPDATE is refused.
+    if (o.updateKeys.size > 0) {
+      log.error('bad-parameter', {
+        parameter: '--allow-update',
+        error: 'updates are journaled before they are served: attach the journal device, --block:journal=FILE (truncate -s 1M journal.img)',
+      });
+      return undefined;
+    }
+    return { authority: new Authority(zones), journal: undefined, git: undefined, served: zones };
+  }
   const restored = restore(devices.journal, zones, log);
   return restored && { ...restored, git: undefined, served: zones };
 }
