@@ -69,6 +69,7 @@ function certifier(wallMs: () => number): { c: Certifier; logs: string[]; orders
     querier: {} as DnsQuerier,
     acme,
     challengeTtl: 60,
+    waitFor: [],
     log,
     sleep: async () => {},
     wallMs,
@@ -209,6 +210,7 @@ test('dns-certify refuses to start without what it needs, naming the parameter a
     assert.match(run({ '--zone': undefined }), /parameter=--zone error="name the zones to watch, e\.g\. --zone=example\.test"/);
     assert.match(run({ '--primary': 'ns1.example.test' }), /parameter=--primary error="'ns1\.example\.test' is not IP or IP:PORT/);
     assert.match(run({ '--tsig': undefined }), /parameter=--tsig error=".*--allow-update/);
+    assert.match(run({ '--wait-for': '10.0.0.4,ns2' }), /parameter=--wait-for error="'ns2' is not IP or IP:PORT/);
     assert.match(run({ '--acme-directory': undefined }), /parameter=--acme-directory error="give the ACME directory URL/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,14 +1,16 @@
 /**
  * examples/dns-certify against Debian's pebble, in a namespace this test
- * makes: a bridge holds two taps, the Fata primary (examples/dns-server,
- * 10.0.0.2, UPDATEs allowed for two TSIG keys, NOTIFY to the certifier)
- * and the certifier (10.0.0.3), both sealed; pebble (10.0.0.1) validates
+ * makes: a bridge holds three taps, the Fata primary (examples/dns-server,
+ * 10.0.0.2, UPDATEs allowed for two TSIG keys, NOTIFY to the others), the
+ * certifier (10.0.0.3, `--wait-for` the secondary) and a Fata secondary
+ * (10.0.0.4), all sealed; pebble (10.0.0.1) validates
  * DNS-01 by asking the Fata primary (`-dnsserver 10.0.0.2:53`). The test
  * puts a CSR into the zone by knsupdate (TLSA 3 255 0 at
  * _letsencrypt._tcp.www.example.test); then the zone carries a
  * certificate (TLSA 3 0 0) for the CSR's key and name that chains, with
  * the TLSA 0 0 0 intermediates, to pebble's root, and the _acme-challenge
- * TXT is gone. The certifier restarted with the same account key finds
+ * TXT is gone; the secondary served the challenge before pebble was told
+ * to look, and serves the certificate too. The certifier restarted with the same account key finds
  * its ACME account (not a new one) and the published certificate (orders
  * nothing); at two thirds of a 45 s lifetime it renews, and the zone then
  * holds the new certificate only.
@@ -24,7 +26,7 @@ import { netnsSkipReason, stopAll, withTapNamespace, type TapNamespace } from '.
 import type { ChildProcess } from 'node:child_process';
 import { pebble } from './pebble.ts';
 import { readableTempDir } from './unprivileged.ts';
-import { buildImage, kdigIn } from './images.ts';
+import { buildImage, kdigIn, until } from './images.ts';
 import { journalFlag } from './dns-journal.ts';
 import { lines } from './log-lines.ts';
 
@@ -35,8 +37,8 @@ const OWNER = '_letsencrypt._tcp.www.example.test.';
 const LIFETIME_S = 45;
 
 /** The TLSA records at `name` on the primary, over TCP: usage, selector, matching type and the data in hex. */
-function tlsas(ns: TapNamespace, name: string): { kind: string; hex: string }[] {
-  const out = kdigIn(ns, '10.0.0.2', ['+tcp', '+short', name, 'TLSA']);
+function tlsas(ns: TapNamespace, name: string, server = '10.0.0.2'): { kind: string; hex: string }[] {
+  const out = kdigIn(ns, server, ['+tcp', '+short', name, 'TLSA']);
   return out
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
@@ -48,22 +50,22 @@ function tlsas(ns: TapNamespace, name: string): { kind: string; hex: string }[] 
 const pem = (hex: string): string =>
   execFileSync('openssl', ['x509', '-inform', 'DER'], { input: Buffer.from(hex, 'hex'), encoding: 'utf8' });
 
-/** Two taps on a bridge holding the namespace's 10.0.0.1/24: one for each unikernel. */
-function secondTap(ns: TapNamespace): string {
-  for (const argv of [
-    ['ip', 'tuntap', 'add', 'dev', 'tap1', 'mode', 'tap'],
+/** Three taps on a bridge holding the namespace's 10.0.0.1/24: one for each unikernel. */
+function moreTaps(ns: TapNamespace): string[] {
+  const steps = [
     ['ip', 'link', 'add', 'br0', 'type', 'bridge'],
     ['ip', 'addr', 'del', '10.0.0.1/24', 'dev', ns.tap],
     ['ip', 'link', 'set', ns.tap, 'master', 'br0'],
-    ['ip', 'link', 'set', 'tap1', 'master', 'br0'],
     ['ip', 'addr', 'add', '10.0.0.1/24', 'dev', 'br0'],
-    ['ip', 'link', 'set', 'tap1', 'up'],
     ['ip', 'link', 'set', 'br0', 'up'],
-  ]) {
+  ];
+  for (const t of ['tap1', 'tap2'])
+    steps.push(['ip', 'tuntap', 'add', 'dev', t, 'mode', 'tap'], ['ip', 'link', 'set', t, 'master', 'br0'], ['ip', 'link', 'set', t, 'up']);
+  for (const argv of steps) {
     const r = ns.run(argv);
     assert.equal(r.status, 0, `${argv.join(' ')}: ${r.stderr}`);
   }
-  return 'tap1';
+  return ['tap1', 'tap2'];
 }
 
 /** The service's own key and its request (CN and subjectAltName www.example.test), made where the service runs; only the CSR goes into DNS. */
@@ -137,10 +139,28 @@ async function startPrimary(ns: TapNamespace, image: string): Promise<ChildProce
     '--ipv4=10.0.0.2/24',
     `--tsig=${CERTIFY_KEY},${ADMIN_KEY}`,
     '--allow-update=certify-key,admin-key',
-    '--notify=10.0.0.3',
+    '--notify=10.0.0.3,10.0.0.4',
   ]);
   await lines(primary).when(/event=serving/, 60_000);
   return primary;
+}
+
+/** A Fata secondary of example.test on `tap` at 10.0.0.4, transferring with the certifier's key (the primary's NOTIFYs carry it). */
+async function startSecondary(ns: TapNamespace, tap: string, image: string): Promise<ChildProcess> {
+  const secondary = ns.start([
+    process.execPath,
+    FATA,
+    'run',
+    `--net:service=${tap}`,
+    journalFlag(),
+    image,
+    '--ipv4=10.0.0.4/24',
+    `--tsig=${CERTIFY_KEY}`,
+    '--primary=10.0.0.2',
+    '--zone=example.test',
+  ]);
+  await lines(secondary).when(/event=zone-transferred zone=example\.test\./, 60_000);
+  return secondary;
 }
 
 /** The certifier on `tap` at 10.0.0.3: the example's parameters, pebble as its ACME server. */
@@ -158,6 +178,7 @@ const certifyArgs = (tap: string, image: string, dir: string): string[] => [
   '--acme-email=hostmaster@example.test',
   `--acme-ca=${join(dir, 'pebble-cert.pem')}`,
   `--account-key=${join(dir, 'account.pem')}`,
+  '--wait-for=10.0.0.4',
 ];
 
 /** The request put into the zone by the operator's key, as any RFC 2136 client sends it. */
@@ -178,11 +199,12 @@ test('dns-certify: a CSR put in the zone by UPDATE gets a certificate from pebbl
     execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(dir, 'account.pem')]);
     const want = request(dir);
     await withTapNamespace('10.0.0.1/24', async (ns) => {
-      const tap1 = secondTap(ns);
+      const [tap1, tap2] = moreTaps(ns) as [string, string];
       const unikernels: ChildProcess[] = [];
       try {
         await pebble(ns, dir, LIFETIME_S, { dnsServer: '10.0.0.2:53' });
         unikernels.push(await startPrimary(ns, primaryImage));
+        unikernels.push(await startSecondary(ns, tap2, primaryImage));
         let certify = ns.start(certifyArgs(tap1, certifyImage, dir));
         unikernels.push(certify);
         let cLog = lines(certify);
@@ -193,8 +215,13 @@ test('dns-certify: a CSR put in the zone by UPDATE gets a certificate from pebbl
         putRequest(ns, want.csrHex);
         const published = await cLog.when(/event=certificate-published name=www\.example\.test\./, 120_000);
         const serial1 = /serial=(\w+)/.exec(published)![1]!;
-        assert.match(cLog.all(), /event=challenge-visible name=_acme-challenge\.www\.example\.test\./);
+        assert.match(
+          cLog.all(),
+          /event=challenge-visible name=_acme-challenge\.www\.example\.test\. servers=10\.0\.0\.2:53,10\.0\.0\.4:53/,
+        );
         checkPublished(ns, dir, want, serial1);
+        const sorted = (server: string): string => JSON.stringify(tlsas(ns, OWNER, server).sort((a, b) => a.hex.localeCompare(b.hex)));
+        await until('the secondary serves what the primary serves', () => sorted('10.0.0.4') === sorted('10.0.0.2'), 10_000);
         // The challenge is gone from the zone.
         assert.match(cLog.all(), /event=challenge-removed name=_acme-challenge\.www\.example\.test\./);
         const txt = kdigIn(ns, '10.0.0.2', ['+tcp', '_acme-challenge.www.example.test.', 'TXT']);
@@ -226,10 +253,10 @@ test('dns-certify: a CSR put in the zone by UPDATE gets a certificate from pebbl
         assert.ok(dueMs >= from + ((to - from) * 2) / 3 && dueMs < to, `renewed at 2/3 of ${first.validFrom}..${first.validTo}: ${due}`);
         checkPublished(ns, dir, want, serial2);
       } finally {
-        // The unikernels let go of tap1 before it goes.
+        // The unikernels let go of their taps before they go.
         await stopAll(unikernels);
         ns.run(['ip', 'link', 'del', 'br0']);
-        ns.run(['ip', 'tuntap', 'del', 'dev', 'tap1', 'mode', 'tap']);
+        for (const t of ['tap1', 'tap2']) ns.run(['ip', 'tuntap', 'del', 'dev', t, 'mode', 'tap']);
       }
     });
   } finally {

@@ -129,6 +129,8 @@ export interface CertifierOptions {
   readonly querier: DnsQuerier;
   readonly acme: AcmeClient;
   readonly challengeTtl: number;
+  /** Servers besides the primary (its secondaries) that must serve a challenge before the ACME server is told to look. */
+  readonly waitFor: readonly { readonly address: string; readonly port: number }[];
   readonly log: Logger;
   readonly sleep: (ms: number) => Promise<void>;
   readonly wallMs: () => number;
@@ -166,7 +168,7 @@ export class Certifier {
     };
   }
 
-  /** DNS-01 through the primary: the TXT added by UPDATE and waited for until the primary serves it; removed again after. */
+  /** DNS-01 through the primary: the TXT added by UPDATE and waited for until the primary and the --wait-for servers serve it; removed again after. */
   private readonly dns01: ChallengeSolver = {
     type: 'dns-01',
     present: async (domain, keyAuthorization) => {
@@ -176,14 +178,14 @@ export class Certifier {
       const err = await sendUpdate(this.o.link, apex, [rr]);
       if (err) throw new Error(`UPDATE adding ${rr.name} TXT: ${err}${hint(err, this.o.link)}`);
       this.o.log.info('challenge-added', { name: rr.name, zone: apex });
-      for (let i = 0; i < 30; i++) {
-        if (await this.served(rr)) {
-          this.o.log.info('challenge-visible', { name: rr.name, tries: i + 1 });
-          return;
+      const servers = [{ address: this.o.link.address, port: this.o.link.port }, ...this.o.waitFor];
+      for (const server of servers) {
+        for (let i = 0; !(await this.served(rr, server)); i++) {
+          if (i === 30) throw new Error(`${server.address}:${server.port} does not serve ${rr.name} TXT 30 s after the UPDATE`);
+          await this.o.sleep(1000);
         }
-        await this.o.sleep(1000);
       }
-      throw new Error(`the primary does not serve ${rr.name} TXT 30 s after the UPDATE`);
+      this.o.log.info('challenge-visible', { name: rr.name, servers: servers.map((x) => `${x.address}:${x.port}`).join(',') });
     },
     cleanup: async (domain, keyAuthorization) => {
       const rr = this.challengeRecord(domain, keyAuthorization);
@@ -194,12 +196,11 @@ export class Certifier {
     },
   };
 
-  /** Whether the primary answers `rr` (a TXT) now. */
-  private async served(rr: DnsRecord): Promise<boolean> {
+  /** Whether `server` answers `rr` (a TXT) now. */
+  private async served(rr: DnsRecord, server: { address: string; port: number }): Promise<boolean> {
     const want = rr.data.kind === 'TXT' ? new TextDecoder().decode(rr.data.strings[0]) : '';
     try {
-      const l = this.o.link;
-      const r = await this.o.querier.query(l.address, rr.name, TYPE.TXT, { rd: false, port: l.port });
+      const r = await this.o.querier.query(server.address, rr.name, TYPE.TXT, { rd: false, port: server.port });
       return r.answers.some((a) => a.data.kind === 'TXT' && a.data.strings.some((s) => new TextDecoder().decode(s) === want));
     } catch {
       return false;

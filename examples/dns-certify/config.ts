@@ -24,6 +24,10 @@ export default service({
     'account-key': param.file(
       'PEM private key (P-256, PKCS#8) of the ACME account, read before the engine starts and never on its command line (required; make one with: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out account.pem)',
     ),
+    'wait-for': param.string(
+      '',
+      "the primary's secondaries, IP[:PORT] comma-separated, that must serve a challenge's TXT record too before the ACME server is told to look (it may ask any of the zone's servers)",
+    ),
     'challenge-ttl': param.int(60, 'TTL of the _acme-challenge TXT records, in seconds', { min: 0, max: 86400 }),
   },
 });

@@ -39,8 +39,17 @@ const list = (s: string): string[] =>
     .map((x) => x.trim())
     .filter((x) => x !== '');
 
+/** `IP` or `IP:port` → address and port (53 when left out), or undefined. */
+function hostPort(s: string): { address: string; port: number } | undefined {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(s.trim());
+  const port = m?.[2] === undefined ? 53 : Number(m[2]);
+  if (!m || m[1]!.split('.').some((o) => Number(o) > 255) || port < 1 || port > 65535) return undefined;
+  return { address: m[1]!, port };
+}
+
 interface Options {
   readonly primary: { address: string; port: number };
+  readonly waitFor: { address: string; port: number }[];
   readonly zones: string[];
   readonly key: TsigKey;
   readonly accountKeyPem: string;
@@ -53,11 +62,16 @@ function options(p: {
   tsig: string;
   'acme-directory': string;
   'account-key': string;
+  'wait-for': string;
 }): Options | { parameter: string; error: string } {
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(p.primary.trim());
-  const port = m?.[2] === undefined ? 53 : Number(m[2]);
-  if (!m || m[1]!.split('.').some((o) => Number(o) > 255) || port < 1 || port > 65535)
-    return { parameter: '--primary', error: `'${p.primary}' is not IP or IP:PORT of the primary, e.g. --primary=10.0.0.2` };
+  const primary = hostPort(p.primary);
+  if (!primary) return { parameter: '--primary', error: `'${p.primary}' is not IP or IP:PORT of the primary, e.g. --primary=10.0.0.2` };
+  const waitFor: { address: string; port: number }[] = [];
+  for (const w of list(p['wait-for'])) {
+    const hp = hostPort(w);
+    if (!hp) return { parameter: '--wait-for', error: `'${w}' is not IP or IP:PORT, e.g. --wait-for=10.0.0.4,10.0.0.5:5353` };
+    waitFor.push(hp);
+  }
   const zones = list(p.zone).map((z) => canonicalName(z.endsWith('.') ? z : `${z}.`));
   if (zones.length === 0) return { parameter: '--zone', error: 'name the zones to watch, e.g. --zone=example.test' };
   const key = parseTsigKey(p.tsig);
@@ -76,7 +90,7 @@ function options(p: {
   } catch (e) {
     return { parameter: '--account-key', error: `${(e as Error).message}: give a P-256 private key in PEM (${make})` };
   }
-  return { primary: { address: m[1]!, port }, zones, key, accountKeyPem: p['account-key'] };
+  return { primary, waitFor, zones, key, accountKeyPem: p['account-key'] };
 }
 
 /** The zones kept as a secondary keeps them (each new version scanned), and the NOTIFY handler for a source address. */
@@ -140,6 +154,7 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     querier: new DnsQuerier(net, ctx.random, timer),
     acme,
     challengeTtl: params['challenge-ttl'],
+    waitFor: o.waitFor,
     log: ctx.log,
     sleep: ctx.sleep,
     wallMs: () => Number(ctx.clock.wallNs() / 1_000_000n),
