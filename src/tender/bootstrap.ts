@@ -17,7 +17,6 @@
  */
 import { readdirSync, readFileSync, readlinkSync, closeSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { BlockDevice } from '../devices/index.ts';
 import { parseMac } from '../devices/index.ts';
 import { readImage } from '../build/image.ts';
@@ -166,18 +165,29 @@ if (/"node:(tls|https|http2)"|\b(Response|Headers|FormData|WebSocket|EventSource
 // asks whether stderr is a terminal) and console.log writes through them. Node would make each on first use as a
 // libuv pipe, which the seal refuses (EPERM), and which turns the descriptor non-blocking, so that Node's exit, finding
 // the flag changed, tries to restore it, is refused and aborts. These only poll(2) and write(2) the console.
+// Each is made on first use: node:stream costs a boot about 2 ms, and a service that logs through its console
+// device never needs it.
 for (const [name, fd] of [
   ['stdout', 1],
   ['stderr', 2],
 ] as const) {
   const device = new FdConsole(fd);
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done): void {
-      device.write(chunk);
-      done();
+  Object.defineProperty(process, name, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const { Writable } = process.getBuiltinModule('node:stream');
+      const stream = new Writable({
+        write(chunk: Buffer, _encoding, done): void {
+          device.write(chunk);
+          done();
+        },
+      });
+      const value = Object.assign(stream, { fd, isTTY: false });
+      Object.defineProperty(process, name, { configurable: true, enumerable: true, value });
+      return value;
     },
   });
-  Object.defineProperty(process, name, { configurable: true, enumerable: true, value: Object.assign(stream, { fd, isTTY: false }) });
 }
 
 const platform = makePlatform(image, { target: 'spt', taps, blocks, impair: spec.impair, randomSource: fillRandom });
