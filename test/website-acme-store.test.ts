@@ -50,12 +50,14 @@ async function boot(ns: TapNamespace, dir: string, disk: string, domains = 'site
   try {
     await waitForLine(child, /event=serving/, 90_000);
     const served = handshakeCert(ns).serial;
-    for (let i = 0; until && i < 900 && !until.test(text); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; until && i < 600 && !until.test(text); i++) await new Promise((r) => setTimeout(r, 100));
     return `${text}\nserved=${served}`;
   } finally {
-    const gone = once(child, 'exit');
-    child.kill('SIGTERM');
-    await gone;
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = once(child, 'exit');
+      child.kill('SIGTERM');
+      await gone;
+    }
   }
 }
 
