@@ -127,41 +127,24 @@ function checkPublished(ns: TapNamespace, dir: string, want: { csrHex: string; p
   assert.equal(verify.status, 0, `chains to pebble's root: ${verify.stdout}${verify.stderr}`);
 }
 
-/** The primary: examples/dns-server on tap0 at 10.0.0.2, UPDATEs by both keys, NOTIFY to the certifier (signed with the certifier's key, the first). */
-async function startPrimary(ns: TapNamespace, image: string): Promise<ChildProcess> {
-  const primary = ns.start([
-    process.execPath,
-    FATA,
-    'run',
-    `--net:service=${ns.tap}`,
-    journalFlag(),
-    image,
-    '--ipv4=10.0.0.2/24',
-    `--tsig=${CERTIFY_KEY},${ADMIN_KEY}`,
-    '--allow-update=certify-key,admin-key',
-    '--notify=10.0.0.3,10.0.0.4',
-  ]);
-  await lines(primary).when(/event=serving/, 60_000);
-  return primary;
+/** examples/dns-server sealed on `tap` at `ipv4` with `flags`, once it prints a line matching `ready`. */
+async function dnsServer(
+  ns: TapNamespace,
+  tap: string,
+  image: string,
+  ipv4: string,
+  flags: string[],
+  ready: RegExp,
+): Promise<ChildProcess> {
+  const c = ns.start([process.execPath, FATA, 'run', `--net:service=${tap}`, journalFlag(), image, `--ipv4=${ipv4}/24`, ...flags]);
+  await lines(c).when(ready, 60_000);
+  return c;
 }
 
-/** A Fata secondary of example.test on `tap` at 10.0.0.4, transferring with the certifier's key (the primary's NOTIFYs carry it). */
-async function startSecondary(ns: TapNamespace, tap: string, image: string): Promise<ChildProcess> {
-  const secondary = ns.start([
-    process.execPath,
-    FATA,
-    'run',
-    `--net:service=${tap}`,
-    journalFlag(),
-    image,
-    '--ipv4=10.0.0.4/24',
-    `--tsig=${CERTIFY_KEY}`,
-    '--primary=10.0.0.2',
-    '--zone=example.test',
-  ]);
-  await lines(secondary).when(/event=zone-transferred zone=example\.test\./, 60_000);
-  return secondary;
-}
+/** The primary at 10.0.0.2: UPDATEs by both keys, NOTIFY to the certifier and the secondary (signed with the certifier's key, the first). */
+const primaryFlags = [`--tsig=${CERTIFY_KEY},${ADMIN_KEY}`, '--allow-update=certify-key,admin-key', '--notify=10.0.0.3,10.0.0.4'];
+/** A secondary of example.test at 10.0.0.4, transferring with the certifier's key (the primary's NOTIFYs carry it). */
+const secondaryFlags = [`--tsig=${CERTIFY_KEY}`, '--primary=10.0.0.2', '--zone=example.test'];
 
 /** The certifier on `tap` at 10.0.0.3: the example's parameters, pebble as its ACME server. */
 const certifyArgs = (tap: string, image: string, dir: string): string[] => [
@@ -203,8 +186,8 @@ test('dns-certify: a CSR put in the zone by UPDATE gets a certificate from pebbl
       const unikernels: ChildProcess[] = [];
       try {
         await pebble(ns, dir, LIFETIME_S, { dnsServer: '10.0.0.2:53' });
-        unikernels.push(await startPrimary(ns, primaryImage));
-        unikernels.push(await startSecondary(ns, tap2, primaryImage));
+        unikernels.push(await dnsServer(ns, ns.tap, primaryImage, '10.0.0.2', primaryFlags, /event=serving/));
+        unikernels.push(await dnsServer(ns, tap2, primaryImage, '10.0.0.4', secondaryFlags, /event=zone-transferred zone=example\.test\./));
         let certify = ns.start(certifyArgs(tap1, certifyImage, dir));
         unikernels.push(certify);
         let cLog = lines(certify);
