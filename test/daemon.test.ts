@@ -157,6 +157,20 @@ class Ctx {
   }
 }
 
+const imageOf = (c: Ctx, name: string): string => c.json<{ image: { sha256: string } }>(['info', name]).image.sha256;
+
+/** The code cache entries (src/tender/code-cache.ts) engines wrote for the image with this SHA-256: file → inode and mtime. */
+function codeCache(c: Ctx, sha256: string): Map<string, string> {
+  const dir = join(c.stateDir, 'images', '.v8-cache', sha256);
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(dir, f)).isFile());
+  } catch {
+    /* no folder: no entries */
+  }
+  return new Map(files.map((f) => [f, `${statSync(join(dir, f)).ino}:${statSync(join(dir, f)).mtimeMs}`]));
+}
+
 /** Created on the bridge, it answers ping with the MAC it was given, and runs sealed as `fata run` seals it. */
 async function createAndPing(c: Ctx): Promise<Info> {
   assert.equal(statSync(c.sock).mode & 0o777, 0o660, 'the socket is mode 0660');
@@ -174,6 +188,7 @@ async function createAndPing(c: Ctx): Promise<Info> {
   assert.match(status, /^NoNewPrivs:\s+1$/m);
   assert.doesNotMatch(status, /^Uid:\s+0\b/m);
   assert.ok(typeof first.startedAt === 'number' && typeof first.uptimeMs === 'number');
+  assert.equal(codeCache(c, imageOf(c, 'web')).size, 1, 'the engine left the code cache of its bundle in the state dir');
   return first;
 }
 
@@ -204,12 +219,14 @@ async function statsAndRestart(c: Ctx, first: Info): Promise<Info> {
   assert.deepEqual(await stopped, [0, null], 'stats --follow ends cleanly on ^C');
   const followed = c.follow(['console', 'web', '--follow']).lines;
   await until('the console follower has the history', () => followed.some((l) => /event=serving/.test(l)));
+  const cached = codeCache(c, imageOf(c, 'web'));
   process.kill(first.enginePid!, 'SIGKILL');
   const again = await until('web restarted', () => {
     const i = c.info('web');
     return i.restarts === 1 && i.state === 'running' && c.consoleText('web').split('event=serving').length === 3 && i;
   });
   assert.match(again.lastExit!.reason, /FATA_KILLED.*SIGKILL/);
+  assert.deepEqual(codeCache(c, imageOf(c, 'web')), cached, 'the restarted engine used the code cache (a rejected one is written again)');
   assert.equal(again.lastExit!.code, 255);
   assert.notEqual(again.enginePid, first.enginePid);
   assert.match(c.ping(), /3 received/);
@@ -320,7 +337,10 @@ async function loopAndDestroy(c: Ctx): Promise<void> {
     const i = c.info('fails');
     return i.state === 'failed' && i.restarts === 2;
   });
+  const abortSha = imageOf(c, 'fails');
+  assert.equal(codeCache(c, abortSha).size, 1);
   assert.equal(c.fata(['destroy', 'fails']).status, 0);
+  assert.equal(codeCache(c, abortSha).size, 0, "the code cache goes with the image's last unikernel");
   r = c.fata(['create', 'web2', c.images.pingServe, '--net:service=br0', '--', '--ipv4=10.77.0.3/24']);
   assert.equal(r.status, 0, r.err);
   const tap2 = c.info('web2').nets[0]!.tap;
@@ -445,7 +465,6 @@ async function crashAt(c: Ctx, daemon: ChildProcess, args: string[], next: strin
 }
 
 const names = (c: Ctx): string[] => c.json<Info[]>(['list']).map((u) => u.name);
-const imageOf = (c: Ctx, name: string): string => c.json<{ image: { sha256: string } }>(['info', name]).image.sha256;
 
 /** Each crash point of create and destroy: after a restart, the unikernel exists exactly when its state was written. */
 async function crashCreateDestroy(c: Ctx, create: string[]): Promise<ChildProcess> {
@@ -486,7 +505,12 @@ test(
       assert.match(c.ping(), /3 received/);
       assert.equal(c.fata(['update', 'a', c.images.pingServe, '--trial=500']).status, 0);
       assert.match(c.fata(['update', 'a', c.images.abort]).err, /FATA_NOT_ATTACHED|FATA_UNDECLARED/);
-      assert.equal(readdirSync(join(c.stateDir, 'images')).length, 1, 'only the running image is kept');
+      assert.deepEqual(
+        readdirSync(join(c.stateDir, 'images')).sort(),
+        ['.v8-cache', `${imageOf(c, 'a')}.fata`],
+        'only the running image is kept',
+      );
+      assert.deepEqual(readdirSync(join(c.stateDir, 'images', '.v8-cache')), [imageOf(c, 'a')], 'and its code cache only');
       // --start=wait: a scheduler's host keeps what was declared stopped until the driver says.
       const exited = once(d, 'exit');
       d.kill('SIGKILL');
@@ -591,7 +615,7 @@ test('volumes: create, attach, written by the unikernel, dump, refused while att
   }),
 );
 
-/** The web console in a real browser: create → running → its console → live statistics → restart → destroy. */
+/** The web console in a real browser: create → running → its console → live statistics → restart → destroy; block counts. */
 async function webConsole(c: Ctx, browser: Browser, url: string): Promise<void> {
   const { page } = browser;
   await page.goto(url);
@@ -608,6 +632,7 @@ async function webConsole(c: Ctx, browser: Browser, url: string): Promise<void> 
   await page.waitFor("document.querySelector('#console').textContent.includes('event=serving')", 'its console shows it serving');
   assert.match(c.ping(), /3 received/);
   await page.waitFor(`Number(${row('td.packets')}?.textContent.split(' / ')[0]) >= 3`, 'the packets column counts the pings');
+  assert.equal(await page.evaluate<string>(`${row('td.blocks')}.textContent`), '-', 'no block device, no block counts');
   const png = await page.screenshot();
   assert.ok(png.subarray(1, 4).toString() === 'PNG' && png.length > 10_000, 'a screenshot');
   if (process.env.FATA_UPDATE_SCREENSHOTS === '1') writeFileSync(join(ROOT, 'docs/daemon-console.png'), png);
@@ -625,6 +650,21 @@ async function webConsole(c: Ctx, browser: Browser, url: string): Promise<void> 
   await page.waitFor("document.querySelector('#console').textContent.includes('destroyed')", 'the console says so');
   assert.deepEqual(names(c), []);
   assert.deepEqual(c.taps(), []);
+  // A block device, attached from the form: the table has the kernel's count of its reads and writes, as `fata stats`.
+  assert.equal(c.fata(['volume', 'create', 'data', '4M']).status, 0);
+  await page.evaluate("document.querySelector('#create').reset()");
+  await page.type('input[name=name]', 'disk');
+  await page.type('input[name=image]', c.images.blockTest);
+  await page.type('input[name=block]', 'storage=data');
+  await page.type('input[name=mem]', '128');
+  await page.click('#create-button');
+  await page.waitFor(
+    `document.querySelector('tr[data-name="disk"] td.blocks')?.textContent === '8192 / 8192'`,
+    'the block column has the 8192 reads and 8192 writes of block-test',
+  );
+  assert.match(c.consoleText('disk'), /event=block-test-ok blocks=8192/);
+  assert.equal(c.fata(['destroy', 'disk']).status, 0);
+  assert.equal(c.fata(['volume', 'destroy', 'data']).status, 0);
 }
 
 test(

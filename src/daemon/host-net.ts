@@ -10,10 +10,12 @@ import { FataError } from '../host/errors.ts';
 /** Linux interface names: at most 15 bytes (IFNAMSIZ - 1). */
 export const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
-function ip(args: string[]): { ok: true } | { error: string } {
-  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
+function ip(args: string[], input?: string): { ok: true } | { error: string } {
+  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000, input });
   if (r.error) return { error: `cannot run 'ip' (${r.error.message}); install iproute2` };
-  return r.status === 0 ? { ok: true } : { error: `'ip ${args.join(' ')}' failed: ${r.stderr.trim()}` };
+  return r.status === 0
+    ? { ok: true }
+    : { error: `'ip ${input ? input.trim().split('\n').join('; ') : args.join(' ')}' failed: ${r.stderr.trim()}` };
 }
 
 export function isBridge(name: string): boolean {
@@ -24,17 +26,19 @@ export function interfaceExists(name: string): boolean {
   return IFNAME.test(name) && existsSync(`/sys/class/net/${name}`);
 }
 
-/** Makes tap `tap` (if missing), enslaves it to `bridge` and sets it up. */
+/**
+ * Makes tap `tap` (if missing), enslaves it to `bridge` and sets it up: one `ip -batch` (one process instead of
+ * three: about 10 ms of a create here), which stops at the first step that fails.
+ */
 export function makeTap(tap: string, bridge: string): void {
+  if (!IFNAME.test(tap) || !IFNAME.test(bridge)) throw new FataError('FATA_TAP', `'${tap}' or '${bridge}' is not an interface name`);
   const steps = [
-    ...(interfaceExists(tap) ? [] : [['tuntap', 'add', 'dev', tap, 'mode', 'tap']]),
-    ['link', 'set', 'dev', tap, 'master', bridge],
-    ['link', 'set', 'dev', tap, 'up'],
+    ...(interfaceExists(tap) ? [] : [`tuntap add dev ${tap} mode tap`]),
+    `link set dev ${tap} master ${bridge}`,
+    `link set dev ${tap} up`,
   ];
-  for (const s of steps) {
-    const r = ip(s);
-    if ('error' in r) throw new FataError('FATA_TAP', `${r.error}; the daemon needs root (CAP_NET_ADMIN) and the bridge '${bridge}'`);
-  }
+  const r = ip(['-batch', '-'], `${steps.join('\n')}\n`);
+  if ('error' in r) throw new FataError('FATA_TAP', `${r.error}; the daemon needs root (CAP_NET_ADMIN) and the bridge '${bridge}'`);
 }
 
 /** Removes tap `tap`; a tap that is already gone is fine. */

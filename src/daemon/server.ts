@@ -11,6 +11,7 @@ import {
   chmodSync,
   chownSync,
   closeSync,
+  existsSync,
   ftruncateSync,
   fsyncSync,
   mkdirSync,
@@ -24,7 +25,7 @@ import { readImage } from '../build/image.ts';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { FataError } from '../host/errors.ts';
 import { checkName, checkUpdate, type Limits, type Owner, ownedBy, ownerOf, planCreate, scopesOf } from './create.ts';
 import { ADMIN, type Policy, peerUid, type Who, whoIs } from './owners.ts';
@@ -43,6 +44,7 @@ import { remoteWho, type TlsEndpoint, tlsOptions } from './remote.ts';
 import { DEFAULT_CONSOLE_BYTES } from './ring.ts';
 import { unikernelStats } from './stats.ts';
 import {
+  codeCachesDir,
   type DaemonState,
   imagesDir,
   type SignerRecord,
@@ -180,7 +182,11 @@ export class Daemon {
         .flatMap((u) => [u.image.path, ...(u.previousImage ? [u.previousImage.path] : [])])
         .flatMap((p) => [p, signaturePath(p)]),
     );
-    for (const f of readdirSync(images)) if (!used.has(join(images, f))) rmSync(join(images, f), { force: true });
+    const caches = codeCachesDir(this.#o.stateDir);
+    for (const f of readdirSync(images))
+      if (!used.has(join(images, f)) && join(images, f) !== caches) rmSync(join(images, f), { force: true });
+    for (const f of readdirSync(caches))
+      if (!used.has(join(images, `${f}.fata`))) rmSync(join(caches, f), { recursive: true, force: true });
     const vols = new Set(this.#state.volumes.map((v) => `${v.name}.img`));
     const vdir = dirname(volumePath(this.#o.stateDir, 'x'));
     for (const f of readdirSync(vdir)) if (!vols.has(f)) rmSync(join(vdir, f), { force: true });
@@ -455,7 +461,8 @@ export class Daemon {
   #storeImage(sha256: string, bytes: Uint8Array, source: string): string {
     const path = join(imagesDir(this.#o.stateDir), `${sha256}.fata`);
     if (this.#o.trust) writeAtomic(signaturePath(path), readFileSync(signaturePath(source)), 0o644);
-    writeAtomic(path, bytes, 0o644);
+    // Named by its hash and written whole (writeAtomic): a copy that is there has these bytes.
+    if (!existsSync(path)) writeAtomic(path, bytes, 0o644);
     return path;
   }
 
@@ -464,6 +471,7 @@ export class Daemon {
     if (used) return;
     rmSync(path, { force: true });
     rmSync(signaturePath(path), { force: true });
+    rmSync(join(codeCachesDir(this.#o.stateDir), basename(path, '.fata')), { recursive: true, force: true });
   }
 
   /** The new image on trial: kept if it stays up `trialMs`, else the old one back (and a refusal that says why). */

@@ -5,6 +5,7 @@
  * the new one, never a mix. What runs is not state: after a restart the daemon
  * starts again exactly what `state.json` declares (docs/daemon.md).
  */
+import { CODE_CACHE_DIR } from '../tender/code-cache.ts';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -95,13 +96,20 @@ export function imagesDir(stateDir: string): string {
   return join(stateDir, 'images');
 }
 
+/** Where engines keep V8's code cache of the images in `imagesDir` (a folder per image SHA-256). */
+export function codeCachesDir(stateDir: string): string {
+  return join(imagesDir(stateDir), CODE_CACHE_DIR);
+}
+
 export function volumePath(stateDir: string, name: string): string {
   return join(stateDir, 'volumes', `${name}.img`);
 }
 
 /** Reads the state (a fresh one when there is none); a corrupted file is refused, never overwritten. */
 export function loadState(stateDir: string): DaemonState {
-  for (const d of [stateDir, imagesDir(stateDir), join(stateDir, 'volumes')]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  // images/.v8-cache: the engines' code caches, one folder per image (src/tender/code-cache.ts), root's only.
+  for (const d of [stateDir, imagesDir(stateDir), codeCachesDir(stateDir), join(stateDir, 'volumes')])
+    mkdirSync(d, { recursive: true, mode: 0o700 });
   rmSync(join(stateDir, `${FILE}.tmp`), { force: true }); // A write a crash interrupted: the rename never happened.
   const path = join(stateDir, FILE);
   if (!existsSync(path)) {

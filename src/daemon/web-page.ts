@@ -15,7 +15,7 @@ export const PAGE_HTML = `<!doctype html>
 <header><h1>Fata daemon</h1><span id="status">connecting…</span></header>
 <p id="error" role="alert"></p>
 <table id="unikernels">
-<thead><tr><th>name</th><th>state</th><th>uptime</th><th>restarts</th><th>RSS</th><th>CPU</th><th>packets in/out</th><th>image</th><th></th></tr></thead>
+<thead><tr><th>name</th><th>state</th><th>uptime</th><th>restarts</th><th>RSS</th><th>CPU</th><th>packets in/out</th><th>block reads/writes</th><th>image</th><th></th></tr></thead>
 <tbody></tbody>
 </table>
 <p id="empty">No unikernels. Create one below.</p>
@@ -28,6 +28,7 @@ export const PAGE_HTML = `<!doctype html>
 <label>name <input name="name" required pattern="[a-z0-9][a-z0-9_.\\-]{0,62}" placeholder="web"></label>
 <label>image on this host <input name="image" required placeholder="/srv/website.fata" size="50"></label>
 <label>net device <input name="net" placeholder="service=br0" title="DEV=BRIDGE or DEV=BRIDGE@MAC, comma-separated"></label>
+<label>block device <input name="block" placeholder="storage=data" title="DEV=VOLUME, comma-separated (fata volume create VOLUME SIZE)"></label>
 <label>memory MB <input name="mem" type="number" min="64" placeholder="512"></label>
 <label><input name="restart" type="checkbox" checked> restart on failure</label>
 <label>boot arguments <input name="args" placeholder="--ipv4=10.0.0.2/24" size="40"></label>
@@ -86,6 +87,8 @@ function render(rows) {
     cell(tr, mib(r.rssBytes));
     cell(tr, r.cpuMs === undefined ? '-' : r.cpuMs + ' ms');
     cell(tr, r.packetsIn + ' / ' + r.packetsOut, 'packets');
+    const blocks = cell(tr, r.blockReads === undefined ? '-' : r.blockReads + ' / ' + r.blockWrites, 'blocks');
+    if (r.blocksUnavailable) blocks.title = r.blocksUnavailable;
     cell(tr, r.image.name + ' ' + r.image.sha256.slice(0, 12));
     const td = tr.insertCell();
     button(td, 'Console', 'console', r.name);
@@ -136,19 +139,28 @@ $('#unikernels').addEventListener('click', async (ev) => {
 $('#create').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const f = new FormData(ev.target);
-  const nets = String(f.get('net') || '').split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
-    const m = /^([^=]+)=([^@]+)(?:@(.+))?$/.exec(s);
-    if (!m) throw new Error('net device: write DEV=BRIDGE or DEV=BRIDGE@MAC');
-    return m[3] ? { dev: m[1], bridge: m[2], mac: m[3] } : { dev: m[1], bridge: m[2] };
-  });
-  const spec = {
-    name: f.get('name'), image: f.get('image'), nets, blocks: [],
-    memMb: f.get('mem') ? Number(f.get('mem')) : undefined,
-    restart: f.get('restart') ? { kind: 'on-failure', codes: [] } : undefined,
-    bootArgs: String(f.get('args') || '').split(/\\s+/).filter(Boolean),
-  };
+  const list = (field) => String(f.get(field) || '').split(',').map((s) => s.trim()).filter(Boolean);
   showError();
-  try { await api('POST', '/api/create', spec); openConsole(spec.name); } catch (e) { showError(e); }
+  try {
+    const nets = list('net').map((s) => {
+      const m = /^([^=]+)=([^@]+)(?:@(.+))?$/.exec(s);
+      if (!m) throw new Error('net device: write DEV=BRIDGE or DEV=BRIDGE@MAC');
+      return m[3] ? { dev: m[1], bridge: m[2], mac: m[3] } : { dev: m[1], bridge: m[2] };
+    });
+    const blocks = list('block').map((s) => {
+      const m = /^([^=]+)=(.+)$/.exec(s);
+      if (!m) throw new Error('block device: write DEV=VOLUME');
+      return { dev: m[1], volume: m[2] };
+    });
+    const spec = {
+      name: f.get('name'), image: f.get('image'), nets, blocks,
+      memMb: f.get('mem') ? Number(f.get('mem')) : undefined,
+      restart: f.get('restart') ? { kind: 'on-failure', codes: [] } : undefined,
+      bootArgs: String(f.get('args') || '').split(/\\s+/).filter(Boolean),
+    };
+    await api('POST', '/api/create', spec);
+    openConsole(spec.name);
+  } catch (e) { showError(e); }
   refresh();
 });
 

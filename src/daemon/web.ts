@@ -76,7 +76,10 @@ function readBody(req: IncomingMessage): Promise<unknown> {
   });
 }
 
-/** The table's rows: list rows with CPU time and packets summed over taps. */
+/**
+ * The table's rows: list rows with CPU time and packets summed over taps, and block reads and writes summed over
+ * block devices (the kernel's counts, as `fata stats` shows them; absent without block devices or counters).
+ */
 async function overview(d: Daemon): Promise<unknown[]> {
   const rows = (await d.call({ op: 'list' }, () => {}, [])) as { name: string }[];
   return Promise.all(
@@ -84,7 +87,17 @@ async function overview(d: Daemon): Promise<unknown[]> {
       const s = (await d.call({ op: 'stats', name: r.name }, () => {}, [])) as UnikernelStats;
       const sum = (k: 'receivedPackets' | 'sentPackets'): number => s.nets.reduce((n, t) => n + (t[k] ?? 0), 0);
       const cpuMs = s.engine ? s.engine.cpuUserMs + s.engine.cpuSystemMs : undefined;
-      return { ...r, cpuMs, packetsIn: sum('receivedPackets'), packetsOut: sum('sentPackets') };
+      const counted = s.blocks.length > 0 && s.blocks.every((b) => b.reads !== undefined);
+      const blockSum = (k: 'reads' | 'writes'): number | undefined => (counted ? s.blocks.reduce((n, b) => n + (b[k] ?? 0), 0) : undefined);
+      return {
+        ...r,
+        cpuMs,
+        packetsIn: sum('receivedPackets'),
+        packetsOut: sum('sentPackets'),
+        blockReads: blockSum('reads'),
+        blockWrites: blockSum('writes'),
+        ...(s.blocksUnavailable ? { blocksUnavailable: s.blocksUnavailable } : {}),
+      };
     }),
   );
 }
