@@ -5,9 +5,10 @@
  * certifier (10.0.0.3, `--wait-for` the secondary) and a Fata secondary
  * (10.0.0.4), all sealed; pebble (10.0.0.1) validates
  * DNS-01 by asking the Fata primary (`-dnsserver 10.0.0.2:53`). The test
- * puts a CSR into the zone by knsupdate (TLSA 3 255 0 at
- * _letsencrypt._tcp.www.example.test); then the zone carries a
- * certificate (TLSA 3 0 0) for the CSR's key and name that chains, with
+ * puts a CSR for www.example.test and *.www.example.test (two
+ * authorizations, the wildcard's only by DNS-01) into the zone by knsupdate
+ * (TLSA 3 255 0 at _letsencrypt._tcp.www.example.test); then the zone carries a
+ * certificate (TLSA 3 0 0) for the CSR's key and names that chains, with
  * the TLSA 0 0 0 intermediates, to pebble's root, and the _acme-challenge
  * TXT is gone; the secondary served the challenge before pebble was told
  * to look, and serves the certificate too. The certifier restarted with the same account key finds
@@ -68,7 +69,7 @@ function moreTaps(ns: TapNamespace): string[] {
   return ['tap1', 'tap2'];
 }
 
-/** The service's own key and its request (CN and subjectAltName www.example.test), made where the service runs; only the CSR goes into DNS. */
+/** The service's own key and its request (CN www.example.test, subjectAltName it and the wildcard below it), made where the service runs; only the CSR goes into DNS. */
 function request(dir: string): { csrHex: string; publicKey: string } {
   execFileSync(
     'openssl',
@@ -76,7 +77,7 @@ function request(dir: string): { csrHex: string; publicKey: string } {
       '-subj',
       '/CN=www.example.test',
       '-addext',
-      'subjectAltName=DNS:www.example.test',
+      'subjectAltName=DNS:www.example.test,DNS:*.www.example.test',
       '-outform',
       'DER',
       '-out',
@@ -106,7 +107,9 @@ function checkPublished(ns: TapNamespace, dir: string, want: { csrHex: string; p
   const x509 = (args: string[]): string =>
     execFileSync('openssl', ['x509', '-in', join(dir, 'leaf.pem'), '-noout', ...args], { encoding: 'utf8' });
   assert.equal(/serial=(\w+)/.exec(x509(['-serial']))?.[1]?.toLowerCase(), serial.toLowerCase(), 'the certificate the log names');
-  assert.match(x509(['-ext', 'subjectAltName']), /DNS:www\.example\.test/);
+  const san = x509(['-ext', 'subjectAltName']);
+  assert.match(san, /DNS:www\.example\.test\b/);
+  assert.match(san, /DNS:\*\.www\.example\.test\b/);
   assert.equal(x509(['-pubkey']), want.publicKey, "the certificate is for the CSR's key");
   // The chain: pebble's root from its management API, the intermediates from the zone.
   const inter = records.filter((r) => r.kind === '0 0 0');
@@ -206,7 +209,8 @@ test('dns-certify: a CSR put in the zone by UPDATE gets a certificate from pebbl
         const sorted = (server: string): string => JSON.stringify(tlsas(ns, OWNER, server).sort((a, b) => a.hex.localeCompare(b.hex)));
         await until('the secondary serves what the primary serves', () => sorted('10.0.0.4') === sorted('10.0.0.2'), 10_000);
         // The challenge is gone from the zone.
-        assert.match(cLog.all(), /event=challenge-removed name=_acme-challenge\.www\.example\.test\./);
+        // One challenge per name, each removed: www.example.test's and its wildcard's, at the same owner one after the other.
+        assert.equal(cLog.all().match(/event=challenge-removed name=_acme-challenge\.www\.example\.test\./g)?.length, 2, cLog.all());
         const txt = kdigIn(ns, '10.0.0.2', ['+tcp', '_acme-challenge.www.example.test.', 'TXT']);
         assert.match(txt, /status: (NXDOMAIN|NOERROR)/, txt);
         assert.doesNotMatch(txt, /_acme-challenge\.www\.example\.test\.\s+\d+\s+IN\s+TXT/, `no TXT left: ${txt}`);
