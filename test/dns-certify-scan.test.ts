@@ -6,18 +6,22 @@
  * certificate for the CSR's key and names is current until two thirds of
  * its life and due from then on; one for another key is not current; a
  * failed order is not tried again before its backoff. The ACME client is a
- * stub that records what it is asked to order and fails. And the boot's
- * refusals of missing or wrong parameters, each with what to write.
+ * stub that records what it is asked to order and fails. DNS-01 against
+ * a primary in memory: the TXT added, seen and removed; a refused UPDATE
+ * fails the order with what to give the primary. And the boot's refusals
+ * of missing or wrong parameters, each with what to write.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createHmac, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'fata';
-import { Zone, type DnsQuerier, type PrimaryLink } from 'fata/dns';
+import { Authority, frameTcp, parseTsigKey, TcpDeframer, Updates, Zone, type DnsQuerier, type Hmac, type PrimaryLink } from 'fata/dns';
+import type { ByteStream } from 'fata/net';
+import type { ChallengeSolver } from '../examples/website/acme.ts';
 import type { AcmeClient } from '../examples/website/acme.ts';
 import { Certifier, readCsr } from '../examples/dns-certify/certifier.ts';
 
@@ -51,22 +55,26 @@ function zone(records: string[]): Zone {
   return z;
 }
 
-function certifier(wallMs: () => number): { c: Certifier; logs: string[]; orders: string[][] } {
+function certifier(
+  wallMs: () => number,
+  o: { link?: PrimaryLink; querier?: DnsQuerier; order?: (names: readonly string[], solver: ChallengeSolver) => Promise<string> } = {},
+): { c: Certifier; logs: string[]; orders: string[][] } {
   const logs: string[] = [];
   const orders: string[][] = [];
   const push = (level: string) => (event: string, fields?: Record<string, unknown>) =>
     logs.push(`${level} ${event} ${JSON.stringify(fields ?? {})}`);
   const log: Logger = { error: push('error'), warn: push('warn'), info: push('info'), debug: push('debug') };
   const acme = {
-    order: async (names: readonly string[]) => {
+    order: async (names: readonly string[], _csr: Uint8Array, solver: ChallengeSolver) => {
       orders.push([...names]);
+      if (o.order) return o.order(names, solver);
       throw new Error('the stub orders nothing');
     },
   } as unknown as AcmeClient;
   const c = new Certifier({
     zones: ['example.test.'],
-    link: {} as PrimaryLink,
-    querier: {} as DnsQuerier,
+    link: o.link ?? ({} as PrimaryLink),
+    querier: o.querier ?? ({} as DnsQuerier),
     acme,
     challengeTtl: 60,
     waitFor: [],
@@ -212,6 +220,102 @@ test('dns-certify refuses to start without what it needs, naming the parameter a
     assert.match(run({ '--tsig': undefined }), /parameter=--tsig error=".*--allow-update/);
     assert.match(run({ '--wait-for': '10.0.0.4,ns2' }), /parameter=--wait-for error="'ns2' is not IP or IP:PORT/);
     assert.match(run({ '--acme-directory': undefined }), /parameter=--acme-directory error="give the ACME directory URL/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const hmac: Hmac = (hash, key, data) => createHmac(hash, key).update(data).digest();
+const KEY = parseTsigKey('certify-key:Y2VydGlmeS1jZXJ0aWZ5LWNlcnRpZnktY2VydGlmeSE=');
+
+/** A primary in memory: `authority` answers each framed request written to a connection, UPDATEs by `allowed`. */
+function memoryPrimary(authority: Authority, allowed: boolean): PrimaryLink {
+  if ('error' in KEY) throw new Error(KEY.error);
+  const updates = new Updates(authority, { allowed: () => allowed, commit: () => 'ok', log: () => {} });
+  const tcpConnect = async (): Promise<ByteStream> => {
+    const deframer = new TcpDeframer();
+    const s: ByteStream = {
+      onData: undefined,
+      onEnd: undefined,
+      onDrain: undefined,
+      onClose: undefined,
+      write: (d) => {
+        for (const m of deframer.push(d))
+          for (const r of authority.answer(m, {
+            transport: 'tcp',
+            tsig: { keys: [KEY], hmac, now: Math.floor(Date.now() / 1000) },
+            update: (msg, key) => updates.handle(msg, key, '10.0.0.3'),
+          }))
+            queueMicrotask(() => s.onData?.(frameTcp(r)));
+        return d.length;
+      },
+      end: () => {},
+      destroy: () => {},
+      pause: () => {},
+      resume: () => {},
+    };
+    return s;
+  };
+  const random = { u32: () => 4242, fill: () => {} };
+  const timer = (ms: number, fn: () => void) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  };
+  return {
+    address: '10.0.0.2',
+    port: 53,
+    net: { tcpConnect },
+    random,
+    timer,
+    tsig: { key: KEY, hmac },
+    wallSec: () => Math.floor(Date.now() / 1000),
+  };
+}
+
+test('dns-certify DNS-01: the TXT added by UPDATE, seen, and removed after; an UPDATE the primary refuses fails the order with what to give it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fata-certify-scan-'));
+  try {
+    const www = keyAndCsr(dir, 'www', ['www.example.test']);
+    const z = zone([`_letsencrypt._tcp.www TLSA 3 255 0 ${www.csr}`]);
+    const txts = (a: Authority): number => a.zone('example.test.')!.records.filter((r) => r.type === 16).length;
+    // Allowed: the solver's TXT is in the zone while the ACME server looks, and gone after.
+    const primary = new Authority([z]);
+    let during = -1;
+    const querier = {
+      query: async () => ({ answers: primary.zone('example.test.')!.records.filter((r) => r.type === 16) }),
+    } as unknown as DnsQuerier;
+    const ok = certifier(() => Date.now(), {
+      link: memoryPrimary(primary, true),
+      querier,
+      order: async (names, solver) => {
+        await solver.present(names[0]!, 'token.thumbprint');
+        during = txts(primary);
+        await solver.cleanup(names[0]!, 'token.thumbprint');
+        throw new Error('the stub issues nothing');
+      },
+    });
+    await ok.c.scan(z);
+    for (let i = 0; i < 50 && !ok.logs.some((l) => l.includes('certify-failed')); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(during, 1, ok.logs.join('\n'));
+    assert.equal(txts(primary), 0, 'removed after');
+    assert.match(ok.logs.join('\n'), /challenge-visible \{"name":"_acme-challenge\.www\.example\.test\.","servers":"10\.0\.0\.2:53"\}/);
+    // Refused: the order fails with the flags the primary needs.
+    const closed = new Authority([z]);
+    const no = certifier(() => Date.now(), {
+      link: memoryPrimary(closed, false),
+      querier,
+      order: async (names, solver) => {
+        await solver.present(names[0]!, 'token.thumbprint');
+        return '';
+      },
+    });
+    await no.c.scan(z);
+    for (let i = 0; i < 50 && !no.logs.some((l) => l.includes('certify-failed')); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(
+      no.logs.join('\n'),
+      /certify-failed .*answered REFUSED \(the primary must know the key and let it update: --tsig=…:certify-key\.:… --allow-update=certify-key\.\)/,
+    );
+    assert.equal(txts(closed), 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
