@@ -146,7 +146,14 @@ test('AcmeStore: damage, foreign records and a device too small are warnings, ne
 async function renewalRun(
   script: (Issued | Error)[],
   untilMs: number,
-): Promise<{ lines: string[]; sleeps: number[]; calls: number[]; servedToMs: number; startMs: number }> {
+): Promise<{
+  lines: string[];
+  sleeps: number[];
+  calls: number[];
+  servedToMs: number;
+  startMs: number;
+  stats: { renewals: number; failures: number; failing: number };
+}> {
   const log = recorder();
   const startMs = Date.now();
   let now = startMs;
@@ -164,8 +171,10 @@ async function renewalRun(
       return next;
     },
   };
+  const stats = { renewals: 0, failures: 0, failing: 0 };
   const ctx = {
     log,
+    stats,
     nowMs: () => now,
     sleep: (ms: number): Promise<void> => {
       sleeps.push(ms);
@@ -179,7 +188,7 @@ async function renewalRun(
   };
   const cert = await acmeCertificates(client, ctx);
   await done;
-  return { lines: log.lines, sleeps, calls, servedToMs: cert().validToMs, startMs };
+  return { lines: log.lines, sleeps, calls, servedToMs: cert().validToMs, startMs, stats };
 }
 
 const issued = (days = 90): Issued => {
@@ -214,6 +223,7 @@ test('renewal: at two thirds of the life; failures keep the certificate, back of
   for (const l of failed) assert.match(l, new RegExp(`"serving":"${serialOf(first)}"`));
   assert.match(run.lines.join('\n'), new RegExp(`info certificate-renewed \\{"serial":"${serialOf(second)}"`));
   assert.equal(run.servedToMs, validToMs(second), 'new handshakes get the renewed certificate');
+  assert.deepEqual(run.stats, { renewals: 1, failures: 3, failing: 0 }, 'what --metrics shows');
   // 30 days left when the renewals failed: one expiry warning, with its days, for the certificate still served.
   const expiring = run.lines.filter((l) => l.includes('certificate-expiring'));
   assert.equal(expiring.length, 1, run.lines.join('\n'));
@@ -242,4 +252,5 @@ test('renewal failing for good: the certificate stays served, one warning per da
   const retries = run.lines.filter((l) => l.startsWith('warn renewal-failed'));
   assert.ok(retries.length > 700, `${retries.length} retries over 32 days`);
   assert.match(retries.at(-1)!, /"retry_s":3600/);
+  assert.deepEqual(run.stats, { renewals: 0, failures: retries.length, failing: retries.length }, 'what --metrics shows');
 });

@@ -7,6 +7,8 @@
  * new handshake sees the new serial while a connection made before the
  * renewal still works on the old one; with pebble stopped, the next
  * renewal fails with a warning and the current certificate keeps serving.
+ * Its --metrics say the same: the renewed certificate's expiry and one
+ * renewal, then the failures.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,7 +52,10 @@ test(`website --acme-directory (${target}): issued by pebble over HTTP-01, renew
         '--acme-email=admin@site.test',
         '--domain=site.test',
         `--acme-ca=${join(dir, 'pebble-cert.pem')}`,
+        '--metrics',
       ]);
+      const metrics = (): string =>
+        ns.run(['curl', '-sk', '--max-time', '10', 'https://10.0.0.2/.well-known/fata/metrics'], { timeoutMs: 20_000 }).stdout;
       let text = '';
       child.stdout!.on('data', (d: Buffer) => {
         text += d.toString();
@@ -89,6 +94,16 @@ print("again", get(), flush=True)`,
       assert.notEqual(renewed, issued);
       const second = handshakeCert(ns);
       assert.equal(second.serial.toLowerCase(), renewed.toLowerCase(), 'a new handshake gets the renewed certificate');
+      const renewedExpires = Date.parse(/event=certificate-renewed .*expires=(\S+)/.exec(text)![1]!);
+      let m = metrics();
+      assert.match(
+        m,
+        new RegExp(`^fata_website_certificate_expiry_timestamp_seconds\\{source="acme"\\} ${renewedExpires / 1000}$`, 'm'),
+        m,
+      );
+      assert.match(m, /^fata_website_certificate_renewals_total 1$/m, m);
+      assert.match(m, /^fata_website_certificate_renewal_failing 0$/m, m);
+      assert.match(m, /^fata_website_http_responses_total\{code="200"\} [1-9]\d*$/m, m);
       await heldDone;
       assert.match(heldOut, /first HTTP\/1\.1 200 OK\nagain HTTP\/1\.1 200 OK/, `the connection made before the renewal stays: ${heldOut}`);
 
@@ -99,6 +114,10 @@ print("again", get(), flush=True)`,
       for (let i = 0; i < 600 && !/event=renewal-failed/.test(text); i++) await new Promise((r) => setTimeout(r, 100));
       assert.match(text, new RegExp(`level=warn .*event=renewal-failed reason=.* serving=${renewed} `), text.slice(-1500));
       assert.equal(handshakeCert(ns).serial.toLowerCase(), renewed.toLowerCase(), 'still serving the renewed certificate');
+      m = metrics();
+      assert.match(m, /^fata_website_certificate_renewal_failing [1-9]\d*$/m, m);
+      assert.match(m, /^fata_website_certificate_renewal_failures_total [1-9]\d*$/m, m);
+      assert.match(m, /^fata_website_certificate_renewals_total 1$/m, m);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -22,6 +22,7 @@ import type { BlockDevice, Logger, NetStack } from 'fata';
 import { SlotStore } from 'fata/storage';
 import type { ClientResponse, HttpHandler } from 'fata/http';
 import { tlsCertificate, type TlsCertificate } from 'fata/tls';
+import type { RenewalStats } from './metrics.ts';
 import { httpRequest } from 'fata/git';
 
 const b64u = (b: Uint8Array | string): string => Buffer.from(b).toString('base64url');
@@ -236,6 +237,8 @@ export interface AcmeContext {
   readonly log: Logger;
   readonly sleep: (ms: number) => Promise<void>;
   readonly nowMs: () => number;
+  /** Counted here when given: renewals and failed attempts (the website's --metrics). */
+  readonly stats?: RenewalStats;
 }
 
 const serialOf = (pem: string): string => new X509Certificate(pem).serialNumber;
@@ -420,9 +423,17 @@ export async function acmeCertificates(
           issued = next;
           cert = nextCert;
           ctx.log.info('certificate-renewed', { serial: serialOf(next.certPem), expires: new Date(cert.validToMs).toISOString() });
+          if (ctx.stats) {
+            ctx.stats.renewals++;
+            ctx.stats.failing = 0;
+          }
           store?.save(next);
           break;
         } catch (e) {
+          if (ctx.stats) {
+            ctx.stats.failures++;
+            ctx.stats.failing++;
+          }
           ctx.log.warn('renewal-failed', {
             reason: (e as Error).message,
             serving: serialOf(issued.certPem),

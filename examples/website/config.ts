@@ -43,6 +43,10 @@ export default service({
     'acme-email': param.string('', 'contact address for the ACME account'),
     domain: param.string('', 'the names the ACME certificate is for, comma-separated'),
     'acme-ca': param.file("PEM CA for the ACME server's own HTTPS (a test server's; default: Node's CA store)"),
+    metrics: param.bool(
+      false,
+      'serve Prometheus metrics at GET /.well-known/fata/metrics: the certificate expiry, ACME renewals and failures, responses by status',
+    ),
     'max-content': param.int(64, 'MB of files a --remote branch may hold; a fetch beyond it is refused and the site stays as it was', {
       min: 1,
       max: 4096,

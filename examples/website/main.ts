@@ -19,6 +19,7 @@ import { TcpDuplex } from 'fata/duplex';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type config from './config.ts';
 import { AcmeClient, acmeCertificates, AcmeStore, withChallenges } from './acme.ts';
+import { type RenewalStats, type WebsiteMetrics, withMetrics } from './metrics.ts';
 import { parseRemote } from 'fata/git';
 import { fetchSite, PULL_PATH, pullHook, type GitSite } from './git.ts';
 
@@ -129,9 +130,11 @@ async function certificates(
   params: ParamsOf<typeof config>,
   ctx: Context,
   acme: { client: AcmeClient; store: AcmeStore | undefined } | undefined,
+  stats: RenewalStats | undefined,
 ): Promise<() => TlsCertificate> {
   const nowMs = (): number => Number(ctx.clock.wallNs() / 1_000_000n);
-  if (acme) return acmeCertificates(acme.client, { log: ctx.log, sleep: (ms) => ctx.sleep(ms), nowMs }, acme.store);
+  if (acme)
+    return acmeCertificates(acme.client, { log: ctx.log, sleep: (ms) => ctx.sleep(ms), nowMs, ...(stats ? { stats } : {}) }, acme.store);
   const certPem = params['tls-cert'] || new TextDecoder().decode(devices.tls.get('/cert.pem'));
   const keyPem = params['tls-key'] || new TextDecoder().decode(devices.tls.get('/key.pem'));
   const cert = tlsCertificate(certPem, keyPem);
@@ -159,7 +162,20 @@ export async function serve(
     httpsPort = params['https-port'];
   if (!httpPort && !httpsPort) throw new Error('both --http-port and --https-port are 0: nothing to serve');
   const hsts: [string, string][] = params.hsts > 0 ? [['Strict-Transport-Security', `max-age=${params.hsts}`]] : [];
-  const { plain, secure, files } = await content(devices, params, ctx, hsts);
+  const site = await content(devices, params, ctx, hsts);
+  const { files } = site;
+  const acme = acmeClient(params, ctx, net, store);
+  // --metrics: the certificate's expiry once there is one, the renewal counts with ACME, responses by status.
+  let cert: (() => TlsCertificate) | undefined;
+  const metrics: WebsiteMetrics | undefined = params.metrics
+    ? {
+        certificate: () => (cert ? { validToMs: cert().validToMs, source: acme ? 'acme' : 'files' } : undefined),
+        ...(acme ? { renewals: { renewals: 0, failures: 0, failing: 0 } } : {}),
+        responses: new Map(),
+      }
+    : undefined;
+  const plain = metrics ? withMetrics(metrics, site.plain) : site.plain;
+  const secure = metrics ? withMetrics(metrics, site.secure) : site.secure;
 
   let dateS = -1n,
     dateText = '';
@@ -176,22 +192,25 @@ export async function serve(
     server: 'fata',
     headerTimeoutMs: params['header-timeout'] * 1000,
     idleTimeoutMs: params['idle-timeout'] * 1000,
-    onAccess: params['access-log']
-      ? (e) =>
-          ctx.log.info('access', {
-            remote: e.remote,
-            method: e.method,
-            target: e.target,
-            status: e.status,
-            bytes: e.bytes,
-            ua: e.userAgent,
-          })
-      : undefined,
+    onAccess:
+      params['access-log'] || metrics
+        ? (e) => {
+            if (metrics) metrics.responses.set(e.status, (metrics.responses.get(e.status) ?? 0) + 1);
+            if (params['access-log'])
+              ctx.log.info('access', {
+                remote: e.remote,
+                method: e.method,
+                target: e.target,
+                status: e.status,
+                bytes: e.bytes,
+                ua: e.userAgent,
+              });
+          }
+        : undefined,
     onError: (e) => ctx.log.error('handler-failed', { error: (e as Error).message }),
   };
 
   const servers: HttpServer[] = [];
-  const acme = acmeClient(params, ctx, net, store);
   if (httpPort) {
     const toHttps: HttpHandler = (req) => {
       const host = (req.headers.find(([k]) => k === 'host')?.[1] ?? net.ipv4?.split('/')[0] ?? 'localhost').replace(/:\d+$/, '');
@@ -217,12 +236,13 @@ export async function serve(
     }
   }
   if (httpsPort) {
-    const cert = await certificates(devices, params, ctx, acme);
+    const current = await certificates(devices, params, ctx, acme, metrics?.renewals);
+    cert = current;
     const https = new HttpServer(secure, opts);
     servers.push(https);
-    // cert() at each connection: a renewed certificate reaches new handshakes; established connections keep theirs.
+    // current() at each connection: a renewed certificate reaches new handshakes; established connections keep theirs.
     await net.tcpListen(httpsPort, (s) =>
-      https.accept(tlsServerStream(s, cert(), (e) => ctx.log.debug('tls-failed', { remote: s.remote, error: e.message }))),
+      https.accept(tlsServerStream(s, current(), (e) => ctx.log.debug('tls-failed', { remote: s.remote, error: e.message }))),
     );
   }
   const where = net.ipv4?.split('/')[0] ?? '127.0.0.1';
