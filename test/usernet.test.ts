@@ -436,7 +436,12 @@ test("ping beyond the gateway: echo requests to 127.0.0.1 answered through the h
       const { out, err } = gather(child);
       await waitForLine(child, /event=ping-(reply|failed) .*seq=2/, 30_000);
       child.kill('SIGTERM');
-      return { lines: out().split('\n').filter((l) => /event=ping-/.test(l)), err: err() };
+      return {
+        lines: out()
+          .split('\n')
+          .filter((l) => /event=ping-/.test(l)),
+        err: err(),
+      };
     };
     const sysctl = (range: string): void => {
       const r = spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv4.ping_group_range=${range}`], { encoding: 'utf8' });
