@@ -105,6 +105,8 @@ test('dns-certify scan: refusals, each logged once, and nothing ordered for them
       // Not requests: another usage, and a CSR-shaped record at a name without the prefix.
       `_letsencrypt._tcp.cert-only TLSA 3 0 0 ${good.csr}`,
       `_443._tcp.www TLSA 3 255 0 ${good.csr}`,
+      // A TLSA too short to have usage, selector and matching type (RFC 3597 form): no request, and no crash.
+      '_letsencrypt._tcp.short TYPE52 \\# 2 0300',
     ]);
     const { c, logs, orders } = certifier(() => Date.now());
     await c.scan(z);

@@ -26,8 +26,11 @@ function tlsa(rr: DnsRecord): { usage: number; selector: number; matching: numbe
   const b = rr.data.bytes;
   return { usage: b[0]!, selector: b[1]!, matching: b[2]!, data: b.subarray(3) };
 }
-const is = (t: { usage: number; selector: number; matching: number }, k: readonly [number, number, number]): boolean =>
-  t.usage === k[0] && t.selector === k[1] && t.matching === k[2];
+/** Whether `rr` is a TLSA record of kind `k` (usage, selector, matching type); a TLSA too short to have them is none. */
+const is = (rr: DnsRecord, k: readonly [number, number, number]): boolean => {
+  const t = tlsa(rr);
+  return t !== undefined && t.usage === k[0] && t.selector === k[1] && t.matching === k[2];
+};
 const tlsaRecord = (name: string, ttl: number, k: readonly [number, number, number], data: Uint8Array): DnsRecord => {
   const bytes = new Uint8Array(3 + data.length);
   bytes.set(k);
@@ -110,7 +113,7 @@ const hint = (err: string, link: PrimaryLink): string =>
 function current(r: Request): X509Certificate | undefined {
   let best: X509Certificate | undefined;
   for (const rr of r.published) {
-    if (!is(tlsa(rr)!, CERT)) continue;
+    if (!is(rr, CERT)) continue;
     try {
       const x = new X509Certificate(tlsa(rr)!.data);
       if (spkiOf(x) !== r.spki || certNames(x).join(',') !== [...r.names].sort().join(',')) continue;
@@ -216,7 +219,7 @@ export class Certifier {
     }
     const out: Request[] = [];
     for (const [owner, rrs] of owners) {
-      const csrs = rrs.filter((rr) => is(tlsa(rr)!, CSR));
+      const csrs = rrs.filter((rr) => is(rr, CSR));
       const csrDer = csrs[0] && tlsa(csrs[0])!.data;
       if (!csrDer || this.refused.has(hex(csrDer))) continue;
       if (csrs.length > 1) this.o.log.warn('csr-several', { owner, using: 'the first', fix: 'keep one TLSA 3 255 0 record per name' });
@@ -227,7 +230,7 @@ export class Certifier {
         this.o.log.warn('csr-refused', { owner, reason: why });
         continue;
       }
-      const published = rrs.filter((rr) => is(tlsa(rr)!, CERT) || is(tlsa(rr)!, CA));
+      const published = rrs.filter((rr) => is(rr, CERT) || is(rr, CA));
       out.push({ owner, name: owner.slice(PREFIX.length), apex: z.apex, ttl: csrs[0]!.ttl, csrDer, ...c, published });
     }
     return out;

@@ -93,6 +93,15 @@ function options(p: {
   return { primary, waitFor, zones, key, accountKeyPem: p['account-key'] };
 }
 
+/** A scan whose failure (a bug: untrusted records are refused, not thrown on) is logged and does not stop the unikernel. */
+async function scanSafely(certifier: Certifier, z: Parameters<Certifier['scan']>[0], ctx: Context): Promise<void> {
+  try {
+    await certifier.scan(z);
+  } catch (e) {
+    ctx.log.error('scan-failed', { zone: z.apex, error: e instanceof Error ? e.message : String(e) });
+  }
+}
+
 /** The zones kept as a secondary keeps them (each new version scanned), and the NOTIFY handler for a source address. */
 function secondaries(
   o: Options,
@@ -108,7 +117,7 @@ function secondaries(
     const events = {
       loaded: (z: Parameters<Certifier['scan']>[0]) => {
         authority.setZone(z);
-        void certifier.scan(z);
+        void scanSafely(certifier, z, ctx);
       },
       expired: () => authority.setUnavailable(apex),
       log: (level: 'info' | 'warn', event: string, fields: Record<string, unknown>) => ctx.log[level](event, fields),
@@ -190,6 +199,6 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
     await ctx.sleep(1000);
     if (Number(ctx.clock.wallNs() / 1_000_000n) < certifier.nextScanMs) continue;
     certifier.nextScanMs = Number.POSITIVE_INFINITY;
-    for (const s of zones.all) if (s.zone) await certifier.scan(s.zone);
+    for (const s of zones.all) if (s.zone) await scanSafely(certifier, s.zone, ctx);
   }
 };
