@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { netnsSkipReason, type TapNamespace } from './netns.ts';
 import { selfSigned } from './pki.ts';
@@ -65,7 +65,8 @@ export function commit(work: string, files: Record<string, Uint8Array | string>,
 
 /**
  * nginx with git http-backend through fcgiwrap on `address`:8088 (and HTTPS on 8443, a self-signed certificate
- * DIR/git-cert.pem for `address`) inside the namespace, serving `repos` under /git/.
+ * DIR/git-cert.pem for `address`) inside the namespace, serving `repos` under /git/. Each request is a line of
+ * DIR/access.log: `METHOD PATH STATUS BYTES_SENT` (gitRequests reads them).
  */
 export async function gitServer(ns: TapNamespace, dir: string, repos: string, address = '10.0.0.1'): Promise<void> {
   const sock = join(dir, 'fcgi.sock');
@@ -76,7 +77,7 @@ export async function gitServer(ns: TapNamespace, dir: string, repos: string, ad
     join(dir, 'nginx.conf'),
     `daemon off; worker_processes 1; user root; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 64; }
-http { access_log off; client_body_temp_path ${dir}/body; fastcgi_temp_path ${dir}/fastcgi;
+http { log_format fata '$request_method $uri $status $bytes_sent'; access_log ${dir}/access.log fata; client_body_temp_path ${dir}/body; fastcgi_temp_path ${dir}/fastcgi;
   proxy_temp_path ${dir}/proxy; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
   server { listen ${address}:8088; listen ${address}:8443 ssl;
     ssl_certificate ${dir}/git-cert.pem; ssl_certificate_key ${dir}/git-key.pem;
@@ -91,4 +92,17 @@ http { access_log off; client_body_temp_path ${dir}/body; fastcgi_temp_path ${di
   );
   ns.start(['nginx', '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
   await ns.listening(8088);
+}
+
+/** The requests the server of `dir` has answered so far: method, path, status and the bytes it sent. */
+export function gitRequests(dir: string): { method: string; path: string; status: number; bytes: number }[] {
+  const file = join(dir, 'access.log');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [method = '', path = '', status = '0', bytes = '0'] = l.split(' ');
+      return { method, path, status: Number(status), bytes: Number(bytes) };
+    });
 }

@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 import { readableTempDir } from './unprivileged.ts';
-import { commit, gitServer, gitServerSkipReason, initRepo } from './git-server.ts';
+import { commit, gitRequests, gitServer, gitServerSkipReason, initRepo } from './git-server.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -117,9 +117,13 @@ const signedPull = (ns: TapNamespace, key: string, body: string): { status: numb
     'http://10.0.0.2/.well-known/fata/pull',
   ]);
 
-/** A signed webhook pulls; a branch over --max-content and a remote that is gone are refused, the old tree served. */
+/**
+ * A signed webhook pulls (the branch has not moved: one ref advertisement, no pack); a branch over --max-content and
+ * a remote that is gone are refused, the old tree served.
+ */
 async function checkRefusals(
   ns: TapNamespace,
+  dir: string,
   work: string,
   repos: string,
   c2: string,
@@ -127,7 +131,15 @@ async function checkRefusals(
   logged: (re: RegExp) => Promise<void>,
 ) {
   const body = '{"ref":"refs/heads/main"}';
+  const before = gitRequests(dir).length;
   assert.equal(signedPull(ns, SECRET, body).body.toString(), `unchanged at ${c2}\n`, 'a body signed as forges sign webhooks pulls');
+  const asked = gitRequests(dir).slice(before);
+  assert.deepEqual(
+    asked.map((r) => `${r.method} ${r.path} ${r.status}`),
+    ['GET /git/site.git/info/refs 200'],
+    'an unchanged branch is not fetched again',
+  );
+  await logged(new RegExp(`event=content-unchanged commit=${c2} `));
   assert.equal(signedPull(ns, 'other', body).status, 401, 'a body signed with another key is refused');
 
   commit(work, { 'huge.bin': randomBytes(9 << 20) }, '2025-02-03T04:05:06Z');
@@ -196,7 +208,7 @@ test(`website --remote (${target}): cloned at boot, pulled on the hook, swapped 
       assert.equal(await slow.done, 0);
       assert.equal(sha(readFileSync(slowOut)), sha(v1['big.bin']), 'the download started before the swap has the old bytes');
 
-      await checkRefusals(ns, work, repos, c2, v2['index.html'], site.logged);
+      await checkRefusals(ns, dir, work, repos, c2, v2['index.html'], site.logged);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

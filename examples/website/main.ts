@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type config from './config.ts';
 import { AcmeClient, acmeCertificates, AcmeStore, withChallenges } from './acme.ts';
 import { type RenewalStats, type WebsiteMetrics, withMetrics } from './metrics.ts';
-import { parseRemote } from 'fata/git';
+import { parseRemote, remoteHead } from 'fata/git';
 import { fetchSite, PULL_PATH, pullHook, type GitSite } from './git.ts';
 
 const DAY_MS = 86_400_000;
@@ -71,8 +71,16 @@ async function content(
   if (params.remote) {
     const { url, branch } = parseRemote(params.remote);
     const maxBytes = params['max-content'] * 1024 * 1024;
+    const ca = params['remote-ca'] || undefined;
     const load = async (): Promise<GitSite> => {
-      const s = await fetchSite(net, url, branch, maxBytes, params['remote-ca'] || undefined);
+      // A pull when the branch has not moved costs one ref advertisement and no objects. When the remote cannot be
+      // asked, the fetch below fails too and says why.
+      const head = git && (await remoteHead(net, url, branch, ca).catch(() => undefined));
+      if (git && head === git.commit) {
+        ctx.log.info('content-unchanged', { commit: git.commit, remote: params.remote });
+        return git;
+      }
+      const s = await fetchSite(net, url, branch, maxBytes, ca);
       git = s;
       site = siteOf(s, s.modifiedMs);
       ctx.log.info('content', { commit: s.commit, files: s.files, bytes: s.bytes, remote: params.remote });
