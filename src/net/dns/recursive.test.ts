@@ -476,3 +476,127 @@ test('iteration: when no server makes progress the answer is a plain SERVFAIL', 
     fromCache: false,
   });
 });
+
+// The referral test one condition at a time (mutants of `referral` in iterate: `!r.aa`, NOERROR and the cut
+// below the zone, each made true), whole names asked so that each server sees the question as it is.
+test('iteration: NS below the zone is no referral in an authoritative answer or an NXDOMAIN; NS of the zone itself is lame', async () => {
+  const ex = 'www.example.test.';
+  const aa = world(
+    hierarchy({ t: () => ({ aa: true, answers: [A(ex, '192.0.2.9')], authority: [NS('example.test.', 'ns.example.test.')] }) }),
+  );
+  const ra = aa.make({ rootHints: [ROOT], qnameMinimisation: false });
+  assert.deepEqual((await ra.resolve(ex, TYPE.A)).answers, [A(ex, '192.0.2.9')]);
+  assert.deepEqual(aa.log, [`r ${ex} 1`, `t ${ex} 1`], 'the answer of t. is taken; e is not asked');
+
+  const nx = world(hierarchy({ t: () => ({ rcode: RCODE.NXDOMAIN, authority: [NS('example.test.', 'ns.example.test.'), SOA('test.')] }) }));
+  const rn = nx.make({ rootHints: [ROOT], qnameMinimisation: false });
+  const got = await rn.resolve(ex, TYPE.A);
+  assert.deepEqual([got.rcode, got.authority], [RCODE.NXDOMAIN, [SOA('test.')]]);
+  assert.deepEqual(nx.log, [`r ${ex} 1`, `t ${ex} 1`]);
+
+  // example.test. has two servers; the first answers with the zone's own NS and no data (not a referral:
+  // lame), so the second is asked next, once.
+  const self = world(
+    hierarchy({
+      t: () => ({
+        authority: [NS('example.test.', 'ns1.example.test.'), NS('example.test.', 'ns2.example.test.')],
+        additional: [A('ns1.example.test.', 'e1'), A('ns2.example.test.', 'e')],
+      }),
+      e1: () => ({ authority: [NS('example.test.', 'ns1.example.test.')], additional: [A('ns1.example.test.', 'e1')] }),
+    }),
+  );
+  const rs = self.make({ rootHints: [ROOT], qnameMinimisation: false });
+  assert.deepEqual((await rs.resolve(ex, TYPE.A)).answers, [A(ex, '192.0.2.1')]);
+  assert.deepEqual(self.log, [`r ${ex} 1`, `t ${ex} 1`, `e1 ${ex} 1`, `e ${ex} 1`]);
+  assert.equal(rs.counters.outOfBailiwick, 1, 'the lame answer with NS is counted');
+});
+
+// The glue filter (mutants: `x.type === TYPE.A || x.type === TYPE.AAAA` made true, `!==`, or the filter
+// removed; the NS-target test made true): only A and AAAA records of the cut's name servers are cached.
+test('iteration: glue is A and AAAA of the name servers only: AAAA cached, other types and other names not', async () => {
+  const w = world(
+    hierarchy({
+      t: () => ({
+        authority: [NS('example.test.', 'ns.example.test.')],
+        additional: [
+          A('ns.example.test.', 'e'),
+          rec('ns.example.test.', TYPE.AAAA, { kind: 'AAAA', address: '2001:db8::1' }),
+          rec('ns.example.test.', TYPE.TXT, { kind: 'TXT', strings: [new TextEncoder().encode('planted')] }),
+          A('mail.example.test.', '6.6.6.6'),
+        ],
+      }),
+    }),
+  );
+  const r = w.make({ rootHints: [ROOT] });
+  assert.equal((await r.resolve('www.example.test', TYPE.A)).answers.length, 1);
+  assert.deepEqual(
+    r.cache.get('ns.example.test.', TYPE.AAAA, 0n)?.records.map((x) => x.data),
+    [{ kind: 'AAAA', address: '2001:db8::1' }],
+  );
+  assert.equal(r.cache.get('ns.example.test.', TYPE.TXT, 0n), undefined, 'a TXT in the additional section is no glue');
+  assert.equal(r.cache.get('mail.example.test.', TYPE.A, 0n), undefined, 'an address of no name server is no glue');
+  assert.equal(r.counters.outOfBailiwick, 1, 'mail.example.test. is counted; the TXT is not looked at');
+});
+
+// More of iterate's checks (mutants named): the NS set cached is the cut's only (the `nsSet` filter removed or
+// made true); a REFUSED reply is skipped even when it claims AA and data (`r.rcode !== NOERROR && !== NXDOMAIN`
+// made false); a CNAME's target outside the zone is not believed (`.filter(inZone)` removed); an iterative
+// answer is not from the cache (`fromCache: false` made true); a name server whose name does not resolve is
+// passed over (`got?.data.kind !== 'A'` made false, `got?.` as `got.`).
+test('iteration: the NS set of the cut only; REFUSED skipped; an out-of-zone CNAME target looked up anew; an unresolvable name server passed over', async () => {
+  const ex = 'www.example.test.';
+  const other = world(
+    hierarchy({
+      t: () => ({
+        authority: [NS('example.test.', 'ns.example.test.'), NS('other.test.', 'ns.other.test.')],
+        additional: [A('ns.example.test.', 'e')],
+      }),
+      e: () => new Error('down'),
+    }),
+  );
+  const ro = other.make({ rootHints: [ROOT], qnameMinimisation: false });
+  assert.equal((await ro.resolve(ex, TYPE.A)).rcode, RCODE.SERVFAIL);
+  assert.deepEqual(
+    ro.cache.get('example.test.', TYPE.NS, 0n)?.records.map((x) => x.data),
+    [{ kind: 'NS', target: 'ns.example.test.' }],
+  );
+  assert.ok(!other.log.some((l) => l.includes('ns.other.test.')), other.log.join('\n'));
+
+  const refused = world(hierarchy({ e: () => ({ rcode: RCODE.REFUSED, aa: true, answers: [A(ex, '6.6.6.6')] }) }));
+  assert.deepEqual(await refused.make({ rootHints: [ROOT] }).resolve(ex, TYPE.A), {
+    rcode: RCODE.SERVFAIL,
+    answers: [],
+    authority: [],
+    fromCache: false,
+  });
+
+  const out = world(
+    hierarchy({ e: () => ({ aa: true, answers: [CNAME(ex, 'www.bank.'), A('www.bank.', '6.6.6.6')], authority: [SOA('example.test.')] }) }),
+  );
+  const rout = out.make({ rootHints: [ROOT], qnameMinimisation: false });
+  const got = await rout.resolve(ex, TYPE.A);
+  assert.deepEqual([got.rcode, got.answers, got.fromCache], [RCODE.NXDOMAIN, [CNAME(ex, 'www.bank.')], false]);
+  assert.equal(out.log.at(-1), 'r www.bank. 1', 'the root is asked about www.bank. itself');
+  assert.equal(rout.counters.outOfBailiwick, 1);
+  // The denial of example.test.'s server is not cached for www.bank. (it was, with example.test.'s SOA: the
+  // server of one zone could make a name of another look empty or absent, NODATA or NXDOMAIN).
+  const deny = world(
+    hierarchy({ e: () => ({ rcode: RCODE.NXDOMAIN, aa: true, answers: [CNAME(ex, 'www.bank.')], authority: [SOA('example.test.')] }) }),
+  );
+  const rd = deny.make({ rootHints: [ROOT], qnameMinimisation: false });
+  assert.equal((await rd.resolve(ex, TYPE.A)).rcode, RCODE.NXDOMAIN);
+  assert.equal(rd.cache.get('www.bank.', TYPE.A, 0n), undefined);
+  assert.equal(rout.cache.get('www.bank.', TYPE.A, 0n)?.soa?.name, '.', "the root's own NXDOMAIN is cached");
+
+  const lost = world(
+    hierarchy({
+      t: (name) => {
+        if (isSubdomain(name, 'example.test.')) return { authority: [NS('example.test.', 'ns.gone.test.')] };
+        return { rcode: RCODE.NXDOMAIN, aa: true, authority: [SOA('test.')] };
+      },
+    }),
+  );
+  const rl = lost.make({ rootHints: [ROOT], qnameMinimisation: false });
+  assert.equal((await rl.resolve(ex, TYPE.A)).rcode, RCODE.SERVFAIL);
+  assert.ok(lost.log.includes('t ns.gone.test. 1'), lost.log.join('\n'));
+});

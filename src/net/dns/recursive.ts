@@ -271,16 +271,19 @@ export class RecursiveResolver {
   private cacheAnswer(name: string, type: number, rcode: number, answers: readonly DnsRecord[], authority: readonly DnsRecord[]): void {
     const now = this.now();
     const soa = authority.find((x) => x.type === TYPE.SOA);
+    // A denial speaks for the zone of its SOA only: a chain that leaves the zone (a CNAME to another
+    // zone's name) says nothing about the name it ends at (RFC 2308 §5, RFC 6604 §3).
+    const denies = (end: string): boolean => soa !== undefined && isSubdomain(end, soa.name);
     if (rcode === RCODE.NXDOMAIN) {
       // Names in the chain exist; the NXDOMAIN belongs to its end.
       const end = chase(answers, name, type).name;
       for (const set of rrsets(answers).values()) this.cache.putRRset(set.name, set.type, set.records, now);
-      this.cache.putNegative(end, type, rcode, soa, now);
+      if (denies(end)) this.cache.putNegative(end, type, rcode, soa, now);
       return;
     }
     for (const set of rrsets(answers).values()) this.cache.putRRset(set.name, set.type, set.records, now);
     const end = chase(answers, name, type);
-    if (end.records.length === 0 && !answers.some((x) => canonicalName(x.name) === canonicalName(end.name))) {
+    if (end.records.length === 0 && !answers.some((x) => canonicalName(x.name) === canonicalName(end.name)) && denies(end.name)) {
       this.cache.putNegative(end.name, type, RCODE.NOERROR, soa, now);
     }
   }
