@@ -600,3 +600,32 @@ test('iteration: the NS set of the cut only; REFUSED skipped; an out-of-zone CNA
   assert.equal((await rl.resolve(ex, TYPE.A)).rcode, RCODE.SERVFAIL);
   assert.ok(lost.log.includes('t ns.gone.test. 1'), lost.log.join('\n'));
 });
+
+// closestServers (mutants: its loop's `i <= labels.length` as `<`, the empty-set test made true): the root's
+// own NS set, once asked, is used when it has addresses. Bug it found: `. NS` answered without addresses
+// (the usual answer: the addresses come as additional records, which are not cached) made every later
+// resolution SERVFAIL, the root servers' names being inside the root zone, so that anyone could stop the
+// resolver by asking it `. NS`.
+test('iteration: a cached `. NS` without addresses falls back to the hints; with addresses, the root servers it names are asked', async () => {
+  const root = (name: string, type: number): Answer => {
+    if (name === '.' && type === TYPE.NS) return { aa: true, answers: [NS('.', 'b.root.')] };
+    if (name === 'b.root.' && type === TYPE.A) return { aa: true, answers: [A('b.root.', 'r2')] };
+    return hierarchy().r!(name, type);
+  };
+  const w = world(hierarchy({ r: root }));
+  const r = w.make({ rootHints: [ROOT] });
+  assert.deepEqual((await r.resolve('.', TYPE.NS)).answers, [NS('.', 'b.root.')]);
+  assert.deepEqual((await r.resolve('www.example.test', TYPE.A)).answers, [A('www.example.test.', '192.0.2.1')]);
+  assert.deepEqual(w.log, ['r . 2', 'r test. 1', 't example.test. 1', 'e www.example.test. 1'], 'the hints serve');
+
+  const w2 = world(hierarchy({ r: root, r2: root }));
+  const r2 = w2.make({ rootHints: [ROOT] });
+  await r2.resolve('.', TYPE.NS);
+  await r2.resolve('b.root.', TYPE.A);
+  assert.deepEqual((await r2.resolve('www.example.test', TYPE.A)).answers, [A('www.example.test.', '192.0.2.1')]);
+  assert.deepEqual(
+    w2.log.slice(-3),
+    ['r2 test. 1', 't example.test. 1', 'e www.example.test. 1'],
+    'b.root. is asked, at its cached address',
+  );
+});

@@ -177,7 +177,10 @@ export class RecursiveResolver {
         else servers.push({ name: target, address: undefined });
       }
       servers.sort((a, b) => (a.address ? 0 : 1) - (b.address ? 0 : 1));
-      if (servers.length) return { zone, servers };
+      // Servers that have no address and are named inside their own zone cannot be reached from here
+      // (their address is needed to ask the zone for it): the zone above is the closest one that works.
+      // Without this, a cached `. NS` without the root servers' addresses made every resolution SERVFAIL.
+      if (servers.some((s) => s.address !== undefined || !isSubdomain(s.name, zone))) return { zone, servers };
     }
     return { zone: '.', servers: this.o.rootHints!.map((h) => ({ name: h.name, address: h.address })) };
   }
