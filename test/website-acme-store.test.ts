@@ -12,11 +12,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { netnsSkipReason, waitForLine, withTapNamespace, type TapNamespace } from './netns.ts';
 import { handshakeCert, pebble } from './pebble.ts';
 import { readableTempDir } from './unprivileged.ts';
+import { buildImage } from './images.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -61,143 +62,136 @@ async function boot(ns: TapNamespace, dir: string, disk: string, domains = 'site
   }
 }
 
-test(`website --block:store (${target}): the ACME certificate and account key outlive a restart; a damaged store orders anew`, {
-  skip,
-  timeout: 300_000,
-}, async () => {
-  const dir = readableTempDir('fata-acme-store-');
+/** What a test gets from withStore: the namespace, its files, and pebble's counts from its log. */
+interface StoreRun {
+  readonly ns: TapNamespace;
+  readonly dir: string;
+  /** A zeroed 1 MiB block file for --block:store. */
+  readonly disk: string;
+  /** Orders pebble has taken, and accounts it has made (it logs the count each time it makes one). */
+  orders(): number;
+  accounts(): number;
+  log(): string;
+}
+
+/** Builds the website, makes the store file, and runs pebble with certificates of `lifetimeS` in a new namespace. */
+async function withStore(prefix: string, lifetimeS: number, f: (r: StoreRun) => Promise<void>): Promise<void> {
+  const dir = readableTempDir(prefix);
   try {
-    const built = spawnSync(
-      process.execPath,
-      [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website'],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
-    assert.equal(built.status, 0, built.stderr);
+    buildImage('examples/website', target);
     const disk = join(dir, 'store.img');
     writeFileSync(disk, '');
     truncateSync(disk, 1 << 20);
     await withTapNamespace('10.0.0.1/24', async (ns) => {
-      // An hour's certificates: not due for renewal (at two thirds) during the test.
-      const server = await pebble(ns, dir, 3600);
-      let pebbleLog = '';
+      const server = await pebble(ns, dir, lifetimeS);
+      let text = '';
       server.stdout!.on('data', (d: Buffer) => {
-        pebbleLog += d.toString();
+        text += d.toString();
       });
       server.stderr!.on('data', (d: Buffer) => {
-        pebbleLog += d.toString();
+        text += d.toString();
       });
-      const orders = (): number => pebbleLog.match(/Added order /g)?.length ?? 0;
-      // pebble logs the count each time it makes an account (not when a known key asks again).
-      const accounts = (): number => Number([...pebbleLog.matchAll(/There are now (\d+) accounts/g)].at(-1)?.[1] ?? 0);
-
-      const first = await boot(ns, dir, disk);
-      const issued = /event=certificate-issued .*serial=(\w+)/.exec(first)?.[1];
-      assert.ok(issued, first);
-      assert.match(first, new RegExp(`event=certificate-stored serial=${issued}`), first);
-      assert.equal(/served=(\w*)/.exec(first)?.[1]?.toLowerCase(), issued.toLowerCase(), 'serves what pebble issued');
-      assert.equal(orders(), 1, pebbleLog);
-      assert.equal(accounts(), 1, pebbleLog);
-
-      const second = await boot(ns, dir, disk);
-      assert.match(second, new RegExp(`event=certificate-loaded .*serial=${issued}`), second);
-      assert.doesNotMatch(second, /event=certificate-issued/, 'no new certificate on a restart');
-      assert.equal(/served=(\w*)/.exec(second)?.[1]?.toLowerCase(), issued.toLowerCase(), 'the same certificate served');
-      assert.equal(orders(), 1, `no new order at pebble: ${pebbleLog}`);
-
-      // Garbage over the whole store: reported, a new order, and the website serves.
-      writeFileSync(disk, randomBytes(1 << 20));
-      const third = await boot(ns, dir, disk);
-      assert.match(third, /level=warn .*event=acme-store-unreadable/, third);
-      const again = /event=certificate-issued .*serial=(\w+)/.exec(third)?.[1];
-      assert.ok(again, third);
-      assert.notEqual(again, issued);
-      assert.equal(/served=(\w*)/.exec(third)?.[1]?.toLowerCase(), again.toLowerCase());
-      assert.equal(orders(), 2, pebbleLog);
-      assert.equal(accounts(), 2, 'the account key was in the damaged store too');
-
-      // And that new certificate is what the next boot loads.
-      const fourth = await boot(ns, dir, disk);
-      assert.match(fourth, new RegExp(`event=certificate-loaded .*serial=${again}`), fourth);
-      assert.equal(orders(), 2, pebbleLog);
-
-      // Another name: the stored certificate does not cover it, so a new order, from the stored account.
-      const fifth = await boot(ns, dir, disk, 'site.test,www.site.test');
-      assert.match(fifth, /event=acme-store-other-domains/, fifth);
-      const wider = /event=certificate-issued .*serial=(\w+)/.exec(fifth)?.[1];
-      assert.ok(wider, fifth);
-      assert.equal(orders(), 3, pebbleLog);
-      assert.equal(accounts(), 2, `the stored account key, no new account: ${pebbleLog}`);
+      await f({
+        ns,
+        dir,
+        disk,
+        orders: () => text.match(/Added order /g)?.length ?? 0,
+        accounts: () => Number([...text.matchAll(/There are now (\d+) accounts/g)].at(-1)?.[1] ?? 0),
+        log: () => text,
+      });
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test(`website --block:store (${target}): the ACME certificate and account key outlive a restart; a damaged store orders anew`, {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  // An hour's certificates: not due for renewal (at two thirds) during the test.
+  await withStore('fata-acme-store-', 3600, async ({ ns, dir, disk, orders, accounts, log }) => {
+    const first = await boot(ns, dir, disk);
+    const issued = /event=certificate-issued .*serial=(\w+)/.exec(first)?.[1];
+    assert.ok(issued, first);
+    assert.match(first, new RegExp(`event=certificate-stored serial=${issued}`), first);
+    assert.equal(/served=(\w*)/.exec(first)?.[1]?.toLowerCase(), issued.toLowerCase(), 'serves what pebble issued');
+    assert.equal(orders(), 1, log());
+    assert.equal(accounts(), 1, log());
+
+    const second = await boot(ns, dir, disk);
+    assert.match(second, new RegExp(`event=certificate-loaded .*serial=${issued}`), second);
+    assert.doesNotMatch(second, /event=certificate-issued/, 'no new certificate on a restart');
+    assert.equal(/served=(\w*)/.exec(second)?.[1]?.toLowerCase(), issued.toLowerCase(), 'the same certificate served');
+    assert.equal(orders(), 1, `no new order at pebble: ${log()}`);
+
+    // Garbage over the whole store: reported, a new order, and the website serves.
+    writeFileSync(disk, randomBytes(1 << 20));
+    const third = await boot(ns, dir, disk);
+    assert.match(third, /level=warn .*event=acme-store-unreadable/, third);
+    const again = /event=certificate-issued .*serial=(\w+)/.exec(third)?.[1];
+    assert.ok(again, third);
+    assert.notEqual(again, issued);
+    assert.equal(/served=(\w*)/.exec(third)?.[1]?.toLowerCase(), again.toLowerCase());
+    assert.equal(orders(), 2, log());
+    assert.equal(accounts(), 2, 'the account key was in the damaged store too');
+
+    // And that new certificate is what the next boot loads.
+    const fourth = await boot(ns, dir, disk);
+    assert.match(fourth, new RegExp(`event=certificate-loaded .*serial=${again}`), fourth);
+    assert.equal(orders(), 2, log());
+
+    // Another name: the stored certificate does not cover it, so a new order, from the stored account.
+    const fifth = await boot(ns, dir, disk, 'site.test,www.site.test');
+    assert.match(fifth, /event=acme-store-other-domains/, fifth);
+    const wider = /event=certificate-issued .*serial=(\w+)/.exec(fifth)?.[1];
+    assert.ok(wider, fifth);
+    assert.equal(orders(), 3, log());
+    assert.equal(accounts(), 2, `the stored account key, no new account: ${log()}`);
+  });
 });
 
 test(`website --block:store (${target}): a stored certificate past two thirds of its life at boot is renewed, and a running renewal is stored`, {
   skip,
   timeout: 300_000,
 }, async () => {
-  const dir = readableTempDir('fata-acme-due-');
-  try {
-    const built = spawnSync(
-      process.execPath,
-      [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website'],
-      { cwd: ROOT, encoding: 'utf8' },
+  // 30 s certificates: due for renewal 20 s after issuance.
+  await withStore('fata-acme-due-', 30, async ({ ns, dir, disk, orders, log }) => {
+    const first = await boot(ns, dir, disk);
+    const issued = /event=certificate-issued .*serial=(\w+) expires=(\S+)/.exec(first);
+    assert.ok(issued, first);
+    assert.match(first, new RegExp(`event=certificate-stored serial=${issued[1]}`), first);
+    assert.equal(orders(), 1, log());
+
+    // Wait, stopped, until two thirds of the stored certificate's life have passed (pebble's 30 s are 29 s from
+    // notBefore to notAfter: due 9.7 s before it expires; 8 s leaves a margin).
+    const dueAt = Date.parse(issued[2]!) - 8_000;
+    while (Date.now() < dueAt) await new Promise((r) => setTimeout(r, 250));
+
+    // A boot now finds it due: a new order at pebble, the new certificate served and stored; kept running until its
+    // own renewal (20 s on), which must reach the store too.
+    const second = await boot(
+      ns,
+      dir,
+      disk,
+      'site.test',
+      /event=certificate-stored serial=\w+[\s\S]*event=certificate-renewed[\s\S]*event=certificate-stored/,
     );
-    assert.equal(built.status, 0, built.stderr);
-    const disk = join(dir, 'store.img');
-    writeFileSync(disk, '');
-    truncateSync(disk, 1 << 20);
-    await withTapNamespace('10.0.0.1/24', async (ns) => {
-      // 30 s certificates: due for renewal 20 s after issuance.
-      const server = await pebble(ns, dir, 30);
-      let pebbleLog = '';
-      server.stdout!.on('data', (d: Buffer) => {
-        pebbleLog += d.toString();
-      });
-      server.stderr!.on('data', (d: Buffer) => {
-        pebbleLog += d.toString();
-      });
-      const orders = (): number => pebbleLog.match(/Added order /g)?.length ?? 0;
+    assert.match(second, new RegExp(`event=certificate-due serial=${issued[1]} `), second);
+    assert.doesNotMatch(second, /event=certificate-loaded/, 'a due certificate is not served again');
+    const renewedAtBoot = /event=certificate-issued .*serial=(\w+)/.exec(second)?.[1];
+    assert.ok(renewedAtBoot, second);
+    assert.notEqual(renewedAtBoot, issued[1]);
+    assert.equal(/served=(\w*)/.exec(second)?.[1]?.toLowerCase(), renewedAtBoot.toLowerCase(), 'the new certificate is served');
+    const renewedRunning = /event=certificate-renewed serial=(\w+)/.exec(second)?.[1];
+    assert.ok(renewedRunning, `renewed while running: ${second}`);
+    assert.match(second, new RegExp(`event=certificate-stored serial=${renewedRunning}`), second);
+    assert.equal(orders(), 3, log());
 
-      const first = await boot(ns, dir, disk);
-      const issued = /event=certificate-issued .*serial=(\w+) expires=(\S+)/.exec(first);
-      assert.ok(issued, first);
-      assert.match(first, new RegExp(`event=certificate-stored serial=${issued[1]}`), first);
-      assert.equal(orders(), 1, pebbleLog);
-
-      // Wait, stopped, until two thirds of the stored certificate's life have passed (pebble's 30 s are 29 s from
-      // notBefore to notAfter: due 9.7 s before it expires; 8 s leaves a margin).
-      const dueAt = Date.parse(issued[2]!) - 8_000;
-      while (Date.now() < dueAt) await new Promise((r) => setTimeout(r, 250));
-
-      // A boot now finds it due: a new order at pebble, the new certificate served and stored; kept running until its
-      // own renewal (20 s on), which must reach the store too.
-      const second = await boot(
-        ns,
-        dir,
-        disk,
-        'site.test',
-        /event=certificate-stored serial=\w+[\s\S]*event=certificate-renewed[\s\S]*event=certificate-stored/,
-      );
-      assert.match(second, new RegExp(`event=certificate-due serial=${issued[1]} `), second);
-      assert.doesNotMatch(second, /event=certificate-loaded/, 'a due certificate is not served again');
-      const renewedAtBoot = /event=certificate-issued .*serial=(\w+)/.exec(second)?.[1];
-      assert.ok(renewedAtBoot, second);
-      assert.notEqual(renewedAtBoot, issued[1]);
-      assert.equal(/served=(\w*)/.exec(second)?.[1]?.toLowerCase(), renewedAtBoot.toLowerCase(), 'the new certificate is served');
-      const renewedRunning = /event=certificate-renewed serial=(\w+)/.exec(second)?.[1];
-      assert.ok(renewedRunning, `renewed while running: ${second}`);
-      assert.match(second, new RegExp(`event=certificate-stored serial=${renewedRunning}`), second);
-      assert.equal(orders(), 3, pebbleLog);
-
-      // And the next boot loads the one the running website renewed, with no order.
-      const third = await boot(ns, dir, disk);
-      assert.match(third, new RegExp(`event=certificate-loaded .*serial=${renewedRunning}`), third);
-      assert.equal(/served=(\w*)/.exec(third)?.[1]?.toLowerCase(), renewedRunning.toLowerCase());
-      assert.equal(orders(), 3, pebbleLog);
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    // And the next boot loads the one the running website renewed, with no order.
+    const third = await boot(ns, dir, disk);
+    assert.match(third, new RegExp(`event=certificate-loaded .*serial=${renewedRunning}`), third);
+    assert.equal(/served=(\w*)/.exec(third)?.[1]?.toLowerCase(), renewedRunning.toLowerCase());
+    assert.equal(orders(), 3, log());
+  });
 });

@@ -14,14 +14,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { netnsSkipReason, waitForLine, withTapNamespace } from './netns.ts';
 import { handshakeCert, pebble } from './pebble.ts';
 import { readableTempDir } from './unprivileged.ts';
+import { buildImage } from './images.ts';
 
 const FATA = new URL('../bin/fata.mjs', import.meta.url).pathname;
-const ROOT = new URL('..', import.meta.url).pathname;
 const target = process.arch === 'x64' ? 'spt' : 'node';
 const skip = netnsSkipReason(['openssl', 'python3', 'pebble', 'pebble-challtestsrv']);
 
@@ -31,12 +30,7 @@ test(`website --acme-directory (${target}): issued by pebble over HTTP-01, renew
 }, async () => {
   const dir = readableTempDir('fata-acme-');
   try {
-    const built = spawnSync(
-      process.execPath,
-      [FATA, 'build', '-t', target, ...(target === 'node' ? ['--net=direct'] : []), 'examples/website'],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
-    assert.equal(built.status, 0, built.stderr);
+    const image = buildImage('examples/website', target);
     await withTapNamespace('10.0.0.1/24', async (ns) => {
       const acmeServer = await pebble(ns, dir, 30);
       const child = ns.start([
@@ -44,7 +38,7 @@ test(`website --acme-directory (${target}): issued by pebble over HTTP-01, renew
         FATA,
         'run',
         `--net:service=${ns.tap}`,
-        join(ROOT, 'examples/website/dist/website.fata'),
+        image,
         '--ipv4=10.0.0.2/24',
         '--http-port=80',
         '--https-port=443',
