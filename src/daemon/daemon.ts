@@ -150,7 +150,7 @@ export async function daemonCommand(argv: readonly string[], say: (s: string) =>
   if (process.geteuid?.() !== 0)
     throw new FataError(
       'FATA_NEEDS_ROOT',
-      'fata daemon runs as root: it makes taps, attaches them to bridges and starts sealed engines that drop to an unprivileged account; run it with sudo or as the systemd unit (dist/fata.service)',
+      'fata daemon runs as root: it makes taps, attaches them to bridges and starts sealed engines that drop to an unprivileged account; run it with sudo or as the systemd unit (contrib/fata.service, docs/daemon.md)',
     );
   const d = new Daemon({ ...flags, say });
   await d.start();

@@ -38,6 +38,8 @@ export interface SupervisorOptions {
   readonly stopGraceMs: number;
   /** Every start checks the image's signature again (`fata run --trust`, docs/trust.md). */
   readonly trust?: Trust;
+  /** The program started with `fata run`'s arguments: TENDER (bin/fata) unless a test gives a stand-in. */
+  readonly tender?: string;
 }
 
 export interface Trust {
@@ -132,9 +134,10 @@ export class Unikernel {
    */
   #spawnTender(): ChildProcess {
     const args = tenderArgs(this.rec, this.#o.volumePath, this.#o.trust);
+    const tender = this.#o.tender ?? TENDER;
     this.#closeBlocks();
-    if (this.rec.blocks.length === 0) return spawn(TENDER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const child = spawn('sh', ['-c', 'read _ && exec "$@" </dev/null', 'sh', TENDER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    if (this.rec.blocks.length === 0) return spawn(tender, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', 'read _ && exec "$@" </dev/null', 'sh', tender, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     if (child.pid !== undefined) {
       const nets = this.rec.nets.length;
       try {
@@ -170,7 +173,7 @@ export class Unikernel {
     child.stderr!.setEncoding('utf8').on('data', (d: string) => err.push(d));
     this.#exited = new Promise((resolve) => {
       child.on('error', (e) => {
-        lastError = `cannot start the tender ${TENDER}: ${e.message}`;
+        lastError = `cannot start the tender ${this.#o.tender ?? TENDER}: ${e.message}`;
       });
       child.on('close', (code, signal) => {
         out.end();
