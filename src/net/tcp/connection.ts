@@ -560,11 +560,11 @@ export class TcpConnection {
       seqGt(this.sndMax, this.sndUna)
     ) {
       // A duplicate ACK (RFC 5681 §2). One with a zero window answers a zero-window probe: no sign of loss.
-      let newlySacked = false;
+      let newlySacked = 0;
       if (this.sackOk) {
         const before = this.scoreboard.sackedBytes();
         this.scoreboard.update(o, this.sndUna, this.sndMax);
-        newlySacked = this.scoreboard.sackedBytes() > before;
+        newlySacked = this.scoreboard.sackedBytes() - before;
       }
       const was = this.recovery.inRecovery,
         resentBefore = this.resentUpTo;
@@ -594,7 +594,13 @@ export class TcpConnection {
     const sackedAbove = this.sackOk && !this.scoreboard.empty ? seqDiff(this.scoreboard.highSacked(this.sndUna), this.sndUna) : 0;
     this.sendQ.drop(dataAcked);
     this.sndUna = ack;
-    if (this.sackOk) this.scoreboard.update(o, this.sndUna, this.sndMax);
+    // RFC 6937's DeliveredData: what SND.UNA passed plus the change in what is SACKed (less when it passed SACKed data).
+    let delivered = dataAcked;
+    if (this.sackOk) {
+      const sackedBefore = this.scoreboard.sackedBytes();
+      this.scoreboard.update(o, this.sndUna, this.sndMax);
+      delivered += this.scoreboard.sackedBytes() - sackedBefore;
+    }
     if (sackedAbove > 0 && this.tsOk && o.hasTimestamps)
       this.recovery.reordered(
         Math.floor(sackedAbove / this.segmentData),
@@ -607,7 +613,7 @@ export class TcpConnection {
     this.cc.onRoundAck?.(this.rtt.latest, ack, this.sndMax);
     const flight = seqDiff(this.sndMax, this.sndUna);
     this.timers.unackedSince = flight > 0 ? now : undefined;
-    const action = this.recovery.newAck(ack, dataAcked, flight, useSack, this.mss, now, this.rtt.srtt);
+    const action = this.recovery.newAck(ack, dataAcked, delivered, flight, useSack, this.segmentData, this.mss, now, this.rtt.srtt);
     if (this.rate) this.sampleRate(dataAcked, o, now);
     this.recover(action);
     this.timers.rto = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : undefined;

@@ -10,7 +10,9 @@
  * order standing in for send times). Without SACK it is NewReno (RFC 6582).
  * A tail loss probe (RFC 8985 §7) turns a lost tail into a SACK recovery
  * instead of a timeout. The window itself is the congestion controller's
- * (congestion.ts: CUBIC by default, or NewReno).
+ * (congestion.ts: CUBIC by default, or NewReno); while a SACK recovery lasts,
+ * proportional rate reduction (RFC 6937) spreads the reduction over the ACKs
+ * of the round trip instead of sending nothing until the pipe has drained.
  *
  * This module decides and the connection sends: each decision comes back as
  * a small number (and a segment's place in `segSeq`/`segLen`), so nothing is
@@ -61,6 +63,14 @@ export class Recovery {
   enteredTs = 0;
   /** A recovery was proved spurious: this path reorders. */
   private reorderSeen = false;
+  /**
+   * Proportional rate reduction (RFC 6937 §3) in a SACK recovery under a window-based controller: octets
+   * delivered to the receiver since it began (prr_delivered), sent since (prr_out), and the flight when it
+   * began (RecoverFS).
+   */
+  prrDelivered = 0;
+  prrOut = 0;
+  private recoverFs = 0;
   /** The segment `nextSegment` or `tailProbe` chose. */
   segSeq = 0;
   segLen = 0;
@@ -81,11 +91,22 @@ export class Recovery {
   }
 
   /**
-   * New data acknowledged up to `ack` (`dataAcked` octets, `flight` still out). In recovery a full ACK
-   * ends it (RFC 6675 §5 (A); RFC 6582 §3.2 step 3, deflating the window) and a partial one resends
-   * (RFC 6675 §5 (C), RFC 6582 §3.2 step 5); outside it the window grows (RFC 5681 §3.1, RFC 9438).
+   * New data acknowledged up to `ack` (`dataAcked` octets, `flight` still out; `delivered`: octets this ACK
+   * delivered, cumulatively or by SACK, RFC 6937's DeliveredData). In recovery a full ACK ends it (RFC 6675
+   * §5 (A); RFC 6582 §3.2 step 3, deflating the window) and a partial one resends (RFC 6675 §5 (C), as PRR
+   * allows; RFC 6582 §3.2 step 5); outside it the window grows (RFC 5681 §3.1, RFC 9438).
    */
-  newAck(ack: number, dataAcked: number, flight: number, useSack: boolean, mss: number, now: bigint, srtt: number): RecoveryAction {
+  newAck(
+    ack: number,
+    dataAcked: number,
+    delivered: number,
+    flight: number,
+    useSack: boolean,
+    smss: number,
+    mss: number,
+    now: bigint,
+    srtt: number,
+  ): RecoveryAction {
     const cc = this.cc;
     let action: RecoveryAction = SEND_NOTHING;
     if (this.inLoss && seqGe(ack, this.recover)) this.inLoss = false;
@@ -95,6 +116,7 @@ export class Recovery {
         if (!cc.onRateSample) cc.cwnd = cc.ssthresh; // A model-based controller restores its own.
       } else {
         action = SEND_BY_SCOREBOARD; // A partial ACK: keep filling holes (no window inflation with SACK).
+        this.prrAck(delivered, ack, seqAdd(ack, flight), smss);
       }
     } else if (this.inRecovery) {
       if (seqGe(ack, this.recover)) {
@@ -119,11 +141,11 @@ export class Recovery {
    * at the (early retransmit, RFC 5827) threshold of duplicates or of SACKed segments; without, the
    * third duplicate is a fast retransmit (RFC 6582 §3.2 step 2) and each later one inflates the window.
    */
-  duplicateAck(ack: number, una: number, max: number, smss: number, mss: number, sackOk: boolean, newlySacked: boolean): RecoveryAction {
+  duplicateAck(ack: number, una: number, max: number, smss: number, mss: number, sackOk: boolean, newlySacked: number): RecoveryAction {
     this.counters.dupAcks++;
     // With SACK, a duplicate ACK that SACKs nothing new says no segment left the network (a duplicated
     // segment, a window probe's answer): RFC 6675 §2 counts only ACKs carrying new SACK information.
-    if (sackOk && !newlySacked && !this.inRecovery) return SEND_NOTHING;
+    if (sackOk && newlySacked <= 0 && !this.inRecovery) return SEND_NOTHING;
     this.dupAcks++;
     // Early retransmit (RFC 5827): with fewer than four segments out, fewer duplicates can ever come.
     const outSegs = Math.ceil(seqDiff(max, una) / smss);
@@ -137,11 +159,12 @@ export class Recovery {
       if (!this.inRecovery && seqGe(ack, this.recover)) {
         // Enter SACK recovery (RFC 6675 §5): reduce the window, then resend holes as the pipe allows.
         this.enter(una, max, mss);
-        if (!this.cc.onRateSample) this.cc.cwnd = this.cc.ssthresh; // A model-based controller sets its own.
         sb.highRxt = una;
         this.rxtFence = max;
       }
-      return this.inRecovery ? SEND_BY_SCOREBOARD : SEND_NOTHING;
+      if (!this.inRecovery) return SEND_NOTHING;
+      this.prrAck(newlySacked, una, max, smss); // The ACK that starts the recovery counts (RFC 6937 §3).
+      return SEND_BY_SCOREBOARD;
     }
     if (this.inRecovery) {
       this.cc.cwnd += mss; // Inflate for each segment that left the network (RFC 6582 §3.2 step 4).
@@ -162,9 +185,33 @@ export class Recovery {
     this.undoCwnd = this.cc.cwnd;
     this.undoSsthresh = this.cc.ssthresh;
     this.cc.onFastRetransmit(seqDiff(max, una), mss);
+    this.prrDelivered = 0;
+    this.prrOut = 0;
+    this.recoverFs = seqDiff(max, una);
     this.recover = max;
     this.inRecovery = true;
     this.timers.tlp = undefined;
+  }
+
+  /**
+   * RFC 6937 §3, on each ACK of a SACK recovery (a model-based controller sets its own window instead):
+   * `delivered` octets reached the receiver. While the pipe is above ssthresh, what may be sent keeps to
+   * ssthresh / RecoverFS of what was delivered (sndcnt = ⌈prr_delivered × ssthresh / RecoverFS⌉ − prr_out);
+   * once below, the slow-start reduction bound lets it climb back to ssthresh, at most one segment more than
+   * was delivered. The ACK that starts the recovery always lets the fast retransmit go (RFC 6937bis). The
+   * window becomes pipe + sndcnt, which `nextSegment` then fills; at the recovery's end it is ssthresh.
+   */
+  private prrAck(delivered: number, una: number, max: number, smss: number): void {
+    if (this.cc.onRateSample) return;
+    this.prrDelivered += Math.max(0, delivered);
+    const pipe = this.sb.pipe(una, max);
+    const ssthresh = this.cc.ssthresh;
+    let sndcnt =
+      pipe > ssthresh
+        ? Math.ceil((this.prrDelivered * ssthresh) / Math.max(this.recoverFs, 1)) - this.prrOut
+        : Math.min(ssthresh - pipe, Math.max(this.prrDelivered - this.prrOut, delivered) + smss); // PRR-SSRB
+    if (this.prrOut === 0 && sndcnt < smss) sndcnt = smss;
+    this.cc.cwnd = pipe + Math.max(0, sndcnt);
   }
 
   /**
@@ -232,6 +279,7 @@ export class Recovery {
       this.segLen = sb.holeLen;
       sb.highRxt = seqAdd(sb.holeSeq, sb.holeLen);
       this.rxtFence = max;
+      this.prrOut += this.segLen;
       return RESEND;
     }
     const off = seqDiff(max, una);
@@ -239,6 +287,7 @@ export class Recovery {
     if (len <= 0 || seqLt(nxt, max)) return NO_SEGMENT;
     this.segSeq = max;
     this.segLen = len;
+    this.prrOut += len;
     return NEW_DATA;
   }
 

@@ -106,3 +106,52 @@ test('RFC 3522: when the resend is what fills the hole (its TSval echoed), the r
   assert.equal(h.tcp.counters.spuriousRecoveries, 0);
   assert.equal(c.cc.ssthresh, reduced, 'a real loss: the reduction stays');
 });
+
+test('RFC 6937: in a SACK recovery, what is sent follows proportional rate reduction, ACK by ACK', () => {
+  const { h, c, L, ts } = reorderFlight();
+  // A flight of 20 segments with 10 more queued: its first segment is lost, the rest are SACKed one per ACK.
+  h.send({ seq: R, ack: L + 10 * D, flags: '.', ts: [1002, ts[9]!] });
+  c.cc.cwnd = 20 * D;
+  const base = L + 10 * D;
+  c.write(new Uint8Array(30 * D));
+  assert.equal(h.recv().length, 20);
+  const ssthresh = 0.7 * 20 * D; // CUBIC's beta on the window when the recovery begins.
+  const recoverFs = 22 * D; // The 20 and the two limited-transmit segments before the threshold.
+  let delivered = 0,
+    out = 0,
+    sentNew = 0;
+  const branches = new Set<string>();
+  const perAck: number[] = [];
+  for (let k = 1; k <= 16; k++) {
+    h.send({ seq: R, ack: base, flags: '.', sack: [base + D, base + (k + 1) * D], ts: [1003, ts[9]!] });
+    const sent = h.recv();
+    if (k < 3) {
+      assert.equal(sent.length, 1, `duplicate ${k}: limited transmit (RFC 3042), one new segment`);
+      continue;
+    }
+    if (k === 3) assert.equal(sent[0]?.seq, base, 'the ACK that starts the recovery sends the fast retransmit at once');
+    // The RFC's algorithm in segments: pipe = what is out, less the k SACKed and the lost first one, plus its resend.
+    delivered += D;
+    const pipe = (22 + sentNew - k - 1 + (out > 0 ? 1 : 0)) * D;
+    let sndcnt: number;
+    if (pipe > ssthresh) {
+      sndcnt = Math.ceil((delivered * ssthresh) / recoverFs) - out * D;
+      branches.add('proportional');
+    } else {
+      sndcnt = Math.min(ssthresh - pipe, Math.max(delivered - out * D, D) + D);
+      branches.add('slow-start reduction bound');
+    }
+    if (out === 0 && sndcnt < D) sndcnt = D;
+    const allowed = Math.max(0, Math.floor(sndcnt / D));
+    perAck.push(sent.length);
+    assert.equal(
+      sent.length,
+      allowed,
+      `ACK ${k} (pipe ${pipe / D} segments): sent ${sent.length}, PRR allows ${allowed}; per ACK so far ${perAck}`,
+    );
+    sentNew += sent.filter((s) => s.seq !== base).length;
+    out += sent.length;
+  }
+  assert.equal(branches.size, 2, 'both of its rules were used');
+  assert.ok(perAck.includes(0) && perAck.filter((n) => n > 0).length >= perAck.length / 2, `spread over the ACKs: ${perAck}`);
+});

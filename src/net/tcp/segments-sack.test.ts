@@ -320,10 +320,18 @@ test('RFC 6675 §5: four or more segments out: three duplicate ACKs (DupThresh),
   h.send({ seq: R, ack: L, flags: '.', sack: [L + 6 * M, L + 8 * M] });
   assert.deepEqual(h.recv(), []);
   h.send({ seq: R, ack: L, flags: '.', sack: [L + 5 * M, L + 8 * M] });
-  // Segments 0-4 each have three SACKed segments above them (IsLost): resent while the pipe allows (cwnd 5.6 segments).
+  // Segments 0-4 each have three SACKed segments above them (IsLost), so nothing is in flight: below ssthresh (5.6
+  // segments), proportional rate reduction's slow-start bound (RFC 6937 §3, PRR-SSRB) lets out what this ACK
+  // delivered and one more, not the whole of ssthresh at once.
   assert.deepEqual(
     h.recv(),
-    [0, 1, 2, 3, 4].map((i) => seg(i)),
+    [0, 1].map((i) => seg(i)),
+  );
+  // The next ACK delivers segment 0 (and SACKs nothing new): two more (its segment, one more), and so on up to ssthresh.
+  h.send({ seq: R, ack: L + M, flags: '.', sack: [L + 5 * M, L + 8 * M] });
+  assert.deepEqual(
+    h.recv(),
+    [2, 3].map((i) => seg(i)),
   );
 });
 
