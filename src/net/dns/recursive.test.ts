@@ -586,6 +586,7 @@ test('iteration: the NS set of the cut only; REFUSED skipped; an out-of-zone CNA
   const rd = deny.make({ rootHints: [ROOT], qnameMinimisation: false });
   assert.equal((await rd.resolve(ex, TYPE.A)).rcode, RCODE.NXDOMAIN);
   assert.equal(rd.cache.get('www.bank.', TYPE.A, 0n), undefined);
+  assert.deepEqual(rd.cache.get(ex, TYPE.CNAME, 0n)?.records, [CNAME(ex, 'www.bank.')], 'the chain itself is cached');
   assert.equal(rout.cache.get('www.bank.', TYPE.A, 0n)?.soa?.name, '.', "the root's own NXDOMAIN is cached");
 
   const lost = world(
@@ -628,4 +629,57 @@ test('iteration: a cached `. NS` without addresses falls back to the hints; with
     ['r2 test. 1', 't example.test. 1', 'e www.example.test. 1'],
     'b.root. is asked, at its cached address',
   );
+});
+
+// iterate's bounds, with a budget large enough not to end them first (mutants: `rounds < 32` as `<=` or
+// `rounds--`; `depth >= MAX_DEPTH` made false or `>`, `depth + 1` as `- 1`).
+test('iteration: at most 32 referrals per name; name servers without glue nested at most 6 deep', async () => {
+  // Every question gets a referral to the name one label below the zone cut it was asked about.
+  const deep = Array.from({ length: 40 }, (_, i) => `d${i}`).join('.') + '.';
+  const w = world({ r: (name) => ({ authority: [NS(name, `ns.${name}`)], additional: [A(`ns.${name}`, 'r')] }) });
+  const got = await w.make({ rootHints: [ROOT], maxQueries: 100 }).resolve(deep, TYPE.A);
+  assert.equal(got.rcode, RCODE.SERVFAIL);
+  assert.equal(w.log.length, 32);
+
+  // z0.'s server is ns.z1., z1.'s is ns.z2., … zN.'s is ns.zN. with glue: each a lookup inside the one before.
+  const chain = (n: number) =>
+    world({
+      r: (name) => {
+        const k = Number(/z(\d+)\.$/.exec(name)?.[1]);
+        if (k === n) return { authority: [NS(`z${k}.`, `ns.z${k}.`)], additional: [A(`ns.z${k}.`, 'x')] };
+        return { authority: [NS(`z${k}.`, `ns.z${k + 1}.`)] };
+      },
+      x: (name) => ({ aa: true, answers: [A(name, name === 'www.z0.' ? '192.0.2.1' : 'x')] }),
+    });
+  const six = chain(6);
+  const ok = await six.make({ rootHints: [ROOT], maxQueries: 200, qnameMinimisation: false }).resolve('www.z0.', TYPE.A);
+  assert.deepEqual(ok.answers, [A('www.z0.', '192.0.2.1')], six.log.join('\n'));
+  const seven = chain(7);
+  const no = await seven.make({ rootHints: [ROOT], maxQueries: 200, qnameMinimisation: false }).resolve('www.z0.', TYPE.A);
+  assert.equal(no.rcode, RCODE.SERVFAIL);
+  assert.ok(!seven.log.some((l) => l.startsWith('x ')), 'no server of the chain is reached');
+});
+
+// The minimised question's next step (mutant: `r.rcode === NOERROR && ++steps < MAX_MINIMISE_STEPS` made
+// true): after NXDOMAIN the whole name is asked, not one label more.
+test('QNAME minimisation: NXDOMAIN two labels above the name asks the whole name next', async () => {
+  const name = 'a.b.c.example.test.';
+  const w = world(
+    hierarchy({ e: (q) => (q === name ? { aa: true, answers: [A(name, '192.0.2.5')] } : { rcode: RCODE.NXDOMAIN, aa: true }) }),
+  );
+  assert.equal((await w.make({ rootHints: [ROOT] }).resolve(name, TYPE.A)).answers.length, 1);
+  assert.deepEqual(w.log.slice(2), ['e c.example.test. 1', `e ${name} 1`]);
+});
+
+// keepChain's loop (mutants: `i < MAX_CNAME + 1` as `<=` or `MAX_CNAME - 1`, `i--`, `grew = true` as false):
+// a chain listed backwards gains one link a pass, nine passes: the tenth link and the address are asked anew.
+test('forwarding: of a CNAME chain listed backwards in one answer, nine links are kept; the rest is asked', async () => {
+  const n = (i: number): string => `n${i}.e.`;
+  const chainRecords = Array.from({ length: 10 }, (_, i) => CNAME(n(i), n(i + 1))).reverse();
+  const w = world({
+    f: (name) => (name === n(0) ? { answers: [A(n(10), '192.0.2.3'), ...chainRecords] } : { answers: [A(n(10), '192.0.2.3')] }),
+  });
+  const got = await w.make({ forwarders: ['f'] }).resolve(n(0), TYPE.A);
+  assert.deepEqual(got.answers, [...chainRecords, A(n(10), '192.0.2.3')]);
+  assert.deepEqual(w.log, [`f ${n(0)} 1`, `f ${n(10)} 1`]);
 });
