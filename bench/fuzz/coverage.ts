@@ -84,6 +84,29 @@ export class CoverageGuide {
     return fresh;
   }
 
+  /**
+   * What ran since the last call, as V8 reports it, without learning anything (counters are reset, as by
+   * `take`): per function run (`url:offset`), the block ranges (`start:end`) it left unrun and those it
+   * reported run. For an exact, order-free comparison of inputs (bench/fuzz/run.ts `minimizeCorpus`).
+   */
+  takeRaw(): Map<string, { unrun: string[]; run: string[] }> {
+    const out = new Map<string, { unrun: string[]; run: string[] }>();
+    this.session.post('Profiler.takePreciseCoverage', (err, r) => {
+      if (err) throw err;
+      for (const sc of r.result as ScriptCoverage[]) {
+        if (!sc.url.includes(this.filter) || sc.url.includes('node_modules')) continue;
+        for (const f of sc.functions) {
+          const top = f.ranges[0];
+          if (!top || top.count === 0) continue;
+          const e = { unrun: [] as string[], run: [] as string[] };
+          for (const x of f.ranges.slice(1)) (x.count === 0 ? e.unrun : e.run).push(`${x.startOffset}:${x.endOffset}`);
+          out.set(`${sc.url}:${top.startOffset}`, e);
+        }
+      }
+    });
+    return out;
+  }
+
   stop(): void {
     this.session.post('Profiler.stopPreciseCoverage');
     this.session.disconnect();

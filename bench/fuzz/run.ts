@@ -5,10 +5,11 @@
  * seconds, printing progress. A failing input is written to
  * bench/fuzz/crashes/ with its seed, and `npm run fuzz -- --replay FILE`
  * runs it again. `--init-corpus` (re)writes each target's seeds into its
- * corpus folder. `npm run fuzz -- 200000` (a bare number) is `--runs 200000`.
+ * corpus folder; `--minimize-corpus` removes the entries that reach no block
+ * the others do not. `npm run fuzz -- 200000` (a bare number) is `--runs 200000`.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { APP_TARGETS } from './app-targets.ts';
 import { CoverageGuide } from './coverage.ts';
 import { nextInput, Rng } from './mutate.ts';
@@ -134,6 +135,91 @@ export async function fuzz(t: Target, o: FuzzOptions): Promise<FuzzResult> {
   return { target: t.name, inputs: i, ms: performance.now() - start, ...stats() };
 }
 
+export interface MinimizeResult {
+  readonly target: string;
+  readonly before: number;
+  readonly after: number;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+  /** Blocks the whole corpus covers, and what is kept covers (the same, by construction). */
+  readonly blocks: number;
+  readonly blocksKept: number;
+  readonly removed: readonly string[];
+}
+
+/**
+ * Coverage-preserving reduction of a target's corpus folder. Every entry runs once, alone, and V8's
+ * report of it is kept; the blocks each entry covers are then read against every block any entry
+ * showed (V8 leaves out a block whose count equals its function's, so one input's report alone does
+ * not name all it ran: a block counts as run by an input whose function ran and no unrun range of which
+ * contains it). Seeds (`seed-*`, rewritten by --init-corpus) and crashes (`crash-*`, regression tests)
+ * always stay; the others, smallest first, stay when they cover a block nothing kept so far covers (the
+ * greedy pass of afl-cmin), so the corpus covers exactly what it covered before. An entry that throws
+ * stays (it is a crash to look at). `guide` must have been made before the target's code first ran.
+ */
+export async function minimizeCorpus(t: Target, guide: CoverageGuide, dir = new URL(`${t.name}/`, CORPUS)): Promise<MinimizeResult> {
+  const names = readdirSync(dir).sort();
+  const entries = names.map((f) => ({ f, b: new Uint8Array(readFileSync(new URL(f, dir))) }));
+  guide.takeRaw();
+  const reports = new Map<string, { ok: boolean; raw: Map<string, { unrun: string[]; run: string[] }> }>();
+  for (const e of entries) {
+    let ok = true;
+    try {
+      await t.run(e.b);
+    } catch {
+      ok = false;
+    }
+    reports.set(e.f, { ok, raw: guide.takeRaw() });
+  }
+  const known = new Map<string, Set<string>>();
+  for (const { raw } of reports.values())
+    for (const [fn, r] of raw) {
+      const k = known.get(fn) ?? new Set<string>();
+      known.set(fn, k);
+      for (const x of [...r.unrun, ...r.run]) k.add(x);
+    }
+  const span = (x: string): [number, number] => x.split(':').map(Number) as [number, number];
+  const covers = (raw: Map<string, { unrun: string[]; run: string[] }>): Set<string> => {
+    const out = new Set<string>();
+    for (const [fn, r] of raw) {
+      out.add(fn);
+      const unrun = r.unrun.map(span);
+      for (const k of known.get(fn) ?? []) {
+        const [s, e] = span(k);
+        if (!unrun.some(([us, ue]) => us <= s && e <= ue)) out.add(`${fn}:${k}`);
+      }
+    }
+    return out;
+  };
+  const pinned = (f: string): boolean => f.startsWith('seed-') || f.startsWith('crash-');
+  const all = new Set<string>();
+  const have = new Set<string>();
+  for (const e of entries) {
+    const c = covers(reports.get(e.f)!.raw);
+    for (const x of c) all.add(x);
+    if (pinned(e.f)) for (const x of c) have.add(x);
+  }
+  const removed: string[] = [];
+  for (const e of entries.filter((x) => !pinned(x.f)).sort((x, y) => x.b.length - y.b.length || (x.f < y.f ? -1 : 1))) {
+    const r = reports.get(e.f)!;
+    const fresh = [...covers(r.raw)].filter((x) => !have.has(x));
+    if (fresh.length === 0 && r.ok) removed.push(e.f);
+    else for (const x of fresh) have.add(x);
+  }
+  for (const f of removed) rmSync(new URL(f, dir));
+  const bytes = (xs: { b: Uint8Array }[]): number => xs.reduce((n, e) => n + e.b.length, 0);
+  return {
+    target: t.name,
+    before: entries.length,
+    after: entries.length - removed.length,
+    bytesBefore: bytes(entries),
+    bytesAfter: bytes(entries.filter((e) => !removed.includes(e.f))),
+    blocks: all.size,
+    blocksKept: have.size,
+    removed,
+  };
+}
+
 /** Runs a crash file's input through its target again; returns the error, or undefined when it passes now. */
 export async function replay(file: string, targets: readonly Target[] = TARGETS): Promise<string | undefined> {
   const c = JSON.parse(readFileSync(file, 'utf8')) as { target: string; hex: string };
@@ -150,6 +236,7 @@ export async function replay(file: string, targets: readonly Target[] = TARGETS)
 const USAGE = `usage: npm run fuzz -- [--target NAME[,NAME…]] [--runs N | --inputs N] [--seconds S] [--seed S] [--coverage [--save-corpus]]
        npm run fuzz -- --replay FILE
        npm run fuzz -- --init-corpus
+       npm run fuzz -- --minimize-corpus [--target NAME[,NAME…]]
 targets: ${TARGETS.map((t) => t.name).join(', ')}
 `;
 
@@ -163,7 +250,7 @@ function parseArgs(argv: string[]): Record<string, string> {
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     if (/^\d+$/.test(k)) a.runs = k;
-    else if (['--init-corpus', '--help', '--coverage', '--save-corpus'].includes(k)) a[k.slice(2)] = '1';
+    else if (['--init-corpus', '--help', '--coverage', '--save-corpus', '--minimize-corpus'].includes(k)) a[k.slice(2)] = '1';
     else if (k === '--inputs' && argv[i + 1] !== undefined)
       a.runs = argv[++i]!; // --runs by the issue's name
     else if (['--target', '--runs', '--seconds', '--seed', '--replay'].includes(k) && argv[i + 1] !== undefined) a[k.slice(2)] = argv[++i]!;
@@ -195,6 +282,18 @@ async function main(argv: string[]): Promise<number> {
     const err = await replay(a.replay);
     process.stdout.write(err ? `fuzz: ${a.replay} still fails:\n${err}\n` : `fuzz: ${a.replay} passes now\n`);
     return err ? 1 : 0;
+  }
+  if (a['minimize-corpus']) {
+    const guide = new CoverageGuide(); // Before any target's code runs.
+    for (const n of a.target ? a.target.split(',') : TARGETS.map((t) => t.name)) {
+      const t = TARGETS.find((x) => x.name === n) ?? fail(`no target '${n}'`);
+      const r = await minimizeCorpus(t, guide);
+      process.stdout.write(
+        `fuzz: ${t.name}: corpus ${r.before} → ${r.after} entries, ${r.bytesBefore} → ${r.bytesAfter} bytes, ${r.blocks} → ${r.blocksKept} blocks of src/ covered\n`,
+      );
+    }
+    guide.stop();
+    return 0;
   }
   const runs = Number(a.runs ?? 100_000);
   const seconds = Number(a.seconds ?? 600);
