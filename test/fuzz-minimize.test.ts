@@ -37,8 +37,8 @@ test('minimizeCorpus: a duplicate and a larger entry down the same path go; seed
     assert.deepEqual([...r.removed].sort(), ['a0-address-longer.bin', 'b-same-as-seed.bin']);
     assert.equal(r.before, 5);
     assert.equal(r.after, 3);
-    assert.ok(r.blocks > 0, "blocks covered are counted");
-    assert.equal(r.blocksKept, r.blocks, "what stays covers what the whole corpus did");
+    assert.ok(r.blocks > 0, 'blocks covered are counted');
+    assert.equal(r.blocksKept, r.blocks, 'what stays covers what the whole corpus did');
     assert.equal(r.bytesAfter, 6 + 15 + 42);
   } finally {
     guide.stop();
