@@ -126,33 +126,33 @@ async function checkRefusals(
   dir: string,
   work: string,
   repos: string,
-  c2: string,
-  index2: string,
+  served: string,
+  servedIndex: string,
   logged: (re: RegExp) => Promise<void>,
 ) {
   const body = '{"ref":"refs/heads/main"}';
   const before = gitRequests(dir).length;
-  assert.equal(signedPull(ns, SECRET, body).body.toString(), `unchanged at ${c2}\n`, 'a body signed as forges sign webhooks pulls');
+  assert.equal(signedPull(ns, SECRET, body).body.toString(), `unchanged at ${served}\n`, 'a body signed as forges sign webhooks pulls');
   const asked = gitRequests(dir).slice(before);
   assert.deepEqual(
     asked.map((r) => `${r.method} ${r.path} ${r.status}`),
     ['GET /git/site.git/info/refs 200'],
     'an unchanged branch is not fetched again',
   );
-  await logged(new RegExp(`event=content-unchanged commit=${c2} `));
+  await logged(new RegExp(`event=content-unchanged commit=${served} `));
   assert.equal(signedPull(ns, 'other', body).status, 401, 'a body signed with another key is refused');
 
   commit(work, { 'huge.bin': randomBytes(9 << 20) }, '2025-02-03T04:05:06Z');
   const over = pull(ns, [`Authorization: Bearer ${SECRET}`]);
   assert.equal(over.status, 502, over.body.toString());
-  assert.match(over.body.toString(), new RegExp(`still serving ${c2}: .*more than --max-content \\(8 MB\\)`));
-  assert.equal(curl(ns, ['http://10.0.0.2/index.html']).body.toString(), index2);
+  assert.match(over.body.toString(), new RegExp(`still serving ${served}: .*more than --max-content \\(8 MB\\)`));
+  assert.equal(curl(ns, ['http://10.0.0.2/index.html']).body.toString(), servedIndex);
   assert.equal(curl(ns, ['http://10.0.0.2/huge.bin']).status, 404, 'nothing of the refused commit is served');
 
   renameSync(join(repos, 'site.git'), join(repos, 'gone.git'));
   const gone = pull(ns, [`Authorization: Bearer ${SECRET}`]);
   assert.equal(gone.status, 502, gone.body.toString());
-  assert.equal(curl(ns, ['http://10.0.0.2/index.html']).body.toString(), index2);
+  assert.equal(curl(ns, ['http://10.0.0.2/index.html']).body.toString(), servedIndex);
   await logged(/level=warn .*event=pull-failed reason=.*max-content/);
   await logged(/level=warn .*event=pull-failed reason=.*cannot fetch http:\/\/10\.0\.0\.1:8088\/git\/site\.git#main/);
 }
@@ -208,7 +208,22 @@ test(`website --remote (${target}): cloned at boot, pulled on the hook, swapped 
       assert.equal(await slow.done, 0);
       assert.equal(sha(readFileSync(slowOut)), sha(v1['big.bin']), 'the download started before the swap has the old bytes');
 
-      await checkRefusals(ns, dir, work, repos, c2, v2['index.html'], site.logged);
+      // Only index.html changes: the pull fetches into the repository it kept and asks for what is new, not the 3 MB.
+      const index3 = '<!doctype html><title>three</title><p>third version</p>\n';
+      const c3 = commit(work, { 'index.html': index3 }, '2025-01-03T03:04:05Z');
+      const packs = (): number[] =>
+        gitRequests(dir)
+          .filter((r) => r.method === 'POST' && r.path.endsWith('/git-upload-pack'))
+          .map((r) => r.bytes);
+      const before = packs().length;
+      assert.equal(pull(ns, [`Authorization: Bearer ${SECRET}`]).body.toString(), `updated to ${c3}\n`);
+      const sent = packs().slice(before);
+      assert.equal(sent.length, 1, 'one fetch');
+      assert.ok(sent[0]! < 64 * 1024, `the new objects only: ${sent[0]} bytes (a whole clone of the branch is over 3 MB)`);
+      assert.equal(curl(ns, ['http://10.0.0.2/index.html']).body.toString(), index3);
+      assert.equal(sha(curl(ns, ['http://10.0.0.2/big.bin']).body), sha(v2['big.bin']), 'the unchanged file from the kept objects');
+
+      await checkRefusals(ns, dir, work, repos, c3, index3, site.logged);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

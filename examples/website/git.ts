@@ -6,7 +6,7 @@
  * fails; the caller swaps it in with one assignment.
  */
 import { type HttpHandler, header, type HttpRequest, type HttpResponse, type StaticFiles } from 'fata/http';
-import { fetchTree } from 'fata/git';
+import { fetchTree, type GitTree } from 'fata/git';
 import type { Logger, NetStack } from 'fata';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
@@ -24,6 +24,8 @@ export interface GitSite extends StaticFiles {
   readonly bytes: number;
   /** The commit's committer date: Last-Modified of every file. */
   readonly modifiedMs: number;
+  /** What it was read from, with its repository: the next fetch asks only for what is new. */
+  readonly tree: GitTree;
 }
 
 async function variantsOf(path: string, b: Uint8Array, into: Map<string, Uint8Array>): Promise<number> {
@@ -44,10 +46,18 @@ async function variantsOf(path: string, b: Uint8Array, into: Map<string, Uint8Ar
 
 /**
  * The branch as a whole site (`fetchTree` of fata/git, then the compressed variants), or a FetchError (unreachable,
- * refused, not a git remote, no such branch, over `maxBytes` of files).
+ * refused, not a git remote, no such branch, over `maxBytes` of files). Given the site it replaces, only the objects
+ * that are new since are fetched (into the repository that site kept).
  */
-export async function fetchSite(net: NetStack, url: string, branch: string | undefined, maxBytes: number, ca?: string): Promise<GitSite> {
-  const tree = await fetchTree(net, url, branch, { maxBytes, ca, limitName: '--max-content' });
+export async function fetchSite(
+  net: NetStack,
+  url: string,
+  branch: string | undefined,
+  maxBytes: number,
+  ca?: string,
+  previous?: GitSite,
+): Promise<GitSite> {
+  const tree = await fetchTree(net, url, branch, { maxBytes, ca, limitName: '--max-content', keep: true }, previous?.tree);
   const variants = new Map<string, Uint8Array>();
   for (const [path, b] of tree.files) await variantsOf(path, b, variants);
   return {
@@ -55,6 +65,7 @@ export async function fetchSite(net: NetStack, url: string, branch: string | und
     files: tree.files.size,
     bytes: tree.bytes,
     modifiedMs: tree.committedMs,
+    tree,
     get: (p) => tree.files.get(p),
     variant: (p, enc) => variants.get(`${enc}:${p}`),
   };

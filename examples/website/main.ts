@@ -80,7 +80,7 @@ async function content(
         ctx.log.info('content-unchanged', { commit: git.commit, remote: params.remote });
         return git;
       }
-      const s = await fetchSite(net, url, branch, maxBytes, ca);
+      const s = await fetchSite(net, url, branch, maxBytes, ca, git);
       git = s;
       site = siteOf(s, s.modifiedMs);
       ctx.log.info('content', { commit: s.commit, files: s.files, bytes: s.bytes, remote: params.remote });

@@ -3,18 +3,22 @@
  * or HTTPS by isomorphic-git, through the service's own network (Fata's TCP,
  * node:tls over it), its objects kept in memory (the engine has no files).
  * `fetchTree` makes a depth-1 clone and reads the commit's files into a
- * path → bytes map; `remoteHead` asks only which commit a branch is at. The
+ * path → bytes map (or, given the tree it read before, fetches only the
+ * objects that are new since); `remoteHead` asks only which commit a branch is at. The
  * website (`--remote`) and the DNS primary (`--zones-remote`) use it.
  * `httpRequest` is the one-request HTTP(S) client under it.
  * @module fata/git
  */
 import {
   clone,
+  currentBranch,
+  fetch as gitFetch,
   listServerRefs,
   readBlob,
   readCommit,
   readTree,
   resolveRef,
+  writeRef,
   type GitHttpRequest,
   type GitHttpResponse,
 } from 'isomorphic-git';
@@ -200,7 +204,8 @@ export function gitHttp(net: NetStack, maxBody: number, ca?: string): { request:
   return {
     async request(r) {
       const method = r.method ?? 'GET';
-      const body = await collect(r.body);
+      const sent = await collect(r.body);
+      const body = sent && method === 'POST' && r.url.endsWith('/git-upload-pack') ? withThinPack(sent) : sent;
       const res = await httpRequest(
         net,
         r.url,
@@ -222,6 +227,29 @@ export function gitHttp(net: NetStack, maxBody: number, ca?: string): { request:
   };
 }
 
+/**
+ * An upload-pack request with `thin-pack` among the capabilities of its first `want` line (its pkt-line length
+ * rewritten), and any other body as it is. isomorphic-git does not ask for thin packs, and git's upload-pack then
+ * answers a depth-1 fetch into a shallow repository with every object of the new commit, the unchanged ones too
+ * (3 MB for a one-line change, measured against git 2.39's http-backend; 862 bytes with the capability).
+ * isomorphic-git resolves a thin pack's deltas against the objects it has (`getExternalRefDelta` in its fetch).
+ */
+export function withThinPack(body: Uint8Array): Uint8Array {
+  if (body.length < 4) return body;
+  const len = Number.parseInt(new TextDecoder().decode(body.subarray(0, 4)), 16);
+  if (!Number.isInteger(len) || len < 9 || len > body.length) return body;
+  const line = String.fromCharCode(...body.subarray(4, len));
+  if (!line.startsWith('want ') || / thin-pack( |\n|$)/.test(line)) return body;
+  const nl = line.endsWith('\n') ? '\n' : '';
+  const next = `${nl ? line.slice(0, -1) : line} thin-pack${nl}`;
+  const head = new TextEncoder().encode((next.length + 4).toString(16).padStart(4, '0'));
+  const out = new Uint8Array(4 + next.length + body.length - len);
+  out.set(head, 0);
+  for (let i = 0; i < next.length; i++) out[4 + i] = next.charCodeAt(i);
+  out.set(body.subarray(len), 4 + next.length);
+  return out;
+}
+
 /** A fetch refused or failed; `message` says why, for the log and the hook's answer. */
 export class FetchError extends Error {}
 
@@ -234,6 +262,8 @@ export interface GitTree {
   /** Path (starting with `/`) → bytes; blobs only (symbolic links and submodules left out). */
   readonly files: ReadonlyMap<string, Uint8Array>;
   readonly bytes: number;
+  /** The in-memory repository it was read from, which the next `fetchTree` may fetch into (with `keep`). */
+  readonly repo?: { readonly fs: MemoryFs; readonly dir: string };
 }
 
 const where = (url: string, branch: string | undefined): string => `${url}${branch ? `#${branch}` : ''}`;
@@ -245,31 +275,72 @@ export interface FetchOptions {
   readonly ca?: string | undefined;
   /** The parameter that sets `maxBytes`, named in the error (default: 'the limit'). */
   readonly limitName?: string;
+  /**
+   * Keep the repository with the tree (`repo`), so that a later fetchTree given this tree as `previous` asks only for
+   * the objects it lacks: the memory of the packed objects, for a pull that moves only what changed.
+   */
+  readonly keep?: boolean;
 }
 
 /**
  * Clones `branch` of `url` (depth 1; the remote's default branch when undefined) into a fresh in-memory repository and
  * reads its tree; or a FetchError (unreachable, refused, not a git remote, no such branch, over `maxBytes` of files).
+ * Given `previous` (a tree read with `keep`), it first fetches into that repository instead, telling the remote the
+ * commit it has (a depth-1 fetch with its `have`), so that only new objects travel; when that fails, or the
+ * repository holds more than twice `maxBytes`, it clones afresh.
  */
-export async function fetchTree(net: NetStack, url: string, branch: string | undefined, o: FetchOptions): Promise<GitTree> {
-  const fs = new MemoryFs();
-  const dir = '/repo';
+export async function fetchTree(
+  net: NetStack,
+  url: string,
+  branch: string | undefined,
+  o: FetchOptions,
+  previous?: GitTree,
+): Promise<GitTree> {
   // The pack of a depth-1 clone is about the files' size compressed; a pack much larger than the limit cannot fit it.
   const http = gitHttp(net, o.maxBytes * 2 + (1 << 20), o.ca);
+  const old = previous?.repo;
+  if (old && old.fs.size <= o.maxBytes * 2) {
+    let head: string | null = null;
+    try {
+      ({ fetchHead: head } = await gitFetch({
+        ...old,
+        http,
+        url,
+        ...(branch ? { ref: branch } : {}),
+        singleBranch: true,
+        depth: 1,
+        tags: false,
+      }));
+    } catch {
+      // A fresh clone below says why, if it fails too.
+    }
+    if (head) {
+      try {
+        // The local branch follows what was fetched: the next fetch names it as the commit it has (its `have`).
+        const local = await currentBranch({ ...old, fullname: true });
+        if (local) await writeRef({ ...old, ref: local, value: head, force: true });
+        return await readTreeFiles(old.fs, old.dir, o, where(url, branch), head);
+      } catch (e) {
+        if (e instanceof FetchError) throw e;
+      }
+    }
+  }
+  const fs = new MemoryFs();
+  const dir = '/repo';
   try {
     await clone({ fs, http, dir, url, ...(branch ? { ref: branch } : {}), singleBranch: true, depth: 1, noCheckout: true, noTags: true });
   } catch (e) {
     throw new FetchError(`cannot fetch ${where(url, branch)}: ${(e as Error).message}`);
   }
   try {
-    return await readTreeFiles(fs, dir, o, where(url, branch));
+    return await readTreeFiles(fs, dir, o, where(url, branch), undefined);
   } catch (e) {
     throw e instanceof FetchError ? e : new FetchError(`cannot read what ${url} sent: ${(e as Error).message}`);
   }
 }
 
-async function readTreeFiles(fs: MemoryFs, dir: string, o: FetchOptions, at: string): Promise<GitTree> {
-  const oid = await resolveRef({ fs, dir, ref: 'HEAD' });
+async function readTreeFiles(fs: MemoryFs, dir: string, o: FetchOptions, at: string, commitOid: string | undefined): Promise<GitTree> {
+  const oid = commitOid ?? (await resolveRef({ fs, dir, ref: 'HEAD' }));
   const { commit } = await readCommit({ fs, dir, oid });
   const files = new Map<string, Uint8Array>();
   let bytes = 0;
@@ -290,7 +361,7 @@ async function readTreeFiles(fs: MemoryFs, dir: string, o: FetchOptions, at: str
     }
   };
   await walk(commit.tree, '');
-  return { commit: oid, committedMs: commit.committer.timestamp * 1000, files, bytes };
+  return { commit: oid, committedMs: commit.committer.timestamp * 1000, files, bytes, ...(o.keep ? { repo: { fs, dir } } : {}) };
 }
 
 /**
