@@ -7,7 +7,11 @@
  *   client ns: dnsperf; tap0 10.0.0.1 ⇄ Fata's dns-server sealed on spt at 10.0.0.2;
  *              veth 10.0.1.1 ⇄ server ns 10.0.1.2: NSD (1 server process, RRL off).
  * The query mix: an A, a CNAME chain, a wildcard TXT, an NXDOMAIN, a NODATA,
- * an MX with additional data and an AAAA, in turn.
+ * an MX with additional data and an AAAA, in turn. Besides the rates, each
+ * server's CPU per answered query (every thread of every process it runs:
+ * Fata's CLI, tender and sealed engine; NSD's processes), which on a shared
+ * 2-core machine says more than the rate: one load client and the server
+ * share the cores, and the client is often the one that runs out.
  *
  *   node bench/dns.ts [SECONDS]   (per run, default 8; 2 runs each, alternating)
  */
@@ -15,7 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNsd } from '../test/nsd.ts';
-import { emit, has, median, needRoot, netns, sh, sleep, tapIn, veth } from './lib.ts';
+import { emit, has, median, needRoot, netns, sh, sleep, tapIn, treeCpuNs, veth } from './lib.ts';
 
 needRoot('dns');
 for (const c of ['dnsperf', 'nsd']) {
@@ -60,7 +64,7 @@ const inNs = (ns: string, argv: string[]): ChildProcess => {
 // The server's journal device (dynamic updates; none are sent here).
 const journal = join(dir, 'journal.img');
 writeFileSync(journal, new Uint8Array(1 << 20));
-inNs(C, [
+const fataProc = inNs(C, [
   process.execPath,
   FATA,
   'run',
@@ -94,20 +98,34 @@ writeFileSync(
   ].join('\n') + '\n',
 );
 
-function dnsperf(server: string): { qps: number; p99: number; lost: number } {
+/** The servers' process trees: Fata's `fata run` (its tender and engine below it), and every process in NSD's namespace. */
+const serverCpuNs = (server: string): number =>
+  server === '10.0.0.2'
+    ? treeCpuNs([fataProc.pid!])
+    : treeCpuNs(
+        sh(['ip', 'netns', 'pids', S])
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number),
+      );
+
+function dnsperf(server: string): { qps: number; p99: number; lost: number; cpuUs: number } {
   // -v prints one line per query with its latency (p99 comes from those): too much for a pipe, so to a file.
   const file = join(dir, 'dnsperf.out');
+  const cpu0 = serverCpuNs(server);
   sh(['sh', '-c', `ip netns exec ${C} dnsperf -s ${server} -d ${queries} -l ${SECONDS} -c 4 -q 64 -t 2 -v > ${file}`], {
     timeoutMs: (SECONDS + 30) * 1000,
   });
+  const cpu = serverCpuNs(server) - cpu0;
   const out = readFileSync(file, 'utf8');
+  const completed = Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const lost = Number(/Queries lost:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const lat: number[] = [];
   for (const m of out.matchAll(/^> \w+ .* ([\d.]+)$/gm)) lat.push(Number(m[1]));
   lat.sort((a, b) => a - b);
   const p99 = lat.length ? lat[Math.floor(lat.length * 0.99)]! * 1000 : NaN;
-  return { qps, p99, lost };
+  return { qps, p99, lost, cpuUs: completed ? cpu / 1000 / completed : NaN };
 }
 
 // Both answer correctly before anything is timed.
@@ -121,20 +139,25 @@ for (const s of ['10.0.0.2', '10.0.1.2']) {
 say(
   `dns: dnsperf -c4 -q64 -l${SECONDS} against each server, alternating, 2 runs (Fata on spt, NSD 1 process, RRL off), engine ${process.version}`,
 );
-const runs: Record<'fata' | 'nsd', { qps: number; p99: number; lost: number }[]> = { fata: [], nsd: [] };
+type Run = { qps: number; p99: number; lost: number; cpuUs: number };
+const runs: Record<'fata' | 'nsd', Run[]> = { fata: [], nsd: [] };
 for (let i = 0; i < 2; i++) {
   runs.fata.push(dnsperf('10.0.0.2'));
   runs.nsd.push(dnsperf('10.0.1.2'));
 }
-const pick = (xs: { qps: number; p99: number; lost: number }[]): { qps: number; p99: number; lost: number } => ({
+const pick = (xs: Run[]): Run => ({
   qps: median(xs.map((x) => x.qps)),
   p99: median(xs.map((x) => x.p99)),
   lost: xs.reduce((a, x) => a + x.lost, 0),
+  cpuUs: median(xs.map((x) => x.cpuUs)),
 });
 const f = pick(runs.fata),
   n = pick(runs.nsd);
 say(
   `  fata ${f.qps.toFixed(0)} q/s p99 ${f.p99.toFixed(2)} ms (lost ${f.lost}) | nsd ${n.qps.toFixed(0)} q/s p99 ${n.p99.toFixed(2)} ms (lost ${n.lost}) | fata/nsd ${(f.qps / n.qps).toFixed(2)}×`,
+);
+say(
+  `  CPU per answered query: fata ${f.cpuUs.toFixed(2)} µs | nsd ${n.cpuUs.toFixed(2)} µs | nsd/fata ${(n.cpuUs / f.cpuUs).toFixed(2)}× (above 1: Fata does a query's work in less)`,
 );
 emit({
   bench: 'dns',
@@ -144,6 +167,15 @@ emit({
   reference: n.qps,
   referenceName: 'NSD (1 process, RRL off)',
   floor: 0.3,
+});
+emit({
+  bench: 'dns',
+  metric: 'CPU per answered query',
+  value: f.cpuUs,
+  unit: 'µs',
+  reference: n.cpuUs,
+  referenceName: 'NSD (all its processes)',
+  lowerIsBetter: true,
 });
 emit({
   bench: 'dns',

@@ -4,6 +4,7 @@
  * (`BENCH {json}`) that `bench/run.ts` collects into BENCHMARKS.md.
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Result {
   /** Which benchmark and which measurement: `http`, `1 KB keep-alive HTTP req/s`. */
@@ -92,3 +93,39 @@ export const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)]!;
 };
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * CPU time (ns, on-CPU time of every thread, from /proc/PID/task/TID/schedstat) of the processes
+ * `roots` and all their descendants: what a server costs, whatever the load of the machine (wall-clock
+ * rates on a shared machine follow the other tenants; CPU per unit of work much less).
+ */
+export function treeCpuNs(roots: number[]): number {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const all = new Set(roots);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, pp] of parent)
+      if (all.has(pp) && !all.has(pid)) {
+        all.add(pid);
+        grew = true;
+      }
+  }
+  let ns = 0;
+  for (const pid of all) {
+    try {
+      for (const t of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* gone */
+    }
+  }
+  return ns;
+}
