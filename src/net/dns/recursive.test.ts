@@ -683,3 +683,19 @@ test('forwarding: of a CNAME chain listed backwards in one answer, nine links ar
   assert.deepEqual(got.answers, [...chainRecords, A(n(10), '192.0.2.3')]);
   assert.deepEqual(w.log, [`f ${n(0)} 1`, `f ${n(10)} 1`]);
 });
+
+// The referral's NS records are the NS records of the authority section (mutants: its filter removed or made
+// true): a referral that lists an SOA first is still a referral.
+test('iteration: a referral with an SOA before its NS records is followed', async () => {
+  const w = world(
+    hierarchy({
+      t: () => ({
+        authority: [SOA('test.'), NS('example.test.', 'ns.example.test.')],
+        additional: [A('ns.example.test.', 'e')],
+      }),
+    }),
+  );
+  const got = await w.make({ rootHints: [ROOT], qnameMinimisation: false }).resolve('www.example.test.', TYPE.A);
+  assert.deepEqual(got.answers, [A('www.example.test.', '192.0.2.1')]);
+  assert.equal(w.log.at(-1), 'e www.example.test. 1');
+});
