@@ -118,7 +118,9 @@ say('\nratio: above 1 means Fata does better than the reference (for latency and
 for (const w of warnings) say(`warning: dropped more than 15%: ${w}`);
 for (const s of skipped) say(`skipped: ${s}`);
 
-// BENCHMARKS.md, the chart, and the record.
+// BENCHMARKS.md, the chart, and the record. Runs made by hand apart from this runner (density at its full count
+// on a machine a quick run shares) are kept in bench/measured-apart.md, which BENCHMARKS.md carries after the table.
+const APART = join(ROOT, 'bench/measured-apart.md');
 const date = new Date().toISOString().slice(0, 10);
 const engine = process.version;
 const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Linux ${release()}, engine Node ${engine}`;
@@ -145,7 +147,7 @@ ${BENCHES.map((b) => `| ${b.name} | \`node bench/${b.name}.ts ${(quick ? b.quick
 
 \`npm run bench\` runs them all (about 10 minutes); \`npm run bench -- --quick\` in about 2.
 Details of each, the profiles and what they found: [bench/README.md](bench/README.md).
-`;
+${existsSync(APART) ? `\n${readFileSync(APART, 'utf8')}` : ''}`;
 writeFileSync(join(ROOT, 'BENCHMARKS.md'), md);
 say(`\nwrote BENCHMARKS.md, bench/chart.svg and bench/results.json (${Math.round((Date.now() - t0) / 1000)} s)`);
 
