@@ -378,7 +378,7 @@ async function flood(c: Ctx): Promise<void> {
   assert.equal(c.fata(['destroy', 'flood']).status, 0);
 }
 
-/** Killed with SIGKILL and started again: what was declared comes back (same MAC, same tap), what was destroyed does not. */
+/** Killed with SIGKILL and started again: what was declared comes back (same MAC, same tap), what was destroyed does not; after a reboot too. */
 async function daemonRestart(c: Ctx, daemon: ChildProcess, again: Info): Promise<void> {
   const exited = once(daemon, 'exit');
   daemon.kill('SIGKILL');
@@ -402,6 +402,19 @@ async function daemonRestart(c: Ctx, daemon: ChildProcess, again: Info): Promise
   assert.deepEqual(await stopped, [0, null]);
   assert.ok(!running(back.enginePid!));
   assert.equal(JSON.parse(readFileSync(join(c.stateDir, 'state.json'), 'utf8')).unikernels.length, 1);
+  // A host reboot: no daemon, no engine, no tap — only the state dir. The next daemon makes the tap again, same MAC.
+  for (const tap of c.taps()) assert.equal(c.ns.run(['ip', 'link', 'del', tap]).status, 0);
+  const rebooted = await c.startDaemon();
+  const up = await until('web is back after the reboot', () => {
+    const i = c.info('web');
+    return i.state === 'running' && i;
+  });
+  assert.deepEqual(c.taps(), [up.nets[0]!.tap], 'its tap is made again');
+  assert.equal(up.nets[0]!.mac, c.mac);
+  await until('web answers after the reboot', () => /3 received/.test(c.ping()), 20_000);
+  const down = once(rebooted, 'exit');
+  rebooted.kill('SIGTERM');
+  await down;
 }
 
 function buildImages(): Ctx['images'] {
@@ -663,6 +676,8 @@ async function webConsole(c: Ctx, browser: Browser, url: string): Promise<void> 
     'the block column has the 8192 reads and 8192 writes of block-test',
   );
   assert.match(c.consoleText('disk'), /event=block-test-ok blocks=8192/);
+  await page.waitFor(`document.querySelector('tr[data-name="disk"] td.state')?.textContent === 'stopped'`, 'it ended and is not restarted');
+  if (process.env.FATA_UPDATE_SCREENSHOTS === '1') writeFileSync(join(ROOT, 'docs/daemon-console-blocks.png'), await page.screenshot());
   assert.equal(c.fata(['destroy', 'disk']).status, 0);
   assert.equal(c.fata(['volume', 'destroy', 'data']).status, 0);
 }
