@@ -240,3 +240,23 @@ test('RFC 9406 §4.3: an RTT that falls back below the CSS baseline resumes slow
   assert.equal(round(50), 7 / 4 + 3, 'back to slow start at the eighth sample below the baseline');
   assert.equal(round(50), 10);
 });
+
+test('RFC 9438 §4.9: a spurious fast recovery undone puts back the curve and slow start with its HyStart++ (which then still ends it)', () => {
+  const c = new Cubic(MSS);
+  const round = rounds(c);
+  round(100);
+  // Reordering taken for a loss, then proved spurious: recovery puts cwnd and ssthresh back, the controller the rest.
+  const [cwnd, ssthresh] = [c.cwnd, c.ssthresh];
+  c.onFastRetransmit(0, MSS);
+  c.cwnd = cwnd;
+  c.ssthresh = ssthresh;
+  c.onUndo();
+  assert.equal(round(100), 10, 'slow start goes on');
+  round(120);
+  for (let i = 0; i < 5; i++) round(120);
+  assert.ok(c.ssthresh < Number.MAX_SAFE_INTEGER, 'HyStart++ ended slow start, as it would have without the spurious recovery');
+  // After the undo a real loss reduces from the curve as it was: Wmax is the window at that loss.
+  const before = c.cwnd;
+  c.onFastRetransmit(0, MSS);
+  near(c.ssthresh, 0.7 * before, 'beta from the window at the real loss');
+});

@@ -23,6 +23,11 @@ export interface CongestionControl {
   onFastRetransmit(flight: number, mss: number): void;
   /** The retransmission timer fired. */
   onTimeout(flight: number, mss: number): void;
+  /**
+   * The last fast recovery was spurious (reordering, not loss): recovery has put cwnd and ssthresh back; the
+   * controller puts back the rest of its state as it was before `onFastRetransmit` (RFC 9438 §4.9).
+   */
+  onUndo?(): void;
   /** Every ACK of new data, before `onAck`: the RTT it measured (ns; undefined if none), the ACK and SND.MAX. */
   onRoundAck?(rttNs: number | undefined, ack: number, sndMax: number): void;
   /**
@@ -147,6 +152,10 @@ export class Cubic implements CongestionControl {
   private wEst = 0; // segments (Reno-friendly estimate)
   /** Slow start's exit (RFC 9438 §4.10 recommends HyStart++); the first one only, as RFC 9406 §4.2 says. */
   private hystart: HyStart | undefined = new HyStart();
+  /** The state before the last reduction, for undoing a spurious one (RFC 9438 §4.9). */
+  private prior:
+    | { wMax: number; wLastMax: number; k: number; epochNs: bigint | undefined; wEst: number; hystart: HyStart | undefined }
+    | undefined;
 
   constructor(mss: number) {
     this.cwnd = initialWindow(mss);
@@ -193,6 +202,7 @@ export class Cubic implements CongestionControl {
   }
 
   private reduce(mss: number): void {
+    this.prior = { wMax: this.wMax, wLastMax: this.wLastMax, k: this.k, epochNs: this.epochNs, wEst: this.wEst, hystart: this.hystart };
     this.hystart = undefined; // Loss ends slow start; HyStart++ is for the first one only.
     const cwndSeg = this.cwnd / mss;
     // Fast convergence (§4.7): give up bandwidth when the maximum keeps shrinking.
@@ -209,6 +219,25 @@ export class Cubic implements CongestionControl {
 
   onTimeout(_flight: number, mss: number): void {
     this.reduce(mss);
+    this.prior = undefined; // A timeout is not undone.
     this.cwnd = mss;
+  }
+
+  /**
+   * RFC 9438 §4.9: a spurious congestion event is undone, the curve's state with the window: a slow start that
+   * reordering interrupted goes on with its HyStart++ (without it, slow start would run on until the path's
+   * queue overflowed: with 10% reordering, every early recovery was spurious and undone, and the window grew
+   * to 1345 segments on a 172-segment path with a 1000-frame queue, ending in a timeout).
+   */
+  onUndo(): void {
+    const p = this.prior;
+    if (!p) return;
+    this.wMax = p.wMax;
+    this.wLastMax = p.wLastMax;
+    this.k = p.k;
+    this.epochNs = p.epochNs;
+    this.wEst = p.wEst;
+    this.hystart = p.hystart;
+    this.prior = undefined;
   }
 }

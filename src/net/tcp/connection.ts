@@ -34,6 +34,7 @@ import { CA_LOSS, CA_OPEN, CA_RECOVERY, type CaState, Cubic, initialWindow, NewR
 import { RateSampler } from './rate.ts';
 import {
   DEFAULT_MSS,
+  DUP_THRESH,
   DEFAULT_RECEIVE_BUFFER,
   DEFAULT_SEND_BUFFER,
   MAX_SEND_BUFFER,
@@ -142,8 +143,12 @@ export class TcpConnection {
 
   /** Loss recovery and the congestion window (recovery.ts, congestion.ts). */
   private readonly recovery: Recovery;
-  /** Delivery-rate records, kept only for a model-based controller (rate.ts, bbr.ts). */
-  private readonly rate: RateSampler | undefined;
+  /**
+   * Send-time records (rate.ts): RACK's loss detection by time (RFC 8985) for a connection with SACK, made with
+   * its first data; and the delivery-rate samples a model-based controller (bbr.ts) takes from them.
+   */
+  private rate: RateSampler | undefined;
+  private readonly modelBased: boolean;
   /** The scoreboard before the ACK being processed: SACKed octets, the highest SACKed, and the pipe. */
   private ackSackedBefore = 0;
   private ackHighBefore = 0;
@@ -171,7 +176,8 @@ export class TcpConnection {
     this.rtt = new RttEstimator(cfg);
     this.timers = new Timers(cfg);
     this.recovery = new Recovery(makeCongestion(cfg.congestion, this.mss, host.random), this.scoreboard, this.timers, host.counters);
-    this.rate = this.recovery.cc.onRateSample ? new RateSampler() : undefined;
+    this.modelBased = this.recovery.cc.onRateSample !== undefined;
+    this.rate = this.modelBased ? new RateSampler() : undefined;
     // RFC 6582 §3.2 step 1: "recover" starts at the initial send sequence number (at 0, an ISS at or
     // above 2^31 would look ahead of every ACK and keep recovery from ever starting before a timeout).
     this.recovery.recover = iss;
@@ -568,8 +574,9 @@ export class TcpConnection {
       }
       const was = this.recovery.inRecovery,
         resentBefore = this.resentUpTo;
+      if (this.rate) this.ackRecords(0, o, now);
       const action = this.recovery.duplicateAck(ack, this.sndUna, this.sndMax, this.segmentData, this.mss, this.sackOk, newlySacked);
-      if (this.rate) this.sampleRate(0, o, now);
+      if (this.modelBased) this.sampleRate(now);
       this.recover(action);
       if (!was && this.recovery.inRecovery) {
         this.recovery.enteredTs = this.tsNow();
@@ -613,8 +620,9 @@ export class TcpConnection {
     this.cc.onRoundAck?.(this.rtt.latest, ack, this.sndMax);
     const flight = seqDiff(this.sndMax, this.sndUna);
     this.timers.unackedSince = flight > 0 ? now : undefined;
+    if (this.rate) this.ackRecords(dataAcked, o, now);
     const action = this.recovery.newAck(ack, dataAcked, delivered, flight, useSack, this.segmentData, this.mss, now, this.rtt.srtt);
-    if (this.rate) this.sampleRate(dataAcked, o, now);
+    if (this.modelBased) this.sampleRate(now);
     this.recover(action);
     this.timers.rto = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : undefined;
     this.armTlp(now);
@@ -637,23 +645,70 @@ export class TcpConnection {
   }
 
   /**
-   * One ACK's delivery-rate sample for a model-based controller, taken before anything is sent for the ACK:
-   * what it delivered (`dataAcked` cumulatively, and SACKed octets new since the snapshot processAck took),
-   * what it showed lost (unSACKed octets below the highest SACK, above the old highest), then the controller.
+   * One ACK on the send-time records, before anything is sent for it: what it delivered (`dataAcked`
+   * cumulatively, and SACKed octets new since the snapshot processAck took) makes the delivery-rate sample,
+   * and RACK's clock moves; then RACK looks for losses.
    */
-  private sampleRate(dataAcked: number, o: TcpOptions, now: bigint): void {
+  private ackRecords(dataAcked: number, o: TcpOptions, now: bigint): void {
     const rate = this.rate!,
-      sb = this.scoreboard,
       una = this.sndUna;
     const t = Number(now);
     rate.beginAck(t);
     rate.ackCumulative(una);
     if (this.sackOk) for (let k = 0; k < o.sackCount; k++) rate.ackSacked(o.sack[2 * k]!, o.sack[2 * k + 1]!);
+    rate.finishAck(Math.max(0, dataAcked + this.scoreboard.sackedBytes() - this.ackSackedBefore), t);
+    this.rackDetect(now);
+  }
+
+  /**
+   * RFC 8985 §6.2 steps 4-5: the reordering window (none before the path has shown reordering, in a recovery or
+   * once DupThresh segments are SACKed; else a quarter of the least RTT, at most SRTT), the losses it finds, and
+   * the reordering timer for the first segment not lost yet.
+   */
+  private rackDetect(now: bigint): void {
+    // Not yet under a model-based controller: BBR's table lost a third of its rate at 10% loss with it (it keeps
+    // its own rule for resends lost again, sampleRate's).
+    if (!this.sackOk || this.modelBased) return;
+    const rate = this.rate!,
+      r = this.recovery;
+    const minRtt = Number.isFinite(rate.minRttNs) ? rate.minRttNs : this.rtt.srtt;
+    const none = !r.reorderSeen && (r.inRecovery || r.inLoss || this.scoreboard.sackedBytes() >= DUP_THRESH * this.segmentData);
+    const reoWnd = none ? 0 : Math.min(minRtt / 4, this.rtt.srtt || minRtt);
+    const at = rate.detectLoss(this.sndUna, this.scoreboard.highRxt, Number(now), reoWnd);
+    r.lostTo = rate.lostTo;
+    this.timers.rack = at > 0 ? BigInt(Math.ceil(at)) : undefined;
+  }
+
+  /** RACK's reordering timer (RFC 8985 §6.2): a segment is lost by time now; a recovery starts or goes on. */
+  private onRackTimer(now: bigint): void {
+    this.timers.rack = undefined;
+    if (!this.rate || this.state === 'CLOSED' || !seqGt(this.sndMax, this.sndUna)) return;
+    this.rackDetect(now);
+    const r = this.recovery;
+    if (r.lostTo === undefined || !seqGt(r.lostTo, this.sndUna)) return;
+    const was = r.inRecovery,
+      resentBefore = this.resentUpTo;
+    if (!r.lostByTimer(this.sndUna, this.sndMax, this.segmentData, this.mss)) return;
+    if (!was) {
+      r.enteredTs = this.tsNow();
+      this.resentAtEnter = resentBefore;
+    }
+    this.sackSend();
+  }
+
+  /**
+   * One ACK's delivery-rate sample for a model-based controller (the records already took the ACK): what it
+   * showed lost (unSACKed octets below the highest SACK, above the old highest), then the controller.
+   */
+  private sampleRate(now: bigint): void {
+    const rate = this.rate!,
+      sb = this.scoreboard,
+      una = this.sndUna;
+    const t = Number(now);
     const sacked = sb.sackedBytes();
-    const delivered = Math.max(0, dataAcked + sacked - this.ackSackedBefore);
     const from = seqGt(this.ackHighBefore, una) ? this.ackHighBefore : una;
     const to = sb.highSacked(una);
-    const rs = rate.finishAck(delivered, t);
+    const rs = rate.sample;
     rs.losses = seqGt(to, from) ? Math.max(0, seqDiff(to, from) - (sacked - sb.sackedBytes(from))) : 0;
     rs.priorInflight = this.ackInflightBefore;
     rs.inflight = this.inflightNow();
@@ -687,7 +742,7 @@ export class TcpConnection {
     let want = DEFAULT_SEND_BUFFER;
     // A model-based controller keeps sending through recovery, where the flight (SACKed data included) can
     // outgrow its window: a buffer all in flight leaves no new data to show that a resend was lost again.
-    const need = this.rate ? Math.max(this.cc.cwnd, seqDiff(this.sndMax, this.sndUna)) : this.cc.cwnd;
+    const need = this.modelBased ? Math.max(this.cc.cwnd, seqDiff(this.sndMax, this.sndUna)) : this.cc.cwnd;
     while (want < 2 * need) want *= 2;
     want = Math.min(this.cfg.maxSendBuffer ?? MAX_SEND_BUFFER, want);
     if (want > this.sendQ.capacity) this.sendQ.capacity = want;
@@ -731,6 +786,8 @@ export class TcpConnection {
     this.sendQ.release();
     this.recvQ.release();
     this.scoreboard.clear();
+    if (!this.modelBased) this.rate = undefined; // The send-time records go with the data (RACK needs them no more).
+    this.timers.rack = undefined;
     this.timers.rto = undefined;
     this.timers.persist = undefined;
     this.timers.pace = undefined;
@@ -959,7 +1016,7 @@ export class TcpConnection {
     }
     if (sent) this.armTlp(now);
     if (!sent && this.ackNow) this.sendAck();
-    if (this.rate && sending && !paced) this.checkAppLimited();
+    if (this.modelBased && sending && !paced) this.checkAppLimited();
   }
 
   /**
@@ -1029,7 +1086,7 @@ export class TcpConnection {
     // After a timeout a model-based controller counts as in flight only what went out since, less what is SACKed
     // (the rest is presumed lost, as Linux marks it): resending holes among much SACKed data is not held back by it.
     const used =
-      this.rate && this.recovery.inLoss && !this.scoreboard.empty ? inFlight - this.scoreboard.sackedBytes(this.sndNxt) : inFlight;
+      this.modelBased && this.recovery.inLoss && !this.scoreboard.empty ? inFlight - this.scoreboard.sackedBytes(this.sndNxt) : inFlight;
     const room = Math.min(this.recovery.sendWindow(smss) - used, this.sndWnd - inFlight);
     let len = Math.max(0, Math.min(smss, unsent, room));
     if (len === smss) len = this.offloadLength(smss, unsent, room);
@@ -1080,7 +1137,10 @@ export class TcpConnection {
   private sendData(seq: number, queueOffset: number, len: number, fin: boolean): void {
     const r = this.segment(seq, ACK | (fin ? FIN : 0) | (len > 0 && queueOffset + len === this.sendQ.length ? PSH : 0));
     this.transmit(r, queueOffset, len);
-    if (len > 0 && (this.rate || this.cc.pacingRate)) this.noteSent(seq, len);
+    if (len > 0 && (this.rate || this.sackOk || this.cc.pacingRate)) {
+      if (this.sackOk) this.rate ??= new RateSampler();
+      this.noteSent(seq, len);
+    }
   }
 
   private segment(seq: number, flags: number): TcpRepr {
@@ -1197,7 +1257,7 @@ export class TcpConnection {
   private resend(seq: number, len: number): void {
     this.countRetransmit(seq, len);
     this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
-    if (this.rate && seq === this.sndUna) this.restartRtoForHead();
+    if (this.modelBased && seq === this.sndUna) this.restartRtoForHead();
   }
 
   /**
@@ -1254,6 +1314,7 @@ export class TcpConnection {
       if (this.recovery.inRecovery && this.sackOk) this.sackSend();
       if (this.state !== 'CLOSED') this.output(now);
     }
+    if (due(t.rack, now)) this.onRackTimer(now);
     if (due(t.tlp, now)) this.onTlp(now);
     if (due(t.rtoDeadline(), now)) this.onRto(now);
     if (due(t.keepAlive, now)) this.onKeepAlive(now);
@@ -1342,6 +1403,7 @@ export class TcpConnection {
       return;
     }
     this.recovery.timeout(seqDiff(this.sndMax, this.sndUna), this.mss, this.sndMax);
+    this.timers.rack = undefined;
     // The scoreboard is kept (RFC 6675 §5.1 allows it, as Linux does): the resend after a timeout skips
     // what the receiver already holds. A receiver that reneges still gets everything: SND.UNA only moves
     // on cumulative ACKs, and data it dropped is resent when the next timeout clears what it SACKed.

@@ -73,6 +73,12 @@ export class RateSampler {
   minRttNs = Number.POSITIVE_INFINITY;
   /** RACK.xmit_ts (RFC 8985 §6.2): the latest send time of any data delivered so far. */
   latestDeliveredSentNs = Number.NEGATIVE_INFINITY;
+  /** RACK.end_seq (ties in send time go by sequence) and RACK.rtt: that delivery's round trip (ns). */
+  private rackEndSeq = 0;
+  rackRttNs = 0;
+  /** RACK's loss boundary: the un-SACKed data below it was sent before RACK.xmit_ts by more than the reordering window. */
+  lostTo = 0;
+  private lostSet = false;
   /** The sample the latest `ack…` calls built. */
   readonly sample: RateSample = newRateSample();
 
@@ -224,13 +230,45 @@ export class RateSampler {
     return this.sentNs[k]! + reoWndNs < this.latestDeliveredSentNs;
   }
 
+  /**
+   * RFC 8985 §6.2 step 5, RACK_detect_loss, over the records in sequence order from the loss boundary (or
+   * SND.UNA): an un-SACKed record sent before RACK.xmit_ts (by time, ties by sequence) is lost once
+   * RACK.rtt + `reoWndNs` have passed since it left; the boundary moves past it. Records resent in this
+   * recovery (below `highRxt`) are left to the resend rules. The walk stops at the first record not lost;
+   * returns when that one will be (the reordering timer, ns), or 0 when none is pending. Records before the
+   * boundary are not walked again, so each is looked at about once.
+   */
+  detectLoss(una: number, highRxt: number, nowNs: number, reoWndNs: number): number {
+    if (!this.lostSet || !seqGt(this.lostTo, una)) this.lostTo = una; // Not set yet, or passed.
+    this.lostSet = true;
+    if (this.latestDeliveredSentNs === Number.NEGATIVE_INFINITY) return 0;
+    for (let i = this.find(this.lostTo); i < this.count; i++) {
+      const k = this.at(i);
+      const f = this.flags[k]!;
+      if (f & SACKED || (f & RESENT && seqLe(this.endSeq[k]!, highRxt) && seqGt(highRxt, una))) {
+        this.lostTo = this.endSeq[k]!;
+        continue;
+      }
+      const sent = this.sentNs[k]!;
+      if (sent > this.latestDeliveredSentNs || (sent === this.latestDeliveredSentNs && seqGt(this.endSeq[k]!, this.rackEndSeq))) return 0;
+      const at = sent + this.rackRttNs + reoWndNs;
+      if (at > nowNs) return at;
+      this.lostTo = this.endSeq[k]!;
+    }
+    return 0;
+  }
+
   private consider(k: number): void {
     const sent = this.sentNs[k]!,
       d = this.recDelivered[k]!;
     // A resend's delivery moves RACK's clock only if it cannot be the original's (RFC 8985 §6.2 step 2): the
     // candidate's RTT is checked in finishAck; here the resend is taken when it left at least a least-RTT ago.
-    if (sent > this.latestDeliveredSentNs && (!(this.flags[k]! & RESENT) || this.ackNowNs - sent >= this.minRttNs))
+    const newer = sent > this.latestDeliveredSentNs || (sent === this.latestDeliveredSentNs && seqGt(this.endSeq[k]!, this.rackEndSeq));
+    if (newer && (!(this.flags[k]! & RESENT) || this.ackNowNs - sent >= this.minRttNs)) {
       this.latestDeliveredSentNs = sent;
+      this.rackEndSeq = this.endSeq[k]!;
+      this.rackRttNs = this.ackNowNs - sent;
+    }
     // The most recently sent record wins (draft §3.3: "P.delivered > rs.prior_delivered", by send time as Linux).
     if (this.candidate >= 0 && (sent < this.candSentNs || (sent === this.candSentNs && d <= this.candDelivered))) return;
     this.candidate = k;

@@ -6,8 +6,12 @@
  * duplicate lets one new segment out (limited transmit, RFC 3042). With SACK,
  * recovery follows the scoreboard (RFC 6675 §5: holes while the pipe has
  * room, then new data), and a resent hole that stays open while later data is
- * SACKed counts as lost again (the idea of RACK, RFC 8985 §6, with sequence
- * order standing in for send times). Without SACK it is NewReno (RFC 6582).
+ * SACKed counts as lost again. Under a window-based controller, RACK (RFC 8985
+ * §6) decides what is lost by send time (rate.ts's records): a hole is lost
+ * once data sent after it was delivered and a reordering window has passed
+ * (none until the path has shown reordering; then a quarter of the least RTT,
+ * and the DupThresh count no longer starts a recovery), and its timer starts a
+ * recovery without waiting for more ACKs. Without SACK it is NewReno (RFC 6582).
  * A tail loss probe (RFC 8985 §7) turns a lost tail into a SACK recovery
  * instead of a timeout. The window itself is the congestion controller's
  * (congestion.ts: CUBIC by default, or NewReno); while a SACK recovery lasts,
@@ -61,8 +65,13 @@ export class Recovery {
   private undoCwnd = 0;
   private undoSsthresh = 0;
   enteredTs = 0;
-  /** A recovery was proved spurious: this path reorders. */
-  private reorderSeen = false;
+  /** A recovery was proved spurious: this path reorders (RACK.reordering_seen, RFC 8985 §6.2). */
+  reorderSeen = false;
+  /**
+   * RACK's loss boundary (RFC 8985 §6.2, rate.ts's detectLoss), when the connection keeps send times: the
+   * un-SACKed data below it is lost. Without (no SACK), every hole below the highest SACK counts as lost.
+   */
+  lostTo: number | undefined;
   /**
    * Proportional rate reduction (RFC 6937 §3) in a SACK recovery under a window-based controller: octets
    * delivered to the receiver since it began (prr_delivered), sent since (prr_out), and the flight when it
@@ -152,13 +161,20 @@ export class Recovery {
     // The SACK threshold is DupThresh, or the reordering this path has shown (both lowered for a short flight).
     const sackThresh = Math.max(1, Math.min(this.reordering, outSegs - 1));
     const sb = this.sb;
-    if (sackOk && (this.inRecovery || this.dupAcks >= sackThresh || sb.sackedBytes() >= sackThresh * smss) && !sb.empty) {
+    // RFC 8985 §6.2: RACK finds losses by time. Until the path has shown reordering the DupThresh rule starts a
+    // recovery too; once it has, only time does (a late segment within the reordering window is not a loss).
+    const byCount = !this.reorderSeen && (this.dupAcks >= sackThresh || sb.sackedBytes() >= sackThresh * smss);
+    const byTime = this.lostTo !== undefined && seqGt(this.lostTo, una);
+    if (sackOk && (this.inRecovery || byCount || byTime) && !sb.empty) {
       // `recover` is SND.MAX when the last recovery or timeout began (one past RFC 6582's "highest sequence number
       // transmitted"), so an ACK of exactly it has covered all of that data and a new recovery may start (§3.2 step 2:
       // the ACK "covers more than recover"). A strict test left a segment lost right at `recover` to a timeout.
       if (!this.inRecovery && seqGe(ack, this.recover)) {
-        // Enter SACK recovery (RFC 6675 §5): reduce the window, then resend holes as the pipe allows.
+        // Enter SACK recovery (RFC 6675 §5): reduce the window, then resend holes as the pipe allows. Started by
+        // the count, every hole below the highest SACK is lost (IsLost), whatever RACK's clock says yet.
         this.enter(una, max, mss);
+        const hs = sb.highSacked(una);
+        if (byCount && this.lostTo !== undefined && seqLt(this.lostTo, hs)) this.lostTo = hs;
         sb.highRxt = una;
         this.rxtFence = max;
       }
@@ -170,13 +186,28 @@ export class Recovery {
       this.cc.cwnd += mss; // Inflate for each segment that left the network (RFC 6582 §3.2 step 4).
     } else if (this.dupAcks < DUP_THRESH) {
       this.limitedTransmit = this.dupAcks; // RFC 3042: one new segment per early duplicate ACK.
-    } else if (this.dupAcks === DUP_THRESH && seqGt(ack, this.recover)) {
+    } else if (!sackOk && this.dupAcks === DUP_THRESH && seqGt(ack, this.recover)) {
       // Fast retransmit (RFC 6582 §3.2 step 2), the window inflated by the three segments that left.
       this.enter(una, max, mss);
       this.cc.cwnd = this.cc.ssthresh + DUP_THRESH * mss;
       return RESEND_FIRST;
     }
     return SEND_NOTHING;
+  }
+
+  /**
+   * RACK's reordering timer found the data at SND.UNA lost (RFC 8985 §6.2 step 5, with no ACK to carry it):
+   * a SACK recovery starts as if an ACK had. Returns whether to send by the scoreboard.
+   */
+  lostByTimer(una: number, max: number, smss: number, mss: number): boolean {
+    if (!this.inRecovery) {
+      if (!seqGe(una, this.recover) || this.sb.empty) return false;
+      this.enter(una, max, mss);
+      this.sb.highRxt = una;
+      this.rxtFence = max;
+    }
+    this.prrAck(0, una, max, smss);
+    return true;
   }
 
   /** Fast recovery starts: the controller reduces the window, and no tail probe is needed while it lasts. */
@@ -204,7 +235,7 @@ export class Recovery {
   private prrAck(delivered: number, una: number, max: number, smss: number): void {
     if (this.cc.onRateSample) return;
     this.prrDelivered += Math.max(0, delivered);
-    const pipe = this.sb.pipe(una, max);
+    const pipe = this.sb.pipe(una, max, this.lostTo);
     const ssthresh = this.cc.ssthresh;
     let sndcnt =
       pipe > ssthresh
@@ -227,6 +258,7 @@ export class Recovery {
       this.reorderSeen = true;
       this.cc.cwnd = Math.max(this.cc.cwnd, this.undoCwnd);
       this.cc.ssthresh = this.undoSsthresh;
+      this.cc.onUndo?.();
       this.inRecovery = false;
     } else if (mayBeResent || !this.reorderSeen) {
       // Outside a recovery, only once a spurious one proved the path reorders: a late ACK of a lost segment's
@@ -273,8 +305,8 @@ export class Recovery {
    */
   nextSegment(una: number, nxt: number, max: number, queued: number, sndWnd: number, smss: number): SegmentChoice {
     const sb = this.sb;
-    if (sb.pipe(una, max) + smss > this.cc.cwnd) return NO_SEGMENT;
-    if (sb.nextHole(sb.highRxt, una, smss)) {
+    if (sb.pipe(una, max, this.lostTo) + smss > this.cc.cwnd) return NO_SEGMENT;
+    if (sb.nextHole(sb.highRxt, una, smss, this.lostTo)) {
       this.segSeq = sb.holeSeq;
       this.segLen = sb.holeLen;
       sb.highRxt = seqAdd(sb.holeSeq, sb.holeLen);

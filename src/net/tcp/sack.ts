@@ -106,11 +106,12 @@ export class Scoreboard {
 
   /**
    * RFC 6675 §4 SetPipe, simplified: the octets in flight, less those SACKed and those presumed lost
-   * (every hole below the highest SACK), plus the lost ones resent (the holes below HighRxt).
+   * (every hole below `lostTo`: by default the highest SACK; RACK's boundary, RFC 8985, when the connection
+   * keeps send times), plus the lost ones resent (the holes below HighRxt).
    */
-  pipe(una: number, max: number): number {
-    const hs = this.highSacked(una);
-    const holes = seqDiff(hs, una) - this.sackedBytes();
+  pipe(una: number, max: number, lostTo = this.highSacked(una)): number {
+    const hs = seqGt(lostTo, una) ? lostTo : una;
+    const holes = seqDiff(hs, una) - this.sackedBytes(hs);
     const upTo = seqLt(this.highRxt, hs) ? this.highRxt : hs;
     const resent = seqGt(upTo, una) ? seqDiff(upTo, una) - this.sackedBytes(upTo) : 0;
     return seqDiff(max, una) - this.sackedBytes() - holes + resent;
@@ -118,20 +119,21 @@ export class Scoreboard {
 
   /**
    * RFC 6675 §4 NextSeg rule 1, by sequence: the first unSACKed hole at or above `from` (and SND.UNA)
-   * and below the highest SACKed octet. Sets holeSeq and holeLen (at most `smss`); false when there is none.
+   * and below `lostTo` (by default the highest SACKed octet; see `pipe`). Sets holeSeq and holeLen (at most
+   * `smss`); false when there is none.
    */
-  nextHole(from: number, una: number, smss: number): boolean {
+  nextHole(from: number, una: number, smss: number, lostTo = this.highSacked(una)): boolean {
     const a = this.ranges;
     let start = seqGt(from, una) ? from : una;
-    for (let i = 0; i < a.length; i += 2) {
-      const l = a[i]!,
-        r = a[i + 1]!;
+    for (let i = 0; i <= a.length; i += 2) {
+      const l = i < a.length && seqLt(a[i]!, lostTo) ? a[i]! : lostTo;
       if (seqLt(start, l)) {
         this.holeSeq = start;
         this.holeLen = Math.min(smss, seqDiff(l, start));
         return true;
       }
-      if (seqLt(start, r)) start = r;
+      if (i >= a.length || !seqLt(a[i]!, lostTo)) return false;
+      if (seqLt(start, a[i + 1]!)) start = a[i + 1]!;
     }
     return false;
   }

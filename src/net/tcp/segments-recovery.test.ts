@@ -74,7 +74,7 @@ function reorderFlight(): { h: SegmentHarness; c: NonNullable<SegmentHarness['co
 }
 const D = 1448; // 1460 less the 12 octets of the timestamps option.
 
-test('RFC 3522, RFC 4015: a fast recovery that the original segment proves spurious (its TSval echoed) is undone, and the SACK threshold grows to the reordering seen', () => {
+test('RFC 3522, RFC 4015: a fast recovery that the original segment proves spurious (its TSval echoed) is undone, and the path counts as reordering: a later hole with five segments SACKed above it is lost only by time (RACK, RFC 8985 §6.2)', () => {
   const { h, c, L, ts } = reorderFlight();
   const before = c.cc.cwnd;
   // Segment 0 is late; 1-5 arrive and are SACKed: the threshold (3 segments) starts a recovery.
@@ -90,9 +90,12 @@ test('RFC 3522, RFC 4015: a fast recovery that the original segment proves spuri
   // Next time the path reorders by five segments it is not taken for a loss.
   c.write(new Uint8Array(10 * D));
   const next = h.recv();
+  h.advance(20n * MS);
   const base = next[0]!.seq;
   for (let k = 1; k <= 5; k++) h.send({ seq: R, ack: base, flags: '.', sack: [base + D, base + (k + 1) * D], ts: [1004, ts[0]!] });
-  assert.equal(h.tcp.counters.fastRetransmits, 1, 'five SACKed above a hole: within the reordering seen');
+  assert.equal(h.tcp.counters.fastRetransmits, 1, 'five SACKed above a hole: within the reordering window (RFC 8985 §6.2)');
+  assert.equal(h.nextTimer(), 5n * MS, "a quarter of the least RTT later RACK's timer finds it lost");
+  assert.equal(h.tcp.counters.fastRetransmits, 2);
 });
 
 test('RFC 3522: when the resend is what fills the hole (its TSval echoed), the recovery stands', () => {
@@ -115,6 +118,7 @@ test('RFC 6937: in a SACK recovery, what is sent follows proportional rate reduc
   const base = L + 10 * D;
   c.write(new Uint8Array(30 * D));
   assert.equal(h.recv().length, 20);
+  h.advance(20n * MS);
   const ssthresh = 0.7 * 20 * D; // CUBIC's beta on the window when the recovery begins.
   const recoverFs = 22 * D; // The 20 and the two limited-transmit segments before the threshold.
   let delivered = 0,
@@ -155,3 +159,26 @@ test('RFC 6937: in a SACK recovery, what is sent follows proportional rate reduc
   assert.equal(branches.size, 2, 'both of its rules were used');
   assert.ok(perAck.includes(0) && perAck.filter((n) => n > 0).length >= perAck.length / 2, `spread over the ACKs: ${perAck}`);
 });
+
+for (const iss of [0x07070707, 0x90000000, 0xfffffff0]) {
+  test(`RFC 8985 §6.2: one segment SACKed above a hole is a loss only a reordering window after RACK.rtt, wherever the ISS lies (ISS 0x${iss.toString(16)})`, () => {
+    const h = establishedAt(iss, {}, true);
+    const L = (iss + 1) >>> 0;
+    const c = h.only()!;
+    c.noDelay = true;
+    c.write(new Uint8Array(5 * M));
+    assert.equal(h.recv().length, 5);
+    h.advance(4n * MS);
+    h.send({ seq: R, ack: L, flags: '.', sack: [(L + M) >>> 0, (L + 2 * M) >>> 0] });
+    assert.deepEqual(h.recv(), [], 'not yet: the hole may be reordering');
+    assert.equal(h.tcp.counters.fastRetransmits, 0);
+    // RACK.rtt and the least RTT are 4 ms: lost a quarter of it later (at most SRTT, 1 ms from the handshake).
+    assert.equal(h.nextTimer(), MS);
+    assert.deepEqual(
+      h.recv().map((s) => [s.seq, s.len]),
+      [[L, M]],
+      'the hole, resent by the reordering timer',
+    );
+    assert.equal(h.tcp.counters.fastRetransmits, 1);
+  });
+}

@@ -140,11 +140,13 @@ test('RFC 2018 §4: a duplicate of out-of-order data already held is reported ag
 // -------------------------------------------------------------------- sender
 
 /** ESTABLISHED with SACK, NewReno-free defaults, Nagle off; `n` full segments sent and none acknowledged. */
-function flight(n: number): SegmentHarness {
+/** `n` segments out, and `rttNs` later (the peer's ACKs come a round trip after; RACK times losses from it, RFC 8985). */
+function flight(n: number, rttNs = MS): SegmentHarness {
   const h = new SegmentHarness();
   const c = h.established({ noDelay: true }, SACK);
   c.write(new Uint8Array(n * M));
   assert.equal(h.recv().length, n);
+  h.advance(rttNs);
   return h;
 }
 const seg = (i: number, flags = '.') => ({ flags, seq: L + i * M, ack: R, window: W, len: M });
@@ -187,14 +189,16 @@ test('RFC 6675 §5: entering recovery halves the window (CUBIC: × 0.7), resends
   assert.deepEqual(h.recv(), [seg(0), ...[10, 11, 12, 13, 14, 15].map((i) => seg(i))]);
 });
 
-test('RFC 6675 §5.1: after a timeout the resend skips what the receiver SACKed', () => {
+test('RFC 8985 §6.2: one segment SACKed above two holes: RACK finds them lost by time (its reordering timer) and a recovery starts; after a timeout the resend skips what the receiver SACKed (RFC 6675 §5.1)', () => {
   const h = flight(4);
   h.send({ seq: R, ack: L, flags: '.', sack: [L + 2 * M, L + 3 * M] });
-  assert.deepEqual(h.recv(), []);
-  h.advance(10n * MS); // the tail loss probe (RFC 8985 §7.3): the last segment again
-  assert.deepEqual(h.recv(), [seg(3, 'P.')]);
+  assert.deepEqual(h.recv(), [], 'below DupThresh, and within the reordering window');
+  assert.equal(h.nextTimer(), MS / 4n, 'RACK.rtt (1 ms) + a quarter of the least RTT after they left, not the tail probe at 10 ms');
+  assert.deepEqual(h.recv(), [seg(0)], 'lost by time: the recovery resends the first (PRR lets one out)');
+  assert.equal(h.tcp.counters.fastRetransmits, 1);
   h.nextTimer();
   assert.deepEqual(h.recv(), [seg(0)], 'the RTO resends the first segment');
+  assert.equal(h.tcp.counters.timeouts, 1);
   h.send({ seq: R, ack: L + M, flags: '.', sack: [L + 2 * M, L + 3 * M] });
   assert.deepEqual(h.recv(), [seg(1)]);
   h.send({ seq: R, ack: L + 3 * M, flags: '.' });
@@ -212,7 +216,7 @@ test('RFC 2018 §5: SACK blocks at or below SND.UNA (D-SACK) and beyond SND.MAX 
 });
 
 test('RFC 8985 §7: with SACK, an unanswered tail is probed (its last segment again) after 2 SRTT, floored at 10 ms, before the RTO', () => {
-  const h = flight(3);
+  const h = flight(3, 0n);
   assert.equal(Number(h.nextTimer() / MS), 10);
   assert.deepEqual(h.recv(), [seg(2, 'P.')]);
   assert.equal(h.tcp.counters.tailProbes, 1);
@@ -247,7 +251,7 @@ test('RFC 8985 §6.2 (the idea of RACK): a resent hole still open once data sent
 });
 
 test('RFC 8985 §7.3: the tail loss probe sends a new segment when one is queued and the peer window allows it', () => {
-  const h = flight(10);
+  const h = flight(10, 0n);
   h.conn!.write(new Uint8Array(2 * M)); // Beyond the congestion window.
   assert.deepEqual(h.recv(), []);
   assert.equal(Number(h.nextTimer() / MS), 10);
@@ -308,6 +312,7 @@ test('RFC 5827: a partial last segment counts as one out: 2 full + 100 bytes is 
   const c = h.established({ noDelay: true }, SACK);
   c.write(new Uint8Array(2 * M + 100));
   h.recv();
+  h.advance(MS);
   h.send({ seq: R, ack: L, flags: '.', sack: [L + 2 * M, L + 2 * M + 100] });
   assert.deepEqual(h.recv(), [], 'one duplicate of a threshold of two');
   h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + 2 * M + 100] });
@@ -350,7 +355,7 @@ test('RFC 6675 §5.1: the SACKed data is skipped after one or two timeouts; afte
 });
 
 test('RFC 8985 §7: no tail loss probe once our FIN is queued (FIN-WAIT-1): the RTO resends', () => {
-  const h = flight(3);
+  const h = flight(3, 0n);
   h.conn!.shutdown();
   assert.deepEqual(
     h.recv().map((s) => s.flags),

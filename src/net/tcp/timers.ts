@@ -6,6 +6,7 @@
  *
  *   rto        retransmission (RFC 6298 §5), brought forward to the user timeout (RFC 9293 §3.8.3, RFC 5482)
  *   tlp        tail loss probe (RFC 8985 §7)
+ *   rack       RACK's reordering timer: when a segment not yet lost by time will be (RFC 8985 §6.2 step 5)
  *   persist    zero-window probe (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17)
  *   delAck     delayed ACK (RFC 9293 §3.8.6.3)
  *   keepAlive  keep-alive probe (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6)
@@ -24,6 +25,7 @@ export const due = (at: bigint | undefined, now: bigint): boolean => at !== unde
 export class Timers {
   rto: bigint | undefined;
   tlp: bigint | undefined;
+  rack: bigint | undefined;
   persist: bigint | undefined;
   delAck: bigint | undefined;
   keepAlive: bigint | undefined;
@@ -54,7 +56,7 @@ export class Timers {
   next(): bigint | undefined {
     return earlier(
       earlier(earlier(this.rtoDeadline(), this.delAck), earlier(this.persist, this.timeWait)),
-      earlier(earlier(this.keepAlive, this.tlp), this.pace),
+      earlier(earlier(this.keepAlive, this.tlp), earlier(this.pace, this.rack)),
     );
   }
 
@@ -100,6 +102,6 @@ export class Timers {
 
   /** All stop (CLOSED). */
   stopAll(): void {
-    this.rto = this.delAck = this.persist = this.timeWait = this.keepAlive = this.tlp = this.pace = undefined;
+    this.rto = this.delAck = this.persist = this.timeWait = this.keepAlive = this.tlp = this.pace = this.rack = undefined;
   }
 }
