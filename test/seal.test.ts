@@ -534,7 +534,7 @@ test('the sealed engine runs unprivileged: non-root, no capabilities, no_new_pri
             [pid, ...descendants(pid)].find((p) => {
               try {
                 const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-                return /\/node$/.test(argv[0]!) && argv.some((a) => a.endsWith('bootstrap.mjs'));
+                return /\/node$/.test(argv[0]!) && argv.some((a) => a.endsWith('bootstrap.cjs'));
               } catch {
                 return false;
               }
@@ -542,7 +542,7 @@ test('the sealed engine runs unprivileged: non-root, no capabilities, no_new_pri
           if (engine) status = readFileSync(`/proc/${engine}/status`, 'utf8');
         },
       });
-      assert.ok(engine, `no engine process (cmdline with bootstrap.mjs) found below the tender${show(r)}`);
+      assert.ok(engine, `no engine process (cmdline with bootstrap.cjs) found below the tender${show(r)}`);
       const uid = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(status);
       assert.ok(uid, status);
       assert.ok(

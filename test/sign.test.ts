@@ -293,7 +293,7 @@ async function watched(args: string[]): Promise<{ status: number | null; out: st
       try {
         // An engine is Node running the bootstrap (the native tender's own command line names it too, as an argument).
         const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        if (/\/node$/.test(argv[0]!) && argv.some((a) => a.endsWith('bootstrap.mjs') || a.endsWith('bootstrap.ts')))
+        if (/\/node$/.test(argv[0]!) && argv.some((a) => a.endsWith('bootstrap.cjs') || a.endsWith('bootstrap.ts')))
           engines.add(argv.join(' '));
       } catch {
         /* gone */

@@ -166,7 +166,7 @@ test("native tender: ping-serve on a tap answers the kernel's ping from one seal
       .filter(Boolean);
     assert.equal(kids.length, 1, 'one engine, no second one');
     const engine = kids[0]!;
-    assert.match(readFileSync(`/proc/${engine}/cmdline`, 'utf8'), /bootstrap\.mjs/);
+    assert.match(readFileSync(`/proc/${engine}/cmdline`, 'utf8'), /bootstrap\.cjs/);
     const status = readFileSync(`/proc/${engine}/status`, 'utf8');
     assert.match(status, /Seccomp:\s+2/);
     assert.match(status, /^NSpid:\s+\d+\s+1$/m, 'pid 1 of a PID namespace of its own');
@@ -202,7 +202,7 @@ test('native tender: when the supervisor is killed, the sealed engine dies with 
 function engineOf(pid: number): number | undefined {
   return descendants(pid).find((p) => {
     try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('bootstrap.mjs');
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('bootstrap.cjs');
     } catch {
       return false;
     }

@@ -19,7 +19,7 @@ import { readdirSync, readFileSync, readlinkSync, closeSync, writeFileSync, writ
 import { join } from 'node:path';
 import type { BlockDevice } from '../devices/index.ts';
 import { parseMac } from '../devices/index.ts';
-import { readImage } from '../build/image.ts';
+import { readImage, type Image } from '../build/image.ts';
 import { compileImage, readSourceMap } from './load.ts';
 import { codeCacheDir, enableCodeCache } from './code-cache.ts';
 import { makePlatform } from './platform.ts';
@@ -34,6 +34,7 @@ import { FdConsole } from '../targets/node/console.ts';
 import { parseLaunchSpec } from './launch.ts';
 import { parseBootArgs } from '../runtime/args.ts';
 import {
+  type Account,
   dieWithParent,
   dropPrivileges,
   limit,
@@ -145,120 +146,128 @@ for (const b of spec.blocks) {
   blockPlan.push({ fd: b.fd, capacity: dev.capacity });
 }
 
-// libuv starts its worker threads on first use; thread creation is not allowed once sealed.
-await new Promise<void>((r) => libc.poll.async(new Uint8Array(8), 0, 0, () => r()));
+// The rest waits once, for libuv's threads: in a function, not at the top level, so that the bundle can be CommonJS
+// (an ES entry costs a boot about 1.3 ms of CPU and 1 MiB of resident memory for the engine's module loader).
+async function startThreadsSealAndRun(image: Image, account: Account, bootArgs: string[]): Promise<never> {
+  // libuv starts its worker threads on first use; thread creation is not allowed once sealed.
+  await new Promise<void>((r) => libc.poll.async(new Uint8Array(8), 0, 0, () => r()));
 
-// Node loads its CA store on a thread of its own when TLS is first used; a service that uses TLS gets
-// that done now, while threads may still start (after the seal it would warn and fail). node:https and node:http2
-// load node:tls as they load (Fastify and Hono's node server require them), and so does the first touch of the fetch
-// globals (Koa asks whether a body is a Response).
-const bundle = image.sections.get('bundle');
-const bundleText = bundle ? Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).toString('latin1') : '';
-if (/"node:(tls|https|http2)"|\b(Response|Headers|FormData|WebSocket|EventSource)\b|\bfetch\(/.test(bundleText)) {
-  (await import('node:tls')).createSecureContext({});
-}
-// os.hostname() is uname(2), which the seal refuses (EPERM), and libraries ask as they start (pino, Fastify's
-// logger, puts it in every line). A unikernel's host name is its own name, as its DHCP client gives it, never the host's.
-(process.getBuiltinModule('node:os') as { hostname: () => string }).hostname = () => image.manifest.name;
-
-// process.stdout and process.stderr as console devices: npm libraries touch them as they load (debug, under Express,
-// asks whether stderr is a terminal) and console.log writes through them. Node would make each on first use as a
-// libuv pipe, which the seal refuses (EPERM), and which turns the descriptor non-blocking, so that Node's exit, finding
-// the flag changed, tries to restore it, is refused and aborts. These only poll(2) and write(2) the console.
-// Each is made on first use: node:stream costs a boot about 2 ms, and a service that logs through its console
-// device never needs it.
-for (const [name, fd] of [
-  ['stdout', 1],
-  ['stderr', 2],
-] as const) {
-  const device = new FdConsole(fd);
-  Object.defineProperty(process, name, {
-    configurable: true,
-    enumerable: true,
-    get() {
-      const { Writable } = process.getBuiltinModule('node:stream');
-      const stream = new Writable({
-        write(chunk: Buffer, _encoding, done): void {
-          device.write(chunk);
-          done();
-        },
-      });
-      const value = Object.assign(stream, { fd, isTTY: false });
-      Object.defineProperty(process, name, { configurable: true, enumerable: true, value });
-      return value;
-    },
-  });
-}
-
-const platform = makePlatform(image, { target: 'spt', taps, blocks, impair: spec.impair, randomSource: fillRandom });
-
-/**
- * The engine's own descriptors. Both tenders hand over only 0, 1, 2 and the
- * devices (everything else is closed before exec), and every descriptor
- * Node and libuv make is close-on-exec: so a descriptor without FD_CLOEXEC
- * came from outside and is closed, and one with it was made by this engine
- * since exec, before any service code existed. Of those, files are closed
- * too (nothing reads them after the seal); pipes, eventfds and the epoll
- * instance are the event loop's and stay, each named in the filter.
- */
-const devices = new Set<number>([...spec.nets.map((n) => n.fd), ...spec.blocks.map((b) => b.fd)]);
-const ownFds: number[] = [];
-for (const name of readdirSync('/proc/self/fd')) {
-  const fd = Number(name);
-  if (fd <= 2 || devices.has(fd)) continue;
-  let flags = 0,
-    target = '';
-  try {
-    flags = parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${name}`, 'utf8'))?.[1] ?? '0', 8);
-    target = readlinkSync(`/proc/self/fd/${name}`);
-  } catch {
-    continue; /* the directory listing's own descriptor, closed by now */
+  // Node loads its CA store on a thread of its own when TLS is first used; a service that uses TLS gets
+  // that done now, while threads may still start (after the seal it would warn and fail). node:https and node:http2
+  // load node:tls as they load (Fastify and Hono's node server require them), and so does the first touch of the fetch
+  // globals (Koa asks whether a body is a Response).
+  const bundle = image.sections.get('bundle');
+  const bundleText = bundle ? Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).toString('latin1') : '';
+  if (/"node:(tls|https|http2)"|\b(Response|Headers|FormData|WebSocket|EventSource)\b|\bfetch\(/.test(bundleText)) {
+    (await import('node:tls')).createSecureContext({});
   }
-  const cloexec = (flags & 0o2000000) !== 0;
-  if (cloexec && /^(pipe:|anon_inode:)/.test(target)) ownFds.push(fd);
-  else
+  // process.cwd() is getcwd(2), which the seal refuses; Node caches the answer of its first call. Libraries ask as they
+  // load (path.resolve of a relative path; Express's view root). Asked now, before the seal.
+  process.cwd();
+  // os.hostname() is uname(2), which the seal refuses (EPERM), and libraries ask as they start (pino, Fastify's
+  // logger, puts it in every line). A unikernel's host name is its own name, as its DHCP client gives it, never the host's.
+  (process.getBuiltinModule('node:os') as { hostname: () => string }).hostname = () => image.manifest.name;
+
+  // process.stdout and process.stderr as console devices: npm libraries touch them as they load (debug, under Express,
+  // asks whether stderr is a terminal) and console.log writes through them. Node would make each on first use as a
+  // libuv pipe, which the seal refuses (EPERM), and which turns the descriptor non-blocking, so that Node's exit, finding
+  // the flag changed, tries to restore it, is refused and aborts. These only poll(2) and write(2) the console.
+  // Each is made on first use: node:stream costs a boot about 2 ms, and a service that logs through its console
+  // device never needs it.
+  for (const [name, fd] of [
+    ['stdout', 1],
+    ['stderr', 2],
+  ] as const) {
+    const device = new FdConsole(fd);
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        const { Writable } = process.getBuiltinModule('node:stream');
+        const stream = new Writable({
+          write(chunk: Buffer, _encoding, done): void {
+            device.write(chunk);
+            done();
+          },
+        });
+        const value = Object.assign(stream, { fd, isTTY: false });
+        Object.defineProperty(process, name, { configurable: true, enumerable: true, value });
+        return value;
+      },
+    });
+  }
+
+  const platform = makePlatform(image, { target: 'spt', taps, blocks, impair: spec.impair, randomSource: fillRandom });
+
+  /**
+   * The engine's own descriptors. Both tenders hand over only 0, 1, 2 and the
+   * devices (everything else is closed before exec), and every descriptor
+   * Node and libuv make is close-on-exec: so a descriptor without FD_CLOEXEC
+   * came from outside and is closed, and one with it was made by this engine
+   * since exec, before any service code existed. Of those, files are closed
+   * too (nothing reads them after the seal); pipes, eventfds and the epoll
+   * instance are the event loop's and stay, each named in the filter.
+   */
+  const devices = new Set<number>([...spec.nets.map((n) => n.fd), ...spec.blocks.map((b) => b.fd)]);
+  const ownFds: number[] = [];
+  for (const name of readdirSync('/proc/self/fd')) {
+    const fd = Number(name);
+    if (fd <= 2 || devices.has(fd)) continue;
+    let flags = 0,
+      target = '';
     try {
-      closeSync(fd);
+      flags = parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${name}`, 'utf8'))?.[1] ?? '0', 8);
+      target = readlinkSync(`/proc/self/fd/${name}`);
     } catch {
-      /* already gone */
+      continue; /* the directory listing's own descriptor, closed by now */
     }
+    const cloexec = (flags & 0o2000000) !== 0;
+    if (cloexec && /^(pipe:|anon_inode:)/.test(target)) ownFds.push(fd);
+    else
+      try {
+        closeSync(fd);
+      } catch {
+        /* already gone */
+      }
+  }
+
+  // Thread ids as the engine sees them (the last NSpid field: /proc is the host's, and its names are host ids).
+  const tids = readdirSync('/proc/self/task')
+    .map((t) => {
+      try {
+        return Number(/^NSpid:.*?(\d+)\s*$/m.exec(readFileSync(`/proc/self/task/${t}/status`, 'utf8'))?.[1]);
+      } catch {
+        return 0; // The thread ended between the listing and the read (the CA store loader, say).
+      }
+    })
+    .filter((t) => t > 0);
+
+  // Limits: nothing written to a file beyond the largest block device (the console is a pipe to the tender),
+  // no descriptor beyond those held, and --mem of growth in writable memory from here on.
+  const vmData = BigInt(/^VmData:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0') * 1024n;
+  must(
+    limit(
+      RLIMIT_FSIZE,
+      blockPlan.reduce((m, b) => (b.capacity > m ? b.capacity : m), 0n),
+    ),
+  );
+  must(limit(RLIMIT_DATA, vmData + BigInt(spec.memMb) * 1024n * 1024n));
+
+  must(dropPrivileges(account));
+  must(limit(RLIMIT_NOFILE, BigInt(Math.max(2, ...devices, ...ownFds) + 1)));
+  // A change of uid clears the parent-death signal: arm it again, and make sure the tender did not die in between.
+  dieWithTender();
+
+  must(seal({ pid: process.pid, tids, ownFds, consoleFds: [1, 2], netFds: spec.nets.map((n) => n.fd), blocks: blockPlan }));
+
+  let code: number;
+  try {
+    code = await instantiate()(platform, bootArgs);
+  } catch (e) {
+    // Straight to descriptor 2, synchronously: the process exits on the next line.
+    writeSync(2, `fata spt: abort: ${(e as Error).stack ?? e}\n`);
+    code = 255;
+  }
+  process.exit(code);
 }
-
-// Thread ids as the engine sees them (the last NSpid field: /proc is the host's, and its names are host ids).
-const tids = readdirSync('/proc/self/task')
-  .map((t) => {
-    try {
-      return Number(/^NSpid:.*?(\d+)\s*$/m.exec(readFileSync(`/proc/self/task/${t}/status`, 'utf8'))?.[1]);
-    } catch {
-      return 0; // The thread ended between the listing and the read (the CA store loader, say).
-    }
-  })
-  .filter((t) => t > 0);
-
-// Limits: nothing written to a file beyond the largest block device (the console is a pipe to the tender),
-// no descriptor beyond those held, and --mem of growth in writable memory from here on.
-const vmData = BigInt(/^VmData:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0') * 1024n;
-must(
-  limit(
-    RLIMIT_FSIZE,
-    blockPlan.reduce((m, b) => (b.capacity > m ? b.capacity : m), 0n),
-  ),
-);
-must(limit(RLIMIT_DATA, vmData + BigInt(spec.memMb) * 1024n * 1024n));
-
-must(dropPrivileges(account));
-must(limit(RLIMIT_NOFILE, BigInt(Math.max(2, ...devices, ...ownFds) + 1)));
-// A change of uid clears the parent-death signal: arm it again, and make sure the tender did not die in between.
-dieWithTender();
-
-must(seal({ pid: process.pid, tids, ownFds, consoleFds: [1, 2], netFds: spec.nets.map((n) => n.fd), blocks: blockPlan }));
-
-let code: number;
-try {
-  code = await instantiate()(platform, bootArgs);
-} catch (e) {
-  // Straight to descriptor 2, synchronously: the process exits on the next line.
-  writeSync(2, `fata spt: abort: ${(e as Error).stack ?? e}\n`);
-  code = 255;
-}
-process.exit(code);
+void startThreadsSealAndRun(image, account, bootArgs);

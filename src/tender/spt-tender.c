@@ -142,7 +142,7 @@ static int bundle_fresh(const char *bundle) {
   char list[4096];
   size_t n = strlen(bundle);
   if (n < 4 || n + 4 >= sizeof list) return 0;
-  memcpy(list, bundle, n - 4); /* .mjs → .inputs */
+  memcpy(list, bundle, n - 4); /* bootstrap.cjs → bootstrap.inputs */
   strcpy(list + n - 4, ".inputs");
   FILE *f = fopen(list, "re");
   if (!f) return 0;

@@ -50,7 +50,7 @@ test('fillRandom fills every byte of buffers of any size, and two fills differ',
 
 test('the spt bootstrap bundle loads no node:crypto before it runs', async () => {
   const bootstrap = await (hostEntry as (n: string) => Promise<string>)('bootstrap');
-  assert.match(bootstrap, /\.mjs$/, 'the bootstrap is bundled');
+  assert.match(bootstrap, /\.cjs$/, 'the bootstrap is bundled (CommonJS)');
   // A malformed launch spec ends the bootstrap early, after all of its imports have run.
   const probe = `process.on('exit', () => process.stdout.write(JSON.stringify(process.moduleLoadList.filter((m) => /crypto/.test(m)))));`;
   const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(probe)}`, bootstrap, '{}'], {
