@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BlockDevice } from '../devices/index.ts';
 import { AppendLog } from './log.ts';
+import { crc32 } from './slots.ts';
 
 interface Disk {
   readonly dev: BlockDevice;
@@ -150,4 +151,88 @@ test('a device holding something else is corrupt; a zeroed one empty; one too sm
   l.rewrite([enc('new')]);
   e.bytes[8 * 512 + 9]! ^= 1;
   assert.deepEqual(text(new AppendLog(e.dev).load()), ['old']);
+});
+
+// Survivors of the first mutation run (ae0ea39), each named: `state`'s and `used`'s values before anything
+// is loaded or written; the region test `regionBytes < 2 * bs` as `<=` (here and in rewrite), made false,
+// or `2 / bs`; the magic check made false or skipped; the last block of a region (`at + bs > regionBytes`
+// as `>=`, append's `>` as `>=`); the entry magic, generation and sequence test made false; region 1 live
+// with region 0's header damaged (`a === undefined && b === undefined` as `b === undefined`); looksBlank's
+// size test (`<` made false, `<=`) and `some` as `every`; a failed write of the entries (its 'io-error'),
+// and rewrite setting `state`.
+test('before load: empty, nothing used; the smallest region that holds an entry (two blocks) works to its last block', () => {
+  const d = disk(4 * 512);
+  const log = new AppendLog(d.dev);
+  assert.equal(log.state, 'empty');
+  assert.equal(log.used, 0);
+  assert.equal(log.rewrite([]), 'ok');
+  assert.equal(log.state, 'ok');
+  assert.equal(log.append(new Uint8Array(512 - 20).fill(1)), 'ok', 'the region is exactly full');
+  assert.equal(log.append(new Uint8Array(0)), 'full');
+  const again = new AppendLog(d.dev);
+  assert.deepEqual(again.load(), [new Uint8Array(512 - 20).fill(1)], 'an entry on the last block of the region loads');
+  assert.equal(again.state, 'ok');
+  assert.equal(again.used, 512);
+  // Two blocks: regions of one block hold no entry and are never read or written as a log.
+  const two = disk(2 * 512);
+  assert.equal(new AppendLog(two.dev).rewrite([]), 'full');
+  const header = (gen: number): Uint8Array => {
+    const b = new Uint8Array(512);
+    b.set(enc('FATALOG1'), 0);
+    new DataView(b.buffer).setUint32(8, gen);
+    new DataView(b.buffer).setUint32(12, crc32(b.subarray(0, 12)));
+    return b;
+  };
+  two.bytes.set(header(1), 0);
+  const t = new AppendLog(two.dev);
+  t.load();
+  assert.equal(t.state, 'corrupt', 'a header on a device too small for a log is not taken');
+  const one = disk(512);
+  one.bytes[3] = 1;
+  const o = new AppendLog(one.dev);
+  o.load();
+  assert.equal(o.state, 'empty', 'a device of one block has no region to look at');
+  // A header whose magic is wrong is refused, even with its CRC right.
+  const m = disk(16 * 512);
+  const h = header(1);
+  h[0] = 0x58;
+  new DataView(h.buffer).setUint32(12, crc32(h.subarray(0, 12)));
+  m.bytes.set(h, 0);
+  const lm = new AppendLog(m.dev);
+  lm.load();
+  assert.equal(lm.state, 'corrupt');
+  // One byte not zero in a region's first block: not blank.
+  const z = disk(16 * 512);
+  z.bytes[8 * 512 + 100] = 1;
+  const lz = new AppendLog(z.dev);
+  lz.load();
+  assert.equal(lz.state, 'corrupt');
+});
+
+test('an entry with a damaged magic ends the load; region 1 loads when region 0 header is gone; a failed entries write is io-error', () => {
+  const d = disk(16 * 512);
+  const log = new AppendLog(d.dev);
+  log.load();
+  for (const s of ['a', 'b', 'c']) log.append(enc(s));
+  d.bytes[3 * 512]! ^= 0x01; // 'c''s magic
+  assert.deepEqual(text(new AppendLog(d.dev).load()), ['a', 'b']);
+
+  const e = disk(16 * 512);
+  const l = new AppendLog(e.dev);
+  l.load();
+  l.append(enc('old'));
+  assert.equal(l.rewrite([enc('new')]), 'ok'); // region 1
+  e.bytes[0]! ^= 1; // region 0's header
+  const back = new AppendLog(e.dev);
+  assert.deepEqual(text(back.load()), ['new']);
+  assert.equal(back.state, 'ok');
+
+  const f = disk(16 * 512);
+  const lf = new AppendLog(f.dev);
+  lf.load();
+  lf.append(enc('kept'));
+  f.failFrom = f.writes;
+  assert.equal(lf.rewrite([enc('x')]), 'io-error', 'the entries are not written');
+  f.failFrom = Number.POSITIVE_INFINITY;
+  assert.deepEqual(text(new AppendLog(f.dev).load()), ['kept']);
 });
