@@ -236,3 +236,25 @@ test('an entry with a damaged magic ends the load; region 1 loads when region 0 
   f.failFrom = Number.POSITIVE_INFINITY;
   assert.deepEqual(text(new AppendLog(f.dev).load()), ['kept']);
 });
+
+// Bug found while judging the survivor of the sequence check: a rewrite that failed before its header left
+// its entries in the other region under generation g, and the next rewrite took g again, so those of its
+// entries past the new, shorter set loaded after it ('only', 'y', 'z'). Also across a restart.
+test('entries of a rewrite that failed before its header never load after a later, shorter rewrite, nor after a restart', () => {
+  for (const restart of [false, true]) {
+    const d = disk(32 * 512);
+    let log = new AppendLog(d.dev);
+    log.load();
+    log.append(enc('a'));
+    d.failFrom = d.writes + 1; // the entries are written, the header is not
+    assert.equal(log.rewrite(['x', 'y', 'z'].map(enc)), 'io-error');
+    d.failFrom = Number.POSITIVE_INFINITY;
+    if (restart) {
+      log = new AppendLog(d.dev);
+      assert.deepEqual(text(log.load()), ['a']);
+    }
+    assert.equal(log.rewrite([enc('only')]), 'ok');
+    assert.equal(log.append(enc('b')), 'ok');
+    assert.deepEqual(text(new AppendLog(d.dev).load()), ['only', 'b'], restart ? 'after a restart' : 'in the same run');
+  }
+});

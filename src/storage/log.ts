@@ -90,6 +90,15 @@ export class AppendLog {
     return { data: all.slice(ENTRY_HEADER, ENTRY_HEADER + len), size };
   }
 
+  /** The generation of the entry on region `r`'s first entry block, if one is there. */
+  private firstEntryGeneration(r: number): number | undefined {
+    if (this.regionBytes < 2 * this.bs) return undefined;
+    const head = new Uint8Array(this.bs);
+    if (this.dev.read(BigInt(r * this.regionBytes + this.bs), head) !== 'ok') return undefined;
+    const dv = new DataView(head.buffer);
+    return dv.getUint32(0) === ENTRY_MAGIC ? dv.getUint32(4) : undefined;
+  }
+
   private encodeEntry(gen: number, seq: number, data: Uint8Array): Uint8Array {
     const buf = new Uint8Array(this.blocksFor(data.length));
     const dv = new DataView(buf.buffer);
@@ -158,8 +167,10 @@ export class AppendLog {
    * when they do not fit a region; on 'io-error' the old entries stay.
    */
   rewrite(entries: readonly Uint8Array[]): SaveResult {
-    const gen = (this.generation + 1) >>> 0;
     const r = this.live === undefined ? 0 : 1 - this.live;
+    // A rewrite that ended before its header (an io-error, a crash) left its entries in region r under the
+    // generation it meant to take: this one takes a later one, or those entries would load after its own.
+    const gen = (Math.max(this.generation, this.firstEntryGeneration(r) ?? 0) + 1) >>> 0;
     const bufs = entries.map((e, i) => this.encodeEntry(gen, i, e));
     const size = bufs.reduce((n, b) => n + b.length, 0);
     if (this.regionBytes < 2 * this.bs || this.bs + size > this.regionBytes) return 'full';
