@@ -25,6 +25,7 @@ import { type Browser, chromiumSkipReason, launchChromium } from './cdp.ts';
 import { Pki } from './pki.ts';
 import { sweepStaleCgroups } from '../src/tender/cgroup.ts';
 import { call } from '../src/daemon/client.ts';
+import { TaskDriver } from '../src/daemon/driver.ts';
 import { buildImage, until } from './images.ts';
 
 after(() => sweepStaleCgroups());
@@ -829,6 +830,59 @@ test(
         return i.state === 'stopped' && i;
       });
       assert.match(stopped.lastExit!.reason + c.consoleText('s'), /FATA_SIGNER_REVOKED/);
+    }),
+);
+
+/** The prototype task driver (src/daemon/driver.ts, docs/scale-out.md): a scheduler's calls, each safe to retry. */
+async function driver(c: Ctx): Promise<void> {
+  const d = new TaskDriver(c.sock);
+  const web = {
+    name: 'nomad-1-web',
+    image: c.images.pingServe,
+    nets: [{ dev: 'service', bridge: 'br0' }],
+    memMb: 128,
+    bootArgs: ['--ipv4=10.77.0.2/24'],
+  };
+  const first = await d.start(web);
+  assert.deepEqual([first.existed, first.state], [false, 'running']);
+  const again = await d.start(web);
+  assert.deepEqual([again.existed, again.sha256], [true, first.sha256], 'a retried start finds what the first made');
+  await assert.rejects(d.start({ ...web, image: c.images.echo }), {
+    code: 'FATA_TASK_CONFLICT',
+    message: /^'nomad-1-web' exists with image/,
+  });
+  await until('web serves', () => c.consoleText('nomad-1-web').includes('event=serving'));
+  assert.match(c.ping(), /3 received/);
+  assert.equal(c.info('nomad-1-web').restarts, 0);
+  // The scheduler restarts, not the daemon: a task that fails stays stopped, and wait reports how it ended.
+  await d.start({ name: 'nomad-2-fail', image: c.images.abort, memMb: 64, bootArgs: ['--how=fail'] });
+  const ended = await d.wait('nomad-2-fail');
+  assert.deepEqual([ended?.state, ended?.exit?.code], ['stopped', 1]);
+  assert.equal(c.info('nomad-2-fail').restarts, 0);
+  // One still running when waited on (16 MiB of console first): its end comes through the console's exit note.
+  await d.start({ name: 'nomad-3-log', image: c.images.biglog, memMb: 128, bootArgs: ['--kib=16384'] });
+  const logged = await d.wait('nomad-3-log');
+  assert.deepEqual([logged?.state, logged?.exit?.code], ['stopped', 0]);
+  assert.match(c.consoleText('nomad-3-log'), /event=after-big/);
+  assert.deepEqual(await d.stop('nomad-3-log'), { existed: true });
+  // A wait on a running task ends when the task is stopped; stopping twice is fine.
+  const waiting = d.wait('nomad-1-web');
+  assert.deepEqual(await d.stop('nomad-1-web'), { existed: true });
+  assert.equal(await waiting, undefined, 'destroyed while waited on');
+  assert.deepEqual(await d.stop('nomad-1-web'), { existed: false });
+  assert.equal(await d.inspect('nomad-1-web'), undefined);
+  assert.deepEqual(await d.stop('nomad-2-fail'), { existed: true });
+  assert.deepEqual(names(c), []);
+  assert.deepEqual(c.taps(), []);
+}
+
+test(
+  'a task driver (prototype): start idempotent by name and image, a conflict refused, wait, stop twice',
+  { skip, timeout: 300_000 },
+  () =>
+    inNamespace(async (c) => {
+      await c.startDaemon();
+      await driver(c);
     }),
 );
 
