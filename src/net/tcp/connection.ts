@@ -740,9 +740,10 @@ export class TcpConnection {
     if (this.cfg.sendBuffer !== undefined) return;
     // In doublings: the queue's buffer grows (and copies what it holds) only when its bound does.
     let want = DEFAULT_SEND_BUFFER;
-    // A model-based controller keeps sending through recovery, where the flight (SACKed data included) can
-    // outgrow its window: a buffer all in flight leaves no new data to show that a resend was lost again.
-    const need = this.modelBased ? Math.max(this.cc.cwnd, seqDiff(this.sndMax, this.sndUna)) : this.cc.cwnd;
+    // In a recovery the flight (SACKed data included) can outgrow the window: a buffer all in flight leaves no
+    // new data to show that a resend was lost again. (Once BBR's alone; for CUBIC the netsim loss rows are as
+    // before or better with it, as with the two rules below.)
+    const need = Math.max(this.cc.cwnd, seqDiff(this.sndMax, this.sndUna));
     while (want < 2 * need) want *= 2;
     want = Math.min(this.cfg.maxSendBuffer ?? MAX_SEND_BUFFER, want);
     if (want > this.sendQ.capacity) this.sendQ.capacity = want;
@@ -1083,10 +1084,9 @@ export class TcpConnection {
    */
   private sendLength(inFlight: number, unsent: number, now: bigint): number {
     const smss = this.segmentData;
-    // After a timeout a model-based controller counts as in flight only what went out since, less what is SACKed
-    // (the rest is presumed lost, as Linux marks it): resending holes among much SACKed data is not held back by it.
-    const used =
-      this.modelBased && this.recovery.inLoss && !this.scoreboard.empty ? inFlight - this.scoreboard.sackedBytes(this.sndNxt) : inFlight;
+    // After a timeout only what went out since counts as in flight, less what is SACKed (the rest is presumed lost,
+    // as Linux marks it): resending holes among much SACKed data is not held back by it.
+    const used = this.recovery.inLoss && !this.scoreboard.empty ? inFlight - this.scoreboard.sackedBytes(this.sndNxt) : inFlight;
     const room = Math.min(this.recovery.sendWindow(smss) - used, this.sndWnd - inFlight);
     let len = Math.max(0, Math.min(smss, unsent, room));
     if (len === smss) len = this.offloadLength(smss, unsent, room);
@@ -1257,13 +1257,13 @@ export class TcpConnection {
   private resend(seq: number, len: number): void {
     this.countRetransmit(seq, len);
     this.sendData(seq, seqDiff(seq, this.sndUna), len, false);
-    if (this.modelBased && seq === this.sndUna) this.restartRtoForHead();
+    if (seq === this.sndUna) this.restartRtoForHead();
   }
 
   /**
-   * The segment at SND.UNA went again: under a model-based controller the retransmission timer restarts
-   * from this resend (as Linux does for the head of its retransmission queue). RACK needs about two round
-   * trips to see a resend lost and send it again, and a 200 ms RTO on a 100 ms path fired first.
+   * The segment at SND.UNA went again: the retransmission timer restarts from this resend (as Linux does for
+   * the head of its retransmission queue). RACK needs about two round trips to see a resend lost and send it
+   * again, and a 200 ms RTO on a 100 ms path fired first.
    */
   private restartRtoForHead(): void {
     this.timers.rto = this.now() + this.rtt.rto;
