@@ -26,6 +26,12 @@ const BENCHES: { name: string; args: string[]; quickArgs: string[]; what: string
   { name: 'dns', args: ['8'], quickArgs: ['2'], what: 'authoritative DNS server vs NSD' },
   { name: 'density', args: ['250'], quickArgs: ['20'], what: 'sealed websites under fata daemon vs bare engines' },
   { name: 'tcp-memory', args: ['1000'], quickArgs: ['200'], what: 'TCP connection memory, idle and busy, vs the kernel' },
+  {
+    name: 'wan',
+    args: ['50', '3'],
+    quickArgs: ['2', '1'],
+    what: 'one TCP connection on long and lossy paths through fata relay vs the kernel',
+  },
 ];
 
 // Debian peers, installed when we are root and they are missing.
