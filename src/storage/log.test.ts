@@ -258,3 +258,26 @@ test('entries of a rewrite that failed before its header never load after a late
     assert.deepEqual(text(new AppendLog(d.dev).load()), ['only', 'b'], restart ? 'after a restart' : 'in the same run');
   }
 });
+
+// The generation a rewrite takes (mutants of 91ea013's line: Math.max as Math.min, `?? 0` as `&& 0`): each
+// rewrite's set is the one that loads, back and forth between the regions; a rewrite to no entries after a
+// failed one on a region of one entry block leaves none.
+test('each rewrite takes a generation above both regions: its set is what loads, over and over', () => {
+  const d = disk(32 * 512);
+  const log = new AppendLog(d.dev);
+  log.load();
+  log.append(enc('a'));
+  for (const s of ['b', 'c', 'd', 'e']) {
+    assert.equal(log.rewrite([enc(s)]), 'ok');
+    assert.deepEqual(text(new AppendLog(d.dev).load()), [s]);
+  }
+  const small = disk(4 * 512);
+  const l = new AppendLog(small.dev);
+  l.load();
+  l.append(enc('a'));
+  small.failFrom = small.writes + 1;
+  assert.equal(l.rewrite([enc('x')]), 'io-error');
+  small.failFrom = Number.POSITIVE_INFINITY;
+  assert.equal(l.rewrite([]), 'ok');
+  assert.deepEqual(new AppendLog(small.dev).load(), []);
+});
