@@ -203,9 +203,9 @@ export class TcpConnection {
   get sendBufferFree(): number {
     return this.sendQ.free;
   }
-  /** Bytes of buffer memory this connection holds now: its send and receive queues and its out-of-order segments. */
+  /** Bytes of buffer memory this connection holds now: its send and receive queues, its out-of-order segments and its send-time records. */
   get memoryBytes(): number {
-    return this.sendQ.allocated + this.recvQ.allocated + this.ooo.bytes;
+    return this.sendQ.allocated + this.recvQ.allocated + this.ooo.bytes + (this.rate?.bytes ?? 0);
   }
   /** The smoothed RTT in ns (0 before the first sample). */
   get srttNs(): number {

@@ -105,6 +105,11 @@ export class RateSampler {
     return this.count;
   }
 
+  /** Bytes of record storage: per slot two sequence numbers (4 B each), four times (8 B) and a flag byte. */
+  get bytes(): number {
+    return this.cap * 41;
+  }
+
   private at(i: number): number {
     return (this.head + i) & (this.cap - 1);
   }
