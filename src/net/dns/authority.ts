@@ -9,7 +9,11 @@
  * NOTIMP for other opcodes, BADVERS for EDNS above 0.
  *
  * `answer` is pure apart from the NOTIFY and UPDATE handlers passed in: bytes
- * in, bytes out, no clock and no I/O.
+ * in, bytes out, no clock and no I/O. So the answer to a plain query is kept,
+ * keyed by every byte of the query after its ID (name with its case, type,
+ * class, flags, EDNS size and DO bit) and the transport, and served again
+ * with the new query's ID until a zone changes (`setZone`, `setUnavailable`,
+ * `removeZone` empty it); what is kept is bounded by `ANSWER_CACHE_BYTES`.
  */
 import {
   canonicalName,
@@ -61,6 +65,24 @@ const TYPE_TSIG = 250;
 const noHmac: Hmac = () => new Uint8Array(0);
 
 type RRsets = Map<number, DnsRecord[]>;
+
+/** What the answer cache holds at most (keys and answers); past it, it is emptied and fills again. */
+export const ANSWER_CACHE_BYTES = 4 << 20;
+/** Queries longer than this are answered afresh (a plain query is a name, a header and an OPT record). */
+const CACHE_QUERY_MAX = 320;
+/** An answer kept: its bytes (the ID to be patched) and what it added to the counters. */
+interface CachedAnswer {
+  readonly bytes: Uint8Array;
+  readonly nxdomain: number;
+  readonly refused: number;
+  readonly formerr: number;
+  readonly truncated: number;
+}
+
+/** The cache key: the transport and every byte of the query after its ID, one char each. */
+function cacheKey(query: Uint8Array, transport: 'udp' | 'tcp'): string {
+  return (transport === 'udp' ? 'u' : 't') + String.fromCharCode.apply(null, query.subarray(2) as unknown as number[]);
+}
 
 /** The first cut on the way down from the apex: a delegation, or a DNAME above the name (RFC 6672 §3.2). */
 type Cut = { readonly kind: 'ns'; readonly owner: string } | { readonly kind: 'dname'; readonly owner: string; readonly rr: DnsRecord };
@@ -321,6 +343,13 @@ export class Authority {
   /** Zones this server is a secondary for but does not hold now (not transferred yet, or expired): SERVFAIL, as NSD. */
   private readonly unavailable = new Set<string>();
   private readonly journals = new Map<string, ZoneDiff[]>();
+  /** Answers to plain queries (see the file's comment); emptied whenever a zone changes. */
+  private readonly cache = new Map<string, CachedAnswer>();
+  private cacheBytes = 0;
+  /** Set by `respond` when the answer depends only on the query's bytes and the zones: a QUERY, not a transfer. */
+  private cacheable = false;
+  /** Answers served from the cache, and answers computed (each may have been stored). */
+  readonly cacheCounters = { hits: 0, misses: 0 };
   readonly counters: AuthorityCounters = { queries: 0, tsigErrors: 0, formerr: 0, refused: 0, nxdomain: 0, truncated: 0, axfr: 0 };
 
   constructor(zones: readonly Zone[]) {
@@ -344,6 +373,7 @@ export class Authority {
    * otherwise the zone's differences are forgotten.
    */
   setZone(z: Zone): void {
+    this.forget();
     const old = this.zone(z.apex);
     this.unavailable.delete(z.apex);
     if (old && serialNewer(soaSerial(z.soa), soaSerial(old.soa))) {
@@ -357,6 +387,7 @@ export class Authority {
 
   /** Stops serving the zone at `apex` (a secondary's zone that expired, or not yet transferred): its names get SERVFAIL. */
   setUnavailable(apex: string): void {
+    this.forget();
     const a = canonicalName(apex);
     this.zones = this.zones.filter((z) => z.apex !== a);
     this.journals.delete(a);
@@ -365,10 +396,17 @@ export class Authority {
 
   /** Stops holding the zone at `apex` (its file is gone from the primary's source): its names get REFUSED, as names outside every zone. */
   removeZone(apex: string): void {
+    this.forget();
     const a = canonicalName(apex);
     this.zones = this.zones.filter((z) => z.apex !== a);
     this.journals.delete(a);
     this.unavailable.delete(a);
+  }
+
+  /** Empties the answer cache: a zone changed. */
+  private forget(): void {
+    this.cache.clear();
+    this.cacheBytes = 0;
   }
 
   /** A held zone's differences, oldest first. */
@@ -389,6 +427,24 @@ export class Authority {
    */
   answer(query: Uint8Array, o: AnswerOptions): Uint8Array[] {
     this.counters.queries++;
+    // A query (QR 0, opcode 0) of a plain size may have its answer kept: the header's third octet is QR, opcode, AA, TC, RD.
+    const kept =
+      query.length >= 12 && query.length <= CACHE_QUERY_MAX && (query[2]! & 0xf8) === 0 ? cacheKey(query, o.transport) : undefined;
+    if (kept !== undefined) {
+      const hit = this.cache.get(kept);
+      if (hit) {
+        this.cacheCounters.hits++;
+        const c = this.counters;
+        c.nxdomain += hit.nxdomain;
+        c.refused += hit.refused;
+        c.formerr += hit.formerr;
+        c.truncated += hit.truncated;
+        const r = hit.bytes.slice();
+        r[0] = query[0]!;
+        r[1] = query[1]!;
+        return [r];
+      }
+    }
     const q = decodeDns(query);
     if (isDecodeError(q)) {
       const f = formErrFor(query, q);
@@ -398,7 +454,10 @@ export class Authority {
     }
     if (q.qr) return [];
     const split = splitTsig(query, q);
-    if (split === 'none') return this.respond(q, o, undefined, 0);
+    if (split === 'none') {
+      if (kept === undefined) return this.respond(q, o, undefined, 0);
+      return this.respondAndKeep(kept, q, o);
+    }
     const bare: DnsMessage = { ...q, additional: q.additional.filter((r) => r.type !== TYPE_TSIG) };
     if (split === 'formerr') {
       this.counters.formerr++;
@@ -435,6 +494,28 @@ export class Authority {
     });
   }
 
+  /** `respond` to an unsigned query, its answer kept under `key` when it depends on nothing but the query and the zones. */
+  private respondAndKeep(key: string, q: DnsMessage, o: AnswerOptions): Uint8Array[] {
+    const c = this.counters;
+    const before = [c.nxdomain, c.refused, c.formerr, c.truncated] as const;
+    this.cacheable = false;
+    const out = this.respond(q, o, undefined, 0);
+    this.cacheCounters.misses++;
+    if (!this.cacheable || out.length !== 1) return out;
+    const bytes = out[0]!;
+    const size = key.length * 2 + bytes.length + 64;
+    if (this.cacheBytes + size > ANSWER_CACHE_BYTES) this.forget();
+    this.cacheBytes += size;
+    this.cache.set(key, {
+      bytes: bytes.slice(),
+      nxdomain: c.nxdomain - before[0],
+      refused: c.refused - before[1],
+      formerr: c.formerr - before[2],
+      truncated: c.truncated - before[3],
+    });
+    return out;
+  }
+
   /** The answers to a decoded query; `key` when it was signed with it, `reserve` octets left free for the signature. */
   private respond(q: DnsMessage, o: AnswerOptions, key: TsigKey | undefined, reserve: number): Uint8Array[] {
     // The DO bit is copied into the response (RFC 3225 §3).
@@ -463,6 +544,7 @@ export class Authority {
       return out(reply(RCODE.REFUSED));
     }
     if (question.type === TYPE.AXFR || question.type === TYPE.IXFR) return this.transfer(q, question, o, key !== undefined, reply, out);
+    this.cacheable = true;
     const zone = this.zoneFor(question.name);
     if (this.unavailable.size > 0 && this.isUnavailable(question.name, zone)) return out(reply(RCODE.SERVFAIL));
     if (!zone) {
