@@ -327,7 +327,10 @@ export const main: Main<typeof config> = async (devices, params, ctx) => {
   const sessions = new DnsTcpSessions({ idleMs: params['tcp-idle'] * 1000, now: nowMs });
   try {
     const udp = await net.udpBind(params.port, (m) => {
-      for (const r of authority.answer(m.data, { transport: 'udp', ...handlers(m.src) })) udp.send(m.src, m.srcPort, r);
+      // A plain query asked before is answered from the Authority's cache, without the handlers (TSIG, NOTIFY, UPDATE never are).
+      const kept = authority.kept(m.data, 'udp');
+      if (kept) udp.send(m.src, m.srcPort, kept);
+      else for (const r of authority.answer(m.data, { transport: 'udp', ...handlers(m.src) })) udp.send(m.src, m.srcPort, r);
     });
     await net.tcpListen(params.port, (s) => {
       sessions.open(s, (msg) => authority.answer(msg, { transport: 'tcp', allowAxfr: params.axfr, ...handlers(s.remote) }));

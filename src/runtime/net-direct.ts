@@ -84,8 +84,15 @@ function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly
     },
     udpBind: async (port, onMessage): Promise<UdpEndpoint> => {
       const msg: { src: string; srcPort: number; data: Uint8Array } = { src: '', srcPort: 0, data: new Uint8Array(0) };
+      // The last address each way as text and as a number: a server answering a client turns neither again.
+      let srcNum = -1,
+        dstText = '',
+        dstNum = 0;
       const s = stack.udp.bind(port, (d) => {
-        msg.src = formatIpv4Address(d.src);
+        if (d.src !== srcNum) {
+          srcNum = d.src;
+          msg.src = formatIpv4Address(d.src);
+        }
         msg.srcPort = d.srcPort;
         msg.data = d.data;
         onMessage(msg);
@@ -94,9 +101,13 @@ function adapt(stack: Stack, ipv4: () => string | undefined, dns: () => readonly
       return {
         port: s.port,
         send: (dst, dstPort, data) => {
-          const a = parseIpv4Address(dst);
-          if (a === undefined) throw new Error(`'${dst}' is not an IPv4 address`);
-          return s.send(a, dstPort, data) === 'ok';
+          if (dst !== dstText) {
+            const a = parseIpv4Address(dst);
+            if (a === undefined) throw new Error(`'${dst}' is not an IPv4 address`);
+            dstText = dst;
+            dstNum = a;
+          }
+          return s.send(dstNum, dstPort, data) === 'ok';
         },
         close: () => s.close(),
       };

@@ -205,3 +205,20 @@ test('signed queries are answered afresh and signed each time, never from the ca
   assert.equal(macs.size, 2, 'each time signed for its own time');
   assert.equal(a.cacheCounters.hits, 1);
 });
+
+test('kept: nothing for a query never answered, a signed one or a non-query; the answer with the new ID, counted, once answered', () => {
+  const a = fresh();
+  const q = encodeDns(makeQuery(0x0102, 'WWW.example.test', TYPE.A, { udpSize: 1232 }));
+  assert.equal(a.kept(q, 'udp'), undefined);
+  assert.equal(a.counters.queries, 0);
+  const want = a.answer(q, { transport: 'udp' })[0]!;
+  assert.equal(a.kept(q, 'tcp'), undefined, 'kept per transport');
+  const again = withId(q, 0x0a0b);
+  assert.deepEqual(a.kept(again, 'udp'), withId(want, 0x0a0b));
+  assert.equal(a.counters.queries, 2);
+  const notify = withId(q, 0x0a0c);
+  notify[2] = (notify[2]! & 0x87) | (4 << 3); // opcode NOTIFY, same bytes otherwise
+  assert.equal(a.kept(notify, 'udp'), undefined);
+  a.setZone(zone('example.test.', EXAMPLE));
+  assert.equal(a.kept(again, 'udp'), undefined, 'emptied by a zone change');
+});

@@ -70,8 +70,10 @@ type RRsets = Map<number, DnsRecord[]>;
 export const ANSWER_CACHE_BYTES = 4 << 20;
 /** Queries longer than this are answered afresh (a plain query is a name, a header and an OPT record). */
 const CACHE_QUERY_MAX = 320;
-/** An answer kept: its bytes (the ID to be patched) and what it added to the counters. */
+/** An answer kept: the query's bytes after its ID, the answer's bytes (the ID to be patched) and what it added to the counters. */
 interface CachedAnswer {
+  readonly query: Uint8Array;
+  readonly transport: 'udp' | 'tcp';
   readonly bytes: Uint8Array;
   readonly nxdomain: number;
   readonly refused: number;
@@ -79,9 +81,19 @@ interface CachedAnswer {
   readonly truncated: number;
 }
 
-/** The cache key: the transport and every byte of the query after its ID, one char each. */
-function cacheKey(query: Uint8Array, transport: 'udp' | 'tcp'): string {
-  return (transport === 'udp' ? 'u' : 't') + String.fromCharCode.apply(null, query.subarray(2) as unknown as number[]);
+/** The cache's hash of a query: FNV-1a over every byte after the ID, and the transport. */
+function cacheHash(query: Uint8Array, transport: 'udp' | 'tcp'): number {
+  let h = transport === 'udp' ? 0x811c9dc5 : 0x050c5d1f;
+  for (let i = 2; i < query.length; i++) h = Math.imul(h ^ query[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** Whether `e` was kept for `query` (its bytes after the ID) over `transport`. */
+function keptFor(e: CachedAnswer, query: Uint8Array, transport: 'udp' | 'tcp'): boolean {
+  const k = e.query;
+  if (e.transport !== transport || k.length !== query.length - 2) return false;
+  for (let i = 0; i < k.length; i++) if (k[i] !== query[i + 2]) return false;
+  return true;
 }
 
 /** The first cut on the way down from the apex: a delegation, or a DNAME above the name (RFC 6672 §3.2). */
@@ -344,7 +356,7 @@ export class Authority {
   private readonly unavailable = new Set<string>();
   private readonly journals = new Map<string, ZoneDiff[]>();
   /** Answers to plain queries (see the file's comment); emptied whenever a zone changes. */
-  private readonly cache = new Map<string, CachedAnswer>();
+  private readonly cache = new Map<number, CachedAnswer[]>();
   private cacheBytes = 0;
   /** Set by `respond` when the answer depends only on the query's bytes and the zones: a QUERY, not a transfer. */
   private cacheable = false;
@@ -426,25 +438,42 @@ export class Authority {
    * short to carry an ID).
    */
   answer(query: Uint8Array, o: AnswerOptions): Uint8Array[] {
-    this.counters.queries++;
+    const hit = this.kept(query, o.transport);
+    if (hit) return [hit.slice()];
+    return this.answerAfresh(query, o);
+  }
+
+  /**
+   * The answer to `query` if it is a plain query whose answer was kept
+   * (counted as `answer` counts it), else undefined and nothing counted: then
+   * call `answer`. The bytes are borrowed, valid until the next call: send or
+   * copy them at once.
+   */
+  kept(query: Uint8Array, transport: 'udp' | 'tcp'): Uint8Array | undefined {
     // A query (QR 0, opcode 0) of a plain size may have its answer kept: the header's third octet is QR, opcode, AA, TC, RD.
-    const kept =
-      query.length >= 12 && query.length <= CACHE_QUERY_MAX && (query[2]! & 0xf8) === 0 ? cacheKey(query, o.transport) : undefined;
-    if (kept !== undefined) {
-      const hit = this.cache.get(kept);
-      if (hit) {
-        this.cacheCounters.hits++;
-        const c = this.counters;
-        c.nxdomain += hit.nxdomain;
-        c.refused += hit.refused;
-        c.formerr += hit.formerr;
-        c.truncated += hit.truncated;
-        const r = hit.bytes.slice();
-        r[0] = query[0]!;
-        r[1] = query[1]!;
-        return [r];
-      }
+    if (query.length < 12 || query.length > CACHE_QUERY_MAX || (query[2]! & 0xf8) !== 0 || this.cache.size === 0) return undefined;
+    const bucket = this.cache.get(cacheHash(query, transport));
+    if (!bucket) return undefined;
+    for (const e of bucket) {
+      if (!keptFor(e, query, transport)) continue;
+      const c = this.counters;
+      c.queries++;
+      this.cacheCounters.hits++;
+      c.nxdomain += e.nxdomain;
+      c.refused += e.refused;
+      c.formerr += e.formerr;
+      c.truncated += e.truncated;
+      const r = e.bytes;
+      r[0] = query[0]!;
+      r[1] = query[1]!;
+      return r;
     }
+    return undefined;
+  }
+
+  /** `answer` when nothing was kept for the query. */
+  private answerAfresh(query: Uint8Array, o: AnswerOptions): Uint8Array[] {
+    this.counters.queries++;
     const q = decodeDns(query);
     if (isDecodeError(q)) {
       const f = formErrFor(query, q);
@@ -455,8 +484,8 @@ export class Authority {
     if (q.qr) return [];
     const split = splitTsig(query, q);
     if (split === 'none') {
-      if (kept === undefined) return this.respond(q, o, undefined, 0);
-      return this.respondAndKeep(kept, q, o);
+      if (query.length > CACHE_QUERY_MAX || q.opcode !== OPCODE_QUERY) return this.respond(q, o, undefined, 0);
+      return this.respondAndKeep(query, q, o);
     }
     const bare: DnsMessage = { ...q, additional: q.additional.filter((r) => r.type !== TYPE_TSIG) };
     if (split === 'formerr') {
@@ -494,8 +523,8 @@ export class Authority {
     });
   }
 
-  /** `respond` to an unsigned query, its answer kept under `key` when it depends on nothing but the query and the zones. */
-  private respondAndKeep(key: string, q: DnsMessage, o: AnswerOptions): Uint8Array[] {
+  /** `respond` to an unsigned query, its answer kept when it depends on nothing but the query's bytes and the zones. */
+  private respondAndKeep(query: Uint8Array, q: DnsMessage, o: AnswerOptions): Uint8Array[] {
     const c = this.counters;
     const before = [c.nxdomain, c.refused, c.formerr, c.truncated] as const;
     this.cacheable = false;
@@ -503,10 +532,18 @@ export class Authority {
     this.cacheCounters.misses++;
     if (!this.cacheable || out.length !== 1) return out;
     const bytes = out[0]!;
-    const size = key.length * 2 + bytes.length + 64;
+    const size = query.length + bytes.length + 128;
     if (this.cacheBytes + size > ANSWER_CACHE_BYTES) this.forget();
     this.cacheBytes += size;
-    this.cache.set(key, {
+    const h = cacheHash(query, o.transport);
+    let bucket = this.cache.get(h);
+    if (!bucket) {
+      bucket = [];
+      this.cache.set(h, bucket);
+    }
+    bucket.push({
+      query: query.slice(2),
+      transport: o.transport,
       bytes: bytes.slice(),
       nxdomain: c.nxdomain - before[0],
       refused: c.refused - before[1],
