@@ -182,3 +182,27 @@ for (const iss of [0x07070707, 0x90000000, 0xfffffff0]) {
     assert.equal(h.tcp.counters.fastRetransmits, 1);
   });
 }
+
+test('RFC 6675 with SACK: once the path has reordered, three duplicate ACKs are no NewReno fast retransmit (RFC 6582 is for connections without SACK)', () => {
+  const { h, c, L, ts } = reorderFlight();
+  for (let k = 1; k <= 5; k++) h.send({ seq: R, ack: L, flags: '.', sack: [L + D, L + (k + 1) * D], ts: [1002, ts[0]! - 1] });
+  h.advance(1n * MS);
+  h.send({ seq: R, ack: L + 10 * D, flags: '.', ts: [1003, ts[0]!] }); // The original: the recovery was spurious.
+  assert.equal(h.tcp.counters.spuriousRecoveries, 1);
+  c.write(new Uint8Array(D));
+  h.recv();
+  h.advance(20n * MS);
+  h.send({ seq: R, ack: L + 11 * D, flags: '.', ts: [1004, ts[0]!] }); // SND.UNA now past 'recover'.
+  c.write(new Uint8Array(10 * D));
+  const next = h.recv();
+  assert.equal(next.length, 10);
+  h.advance(20n * MS);
+  const base = L + 11 * D;
+  for (let k = 1; k <= 3; k++) h.send({ seq: R, ack: base, flags: '.', sack: [base + D, base + (k + 1) * D], ts: [1005, ts[0]!] });
+  assert.equal(h.tcp.counters.fastRetransmits, 1, 'no second recovery from the count: the reordering window decides');
+  assert.deepEqual(
+    h.recv().filter((s) => s.seq === base),
+    [],
+    'the hole is not resent yet',
+  );
+});
