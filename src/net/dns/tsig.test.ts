@@ -276,3 +276,79 @@ test('a client verifies answers in order: the first signed, up to 99 unsigned be
   for (let i = 0; i < 99; i++) assert.equal(v.next(msgs[1]!, decoded(msgs[1]!), T0), undefined);
   assert.match(v.next(msgs[1]!, decoded(msgs[1]!), T0)!.error, /more than 99/);
 });
+
+// splitTsig and the TSIG RDATA parser field by field, for survivors of the first mutation run of tsig.ts
+// (9bfa609): Time Signed above 32 bits (`*` as `/`), the Original ID put back (the put16 removed), another
+// additional record before the TSIG (the additional filter removed or made true), a TSIG in the answer or authority section (each
+// `some` made false or emptied), class and TTL checked, the MAC size, Other Len and the algorithm name's
+// bounds, and the algorithm name's escapes (each part of the printable test made true or loosened).
+test('splitTsig: each field read back exactly; every malformed or misplaced TSIG is FORMERR', () => {
+  const q = encodeDns({ ...makeQuery(0x1234, 'a.test.', TYPE.A), additional: [] });
+  const time = 2 ** 40 + 5;
+  const s = signMessage(q, KEY, hmac, { now: time, other: new Uint8Array([1, 2, 3]) });
+  const split = (b: Uint8Array) => splitTsig(b, decoded(b));
+  const ok = split(s.bytes);
+  assert.ok(typeof ok === 'object');
+  assert.deepEqual(
+    [
+      ok.record.keyName,
+      ok.record.algorithm,
+      ok.record.timeSigned,
+      ok.record.fudge,
+      ok.record.originalId,
+      ok.record.error,
+      [...ok.record.other],
+    ],
+    ['xfr-key.', 'hmac-sha256.', time, 300, 0x1234, 0, [1, 2, 3]],
+  );
+  assert.deepEqual([...ok.record.mac], [...s.mac]);
+  assert.deepEqual(ok.unsigned, q);
+  // A forwarder changed the ID: the unsigned message has the original one back.
+  const moved = Uint8Array.from(s.bytes);
+  moved[0] = 0x99;
+  const m2 = split(moved);
+  assert.ok(typeof m2 === 'object');
+  assert.deepEqual(m2.unsigned, q);
+  // With another additional record before the TSIG.
+  const withGlue = encodeDns({
+    ...makeQuery(7, 'a.test.', TYPE.A),
+    additional: [{ name: 'a.test.', type: TYPE.A, class: 1, ttl: 0, data: { kind: 'A', address: '192.0.2.1' } }],
+  });
+  assert.equal(typeof split(signMessage(withGlue, KEY, hmac, { now: time }).bytes), 'object');
+  // TSIG records in other sections.
+  const tsigRr = decoded(s.bytes).additional[0]!;
+  for (const section of ['answers', 'authority'] as const) {
+    const b = encodeDns({ ...decoded(q), [section]: [tsigRr] });
+    assert.equal(split(b), 'formerr', section);
+  }
+  // The RR's fixed fields and the RDATA's inner lengths.
+  const rr = q.length + 9; // 'xfr-key.' on the wire is 9 octets
+  const rdata = rr + 10;
+  const alg = rdata + 13; // 'hmac-sha256.' is 13 octets
+  const mac = alg + 10;
+  const tail = mac + 32;
+  const bad = (at: number, v: number, width: 1 | 2 | 4 = 2): Uint8Array => {
+    const b = Buffer.from(s.bytes);
+    if (width === 1) b.writeUInt8(v, at);
+    else if (width === 2) b.writeUInt16BE(v, at);
+    else b.writeUInt32BE(v, at);
+    return b;
+  };
+  assert.equal(split(bad(rr + 2, 1)), 'formerr', 'class IN');
+  assert.equal(split(bad(rr + 4, 1, 4)), 'formerr', 'TTL 1');
+  assert.equal(split(bad(alg + 8, 33)), 'formerr', 'MAC Size one more');
+  assert.equal(split(bad(tail + 4, 4)), 'formerr', 'Other Len one more');
+  assert.equal(split(bad(tail + 4, 2)), 'formerr', 'Other Len one less');
+  assert.equal(split(bad(rdata, 64, 1)), 'formerr', 'a label of 64');
+  assert.equal(split(bad(rdata + 12, 1, 1)), 'formerr', 'the name runs into the fields');
+  // The algorithm's name with octets that must be escaped: a dot, a space, a backslash, DEL, and upper case.
+  const odd = Buffer.from(s.bytes);
+  Buffer.from([0x61, 0x2e, 0x20, 0x5c, 0x7f, 0x41]).copy(odd, rdata + 5);
+  const o = split(odd);
+  assert.ok(typeof o === 'object');
+  assert.equal(o.record.algorithm, 'hmaca\\046\\032\\092\\127a6.');
+  // RDATA too short for the fields after the name.
+  const short = Buffer.concat([Buffer.from(s.bytes.subarray(0, rdata)), Buffer.from([0x00, 1, 2, 3])]);
+  short.writeUInt16BE(4, rdata - 2);
+  assert.equal(split(short), 'formerr', 'four octets after the root name');
+});
