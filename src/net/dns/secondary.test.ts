@@ -328,7 +328,14 @@ test('a check that finds the zone current restarts EXPIRE as a transfer does (RF
 test('UPDATE sent to the primary: signed adds and deletes applied in order; an unknown key gets its TSIG error, a closed primary REFUSED', async () => {
   const OTHER = k('other:b3RoZXItb3RoZXItb3RoZXItb3RoZXIhIQ==');
   const box: { updates?: Updates } = {};
-  const w = world(zone(1), { primaryKeys: [KEY], update: (m, key) => box.updates!.handle(m, key, '192.0.2.9') });
+  const asked: boolean[] = [];
+  const w = world(zone(1), {
+    primaryKeys: [KEY],
+    update: (m, key) => {
+      asked.push(m.rd);
+      return box.updates!.handle(m, key, '192.0.2.9');
+    },
+  });
   box.updates = new Updates(w.primary, { allowed: (_apex, key) => key?.name === KEY.name, commit: () => 'ok', log: () => {} });
   const txt = (s: string) => ({
     name: '_acme-challenge.www.sec.test.',
@@ -360,4 +367,6 @@ test('UPDATE sent to the primary: signed adds and deletes applied in order; an u
   assert.equal(await sendUpdate(w.link(OTHER), 'sec.test.', [txt('four')]), 'the server answered TSIG error BADKEY');
   assert.equal(await sendUpdate(w.link(), 'sec.test.', [txt('five')]), 'answered REFUSED');
   assert.deepEqual(served(), ['three']);
+  // RD is clear in every UPDATE sent (update-client.ts's `{ rd: false }`, a mutation survivor: emptied or true).
+  assert.ok(asked.length >= 5 && asked.every((rd) => rd === false), JSON.stringify(asked));
 });
