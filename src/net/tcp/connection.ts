@@ -577,6 +577,7 @@ export class TcpConnection {
       if (this.rate) this.ackRecords(0, o, now);
       const action = this.recovery.duplicateAck(ack, this.sndUna, this.sndMax, this.segmentData, this.mss, this.sackOk, newlySacked);
       if (this.modelBased) this.sampleRate(now);
+      else if (this.rate) this.headResendLost();
       this.recover(action);
       if (!was && this.recovery.inRecovery) {
         this.recovery.enteredTs = this.tsNow();
@@ -623,6 +624,7 @@ export class TcpConnection {
     if (this.rate) this.ackRecords(dataAcked, o, now);
     const action = this.recovery.newAck(ack, dataAcked, delivered, flight, useSack, this.segmentData, this.mss, now, this.rtt.srtt);
     if (this.modelBased) this.sampleRate(now);
+    else if (this.rate) this.headResendLost();
     this.recover(action);
     this.timers.rto = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : undefined;
     this.armTlp(now);
@@ -717,16 +719,23 @@ export class TcpConnection {
     if (r.inRecovery) state = CA_RECOVERY;
     else if (r.inLoss) state = CA_LOSS;
     if (this.cc.onRateSample!(rs, t, this.segmentData, state, this.rtt.srtt)) rate.onAppLimited(rs.inflight);
-    // A resend of SND.UNA lost again, by RACK's time rule (a quarter of the least RTT for reordering): in SACK
-    // recovery the holes go again from SND.UNA; after a timeout the segment at SND.UNA goes again at once
-    // (waiting for the next timeout, backed off, stalled lossy paths for seconds).
-    if (this.sackOk && state !== CA_OPEN && rate.headResendLost(una, rate.minRttNs / 4)) {
-      if (state === CA_RECOVERY) r.resendLostAgain(una, this.sndMax);
-      else {
-        this.counters.lostRetransmits++;
-        this.retransmitFirst();
-        this.restartRtoForHead();
-      }
+    this.headResendLost();
+  }
+
+  /**
+   * A resend of SND.UNA lost again, by RACK's time rule (RFC 8985 §6.2; a quarter of the least RTT for
+   * reordering): in SACK recovery the holes go again from SND.UNA; after a timeout the segment at SND.UNA goes
+   * again at once (waiting for the next timeout, backed off, stalled lossy paths for seconds).
+   */
+  private headResendLost(): void {
+    const r = this.recovery,
+      rate = this.rate!;
+    if (!this.sackOk || !(r.inRecovery || r.inLoss) || !rate.headResendLost(this.sndUna, rate.minRttNs / 4)) return;
+    if (r.inRecovery) r.resendLostAgain(this.sndUna, this.sndMax);
+    else {
+      this.counters.lostRetransmits++;
+      this.retransmitFirst();
+      this.restartRtoForHead();
     }
   }
 
