@@ -499,3 +499,75 @@ test('UPDATE over TCP is answered the same way', () => {
   assert.equal(send(s, message([], [U.add('t', TYPE.A, a('192.0.2.4'))]), UPDATER, 'tcp').rcode, RCODE.NOERROR);
   assert.deepEqual(lookup(s, 't.up.test.', TYPE.A).data, ['192.0.2.4']);
 });
+
+// What an operator sees: each path's log event, its fields and the counters (survivors of the first mutation
+// run of update.ts, 9bfa609: the log calls' event names and fields, each refusal's reason text, the counters'
+// `++`, `key?.name ?? 'none'`, the serial logged).
+test('the log and the counters: each refusal, failure, no-op, store failure and application, with its reason', () => {
+  const lines: string[] = [];
+  const authority = new Authority([zone()]);
+  let commit: CommitResult = 'ok';
+  const updates = new Updates(authority, {
+    allowed: (_a, k) => k?.name !== OTHER.name,
+    commit: () => commit,
+    log: (level, event, fields) => lines.push(`${level} ${event} ${JSON.stringify(fields)}`),
+  });
+  const h = (m: DnsMessage, k: TsigKey | null = UPDATER): number => updates.handle(m, k ?? undefined, '192.0.2.7');
+  const last = (): string => lines.at(-1)!;
+  assert.equal(h(message([], [], { zoneType: TYPE.A })), RCODE.FORMERR);
+  assert.equal(
+    last(),
+    'warn update-refused {"from":"192.0.2.7","rcode":"FORMERR","reason":"the zone section needs exactly one SOA question"}',
+  );
+  assert.equal(h(message([], [], { zone: 'other.test.' })), RCODE_UPDATE.NOTAUTH);
+  assert.equal(
+    last(),
+    'warn update-refused {"zone":"other.test.","from":"192.0.2.7","rcode":"NOTAUTH","reason":"not a zone this server holds"}',
+  );
+  assert.equal(h(message([], []), OTHER), RCODE.REFUSED);
+  assert.equal(last(), 'warn update-refused {"zone":"up.test.","from":"192.0.2.7","key":"other.","rcode":"REFUSED"}');
+  const reason = (prereqs: DnsRecord[], ups: DnsRecord[] = []): string => {
+    h(message(prereqs, ups), null);
+    return JSON.parse(last().replace(/^info update-failed /, '')).reason;
+  };
+  assert.equal(reason([{ ...P.nameInUse('www'), ttl: 5 }]), 'prerequisite www.up.test. ANY has a TTL (must be 0, §3.2.1)');
+  assert.equal(reason([P.nameInUse('x.else.')]), 'prerequisite x.else. ANY is outside up.test.');
+  assert.equal(
+    reason([{ ...P.nameInUse('www'), data: a('192.0.2.1') }]),
+    'prerequisite www.up.test. ANY of class ANY or NONE has RDATA (§3.2.1)',
+  );
+  assert.equal(reason([P.nameInUse('nope')]), 'nope.up.test. is not in use (§2.4.4)');
+  assert.equal(reason([P.rrsetExists('www', TYPE.MX)]), 'no MX RRset at www.up.test. (§2.4.1)');
+  assert.equal(reason([P.nameNotInUse('www')]), 'www.up.test. is in use (§2.4.5)');
+  assert.equal(reason([P.rrsetDoesNotExist('www', TYPE.A)]), 'a A RRset exists at www.up.test. (§2.4.3)');
+  assert.equal(reason([{ ...P.rrsetIs('www', TYPE.A, a('192.0.2.80')), class: 3 }]), 'prerequisite www.up.test. A has class 3 (§3.2.3)');
+  assert.equal(reason([P.rrsetIs('www', TYPE.A, a('192.0.2.80'))]), 'the A RRset at www.up.test. is not the one given (§2.4.2)');
+  // The held RRset has a record the given one lacks, with the same count: not the one given either.
+  assert.equal(
+    reason([P.rrsetIs('www', TYPE.A, a('192.0.2.80')), P.rrsetIs('www', TYPE.A, a('192.0.2.99'))]),
+    'the A RRset at www.up.test. is not the one given (§2.4.2)',
+  );
+  assert.equal(reason([], [U.add('x.else.', TYPE.A, a('192.0.2.1'))]), 'update x.else. A is outside up.test.');
+  assert.equal(reason([], [U.add('www', TYPE.ANY, empty)]), 'update www.up.test. ANY: a meta type cannot be added');
+  assert.equal(
+    reason([], [{ ...U.deleteRRset('www', TYPE.A), ttl: 1 }]),
+    'update www.up.test. A: deleting an RRset takes TTL 0, no RDATA and a data type or ANY',
+  );
+  assert.equal(
+    reason([], [{ ...U.deleteRR('www', TYPE.A, a('192.0.2.80')), ttl: 1 }]),
+    'update www.up.test. A: deleting a record takes TTL 0 and a data type',
+  );
+  assert.equal(reason([], [{ ...U.add('www', TYPE.A, a('192.0.2.80')), class: 3 }]), 'update www.up.test. A has class 3');
+  assert.equal(updates.counters.failedPrerequisites, 15);
+  assert.equal(h(message([], [U.add('www', TYPE.A, a('192.0.2.80'))])), RCODE.NOERROR);
+  assert.equal(last(), 'info update-unchanged {"zone":"up.test.","from":"192.0.2.7"}');
+  commit = 'full';
+  assert.equal(h(message([], [U.add('new', TYPE.A, a('192.0.2.5'))])), RCODE.SERVFAIL);
+  assert.equal(last(), 'warn update-not-stored {"zone":"up.test.","from":"192.0.2.7","error":"full","rcode":"SERVFAIL"}');
+  commit = 'ok';
+  assert.equal(h(message([], [U.add('new', TYPE.A, a('192.0.2.5'))]), null), RCODE.NOERROR);
+  assert.equal(last(), 'info update-applied {"zone":"up.test.","from":"192.0.2.7","key":"none","serial":11,"deleted":0,"added":1}');
+  assert.equal(h(message([], [U.add('new2', TYPE.A, a('192.0.2.6'))])), RCODE.NOERROR);
+  assert.equal(last(), 'info update-applied {"zone":"up.test.","from":"192.0.2.7","key":"updater.","serial":12,"deleted":0,"added":1}');
+  assert.deepEqual(updates.counters, { updates: 22, refused: 1, failedPrerequisites: 15, commitFailures: 1, applied: 2 });
+});
