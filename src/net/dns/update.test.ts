@@ -536,6 +536,11 @@ test('the log and the counters: each refusal, failure, no-op, store failure and 
     reason([{ ...P.nameInUse('www'), data: a('192.0.2.1') }]),
     'prerequisite www.up.test. ANY of class ANY or NONE has RDATA (§3.2.1)',
   );
+  assert.equal(
+    reason([{ ...P.rrsetExists('www', 65280), data: { kind: 'raw', bytes: new Uint8Array([1]) } }]),
+    'prerequisite www.up.test. TYPE65280 of class ANY or NONE has RDATA (§3.2.1)',
+    'an unknown type with RDATA',
+  );
   assert.equal(reason([P.nameInUse('nope')]), 'nope.up.test. is not in use (§2.4.4)');
   assert.equal(reason([P.rrsetExists('www', TYPE.MX)]), 'no MX RRset at www.up.test. (§2.4.1)');
   assert.equal(reason([P.nameNotInUse('www')]), 'www.up.test. is in use (§2.4.5)');
@@ -558,7 +563,7 @@ test('the log and the counters: each refusal, failure, no-op, store failure and 
     'update www.up.test. A: deleting a record takes TTL 0 and a data type',
   );
   assert.equal(reason([], [{ ...U.add('www', TYPE.A, a('192.0.2.80')), class: 3 }]), 'update www.up.test. A has class 3');
-  assert.equal(updates.counters.failedPrerequisites, 15);
+  assert.equal(updates.counters.failedPrerequisites, 16);
   assert.equal(h(message([], [U.add('www', TYPE.A, a('192.0.2.80'))])), RCODE.NOERROR);
   assert.equal(last(), 'info update-unchanged {"zone":"up.test.","from":"192.0.2.7"}');
   commit = 'full';
@@ -569,5 +574,5 @@ test('the log and the counters: each refusal, failure, no-op, store failure and 
   assert.equal(last(), 'info update-applied {"zone":"up.test.","from":"192.0.2.7","key":"none","serial":11,"deleted":0,"added":1}');
   assert.equal(h(message([], [U.add('new2', TYPE.A, a('192.0.2.6'))])), RCODE.NOERROR);
   assert.equal(last(), 'info update-applied {"zone":"up.test.","from":"192.0.2.7","key":"updater.","serial":12,"deleted":0,"added":1}');
-  assert.deepEqual(updates.counters, { updates: 22, refused: 1, failedPrerequisites: 15, commitFailures: 1, applied: 2 });
+  assert.deepEqual(updates.counters, { updates: 23, refused: 1, failedPrerequisites: 16, commitFailures: 1, applied: 2 });
 });
