@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { decodeDns, encodeDns, isDecodeError, RCODE, TYPE } from '../../wire/dns.ts';
+import { decodeDns, encodeDns, isDecodeError, RCODE, TYPE, type DnsMessage } from '../../wire/dns.ts';
 import type { ByteStream } from '../stream.ts';
 import { Authority, OPCODE_NOTIFY, recordKey, Zone, type AnswerOptions } from './authority.ts';
 import { sendNotify } from './notify.ts';
@@ -369,4 +369,63 @@ test('UPDATE sent to the primary: signed adds and deletes applied in order; an u
   assert.deepEqual(served(), ['three']);
   // RD is clear in every UPDATE sent (update-client.ts's `{ rd: false }`, a mutation survivor: emptied or true).
   assert.ok(asked.length >= 5 && asked.every((rd) => rd === false), JSON.stringify(asked));
+});
+
+/** A link to a primary that answers each query with `answer` (the decoded query in, messages out), else as `z`'s Authority. */
+function scriptedPrimary(z: Zone, answer: (q: DnsMessage) => DnsMessage[] | undefined): PrimaryLink {
+  const au = new Authority([z]);
+  const w = world(z);
+  return {
+    ...w.link(),
+    net: {
+      tcpConnect: async () => {
+        const [client, server] = pair();
+        new DnsTcpSession(server, (bytes) => {
+          const q = decodeDns(bytes);
+          const mine = !isDecodeError(q) ? answer(q) : undefined;
+          return mine ? mine.map((m) => encodeDns(m)) : au.answer(bytes, { transport: 'tcp', allowAxfr: true });
+        });
+        return client;
+      },
+    },
+  };
+}
+const reply = (q: DnsMessage, over: Partial<DnsMessage>): DnsMessage => ({
+  ...q,
+  qr: true,
+  aa: true,
+  answers: [],
+  authority: [],
+  additional: [],
+  ...over,
+});
+
+// refreshZone's paths that no case reached in the first mutation run of secondary.ts (eba383b, 68.5%, 55 not
+// covered): IXFR refused with NOTIMP, REFUSED or FORMERR falls back to AXFR, any other RCODE fails; an IXFR
+// answered with a lone SOA no newer than ours means current; a transfer whose zone is not valid fails, saying why.
+test('refreshZone: IXFR refused falls back to AXFR; a lone SOA is current; an invalid transferred zone fails with the reason', async () => {
+  const old = zone(1);
+  for (const rcode of [RCODE.NOTIMP, RCODE.REFUSED, RCODE.FORMERR]) {
+    const link = scriptedPrimary(zone(2, ['new 300 A 192.0.2.9']), (q) =>
+      q.questions[0]!.type === TYPE.IXFR ? [reply(q, { rcode })] : undefined,
+    );
+    const r = await refreshZone('sec.test.', old, link);
+    assert.equal(r.kind === 'loaded' && r.how, 'AXFR', `IXFR answered ${rcode}`);
+    assert.deepEqual(r.kind === 'loaded' ? keys(r.zone) : [], keys(zone(2, ['new 300 A 192.0.2.9'])));
+  }
+  const fail = scriptedPrimary(zone(2), (q) => (q.questions[0]!.type === TYPE.IXFR ? [reply(q, { rcode: RCODE.SERVFAIL })] : undefined));
+  assert.deepEqual(await refreshZone('sec.test.', old, fail), { kind: 'failed', error: 'the primary answered IXFR with SERVFAIL' });
+  // The SOA query says 2, the IXFR answers with our own SOA alone: current after all.
+  const lone = scriptedPrimary(zone(2), (q) => (q.questions[0]!.type === TYPE.IXFR ? [reply(q, { answers: [old.soa] })] : undefined));
+  assert.deepEqual(await refreshZone('sec.test.', old, lone), { kind: 'current', serial: 1 });
+  // An AXFR of a zone without its NS.
+  const bad = zone(2);
+  const noNs = scriptedPrimary(bad, (q) =>
+    q.questions[0]!.type === TYPE.AXFR
+      ? [reply(q, { answers: [bad.soa, ...bad.records.filter((r) => r.type !== TYPE.NS && r !== bad.soa), bad.soa] })]
+      : undefined,
+  );
+  const r = await refreshZone('sec.test.', undefined, noNs);
+  assert.equal(r.kind, 'failed');
+  assert.match(r.kind === 'failed' ? r.error : '', /^the transferred zone is not valid: ./);
 });
