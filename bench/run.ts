@@ -20,6 +20,12 @@ const say = (s: string): void => {
 
 const BENCHES: { name: string; args: string[]; quickArgs: string[]; what: string }[] = [
   { name: 'rx-path', args: ['1000000'], quickArgs: ['200000'], what: 'in-process receive path vs an allocating parse' },
+  {
+    name: 'dns-path',
+    args: ['200000', '5'],
+    quickArgs: ['50000', '3'],
+    what: 'in-process DNS answers through the dns-server image, repeated mix vs each name spelled anew',
+  },
   { name: 'boot', args: ['10'], quickArgs: ['5'], what: 'spt boot and RSS vs a bare engine start' },
   { name: 'tcp', args: ['500'], quickArgs: ['100'], what: 'bulk TCP vs the kernel over veth' },
   { name: 'http', args: ['8'], quickArgs: ['2'], what: 'website vs nginx and plain Node http' },

@@ -11,8 +11,8 @@
  * `answer` is pure apart from the NOTIFY and UPDATE handlers passed in: bytes
  * in, bytes out, no clock and no I/O. So the answer to a plain query is kept,
  * keyed by every byte of the query after its ID (name with its case, type,
- * class, flags, EDNS size and DO bit) and the transport, and served again
- * with the new query's ID until a zone changes (`setZone`, `setUnavailable`,
+ * class, flags, EDNS size and DO bit) and the transport, from the second time
+ * it is asked, and served again with the new query's ID until a zone changes (`setZone`, `setUnavailable`,
  * `removeZone` empty it); what is kept is bounded by `ANSWER_CACHE_BYTES`.
  */
 import {
@@ -68,6 +68,8 @@ type RRsets = Map<number, DnsRecord[]>;
 
 /** What the answer cache holds at most (keys and answers); past it, it is emptied and fills again. */
 export const ANSWER_CACHE_BYTES = 4 << 20;
+/** Slots of the table of queries asked once (a power of two). */
+const SEEN_SLOTS = 4096;
 /** Queries longer than this are answered afresh (a plain query is a name, a header and an OPT record). */
 const CACHE_QUERY_MAX = 320;
 /** An answer kept: the query's bytes after its ID, the answer's bytes (the ID to be patched) and what it added to the counters. */
@@ -360,6 +362,8 @@ export class Authority {
   private cacheBytes = 0;
   /** Set by `respond` when the answer depends only on the query's bytes and the zones: a QUERY, not a transfer. */
   private cacheable = false;
+  /** The hashes of queries answered afresh lately, one per slot: an answer is kept when its query comes again. */
+  private readonly seen = new Uint32Array(SEEN_SLOTS);
   /** Answers served from the cache, and answers computed (each may have been stored). */
   readonly cacheCounters = { hits: 0, misses: 0 };
   readonly counters: AuthorityCounters = { queries: 0, tsigErrors: 0, formerr: 0, refused: 0, nxdomain: 0, truncated: 0, axfr: 0 };
@@ -531,11 +535,18 @@ export class Authority {
     const out = this.respond(q, o, undefined, 0);
     this.cacheCounters.misses++;
     if (!this.cacheable || out.length !== 1) return out;
+    // Kept the second time it is asked (by its hash's slot): a query asked once (each name spelled anew, as a 0x20
+    // resolver asks) would only fill the heap with answers that live long enough to make every collection copy them.
+    const h = cacheHash(query, o.transport);
+    const slot = h & (SEEN_SLOTS - 1);
+    if (this.seen[slot] !== h) {
+      this.seen[slot] = h;
+      return out;
+    }
     const bytes = out[0]!;
     const size = query.length + bytes.length + 128;
     if (this.cacheBytes + size > ANSWER_CACHE_BYTES) this.forget();
     this.cacheBytes += size;
-    const h = cacheHash(query, o.transport);
     let bucket = this.cache.get(h);
     if (!bucket) {
       bucket = [];
