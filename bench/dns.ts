@@ -100,14 +100,7 @@ writeFileSync(
 
 /** The servers' process trees: Fata's `fata run` (its tender and engine below it), and every process in NSD's namespace. */
 const serverCpuNs = (server: string): number =>
-  server === '10.0.0.2'
-    ? treeCpuNs([fataProc.pid!])
-    : treeCpuNs(
-        sh(['ip', 'netns', 'pids', S])
-          .split(/\s+/)
-          .filter(Boolean)
-          .map(Number),
-      );
+  server === '10.0.0.2' ? treeCpuNs([fataProc.pid!]) : treeCpuNs(sh(['ip', 'netns', 'pids', S]).split(/\s+/).filter(Boolean).map(Number));
 
 function dnsperf(server: string): { qps: number; p99: number; lost: number; cpuUs: number } {
   // -v prints one line per query with its latency (p99 comes from those): too much for a pipe, so to a file.

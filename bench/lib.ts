@@ -122,7 +122,8 @@ export function treeCpuNs(roots: number[]): number {
   let ns = 0;
   for (const pid of all) {
     try {
-      for (const t of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+      for (const t of readdirSync(`/proc/${pid}/task`))
+        ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
     } catch {
       /* gone */
     }
