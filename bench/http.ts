@@ -14,7 +14,12 @@
  *              tap1 10.0.2.1 ⇄ the website with node:http at 10.0.2.2;
  *              tap2 10.0.3.1 ⇄ each framework app at 10.0.3.2.
  * Access logs are off on all three; every server holds the files in memory
- * or page cache; TLS uses the same certificate and key everywhere.
+ * or page cache; TLS uses the same certificate and key everywhere. Each
+ * measured run follows a discarded 1 s run of the same load on the same
+ * server and URL, so that every server is measured warm: a cold Fata
+ * (just booted, its code not yet compiled by V8's optimizing tiers) had a
+ * p99 of 3.4 ms in its first 4 s round against 0.8–0.9 ms in later ones
+ * (`node bench/ab.ts HEAD 6 4`), which the p99 of one cold run reports.
  *
  *   node bench/http.ts [SECONDS]   (per run, default 8; 24 runs)
  */
@@ -123,6 +128,8 @@ inNs(S, [process.execPath, '-e', nodeServer]);
 await sleep(3000);
 
 const UNIT: Record<string, number> = { us: 1e-3, ms: 1, s: 1000 };
+/** Seconds of the discarded run before each measured one. */
+const WARMUP = 1;
 function wrk(url: string, close: boolean, seconds = SECONDS): { rps: number; p99: number; errors: number } {
   const out = sh(
     [
@@ -164,11 +171,15 @@ for (const proto of ['http', 'https'] as const) {
     for (const close of [false, true]) {
       const mode = close ? 'new connection each' : 'keep-alive';
       const got: Record<string, { rps: number; p99: number; errors: number }> = {};
-      for (const [name, urls] of Object.entries(servers)) got[name] = wrk(urls[proto] + file, close);
+      for (const [name, urls] of Object.entries(servers)) {
+        wrk(urls[proto] + file, close, WARMUP);
+        got[name] = wrk(urls[proto] + file, close);
+      }
       const f = got.fata!,
         n = got.nginx!,
         p = got.node!;
       if (proto === 'http' && label === '1 KB') {
+        wrk(`http://10.0.2.2${file}`, close, WARMUP);
         const viaNode = wrk(`http://10.0.2.2${file}`, close);
         say(
           `  ${proto.padEnd(5)} ${label} ${mode.padEnd(19)} the same unikernel with node:http over the Duplex adapter: ${viaNode.rps.toFixed(0)} req/s p99 ${viaNode.p99.toFixed(2)} ms (src/http: ${f.rps.toFixed(0)})`,
