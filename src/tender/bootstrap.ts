@@ -162,8 +162,13 @@ async function startThreadsSealAndRun(image: Image, account: Account, bootArgs: 
     (await import('node:tls')).createSecureContext({});
   }
   // process.cwd() is getcwd(2), which the seal refuses; Node caches the answer of its first call. Libraries ask as they
-  // load (path.resolve of a relative path; Express's view root). Asked now, before the seal.
-  process.cwd();
+  // load (path.resolve of a relative path; Express's view root). Asked now, before the seal (a folder that is gone
+  // answers ENOENT now as it would later: nothing to cache then).
+  try {
+    process.cwd();
+  } catch {
+    /* the tender's folder was removed */
+  }
   // os.hostname() is uname(2), which the seal refuses (EPERM), and libraries ask as they start (pino, Fastify's
   // logger, puts it in every line). A unikernel's host name is its own name, as its DHCP client gives it, never the host's.
   (process.getBuiltinModule('node:os') as { hostname: () => string }).hostname = () => image.manifest.name;
