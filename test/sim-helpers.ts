@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { FaultInjector, type FaultOptions, PcapWriter, Switch } from '../src/link/index.ts';
 import { Stack, type TcpConfig, type TcpConnection } from '../src/net/index.ts';
+import type { NetDevice } from '../src/devices/index.ts';
 import { Scheduler, SeededRandom } from '../src/sim/index.ts';
 import { parseIpv4Address } from '../src/wire/index.ts';
 
@@ -25,13 +26,23 @@ export interface SimNet {
  * `faults` in both directions, all randomness from `seed`. The switch
  * records every frame that enters it into `pcap`.
  */
-/** `link`: what each device's sending side adds, such as a rate and a queue (a real link's bottleneck). */
-export function simNet(n: number, seed: number, faults: FaultOptions = {}, mtu = 1500, link: FaultOptions = {}): SimNet {
+/**
+ * `link`: what each device's sending side adds, such as a rate and a queue (a real link's bottleneck).
+ * `opts.capture: false` records nothing (long transfers); `opts.device` wraps host `i`'s device (e.g. SoftGso).
+ */
+export function simNet(
+  n: number,
+  seed: number,
+  faults: FaultOptions = {},
+  mtu = 1500,
+  link: FaultOptions = {},
+  opts: { capture?: boolean; device?: (dev: NetDevice, i: number) => NetDevice } = {},
+): SimNet {
   const sched = new Scheduler();
   const clock = sched.clock;
   const rnd = new SeededRandom(seed);
   const pcap = new PcapWriter();
-  const sw = new Switch({ clock, onFrame: (f) => pcap.record(f, clock.monotonicNs()) });
+  const sw = new Switch(opts.capture === false ? { clock } : { clock, onFrame: (f) => pcap.record(f, clock.monotonicNs()) });
   const stacks: Stack[] = [];
   const injectors: FaultInjector[] = [];
   for (let i = 0; i < n; i++) {
@@ -40,7 +51,7 @@ export function simNet(n: number, seed: number, faults: FaultOptions = {}, mtu =
     const dev = new FaultInjector(port, clock, rnd.fork(), faults, { ...faults, ...link });
     injectors.push(dev);
     const s = new Stack({
-      device: dev,
+      device: opts.device ? opts.device(dev, i) : dev,
       clock,
       random: rnd.fork(),
       ipv4: { address: ip(`10.0.0.${i + 1}`), prefixLen: 24 },

@@ -9,9 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { FaultInjector, type FaultOptions, PcapWriter, SoftGso, Switch } from '../src/link/index.ts';
-import { Stack, type TcpConfig, type TcpConnection } from '../src/net/index.ts';
-import { Scheduler, SeededRandom } from '../src/sim/index.ts';
+import { type FaultOptions, SoftGso } from '../src/link/index.ts';
+import type { Stack, TcpConfig, TcpConnection } from '../src/net/index.ts';
 import { bulkTransfer, ip, pattern, simNet, type SimNet } from './sim-helpers.ts';
 
 const MS = 1_000_000n,
@@ -126,26 +125,7 @@ test('BBR on lossy paths: 1% and 5% loss each way, 20 ms and 100 ms RTT, keep a 
 
 /** simNet's two hosts, but the sender offloads segmentation (software GSO, as on a tap): one record per 64 KB packet. */
 function gsoNet(seed: number, faults: FaultOptions): SimNet {
-  const sched = new Scheduler();
-  const clock = sched.clock;
-  const rnd = new SeededRandom(seed);
-  const sw = new Switch({ clock });
-  const stacks: Stack[] = [];
-  const injectors: FaultInjector[] = [];
-  for (let i = 0; i < 2; i++) {
-    const inj = new FaultInjector(sw.attach(Uint8Array.of(2, 0, 0, 0, 0, i + 1), 1500), clock, rnd.fork(), faults, { ...faults, ...LINK });
-    injectors.push(inj);
-    const s = new Stack({
-      device: i === 0 ? new SoftGso(inj) : inj,
-      clock,
-      random: rnd.fork(),
-      ipv4: { address: ip(`10.0.0.${i + 1}`), prefixLen: 24 },
-    });
-    stacks.push(s);
-    sched.add(s);
-  }
-  for (const s of stacks) s.start();
-  return { sched, sw, pcap: new PcapWriter(), stacks, faults: injectors };
+  return simNet(2, seed, faults, 1500, LINK, { capture: false, device: (d, i) => (i === 0 ? new SoftGso(d) : d) });
 }
 
 test('BBR with segmentation offload (one record per packet of up to 64 KB) on a lossy 40 ms path keeps its rate', () => {
