@@ -18,6 +18,7 @@ import { OID_POLICY } from '../src/build/delegation.ts';
 import { readCertificates } from '../src/build/trust.ts';
 import { sweepStaleCgroups } from '../src/tender/cgroup.ts';
 import { DIES_WITH_US, netnsSkipReason, stopAll, type TapNamespace, withTapNamespace } from './netns.ts';
+import { until } from './images.ts';
 
 after(() => sweepStaleCgroups());
 
@@ -30,16 +31,6 @@ interface Run {
   status: number | null;
   out: string;
   err: string;
-}
-
-async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 class Ctx {
