@@ -100,11 +100,11 @@ export function account(s: Stack): Ledger {
       else for (let i = 0; i < d; i++) rx.push(k);
     }
     const moved = effects(s, seen).some((v, i) => v !== fx[i]) || tx > 0;
-    const hex = Buffer.from(frame.subarray(0, Math.min(len, 64))).toString('hex');
-    assert.ok(rx.length <= 1, `one frame counted under ${rx.length} drop reasons (${rx.join(', ')}): ${hex}`);
+    const hex = (): string => Buffer.from(frame.subarray(0, Math.min(len, 64))).toString('hex'); // only for a failure
+    if (rx.length > 1) assert.fail(`one frame counted under ${rx.length} drop reasons (${rx.join(', ')}): ${hex()}`);
     if (rx.length === 1) ledger.dropped[rx[0]!] = (ledger.dropped[rx[0]!] ?? 0) + 1;
     else if (moved) ledger.consumed++;
-    else assert.fail(`a frame was neither consumed nor counted under a drop reason (an uncounted drop): ${hex}…`);
+    else assert.fail(`a frame was neither consumed nor counted under a drop reason (an uncounted drop): ${hex()}…`);
   };
   return ledger;
 }
