@@ -73,7 +73,8 @@ export function account(s: Stack): Ledger {
   const handlers = (eth as unknown as { handlers: Map<number, EthernetHandler> }).handlers;
   const arp = handlers.get(0x0806);
   if (arp) {
-    const before = (): number => s.arp.drops.malformed + s.arp.drops.unsupported + s.arp.drops.conflict + s.arp.drops['not-for-us'];
+    const before = (): number =>
+      s.arp.drops.malformed + s.arp.drops.unsupported + s.arp.drops.conflict + s.arp.drops['looped-back'] + s.arp.drops['not-for-us'];
     handlers.set(0x0806, {
       receive: (buf, off, end, frame, verified) => {
         const d = before();

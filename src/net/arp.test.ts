@@ -325,6 +325,9 @@ test('Arp: receive — malformed and unsupported packets, group senders, conflic
   assert.deepEqual([arp.size, sent.length, seen], [0, 0, [ME]], 'not learned, but told to the conflict detector');
   arpIn(arp, ARP_REQUEST, ME, 0x0a000030, MY_MAC);
   assert.deepEqual(seen, [ME], 'our own packet looped back is not another sender');
+  assert.deepEqual([arp.drops.conflict, arp.drops['looped-back']], [1, 1], 'nor a conflict (RFC 5227 §2.4: a sender MAC not ours)');
+  arpIn(arp, ARP_REQUEST, ME, ME, MY_MAC);
+  assert.deepEqual([arp.drops.conflict, arp.drops['looped-back'], arp.size], [1, 2, 0], 'our announcement echoed: counted, not learned');
 
   arpIn(arp, ARP_REQUEST, PEER, 0x0a000030);
   assert.deepEqual([arp.size, sent.length, arp.drops['not-for-us']], [0, 0, 1], 'a request for another host: not learned, not answered');

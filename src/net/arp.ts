@@ -39,7 +39,7 @@ interface Entry {
   queuedBytes: number;
 }
 
-const DROPS = ['malformed', 'unsupported', 'not-for-us', 'conflict', 'queue-full', 'unresolved'] as const;
+const DROPS = ['malformed', 'unsupported', 'not-for-us', 'conflict', 'looped-back', 'queue-full', 'unresolved'] as const;
 
 export class Arp implements EthernetHandler {
   private readonly eth: Ethernet;
@@ -154,9 +154,13 @@ export class Arp implements EthernetHandler {
       this.drops.malformed++; // A group address cannot own an IP address.
       return;
     }
-    if (spa !== 0 && !macEquals(buf, shaAt, this.eth.mac)) this.onSender?.(spa);
+    const ours = macEquals(buf, shaAt, this.eth.mac);
+    if (spa !== 0 && !ours) this.onSender?.(spa);
     if (spa !== 0 && spa === this.address) {
-      this.drops.conflict++; // Someone else claims our address (RFC 5227 §2.4): count it, do not learn it.
+      // Our own announcement looped back (a bridge or a hub echoes it) is not a conflict: RFC 5227 §2.4 counts a
+      // packet with our address as sender only when its sender hardware address is not ours.
+      if (ours) this.drops['looped-back']++;
+      else this.drops.conflict++; // Someone else claims our address: count it, do not learn it.
       return;
     }
     const forUs = this.address !== 0 && tpa === this.address;
