@@ -152,6 +152,10 @@ test('hosts lines: the address may be IPv4 or IPv6 in any hex case with a zone; 
   const text = [
     '0123:4567:89ab:cdef:ABCD:EF00::1 hex.example',
     'fe80::1%2 zone.example',
+    'fe80::1%lo0 localhost zone2.example',
+    'fe80::1% nozone.example',
+    '1.2.3.4%eth0 v4zone.example',
+    'fe80::1%e/0 slash.example',
     '9.9.9.9 nine.example',
     '1.2.3 three.example',
     'g::1 g.example',
@@ -164,10 +168,12 @@ test('hosts lines: the address may be IPv4 or IPv6 in any hex case with a zone; 
   const bad: number[] = [];
   const list = new Blocklist();
   list.addText(new TextEncoder().encode(`${text}\n\0\0never.example\n`), (line) => bad.push(line));
-  assert.deepEqual(bad, [4, 5, 6, 7]);
-  for (const n of ['hex.example', 'zone.example', 'nine.example', 'ok.example', 'also.example', 'a']) assert.equal(list.match(n), n, n);
-  for (const n of ['three.example', 'g.example', 'other.example', 'comment', 'never.example']) assert.equal(list.match(n), undefined, n);
-  assert.equal(list.size, 7, 'and 0.0.0.0 alone on its line, taken as a name (never matched: a local name)');
+  assert.deepEqual(bad, [4, 5, 6, 8, 9, 10, 11]);
+  for (const n of ['hex.example', 'zone.example', 'zone2.example', 'nine.example', 'ok.example', 'also.example', 'a'])
+    assert.equal(list.match(n), n, n);
+  for (const n of ['nozone.example', 'v4zone.example', 'slash.example', 'three.example', 'g.example', 'other.example', 'comment', 'never.example'])
+    assert.equal(list.match(n), undefined, n);
+  assert.equal(list.size, 9, 'and 0.0.0.0 alone on its line, taken as a name (never matched: a local name)');
   assert.equal(list.match('0.0.0.0'), undefined);
 });
 

@@ -217,7 +217,10 @@ export class Blocklist {
   }
 }
 
-/** An IPv4 or IPv6 address as hosts files start their lines with (digits, dots, hex and colons). */
+/**
+ * An IPv4 or IPv6 address as hosts files start their lines with (digits, dots, hex and colons), an IPv6 one with a
+ * zone after `%` (RFC 4007 §11: an interface name or number, as in the `fe80::1%lo0 localhost` of many lists).
+ */
 function isAddressToken(b: Uint8Array, s: number, e: number): boolean {
   let colon = false,
     dots = 0;
@@ -225,9 +228,16 @@ function isAddressToken(b: Uint8Array, s: number, e: number): boolean {
     const c = b[i]!;
     if (c === 0x3a) colon = true;
     else if (c === 0x2e) dots++;
-    else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46) || c === 0x25)) return false;
+    else if (c === 0x25) return colon && i + 1 < e && isZone(b, i + 1, e);
+    else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46))) return false;
   }
   return colon || dots === 3;
+}
+
+/** An interface name or number: letters, digits, `.`, `-` and `_`. */
+function isZone(b: Uint8Array, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) if (!(nameChar(b[i]!) || b[i] === 0x2e)) return false;
+  return true;
 }
 
 const space = (c: number | undefined): boolean => c === 0x20 || c === 0x09 || c === 0x0d;
