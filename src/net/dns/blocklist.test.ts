@@ -171,7 +171,16 @@ test('hosts lines: the address may be IPv4 or IPv6 in any hex case with a zone; 
   assert.deepEqual(bad, [4, 5, 6, 8, 9, 10, 11]);
   for (const n of ['hex.example', 'zone.example', 'zone2.example', 'nine.example', 'ok.example', 'also.example', 'a'])
     assert.equal(list.match(n), n, n);
-  for (const n of ['nozone.example', 'v4zone.example', 'slash.example', 'three.example', 'g.example', 'other.example', 'comment', 'never.example'])
+  for (const n of [
+    'nozone.example',
+    'v4zone.example',
+    'slash.example',
+    'three.example',
+    'g.example',
+    'other.example',
+    'comment',
+    'never.example',
+  ])
     assert.equal(list.match(n), undefined, n);
   assert.equal(list.size, 9, 'and 0.0.0.0 alone on its line, taken as a name (never matched: a local name)');
   assert.equal(list.match('0.0.0.0'), undefined);
