@@ -115,3 +115,31 @@ test("the Duplex adapter turns Nagle off and sends corked writes as one TCP writ
   assert.deepEqual(writes, ['HTTP/1.1 200 OK\r\n\r\nbody']);
   d.destroy();
 });
+
+test("a peer's reset or a timeout reaches Node's stream code as ECONNRESET or ETIMEDOUT, without a stack of our frames", async () => {
+  for (const [why, code] of [
+    ['reset', 'ECONNRESET'],
+    ['timeout', 'ETIMEDOUT'],
+  ] as const) {
+    const stub: TcpStream = {
+      remote: '10.0.0.9',
+      remotePort: 4000,
+      onData: undefined,
+      onEnd: undefined,
+      onDrain: undefined,
+      onClose: undefined,
+      write: (d) => d.length,
+      end: () => {},
+      destroy: () => {},
+      pause: () => {},
+      resume: () => {},
+    };
+    const d = new TcpDuplex(stub);
+    const failed = new Promise<Error & { code?: string }>((resolve) => d.once('error', resolve));
+    stub.onClose?.(why);
+    const e = await failed;
+    assert.deepEqual([e.message, e.code], [`TCP connection ${why}`, code]);
+    // One per client that ends with RST: its stack would only cost formatting (through the image's source map).
+    assert.equal(e.stack, `Error: TCP connection ${why}`, 'no frames');
+  }
+});

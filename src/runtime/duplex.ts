@@ -15,6 +15,19 @@ function errorCode(error: string): string {
   return 'ETIMEDOUT';
 }
 
+/**
+ * The error for a connection the peer reset or that timed out, as Node's sockets give it (`code` ECONNRESET, …),
+ * without a stack: it is the peer's doing, one per such connection (every client that ends with RST), and a stack
+ * of our frames would only cost its formatting (through the image's source map) when Node's stream code reads it.
+ */
+function peerError(error: string): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const e = Object.assign(new Error(`TCP connection ${error}`), { code: errorCode(error) });
+  Error.stackTraceLimit = limit;
+  return e;
+}
+
 export class TcpDuplex extends Duplex {
   readonly remoteAddress: string;
   readonly remotePort: number;
@@ -44,7 +57,7 @@ export class TcpDuplex extends Duplex {
     tcp.onClose = (error) => {
       this.tcpClosed = true;
       this.clearIdle();
-      if (error) this.destroy(Object.assign(new Error(`TCP connection ${error}`), { code: errorCode(error) }));
+      if (error) this.destroy(peerError(error));
       else if (!this.destroyed) {
         this.push(null);
         this.destroy();
