@@ -307,3 +307,33 @@ test('base64 both ways (RFC 4648 §10 vectors), and what is not base64', () => {
   for (const v of vectors) assert.equal(toBase64(Uint8Array.from(base64Bytes(v)!)), v);
   for (const bad of ['Zg=', 'Z===', 'Zm9v!', '=Zm9', 'Zg=a']) assert.equal(base64Bytes(bad), undefined, bad);
 });
+
+/** Octets from hex, spaces ignored. */
+const octets = (s: string): Uint8Array => Uint8Array.from(s.replace(/ /g, '').match(/../g) ?? [], (x) => parseInt(x, 16));
+
+test('type bitmaps on the wire (RFC 4034 §4.1.2): windows ascending, 1-32 octets each, inside the RDATA; anything else has no text', () => {
+  const nsec = (bitmap: string) => wireToPresentation(TYPE.NSEC, octets(`016100 ${bitmap}`));
+  assert.equal(nsec('000140'), 'a. A');
+  assert.equal(nsec(''), 'a.', 'no bitmap at all');
+  assert.equal(nsec(`0020 ${'00'.repeat(31)}80`), 'a. TYPE248', 'a window of 32 octets');
+  assert.equal(nsec(`000140 010180`), 'a. A URI', 'two windows, ascending (URI is 256)');
+  // Each malformed bitmap (planted: its test dropped, a window of 0 octets then gave 'a.' as if the bitmap were empty).
+  for (const [bad, why] of [
+    ['0000', 'a window of 0 octets'],
+    [`0021 ${'00'.repeat(32)}80`, 'a window of 33 octets'],
+    ['010180 000140', 'windows descending'],
+    ['000140 000140', 'the same window twice'],
+    ['0002 40', 'a window past the end'],
+    ['00', 'a window number alone'],
+  ]) {
+    assert.equal(nsec(bad!), undefined, why);
+  }
+  // NSEC3 and CSYNC end in the same bitmap: a malformed one is not dropped from the text.
+  assert.equal(wireToPresentation(TYPE.NSEC3, octets('0101000c 00 01ff')), '1 1 12 - VS');
+  assert.equal(wireToPresentation(TYPE.NSEC3, octets('0101000c 00 01ff 000140')), '1 1 12 - VS A');
+  assert.equal(wireToPresentation(TYPE.NSEC3, octets('0101000c 00 01ff 0000')), undefined);
+  assert.equal(wireToPresentation(TYPE.NSEC3, octets('0101000c 00 00')), undefined, 'no next hashed owner');
+  assert.equal(wireToPresentation(TYPE.NSEC3, octets('0101000c 05 aa')), undefined, 'a salt past the end');
+  assert.equal(wireToPresentation(TYPE.CSYNC, octets('00000042 0003')), '66 3');
+  assert.equal(wireToPresentation(TYPE.CSYNC, octets('00000042 0003 0000')), undefined);
+});

@@ -402,7 +402,8 @@ function nsec3Text(r: In): string | undefined {
     }
   }
   if (bits > 0) s += B32HEX[(acc << (5 - bits)) & 31];
-  return `${head} ${sl === 0 ? '-' : hexText(salt)} ${s} ${bitmapText(r) ?? ''}`.trim();
+  const types = bitmapText(r);
+  return types === undefined ? undefined : `${head} ${sl === 0 ? '-' : hexText(salt)} ${s} ${types}`.trim();
 }
 
 function timeText(v: number): string {
@@ -442,14 +443,20 @@ function fieldsMore(type: number, r: In): string | undefined {
       r.at += l;
       return `${head} ${l === 0 ? '-' : hexText(salt)}`;
     }
-    case TYPE.NSEC:
-      return [r.name(), bitmapText(r)].join(' ').trim();
+    case TYPE.NSEC: {
+      const next = r.name();
+      const types = bitmapText(r);
+      return types === undefined ? undefined : `${next} ${types}`.trim();
+    }
     case TYPE.NSEC3:
       return nsec3Text(r);
     case TYPE.RRSIG:
       return rrsigText(r);
-    case TYPE.CSYNC:
-      return `${r.u32()} ${r.u16()} ${bitmapText(r) ?? ''}`.trim();
+    case TYPE.CSYNC: {
+      const head = `${r.u32()} ${r.u16()}`;
+      const types = bitmapText(r);
+      return types === undefined ? undefined : `${head} ${types}`.trim();
+    }
     default:
       return undefined;
   }
