@@ -337,3 +337,38 @@ test('type bitmaps on the wire (RFC 4034 §4.1.2): windows ascending, 1-32 octet
   assert.equal(wireToPresentation(TYPE.CSYNC, octets('00000042 0003')), '66 3');
   assert.equal(wireToPresentation(TYPE.CSYNC, octets('00000042 0003 0000')), undefined);
 });
+
+test('SvcParams on the wire: each key of its own length, inside the RDATA; names of labels up to 63 octets; other types have no text here', () => {
+  const svcb = (params: string) => wireToPresentation(TYPE.SVCB, octets(`0001 00 ${params}`));
+  assert.equal(svcb(''), '1 .');
+  assert.equal(svcb('0000 0002 0001'), '1 . mandatory="alpn"');
+  assert.equal(svcb('0001 0003 026832'), '1 . alpn="h2"');
+  assert.equal(svcb('0002 0000'), '1 . no-default-alpn');
+  assert.equal(svcb('0003 0002 01bb'), '1 . port="443"');
+  assert.equal(svcb('0004 0008 c0000201 c0000202'), '1 . ipv4hint="192.0.2.1,192.0.2.2"');
+  assert.equal(svcb('0005 0003 010203'), '1 . ech="AQID"');
+  assert.equal(svcb(`0006 0020 ${'20010db8'.padEnd(32, '0')}${'20010db8'.padEnd(30, '0')}01`), '1 . ipv6hint="2001:db8::,2001:db8::1"');
+  assert.equal(svcb('0009 0000'), '1 . key9=""');
+  for (const [bad, why] of [
+    ['0000 0001 00', 'mandatory of an odd length'],
+    ['0001 0003 036832', 'an alpn id past its value'],
+    ['0002 0001 00', 'no-default-alpn with a value'],
+    ['0003 0001 01', 'a port of one octet'],
+    ['0003 0003 01bb00', 'a port of three octets'],
+    ['0004 0005 c000020101', 'ipv4hint not a multiple of 4'],
+    ['0006 0011 20010db80000000000000000000000000001', 'ipv6hint not a multiple of 16'],
+    ['0003 0004 01bb', 'a value past the RDATA'],
+    ['0003', 'a key without its length'],
+  ]) {
+    assert.equal(svcb(bad!), undefined, why);
+  }
+  const label = (n: number) => `${n.toString(16).padStart(2, '0')}${'61'.repeat(n)}00`;
+  assert.equal(wireToPresentation(TYPE.DNAME, octets(label(63))), `${'a'.repeat(63)}.`);
+  assert.equal(wireToPresentation(TYPE.DNAME, octets(label(64))), undefined, 'a label of 64 octets');
+  assert.equal(wireToPresentation(TYPE.DNAME, octets('0361')), undefined, 'a label past the end');
+  assert.equal(wireToPresentation(TYPE.SPF, octets('')), undefined, 'SPF needs a string');
+  assert.equal(wireToPresentation(TYPE.SPF, octets('0161 00')), '"a" ""');
+  assert.equal(wireToPresentation(TYPE.A, octets('c0000201')), undefined, 'A is not a type of this module');
+  assert.equal(wireToPresentation(TYPE.DS, octets('ec450501 ab')), '60485 5 1 AB');
+  assert.equal(wireToPresentation(TYPE.DS, octets('ec4505')), undefined, 'a DS cut in its numbers');
+});

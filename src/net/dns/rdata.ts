@@ -1027,7 +1027,7 @@ function svcText(key: number, v: Uint8Array): string | undefined {
       while (r.ok && r.at < v.length) items.push([r.u8(), r.u8(), r.u8(), r.u8()].join('.'));
       break;
     case 5:
-      items.push(toBase64(v));
+      items.push(toBase64(r.rest()));
       break;
     case 6:
       for (; r.at + 16 <= v.length; r.at += 16) items.push(formatIpv6(v.subarray(r.at, r.at + 16)));
