@@ -21,7 +21,8 @@ import { join } from 'node:path';
 import { DIES_WITH_US, netnsSkipReason, stopAll, type TapNamespace, withTapNamespace } from './netns.ts';
 import { running } from './procs.ts';
 import { runnableCheckout } from './unprivileged.ts';
-import { type Browser, chromiumSkipReason, launchChromium } from './cdp.ts';
+import { chromiumSkipReason, launchChromiumIn } from './browser.ts';
+import type { Page } from 'puppeteer-core';
 import { Pki } from './pki.ts';
 import { sweepStaleCgroups } from '../src/tender/cgroup.ts';
 import { call } from '../src/daemon/client.ts';
@@ -630,10 +631,19 @@ test('volumes: create, attach, written by the unikernel, dump, refused while att
 );
 
 /** The web console in a real browser: create → running → its console → live statistics → restart → destroy; block counts. */
-async function webConsole(c: Ctx, browser: Browser, url: string): Promise<void> {
-  const { page } = browser;
+async function webConsole(c: Ctx, page: Page, url: string): Promise<void> {
+  // Generous: a guard against a hang, not a timing claim (a destroy on a loaded 2-core machine took over 20 s).
+  const waitFor = async (expression: string, what: string): Promise<void> => {
+    await page.waitForFunction(expression, { timeout: 90_000, polling: 100 }).catch((e: Error) => assert.fail(`${what}: ${e.message}`));
+  };
+  const text = (sel: string): Promise<string | undefined> => page.$eval(sel, (e) => e.textContent ?? undefined).catch(() => undefined);
+  const screenshot = async (file: string): Promise<void> => {
+    const png = Buffer.from(await page.screenshot({ type: 'png' }));
+    assert.ok(png.subarray(1, 4).toString() === 'PNG' && png.length > 10_000, 'a screenshot');
+    if (process.env.FATA_UPDATE_SCREENSHOTS === '1') writeFileSync(join(ROOT, 'docs', file), png);
+  };
   await page.goto(url);
-  await page.waitFor("document.querySelector('#status').textContent.startsWith('live')", 'the page is live');
+  await waitFor("document.querySelector('#status').textContent.startsWith('live')", 'the page is live');
   await page.type('input[name=name]', 'site');
   await page.type('input[name=image]', c.images.pingServe);
   await page.type('input[name=net]', 'service=br0');
@@ -641,27 +651,22 @@ async function webConsole(c: Ctx, browser: Browser, url: string): Promise<void> 
   await page.type('input[name=args]', '--ipv4=10.77.0.2/24');
   await page.click('#create-button');
   const row = (sel: string): string => `document.querySelector('tr[data-name="site"] ${sel}')`;
-  await page.waitFor(`${row('td.state')}?.textContent === 'running'`, 'site runs');
+  await waitFor(`${row('td.state')}?.textContent === 'running'`, 'site runs');
   await page.click('tr[data-name="site"] button[data-action="console"]');
-  await page.waitFor("document.querySelector('#console').textContent.includes('event=serving')", 'its console shows it serving');
+  await waitFor("document.querySelector('#console').textContent.includes('event=serving')", 'its console shows it serving');
   assert.match(c.ping(), /3 received/);
-  await page.waitFor(`Number(${row('td.packets')}?.textContent.split(' / ')[0]) >= 3`, 'the packets column counts the pings');
-  assert.equal(await page.evaluate<string>(`${row('td.blocks')}.textContent`), '-', 'no block device, no block counts');
-  const png = await page.screenshot();
-  assert.ok(png.subarray(1, 4).toString() === 'PNG' && png.length > 10_000, 'a screenshot');
-  if (process.env.FATA_UPDATE_SCREENSHOTS === '1') writeFileSync(join(ROOT, 'docs/daemon-console.png'), png);
+  await waitFor(`Number(${row('td.packets')}?.textContent.split(' / ')[0]) >= 3`, 'the packets column counts the pings');
+  assert.equal(await text('tr[data-name="site"] td.blocks'), '-', 'no block device, no block counts');
+  await screenshot('daemon-console.png');
   await page.click('tr[data-name="site"] button[data-action="restart"]');
-  await page.waitFor(`${row('td:nth-child(4)')}?.textContent === '1'`, 'one restart counted');
-  await page.waitFor(
-    "document.querySelector('#console').textContent.split('event=serving').length >= 3",
-    'the console follows the restart',
-  );
+  await waitFor(`${row('td:nth-child(4)')}?.textContent === '1'`, 'one restart counted');
+  await waitFor("document.querySelector('#console').textContent.split('event=serving').length >= 3", 'the console follows the restart');
   await page.click('tr[data-name="site"] button[data-action="destroy"]');
-  await page.waitFor(`${row('button[data-action="destroy"]')}?.textContent === 'Really destroy?'`, 'destroy asks once more');
+  await waitFor(`${row('button[data-action="destroy"]')}?.textContent === 'Really destroy?'`, 'destroy asks once more');
   assert.deepEqual(names(c), ['site'], 'one click destroys nothing');
   await page.click('tr[data-name="site"] button[data-action="destroy"]');
-  await page.waitFor(`!document.querySelector('tr[data-name="site"]')`, 'the row is gone');
-  await page.waitFor("document.querySelector('#console').textContent.includes('destroyed')", 'the console says so');
+  await waitFor(`!document.querySelector('tr[data-name="site"]')`, 'the row is gone');
+  await waitFor("document.querySelector('#console').textContent.includes('destroyed')", 'the console says so');
   assert.deepEqual(names(c), []);
   assert.deepEqual(c.taps(), []);
   // A block device, attached from the form: the table has the kernel's count of its reads and writes, as `fata stats`.
@@ -672,13 +677,13 @@ async function webConsole(c: Ctx, browser: Browser, url: string): Promise<void> 
   await page.type('input[name=block]', 'storage=data');
   await page.type('input[name=mem]', '128');
   await page.click('#create-button');
-  await page.waitFor(
+  await waitFor(
     `document.querySelector('tr[data-name="disk"] td.blocks')?.textContent === '8192 / 8192'`,
     'the block column has the 8192 reads and 8192 writes of block-test',
   );
   assert.match(c.consoleText('disk'), /event=block-test-ok blocks=8192/);
-  await page.waitFor(`document.querySelector('tr[data-name="disk"] td.state')?.textContent === 'stopped'`, 'it ended and is not restarted');
-  if (process.env.FATA_UPDATE_SCREENSHOTS === '1') writeFileSync(join(ROOT, 'docs/daemon-console-blocks.png'), await page.screenshot());
+  await waitFor(`document.querySelector('tr[data-name="disk"] td.state')?.textContent === 'stopped'`, 'it ended and is not restarted');
+  await screenshot('daemon-console-blocks.png');
   assert.equal(c.fata(['destroy', 'disk']).status, 0);
   assert.equal(c.fata(['volume', 'destroy', 'data']).status, 0);
 }
@@ -701,9 +706,10 @@ test(
         '421',
       );
       assert.equal(curl(['-H', `authorization: Bearer ${token}`, 'http://127.0.0.1:8090/api/overview']), '200');
-      const browser = await launchChromium(['ip', 'netns', 'exec', c.ns.name]);
+      const browser = await launchChromiumIn(c.ns.name);
       try {
-        await webConsole(c, browser, url);
+        const [page] = await browser.pages();
+        await webConsole(c, page ?? (await browser.newPage()), url);
       } finally {
         await browser.close();
       }

@@ -139,14 +139,16 @@ test("every package a user of fata installs accepts every Node fata's engines.no
  * The devDependencies, and their dependencies, that want a newer Node than fata accepts: npm ci in a checkout
  * warns EBADENGINE for each (never npm install fata, never npm run or npx). Reviewed: Stryker 10 and the Babel 8
  * its instrumenter uses want Node 22; Stryker's prompts (@inquirer/*) leave out Node 22.12 and 23.0-23.4; cookie 2,
- * under light-my-request (Fastify's injector, examples/frameworks), wants Node 22. Mutation testing and the
- * frameworks run on the pinned engine, so the warnings are only noise.
+ * under light-my-request (Fastify's injector, examples/frameworks), wants Node 22; so do puppeteer-core and its
+ * @puppeteer/browsers (the web console's browser test). Mutation testing, the frameworks and the browser test run
+ * on the pinned engine, so the warnings are only noise.
  */
 const DEV_EXCEPTIONS: { match: RegExp; readme: string }[] = [
   { match: /^@stryker-mutator\//, readme: 'Stryker 10' },
   { match: /^@babel\//, readme: 'Babel 8' },
   { match: /^@inquirer\//, readme: '`@inquirer/' },
   { match: /^cookie$/, readme: '`cookie`' },
+  { match: /^(puppeteer-core|@puppeteer\/browsers)$/, readme: '`puppeteer-core`' },
 ];
 
 test('the devDependencies that want a newer Node are exactly the reviewed exceptions, each named in the README', () => {
