@@ -372,3 +372,95 @@ test('SvcParams on the wire: each key of its own length, inside the RDATA; names
   assert.equal(wireToPresentation(TYPE.DS, octets('ec450501 ab')), '60485 5 1 AB');
   assert.equal(wireToPresentation(TYPE.DS, octets('ec4505')), undefined, 'a DS cut in its numbers');
 });
+
+/** The one error of a record, without its line prefix. */
+const error = (typeAndText: string): string => {
+  const e = errors(typeAndText);
+  assert.equal(e.length, 1, `${typeAndText}: ${e.join('; ')}`);
+  return e[0]!.replace(/^line 1: x\.example\. \S+: /, '');
+};
+
+test('numbers at both edges of their range, in each width; field counts in the message', () => {
+  assert.equal(hex(wire('DS 65535 255 255 00')), 'ffffffff00');
+  assert.equal(hex(wire('DS 0 rsasha256 0 00')), '0000080000', 'algorithm mnemonics in any case');
+  assert.equal(hex(wire('ZONEMD 4294967295 255 255 00')), 'ffffffffffff00');
+  assert.equal(error('DS 1 256 1 00'), "algorithm '256' is not a number 0-255");
+  assert.equal(error('DS 1 5 256 00'), "digest type '256' is not a number 0-255");
+  assert.equal(error('ZONEMD 4294967296 1 1 00'), "serial '4294967296' is not a number 0-4294967295");
+  assert.equal(error('ZONEMD 04294967295 1 1 00'), "serial '04294967295' is not a number 0-4294967295", 'eleven digits');
+  assert.equal(error('NID 65536 1:2:3:4'), "preference '65536' is not a number 0-65535");
+  assert.equal(error('DS -1 5 1 00'), "key tag '-1' is not a number 0-65535");
+  assert.equal(error('HINFO "one"'), 'expected "CPU" "OS", got 1 field');
+  assert.equal(error('HINFO a b c'), 'expected "CPU" "OS", got 3 fields');
+  assert.equal(error('SPF'), 'expected one or more "strings", got 0 fields');
+  assert.equal(error('OPENPGPKEY ""'), 'the key is not base64', 'an empty key');
+  assert.equal(error('NSEC3PARAM 256 0 0 -'), "hash algorithm '256' is not a number 0-255");
+});
+
+test('character-strings: \\DDD up to 255, UTF-8 for characters past 0x7f (a pair of surrogates is one character), at most 255 octets', () => {
+  assert.equal(hex(wire('HINFO "\\255\\a" "é😀𐀀"')), '02ff61' + '0ac3a9f09f9880f0908080');
+  assert.equal(error('HINFO "\\256" "x"'), "'\\256' is not a character-string (at most 255 octets; \\DDD at most 255)");
+  assert.equal(hex(wire(`HINFO "${'x'.repeat(255)}" ""`)), `ff${'78'.repeat(255)}00`);
+  assert.equal(error('URI 1 1 "\\256"'), 'the URI target is a non-empty quoted string');
+  // RDATA of exactly 65535 octets, and one more (255 strings of 255 octets and one of 254: 255 * 256 + 255).
+  const s255 = `"${'x'.repeat(255)}" `.repeat(255);
+  assert.equal(wire(`SPF ${s255}"${'x'.repeat(254)}"`).length, 65535);
+  assert.equal(error(`SPF ${s255}"${'x'.repeat(255)}"`), 'RDATA is over 65535 octets');
+});
+
+test('RRSIG times: YYYYMMDDHHmmSS with each field at its edges, or seconds', () => {
+  const rrsig = (exp: string, inc = '20260101000000') => `RRSIG A 5 3 86400 ${exp} ${inc} 2642 a. AQID`;
+  assert.equal(
+    hex(wire(rrsig('20261231235960'))).slice(16, 32),
+    '6b36ec806955b900',
+    'the last second of 2026 and a leap second, the first of 2026',
+  );
+  assert.equal(hex(wire(rrsig('1700000000', '0'))).slice(16, 32), '6553f10000000000', 'seconds');
+  assert.equal(wireToPresentation(TYPE.RRSIG, wire(rrsig('1700000000'))), 'A 5 3 86400 20231114221320 20260101000000 2642 a. AQID');
+  for (const bad of [
+    '20260001000000',
+    '20261301000000',
+    '20260100000000',
+    '20260132000000',
+    '20260101240000',
+    '20260101006000',
+    '20260101000061',
+    '4294967296',
+  ]) {
+    assert.equal(error(rrsig(bad)), `'${bad}' is not a time (YYYYMMDDHHmmSS, UTC)`, bad);
+    assert.equal(error(rrsig('20260101000000', bad)), `'${bad}' is not a time (YYYYMMDDHHmmSS, UTC)`, `inception ${bad}`);
+  }
+  assert.equal(error('RRSIG NOTATYPE 5 3 86400 0 0 2642 a. AQID'), "'NOTATYPE' is not a type name");
+  assert.equal(error('RRSIG A 5 3 86400 0 0 65536 a. AQID'), "key tag '65536' is not a number 0-65535");
+});
+
+test('LOC at its edges: 90 degrees of latitude and 180 of longitude, 59.999 seconds, the altitude and size bounds', () => {
+  const shape = 'LOC is D [M [S]] N|S D [M [S]] E|W ALT[m] [SIZE[m] [HP[m] [VP[m]]]] (RFC 1876)';
+  const metres = `LOC altitude and sizes are metres (altitude -100000.00 to 42849672.95, sizes 0 to 90000000.00): ${shape.slice(7)}`;
+  assert.equal(hex(wire('LOC 90 N 180 E 0')), `00121613 934fd900 a69fb200 00989680`.replace(/ /g, ''));
+  assert.equal(hex(wire('LOC 90 s 180 w 0')).slice(16, 24), '59604e00', '180 W, hemispheres in any case');
+  assert.equal(hex(wire('LOC 42 21 59.999 N 0 E 0')).slice(8, 16), '8917453f');
+  for (const bad of [
+    'LOC 90 0 0.001 N 0 E 0',
+    'LOC 0 N 180 0 0.001 E 0',
+    'LOC 181 N 0 E 0',
+    'LOC 0 N 181 E 0',
+    'LOC 1 0 60 N 0 E 0',
+    'LOC 1 0 -1 N 0 E 0',
+    'LOC 1 0 1.0001 N 0 E 0',
+    'LOC N 0 E 0',
+    'LOC 1 2 3 4 N 0 E 0',
+    'LOC 1 NS 0 E 0',
+    'LOC 1 N 0 E',
+  ]) {
+    assert.equal(errors(bad).length, 1, bad);
+  }
+  assert.equal(error('LOC 1 NS 0 E 0'), shape);
+  assert.equal(error('LOC 1 N 0 E'), metres);
+  assert.equal(hex(wire('LOC 0 N 0 E -100000m 90000000M 0 0.01m')), '00990010800000008000000000000000');
+  assert.equal(hex(wire('LOC 0 N 0 E 42849672.95')).slice(24), 'ffffffff');
+  assert.equal(hex(wire('LOC 0 N 0 E 0 1.5 9 99')).slice(2, 8), '129293', 'sizes truncated to one digit and a power of ten');
+  for (const bad of ['-100000.01m', '42849672.96', '0 90000000.01', '0 -1', '0.001', '0 1 1 1.001']) {
+    assert.equal(error(`LOC 0 N 0 E ${bad}`), metres, bad);
+  }
+});
