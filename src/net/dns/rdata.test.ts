@@ -464,3 +464,61 @@ test('LOC at its edges: 90 degrees of latitude and 180 of longitude, 59.999 seco
     assert.equal(error(`LOC 0 N 0 E ${bad}`), metres, bad);
   }
 });
+
+test('SvcParams in zone text: keys by name in any case or as keyNNNNN, key= then a quoted value, each value at its bounds', () => {
+  const params = (text: string) => hex(wire(`SVCB 1 . ${text}`)).slice(6);
+  assert.equal(params('alpn= "h2,h3"'), params('alpn=h2,h3'));
+  assert.equal(params('alpn=h2,h3'), '0001 0006 026832 026833'.replace(/ /g, ''));
+  assert.equal(params('PORT=53'), '000300020035');
+  assert.equal(params('key3=53'), '000300020035');
+  assert.equal(params('port=65535'), '00030002ffff');
+  assert.equal(params('key123'), '007b0000', 'a key of its own without a value');
+  assert.equal(params('key65534=a'), 'fffe000161');
+  assert.equal(params('ech=AQID'), '00050003010203');
+  assert.equal(params('ipv4hint=1.2.3.4,5.6.7.8'), '0004000801020304' + '05060708');
+  assert.equal(params('mandatory=port,alpn alpn=h2 port=1'), '0000000400010003' + '00010003026832' + '000300020001');
+  assert.equal(params(`alpn=${'a'.repeat(255)}`), `00010100ff${'61'.repeat(255)}`);
+  assert.equal(error(`SVCB 1 . alpn=${'a'.repeat(256)}`), 'an alpn id is at most 255 octets');
+  assert.equal(error('SVCB 1 . alpn=h2,,h3'), "alpn 'h2,,h3' is a comma-separated list of protocol ids");
+  assert.equal(error('SVCB 1 . alpn=h2,'), "alpn 'h2,' is a comma-separated list of protocol ids");
+  assert.equal(error('SVCB 1 . key1="\\256"'), "key1's value has a \\DDD over 255");
+  assert.equal(error('SVCB 1 . port='), 'SvcParam port needs a value');
+  assert.equal(
+    error('SVCB 1 . key65536=x'),
+    "unknown SvcParam key 'key65536'; use mandatory, alpn, no-default-alpn, port, ipv4hint, ech, ipv6hint or keyNNNNN",
+  );
+  assert.equal(error('SVCB 1 . mandatory=port'), 'mandatory lists port, which the record does not have (RFC 9460 §8)');
+  assert.equal(error('SVCB 1 . mandatory=alpn,port alpn=h2'), 'mandatory lists port, which the record does not have (RFC 9460 §8)');
+  assert.match(error('SVCB 1 . key9=a "b"'), /^unknown SvcParam key 'b'/, 'a quoted value only after key=');
+  assert.equal(error('SVCB 1 . port=1 port=2'), 'SvcParam port appears twice');
+  assert.equal(error('SVCB 65536 .'), "priority '65536' is not a number 0-65535");
+  assert.equal(error('SVCB 1 . ech='), 'SvcParam ech needs a value');
+  assert.equal(params('key9=""'), '00090000', 'a key of its own with an empty value');
+  // A value of 65,535 octets fits its length field; the record is then too long. One more octet is refused by the key.
+  assert.equal(error(`SVCB 1 . key9="${'x'.repeat(65535)}"`), 'RDATA is over 65535 octets');
+  assert.equal(error(`SVCB 1 . key9="${'x'.repeat(65536)}"`), 'SvcParam key9 is over 65535 octets');
+});
+
+test('EUIs, ILNP locators, type bitmaps, NSEC3 hashes and salts at their bounds', () => {
+  assert.equal(hex(wire('EUI48 0A-0b-5E-00-53-2A')), '0a0b5e00532a');
+  for (const bad of ['0a-0b-5e-00-53-2g', '000-0b-5e-00-53-2a', '0a-0b-5e-00-53-2a-00']) {
+    assert.equal(error(`EUI48 ${bad}`), "expected 6 hex octets separated by '-', like 0a-0a-0a-0a-0a-0a", bad);
+  }
+  assert.equal(hex(wire('NID 10 1:2:3:fFfF')), '000a000100020003ffff');
+  for (const bad of ['1:2:3:12345', '1:2:3:', '1:2:3:4:5']) {
+    assert.equal(error(`NID 10 ${bad}`), "expected four groups of hex separated by ':', like 2001:db8:1:2", bad);
+  }
+  assert.equal(hex(wire('NSEC a. MX A A')), hex(wire('NSEC a. A MX')), 'types sorted, each once');
+  assert.equal(hex(wire('NSEC a.')), '016100', 'no types');
+  assert.equal(hex(wire('NSEC a. TYPE65535')), '016100ff20' + '00'.repeat(31) + '01');
+  const next = (s: string) => `NSEC3 1 0 1 - ${s} A`;
+  assert.equal(hex(wire(next('V'.repeat(408)))).slice(10, 16), 'ffffff', '255 octets');
+  assert.equal(wire(next('V'.repeat(408))).length, 5 + 1 + 255 + 3);
+  assert.equal(error(next('V'.repeat(416))), 'NSEC3 needs a next hashed owner (base32hex)', '260 octets');
+  assert.equal(error(next('""')), 'NSEC3 needs a next hashed owner (base32hex)');
+  assert.equal(error(next('0')), 'NSEC3 needs a next hashed owner (base32hex)', 'five bits are no octet');
+  assert.equal(hex(wire(next('vv'))).slice(10, 14), '01ff', 'lower case, the last bits dropped');
+  assert.equal(hex(wire(`NSEC3PARAM 1 0 0 ${'ab'.repeat(255)}`)).slice(8, 12), 'ffab');
+  assert.equal(error(`NSEC3PARAM 1 0 0 ${'ab'.repeat(256)}`), "the salt is hex (at most 255 octets), or '-' for none");
+  assert.equal(error('NSEC3PARAM 1 0 65536 -'), "iterations '65536' is not a number 0-65535");
+});
