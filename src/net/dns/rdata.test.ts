@@ -522,3 +522,11 @@ test('EUIs, ILNP locators, type bitmaps, NSEC3 hashes and salts at their bounds'
   assert.equal(error(`NSEC3PARAM 1 0 0 ${'ab'.repeat(256)}`), "the salt is hex (at most 255 octets), or '-' for none");
   assert.equal(error('NSEC3PARAM 1 0 65536 -'), "iterations '65536' is not a number 0-65535");
 });
+
+test('character-strings written back: printable ASCII as is, " and \\ escaped, the rest as \\DDD; a long bad string quoted by its first 40 characters', () => {
+  assert.equal(wireToPresentation(TYPE.HINFO, octets('06 1f207e7f225c 01ff')), '"\\031 ~\\127\\"\\\\" "\\255"');
+  assert.equal(
+    error(`HINFO "${'y'.repeat(41)}${'x'.repeat(256)}" "os"`),
+    `'${'y'.repeat(40)}' is not a character-string (at most 255 octets; \\DDD at most 255)`,
+  );
+});
