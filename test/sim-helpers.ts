@@ -63,6 +63,19 @@ export function simNet(
   return { sched, sw, pcap, stacks, faults: injectors };
 }
 
+/** The netsim tables' bottleneck: each sender's link runs at 100 Mbit/s with a queue of 1000 frames (netem's default limit). */
+export const NETSIM_LINK: FaultOptions = { rateBitsPerSec: 100e6, queueFrames: 1000, maxHeld: 100_000 };
+
+/**
+ * The link a netsim row's sender gets: NETSIM_LINK, and corruption only where a frame arrives, not also where it
+ * leaves. A frame with two flipped bits can pass the Internet checksum (a 1 cleared and a 0 set in the same column of
+ * the 16-bit sum cancel), and TCP then delivers it; with both ends corrupting, one BBR segment in the table's 10 MB
+ * came through that way (0x73 read as 0x71, its twin flip elsewhere in the segment). One flip per frame is always caught.
+ */
+export function linkFor(faults: FaultOptions): FaultOptions {
+  return faults.corrupt ? { ...NETSIM_LINK, corrupt: 0 } : NETSIM_LINK;
+}
+
 export function pattern(len: number, salt = 0): Uint8Array {
   const b = new Uint8Array(len);
   for (let i = 0; i < len; i++) b[i] = (i * 31 + salt + (i >>> 8)) & 0xff;
@@ -80,6 +93,8 @@ export interface Transfer {
   ok: boolean;
   /** Virtual seconds from the connect to both ends done (or the limit). */
   seconds: number;
+  /** Virtual seconds from the connect until the sink had received the last byte (NaN if it never did). */
+  lastByteS: number;
   received: number;
   /** The sending connection (its counters, its controller). */
   conn: TcpConnection;
@@ -100,6 +115,7 @@ export function bulkTransfer(
   const want = createHash('sha256').update(data).digest('hex');
   const got = createHash('sha256');
   let received = 0,
+    lastByteNs: bigint | undefined,
     serverDone = false,
     clientClosed = false;
   const l = b.tcp.listen(
@@ -109,6 +125,7 @@ export function bulkTransfer(
         onData: (d) => {
           got.update(d);
           received += d.length;
+          if (received === size) lastByteNs = net.sched.clock.monotonicNs();
         },
         onEnd: () => {
           serverDone = true;
@@ -147,6 +164,7 @@ export function bulkTransfer(
   return {
     ok: serverDone && received === size && got.digest('hex') === want,
     seconds: Number(net.sched.clock.monotonicNs() - t0) / 1e9,
+    lastByteS: lastByteNs === undefined ? Number.NaN : Number(lastByteNs - t0) / 1e9,
     received,
     conn: c,
   };

@@ -219,29 +219,42 @@ function rounds(c: Cubic): (rttMs: number) => number {
   };
 }
 
-test('RFC 9406 HyStart++: a round whose least RTT rose past the threshold slows growth to a quarter; five such rounds end slow start', () => {
+test('HyStart (RFC 9406 §4.2 test, Linux exit): a round whose least RTT rose past the threshold ends slow start at its eighth sample, ssthresh = cwnd', () => {
   const c = new Cubic(MSS);
   const round = rounds(c);
   assert.equal(round(100), 10, 'slow start: a segment per segment acknowledged');
   assert.equal(round(103), 10, 'up 3 ms, under the threshold (100/8 = 12.5 ms here): still slow start');
-  assert.equal(round(120), 7 + 3 / 4, 'up 17 ms: from the eighth sample on, Conservative Slow Start grows a quarter as fast');
-  for (let i = 0; i < 4; i++) assert.equal(round(120), 10 / 4, `CSS round ${i + 2}`);
-  assert.equal(c.ssthresh, Number.MAX_SAFE_INTEGER, 'not yet: five CSS rounds');
-  const cwnd = c.cwnd;
-  round(120);
-  assert.equal(c.ssthresh, cwnd, 'the fifth CSS round ended slow start: ssthresh = cwnd at its end');
+  assert.equal(round(112), 10, 'up 12 ms over the last round (103): under 103/8, still slow start');
+  const before = c.cwnd;
+  const grew = round(130);
+  assert.ok(grew >= 7 && grew < 7.01, `up 18 ms: slow start ends at the eighth sample of the round (grew ${grew} segments)`);
+  assert.equal(c.ssthresh, before + 7 * MSS, 'ssthresh = cwnd when the increase showed');
+  assert.ok(round(130) < 1, 'then congestion avoidance: far less than a segment per segment');
 });
 
-test('RFC 9406 §4.3: an RTT that falls back below the CSS baseline resumes slow start', () => {
+test('HyStart: the increase is judged on at least eight samples of a round, against the last round, never on its first round', () => {
   const c = new Cubic(MSS);
-  const round = rounds(c);
-  round(50);
-  assert.equal(round(70), 7 + 3 / 4, 'CSS from the eighth sample');
-  assert.equal(round(50), 7 / 4 + 3, 'back to slow start at the eighth sample below the baseline');
-  assert.equal(round(50), 10);
+  c.onRoundAck(undefined, 0, MSS);
+  let ack = 0;
+  for (let i = 0; i < 20; i++) {
+    ack += MSS;
+    c.onRoundAck((i === 0 ? 10 : 500) * 1e6, ack, 100 * MSS); // One long round: no last round to compare with.
+  }
+  assert.equal(c.ssthresh, Number.MAX_SAFE_INTEGER, 'a first round, however its RTT grew, ends nothing');
+  const d = new Cubic(MSS);
+  const round = rounds(d);
+  round(100);
+  let a = 10 * MSS + MSS;
+  for (let i = 0; i < 7; i++) {
+    a += MSS;
+    d.onRoundAck(200e6, a, 1000 * MSS); // Seven samples of a new round, far above.
+  }
+  assert.equal(d.ssthresh, Number.MAX_SAFE_INTEGER, 'seven samples are not enough');
+  d.onRoundAck(200e6, a + MSS, 1000 * MSS);
+  assert.ok(d.ssthresh < Number.MAX_SAFE_INTEGER, 'the eighth ends slow start');
 });
 
-test('RFC 9438 §4.9: a spurious fast recovery undone puts back the curve and slow start with its HyStart++ (which then still ends it)', () => {
+test('RFC 9438 §4.9: a spurious fast recovery undone puts back the curve and slow start with its HyStart (which then still ends it)', () => {
   const c = new Cubic(MSS);
   const round = rounds(c);
   round(100);
@@ -253,8 +266,7 @@ test('RFC 9438 §4.9: a spurious fast recovery undone puts back the curve and sl
   c.onUndo();
   assert.equal(round(100), 10, 'slow start goes on');
   round(120);
-  for (let i = 0; i < 5; i++) round(120);
-  assert.ok(c.ssthresh < Number.MAX_SAFE_INTEGER, 'HyStart++ ended slow start, as it would have without the spurious recovery');
+  assert.ok(c.ssthresh < Number.MAX_SAFE_INTEGER, 'HyStart ended slow start, as it would have without the spurious recovery');
   // After the undo a real loss reduces from the curve as it was: Wmax is the window at that loss.
   const before = c.cwnd;
   c.onFastRetransmit(0, MSS);

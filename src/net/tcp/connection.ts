@@ -583,6 +583,8 @@ export class TcpConnection {
         this.recovery.enteredTs = this.tsNow();
         this.resentAtEnter = resentBefore; // As it was before the recovery's first resend.
       }
+      // The window can grow while SND.UNA waits for a hole (BBR's STARTUP does in a recovery): the buffer grows with it.
+      this.tuneSendBuffer();
     }
     this.updateSendWindow(seg.seq, ack, window);
     return this.state !== 'CLOSED';
@@ -630,10 +632,6 @@ export class TcpConnection {
     this.armTlp(now);
     if (finAcked) this.ourFinAcked(now);
     this.tuneSendBuffer();
-    if (this.needDrain && this.sendQ.free > 0) {
-      this.needDrain = false;
-      this.defer('drain');
-    }
   }
 
   /**
@@ -746,16 +744,22 @@ export class TcpConnection {
    * any fixed buffer (100 Mbit/s × 100 ms is 1.25 MB in flight).
    */
   private tuneSendBuffer(): void {
-    if (this.cfg.sendBuffer !== undefined) return;
-    // In doublings: the queue's buffer grows (and copies what it holds) only when its bound does.
-    let want = DEFAULT_SEND_BUFFER;
-    // In a recovery the flight (SACKed data included) can outgrow the window: a buffer all in flight leaves no
-    // new data to show that a resend was lost again. (Once BBR's alone; for CUBIC the netsim loss rows are as
-    // before or better with it, as with the two rules below.)
-    const need = Math.max(this.cc.cwnd, seqDiff(this.sndMax, this.sndUna));
-    while (want < 2 * need) want *= 2;
-    want = Math.min(this.cfg.maxSendBuffer ?? MAX_SEND_BUFFER, want);
-    if (want > this.sendQ.capacity) this.sendQ.capacity = want;
+    if (this.cfg.sendBuffer === undefined) {
+      // In doublings: the queue's buffer grows (and copies what it holds) only when its bound does.
+      let want = DEFAULT_SEND_BUFFER;
+      // In a recovery the flight (SACKed data included) can outgrow the window: a buffer all in flight leaves no
+      // new data to show that a resend was lost again. (Once BBR's alone; for CUBIC the netsim loss rows are as
+      // before or better with it, as with the two rules below.)
+      const need = Math.max(this.cc.cwnd, seqDiff(this.sndMax, this.sndUna));
+      while (want < 2 * need) want *= 2;
+      want = Math.min(this.cfg.maxSendBuffer ?? MAX_SEND_BUFFER, want);
+      if (want > this.sendQ.capacity) this.sendQ.capacity = want;
+    }
+    // Room freed (by an ACK) or made (by growth): the application may write again.
+    if (this.needDrain && this.sendQ.free > 0) {
+      this.needDrain = false;
+      this.defer('drain');
+    }
   }
 
   /** Window update (RFC 9293 §3.10.7.4: the SND.WL1/WL2 rule keeps an old segment from setting it). */
@@ -863,7 +867,7 @@ export class TcpConnection {
       const before = this.rcvNxt;
       this.acceptInOrder(seg.buf, off, len);
       this.drainOutOfOrder();
-      this.rcvWindow.tune(seqDiff(this.rcvNxt, before), now, this.rtt.srtt);
+      this.rcvWindow.tune(seqDiff(this.rcvNxt, before), now, this.rtt.srtt, this.ourMss);
     }
     if (fin && seqAdd(seg.seq, seg.payloadLen) === this.rcvNxt) this.receiveFin(now);
     else if (this.ooo.fin !== undefined && this.ooo.fin === this.rcvNxt) this.receiveFin(now);

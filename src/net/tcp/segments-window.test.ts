@@ -1,7 +1,8 @@
 /**
  * The receive window on the wire: auto-tuned (the bound starts at 64 KiB and
- * doubles in a round trip in which the peer sends half of it, up to the
- * receive buffer), scaled by the shift we offered (RFC 7323 §2), and
+ * grows, in a round trip in which the peer sent more than in any before, as
+ * Linux's tcp_rcv_space_adjust grows it, up to the receive buffer), scaled by
+ * the shift we offered (RFC 7323 §2), and
  * announced without shrinking (RFC 9293 §3.8.6.2.2). See segment-harness.ts.
  */
 import { test } from 'node:test';
@@ -18,7 +19,7 @@ function burst(h: SegmentHarness, seq: number, n: number): number {
   return seq + n * M;
 }
 
-test('auto-tuning: half the window (32 KiB) received within a round trip grows the window offered next to four times what came', () => {
+test('auto-tuning: 23 segments in a round trip grow the window offered next as Linux does: (2 × 33580 + 16 segments) × (1 + 2 × the growth over ten segments)', () => {
   const h = new SegmentHarness(); // 1 ms round trip: SRTT 1 ms, the measuring interval.
   const c = h.established({}, { wscale: 2 }); // Our shift: 7 (4 MiB buffer).
   let seq = burst(h, R, 23); // 33580 bytes, the first of them opening the measurement.
@@ -29,20 +30,20 @@ test('auto-tuning: half the window (32 KiB) received within a round trip grows t
   h.advance(1n * MS);
   seq = burst(h, seq, 1);
   h.advance(40n * MS);
-  // The 33580 bytes of the round trip measured: 4 × 33580 = 134320 (more than doubling 64 KiB), so that a sender in
-  // slow start, which doubles what it sends each round trip, is not held back by the window (Linux's right-sizing).
+  // 2 × 33580 + 16 × 1460 = 90520, plus 2 × 90520 × (33580 - 14600) / 14600: 325872, so that a sender in slow start,
+  // which doubles what it sends each round trip, is not held back by the window we announce now for the next one.
   assert.deepEqual(
     h.recv().map((s) => [s.ack, s.window]),
-    [[seq, 134320 >> 7]],
-    '134320 >> 7',
+    [[seq, 325872 >> 7]],
+    '325872 >> 7',
   );
-  assert.equal(c.receiveWindowLimit, 134320);
+  assert.equal(c.receiveWindowLimit, 325872);
 });
 
-test('auto-tuning: less than half the window in a round trip leaves it as it was', () => {
+test('auto-tuning: a round trip that brings no more than the initial window (ten segments) leaves the window as it was', () => {
   const h = new SegmentHarness();
   const c = h.established({}, { wscale: 2 });
-  let seq = burst(h, R, 21); // With the one after: 22 × 1460 = 32120 bytes, short of 32768.
+  let seq = burst(h, R, 10); // With the one after: the first opens the measurement, then 10 × 1460 = 14600 bytes.
   h.advance(1n * MS);
   seq = burst(h, seq, 1);
   h.advance(40n * MS);
@@ -65,7 +66,7 @@ test('auto-tuning: never beyond the receive buffer; unscaled, the field stays at
   u.advance(1n * MS);
   s2 = burst(u, s2, 1);
   u.advance(40n * MS);
-  assert.equal(d.receiveWindowLimit, 134320);
+  assert.equal(d.receiveWindowLimit, 200_000, 'the whole buffer (325872 is more)');
   assert.equal(u.recv().at(-1)?.window, 65535, 'capped at the 16-bit field');
 });
 

@@ -104,26 +104,25 @@ test('a cookie connection starts unscaled, its edge where the SYN-ACK put it', (
   assert.equal(w.updateWorthSending(5000, 1460), false, 'the edge is 5000 + 65535 already');
 });
 
-test('auto-tuning: once a measuring interval (SRTT, or 100 ms before one) has passed, half the bound received grows it to max(twice the bound, four times what came)', () => {
+test("auto-tuning (Linux's tcp_rcv_space_adjust): once an interval (SRTT, or 100 ms before one) in which more came than in any before, the bound is 2 × what came + 16 segments, plus twice that times the growth", () => {
   const q = new ByteQueue(1 << 20, 16);
   const w = new ReceiveWindow(q, true);
-  w.tune(40_000, 50n * MS, 0);
+  w.tune(40_000, 50n * MS, 0, 1460);
   assert.equal(w.limit, 65536, 'within the first 100 ms');
-  w.tune(0, 100n * MS, 0);
-  assert.equal(w.limit, 160_000, '40000 × 2 ≥ 65536 at 100 ms: 4 × 40000 is more than twice 65536');
-  w.tune(75_000, 120n * MS, 20_000_000);
-  assert.equal(w.limit, 160_000, '20 ms of SRTT not yet passed');
-  w.tune(0, 140n * MS, 20_000_000);
-  assert.equal(w.limit, 160_000, '75000 × 2 < 160000');
-  w.tune(80_000, 160n * MS, 20_000_000);
-  assert.equal(w.limit, 320_000, 'exactly half: twice the bound (4 × 80000 is the same)');
-  w.tune(200_000, 180n * MS, 20_000_000);
-  assert.equal(w.limit, 800_000, 'four times what came, more than twice the bound: a doubling sender is not held back');
-  w.tune(300_000, 200n * MS, 20_000_000);
-  assert.equal(w.limit, 800_000, '300000 × 2 < 800000: unchanged');
+  w.tune(0, 100n * MS, 0, 1460);
+  // 2 × 40000 + 16 × 1460 = 103360, grown by 2 × 103360 × (40000 - 14600) / 14600 (the first against ten segments).
+  assert.equal(w.limit, Math.ceil(103_360 + (2 * 103_360 * 25_400) / 14_600));
+  w.tune(30_000, 200n * MS, 20_000_000, 1460);
+  assert.equal(w.limit, 462_997, 'less came than the best interval (40000): unchanged');
+  w.tune(80_000, 220n * MS, 20_000_000, 1460);
+  assert.equal(w.limit, 550_080, 'twice the best: (160000 + 23360) × 3, as a sender in slow start needs');
+  w.tune(100_000, 240n * MS, 20_000_000, 1460);
+  assert.equal(w.limit, 550_080, '(200000 + 23360) × 1.5 is less: the bound never shrinks');
+  w.tune(10_000, 250n * MS, 20_000_000, 1460);
+  assert.equal(w.limit, 550_080, '10 ms of SRTT not yet passed');
   const capped = new ReceiveWindow(new ByteQueue(100_000, 16), true);
-  capped.tune(60_000, 200n * MS, 0);
+  capped.tune(60_000, 200n * MS, 0, 1460);
   assert.equal(capped.limit, 100_000, 'never beyond the buffer');
-  capped.tune(1_000_000, 400n * MS, 0);
+  capped.tune(1_000_000, 400n * MS, 0, 1460);
   assert.equal(capped.limit, 100_000);
 });

@@ -1,8 +1,8 @@
 /**
  * The receive window we offer: free space in the receive buffer from RCV.NXT
- * on, within a bound auto-tuned to the peer's rate (it starts at 64 KiB and
- * doubles each round trip in which the peer fills half of it, like Linux's
- * tcp_rcv_space_adjust), scaled (RFC 7323 §2), never shrunk below an edge
+ * on, within a bound auto-tuned to the peer's rate (it starts at 64 KiB and,
+ * once a round trip, grows to what Linux's tcp_rcv_space_adjust offers for
+ * what arrived in it), scaled (RFC 7323 §2), never shrunk below an edge
  * already advertised, and announced again only when it has grown enough to
  * be worth it (receiver-side silly window avoidance, RFC 9293 §3.8.6.2.2).
  * Out-of-order data lies inside that space (and is bounded by it), so it
@@ -10,6 +10,9 @@
  */
 import type { ByteQueue } from './bytes.ts';
 import { INITIAL_RECEIVE_WINDOW, MAX_WINDOW, MAX_WINDOW_SHIFT, TUNING_INTERVAL_NS } from './constants.ts';
+
+/** Linux's first measure of what arrives in a round trip (tcp_init_buffer_space): the initial window, ten segments. */
+const INITIAL_WINDOW_SEGMENTS = 10;
 import { seqAdd, seqDiff, seqLt } from './seq.ts';
 
 export class ReceiveWindow {
@@ -26,6 +29,8 @@ export class ReceiveWindow {
   /** When the auto-tuning last measured, and the octets received in order since. */
   private markNs = 0n;
   private markBytes = 0;
+  /** The most octets that arrived in one measuring interval so far (Linux's rcvq_space.space); 0 before the first. */
+  private space = 0;
   private readonly recvQ: ByteQueue;
 
   /** `recvQ`: the data the application has not taken. `scaling`: offer window scaling. */
@@ -68,14 +73,28 @@ export class ReceiveWindow {
     return gain >= Math.min(this.limit / 2, smss);
   }
 
-  /** `len` octets arrived in order. Once per round trip: if the peer sent at least half the window, double it (up to the buffer). */
-  tune(len: number, now: bigint, srttNs: number): void {
+  /**
+   * `len` octets arrived in order (`smss`: the segment size we offered). Once a measuring interval (SRTT, or 100 ms
+   * before one), when more arrived in it than in any interval before, the bound grows as Linux's dynamic right-sizing
+   * (tcp_rcv_space_adjust) sets it: twice what arrived, plus 16 segments of cushion, plus twice that again times the
+   * growth over the best interval before (the first measured against the initial window of ten segments). A sender in
+   * slow start doubles each round trip, and the window announced now is used a round trip later, so the bound must run
+   * ahead of it: the old rule (twice the bound, or four times what came, once half the bound came) kept slow start on a
+   * 100 ms path window-limited for three round trips, and each time the window opened the congestion window it had grown
+   * meanwhile left at once, a burst of 500 segments into the queue (test/sim-tcp.test.ts's long path: 1000 lost).
+   */
+  tune(len: number, now: bigint, srttNs: number, smss: number): void {
     if (this.limit >= this.recvQ.capacity) return;
     this.markBytes += len;
     if (now - this.markNs < BigInt(Math.round(srttNs > 0 ? srttNs : TUNING_INTERVAL_NS))) return;
-    // Dynamic right-sizing (Linux's tcp_rcv_space_adjust): offer at least twice what arrived in the last round trip,
-    // so that a sender in slow start (which doubles each round trip) is never held back by the window.
-    if (this.markBytes * 2 >= this.limit) this.limit = Math.min(this.recvQ.capacity, Math.max(this.limit * 2, this.markBytes * 4));
+    const copied = this.markBytes,
+      before = this.space || INITIAL_WINDOW_SEGMENTS * smss;
+    if (copied > before) {
+      let win = 2 * copied + 16 * smss;
+      win += (2 * win * (copied - before)) / before;
+      this.limit = Math.min(this.recvQ.capacity, Math.max(this.limit, Math.ceil(win)));
+      this.space = copied;
+    }
     this.markNs = now;
     this.markBytes = 0;
   }
