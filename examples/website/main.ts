@@ -18,10 +18,11 @@ import { tlsCertificate, tlsServerStream, type TlsCertificate } from 'fata/tls';
 import { TcpDuplex } from 'fata/duplex';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type config from './config.ts';
-import { AcmeClient, acmeCertificates, AcmeStore, withChallenges } from './acme.ts';
+// ACME (pkijs, asn1js: half the image) and --remote (isomorphic-git) are imported when their flags ask for them: the
+// bundle keeps them, but evaluating them was most of every boot's evaluation (docs/profiling.md, Create latency).
+import type { AcmeClient, AcmeStore } from './acme.ts';
 import { type RenewalStats, type WebsiteMetrics, withMetrics } from './metrics.ts';
-import { parseRemote, remoteHead } from 'fata/git';
-import { fetchSite, PULL_PATH, pullHook, type GitSite } from './git.ts';
+import type { GitSite } from './git.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -68,7 +69,10 @@ async function content(
   let site = siteOf(htdocs, htdocs.modifiedMs);
   let hook: HttpHandler | undefined;
   let git: GitSite | undefined;
+  let pullPath = '';
   if (params.remote) {
+    const [{ parseRemote, remoteHead }, { fetchSite, PULL_PATH, pullHook }] = await Promise.all([import('fata/git'), import('./git.ts')]);
+    pullPath = PULL_PATH;
     const { url, branch } = parseRemote(params.remote);
     const maxBytes = params['max-content'] * 1024 * 1024;
     const ca = params['remote-ca'] || undefined;
@@ -92,7 +96,7 @@ async function content(
   const route =
     (which: 'plain' | 'secure'): HttpHandler =>
     (req, from) =>
-      hook && safePath(req.target) === PULL_PATH ? hook(req, from) : site[which](req, from);
+      hook && safePath(req.target) === pullPath ? hook(req, from) : site[which](req, from);
   const plain = route('plain');
   const secure = route('secure');
   return { plain, secure, files: () => (git ? git.files : htdocs.list().length) };
@@ -102,13 +106,15 @@ async function content(
  * An ACME client when --acme-directory is given (its answers need the HTTP port), with the account key and
  * certificate kept on `storeDev` when one is attached (`--block:store=FILE`).
  */
-function acmeClient(
+async function acmeClient(
   params: ParamsOf<typeof config>,
   ctx: Context,
   net: NetStack,
   storeDev: BlockDevice | undefined,
-): { client: AcmeClient; store: AcmeStore | undefined } | undefined {
+): Promise<Acme | undefined> {
   if (!params['acme-directory']) return undefined;
+  const acme = await import('./acme.ts');
+  const { AcmeClient, AcmeStore } = acme;
   const domains = params.domain
     .split(',')
     .map((d) => d.trim())
@@ -126,7 +132,14 @@ function acmeClient(
     ...(accountKeyPem ? { accountKeyPem } : {}),
     sleep: (ms) => ctx.sleep(ms),
   });
-  return { client, store };
+  return { client, store, module: acme };
+}
+
+/** The ACME client and store, and the module they come from (loaded only with --acme-directory: it is most of the image). */
+interface Acme {
+  readonly client: AcmeClient;
+  readonly store: AcmeStore | undefined;
+  readonly module: typeof import('./acme.ts');
 }
 
 /**
@@ -137,12 +150,16 @@ async function certificates(
   devices: DevicesOf<typeof config>,
   params: ParamsOf<typeof config>,
   ctx: Context,
-  acme: { client: AcmeClient; store: AcmeStore | undefined } | undefined,
+  acme: Acme | undefined,
   stats: RenewalStats | undefined,
 ): Promise<() => TlsCertificate> {
   const nowMs = (): number => Number(ctx.clock.wallNs() / 1_000_000n);
   if (acme)
-    return acmeCertificates(acme.client, { log: ctx.log, sleep: (ms) => ctx.sleep(ms), nowMs, ...(stats ? { stats } : {}) }, acme.store);
+    return acme.module.acmeCertificates(
+      acme.client,
+      { log: ctx.log, sleep: (ms) => ctx.sleep(ms), nowMs, ...(stats ? { stats } : {}) },
+      acme.store,
+    );
   const certPem = params['tls-cert'] || new TextDecoder().decode(devices.tls.get('/cert.pem'));
   const keyPem = params['tls-key'] || new TextDecoder().decode(devices.tls.get('/key.pem'));
   const cert = tlsCertificate(certPem, keyPem);
@@ -172,7 +189,7 @@ export async function serve(
   const hsts: [string, string][] = params.hsts > 0 ? [['Strict-Transport-Security', `max-age=${params.hsts}`]] : [];
   const site = await content(devices, params, ctx, hsts);
   const { files } = site;
-  const acme = acmeClient(params, ctx, net, store);
+  const acme = await acmeClient(params, ctx, net, store);
   // --metrics: the certificate's expiry once there is one, the renewal counts with ACME, responses by status.
   let cert: (() => TlsCertificate) | undefined;
   const metrics: WebsiteMetrics | undefined = params.metrics
@@ -233,7 +250,7 @@ export async function serve(
       };
     };
     const base = params['redirect-https'] && httpsPort ? toHttps : plain;
-    const handler = acme ? withChallenges(acme.client, base) : base;
+    const handler = acme ? acme.module.withChallenges(acme.client, base) : base;
     if (params['http-server'] === 'node') {
       const nodeServer = nodeHttpServer(handler);
       await net.tcpListen(httpPort, (s) => nodeServer.emit('connection', new TcpDuplex(s)));
