@@ -481,18 +481,44 @@ async function crashAt(c: Ctx, daemon: ChildProcess, args: string[], next: strin
 
 const names = (c: Ctx): string[] => c.json<Info[]>(['list']).map((u) => u.name);
 
+/** Processes running an image copy of the daemon's state dir (its tenders, and the shell of bin/fata before them). */
+function tendersOf(c: Ctx): number[] {
+  const images = `${join(c.stateDir, 'images')}/`;
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number)
+    .filter((p) => {
+      try {
+        return (
+          readFileSync(`/proc/${p}/cmdline`, 'utf8')
+            .split('\0')
+            .some((a) => a.startsWith(images)) && running(p)
+        );
+      } catch {
+        return false;
+      }
+    });
+}
+
 /** Each crash point of create and destroy: after a restart, the unikernel exists exactly when its state was written. */
 async function crashCreateDestroy(c: Ctx, create: string[]): Promise<ChildProcess> {
   let d = await c.startDaemon('create-after-taps');
-  d = await crashAt(c, d, create, 'create-after-save');
+  d = await crashAt(c, d, create, 'create-after-start');
   // The tap made before the crash is swept; the create never happened.
   assert.deepEqual(names(c), []);
   assert.deepEqual(c.taps(), []);
+  d = await crashAt(c, d, create, 'create-after-save');
+  // Its tender was started before its state was written: it died with the daemon (or by the next one's sweep), its tap
+  // is swept, and it does not come back.
+  assert.deepEqual(names(c), []);
+  assert.deepEqual(c.taps(), []);
+  await until('no tender of the state dir is left', () => tendersOf(c).length === 0, 10_000);
   d = await crashAt(c, d, create, 'destroy-after-save');
   // Written before the crash: it is declared, so it runs.
   assert.deepEqual(names(c), ['a']);
   await until('a serves', () => c.consoleText('a').includes('event=serving'));
   assert.match(c.ping(), /3 received/);
+  assert.equal(tendersOf(c).length, 1, "a running unikernel's tender is what tendersOf finds");
   d = await crashAt(c, d, ['destroy', 'a'], 'update-after-save');
   assert.deepEqual(names(c), []);
   assert.deepEqual(c.taps(), [], 'the destroyed one left no tap');
