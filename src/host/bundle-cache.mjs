@@ -20,7 +20,7 @@ const CACHE = join(ROOT, 'node_modules', '.cache', 'fata');
 const ENTRIES = { cli: 'src/cli/fata.ts', bootstrap: 'src/tender/bootstrap.ts' };
 
 /** How bundles are made here: a change to the esbuild options below must change it, so old bundles are rebuilt. */
-const RECIPE = 6;
+const RECIPE = 7;
 
 /** @type {typeof import('node:crypto').createHash | undefined} */
 let createHash;
@@ -45,28 +45,39 @@ function stamp(file) {
  * imported. An ES import of a built-in builds its ES facade, which reads every export and so runs
  * every lazy getter; and `node:crypto` cost each sealed engine about 3.4 ms and 4 MiB of resident
  * memory, imported by modules whose hashing the engine does not use (it hashes through
- * src/targets/node/native-crypto.ts). A built-in is `process.getBuiltinModule(id)`; one in `LAZY` is an
- * object of getters, one per export name (listed now, at bundle time, without reading them), that loads
- * the module on the first read. esbuild reads named imports property by property where they are used.
- * @type {import('esbuild').Plugin}
+ * src/targets/node/native-crypto.ts). In the ES bundle (the CLI) a built-in is
+ * `process.getBuiltinModule(id)`; in the CommonJS one (the bootstrap) it is left to `require`, which
+ * esbuild then reads property by property where a named import is used. esbuild copies every export
+ * of a CommonJS module into an object of getters at each ES import of it (`__toESM`): with node:fs
+ * imported by seven modules that copying ran often enough during boot to be optimized, which loaded
+ * V8's optimizing compilers' code into the sealed engine (docs/profiling.md, "Boot: what the engine
+ * touches"); a named import of an external `require` is not copied. One in `LAZY` is an object whose
+ * prototype has a getter per export name (listed now, at bundle time, without reading them), loading
+ * the module on the first read; it has no own properties, so that there is nothing to copy either.
+ * @param {boolean} cjs
+ * @returns {import('esbuild').Plugin}
  */
 const LAZY = new Set(['node:crypto']);
-const lazyBuiltins = {
+const lazyBuiltins = (cjs) => ({
   name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'lazy-builtin' }));
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      cjs && !LAZY.has(args.path) ? { path: args.path, external: true } : { path: args.path, namespace: 'lazy-builtin' },
+    );
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
       const id = JSON.stringify(args.path);
       if (!LAZY.has(args.path)) return { contents: `module.exports = process.getBuiltinModule(${id});`, loader: 'js' };
       const names = JSON.stringify(Object.keys(process.getBuiltinModule(args.path)));
       return {
         contents: `let m; const load = () => (m ??= process.getBuiltinModule(${id}));
-for (const k of ${names}) Object.defineProperty(module.exports, k, { enumerable: true, get: () => load()[k] });`,
+const exportsOf = {};
+for (const k of ${names}) Object.defineProperty(exportsOf, k, { enumerable: true, get: () => load()[k] });
+module.exports = Object.create(exportsOf);`,
         loader: 'js',
       };
     });
   },
-};
+});
 
 /**
  * Path of an up-to-date bundle for `name`, building it if needed; the
@@ -124,9 +135,16 @@ export async function hostEntry(name) {
       format: cjs ? 'cjs' : 'esm',
       target: 'node24',
       packages: 'external',
-      define: { __FATA_ROOT__: JSON.stringify(ROOT), ...(cjs ? { 'import.meta.url': '__fataModuleUrl' } : {}) },
-      ...(cjs ? { banner: { js: `'use strict';\nconst __fataModuleUrl = require('node:url').pathToFileURL(__filename).href;` } } : {}),
-      plugins: typeof process.getBuiltinModule === 'function' ? [lazyBuiltins] : [],
+      define: { __FATA_ROOT__: JSON.stringify(ROOT), ...(cjs ? { 'import.meta.url': '__fataModule.url' } : {}) },
+      // The file URL only when asked for: node:url's pathToFileURL touched 2.2 MiB of the engine at every boot.
+      ...(cjs
+        ? {
+            banner: {
+              js: `'use strict';\nconst __fataModule = { get url() { return require('node:url').pathToFileURL(__filename).href; } };`,
+            },
+          }
+        : {}),
+      plugins: typeof process.getBuiltinModule === 'function' ? [lazyBuiltins(cjs)] : [],
       metafile: true,
       write: false,
       logLevel: 'silent',

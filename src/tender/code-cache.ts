@@ -18,14 +18,15 @@
  */
 import { lstatSync, mkdirSync } from 'node:fs';
 import { constants, enableCompileCache, flushCompileCache } from 'node:module';
-import { dirname, join } from 'node:path';
 
 export const CODE_CACHE_DIR = '.v8-cache';
 
 /** The folder of `imagePath`'s code cache for the image with this SHA-256, or undefined when its folder has not opted in. */
 export function codeCacheDir(imagePath: string, sha256: string, euid = process.geteuid?.() ?? -1): string | undefined {
   if (!/^[0-9a-f]{64}$/.test(sha256)) return undefined;
-  const base = join(dirname(imagePath), CODE_CACHE_DIR);
+  // Not join(dirname(…)): path operations are kept off the boot path (./load.ts, compile).
+  const slash = imagePath.lastIndexOf('/');
+  const base = slash < 0 ? CODE_CACHE_DIR : `${imagePath.slice(0, slash + 1)}${CODE_CACHE_DIR}`;
   const ownOnly = (p: string): boolean => {
     try {
       const s = lstatSync(p);
@@ -35,7 +36,7 @@ export function codeCacheDir(imagePath: string, sha256: string, euid = process.g
     }
   };
   if (!ownOnly(base)) return undefined;
-  const dir = join(base, sha256);
+  const dir = `${base}/${sha256}`;
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch {

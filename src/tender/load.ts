@@ -17,7 +17,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import Module, { isBuiltin, SourceMap } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Platform } from '../runtime/boot.ts';
 import { MAP_BUNDLE_FIELD, sha256Hex, type Image } from '../build/image.ts';
@@ -69,8 +69,7 @@ function errorHeader(err: unknown): string {
  */
 function mapStacks(filename: string, mapText: string, line0: number): void {
   let map: SourceMap | null | undefined;
-  const dir = dirname(filename);
-  const source = (s: string): string => (s.startsWith('file://') ? fileURLToPath(s) : resolve(dir, s));
+  const source = (s: string): string => (s.startsWith('file://') ? fileURLToPath(s) : resolve(dirname(filename), s));
   /** The line each error was made on, quoted as Node quotes it, for the uncaught-error report. */
   const quoted = new WeakMap<object, string>();
   type Entry = { originalSource: string; originalLine: number; originalColumn: number; name?: string };
@@ -157,7 +156,11 @@ type Wrapper = (e: object, r: (id: string) => unknown, m: { exports: object }) =
 /** Compiles (does not run) the bundle; with a map, as a module Node keeps the map of. */
 function compile(image: Image, imagePath: string | undefined, sourceMap: string | undefined): Wrapper {
   const code = new TextDecoder().decode(image.sections.get('bundle')!);
-  const filename = imagePath ? resolve(imagePath) : `${image.manifest.name}.fata`;
+  // Both tenders pass an absolute path. Path operations are kept off the boot path where they are not needed: the engine's
+  // own loading of the bootstrap runs its path code nearly often enough to have V8 optimize it, and the first optimization
+  // of a boot brings 2.4 MiB of the optimizing compilers' code into memory (docs/profiling.md, "Boot: what the engine touches").
+  let filename = `${image.manifest.name}.fata`;
+  if (imagePath) filename = isAbsolute(imagePath) ? imagePath : resolve(imagePath);
   const text = `${HEAD}${code}\n};\n`;
   if (sourceMap !== undefined) mapStacks(filename, sourceMap, 2);
   // A module of its own, compiled by Node's CommonJS loader.

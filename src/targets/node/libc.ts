@@ -2,23 +2,37 @@
  * The few libc calls the node target needs, bound once through koffi.
  * Pointer arguments take a `Uint8Array` that koffi passes without copying.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type koffiModule from 'koffi';
 
 /**
  * koffi's native module straight from its prebuilt package: koffi's own
  * entry point spends about 8 ms of every engine start on platform
- * detection (a third of what spt adds to a bare start). The full package
- * is the fallback wherever the prebuilt path differs (musl, other arches).
+ * detection (a third of what spt adds to a bare start). It is opened with
+ * `process.dlopen`, which is all `require` does for a `.node` file, after
+ * looking for it in `node_modules` of this file's folder and each one above
+ * (as Node's resolution would, with string operations only): `require`'s
+ * resolver ran enough of the engine's path code (`normalizeString`) to
+ * have it optimized during boot, and touched 3.4 MiB more of the engine's
+ * own code (docs/profiling.md, "Boot: what the engine touches"). The full
+ * package is the fallback wherever the prebuilt path differs (musl, other
+ * arches).
  */
 function loadKoffi(): typeof koffiModule {
-  const req = createRequire(import.meta.url);
-  try {
-    return req(`@koromix/koffi-${process.platform}-${process.arch}/${process.platform}_${process.arch}/koffi.node`) as typeof koffiModule;
-  } catch {
-    const m = req('koffi') as typeof koffiModule & { default?: typeof koffiModule };
-    return m.default ?? m;
+  const prebuilt = `@koromix/koffi-${process.platform}-${process.arch}/${process.platform}_${process.arch}/koffi.node`;
+  // The bootstrap's CommonJS bundle has __filename (its import.meta.url would be made from it through node:url).
+  const here = typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url);
+  for (let dir = here.slice(0, here.lastIndexOf('/')); dir !== ''; dir = dir.slice(0, dir.lastIndexOf('/'))) {
+    const file = `${dir}/node_modules/${prebuilt}`;
+    if (!existsSync(file)) continue;
+    const m = { exports: {} as typeof koffiModule };
+    process.dlopen(m, file);
+    return m.exports;
   }
+  const m = createRequire(import.meta.url)('koffi') as typeof koffiModule & { default?: typeof koffiModule };
+  return m.default ?? m;
 }
 
 /** koffi, loaded once for every binding in the node and spt targets. */
