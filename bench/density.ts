@@ -15,6 +15,9 @@
  * create→serving: the same start to the unikernel's `event=serving` console line (its ts=, the engine's clock);
  *                 bare: to its `listening` line as read. Free of the network's part (ARP, a first SYN lost to
  *                 a tap not yet attached)
+ * phases:         the same start to the daemon's reply, to its `started` note (the tender spawned), to the engine
+ *                 process's start (its start time after its tender's, in the kernel's ticks of 10 ms), to the
+ *                 service's `event=boot` line: where a create's time goes (docs/profiling.md, Create latency)
  * RSS:            each sealed engine's VmRSS once all run (from the daemon's stats), and the tenders' (the native
  *                 supervisor); bare engines' VmRSS. PSS (shared pages divided among their users) and how far
  *                 MemAvailable went down per unikernel say what each one costs the host
@@ -69,6 +72,14 @@ const cpuTicks = (pid: number): number => {
     return Number(f[11]) + Number(f[12]);
   } catch {
     return 0;
+  }
+};
+/** When process `pid` started, in ms since the host booted (the kernel's start time, in ticks of 10 ms). */
+const startedMs = (pid: number): number => {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]) * 10;
+  } catch {
+    return Number.NaN;
   }
 };
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
@@ -129,6 +140,10 @@ interface Sealed {
   latencies: number[];
   serving: number[];
   answered: number[];
+  /** Phases of each create, in ms from its request: the tender spawned, the engine process made, its boot line. */
+  spawned: number[];
+  engine: number[];
+  booted: number[];
   seconds: number;
   why: string;
   /** How much MemAvailable went down per unikernel, in kB. */
@@ -142,6 +157,9 @@ async function sealed(daemonPid: number): Promise<Sealed> {
     latencies: [],
     serving: [],
     answered: [],
+    spawned: [],
+    engine: [],
+    booted: [],
     seconds: 0,
     why: `the limit (${limit})`,
     hostKbEach: 0,
@@ -171,11 +189,19 @@ async function sealed(daemonPid: number): Promise<Sealed> {
     s.latencies.push(await firstReply(`http://${ipOf(i)}:8080/`, t0));
     const info = (await request(sock, { op: 'info', name: `w${i}` })) as { tenderPid?: number; enginePid?: number };
     s.cpu.push((cpuTicks(info.enginePid ?? 0) + cpuTicks(info.tenderPid ?? 0)) * 10);
-    const lines = ((await request(sock, { op: 'console', name: `w${i}` })) as { lines: { t: number; text: string }[] }).lines;
+    const lines = ((await request(sock, { op: 'console', name: `w${i}` })) as { lines: { t: number; stream: string; text: string }[] })
+      .lines;
     // The line's own time (ts=…, the engine's clock, which is the host's): when the daemon read it may be later.
-    const line = lines.find((l) => l.text.includes('event=serving'));
-    const ts = Date.parse(/\bts=(\S+)/.exec(line?.text ?? '')?.[1] ?? '');
-    s.serving.push((Number.isFinite(ts) ? ts : (line?.t ?? Number.NaN)) - t0);
+    const at = (event: string): number => {
+      const line = lines.find((l) => l.text.includes(`event=${event}`));
+      const ts = Date.parse(/\bts=(\S+)/.exec(line?.text ?? '')?.[1] ?? '');
+      return (Number.isFinite(ts) ? ts : (line?.t ?? Number.NaN)) - t0;
+    };
+    s.serving.push(at('serving'));
+    s.booted.push(at('boot'));
+    s.spawned.push((lines.find((l) => l.stream === 'fata' && l.text.startsWith('started'))?.t ?? Number.NaN) - t0);
+    // The engine's start after its tender's, in the kernel's ticks (the host's boot time is known to a second only).
+    s.engine.push(s.spawned.at(-1)! + startedMs(info.enginePid ?? 0) - startedMs(info.tenderPid ?? 0));
     if (i % 25 === 0)
       say(
         `  ${i} sealed websites running, last create→reply ${s.latencies.at(-1)} ms, MemAvailable ${(available() / 1048576).toFixed(1)} GiB`,
@@ -269,7 +295,10 @@ try {
   const row = (name: string, xs: number[]): string => `${name}: p50 ${pct(xs, 50)} ms, p99 ${pct(xs, 99)} ms`;
   say(row('create→first reply, sealed under the daemon', s.latencies));
   say(row('  create→serving (its console line)', s.serving));
-  say(row('  of which the daemon answering the create (checks, image copy, taps, state, tender spawned)', s.answered));
+  say(row('  of which the daemon answering the create (checks, image copy, taps, tender spawned, state written)', s.answered));
+  say(row('  the tender spawned (the daemon\'s "started" note)', s.spawned));
+  say(row('  the engine process made (its start time, in ticks of 10 ms)', s.engine));
+  say(row("  the engine's boot line (service code running)", s.booted));
   say(row('start→first reply, bare engine', b.latencies));
   say(row('  start→listening (its output line)', b.listening));
   say(
