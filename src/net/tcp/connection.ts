@@ -53,7 +53,7 @@ import { Reassembly } from './reassembly.ts';
 import { Scoreboard } from './sack.ts';
 import { due, Timers } from './timers.ts';
 import { ReceiveWindow } from './window.ts';
-import { seqAdd, seqDiff, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
+import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from './seq.ts';
 import type { CongestionChoice, TcpConfig, TcpCounters, TcpEvents, TcpHost, TcpState } from './types.ts';
 import type { Random } from '../../devices/index.ts';
 
@@ -138,6 +138,10 @@ export class TcpConnection {
   private readonly timers: Timers;
   private readonly rtt: RttEstimator;
   /** Segments received since our last ACK, and whether an ACK must go now rather than be delayed. */
+  /** A duplicate segment to report in the next ACK's first SACK block (RFC 2883 §4), once: its range. */
+  private dsackOwed = false;
+  private dsackFrom = 0;
+  private dsackTo = 0;
   private unackedSegs = 0;
   private ackNow = false;
 
@@ -471,6 +475,9 @@ export class TcpConnection {
     if (wnd === 0 && flags & ACK && !(flags & (RST | SYN)) && this.state !== 'SYN-RECEIVED') {
       if (this.processAck(seg, o, now)) this.output(now);
     }
+    // RFC 2883 §4: data wholly below RCV.NXT arrived again (a spurious resend, or a duplicate): the ACK reports it.
+    if (seg.payloadLen > 0 && seqLe(seqAdd(seg.seq, seg.payloadLen), this.rcvNxt))
+      this.reportDuplicate(seg.seq, seqAdd(seg.seq, seg.payloadLen));
     if (!(flags & RST) && this.state !== 'CLOSED') this.sendAck();
     // TIME-WAIT: a retransmission of the remote FIN (it ends at RCV.NXT, so it fails the test) is
     // acknowledged and restarts the 2 MSL timeout.
@@ -555,6 +562,7 @@ export class TcpConnection {
       this.ackInflightBefore = this.inflightNow();
     }
     this.timers.persistProbes = 0; // The peer answers (RFC 1122 §4.2.2.17: then the connection stays open).
+    if (this.sackOk && o.sackCount > 0) this.checkDsack(o, ack);
     if (acked > 0) {
       this.newDataAcked(ack, acked, o, now);
     } else if (
@@ -634,6 +642,14 @@ export class TcpConnection {
     this.tuneSendBuffer();
   }
 
+  /** RFC 2883 §4.2: the first SACK block is a D-SACK when it lies below the ACK or inside the second block. */
+  private checkDsack(o: TcpOptions, ack: number): void {
+    const l = o.sack[0]!,
+      r = o.sack[1]!;
+    const dup = seqLe(r, ack) || (o.sackCount > 1 && seqGe(l, o.sack[2]!) && seqLe(r, o.sack[3]!));
+    if (dup && seqLt(l, r)) this.recovery.dsack(l, r, this.sndUna, this.sndMax, this.segmentData);
+  }
+
   /**
    * Octets in flight: with SACK, RFC 6675's pipe (less what is SACKed or presumed lost, plus what was resent);
    * without, less a segment for each duplicate ACK (each says one left the network).
@@ -673,7 +689,7 @@ export class TcpConnection {
       r = this.recovery;
     const minRtt = Number.isFinite(rate.minRttNs) ? rate.minRttNs : this.rtt.srtt;
     const none = !r.reorderSeen && (r.inRecovery || r.inLoss || this.scoreboard.sackedBytes() >= DUP_THRESH * this.segmentData);
-    const reoWnd = none ? 0 : Math.min(minRtt / 4, this.rtt.srtt || minRtt);
+    const reoWnd = none ? 0 : Math.min((r.reoWndMult * minRtt) / 4, this.rtt.srtt || minRtt);
     const at = rate.detectLoss(this.sndUna, this.scoreboard.highRxt, Number(now), reoWnd);
     r.lostTo = rate.lostTo;
     this.timers.rack = at > 0 ? BigInt(Math.ceil(at)) : undefined;
@@ -835,6 +851,11 @@ export class TcpConnection {
     // Trim what we already have and what the window does not cover.
     const early = seqDiff(this.rcvNxt, seq);
     if (early > 0) {
+      if (len > 0) {
+        // RFC 2883 §4: the part already received is reported as a duplicate, at once.
+        this.reportDuplicate(seq, seqAdd(seq, Math.min(early, len)));
+        this.ackNow = true;
+      }
       if (early >= len) {
         fin = fin && early === len; // The FIN is new only if it sits exactly at RCV.NXT.
         len = 0;
@@ -851,7 +872,7 @@ export class TcpConnection {
     }
     if (seq !== this.rcvNxt) {
       // Out of order: keep it (bounded by the window) and say so at once (RFC 5681 §4.2).
-      if (len > 0) this.ooo.store(seq, seg.buf.subarray(off, off + len), fin);
+      if (len > 0 && this.ooo.store(seq, seg.buf.subarray(off, off + len), fin)) this.reportDuplicate(seq, seqAdd(seq, len));
       this.counters.outOfOrder++;
       this.ackNow = true;
       return;
@@ -1157,6 +1178,7 @@ export class TcpConnection {
   }
 
   private segment(seq: number, flags: number): TcpRepr {
+    this.dsackOwed = false; // Reported in this ACK or not at all: a D-SACK block is about the latest segment (RFC 2883 §4).
     const w = this.rcvWindow.field(this.rcvNxt);
     const r: TcpRepr = { srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, flags, window: w };
     if (this.tsOk) r.timestamps = [this.tsNow(), this.tsRecent];
@@ -1166,9 +1188,23 @@ export class TcpConnection {
   /** A pure ACK carries the highest sequence sent, so a rewound SND.NXT never makes it look old. */
   private sendAck(): void {
     if (this.state === 'CLOSED' || this.state === 'LISTEN' || this.state === 'SYN-SENT') return;
+    const dsack = this.dsackOwed;
     const r = this.segment(this.sndMax, ACK);
-    if (this.sackOk && !this.ooo.empty) r.sack = this.ooo.sackBlocks(this.tsOk ? 3 : 4); // RFC 2018 §3: 3 blocks beside timestamps.
+    if (this.sackOk && (dsack || !this.ooo.empty)) {
+      const max = this.tsOk ? 3 : 4; // RFC 2018 §3: 3 blocks beside timestamps.
+      const blocks = this.ooo.empty ? [] : this.ooo.sackBlocks(dsack ? max - 1 : max);
+      if (dsack) blocks.unshift(this.dsackFrom, this.dsackTo); // RFC 2883 §4: the D-SACK block first.
+      r.sack = blocks;
+    }
     this.transmit(r, 0, 0);
+  }
+
+  /** RFC 2883: octets `from`..`to` arrived again; with SACK, the next ACK's first block says so. */
+  private reportDuplicate(from: number, to: number): void {
+    if (!this.sackOk) return;
+    this.dsackOwed = true;
+    this.dsackFrom = from;
+    this.dsackTo = to;
   }
 
   /** RFC 5961: answer a suspicious segment with an ACK, within the layer's rate limit (§7). */
@@ -1287,6 +1323,7 @@ export class TcpConnection {
    * and how far anything was ever resent (data at or above that edge arriving late was reordered, not resent).
    */
   private countRetransmit(seq: number, len: number): void {
+    this.recovery.noteResend(seq, len);
     this.counters.retransmits++;
     this.counters.bytesRetransmitted += len;
     this.rtt.lastRetransmitTs = this.tsNow();

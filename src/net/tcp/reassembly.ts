@@ -48,17 +48,21 @@ export class Reassembly {
     return this.heldBytes;
   }
 
-  /** Holds `data` (a view of the frame, copied here) that starts at `seq`; `fin`: the segment carried FIN. */
-  store(seq: number, data: Uint8Array, fin: boolean): void {
+  /**
+   * Holds `data` (a view of the frame, copied here) that starts at `seq`; `fin`: the segment carried FIN. Returns true
+   * when a held segment at the same place already had all of it (a duplicate, for a D-SACK block: RFC 2883 §4).
+   */
+  store(seq: number, data: Uint8Array, fin: boolean): boolean {
     if (fin) this.fin = seqAdd(seq, data.length);
-    if (this.heldBytes + data.length > this.limit) return;
+    if (this.heldBytes + data.length > this.limit) return false;
     const q = this.held;
     let i = 0;
     while (i < q.length && seqLt(q[i]!.seq, seq)) i++;
     this.lastSeq = seq;
-    if (i < q.length && q[i]!.seq === seq && q[i]!.data.length >= data.length) return; // Duplicate.
+    if (i < q.length && q[i]!.seq === seq && q[i]!.data.length >= data.length) return true; // Duplicate.
     q.splice(i, 0, { seq, data: data.slice() });
     this.heldBytes += data.length;
+    return false;
   }
 
   /** The first held segment that RCV.NXT (`rcvNxt`) has reached, taken out of the queue; undefined when none has. */

@@ -13,7 +13,9 @@
  * and the DupThresh count no longer starts a recovery), and its timer starts a
  * recovery without waiting for more ACKs. Without SACK it is NewReno (RFC 6582).
  * A tail loss probe (RFC 8985 §7) turns a lost tail into a SACK recovery
- * instead of a timeout. The window itself is the congestion controller's
+ * instead of a timeout. D-SACK blocks (RFC 2883) undo a fast recovery whose
+ * every resend came back duplicated (RFC 3708) and widen RACK's reordering
+ * window (RFC 8985 §6.2 step 4). The window itself is the congestion controller's
  * (congestion.ts: CUBIC by default, or NewReno); while a SACK recovery lasts,
  * proportional rate reduction (RFC 6937) spreads the reduction over the ACKs
  * of the round trip instead of sending nothing until the pipe has drained.
@@ -65,6 +67,22 @@ export class Recovery {
   private undoCwnd = 0;
   private undoSsthresh = 0;
   enteredTs = 0;
+  /**
+   * D-SACK undo (RFC 2883 §5, RFC 3708; Linux's undo_retrans): resends of the last fast recovery not yet reported
+   * back as duplicates, and the range they lay in; undefined when nothing can be undone (no recovery yet, a timeout
+   * since). When every resend came back as a duplicate, none was needed: the recovery was spurious.
+   */
+  private undoRetrans: number | undefined;
+  private undoFrom = 0;
+  private undoTo = 0;
+  /**
+   * RFC 8985 §6.2 step 4: the reordering window in quarters of the least RTT (RACK.reo_wnd_mult), raised once a
+   * round trip in which a D-SACK arrived (RACK.dsack_round: SND.MAX then), and kept for 16 recoveries after the last
+   * raise (RACK.reo_wnd_persist).
+   */
+  reoWndMult = 1;
+  private reoWndPersist = 0;
+  private dsackRound: number | undefined;
   /** A recovery was proved spurious: this path reorders (RACK.reordering_seen, RFC 8985 §6.2). */
   reorderSeen = false;
   /**
@@ -122,6 +140,7 @@ export class Recovery {
     if (this.inRecovery && useSack) {
       if (seqGe(ack, this.recover)) {
         this.inRecovery = false;
+        this.recoveryDone();
         if (!cc.onRateSample) cc.cwnd = cc.ssthresh; // A model-based controller restores its own.
       } else {
         action = SEND_BY_SCOREBOARD; // A partial ACK: keep filling holes (no window inflation with SACK).
@@ -130,6 +149,7 @@ export class Recovery {
     } else if (this.inRecovery) {
       if (seqGe(ack, this.recover)) {
         this.inRecovery = false;
+        this.recoveryDone();
         cc.cwnd = Math.min(cc.ssthresh, Math.max(flight, 0) + mss);
       } else {
         // Partial ACK: retransmit the next hole, deflate by what was acked.
@@ -215,6 +235,8 @@ export class Recovery {
     this.counters.fastRetransmits++;
     this.undoCwnd = this.cc.cwnd;
     this.undoSsthresh = this.cc.ssthresh;
+    this.undoRetrans = 0;
+    this.undoFrom = this.undoTo = una;
     this.cc.onFastRetransmit(seqDiff(max, una), mss);
     this.prrDelivered = 0;
     this.prrOut = 0;
@@ -254,12 +276,7 @@ export class Recovery {
   reordered(degree: number, echoedTs: number, mayBeResent: boolean): void {
     if (this.inRecovery) {
       if (mayBeResent || ((echoedTs - this.enteredTs) | 0) >= 0) return; // A resend filled it: a loss.
-      this.counters.spuriousRecoveries++;
-      this.reorderSeen = true;
-      this.cc.cwnd = Math.max(this.cc.cwnd, this.undoCwnd);
-      this.cc.ssthresh = this.undoSsthresh;
-      this.cc.onUndo?.();
-      this.inRecovery = false;
+      this.undo();
     } else if (mayBeResent || !this.reorderSeen) {
       // Outside a recovery, only once a spurious one proved the path reorders: a late ACK of a lost segment's
       // resend, or SACK blocks that outlived their data, look the same and would slow every loss detection.
@@ -268,8 +285,56 @@ export class Recovery {
     if (degree >= this.reordering) this.reordering = Math.min(300, degree + 1);
   }
 
+  /** The last fast recovery was spurious: its window reduction is undone (RFC 4015's response), the controller's with it. */
+  private undo(): void {
+    this.counters.spuriousRecoveries++;
+    this.reorderSeen = true;
+    this.cc.cwnd = Math.max(this.cc.cwnd, this.undoCwnd);
+    this.cc.ssthresh = this.undoSsthresh;
+    this.cc.onUndo?.();
+    this.inRecovery = false;
+    this.undoRetrans = undefined;
+  }
+
+  /** A fast recovery ended with a full ACK: RFC 8985 §6.2 step 4 counts it toward resetting the reordering window. */
+  private recoveryDone(): void {
+    if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
+    if (this.undoRetrans !== undefined && this.undoRetrans <= 0 && this.undoTo !== this.undoFrom) this.undo();
+  }
+
+  /** `len` octets at `seq` were resent; in a fast recovery, they count toward its D-SACK undo. */
+  noteResend(seq: number, len: number): void {
+    if (!this.inRecovery || this.undoRetrans === undefined) return;
+    this.undoRetrans++;
+    const end = seqAdd(seq, Math.max(len, 1));
+    if (seqGt(end, this.undoTo)) this.undoTo = end;
+  }
+
+  /**
+   * An ACK's first SACK block reported octets `from`..`to` as received twice (RFC 2883 §4.2: below the ACK, or inside
+   * its second block); `una`, `max`: SND.UNA and SND.MAX now. RACK's reordering window grows by a quarter of the least
+   * RTT, once a round trip (RFC 8985 §6.2 step 4). A duplicate of data resent in the last fast recovery says that
+   * resend was not needed; once every resend of it has come back so (RFC 3708, as Linux's undo_retrans counts) and
+   * the recovery has ended (until then more resends may come), it was spurious and is undone. Not under a model-based
+   * controller, which sets its own window in a recovery (as Linux's BBR, whose undo keeps cwnd). (A duplicate the
+   * network made of a segment in that range, never resent, counts the same: the records that would tell are gone
+   * once it is acknowledged.)
+   */
+  dsack(from: number, to: number, una: number, max: number, smss: number): void {
+    if (this.dsackRound === undefined || seqGe(una, this.dsackRound)) {
+      this.reoWndMult++;
+      this.dsackRound = max;
+      this.reoWndPersist = 16;
+    }
+    if (this.undoRetrans === undefined || this.undoRetrans <= 0 || this.cc.onRateSample) return;
+    if (seqLt(from, this.undoFrom) || seqGt(to, this.undoTo)) return;
+    this.undoRetrans -= Math.max(1, Math.round(seqDiff(to, from) / smss));
+    if (this.undoRetrans <= 0 && !this.inRecovery) this.undo();
+  }
+
   /** The retransmission timer expired (RFC 6298 §5.4): recovery is over; the controller sets the loss window (RFC 5681 §3.1). */
   timeout(flight: number, mss: number, max: number): void {
+    this.undoRetrans = undefined; // A timeout is not undone.
     this.cc.onTimeout(flight, mss);
     this.inRecovery = false;
     this.inLoss = true;

@@ -123,7 +123,7 @@ test('RFC 2018 §4: once every hole is filled the ACK carries no SACK option', (
   assert.equal(h.received.length, 200);
 });
 
-test('RFC 2018 §4: a duplicate of out-of-order data already held is reported again, once', () => {
+test('RFC 2883 §4 (3): a duplicate of out-of-order data already held is reported first as a D-SACK block, then in its SACK block', () => {
   const h = new SegmentHarness();
   h.established({}, SACK);
   h.send({ seq: R + 100, ack: L, flags: '.', payload: 100 });
@@ -132,7 +132,7 @@ test('RFC 2018 §4: a duplicate of out-of-order data already held is reported ag
     h.recv().map((s) => s.sack),
     [
       [R + 100, R + 200],
-      [R + 100, R + 200],
+      [R + 100, R + 200, R + 100, R + 200],
     ],
   );
 });
