@@ -20,7 +20,7 @@ function errorCode(error: string): string {
  * without a stack: it is the peer's doing, one per such connection (every client that ends with RST), and a stack
  * of our frames would only cost its formatting (through the image's source map) when Node's stream code reads it.
  */
-function peerError(error: string): Error {
+export function peerError(error: string): Error {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   const e = Object.assign(new Error(`TCP connection ${error}`), { code: errorCode(error) });

@@ -8,7 +8,8 @@
 import { connect as tlsConnect, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { TcpDuplex } from './duplex.ts';
+import type { Duplex } from 'node:stream';
+import { TlsCarrier } from './tls-carrier.ts';
 import { socketStream } from './socket-stream.ts';
 import type { TcpStream } from './types.ts';
 
@@ -38,7 +39,11 @@ export function tlsCertificate(certPem: string, keyPem: string): TlsCertificate 
 
 /** Server-side TLS on `tcp`; `onError` hears failed handshakes (the connection is closed). */
 export function tlsServerStream(tcp: TcpStream, cert: TlsCertificate, onError?: (e: Error) => void): TcpStream {
-  const sock = new TLSSocket(new TcpDuplex(tcp), { isServer: true, secureContext: cert.context, ALPNProtocols: ['http/1.1'] });
+  const sock = new TLSSocket(new TlsCarrier(tcp) as unknown as Duplex, {
+    isServer: true,
+    secureContext: cert.context,
+    ALPNProtocols: ['http/1.1'],
+  });
   sock.on('error', (e) => {
     onError?.(e);
     sock.destroy();
@@ -53,7 +58,7 @@ export function tlsServerStream(tcp: TcpStream, cert: TlsCertificate, onError?: 
  */
 export function tlsClientStream(tcp: TcpStream, host: string, opts: { ca?: string; onError?: (e: Error) => void } = {}): TcpStream {
   const sock = tlsConnect({
-    socket: new TcpDuplex(tcp),
+    socket: new TlsCarrier(tcp) as unknown as Duplex,
     host,
     ...(isIP(host) ? {} : { servername: host }),
     ALPNProtocols: ['http/1.1'],
