@@ -9,29 +9,15 @@ import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { createPipe } from '../src/link/index.ts';
-import { Stack, TcpListener } from '../src/net/index.ts';
+import { TcpListener } from '../src/net/index.ts';
 import { TcpDuplex } from '../src/runtime/duplex.ts';
 import { tcpStream } from '../src/runtime/net-direct.ts';
 import type { TcpStream } from '../src/runtime/types.ts';
-import { NodeRandom, nodeClock } from '../src/targets/node/platform.ts';
+import { liveStacks } from './live-stacks.ts';
 import { ip, pattern } from './sim-helpers.ts';
 
 test('node:http serves and requests over the TCP Duplex adapter', async () => {
-  const [da, db] = createPipe(Uint8Array.of(2, 0, 0, 0, 0, 1), Uint8Array.of(2, 0, 0, 0, 0, 2));
-  const mk = (dev: typeof da, addr: string): Stack =>
-    new Stack({ device: dev, clock: nodeClock, random: new NodeRandom(), ipv4: { address: ip(addr), prefixLen: 24 } });
-  const a = mk(da, '10.0.0.1'),
-    b = mk(db, '10.0.0.2');
-  let running = true;
-  const drive = (): void => {
-    if (!running) return;
-    const now = nodeClock.monotonicNs();
-    a.poll(now);
-    b.poll(now);
-    setImmediate(drive);
-  };
-  drive();
+  const { a, b, stop } = liveStacks();
   const big = pattern(1_000_000, 9);
   const server = createServer((req, res) => {
     const h = createHash('sha256');
@@ -76,7 +62,7 @@ test('node:http serves and requests over the TCP Duplex adapter', async () => {
     assert.ok(r.body.equals(big), 'the 1 MB response arrives byte-exact');
     assert.equal(r.sha, createHash('sha256').update(big).digest('hex'), 'the 1 MB request body arrives byte-exact');
   } finally {
-    running = false;
+    stop();
     server.close();
   }
 });

@@ -5,28 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPipe } from '../src/link/index.ts';
-import { Stack } from '../src/net/index.ts';
 import { tcpStream } from '../src/runtime/net-direct.ts';
 import { tcpWebStreams } from '../src/runtime/web-streams.ts';
-import { NodeRandom, nodeClock } from '../src/targets/node/platform.ts';
+import { liveStacks } from './live-stacks.ts';
 import { equalBytes, ip, pattern } from './sim-helpers.ts';
 
 test('an echo made of pipeTo returns 1 MB byte-exact through Web Streams on both ends', async () => {
-  const [da, db] = createPipe(Uint8Array.of(2, 0, 0, 0, 0, 1), Uint8Array.of(2, 0, 0, 0, 0, 2));
-  const mk = (dev: typeof da, addr: string): Stack =>
-    new Stack({ device: dev, clock: nodeClock, random: new NodeRandom(), ipv4: { address: ip(addr), prefixLen: 24 } });
-  const a = mk(da, '10.0.0.1'),
-    b = mk(db, '10.0.0.2');
-  let running = true;
-  const drive = (): void => {
-    if (!running) return;
-    const now = nodeClock.monotonicNs();
-    a.poll(now);
-    b.poll(now);
-    setImmediate(drive);
-  };
-  drive();
+  const { a, b, stop } = liveStacks();
   b.tcp.listen(7, (c) => {
     const { readable, writable } = tcpWebStreams(tcpStream(c));
     void readable.pipeTo(writable);
@@ -53,6 +38,6 @@ test('an echo made of pipeTo returns 1 MB byte-exact through Web Streams on both
     }
     assert.ok(equalBytes(got, data), `got ${got.length} bytes`);
   } finally {
-    running = false;
+    stop();
   }
 });

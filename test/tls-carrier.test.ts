@@ -7,13 +7,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { makeDevCert } from '../src/build/devcert.ts';
-import { createPipe } from '../src/link/index.ts';
-import { Stack } from '../src/net/index.ts';
 import { tcpStream } from '../src/runtime/net-direct.ts';
 import { tlsCertificate, tlsClientStream, tlsServerStream } from '../src/runtime/tls.ts';
 import { TlsCarrier } from '../src/runtime/tls-carrier.ts';
 import type { TcpStream } from '../src/runtime/types.ts';
-import { NodeRandom, nodeClock } from '../src/targets/node/platform.ts';
+import { liveStacks } from './live-stacks.ts';
 import { ip, pattern } from './sim-helpers.ts';
 
 /** A TcpStream that takes at most `room` bytes a write (then 0 until the test gives more) and records what it did. */
@@ -126,20 +124,7 @@ test('TlsCarrier: a reset fails the waiting writes and the end, and is one ECONN
 });
 
 test('TLS over two Fata stacks through the carrier: 1 MB echoed byte-exact, and both sides end cleanly', async () => {
-  const [da, db] = createPipe(Uint8Array.of(2, 0, 0, 0, 0, 1), Uint8Array.of(2, 0, 0, 0, 0, 2));
-  const mk = (dev: typeof da, addr: string): Stack =>
-    new Stack({ device: dev, clock: nodeClock, random: new NodeRandom(), ipv4: { address: ip(addr), prefixLen: 24 } });
-  const a = mk(da, '10.0.0.1'),
-    b = mk(db, '10.0.0.2');
-  let running = true;
-  const drive = (): void => {
-    if (!running) return;
-    const now = nodeClock.monotonicNs();
-    a.poll(now);
-    b.poll(now);
-    setImmediate(drive);
-  };
-  drive();
+  const { a, b, stop } = liveStacks();
   const dev = makeDevCert(new Date(), 1);
   const cert = tlsCertificate(dev.cert, dev.key);
   let shortWrites = 0;
@@ -219,6 +204,6 @@ test('TLS over two Fata stacks through the carrier: 1 MB echoed byte-exact, and 
       `the server's TCP layer took part of a write at least once (${shortWrites} times): back-pressure was reached`,
     );
   } finally {
-    running = false;
+    stop();
   }
 });
