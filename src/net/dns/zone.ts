@@ -22,7 +22,7 @@ import {
 } from '../../wire/dns.ts';
 import { u32 } from '../../wire/bytes.ts';
 import { formatIpv4Address, parseIpv4Address } from '../../wire/ipv4.ts';
-import { PRESENTATION_TYPES, presentationToWire } from './rdata.ts';
+import { PRESENTATION_TYPES, presentationToWire, unescapeOctets } from './rdata.ts';
 
 export interface ZoneError {
   readonly line: number;
@@ -47,6 +47,8 @@ function entries(text: string, errors: ZoneError[]): Token[][] {
   let cur: Token[] = [];
   let depth = 0;
   let line = 1;
+  /** The line of the outermost '(' still open. */
+  let opened = 1;
   let startOfLine = true;
   let i = 0;
   const n = text.length;
@@ -77,6 +79,7 @@ function entries(text: string, errors: ZoneError[]): Token[][] {
       continue;
     }
     if (c === '(') {
+      if (depth === 0) opened = line;
       depth++;
       i++;
       continue;
@@ -115,7 +118,7 @@ function entries(text: string, errors: ZoneError[]): Token[][] {
     }
     cur.push({ text: s, quoted: false, line });
   }
-  if (depth !== 0) errors.push({ line, message: "'(' is not closed before the end of the file" });
+  if (depth !== 0) errors.push({ line: opened, message: "'(' is not closed before the end of the file" });
   endEntry();
   return out;
 }
@@ -133,28 +136,6 @@ export function parseTtl(s: string): number | undefined {
     seen += m[0].length;
   }
   return seen === s.length && seen > 0 && total <= 0x7fffffff ? total : undefined;
-}
-
-/** Unescapes a character-string (`\"`, `\\`, `\065`) into octets. */
-function octets(s: string): Uint8Array {
-  const out: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x5c && i + 1 < s.length) {
-      const d = /^\d{3}/.exec(s.slice(i + 1, i + 4));
-      if (d) {
-        out.push(Number(d[0]) & 0xff);
-        i += 3;
-      } else {
-        out.push(s.charCodeAt(++i) & 0xff);
-      }
-    } else if (c < 0x80) {
-      out.push(c);
-    } else {
-      out.push(...new TextEncoder().encode(s[i]!));
-    }
-  }
-  return Uint8Array.from(out);
 }
 
 function u16ok(s: string | undefined): number | undefined {
@@ -371,7 +352,15 @@ function rdata(type: number, t: Token[], name: (s: string) => string | undefined
         err('TXT needs at least one string');
         return undefined;
       }
-      const strings = t.map((x) => octets(x.text));
+      const strings: Uint8Array[] = [];
+      for (const x of t) {
+        const b = unescapeOctets(x.text);
+        if (b === undefined) {
+          err(`'${x.text.slice(0, 40)}' has a \\DDD over 255 (each is one octet, 000-255)`);
+          return undefined;
+        }
+        strings.push(Uint8Array.from(b));
+      }
       if (strings.some((s) => s.length > 255)) {
         err('each TXT string is at most 255 octets; split it into several quoted strings');
         return undefined;
@@ -406,7 +395,12 @@ function caaRdata(texts: string[], err: (m: string) => void): RData | undefined 
     err('CAA is FLAGS (0-255) TAG (1-255 letters and digits) "VALUE"');
     return undefined;
   }
-  const value = octets(texts[2]!);
+  const octets = unescapeOctets(texts[2]!);
+  if (octets === undefined) {
+    err(`'${texts[2]!.slice(0, 40)}' has a \\DDD over 255 (each is one octet, 000-255)`);
+    return undefined;
+  }
+  const value = Uint8Array.from(octets);
   if (2 + texts[1]!.length + value.length > 0xffff) {
     err('a CAA record is at most 65535 octets');
     return undefined;
