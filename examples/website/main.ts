@@ -16,7 +16,7 @@ import {
 } from 'fata/http';
 import { tlsCertificate, tlsServerStream, type TlsCertificate } from 'fata/tls';
 import { TcpDuplex } from 'fata/duplex';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type config from './config.ts';
 // ACME (pkijs, asn1js: half the image) and --remote (isomorphic-git) are imported when their flags ask for them: the
 // bundle keeps them, but evaluating them was most of every boot's evaluation (docs/profiling.md, Create latency).
@@ -28,6 +28,8 @@ const DAY_MS = 86_400_000;
 
 /** The same handler behind node:http, over the Duplex adapter: what bench/http.ts compares the lean server with. */
 function nodeHttpServer(handler: HttpHandler): Server {
+  // Asked for here, not imported: node:http's modules cost every boot about 1-3 ms of CPU, and only --http-server=node uses it.
+  const { createServer } = process.getBuiltinModule('node:http');
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     const headers: [string, string][] = [];
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
