@@ -115,18 +115,6 @@ if (spec.native) {
     process.exit(1);
   }
 }
-// Node loads its CA store on a thread of its own, started when node:tls loads; a service that uses TLS gets that done
-// before the seal (after it the thread could not start). Loaded here, the store is read while the bundle compiles, and
-// startThreadsSealAndRun waits for it (docs/profiling.md, Create latency). node:https and node:http2 load node:tls as
-// they load (Fastify and Hono's node server require them), and so does the first touch of the fetch globals (Koa asks
-// whether a body is a Response).
-const bundle = image.sections.get('bundle');
-const usesTls =
-  bundle !== undefined &&
-  /"node:(tls|https|http2)"|\b(Response|Headers|FormData|WebSocket|EventSource)\b|\bfetch\(/.test(
-    Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).toString('latin1'),
-  );
-if (usesTls) process.getBuiltinModule('node:tls');
 // V8's code cache where the image's folder opted in (./code-cache.ts): written now, before the drop and the seal.
 const flushCodeCache = enableCodeCache(codeCacheDir(spec.image, image.sha256));
 const instantiate = compileImage(image, spec.image, readSourceMap(spec.image, image, sha256Hex));
@@ -164,8 +152,15 @@ async function startThreadsSealAndRun(image: Image, account: Account, bootArgs: 
   // libuv starts its worker threads on first use; thread creation is not allowed once sealed.
   await new Promise<void>((r) => libc.poll.async(new Uint8Array(8), 0, 0, () => r()));
 
-  // The CA store started loading above: a first secure context waits until it is there.
-  if (usesTls) (process.getBuiltinModule('node:tls') as typeof import('node:tls')).createSecureContext({});
+  // Node loads its CA store on a thread of its own when TLS is first used; a service that uses TLS gets
+  // that done now, while threads may still start (after the seal it would warn and fail). node:https and node:http2
+  // load node:tls as they load (Fastify and Hono's node server require them), and so does the first touch of the fetch
+  // globals (Koa asks whether a body is a Response).
+  const bundle = image.sections.get('bundle');
+  const bundleText = bundle ? Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).toString('latin1') : '';
+  if (/"node:(tls|https|http2)"|\b(Response|Headers|FormData|WebSocket|EventSource)\b|\bfetch\(/.test(bundleText)) {
+    (await import('node:tls')).createSecureContext({});
+  }
   // process.cwd() is getcwd(2), which the seal refuses; Node caches the answer of its first call. Libraries ask as they
   // load (path.resolve of a relative path; Express's view root). Asked now, before the seal (a folder that is gone
   // answers ENOENT now as it would later: nothing to cache then).
