@@ -10,6 +10,7 @@ import { ensureNativeTender } from '../host/native.ts';
 import { FATA_ROOT } from '../host/paths.ts';
 import { buildService } from '../build/build.ts';
 import { encodeLaunchSpec, parseLaunchSpec, type LaunchSpec } from './launch.ts';
+import { MAGLEV_AFTER } from './run.ts';
 
 const spec: LaunchSpec = {
   image: '/srv/x.fata',
@@ -73,7 +74,8 @@ test('launch spec: what the native tender (spt-tender.c) actually writes decodes
     // The engine the tender execs is this script: it keeps its last argument, the spec.
     const out = join(dir, 'spec.json');
     const engine = join(dir, 'engine');
-    writeFileSync(engine, `#!/bin/sh\nfor a; do last=$a; done\nprintf '%s' "$last" > '${out}'\n`);
+    const argsOut = join(dir, 'args');
+    writeFileSync(engine, `#!/bin/sh\nfor a; do last=$a; done\nprintf '%s' "$last" > '${out}'\nprintf '%s\\n' "$@" > '${argsOut}'\n`);
     chmodSync(engine, 0o755);
     const args = ['--', 'a "quoted" \\ arg', 'ünï', 'tab\there', '\u0001ctl'];
     const r = spawnSync(
@@ -82,6 +84,13 @@ test('launch spec: what the native tender (spt-tender.c) actually writes decodes
       { encoding: 'utf8', timeout: 30_000 },
     );
     assert.equal(r.status, 0, r.stderr);
+    // The engine's flags, before the bootstrap: the JavaScript tender's (run.ts) and --mem's V8 heap limit.
+    const engineArgs = readFileSync(argsOut, 'utf8').split('\n');
+    assert.deepEqual(engineArgs.slice(0, engineArgs.indexOf(bootstrap)), [
+      '--max-semi-space-size=4',
+      MAGLEV_AFTER,
+      '--max-old-space-size=100',
+    ]);
     const got = parseLaunchSpec(readFileSync(out, 'utf8'));
     assert.notEqual(typeof got, 'string', got as string);
     assert.deepEqual(got, {

@@ -144,9 +144,12 @@ export async function runCommand(argv: readonly string[], say: (s: string) => vo
   return code;
 }
 
+/** When V8 optimizes a function with Maglev (its default is 400 calls); the native tender passes the same. */
+export const MAGLEV_AFTER = '--invocation-count-for-maglev=1000';
+
 /** V8 tuning flags an operator may pass to the sealed engine (memory and compiler knobs only). */
 const TUNING =
-  /^--(max-semi-space-size=\d+|min-semi-space-size=\d+|jitless|lite-mode|v8-pool-size=\d+|single-threaded-gc|no-opt|max-lazy|stack-size=\d+)$/;
+  /^--(max-semi-space-size=\d+|min-semi-space-size=\d+|jitless|lite-mode|v8-pool-size=\d+|single-threaded-gc|no-opt|max-lazy|stack-size=\d+|invocation-count-for-maglev=\d+)$/;
 
 /** `FATA_ENGINE_FLAGS="--max-semi-space-size=1 --jitless"`: checked against `TUNING`, refused otherwise. */
 export function engineTuning(text = process.env.FATA_ENGINE_FLAGS ?? ''): string[] {
@@ -257,10 +260,15 @@ async function runSpt(
   // A young generation of 4 MB semispaces (V8's default grows to 16, and RSS with it, under load and
   // stays there): the website under wrk plateaus at ~90 MB instead of ~150 at the same request rate.
   const semi = tuning.some((f) => f.startsWith('--max-semi-space-size=')) ? [] : ['--max-semi-space-size=4'];
+  // Maglev after 1,000 calls of a function instead of 400: the engine's own loading of its main module runs node:path's
+  // isPosixPathSeparator once per character of the bootstrap's path, three to five times over, enough with an install
+  // folder of 50 characters to optimize it, and the first optimization brings 2.2 MiB of the compilers' code into every
+  // idle engine (docs/profiling.md, "Boot: what the engine touches"). A busy service's code gets there in milliseconds.
+  const tierUp = tuning.some((f) => f.startsWith('--invocation-count-for-maglev=')) ? [] : [MAGLEV_AFTER];
   // V8's own heap limit only when --mem is given: V8 sizes its heap growth by that limit, and the default
   // 512 made it collect so often that the website served a third fewer requests (the cgroup and
   // RLIMIT_DATA bound the process either way).
-  const engineFlags = [...(flags.memMb ? [`--max-old-space-size=${flags.memMb}`] : []), ...semi, ...tuning];
+  const engineFlags = [...(flags.memMb ? [`--max-old-space-size=${flags.memMb}`] : []), ...semi, ...tierUp, ...tuning];
   const bootstrap = await (hostEntry as (n: string) => Promise<string>)('bootstrap');
   ensureNativeTender(); // For the next run: bin/fata then seals with one engine start (see tender.c).
   closeOnExecAll(fds);

@@ -481,6 +481,7 @@ int main(int argc, char **argv) {
     int na = 0;
     args[na++] = (char *)node;
     args[na++] = "--max-semi-space-size=4";
+    args[na++] = "--invocation-count-for-maglev=1000"; /* MAGLEV_AFTER in src/tender/run.ts: why there */
     if (mem_flag[0]) args[na++] = mem_flag;
     args[na++] = (char *)bootstrap;
     args[na++] = spec;
