@@ -140,8 +140,8 @@ export class Recovery {
     if (this.inRecovery && useSack) {
       if (seqGe(ack, this.recover)) {
         this.inRecovery = false;
-        this.recoveryDone();
         if (!cc.onRateSample) cc.cwnd = cc.ssthresh; // A model-based controller restores its own.
+        this.recoveryDone(); // After: an undo puts back the window from before the recovery, not the restored ssthresh.
       } else {
         action = SEND_BY_SCOREBOARD; // A partial ACK: keep filling holes (no window inflation with SACK).
         this.prrAck(delivered, ack, seqAdd(ack, flight), smss);
@@ -149,8 +149,8 @@ export class Recovery {
     } else if (this.inRecovery) {
       if (seqGe(ack, this.recover)) {
         this.inRecovery = false;
-        this.recoveryDone();
         cc.cwnd = Math.min(cc.ssthresh, Math.max(flight, 0) + mss);
+        this.recoveryDone();
       } else {
         // Partial ACK: retransmit the next hole, deflate by what was acked.
         cc.cwnd = Math.max(mss, cc.cwnd - dataAcked + mss);

@@ -163,3 +163,28 @@ test("RFC 8985 §6.2 step 4: a D-SACK widens RACK's reordering window from a qua
   assert.equal(h.nextTimer(), 10n * MS, "RACK's timer: half the least RTT (20 ms), not a quarter");
   assert.equal(h.tcp.counters.fastRetransmits, 2);
 });
+
+for (const [how, withSack] of [
+  ['a plain full ACK', false],
+  ['a full ACK with SACK blocks', true],
+] as const)
+  test(`RFC 3708: a recovery whose resend was D-SACKed before its full ACK is undone to the window it had (${how})`, () => {
+    const { h, c, L } = tenOut();
+    const before = c.cc.cwnd,
+      ssthresh = c.cc.ssthresh;
+    for (let k = 1; k <= 5; k++) h.send({ seq: R, ack: L, flags: '.', sack: [L + M, L + (k + 1) * M] });
+    assert.equal(h.tcp.counters.fastRetransmits, 1);
+    assert.deepEqual(
+      h.recv().map((s) => [s.seq, s.len]),
+      [[L, M]],
+      'segment 0 resent',
+    );
+    // The original of segment 0, then its resend: a partial ACK (6-9 still out) with a D-SACK for the resend.
+    h.send({ seq: R, ack: L + 6 * M, flags: '.', sack: [L, L + M] });
+    assert.equal(h.tcp.counters.spuriousRecoveries, 0, 'still in the recovery: not yet undone');
+    // The full ACK ends the recovery (with SACK blocks or without: RFC 6675's end, or RFC 6582's deflation).
+    h.send({ seq: R, ack: L + 10 * M, flags: '.', ...(withSack ? { sack: [L, L + M] } : {}) });
+    assert.equal(h.tcp.counters.spuriousRecoveries, 1);
+    assert.equal(c.cc.ssthresh, ssthresh);
+    assert.equal(c.cc.cwnd, before, 'the window as it was before the recovery (not the restored ssthresh, nor one segment)');
+  });
