@@ -10,7 +10,8 @@
  * boot:   from spawning `fata run` to the first echo reply seen by the
  *         kernel's ping (sending every 2 ms; the kernel has a static
  *         neighbour entry so ARP does not pace it)
- * bare:   spawning `node -e 0` to its exit, through `ip netns exec` like the unikernel
+ * bare:   spawning `node -e 0` to its exit, through `ip netns exec` like the unikernel,
+ *         one before each unikernel run (alternating rounds)
  * RSS:    the sealed engine's VmRSS after 1 s idle and its VmHWM after
  *         2000 pings, against `node -e 0`'s peak (getrusage maxrss)
  */
@@ -50,18 +51,17 @@ try {
   sh(inNs(['ip', 'addr', 'add', '10.0.0.1/24', 'dev', 'tap0']));
   sh(inNs(['ip', 'link', 'set', 'tap0', 'up']));
   sh(inNs(['ip', 'neigh', 'replace', '10.0.0.2', 'lladdr', '02:00:00:00:00:02', 'dev', 'tap0', 'nud', 'permanent']));
-  // Bare engine: start to exit, and its peak RSS; launched through `ip netns exec` as the unikernel is.
-  for (let i = 0; i < runs; i++) {
+  // Bare engine: start to exit, and its peak RSS; launched through `ip netns exec` as the unikernel is. One before each
+  // unikernel run (alternating rounds): on a loaded machine, all of one and then all of the other measured the load's drift.
+  const bareRun = (): void => {
     const t0 = process.hrtime.bigint();
     const out = sh(inNs([process.execPath, ...engineFlags, '-e', 'process.stdout.write(String(process.resourceUsage().maxRSS))']));
     bare.push(Number(process.hrtime.bigint() - t0) / 1e6);
     bareRss.push(Number(out));
-  }
-  say(
-    `bare engine (${process.version}${engineFlags.length ? ' ' + engineFlags.join(' ') : ''}): start→exit median ${median(bare).toFixed(1)} ms, peak RSS ${(median(bareRss) / 1024).toFixed(1)} MiB`,
-  );
+  };
 
   for (let i = 0; i < runs; i++) {
+    bareRun();
     const ping = spawn(
       inNs(['ping', '-D', '-n', '-i', '0.002', '-c', '5000', '-W', '1', '10.0.0.2'])[0]!,
       inNs(['ping', '-D', '-n', '-i', '0.002', '-c', '5000', '-W', '1', '10.0.0.2']).slice(1),
@@ -116,6 +116,10 @@ try {
   spawnSync('ip', inNs(['ip', 'tuntap', 'del', 'dev', 'tap0', 'mode', 'tap']).slice(1));
   spawnSync('ip', ['netns', 'del', NS]);
 }
+say(
+  `bare engine (${process.version}${engineFlags.length ? ' ' + engineFlags.join(' ') : ''}): start→exit median ${median(bare).toFixed(1)} ms, peak RSS ${(median(bareRss) / 1024).toFixed(1)} MiB`,
+);
+say(`  runs: bare ms ${bare.map((x) => x.toFixed(0)).join(' ')}`);
 const b = median(boot),
   rIdle = median(idle) / 1024,
   rPeak = median(peak) / 1024,
