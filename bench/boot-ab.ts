@@ -22,7 +22,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { median, needRoot, netns, sh } from './lib.ts';
+import { firstEchoReply, median, needRoot, netns, sh } from './lib.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const TENDER = join(ROOT, 'node_modules/.cache/fata/spt-tender');
@@ -116,18 +116,7 @@ for (let round = 0; round < rounds; round++) {
     tender.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    const first = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`${v.name}: no echo reply within 10 s; ${stderr}`)), 10_000);
-      ping.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /^\[(\d+\.\d+)\] \d+ bytes from/m.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-    });
+    const first = await firstEchoReply(ping.stdout, 10_000, () => `(${v.name}): ${stderr}`);
     ping.kill();
     await sleep(1000);
     const engine = Number(

@@ -18,7 +18,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { emit, median, needRoot, sh } from './lib.ts';
+import { emit, firstEchoReply, median, needRoot, sh } from './lib.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FATA = join(ROOT, 'bin/fata'); // As users run it: the native tender's one-engine path where it is built.
@@ -83,18 +83,7 @@ try {
       ]).slice(1),
       { stdio: 'ignore' },
     );
-    const first = await new Promise<number>((resolve, reject) => {
-      let buf = '';
-      const timer = setTimeout(() => reject(new Error('no echo reply within 10 s')), 10_000);
-      ping.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const m = /^\[(\d+\.\d+)\] \d+ bytes from/m.exec(buf);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-    });
+    const first = await firstEchoReply(ping.stdout);
     boot.push((first - t0) * 1000);
     ping.kill();
     await new Promise((r) => setTimeout(r, 1000));

@@ -130,3 +130,22 @@ export function treeCpuNs(roots: number[]): number {
   }
   return ns;
 }
+
+/**
+ * When `ping -D` (reading `stdout`) first prints a reply: its timestamp, in seconds since the epoch. Rejects after
+ * `timeoutMs` with `why()` in the message (what the unikernel said, say).
+ */
+export function firstEchoReply(stdout: NodeJS.ReadableStream, timeoutMs = 10_000, why: () => string = () => ''): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no echo reply within ${timeoutMs / 1000} s ${why()}`.trim())), timeoutMs);
+    stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /^\[(\d+\.\d+)\] \d+ bytes from/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+}
