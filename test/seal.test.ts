@@ -173,6 +173,8 @@ async function runLeg(leg: Leg, o: LegOptions): Promise<LegResult> {
     const raw = Buffer.concat(out);
     const stdout = raw.toString('utf8');
     const line = stdout.split(/\r?\n/).find((l) => /event=attack /.test(l)) ?? '';
+    // An attack that found no koffi tried nothing: a sealed leg's 'denied' or 'still alive' would then prove nothing.
+    assert.doesNotMatch(line, / result="?no-koffi/, `the attack service found no koffi, so it made no system call\n${line}`);
     return { code, signal, stdout, stderr: Buffer.concat(err).toString('utf8'), raw, line, fields: parseFields(line), timedOut };
   } finally {
     clearTimeout(timer);
