@@ -11,6 +11,8 @@ import { tcpStream } from '../src/runtime/net-direct.ts';
 import { tlsCertificate, tlsClientStream, tlsServerStream } from '../src/runtime/tls.ts';
 import { TlsCarrier } from '../src/runtime/tls-carrier.ts';
 import type { TcpStream } from '../src/runtime/types.ts';
+import type { TcpConnection } from '../src/net/index.ts';
+import { until } from './images.ts';
 import { liveStacks } from './live-stacks.ts';
 import { ip, pattern } from './sim-helpers.ts';
 
@@ -119,8 +121,17 @@ test('TlsCarrier: a reset fails the waiting writes and the end, and is one ECONN
   await closed;
   assert.deepEqual(other.calls.slice(1), ['destroy'], 'destroyed with an error: the TCP connection is reset, once');
   const clean = scripted();
-  new TlsCarrier(clean.tcp).destroy();
-  assert.deepEqual(clean.calls.slice(1), ['end'], 'destroyed without one (Node does so after a clean end): a FIN, not a reset');
+  const e = new TlsCarrier(clean.tcp);
+  let late = 0;
+  e.on('data', () => late++);
+  e.destroy();
+  assert.deepEqual(
+    clean.calls.slice(1),
+    ['resume', 'end'],
+    'destroyed without one (Node does so after a clean end): reading resumes (what comes is dropped), then a FIN, not a reset',
+  );
+  clean.tcp.onData?.(Uint8Array.of(1));
+  assert.equal(late, 0, 'nothing is emitted after the destroy');
 });
 
 test('TLS over two Fata stacks through the carrier: 1 MB echoed byte-exact, and both sides end cleanly', async () => {
@@ -203,6 +214,59 @@ test('TLS over two Fata stacks through the carrier: 1 MB echoed byte-exact, and 
       shortWrites > 0,
       `the server's TCP layer took part of a write at least once (${shortWrites} times): back-pressure was reached`,
     );
+  } finally {
+    stop();
+  }
+});
+
+test('TLS over two Fata stacks: a service that stops reading and then destroys its stream lets the connection end on both sides', async () => {
+  const { a, b, stop } = liveStacks();
+  const dev = makeDevCert(new Date(), 1);
+  const cert = tlsCertificate(dev.cert, dev.key);
+  let server: TcpConnection | undefined;
+  let service: TcpStream | undefined;
+  b.tcp.listen(443, (conn) => {
+    server = conn;
+    const s = tlsServerStream(tcpStream(conn), cert);
+    s.onData = () => s.pause(); // It stops reading at the first bytes: TLS stops reading, the TCP layer is paused.
+    service = s;
+  });
+  try {
+    const client = a.tcp.connect(ip('10.0.0.2'), 443);
+    const c = tlsClientStream(tcpStream(client), 'localhost', { ca: dev.cert });
+    let blocked = false,
+      ended = false,
+      closed = false;
+    const chunk = new Uint8Array(16384);
+    const pump = (): void => {
+      while (!ended) {
+        if (c.write(chunk) === 0) {
+          blocked = true;
+          return;
+        }
+      }
+    };
+    c.onDrain = pump;
+    // A well-behaved client: the server's end ends its sending too.
+    c.onEnd = () => {
+      ended = true;
+      c.end();
+    };
+    c.onClose = () => {
+      closed = true;
+    };
+    pump();
+    await until('the client is held back (the window is shut)', () => blocked && service);
+    service!.destroy();
+    // Paused at the destroy, the server's TCP layer kept the window shut: the client's data, and the FIN behind it,
+    // never came, and the two ends waited for ever (FIN-WAIT-2 here with 0.8 MB held, CLOSE-WAIT there with 2 MB).
+    const done = (st: string | undefined): boolean => st === 'TIME-WAIT' || st === 'CLOSED';
+    await until('both ends of the TCP connection close', () => closed && done(server?.state) && done(client.state), 10_000).catch(
+      (e: Error) => {
+        throw new Error(`${e.message} (server ${server?.state}, client ${client.state}, the client's TLS stream closed: ${closed})`);
+      },
+    );
+    assert.ok(ended, "the client heard the server's end");
   } finally {
     stop();
   }

@@ -102,7 +102,14 @@ export class TlsCarrier extends EventEmitter {
     this.closed = true;
     this.readable = this.writable = false;
     if (err) this.tcp.destroy();
-    else this.tcp.end();
+    else {
+      // Nothing reads any more: what still arrives is dropped. Paused (TLS had stopped reading), a peer still sending
+      // would fill the window, its FIN would queue behind its data for ever, and both ends would wait (FIN-WAIT-2 here,
+      // CLOSE-WAIT there) with their buffers full.
+      this.tcp.onData = undefined;
+      this.tcp.resume();
+      this.tcp.end();
+    }
     this.fail(new Error('the TLS stream was destroyed'));
     queueMicrotask(() => this.emit('close'));
     return this;
