@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { TcpListener } from '../src/net/index.ts';
+import { TcpListener, type TcpConnection } from '../src/net/index.ts';
 import { TcpDuplex } from '../src/runtime/duplex.ts';
 import { tcpStream } from '../src/runtime/net-direct.ts';
 import type { TcpStream } from '../src/runtime/types.ts';
+import { until } from './images.ts';
 import { liveStacks } from './live-stacks.ts';
 import { ip, pattern } from './sim-helpers.ts';
 
@@ -127,5 +128,62 @@ test("a peer's reset or a timeout reaches Node's stream code as ECONNRESET or ET
     assert.deepEqual([e.message, e.code], [`TCP connection ${why}`, code]);
     // One per client that ends with RST: its stack would only cost formatting (through the image's source map).
     assert.equal(e.stack, `Error: TCP connection ${why}`, 'no frames');
+  }
+});
+
+test('a Duplex that stopped reading and is destroyed lets the connection end on both sides', async () => {
+  const { a, b, stop } = liveStacks();
+  let server: TcpConnection | undefined;
+  let duplex: TcpDuplex | undefined;
+  let paused = false;
+  b.tcp.listen(80, (conn) => {
+    server = conn;
+    const s = tcpStream(conn);
+    const pause = s.pause.bind(s);
+    s.pause = () => {
+      paused = true;
+      pause();
+    };
+    duplex = new TcpDuplex(s);
+    duplex.pause(); // The application reads nothing: past the Readable's buffer, the TCP layer is paused.
+    duplex.on('error', () => {});
+  });
+  try {
+    const client = a.tcp.connect(ip('10.0.0.2'), 80);
+    const c = tcpStream(client);
+    let ended = false,
+      sent = 0;
+    const chunk = new Uint8Array(16384);
+    const pump = (): void => {
+      while (!ended) {
+        const n = c.write(chunk);
+        sent += n;
+        if (n < chunk.length) return;
+      }
+    };
+    c.onDrain = pump;
+    // A well-behaved peer: the server's FIN ends its sending too.
+    c.onEnd = () => {
+      ended = true;
+      c.end();
+    };
+    pump();
+    // The server's window is shut once the client's sending stops moving (checked every 50 ms, five times running).
+    let last = -1,
+      still = 0;
+    await until("the server's TCP layer is paused and its window shut", () => {
+      still = paused && sent === last ? still + 1 : 0;
+      last = sent;
+      return still >= 5 && duplex;
+    });
+    duplex!.destroy(); // node:http does so on a timeout, or after answering a bad request.
+    // Paused at the destroy, the TCP layer kept the window shut: the client's data, and its FIN behind it, never came.
+    const done = (st: string | undefined): boolean => st === 'TIME-WAIT' || st === 'CLOSED';
+    await until('both ends of the TCP connection close', () => done(server?.state) && done(client.state), 10_000).catch((e: Error) => {
+      throw new Error(`${e.message} (server ${server?.state}, client ${client.state})`);
+    });
+    assert.ok(ended, "the client heard the server's FIN");
+  } finally {
+    stop();
   }
 });

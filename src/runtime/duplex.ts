@@ -117,7 +117,13 @@ export class TcpDuplex extends Duplex {
     if (!this.tcpClosed) {
       this.tcpClosed = true;
       if (err) this.tcp.destroy();
-      else this.tcp.end();
+      else {
+        // Nothing reads any more: what still arrives is dropped. Left paused, a peer still sending would meet a shut
+        // window, its FIN would queue behind its data for ever, and both ends would wait (FIN-WAIT-2 and LAST-ACK).
+        this.tcp.onData = undefined;
+        this.tcp.resume();
+        this.tcp.end();
+      }
     }
     cb(err);
   }
