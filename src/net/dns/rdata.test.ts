@@ -117,6 +117,8 @@ const VECTORS: [string, string][] = [
   ['AFSDB 1 afs.example.net.', '000103616673076578616d706c65036e657400'],
   ['KX 10 kx.example.net.', '000a026b78076578616d706c65036e657400'],
   ['MB mail.example.', '046d61696c076578616d706c6500'],
+  ['MG mg.example.', '026d67076578616d706c6500'],
+  ['MR mr.example.', '026d72076578616d706c6500'],
   ['MINFO mbox errors.mbox', '046d626f78076578616d706c6500066572726f7273046d626f78076578616d706c6500'],
 ];
 
@@ -212,6 +214,7 @@ test('bad input is reported with its line and what to write, never thrown', () =
   for (const [text, re] of cases) {
     const e = errors(text);
     assert.equal(e.length, 1, `${text}: ${e.join('; ')}`);
+    assert.equal(parseZone(`x 3600 IN ${text}\n`, 'example.').records.length, 0, `${text}: a record besides the error`);
     assert.match(e[0]!, /^line 1: /, text);
     assert.match(e[0]!, re, text);
   }
@@ -342,6 +345,7 @@ test('SvcParams on the wire: each key of its own length, inside the RDATA; names
   const svcb = (params: string) => wireToPresentation(TYPE.SVCB, octets(`0001 00 ${params}`));
   assert.equal(svcb(''), '1 .');
   assert.equal(svcb('0000 0002 0001'), '1 . mandatory="alpn"');
+  assert.equal(svcb('0000 0002 0009'), '1 . mandatory="key9"');
   assert.equal(svcb('0001 0003 026832'), '1 . alpn="h2"');
   assert.equal(svcb('0002 0000'), '1 . no-default-alpn');
   assert.equal(svcb('0003 0002 01bb'), '1 . port="443"');
@@ -375,8 +379,10 @@ test('SvcParams on the wire: each key of its own length, inside the RDATA; names
 
 /** The one error of a record, without its line prefix. */
 const error = (typeAndText: string): string => {
-  const e = errors(typeAndText);
+  const p = parseZone(`x 3600 IN ${typeAndText}\n`, 'example.');
+  const e = p.errors.map((x) => `line ${x.line}: ${x.message}`);
   assert.equal(e.length, 1, `${typeAndText}: ${e.join('; ')}`);
+  assert.equal(p.records.length, 0, `${typeAndText}: a record besides the error`);
   return e[0]!.replace(/^line 1: x\.example\. \S+: /, '');
 };
 
@@ -529,4 +535,82 @@ test('character-strings written back: printable ASCII as is, " and \\ escaped, t
     error(`HINFO "${'y'.repeat(41)}${'x'.repeat(256)}" "os"`),
     `'${'y'.repeat(40)}' is not a character-string (at most 255 octets; \\DDD at most 255)`,
   );
+});
+
+test('each type: the messages name its shape and the field that is wrong', () => {
+  const cases: [string, string][] = [
+    ['MB', 'expected a mailbox host name, got 0 fields'],
+    ['MG', 'expected a mailbox name, got 0 fields'],
+    ['MR a. b.', 'expected a mailbox name, got 2 fields'],
+    ['MINFO a.', 'expected RMAILBX EMAILBX, got 1 field'],
+    ['AFSDB 1', 'expected SUBTYPE HOSTNAME, got 1 field'],
+    ['AFSDB x a.', "preference 'x' is not a number 0-65535"],
+    ['LP 1', 'expected PREFERENCE FQDN, got 1 field'],
+    ['NID 1', 'expected PREFERENCE VALUE, got 1 field'],
+    ['EUI48', 'expected an EUI-48 address, got 0 fields'],
+    ['EUI64', 'expected an EUI-64 address, got 0 fields'],
+    ['ZONEMD 1 1 1', 'expected SERIAL SCHEME HASH-ALGORITHM DIGEST, got 3 fields'],
+    ['ZONEMD 1 256 1 00', "scheme '256' is not a number 0-255"],
+    ['ZONEMD 1 1 256 00', "hash algorithm '256' is not a number 0-255"],
+    ['ZONEMD 1 1 1 0g', 'the digest is not hexadecimal (pairs of 0-9a-f)'],
+    ['NSEC', 'expected NEXT-NAME TYPE..., got 0 fields'],
+    ['CSYNC 1', 'expected SOA-SERIAL FLAGS TYPE..., got 1 field'],
+    ['CSYNC x 1', "SOA serial 'x' is not a number 0-4294967295"],
+    ['CSYNC 1 65536', "flags '65536' is not a number 0-65535"],
+    ['RRSIG A 5 3', 'expected TYPE ALGORITHM LABELS ORIGINAL-TTL EXPIRATION INCEPTION KEY-TAG SIGNER SIGNATURE, got 3 fields'],
+    ['RRSIG A 256 3 1 0 0 1 a. AQID', "algorithm '256' is not a number 0-255"],
+    ['RRSIG A 5 256 1 0 0 1 a. AQID', "labels '256' is not a number 0-255"],
+    ['RRSIG A 5 3 4294967296 0 0 1 a. AQID', "original TTL '4294967296' is not a number 0-4294967295"],
+    ['RRSIG A 5 3 1 0 0 1 a. !!!!', 'the signature is not base64'],
+    ['RRSIG A 5 3 1 0 0 1 a. ""', 'the signature is not base64'],
+    ['DNSKEY 256 3 8 ""', 'the public key is not base64'],
+    ['RRSIG A 5 3 1 120260101000000 0 1 a. AQID', "'120260101000000' is not a time (YYYYMMDDHHmmSS, UTC)"],
+    ['RRSIG A 5 3 1 202601010000001 0 1 a. AQID', "'202601010000001' is not a time (YYYYMMDDHHmmSS, UTC)"],
+    ['NSEC3PARAM 1 0 0', 'expected ALGORITHM FLAGS ITERATIONS SALT, got 3 fields'],
+    ['NSEC3PARAM 1 256 0 -', "flags '256' is not a number 0-255"],
+    ['NSEC3 1 1 12 -', 'NSEC3 needs a next hashed owner (base32hex)'],
+    ['DS 1 5 1', 'expected KEY-TAG ALGORITHM DIGEST-TYPE DIGEST, got 3 fields'],
+    ['TLSA 0 0 0', 'expected USAGE SELECTOR MATCHING-TYPE DATA, got 3 fields'],
+    ['TLSA 256 0 0 00', "usage '256' is not a number 0-255"],
+    ['TLSA 0 256 0 00', "selector '256' is not a number 0-255"],
+    ['TLSA 0 0 256 00', "matching type '256' is not a number 0-255"],
+    ['TLSA 0 0 0 0g', 'the association data is not hexadecimal (pairs of 0-9a-f)'],
+    ['DNSKEY 1 1 1', 'expected FLAGS PROTOCOL ALGORITHM KEY, got 3 fields'],
+    ['DNSKEY 65536 3 8 AQID', "flags '65536' is not a number 0-65535"],
+    ['DNSKEY 256 256 8 AQID', "protocol '256' is not a number 0-255"],
+    ['DNSKEY 256 3 8 !!!!', 'the public key is not base64'],
+    ['OPENPGPKEY', 'expected a base64 key, got 0 fields'],
+    ['SSHFP 256 1 00', "key algorithm '256' is not a number 0-255"],
+    ['SSHFP 1 256 00', "fingerprint type '256' is not a number 0-255"],
+    ['SSHFP 1 1 0g', 'the fingerprint is not hexadecimal (pairs of 0-9a-f)'],
+    ['NAPTR 65536 1 "" "" "" .', "order '65536' is not a number 0-65535"],
+    ['NAPTR 1 65536 "" "" "" .', "preference '65536' is not a number 0-65535"],
+    ['RP a.', 'expected MBOX-DNAME TXT-DNAME, got 1 field'],
+    ['URI 1 1', 'expected PRIORITY WEIGHT "TARGET", got 2 fields'],
+    ['URI 65536 1 "x"', "priority '65536' is not a number 0-65535"],
+    ['URI 1 65536 "x"', "weight '65536' is not a number 0-65535"],
+    ['SVCB 1 . =x', "unknown SvcParam key ''; use mandatory, alpn, no-default-alpn, port, ipv4hint, ech, ipv6hint or keyNNNNN"],
+    ['SVCB 1 . xkey3=1', "unknown SvcParam key 'xkey3'; use mandatory, alpn, no-default-alpn, port, ipv4hint, ech, ipv6hint or keyNNNNN"],
+    ['SVCB 1 . key3x=1', "unknown SvcParam key 'key3x'; use mandatory, alpn, no-default-alpn, port, ipv4hint, ech, ipv6hint or keyNNNNN"],
+    ['SVCB 1 . mandatory=frob', "'frob' is not a SvcParam key other than mandatory"],
+    [`SVCB 1 . alpn=h2,${'a'.repeat(256)}`, 'an alpn id is at most 255 octets'],
+  ];
+  for (const [text, want] of cases) assert.equal(error(text), want, text);
+  assert.equal(error('SVCB 1 a..b.'), "line 1: 'a..b.' is not a valid domain name (labels of 1-63 octets, 255 in all)");
+  const metres = /^LOC altitude and sizes are metres/;
+  for (const alt of ['x5', '5x', '1m0']) assert.match(error(`LOC 0 N 0 E ${alt}`), metres, alt);
+});
+
+test('character-strings at their odd edges: a backslash at the very end, U+0080, a lone low surrogate; LOC text at 0; octets after the RDATA', () => {
+  const p = parseZone('x IN HINFO b "a\\', 'example.');
+  assert.deepEqual(
+    p.errors.map((e) => e.message),
+    ['a quoted string is not closed'],
+  );
+  assert.equal(p.records[0]?.data.kind === 'raw' && hex(p.records[0].data.bytes), '016202615c');
+  assert.equal(hex(wire('HINFO "\u0080" "\udc00x"')), '02c280' + '04efbfbd78');
+  assert.equal(hex(wire('NSEC a. TYPE256 A')), '016100' + '000140' + '010180', 'windows in order whatever order the types are written');
+  assert.equal(hex(wire('SVCB 1 . alpn="h2\\\\"')), '000100' + '0001000403' + '68325c', 'an alpn id ending in a backslash');
+  assert.equal(wireToPresentation(TYPE.LOC, wire('LOC 0 N 0 E 0')), '0 0 0.000 N 0 0 0.000 E 0.00m 1.00m 10000.00m 10.00m');
+  assert.equal(wireToPresentation(TYPE.DNAME, octets('016100 ff')), undefined, 'an octet after the name');
 });
