@@ -846,7 +846,8 @@ function negative(res: Lookup, zone: Zone, rcode: number): Lookup {
 function wildcardFor(zone: Zone, name: string): RRsets | undefined {
   const labels = nameToLabels(name);
   if (!labels) return undefined;
-  for (let i = 1; i < labels.length; i++) {
+  // Up to the root itself (i === labels.length), the closest encloser in the root zone.
+  for (let i = 1; i <= labels.length; i++) {
     const encloser = labelsToName(labels.slice(i));
     if (!isSubdomain(encloser, zone.apex)) return undefined;
     if (zone.has(encloser)) return zone.node(`*.${encloser === '.' ? '' : encloser}`);
