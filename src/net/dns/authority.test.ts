@@ -373,3 +373,60 @@ test('owners spelled as the question only where labels match without case, lette
   const root = ask(zoneOf('.', '@ 60 SOA ns h 1 2 3 4 5\n@ 60 NS ns\n* 60 A 192.0.2.7\n'), query('x.', TYPE.A))[0]!.answers;
   assert.equal(root[0]?.data.kind === 'A' && root[0].data.address, '192.0.2.7', 'a wildcard at the root');
 });
+
+// cutByLabels, the label-by-label cut for names with escapes, had no case at all (43 mutants not covered in the
+// run of lines 1-443 at 5e212be).
+test('names with escapes: referrals, DS from the parent, DNAME and misses, as for plain names', () => {
+  const a = zoneOf(
+    'z.',
+    [
+      '@ 60 SOA ns h 1 2 3 4 5',
+      '@ 60 NS ns',
+      'w\\.x 60 NS ns.w\\.x',
+      'w\\.x 60 DS 1 5 1 00',
+      'ns.w\\.x 60 A 192.0.2.1',
+      'd\\.e 60 DNAME t.z.',
+      'p\\.q 60 A 192.0.2.2',
+      'sub.e\\.nt 60 NS ns.w\\.x',
+      'plain 60 NS ns.w\\.x',
+    ].join('\n'),
+  );
+  const sum = (name: string, type: number) => {
+    const m = ask(a, query(name, type))[0]!;
+    return {
+      aa: m.aa,
+      rcode: m.rcode,
+      answers: m.answers.map((r) => `${r.name} ${r.type}`),
+      authority: m.authority.map((r) => `${r.name} ${r.type}`),
+    };
+  };
+  assert.deepEqual(
+    sum('q.w\\.x.z.', TYPE.A),
+    { aa: false, rcode: RCODE.NOERROR, answers: [], authority: ['w\\.x.z. 2'] },
+    'below the cut: a referral',
+  );
+  assert.deepEqual(
+    sum('w\\.x.z.', TYPE.A),
+    { aa: false, rcode: RCODE.NOERROR, answers: [], authority: ['w\\.x.z. 2'] },
+    'at the cut: a referral',
+  );
+  assert.deepEqual(
+    sum('w\\.x.z.', TYPE.DS),
+    { aa: true, rcode: RCODE.NOERROR, answers: ['w\\.x.z. 43'], authority: [] },
+    'DS at the cut: the parent answers',
+  );
+  assert.deepEqual(sum('q\\.r.d\\.e.z.', TYPE.A).answers, ['d\\.e.z. 39', 'q\\.r.d\\.e.z. 5'], 'below a DNAME: synthesized');
+  assert.deepEqual(
+    sum('d\\.e.z.', TYPE.A),
+    { aa: true, rcode: RCODE.NOERROR, answers: [], authority: ['z. 6'] },
+    'a DNAME does not redirect its own owner',
+  );
+  assert.deepEqual(sum('p\\.q.z.', TYPE.A).answers, ['p\\.q.z. 1']);
+  assert.deepEqual(sum('n\\.o.z.', TYPE.A).rcode, RCODE.NXDOMAIN);
+  assert.deepEqual(sum('q.sub.e\\.nt.z.', TYPE.A).authority, ['sub.e\\.nt.z. 2'], 'a cut below an empty non-terminal with an escape');
+  assert.deepEqual(
+    sum('a\\.plain.z.', TYPE.A),
+    { aa: true, rcode: RCODE.NXDOMAIN, answers: [], authority: ['z. 6'] },
+    "one label 'a.plain', not below plain.z.",
+  );
+});
