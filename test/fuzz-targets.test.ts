@@ -118,8 +118,8 @@ test("the live stack's drop accounting fails on a frame swallowed uncounted, or 
 test('the TLS target fails when the adapter never closes its TCP connection, and passes with it as it is', async () => {
   const hello = makeTlsTarget().seeds()[0]!; // a TLS 1.3 ClientHello, then the peer's FIN
   await makeTlsTarget().run(hello);
-  // Planted: the stream under TLS ignores end() and destroy(), as an adapter that leaks connections would.
-  const leaky = makeTlsTarget((tcp) => ({ ...tcp, end: () => {}, destroy: () => {} }));
+  // Planted: the stream under TLS ignores end(), close() and destroy(), as an adapter that leaks connections would.
+  const leaky = makeTlsTarget((tcp) => ({ ...tcp, end: () => {}, close: () => {}, destroy: () => {} }));
   await assert.rejects(leaky.run(hello) as Promise<void>, /the server's TCP connection ended|the HTTP server let the connection go/);
 });
 

@@ -172,7 +172,9 @@ async function feed(b: Uint8Array, plant?: (tcp: TcpStream) => TcpStream): Promi
       assert.ok(s.tcp.connectionCount <= 1, `${s.tcp.connectionCount} connections on the server`);
     }
     const state: string = c.state; // the writes above may have moved it on
-    if (mode === 0 && state !== 'CLOSED') c.close();
+    // A half-close: the peer keeps its side open until the server ends (a close would reset a server that never does
+    // after FIN-WAIT-2's 60 s, and hide a server that leaks its connection).
+    if (mode === 0 && state !== 'CLOSED') c.shutdown();
     if (mode === 1) c.abort();
     // Mode 2: silence; the HTTP server's header deadline (10 s) closes the connection on the server's side.
     t = await settle(run, t, t + 200n * MS, 10n * MS);

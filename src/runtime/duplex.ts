@@ -121,8 +121,12 @@ export class TcpDuplex extends Duplex {
         // Nothing reads any more: what still arrives is dropped. Left paused, a peer still sending would meet a shut
         // window, its FIN would queue behind its data for ever, and both ends would wait (FIN-WAIT-2 and LAST-ACK).
         this.tcp.onData = undefined;
-        this.tcp.resume();
-        this.tcp.end();
+        if (this.tcp.close)
+          this.tcp.close(); // Fata's TCP: also resets a peer that never finishes (FIN-WAIT-2's timeout).
+        else {
+          this.tcp.resume();
+          this.tcp.end();
+        }
       }
     }
     cb(err);

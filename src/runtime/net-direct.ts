@@ -33,6 +33,7 @@ export function tcpStream(c: TcpConnection, settle?: Promise<void>): TcpStream {
     onClose: undefined,
     write: (d) => c.write(d),
     end: () => c.shutdown(),
+    close: () => c.close(),
     destroy: () => c.abort(),
     pause: () => c.pause(),
     resume: () => c.resume(),

@@ -107,8 +107,12 @@ export class TlsCarrier extends EventEmitter {
       // would fill the window, its FIN would queue behind its data for ever, and both ends would wait (FIN-WAIT-2 here,
       // CLOSE-WAIT there) with their buffers full.
       this.tcp.onData = undefined;
-      this.tcp.resume();
-      this.tcp.end();
+      if (this.tcp.close)
+        this.tcp.close(); // Fata's TCP: also resets a peer that never finishes (FIN-WAIT-2's timeout).
+      else {
+        this.tcp.resume();
+        this.tcp.end();
+      }
     }
     this.fail(new Error('the TLS stream was destroyed'));
     queueMicrotask(() => this.emit('close'));

@@ -39,7 +39,8 @@ export function tlsCertificate(certPem: string, keyPem: string): TlsCertificate 
 
 /** Server-side TLS on `tcp`; `onError` hears failed handshakes (the connection is closed). */
 export function tlsServerStream(tcp: TcpStream, cert: TlsCertificate, onError?: (e: Error) => void): TcpStream {
-  const sock = new TLSSocket(new TlsCarrier(tcp) as unknown as Duplex, {
+  const carrier = new TlsCarrier(tcp);
+  const sock = new TLSSocket(carrier as unknown as Duplex, {
     isServer: true,
     secureContext: cert.context,
     ALPNProtocols: ['http/1.1'],
@@ -48,7 +49,19 @@ export function tlsServerStream(tcp: TcpStream, cert: TlsCertificate, onError?: 
     onError?.(e);
     sock.destroy();
   });
-  return socketStream(sock, tcp.remote, tcp.remotePort, false);
+  return abortable(socketStream(sock, tcp.remote, tcp.remotePort, false), carrier, sock);
+}
+
+/**
+ * The plaintext stream's `destroy` resets the TCP connection under it, as it does without TLS (the HTTP server aborts
+ * a slow or stalled client so): Node's own destroy of the TLS socket only ever ends the carrier with a FIN.
+ */
+function abortable(s: TcpStream, carrier: TlsCarrier, sock: TLSSocket): TcpStream {
+  s.destroy = () => {
+    carrier.destroy(new Error('the connection was aborted'));
+    sock.destroy();
+  };
+  return s;
 }
 
 /**
@@ -57,8 +70,9 @@ export function tlsServerStream(tcp: TcpStream, cert: TlsCertificate, onError?: 
  * `onError` hears a failed handshake or a refused certificate, and the stream then closes.
  */
 export function tlsClientStream(tcp: TcpStream, host: string, opts: { ca?: string; onError?: (e: Error) => void } = {}): TcpStream {
+  const carrier = new TlsCarrier(tcp);
   const sock = tlsConnect({
-    socket: new TlsCarrier(tcp) as unknown as Duplex,
+    socket: carrier as unknown as Duplex,
     host,
     ...(isIP(host) ? {} : { servername: host }),
     ALPNProtocols: ['http/1.1'],
@@ -69,5 +83,5 @@ export function tlsClientStream(tcp: TcpStream, host: string, opts: { ca?: strin
     opts.onError?.(e);
     sock.destroy();
   });
-  return socketStream(sock, tcp.remote, tcp.remotePort, false);
+  return abortable(socketStream(sock, tcp.remote, tcp.remotePort, false), carrier, sock);
 }

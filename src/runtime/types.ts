@@ -50,6 +50,12 @@ export interface UdpEndpoint {
 export interface TcpStream extends PeerStream {
   /** Turn Nagle's algorithm off (true) or on, as TCP_NODELAY does. */
   setNoDelay?(on: boolean): void;
+  /**
+   * Let go of the connection (Fata's TCP): a FIN after what is queued, and whatever the peer still sends is dropped,
+   * so a window shut by a paused reader opens again; a peer that does not finish within 60 s (TcpConfig's
+   * `finWait2TimeoutNs`) is reset. Unlike `end`, no more data or `onEnd` is delivered.
+   */
+  close?(): void;
 }
 
 export interface TcpServer {

@@ -356,10 +356,21 @@ export class TcpConnection {
     }
   }
 
-  /** Close for both directions: FIN after queued data; later data from the peer is discarded. */
+  /**
+   * Close for both directions: FIN after queued data; data from the peer, held or later, is discarded (so a window
+   * shut by a paused reader opens again). In FIN-WAIT-2 the connection waits `finWait2TimeoutNs` for the peer's FIN,
+   * then is reset.
+   */
   close(): void {
+    if (this.appClosed) return;
     this.appClosed = true;
+    this.endPending = false;
+    if (this.recvQ.length > 0) {
+      this.recvQ.drop(this.recvQ.length);
+      this.maybeWindowUpdate();
+    }
     this.shutdown();
+    if (this.state === 'FIN-WAIT-2') this.timers.armFinWait2(this.now());
   }
 
   /**
@@ -796,6 +807,7 @@ export class TcpConnection {
     switch (this.state) {
       case 'FIN-WAIT-1':
         this.state = this.peerFin ? 'TIME-WAIT' : 'FIN-WAIT-2';
+        if (this.state === 'FIN-WAIT-2' && this.appClosed) this.timers.armFinWait2(now);
         break;
       case 'CLOSING':
         this.state = 'TIME-WAIT';
@@ -1347,7 +1359,10 @@ export class TcpConnection {
   onTimer(now: bigint): void {
     const t = this.timers;
     if (due(t.timeWait, now)) {
-      this.destroy(undefined);
+      if (this.state === 'FIN-WAIT-2') {
+        this.counters.finWait2Timeouts++;
+        this.abort();
+      } else this.destroy(undefined);
       return;
     }
     if (due(t.delAck, now)) {

@@ -9,6 +9,8 @@
 export const MSL_NS = 30_000_000_000n;
 /** RFC 9293 §3.10.7.4 (TIME-WAIT): wait 2×MSL before forgetting the connection. */
 export const TIME_WAIT_NS = 2n * MSL_NS;
+/** An orphaned connection's wait in FIN-WAIT-2 (Linux's tcp_fin_timeout). */
+export const FIN_WAIT_2_NS = 60_000_000_000n;
 
 /** RFC 6298 §2.1: the RTO before any RTT measurement. */
 export const INITIAL_RTO_NS = 1_000_000_000n;

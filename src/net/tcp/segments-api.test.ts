@@ -319,3 +319,65 @@ test('RFC 1122 §4.2.3.5: a half-open connection resends its SYN-ACK synRetries 
   );
   assert.equal(h.tcp.connectionCount, 0);
 });
+
+test("CLOSE: an orphaned connection waits in FIN-WAIT-2 for the peer's FIN for 60 s (Linux's tcp_fin_timeout), then resets; a half-close waits for ever", () => {
+  const h = new SegmentHarness();
+  const c = h.established();
+  c.close();
+  assert.deepEqual(h.recv(), [{ flags: 'F.', seq: L, ack: R, window: W, len: 0 }]);
+  h.send({ seq: R, ack: L + 1, flags: '.' });
+  assert.equal(c.state, 'FIN-WAIT-2');
+  h.send({ seq: R, ack: L + 1, flags: 'P.', payload: 100 }); // data from the peer does not extend the wait
+  h.advance(59_999n * MS);
+  h.recv();
+  assert.equal(c.state, 'FIN-WAIT-2', 'still waiting just before 60 s');
+  h.advance(MS);
+  assert.deepEqual(h.recv(), [{ flags: 'R', seq: L + 1, ack: 0, window: 0, len: 0 }]);
+  assert.equal(c.state, 'CLOSED');
+  assert.equal(h.tcp.counters.finWait2Timeouts, 1);
+  assert.equal(h.tcp.connectionCount, 0);
+
+  // Closed after a half-close (shutdown, then close in FIN-WAIT-2): the wait starts at the close.
+  const late = new SegmentHarness({ tcp: { finWait2TimeoutNs: 5000n * MS } });
+  const d = late.finWait2();
+  late.advance(10_000n * MS);
+  assert.equal(d.state, 'FIN-WAIT-2', 'half-closed: the application may still read, no timer');
+  d.close();
+  late.advance(4_999n * MS);
+  assert.equal(d.state, 'FIN-WAIT-2');
+  late.advance(MS);
+  assert.equal(d.state, 'CLOSED', 'finWait2TimeoutNs after the close');
+
+  // The peer's FIN in time: TIME-WAIT as usual, no reset.
+  const fin = new SegmentHarness();
+  const e = fin.established();
+  e.close();
+  fin.send({ seq: R, ack: L + 1, flags: '.' });
+  fin.advance(30_000n * MS);
+  fin.recv();
+  fin.send({ seq: R, ack: L + 1, flags: 'F.' });
+  assert.equal(e.state, 'TIME-WAIT');
+  fin.advance(60_000n * MS);
+  assert.deepEqual(
+    fin.recv().filter((s) => s.flags.includes('R')),
+    [],
+  );
+  assert.deepEqual([e.state, fin.tcp.counters.finWait2Timeouts], ['CLOSED', 0]);
+});
+
+test('CLOSE while paused with data held: the data is dropped and the shut window opens again, so the peer can finish', () => {
+  const h = new SegmentHarness();
+  const c = h.established({ receiveBuffer: 3000 });
+  c.pause();
+  h.send({ seq: R, ack: L, flags: 'P.', payload: 3000 });
+  h.advance(40n * MS);
+  assert.deepEqual(h.recv(), [{ flags: '.', seq: L, ack: R + 3000, window: 0, len: 0 }], 'the window is shut');
+  c.close();
+  assert.deepEqual(h.recv(), [
+    { flags: '.', seq: L, ack: R + 3000, window: 3000, len: 0 },
+    { flags: 'F.', seq: L, ack: R + 3000, window: 3000, len: 0 },
+  ]);
+  h.send({ seq: R + 3000, ack: L + 1, flags: 'F.' });
+  assert.equal(c.state, 'TIME-WAIT');
+  assert.deepEqual(h.events, ['end', 'close undefined'], 'no data delivered after the close (the held 3000 octets dropped)');
+});

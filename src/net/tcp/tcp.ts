@@ -81,6 +81,7 @@ export class Tcp implements Ipv4Handler, TcpHost {
     outOfOrder: 0,
     challengeAcks: 0,
     pawsDrops: 0,
+    finWait2Timeouts: 0,
   };
   rstsSent = 0;
   challengesLimited = 0;

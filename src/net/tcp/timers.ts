@@ -14,10 +14,13 @@
  *   pace       the next pacing slot, when a paced sender (bbr.ts) holds data back
  */
 import { earlier } from '../../devices/index.ts';
-import { DELAYED_ACK_NS, KEEPALIVE_INTERVAL_NS, TIME_WAIT_NS } from './constants.ts';
+import { DELAYED_ACK_NS, FIN_WAIT_2_NS, KEEPALIVE_INTERVAL_NS, TIME_WAIT_NS } from './constants.ts';
 import type { TcpConfig } from './types.ts';
 
-type TimerConfig = Pick<TcpConfig, 'timeWaitNs' | 'delayedAckNs' | 'keepAliveNs' | 'keepAliveIntervalNs' | 'userTimeoutNs'>;
+type TimerConfig = Pick<
+  TcpConfig,
+  'timeWaitNs' | 'finWait2TimeoutNs' | 'delayedAckNs' | 'keepAliveNs' | 'keepAliveIntervalNs' | 'userTimeoutNs'
+>;
 
 /** Whether a deadline is set and `now` has reached it. */
 export const due = (at: bigint | undefined, now: bigint): boolean => at !== undefined && now >= at;
@@ -39,6 +42,7 @@ export class Timers {
   /** Keep-alive probes unanswered. */
   keepAliveProbes = 0;
   private readonly timeWaitNs: bigint;
+  private readonly finWait2Ns: bigint;
   private readonly delayedAckNs: bigint;
   private readonly keepAliveNs: bigint | undefined;
   private readonly keepAliveIntervalNs: bigint;
@@ -46,6 +50,7 @@ export class Timers {
 
   constructor(cfg: TimerConfig) {
     this.timeWaitNs = cfg.timeWaitNs ?? TIME_WAIT_NS;
+    this.finWait2Ns = cfg.finWait2TimeoutNs ?? FIN_WAIT_2_NS;
     this.delayedAckNs = cfg.delayedAckNs ?? DELAYED_ACK_NS;
     this.keepAliveNs = cfg.keepAliveNs;
     this.keepAliveIntervalNs = cfg.keepAliveIntervalNs ?? KEEPALIVE_INTERVAL_NS;
@@ -80,6 +85,11 @@ export class Timers {
   /** (Re)starts 2×MSL. */
   armTimeWait(now: bigint): void {
     this.timeWait = now + this.timeWaitNs;
+  }
+
+  /** An orphaned connection's end in FIN-WAIT-2 (the same deadline as TIME-WAIT's: the two states never overlap). */
+  armFinWait2(now: bigint): void {
+    this.timeWait = now + this.finWait2Ns;
   }
 
   /** Restarts the idle time before the first keep-alive probe (none unless configured, as for sockets). */

@@ -39,6 +39,12 @@ export interface TcpConfig {
   readonly receiveBuffer?: number;
   /** TIME-WAIT length, 2×MSL (default 60 s, as Linux). */
   readonly timeWaitNs?: bigint;
+  /**
+   * How long a connection its application has closed (`close()`, not a half-close) waits in FIN-WAIT-2 for the
+   * peer's FIN before it is reset (default 60 s: Linux's tcp_fin_timeout for orphaned sockets). Without it a peer
+   * that acknowledges our FIN and never sends its own holds the connection for ever.
+   */
+  readonly finWait2TimeoutNs?: bigint;
   /** Longest an ACK waits for company (default 40 ms; RFC 9293 §3.8.6.3 allows up to 500, the issue 200). */
   readonly delayedAckNs?: bigint;
   readonly initialRtoNs?: bigint;
@@ -92,6 +98,8 @@ export interface TcpCounters {
   outOfOrder: number;
   challengeAcks: number;
   pawsDrops: number;
+  /** Closed connections reset after waiting `finWait2TimeoutNs` in FIN-WAIT-2 for the peer's FIN. */
+  finWait2Timeouts: number;
 }
 
 /** What the application hears; all optional. `data` is borrowed: copy what you keep. */
