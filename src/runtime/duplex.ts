@@ -20,6 +20,21 @@ function errorCode(error: string): string {
  * without a stack: it is the peer's doing, one per such connection (every client that ends with RST), and a stack
  * of our frames would only cost its formatting (through the image's source map) when Node's stream code reads it.
  */
+/**
+ * Lets go of a connection nothing reads any more (a Node stream destroyed without an error): what still arrives is
+ * dropped. Left paused, a peer still sending would meet a shut window, its FIN would queue behind its data for ever,
+ * and both ends would wait (FIN-WAIT-2 here, CLOSE-WAIT or LAST-ACK there) with their buffers full. Fata's TCP closes
+ * (which also resets a peer that never finishes, after FIN-WAIT-2's timeout); a host socket resumes and ends.
+ */
+export function letGo(tcp: TcpStream): void {
+  tcp.onData = undefined;
+  if (tcp.close) tcp.close();
+  else {
+    tcp.resume();
+    tcp.end();
+  }
+}
+
 export function peerError(error: string): Error {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
@@ -117,17 +132,7 @@ export class TcpDuplex extends Duplex {
     if (!this.tcpClosed) {
       this.tcpClosed = true;
       if (err) this.tcp.destroy();
-      else {
-        // Nothing reads any more: what still arrives is dropped. Left paused, a peer still sending would meet a shut
-        // window, its FIN would queue behind its data for ever, and both ends would wait (FIN-WAIT-2 and LAST-ACK).
-        this.tcp.onData = undefined;
-        if (this.tcp.close)
-          this.tcp.close(); // Fata's TCP: also resets a peer that never finishes (FIN-WAIT-2's timeout).
-        else {
-          this.tcp.resume();
-          this.tcp.end();
-        }
-      }
+      else letGo(this.tcp);
     }
     cb(err);
   }

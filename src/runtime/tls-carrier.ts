@@ -10,7 +10,7 @@
  * TCP write keeps the rest until the stream drains, and the callbacks run when every byte was taken.
  */
 import { EventEmitter } from 'node:events';
-import { peerError } from './duplex.ts';
+import { letGo, peerError } from './duplex.ts';
 import type { TcpStream } from './types.ts';
 
 type Done = (e?: Error | null) => void;
@@ -102,18 +102,7 @@ export class TlsCarrier extends EventEmitter {
     this.closed = true;
     this.readable = this.writable = false;
     if (err) this.tcp.destroy();
-    else {
-      // Nothing reads any more: what still arrives is dropped. Paused (TLS had stopped reading), a peer still sending
-      // would fill the window, its FIN would queue behind its data for ever, and both ends would wait (FIN-WAIT-2 here,
-      // CLOSE-WAIT there) with their buffers full.
-      this.tcp.onData = undefined;
-      if (this.tcp.close)
-        this.tcp.close(); // Fata's TCP: also resets a peer that never finishes (FIN-WAIT-2's timeout).
-      else {
-        this.tcp.resume();
-        this.tcp.end();
-      }
-    }
+    else letGo(this.tcp);
     this.fail(new Error('the TLS stream was destroyed'));
     queueMicrotask(() => this.emit('close'));
     return this;
